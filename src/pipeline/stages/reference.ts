@@ -1,0 +1,9 @@
+import type { StageEvent } from '../events';
+import type { StageContext, StageOutcome, StageRequest } from '../types';
+import { notAvailable } from './index';
+
+/** The "reference" stage: not available until issue #3 lands. */
+// eslint-disable-next-line require-yield
+export async function* runReference(_request: StageRequest, _ctx: StageContext): AsyncGenerator<StageEvent, StageOutcome, void> {
+  notAvailable('reference', 3);
+}
