@@ -1,0 +1,152 @@
+/**
+ * Plain data passed between stages (kept in the session, written to reports). Coordinates are
+ * pixels of the video frame (after rotation) unless a name says otherwise; frame indices are
+ * 0-based positions in the video; object ids are 1-based and user-facing.
+ */
+
+/** Probed facts about a video (file or folder of frames). */
+export interface VideoInfo {
+  /** Absolute path of the file or frame folder. */
+  source: string;
+  sourceKind: 'file' | 'frames';
+  /** Display size, rotation applied. */
+  width: number;
+  height: number;
+  /** Frames per second; for a frame folder the preset's nominal rate. */
+  fps: number;
+  frameCount: number;
+  durationSec: number;
+  /** Rotation from the container's display matrix, degrees clockwise (0, 90, 180, 270). */
+  rotation: number;
+  variableFrameRate: boolean;
+  audio: { sampleRate: number; channels: number; codec: string } | null;
+}
+
+/** One clip of sampled frames (RVOS: framesPerClip frames every `interval`; AVS: one clip of N). */
+export interface ClipPlan {
+  clipIndex: number;
+  /** Sampled frame indices in display order; tile k of the grid is frame id k+1. */
+  frameIndices: number[];
+}
+
+/** Tile placement inside a grid image (pixels of the grid image). */
+export interface GridTile {
+  frameIndex: number;
+  /** The id written on the tile and used in prompts (1-based). */
+  frameId: number;
+  timeSec: number;
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+export interface GridImage {
+  clipIndex: number;
+  /** Absolute path of the grid image (JPEG, exactly what the LLM receives). */
+  path: string;
+  width: number;
+  height: number;
+  tiles: GridTile[];
+}
+
+/** Result of the `video` stage. */
+export interface VideoData {
+  info: VideoInfo;
+  mode: 'rvos' | 'avs';
+  interval: number;
+  framesPerClip: number;
+  clips: ClipPlan[];
+  grids: GridImage[];
+  /**
+   * Folder holding EVERY decoded frame as `<frameIndex padded to 5>.jpg` at display size.
+   * Use {@link framePath} rather than building names by hand.
+   */
+  framesDir: string;
+}
+
+export function framePath(framesDir: string, frameIndex: number): string {
+  return `${framesDir}/${String(frameIndex).padStart(5, '0')}.jpg`;
+}
+
+/** Axis-aligned box in pixels, corners inclusive-exclusive: [x0, x1) x [y0, y1). */
+export interface Box {
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+}
+
+export interface Candidate {
+  box: Box;
+  /** Detector score in [0, 1]; 1 for boxes typed into a cell. */
+  score: number;
+  phrase?: string;
+  source: 'typed' | 'grounding-dino';
+}
+
+/** One thing to segment. */
+export interface ReferenceTarget {
+  objectId: number;
+  /** The language expression (RVOS) or "the <category> that is making sound" (AVS). */
+  text: string;
+  category?: string;
+  /** Pivot frame already chosen upstream (LBRU gives one per category). */
+  pivotFrameIndex?: number;
+}
+
+/** Result of the `reference` and `lbru` stages. */
+export interface ReferenceData {
+  source: 'text' | 'audio';
+  targets: ReferenceTarget[];
+}
+
+export interface ClipPivot {
+  clipIndex: number;
+  /** Chosen frame index in the video, or null when the clip's answer was invalid. */
+  frameIndex: number | null;
+  valid: boolean;
+  /** Why the clip is invalid, or how the frame was chosen (e.g. "fixed: middle"). */
+  note?: string;
+}
+
+/** Result of the `pivot-frame` stage. */
+export interface PivotFrameData {
+  objects: Array<{ objectId: number; text: string; clips: ClipPivot[] }>;
+}
+
+export interface BoxPivot {
+  clipIndex: number;
+  frameIndex: number;
+  candidates: Candidate[];
+  /** Index into `candidates` of the chosen box, or null ([-1], invalid or none). */
+  chosen: number | null;
+  valid: boolean;
+  note?: string;
+}
+
+/** Result of the `pivot-box` stage. */
+export interface PivotBoxData {
+  objects: Array<{ objectId: number; text: string; pivots: BoxPivot[] }>;
+}
+
+/** COCO run-length encoding, column-major, counts starting with background. */
+export interface RleMask {
+  size: [number, number];
+  counts: string | number[];
+}
+
+/** Result of the `propagate` stage. */
+export interface MaskData {
+  width: number;
+  height: number;
+  frameCount: number;
+  objects: Array<{
+    objectId: number;
+    text: string;
+    /** Frames used as conditioning (pivot) frames. */
+    pivotFrames: number[];
+    /** Absolute path of a JSON file: array (one per frame) of RleMask. */
+    masksFile: string;
+  }>;
+}
