@@ -1,11 +1,36 @@
+import type { PipelineSettings } from './settings';
+
 /**
- * Long-lived backends a stage may use, created lazily and shared across cells and notebooks.
- * Each field is owned by the subsystem named in its type; a missing service is a clear error
- * from the stage that needs it.
+ * Long-lived backends a stage may use. Each field is owned by the subsystem named in its type and
+ * created lazily by {@link createServices}; a missing service is a clear error from the stage that
+ * needs it.
  */
 export interface Services {
   /** LLM access with record/replay (llm/). */
   llm?: import('./llm/service').LlmService;
   /** ONNX model store and session pool (models/). */
   models?: import('./models/service').ModelService;
+}
+
+/** What the host (extension or CLI) tells the services about where they run. */
+export interface ServiceEnv {
+  /** The notebook's run folder (recorded LLM exchanges live here). */
+  runDir: string;
+  /** Package root: prompts/, media/, assets/. */
+  resourcesDir: string;
+  /** Per-user storage (VS Code global storage, or ~/.cache/alref for the CLI): model cache default. */
+  userCacheDir: string;
+  /** Reads a secret (the API key) from SecretStorage or the environment; never stored anywhere else. */
+  getSecret(name: 'openai-api-key'): Promise<string | undefined>;
+  /** Where progress of long host-side work (downloads) is reported; optional. */
+  onNote?(message: string): void;
+}
+
+/**
+ * Builds the services for one notebook or CLI run. Subsystems add their lazily created backend
+ * here; nothing heavy happens until a stage touches it.
+ */
+export function createServices(_settings: PipelineSettings, _env: ServiceEnv): Services {
+  const services: Services = {};
+  return services;
 }
