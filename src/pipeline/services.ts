@@ -1,4 +1,5 @@
 import type { PipelineSettings } from './settings';
+import { createLlmService } from './llm/service';
 
 /**
  * Long-lived backends a stage may use. Each field is owned by the subsystem named in its type and
@@ -32,5 +33,11 @@ export interface ServiceEnv {
  */
 export function createServices(_settings: PipelineSettings, _env: ServiceEnv): Services {
   const services: Services = {};
+  let llm: import('./llm/service').LlmService | undefined;
+  Object.defineProperty(services, 'llm', {
+    enumerable: true,
+    configurable: true,
+    get: () => (llm ??= createLlmService({ runDir: _env.runDir, getSecret: (name) => _env.getSecret(name) })),
+  });
   return services;
 }

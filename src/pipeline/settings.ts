@@ -15,6 +15,8 @@ export interface PipelineSettings {
 export interface LlmSettings {
   /** OpenAI-compatible base URL; empty = api.openai.com. Never read from a notebook. */
   baseUrl: string;
+  /** Azure OpenAI `api-version`, used when baseUrl is an Azure endpoint; empty = the client's default. */
+  azureApiVersion: string;
   /** `live` calls the API, `record` calls and stores every exchange, `replay` only reads stored ones. */
   mode: 'live' | 'record' | 'replay';
   /** Model per stage. */
@@ -46,6 +48,7 @@ export function defaultSettings(overrides: Partial<PipelineSettings> = {}): Pipe
     ffprobePath: '',
     llm: {
       baseUrl: '',
+      azureApiVersion: '',
       mode: 'live',
       models: { pivotFrame: 'gpt-4o', pivotBox: 'gpt-4o', lbru: 'gpt-4o' },
       temperature: null,

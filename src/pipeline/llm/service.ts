@@ -1,4 +1,491 @@
-/** LLM access used by the stages. Filled in by the LLM subsystem (issue #3). */
+import OpenAI, { AzureOpenAI } from 'openai';
+import { PipelineError, throwIfAborted } from '../errors';
+import type { UsageSummary } from '../events';
+import type { LlmSettings } from '../settings';
+import { sha256 } from '../run/hash';
+import { type Exchange, type NormalizedRequest, exchangePath, readExchange, requestHash, writeExchange } from './exchanges';
+import { DEFAULT_IMAGE_LIMITS, type ImageLimits, type PreparedImage, dataUrl, prepareImage } from './images';
+import type { ParseResult } from './parsers';
+
+/** One message of a request. Images go with user messages only. */
+export interface LlmMessage {
+  role: 'user' | 'assistant';
+  text: string;
+  /** JPEG or PNG bytes; sent as JPEG data URLs with the request's `detail`. */
+  images?: Uint8Array[];
+}
+
+/** A chat request, as the stages build it. Sampling settings come from {@link LlmSettings}. */
+export interface LlmRequest {
+  model: string;
+  messages: LlmMessage[];
+}
+
+/** Per-call context. */
+export interface LlmCallOptions {
+  signal?: AbortSignal;
+  /** Settings in force for this run (mode, temperature, tokens, detail, time-out, retries, prices). */
+  settings: LlmSettings;
+  /** Stage kind or subsystem, for errors. */
+  stage: string;
+  /** The cell the call belongs to, for errors (a replay miss names it). */
+  cellId?: string;
+  /** What the call is for, in words ("clip 2"), for warnings. */
+  label?: string;
+}
+
+/** What a call reports while it runs. */
+export type LlmEvent =
+  | { type: 'delta'; text: string }
+  /** The reply restarts from scratch (a retry after a cut stream); deltas so far are void. */
+  | { type: 'restart'; reason: string }
+  | { type: 'warning'; message: string };
+
+/** A finished reply. */
+export interface LlmReply {
+  text: string;
+  usage: UsageSummary;
+  finishReason: string | null;
+  /** Content address of the request (the exchange file name without `.json`). */
+  exchangeHash: string;
+  replayed: boolean;
+}
+
+/** Result of {@link LlmService.ask}: the parsed answer, or a typed failure after one re-ask. */
+export interface AskResult<T> {
+  parsed: ParseResult<T>;
+  /** Every reply, in order (the first, and the re-ask's when there was one). */
+  replies: LlmReply[];
+  /** Usage summed over the replies. */
+  usage: UsageSummary;
+  reasked: boolean;
+}
+
+/** LLM access used by the stages: streaming chat with retries, re-asks, usage and record/replay. */
 export interface LlmService {
   readonly kind: 'llm';
+  /**
+   * One chat completion, streamed: yields deltas (and warnings) and returns the reply. In `replay`
+   * mode it reads the recorded exchange and makes no network call; in `record` mode it stores it.
+   */
+  complete(request: LlmRequest, options: LlmCallOptions): AsyncGenerator<LlmEvent, LlmReply, void>;
+  /**
+   * {@link complete} then `parse`; when the reply cannot be parsed, asks once more with `reask` as a
+   * short clarification (the first reply stays in the conversation), and parses that.
+   */
+  ask<T>(request: LlmRequest, parse: (text: string) => ParseResult<T>, reask: string, options: LlmCallOptions): AsyncGenerator<LlmEvent, AskResult<T>, void>;
 }
+
+/** How the service reaches the outside world. */
+export interface LlmServiceEnv {
+  /** Where `exchanges/` lives. */
+  runDir: string;
+  getSecret(name: 'openai-api-key'): Promise<string | undefined>;
+  /** Image limits of the provider (tests lower them). */
+  imageLimits?: ImageLimits;
+  /** Characters per chunk when a recorded reply is replayed (default 24). */
+  replayChunkSize?: number;
+}
+
+const OPENAI_BASE_URL = 'https://api.openai.com/v1';
+const DEFAULT_AZURE_API_VERSION = '2024-10-21';
+
+/** Creates the LLM service of one notebook or CLI run. Nothing connects until the first call. */
+export function createLlmService(env: LlmServiceEnv): LlmService {
+  return new OpenAiLlmService(env);
+}
+
+/** Sum of usages; costs add when all are known. */
+export function addUsage(a: UsageSummary, b: UsageSummary): UsageSummary {
+  return {
+    promptTokens: a.promptTokens + b.promptTokens,
+    completionTokens: a.completionTokens + b.completionTokens,
+    latencyMs: a.latencyMs + b.latencyMs,
+    costUsd: a.costUsd === undefined || b.costUsd === undefined ? undefined : a.costUsd + b.costUsd,
+    model: a.model ?? b.model,
+  };
+}
+
+/** Cost in USD from the price table (USD per million tokens, by requested model id). */
+export function costOf(prices: LlmSettings['prices'], model: string, promptTokens: number, completionTokens: number): number | undefined {
+  const p = prices[model];
+  if (!p) {
+    return undefined;
+  }
+  return (promptTokens * p.input + completionTokens * p.output) / 1_000_000;
+}
+
+/** Replaces every occurrence of the secret in a message. */
+export function redact(message: string, secret: string | undefined): string {
+  if (!secret || secret.length < 4) {
+    return message;
+  }
+  return message.split(secret).join('[redacted]');
+}
+
+class TransientError extends Error {
+  constructor(message: string, readonly retryAfterMs?: number) {
+    super(message);
+  }
+}
+
+class OpenAiLlmService implements LlmService {
+  readonly kind = 'llm' as const;
+  private readonly _clients = new Map<string, OpenAI>();
+
+  constructor(private readonly _env: LlmServiceEnv) {}
+
+  async *ask<T>(request: LlmRequest, parse: (text: string) => ParseResult<T>, reask: string, options: LlmCallOptions): AsyncGenerator<LlmEvent, AskResult<T>, void> {
+    const first = yield* this.complete(request, options);
+    const parsed = parse(first.text);
+    if (parsed.ok) {
+      return { parsed, replies: [first], usage: first.usage, reasked: false };
+    }
+    yield { type: 'warning', message: `${options.label ? `${options.label}: ` : ''}${parsed.message} Asking once more.` };
+    yield { type: 'delta', text: `\n\n— re-ask: ${reask.trim()}\n\n` };
+    const second = yield* this.complete(
+      { model: request.model, messages: [...request.messages, { role: 'assistant', text: first.text }, { role: 'user', text: reask }] },
+      options,
+    );
+    return { parsed: parse(second.text), replies: [first, second], usage: addUsage(first.usage, second.usage), reasked: true };
+  }
+
+  async *complete(request: LlmRequest, options: LlmCallOptions): AsyncGenerator<LlmEvent, LlmReply, void> {
+    const { settings, stage } = options;
+    throwIfAborted(options.signal, stage);
+    if (!request.model) {
+      throw new PipelineError('No model id is set for this stage. Set alref.llm.models in the settings, or `model:` in the cell.', {
+        stage, kind: 'invalid-input', field: 'model', cellId: options.cellId,
+      });
+    }
+    const prepared: PreparedImage[][] = [];
+    for (const m of request.messages) {
+      const imgs: PreparedImage[] = [];
+      for (const bytes of m.images ?? []) {
+        let p: PreparedImage;
+        try {
+          p = await prepareImage(bytes, this._env.imageLimits ?? DEFAULT_IMAGE_LIMITS);
+        } catch (err) {
+          throw new PipelineError(`An image for the LLM cannot be prepared: ${(err as Error).message}`, { stage, kind: 'invalid-input', cause: err, cellId: options.cellId });
+        }
+        if (p.downscaled) {
+          yield {
+            type: 'warning',
+            message: `${options.label ? `${options.label}: ` : ''}the image sent to ${request.model} was downscaled from ${p.downscaled.fromWidth}x${p.downscaled.fromHeight} to ${p.width}x${p.height} (${p.downscaled.reason}).`,
+          };
+        }
+        imgs.push(p);
+      }
+      prepared.push(imgs);
+    }
+    const normalized: NormalizedRequest = {
+      model: request.model,
+      messages: request.messages.map((m, i) => ({
+        role: m.role,
+        text: m.text,
+        ...(prepared[i].length > 0
+          ? { images: prepared[i].map((p) => ({ sha256: sha256(p.bytes), mime: p.mime, detail: settings.imageDetail, width: p.width, height: p.height })) }
+          : {}),
+      })),
+      temperature: settings.temperature,
+      maxTokens: settings.maxTokens,
+    };
+    const hash = requestHash(normalized);
+
+    if (settings.mode === 'replay') {
+      const ex = await readExchange(this._env.runDir, hash);
+      if (!ex) {
+        throw new PipelineError(
+          `Replay: cell "${options.cellId ?? '?'}" sent a request (${request.model}, hash ${hash.slice(0, 12)}) that was not recorded in ${exchangePath(this._env.runDir, hash)}. ` +
+            'Run this cell in record mode (with an API key), or restore the run folder that came with the notebook.',
+          { stage, kind: 'replay-miss', cellId: options.cellId, file: exchangePath(this._env.runDir, hash) },
+        );
+      }
+      const size = Math.max(1, this._env.replayChunkSize ?? 24);
+      for (let i = 0; i < ex.reply.text.length; i += size) {
+        throwIfAborted(options.signal, stage);
+        yield { type: 'delta', text: ex.reply.text.slice(i, i + size) };
+      }
+      return {
+        text: ex.reply.text,
+        finishReason: ex.reply.finishReason,
+        exchangeHash: hash,
+        replayed: true,
+        usage: {
+          promptTokens: ex.usage.promptTokens,
+          completionTokens: ex.usage.completionTokens,
+          latencyMs: ex.latencyMs,
+          costUsd: costOf(settings.prices, request.model, ex.usage.promptTokens, ex.usage.completionTokens),
+          model: ex.reply.model,
+        },
+      };
+    }
+
+    const apiKey = settings.apiKey || (await this._env.getSecret('openai-api-key'));
+    if (!apiKey) {
+      throw new PipelineError(
+        'No API key is set. In VS Code run "AL-Ref: Set API Key"; for the CLI set OPENAI_API_KEY. Or switch the notebook to replay mode to use recorded exchanges.',
+        { stage, kind: 'invalid-input', field: 'apiKey', cellId: options.cellId },
+      );
+    }
+    const client = this._client(settings, apiKey);
+    const messages = request.messages.map((m, i) =>
+      m.role === 'assistant'
+        ? { role: 'assistant' as const, content: m.text }
+        : {
+            role: 'user' as const,
+            content: [
+              { type: 'text' as const, text: m.text },
+              ...prepared[i].map((p) => ({ type: 'image_url' as const, image_url: { url: dataUrl(p), detail: settings.imageDetail } })),
+            ],
+          },
+    );
+    const isOpenAi = !settings.baseUrl;
+    const body = {
+      model: request.model,
+      messages,
+      stream: true as const,
+      stream_options: { include_usage: true },
+      ...(settings.temperature === null ? {} : { temperature: settings.temperature }),
+      ...(isOpenAi ? { max_completion_tokens: settings.maxTokens } : { max_tokens: settings.maxTokens }),
+    };
+
+    const attempts = Math.max(0, settings.maxRetries) + 1;
+    for (let attempt = 1; ; attempt++) {
+      throwIfAborted(options.signal, stage);
+      const started = Date.now();
+      let text = '';
+      let streamedAny = false;
+      try {
+        const result = yield* this._stream(client, body, settings.timeoutMs, options, (t) => {
+          text += t;
+          streamedAny = true;
+        });
+        const latencyMs = Date.now() - started;
+        const promptTokens = result.usage?.prompt_tokens ?? 0;
+        const completionTokens = result.usage?.completion_tokens ?? 0;
+        const reply: LlmReply = {
+          text,
+          finishReason: result.finishReason,
+          exchangeHash: hash,
+          replayed: false,
+          usage: {
+            promptTokens,
+            completionTokens,
+            latencyMs,
+            costUsd: costOf(settings.prices, request.model, promptTokens, completionTokens),
+            model: result.model ?? request.model,
+          },
+        };
+        if (settings.mode === 'record') {
+          const ex: Exchange = {
+            version: 1,
+            hash,
+            request: normalized,
+            reply: { text, model: result.model ?? request.model, finishReason: result.finishReason },
+            usage: { promptTokens, completionTokens },
+            latencyMs,
+            recordedAt: new Date().toISOString(),
+          };
+          await writeExchange(this._env.runDir, ex);
+        }
+        return reply;
+      } catch (err) {
+        if (options.signal?.aborted) {
+          throw new PipelineError('Cancelled.', { stage, kind: 'cancelled', cellId: options.cellId });
+        }
+        const transient = this._classify(err, request.model, settings, apiKey, options);
+        if (attempt >= attempts) {
+          throw new PipelineError(
+            `${request.model} did not answer after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${redact(transient.message, apiKey)}. Check the endpoint and the network, or raise alref.llm.maxRetries / alref.llm.timeoutMs.`,
+            { stage, kind: /time/i.test(transient.message) ? 'timeout' : 'backend', cellId: options.cellId },
+          );
+        }
+        const delay = transient.retryAfterMs ?? Math.min(30_000, 500 * 2 ** (attempt - 1)) * (0.75 + Math.random() * 0.5);
+        yield {
+          type: 'warning',
+          message: `${options.label ? `${options.label}: ` : ''}${redact(transient.message, apiKey)}; retry ${attempt} of ${attempts - 1} in ${(delay / 1000).toFixed(1)} s.`,
+        };
+        if (streamedAny) {
+          yield { type: 'restart', reason: redact(transient.message, apiKey) };
+        }
+        await sleep(delay, options.signal);
+      }
+    }
+  }
+
+  /** Streams one attempt; deltas go to `onText` and out as events. Throws on a cut stream. */
+  private async *_stream(
+    client: OpenAI,
+    body: Record<string, unknown>,
+    timeoutMs: number,
+    options: LlmCallOptions,
+    onText: (t: string) => void,
+  ): AsyncGenerator<LlmEvent, { finishReason: string | null; model?: string; usage?: { prompt_tokens: number; completion_tokens: number } }, void> {
+    const ctl = new AbortController();
+    let timedOut = false;
+    const onAbort = (): void => ctl.abort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    let timer: NodeJS.Timeout | undefined;
+    const arm = (): void => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        timedOut = true;
+        ctl.abort();
+      }, timeoutMs);
+    };
+    arm();
+    let finishReason: string | null = null;
+    let sawFinish = false;
+    let model: string | undefined;
+    let usage: { prompt_tokens: number; completion_tokens: number } | undefined;
+    try {
+      const stream = await client.chat.completions.create(body as unknown as OpenAI.ChatCompletionCreateParamsStreaming, {
+        signal: ctl.signal,
+        timeout: timeoutMs,
+        maxRetries: 0,
+      });
+      for await (const chunk of stream) {
+        arm();
+        model = chunk.model || model;
+        if (chunk.usage) {
+          usage = chunk.usage;
+        }
+        for (const choice of chunk.choices ?? []) {
+          const t = choice.delta?.content;
+          if (t) {
+            onText(t);
+            yield { type: 'delta', text: t };
+          }
+          if (choice.finish_reason) {
+            finishReason = choice.finish_reason;
+            sawFinish = true;
+          }
+        }
+      }
+    } catch (err) {
+      if (timedOut) {
+        throw new TransientError(`no answer within ${Math.round(timeoutMs / 1000)} s (time-out)`);
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+    if (timedOut) {
+      throw new TransientError(`no answer within ${Math.round(timeoutMs / 1000)} s (time-out)`);
+    }
+    if (!sawFinish) {
+      throw new TransientError('the reply stream was cut off before it finished');
+    }
+    return { finishReason, model, usage };
+  }
+
+  /** Turns an error into a transient one (to retry) or throws the final, clear error. */
+  private _classify(err: unknown, model: string, settings: LlmSettings, apiKey: string, options: LlmCallOptions): TransientError {
+    const stage = options.stage;
+    if (err instanceof TransientError) {
+      return err;
+    }
+    const endpoint = settings.baseUrl ? hostOf(settings.baseUrl) : 'api.openai.com';
+    if (err instanceof OpenAI.APIConnectionTimeoutError) {
+      return new TransientError(`no answer within ${Math.round(settings.timeoutMs / 1000)} s (time-out)`);
+    }
+    if (err instanceof OpenAI.APIConnectionError) {
+      return new TransientError(`cannot connect to ${endpoint}`);
+    }
+    if (err instanceof OpenAI.APIError) {
+      const status = err.status;
+      const serverMessage = redact(String((err.error as { message?: string } | undefined)?.message ?? err.message ?? ''), apiKey);
+      if (status === 401 || status === 403) {
+        throw new PipelineError(
+          `${endpoint} rejected the API key (HTTP ${status}) for model ${model}. Set a valid key ("AL-Ref: Set API Key" in VS Code, OPENAI_API_KEY for the CLI).`,
+          { stage, kind: 'backend', field: 'apiKey', cellId: options.cellId },
+        );
+      }
+      if (status === 429 || status === 408 || status === 409 || (status !== undefined && status >= 500)) {
+        return new TransientError(`HTTP ${status} from ${endpoint}${serverMessage ? ` (${serverMessage})` : ''}`, retryAfterMs(err.headers));
+      }
+      if (status === 400 && /image/i.test(serverMessage)) {
+        throw new PipelineError(
+          `Model ${model} at ${endpoint} does not accept images (${serverMessage}). Choose a vision-capable model in alref.llm.models.`,
+          { stage, kind: 'backend', field: 'model', cellId: options.cellId },
+        );
+      }
+      if (status === 404) {
+        throw new PipelineError(`Model ${model} is not available at ${endpoint} (HTTP 404: ${serverMessage}). Check alref.llm.models and alref.llm.baseUrl.`, {
+          stage, kind: 'backend', field: 'model', cellId: options.cellId,
+        });
+      }
+      if (status === undefined) {
+        // An error object inside the stream.
+        return new TransientError(`error in the reply stream from ${endpoint}${serverMessage ? ` (${serverMessage})` : ''}`);
+      }
+      throw new PipelineError(`${endpoint} refused the request for ${model} (HTTP ${status}: ${serverMessage}).`, {
+        stage, kind: 'backend', cellId: options.cellId,
+      });
+    }
+    if (err instanceof PipelineError) {
+      throw err;
+    }
+    return new TransientError(redact(err instanceof Error ? err.message : String(err), apiKey));
+  }
+
+  private _client(settings: LlmSettings, apiKey: string): OpenAI {
+    const baseUrl = settings.baseUrl || OPENAI_BASE_URL;
+    const key = `${baseUrl}\n${apiKey}`;
+    let client = this._clients.get(key);
+    if (!client) {
+      const host = hostOf(baseUrl);
+      client = /\.openai\.azure\.com$|\.cognitiveservices\.azure\.com$/.test(host)
+        ? new AzureOpenAI({ apiKey, endpoint: new URL(baseUrl).origin, apiVersion: settings.azureApiVersion || DEFAULT_AZURE_API_VERSION, maxRetries: 0 })
+        : new OpenAI({ apiKey, baseURL: baseUrl, maxRetries: 0, organization: null, project: null });
+      this._clients.set(key, client);
+    }
+    return client;
+  }
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
+}
+
+/** Retry-After as milliseconds (`retry-after-ms`, seconds, or an HTTP date), capped at 60 s. */
+function retryAfterMs(headers: Headers | undefined): number | undefined {
+  if (!headers || typeof headers.get !== 'function') {
+    return undefined;
+  }
+  const ms = Number(headers.get('retry-after-ms'));
+  if (Number.isFinite(ms) && ms > 0) {
+    return Math.min(ms, 60_000);
+  }
+  const raw = headers.get('retry-after');
+  if (!raw) {
+    return undefined;
+  }
+  const sec = Number(raw);
+  if (Number.isFinite(sec)) {
+    return Math.min(Math.max(0, sec * 1000), 60_000);
+  }
+  const date = Date.parse(raw);
+  return Number.isFinite(date) ? Math.min(Math.max(0, date - Date.now()), 60_000) : undefined;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(t);
+      reject(new PipelineError('Cancelled.', { stage: 'llm', kind: 'cancelled' }));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
