@@ -108,11 +108,37 @@ export interface ClipPivot {
   valid: boolean;
   /** Why the clip is invalid, or how the frame was chosen (e.g. "fixed: middle"). */
   note?: string;
+  /** sha256 of the exact prompt sent for this clip (absent without an LLM call). */
+  promptHash?: string;
+  /** Content addresses of the recorded LLM exchanges (`exchanges/<hash>.json`), in order. */
+  exchanges?: string[];
+}
+
+/** A prompt template as used by a stage run, for the experiment record. */
+export interface PromptRecord {
+  /** Template name, e.g. `pivot-frame.cot`. */
+  name: string;
+  /** `file` (prompts/ of the extension) or `cell` (an alref-prompt cell of the notebook). */
+  source: 'file' | 'cell';
+  /** sha256 of the template text. */
+  templateHash: string;
+}
+
+/** LLM usage summed over a stage run. Cost is absent when a model has no price in the table. */
+export interface LlmUsageTotals {
+  calls: number;
+  promptTokens: number;
+  completionTokens: number;
+  latencyMs: number;
+  costUsd?: number;
 }
 
 /** Result of the `pivot-frame` stage. */
 export interface PivotFrameData {
   objects: Array<{ objectId: number; text: string; clips: ClipPivot[] }>;
+  /** The prompt template used (absent for fixed strategies). */
+  prompt?: PromptRecord;
+  usage?: LlmUsageTotals;
 }
 
 export interface BoxPivot {
@@ -123,11 +149,19 @@ export interface BoxPivot {
   chosen: number | null;
   valid: boolean;
   note?: string;
+  /** sha256 of the exact prompt sent (absent without an LLM call). */
+  promptHash?: string;
+  /** Content addresses of the recorded LLM exchanges, in order. */
+  exchanges?: string[];
+  /** True for the no-valid-clip fallback (top box on frame 0). */
+  fallback?: boolean;
 }
 
 /** Result of the `pivot-box` stage. */
 export interface PivotBoxData {
   objects: Array<{ objectId: number; text: string; pivots: BoxPivot[] }>;
+  prompt?: PromptRecord;
+  usage?: LlmUsageTotals;
 }
 
 /** COCO run-length encoding, column-major, counts starting with background. */
