@@ -1,5 +1,6 @@
 import type { PipelineSettings } from './settings';
 import { createLlmService } from './llm/service';
+import { createModelService } from './models/service';
 
 /**
  * Long-lived backends a stage may use. Each field is owned by the subsystem named in its type and
@@ -38,6 +39,12 @@ export function createServices(_settings: PipelineSettings, _env: ServiceEnv): S
     enumerable: true,
     configurable: true,
     get: () => (llm ??= createLlmService({ runDir: _env.runDir, getSecret: (name) => _env.getSecret(name) })),
+  });
+  let models: import('./models/service').ModelService | undefined;
+  Object.defineProperty(services, 'models', {
+    enumerable: true,
+    configurable: true,
+    get: () => (models ??= createModelService(_settings.models, { userCacheDir: _env.userCacheDir, onNote: _env.onNote })),
   });
   return services;
 }

@@ -40,6 +40,16 @@ export interface ModelSettings {
   localDir: string;
   executionProvider: 'cpu' | 'cuda';
   threads: number;
+  /** A JSON model manifest with user entries (see models/manifest.ts); empty = built-in entries only. */
+  manifestFile?: string;
+  /** Idle sessions are released after this many seconds (default 300). */
+  idleReleaseSec?: number;
+  /** GroundingDINO model id (default `grounding-dino-tiny`). */
+  detector?: string;
+  /** SAM 2 video model id (default `sam2.1-hiera-tiny-video`). */
+  segmenter?: string;
+  /** Audio tagger model id (issue #5). */
+  audioTagger?: string;
 }
 
 export function defaultSettings(overrides: Partial<PipelineSettings> = {}): PipelineSettings {
