@@ -65,7 +65,16 @@ if (existsSync('test/integration/index.ts')) {
     ...common,
     minify: false,
     sourcemap: true,
-    entryPoints: { index: 'test/integration/index.ts' },
+    // index.js plus one bundle per suite, so a suite is added by dropping a *.test.ts file here.
+    entryPoints: {
+      index: 'test/integration/index.ts',
+      ...Object.fromEntries(
+        readdirSync('test/integration', { recursive: true })
+          .map((f) => String(f).split(path.sep).join('/'))
+          .filter((f) => f.endsWith('.test.ts'))
+          .map((f) => [f.slice(0, -'.ts'.length), `test/integration/${f}`]),
+      ),
+    },
     outdir: 'out/integration',
     platform: 'node',
     format: 'cjs',
