@@ -1,0 +1,531 @@
+/**
+ * Frame-level segmentation metrics, equal to the official evaluators (DAVIS 2017 toolkit, MeViS tools,
+ * AVSBench utilities) to 1e-6 including their edge cases. Masks are row-major `Uint8Array`s of
+ * `width * height` where any non-zero value is foreground.
+ *
+ * Definitions: `docs/METRICS.md` of the project brief. Implementation notes:
+ * - the boundary dilation is done row-run by row-run (a run of boundary pixels dilated by a disk is,
+ *   in each row of the disk, one contiguous span), which is exact and fast for contours;
+ * - F only needs counts, so the dilated maps are never compared pixel by pixel twice.
+ */
+
+/** DAVIS `bound_th`: boundary tolerance as a fraction of the image diagonal. */
+export const BOUND_TH = 0.008;
+
+/** Boundary tolerance in pixels: `ceil(0.008 * sqrt(h^2 + w^2))` (8 at 854x480, 1 at 64x48); `th >= 1` is taken as pixels. */
+export function boundPix(width: number, height: number, boundTh = BOUND_TH): number {
+  return boundTh >= 1 ? boundTh : Math.ceil(boundTh * Math.sqrt(height * height + width * width));
+}
+
+/**
+ * Region similarity J (DAVIS `db_eval_iou`): |P∩G \ V| / |P∪G \ V|, and 1 when the union is empty.
+ * `voidMask` pixels (non-zero) are ignored.
+ */
+export function jaccard(pred: Uint8Array, gt: Uint8Array, voidMask?: Uint8Array): number {
+  let inter = 0;
+  let union = 0;
+  const n = gt.length;
+  if (voidMask) {
+    for (let i = 0; i < n; i++) {
+      if (voidMask[i]) {
+        continue;
+      }
+      const p = pred[i] !== 0;
+      const g = gt[i] !== 0;
+      if (p && g) {
+        inter++;
+      }
+      if (p || g) {
+        union++;
+      }
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      const p = pred[i] !== 0;
+      const g = gt[i] !== 0;
+      if (p && g) {
+        inter++;
+      }
+      if (p || g) {
+        union++;
+      }
+    }
+  }
+  return union === 0 ? 1 : inter / union;
+}
+
+/**
+ * Boundary map of a binary mask (DAVIS `_seg2bmap`): a pixel is on the boundary when it differs from
+ * its right, lower or lower-right neighbour (zero outside); the last row compares only with the right
+ * neighbour, the last column only with the lower one, and the bottom-right pixel is 0.
+ */
+export function boundaryMap(mask: Uint8Array, width: number, height: number): Uint8Array {
+  const out = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    const lastRow = y === height - 1;
+    for (let x = 0; x < width; x++) {
+      const i = row + x;
+      const b = mask[i] !== 0 ? 1 : 0;
+      const lastCol = x === width - 1;
+      const e = lastCol ? 0 : mask[i + 1] !== 0 ? 1 : 0;
+      if (lastRow && lastCol) {
+        out[i] = 0;
+      } else if (lastRow) {
+        out[i] = b ^ e;
+      } else {
+        const s = mask[i + width] !== 0 ? 1 : 0;
+        if (lastCol) {
+          out[i] = b ^ s;
+        } else {
+          const se = mask[i + width + 1] !== 0 ? 1 : 0;
+          out[i] = (b ^ e) | (b ^ s) | (b ^ se);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** Half-widths of the rows of a disk of radius r (skimage `disk`: dy^2 + dx^2 <= r^2), index dy + r. */
+export function diskHalfWidths(r: number): Int32Array {
+  const out = new Int32Array(2 * r + 1);
+  for (let dy = -r; dy <= r; dy++) {
+    out[dy + r] = Math.floor(Math.sqrt(r * r - dy * dy) + 1e-9);
+  }
+  return out;
+}
+
+/** Binary dilation of `map` by a disk of radius r (pixels outside the image are ignored). */
+export function dilateDisk(map: Uint8Array, width: number, height: number, r: number): Uint8Array {
+  const out = new Uint8Array(width * height);
+  const half = diskHalfWidths(r);
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    let x = 0;
+    while (x < width) {
+      if (map[row + x] === 0) {
+        x++;
+        continue;
+      }
+      const a = x;
+      while (x < width && map[row + x] !== 0) {
+        x++;
+      }
+      const b = x - 1;
+      const y0 = Math.max(0, y - r);
+      const y1 = Math.min(height - 1, y + r);
+      for (let yy = y0; yy <= y1; yy++) {
+        const h = half[yy - y + r];
+        const from = Math.max(0, a - h);
+        const to = Math.min(width - 1, b + h);
+        out.fill(1, yy * width + from, yy * width + to + 1);
+      }
+    }
+  }
+  return out;
+}
+
+/** Boundary and dilated boundary of one mask, computed once and reused for every pair it enters. */
+export interface MaskFeatures {
+  mask: Uint8Array;
+  boundary: Uint8Array;
+  dilated: Uint8Array;
+  boundaryCount: number;
+}
+
+/** Precomputes what F needs for a mask. `voidMask` pixels are cleared first (DAVIS does this). */
+export function maskFeatures(mask: Uint8Array, width: number, height: number, voidMask?: Uint8Array, boundTh = BOUND_TH): MaskFeatures {
+  let m = mask;
+  if (voidMask) {
+    m = new Uint8Array(mask.length);
+    for (let i = 0; i < m.length; i++) {
+      m[i] = mask[i] !== 0 && voidMask[i] === 0 ? 1 : 0;
+    }
+  }
+  const boundary = boundaryMap(m, width, height);
+  let count = 0;
+  for (let i = 0; i < boundary.length; i++) {
+    count += boundary[i];
+  }
+  const dilated = count === 0 ? boundary : dilateDisk(boundary, width, height, boundPix(width, height, boundTh));
+  return { mask: m, boundary, dilated, boundaryCount: count };
+}
+
+/** Contour accuracy with its parts. */
+export interface BoundaryScore {
+  precision: number;
+  recall: number;
+  f: number;
+}
+
+/** F from precomputed features (DAVIS `f_measure` edge cases included). */
+export function fMeasureFeatures(pred: MaskFeatures, gt: MaskFeatures): BoundaryScore {
+  const nFg = pred.boundaryCount;
+  const nGt = gt.boundaryCount;
+  let precision: number;
+  let recall: number;
+  if (nFg === 0 && nGt > 0) {
+    precision = 1;
+    recall = 0;
+  } else if (nFg > 0 && nGt === 0) {
+    precision = 0;
+    recall = 1;
+  } else if (nFg === 0 && nGt === 0) {
+    precision = 1;
+    recall = 1;
+  } else {
+    let fgMatch = 0;
+    let gtMatch = 0;
+    const pb = pred.boundary;
+    const gb = gt.boundary;
+    const pd = pred.dilated;
+    const gd = gt.dilated;
+    for (let i = 0; i < pb.length; i++) {
+      if (pb[i] && gd[i]) {
+        fgMatch++;
+      }
+      if (gb[i] && pd[i]) {
+        gtMatch++;
+      }
+    }
+    precision = fgMatch / nFg;
+    recall = gtMatch / nGt;
+  }
+  const f = precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall);
+  return { precision, recall, f };
+}
+
+/** Contour accuracy F (DAVIS `db_eval_boundary`) of one frame. */
+export function fMeasure(pred: Uint8Array, gt: Uint8Array, width: number, height: number, voidMask?: Uint8Array, boundTh = BOUND_TH): BoundaryScore {
+  return fMeasureFeatures(maskFeatures(pred, width, height, voidMask, boundTh), maskFeatures(gt, width, height, voidMask, boundTh));
+}
+
+/** J and F of one frame. */
+export function frameJF(pred: Uint8Array, gt: Uint8Array, width: number, height: number, voidMask?: Uint8Array): { j: number; f: number } {
+  return { j: jaccard(pred, gt, voidMask), f: fMeasure(pred, gt, width, height, voidMask).f };
+}
+
+/** Mean / recall / decay of per-frame values (DAVIS `db_statistics`). */
+export interface DavisStatistics {
+  /** nan-mean over frames. */
+  mean: number;
+  /** Fraction of frames with a value > 0.5 (NaN frames count as not above). */
+  recall: number;
+  /** Mean of the first quarter minus mean of the last quarter (quarters as the official code cuts them). */
+  decay: number;
+}
+
+function nanMean(values: ArrayLike<number>, from = 0, to = values.length): number {
+  let sum = 0;
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const v = values[i];
+    if (!Number.isNaN(v)) {
+      sum += v;
+      n++;
+    }
+  }
+  return n === 0 ? Number.NaN : sum / n;
+}
+
+/**
+ * DAVIS `db_statistics`. The quarters are those of the official code: with
+ * `ids = round(linspace(1, N, 5) + 1e-10) - 1`, bin k is `values[ids[k] .. ids[k+1]]` inclusive, so
+ * neighbouring bins share a frame. (The official code casts `ids` to uint8, which wraps for sequences
+ * longer than 256 frames; DAVIS has none, and here the ids are not wrapped.)
+ */
+export function davisStatistics(values: ArrayLike<number>): DavisStatistics {
+  const n = values.length;
+  const mean = nanMean(values);
+  let above = 0;
+  for (let i = 0; i < n; i++) {
+    if (values[i] > 0.5) {
+      above++;
+    }
+  }
+  const recall = n === 0 ? Number.NaN : above / n;
+  if (n === 0) {
+    return { mean, recall, decay: Number.NaN };
+  }
+  const ids: number[] = [];
+  const step = (n - 1) / 4;
+  for (let k = 0; k <= 4; k++) {
+    const v = k === 4 ? n : k * step + 1;
+    ids.push(Math.round(v + 1e-10) - 1);
+  }
+  const first = nanMean(values, ids[0], Math.min(n, ids[1] + 1));
+  const last = nanMean(values, ids[3], Math.min(n, ids[4] + 1));
+  return { mean, recall, decay: first - last };
+}
+
+// ---------------------------------------------------------------------------------------------
+// AVSBench (S4 / MS3 / V2-binary) and AVSS
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * AVSBench IoU of one frame (`mask_iou`): inter / (union + 1e-7); when the ground truth is empty the
+ * true-negative form is used (inter = |¬P ∧ ¬G|, union = H·W).
+ */
+export function avsIoU(pred: Uint8Array, gt: Uint8Array): number {
+  let inter = 0;
+  let union = 0;
+  let gtArea = 0;
+  let bothEmpty = 0;
+  for (let i = 0; i < gt.length; i++) {
+    const p = pred[i] !== 0;
+    const g = gt[i] !== 0;
+    if (g) {
+      gtArea++;
+    }
+    if (p && g) {
+      inter++;
+    }
+    if (p || g) {
+      union++;
+    } else {
+      bothEmpty++;
+    }
+  }
+  if (gtArea === 0) {
+    return bothEmpty / (gt.length + 1e-7);
+  }
+  return inter / (union + 1e-7);
+}
+
+/** Number of thresholds of the AVSBench F curve. */
+export const AVS_F_THRESHOLDS = 255;
+/** beta^2 of the AVSBench F-measure. */
+export const AVS_F_BETA2 = 0.3;
+
+let thresholdCache: Float32Array | undefined;
+/** `torch.linspace(0, 1 - 1e-10, 255)` in float32 (as torch computes it). */
+function avsThresholds(): Float32Array {
+  if (!thresholdCache) {
+    thresholdCache = new Float32Array(AVS_F_THRESHOLDS);
+    const end = 1 - 1e-10;
+    for (let i = 0; i < AVS_F_THRESHOLDS; i++) {
+      thresholdCache[i] = (end * i) / (AVS_F_THRESHOLDS - 1);
+    }
+  }
+  return thresholdCache;
+}
+
+/**
+ * The AVSBench F curve of one frame: F-beta (beta^2 = 0.3) at 255 thresholds, `pred >= th`.
+ * `pred` holds 8-bit scores (a binary mask gives 0/255, read as 0/1); the score of a pixel is value/255.
+ */
+export function avsFCurve(pred: Uint8Array, gt: Uint8Array, scoreIsBinary = true): Float64Array {
+  // histogram of prediction values, overall and inside the ground truth
+  const all = new Float64Array(256);
+  const inGt = new Float64Array(256);
+  let gtArea = 0;
+  for (let i = 0; i < gt.length; i++) {
+    const v = scoreIsBinary ? (pred[i] !== 0 ? 255 : 0) : pred[i];
+    all[v]++;
+    if (gt[i] !== 0) {
+      inGt[v]++;
+      gtArea++;
+    }
+  }
+  const th = avsThresholds();
+  const curve = new Float64Array(AVS_F_THRESHOLDS);
+  const scores = new Float32Array(256);
+  for (let v = 0; v < 256; v++) {
+    scores[v] = v / 255;
+  }
+  for (let t = 0; t < AVS_F_THRESHOLDS; t++) {
+    let predArea = 0;
+    let tp = 0;
+    for (let v = 0; v < 256; v++) {
+      if (scores[v] >= th[t]) {
+        predArea += all[v];
+        tp += inGt[v];
+      }
+    }
+    const prec = tp / (predArea + 1e-20);
+    const rec = tp / (gtArea + 1e-20);
+    const f = ((1 + AVS_F_BETA2) * prec * rec) / (AVS_F_BETA2 * prec + rec);
+    curve[t] = Number.isNaN(f) ? 0 : f;
+  }
+  return curve;
+}
+
+/**
+ * AVSBench `Eval_Fmeasure` over a group of frames (one call): F curves are averaged over the frames
+ * whose ground truth is not empty, and the maximum over thresholds is returned; 0 when every ground
+ * truth is empty.
+ */
+export function avsFMeasure(preds: Uint8Array[], gts: Uint8Array[], scoreIsBinary = true): number {
+  const sum = new Float64Array(AVS_F_THRESHOLDS);
+  let frames = 0;
+  for (let k = 0; k < gts.length; k++) {
+    if (!gts[k].some((v) => v !== 0)) {
+      continue;
+    }
+    const c = avsFCurve(preds[k], gts[k], scoreIsBinary);
+    for (let t = 0; t < AVS_F_THRESHOLDS; t++) {
+      sum[t] += c[t];
+    }
+    frames++;
+  }
+  if (frames === 0) {
+    return 0;
+  }
+  let best = 0;
+  for (let t = 0; t < AVS_F_THRESHOLDS; t++) {
+    best = Math.max(best, sum[t] / frames);
+  }
+  return best;
+}
+
+/** How AVS metrics are grouped before averaging. */
+export type AvsConvention = 'per-video' | 'per-frame';
+
+/**
+ * M_J and M_F of an AVS split. `per-video` (AVSBench): each video's frames form one call and the
+ * dataset value is the mean over videos. `per-frame` (AL-Ref-SAM 2 code): every frame is its own call,
+ * so an empty-gt frame adds F = 0, and the mean is over frames.
+ */
+export function avsScores(videos: Array<{ preds: Uint8Array[]; gts: Uint8Array[] }>, convention: AvsConvention, scoreIsBinary = true): { mJ: number; mF: number; count: number } {
+  let sumJ = 0;
+  let sumF = 0;
+  let count = 0;
+  for (const v of videos) {
+    if (convention === 'per-video') {
+      if (v.gts.length === 0) {
+        continue;
+      }
+      let j = 0;
+      for (let k = 0; k < v.gts.length; k++) {
+        j += avsIoU(v.preds[k], v.gts[k]);
+      }
+      sumJ += j / v.gts.length;
+      sumF += avsFMeasure(v.preds, v.gts, scoreIsBinary);
+      count++;
+    } else {
+      for (let k = 0; k < v.gts.length; k++) {
+        sumJ += avsIoU(v.preds[k], v.gts[k]);
+        sumF += avsFMeasure([v.preds[k]], [v.gts[k]], scoreIsBinary);
+        count++;
+      }
+    }
+  }
+  return { mJ: count === 0 ? 0 : sumJ / count, mF: count === 0 ? 0 : sumF / count, count };
+}
+
+/** Number of AVSS classes (background + 70 objects). */
+export const AVSS_CLASSES = 71;
+/** Side of the square AVSS masks are resized to (nearest) before scoring. */
+export const AVSS_SIZE = 224;
+
+/** Result of {@link AvssAccumulator.result}. */
+export interface AvssScores {
+  /** Mean IoU over all classes (classes never present score 0, as the official code does). */
+  mIoU: number;
+  /** Mean F over all classes. */
+  fScore: number;
+  /** Means without the background class. */
+  mIoUNoBg: number;
+  fScoreNoBg: number;
+  perClassIoU: number[];
+  perClassF: number[];
+  /** Frames in which each class was predicted or present. */
+  classFrames: number[];
+}
+
+/**
+ * Per-class IoU and F of AVSS (AVSBench `_batch_miou_fscore`), accumulated over frames.
+ * Label maps hold class indices (0 = background).
+ */
+export class AvssAccumulator {
+  private readonly _ious: Float64Array;
+  private readonly _fs: Float64Array;
+  private readonly _count: Float64Array;
+
+  constructor(private readonly _classes = AVSS_CLASSES) {
+    this._ious = new Float64Array(_classes);
+    this._fs = new Float64Array(_classes);
+    this._count = new Float64Array(_classes);
+  }
+
+  /** Adds one frame (both maps of the same size; resize with `resizeNearest` first). */
+  add(pred: Uint8Array, gt: Uint8Array): void {
+    const c = this._classes;
+    const areaPred = new Float64Array(c);
+    const areaGt = new Float64Array(c);
+    const inter = new Float64Array(c);
+    for (let i = 0; i < gt.length; i++) {
+      const p = Math.min(pred[i], c - 1);
+      const g = Math.min(gt[i], c - 1);
+      areaPred[p]++;
+      areaGt[g]++;
+      if (p === g) {
+        inter[p]++;
+      }
+    }
+    for (let k = 0; k < c; k++) {
+      const union = areaPred[k] + areaGt[k] - inter[k];
+      this._ious[k] += inter[k] / (2.220446049250313e-16 + union);
+      if (union > 0) {
+        this._count[k]++;
+      }
+      const precision = inter[k] / areaPred[k];
+      const recall = inter[k] / areaGt[k];
+      const f = ((1 + AVS_F_BETA2) * precision * recall) / (AVS_F_BETA2 * precision + recall);
+      this._fs[k] += Number.isNaN(f) ? 0 : f;
+    }
+  }
+
+  /**
+   * Final scores. `noBg` drops class 0 (background). The AVSBench training scripts compute their
+   * "noBg" numbers as a mean over `[:-1]`, which drops the LAST class instead; pass
+   * `noBgDrops: 'last'` to reproduce those numbers exactly.
+   */
+  result(noBgDrops: 'background' | 'last' = 'background'): AvssScores {
+    const c = this._classes;
+    const iou: number[] = [];
+    const f: number[] = [];
+    for (let k = 0; k < c; k++) {
+      const a = this._ious[k] / this._count[k];
+      const b = this._fs[k] / this._count[k];
+      iou.push(Number.isNaN(a) ? 0 : a);
+      f.push(Number.isNaN(b) ? 0 : b);
+    }
+    const mean = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length;
+    const drop = (xs: number[]): number[] => (noBgDrops === 'background' ? xs.slice(1) : xs.slice(0, -1));
+    return {
+      mIoU: mean(iou),
+      fScore: mean(f),
+      mIoUNoBg: mean(drop(iou)),
+      fScoreNoBg: mean(drop(f)),
+      perClassIoU: iou,
+      perClassF: f,
+      classFrames: Array.from(this._count),
+    };
+  }
+}
+
+/**
+ * The AVSBench-semantic colour palette (`_getpallete`, 71 entries): the same bit construction as the
+ * DAVIS palette, so class k has the DAVIS colour of index k.
+ */
+export function avssPalette(classes = AVSS_CLASSES): number[][] {
+  const out: number[][] = [];
+  for (let j = 0; j < classes; j++) {
+    let lab = j;
+    let r = 0;
+    let g = 0;
+    let b = 0;
+    let i = 0;
+    while (lab > 0) {
+      r |= ((lab >> 0) & 1) << (7 - i);
+      g |= ((lab >> 1) & 1) << (7 - i);
+      b |= ((lab >> 2) & 1) << (7 - i);
+      i++;
+      lab >>= 3;
+    }
+    out.push([r, g, b]);
+  }
+  return out;
+}

@@ -1,0 +1,230 @@
+/**
+ * Mask PNG reading and writing for evaluation. Every mask is turned into a row-major LABEL map
+ * (`Uint8Array`, one value per pixel), because the official evaluators read masks that way:
+ *
+ * - palette (indexed) PNGs give their palette INDICES (DAVIS object ids, 255 = void), never colours;
+ * - 8-bit grey PNGs give their grey values (0/255 binary masks, or object ids written as grey);
+ *   16-bit grey is reduced to its high byte; a grey+alpha PNG ignores the alpha channel;
+ * - RGB(A) PNGs that are grey in disguise (R = G = B) give the grey value; coloured RGB PNGs are
+ *   mapped through the DAVIS palette (unknown non-black colours become 1, black 0).
+ *
+ * How a label map becomes a binary mask depends on the protocol (see `metrics.ts`): DAVIS compares
+ * object ids, every other protocol treats any non-zero value as foreground.
+ */
+import { readFile } from 'node:fs/promises';
+import { decode, encode } from 'fast-png';
+import { PipelineError } from '../errors';
+
+/** A decoded mask: `data[y * width + x]` is the label of pixel (x, y). */
+export interface LabelImage {
+  width: number;
+  height: number;
+  data: Uint8Array;
+  /** True when the file was an indexed (palette) PNG. */
+  indexed: boolean;
+}
+
+/**
+ * The DAVIS / PASCAL VOC palette: colour of index i built from the bits of i, 256 entries.
+ * Index 1 is (128, 0, 0), 2 is (0, 128, 0), 3 is (128, 128, 0), ...
+ */
+export function davisPalette(n = 256): number[][] {
+  const out: number[][] = [];
+  for (let i = 0; i < n; i++) {
+    let r = 0;
+    let g = 0;
+    let b = 0;
+    let c = i;
+    for (let j = 0; j < 8; j++) {
+      r |= ((c >> 0) & 1) << (7 - j);
+      g |= ((c >> 1) & 1) << (7 - j);
+      b |= ((c >> 2) & 1) << (7 - j);
+      c >>= 3;
+    }
+    out.push([r, g, b]);
+  }
+  return out;
+}
+
+const DAVIS_COLOUR_TO_INDEX = new Map<number, number>(davisPalette().map((c, i) => [(c[0] << 16) | (c[1] << 8) | c[2], i]));
+
+/** Options of {@link decodeLabelPng}. */
+export interface DecodeLabelOptions {
+  /**
+   * Colour-coded labels (AVSS `labels_rgb`): every pixel's colour is looked up in this palette and
+   * becomes its index; colours not in it become 0. Applies to RGB and indexed PNGs alike.
+   */
+  colourPalette?: number[][];
+}
+
+/** Decodes PNG bytes into a label map (see the module comment for the rules). `file` names errors. */
+export function decodeLabelPng(bytes: Uint8Array, file = '<memory>', options: DecodeLabelOptions = {}): LabelImage {
+  let png;
+  try {
+    png = decode(bytes);
+  } catch (err) {
+    throw new PipelineError(`${file} is not a readable PNG (${(err as Error).message}).`, {
+      stage: 'evaluate', kind: 'invalid-input', file, cause: err,
+    });
+  }
+  const { width, height, channels } = png;
+  const n = width * height;
+  const src = png.data;
+  const out = new Uint8Array(n);
+  if (options.colourPalette) {
+    return { width, height, data: decodeColours(png, options.colourPalette), indexed: Boolean(png.palette) };
+  }
+  if (png.palette) {
+    // fast-png keeps the indices as they are for palette images (1, 2, 4 or 8 bits unpacked to bytes)
+    if (src.length === n) {
+      out.set(src as Uint8Array);
+    } else {
+      unpackBits(src as Uint8Array, out, width, height, png.depth);
+    }
+    return { width, height, data: out, indexed: true };
+  }
+  const shift = png.depth === 16 ? 8 : 0;
+  if (png.depth < 8) {
+    // 1/2/4-bit grey: scale to 0..255 like PIL's "L" conversion
+    const tmp = new Uint8Array(n);
+    if (src.length === n) {
+      tmp.set(src as Uint8Array);
+    } else {
+      unpackBits(src as Uint8Array, tmp, width, height, png.depth);
+    }
+    const scale = 255 / ((1 << png.depth) - 1);
+    for (let i = 0; i < n; i++) {
+      out[i] = Math.round(tmp[i] * scale);
+    }
+    return { width, height, data: out, indexed: false };
+  }
+  if (channels === 1 || channels === 2) {
+    for (let i = 0, k = 0; i < n; i++, k += channels) {
+      out[i] = src[k] >> shift;
+    }
+    return { width, height, data: out, indexed: false };
+  }
+  for (let i = 0, k = 0; i < n; i++, k += channels) {
+    const r = src[k] >> shift;
+    const g = src[k + 1] >> shift;
+    const b = src[k + 2] >> shift;
+    if (r === g && g === b) {
+      out[i] = r;
+    } else {
+      out[i] = DAVIS_COLOUR_TO_INDEX.get((r << 16) | (g << 8) | b) ?? 1;
+    }
+  }
+  return { width, height, data: out, indexed: false };
+}
+
+function decodeColours(png: ReturnType<typeof decode>, palette: number[][]): Uint8Array {
+  const lookup = new Map<number, number>(palette.map((c, i) => [(c[0] << 16) | (c[1] << 8) | c[2], i]));
+  const { width, height, channels } = png;
+  const n = width * height;
+  const out = new Uint8Array(n);
+  const shift = png.depth === 16 ? 8 : 0;
+  if (png.palette) {
+    const idx = new Uint8Array(n);
+    if (png.data.length === n) {
+      idx.set(png.data as Uint8Array);
+    } else {
+      unpackBits(png.data as Uint8Array, idx, width, height, png.depth);
+    }
+    const byIndex = png.palette.map((c) => lookup.get((c[0] << 16) | (c[1] << 8) | c[2]) ?? 0);
+    for (let i = 0; i < n; i++) {
+      out[i] = byIndex[idx[i]] ?? 0;
+    }
+    return out;
+  }
+  for (let i = 0, k = 0; i < n; i++, k += channels) {
+    const r = png.data[k] >> shift;
+    const g = channels >= 3 ? png.data[k + 1] >> shift : r;
+    const b = channels >= 3 ? png.data[k + 2] >> shift : r;
+    out[i] = lookup.get((r << 16) | (g << 8) | b) ?? 0;
+  }
+  return out;
+}
+
+function unpackBits(src: Uint8Array, out: Uint8Array, width: number, height: number, depth: number): void {
+  const perByte = 8 / depth;
+  const rowBytes = Math.ceil(width / perByte);
+  const mask = (1 << depth) - 1;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const byte = src[y * rowBytes + Math.floor(x / perByte)];
+      const shiftBits = 8 - depth * ((x % perByte) + 1);
+      out[y * width + x] = (byte >> shiftBits) & mask;
+    }
+  }
+}
+
+/** Reads a PNG file into a label map; a missing or broken file is an `invalid-input` error naming it. */
+export async function readLabelPng(file: string, options: DecodeLabelOptions = {}): Promise<LabelImage> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (err) {
+    throw new PipelineError(`Cannot read mask ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`, {
+      stage: 'evaluate', kind: 'invalid-input', file, cause: err,
+    });
+  }
+  return decodeLabelPng(bytes, file, options);
+}
+
+/** Encodes a label map as an indexed PNG with the DAVIS palette (what DAVIS tools and Ref-DAVIS17 expect). */
+export function encodeIndexedPng(labels: Uint8Array, width: number, height: number, palette: number[][] = davisPalette()): Uint8Array {
+  return encode({ width, height, data: labels, depth: 8, channels: 1, palette });
+}
+
+/** Encodes a binary mask (non-zero = object) as an 8-bit grey PNG with values 0/255. */
+export function encodeBinaryPng(mask: Uint8Array, width: number, height: number): Uint8Array {
+  const out = new Uint8Array(width * height);
+  for (let i = 0; i < out.length; i++) {
+    out[i] = mask[i] ? 255 : 0;
+  }
+  return encode({ width, height, data: out, depth: 8, channels: 1 });
+}
+
+/** Encodes an RGB image (3 bytes per pixel). */
+export function encodeRgbPng(rgb: Uint8Array, width: number, height: number): Uint8Array {
+  return encode({ width, height, data: rgb, depth: 8, channels: 3 });
+}
+
+/** Nearest-neighbour resize of a label map, sampling like PIL's NEAREST: source = floor((dst + 0.5) * src / dst). */
+export function resizeNearest(src: Uint8Array, width: number, height: number, outWidth: number, outHeight: number): Uint8Array {
+  if (width === outWidth && height === outHeight) {
+    return src;
+  }
+  const out = new Uint8Array(outWidth * outHeight);
+  const xs = new Int32Array(outWidth);
+  for (let x = 0; x < outWidth; x++) {
+    xs[x] = Math.min(width - 1, Math.floor(((x + 0.5) * width) / outWidth));
+  }
+  for (let y = 0; y < outHeight; y++) {
+    const sy = Math.min(height - 1, Math.floor(((y + 0.5) * height) / outHeight));
+    const row = sy * width;
+    const o = y * outWidth;
+    for (let x = 0; x < outWidth; x++) {
+      out[o + x] = src[row + xs[x]];
+    }
+  }
+  return out;
+}
+
+/** Binary mask (0/1) of the pixels whose label is non-zero. */
+export function nonZero(labels: Uint8Array): Uint8Array {
+  const out = new Uint8Array(labels.length);
+  for (let i = 0; i < labels.length; i++) {
+    out[i] = labels[i] !== 0 ? 1 : 0;
+  }
+  return out;
+}
+
+/** Binary mask (0/1) of the pixels whose label equals `id`. */
+export function labelEquals(labels: Uint8Array, id: number): Uint8Array {
+  const out = new Uint8Array(labels.length);
+  for (let i = 0; i < labels.length; i++) {
+    out[i] = labels[i] === id ? 1 : 0;
+  }
+  return out;
+}
