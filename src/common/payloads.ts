@@ -1,0 +1,59 @@
+/**
+ * JSON payloads of the custom renderers, shared by the extension host (which writes them) and the
+ * renderers (which read them). Plain types only. Every payload carries a `version`; a renderer that
+ * meets a newer version draws its fallback and says so.
+ *
+ * Where a payload lives: for a binary renderer MIME (no `+json` suffix, e.g. the frame grid) the
+ * output item holds the image bytes and the payload is `output.metadata[OUTPUT_METADATA_KEY]`; for a
+ * `+json` MIME the item itself is the payload. Renderer owners extend their payload here, additively.
+ */
+
+/** `application/vnd.alref.reasoning-trace+json`: one streamed LLM reply, re-rendered as it grows. */
+export interface ReasoningTracePayload {
+  version: 1;
+  streamId: string;
+  title?: string;
+  /** The reply text so far (untrusted: render with textContent). */
+  text: string;
+  /** True once the stream closed. */
+  done: boolean;
+  /** The parsed answer, when the stream closed with one (e.g. `[3]`). */
+  answer?: string;
+  valid?: boolean;
+  note?: string;
+  usage?: { promptTokens: number; completionTokens: number; latencyMs: number; costUsd?: number; model?: string };
+}
+
+/** One tile of a frame grid, in pixels of the grid image. */
+export interface FrameGridTilePayload {
+  frameIndex: number;
+  /** The id written on the tile and used in prompts (1-based). */
+  frameId: number;
+  timeSec: number;
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/** `application/vnd.alref.frame-grid` (binary: the grid image) metadata payload. */
+export interface FrameGridPayload {
+  version: 1;
+  /** `clip`: a clip's grid as the LLM sees it (default); `filmstrip`: an overview of the video (clipIndex -1). */
+  kind?: 'clip' | 'filmstrip';
+  clipIndex: number;
+  width: number;
+  height: number;
+  tiles: FrameGridTilePayload[];
+  caption?: string;
+  /** Frame indices to highlight (e.g. the chosen pivot frame). */
+  highlight?: number[];
+}
+
+/** A run-folder artifact a renderer may load lazily through {@link import('./messages').ReadArtifactRequest}. */
+export interface ArtifactRefPayload {
+  /** Path relative to the notebook's run folder, e.g. `artifacts/ab/ab12....jpg`. */
+  ref: string;
+  sha256?: string;
+  mime?: string;
+}

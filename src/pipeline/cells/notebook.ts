@@ -1,0 +1,57 @@
+import { PROMPT_LANGUAGE, STAGE_LANGUAGE } from '../../common/mime';
+import type { KnownCell } from './parse';
+import { parsePromptCell, peekStageCell } from './parse';
+
+/**
+ * The little the cell parser and runner need to know about a notebook cell. A `vscode.NotebookCell`
+ * and a format `CellModel` both map onto it in one line.
+ */
+export interface CellLike {
+  /** The cell's metadata id (stable across edits). */
+  id: string;
+  /** Language id: `alref`, `alref-prompt`, `markdown`, ... */
+  language: string;
+  source: string;
+}
+
+/** The id a cell is known by: a stage cell's YAML `id` when it has a valid one, else its metadata id. */
+export function effectiveCellId(cell: CellLike): string {
+  if (cell.language === STAGE_LANGUAGE) {
+    return peekStageCell(cell.source).id ?? cell.id;
+  }
+  return cell.id;
+}
+
+/** Every cell of the notebook by effective id, with its stage kind for stage cells. */
+export function knownCells(cells: readonly CellLike[]): KnownCell[] {
+  return cells.map((c) => {
+    if (c.language === STAGE_LANGUAGE) {
+      const peek = peekStageCell(c.source);
+      return { id: peek.id ?? c.id, kind: peek.kind };
+    }
+    return { id: c.id };
+  });
+}
+
+/**
+ * Prompt overrides from the notebook's `alref-prompt` cells: template name -> text. The document,
+ * not the run order, is the source of truth; when two cells override the same template the later
+ * cell wins and `duplicates` names the template.
+ */
+export function collectPromptOverrides(cells: readonly CellLike[]): { overrides: Record<string, string>; duplicates: string[] } {
+  const overrides: Record<string, string> = {};
+  const duplicates: string[] = [];
+  for (const c of cells) {
+    if (c.language !== PROMPT_LANGUAGE) {
+      continue;
+    }
+    const r = parsePromptCell(c.source);
+    if (r.ok) {
+      if (r.name in overrides && !duplicates.includes(r.name)) {
+        duplicates.push(r.name);
+      }
+      overrides[r.name] = r.text;
+    }
+  }
+  return { overrides, duplicates };
+}

@@ -1,0 +1,182 @@
+import { OUTPUT_METADATA_KEY, MIME } from '../../common/mime';
+import type { ReasoningTracePayload } from '../../common/payloads';
+import type { StageEvent, TraceEvent } from '../events';
+import type { OutputModel } from '../format/model';
+import { ERROR_MIME, STDERR_MIME, errorItemBytes, isJsonMime } from '../format/outputs';
+
+const enc = new TextEncoder();
+
+/** What changed in a cell's output list. `index` is the slot's position after the change (before it, for `remove`). */
+export interface OutputChange {
+  type: 'add' | 'update' | 'remove';
+  slot: string;
+  index: number;
+}
+
+export type OutputListener = (change: OutputChange, outputs: readonly OutputModel[]) => void;
+
+/** Escapes a table cell for a markdown table. */
+function cellText(v: string | number | null): string {
+  if (v === null) {
+    return '';
+  }
+  return String(v).replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+}
+
+/** A markdown table (the fallback of every table output). */
+export function markdownTable(columns: string[], rows: Array<Array<string | number | null>>, title?: string): string {
+  const head = `| ${columns.map(cellText).join(' | ')} |`;
+  const sep = `| ${columns.map(() => '---').join(' | ')} |`;
+  const body = rows.map((r) => `| ${columns.map((_, i) => cellText(r[i] ?? null)).join(' | ')} |`);
+  return `${title ? `**${title}**\n\n` : ''}${[head, sep, ...body].join('\n')}\n`;
+}
+
+function text(mime: string, value: string): { mime: string; data: Uint8Array } {
+  return { mime, data: enc.encode(value) };
+}
+
+interface TraceState {
+  title?: string;
+  text: string;
+  final?: TraceEvent['final'];
+}
+
+/**
+ * Turns a stage's events into a cell's outputs, one output per "slot":
+ * - each trace stream (`trace:<streamId>`): one output grown as deltas arrive, holding the
+ *   reasoning-trace JSON payload and a markdown fallback (a snapshot of the text so far);
+ * - each image (`image:<id>` or `image#n`): the custom renderer item (when the event names one) then
+ *   the `image/*` fallback; a binary renderer's payload goes into `metadata.alref`, a `+json`
+ *   renderer's payload is its item; an image with the id of an earlier one replaces it in place;
+ * - tables (markdown, plus the renderer's JSON item when given), markdown, warnings (one stderr
+ *   stream), progress (one text output removed when the run ends), and the error output.
+ * Pure: the VS Code controller and the CLI both feed it.
+ */
+export class CellOutputBuilder {
+  private readonly _slots: Array<{ slot: string; output: OutputModel }> = [];
+  private readonly _traces = new Map<string, TraceState>();
+  private _counter = 0;
+  private _warnings = '';
+
+  constructor(private readonly _listener?: OutputListener) {}
+
+  /** The current outputs, in order. */
+  outputs(): OutputModel[] {
+    return this._slots.map((s) => s.output);
+  }
+
+  private _set(slot: string, output: OutputModel): void {
+    const i = this._slots.findIndex((s) => s.slot === slot);
+    if (i >= 0) {
+      this._slots[i] = { slot, output };
+      this._listener?.({ type: 'update', slot, index: i }, this.outputs());
+    } else {
+      // Progress stays last so that results appear above it while the run goes on.
+      const p = this._slots.findIndex((s) => s.slot === 'progress');
+      const at = slot !== 'progress' && p >= 0 ? p : this._slots.length;
+      this._slots.splice(at, 0, { slot, output });
+      this._listener?.({ type: 'add', slot, index: at }, this.outputs());
+    }
+  }
+
+  private _remove(slot: string): void {
+    const i = this._slots.findIndex((s) => s.slot === slot);
+    if (i >= 0) {
+      this._slots.splice(i, 1);
+      this._listener?.({ type: 'remove', slot, index: i }, this.outputs());
+    }
+  }
+
+  /** Applies one stage event. */
+  apply(event: StageEvent): void {
+    switch (event.type) {
+      case 'progress': {
+        const pct = event.total > 0 ? ` (${Math.round((100 * event.done) / event.total)}%)` : '';
+        this._set('progress', { items: [text('text/plain', `${event.label ? `${event.label}: ` : ''}${event.done}/${event.total}${pct}`)] });
+        break;
+      }
+      case 'trace':
+        this._trace(event);
+        break;
+      case 'image': {
+        const slot = event.id !== undefined ? `image:${event.id}` : `image#${++this._counter}`;
+        const items: OutputModel['items'] = [];
+        const metadata: Record<string, unknown> = {};
+        if (event.renderer) {
+          if (isJsonMime(event.renderer.mime)) {
+            items.push(text(event.renderer.mime, JSON.stringify(event.renderer.payload ?? null)));
+          } else {
+            items.push({ mime: event.renderer.mime, data: event.data });
+            metadata[OUTPUT_METADATA_KEY] = event.renderer.payload ?? null;
+          }
+        }
+        items.push({ mime: event.mime, data: event.data });
+        if (event.caption !== undefined) {
+          metadata.caption = event.caption;
+          if (!event.renderer) {
+            // Without a renderer, nothing would show the caption: give it its own line above the image.
+            this._set(`${slot}:caption`, { items: [text('text/markdown', `*${event.caption.replace(/\*/g, '\\*')}*`)] });
+          }
+        }
+        this._set(slot, Object.keys(metadata).length > 0 ? { items, metadata } : { items });
+        break;
+      }
+      case 'table': {
+        const items: OutputModel['items'] = [];
+        if (event.renderer) {
+          items.push(text(event.renderer.mime, JSON.stringify(event.renderer.payload ?? null)));
+        }
+        items.push(text('text/markdown', markdownTable(event.columns, event.rows, event.title)));
+        this._set(`table#${++this._counter}`, { items });
+        break;
+      }
+      case 'markdown':
+        this._set(`markdown#${++this._counter}`, { items: [text('text/markdown', event.text)] });
+        break;
+      case 'warning':
+        this._warnings += `Warning: ${event.message}\n`;
+        this._set('warnings', { items: [text(STDERR_MIME, this._warnings)] });
+        break;
+    }
+  }
+
+  private _trace(event: TraceEvent): void {
+    const state = this._traces.get(event.streamId) ?? { text: '' };
+    if (state.title === undefined && event.title !== undefined) {
+      state.title = event.title;
+    }
+    state.text += event.delta;
+    if (event.final) {
+      state.final = event.final;
+    }
+    this._traces.set(event.streamId, state);
+    const payload: ReasoningTracePayload = { version: 1, streamId: event.streamId, title: state.title, text: state.text, done: state.final !== undefined };
+    if (state.final) {
+      payload.answer = state.final.answer;
+      payload.valid = state.final.valid;
+      payload.note = state.final.note;
+      payload.usage = state.final.usage;
+    }
+    let md = state.title ? `**${state.title}**\n\n${state.text}` : state.text;
+    if (state.final) {
+      const verdict = state.final.valid ? 'valid' : 'invalid';
+      md += `\n\n**Answer:** ${state.final.answer ?? '(none)'} (${verdict})${state.final.note ? ` ${state.final.note}` : ''}`;
+    }
+    this._set(`trace:${event.streamId}`, { items: [text(MIME.reasoningTrace, JSON.stringify(payload)), text('text/markdown', md)] });
+  }
+
+  /** Adds (or replaces) a markdown output under a fixed slot. */
+  markdown(slot: string, value: string, metadata?: Record<string, unknown>): void {
+    this._set(slot, metadata ? { items: [text('text/markdown', value)], metadata } : { items: [text('text/markdown', value)] });
+  }
+
+  /** Adds the error output (VS Code's error MIME; nbformat `error` output in the file). */
+  error(name: string, message: string, stack?: string): void {
+    this._set('error', { items: [{ mime: ERROR_MIME, data: errorItemBytes({ name, message, stack }) }] });
+  }
+
+  /** Ends the run: removes the progress line. */
+  finish(): void {
+    this._remove('progress');
+  }
+}

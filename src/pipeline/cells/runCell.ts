@@ -1,0 +1,188 @@
+import { PROMPT_LANGUAGE, STAGE_LANGUAGE } from '../../common/mime';
+import { PipelineError, isCancellation } from '../errors';
+import type { StageEvent } from '../events';
+import type { OutputModel } from '../format/model';
+import { describePromptCell } from '../llm/promptCell';
+import type { NotebookSession } from '../session';
+import { runStage } from '../stages/index';
+import type { StageContext, StageRequest, StageResult } from '../types';
+import type { CellLike } from './notebook';
+import { collectPromptOverrides, knownCells } from './notebook';
+import type { OutputListener } from './outputs';
+import { CellOutputBuilder } from './outputs';
+import type { CellDiagnostic } from './parse';
+import { parsePromptCell, parseStageCell } from './parse';
+
+/** What a cell run needs besides the cell: everything of a {@link StageContext} the host provides. */
+export type CellHostContext = Omit<StageContext, 'session' | 'promptOverrides' | 'signal'>;
+
+export interface RunCellOptions {
+  /** All cells of the notebook, in order (for `uses` checks and prompt overrides). */
+  cells: readonly CellLike[];
+  /** 0-based position of the cell to run in `cells`. */
+  index: number;
+  session: NotebookSession;
+  host: CellHostContext;
+  signal: AbortSignal;
+  /** Called after every change of the cell's outputs (the VS Code controller batches these). */
+  onOutputs?: OutputListener;
+  /** Sees every stage event too (the CLI prints progress from it). */
+  onEvent?: (event: StageEvent) => void;
+}
+
+export type CellRunStatus = 'ok' | 'error' | 'cancelled' | 'skipped';
+
+export interface CellRunOutcome {
+  status: CellRunStatus;
+  /** The cell's outputs after the run (on cancellation: what was produced before it). */
+  outputs: OutputModel[];
+  /** Effective cell id (YAML `id` or metadata id). */
+  cellId: string;
+  request?: StageRequest;
+  result?: StageResult;
+  /** For `error`: the message shown, naming the cell (position and id) and the field. */
+  message?: string;
+  error?: unknown;
+  /** For prompt cells: the template overridden and its hash. */
+  prompt?: { name: string; hash: string; variables: string[] };
+}
+
+/** "Cell 3 (id "pf"), line 2" style prefix used by every cell error message. */
+export function cellLabel(index: number, cellId: string): string {
+  return `Cell ${index + 1} (id "${cellId}")`;
+}
+
+function diagnosticsMessage(label: string, diagnostics: CellDiagnostic[]): string {
+  const errors = diagnostics.filter((d) => d.severity === 'error');
+  return errors
+    .map((d) => `${label}, line ${d.range.start.line + 1}${d.field ? `, field "${d.field}"` : ''}: ${d.message}`)
+    .join('\n');
+}
+
+/**
+ * Runs one cell of a notebook with the SAME code path in VS Code and in the CLI:
+ * parse (YAML + schema, or prompt cell) -> `runStage` -> events -> neutral outputs -> result kept
+ * in the session. Never throws for a cell failure: a PipelineError or any other error becomes an
+ * error output whose message names the cell (position and id) and the field, and the outcome
+ * says `error`; cancellation ends quietly (`cancelled`, no error output). A failed or cancelled
+ * stage cell loses its previous session result, so later cells do not silently use it.
+ *
+ * @example
+ * const out = await runCell({ cells, index: 1, session, host, signal: ac.signal });
+ * if (out.status === 'error') console.error(out.message);
+ */
+export async function runCell(options: RunCellOptions): Promise<CellRunOutcome> {
+  const { cells, index, session, host, signal } = options;
+  const cell = cells[index];
+  if (!cell) {
+    throw new RangeError(`runCell: no cell at index ${index}`);
+  }
+  const outputs = new CellOutputBuilder(options.onOutputs);
+  if (cell.language === PROMPT_LANGUAGE) {
+    return runPromptCell(cell, index, host, outputs);
+  }
+  if (cell.language !== STAGE_LANGUAGE) {
+    return { status: 'skipped', outputs: [], cellId: cell.id };
+  }
+  const known = knownCells(cells);
+  const parsed = parseStageCell(cell.source, { cellId: cell.id, cellIndex: index + 1, knownCells: known });
+  if (!parsed.ok) {
+    const message = diagnosticsMessage(cellLabel(index, parsed.cellId), parsed.diagnostics);
+    const first = parsed.diagnostics.find((d) => d.severity === 'error');
+    const error = new PipelineError(message, { stage: parsed.kind ?? 'cell', kind: 'invalid-input', field: first?.field, cellId: parsed.cellId });
+    outputs.error(error.name, message);
+    session.delete(parsed.cellId);
+    return { status: 'error', outputs: outputs.outputs(), cellId: parsed.cellId, message, error };
+  }
+  const request = parsed.request;
+  const { overrides } = collectPromptOverrides(cells);
+  const ctx: StageContext = { ...host, signal, session, promptOverrides: overrides };
+  try {
+    const it = runStage(request, ctx);
+    let step = await untilAborted(it.next(), signal, request.kind);
+    while (!step.done) {
+      options.onEvent?.(step.value);
+      outputs.apply(step.value);
+      step = await untilAborted(it.next(), signal, request.kind);
+    }
+    if (signal.aborted) {
+      throw new PipelineError('Cancelled.', { stage: request.kind, kind: 'cancelled' });
+    }
+    const result = step.value;
+    session.put(result, request);
+    outputs.finish();
+    return { status: 'ok', outputs: outputs.outputs(), cellId: request.cellId, request, result };
+  } catch (err) {
+    session.delete(request.cellId);
+    outputs.finish();
+    if (signal.aborted || isCancellation(err)) {
+      return { status: 'cancelled', outputs: outputs.outputs(), cellId: request.cellId, request };
+    }
+    const label = cellLabel(index, request.cellId);
+    let message: string;
+    let stack: string | undefined;
+    if (err instanceof PipelineError) {
+      message = `${label}${err.field ? `, field "${err.field}"` : ''}: ${err.message}`;
+    } else {
+      const e = err instanceof Error ? err : new Error(String(err));
+      message = `${label}: ${e.message}`;
+      stack = e.stack;
+    }
+    outputs.error(err instanceof Error ? err.name : 'Error', message, stack);
+    return { status: 'error', outputs: outputs.outputs(), cellId: request.cellId, request, message, error: err };
+  }
+}
+
+/**
+ * Waits for `promise` unless the signal fires first: then the run ends at once (the stage still
+ * sees the same signal and stops its own work, e.g. kills ffmpeg); a late rejection is ignored.
+ */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal, stage: string): Promise<T> {
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(new PipelineError('Cancelled.', { stage, kind: 'cancelled' }));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => {
+      promise.catch(() => undefined);
+      reject(new PipelineError('Cancelled.', { stage, kind: 'cancelled' }));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+function runPromptCell(cell: CellLike, index: number, host: CellHostContext, outputs: CellOutputBuilder): CellRunOutcome {
+  const label = cellLabel(index, cell.id);
+  const parsed = parsePromptCell(cell.source);
+  if (!parsed.ok) {
+    const message = diagnosticsMessage(label, parsed.diagnostics);
+    outputs.error('PipelineError', message);
+    return { status: 'error', outputs: outputs.outputs(), cellId: cell.id, message, error: new PipelineError(message, { stage: 'prompt', kind: 'invalid-input', field: 'template', cellId: cell.id }) };
+  }
+  try {
+    const info = describePromptCell(parsed.name, parsed.text, host.resourcesDir);
+    const vars = info.variables.length > 0 ? info.variables.map((v) => `\`{{${v}}}\``).join(', ') : 'none';
+    outputs.markdown(
+      'prompt',
+      `**Prompt override** \`${info.name}\`: stages of this notebook use this text instead of the default template.\n\n` +
+        `- sha256: \`${info.hash}\`\n- variables: ${vars}\n- ${parsed.text.length} characters\n`,
+      { alref: { prompt: { name: info.name, hash: info.hash, variables: info.variables } } },
+    );
+    return { status: 'ok', outputs: outputs.outputs(), cellId: cell.id, prompt: { name: info.name, hash: info.hash, variables: info.variables } };
+  } catch (err) {
+    const field = err instanceof PipelineError && err.field ? `, field "${err.field}"` : '';
+    const message = `${label}${field}: ${err instanceof Error ? err.message : String(err)}`;
+    outputs.error(err instanceof Error ? err.name : 'Error', message);
+    return { status: 'error', outputs: outputs.outputs(), cellId: cell.id, message, error: err };
+  }
+}

@@ -1,0 +1,149 @@
+import { hashJson } from './run/hash';
+import type { SessionLike, StageKind, StageRequest, StageResult } from './types';
+
+/** Why a cell's result no longer matches what it was computed from. */
+export interface Staleness {
+  stale: boolean;
+  /** Upstream cell ids whose result changed (or disappeared) since this cell ran, directly or through others. */
+  changedUpstream: string[];
+  /** The cell's own text changed since its result was computed. */
+  edited: boolean;
+  /** Human-readable reasons, e.g. `upstream "vid" changed`. */
+  reasons: string[];
+}
+
+interface Entry {
+  result: StageResult;
+  /** Hash of the request (kind, params, uses) the result was computed from. */
+  requestHash: string;
+  /** Identity of each upstream result when this one was computed: cell id -> content key. */
+  upstreamKeys: Record<string, string>;
+  /** Finish order, for `latest(kind)`. */
+  seq: number;
+}
+
+/** Hash of what a cell asks for (kind, params, uses); compare to tell whether the cell was edited. */
+export function requestHash(request: StageRequest): string {
+  return hashJson({ kind: request.kind, params: request.params, uses: request.uses });
+}
+
+/**
+ * The results of one open notebook (or one CLI run), by cell id, plus what each was computed from.
+ * Staleness is content based: a result is stale when an upstream result it used now has a different
+ * input hash or different data (a re-run whose LLM answer changed, or edited parameters), or is gone,
+ * directly or transitively. Re-running a cell with the same inputs and the same outcome leaves its
+ * dependents fresh.
+ */
+export class NotebookSession implements SessionLike {
+  private readonly _entries = new Map<string, Entry>();
+  private _seq = 0;
+
+  get(cellId: string): StageResult | undefined {
+    return this._entries.get(cellId)?.result;
+  }
+
+  latest(kind: StageKind): StageResult | undefined {
+    let best: Entry | undefined;
+    for (const e of this._entries.values()) {
+      if (e.result.kind === kind && (!best || e.seq > best.seq)) {
+        best = e;
+      }
+    }
+    return best?.result;
+  }
+
+  /** Cell ids that currently hold a result, in the order they finished. */
+  cellIds(): string[] {
+    return [...this._entries.entries()].sort((a, b) => a[1].seq - b[1].seq).map(([id]) => id);
+  }
+
+  /** Stores a finished result (replacing the cell's previous one). */
+  put(result: StageResult, request?: StageRequest): void {
+    const upstreamKeys: Record<string, string> = {};
+    for (const id of result.upstream) {
+      const up = this._entries.get(id);
+      upstreamKeys[id] = up ? contentKey(up.result) : 'missing';
+    }
+    this._entries.set(result.cellId, {
+      result,
+      requestHash: request ? requestHash(request) : '',
+      upstreamKeys,
+      seq: ++this._seq,
+    });
+  }
+
+  /** Forgets a cell's result (its run failed or was cancelled, or the cell was deleted). */
+  delete(cellId: string): void {
+    this._entries.delete(cellId);
+  }
+
+  clear(): void {
+    this._entries.clear();
+  }
+
+  /**
+   * Whether a cell's result is stale and why. `current` is the cell's request as it reads now
+   * (parsed from the current text); when it differs from the one that produced the result, the
+   * cell counts as edited.
+   */
+  staleness(cellId: string, current?: StageRequest): Staleness {
+    const entry = this._entries.get(cellId);
+    const out: Staleness = { stale: false, changedUpstream: [], edited: false, reasons: [] };
+    if (!entry) {
+      return out;
+    }
+    if (current && entry.requestHash !== '' && requestHash(current) !== entry.requestHash) {
+      out.edited = true;
+      out.reasons.push('the cell was edited since it ran');
+    }
+    const visited = new Set<string>([cellId]);
+    const walk = (e: Entry, via: string | undefined): void => {
+      for (const [upId, key] of Object.entries(e.upstreamKeys)) {
+        const up = this._entries.get(upId);
+        if (!up || contentKey(up.result) !== key) {
+          if (!out.changedUpstream.includes(upId)) {
+            out.changedUpstream.push(upId);
+            const what = up ? 'was re-run with a different result' : 'has no result any more';
+            out.reasons.push(via ? `upstream "${upId}" (via "${via}") ${what}` : `upstream "${upId}" ${what}`);
+          }
+          continue;
+        }
+        if (!visited.has(upId)) {
+          visited.add(upId);
+          walk(up, via ?? upId);
+        }
+      }
+    };
+    walk(entry, undefined);
+    out.stale = out.edited || out.changedUpstream.length > 0;
+    return out;
+  }
+
+  /** Cells whose results were computed from `cellId`'s result, directly or transitively. */
+  dependentsOf(cellId: string): string[] {
+    const out: string[] = [];
+    const queue = [cellId];
+    while (queue.length > 0) {
+      const id = queue.shift() as string;
+      for (const [other, e] of this._entries) {
+        if (other !== cellId && !out.includes(other) && id in e.upstreamKeys) {
+          out.push(other);
+          queue.push(other);
+        }
+      }
+    }
+    return out;
+  }
+}
+
+const contentKeys = new WeakMap<StageResult, string>();
+
+/** What identifies a result's content: its input hash and its data (computed once per result). */
+function contentKey(result: StageResult): string {
+  let key = contentKeys.get(result);
+  if (key === undefined) {
+    key = hashJson({ inputHash: result.inputHash, data: result.data ?? null });
+    contentKeys.set(result, key);
+  }
+  return key;
+}
