@@ -225,7 +225,8 @@ export class OpenAiTestServer {
       send(chunk({ content: pieces[i] }, null));
     }
     if (reply.fault === 'truncate') {
-      // Drop the connection mid-stream: no finish_reason, no [DONE].
+      // Drop the connection mid-stream (after the sent chunks are flushed): no finish_reason, no [DONE].
+      await new Promise((r) => setTimeout(r, 30));
       res.socket?.destroy();
       return;
     }

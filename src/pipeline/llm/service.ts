@@ -337,6 +337,7 @@ class OpenAiLlmService implements LlmService {
     arm();
     let finishReason: string | null = null;
     let sawFinish = false;
+    let gotChunk = false;
     let model: string | undefined;
     let usage: { prompt_tokens: number; completion_tokens: number } | undefined;
     try {
@@ -347,6 +348,7 @@ class OpenAiLlmService implements LlmService {
       });
       for await (const chunk of stream) {
         arm();
+        gotChunk = true;
         model = chunk.model || model;
         if (chunk.usage) {
           usage = chunk.usage;
@@ -366,6 +368,9 @@ class OpenAiLlmService implements LlmService {
     } catch (err) {
       if (timedOut) {
         throw new TransientError(`no answer within ${Math.round(timeoutMs / 1000)} s (time-out)`);
+      }
+      if (gotChunk && !options.signal?.aborted && !(err instanceof OpenAI.APIError && err.status !== undefined)) {
+        throw new TransientError(`the reply stream was cut off before it finished (${err instanceof Error ? err.message : String(err)})`);
       }
       throw err;
     } finally {

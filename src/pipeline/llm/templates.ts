@@ -17,6 +17,8 @@ export const TEMPLATE_VARIABLES = {
   'pivot-box.describe-select': ['expression', 'frameCount', 'frameIds', 'pivotFrameId', 'boxCount', 'boxIds', 'boxList'],
   'pivot-box.avs': ['expression', 'category', 'frameCount', 'frameIds', 'pivotFrameId', 'boxCount', 'boxIds', 'boxList'],
   'lbru.cot': ['frameCount', 'frameIds', 'audioLabels', 'categoryList'],
+  'reask.integer': ['problem'],
+  'reask.lbru': ['problem'],
 } as const satisfies Record<string, readonly string[]>;
 
 export type TemplateName = keyof typeof TEMPLATE_VARIABLES;
@@ -33,6 +35,7 @@ export const VARIABLE_DOCS: Record<string, string> = {
   boxList: 'one line per box: number, colour and label (AVS: normalised centre and size)',
   audioLabels: 'audio-tagger labels of the clip, comma separated',
   categoryList: 'the dataset category vocabulary, comma separated',
+  problem: 'what was wrong with the previous reply',
 };
 
 /** Names of all known templates. */

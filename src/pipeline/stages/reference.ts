@@ -1,9 +1,50 @@
+import type { ReferenceData } from '../domain';
+import { PipelineError } from '../errors';
 import type { StageEvent } from '../events';
+import { hashJson } from '../run/hash';
 import type { StageContext, StageOutcome, StageRequest } from '../types';
-import { notAvailable } from './index';
 
-/** The "reference" stage: not available until issue #3 lands. */
-// eslint-disable-next-line require-yield
-export async function* runReference(_request: StageRequest, _ctx: StageContext): AsyncGenerator<StageEvent, StageOutcome, void> {
-  notAvailable('reference', 3);
+/** Parameters of a `reference` cell (see schemas/reference.schema.json). */
+export type ReferenceParams = {
+  expression?: string;
+  expressions?: string[];
+  source?: 'text' | 'audio';
+};
+
+/**
+ * The `reference` stage: the language expression(s) naming what to segment. Each expression becomes
+ * one target with object id 1, 2, ... An empty expression is an error naming the field.
+ *
+ * @example
+ * // stage: reference
+ * // expression: the black car driving through the shadow
+ */
+export async function* runReference(request: StageRequest<ReferenceParams>, _ctx: StageContext): AsyncGenerator<StageEvent, StageOutcome<ReferenceData>, void> {
+  const p = request.params ?? {};
+  if (p.source === 'audio') {
+    throw new PipelineError('source: audio is handled by the lbru stage: add a `stage: lbru` cell instead of a reference cell.', {
+      stage: 'reference', kind: 'invalid-input', field: 'source',
+    });
+  }
+  if (p.expression !== undefined && p.expressions !== undefined) {
+    throw new PipelineError('Give either `expression` or `expressions`, not both.', { stage: 'reference', kind: 'invalid-input', field: 'expressions' });
+  }
+  const raw = p.expressions ?? (p.expression === undefined ? [] : [p.expression]);
+  if (raw.length === 0) {
+    throw new PipelineError('The reference cell has no expression: add `expression: <what to segment>`.', { stage: 'reference', kind: 'invalid-input', field: 'expression' });
+  }
+  const texts = raw.map((t, i) => {
+    const field = p.expressions ? `expressions[${i}]` : 'expression';
+    if (typeof t !== 'string') {
+      throw new PipelineError(`${field} must be text.`, { stage: 'reference', kind: 'invalid-input', field });
+    }
+    const text = t.replace(/\s+/g, ' ').trim();
+    if (!text) {
+      throw new PipelineError(`${field} is empty: write what to segment, e.g. "the dog on the left".`, { stage: 'reference', kind: 'invalid-input', field });
+    }
+    return text;
+  });
+  const data: ReferenceData = { source: 'text', targets: texts.map((text, i) => ({ objectId: i + 1, text })) };
+  yield { type: 'markdown', text: data.targets.map((t) => `Object ${t.objectId}: ${JSON.stringify(t.text)}`).join('  \n') };
+  return { data, inputHash: hashJson({ stage: 'reference', texts }), upstream: [] };
 }

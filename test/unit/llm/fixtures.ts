@@ -1,0 +1,157 @@
+/**
+ * Test fixtures for the LLM stages: a VideoData built from the real DAVIS car-shadow frames (grids
+ * tiled with sharp, ids drawn with the pipeline's badge helper) and a StageContext around it.
+ */
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import sharp from 'sharp';
+import type { ClipPlan, GridImage, VideoData } from '../../../src/pipeline/domain';
+import { framePath } from '../../../src/pipeline/domain';
+import { badgeSvg, svgDocument } from '../../../src/pipeline/draw/text';
+import type { StageEvent } from '../../../src/pipeline/events';
+import { hashJson } from '../../../src/pipeline/run/hash';
+import { PipelineError } from '../../../src/pipeline/errors';
+import { runPivotBox } from '../../../src/pipeline/stages/pivotBox';
+import { runPivotFrame } from '../../../src/pipeline/stages/pivotFrame';
+import { runReference } from '../../../src/pipeline/stages/reference';
+import type { Services } from '../../../src/pipeline/services';
+import { type PipelineSettings, defaultSettings } from '../../../src/pipeline/settings';
+import type { SessionLike, StageContext, StageFn, StageKind, StageRequest, StageResult } from '../../../src/pipeline/types';
+
+export const DAVIS_FRAMES = path.resolve(__dirname, '../../../../shared/data/davis-car-shadow/JPEGImages');
+export const RESOURCES = path.resolve(__dirname, '../../..');
+export const DAVIS_WIDTH = 854;
+export const DAVIS_HEIGHT = 480;
+export const DAVIS_FRAME_COUNT = 40;
+
+/** RVOS clips over `frameCount` frames (framesPerClip frames every `interval`); a 1-frame tail is skipped. */
+export function planClips(frameCount: number, interval: number, framesPerClip: number): ClipPlan[] {
+  const clips: ClipPlan[] = [];
+  for (let start = 0, t = 0; start < frameCount; start += interval * framesPerClip, t++) {
+    const frameIndices: number[] = [];
+    for (let k = 0; k < framesPerClip && start + k * interval < frameCount; k++) {
+      frameIndices.push(start + k * interval);
+    }
+    if (frameIndices.length > 1) {
+      clips.push({ clipIndex: t, frameIndices });
+    }
+  }
+  return clips;
+}
+
+/** Tiles a clip's frames in one row with their 1-based ids, as the video stage does. */
+export async function buildGrid(framesDir: string, clip: ClipPlan, outDir: string, tileWidth = 320): Promise<GridImage> {
+  const tileHeight = Math.round((tileWidth * DAVIS_HEIGHT) / DAVIS_WIDTH);
+  const tiles = clip.frameIndices.map((frameIndex, k) => ({ frameIndex, frameId: k + 1, timeSec: frameIndex / 24, x: k * tileWidth, y: 0, width: tileWidth, height: tileHeight }));
+  const width = tileWidth * tiles.length;
+  const composites = await Promise.all(
+    tiles.map(async (t) => ({ input: await sharp(framePath(framesDir, t.frameIndex)).resize(tileWidth, tileHeight).toBuffer(), left: t.x, top: t.y })),
+  );
+  const badges = tiles.map((t) => badgeSvg(String(t.frameId), t.x + 6, t.y + 6, { height: 28, color: '#fff', background: '#d7263d' }).svg).join('');
+  composites.push({ input: Buffer.from(svgDocument(width, tileHeight, badges)), left: 0, top: 0 });
+  await mkdir(outDir, { recursive: true });
+  const file = path.join(outDir, `grid-${clip.clipIndex}.jpg`);
+  await sharp({ create: { width, height: tileHeight, channels: 3, background: '#000' } }).composite(composites).jpeg({ quality: 85 }).toFile(file);
+  return { clipIndex: clip.clipIndex, path: file, width, height: tileHeight, tiles };
+}
+
+/** A VideoData over the DAVIS frames: `clipCount` clips of 5 frames every `interval`. */
+export async function davisVideo(outDir: string, options: { interval?: number; frameCount?: number; mode?: 'rvos' | 'avs' } = {}): Promise<VideoData> {
+  const interval = options.interval ?? 5;
+  const frameCount = options.frameCount ?? DAVIS_FRAME_COUNT;
+  const clips = options.mode === 'avs' ? [{ clipIndex: 0, frameIndices: [0, 9, 19, 29, 39] }] : planClips(frameCount, interval, 5);
+  const grids = await Promise.all(clips.map((c) => buildGrid(DAVIS_FRAMES, c, outDir)));
+  return {
+    info: {
+      source: DAVIS_FRAMES, sourceKind: 'frames', width: DAVIS_WIDTH, height: DAVIS_HEIGHT, fps: 24, frameCount,
+      durationSec: frameCount / 24, rotation: 0, variableFrameRate: false, audio: null,
+    },
+    mode: options.mode ?? 'rvos',
+    interval,
+    framesPerClip: 5,
+    clips,
+    grids,
+    framesDir: DAVIS_FRAMES,
+  };
+}
+
+/** A session holding results by cell id. */
+export class TestSession implements SessionLike {
+  private readonly _results = new Map<string, StageResult>();
+  private _clock = 1;
+  put(kind: StageKind, cellId: string, data: unknown, inputHash = `${cellId}-hash`): StageResult {
+    const r: StageResult = { kind, cellId, inputHash, upstream: [], data, finishedAt: this._clock++ };
+    this._results.set(cellId, r);
+    return r;
+  }
+  add(result: StageResult): void {
+    this._results.set(result.cellId, { ...result, finishedAt: this._clock++ });
+  }
+  get(cellId: string): StageResult | undefined {
+    return this._results.get(cellId);
+  }
+  latest(kind: StageKind): StageResult | undefined {
+    return [...this._results.values()].filter((r) => r.kind === kind).sort((a, b) => b.finishedAt - a.finishedAt)[0];
+  }
+}
+
+export function makeContext(opts: { runDir: string; session: SessionLike; services: Services; settings?: PipelineSettings; promptOverrides?: Record<string, string>; signal?: AbortSignal }): StageContext {
+  return {
+    signal: opts.signal ?? new AbortController().signal,
+    session: opts.session,
+    runDir: opts.runDir,
+    baseDir: opts.runDir,
+    resourcesDir: RESOURCES,
+    settings: opts.settings ?? defaultSettings(),
+    services: opts.services,
+    log: { info: () => undefined, warn: () => undefined, error: () => undefined },
+    promptOverrides: opts.promptOverrides ?? {},
+  };
+}
+
+const STAGES: Partial<Record<StageKind, StageFn<any, unknown>>> = { reference: runReference, 'pivot-frame': runPivotFrame, 'pivot-box': runPivotBox };
+
+/**
+ * Runs a stage to the end, collecting its events; wraps the outcome like stages/index.ts `runStage`
+ * does (called directly because the runner's lazy `import()` needs an ESM-aware loader under mocha).
+ */
+export async function collect(request: StageRequest, ctx: StageContext): Promise<{ events: StageEvent[]; result: StageResult }> {
+  const events: StageEvent[] = [];
+  const fn = STAGES[request.kind];
+  if (!fn) {
+    throw new Error(`no test runner for ${request.kind}`);
+  }
+  const it = fn(request, ctx);
+  try {
+    for (;;) {
+      const r = await it.next();
+      if (r.done) {
+        const outcome = r.value;
+        return {
+          events,
+          result: {
+            kind: request.kind, cellId: request.cellId, upstream: outcome.upstream, data: outcome.data, finishedAt: Date.now(),
+            inputHash: hashJson({ own: outcome.inputHash, upstream: outcome.upstream.map((id) => ctx.session.get(id)?.inputHash ?? id) }),
+          },
+        };
+      }
+      events.push(r.value);
+    }
+  } catch (err) {
+    if (err instanceof PipelineError && err.cellId === undefined) {
+      err.cellId = request.cellId;
+    }
+    throw err;
+  }
+}
+
+/** Concatenated trace text per stream id. */
+export function traces(events: StageEvent[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const e of events) {
+    if (e.type === 'trace') {
+      out.set(e.streamId, (out.get(e.streamId) ?? '') + e.delta);
+    }
+  }
+  return out;
+}
