@@ -36,6 +36,10 @@ export async function sha256File(file: string, signal?: AbortSignal): Promise<st
   return hash.digest('hex');
 }
 
+function isKnown(n: number | null | undefined): n is number {
+  return typeof n === 'number';
+}
+
 async function sizeOf(file: string): Promise<number> {
   try {
     return (await stat(file)).size;
@@ -81,7 +85,7 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
     );
   }
   const got = await sizeOf(part);
-  if (options.size != null && got !== options.size) {
+  if (isKnown(options.size) && got !== options.size) {
     await unlink(part).catch(() => undefined);
     throw new PipelineError(`Downloaded ${url} has ${got} bytes, expected ${options.size}; the partial file was removed. Run the command again.`, {
       stage: 'models', kind: 'backend', file: dest,
@@ -102,11 +106,11 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
 
 async function fetchInto(url: string, part: string, options: DownloadOptions): Promise<void> {
   let have = await sizeOf(part);
-  if (options.size != null && have > options.size) {
+  if (isKnown(options.size) && have > options.size) {
     await unlink(part);
     have = 0;
   }
-  if (options.size != null && have === options.size) {
+  if (isKnown(options.size) && have === options.size) {
     return;
   }
   const headers: Record<string, string> = { 'user-agent': 'alref-notebooks' };
