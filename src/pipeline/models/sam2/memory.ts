@@ -1,0 +1,148 @@
+/**
+ * Which earlier frames and object pointers SAM 2 attends to when it segments a frame: the host-loop
+ * rules of the official video predictor (SAM 2.1 configs), as a pure function.
+ *
+ * Rules (num_maskmem = 7, max 16 object pointers):
+ * - Every conditioning (prompted) frame enters memory, with temporal row `numMaskmem - 1` (6).
+ * - Up to `numMaskmem - 1` (6) recent frames in the direction of travel: frame i-k (reverse: i+k),
+ *   k = 1..6, enters with row k-1 when it has a tracked (non-conditioning) output. A conditioning frame
+ *   at that distance is not repeated; a missing frame leaves its slot empty (rows are not shifted).
+ * - Object pointers: one per conditioning frame at or behind the current frame in the direction of
+ *   travel, with temporal distance (i - t), negated when tracking in reverse (signed, SAM 2.1); then
+ *   up to min(numFrames, 16) - 1 recent frames t = i-d (reverse: i+d), d = 1.., stopping at the video
+ *   ends, with distance d. Distances are divided by min(numFrames, 16) - 1.
+ * - With a limit on conditioning frames (`maxCondFrames`), the closest one before, the closest one at
+ *   or after, then the rest by distance are kept; the others act as ordinary tracked frames.
+ * - Fixed-size graphs bound how many memories / pointers fit (`memoryCapacity`, `pointerCapacity`): the
+ *   farthest recent entries are dropped first, conditioning entries last.
+ */
+
+export interface MemoryQuery {
+  frameIndex: number;
+  /** Tracking towards lower frame indices. */
+  reverse: boolean;
+  numFrames: number;
+  /** Conditioning (prompted) frames of the object. */
+  condFrames: readonly number[];
+  /** Frames that already have a tracked (non-conditioning) output for the object. */
+  tracked: ReadonlySet<number>;
+  /** Default 7. */
+  numMaskmem?: number;
+  /** Default 16. */
+  maxObjPtrs?: number;
+  /** Cap on conditioning frames in attention; default no cap (SAM 2 `max_cond_frames_in_attn = -1`). */
+  maxCondFrames?: number;
+  /** Most memory frames the memory-attention graph takes (fixed-length exports); default unbounded. */
+  memoryCapacity?: number;
+  /** Most object pointers the graph takes; default unbounded. */
+  pointerCapacity?: number;
+}
+
+export interface MemoryRef {
+  frameIndex: number;
+  kind: 'cond' | 'recent';
+  /** Row of the temporal position table added to this memory's position encoding. */
+  tposRow: number;
+}
+
+export interface PointerRef {
+  frameIndex: number;
+  kind: 'cond' | 'recent';
+  /** Temporal distance as SAM 2 defines it (signed for conditioning pointers). */
+  diff: number;
+  /** `diff / (min(numFrames, maxObjPtrs) - 1)`: the input of `pointer_tpos`. */
+  normalized: number;
+}
+
+export interface MemorySelection {
+  memories: MemoryRef[];
+  pointers: PointerRef[];
+}
+
+/** SAM 2's `select_closest_cond_frames`: which conditioning frames are attended to. */
+export function selectClosestCondFrames(frameIndex: number, condFrames: readonly number[], max?: number): { selected: number[]; unselected: number[] } {
+  const all = [...new Set(condFrames)].sort((a, b) => a - b);
+  if (max === undefined || max < 0 || all.length <= max) {
+    return { selected: all, unselected: [] };
+  }
+  const selected = new Set<number>();
+  const before = all.filter((t) => t < frameIndex);
+  const after = all.filter((t) => t >= frameIndex);
+  if (before.length > 0) {
+    selected.add(before[before.length - 1]);
+  }
+  if (after.length > 0 && selected.size < max) {
+    selected.add(after[0]);
+  }
+  const rest = all.filter((t) => !selected.has(t)).sort((a, b) => Math.abs(a - frameIndex) - Math.abs(b - frameIndex) || a - b);
+  for (const t of rest) {
+    if (selected.size >= max) {
+      break;
+    }
+    selected.add(t);
+  }
+  return { selected: all.filter((t) => selected.has(t)), unselected: all.filter((t) => !selected.has(t)) };
+}
+
+/**
+ * The memories and object pointers for one frame (see the module comment for the rules).
+ *
+ * @example
+ * // forward from a prompt on frame 10, now at frame 13 (11 and 12 tracked)
+ * selectMemory({ frameIndex: 13, reverse: false, numFrames: 50, condFrames: [10], tracked: new Set([11, 12]) });
+ * // memories: 10 (row 6), 11 (row 1), 12 (row 0); pointers: 10 (diff 3), 12 (1), 11 (2)
+ */
+export function selectMemory(q: MemoryQuery): MemorySelection {
+  const numMaskmem = q.numMaskmem ?? 7;
+  const maxObjPtrs = q.maxObjPtrs ?? 16;
+  const i = q.frameIndex;
+  const { selected, unselected } = selectClosestCondFrames(i, q.condFrames, q.maxCondFrames);
+  const selectedSet = new Set(selected);
+  const unselectedSet = new Set(unselected);
+  const hasOutput = (t: number) => !selectedSet.has(t) && (q.tracked.has(t) || unselectedSet.has(t));
+
+  const cond: MemoryRef[] = selected.filter((t) => t !== i).map((t) => ({ frameIndex: t, kind: 'cond', tposRow: numMaskmem - 1 }));
+  const recent: MemoryRef[] = [];
+  // nearest first, so that a capacity cut drops the farthest
+  for (let k = 1; k < numMaskmem; k++) {
+    const t = q.reverse ? i + k : i - k;
+    if (t >= 0 && t < q.numFrames && hasOutput(t)) {
+      recent.push({ frameIndex: t, kind: 'recent', tposRow: k - 1 });
+    }
+  }
+  let memCap = q.memoryCapacity ?? Infinity;
+  const condKept = cond.slice(0, Math.min(cond.length, memCap));
+  if (condKept.length < cond.length) {
+    // keep the conditioning frames closest to the current one
+    condKept.splice(0, condKept.length, ...[...cond].sort((a, b) => Math.abs(a.frameIndex - i) - Math.abs(b.frameIndex - i)).slice(0, memCap));
+    condKept.sort((a, b) => a.frameIndex - b.frameIndex);
+  }
+  memCap -= condKept.length;
+  const recentKept = recent.slice(0, Math.max(0, memCap));
+  // SAM 2 order: conditioning memories, then recent ones from the farthest (t_pos 1) to the nearest
+  const memories = [...condKept, ...recentKept.reverse()];
+
+  const maxPtrs = Math.min(q.numFrames, maxObjPtrs);
+  const denom = Math.max(1, maxPtrs - 1);
+  const sign = q.reverse ? -1 : 1;
+  const condPtrs: PointerRef[] = selected
+    .filter((t) => (q.reverse ? t >= i : t <= i))
+    .map((t) => ({ frameIndex: t, kind: 'cond', diff: (i - t) * sign, normalized: ((i - t) * sign) / denom }));
+  const recentPtrs: PointerRef[] = [];
+  for (let d = 1; d < maxPtrs; d++) {
+    const t = q.reverse ? i + d : i - d;
+    if (t < 0 || t >= q.numFrames) {
+      break;
+    }
+    if (hasOutput(t)) {
+      recentPtrs.push({ frameIndex: t, kind: 'recent', diff: d, normalized: d / denom });
+    }
+  }
+  const ptrCap = q.pointerCapacity ?? Infinity;
+  let condPtrKept = condPtrs;
+  if (condPtrs.length > ptrCap) {
+    condPtrKept = [...condPtrs].sort((a, b) => Math.abs(a.diff) - Math.abs(b.diff)).slice(0, ptrCap).sort((a, b) => a.frameIndex - b.frameIndex);
+  }
+  const pointers = [...condPtrKept, ...recentPtrs.slice(0, Math.max(0, ptrCap - condPtrKept.length))];
+  return { memories, pointers };
+}
