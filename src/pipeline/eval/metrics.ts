@@ -477,6 +477,20 @@ export class AvssAccumulator {
     }
   }
 
+  /** The running sums (per class: IoU sum, F sum, frames counted), to store or merge. */
+  sums(): { ious: number[]; fs: number[]; counts: number[] } {
+    return { ious: Array.from(this._ious), fs: Array.from(this._fs), counts: Array.from(this._count) };
+  }
+
+  /** Adds sums taken from another accumulator (shards merge this way). */
+  addSums(s: { ious: number[]; fs: number[]; counts: number[] }): void {
+    for (let k = 0; k < this._classes; k++) {
+      this._ious[k] += s.ious[k] ?? 0;
+      this._fs[k] += s.fs[k] ?? 0;
+      this._count[k] += s.counts[k] ?? 0;
+    }
+  }
+
   /**
    * Final scores. `noBg` drops class 0 (background). The AVSBench training scripts compute their
    * "noBg" numbers as a mean over `[:-1]`, which drops the LAST class instead; pass

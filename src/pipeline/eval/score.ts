@@ -1,0 +1,435 @@
+/**
+ * Scores predictions on disk against a dataset's ground truth, protocol by protocol, in units that
+ * can be computed on different machines and merged: every unit gives a JSON-safe {@link ScoreRecord},
+ * and {@link summarizeRecords} turns any set of records into the dataset numbers. A sharded run merged
+ * therefore gives exactly the numbers of an unsharded one.
+ *
+ * Prediction layout (what `alref eval` writes and `alref score --pred` reads):
+ * - RVOS (Ref-YouTube-VOS, MeViS, Ref-DAVIS17): `<pred>/<video>/<expression id>/<frame>.png`, 0/255
+ *   (any non-zero pixel is foreground, as the MeViS and YouTube-VOS tools read them). Ref-DAVIS17 also
+ *   accepts the official layout `<pred>/anno_<set>/<video>/<frame>.png` (indexed, object ids).
+ * - AVS S4 / MS3 / V2: `<pred>/<video>/<frame>.png`, 0/255, resized (nearest) to the ground truth.
+ * - AVSS: `<pred>/<uid>/<k>.png`, colour-coded with the AVSS palette (or indexed with it).
+ *
+ * Ground truth: DAVIS PNGs hold object ids with 255 = void; S4/MS3 masks are foreground where non-zero;
+ * AVSS colour labels are looked up in the AVSS palette (unknown colours = background).
+ */
+import { existsSync } from 'node:fs';
+import { readFile, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { PipelineError, throwIfAborted } from '../errors';
+import { decodeRle } from '../masks/rle';
+import type { RleMask } from '../domain';
+import { evaluateDavisSequence, summarizeDavis, type DavisSummary } from './davis';
+import { datasetVideos, shardVideos, type Dataset, type DatasetItem } from './datasets';
+import {
+  AVSS_CLASSES, AVSS_SIZE, AvssAccumulator, avsFMeasure, avsIoU, avssPalette, fMeasureFeatures, jaccard, maskFeatures,
+  type AvsConvention,
+} from './metrics';
+import { decodeLabelPng, labelEquals, nonZero, readLabelPng, resizeNearest, type LabelImage } from './png';
+
+/** One scored unit: an expression, a (Ref-DAVIS17 annotator set, video) pair, or an AVS video. */
+export type ScoreRecord =
+  | {
+      type: 'expression';
+      id: string;
+      video: string;
+      /** Means over all frames. */
+      j: number;
+      f: number;
+      perFrameJ: number[];
+      perFrameF: number[];
+      frameNames: string[];
+      missingFrames: number;
+      /** True when the whole expression had no prediction (scores 0). */
+      missing: boolean;
+    }
+  | {
+      type: 'davis-set';
+      id: string;
+      video: string;
+      set: number;
+      objects: Array<{ name: string; gtObjectId: number; predObjectId: number | null; j: { mean: number; recall: number; decay: number }; f: { mean: number; recall: number; decay: number } }>;
+    }
+  | {
+      type: 'avs-video';
+      id: string;
+      video: string;
+      /** IoU of each frame. */
+      frameJ: number[];
+      /** F of each frame scored alone (the per-frame convention). */
+      frameF: number[];
+      /** F of the video scored as one call (the per-video convention). */
+      videoF: number;
+    }
+  | { type: 'avss-video'; id: string; video: string; ious: number[]; fs: number[]; counts: number[] };
+
+/** Options of {@link scoreDataset}. */
+export interface ScoreOptions {
+  /** Only this shard of the videos. */
+  shard?: { index: number; count: number };
+  signal?: AbortSignal;
+  /** Called after each unit. */
+  onProgress?(done: number, total: number, unitId: string): void;
+  /** Called with each warning as it happens. */
+  onWarning?(message: string): void;
+}
+
+/** A unit of scoring, before it is scored. */
+export interface ScoreUnit {
+  id: string;
+  video: string;
+  items: DatasetItem[];
+  set?: number;
+}
+
+/** Splits a dataset into scoring units (sorted by id), optionally one shard of them. */
+export function scoreUnits(ds: Dataset, shard?: { index: number; count: number }): ScoreUnit[] {
+  const keep = shard ? shardVideos(datasetVideos(ds), shard) : undefined;
+  const units: ScoreUnit[] = [];
+  if (ds.kind === 'ref-davis17') {
+    const bySetVideo = new Map<string, ScoreUnit>();
+    for (const item of ds.items) {
+      const set = item.annotatorSet ?? 0;
+      const id = `anno_${set}/${item.video}`;
+      const u = bySetVideo.get(id) ?? { id, video: item.video, items: [], set };
+      u.items.push(item);
+      bySetVideo.set(id, u);
+    }
+    units.push(...bySetVideo.values());
+  } else {
+    units.push(...ds.items.map((i) => ({ id: i.id, video: i.video, items: [i] })));
+  }
+  return units.filter((u) => !keep || keep.has(u.video)).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/** Reads a prediction PNG; null when the file does not exist. A broken file is reported and treated as missing. */
+async function readPred(file: string, warn: (m: string) => void, palette?: number[][]): Promise<LabelImage | null> {
+  if (!existsSync(file)) {
+    return null;
+  }
+  try {
+    return decodeLabelPng(await readFile(file), file, palette ? { colourPalette: palette } : {});
+  } catch (err) {
+    warn(`${file}: ${(err as Error).message}; scored as missing.`);
+    return null;
+  }
+}
+
+/**
+ * Scores the predictions in `predDir` against the dataset's ground truth.
+ *
+ * @example
+ * const records = await scoreDataset(ds, 'out/predictions');
+ * summarizeRecords(ds.kind, records).headline;
+ */
+export async function scoreDataset(ds: Dataset, predDir: string, options: ScoreOptions = {}): Promise<{ records: ScoreRecord[]; warnings: string[] }> {
+  if (!ds.hasGroundTruth) {
+    throw new PipelineError(
+      `The ${ds.kind} split "${ds.split}" has no local ground truth: it is scored by the benchmark server. Write the submission zip with \`alref eval\` (or \`alref merge --zip\`) and upload it.`,
+      { stage: 'evaluate', kind: 'invalid-input', field: 'split' },
+    );
+  }
+  const warnings: string[] = [];
+  const warn = (m: string): void => {
+    warnings.push(m);
+    options.onWarning?.(m);
+  };
+  const units = scoreUnits(ds, options.shard);
+  const records: ScoreRecord[] = [];
+  let maskDict: Record<string, Array<RleMask | null>> | undefined;
+  if (ds.kind === 'mevis' && ds.maskDictPath) {
+    maskDict = JSON.parse(await readFile(ds.maskDictPath, 'utf8'));
+  }
+  const gtCache = new Map<string, Map<string, LabelImage>>();
+  const gtFrames = async (video: string, palette?: number[][]): Promise<Map<string, LabelImage>> => {
+    const cached = gtCache.get(video);
+    if (cached) {
+      return cached;
+    }
+    gtCache.clear(); // units are sorted by video; keep one video in memory
+    const dir = ds.gtDirs.get(video);
+    const out = new Map<string, LabelImage>();
+    if (dir && existsSync(dir)) {
+      const names = (await readdir(dir)).filter((n) => n.toLowerCase().endsWith('.png')).sort();
+      for (const n of names) {
+        out.set(n.slice(0, -4), await readLabelPng(path.join(dir, n), palette ? { colourPalette: palette } : {}));
+      }
+    }
+    gtCache.set(video, out);
+    return out;
+  };
+  let done = 0;
+  for (const unit of units) {
+    throwIfAborted(options.signal, 'evaluate');
+    switch (ds.kind) {
+      case 'mevis':
+      case 'ref-youtube-vos': {
+        const item = unit.items[0];
+        let gtFor: (t: number, frame: string) => Promise<{ mask: Uint8Array; width: number; height: number } | null>;
+        if (ds.kind === 'mevis') {
+          gtFor = async (t) => {
+            let acc: Uint8Array | null = null;
+            let size: [number, number] | null = null;
+            for (const a of item.annotationIds ?? []) {
+              const rle = maskDict?.[a]?.[t];
+              if (!rle) {
+                continue;
+              }
+              const m = decodeRle(rle);
+              size = rle.size;
+              acc = acc ?? new Uint8Array(m.length);
+              for (let i = 0; i < m.length; i++) {
+                acc[i] |= m[i];
+              }
+            }
+            if (!acc || !size) {
+              return null; // empty ground truth; its size is taken from the prediction
+            }
+            return { mask: acc, width: size[1], height: size[0] };
+          };
+        } else {
+          const frames = await gtFrames(item.video);
+          gtFor = async (_t, frame) => {
+            const g = frames.get(frame);
+            if (!g) {
+              return null;
+            }
+            const mask = new Uint8Array(g.data.length);
+            for (const id of item.objectIds ?? []) {
+              const eq = labelEquals(g.data, id);
+              for (let i = 0; i < mask.length; i++) {
+                mask[i] |= eq[i];
+              }
+            }
+            return { mask, width: g.width, height: g.height };
+          };
+        }
+        records.push(await scoreExpression(item, predDir, gtFor, warn));
+        break;
+      }
+      case 'ref-davis17':
+        records.push(await scoreDavisSet(unit, predDir, await gtFrames(unit.video), warn));
+        break;
+      case 'avs-s4':
+      case 'avs-ms3':
+      case 'avs-v2': {
+        const item = unit.items[0];
+        const gts = await gtFrames(item.video, ds.kind === 'avs-v2' ? avssPalette() : undefined);
+        const preds: Uint8Array[] = [];
+        const gtMasks: Uint8Array[] = [];
+        const names = [...gts.keys()].sort(naturalCompare);
+        for (const [k, name] of names.entries()) {
+          const g = gts.get(name)!;
+          // S4/MS3 masks are named like the frames; AVSS/V2 labels are 0..9 like the frames
+          const frameName = item.frames.find((f) => f.name === name)?.name ?? item.frames[k]?.name ?? name;
+          const p = await readPred(path.join(predDir, item.video, `${frameName}.png`), warn);
+          gtMasks.push(nonZero(g.data));
+          if (!p) {
+            warn(`${item.id}: prediction for frame ${frameName} is missing; it scores as an empty mask.`);
+            preds.push(new Uint8Array(g.data.length));
+          } else {
+            preds.push(nonZero(resizeNearest(p.data, p.width, p.height, g.width, g.height)));
+          }
+        }
+        records.push({
+          type: 'avs-video', id: item.id, video: item.video,
+          frameJ: preds.map((p, k) => avsIoU(p, gtMasks[k])),
+          frameF: preds.map((p, k) => avsFMeasure([p], [gtMasks[k]])),
+          videoF: avsFMeasure(preds, gtMasks),
+        });
+        break;
+      }
+      case 'avss': {
+        const item = unit.items[0];
+        const palette = avssPalette();
+        const gts = await gtFrames(item.video, palette);
+        const acc = new AvssAccumulator(AVSS_CLASSES);
+        for (const name of [...gts.keys()].sort(naturalCompare)) {
+          const g = gts.get(name)!;
+          const gt = resizeNearest(g.data, g.width, g.height, AVSS_SIZE, AVSS_SIZE);
+          const p = await readPred(path.join(predDir, item.video, `${name}.png`), warn, palette);
+          if (!p) {
+            warn(`${item.id}: prediction for frame ${name} is missing; it scores as all background.`);
+          }
+          const pred = p ? resizeNearest(p.data, p.width, p.height, AVSS_SIZE, AVSS_SIZE) : new Uint8Array(AVSS_SIZE * AVSS_SIZE);
+          acc.add(pred, gt);
+        }
+        records.push({ type: 'avss-video', id: item.id, video: item.video, ...acc.sums() });
+        break;
+      }
+    }
+    done++;
+    options.onProgress?.(done, units.length, unit.id);
+  }
+  return { records, warnings };
+}
+
+function naturalCompare(a: string, b: string): number {
+  return a.localeCompare(b, 'en', { numeric: true });
+}
+
+async function scoreExpression(
+  item: DatasetItem,
+  predDir: string,
+  gtFor: (t: number, frame: string) => Promise<{ mask: Uint8Array; width: number; height: number } | null>,
+  warn: (m: string) => void,
+): Promise<ScoreRecord> {
+  const dir = path.join(predDir, item.video, item.expressionId ?? '');
+  const frameNames = item.frames.map((f) => f.name);
+  const T = frameNames.length;
+  if (!existsSync(dir)) {
+    warn(`${item.id}: no predictions (${dir}); the expression scores 0.`);
+    return { type: 'expression', id: item.id, video: item.video, j: 0, f: 0, perFrameJ: new Array(T).fill(0), perFrameF: new Array(T).fill(0), frameNames, missingFrames: T, missing: true };
+  }
+  const perFrameJ: number[] = [];
+  const perFrameF: number[] = [];
+  let missingFrames = 0;
+  let badSize = 0;
+  for (let t = 0; t < T; t++) {
+    const p = await readPred(path.join(dir, `${frameNames[t]}.png`), warn);
+    if (!p) {
+      missingFrames++;
+      perFrameJ.push(0);
+      perFrameF.push(0);
+      continue;
+    }
+    const g = (await gtFor(t, frameNames[t])) ?? { mask: new Uint8Array(p.width * p.height), width: p.width, height: p.height };
+    if (g.width !== p.width || g.height !== p.height) {
+      badSize++;
+      perFrameJ.push(0);
+      perFrameF.push(0);
+      continue;
+    }
+    const pred = nonZero(p.data);
+    perFrameJ.push(jaccard(pred, g.mask));
+    perFrameF.push(fMeasureFeatures(maskFeatures(pred, p.width, p.height), maskFeatures(g.mask, g.width, g.height)).f);
+  }
+  if (missingFrames > 0) {
+    warn(`${item.id}: ${missingFrames} of ${T} prediction frames are missing; they score 0.`);
+  }
+  if (badSize > 0) {
+    warn(`${item.id}: ${badSize} prediction frames differ in size from the ground truth; they score 0.`);
+  }
+  const mean = (xs: number[]): number => (xs.length === 0 ? 0 : xs.reduce((s, x) => s + x, 0) / xs.length);
+  return { type: 'expression', id: item.id, video: item.video, j: mean(perFrameJ), f: mean(perFrameF), perFrameJ, perFrameF, frameNames, missingFrames, missing: false };
+}
+
+async function scoreDavisSet(unit: ScoreUnit, predDir: string, gts: Map<string, LabelImage>, warn: (m: string) => void): Promise<ScoreRecord> {
+  const set = unit.set ?? 0;
+  const frameIds = [...gts.keys()].sort();
+  const gt = frameIds.map((f) => gts.get(f)!);
+  const official = path.join(predDir, `anno_${set}`, unit.video);
+  const pred: Array<LabelImage | null> = [];
+  if (existsSync(official)) {
+    for (const f of frameIds) {
+      pred.push(await readPred(path.join(official, `${f}.png`), warn));
+    }
+  } else {
+    // compose the set's expressions into one label map per frame, object id = the expression's obj_id
+    const anyPred = unit.items.some((i) => existsSync(path.join(predDir, i.video, i.expressionId ?? '')));
+    for (const f of frameIds) {
+      if (!anyPred) {
+        pred.push(null);
+        continue;
+      }
+      const g = gts.get(f)!;
+      const labels = new Uint8Array(g.width * g.height);
+      let sized = true;
+      for (const item of [...unit.items].sort((a, b) => (a.objectIds?.[0] ?? 0) - (b.objectIds?.[0] ?? 0))) {
+        const p = await readPred(path.join(predDir, item.video, item.expressionId ?? '', `${f}.png`), warn);
+        if (!p) {
+          continue;
+        }
+        if (p.width !== g.width || p.height !== g.height) {
+          sized = false;
+          continue;
+        }
+        const id = item.objectIds?.[0] ?? 1;
+        for (let i = 0; i < labels.length; i++) {
+          if (p.data[i] !== 0 && labels[i] === 0) {
+            labels[i] = id;
+          }
+        }
+      }
+      pred.push(sized ? { width: g.width, height: g.height, data: labels, indexed: true } : { width: 0, height: 0, data: new Uint8Array(0), indexed: true });
+    }
+  }
+  const r = evaluateDavisSequence({ sequence: unit.video, frameIds, gt, pred, task: 'unsupervised' });
+  for (const w of r.warnings) {
+    warn(`anno_${set}/${w}`);
+  }
+  return {
+    type: 'davis-set', id: unit.id, video: unit.video, set,
+    objects: r.objects.map((o) => ({ name: o.name, gtObjectId: o.gtObjectId, predObjectId: o.predObjectId, j: o.j, f: o.f })),
+  };
+}
+
+/** Dataset-level numbers. `headline` holds the numbers papers report for the kind. */
+export interface ScoreSummary {
+  kind: Dataset['kind'];
+  units: number;
+  headline: Record<string, number>;
+  /** Ref-DAVIS17: DAVIS numbers per annotator set. */
+  perSet?: DavisSummary[];
+  /** AVS: both conventions. */
+  avs?: Record<AvsConvention, { mJ: number; mF: number; count: number }>;
+  /** AVSS: per-class values. */
+  avss?: ReturnType<AvssAccumulator['result']>;
+}
+
+/** Turns records (from one run or merged shards) into dataset numbers. Records are deduplicated by id. */
+export function summarizeRecords(kind: Dataset['kind'], records: ScoreRecord[]): ScoreSummary {
+  const byId = new Map<string, ScoreRecord>();
+  for (const r of records) {
+    byId.set(r.id, r);
+  }
+  const recs = [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const mean = (xs: number[]): number => (xs.length === 0 ? 0 : xs.reduce((s, x) => s + x, 0) / xs.length);
+  switch (kind) {
+    case 'mevis':
+    case 'ref-youtube-vos': {
+      const ex = recs.filter((r): r is Extract<ScoreRecord, { type: 'expression' }> => r.type === 'expression');
+      const j = mean(ex.map((r) => r.j));
+      const f = mean(ex.map((r) => r.f));
+      return { kind, units: ex.length, headline: { 'J&F': (j + f) / 2, J: j, F: f } };
+    }
+    case 'ref-davis17': {
+      const sets: DavisSummary[] = [];
+      for (let k = 0; k < 4; k++) {
+        const rs = recs.filter((r): r is Extract<ScoreRecord, { type: 'davis-set' }> => r.type === 'davis-set' && r.set === k);
+        sets.push(summarizeDavis(rs.map((r) => ({
+          sequence: r.video, frameIds: [], warnings: [],
+          objects: r.objects.map((o) => ({ ...o, perFrameJ: [], perFrameF: [] })),
+        }))));
+      }
+      const used = sets.filter((s) => s.objects > 0);
+      return {
+        kind, units: recs.length, perSet: sets,
+        headline: { 'J&F': mean(used.map((s) => s.jf)), J: mean(used.map((s) => s.jMean)), F: mean(used.map((s) => s.fMean)) },
+      };
+    }
+    case 'avs-s4':
+    case 'avs-ms3':
+    case 'avs-v2': {
+      const vs = recs.filter((r): r is Extract<ScoreRecord, { type: 'avs-video' }> => r.type === 'avs-video');
+      const perVideo = { mJ: mean(vs.map((v) => mean(v.frameJ))), mF: mean(vs.map((v) => v.videoF)), count: vs.length };
+      const allJ = vs.flatMap((v) => v.frameJ);
+      const allF = vs.flatMap((v) => v.frameF);
+      const perFrame = { mJ: mean(allJ), mF: mean(allF), count: allJ.length };
+      return {
+        kind, units: vs.length, avs: { 'per-video': perVideo, 'per-frame': perFrame },
+        headline: { M_J: perVideo.mJ, M_F: perVideo.mF, 'M_J (per frame)': perFrame.mJ, 'M_F (per frame)': perFrame.mF },
+      };
+    }
+    case 'avss': {
+      const acc = new AvssAccumulator(AVSS_CLASSES);
+      const vs = recs.filter((r): r is Extract<ScoreRecord, { type: 'avss-video' }> => r.type === 'avss-video');
+      for (const v of vs) {
+        acc.addSums(v);
+      }
+      const res = acc.result();
+      return { kind, units: vs.length, avss: res, headline: { mIoU: res.mIoU, 'F-score': res.fScore, 'mIoU (no bg)': res.mIoUNoBg, 'F-score (no bg)': res.fScoreNoBg } };
+    }
+  }
+}
