@@ -3,6 +3,7 @@ import type { ReasoningTracePayload } from '../../common/payloads';
 import type { StageEvent, TraceEvent } from '../events';
 import type { OutputModel } from '../format/model';
 import { ERROR_MIME, STDERR_MIME, errorItemBytes, isJsonMime } from '../format/outputs';
+import { stableStringify } from '../run/hash';
 
 const enc = new TextEncoder();
 
@@ -50,6 +51,7 @@ interface TraceState {
  *   renderer's payload is its item; an image with the id of an earlier one replaces it in place;
  * - tables (markdown, plus the renderer's JSON item when given), markdown, warnings (one stderr
  *   stream), progress (one text output removed when the run ends), and the error output.
+ * JSON items are written with sorted keys, so they survive a save and load byte for byte.
  * Pure: the VS Code controller and the CLI both feed it.
  */
 export class CellOutputBuilder {
@@ -104,7 +106,7 @@ export class CellOutputBuilder {
         const metadata: Record<string, unknown> = {};
         if (event.renderer) {
           if (isJsonMime(event.renderer.mime)) {
-            items.push(text(event.renderer.mime, JSON.stringify(event.renderer.payload ?? null)));
+            items.push(text(event.renderer.mime, stableStringify(event.renderer.payload ?? null)));
           } else {
             items.push({ mime: event.renderer.mime, data: event.data });
             metadata[OUTPUT_METADATA_KEY] = event.renderer.payload ?? null;
@@ -124,7 +126,7 @@ export class CellOutputBuilder {
       case 'table': {
         const items: OutputModel['items'] = [];
         if (event.renderer) {
-          items.push(text(event.renderer.mime, JSON.stringify(event.renderer.payload ?? null)));
+          items.push(text(event.renderer.mime, stableStringify(event.renderer.payload ?? null)));
         }
         items.push(text('text/markdown', markdownTable(event.columns, event.rows, event.title)));
         this._set(`table#${++this._counter}`, { items });
@@ -162,7 +164,7 @@ export class CellOutputBuilder {
       const verdict = state.final.valid ? 'valid' : 'invalid';
       md += `\n\n**Answer:** ${state.final.answer ?? '(none)'} (${verdict})${state.final.note ? ` ${state.final.note}` : ''}`;
     }
-    this._set(`trace:${event.streamId}`, { items: [text(MIME.reasoningTrace, JSON.stringify(payload)), text('text/markdown', md)] });
+    this._set(`trace:${event.streamId}`, { items: [text(MIME.reasoningTrace, stableStringify(payload)), text('text/markdown', md)] });
   }
 
   /** Adds (or replaces) a markdown output under a fixed slot. */

@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { CellOutputBuilder, markdownTable } from '../../../src/pipeline/cells/outputs';
+import type { OutputChange } from '../../../src/pipeline/cells/outputs';
+import { MIME, OUTPUT_METADATA_KEY } from '../../../src/common/mime';
+import { ERROR_MIME, STDERR_MIME, parseNotebook, serializeNotebook } from '../../../src/pipeline/format';
+
+const dec = new TextDecoder();
+
+suite('cells: stage events -> outputs', () => {
+  test('one trace output per stream, grown as deltas arrive, with a JSON payload and a markdown fallback', () => {
+    const changes: OutputChange[] = [];
+    const b = new CellOutputBuilder((c) => changes.push(c));
+    b.apply({ type: 'trace', streamId: 'clip-0', title: 'Clip 1', delta: 'The dog ' });
+    b.apply({ type: 'trace', streamId: 'clip-1', title: 'Clip 2', delta: 'A cat' });
+    b.apply({ type: 'trace', streamId: 'clip-0', delta: 'runs. [3]', final: { answer: '[3]', valid: true } });
+    const outs = b.outputs();
+    assert.equal(outs.length, 2);
+    assert.deepEqual(changes.map((c) => `${c.type}:${c.slot}`), ['add:trace:clip-0', 'add:trace:clip-1', 'update:trace:clip-0']);
+    assert.deepEqual(outs[0].items.map((i) => i.mime), [MIME.reasoningTrace, 'text/markdown']);
+    const payload = JSON.parse(dec.decode(outs[0].items[0].data));
+    assert.deepEqual(payload, { version: 1, streamId: 'clip-0', title: 'Clip 1', text: 'The dog runs. [3]', done: true, answer: '[3]', valid: true });
+    assert.match(dec.decode(outs[0].items[1].data), /^\*\*Clip 1\*\*\n\nThe dog runs\. \[3\]\n\n\*\*Answer:\*\* \[3\] \(valid\)/);
+    assert.equal(JSON.parse(dec.decode(outs[1].items[0].data)).done, false);
+  });
+
+  test('images: binary renderer item + image fallback with the payload in metadata; same id replaces in place', () => {
+    const b = new CellOutputBuilder();
+    const png = new Uint8Array([137, 80, 78, 71, 1]);
+    b.apply({ type: 'image', id: 'grid-0', mime: 'image/png', data: png, caption: 'Clip 1', renderer: { mime: MIME.frameGrid, payload: { version: 1, tiles: [] } } });
+    b.apply({ type: 'image', mime: 'image/jpeg', data: new Uint8Array([255, 216]), caption: 'plain' });
+    b.apply({ type: 'image', id: 'grid-0', mime: 'image/png', data: new Uint8Array([9]), renderer: { mime: MIME.frameGrid, payload: { version: 1, tiles: [1] } } });
+    b.apply({ type: 'image', mime: 'image/png', data: png, renderer: { mime: MIME.maskOverlay, payload: { version: 1, frames: 3 } } });
+    const outs = b.outputs();
+    assert.equal(outs.length, 4);
+    assert.deepEqual(outs[0].items.map((i) => i.mime), [MIME.frameGrid, 'image/png']);
+    assert.deepEqual([...outs[0].items[0].data], [9]);
+    assert.deepEqual(outs[0].metadata, { [OUTPUT_METADATA_KEY]: { version: 1, tiles: [1] } });
+    assert.equal(dec.decode(outs[1].items[0].data), '*plain*', 'a caption without a renderer gets its own markdown line');
+    assert.deepEqual(outs[2].items.map((i) => i.mime), ['image/jpeg']);
+    assert.deepEqual(outs[3].items.map((i) => i.mime), [MIME.maskOverlay, 'image/png']);
+    assert.deepEqual(JSON.parse(dec.decode(outs[3].items[0].data)), { version: 1, frames: 3 });
+    // Stored once in the file, restored on load.
+    const nb = { metadata: {}, cells: [{ kind: 'code' as const, language: 'alref', source: '', metadata: { id: 'a' }, outputs: outs }] };
+    const text = serializeNotebook(nb);
+    assert.equal(JSON.parse(text).cells[0].outputs[0].data[MIME.frameGrid], '');
+    assert.deepEqual(parseNotebook(text).cells[0].outputs, outs);
+  });
+
+  test('tables, markdown, warnings and progress', () => {
+    const b = new CellOutputBuilder();
+    b.apply({ type: 'progress', done: 1, total: 4, label: 'decode' });
+    b.apply({ type: 'table', title: 'Scores', columns: ['metric', 'value'], rows: [['J', 0.5], ['F|x', null]], renderer: { mime: MIME.metrics, payload: { j: 0.5 } } });
+    b.apply({ type: 'warning', message: 'odd size' });
+    b.apply({ type: 'progress', done: 2, total: 4, label: 'decode' });
+    b.apply({ type: 'markdown', text: '**done**' });
+    b.apply({ type: 'warning', message: 'vfr' });
+    let outs = b.outputs();
+    assert.equal(dec.decode(outs[outs.length - 1].items[0].data), 'decode: 2/4 (50%)', 'progress stays last');
+    b.finish();
+    outs = b.outputs();
+    assert.equal(outs.length, 3);
+    assert.deepEqual(outs[0].items.map((i) => i.mime), [MIME.metrics, 'text/markdown']);
+    assert.equal(dec.decode(outs[0].items[1].data), '**Scores**\n\n| metric | value |\n| --- | --- |\n| J | 0.5 |\n| F\\|x |  |\n');
+    assert.equal(outs[1].items[0].mime, STDERR_MIME);
+    assert.equal(dec.decode(outs[1].items[0].data), 'Warning: odd size\nWarning: vfr\n');
+    assert.equal(dec.decode(outs[2].items[0].data), '**done**');
+    b.error('PipelineError', 'Cell 1 (id "x"): bad');
+    assert.equal(b.outputs()[3].items[0].mime, ERROR_MIME);
+    assert.equal(markdownTable(['a'], []), '| a |\n| --- |\n');
+  });
+});

@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runCell } from '../../../src/pipeline/cells/runCell';
+import type { CellHostContext } from '../../../src/pipeline/cells/runCell';
+import type { CellLike } from '../../../src/pipeline/cells/notebook';
+import { ERROR_MIME } from '../../../src/pipeline/format';
+import { NotebookSession } from '../../../src/pipeline/session';
+import { defaultSettings } from '../../../src/pipeline/settings';
+import { sha256 } from '../../../src/pipeline/run/hash';
+
+const dec = new TextDecoder();
+const repoRoot = path.resolve(__dirname, '../../..');
+
+function errorOf(outputs: { items: Array<{ mime: string; data: Uint8Array }> }[]): { name: string; message: string } {
+  const item = outputs.flatMap((o) => o.items).find((i) => i.mime === ERROR_MIME);
+  assert.ok(item, 'an error output');
+  return JSON.parse(dec.decode(item.data));
+}
+
+suite('cells: the shared cell runner (real stages)', () => {
+  let dir: string;
+  let host: CellHostContext;
+  setup(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'alref-runcell-'));
+    const lines: string[] = [];
+    host = {
+      runDir: path.join(dir, 'nb.alref.runs'),
+      baseDir: dir,
+      resourcesDir: repoRoot,
+      settings: defaultSettings(),
+      services: {},
+      log: { info: (m) => lines.push(m), warn: (m) => lines.push(m), error: (m) => lines.push(m) },
+    };
+  });
+  teardown(() => rmSync(dir, { recursive: true, force: true }));
+
+  const cells: CellLike[] = [
+    { id: 'intro', language: 'markdown', source: '# Demo' },
+    { id: 'cell-2', language: 'alref', source: 'stage: video\nid: vid\nsource: no such file.mp4\n' },
+    { id: 'cell-3', language: 'alref', source: 'stage: pivot-frame\nuses: { video: vdi }\n' },
+    { id: 'cell-4', language: 'alref', source: 'stage: video\nsource: x.mp4\ninterval: "5"\n' },
+    { id: 'p', language: 'alref-prompt', source: 'template: pivot-frame.cot\nPick the clearest frame. Answer in brackets.\n' },
+    { id: 'q', language: 'alref-prompt', source: 'template: no-such-template\ntext\n' },
+  ];
+
+  test('a markdown cell is skipped', async () => {
+    const out = await runCell({ cells, index: 0, session: new NotebookSession(), host, signal: new AbortController().signal });
+    assert.equal(out.status, 'skipped');
+    assert.deepEqual(out.outputs, []);
+  });
+
+  test('a failing stage gives one error output naming the cell (position and id) and the field; no session result', async () => {
+    const session = new NotebookSession();
+    const out = await runCell({ cells, index: 1, session, host, signal: new AbortController().signal });
+    assert.equal(out.status, 'error');
+    assert.equal(out.cellId, 'vid');
+    assert.match(out.message ?? '', /^Cell 2 \(id "vid"\), field "[a-z.]+": /);
+    const err = errorOf(out.outputs);
+    assert.equal(err.message, out.message);
+    assert.equal(session.get('vid'), undefined);
+  });
+
+  test('schema errors stop the run before the stage with the line and field', async () => {
+    const out = await runCell({ cells, index: 3, session: new NotebookSession(), host, signal: new AbortController().signal });
+    assert.equal(out.status, 'error');
+    assert.equal(out.message, 'Cell 4 (id "cell-4"), line 3, field "interval": Field "interval" must be an integer, not string "5".');
+    assert.equal(errorOf(out.outputs).message, out.message);
+  });
+
+  test('uses naming a cell that does not exist is reported with the field', async () => {
+    const out = await runCell({ cells, index: 2, session: new NotebookSession(), host, signal: new AbortController().signal });
+    assert.equal(out.status, 'error');
+    assert.match(out.message ?? '', /^Cell 3 \(id "cell-3"\), line 2, field "uses\.video": Field "uses\.video" names cell "vdi", which does not exist in this notebook\. Did you mean "vid"\?/);
+  });
+
+  test('cancellation ends quietly: no error output', async () => {
+    const ac = new AbortController();
+    ac.abort();
+    const out = await runCell({ cells, index: 1, session: new NotebookSession(), host, signal: ac.signal });
+    assert.equal(out.status, 'cancelled');
+    assert.equal(out.outputs.some((o) => o.items.some((i) => i.mime === ERROR_MIME)), false);
+  });
+
+  test('a prompt cell shows its template, hash and variables; an unknown template names the cell', async () => {
+    const ok = await runCell({ cells, index: 4, session: new NotebookSession(), host, signal: new AbortController().signal });
+    assert.equal(ok.status, 'ok', ok.message);
+    const text = 'Pick the clearest frame. Answer in brackets.\n';
+    assert.deepEqual(ok.prompt, { name: 'pivot-frame.cot', hash: sha256(text), variables: [] });
+    const md = dec.decode(ok.outputs[0].items[0].data);
+    assert.match(md, /\*\*Prompt override\*\* `pivot-frame\.cot`/);
+    assert.ok(md.includes(sha256(text)));
+    const bad = await runCell({ cells, index: 5, session: new NotebookSession(), host, signal: new AbortController().signal });
+    assert.equal(bad.status, 'error');
+    assert.match(bad.message ?? '', /^Cell 6 \(id "q"\).*no-such-template/);
+  });
+});
