@@ -57,3 +57,33 @@ export interface ArtifactRefPayload {
   sha256?: string;
   mime?: string;
 }
+
+/** One row of the audio timeline image, in pixels of the image. */
+export interface AudioTimelineRowPayload {
+  kind: 'waveform' | 'segments' | 'category';
+  y: number;
+  height: number;
+  label: string;
+  colour?: string;
+}
+
+/**
+ * `application/vnd.alref.audio-timeline` (binary: the timeline PNG) metadata payload: where the rows
+ * and the time axis sit in the image, the sound-event segments and each category's activity per window.
+ */
+export interface AudioTimelinePayload {
+  version: 1;
+  width: number;
+  height: number;
+  /** Horizontal extent of the time axis in the image: x = plot.x + t / durationSec * plot.width. */
+  plot: { x: number; width: number };
+  durationSec: number;
+  windowSec: number;
+  rows: AudioTimelineRowPayload[];
+  segments: Array<{ startSec: number; endSec: number; silent: boolean }>;
+  /** Per category: colour in the image, AudioSet labels behind it, score and activity per window. */
+  categories: Array<{ category: string; colour: string; labels: string[]; score: number[]; active: boolean[] }>;
+  /** Grid frames (AVS) marked on the axis; `pivot` marks a category's pivot frame. */
+  frames?: Array<{ frameId: number; frameIndex: number; timeSec: number; pivot?: boolean }>;
+  caption?: string;
+}
