@@ -1,9 +1,290 @@
+import path from 'node:path';
+import { MIME } from '../../common/mime';
+import type { FrameGridPayload } from '../../common/payloads';
+import { framePath, type ClipPlan, type GridImage, type VideoData, type VideoInfo } from '../domain';
+import { PipelineError, throwIfAborted } from '../errors';
 import type { StageEvent } from '../events';
+import { composeFilmstrip, composeGrid, formatTime, GRID_DEFAULTS, type ComposedImage, type GridFrame } from '../draw/grid';
+import { decodeFrames, type FrameManifest } from '../media/decode';
+import { resolveFfmpeg, type FfmpegTools } from '../media/ffmpeg';
+import { probeSource } from '../media/probe';
+import { hashFrameFiles, hashSourceFile } from '../media/sourceHash';
+import { hashJson } from '../run/hash';
+import { putArtifact } from '../run/runFolder';
+import {
+  DEFAULT_AVS_FRAMES,
+  DEFAULT_FRAMES_PER_CLIP,
+  DEFAULT_INTERVAL,
+  PRESET_NAMES,
+  PRESETS,
+  planAvsFrames,
+  planRvosClips,
+  spreadIndices,
+  type PresetDef,
+  type PresetName,
+} from '../sampling';
 import type { StageContext, StageOutcome, StageRequest } from '../types';
-import { notAvailable } from './index';
 
-/** The "video" stage: not available until issue #2 lands. */
-// eslint-disable-next-line require-yield
-export async function* runVideo(_request: StageRequest, _ctx: StageContext): AsyncGenerator<StageEvent, StageOutcome, void> {
-  notAvailable('video', 2);
+/**
+ * The `video` stage: probes the source, decodes every frame into the run folder (cached by
+ * content), plans the clips the LLM will see, and renders one grid per clip plus a filmstrip.
+ *
+ * Events, in order: decode progress, a markdown summary, the filmstrip (when enabled), then one
+ * grid image per clip with the frame-grid renderer payload ({@link FrameGridPayload}).
+ */
+
+/** Cell fields of a `video` stage (see schemas/video.schema.json). */
+export interface VideoParams {
+  source: string;
+  mode?: 'rvos' | 'avs';
+  preset?: PresetName;
+  interval?: number;
+  framesPerClip?: number;
+  avsFrames?: number;
+  maxFrames?: number;
+  startSec?: number;
+  endSec?: number;
+  fps?: number;
+  maxSide?: number;
+  gridMaxSide?: number;
+  filmstripFrames?: number;
+}
+
+/** Parameters after defaults and checks. */
+export interface ResolvedVideoParams {
+  /** Absolute path of the source. */
+  source: string;
+  mode: 'rvos' | 'avs';
+  preset: PresetName | null;
+  interval: number;
+  framesPerClip: number;
+  avsFrames: number;
+  maxFrames: number | null;
+  startSec: number;
+  endSec: number | null;
+  fps: number;
+  maxSide: number;
+  gridMaxSide: number;
+  filmstripFrames: number;
+}
+
+export const VIDEO_DEFAULTS = { maxSide: 1920, gridMaxSide: GRID_DEFAULTS.maxSide, filmstripFrames: 12, fps: 24 } as const;
+
+const FIELDS: ReadonlyArray<keyof VideoParams> = [
+  'source', 'mode', 'preset', 'interval', 'framesPerClip', 'avsFrames', 'maxFrames', 'startSec', 'endSec', 'fps', 'maxSide', 'gridMaxSide', 'filmstripFrames',
+];
+
+function bad(field: string, message: string): PipelineError {
+  return new PipelineError(message, { stage: 'video', kind: 'invalid-input', field });
+}
+
+function intField(params: Record<string, unknown>, field: string, min: number, max: number): number | undefined {
+  const v = params[field];
+  if (v === undefined || v === null) {
+    return undefined;
+  }
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw bad(field, `"${field}" must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}.`);
+  }
+  return v;
+}
+
+function numField(params: Record<string, unknown>, field: string, min: number, max: number, exclusiveMin = false): number | undefined {
+  const v = params[field];
+  if (v === undefined || v === null) {
+    return undefined;
+  }
+  if (typeof v !== 'number' || !Number.isFinite(v) || v > max || (exclusiveMin ? v <= min : v < min)) {
+    throw bad(field, `"${field}" must be a number ${exclusiveMin ? 'above' : 'of at least'} ${min}${max < Infinity ? ` and at most ${max}` : ''}, got ${JSON.stringify(v)}.`);
+  }
+  return v;
+}
+
+/**
+ * Checks a video cell's fields and applies defaults: preset values, then the general defaults
+ * (rvos, interval 5, 5 frames per clip, 5 AVS frames). Relative sources resolve against `baseDir`.
+ */
+export function resolveVideoParams(params: Record<string, unknown>, baseDir: string): ResolvedVideoParams {
+  for (const key of Object.keys(params)) {
+    if (!(FIELDS as readonly string[]).includes(key)) {
+      throw bad(key, `Unknown field "${key}" in a video cell. Known fields: ${FIELDS.join(', ')}.`);
+    }
+  }
+  const source = params.source;
+  if (typeof source !== 'string' || source.trim() === '') {
+    throw bad('source', 'A video cell needs "source": the path of a video file or of a folder of frames.');
+  }
+  const presetName = params.preset;
+  if (presetName !== undefined && (typeof presetName !== 'string' || !(PRESET_NAMES as string[]).includes(presetName))) {
+    throw bad('preset', `Unknown preset ${JSON.stringify(presetName)}; use one of ${PRESET_NAMES.join(', ')}.`);
+  }
+  const preset: PresetDef | undefined = presetName ? PRESETS[presetName as PresetName] : undefined;
+  const mode = params.mode ?? preset?.mode ?? 'rvos';
+  if (mode !== 'rvos' && mode !== 'avs') {
+    throw bad('mode', `"mode" must be "rvos" or "avs", got ${JSON.stringify(mode)}.`);
+  }
+  if (preset && params.mode !== undefined && preset.mode !== mode) {
+    throw bad('mode', `mode "${mode}" contradicts preset "${String(presetName)}", which is a ${preset.mode} preset. Remove one of them.`);
+  }
+  const startSec = numField(params, 'startSec', 0, Infinity) ?? 0;
+  const endSec = numField(params, 'endSec', 0, Infinity, true);
+  if (endSec !== undefined && endSec <= startSec) {
+    throw bad('endSec', `"endSec" (${endSec}) must be after "startSec" (${startSec}).`);
+  }
+  return {
+    source: path.resolve(baseDir, source),
+    mode,
+    preset: (presetName as PresetName | undefined) ?? null,
+    interval: intField(params, 'interval', 1, 1000) ?? preset?.interval ?? DEFAULT_INTERVAL,
+    framesPerClip: intField(params, 'framesPerClip', 2, 16) ?? preset?.framesPerClip ?? DEFAULT_FRAMES_PER_CLIP,
+    avsFrames: intField(params, 'avsFrames', 1, 20) ?? preset?.avsFrames ?? DEFAULT_AVS_FRAMES,
+    maxFrames: intField(params, 'maxFrames', 1, Number.MAX_SAFE_INTEGER) ?? null,
+    startSec,
+    endSec: endSec ?? null,
+    fps: numField(params, 'fps', 0, 1000, true) ?? preset?.frameFolderFps ?? VIDEO_DEFAULTS.fps,
+    maxSide: intField(params, 'maxSide', 64, 16384) ?? VIDEO_DEFAULTS.maxSide,
+    gridMaxSide: intField(params, 'gridMaxSide', 256, 8192) ?? VIDEO_DEFAULTS.gridMaxSide,
+    filmstripFrames: intField(params, 'filmstripFrames', 0, 48) ?? VIDEO_DEFAULTS.filmstripFrames,
+  };
+}
+
+/** Clip plan for decoded frames. */
+export function planClips(p: ResolvedVideoParams, frameCount: number): ClipPlan[] {
+  return p.mode === 'avs' ? planAvsFrames(frameCount, p.avsFrames) : planRvosClips(frameCount, p.interval, p.framesPerClip);
+}
+
+function shown(file: string, baseDir: string): string {
+  const rel = path.relative(baseDir, file);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
+}
+
+function md(text: string): string {
+  return text.replace(/([\\`*_|[\]<>])/g, '\\$1');
+}
+
+function summary(
+  info: VideoInfo,
+  p: ResolvedVideoParams,
+  source: { width: number; height: number; frameCount: number },
+  clips: ClipPlan[],
+  framesDir: string,
+  ctx: StageContext,
+  reused: boolean,
+): string {
+  const rows: Array<[string, string]> = [];
+  rows.push(['Source', `${md(shown(info.source, ctx.baseDir))} (${info.sourceKind === 'file' ? 'video file' : 'folder of frames'})`]);
+  const scaled = source.width !== info.width || source.height !== info.height;
+  rows.push(['Size', `${info.width} × ${info.height}${scaled ? ` (downscaled from ${source.width} × ${source.height}: maxSide ${p.maxSide})` : ''}`]);
+  const trimmed = p.startSec > 0 || p.endSec !== null || p.maxFrames !== null;
+  rows.push(['Frames', `${info.frameCount}${trimmed ? ` (of ${source.frameCount}; from ${p.startSec} s${p.endSec !== null ? ` to ${p.endSec} s` : ''}${p.maxFrames !== null ? `, at most ${p.maxFrames}` : ''})` : ''}`]);
+  rows.push(['Frame rate', `${info.fps.toFixed(3).replace(/\.?0+$/, '')} fps${info.sourceKind === 'frames' ? ' (assumed for a folder of frames)' : ''}${info.variableFrameRate ? ' — variable frame rate: every decoded frame is kept once; times come from timestamps' : ''}`]);
+  rows.push(['Duration', `${info.durationSec.toFixed(2)} s`]);
+  rows.push(['Rotation', info.rotation ? `${info.rotation}° clockwise (applied)` : '0°']);
+  rows.push(['Audio', info.audio ? `${md(info.audio.codec)}, ${info.audio.sampleRate} Hz, ${info.audio.channels} channel${info.audio.channels === 1 ? '' : 's'}` : 'none']);
+  rows.push([
+    'Sampling',
+    p.mode === 'rvos'
+      ? `RVOS: ${clips.length} clip${clips.length === 1 ? '' : 's'} of up to ${p.framesPerClip} frames, one every ${p.interval} frames${p.preset ? ` (preset ${p.preset})` : ''}`
+      : `AVS: ${clips[0]?.frameIndices.length ?? 0} evenly sampled frames${p.preset ? ` (preset ${p.preset})` : ''}`,
+  ]);
+  rows.push(['Decoded frames', `${md(shown(framesDir, ctx.baseDir))}${reused ? ' (reused)' : ''}`]);
+  return ['**Video**', '', '| | |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${v} |`)].join('\n');
+}
+
+function gridFrames(indices: number[], framesDir: string, manifest: FrameManifest): GridFrame[] {
+  return indices.map((i) => ({ path: framePath(framesDir, i), frameIndex: i, timeSec: manifest.times[i] ?? 0 }));
+}
+
+function payloadOf(img: ComposedImage, kind: 'clip' | 'filmstrip', clipIndex: number, caption: string): FrameGridPayload {
+  return { version: 1, kind, clipIndex, width: img.width, height: img.height, tiles: img.tiles, caption };
+}
+
+/** The `video` stage (see module comment). */
+export async function* runVideo(request: StageRequest, ctx: StageContext): AsyncGenerator<StageEvent, StageOutcome<VideoData>, void> {
+  const p = resolveVideoParams(request.params, ctx.baseDir);
+  throwIfAborted(ctx.signal, 'video');
+  let tools: FfmpegTools | undefined;
+  const getTools = (): FfmpegTools => (tools ??= resolveFfmpeg(ctx.settings));
+
+  const probe = await probeSource(p.source, getTools, { signal: ctx.signal, frameFolderFps: p.fps, field: 'source' });
+  const src = probe.info;
+  if (p.startSec > 0 && src.durationSec > 0 && p.startSec >= src.durationSec) {
+    throw bad('startSec', `"startSec" (${p.startSec} s) is at or past the end of ${src.source} (${src.durationSec.toFixed(2)} s).`);
+  }
+  const sourceHash = src.sourceKind === 'frames' ? await hashFrameFiles(probe.frameFiles ?? [], ctx.signal) : await hashSourceFile(src.source, ctx.signal);
+  throwIfAborted(ctx.signal, 'video');
+
+  const decoded = yield* decodeFrames(probe, getTools, {
+    runDir: ctx.runDir,
+    sourceHash,
+    maxSide: p.maxSide,
+    signal: ctx.signal,
+    startSec: p.startSec,
+    endSec: p.endSec ?? undefined,
+    maxFrames: p.maxFrames ?? undefined,
+  });
+  const { manifest, framesDir } = decoded;
+  if (decoded.reused) {
+    ctx.log.info(`video: reusing decoded frames in ${framesDir}`);
+  }
+  const trimmed = p.startSec > 0 || p.endSec !== null || p.maxFrames !== null;
+  const info: VideoInfo = {
+    ...src,
+    width: manifest.width,
+    height: manifest.height,
+    frameCount: manifest.frameCount,
+    durationSec: trimmed
+      ? manifest.times[manifest.frameCount - 1] - manifest.times[0] + (src.fps > 0 ? 1 / src.fps : 0)
+      : src.durationSec,
+  };
+  if (manifest.width !== src.width || manifest.height !== src.height) {
+    yield {
+      type: 'warning',
+      message: `${src.source} is ${src.width}x${src.height}; frames were decoded at ${manifest.width}x${manifest.height} (long side capped by maxSide ${p.maxSide}). Masks and boxes are in the decoded size.`,
+    };
+  }
+  if (!trimmed && manifest.frameCount !== src.frameCount) {
+    ctx.log.info(`video: the container lists ${src.frameCount} frames, ${manifest.frameCount} were decoded; using ${manifest.frameCount}.`);
+  }
+
+  const clips = planClips(p, manifest.frameCount);
+  yield { type: 'markdown', text: summary(info, p, { width: src.width, height: src.height, frameCount: src.frameCount }, clips, framesDir, ctx, decoded.reused) };
+
+  if (p.filmstripFrames > 0) {
+    const picks = spreadIndices(manifest.frameCount, p.filmstripFrames);
+    const strip = await composeFilmstrip(gridFrames(picks, framesDir, manifest), manifest.width, manifest.height, { maxWidth: p.gridMaxSide });
+    const caption = `Filmstrip: ${picks.length} of ${manifest.frameCount} frames, frame index and time under each`;
+    yield { type: 'image', id: 'filmstrip', mime: strip.mime, data: strip.data, caption, renderer: { mime: MIME.frameGrid, payload: payloadOf(strip, 'filmstrip', -1, caption) } };
+  }
+
+  const grids: GridImage[] = [];
+  for (const clip of clips) {
+    throwIfAborted(ctx.signal, 'video');
+    const img = await composeGrid(gridFrames(clip.frameIndices, framesDir, manifest), manifest.width, manifest.height, { maxSide: p.gridMaxSide });
+    const art = await putArtifact(ctx.runDir, img.data, '.jpg');
+    grids.push({ clipIndex: clip.clipIndex, path: path.join(ctx.runDir, art.ref), width: img.width, height: img.height, tiles: img.tiles });
+    const first = clip.frameIndices[0];
+    const last = clip.frameIndices[clip.frameIndices.length - 1];
+    const caption =
+      p.mode === 'avs'
+        ? `AVS grid: ${clip.frameIndices.length} frames (ids 1–${clip.frameIndices.length}), frames ${clip.frameIndices.join(', ')}`
+        : `Clip ${clip.clipIndex + 1} of ${clips.length}: frames ${first}–${last} every ${p.interval} (ids 1–${clip.frameIndices.length}), ${formatTime(manifest.times[first] ?? 0)}–${formatTime(manifest.times[last] ?? 0)}`;
+    yield { type: 'image', id: `grid-${clip.clipIndex}`, mime: img.mime, data: img.data, caption, renderer: { mime: MIME.frameGrid, payload: payloadOf(img, 'clip', clip.clipIndex, caption) } };
+    yield { type: 'progress', done: clip.clipIndex + 1, total: clips.length, label: 'grids' };
+  }
+
+  const { source: _abs, ...rest } = p;
+  return {
+    data: {
+      info,
+      mode: p.mode,
+      interval: p.mode === 'rvos' ? p.interval : 0,
+      framesPerClip: p.mode === 'rvos' ? p.framesPerClip : p.avsFrames,
+      clips,
+      grids,
+      framesDir,
+    },
+    inputHash: hashJson({ stage: 'video', version: 1, sourceHash, sourceKind: src.sourceKind, params: rest }),
+    upstream: [],
+  };
 }

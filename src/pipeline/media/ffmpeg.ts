@@ -1,0 +1,313 @@
+import { spawnSync } from 'node:child_process';
+import { accessSync, chmodSync, constants, statSync } from 'node:fs';
+import path from 'node:path';
+import ffmpeg from 'fluent-ffmpeg';
+import { PipelineError } from '../errors';
+import type { PipelineSettings } from '../settings';
+
+/**
+ * Finding ffmpeg/ffprobe and running them through fluent-ffmpeg with cancellation.
+ *
+ * Resolution order for ffmpeg: the setting `alref.ffmpegPath` (an error if set but unusable),
+ * then `ffmpeg` on PATH, then the binary shipped by `@ffmpeg-installer/ffmpeg`.
+ * For ffprobe: `alref.ffprobePath`, then an `ffprobe` next to a configured ffmpeg, then PATH, then
+ * `@ffprobe-installer/ffprobe`. Bundled binaries are made executable when the package manager
+ * dropped the mode bits.
+ */
+
+export interface FfmpegTools {
+  ffmpeg: string;
+  ffprobe: string;
+  /** Where each came from, for the experiment record and error messages. */
+  ffmpegFrom: 'setting' | 'path' | 'bundled';
+  ffprobeFrom: 'setting' | 'next-to-ffmpeg' | 'path' | 'bundled';
+}
+
+export interface ResolveOptions {
+  /** Environment whose PATH is searched (default `process.env`). */
+  env?: NodeJS.ProcessEnv;
+  /** Locates the bundled binaries; default requires the installer packages. */
+  bundled?: { ffmpeg: () => string | undefined; ffprobe: () => string | undefined };
+}
+
+const EXE = process.platform === 'win32' ? '.exe' : '';
+
+function bundledFfmpeg(): string | undefined {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require('@ffmpeg-installer/ffmpeg') as { path: string }).path;
+  } catch {
+    return undefined;
+  }
+}
+
+function bundledFfprobe(): string | undefined {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require('@ffprobe-installer/ffprobe') as { path: string }).path;
+  } catch {
+    return undefined;
+  }
+}
+
+function isExecutableFile(file: string): boolean {
+  try {
+    if (!statSync(file).isFile()) {
+      return false;
+    }
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
+  const dirs = (env.PATH ?? env.Path ?? '').split(path.delimiter).filter(Boolean);
+  for (const dir of dirs) {
+    const candidate = path.join(dir, name + EXE);
+    if (isExecutableFile(candidate)) {
+      return candidate;
+    }
+  }
+  return undefined;
+}
+
+/** Makes a bundled binary executable if its mode bits were lost; returns whether it is usable. */
+function ensureExecutable(file: string): boolean {
+  if (isExecutableFile(file)) {
+    return true;
+  }
+  try {
+    statSync(file);
+    chmodSync(file, 0o755);
+  } catch {
+    return false;
+  }
+  return isExecutableFile(file);
+}
+
+const versionCache = new Map<string, string>();
+
+/** First line of `<binary> -version`, or throws when the binary does not run. Cached per path. */
+export function toolVersion(binary: string): string {
+  const cached = versionCache.get(binary);
+  if (cached !== undefined) {
+    return cached;
+  }
+  const r = spawnSync(binary, ['-version'], { encoding: 'utf8', timeout: 15_000, windowsHide: true });
+  if (r.error || r.status !== 0) {
+    throw new Error(r.error ? r.error.message : `exited with code ${r.status}: ${(r.stderr ?? '').trim().split('\n')[0]}`);
+  }
+  const line = (r.stdout ?? '').split('\n')[0].trim();
+  versionCache.set(binary, line);
+  return line;
+}
+
+function settingError(setting: string, value: string, problem: string): PipelineError {
+  return new PipelineError(
+    `The setting ${setting} is "${value}", but ${problem}. Point it at an ffmpeg/ffprobe executable, or clear it to use the one on PATH or the bundled one.`,
+    { stage: 'video', kind: 'backend', field: setting },
+  );
+}
+
+function checkConfigured(setting: string, value: string): string {
+  const abs = path.resolve(value);
+  if (!isExecutableFile(abs)) {
+    throw settingError(setting, value, 'that file does not exist or is not executable');
+  }
+  try {
+    toolVersion(abs);
+  } catch (err) {
+    throw settingError(setting, value, `running it failed (${(err as Error).message})`);
+  }
+  return abs;
+}
+
+/**
+ * Finds usable ffmpeg and ffprobe binaries; throws a `backend` PipelineError naming
+ * `alref.ffmpegPath` (or `alref.ffprobePath`) when none works.
+ */
+export function resolveFfmpeg(settings: Pick<PipelineSettings, 'ffmpegPath' | 'ffprobePath'>, options: ResolveOptions = {}): FfmpegTools {
+  const env = options.env ?? process.env;
+  const bundled = options.bundled ?? { ffmpeg: bundledFfmpeg, ffprobe: bundledFfprobe };
+
+  let ffmpegBin: string | undefined;
+  let ffmpegFrom: FfmpegTools['ffmpegFrom'] = 'setting';
+  if (settings.ffmpegPath.trim()) {
+    ffmpegBin = checkConfigured('alref.ffmpegPath', settings.ffmpegPath.trim());
+  } else {
+    ffmpegBin = onPath('ffmpeg', env);
+    ffmpegFrom = 'path';
+    if (!ffmpegBin) {
+      const b = bundled.ffmpeg();
+      if (b && ensureExecutable(b)) {
+        ffmpegBin = b;
+        ffmpegFrom = 'bundled';
+      }
+    }
+  }
+  if (!ffmpegBin) {
+    throw new PipelineError(
+      'No ffmpeg found: it is not on PATH and the bundled @ffmpeg-installer/ffmpeg binary is missing for this platform. Install ffmpeg, or set alref.ffmpegPath to an ffmpeg executable.',
+      { stage: 'video', kind: 'backend', field: 'alref.ffmpegPath' },
+    );
+  }
+
+  let ffprobeBin: string | undefined;
+  let ffprobeFrom: FfmpegTools['ffprobeFrom'] = 'setting';
+  if (settings.ffprobePath.trim()) {
+    ffprobeBin = checkConfigured('alref.ffprobePath', settings.ffprobePath.trim());
+  } else {
+    if (ffmpegFrom === 'setting') {
+      const sibling = path.join(path.dirname(ffmpegBin), 'ffprobe' + EXE);
+      if (isExecutableFile(sibling)) {
+        ffprobeBin = sibling;
+        ffprobeFrom = 'next-to-ffmpeg';
+      }
+    }
+    if (!ffprobeBin) {
+      ffprobeBin = onPath('ffprobe', env);
+      ffprobeFrom = 'path';
+    }
+    if (!ffprobeBin) {
+      const b = bundled.ffprobe();
+      if (b && ensureExecutable(b)) {
+        ffprobeBin = b;
+        ffprobeFrom = 'bundled';
+      }
+    }
+  }
+  if (!ffprobeBin) {
+    throw new PipelineError(
+      'No ffprobe found: it is not next to alref.ffmpegPath, not on PATH, and the bundled @ffprobe-installer/ffprobe binary is missing. Install ffmpeg (which includes ffprobe), or set alref.ffprobePath (and alref.ffmpegPath).',
+      { stage: 'video', kind: 'backend', field: 'alref.ffprobePath' },
+    );
+  }
+  return { ffmpeg: ffmpegBin, ffprobe: ffprobeBin, ffmpegFrom, ffprobeFrom };
+}
+
+/**
+ * Whether this ffmpeg takes `-fps_mode` (5.1 and later) rather than the older `-vsync`.
+ * Git snapshot builds ("N-xxxxx") are treated as old unless their date says otherwise; `-vsync`
+ * still works in all released versions.
+ */
+export function supportsFpsMode(binary: string): boolean {
+  const m = /ffmpeg version n?(\d+)\.(\d+)/i.exec(toolVersion(binary));
+  if (!m) {
+    return false;
+  }
+  const major = Number(m[1]);
+  const minor = Number(m[2]);
+  return major > 5 || (major === 5 && minor >= 1);
+}
+
+/** Milliseconds between SIGTERM and SIGKILL when a run is cancelled. */
+export const KILL_GRACE_MS = 300;
+
+export interface RunOptions {
+  signal?: AbortSignal;
+  /** Called with every stderr line (showinfo output, progress). */
+  onStderr?: (line: string) => void;
+  /** Called once the process is spawned (tests check that a cancelled process is gone). */
+  onSpawn?: (pid: number) => void;
+  /** Stage name for errors. */
+  stage?: string;
+}
+
+/** Thrown when ffmpeg fails; `stderrTail` holds its last lines. */
+export class FfmpegRunError extends Error {
+  constructor(message: string, readonly stderrTail: string) {
+    super(message);
+    this.name = 'FfmpegRunError';
+  }
+}
+
+/**
+ * Runs a prepared fluent-ffmpeg command to completion. On abort the process gets SIGTERM, then
+ * SIGKILL after {@link KILL_GRACE_MS}; the promise settles (with a `cancelled` PipelineError) only
+ * after the process has exited. Returns the stderr tail.
+ */
+export function runCommand(command: ffmpeg.FfmpegCommand, tools: FfmpegTools, options: RunOptions = {}): Promise<string> {
+  const stage = options.stage ?? 'video';
+  const { signal } = options;
+  if (signal?.aborted) {
+    return Promise.reject(new PipelineError('Cancelled.', { stage, kind: 'cancelled' }));
+  }
+  return new Promise<string>((resolve, reject) => {
+    let killTimer: NodeJS.Timeout | undefined;
+    const onAbort = (): void => {
+      command.kill('SIGTERM');
+      killTimer = setTimeout(() => command.kill('SIGKILL'), KILL_GRACE_MS);
+    };
+    const cleanup = (): void => {
+      signal?.removeEventListener('abort', onAbort);
+      if (killTimer) {
+        clearTimeout(killTimer);
+      }
+    };
+    command.on('start', () => {
+      const proc = (command as unknown as { ffmpegProc?: { pid?: number } }).ffmpegProc;
+      if (proc?.pid !== undefined) {
+        options.onSpawn?.(proc.pid);
+      }
+      if (signal?.aborted) {
+        onAbort();
+      }
+    });
+    if (options.onStderr) {
+      command.on('stderr', options.onStderr);
+    }
+    command.on('error', (err: Error, _stdout: string | null, stderr: string | null) => {
+      cleanup();
+      if (signal?.aborted) {
+        reject(new PipelineError('Cancelled.', { stage, kind: 'cancelled' }));
+      } else {
+        reject(new FfmpegRunError(err.message, stderr ?? ''));
+      }
+    });
+    command.on('end', (_stdout: string | null, stderr: string | null) => {
+      cleanup();
+      if (signal?.aborted) {
+        reject(new PipelineError('Cancelled.', { stage, kind: 'cancelled' }));
+      } else {
+        resolve(stderr ?? '');
+      }
+    });
+    signal?.addEventListener('abort', onAbort, { once: true });
+    // fluent-ffmpeg keeps binary paths in a module-wide cache; set them right before each run.
+    command.setFfmpegPath(tools.ffmpeg);
+    command.setFfprobePath(tools.ffprobe);
+    command.run();
+  });
+}
+
+/** A fluent-ffmpeg command for `input` (an absolute path). */
+export function newCommand(input: string): ffmpeg.FfmpegCommand {
+  return ffmpeg(input, { stdoutLines: 200 });
+}
+
+/**
+ * Runs ffprobe (via fluent-ffmpeg) on `file`. Abort settles the promise at once; the ffprobe
+ * process only reads headers and exits on its own shortly after.
+ */
+export function ffprobe(file: string, tools: FfmpegTools, extraArgs: string[] = [], signal?: AbortSignal): Promise<ffmpeg.FfprobeData> {
+  if (signal?.aborted) {
+    return Promise.reject(new PipelineError('Cancelled.', { stage: 'video', kind: 'cancelled' }));
+  }
+  return new Promise<ffmpeg.FfprobeData>((resolve, reject) => {
+    const onAbort = (): void => reject(new PipelineError('Cancelled.', { stage: 'video', kind: 'cancelled' }));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const cmd = ffmpeg(file);
+    cmd.setFfmpegPath(tools.ffmpeg);
+    cmd.setFfprobePath(tools.ffprobe);
+    cmd.ffprobe(extraArgs, (err: Error | null, data: ffmpeg.FfprobeData) => {
+      signal?.removeEventListener('abort', onAbort);
+      if (err) {
+        reject(err);
+      } else {
+        resolve(data);
+      }
+    });
+  });
+}
