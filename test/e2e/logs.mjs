@@ -1,26 +1,22 @@
 // Turns the workbench's automation log calls into printable lines and picks out the test output.
+import { format } from 'node:util';
 
-/** Joins the arguments of one `codeAutomationLog(type, args)` call into a line. */
+/** Formats the arguments of one `codeAutomationLog(type, args)` call like console.log would. */
 export function formatLog(args) {
   const parts = Array.isArray(args) ? args : [args];
-  return parts
-    .map((a) => {
-      if (typeof a === 'string') {
-        return a;
-      }
-      try {
-        return JSON.stringify(a);
-      } catch {
-        return String(a);
-      }
-    })
-    .join(' ')
-    // Drop the %c styling directives the extension-host console forwarder adds.
-    .replace(/%c/g, '')
-    .replace(/\s*color:\s*[^;]*;?/g, '');
+  return format(...parts);
 }
 
-/** True for lines written by the extension host (the mocha report and the suites' own logs). */
-export function isTestOutput(line) {
-  return line.startsWith('[Extension Host]') || line.startsWith('[alref-test]');
+/**
+ * The part of a log line to print on the console for a test run: mocha's report (prefixed `[mocha] `
+ * by test/integration/index.ts) and the suites' own `[alref-test]` lines; undefined for workbench noise.
+ */
+export function testOutput(line) {
+  if (line.startsWith('[mocha] ')) {
+    return line.slice('[mocha] '.length);
+  }
+  if (line.startsWith('[alref-test]')) {
+    return line;
+  }
+  return undefined;
 }

@@ -38,7 +38,6 @@ export function findVSCode() {
 }
 
 async function main() {
-  requireBuilt('dist/extension.js', 'out/integration/index.js');
   const download = process.argv.includes('--download');
   const vscodeExecutablePath = findVSCode();
   if (!vscodeExecutablePath && !download) {
@@ -46,6 +45,7 @@ async function main() {
     console.log('[test:electron] The same suites run in the VS Code server with `npm run test:integration`.');
     return 0;
   }
+  requireBuilt('dist/extension.js', 'out/integration/index.js');
   const scratch = makeScratch('electron');
   try {
     const workspace = prepareWorkspace(path.join(scratch.dir, 'workspace'));

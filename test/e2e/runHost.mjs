@@ -12,7 +12,7 @@ import { launchBrowser } from './browser.mjs';
 import { startCodeServer } from './codeServer.mjs';
 import { e2eEnv, repoRoot, requireBuilt, resultsDir } from './env.mjs';
 import { makeScratch, prepareWorkspace } from './workspace.mjs';
-import { formatLog, isTestOutput } from './logs.mjs';
+import { formatLog, testOutput } from './logs.mjs';
 
 function argValue(name) {
   const i = process.argv.indexOf(name);
@@ -43,7 +43,7 @@ async function main() {
     server = await startCodeServer(tools, {
       scratch: scratch.dir,
       smokeTestDriver: true,
-      env: { ALREF_TEST_REPO_ROOT: repoRoot, ...(grep ? { ALREF_TEST_GREP: grep } : {}) },
+      env: { ALREF_TEST_REPO_ROOT: repoRoot, ALREF_TEST_TAG_REPORT: '1', ...(grep ? { ALREF_TEST_GREP: grep } : {}) },
     });
     say(`code-server ${tools.codeServerVersion} on ${server.origin} (process group ${server.pid})`);
     browser = await launchBrowser(tools, { scratch: scratch.dir });
@@ -56,8 +56,9 @@ async function main() {
     await page.exposeFunction('codeAutomationLog', (type, args) => {
       const line = formatLog(args);
       fullLog.push(`[${type}] ${line}`);
-      if (verbose || isTestOutput(line)) {
-        console.log(line.replace(/^\[Extension Host\] /, ''));
+      const shown = verbose ? line : testOutput(line);
+      if (shown !== undefined) {
+        console.log(shown);
       }
     });
     await page.exposeFunction('codeAutomationExit', (code) => finish({ code: Number(code) }));

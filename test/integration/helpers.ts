@@ -93,10 +93,7 @@ export function stageCell(doc: vscode.NotebookDocument, kind: string): vscode.No
   return cell;
 }
 
-/**
- * Executes one cell through the `notebook.cell.execute` command and waits until its execution has
- * ended (an `executionSummary` with `success` set, newer than before the call).
- */
+/** Executes one cell through the `notebook.cell.execute` command and waits until that run has ended. */
 export async function executeCell(doc: vscode.NotebookDocument, cell: vscode.NotebookCell, timeoutMs = 120_000): Promise<vscode.NotebookCell> {
   const before = Date.now();
   const range = { start: cell.index, end: cell.index + 1 };
@@ -106,10 +103,13 @@ export async function executeCell(doc: vscode.NotebookDocument, cell: vscode.Not
   return doc.cellAt(range.start);
 }
 
-/** True when the cell's last execution ended after `since` (ms epoch). */
+/**
+ * True when a run of the cell that started at or after `since` (ms epoch, same clock: the suites run
+ * in the extension host) has ended. Controllers call `start(Date.now())` and `end(success, Date.now())`.
+ */
 export function ended(cell: vscode.NotebookCell, since: number): boolean {
-  const s = cell.executionSummary;
-  return s?.success !== undefined && (s.timing?.endTime ?? 0) >= since - 1000;
+  const t = cell.executionSummary?.timing;
+  return t !== undefined && t.startTime >= since && t.endTime >= t.startTime;
 }
 
 /** Replaces a cell's source text. */

@@ -9,6 +9,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import Mocha from 'mocha';
+import { format } from 'util';
 
 function findSuites(dir: string): string[] {
   const found: string[] = [];
@@ -23,8 +24,20 @@ function findSuites(dir: string): string[] {
   return found.sort();
 }
 
+/**
+ * Prefixes mocha's report so that the harness can tell it from the workbench's own log lines (both
+ * reach the driver through the same automation log).
+ */
+function tagReporterOutput(): void {
+  const base = Mocha.reporters.Base as unknown as { consoleLog: (...args: unknown[]) => void };
+  base.consoleLog = (...args: unknown[]) => console.log(`[mocha] ${format(...args)}`);
+}
+
 /** Runs all bundled suites with mocha's TDD UI; rejects when any test fails. */
 export function run(): Promise<void> {
+  if (process.env.ALREF_TEST_TAG_REPORT === '1') {
+    tagReporterOutput();
+  }
   const mocha = new Mocha({
     ui: 'tdd',
     color: false,

@@ -10,13 +10,11 @@ import {
   setCellText, stageCell, textOf, waitFor,
 } from './helpers';
 
-/** Matches the line of a video cell that names its media file (whatever the field is called). */
-const MEDIA_LINE = /^(\s*[\w-]+\s*:\s*)(['"]?)([^'"\n]+\.(?:mp4|mov|mkv|webm|avi|m4v))\2\s*$/im;
-
-/** The demo's video cell text with its media file replaced by `file`. */
-function withMedia(videoYaml: string, file: string): string {
-  assert.match(videoYaml, MEDIA_LINE, 'cannot find the media file line in the demo video cell');
-  return videoYaml.replace(MEDIA_LINE, (_m, key: string) => `${key}${JSON.stringify(file)}`);
+/** The demo's video cell text with its `source:` replaced by `file`. */
+function withSource(videoYaml: string, file: string): string {
+  const line = /^(\s*source\s*:).*$/m;
+  assert.match(videoYaml, line, 'the demo video cell has no `source:` line');
+  return videoYaml.replace(line, (_m, key: string) => `${key} ${JSON.stringify(file)}`);
 }
 
 /**
@@ -105,7 +103,7 @@ suite('Notebook: kernel, outputs, errors, cancel, save', function () {
     const clip = makeLongClip(path.dirname(file), 300);
     const { doc } = await openNotebook(file);
     const video = stageCell(doc, 'video');
-    await setCellText(video, withMedia(video.document.getText(), clip));
+    await setCellText(video, withSource(video.document.getText(), clip));
     const cell = doc.cellAt(video.index);
     const range = { start: cell.index, end: cell.index + 1 };
 
