@@ -1,0 +1,95 @@
+/**
+ * Host-side mask operations of the SAM 2 video predictor: hole filling on low-resolution logits and
+ * bilinear resizing to the video size (PyTorch `interpolate(..., mode='bilinear', align_corners=False)`).
+ */
+
+/**
+ * Fills background holes of at most `maxArea` pixels: every 8-connected component of logits <= 0 that
+ * small (border components included, as SAM 2's `fill_holes_in_mask_scores` does) gets the small
+ * positive logit 0.1. Works in place on a `height*width` row-major array; returns it.
+ */
+export function fillHoles(logits: Float32Array, width: number, height: number, maxArea = 8): Float32Array {
+  if (maxArea <= 0) {
+    return logits;
+  }
+  const label = new Int32Array(width * height).fill(-1);
+  const stack: number[] = [];
+  const members: number[] = [];
+  for (let start = 0; start < logits.length; start++) {
+    if (label[start] !== -1 || logits[start] > 0) {
+      continue;
+    }
+    members.length = 0;
+    stack.push(start);
+    label[start] = start;
+    while (stack.length > 0) {
+      const p = stack.pop() as number;
+      members.push(p);
+      const x = p % width;
+      const y = (p - x) / width;
+      for (let dy = -1; dy <= 1; dy++) {
+        const yy = y + dy;
+        if (yy < 0 || yy >= height) {
+          continue;
+        }
+        for (let dx = -1; dx <= 1; dx++) {
+          const xx = x + dx;
+          if ((dx === 0 && dy === 0) || xx < 0 || xx >= width) {
+            continue;
+          }
+          const q = yy * width + xx;
+          if (label[q] === -1 && logits[q] <= 0) {
+            label[q] = start;
+            stack.push(q);
+          }
+        }
+      }
+    }
+    if (members.length <= maxArea) {
+      for (const p of members) {
+        logits[p] = 0.1;
+      }
+    }
+  }
+  return logits;
+}
+
+/**
+ * Bilinear resize of a single-channel float image (half-pixel centres, edge clamped), then `> 0`:
+ * the binary mask at video resolution, row-major 0/1.
+ */
+export function resizeLogitsToMask(src: Float32Array, srcW: number, srcH: number, dstW: number, dstH: number): Uint8Array {
+  const out = new Uint8Array(dstW * dstH);
+  const sx = srcW / dstW;
+  const sy = srcH / dstH;
+  const x0s = new Int32Array(dstW);
+  const x1s = new Int32Array(dstW);
+  const fxs = new Float32Array(dstW);
+  for (let x = 0; x < dstW; x++) {
+    const fx = Math.max(0, (x + 0.5) * sx - 0.5);
+    const x0 = Math.min(srcW - 1, Math.floor(fx));
+    x0s[x] = x0;
+    x1s[x] = Math.min(srcW - 1, x0 + 1);
+    fxs[x] = fx - x0;
+  }
+  for (let y = 0; y < dstH; y++) {
+    const fy = Math.max(0, (y + 0.5) * sy - 0.5);
+    const y0 = Math.min(srcH - 1, Math.floor(fy));
+    const y1 = Math.min(srcH - 1, y0 + 1);
+    const wy = fy - y0;
+    const r0 = y0 * srcW;
+    const r1 = y1 * srcW;
+    const row = y * dstW;
+    for (let x = 0; x < dstW; x++) {
+      const a = src[r0 + x0s[x]];
+      const b = src[r0 + x1s[x]];
+      const c = src[r1 + x0s[x]];
+      const d = src[r1 + x1s[x]];
+      const wx = fxs[x];
+      const top = a + (b - a) * wx;
+      const bottom = c + (d - c) * wx;
+      out[row + x] = top + (bottom - top) * wy > 0 ? 1 : 0;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,445 @@
+/**
+ * The SAM 2 video host loop over the five-graph export (vision_encoder, mask_decoder, memory_encoder,
+ * memory_attention, pointer_tpos + constants.json). Every size comes from the graphs and the tensors
+ * they return; nothing about 1024 / 64 / 256 is assumed.
+ */
+import { readFile } from 'node:fs/promises';
+import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import sharp from 'sharp';
+import type { Box } from '../../domain';
+import { PipelineError, throwIfAborted } from '../../errors';
+import { IMAGENET_MEAN, IMAGENET_STD } from '../groundingDino';
+import { loadOrt, type SessionLease } from '../runtime';
+import type { ModelService } from '../service';
+import { fillHoles, resizeLogitsToMask } from './maskOps';
+import { selectMemory } from './memory';
+
+const GRAPHS = ['vision_encoder', 'mask_decoder', 'memory_encoder', 'memory_attention', 'pointer_tpos'] as const;
+type GraphKey = (typeof GRAPHS)[number];
+
+/** A conditioning prompt: a box (video pixels) on one frame. */
+export interface Sam2Prompt {
+  frameIndex: number;
+  box: Box;
+}
+
+/** One frame's result for one object. */
+export interface Sam2FrameResult {
+  frameIndex: number;
+  /** Row-major 0/1 at video resolution. */
+  mask: Uint8Array;
+  /** The decoder's object score logit (> 0: object present). */
+  objectScore: number;
+  conditioning: boolean;
+}
+
+export interface Sam2TrackOptions {
+  numFrames: number;
+  /** Video size: prompts are in these pixels, masks come back at it. */
+  width: number;
+  height: number;
+  /** Path (or bytes) of a decoded frame. */
+  frameSource(frameIndex: number): string | Promise<string | Uint8Array>;
+  /** Conditioning frames of the object (several allowed: one per clip). */
+  prompts: Sam2Prompt[];
+  /** First frame of the forward pass; the backward pass starts just before it. Default: first prompt. */
+  startFrame?: number;
+  signal?: AbortSignal;
+  /** Hole filling on low-resolution masks (SAM 2 `fill_hole_area`, 8). */
+  fillHoleArea?: number;
+}
+
+/** Geometry read from the graphs and constants.json. */
+export interface Sam2Geometry {
+  imageSize: { width: number; height: number };
+  /** Rows x memDim temporal position table. */
+  tposTable: Float32Array[];
+  numMaskmem: number;
+  /** Fixed memory length of memory_attention, or null when dynamic. */
+  memoryLength: number | null;
+  binarizeType: string;
+  maxObjPtrs: number;
+}
+
+interface FrameMemory {
+  tokens: Float32Array;
+  pos: Float32Array;
+}
+
+/** Per-object state: memories of frames still needed and all (small) object pointers. */
+interface ObjectState {
+  cond: Set<number>;
+  tracked: Set<number>;
+  memory: Map<number, FrameMemory>;
+  pointers: Map<number, Float32Array>;
+}
+
+type Ort = typeof import('onnxruntime-node');
+
+function dims(meta: InferenceSession.ValueMetadata | undefined): ReadonlyArray<number | string> {
+  return meta && meta.isTensor ? meta.shape : [];
+}
+
+/** Finds the temporal position table in constants.json (a rows x dim numeric array), by name first. */
+export function findTemporalTable(json: unknown, memDim?: number): number[][] | null {
+  const found: Array<{ key: string; value: number[][] }> = [];
+  const visit = (v: unknown, key: string) => {
+    if (Array.isArray(v)) {
+      if (v.length > 0 && v.every((r) => Array.isArray(r) && r.length > 0 && r.every((x) => typeof x === 'number'))) {
+        const rows = v as number[][];
+        if (rows.every((r) => r.length === rows[0].length)) {
+          found.push({ key, value: rows });
+          return;
+        }
+      }
+      // a table nested one level deeper ([7][1][1][64] style)
+      if (v.length > 0 && v.every((r) => Array.isArray(r))) {
+        const flatRows = (v as unknown[]).map((r) => (r as unknown[]).flat(4)).filter((r) => r.every((x) => typeof x === 'number')) as number[][];
+        if (flatRows.length === v.length && flatRows.every((r) => r.length === flatRows[0].length && r.length > 1)) {
+          found.push({ key, value: flatRows });
+          return;
+        }
+      }
+      if (memDim && v.length > memDim && v.length % memDim === 0 && v.every((x) => typeof x === 'number')) {
+        const rows: number[][] = [];
+        for (let r = 0; r < v.length / memDim; r++) {
+          rows.push((v as number[]).slice(r * memDim, (r + 1) * memDim));
+        }
+        found.push({ key, value: rows });
+      }
+      return;
+    }
+    if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+        visit(x, k);
+      }
+    }
+  };
+  visit(json, '');
+  const named = found.find((f) => /tpos|temporal/i.test(f.key));
+  return (named ?? found[0])?.value ?? null;
+}
+
+function toF32(t: Tensor): Float32Array {
+  if (t.type !== 'float32') {
+    throw new PipelineError(`SAM 2 graph returned a ${t.type} tensor where float32 was expected.`, { stage: 'propagate', kind: 'backend' });
+  }
+  return t.data as Float32Array;
+}
+
+/**
+ * Runs SAM 2 video tracking for one object: the conditioning frames first (decoder on
+ * `feats2_no_mem` with the box as points labelled 2/3, then the memory encoder with binarize = 1),
+ * then forward from `startFrame` to the end and backward from `startFrame - 1` to 0 with memory
+ * attention over the frames and pointers {@link selectMemory} picks. Yields one result per frame in
+ * processing order. Memories of frames that can no longer be selected are dropped as it goes.
+ */
+export class Sam2VideoTracker {
+  private constructor(
+    private readonly _ort: Ort,
+    private readonly _leases: Record<GraphKey, SessionLease>,
+    readonly geometry: Sam2Geometry,
+    readonly modelId: string,
+  ) {}
+
+  /** Loads (or reuses) the five sessions and reads the geometry. Call {@link dispose} when done. */
+  static async open(models: ModelService, modelId: string): Promise<Sam2VideoTracker> {
+    const ort = await loadOrt();
+    const leases: Partial<Record<GraphKey, SessionLease>> = {};
+    try {
+      for (const key of GRAPHS) {
+        leases[key] = await models.session(modelId, key, 'sam2-video');
+      }
+      const constantsPath = await models.filePath(modelId, 'constants', 'sam2-video');
+      let constants: unknown;
+      try {
+        constants = JSON.parse(await readFile(constantsPath, 'utf8'));
+      } catch (err) {
+        throw new PipelineError(`Cannot read ${constantsPath}: ${(err as Error).message}. Run \`alref models pull ${modelId}\` again.`, { stage: 'models', kind: 'backend', file: constantsPath, cause: err });
+      }
+      const l = leases as Record<GraphKey, SessionLease>;
+      const px = dims(l.vision_encoder.session.inputMetadata.find((m) => m.name === 'pixel_values'));
+      const memOut = dims(l.memory_encoder.session.outputMetadata.find((m) => m.name === 'memory_tokens'));
+      const memDim = typeof memOut[2] === 'number' ? memOut[2] : undefined;
+      const table = findTemporalTable(constants, memDim);
+      if (!table) {
+        throw new PipelineError(`${constantsPath} holds no temporal position table (a rows x ${memDim ?? 'dim'} array).`, { stage: 'models', kind: 'backend', file: constantsPath });
+      }
+      let h = typeof px[2] === 'number' ? px[2] : NaN;
+      let w = typeof px[3] === 'number' ? px[3] : NaN;
+      if (!(h > 0 && w > 0)) {
+        const size = (constants as { image_size?: number }).image_size;
+        if (typeof size !== 'number') {
+          throw new PipelineError(`vision_encoder of "${modelId}" has a symbolic input size and constants.json gives no image_size.`, { stage: 'models', kind: 'backend' });
+        }
+        h = w = size;
+      }
+      const mem = dims(l.memory_attention.session.inputMetadata.find((m) => m.name === 'memory'));
+      const bin = l.memory_encoder.session.inputMetadata.find((m) => m.name === 'binarize');
+      const geometry: Sam2Geometry = {
+        imageSize: { width: w, height: h },
+        tposTable: table.map((r) => Float32Array.from(r)),
+        numMaskmem: table.length,
+        memoryLength: typeof mem[0] === 'number' && mem[0] > 0 ? mem[0] : null,
+        binarizeType: bin && bin.isTensor ? bin.type : 'float32',
+        maxObjPtrs: 16,
+      };
+      return new Sam2VideoTracker(ort, l, geometry, modelId);
+    } catch (err) {
+      for (const lease of Object.values(leases)) {
+        lease?.release();
+      }
+      throw err;
+    }
+  }
+
+  dispose(): void {
+    for (const lease of Object.values(this._leases)) {
+      lease.release();
+    }
+  }
+
+  /** Resize to the encoder size (aspect NOT kept), /255, ImageNet mean/std, planar RGB. */
+  async preprocess(source: string | Uint8Array): Promise<Float32Array> {
+    const { width, height } = this.geometry.imageSize;
+    let data: Buffer;
+    try {
+      data = await sharp(source).rotate().removeAlpha().resize(width, height, { fit: 'fill', kernel: 'linear' }).raw().toBuffer();
+    } catch (err) {
+      throw new PipelineError(`Cannot read frame ${typeof source === 'string' ? source : '(bytes)'}: ${(err as Error).message}`, { stage: 'propagate', kind: 'invalid-input', file: typeof source === 'string' ? source : undefined, cause: err });
+    }
+    const plane = width * height;
+    const out = new Float32Array(3 * plane);
+    for (let p = 0; p < plane; p++) {
+      for (let c = 0; c < 3; c++) {
+        out[c * plane + p] = (data[p * 3 + c] / 255 - IMAGENET_MEAN[c]) / IMAGENET_STD[c];
+      }
+    }
+    return out;
+  }
+
+  private async _run(key: GraphKey, feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+    try {
+      return (await this._leases[key].session.run(feeds)) as Record<string, Tensor>;
+    } catch (err) {
+      throw new PipelineError(`SAM 2 graph ${key} of "${this.modelId}" failed: ${(err as Error).message?.split('\n')[0]}`, { stage: 'propagate', kind: 'backend', cause: err });
+    }
+  }
+
+  private _binarize(on: boolean): Tensor {
+    const T = this._ort.Tensor;
+    switch (this.geometry.binarizeType) {
+      case 'bool':
+        return new T('bool', Uint8Array.from([on ? 1 : 0]), []);
+      case 'int64':
+        return new T('int64', BigInt64Array.from([on ? 1n : 0n]), []);
+      case 'int32':
+        return new T('int32', Int32Array.from([on ? 1 : 0]), []);
+      default:
+        return new T('float32', Float32Array.from([on ? 1 : 0]), []);
+    }
+  }
+
+  /** [1,C,h,w] -> [h*w,1,C] (tokens in row-major spatial order). */
+  private _toTokens(t: Tensor): Tensor {
+    const [, c, h, w] = t.dims;
+    const src = toF32(t);
+    const hw = h * w;
+    const out = new Float32Array(hw * c);
+    for (let ch = 0; ch < c; ch++) {
+      const base = ch * hw;
+      for (let p = 0; p < hw; p++) {
+        out[p * c + ch] = src[base + p];
+      }
+    }
+    return new this._ort.Tensor('float32', out, [hw, 1, c]);
+  }
+
+  /**
+   * Builds the memory bank for a frame: selected memories (position + temporal row), then object
+   * pointers split into tokens of the memory width (position from pointer_tpos, repeated per token);
+   * padded with zeros to a fixed-length graph's size (spatial slots first, then pointer slots).
+   */
+  async assembleMemory(state: ObjectState, frameIndex: number, reverse: boolean, numFrames: number, hw: number): Promise<{ memory: Tensor; memoryPos: Tensor }> {
+    const g = this.geometry;
+    const memDim = g.tposTable[0].length;
+    const ptrDim = state.pointers.values().next().value?.length ?? memDim;
+    const tokensPerPtr = Math.max(1, Math.round(ptrDim / memDim));
+    const fixed = g.memoryLength;
+    const pointerSlots = fixed !== null ? Math.floor((fixed - g.numMaskmem * hw) / tokensPerPtr) : undefined;
+    const sel = selectMemory({
+      frameIndex,
+      reverse,
+      numFrames,
+      condFrames: [...state.cond],
+      tracked: state.tracked,
+      numMaskmem: g.numMaskmem,
+      maxObjPtrs: g.maxObjPtrs,
+      memoryCapacity: fixed !== null ? g.numMaskmem : undefined,
+      pointerCapacity: pointerSlots,
+    });
+    const memories = sel.memories.filter((m) => state.memory.has(m.frameIndex));
+    const pointers = sel.pointers.filter((p) => state.pointers.has(p.frameIndex));
+    const spatialRows = fixed !== null ? g.numMaskmem * hw : memories.length * hw;
+    const ptrRows = fixed !== null ? fixed - spatialRows : pointers.length * tokensPerPtr;
+    const total = spatialRows + ptrRows;
+    const mem = new Float32Array(total * memDim);
+    const pos = new Float32Array(total * memDim);
+    let row = 0;
+    for (const m of memories) {
+      const fm = state.memory.get(m.frameIndex) as FrameMemory;
+      mem.set(fm.tokens, row * memDim);
+      const tpos = g.tposTable[m.tposRow];
+      for (let r = 0; r < hw; r++) {
+        const o = (row + r) * memDim;
+        for (let j = 0; j < memDim; j++) {
+          pos[o + j] = fm.pos[r * memDim + j] + tpos[j];
+        }
+      }
+      row += hw;
+    }
+    row = spatialRows;
+    if (pointers.length > 0) {
+      const tp = await this._run('pointer_tpos', {
+        normalized_diffs: new this._ort.Tensor('float32', Float32Array.from(pointers.map((p) => p.normalized)), [pointers.length]),
+      });
+      const ptrPos = toF32(tp.pointer_pos);
+      const posDim = tp.pointer_pos.dims[1];
+      pointers.forEach((p, k) => {
+        const vec = state.pointers.get(p.frameIndex) as Float32Array;
+        for (let t = 0; t < tokensPerPtr; t++) {
+          mem.set(vec.subarray(t * memDim, (t + 1) * memDim), (row + t) * memDim);
+          pos.set(ptrPos.subarray(k * posDim, k * posDim + Math.min(posDim, memDim)), (row + t) * memDim);
+        }
+        row += tokensPerPtr;
+      });
+    }
+    return { memory: new this._ort.Tensor('float32', mem, [total, 1, memDim]), memoryPos: new this._ort.Tensor('float32', pos, [total, 1, memDim]) };
+  }
+
+  /**
+   * Tracks one object over the video. Frames are read one at a time through `frameSource`; the
+   * signal is checked between frames.
+   *
+   * @example
+   * const tracker = await Sam2VideoTracker.open(models, 'sam2.1-hiera-tiny-video');
+   * for await (const r of tracker.track({ numFrames, width, height, frameSource: (i) => framePath(dir, i), prompts: [{ frameIndex: 12, box }] })) save(r);
+   * tracker.dispose();
+   */
+  async *track(o: Sam2TrackOptions): AsyncGenerator<Sam2FrameResult, void, void> {
+    if (o.prompts.length === 0) {
+      throw new PipelineError('SAM 2 needs at least one prompt box.', { stage: 'propagate', kind: 'invalid-input', field: 'prompts' });
+    }
+    const T = this._ort.Tensor;
+    const S = this.geometry.imageSize;
+    const prompts = new Map<number, Box>();
+    for (const p of o.prompts) {
+      if (!Number.isInteger(p.frameIndex) || p.frameIndex < 0 || p.frameIndex >= o.numFrames) {
+        throw new PipelineError(`Prompt frame ${p.frameIndex} is outside the video (frames 0..${o.numFrames - 1}).`, { stage: 'propagate', kind: 'invalid-input', field: 'prompts' });
+      }
+      prompts.set(p.frameIndex, p.box);
+    }
+    const state: ObjectState = { cond: new Set(prompts.keys()), tracked: new Set(), memory: new Map(), pointers: new Map() };
+    const start = o.startFrame ?? o.prompts[0].frameIndex;
+    const keepNearStart = new Set<number>();
+    for (let k = 0; k < this.geometry.numMaskmem; k++) {
+      keepNearStart.add(start + k);
+    }
+    const encode = async (i: number) => {
+      const pixels = await this.preprocess(await o.frameSource(i));
+      return this._run('vision_encoder', { pixel_values: new T('float32', pixels, [1, 3, S.height, S.width]) });
+    };
+    const finish = async (i: number, enc: Record<string, Tensor>, dec: Record<string, Tensor>, conditioning: boolean): Promise<Sam2FrameResult> => {
+      const score = toF32(dec.object_score_logits)[0];
+      const osl = new T('float32', Float32Array.from([score]), [1, 1]);
+      const me = await this._run('memory_encoder', { feats2: enc.feats2, high_res_mask: dec.high_res_mask, object_score_logits: osl, binarize: this._binarize(conditioning) });
+      state.memory.set(i, { tokens: Float32Array.from(toF32(me.memory_tokens)), pos: Float32Array.from(toF32(me.memory_pos)) });
+      state.pointers.set(i, Float32Array.from(toF32(dec.object_pointer)));
+      const low = dec.low_res_mask;
+      const [lh, lw] = [low.dims[2], low.dims[3]];
+      let mask: Uint8Array;
+      if (score > 0) {
+        const logits = fillHoles(Float32Array.from(toF32(low)), lw, lh, o.fillHoleArea ?? 8);
+        mask = resizeLogitsToMask(logits, lw, lh, o.width, o.height);
+      } else {
+        mask = new Uint8Array(o.width * o.height);
+      }
+      return { frameIndex: i, mask, objectScore: score, conditioning };
+    };
+
+    // conditioning frames first: they use no memory
+    const condResults = new Map<number, Sam2FrameResult>();
+    for (const [i, box] of [...prompts.entries()].sort((a, b) => a[0] - b[0])) {
+      throwIfAborted(o.signal, 'propagate');
+      const enc = await encode(i);
+      const sx = S.width / o.width;
+      const sy = S.height / o.height;
+      const dec = await this._run('mask_decoder', {
+        feats0: enc.feats0,
+        feats1: enc.feats1,
+        feats2_cond: enc.feats2_no_mem,
+        input_points: new T('float32', Float32Array.from([box.x0 * sx, box.y0 * sy, box.x1 * sx, box.y1 * sy]), [1, 1, 2, 2]),
+        input_labels: new T('int32', Int32Array.from([2, 3]), [1, 1, 2]),
+      });
+      condResults.set(i, await finish(i, enc, dec, true));
+    }
+
+    const order: Array<{ i: number; reverse: boolean }> = [];
+    for (let i = start; i < o.numFrames; i++) {
+      order.push({ i, reverse: false });
+    }
+    for (let i = start - 1; i >= 0; i--) {
+      order.push({ i, reverse: true });
+    }
+    for (const { i, reverse } of order) {
+      throwIfAborted(o.signal, 'propagate');
+      const cond = condResults.get(i);
+      if (cond) {
+        yield cond;
+        continue;
+      }
+      const enc = await encode(i);
+      const hw = enc.feats2.dims[2] * enc.feats2.dims[3];
+      const { memory, memoryPos } = await this.assembleMemory(state, i, reverse, o.numFrames, hw);
+      const ma = await this._run('memory_attention', {
+        current_vision_features: this._toTokens(enc.feats2),
+        current_vision_position_embeddings: this._toTokens(enc.vision_pos_embed),
+        memory,
+        memory_pos: memoryPos,
+      });
+      const dec = await this._run('mask_decoder', {
+        feats0: enc.feats0,
+        feats1: enc.feats1,
+        feats2_cond: ma.conditioned_feats,
+        // no prompt on this frame: one padding point with label -1
+        input_points: new T('float32', new Float32Array(2), [1, 1, 1, 2]),
+        input_labels: new T('int32', Int32Array.from([-1]), [1, 1, 1]),
+      });
+      const result = await finish(i, enc, dec, false);
+      state.tracked.add(i);
+      // bounded memory: after frame i the next frame needs at most numMaskmem-1 frames behind it in
+      // the direction of travel; the backward pass still needs the first frames after the start
+      const reach = this.geometry.numMaskmem - 1;
+      const drop = reverse ? i + reach : i - reach;
+      if (!state.cond.has(drop) && (reverse || !keepNearStart.has(drop))) {
+        state.memory.delete(drop);
+      }
+      if (reverse && i === start - 1) {
+        for (const k of keepNearStart) {
+          if (!state.cond.has(k) && k >= i + reach) {
+            state.memory.delete(k);
+          }
+        }
+      }
+      this._held = state.memory.size;
+      yield result;
+    }
+  }
+
+  private _held = 0;
+
+  /** Frame memories held after the last tracked frame (bounded-memory check in tests and the bench). */
+  get heldMemories(): number {
+    return this._held;
+  }
+}
