@@ -4,3 +4,6 @@ export * from './notebook';
 export * from './outputs';
 export * from './runCell';
 export * from './record';
+export * from './complete';
+export * from './settingsMerge';
+export * from './artifactPath';

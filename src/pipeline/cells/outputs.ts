@@ -50,7 +50,7 @@ interface TraceState {
  *   the `image/*` fallback; a binary renderer's payload goes into `metadata.alref`, a `+json`
  *   renderer's payload is its item; an image with the id of an earlier one replaces it in place;
  * - tables (markdown, plus the renderer's JSON item when given), markdown, warnings (one stderr
- *   stream), progress (one text output removed when the run ends), and the error output.
+ *   stream), progress (one text output, where the first progress event put it, removed when the run ends), and the error output.
  * JSON items are written with sorted keys, so they survive a save and load byte for byte.
  * Pure: the VS Code controller and the CLI both feed it.
  */
@@ -73,10 +73,9 @@ export class CellOutputBuilder {
       this._slots[i] = { slot, output };
       this._listener?.({ type: 'update', slot, index: i }, this.outputs());
     } else {
-      // Progress stays last so that results appear above it while the run goes on.
-      const p = this._slots.findIndex((s) => s.slot === 'progress');
-      const at = slot !== 'progress' && p >= 0 ? p : this._slots.length;
-      this._slots.splice(at, 0, { slot, output });
+      // Always appended: VS Code can append outputs cheaply but not insert them.
+      const at = this._slots.length;
+      this._slots.push({ slot, output });
       this._listener?.({ type: 'add', slot, index: at }, this.outputs());
     }
   }

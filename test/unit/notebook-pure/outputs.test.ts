@@ -55,7 +55,7 @@ suite('cells: stage events -> outputs', () => {
     b.apply({ type: 'markdown', text: '**done**' });
     b.apply({ type: 'warning', message: 'vfr' });
     let outs = b.outputs();
-    assert.equal(dec.decode(outs[outs.length - 1].items[0].data), 'decode: 2/4 (50%)', 'progress stays last');
+    assert.equal(dec.decode(outs[0].items[0].data), 'decode: 2/4 (50%)', 'progress updates in place');
     b.finish();
     outs = b.outputs();
     assert.equal(outs.length, 3);

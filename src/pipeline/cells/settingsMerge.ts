@@ -1,0 +1,100 @@
+import type { PipelineSettings } from '../settings';
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** Keys never taken from configuration or `--set`: secrets only come from SecretStorage or the environment. */
+const NEVER_FROM_CONFIG = new Set(['llm.apiKey']);
+
+/**
+ * Deep-merges configuration values over settings. `get(path)` returns the value configured for a
+ * dotted field path of {@link PipelineSettings} (`llm.baseUrl`, `models.executionProvider`), or
+ * `undefined`. The VS Code side passes `alref.<path>` configuration, the CLI its `--set` values, so a
+ * subsystem adds a setting by adding a field to the settings shape plus a package.json entry named
+ * `alref.<path>`. A value of the wrong type is reported through `onInvalid` and ignored.
+ */
+export function mergeSettings(
+  base: PipelineSettings,
+  get: (path: string) => unknown,
+  onInvalid?: (path: string, value: unknown, expected: string) => void,
+): PipelineSettings {
+  const walk = (target: Record<string, unknown>, prefix: string): Record<string, unknown> => {
+    const out: Record<string, unknown> = { ...target };
+    for (const key of Object.keys(target)) {
+      const path = prefix ? `${prefix}.${key}` : key;
+      if (NEVER_FROM_CONFIG.has(path)) {
+        continue;
+      }
+      const current = target[key];
+      const value = get(path);
+      if (isPlainObject(current)) {
+        let merged: Record<string, unknown> = current;
+        if (value !== undefined) {
+          if (isPlainObject(value)) {
+            merged = { ...current, ...value };
+          } else {
+            onInvalid?.(path, value, 'an object');
+          }
+        }
+        out[key] = Object.keys(current).length > 0 ? walk(merged, path) : merged;
+        continue;
+      }
+      if (value === undefined) {
+        continue;
+      }
+      const expected = current === null ? undefined : typeof current;
+      if (expected === undefined || typeof value === expected || value === null) {
+        out[key] = value;
+      } else {
+        onInvalid?.(path, value, expected);
+      }
+    }
+    return out;
+  };
+  return walk(base as unknown as Record<string, unknown>, '') as unknown as PipelineSettings;
+}
+
+/**
+ * Parses `key=value` pairs (CLI `--set`) into a dotted-path lookup. Values are JSON when they parse
+ * (`5`, `true`, `null`, `{"a":1}`), else plain strings. A pair without `=` throws.
+ */
+export function parseSetPairs(pairs: readonly string[]): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) {
+      throw new Error(`--set expects key=value (for example llm.mode=replay), got "${pair}".`);
+    }
+    const key = pair.slice(0, eq).trim().replace(/^alref\./, '');
+    const raw = pair.slice(eq + 1);
+    let value: unknown = raw;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      value = raw;
+    }
+    out.set(key, value);
+  }
+  return out;
+}
+
+/** Every dotted leaf path of a settings object (for validating `--set` keys and listing them). */
+export function settingPaths(settings: PipelineSettings): string[] {
+  const out: string[] = [];
+  const walk = (v: Record<string, unknown>, prefix: string): void => {
+    for (const [k, x] of Object.entries(v)) {
+      const p = prefix ? `${prefix}.${k}` : k;
+      if (NEVER_FROM_CONFIG.has(p)) {
+        continue;
+      }
+      if (isPlainObject(x) && Object.keys(x).length > 0) {
+        walk(x, p);
+      } else {
+        out.push(p);
+      }
+    }
+  };
+  walk(settings as unknown as Record<string, unknown>, '');
+  return out;
+}
