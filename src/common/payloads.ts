@@ -87,3 +87,54 @@ export interface AudioTimelinePayload {
   frames?: Array<{ frameId: number; frameIndex: number; timeSec: number; pivot?: boolean }>;
   caption?: string;
 }
+
+/**
+ * `application/vnd.alref.boxes` (binary: the pivot frame with the boxes painted, chosen box
+ * emphasised) metadata payload: the candidates in pixels of that image. Written by the pivot-box stage.
+ */
+export interface BoxesPayload {
+  version: 1;
+  width: number;
+  height: number;
+  frameIndex: number;
+  /** 0-based index into `boxes` of the chosen box, or null (none, invalid answer). */
+  chosen: number | null;
+  caption: string;
+  boxes: Array<{
+    /** 1-based number written in the badge (and used in the prompt). */
+    number: number;
+    /** `#rrggbb` colour of the box. */
+    colour: string;
+    colourName: string;
+    box: { x0: number; y0: number; x1: number; y1: number };
+    score: number;
+    /** Detector phrase or typed label (untrusted text). */
+    phrase?: string;
+    source: 'typed' | 'grounding-dino';
+  }>;
+}
+
+/**
+ * `application/vnd.alref.mask-overlay+json`: masks over the video, scrubbed frame by frame. Frames and
+ * masks are run-folder artifacts loaded lazily through `readArtifact`; the `image/png` contact sheet is
+ * the fallback. Written by the propagate stage.
+ */
+export interface MaskOverlayPayload {
+  version: 1;
+  width: number;
+  height: number;
+  frameCount: number;
+  fps?: number;
+  /** Frame i is `${dir}/${String(i).padStart(pad, "0")}${ext}`, relative to the run folder. */
+  frames: { dir: string; pad: number; ext: string };
+  objects: Array<{
+    objectId: number;
+    text: string;
+    /** CSS colour of the overlay. */
+    colour: string;
+    pivotFrames: number[];
+    /** JSON array (one per frame) of COCO RLE `{ size: [h, w], counts }`. */
+    masks: ArtifactRefPayload;
+  }>;
+  caption?: string;
+}

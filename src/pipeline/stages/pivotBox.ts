@@ -11,6 +11,7 @@ import { hashJson } from '../run/hash';
 import type { LlmSettings } from '../settings';
 import type { StageContext, StageOutcome, StageRequest } from '../types';
 import { MIME } from '../../common/mime';
+import type { BoxesPayload } from '../../common/payloads';
 import { detectionThresholds } from '../models/detectionDefaults';
 import { requireUpstream } from './index';
 import { cellLlmSettings, frameIdList, requireLlm, resolveReference, templateParam } from './pivotFrame';
@@ -118,18 +119,7 @@ export function validateBoxAnswer(k: number, n: number): { chosen: number } | { 
   return { chosen: k - 1 };
 }
 
-/** Payload of the boxes renderer (`application/vnd.alref.boxes`, in output metadata). */
-export interface BoxesRendererPayload {
-  version: 1;
-  width: number;
-  height: number;
-  frameIndex: number;
-  chosen: number | null;
-  boxes: Array<{ number: number; colour: string; colourName: string; box: Box; score: number; phrase?: string; source: Candidate['source'] }>;
-  caption: string;
-}
-
-function boxesPayload(candidates: Candidate[], layouts: BoxLayout[], width: number, height: number, frameIndex: number, chosen: number | null, caption: string): BoxesRendererPayload {
+function boxesPayload(candidates: Candidate[], layouts: BoxLayout[], width: number, height: number, frameIndex: number, chosen: number | null, caption: string): BoxesPayload {
   return {
     version: 1,
     width,

@@ -9,7 +9,8 @@ import { PipelineError } from '../../../src/pipeline/errors';
 import type { ImageEvent, TraceEvent } from '../../../src/pipeline/events';
 import { createLlmService } from '../../../src/pipeline/llm/service';
 import { defaultSettings } from '../../../src/pipeline/settings';
-import { type BoxesRendererPayload, avsBoxList, parseTypedCandidates, rvosBoxList, validateBoxAnswer } from '../../../src/pipeline/stages/pivotBox';
+import type { BoxesPayload } from '../../../src/common/payloads';
+import { avsBoxList, parseTypedCandidates, rvosBoxList, validateBoxAnswer } from '../../../src/pipeline/stages/pivotBox';
 import type { StageRequest } from '../../../src/pipeline/types';
 import { OpenAiTestServer } from '../../tooling/openaiServer';
 import { TestSession, collect, davisVideo, makeContext, traces } from '../llm/fixtures';
@@ -85,7 +86,7 @@ suite('pivot-box stage on the DAVIS car-shadow frames', () => {
 
     const shown = events.filter((e): e is ImageEvent => e.type === 'image' && e.renderer?.mime === MIME.boxes);
     assert.equal(shown.length, 1);
-    const payload = shown[0].renderer?.payload as BoxesRendererPayload;
+    const payload = shown[0].renderer?.payload as BoxesPayload;
     assert.equal(payload.version, 1);
     assert.equal(payload.chosen, 1);
     assert.deepEqual(payload.boxes.map((b) => b.colourName), ['green', 'magenta', 'orange']);

@@ -1,0 +1,50 @@
+import type { ActivationFunction } from 'vscode-notebook-renderer';
+import type { ReasoningTracePayload } from '../../common/payloads';
+import { type TraceView, checkPayload, createTraceView, renderError, updateTraceView } from './render';
+import { TRACE_CSS } from './style';
+
+/** An empty element inside the output's shadow root, with the renderer's styles. */
+function freshHost(element: HTMLElement): HTMLElement {
+  const shadow = element.shadowRoot ?? element.attachShadow({ mode: 'open' });
+  shadow.textContent = '';
+  const style = element.ownerDocument.createElement('style');
+  style.textContent = TRACE_CSS;
+  const host = element.ownerDocument.createElement('div');
+  shadow.append(style, host);
+  return host;
+}
+
+/** Renderer `alref.reasoning-trace`: a streamed LLM reply that grows in place. */
+export const activate: ActivationFunction = () => {
+  const views = new Map<string, { view: TraceView; element: HTMLElement }>();
+  return {
+    renderOutputItem(item, element) {
+      try {
+        const payload = item.json() as unknown;
+        const problem = checkPayload(payload);
+        if (problem) {
+          views.delete(item.id);
+          renderError(freshHost(element), problem);
+          return;
+        }
+        let entry = views.get(item.id);
+        if (!entry || entry.element !== element || !entry.view.root.isConnected) {
+          entry = { view: createTraceView(freshHost(element)), element };
+          views.set(item.id, entry);
+        }
+        updateTraceView(entry.view, payload as ReasoningTracePayload);
+      } catch (err) {
+        console.error('alref reasoning-trace renderer failed', err);
+        views.delete(item.id);
+        renderError(freshHost(element), `Cannot show this reasoning trace: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    },
+    disposeOutputItem(id) {
+      if (id === undefined) {
+        views.clear();
+      } else {
+        views.delete(id);
+      }
+    },
+  };
+};
