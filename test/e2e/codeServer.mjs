@@ -25,6 +25,8 @@ export const testSettings = {
   'workbench.editor.enablePreview': false,
   'chat.disableAIFeatures': true,
   'chat.commandCenter.enabled': false,
+  'chat.agent.enabled': false,
+  'workbench.secondarySideBar.defaultVisibility': 'hidden',
   'github.copilot.enable': { '*': false },
   'security.workspace.trust.enabled': false,
   'git.enabled': false,

@@ -14,6 +14,7 @@ import { launchBrowser } from './browser.mjs';
 import { installExtension, startCodeServer } from './codeServer.mjs';
 import { e2eEnv, repoRoot, requireBuilt, resultsDir } from './env.mjs';
 import { makeScratch, prepareWorkspace } from './workspace.mjs';
+import { ensureNotebookEditor, findRenderedOutputs, openFromExplorer, pickKernelIfAsked, runCommand, until } from './workbench.mjs';
 
 const started = Date.now();
 const say = (msg) => console.log(`[test:ui ${((Date.now() - started) / 1000).toFixed(1)}s] ${msg}`);
@@ -28,7 +29,6 @@ if (process.argv.includes('--keep')) {
 }
 const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8'));
 const extensionId = `${pkg.publisher}.${pkg.name}`;
-const DEMO = 'demo.alref';
 
 /**
  * Packages the extension. Runtime dependencies that esbuild leaves external (sharp, onnxruntime-node,
@@ -44,130 +44,6 @@ function packageVsix(out) {
     throw new Error(`vsce package failed (exit ${r.status ?? r.signal}):\n${r.stdout}\n${r.stderr}`);
   }
   return `${r.stdout}`.trim().split('\n').pop();
-}
-
-/** Waits until `fn()` returns a truthy value, polling; throws `what` on timeout. */
-async function until(fn, what, timeoutMs = 60_000, everyMs = 500) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) {
-      return v;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}`);
-    }
-    await sleep(everyMs);
-  }
-}
-
-/** Runs a command from the command palette (F1), picking the entry whose label matches exactly. */
-async function runCommand(page, label) {
-  await page.keyboard.press('F1');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ state: 'visible', timeout: 15_000 });
-  await input.fill(`>${label}`);
-  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: label }).first();
-  await row.waitFor({ state: 'visible', timeout: 15_000 });
-  await row.click();
-}
-
-/** Opens `examples/demo.alref` from the Explorer view. */
-async function openFromExplorer(page) {
-  await page.keyboard.press('Control+Shift+E');
-  const tree = page.locator('.explorer-folders-view');
-  await tree.waitFor({ state: 'visible', timeout: 60_000 });
-  const folder = tree.locator('.monaco-list-row[aria-label^="examples"]').first();
-  await folder.waitFor({ state: 'visible', timeout: 30_000 });
-  if ((await folder.getAttribute('aria-expanded')) !== 'true') {
-    await folder.click();
-  }
-  const file = tree.locator(`.monaco-list-row[aria-label^="${DEMO}"]`).first();
-  await file.waitFor({ state: 'visible', timeout: 30_000 });
-  await file.dblclick();
-}
-
-/** Makes sure the demo shows in the notebook editor; reopens it with the notebook editor if it opened as text. */
-async function ensureNotebookEditor(page) {
-  const notebook = page.locator('.notebook-editor .cell-list-container, .notebookOverlay .cell-list-container').first();
-  try {
-    await notebook.waitFor({ state: 'visible', timeout: 30_000 });
-    return 'notebook editor';
-  } catch {
-    say('the demo did not open in the notebook editor; using "View: Reopen Editor With..."');
-  }
-  await runCommand(page, 'View: Reopen Editor With...');
-  const choice = page.locator('.quick-input-list .monaco-list-row', { hasText: 'AL-Ref Notebook' }).first();
-  await choice.waitFor({ state: 'visible', timeout: 15_000 });
-  await choice.click();
-  await notebook.waitFor({ state: 'visible', timeout: 30_000 });
-  return 'notebook editor (reopened)';
-}
-
-/** If VS Code asks for a kernel, picks the AL-Ref one. */
-async function pickKernelIfAsked(page) {
-  const row = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: /AL-Ref/ }).first();
-  if (await row.isVisible().catch(() => false)) {
-    say('kernel picker shown; choosing the AL-Ref kernel');
-    await row.click();
-    return true;
-  }
-  return false;
-}
-
-/**
- * Looks through every frame of the page (the notebook outputs live in a webview iframe nested in
- * another) for rendered outputs: images that decoded, frame-grid renderer DOM, markdown text.
- */
-async function findRenderedOutputs(page) {
-  const found = { frames: 0, images: 0, gridImages: 0, gridRoots: 0, markdown: 0, errors: [] };
-  for (const frame of page.frames()) {
-    const r = await frame.evaluate(() => {
-      const roots = [document];
-      // Renderers may draw into shadow roots: walk into them.
-      const walk = (root) => {
-        for (const el of root.querySelectorAll('*')) {
-          if (el.shadowRoot) {
-            roots.push(el.shadowRoot);
-            walk(el.shadowRoot);
-          }
-        }
-      };
-      walk(document);
-      const outputs = document.querySelectorAll('.output, .output_container, [id^="output-"]').length;
-      let images = 0;
-      let gridImages = 0;
-      let gridRoots = 0;
-      let markdown = 0;
-      const errors = [];
-      for (const root of roots) {
-        for (const img of root.querySelectorAll('img')) {
-          if (img.complete && img.naturalWidth > 0) {
-            images++;
-            if (img.closest('[class*="frame-grid"], [class*="frameGrid"], [data-alref-renderer]') || root !== document) {
-              gridImages++;
-            }
-          }
-        }
-        gridRoots += root.querySelectorAll('[class*="frame-grid"], [class*="frameGrid"], [data-alref-renderer="frame-grid"]').length;
-        markdown += root.querySelectorAll('.rendered-markdown, .markdown-body, [class*="markdown"]').length;
-        for (const e of root.querySelectorAll('.error, [class*="alref-error"]')) {
-          errors.push((e.textContent ?? '').slice(0, 200));
-        }
-      }
-      return { outputs, images, gridImages, gridRoots, markdown, errors };
-    }).catch(() => undefined);
-    if (!r || r.outputs + r.images + r.gridRoots === 0) {
-      continue;
-    }
-    found.frames++;
-    found.images += r.images;
-    found.gridImages += r.gridImages;
-    found.gridRoots += r.gridRoots;
-    found.markdown += r.markdown;
-    found.errors.push(...r.errors);
-  }
-  return found;
 }
 
 async function main() {
@@ -206,17 +82,17 @@ async function main() {
     await page.goto(`${server.origin}/?folder=${encodeURIComponent(workspace)}`, { waitUntil: 'domcontentloaded', timeout: 120_000 });
     await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 120_000 });
     say('workbench up');
-    await openFromExplorer(page);
-    say(`demo opened in the ${await ensureNotebookEditor(page)}`);
+    await openFromExplorer(page, ['examples', 'demo.alref']);
+    say(`demo opened in the ${await ensureNotebookEditor(page, 'AL-Ref Notebook', say)}`);
 
     await runCommand(page, 'Notebook: Run All');
     say('ran "Notebook: Run All"');
     await sleep(1500);
-    await pickKernelIfAsked(page);
+    await pickKernelIfAsked(page, /AL-Ref/, say);
 
     // The video cell is the demo's first stage: wait for its outputs to be drawn.
     const outputs = await until(async () => {
-      await pickKernelIfAsked(page);
+      await pickKernelIfAsked(page, /AL-Ref/, say);
       const f = await findRenderedOutputs(page);
       return f.gridRoots > 0 && f.gridImages > 0 ? f : undefined;
     }, 'the frame-grid output to render', 300_000, 1000);
