@@ -9,11 +9,19 @@ async function render(width: number, height: number, body: string): Promise<Uint
 }
 
 function litBox(px: Uint8Array, width: number): { x0: number; y0: number; x1: number; y1: number; count: number } {
-  let x0 = Infinity, y0 = Infinity, x1 = -1, y1 = -1, count = 0;
+  let x0 = Infinity;
+  let y0 = Infinity;
+  let x1 = -1;
+  let y1 = -1;
+  let count = 0;
   px.forEach((v, i) => {
     if (v > 64) {
-      const x = i % width, y = Math.floor(i / width);
-      x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x); y1 = Math.max(y1, y);
+      const x = i % width;
+      const y = Math.floor(i / width);
+      x0 = Math.min(x0, x);
+      y0 = Math.min(y0, y);
+      x1 = Math.max(x1, x);
+      y1 = Math.max(y1, y);
       count++;
     }
   });
@@ -75,7 +83,11 @@ suite('draw/text: vector stroke labels (no font needed)', () => {
     assert.ok(Math.abs(box.x1 + 1 - (4 + b.width)) <= 1 && box.y1 + 1 === 30);
     // The dark digit is inside the white badge: some pixels in the badge are not lit.
     let dark = 0;
-    for (let y = 6; y < 30; y++) for (let x = 4; x < 4 + b.width; x++) dark += px[y * 60 + x] < 64 ? 1 : 0;
+    for (let y = 6; y < 30; y++) {
+      for (let x = 4; x < 4 + b.width; x++) {
+        dark += px[y * 60 + x] < 64 ? 1 : 0;
+      }
+    }
     assert.ok(dark > 10);
   });
 
