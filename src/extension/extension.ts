@@ -1,0 +1,54 @@
+import * as vscode from 'vscode';
+import { NOTEBOOK_TYPE } from '../common/mime';
+import { registerCellIdKeeper } from '../notebook/cellIds';
+import { registerCompletions } from '../notebook/completions';
+import { AlrefController } from '../notebook/controller';
+import { CellDiagnostics } from '../notebook/diagnostics';
+import { registerRendererMessaging } from '../notebook/messaging';
+import { AlrefNotebookSerializer, SERIALIZER_OPTIONS } from '../notebook/serializer';
+import { NotebookSessions } from '../notebook/sessions';
+import { StalenessStatusBar } from '../notebook/statusBar';
+import { createServices } from '../pipeline/services';
+import { registerCommands } from './commands';
+import { readSettings } from './config';
+import { REGISTRATIONS } from './registrations';
+
+/** Constructs the collaborators and registers them. No heavy work here: backends start on first run. */
+export function activate(context: vscode.ExtensionContext): void {
+  const log = vscode.window.createOutputChannel('AL-Ref Notebooks', { log: true });
+  const version = String((context.extension.packageJSON as { version?: string }).version ?? '0.0.0');
+  const sessions = new NotebookSessions(context.globalStorageUri.fsPath);
+  const settings = () => readSettings(log);
+  const controller = new AlrefController({
+    sessions,
+    log,
+    settings,
+    version,
+    resourcesDir: context.extensionPath,
+    createServices: (s, runDir) =>
+      createServices(s, {
+        runDir,
+        resourcesDir: context.extensionPath,
+        userCacheDir: context.globalStorageUri.fsPath,
+        getSecret: async (name) => context.secrets.get(`alref.${name}`),
+        onNote: (m) => log.info(m),
+      }),
+  });
+  const statusBar = new StalenessStatusBar(sessions);
+  context.subscriptions.push(
+    log,
+    sessions,
+    vscode.workspace.registerNotebookSerializer(NOTEBOOK_TYPE, new AlrefNotebookSerializer(), SERIALIZER_OPTIONS),
+    controller,
+    statusBar,
+    vscode.notebooks.registerNotebookCellStatusBarItemProvider(NOTEBOOK_TYPE, statusBar),
+    new CellDiagnostics(),
+    registerCompletions(),
+    registerCellIdKeeper(),
+    registerRendererMessaging(sessions, log),
+    registerCommands(log),
+  );
+  for (const register of REGISTRATIONS) {
+    context.subscriptions.push(register(context, { log, sessions, settings }));
+  }
+}

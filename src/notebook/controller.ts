@@ -1,0 +1,152 @@
+import * as vscode from 'vscode';
+import { CONTROLLER_ID, NOTEBOOK_TYPE, PROMPT_LANGUAGE, STAGE_LANGUAGE } from '../common/mime';
+import { collectPromptOverrides } from '../pipeline/cells/notebook';
+import { buildExperimentRecord } from '../pipeline/cells/record';
+import { runCell } from '../pipeline/cells/runCell';
+import type { AlrefNotebookMetadata, ExperimentRecord } from '../pipeline/format/model';
+import { hashJson } from '../pipeline/run/hash';
+import type { Services } from '../pipeline/services';
+import type { PipelineSettings } from '../pipeline/settings';
+import type { Logger } from '../pipeline/types';
+import { cellLikes } from './convert';
+import { ExecutionOutputs } from './outputs';
+import type { NotebookSessions, NotebookState } from './sessions';
+
+export interface ControllerDeps {
+  sessions: NotebookSessions;
+  log: vscode.LogOutputChannel;
+  /** Current settings (re-read for every run). */
+  settings(): PipelineSettings;
+  /** Builds the services of one notebook (called again when the settings change). */
+  createServices(settings: PipelineSettings, runDir: string): Services;
+  /** Extension root: prompts/, media/, assets/. */
+  resourcesDir: string;
+  version: string;
+}
+
+/**
+ * The AL-Ref kernel. Holds no pipeline logic: each cell goes through the pure `runCell` (the same
+ * code the CLI runs) and its outputs are mirrored into the execution. Cells of one notebook run
+ * strictly in order (one promise chain per notebook); a batch stops at the first failed or
+ * cancelled cell. Every execution is started and ended exactly once.
+ */
+export class AlrefController implements vscode.Disposable {
+  private readonly _controller: vscode.NotebookController;
+
+  constructor(private readonly _deps: ControllerDeps) {
+    this._controller = vscode.notebooks.createNotebookController(CONTROLLER_ID, NOTEBOOK_TYPE, 'AL-Ref');
+    this._controller.supportedLanguages = [STAGE_LANGUAGE, PROMPT_LANGUAGE, 'markdown'];
+    this._controller.supportsExecutionOrder = true;
+    this._controller.description = 'AL-Ref-SAM 2 pipeline stages';
+    this._controller.executeHandler = this._executeAll.bind(this);
+  }
+
+  dispose(): void {
+    this._controller.dispose();
+  }
+
+  private async _executeAll(cells: vscode.NotebookCell[], notebook: vscode.NotebookDocument, _controller: vscode.NotebookController): Promise<void> {
+    const state = this._deps.sessions.get(notebook);
+    const run = state.queue.then(() => this._runBatch(cells, notebook, state));
+    state.queue = run.catch(() => undefined);
+    await run;
+  }
+
+  private async _runBatch(cells: vscode.NotebookCell[], notebook: vscode.NotebookDocument, state: NotebookState): Promise<void> {
+    const ordered = [...cells].sort((a, b) => a.index - b.index);
+    let ranAny = false;
+    for (const cell of ordered) {
+      if (notebook.isClosed || cell.index < 0) {
+        break;
+      }
+      if (cell.kind !== vscode.NotebookCellKind.Code) {
+        continue;
+      }
+      const status = await this._runOne(cell, notebook, state);
+      ranAny = true;
+      this._deps.sessions.changed(state.uri);
+      if (status !== 'ok' && status !== 'skipped') {
+        break;
+      }
+    }
+    if (ranAny && !notebook.isClosed) {
+      await this._updateRecord(notebook, state);
+    }
+  }
+
+  private async _runOne(cell: vscode.NotebookCell, notebook: vscode.NotebookDocument, state: NotebookState): Promise<string> {
+    const execution = this._controller.createNotebookCellExecution(cell);
+    execution.executionOrder = ++state.executionOrder;
+    const abort = new AbortController();
+    const cancel = execution.token.onCancellationRequested(() => abort.abort());
+    execution.start(Date.now());
+    let success: boolean | undefined = false;
+    let status = 'error';
+    try {
+      const settings = this._deps.settings();
+      const runDir = this._deps.sessions.runDir(notebook.uri);
+      const key = hashJson({ settings, runDir });
+      if (state.services?.key !== key) {
+        state.services = { key, value: this._deps.createServices(settings, runDir) };
+      }
+      const outputs = new ExecutionOutputs(execution);
+      const outcome = await runCell({
+        cells: cellLikes(notebook),
+        index: cell.index,
+        session: state.session,
+        signal: abort.signal,
+        onOutputs: outputs.listener,
+        host: {
+          runDir,
+          baseDir: this._deps.sessions.baseDir(notebook.uri),
+          resourcesDir: this._deps.resourcesDir,
+          settings,
+          services: state.services.value,
+          log: this._logger(),
+        },
+      });
+      status = outcome.status;
+      await outputs.flush(outcome.outputs, outcome.status !== 'cancelled');
+      if (outcome.status === 'error') {
+        this._deps.log.warn(outcome.message ?? 'cell failed');
+      }
+      success = outcome.status === 'ok' || outcome.status === 'skipped' ? true : outcome.status === 'cancelled' ? undefined : false;
+    } catch (err) {
+      // Only reached for a bug outside the pipeline (runCell turns stage failures into outputs).
+      this._deps.log.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+      await execution.replaceOutput(new vscode.NotebookCellOutput([vscode.NotebookCellOutputItem.error(err instanceof Error ? err : new Error(String(err)))]));
+      success = false;
+      status = 'error';
+    } finally {
+      cancel.dispose();
+      execution.end(success, Date.now());
+    }
+    return status;
+  }
+
+  private _logger(): Logger {
+    const log = this._deps.log;
+    return { info: (m) => log.info(m), warn: (m) => log.warn(m), error: (m) => log.error(m) };
+  }
+
+  /** Writes the experiment record into the notebook metadata (marks the notebook dirty). */
+  private async _updateRecord(notebook: vscode.NotebookDocument, state: NotebookState): Promise<void> {
+    const meta = { ...(notebook.metadata ?? {}) } as Record<string, unknown>;
+    const alref = { ...((meta.alref as AlrefNotebookMetadata | undefined) ?? { formatVersion: 1 }) };
+    const record = buildExperimentRecord({
+      version: this._deps.version,
+      settings: this._deps.settings(),
+      session: state.session,
+      promptOverrides: collectPromptOverrides(cellLikes(notebook)).overrides,
+      previous: alref.record as ExperimentRecord | undefined,
+    });
+    if (JSON.stringify(record) === JSON.stringify(alref.record)) {
+      return;
+    }
+    alref.record = record;
+    meta.alref = alref;
+    const edit = new vscode.WorkspaceEdit();
+    edit.set(notebook.uri, [vscode.NotebookEdit.updateNotebookMetadata(meta)]);
+    await vscode.workspace.applyEdit(edit);
+  }
+}

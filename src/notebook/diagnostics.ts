@@ -1,0 +1,85 @@
+import * as vscode from 'vscode';
+import { NOTEBOOK_TYPE, PROMPT_LANGUAGE, STAGE_LANGUAGE } from '../common/mime';
+import { knownCells } from '../pipeline/cells/notebook';
+import { parsePromptCell, parseStageCell } from '../pipeline/cells/parse';
+import type { CellDiagnostic } from '../pipeline/cells/parse';
+import { cellLikes, metadataId } from './convert';
+
+function toDiagnostic(d: CellDiagnostic): vscode.Diagnostic {
+  const range = new vscode.Range(d.range.start.line, d.range.start.character, d.range.end.line, d.range.end.character);
+  const diag = new vscode.Diagnostic(range, d.message, d.severity === 'error' ? vscode.DiagnosticSeverity.Error : vscode.DiagnosticSeverity.Warning);
+  diag.source = 'alref';
+  if (d.field) {
+    diag.code = d.field;
+  }
+  return diag;
+}
+
+/**
+ * YAML and schema problems of stage cells (and malformed prompt cells) as editor diagnostics,
+ * recomputed for the whole notebook when any of its cells changes (a `uses` may name another cell).
+ */
+export class CellDiagnostics implements vscode.Disposable {
+  private readonly _collection = vscode.languages.createDiagnosticCollection('alref');
+  private readonly _subscriptions: vscode.Disposable[];
+  private readonly _timers = new Map<string, ReturnType<typeof setTimeout>>();
+
+  constructor() {
+    this._subscriptions = [
+      vscode.workspace.onDidOpenNotebookDocument((nb) => this.refresh(nb)),
+      vscode.workspace.onDidChangeNotebookDocument((e) => this._schedule(e.notebook)),
+      vscode.workspace.onDidChangeTextDocument((e) => {
+        const nb = this._notebookOf(e.document);
+        if (nb) {
+          this._schedule(nb);
+        }
+      }),
+      vscode.workspace.onDidCloseNotebookDocument((nb) => nb.getCells().forEach((c) => this._collection.delete(c.document.uri))),
+    ];
+    vscode.workspace.notebookDocuments.forEach((nb) => this.refresh(nb));
+  }
+
+  private _notebookOf(doc: vscode.TextDocument): vscode.NotebookDocument | undefined {
+    if (doc.uri.scheme !== 'vscode-notebook-cell') {
+      return undefined;
+    }
+    return vscode.workspace.notebookDocuments.find((nb) => nb.notebookType === NOTEBOOK_TYPE && nb.getCells().some((c) => c.document === doc));
+  }
+
+  private _schedule(nb: vscode.NotebookDocument): void {
+    const key = nb.uri.toString();
+    clearTimeout(this._timers.get(key));
+    this._timers.set(key, setTimeout(() => {
+      this._timers.delete(key);
+      if (!nb.isClosed) {
+        this.refresh(nb);
+      }
+    }, 150));
+  }
+
+  /** Recomputes the diagnostics of every cell of a notebook. */
+  refresh(nb: vscode.NotebookDocument): void {
+    if (nb.notebookType !== NOTEBOOK_TYPE) {
+      return;
+    }
+    const known = knownCells(cellLikes(nb));
+    for (const cell of nb.getCells()) {
+      const lang = cell.document.languageId;
+      const text = cell.document.getText();
+      let diags: CellDiagnostic[] = [];
+      if (cell.kind === vscode.NotebookCellKind.Code && lang === STAGE_LANGUAGE && text.trim() !== '') {
+        const r = parseStageCell(text, { cellId: metadataId(cell), cellIndex: cell.index + 1, knownCells: known });
+        diags = r.diagnostics;
+      } else if (cell.kind === vscode.NotebookCellKind.Code && lang === PROMPT_LANGUAGE && text.trim() !== '') {
+        diags = parsePromptCell(text).diagnostics;
+      }
+      this._collection.set(cell.document.uri, diags.map(toDiagnostic));
+    }
+  }
+
+  dispose(): void {
+    this._timers.forEach((t) => clearTimeout(t));
+    this._subscriptions.forEach((s) => s.dispose());
+    this._collection.dispose();
+  }
+}

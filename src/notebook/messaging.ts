@@ -1,0 +1,50 @@
+import { readFile } from 'node:fs/promises';
+import * as vscode from 'vscode';
+import { isRendererToHostMessage } from '../common/messages';
+import type { HostToRendererMessage, ReadArtifactRequest } from '../common/messages';
+import { artifactMime, resolveArtifactPath } from '../pipeline/cells/artifactPath';
+import type { NotebookSessions } from './sessions';
+
+/** Renderers that may ask the host for run-folder artifacts (ids from package.json). */
+export const MESSAGING_RENDERERS = ['alref.frame-grid', 'alref.mask-overlay', 'alref.boxes', 'alref.audio-timeline', 'alref.reasoning-trace'] as const;
+
+/** Largest artifact sent to a renderer in one message. */
+const MAX_ARTIFACT_BYTES = 32 * 1024 * 1024;
+
+/**
+ * The host side of renderer messaging: answers `readArtifact` with the bytes (base64) of a file in
+ * the notebook's run folder. A reference that leaves the run folder, or any other message, gets
+ * an error reply or is ignored.
+ */
+export function createRendererMessaging(id: string, sessions: NotebookSessions, log: vscode.LogOutputChannel): vscode.Disposable {
+  const messaging = vscode.notebooks.createRendererMessaging(id);
+  return messaging.onDidReceiveMessage(async ({ editor, message }) => {
+    if (!isRendererToHostMessage(message)) {
+      return;
+    }
+    const reply = await answer(message, editor, sessions);
+    if (!reply.ok) {
+      log.warn(`renderer ${id}: ${reply.error}`);
+    }
+    await messaging.postMessage(reply, editor);
+  });
+}
+
+async function answer(msg: ReadArtifactRequest, editor: vscode.NotebookEditor, sessions: NotebookSessions): Promise<HostToRendererMessage> {
+  try {
+    const uri = msg.notebookUri ? vscode.Uri.parse(msg.notebookUri) : editor.notebook.uri;
+    const file = resolveArtifactPath(sessions.runDir(uri), msg.ref);
+    const bytes = await readFile(file);
+    if (bytes.byteLength > MAX_ARTIFACT_BYTES) {
+      throw new Error(`Artifact "${msg.ref}" is ${bytes.byteLength} bytes, more than a renderer may load.`);
+    }
+    return { type: 'artifact', requestId: msg.requestId, ref: msg.ref, ok: true, base64: bytes.toString('base64'), mime: artifactMime(file) };
+  } catch (err) {
+    return { type: 'artifact', requestId: msg.requestId, ref: msg.ref, ok: false, error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/** One messaging host per renderer that may load artifacts. */
+export function registerRendererMessaging(sessions: NotebookSessions, log: vscode.LogOutputChannel): vscode.Disposable {
+  return vscode.Disposable.from(...MESSAGING_RENDERERS.map((id) => createRendererMessaging(id, sessions, log)));
+}
