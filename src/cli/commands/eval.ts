@@ -1,0 +1,148 @@
+import path from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { Option, type Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { PipelineError, isCancellation } from '../../pipeline/errors';
+import { cliRunnerHost, stderrLogger } from '../../pipeline/eval/cliHost';
+import { DATASET_KINDS, datasetLayout, parseShard, readDataset, type DatasetKind } from '../../pipeline/eval/datasets';
+import { SCORE_FILE_VERSION, distinctRecords, formatSummary, mergeScoreFiles, type ScoreFile } from '../../pipeline/eval/report';
+import { readItemStatuses, runDataset, type StageOverrides } from '../../pipeline/eval/runner';
+import { scoreDataset } from '../../pipeline/eval/score';
+import { writeSubmissionZip } from '../../pipeline/eval/writers';
+import { writeFileAtomic } from '../../pipeline/run/runFolder';
+
+/** Prints an error the way every alref command does and sets a failing exit code. */
+export function reportFailure(err: unknown): void {
+  if (isCancellation(err)) {
+    process.stderr.write('Cancelled.\n');
+    process.exitCode = 130;
+    return;
+  }
+  const msg = err instanceof PipelineError
+    ? `${err.message}${err.file && !err.message.includes(err.file) ? ` (${err.file})` : ''}`
+    : err instanceof Error ? err.message : String(err);
+  process.stderr.write(`error: ${msg}\n`);
+  process.exitCode = process.exitCode && process.exitCode !== 0 ? process.exitCode : 1;
+}
+
+/** An AbortController that fires on Ctrl-C / SIGTERM (a scheduler stopping the job). */
+export function interruptSignal(): { signal: AbortSignal; dispose(): void } {
+  const ac = new AbortController();
+  const onSig = (): void => ac.abort();
+  process.once('SIGINT', onSig);
+  process.once('SIGTERM', onSig);
+  return { signal: ac.signal, dispose: () => { process.off('SIGINT', onSig); process.off('SIGTERM', onSig); } };
+}
+
+/** A progress bar with ETA on stderr (a plain line per update when stderr is not a terminal). */
+export function progressBar(label: string): cliProgress.SingleBar {
+  return new cliProgress.SingleBar({
+    format: `${label} |{bar}| {value}/{total} | {percentage}% | elapsed {duration_formatted} | ETA {eta_formatted} | {unit}`,
+    stream: process.stderr,
+    hideCursor: true,
+    noTTYOutput: true,
+    notTTYSchedule: 10_000,
+    etaBuffer: 20,
+  }, cliProgress.Presets.shades_classic);
+}
+
+/** Writes pretty JSON atomically. */
+export async function writeJson(file: string, data: unknown): Promise<void> {
+  await writeFileAtomic(file, `${JSON.stringify(data, null, 2)}\n`);
+}
+
+/** `--set stage.field=value` -> overrides (values parsed as JSON when they parse, else strings). */
+function parseSet(value: string, previous: StageOverrides = {}): StageOverrides {
+  const m = /^([a-z-]+)\.([A-Za-z0-9_]+)=(.*)$/.exec(value);
+  if (!m) {
+    throw new PipelineError(`--set expects stage.field=value (e.g. pivot-frame.strategy=middle), got "${value}".`, { stage: 'evaluate', kind: 'invalid-input', field: 'set' });
+  }
+  let v: unknown = m[3];
+  try {
+    v = JSON.parse(m[3]);
+  } catch {
+    // a plain string
+  }
+  const stage = m[1] as keyof StageOverrides;
+  return { ...previous, [stage]: { ...(previous[stage] ?? {}), [m[2]]: v } };
+}
+
+interface EvalOptions { dataset: DatasetKind; root: string; split?: string; shard?: string; out: string; set?: StageOverrides; score: boolean; quiet?: boolean }
+
+/** `alref eval`: the pipeline over a dataset split (or one shard of it), resumable, then its scores. */
+export function register(program: Command): void {
+  program
+    .command('eval')
+    .description('Run the pipeline over a dataset split with a progress bar; resumable; --shard i/n for array jobs; scores the shard when the split has ground truth.')
+    .addOption(new Option('--dataset <kind>', 'dataset kind').choices([...DATASET_KINDS]).makeOptionMandatory())
+    .requiredOption('--root <dir>', 'dataset folder')
+    .option('--split <split>', 'split (valid, valid_u, test, train ...; default per dataset)')
+    .option('--shard <i/n>', 'run shard i of n (0-based): videos k with k mod n = i in name order')
+    .option('--out <dir>', 'output folder (predictions/, items/, runs/, shard files)', 'alref-eval')
+    .option('--set <stage.field=value>', 'extra stage field for every item, repeatable (e.g. pivot-frame.strategy=middle)', parseSet)
+    .option('--no-score', 'only write predictions')
+    .option('--quiet', 'no progress bar')
+    .addHelpText('after', `\nLayouts:\n${DATASET_KINDS.map((k) => `  ${k}: ${datasetLayout(k)}`).join('\n')}\n`)
+    .action(async (opts: EvalOptions) => {
+      const interrupt = interruptSignal();
+      try {
+        await evalCommand(opts, interrupt.signal);
+      } catch (err) {
+        reportFailure(err);
+      } finally {
+        interrupt.dispose();
+      }
+    });
+}
+
+async function evalCommand(opts: EvalOptions, signal: AbortSignal): Promise<void> {
+  const shard = parseShard(opts.shard);
+  const ds = await readDataset(opts.dataset, opts.root, opts.split);
+  const outDir = path.resolve(opts.out);
+  await mkdir(outDir, { recursive: true });
+  const log = stderrLogger(opts.quiet);
+  const bar = opts.quiet ? undefined : progressBar(`eval ${ds.kind}/${ds.split} shard ${shard.index}/${shard.count}`);
+  const run = await runDataset({
+    dataset: ds, outDir, shard, signal, overrides: opts.set, host: cliRunnerHost({ log: { ...log, info: () => undefined } }),
+    onStart: (total, done) => {
+      bar?.start(total, done, { unit: done > 0 ? `${done} already finished` : '' });
+    },
+    onItemDone: (status, done) => {
+      bar?.update(done, { unit: status.status === 'done' ? status.id : `${status.id} FAILED` });
+      if (status.status === 'failed') {
+        log.warn(`${status.id}: ${status.error?.message}`);
+      }
+    },
+  }).finally(() => bar?.stop());
+  process.stderr.write(`${run.done - run.skipped} item(s) run, ${run.skipped} already finished, ${run.failed} failed, of ${run.total}.\n`);
+  const statuses = await readItemStatuses(outDir);
+  const experiments = distinctRecords(statuses.filter((s) => s.record).map((s) => s.record!));
+  const shardName = `shard-${shard.index}-of-${shard.count}.json`;
+  if (opts.score && ds.hasGroundTruth) {
+    const scored = await scoreDataset(ds, run.predictionsDir, { shard, signal });
+    const file: ScoreFile = {
+      version: SCORE_FILE_VERSION, dataset: ds.kind, root: ds.root, split: ds.split, shard, predictions: run.predictionsDir,
+      records: scored.records, warnings: scored.warnings,
+      run: { total: run.total, done: run.done, failed: run.failed, skipped: run.skipped, experiments },
+      createdAt: new Date().toISOString(),
+    };
+    await writeJson(path.join(outDir, shardName), file);
+    if (shard.count === 1) {
+      const report = mergeScoreFiles([{ file: path.join(outDir, shardName), data: file }]);
+      await writeJson(path.join(outDir, 'report.json'), report);
+      process.stdout.write(`${formatSummary(report.summary, ds.split)}\n`);
+      process.stderr.write(`Report: ${path.join(outDir, 'report.json')}\n`);
+    } else {
+      process.stderr.write(`Shard scores: ${path.join(outDir, shardName)}; combine the shards with \`alref merge\`.\n`);
+    }
+  } else if (!ds.hasGroundTruth && shard.count === 1 && (ds.kind === 'ref-youtube-vos' || ds.kind === 'mevis')) {
+    const zip = path.join(outDir, 'submission.zip');
+    const z = await writeSubmissionZip(ds, [run.predictionsDir], zip);
+    z.warnings.slice(0, 5).forEach((w) => log.warn(w));
+    process.stdout.write(`Submission zip with ${z.files} masks: ${zip}\n`);
+  }
+  if (run.failed > 0) {
+    process.stderr.write(`First failure (${run.firstError?.id}): ${run.firstError?.message}\nRe-run the same command to retry the failed items.\n`);
+    process.exitCode = 1;
+  }
+}

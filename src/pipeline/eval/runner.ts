@@ -1,0 +1,383 @@
+/**
+ * Runs the pipeline headless over one video or a whole dataset, through the SAME cell runner the
+ * notebook uses (`runCell` -> `runStage`): each item becomes a small in-memory notebook of stage cells
+ * (video -> reference -> pivot-frame -> pivot-box -> propagate for RVOS; video -> lbru -> pivot-box ->
+ * propagate for AVS), and the propagate result's masks are written as PNGs.
+ *
+ * Dataset runs are resumable and shardable:
+ * - an item is finished when `<out>/items/<id>.json` says `done`; finished items are skipped on the
+ *   next run (failed ones are retried);
+ * - every file is written atomically (temporary name, then rename), predictions of an item are moved
+ *   into place as a whole folder, so an interrupted run never leaves half an item;
+ * - `shard i/n` keeps the videos `k` with `k mod n = i` in name order, so an array job on a cluster
+ *   (Slurm `--array`, Kubernetes indexed jobs) runs each video exactly once.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { STAGE_LANGUAGE } from '../../common/mime';
+import { buildExperimentRecord, runCell, type CellHostContext, type CellLike } from '../cells';
+import type { MaskData, ReferenceData } from '../domain';
+import { PipelineError, isCancellation, throwIfAborted } from '../errors';
+import type { StageEvent } from '../events';
+import type { ExperimentRecord } from '../format/model';
+import { decodeRle } from '../masks/rle';
+import { writeFileAtomic } from '../run/runFolder';
+import { NotebookSession } from '../session';
+import { STAGE_SCHEMAS } from '../stages/schemas';
+import type { RleMask } from '../domain';
+import { datasetVideos, shardVideos, type Dataset, type DatasetItem, type DatasetKind } from './datasets';
+import { avssPalette } from './metrics';
+import { encodeBinaryPng, encodeRgbPng } from './png';
+
+/** Video-stage preset name per dataset kind. */
+export const VIDEO_PRESET: Record<DatasetKind, string> = {
+  'ref-youtube-vos': 'ref-youtube-vos',
+  'ref-davis17': 'ref-davis17',
+  mevis: 'mevis',
+  'avs-s4': 'avsbench-s4',
+  'avs-ms3': 'avsbench-ms3',
+  avss: 'avss',
+  'avs-v2': 'avss-v2-binary',
+};
+
+/** Extra YAML fields per stage for every item (ablations: `{ 'pivot-frame': { strategy: 'middle' } }`). */
+export type StageOverrides = Partial<Record<'video' | 'reference' | 'lbru' | 'pivot-frame' | 'pivot-box' | 'propagate', Record<string, unknown>>>;
+
+/** What the pipeline runs on for one item. */
+export interface PipelineInput {
+  /** Video file or folder of frames. */
+  source: string;
+  /** RVOS: the expression. Omit for AVS. */
+  expression?: string;
+  /** AVS: a separate audio file (AVSBench keeps audio next to the frames). */
+  audioPath?: string;
+  mode: 'rvos' | 'avs';
+  preset?: string;
+  overrides?: StageOverrides;
+}
+
+function yamlCell(kind: string, fields: Record<string, unknown>): CellLike {
+  // JSON strings are valid YAML scalars, so every value is written as JSON
+  const lines = [`stage: ${kind}`, `id: ${kind}`, ...Object.entries(fields).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}: ${JSON.stringify(v)}`)];
+  return { id: kind, language: STAGE_LANGUAGE, source: `${lines.join('\n')}\n` };
+}
+
+function schemaHas(kind: keyof typeof STAGE_SCHEMAS, field: string): boolean {
+  const props = (STAGE_SCHEMAS[kind] as { properties?: Record<string, unknown> }).properties ?? {};
+  return field in props;
+}
+
+/** The stage cells of one item, in order. Exported so the report can show exactly what ran. */
+export function pipelineCells(input: PipelineInput): CellLike[] {
+  const o = input.overrides ?? {};
+  const cells: CellLike[] = [yamlCell('video', { source: input.source, preset: input.preset, ...o.video })];
+  if (input.mode === 'rvos') {
+    if (!input.expression) {
+      throw new PipelineError('An RVOS run needs an expression.', { stage: 'reference', kind: 'invalid-input', field: 'expression' });
+    }
+    cells.push(yamlCell('reference', { expression: input.expression, ...o.reference }));
+    cells.push(yamlCell('pivot-frame', { ...o['pivot-frame'] }));
+  } else {
+    const audio = input.audioPath && schemaHas('lbru', 'audio') ? { audio: input.audioPath } : {};
+    cells.push(yamlCell('lbru', { ...audio, ...o.lbru }));
+  }
+  cells.push(yamlCell('pivot-box', { ...o['pivot-box'] }));
+  cells.push(yamlCell('propagate', { ...o.propagate }));
+  return cells;
+}
+
+/** Outcome of {@link runPipeline}. */
+export interface PipelineOutcome {
+  masks: MaskData;
+  session: NotebookSession;
+  record: ExperimentRecord;
+  /** Warnings the stages reported. */
+  warnings: string[];
+  /** Seconds per stage. */
+  timings: Record<string, number>;
+}
+
+/** Host pieces a run needs besides the per-item run folder. */
+export interface RunnerHost {
+  /** The stage context for a run folder (settings, services, logger, resources). */
+  hostFor(runDir: string): CellHostContext;
+  version: string;
+}
+
+/**
+ * Runs the cells of one item and returns the propagate result. A failing cell throws a PipelineError
+ * that names the stage (a stage that has not landed yet throws `not-available`).
+ *
+ * @example
+ * const out = await runPipeline({ source: 'clip.mp4', expression: 'the dog', mode: 'rvos' }, host, runDir, signal);
+ * out.masks.objects[0].masksFile;
+ */
+export async function runPipeline(input: PipelineInput, host: RunnerHost, runDir: string, signal: AbortSignal, onEvent?: (e: StageEvent, stage: string) => void): Promise<PipelineOutcome> {
+  const cells = pipelineCells(input);
+  const session = new NotebookSession();
+  const hostCtx = host.hostFor(runDir);
+  const warnings: string[] = [];
+  const timings: Record<string, number> = {};
+  for (let index = 0; index < cells.length; index++) {
+    throwIfAborted(signal, 'evaluate');
+    const t0 = Date.now();
+    const out = await runCell({
+      cells, index, session, host: hostCtx, signal,
+      onEvent: (e) => {
+        if (e.type === 'warning') {
+          warnings.push(`${cells[index].id}: ${e.message}`);
+        }
+        onEvent?.(e, cells[index].id);
+      },
+    });
+    timings[cells[index].id] = (Date.now() - t0) / 1000;
+    if (out.status === 'cancelled') {
+      throw new PipelineError('Cancelled.', { stage: cells[index].id, kind: 'cancelled' });
+    }
+    if (out.status !== 'ok') {
+      const err = out.error;
+      if (err instanceof PipelineError) {
+        throw new PipelineError(out.message ?? err.message, { stage: err.stage, kind: err.kind, field: err.field, file: err.file, cause: err });
+      }
+      throw new PipelineError(out.message ?? 'The stage failed.', { stage: cells[index].id, kind: 'backend', cause: err });
+    }
+  }
+  const result = session.latest('propagate');
+  if (!result) {
+    throw new PipelineError('The propagate stage finished without a result.', { stage: 'propagate', kind: 'backend' });
+  }
+  const record = buildExperimentRecord({ version: host.version, settings: hostCtx.settings, session, promptOverrides: {} });
+  return { masks: result.data as MaskData, session, record, warnings, timings };
+}
+
+/** Per-frame union of all objects' masks of a propagate result (row-major 0/1), frame by frame. */
+export async function unionMasks(masks: MaskData): Promise<Uint8Array[]> {
+  const n = masks.width * masks.height;
+  const frames: Uint8Array[] = Array.from({ length: masks.frameCount }, () => new Uint8Array(n));
+  for (const obj of masks.objects) {
+    const list = JSON.parse(await readFile(obj.masksFile, 'utf8')) as Array<RleMask | null>;
+    list.forEach((rle, t) => {
+      if (!rle || t >= frames.length) {
+        return;
+      }
+      const m = decodeRle(rle);
+      const f = frames[t];
+      for (let i = 0; i < n; i++) {
+        f[i] |= m[i];
+      }
+    });
+  }
+  return frames;
+}
+
+/** Per-frame class labels of a propagate result for AVSS: each object painted with its class index. */
+export async function semanticMasks(masks: MaskData, classOf: (objectId: number) => number): Promise<Uint8Array[]> {
+  const n = masks.width * masks.height;
+  const frames: Uint8Array[] = Array.from({ length: masks.frameCount }, () => new Uint8Array(n));
+  for (const obj of masks.objects) {
+    const cls = classOf(obj.objectId);
+    const list = JSON.parse(await readFile(obj.masksFile, 'utf8')) as Array<RleMask | null>;
+    list.forEach((rle, t) => {
+      if (!rle || t >= frames.length) {
+        return;
+      }
+      const m = decodeRle(rle);
+      const f = frames[t];
+      for (let i = 0; i < n; i++) {
+        if (m[i] && f[i] === 0) {
+          f[i] = cls;
+        }
+      }
+    });
+  }
+  return frames;
+}
+
+/** Writes a folder of PNGs as a whole: into a temporary sibling, then renamed over the final folder. */
+export async function writeFolderAtomic(dir: string, files: Array<{ name: string; bytes: Uint8Array }>): Promise<void> {
+  const tmp = `${dir}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  await mkdir(tmp, { recursive: true });
+  for (const f of files) {
+    await writeFile(path.join(tmp, f.name), f.bytes);
+  }
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(path.dirname(dir), { recursive: true });
+  await rename(tmp, dir);
+}
+
+/** File-system-safe name of an item id (`video/3` -> `video__3`). */
+export function itemFileName(id: string): string {
+  return id.replace(/[^A-Za-z0-9._-]/g, (c) => (c === '/' ? '__' : `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+}
+
+/** What `<out>/items/<id>.json` holds. */
+export interface ItemStatus {
+  id: string;
+  status: 'done' | 'failed';
+  video: string;
+  expressionId?: string;
+  seconds: number;
+  frames?: number;
+  warnings: string[];
+  error?: { kind: string; stage: string; message: string };
+  record?: ExperimentRecord;
+  timings?: Record<string, number>;
+}
+
+/** Options of {@link runDataset}. */
+export interface DatasetRunOptions {
+  dataset: Dataset;
+  outDir: string;
+  shard?: { index: number; count: number };
+  host: RunnerHost;
+  signal: AbortSignal;
+  overrides?: StageOverrides;
+  /** Called once with the items of this shard, how many are already finished. */
+  onStart?(total: number, alreadyDone: number): void;
+  onItemDone?(status: ItemStatus, doneCount: number, total: number): void;
+  onEvent?(event: StageEvent, stage: string, item: DatasetItem): void;
+}
+
+/** Summary of a dataset run. */
+export interface DatasetRunSummary {
+  total: number;
+  done: number;
+  skipped: number;
+  failed: number;
+  /** The first failure, for the exit message. */
+  firstError?: ItemStatus['error'] & { id: string };
+  predictionsDir: string;
+}
+
+/** Prediction folder of an item (see score.ts for the layout). */
+export function predictionDir(predRoot: string, ds: Dataset, item: DatasetItem): string {
+  return ds.kind.startsWith('avs') ? path.join(predRoot, item.video) : path.join(predRoot, item.video, item.expressionId ?? '0');
+}
+
+async function loadAvssClasses(ds: Dataset): Promise<Map<string, number>> {
+  const file = path.join(ds.root, 'label2idx.json');
+  if (!existsSync(file)) {
+    throw new PipelineError(`AVSS predictions need the class list ${file} (category name -> class index), as the AVSBench-semantic release ships it.`, {
+      stage: 'evaluate', kind: 'invalid-input', field: 'root', file,
+    });
+  }
+  const raw = JSON.parse(await readFile(file, 'utf8')) as Record<string, number>;
+  return new Map(Object.entries(raw).map(([k, v]) => [k.toLowerCase(), Number(v)]));
+}
+
+/**
+ * Runs the pipeline over (a shard of) a dataset, writing predictions under `<out>/predictions` and a
+ * status file per item under `<out>/items`. Stops at once when a stage is not available (every item
+ * would fail the same way) or on cancellation; other failures are recorded and the run goes on.
+ */
+export async function runDataset(options: DatasetRunOptions): Promise<DatasetRunSummary> {
+  const { dataset: ds, outDir, host, signal } = options;
+  const keep = options.shard ? shardVideos(datasetVideos(ds), options.shard) : undefined;
+  const items = ds.items.filter((i) => !keep || keep.has(i.video)).sort((a, b) => (a.video === b.video ? 0 : a.video < b.video ? -1 : 1));
+  const predRoot = path.join(outDir, 'predictions');
+  const itemsDir = path.join(outDir, 'items');
+  await mkdir(itemsDir, { recursive: true });
+  const statusFile = (item: DatasetItem): string => path.join(itemsDir, `${itemFileName(item.id)}.json`);
+  const isDone = async (item: DatasetItem): Promise<boolean> => {
+    const f = statusFile(item);
+    if (!existsSync(f) || !existsSync(predictionDir(predRoot, ds, item))) {
+      return false;
+    }
+    try {
+      return (JSON.parse(await readFile(f, 'utf8')) as ItemStatus).status === 'done';
+    } catch {
+      return false;
+    }
+  };
+  const todo: DatasetItem[] = [];
+  for (const item of items) {
+    if (!(await isDone(item))) {
+      todo.push(item);
+    }
+  }
+  const skipped = items.length - todo.length;
+  options.onStart?.(items.length, skipped);
+  const summary: DatasetRunSummary = { total: items.length, done: skipped, skipped, failed: 0, predictionsDir: predRoot };
+  const classes = ds.kind === 'avss' ? await loadAvssClasses(ds) : undefined;
+  for (const item of todo) {
+    throwIfAborted(signal, 'evaluate');
+    const t0 = Date.now();
+    const runDir = path.join(outDir, 'runs', itemFileName(item.video));
+    const isAvs = ds.kind.startsWith('avs');
+    const source = path.dirname(item.frames[0].path);
+    let status: ItemStatus;
+    try {
+      const out = await runPipeline(
+        { source, expression: item.expression, audioPath: item.audioPath, mode: isAvs ? 'avs' : 'rvos', preset: VIDEO_PRESET[ds.kind], overrides: options.overrides },
+        host, runDir, signal, (e, stage) => options.onEvent?.(e, stage, item),
+      );
+      const { masks } = out;
+      const warnings = [...out.warnings];
+      if (masks.frameCount !== item.frames.length) {
+        warnings.push(`The pipeline produced ${masks.frameCount} frames, the dataset lists ${item.frames.length}; frames are matched by position.`);
+      }
+      let files: Array<{ name: string; bytes: Uint8Array }>;
+      if (classes) {
+        const targets = (out.session.latest('lbru')?.data as ReferenceData | undefined)?.targets ?? [];
+        const palette = avssPalette();
+        const classOf = (objectId: number): number => {
+          const cat = targets.find((t) => t.objectId === objectId)?.category?.toLowerCase() ?? '';
+          return classes.get(cat) ?? 0;
+        };
+        const frames = await semanticMasks(masks, classOf);
+        files = item.frames.map((f, t) => {
+          const labels = frames[t] ?? new Uint8Array(masks.width * masks.height);
+          const rgb = new Uint8Array(labels.length * 3);
+          labels.forEach((c, i) => {
+            const col = palette[c] ?? [0, 0, 0];
+            rgb[i * 3] = col[0];
+            rgb[i * 3 + 1] = col[1];
+            rgb[i * 3 + 2] = col[2];
+          });
+          return { name: `${f.name}.png`, bytes: encodeRgbPng(rgb, masks.width, masks.height) };
+        });
+      } else {
+        const frames = await unionMasks(masks);
+        files = item.frames.map((f, t) => ({ name: `${f.name}.png`, bytes: encodeBinaryPng(frames[t] ?? new Uint8Array(masks.width * masks.height), masks.width, masks.height) }));
+      }
+      await writeFolderAtomic(predictionDir(predRoot, ds, item), files);
+      status = { id: item.id, status: 'done', video: item.video, expressionId: item.expressionId, seconds: (Date.now() - t0) / 1000, frames: files.length, warnings, record: out.record, timings: out.timings };
+      summary.done++;
+    } catch (err) {
+      if (isCancellation(err)) {
+        throw err;
+      }
+      if (err instanceof PipelineError && err.kind === 'not-available') {
+        throw new PipelineError(
+          `${err.message} \`alref eval\` runs the full pipeline on every item, so it cannot run until that stage lands. \`alref score\` still evaluates predictions you already have.`,
+          { stage: err.stage, kind: 'not-available', field: err.field, cause: err },
+        );
+      }
+      const e = err instanceof PipelineError ? err : new PipelineError(err instanceof Error ? err.message : String(err), { stage: 'evaluate', kind: 'backend', cause: err });
+      status = { id: item.id, status: 'failed', video: item.video, expressionId: item.expressionId, seconds: (Date.now() - t0) / 1000, warnings: [], error: { kind: e.kind, stage: e.stage, message: e.message } };
+      summary.failed++;
+      summary.firstError ??= { id: item.id, ...status.error! };
+    }
+    await writeFileAtomic(statusFile(item), `${JSON.stringify(status, null, 2)}\n`);
+    options.onItemDone?.(status, summary.done + summary.failed, items.length);
+  }
+  return summary;
+}
+
+/** Reads the item status files of an output folder. */
+export async function readItemStatuses(outDir: string): Promise<ItemStatus[]> {
+  const dir = path.join(outDir, 'items');
+  if (!existsSync(dir)) {
+    return [];
+  }
+  const out: ItemStatus[] = [];
+  for (const n of (await readdir(dir)).filter((f) => f.endsWith('.json')).sort()) {
+    try {
+      out.push(JSON.parse(await readFile(path.join(dir, n), 'utf8')) as ItemStatus);
+    } catch {
+      // a file being written by another process; the next merge reads it
+    }
+  }
+  return out;
+}
