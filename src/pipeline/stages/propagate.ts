@@ -1,9 +1,227 @@
+import path from 'node:path';
+import { MIME } from '../../common/mime';
+import type { MaskOverlayPayload } from '../../common/payloads';
+import { framePath, type Box, type MaskData, type PivotBoxData, type RleMask, type VideoData } from '../domain';
+import { PipelineError } from '../errors';
 import type { StageEvent } from '../events';
+import { cssColour, renderContactSheet, sheetFrames } from '../masks/contactSheet';
+import { exportDavisPngs } from '../masks/davis';
+import { emptyRle, encodeRle, rleArea } from '../masks/rle';
+import { detectCandidates } from '../models/candidates';
+import { detectionThresholds } from '../models/detectionDefaults';
+import { clipBox } from '../models/groundingDino';
+import { Sam2VideoTracker, type Sam2Prompt } from '../models/sam2/video';
+import { requireModels } from '../models/service';
+import { hashJson } from '../run/hash';
+import { putArtifact } from '../run/runFolder';
 import type { StageContext, StageOutcome, StageRequest } from '../types';
-import { notAvailable } from './index';
+import { requireUpstream } from './index';
+import { resolveReference } from './pivotFrame';
 
-/** The "propagate" stage: not available until issue #4 lands. */
-// eslint-disable-next-line require-yield
-export async function* runPropagate(_request: StageRequest, _ctx: StageContext): AsyncGenerator<StageEvent, StageOutcome, void> {
-  notAvailable('propagate', 4);
+const STAGE = 'propagate';
+
+/** YAML parameters of a `propagate` cell (schema: schemas/propagate.schema.json). */
+export type PropagateParams = {
+  /** SAM 2 model id; default `alref.models.segmenter`, else `sam2.1-hiera-tiny-video`. */
+  model?: string;
+  /**
+   * `pivots` (default): every valid pivot box (one per clip) prompts SAM 2, starting at the middle
+   * valid pivot, forward then backward. `first-frame-top-box`: the "G-DINO + SAM 2" baseline, the top
+   * GroundingDINO box on frame 0 (no LLM; needs only the video and reference results).
+   */
+  strategy?: 'pivots' | 'first-frame-top-box';
+  /** Also write DAVIS-style PNG masks to this folder (relative to the notebook). */
+  exportPng?: string;
+  /** Hole filling on low-resolution masks, pixels (SAM 2 `fill_hole_area`, default 8). */
+  fillHoleArea?: number;
+};
+
+interface Target {
+  objectId: number;
+  text: string;
+  prompts: Sam2Prompt[];
+  start: number;
+}
+
+/**
+ * The prompts of one object from its pivot boxes: valid pivots with a chosen candidate inside the
+ * video, boxes clipped to the frame, one per frame, in frame order; the start is the middle one
+ * (index floor(n/2)). Problems become warnings, not errors, so other objects still run.
+ */
+export function promptsFromPivots(pivots: PivotBoxData['objects'][number]['pivots'], frameCount: number, width: number, height: number): { prompts: Sam2Prompt[]; start: number | null; warnings: string[] } {
+  const warnings: string[] = [];
+  const byFrame = new Map<number, Box>();
+  for (const p of pivots) {
+    if (!p.valid || p.chosen === null || p.chosen === undefined) {
+      continue;
+    }
+    const cand = p.candidates[p.chosen];
+    if (!cand) {
+      warnings.push(`clip ${p.clipIndex}: chosen box ${p.chosen + 1} does not exist; clip skipped`);
+      continue;
+    }
+    if (!Number.isInteger(p.frameIndex) || p.frameIndex < 0 || p.frameIndex >= frameCount) {
+      warnings.push(`clip ${p.clipIndex}: pivot frame ${p.frameIndex} is past the end of the video (${frameCount} frames); clip skipped`);
+      continue;
+    }
+    const box = clipBox(cand.box, width, height);
+    if (!box) {
+      warnings.push(`clip ${p.clipIndex}: the chosen box lies outside the ${width}x${height} frame; clip skipped`);
+      continue;
+    }
+    if (box.x0 !== cand.box.x0 || box.y0 !== cand.box.y0 || box.x1 !== cand.box.x1 || box.y1 !== cand.box.y1) {
+      warnings.push(`clip ${p.clipIndex}: the chosen box was clipped to the frame`);
+    }
+    byFrame.set(p.frameIndex, box);
+  }
+  const prompts = [...byFrame.entries()].sort((a, b) => a[0] - b[0]).map(([frameIndex, box]) => ({ frameIndex, box }));
+  return { prompts, start: prompts.length > 0 ? prompts[Math.floor(prompts.length / 2)].frameIndex : null, warnings };
+}
+
+/**
+ * The "propagate" stage: SAM 2 video masks for every object of the pivot-box result (or the
+ * first-frame baseline), stored per object as COCO RLE in the run folder.
+ *
+ * @example
+ * ```yaml
+ * stage: propagate
+ * strategy: pivots        # or first-frame-top-box (G-DINO + SAM 2 baseline)
+ * exportPng: masks/       # optional DAVIS-style PNGs
+ * ```
+ */
+export async function* runPropagate(request: StageRequest<PropagateParams>, ctx: StageContext): AsyncGenerator<StageEvent, StageOutcome<MaskData>, void> {
+  const params = request.params ?? {};
+  const strategy = params.strategy ?? 'pivots';
+  if (strategy !== 'pivots' && strategy !== 'first-frame-top-box') {
+    throw new PipelineError(`strategy must be "pivots" or "first-frame-top-box", not "${String(strategy)}".`, { stage: STAGE, kind: 'invalid-input', field: 'strategy' });
+  }
+  const videoResult = requireUpstream<VideoData>(request, ctx, 'video');
+  const video = videoResult.data;
+  const { width, height, frameCount } = video.info;
+  if (!(frameCount > 0)) {
+    throw new PipelineError('The video has no frames.', { stage: STAGE, kind: 'invalid-input', field: 'uses.video' });
+  }
+  const upstream = [videoResult.cellId];
+  const targets: Target[] = [];
+
+  if (strategy === 'pivots') {
+    const boxes = requireUpstream<PivotBoxData>(request, ctx, 'pivot-box');
+    upstream.push(boxes.cellId);
+    for (const obj of boxes.data.objects) {
+      const { prompts, start, warnings } = promptsFromPivots(obj.pivots, frameCount, width, height);
+      for (const w of warnings) {
+        yield { type: 'warning', message: `Object ${obj.objectId}: ${w}.` };
+      }
+      if (start === null) {
+        yield { type: 'warning', message: `Object ${obj.objectId} ("${obj.text}") has no valid pivot box; it gets an empty mask on every frame.` };
+      }
+      targets.push({ objectId: obj.objectId, text: obj.text, prompts, start: start ?? 0 });
+    }
+  } else {
+    const reference = resolveReference(request, ctx);
+    upstream.push(reference.cellId);
+    const task = video.mode === 'avs' ? 'avs' : 'rvos';
+    for (const t of reference.data.targets) {
+      const imagePath = framePath(video.framesDir, 0);
+      let cands = await detectCandidates(ctx, { imagePath, caption: t.text, ...detectionThresholds(task), topK: 1 });
+      if (cands.length === 0) {
+        cands = await detectCandidates(ctx, { imagePath, caption: t.text, ...detectionThresholds('fallback') });
+      }
+      if (cands.length === 0) {
+        yield { type: 'warning', message: `Object ${t.objectId}: GroundingDINO found no box for "${t.text}" on frame 0; it gets an empty mask on every frame.` };
+        targets.push({ objectId: t.objectId, text: t.text, prompts: [], start: 0 });
+      } else {
+        targets.push({ objectId: t.objectId, text: t.text, prompts: [{ frameIndex: 0, box: cands[0].box }], start: 0 });
+      }
+    }
+  }
+  if (targets.length === 0) {
+    throw new PipelineError('There is no object to segment: the upstream result lists none.', { stage: STAGE, kind: 'invalid-input', field: strategy === 'pivots' ? 'uses.pivot-box' : 'uses.reference' });
+  }
+
+  const models = requireModels(ctx.services, STAGE);
+  const modelId = params.model ?? models.modelFor('sam2-video');
+  const objects: MaskData['objects'] = [];
+  const masksByObject: Array<{ objectId: number; masks: RleMask[] }> = [];
+  const total = frameCount * targets.filter((t) => t.prompts.length > 0).length;
+  let done = 0;
+  const needsModel = targets.some((t) => t.prompts.length > 0);
+  const tracker = needsModel ? await Sam2VideoTracker.open(models, modelId) : null;
+  try {
+    for (const note of models.takeNotes()) {
+      yield { type: 'warning', message: note };
+    }
+    for (const t of targets) {
+      const masks: RleMask[] = new Array(frameCount);
+      if (tracker && t.prompts.length > 0) {
+        for await (const r of tracker.track({
+          numFrames: frameCount,
+          width,
+          height,
+          frameSource: (i) => framePath(video.framesDir, i),
+          prompts: t.prompts,
+          startFrame: t.start,
+          signal: ctx.signal,
+          fillHoleArea: params.fillHoleArea,
+        })) {
+          masks[r.frameIndex] = encodeRle(r.mask, width, height);
+          done++;
+          yield { type: 'progress', done, total, label: `object ${t.objectId}: frame ${r.frameIndex}` };
+        }
+      }
+      for (let i = 0; i < frameCount; i++) {
+        masks[i] ??= emptyRle(width, height);
+      }
+      const art = await putArtifact(ctx.runDir, new TextEncoder().encode(JSON.stringify(masks)), '.json');
+      objects.push({ objectId: t.objectId, text: t.text, pivotFrames: t.prompts.map((p) => p.frameIndex), masksFile: path.join(ctx.runDir, art.ref) });
+      masksByObject.push({ objectId: t.objectId, masks });
+    }
+  } finally {
+    tracker?.dispose();
+  }
+  const data: MaskData = { width, height, frameCount, objects };
+
+  const rows = targets.map((t, k) => {
+    const withMask = masksByObject[k].masks.filter((m) => rleArea(m) > 0).length;
+    return [t.objectId, t.text, t.prompts.map((p) => p.frameIndex).join(', ') || '-', `${withMask} / ${frameCount}`, path.relative(ctx.baseDir, objects[k].masksFile)];
+  });
+  yield { type: 'table', title: `SAM 2 masks (${modelId}, ${strategy})`, columns: ['object', 'reference', 'pivot frames', 'frames with mask', 'masks (RLE)'], rows };
+
+  if (params.exportPng) {
+    const outDir = path.resolve(ctx.baseDir, params.exportPng);
+    const files = await exportDavisPngs(data, outDir);
+    yield { type: 'markdown', text: `Wrote ${files.length} DAVIS-style PNG masks to \`${path.relative(ctx.baseDir, outDir) || '.'}\`.` };
+  }
+
+  const pivots = [...new Set(objects.flatMap((o) => o.pivotFrames))];
+  const sheet = await renderContactSheet({
+    frames: sheetFrames(frameCount, 8, pivots),
+    frameSource: (i) => framePath(video.framesDir, i),
+    width,
+    height,
+    objects: masksByObject,
+  });
+  const payload: MaskOverlayPayload = {
+    version: 1,
+    width,
+    height,
+    frameCount,
+    fps: video.info.fps,
+    frames: { dir: path.relative(ctx.runDir, video.framesDir).split(path.sep).join('/'), pad: 5, ext: '.jpg' },
+    objects: objects.map((o) => ({
+      objectId: o.objectId,
+      text: o.text,
+      colour: cssColour(o.objectId),
+      pivotFrames: o.pivotFrames,
+      masks: { ref: path.relative(ctx.runDir, o.masksFile).split(path.sep).join('/'), mime: 'application/json' },
+    })),
+    caption: `Masks over ${frameCount} frames`,
+  };
+  yield { type: 'image', id: `${request.cellId}:masks`, mime: 'image/png', data: sheet, caption: `Masks (${pivots.length > 0 ? `pivot frames ${pivots.join(', ')}` : 'no pivot'})`, renderer: { mime: MIME.maskOverlay, payload } };
+
+  return {
+    data,
+    inputHash: hashJson({ stage: STAGE, model: modelId, strategy, fillHoleArea: params.fillHoleArea ?? 8, prompts: targets.map((t) => ({ o: t.objectId, p: t.prompts, s: t.start })) }),
+    upstream,
+  };
 }
