@@ -9,14 +9,10 @@ import type { ClipPlan, GridImage, VideoData } from '../../../src/pipeline/domai
 import { framePath } from '../../../src/pipeline/domain';
 import { badgeSvg, svgDocument } from '../../../src/pipeline/draw/text';
 import type { StageEvent } from '../../../src/pipeline/events';
-import { hashJson } from '../../../src/pipeline/run/hash';
-import { PipelineError } from '../../../src/pipeline/errors';
-import { runPivotBox } from '../../../src/pipeline/stages/pivotBox';
-import { runPivotFrame } from '../../../src/pipeline/stages/pivotFrame';
-import { runReference } from '../../../src/pipeline/stages/reference';
+import { runStage } from '../../../src/pipeline/stages/index';
 import type { Services } from '../../../src/pipeline/services';
 import { type PipelineSettings, defaultSettings } from '../../../src/pipeline/settings';
-import type { SessionLike, StageContext, StageFn, StageKind, StageRequest, StageResult } from '../../../src/pipeline/types';
+import type { SessionLike, StageContext, StageKind, StageRequest, StageResult } from '../../../src/pipeline/types';
 
 export const DAVIS_FRAMES = path.resolve(__dirname, '../../../../shared/data/davis-car-shadow/JPEGImages');
 export const RESOURCES = path.resolve(__dirname, '../../..');
@@ -109,39 +105,16 @@ export function makeContext(opts: { runDir: string; session: SessionLike; servic
   };
 }
 
-const STAGES: Partial<Record<StageKind, StageFn<any, unknown>>> = { reference: runReference, 'pivot-frame': runPivotFrame, 'pivot-box': runPivotBox };
-
-/**
- * Runs a stage to the end, collecting its events; wraps the outcome like stages/index.ts `runStage`
- * does (called directly because the runner's lazy `import()` needs an ESM-aware loader under mocha).
- */
+/** Runs a stage through the real runner (`runStage`) to the end, collecting its events. */
 export async function collect(request: StageRequest, ctx: StageContext): Promise<{ events: StageEvent[]; result: StageResult }> {
   const events: StageEvent[] = [];
-  const fn = STAGES[request.kind];
-  if (!fn) {
-    throw new Error(`no test runner for ${request.kind}`);
-  }
-  const it = fn(request, ctx);
-  try {
-    for (;;) {
-      const r = await it.next();
-      if (r.done) {
-        const outcome = r.value;
-        return {
-          events,
-          result: {
-            kind: request.kind, cellId: request.cellId, upstream: outcome.upstream, data: outcome.data, finishedAt: Date.now(),
-            inputHash: hashJson({ own: outcome.inputHash, upstream: outcome.upstream.map((id) => ctx.session.get(id)?.inputHash ?? id) }),
-          },
-        };
-      }
-      events.push(r.value);
+  const it = runStage(request, ctx);
+  for (;;) {
+    const r = await it.next();
+    if (r.done) {
+      return { events, result: r.value };
     }
-  } catch (err) {
-    if (err instanceof PipelineError && err.cellId === undefined) {
-      err.cellId = request.cellId;
-    }
-    throw err;
+    events.push(r.value);
   }
 }
 
