@@ -1,0 +1,241 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { MIME } from '../../../src/common/mime';
+import type { AudioTimelinePayload } from '../../../src/common/payloads';
+import type { VideoData } from '../../../src/pipeline/domain';
+import { PipelineError } from '../../../src/pipeline/errors';
+import type { ImageEvent, StageEvent, TableEvent, TraceEvent } from '../../../src/pipeline/events';
+import { createLlmService } from '../../../src/pipeline/llm/service';
+import { resolveFfmpeg } from '../../../src/pipeline/media/ffmpeg';
+import { SessionRuntime } from '../../../src/pipeline/models/runtime';
+import { createModelService } from '../../../src/pipeline/models/service';
+import { defaultSettings } from '../../../src/pipeline/settings';
+import { type LbruData, parseLbruAnswer, referenceText, runLbru } from '../../../src/pipeline/stages/lbru';
+import { runVideo } from '../../../src/pipeline/stages/video';
+import type { StageContext, StageRequest } from '../../../src/pipeline/types';
+import { OpenAiTestServer } from '../../tooling/openaiServer';
+import { TestSession, makeContext } from '../llm/fixtures';
+import { buildBeatsFixture, buildWaveformFixture } from '../audio/taggerFixtures';
+
+const DATA = path.resolve(__dirname, '../../../../shared/data');
+const DOG_MP4 = path.join(DATA, 'sam2-gallery/01_dog.mp4');
+const KEY = 'sk-local-lbru-test';
+
+async function drain<T>(gen: AsyncGenerator<StageEvent, T, void>): Promise<{ events: StageEvent[]; value: T }> {
+  const events: StageEvent[] = [];
+  for (;;) {
+    const r = await gen.next();
+    if (r.done) {
+      return { events, value: r.value };
+    }
+    events.push(r.value);
+  }
+}
+
+suite('lbru stage: audio tags + frame grid -> sounding objects (01_dog.mp4, fixture taggers, local LLM server)', function () {
+  this.timeout(120_000);
+  let tmp: string;
+  let video: VideoData;
+  let barkWav: string;
+  let modelsDir: string;
+  let server: OpenAiTestServer;
+  let runtime: SessionRuntime;
+
+  suiteSetup(async () => {
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'alref-lbru-'));
+    // The real video stage in AVS mode on the sample clip (downscaled to keep the test light).
+    const session = new TestSession();
+    const ctx = makeContext({ runDir: tmp, session, services: {} });
+    const { value } = await drain(runVideo({ kind: 'video', cellId: 'cell-video', params: { source: DOG_MP4, mode: 'avs', maxSide: 320, filmstripFrames: 0 }, uses: {} }, ctx));
+    video = value.data as VideoData;
+    // The sample's own audio track is digital silence, so a soundtrack with barks from 2 s to 5 s is made.
+    const ffmpeg = resolveFfmpeg(defaultSettings()).ffmpeg;
+    barkWav = path.join(tmp, 'bark.wav');
+    const bark = 'if(between(t,2,5),0.6*exp(-12*mod(t,0.5))*(sin(2*PI*(500-300*mod(t,0.5))*t)+0.5*sin(4*PI*(500-300*mod(t,0.5))*t))/1.5,0)';
+    execFileSync(ffmpeg, ['-v', 'error', '-y', '-f', 'lavfi', '-i', `aevalsrc=exprs='${bark}':s=48000:d=9.6`, '-ac', '2', barkWav]);
+    // Fixture taggers laid out as models.localDir/<id>/model.onnx.
+    modelsDir = path.join(tmp, 'models');
+    for (const [id, bytes] of [['efficientat-mn10-as', buildWaveformFixture()], ['beats-iter3-as2m-cpt1', buildBeatsFixture()]] as const) {
+      await mkdir(path.join(modelsDir, id), { recursive: true });
+      await writeFile(path.join(modelsDir, id, 'model.onnx'), bytes);
+    }
+    runtime = new SessionRuntime({ executionProvider: 'cpu', threads: 1, idleReleaseMs: 1000 });
+  });
+  suiteTeardown(async () => {
+    await rm(tmp, { recursive: true, force: true });
+  });
+  setup(async () => {
+    server = await OpenAiTestServer.start({ apiKey: KEY });
+  });
+  teardown(async () => {
+    await server.stop();
+  });
+
+  function context(localDir = modelsDir): StageContext {
+    const session = new TestSession();
+    session.put('video', 'cell-video', video);
+    const settings = defaultSettings({
+      llm: { ...defaultSettings().llm, baseUrl: server.baseUrl, timeoutMs: 5000, maxRetries: 0 },
+      models: { ...defaultSettings().models, localDir, cacheDir: path.join(tmp, 'cache') },
+    });
+    const services = {
+      llm: createLlmService({ runDir: tmp, getSecret: async () => KEY }),
+      models: createModelService(settings.models, { userCacheDir: tmp }, runtime),
+    };
+    return { ...makeContext({ runDir: tmp, session, services, settings }), baseDir: tmp };
+  }
+
+  const request = (params: Record<string, unknown>): StageRequest => ({ kind: 'lbru', cellId: 'cell-lbru', params, uses: {} });
+
+  test('the video stage gave an AVS grid of 5 frames and an audio track', () => {
+    assert.equal(video.mode, 'avs');
+    assert.equal(video.grids.length, 1);
+    assert.equal(video.grids[0].tiles.length, 5);
+    assert.ok(video.info.audio);
+  });
+
+  test('LLM answer -> one target per category with its pivot frame; vocabulary mapping; streamed trace; timeline', async () => {
+    server.enqueue({
+      text: 'Step 1: Dog and Bark come from the dog on the grass; Speech has no visible speaker.\nStep 2: Dog and Bark are merged.\n' +
+        "Step 3: dog is in the list. A puppy is also there.\nStep 4: ['Dog': 2, 'puppies': 4, 'guitarr': 9]",
+      chunkSize: 7,
+    });
+    const { events, value } = await drain(runLbru(request({ audio: barkWav }), context()));
+    const data = value.data as LbruData;
+    // One request with the grid image and the labels.
+    assert.equal(server.requests.length, 1);
+    assert.equal(server.requests[0].imageCount, 1);
+    assert.match(server.requests[0].text, /Dog, Bark/);
+    assert.match(server.requests[0].text, /accordion, airplane/);
+    // Labels: Silence zeroed, Dog and Bark on top.
+    assert.deepEqual(data.labels.slice(0, 2).map((l) => l.name), ['Dog', 'Bark']);
+    assert.ok(!data.labels.some((l) => l.name === 'Silence'));
+    // Targets.
+    const tiles = video.grids[0].tiles;
+    assert.equal(data.answerValid, true);
+    assert.deepEqual(data.targets.map((t) => [t.objectId, t.category, t.text, t.pivotFrameIndex]), [
+      [1, 'dog', 'the dog that is making sound', tiles[1].frameIndex],
+      [2, 'puppy', 'the puppy that is making sound', tiles[3].frameIndex],
+    ]);
+    const guitar = data.entries.find((e) => e.input === 'guitarr');
+    assert.ok(guitar && guitar.category === null && /past the last frame/.test(guitar.note ?? ''), JSON.stringify(guitar));
+    assert.equal(data.entries.find((e) => e.input === 'Dog')?.how, 'exact');
+    // Fates: Dog and Bark both name the dog.
+    assert.deepEqual(data.fates.filter((f) => f.fate === 'merged').map((f) => f.label).sort(), ['Bark', 'Dog']);
+    // Streamed trace with a final answer.
+    const trace = events.filter((e): e is TraceEvent => e.type === 'trace');
+    assert.ok(trace.filter((e) => e.delta).length > 10);
+    const final = trace.find((e) => e.final)?.final;
+    assert.equal(final?.valid, true);
+    assert.match(final?.answer ?? '', /'Dog': 2/);
+    // Sound events: dog sounds from 2 s to 5 s only.
+    const act = data.activity;
+    assert.ok(act);
+    const dog = act.categories.find((c) => c.category === 'dog');
+    assert.ok(dog);
+    assert.ok(dog.labelIndices.includes(74) && dog.labelIndices.includes(75), 'Dog and Bark (and other dog sounds) drive the dog row');
+    assert.deepEqual(dog.active.slice(0, 9).map((a) => (a ? 1 : 0)).join(''), '001110000');
+    assert.ok(act.segments.length >= 3);
+    // The timeline image with the custom renderer and its payload.
+    const img = events.find((e): e is ImageEvent => e.type === 'image' && e.renderer?.mime === MIME.audioTimeline);
+    assert.ok(img);
+    assert.equal(img.mime, 'image/png');
+    const payload = img.renderer?.payload as AudioTimelinePayload;
+    const meta = await sharp(img.data).metadata();
+    assert.deepEqual([meta.width, meta.height], [payload.width, payload.height]);
+    assert.deepEqual(payload.categories.map((c) => c.category), ['dog', 'puppy']);
+    assert.equal(payload.frames?.length, 5);
+    // Tables: labels, entries, fates.
+    const titles = events.filter((e): e is TableEvent => e.type === 'table').map((t) => t.title ?? '');
+    assert.ok(titles.some((t) => /Audio labels \(top 5/.test(t)));
+    assert.ok(titles.some((t) => /kept, merged, dropped/.test(t)));
+  });
+
+  test('a reply without entries is re-asked once, then an invalid result with a warning and no targets', async () => {
+    server.enqueue('I think a dog is barking somewhere.', 'Still not sure, probably the dog.');
+    const { events, value } = await drain(runLbru(request({ audio: barkWav, soundEvents: false }), context()));
+    const data = value.data as LbruData;
+    assert.equal(server.requests.length, 2);
+    assert.equal(data.answerValid, false);
+    assert.equal(data.targets.length, 0);
+    assert.ok(events.some((e) => e.type === 'warning' && /no 'category': frameId entries/.test(e.message)));
+    assert.equal(data.activity, undefined);
+  });
+
+  test('an explicit [] means nothing visible sounds: valid, no re-ask, no targets', async () => {
+    server.enqueue('None of the labels has a visible source. []');
+    const { value } = await drain(runLbru(request({ audio: barkWav }), context()));
+    const data = value.data as LbruData;
+    assert.equal(server.requests.length, 1);
+    assert.equal(data.answerValid, true);
+    assert.equal(data.targets.length, 0);
+  });
+
+  test('labels-only ablation: tagger labels become the references, no LLM call', async () => {
+    const { value } = await drain(runLbru(request({ audio: barkWav, strategy: 'labels-only', topK: 3 }), context()));
+    const data = value.data as LbruData;
+    assert.equal(server.requests.length, 0);
+    assert.equal(data.strategy, 'labels-only');
+    assert.equal(data.targets[0].category, 'dog');
+    assert.equal(data.targets[0].pivotFrameIndex, undefined, 'the pivot-frame stage chooses the frame');
+    assert.match(data.entries[1].note ?? '', /same category/);
+  });
+
+  test('union of two checkpoints (waveform and BEATs fixtures): sources recorded per label', async () => {
+    server.enqueue("['dog': 1]");
+    const { value } = await drain(runLbru(request({ audio: barkWav, taggers: ['efficientat-mn10-as', 'beats-iter3-as2m-cpt1'] }), context()));
+    const data = value.data as LbruData;
+    assert.equal(data.taggers.length, 2);
+    assert.deepEqual(data.taggers.map((t) => [t.input, t.sampleRate]), [['waveform', 32000], ['fbank', 16000]]);
+    // Each label once, with the taggers whose top 5 held it; both taggers contribute.
+    assert.ok(data.labels.length >= 5 && data.labels.length <= 10);
+    assert.equal(new Set(data.labels.map((l) => l.index)).size, data.labels.length);
+    for (const t of data.taggers) {
+      assert.equal(t.labels.length, 5);
+      assert.ok(t.labels.every((l) => data.labels.find((u) => u.index === l.index)?.sources?.includes(t.id)));
+    }
+    assert.deepEqual(data.labels.find((l) => l.index === 74)?.sources?.[0], 'efficientat-mn10-as');
+    assert.deepEqual(data.audio.sampleRates.sort(), [16000, 32000]);
+  });
+
+  test("the sample's own (silent) track: labels come with a silence warning", async () => {
+    server.enqueue('[]');
+    const { events, value } = await drain(runLbru(request({}), context()));
+    const data = value.data as LbruData;
+    assert.equal(data.audio.silent, true);
+    assert.ok(events.some((e) => e.type === 'warning' && /silent/.test(e.message)));
+  });
+
+  test('a video without an audio track is a clear invalid-input error', async () => {
+    const ctx = context();
+    const noAudio: VideoData = { ...video, info: { ...video.info, source: path.join(DATA, 'sam2-gallery/bedroom.mp4'), audio: null } };
+    (ctx.session as TestSession).put('video', 'cell-video-2', noAudio);
+    await assert.rejects(drain(runLbru(request({}), ctx)), (err: unknown) => {
+      assert.ok(err instanceof PipelineError);
+      assert.equal(err.kind, 'invalid-input');
+      assert.equal(err.field, 'audio');
+      assert.match(err.message, /bedroom\.mp4 has no audio track/);
+      return true;
+    });
+  });
+
+  test('a tagger that is not installed is a missing-model error naming the model', async () => {
+    await assert.rejects(drain(runLbru(request({ audio: barkWav, tagger: 'beats-iter3-as2m-cpt2' }), context())), (err: unknown) => {
+      assert.ok(err instanceof PipelineError);
+      assert.equal(err.kind, 'missing-model');
+      assert.match(err.message, /beats-iter3-as2m-cpt2/);
+      return true;
+    });
+  });
+
+  test('parseLbruAnswer and referenceText', () => {
+    const r = parseLbruAnswer('nothing here []');
+    assert.ok(r.ok && r.value.entries.length === 0);
+    assert.equal(parseLbruAnswer('[none]').ok, false);
+    assert.equal(referenceText('emergency-car'), 'the emergency car that is making sound');
+  });
+});
