@@ -69,7 +69,7 @@ export function defaultSettings(overrides: Partial<PipelineSettings> = {}): Pipe
       concurrency: 4,
       prices: {},
     },
-    models: { cacheDir: '', localDir: '', executionProvider: 'cpu', threads: 0 },
+    models: { cacheDir: '', localDir: '', executionProvider: 'cpu', threads: 0, manifestFile: '', idleReleaseSec: 300, detector: '', segmenter: '', audioTagger: '' },
   };
   return { ...base, ...overrides, llm: { ...base.llm, ...overrides.llm }, models: { ...base.models, ...overrides.models } };
 }
