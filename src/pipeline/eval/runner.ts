@@ -300,6 +300,8 @@ export async function runDataset(options: DatasetRunOptions): Promise<DatasetRun
   options.onStart?.(items.length, skipped);
   const summary: DatasetRunSummary = { total: items.length, done: skipped, skipped, failed: 0, predictionsDir: predRoot };
   const classes = ds.kind === 'avss' ? await loadAvssClasses(ds) : undefined;
+  let sameFailures = 0;
+  let lastFailure = '';
   for (const item of todo) {
     throwIfAborted(signal, 'evaluate');
     const t0 = Date.now();
@@ -354,15 +356,36 @@ export async function runDataset(options: DatasetRunOptions): Promise<DatasetRun
           { stage: err.stage, kind: 'not-available', field: err.field, cause: err },
         );
       }
+      if (err instanceof PipelineError && isSetupError(err)) {
+        throw new PipelineError(`${item.id}: ${err.message} This would fail every item, so the run stops here; nothing was written for this item.`, {
+          stage: err.stage, kind: err.kind, field: err.field, file: err.file, cause: err,
+        });
+      }
       const e = err instanceof PipelineError ? err : new PipelineError(err instanceof Error ? err.message : String(err), { stage: 'evaluate', kind: 'backend', cause: err });
       status = { id: item.id, status: 'failed', video: item.video, expressionId: item.expressionId, seconds: (Date.now() - t0) / 1000, warnings: [], error: { kind: e.kind, stage: e.stage, message: e.message } };
       summary.failed++;
       summary.firstError ??= { id: item.id, ...status.error! };
+      sameFailures = summary.done === summary.skipped && lastFailure === `${e.stage}/${e.kind}/${e.field ?? ''}` ? sameFailures + 1 : 1;
+      lastFailure = `${e.stage}/${e.kind}/${e.field ?? ''}`;
     }
     await writeFileAtomic(statusFile(item), `${JSON.stringify(status, null, 2)}\n`);
     options.onItemDone?.(status, summary.done + summary.failed, items.length);
+    if (sameFailures >= STOP_AFTER_SAME_FAILURES) {
+      throw new PipelineError(
+        `The first ${sameFailures} items all failed in the same way, so the run stops (fix the cause and run the same command again to resume). Last: ${status.error?.message}`,
+        { stage: status.error?.stage ?? 'evaluate', kind: 'backend' },
+      );
+    }
   }
   return summary;
+}
+
+/** A run stops when this many items in a row fail the same way before any succeeds. */
+const STOP_AFTER_SAME_FAILURES = 5;
+
+/** Errors of the setup rather than of an item: a missing model, a missing API key. */
+function isSetupError(err: PipelineError): boolean {
+  return err.kind === 'missing-model' || err.field === 'apiKey';
 }
 
 /** Reads the item status files of an output folder. */
