@@ -1,6 +1,7 @@
 import type * as vscode from 'vscode';
 import type { NotebookSessions } from '../notebook/sessions';
 import type { PipelineSettings } from '../pipeline/settings';
+import { registerLlmCommands } from './llmCommands';
 
 /** What a subsystem's registration receives from `activate`. */
 export interface RegistrationDeps {
@@ -20,4 +21,5 @@ export type Registration = (context: vscode.ExtensionContext, deps: Registration
  * work at activation).
  */
 export const REGISTRATIONS: Registration[] = [
+  registerLlmCommands,
 ];

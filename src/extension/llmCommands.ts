@@ -1,0 +1,77 @@
+import * as vscode from 'vscode';
+import { NOTEBOOK_TYPE } from '../common/mime';
+import type { RegistrationDeps } from './registrations';
+
+/** SecretStorage key of the API key; `createServices` reads it as `alref.<secret name>`. */
+export const API_KEY_SECRET = 'alref.openai-api-key';
+export const COMMAND_SET_API_KEY = 'alref.setApiKey';
+export const COMMAND_CLEAR_API_KEY = 'alref.clearApiKey';
+export const COMMAND_SET_LLM_MODE = 'alref.setLlmMode';
+
+/** Notebook metadata key (inside `metadata.alref`) that overrides `alref.llm.mode` for one notebook. */
+export const LLM_MODE_METADATA_KEY = 'llmMode';
+
+const MODES = ['live', 'record', 'replay'] as const;
+
+/**
+ * Commands of the LLM subsystem: set and clear the API key (VS Code SecretStorage only; the key is
+ * never shown, logged or written to a notebook), and choose the notebook's LLM mode
+ * (`metadata.alref.llmMode`: live, record or replay).
+ */
+export function registerLlmCommands(context: vscode.ExtensionContext, deps: RegistrationDeps): vscode.Disposable {
+  return vscode.Disposable.from(
+    vscode.commands.registerCommand(COMMAND_SET_API_KEY, async () => {
+      const endpoint = deps.settings().llm.baseUrl || 'https://api.openai.com/v1';
+      const key = await vscode.window.showInputBox({
+        title: vscode.l10n.t('AL-Ref: API key'),
+        prompt: vscode.l10n.t('API key for {0} (stored in VS Code Secret Storage, never in notebooks)', endpoint),
+        password: true,
+        ignoreFocusOut: true,
+        validateInput: (v) => (v.trim() === '' ? vscode.l10n.t('The key is empty.') : undefined),
+      });
+      if (key === undefined) {
+        return;
+      }
+      await context.secrets.store(API_KEY_SECRET, key.trim());
+      deps.log.info('An LLM API key was stored in Secret Storage.');
+      void vscode.window.showInformationMessage(vscode.l10n.t('AL-Ref: API key saved in Secret Storage.'));
+    }),
+    vscode.commands.registerCommand(COMMAND_CLEAR_API_KEY, async () => {
+      await context.secrets.delete(API_KEY_SECRET);
+      deps.log.info('The LLM API key was removed from Secret Storage.');
+      void vscode.window.showInformationMessage(vscode.l10n.t('AL-Ref: API key removed.'));
+    }),
+    vscode.commands.registerCommand(COMMAND_SET_LLM_MODE, async (mode?: string) => {
+      const editor = vscode.window.activeNotebookEditor;
+      if (!editor || editor.notebook.notebookType !== NOTEBOOK_TYPE) {
+        void vscode.window.showErrorMessage(vscode.l10n.t('Open an AL-Ref notebook to set its LLM mode.'));
+        return;
+      }
+      const current = (editor.notebook.metadata?.alref as Record<string, unknown> | undefined)?.[LLM_MODE_METADATA_KEY];
+      const chosen =
+        mode && (MODES as readonly string[]).includes(mode)
+          ? mode
+          : await vscode.window.showQuickPick(
+              MODES.map((m) => ({
+                label: m,
+                description: m === current ? vscode.l10n.t('current') : undefined,
+                detail:
+                  m === 'live'
+                    ? vscode.l10n.t('Call the LLM; store nothing.')
+                    : m === 'record'
+                      ? vscode.l10n.t('Call the LLM and store every exchange in the run folder next to the notebook.')
+                      : vscode.l10n.t('Use only stored exchanges: no network, no API key.'),
+              })),
+              { title: vscode.l10n.t('AL-Ref: LLM mode of this notebook') },
+            ).then((p) => p?.label);
+      if (!chosen) {
+        return;
+      }
+      const metadata = { ...(editor.notebook.metadata ?? {}) };
+      metadata.alref = { ...((metadata.alref as Record<string, unknown> | undefined) ?? {}), [LLM_MODE_METADATA_KEY]: chosen };
+      const edit = new vscode.WorkspaceEdit();
+      edit.set(editor.notebook.uri, [vscode.NotebookEdit.updateNotebookMetadata(metadata)]);
+      await vscode.workspace.applyEdit(edit);
+    }),
+  );
+}
