@@ -1,0 +1,181 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { InvalidArgumentError, Option } from 'commander';
+import type { Command } from 'commander';
+import { collectPromptOverrides } from '../../pipeline/cells/notebook';
+import { buildExperimentRecord } from '../../pipeline/cells/record';
+import { runCell } from '../../pipeline/cells/runCell';
+import type { CellLike } from '../../pipeline/cells/notebook';
+import { mergeSettings, parseSetPairs, settingPaths } from '../../pipeline/cells/settingsMerge';
+import { PipelineError } from '../../pipeline/errors';
+import type { StageEvent } from '../../pipeline/events';
+import { parseNotebook, serializeNotebook } from '../../pipeline/format';
+import type { AlrefNotebookMetadata, NotebookModel } from '../../pipeline/format';
+import { runDirFor, writeFileAtomic } from '../../pipeline/run/runFolder';
+import { createServices } from '../../pipeline/services';
+import { NotebookSession } from '../../pipeline/session';
+import { defaultSettings } from '../../pipeline/settings';
+import type { PipelineSettings } from '../../pipeline/settings';
+import { cliServiceEnv, packageRoot, packageVersion, stderrLogger } from '../env';
+
+export interface NotebookRunOptions {
+  out?: string;
+  mode?: 'live' | 'record' | 'replay';
+  set?: string[];
+  verbose?: boolean;
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** Settings of a CLI run: defaults, then `--set key=value` pairs, then `--mode`. Unknown keys throw. */
+export function cliSettings(options: NotebookRunOptions): PipelineSettings {
+  const base = defaultSettings();
+  const pairs = parseSetPairs(options.set ?? []);
+  const known = settingPaths(base);
+  for (const key of pairs.keys()) {
+    const ok = known.includes(key) || known.some((k) => k.startsWith(`${key}.`)) || key.startsWith('llm.prices');
+    if (!ok) {
+      throw new InvalidArgumentError(`Unknown setting "${key}" in --set. Known settings: ${known.join(', ')}.`);
+    }
+  }
+  const problems: string[] = [];
+  const settings = mergeSettings(base, (p) => pairs.get(p), (p, v, expected) => problems.push(`--set ${p}=${JSON.stringify(v)}: expected ${expected}`));
+  if (problems.length > 0) {
+    throw new InvalidArgumentError(problems.join('; '));
+  }
+  if (options.mode) {
+    settings.llm.mode = options.mode;
+  }
+  return settings;
+}
+
+/** Prints progress to stderr: one overwritten line on a terminal, else at most one line a second per label. */
+class ProgressPrinter {
+  private _last = 0;
+  private _lastText = '';
+  private readonly _tty = Boolean(process.stderr.isTTY);
+
+  event(prefix: string, e: StageEvent): void {
+    if (e.type === 'progress') {
+      const text = `${prefix} ${e.label ? `${e.label}: ` : ''}${e.done}/${e.total}`;
+      const now = Date.now();
+      if (this._tty) {
+        process.stderr.write(`\r\x1b[K${text}`);
+        this._lastText = text;
+      } else if (now - this._last >= 1000 || e.done === e.total) {
+        process.stderr.write(`${text}\n`);
+        this._last = now;
+      }
+    } else if (e.type === 'warning') {
+      this.line(`${prefix} warning: ${e.message}`);
+    } else if (e.type === 'trace' && e.final) {
+      this.line(`${prefix} ${e.title ?? e.streamId}: answer ${e.final.answer ?? '(none)'} (${e.final.valid ? 'valid' : 'invalid'})`);
+    }
+  }
+
+  line(text: string): void {
+    if (this._tty && this._lastText !== '') {
+      process.stderr.write('\r\x1b[K');
+      this._lastText = '';
+    }
+    process.stderr.write(`${text}\n`);
+  }
+}
+
+/**
+ * Executes every cell of a notebook in order with the same cell runner as the VS Code kernel and
+ * writes the executed notebook (in place, or to `out`). Returns the process exit code: 0 on success,
+ * 1 when a cell fails (the notebook is still written, with the error output), 130 when interrupted
+ * (nothing written). A notebook that cannot be read throws before anything is written.
+ */
+export async function runNotebookFile(file: string, options: NotebookRunOptions, signal?: AbortSignal): Promise<number> {
+  const abs = path.resolve(file);
+  let text: string;
+  try {
+    text = await readFile(abs, 'utf8');
+  } catch (err) {
+    throw new PipelineError(`Cannot read notebook ${abs}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`, { stage: 'format', kind: 'invalid-input', file: abs, cause: err });
+  }
+  const model: NotebookModel = parseNotebook(text, { file: abs });
+  const settings = cliSettings(options);
+  const outFile = options.out ? path.resolve(options.out) : abs;
+  const runDir = runDirFor(abs);
+  const log = stderrLogger(Boolean(options.verbose));
+  const printer = new ProgressPrinter();
+  const services = createServices(settings, cliServiceEnv(runDir, (m) => log.info(m)));
+  const session = new NotebookSession();
+  const cells: CellLike[] = model.cells.map((c) => ({ id: String(c.metadata.id), language: c.kind === 'markdown' ? 'markdown' : c.language, source: c.source }));
+  const ac = new AbortController();
+  const onAbort = (): void => ac.abort();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  let order = 0;
+  let failed: string | undefined;
+  try {
+    for (let i = 0; i < model.cells.length; i++) {
+      const cell = model.cells[i];
+      if (cell.kind !== 'code' || (cell.language !== 'alref' && cell.language !== 'alref-prompt')) {
+        continue;
+      }
+      const prefix = `[cell ${i + 1}]`;
+      printer.line(`${prefix} running ${cell.language === 'alref' ? 'stage' : 'prompt'} cell "${cells[i].id}"`);
+      const startTime = Date.now();
+      const outcome = await runCell({
+        cells,
+        index: i,
+        session,
+        signal: ac.signal,
+        onEvent: (e) => printer.event(prefix, e),
+        host: { runDir, baseDir: path.dirname(abs), resourcesDir: packageRoot(), settings, services, log },
+      });
+      if (outcome.status === 'cancelled') {
+        printer.line(`${prefix} interrupted; ${outFile} was not written.`);
+        return 130;
+      }
+      cell.outputs = outcome.outputs;
+      cell.executionSummary = { executionOrder: ++order, success: outcome.status === 'ok', timing: { startTime, endTime: Date.now() } };
+      if (outcome.status === 'error') {
+        failed = outcome.message ?? `${prefix} failed`;
+        printer.line(failed);
+        break;
+      }
+      printer.line(`${prefix} done in ${((Date.now() - startTime) / 1000).toFixed(1)} s`);
+    }
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+  const meta = (model.metadata.alref ?? { formatVersion: 1 }) as AlrefNotebookMetadata;
+  meta.record = buildExperimentRecord({ version: packageVersion(), settings, session, promptOverrides: collectPromptOverrides(cells).overrides, previous: meta.record });
+  model.metadata.alref = meta;
+  await writeFileAtomic(outFile, serializeNotebook(model));
+  const shown = path.relative(process.cwd(), outFile);
+  printer.line(`wrote ${shown === '' || shown.startsWith('..') ? outFile : shown}`);
+  return failed ? 1 : 0;
+}
+
+/** `alref notebook run <file> [--out <file>] [--mode live|record|replay] [--set key=value]...` */
+export function registerNotebookCommand(program: Command): void {
+  const notebook = program.command('notebook').description('work with .alref notebooks');
+  notebook
+    .command('run')
+    .description('execute every cell in order (the same runner as the VS Code kernel) and write the executed notebook')
+    .argument('<file>', 'the .alref notebook to run')
+    .option('-o, --out <file>', 'write the executed notebook here instead of in place (the run folder stays next to <file>)')
+    .addOption(new Option('--mode <mode>', 'LLM mode: live calls the API, record also stores exchanges, replay only reads stored ones').choices(['live', 'record', 'replay']))
+    .option('--set <key=value>', 'override a setting by its field path, e.g. llm.models.pivotFrame=gpt-4o (repeatable)', collect, [])
+    .option('-v, --verbose', 'also print informational log lines')
+    .action(async (file: string, opts: NotebookRunOptions) => {
+      const ac = new AbortController();
+      const onSigint = (): void => ac.abort();
+      process.once('SIGINT', onSigint);
+      try {
+        process.exitCode = await runNotebookFile(file, opts, ac.signal);
+      } catch (err) {
+        process.stderr.write(`alref: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.exitCode = 1;
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
+    });
+}
