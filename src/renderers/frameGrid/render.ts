@@ -1,0 +1,226 @@
+import type { FrameGridPayload, FrameGridTilePayload } from '../../common/payloads';
+
+/**
+ * DOM of the frame-grid renderer: the grid image (exactly what the LLM received) with one
+ * focusable button per tile. Hovering or focusing a tile shows it enlarged below the grid with its
+ * frame id, frame index and time; clicking (or Enter/Space) pins the enlarged view, Escape closes
+ * it, arrow keys move between tiles. Everything is built with textContent: captions are data.
+ */
+
+export interface FrameGridView {
+  root: HTMLElement;
+  tiles: HTMLButtonElement[];
+  zoom: HTMLElement;
+  /** Shows tile `i` enlarged (`pin` keeps it open when the pointer leaves). */
+  show(i: number, pin?: boolean): void;
+  hide(): void;
+  dispose(): void;
+}
+
+/** Why a payload cannot be drawn, or undefined when it can. */
+export function checkFrameGridPayload(payload: unknown): string | undefined {
+  if (payload === undefined || payload === null || typeof payload !== 'object') {
+    return 'This frame grid has no payload in its output metadata (metadata.alref).';
+  }
+  const p = payload as Partial<FrameGridPayload>;
+  if (p.version !== 1) {
+    return `This frame grid was written in payload version ${String(p.version)}; this version of AL-Ref Notebooks reads version 1. Update the extension.`;
+  }
+  if (!(Number(p.width) > 0) || !(Number(p.height) > 0) || !Array.isArray(p.tiles)) {
+    return 'This frame grid payload lacks its size or tiles.';
+  }
+  return undefined;
+}
+
+/** MIME type of PNG/JPEG bytes by their signature. */
+export function sniffImageMime(bytes: Uint8Array): string {
+  if (bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) {
+    return 'image/png';
+  }
+  if (bytes[0] === 0xff && bytes[1] === 0xd8) {
+    return 'image/jpeg';
+  }
+  return 'application/octet-stream';
+}
+
+/** `Frame id 3 · frame 25 · 1.00 s` (filmstrips have no ids). */
+export function tileLabel(tile: FrameGridTilePayload, kind: FrameGridPayload['kind']): string {
+  const t = `${Number(tile.timeSec).toFixed(2)} s`;
+  return kind === 'filmstrip' ? `Frame ${tile.frameIndex} · ${t}` : `Frame id ${tile.frameId} · frame ${tile.frameIndex} · ${t}`;
+}
+
+function pct(v: number, of: number): string {
+  return `${((100 * v) / of).toFixed(4)}%`;
+}
+
+/** Draws an inline error box (never throws). */
+export function renderFrameGridError(host: HTMLElement, message: string): void {
+  const doc = host.ownerDocument;
+  const box = doc.createElement('div');
+  box.className = 'alref-fg-error';
+  box.setAttribute('role', 'alert');
+  box.textContent = message;
+  host.replaceChildren(box);
+}
+
+/** Largest zoom factor: an enlarged tile is at most this many times its size in the grid. */
+const MAX_ZOOM = 4;
+/** Target width in CSS pixels of an enlarged tile. */
+const ZOOM_WIDTH = 640;
+
+/** Builds the grid into `host`. Call `dispose()` to revoke the image's Blob URL. */
+export function renderFrameGrid(host: HTMLElement, image: Uint8Array, payload: FrameGridPayload): FrameGridView {
+  const doc = host.ownerDocument;
+  const url = URL.createObjectURL(new Blob([new Uint8Array(image)], { type: sniffImageMime(image) }));
+  const { width: W, height: H } = payload;
+  const kind = payload.kind ?? 'clip';
+
+  const root = doc.createElement('figure');
+  root.className = 'alref-fg';
+  const stage = doc.createElement('div');
+  stage.className = 'alref-fg-stage';
+  const img = doc.createElement('img');
+  img.src = url;
+  img.width = W;
+  img.height = H;
+  img.alt = payload.caption ?? (kind === 'filmstrip' ? 'Filmstrip' : `Frame grid of clip ${payload.clipIndex + 1}`);
+  img.draggable = false;
+  stage.append(img);
+
+  const highlight = new Set(payload.highlight ?? []);
+  const tiles = payload.tiles.map((tile, i) => {
+    const b = doc.createElement('button');
+    b.type = 'button';
+    b.className = 'alref-fg-tile';
+    if (highlight.has(tile.frameIndex)) {
+      b.classList.add('alref-fg-highlight');
+    }
+    b.style.left = pct(tile.x, W);
+    b.style.top = pct(tile.y, H);
+    b.style.width = pct(tile.width, W);
+    b.style.height = pct(tile.height, H);
+    b.setAttribute('aria-label', tileLabel(tile, kind));
+    b.title = tileLabel(tile, kind);
+    b.dataset.index = String(i);
+    stage.append(b);
+    return b;
+  });
+
+  const zoom = doc.createElement('div');
+  zoom.className = 'alref-fg-zoom';
+  zoom.hidden = true;
+  zoom.setAttribute('role', 'region');
+  zoom.setAttribute('aria-live', 'polite');
+  const zoomImg = doc.createElement('div');
+  zoomImg.className = 'alref-fg-zoom-img';
+  zoomImg.setAttribute('role', 'img');
+  const bar = doc.createElement('div');
+  bar.className = 'alref-fg-zoom-bar';
+  const label = doc.createElement('span');
+  label.className = 'alref-fg-zoom-label';
+  const close = doc.createElement('button');
+  close.type = 'button';
+  close.className = 'alref-fg-zoom-close';
+  close.textContent = 'Close';
+  close.setAttribute('aria-label', 'Close the enlarged frame');
+  bar.append(label, close);
+  zoom.append(zoomImg, bar);
+
+  root.append(stage);
+  if (payload.caption) {
+    const cap = doc.createElement('figcaption');
+    cap.textContent = payload.caption;
+    root.append(cap);
+  }
+  root.append(zoom);
+  host.replaceChildren(root);
+
+  let shown = -1;
+  let pinned = false;
+  let quiet = false;
+
+  const show = (i: number, pin = false): void => {
+    const tile = payload.tiles[i];
+    if (!tile) {
+      return;
+    }
+    tiles.forEach((b, k) => b.classList.toggle('alref-fg-active', k === i));
+    tiles.forEach((b, k) => b.setAttribute('aria-expanded', String(k === i && pin)));
+    const k = Math.max(1, Math.min(MAX_ZOOM, ZOOM_WIDTH / tile.width));
+    zoomImg.style.width = `${Math.round(tile.width * k)}px`;
+    zoomImg.style.aspectRatio = `${tile.width} / ${tile.height}`;
+    zoomImg.style.backgroundImage = `url("${url}")`;
+    zoomImg.style.backgroundSize = `${pct(W, tile.width)} ${pct(H, tile.height)}`;
+    zoomImg.style.backgroundPosition = `${W === tile.width ? '0%' : pct(tile.x, W - tile.width)} ${H === tile.height ? '0%' : pct(tile.y, H - tile.height)}`;
+    zoomImg.setAttribute('aria-label', tileLabel(tile, kind));
+    label.textContent = tileLabel(tile, kind);
+    zoom.hidden = false;
+    shown = i;
+    pinned = pin;
+  };
+  const hide = (): void => {
+    zoom.hidden = true;
+    tiles.forEach((b) => {
+      b.classList.remove('alref-fg-active');
+      b.setAttribute('aria-expanded', 'false');
+    });
+    shown = -1;
+    pinned = false;
+  };
+
+  tiles.forEach((b, i) => {
+    b.addEventListener('mouseenter', () => {
+      if (!pinned) {
+        show(i);
+      }
+    });
+    b.addEventListener('mouseleave', () => {
+      if (!pinned) {
+        hide();
+      }
+    });
+    b.addEventListener('focus', () => {
+      if (!quiet && (!pinned || shown !== i)) {
+        show(i, pinned);
+      }
+    });
+    b.addEventListener('click', () => {
+      if (pinned && shown === i) {
+        hide();
+      } else {
+        show(i, true);
+      }
+    });
+    b.addEventListener('keydown', (ev) => {
+      const step = ev.key === 'ArrowRight' || ev.key === 'ArrowDown' ? 1 : ev.key === 'ArrowLeft' || ev.key === 'ArrowUp' ? -1 : 0;
+      if (step !== 0) {
+        ev.preventDefault();
+        tiles[(i + step + tiles.length) % tiles.length].focus();
+      }
+    });
+  });
+  /** Closes the enlarged view and returns focus to its tile without reopening it. */
+  const closeAndRefocus = (): void => {
+    const back = shown;
+    hide();
+    quiet = true;
+    tiles[back]?.focus();
+    quiet = false;
+  };
+  root.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Escape' && !zoom.hidden) {
+      ev.preventDefault();
+      closeAndRefocus();
+    }
+  });
+  close.addEventListener('click', closeAndRefocus);
+
+  return {
+    root,
+    tiles,
+    zoom,
+    show,
+    hide,
+    dispose: () => URL.revokeObjectURL(url),
+  };
+}

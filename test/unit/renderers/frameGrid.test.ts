@@ -1,0 +1,177 @@
+import assert from 'node:assert/strict';
+import { resolveObjectURL } from 'node:buffer';
+import { JSDOM } from 'jsdom';
+import type { RendererContext } from 'vscode-notebook-renderer';
+import type { FrameGridPayload } from '../../../src/common/payloads';
+import { activate } from '../../../src/renderers/frameGrid/index';
+import { checkFrameGridPayload, renderFrameGrid, sniffImageMime, tileLabel } from '../../../src/renderers/frameGrid/render';
+
+const JPEG = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 16, 1, 2, 3]);
+
+const payload: FrameGridPayload = {
+  version: 1,
+  kind: 'clip',
+  clipIndex: 1,
+  width: 1000,
+  height: 100,
+  caption: 'Clip 2 of 3: frames 25–45 <b>bold</b>',
+  tiles: [0, 1, 2, 3, 4].map((k) => ({ frameIndex: 25 + 5 * k, frameId: k + 1, timeSec: (25 + 5 * k) / 25, x: k * 200, y: 0, width: 196, height: 100 })),
+  highlight: [35],
+};
+
+function dom(): { doc: Document; win: Window & typeof globalThis } {
+  const w = new JSDOM('<!doctype html><body></body>').window;
+  return { doc: w.document, win: w as unknown as Window & typeof globalThis };
+}
+
+/** A hand-made RendererContext (no messaging: the renderer works without the host). */
+function rendererContext(): RendererContext<unknown> {
+  let state: unknown;
+  return {
+    setState: (v) => {
+      state = v;
+    },
+    getState: () => state,
+    getRenderer: async () => undefined,
+    workspace: { isTrusted: true },
+  };
+}
+
+function outputItem(id: string, metadata: unknown, data = JPEG) {
+  return { id, mime: 'application/vnd.alref.frame-grid', metadata, data: () => data, json: () => null, text: () => '', blob: () => new Blob([data]) };
+}
+
+type Api = { renderOutputItem(item: unknown, el: HTMLElement, signal: AbortSignal): void; disposeOutputItem(id?: string): void };
+
+suite('frame-grid renderer', () => {
+  test('one focusable tile button per payload tile, placed in percent of the grid', () => {
+    const { doc } = dom();
+    const host = doc.createElement('div');
+    doc.body.append(host);
+    const view = renderFrameGrid(host, JPEG, payload);
+    assert.equal(view.tiles.length, 5);
+    assert.equal(view.tiles[2].tagName, 'BUTTON');
+    const pctOf = (v: string): number => {
+      assert.match(v, /%$/);
+      return parseFloat(v);
+    };
+    assert.equal(pctOf(view.tiles[2].style.left), 40);
+    assert.equal(pctOf(view.tiles[2].style.width), 19.6);
+    assert.equal(pctOf(view.tiles[2].style.height), 100);
+    assert.equal(view.tiles[2].getAttribute('aria-label'), 'Frame id 3 · frame 35 · 1.40 s');
+    assert.ok(view.tiles[2].classList.contains('alref-fg-highlight'));
+    const img = host.querySelector('img')!;
+    assert.ok(img.src.startsWith('blob:'));
+    assert.equal(img.getAttribute('width'), '1000');
+    // Caption is text, not HTML.
+    assert.equal(host.querySelectorAll('b').length, 0);
+    assert.match(host.querySelector('figcaption')!.textContent!, /<b>bold<\/b>/);
+    view.dispose();
+  });
+
+  test('hover previews a tile enlarged with frame index and time; leaving hides it', () => {
+    const { doc, win } = dom();
+    const host = doc.createElement('div');
+    doc.body.append(host);
+    const view = renderFrameGrid(host, JPEG, payload);
+    assert.equal(view.zoom.hidden, true);
+    view.tiles[3].dispatchEvent(new win.MouseEvent('mouseenter'));
+    assert.equal(view.zoom.hidden, false);
+    assert.equal(view.zoom.querySelector('.alref-fg-zoom-label')!.textContent, 'Frame id 4 · frame 40 · 1.60 s');
+    const z = view.zoom.querySelector<HTMLElement>('.alref-fg-zoom-img')!;
+    // The enlarged view crops tile 4 out of the same image: 1000/196 wide, at x 600 of 1000-196.
+    assert.match(z.style.backgroundImage, /blob:/);
+    assert.equal(z.style.backgroundSize, '510.2041% 100.0000%');
+    assert.equal(z.style.backgroundPosition, `${((100 * 600) / 804).toFixed(4)}% 0%`);
+    assert.equal(z.style.width, `${Math.round(196 * (640 / 196))}px`);
+    view.tiles[3].dispatchEvent(new win.MouseEvent('mouseleave'));
+    assert.equal(view.zoom.hidden, true);
+    view.dispose();
+  });
+
+  test('click pins the enlarged tile, a second click or Escape closes it; keyboard reaches every tile', () => {
+    const { doc, win } = dom();
+    const host = doc.createElement('div');
+    doc.body.append(host);
+    const view = renderFrameGrid(host, JPEG, payload);
+    view.tiles[1].click();
+    assert.equal(view.zoom.hidden, false);
+    assert.equal(view.tiles[1].getAttribute('aria-expanded'), 'true');
+    view.tiles[1].dispatchEvent(new win.MouseEvent('mouseleave'));
+    assert.equal(view.zoom.hidden, false, 'pinned view stays when the pointer leaves');
+    view.tiles[1].click();
+    assert.equal(view.zoom.hidden, true);
+
+    // Keyboard: focus shows, arrows move, Escape closes and keeps focus on the tile.
+    view.tiles[0].focus();
+    assert.equal(doc.activeElement, view.tiles[0]);
+    assert.equal(view.zoom.hidden, false);
+    view.tiles[0].dispatchEvent(new win.KeyboardEvent('keydown', { key: 'ArrowRight', bubbles: true }));
+    assert.equal(doc.activeElement, view.tiles[1]);
+    assert.match(view.zoom.textContent!, /Frame id 2/);
+    view.tiles[1].click();
+    view.tiles[1].dispatchEvent(new win.KeyboardEvent('keydown', { key: 'Escape', bubbles: true }));
+    assert.equal(view.zoom.hidden, true);
+    assert.equal(doc.activeElement, view.tiles[1]);
+    view.tiles[0].dispatchEvent(new win.KeyboardEvent('keydown', { key: 'ArrowLeft', bubbles: true }));
+    assert.equal(doc.activeElement, view.tiles[4], 'wraps around');
+    view.dispose();
+  });
+
+  test('filmstrip labels have no frame ids', () => {
+    assert.equal(tileLabel(payload.tiles[0], 'filmstrip'), 'Frame 25 · 1.00 s');
+  });
+
+  test('payload checks and image sniffing', () => {
+    assert.equal(checkFrameGridPayload(payload), undefined);
+    assert.match(checkFrameGridPayload({ ...payload, version: 2 })!, /version 2/);
+    assert.match(checkFrameGridPayload(undefined)!, /no payload/);
+    assert.match(checkFrameGridPayload({ version: 1, width: 0, height: 1, tiles: [] })!, /size or tiles/);
+    assert.equal(sniffImageMime(JPEG), 'image/jpeg');
+    assert.equal(sniffImageMime(new Uint8Array([0x89, 0x50, 0x4e, 0x47])), 'image/png');
+  });
+
+  test('activation: bytes from the item, payload from metadata.alref; shadow root; errors drawn inline', () => {
+    const { doc } = dom();
+    const element = doc.createElement('div');
+    doc.body.append(element);
+    const api = activate(rendererContext()) as unknown as Api;
+    const signal = new AbortController().signal;
+    api.renderOutputItem(outputItem('o1', { alref: payload }), element, signal);
+    assert.equal(element.shadowRoot!.querySelectorAll('.alref-fg-tile').length, 5);
+    assert.ok(element.shadowRoot!.querySelector('style')!.textContent!.includes('--vscode-focusBorder'));
+
+    api.renderOutputItem(outputItem('o1', {}), element, signal);
+    const err = element.shadowRoot!.querySelector('.alref-fg-error');
+    assert.ok(err, 'inline error');
+    assert.match(err.textContent!, /no payload/);
+    assert.equal(element.shadowRoot!.querySelectorAll('.alref-fg-tile').length, 0);
+
+    // A throwing item is drawn as an error too, never thrown to VS Code.
+    const bad = { ...outputItem('o2', { alref: payload }), data: () => { throw new Error('boom'); } };
+    assert.doesNotThrow(() => api.renderOutputItem(bad, element, signal));
+    assert.match(element.shadowRoot!.textContent!, /Cannot show this frame grid: boom/);
+  });
+
+  test('Blob URLs are revoked on re-render and on dispose', () => {
+    const { doc } = dom();
+    const element = doc.createElement('div');
+    doc.body.append(element);
+    const api = activate(rendererContext()) as unknown as Api;
+    const signal = new AbortController().signal;
+    api.renderOutputItem(outputItem('o1', { alref: payload }), element, signal);
+    const first = element.shadowRoot!.querySelector('img')!.src;
+    assert.ok(resolveObjectURL(first), 'live while shown');
+    api.renderOutputItem(outputItem('o1', { alref: payload }), element, signal);
+    const second = element.shadowRoot!.querySelector('img')!.src;
+    assert.equal(resolveObjectURL(first), undefined, 'revoked after re-render');
+    assert.ok(resolveObjectURL(second));
+    api.disposeOutputItem('o1');
+    assert.equal(resolveObjectURL(second), undefined, 'revoked on dispose');
+
+    api.renderOutputItem(outputItem('a', { alref: payload }), element, signal);
+    const a = element.shadowRoot!.querySelector('img')!.src;
+    api.disposeOutputItem(undefined);
+    assert.equal(resolveObjectURL(a), undefined, 'dispose all');
+  });
+});
