@@ -2,6 +2,7 @@ import type * as vscode from 'vscode';
 import type { NotebookSessions } from '../notebook/sessions';
 import type { PipelineSettings } from '../pipeline/settings';
 import { registerLlmCommands } from './llmCommands';
+import { registerModelCommands } from './modelCommands';
 
 /** What a subsystem's registration receives from `activate`. */
 export interface RegistrationDeps {
@@ -22,4 +23,5 @@ export type Registration = (context: vscode.ExtensionContext, deps: Registration
  */
 export const REGISTRATIONS: Registration[] = [
   registerLlmCommands,
+  registerModelCommands,
 ];
