@@ -3,7 +3,9 @@ import { mkdir } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { PipelineError, isCancellation } from '../../pipeline/errors';
-import { cliRunnerHost, stderrLogger } from '../../pipeline/eval/cliHost';
+import { makeRunnerHost } from '../../pipeline/eval/cliHost';
+import { cliServiceEnv, packageRoot, packageVersion, stderrLogger } from '../env';
+import { cliSettings } from './notebook';
 import { DATASET_KINDS, datasetLayout, parseShard, readDataset, type DatasetKind } from '../../pipeline/eval/datasets';
 import { SCORE_FILE_VERSION, distinctRecords, formatSummary, mergeScoreFiles, type ScoreFile } from '../../pipeline/eval/report';
 import { readItemStatuses, runDataset, type StageOverrides } from '../../pipeline/eval/runner';
@@ -51,11 +53,11 @@ export async function writeJson(file: string, data: unknown): Promise<void> {
   await writeFileAtomic(file, `${JSON.stringify(data, null, 2)}\n`);
 }
 
-/** `--set stage.field=value` -> overrides (values parsed as JSON when they parse, else strings). */
-function parseSet(value: string, previous: StageOverrides = {}): StageOverrides {
+/** `--stage stage.field=value` -> overrides (values parsed as JSON when they parse, else strings). */
+export function parseStageOverride(value: string, previous: StageOverrides = {}): StageOverrides {
   const m = /^([a-z-]+)\.([A-Za-z0-9_]+)=(.*)$/.exec(value);
   if (!m) {
-    throw new PipelineError(`--set expects stage.field=value (e.g. pivot-frame.strategy=middle), got "${value}".`, { stage: 'evaluate', kind: 'invalid-input', field: 'set' });
+    throw new PipelineError(`--stage expects stage.field=value (e.g. pivot-frame.strategy=middle), got "${value}".`, { stage: 'evaluate', kind: 'invalid-input', field: 'stage' });
   }
   let v: unknown = m[3];
   try {
@@ -67,10 +69,23 @@ function parseSet(value: string, previous: StageOverrides = {}): StageOverrides 
   return { ...previous, [stage]: { ...(previous[stage] ?? {}), [m[2]]: v } };
 }
 
-interface EvalOptions { dataset: DatasetKind; root: string; split?: string; shard?: string; out: string; set?: StageOverrides; score: boolean; quiet?: boolean }
+interface EvalOptions { dataset: DatasetKind; root: string; split?: string; shard?: string; out: string; stage?: StageOverrides; set?: string[]; mode?: 'live' | 'record' | 'replay'; score: boolean; quiet?: boolean }
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** The runner host of a CLI run: settings from `--set` / `--mode`, services per run folder. */
+export function cliRunnerHost(opts: { set?: string[]; mode?: 'live' | 'record' | 'replay'; verbose?: boolean }): ReturnType<typeof makeRunnerHost> {
+  const log = stderrLogger(Boolean(opts.verbose));
+  return makeRunnerHost({
+    version: packageVersion(), settings: cliSettings({ set: opts.set, mode: opts.mode }), log, resourcesDir: packageRoot(),
+    serviceEnv: (runDir) => cliServiceEnv(runDir, (m) => log.info(m)),
+  });
+}
 
 /** `alref eval`: the pipeline over a dataset split (or one shard of it), resumable, then its scores. */
-export function register(program: Command): void {
+export function registerEvalCommand(program: Command): void {
   program
     .command('eval')
     .description('Run the pipeline over a dataset split with a progress bar; resumable; --shard i/n for array jobs; scores the shard when the split has ground truth.')
@@ -79,7 +94,9 @@ export function register(program: Command): void {
     .option('--split <split>', 'split (valid, valid_u, test, train ...; default per dataset)')
     .option('--shard <i/n>', 'run shard i of n (0-based): videos k with k mod n = i in name order')
     .option('--out <dir>', 'output folder (predictions/, items/, runs/, shard files)', 'alref-eval')
-    .option('--set <stage.field=value>', 'extra stage field for every item, repeatable (e.g. pivot-frame.strategy=middle)', parseSet)
+    .option('--stage <stage.field=value>', 'extra stage-cell field for every item, repeatable (e.g. pivot-frame.strategy=middle)', parseStageOverride)
+    .addOption(new Option('--mode <mode>', 'LLM mode: live, record (store exchanges), replay (only stored ones)').choices(['live', 'record', 'replay']))
+    .option('--set <key=value>', 'override a setting by its field path, e.g. llm.models.pivotFrame=gpt-4o (repeatable)', collect, [])
     .option('--no-score', 'only write predictions')
     .option('--quiet', 'no progress bar')
     .addHelpText('after', `\nLayouts:\n${DATASET_KINDS.map((k) => `  ${k}: ${datasetLayout(k)}`).join('\n')}\n`)
@@ -100,10 +117,10 @@ async function evalCommand(opts: EvalOptions, signal: AbortSignal): Promise<void
   const ds = await readDataset(opts.dataset, opts.root, opts.split);
   const outDir = path.resolve(opts.out);
   await mkdir(outDir, { recursive: true });
-  const log = stderrLogger(opts.quiet);
+  const log = stderrLogger(false);
   const bar = opts.quiet ? undefined : progressBar(`eval ${ds.kind}/${ds.split} shard ${shard.index}/${shard.count}`);
   const run = await runDataset({
-    dataset: ds, outDir, shard, signal, overrides: opts.set, host: cliRunnerHost({ log: { ...log, info: () => undefined } }),
+    dataset: ds, outDir, shard, signal, overrides: opts.stage, host: cliRunnerHost(opts),
     onStart: (total, done) => {
       bar?.start(total, done, { unit: done > 0 ? `${done} already finished` : '' });
     },

@@ -8,7 +8,7 @@ import { reportFailure, writeJson } from './eval';
 interface MergeOptions { out: string; zip?: string; davisSets?: string; pred?: string[] }
 
 /** `alref merge`: combines shard score files (and shard predictions) into the final report. */
-export function register(program: Command): void {
+export function registerMergeCommand(program: Command): void {
   program
     .command('merge')
     .description('Combine shard outputs of `alref eval --shard` / `alref score --shard` and compute the final metrics.')

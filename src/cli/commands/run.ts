@@ -3,18 +3,23 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { PipelineError } from '../../pipeline/errors';
-import { cliRunnerHost, stderrLogger } from '../../pipeline/eval/cliHost';
 import { encodeBinaryPng } from '../../pipeline/eval/png';
 import { pipelineCells, runPipeline, unionMasks, writeFolderAtomic } from '../../pipeline/eval/runner';
 import { decodeRle } from '../../pipeline/masks/rle';
 import type { RleMask } from '../../pipeline/domain';
 import { readFile } from 'node:fs/promises';
-import { interruptSignal, reportFailure, writeJson } from './eval';
+import { cliRunnerHost, interruptSignal, parseStageOverride, reportFailure, writeJson } from './eval';
+import type { StageOverrides } from '../../pipeline/eval/runner';
+import { Option } from 'commander';
 
-interface RunOptions { expression?: string; audio?: boolean | string; out: string; preset?: string; quiet?: boolean }
+interface RunOptions { expression?: string; audio?: boolean | string; out: string; preset?: string; quiet?: boolean; stage?: StageOverrides; set?: string[]; mode?: 'live' | 'record' | 'replay' }
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
 
 /** `alref run`: the pipeline on one video, writing masks and a report. */
-export function register(program: Command): void {
+export function registerRunCommand(program: Command): void {
   program
     .command('run')
     .description('Run the pipeline on one video (file or folder of frames) with a language expression or with its audio; writes masks and a report.')
@@ -23,6 +28,9 @@ export function register(program: Command): void {
     .option('--audio [file]', 'use the audio branch (AVS); optionally a separate audio file')
     .option('--preset <preset>', 'video-stage dataset preset (ref-youtube-vos, ref-davis17, mevis, avsbench-s4, ...)')
     .option('--out <dir>', 'output folder (masks/, objects/, report.json, run/)', 'alref-run')
+    .option('--stage <stage.field=value>', 'extra stage-cell field, repeatable (e.g. pivot-frame.strategy=middle)', parseStageOverride)
+    .addOption(new Option('--mode <mode>', 'LLM mode: live, record (store exchanges), replay (only stored ones)').choices(['live', 'record', 'replay']))
+    .option('--set <key=value>', 'override a setting by its field path (repeatable)', collect, [])
     .option('--quiet', 'no stage progress lines')
     .action(async (video: string, opts: RunOptions) => {
       const interrupt = interruptSignal();
@@ -36,14 +44,13 @@ export function register(program: Command): void {
         }
         const out = path.resolve(opts.out);
         await mkdir(out, { recursive: true });
-        const log = stderrLogger(opts.quiet);
         const input = {
           source, expression: opts.expression, mode: (opts.audio ? 'avs' : 'rvos') as 'avs' | 'rvos', preset: opts.preset,
-          audioPath: typeof opts.audio === 'string' ? path.resolve(opts.audio) : undefined,
+          audioPath: typeof opts.audio === 'string' ? path.resolve(opts.audio) : undefined, overrides: opts.stage,
         };
         const t0 = Date.now();
         let lastStage = '';
-        const result = await runPipeline(input, cliRunnerHost({ log }), path.join(out, 'run'), interrupt.signal, (e, stage) => {
+        const result = await runPipeline(input, cliRunnerHost(opts), path.join(out, 'run'), interrupt.signal, (e, stage) => {
           if (opts.quiet) {
             return;
           }

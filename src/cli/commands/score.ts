@@ -8,7 +8,7 @@ import { interruptSignal, progressBar, reportFailure, writeJson } from './eval';
 interface ScoreOptions { dataset: DatasetKind; root: string; pred: string; split?: string; shard?: string; out: string; quiet?: boolean; records?: boolean }
 
 /** `alref score`: scores existing predictions against a dataset's ground truth. */
-export function register(program: Command): void {
+export function registerScoreCommand(program: Command): void {
   program
     .command('score')
     .description('Score existing predictions against a dataset split: prints the summary table and writes a JSON report.')

@@ -4,10 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { inflateRawSync } from 'node:zlib';
 import { Command } from 'commander';
-import { register as registerScore } from '../../../src/cli/commands/score';
-import { register as registerMerge } from '../../../src/cli/commands/merge';
-import { register as registerEval } from '../../../src/cli/commands/eval';
-import { register as registerRun } from '../../../src/cli/commands/run';
+import { registerScoreCommand as registerScore } from '../../../src/cli/commands/score';
+import { registerMergeCommand as registerMerge } from '../../../src/cli/commands/merge';
+import { registerEvalCommand as registerEval } from '../../../src/cli/commands/eval';
+import { registerRunCommand as registerRun } from '../../../src/cli/commands/run';
 import { makeMevis, makeRefDavis, makeYtvos } from '../../tooling/datasets';
 import { decodeLabelPng } from '../../../src/pipeline/eval/png';
 
