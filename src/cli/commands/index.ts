@@ -1,6 +1,10 @@
 import type { Command } from 'commander';
 import { registerNotebookCommand } from './notebook';
 import { registerModelsCommand } from './models';
+import { registerRunCommand } from './run';
+import { registerEvalCommand } from './eval';
+import { registerScoreCommand } from './score';
+import { registerMergeCommand } from './merge';
 
 /** Adds one subcommand (and its options and action) to the `alref` program. */
 export type CliRegistration = (program: Command) => void;
@@ -14,4 +18,8 @@ export type CliRegistration = (program: Command) => void;
 export const CLI_COMMANDS: CliRegistration[] = [
   registerNotebookCommand,
   registerModelsCommand,
+  registerRunCommand,
+  registerEvalCommand,
+  registerScoreCommand,
+  registerMergeCommand,
 ];
