@@ -210,6 +210,20 @@ suite('lbru stage: audio tags + frame grid -> sounding objects (01_dog.mp4, fixt
     assert.ok(events.some((e) => e.type === 'warning' && /silent/.test(e.message)));
   });
 
+  test('a 0.2 s soundtrack is tagged (looped to 1 s) with a warning', async () => {
+    const ffmpeg = resolveFfmpeg(defaultSettings()).ffmpeg;
+    const short = path.join(tmp, 'short.wav');
+    execFileSync(ffmpeg, ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=600:duration=0.2', short]);
+    server.enqueue("['dog': 3]");
+    const { events, value } = await drain(runLbru(request({ audio: short }), context()));
+    const data = value.data as LbruData;
+    assert.ok(data.audio.durationSec < 0.25);
+    assert.equal(data.taggers[0].looped, true);
+    assert.ok(events.some((e) => e.type === 'warning' && /looped to 1 s/.test(e.message)));
+    assert.equal(data.targets.length, 1);
+    assert.equal(data.activity?.categories[0].active.length, 1);
+  });
+
   test('a video without an audio track is a clear invalid-input error', async () => {
     const ctx = context();
     const noAudio: VideoData = { ...video, info: { ...video.info, source: path.join(DATA, 'sam2-gallery/bedroom.mp4'), audio: null } };
