@@ -1,4 +1,5 @@
 import type { RleMask } from '../domain';
+import { emptyRle as emptyMask } from '../masks/rle';
 
 /**
  * Sound-event segmentation and silent-frame filtering for AVS.
@@ -166,9 +167,9 @@ export function windowOfFrame(frameIndex: number, fps: number, windowSec: number
   return Math.max(0, Math.min(windows - 1, Math.floor(t / windowSec + 1e-9)));
 }
 
-/** An all-background COCO RLE mask of `size` [height, width]. */
+/** An all-background COCO RLE mask of `size` [height, width] (string counts, as masks/rle.ts writes). */
 export function emptyRle(size: [number, number]): RleMask {
-  return { size: [size[0], size[1]], counts: [size[0] * size[1]] };
+  return emptyMask(size[1], size[0]);
 }
 
 /**
