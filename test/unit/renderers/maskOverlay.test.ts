@@ -1,0 +1,212 @@
+import assert from 'node:assert/strict';
+import { JSDOM, VirtualConsole } from 'jsdom';
+import type { RendererContext } from 'vscode-notebook-renderer';
+import type { MaskOverlayPayload } from '../../../src/common/payloads';
+import { isRendererToHostMessage } from '../../../src/common/messages';
+import { activate } from '../../../src/renderers/maskOverlay/index';
+import { checkMaskOverlayPayload, frameRef, paintRle, renderMaskOverlay, rleCounts, type MessagingLike } from '../../../src/renderers/maskOverlay/render';
+import { encodeRle, countsToString } from '../../../src/pipeline/masks/rle';
+
+const W = 8;
+const H = 6;
+const N = 40;
+const JPEG = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 16, 1, 2, 3]);
+
+/** Object 1: a 2x2 square at x = frame % 6; object 2: nothing except on frame 5 (whole frame). */
+function masksFor(objectId: number) {
+  return Array.from({ length: N }, (_, f) => {
+    const m = new Uint8Array(W * H);
+    if (objectId === 1) {
+      const x = f % 6;
+      for (const [dx, dy] of [[0, 0], [1, 0], [0, 1], [1, 1]]) {
+        m[(2 + dy) * W + x + dx] = 1;
+      }
+    } else if (f === 5) {
+      m.fill(1);
+    }
+    return encodeRle(m, W, H);
+  });
+}
+
+const payload: MaskOverlayPayload = {
+  version: 1,
+  width: W,
+  height: H,
+  frameCount: N,
+  fps: 30,
+  frames: { dir: 'frames/abc', pad: 5, ext: '.jpg' },
+  objects: [
+    { objectId: 1, text: 'the dog <b>', colour: 'rgb(230, 25, 75)', pivotFrames: [10, 30], masks: { ref: 'artifacts/aa/one.json' } },
+    { objectId: 2, text: 'the ball', colour: '#3cb44b', pivotFrames: [30], masks: { ref: 'artifacts/bb/two.json' } },
+  ],
+  caption: 'Masks over 40 frames',
+};
+
+/** A host answering readArtifact from a map, asynchronously, recording the requested refs. */
+function fakeHost(files: Record<string, Uint8Array>): MessagingLike & { requested: string[] } {
+  const listeners: Array<(e: unknown) => void> = [];
+  const requested: string[] = [];
+  return {
+    requested,
+    postMessage(message: unknown) {
+      assert.ok(isRendererToHostMessage(message));
+      requested.push(message.ref);
+      const bytes = files[message.ref];
+      setTimeout(() => {
+        const reply = bytes
+          ? { type: 'artifact', requestId: message.requestId, ref: message.ref, ok: true, base64: Buffer.from(bytes).toString('base64'), mime: message.ref.endsWith('.json') ? 'application/json' : 'image/jpeg' }
+          : { type: 'artifact', requestId: message.requestId, ref: message.ref, ok: false, error: `no such artifact ${message.ref}` };
+        listeners.forEach((l) => l(reply));
+      }, 1);
+    },
+    onDidReceiveMessage(l: (e: unknown) => void) {
+      listeners.push(l);
+      return { dispose: () => listeners.splice(listeners.indexOf(l), 1) };
+    },
+  };
+}
+
+function files(): Record<string, Uint8Array> {
+  const out: Record<string, Uint8Array> = {
+    'artifacts/aa/one.json': new TextEncoder().encode(JSON.stringify(masksFor(1))),
+    'artifacts/bb/two.json': new TextEncoder().encode(JSON.stringify(masksFor(2))),
+  };
+  for (let i = 0; i < N; i++) {
+    out[frameRef(payload, i)] = JPEG;
+  }
+  return out;
+}
+
+function dom() {
+  const vc = new VirtualConsole();
+  const w = new JSDOM('<!doctype html><body></body>', { virtualConsole: vc }).window;
+  return { doc: w.document, win: w as unknown as Window & typeof globalThis };
+}
+
+const settle = (ms = 30) => new Promise((r) => setTimeout(r, ms));
+
+suite('mask-overlay renderer (JSDOM)', () => {
+  test('payload checks and the frame reference template', () => {
+    assert.equal(checkMaskOverlayPayload(payload), null);
+    assert.match(checkMaskOverlayPayload({ ...payload, version: 2 }) ?? '', /newer version/);
+    assert.match(checkMaskOverlayPayload({ version: 1 }) ?? '', /size or frame count/);
+    assert.equal(frameRef(payload, 7), 'frames/abc/00007.jpg');
+  });
+
+  test('RLE painting matches the pycocotools layout (column-major runs)', () => {
+    const m = new Uint8Array(W * H);
+    m[1 * W + 3] = 1;
+    m[4 * W + 7] = 1;
+    const rle = encodeRle(m, W, H);
+    assert.deepEqual(rleCounts(rle.counts as string), rleCounts(countsToString(rleCounts(rle.counts as string))));
+    const rgba = new Uint8ClampedArray(W * H * 4);
+    assert.equal(paintRle(rle, rgba, [1, 2, 3]), 2);
+    assert.deepEqual([...rgba.subarray((1 * W + 3) * 4, (1 * W + 3) * 4 + 4)], [1, 2, 3, 255]);
+    assert.deepEqual([...rgba.subarray((4 * W + 7) * 4, (4 * W + 7) * 4 + 4)], [1, 2, 3, 255]);
+    assert.equal(rgba[(0 * W + 0) * 4 + 3], 0);
+  });
+
+  test('loads lazily: the first pivot frame, a few ahead, and the masks once; pivots marked on the timeline', async () => {
+    const { doc } = dom();
+    const host = doc.createElement('div');
+    doc.body.append(host);
+    const ctx = fakeHost(files());
+    const view = renderMaskOverlay(host, payload, ctx);
+    await settle();
+    assert.equal(view.frameIndex, 10);
+    assert.equal(view.slider.value, '10');
+    const frameReqs = ctx.requested.filter((r) => r.endsWith('.jpg'));
+    assert.deepEqual(frameReqs.sort(), ['frames/abc/00010.jpg', 'frames/abc/00011.jpg', 'frames/abc/00012.jpg', 'frames/abc/00013.jpg']);
+    assert.equal(ctx.requested.filter((r) => r.endsWith('.json')).length, 2);
+    const img = view.root.querySelector('img') as HTMLImageElement;
+    assert.match(img.src, /^blob:/);
+    assert.equal((view.root.querySelector('canvas') as HTMLCanvasElement).dataset.painted, '4');
+    assert.deepEqual(view.marks.map((m) => m.style.left), [`${(100 * 10) / 39}%`, `${(100 * 30) / 39}%`]);
+    // object text is untrusted: shown as text
+    assert.ok(view.root.textContent?.includes('1: the dog <b>'));
+    assert.equal(view.root.querySelector('b'), null);
+    view.dispose();
+  });
+
+  test('arrow keys, shift+arrow, End, the slider and pivot marks scrub; opacity changes the mask layer', async () => {
+    const { doc, win } = dom();
+    const host = doc.createElement('div');
+    doc.body.append(host);
+    const view = renderMaskOverlay(host, payload, fakeHost(files()));
+    await settle();
+    const key = (k: string, shiftKey = false) => view.root.dispatchEvent(new win.KeyboardEvent('keydown', { key: k, shiftKey, bubbles: true }));
+    key('ArrowRight');
+    assert.equal(view.frameIndex, 11);
+    key('ArrowLeft');
+    key('ArrowLeft');
+    assert.equal(view.frameIndex, 9);
+    key('ArrowRight', true);
+    assert.equal(view.frameIndex, 19);
+    key('End');
+    assert.equal(view.frameIndex, 39);
+    key('ArrowRight');
+    assert.equal(view.frameIndex, 39);
+    view.slider.value = '5';
+    view.slider.dispatchEvent(new win.Event('input'));
+    await settle();
+    assert.equal(view.frameIndex, 5);
+    // frame 5: object 1 (4 px) + object 2 (the whole frame)
+    assert.equal((view.root.querySelector('canvas') as HTMLCanvasElement).dataset.painted, String(4 + W * H));
+    view.marks[1].dispatchEvent(new win.Event('click'));
+    assert.equal(view.frameIndex, 30);
+    view.opacity.value = '0.8';
+    view.opacity.dispatchEvent(new win.Event('input'));
+    assert.equal((view.root.querySelector('canvas') as HTMLCanvasElement).style.opacity, '0.8');
+    view.dispose();
+  });
+
+  test('play advances frames at the payload fps; space pauses', async () => {
+    const { doc, win } = dom();
+    const host = doc.createElement('div');
+    doc.body.append(host);
+    const view = renderMaskOverlay(host, payload, fakeHost(files()));
+    await settle();
+    view.playButton.dispatchEvent(new win.Event('click'));
+    assert.equal(view.playing, true);
+    await settle(250);
+    assert.ok(view.frameIndex > 11, `frame ${view.frameIndex}`);
+    view.root.dispatchEvent(new win.KeyboardEvent('keydown', { key: ' ', bubbles: true }));
+    assert.equal(view.playing, false);
+    const at = view.frameIndex;
+    await settle(120);
+    assert.equal(view.frameIndex, at);
+    view.dispose();
+  });
+
+  test('a host error and missing messaging are shown in the overlay, not thrown', async () => {
+    const { doc } = dom();
+    const host = doc.createElement('div');
+    doc.body.append(host);
+    const f = files();
+    delete f['frames/abc/00010.jpg'];
+    const view = renderMaskOverlay(host, payload, fakeHost(f));
+    await settle();
+    assert.match(view.root.querySelector('.alref-mo-status')?.textContent ?? '', /Cannot load frame 10: no such artifact frames\/abc\/00010\.jpg/);
+    view.dispose();
+    const host2 = doc.createElement('div');
+    doc.body.append(host2);
+    const v2 = renderMaskOverlay(host2, payload, {});
+    await settle();
+    assert.match(v2.root.querySelector('.alref-mo-status')?.textContent ?? '', /load through the AL-Ref extension/);
+    v2.dispose();
+  });
+
+  test('activate: renders from the JSON item into a shadow root; a bad payload becomes an inline error', async () => {
+    const { doc } = dom();
+    const ctx = { ...fakeHost(files()), setState: () => undefined, getState: () => undefined, getRenderer: async () => undefined, workspace: { isTrusted: true } } as unknown as RendererContext<unknown>;
+    const api = activate(ctx) as unknown as { renderOutputItem(item: unknown, el: HTMLElement, signal: AbortSignal): void; disposeOutputItem(id?: string): void };
+    const el = doc.createElement('div');
+    doc.body.append(el);
+    api.renderOutputItem({ id: 'o1', mime: 'application/vnd.alref.mask-overlay+json', metadata: {}, json: () => payload, data: () => new Uint8Array(), text: () => '', blob: () => new Blob([]) }, el, new AbortController().signal);
+    assert.ok(el.shadowRoot?.querySelector('.alref-mask-overlay'));
+    api.renderOutputItem({ id: 'o1', mime: 'application/vnd.alref.mask-overlay+json', metadata: {}, json: () => ({ version: 9 }), data: () => new Uint8Array(), text: () => '', blob: () => new Blob([]) }, el, new AbortController().signal);
+    assert.match(el.shadowRoot?.querySelector('.alref-mo-error')?.textContent ?? '', /newer version/);
+    api.disposeOutputItem(undefined);
+    await settle();
+  });
+});
