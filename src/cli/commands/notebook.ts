@@ -109,6 +109,9 @@ export async function runNotebookFile(file: string, options: NotebookRunOptions,
   const cells: CellLike[] = model.cells.map((c) => ({ id: String(c.metadata.id), language: c.kind === 'markdown' ? 'markdown' : c.language, source: c.source }));
   const ac = new AbortController();
   const onAbort = (): void => ac.abort();
+  if (signal?.aborted) {
+    ac.abort();
+  }
   signal?.addEventListener('abort', onAbort, { once: true });
   let order = 0;
   let failed: string | undefined;

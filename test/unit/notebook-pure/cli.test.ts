@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { buildProgram } from '../../../src/cli/main';
+import { cliSettings, runNotebookFile } from '../../../src/cli/commands/notebook';
+import { ERROR_MIME, parseNotebook, serializeNotebook } from '../../../src/pipeline/format';
+import type { NotebookModel } from '../../../src/pipeline/format';
+import { MIME } from '../../../src/common/mime';
+import { makeClip, tempDir } from '../../tooling/media';
+import type { TempDir } from '../../tooling/media';
+
+const dec = new TextDecoder();
+
+function notebook(cells: Array<[string, string, string]>): NotebookModel {
+  return {
+    metadata: { alref: { formatVersion: 1 } },
+    cells: cells.map(([id, language, source]) => ({ kind: language === 'markdown' ? 'markdown' : 'code', language, source, metadata: { id }, outputs: [] })),
+  };
+}
+
+suite('cli: alref notebook run', () => {
+  let tmp: TempDir;
+  let stderrWrite: typeof process.stderr.write;
+  setup(() => {
+    tmp = tempDir('alref-cli-');
+    // Keep the test report readable: the command prints progress to stderr.
+    stderrWrite = process.stderr.write.bind(process.stderr);
+    process.stderr.write = (() => true) as typeof process.stderr.write;
+  });
+  teardown(() => {
+    process.stderr.write = stderrWrite;
+    tmp.remove();
+  });
+
+  test('--help lists the notebook command; notebook run --help names its options', () => {
+    const program = buildProgram();
+    assert.match(program.helpInformation(), /notebook\s+work with \.alref notebooks/);
+    const run = program.commands.find((c) => c.name() === 'notebook')?.commands.find((c) => c.name() === 'run');
+    assert.ok(run);
+    const help = run.helpInformation();
+    for (const opt of ['--out <file>', '--mode <mode>', '--set <key=value>']) {
+      assert.ok(help.includes(opt), opt);
+    }
+  });
+
+  test('runs a video cell on a real clip with the shared runner and writes outputs, summary and record', async () => {
+    makeClip(path.join(tmp.path, 'clip one.mp4'), { frames: 30, fps: 10, width: 64, height: 48 });
+    const file = path.join(tmp.path, 'nb.alref');
+    writeFileSync(file, serializeNotebook(notebook([['intro', 'markdown', '# t'], ['cell-2', 'alref', 'stage: video\nid: vid\nsource: clip one.mp4\npreset: ref-davis17\n']])));
+    const code = await runNotebookFile(file, {});
+    assert.equal(code, 0);
+    const text = readFileSync(file, 'utf8');
+    const nb = parseNotebook(text, { file });
+    const cell = nb.cells[1];
+    assert.equal(cell.executionSummary?.success, true);
+    assert.equal(cell.executionSummary?.executionOrder, 1);
+    assert.ok(cell.outputs.length >= 1);
+    const grid = cell.outputs.find((o) => o.items.some((i) => i.mime === MIME.frameGrid));
+    assert.ok(grid, 'a frame-grid output');
+    assert.ok(grid.items.some((i) => i.mime.startsWith('image/')), 'with an image fallback');
+    assert.equal(cell.outputs.some((o) => o.items.some((i) => i.mime === ERROR_MIME)), false);
+    assert.ok(nb.metadata.alref?.record?.cells.vid, 'the record has the cell input hash');
+    assert.equal(serializeNotebook(nb), text, 'the written file re-serializes byte for byte');
+    assert.ok(existsSync(path.join(tmp.path, 'nb.alref.runs')), 'run folder next to the notebook');
+  });
+
+  test('a failing cell: exit code 1, the error output names cell and field, later cells are not run, input kept with --out', async () => {
+    const file = path.join(tmp.path, 'fail.alref');
+    const original = serializeNotebook(notebook([['p', 'alref-prompt', 'template: pivot-frame.cot\nPick one.\n'], ['v', 'alref', 'stage: video\nsource: missing.mp4\n'], ['w', 'alref', 'stage: video\nsource: other.mp4\n']]));
+    writeFileSync(file, original);
+    const out = path.join(tmp.path, 'out', 'fail.out.alref');
+    const code = await runNotebookFile(file, { out });
+    assert.equal(code, 1);
+    assert.equal(readFileSync(file, 'utf8'), original);
+    const nb = parseNotebook(readFileSync(out, 'utf8'));
+    assert.equal(nb.cells[0].executionSummary?.success, true);
+    assert.equal(nb.cells[1].executionSummary?.success, false);
+    const err = JSON.parse(dec.decode(nb.cells[1].outputs[0].items.find((i) => i.mime === ERROR_MIME)!.data));
+    assert.match(err.message, /^Cell 2 \(id "v"\), field "source": /);
+    assert.equal(nb.cells[2].executionSummary, undefined, 'cells after the failure do not run');
+    assert.ok(nb.metadata.alref?.record?.prompts['pivot-frame.cot']);
+  });
+
+  test('a malformed or truncated notebook throws before anything is written; an interrupted run writes nothing', async () => {
+    const file = path.join(tmp.path, 'bad.alref');
+    writeFileSync(file, '{"nbformat": 4, "cells": [');
+    await assert.rejects(runNotebookFile(file, {}), /bad\.alref: is not valid JSON/);
+    assert.equal(readFileSync(file, 'utf8'), '{"nbformat": 4, "cells": [');
+    const good = path.join(tmp.path, 'good.alref');
+    const text = serializeNotebook(notebook([['v', 'alref', 'stage: video\nsource: x.mp4\n']]));
+    writeFileSync(good, text);
+    const ac = new AbortController();
+    ac.abort();
+    assert.equal(await runNotebookFile(good, {}, ac.signal), 130);
+    assert.equal(readFileSync(good, 'utf8'), text);
+  });
+
+  test('--set and --mode build the settings; unknown keys and wrong types are refused', () => {
+    const s = cliSettings({ set: ['llm.models.pivotFrame=gpt-test', 'llm.maxTokens=10'], mode: 'replay' });
+    assert.equal(s.llm.models.pivotFrame, 'gpt-test');
+    assert.equal(s.llm.maxTokens, 10);
+    assert.equal(s.llm.mode, 'replay');
+    assert.throws(() => cliSettings({ set: ['llm.nope=1'] }), /Unknown setting "llm\.nope"/);
+    assert.throws(() => cliSettings({ set: ['llm.maxTokens=many'] }), /llm\.maxTokens.*expected number/);
+  });
+});
