@@ -265,6 +265,83 @@ export async function scoreDataset(ds: Dataset, predDir: string, options: ScoreO
   return { records, warnings };
 }
 
+/** Ground truth of one frame of a dataset item, as the evaluate stage reads it. */
+export interface ItemGtFrame {
+  /** 1 = object, 0 = background, 255 = void (DAVIS only, then `ids` is true). */
+  labels: Uint8Array;
+  width: number;
+  height: number;
+  ids: boolean;
+}
+
+/**
+ * The ground truth of one dataset item, frame by frame in the item's frame order (null where a frame
+ * is not annotated): the referred object(s) for RVOS, the sounding objects for AVS.
+ */
+export async function itemGroundTruth(ds: Dataset, item: DatasetItem): Promise<Array<ItemGtFrame | null>> {
+  if (!ds.hasGroundTruth) {
+    throw new PipelineError(`The ${ds.kind} split "${ds.split}" has no local ground truth.`, { stage: 'evaluate', kind: 'invalid-input', field: 'dataset.split' });
+  }
+  if (ds.kind === 'mevis') {
+    const dict = JSON.parse(await readFile(ds.maskDictPath!, 'utf8')) as Record<string, Array<RleMask | null>>;
+    let size: [number, number] | null = null;
+    for (const a of item.annotationIds ?? []) {
+      size ??= (dict[a] ?? []).find((r): r is RleMask => Boolean(r))?.size ?? null;
+    }
+    return item.frames.map((_, t) => {
+      let acc: Uint8Array | null = size ? new Uint8Array(size[0] * size[1]) : null;
+      for (const a of item.annotationIds ?? []) {
+        const rle = dict[a]?.[t];
+        if (rle) {
+          const m = decodeRle(rle);
+          acc ??= new Uint8Array(m.length);
+          for (let i = 0; i < m.length; i++) {
+            acc[i] |= m[i];
+          }
+        }
+      }
+      return acc && size ? { labels: acc, width: size[1], height: size[0], ids: false } : null;
+    });
+  }
+  const dir = ds.gtDirs.get(item.video);
+  if (!dir || !existsSync(dir)) {
+    throw new PipelineError(`No ground-truth folder for ${item.video}.`, { stage: 'evaluate', kind: 'invalid-input', field: 'dataset.item' });
+  }
+  const names = (await readdir(dir)).filter((n) => n.toLowerCase().endsWith('.png')).sort(naturalCompare);
+  const palette = ds.kind === 'avss' || ds.kind === 'avs-v2' ? avssPalette() : undefined;
+  const byName = new Map(names.map((n) => [n.slice(0, -4), n]));
+  const out: Array<ItemGtFrame | null> = [];
+  for (const [t, f] of item.frames.entries()) {
+    const n = byName.get(f.name) ?? (ds.kind.startsWith('avs') ? names[t] : undefined);
+    if (!n) {
+      out.push(null);
+      continue;
+    }
+    const img = await readLabelPng(path.join(dir, n), palette ? { colourPalette: palette } : {});
+    const labels = new Uint8Array(img.data.length);
+    if (ds.kind === 'ref-davis17') {
+      const id = item.objectIds?.[0] ?? 1;
+      for (let i = 0; i < labels.length; i++) {
+        labels[i] = img.data[i] === id ? 1 : img.data[i] === 255 ? 255 : 0;
+      }
+      out.push({ labels, width: img.width, height: img.height, ids: true });
+      continue;
+    }
+    if (ds.kind === 'ref-youtube-vos') {
+      const ids = new Set(item.objectIds ?? []);
+      for (let i = 0; i < labels.length; i++) {
+        labels[i] = ids.has(img.data[i]) ? 1 : 0;
+      }
+    } else {
+      for (let i = 0; i < labels.length; i++) {
+        labels[i] = img.data[i] !== 0 ? 1 : 0;
+      }
+    }
+    out.push({ labels, width: img.width, height: img.height, ids: false });
+  }
+  return out;
+}
+
 function naturalCompare(a: string, b: string): number {
   return a.localeCompare(b, 'en', { numeric: true });
 }
