@@ -6,7 +6,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { MIME } from '../../../src/common/mime';
 import type { AudioTimelinePayload } from '../../../src/common/payloads';
-import type { VideoData } from '../../../src/pipeline/domain';
+import type { MaskData, RleMask, VideoData } from '../../../src/pipeline/domain';
 import { PipelineError } from '../../../src/pipeline/errors';
 import type { ImageEvent, StageEvent, TableEvent, TraceEvent } from '../../../src/pipeline/events';
 import { createLlmService } from '../../../src/pipeline/llm/service';
@@ -16,6 +16,14 @@ import { createModelService } from '../../../src/pipeline/models/service';
 import { defaultSettings } from '../../../src/pipeline/settings';
 import { type LbruData, parseLbruAnswer, referenceText, runLbru } from '../../../src/pipeline/stages/lbru';
 import { runVideo } from '../../../src/pipeline/stages/video';
+import { runPivotFrame } from '../../../src/pipeline/stages/pivotFrame';
+import { runPivotBox } from '../../../src/pipeline/stages/pivotBox';
+import { runPropagate } from '../../../src/pipeline/stages/propagate';
+import { readMasksFile } from '../../../src/pipeline/masks/davis';
+import { decodeRle, rleArea } from '../../../src/pipeline/masks/rle';
+import { filterSilentObjects } from '../../../src/pipeline/audio/soundEvents';
+import { maskBoxIou, writeMovingSquare } from '../../tooling/movingSquare';
+import { writeModelFixtures } from '../../tooling/onnxFixtures';
 import type { StageContext, StageRequest } from '../../../src/pipeline/types';
 import { OpenAiTestServer } from '../../tooling/openaiServer';
 import { TestSession, makeContext } from '../llm/fixtures';
@@ -251,5 +259,84 @@ suite('lbru stage: audio tags + frame grid -> sounding objects (01_dog.mp4, fixt
     assert.ok(r.ok && r.value.entries.length === 0);
     assert.equal(parseLbruAnswer('[none]').ok, false);
     assert.equal(referenceText('emergency-car'), 'the emergency car that is making sound');
+  });
+});
+
+suite('lbru -> pivot-frame -> pivot-box -> propagate -> silent-frame filtering (fixture models, moving square, barks from 2 s to 5 s)', function () {
+  this.timeout(180_000);
+  let tmp: string;
+  let server: OpenAiTestServer;
+  let runtime: SessionRuntime;
+
+  suiteSetup(async () => {
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'alref-lbru-chain-'));
+    server = await OpenAiTestServer.start({ apiKey: KEY });
+    runtime = new SessionRuntime({ executionProvider: 'cpu', threads: 1, idleReleaseMs: 1000 });
+  });
+  suiteTeardown(async () => {
+    await server.stop();
+    await runtime.dispose();
+    await rm(tmp, { recursive: true, force: true });
+  });
+
+  test('each LBRU category is segmented and its masks are removed where it is silent', async () => {
+
+    // 24 frames at 4 fps = 6 s; barks from 2 s to 5 s.
+    const clip = await writeMovingSquare(path.join(tmp, 'frames'), { frames: 24, distractor: false });
+    const ffmpeg = resolveFfmpeg(defaultSettings()).ffmpeg;
+    const wav = path.join(tmp, 'bark.wav');
+    const bark = 'if(between(t,2,5),0.6*exp(-12*mod(t,0.5))*sin(2*PI*(500-300*mod(t,0.5))*t),0)';
+    execFileSync(ffmpeg, ['-v', 'error', '-y', '-f', 'lavfi', '-i', `aevalsrc=exprs='${bark}':s=48000:d=6`, wav]);
+    const models = path.join(tmp, 'models');
+    await writeModelFixtures(models, { only: ['sam2'] });
+    await mkdir(path.join(models, 'efficientat-mn10-as'), { recursive: true });
+    await writeFile(path.join(models, 'efficientat-mn10-as', 'model.onnx'), buildWaveformFixture());
+
+    const session = new TestSession();
+    const settings = defaultSettings({
+      llm: { ...defaultSettings().llm, baseUrl: server.baseUrl, timeoutMs: 5000, maxRetries: 0 },
+      models: { ...defaultSettings().models, localDir: models, cacheDir: path.join(tmp, 'cache') },
+    });
+    const ctx: StageContext = {
+      ...makeContext({
+        runDir: path.join(tmp, 'run'),
+        session,
+        settings,
+        services: { llm: createLlmService({ runDir: path.join(tmp, 'run'), getSecret: async () => KEY }), models: createModelService(settings.models, { userCacheDir: tmp }, runtime) },
+      }),
+      baseDir: tmp,
+    };
+    const run = async (kind: StageRequest['kind'], fn: (r: StageRequest, c: StageContext) => AsyncGenerator<StageEvent, { data: unknown; inputHash: string; upstream: string[] }, void>, params: Record<string, unknown>) => {
+      const { events, value } = await drain(fn({ kind, cellId: `cell-${kind}`, params, uses: {} }, ctx));
+      session.put(kind, `cell-${kind}`, value.data);
+      return { events, data: value.data };
+    };
+
+    const v = await run('video', runVideo as never, { source: clip.dir, mode: 'avs', fps: 4, filmstripFrames: 0 });
+    const video = v.data as VideoData;
+    assert.equal(video.grids[0].tiles.length, 5);
+    server.enqueue("Step 1: the white square barks. ['dog': 3]");
+    const l = await run('lbru', runLbru as never, { audio: wav });
+    const lbru = l.data as LbruData;
+    assert.deepEqual(lbru.targets.map((t) => [t.category, t.pivotFrameIndex]), [['dog', video.grids[0].tiles[2].frameIndex]]);
+    const pf = await run('pivot-frame', runPivotFrame as never, {});
+    assert.equal(server.requests.length, 1, 'the pivot frame comes from LBRU: no second LLM call');
+    assert.deepEqual((pf.data as { objects: Array<{ clips: Array<{ frameIndex: number | null }> }> }).objects[0].clips.map((c) => c.frameIndex), [lbru.targets[0].pivotFrameIndex]);
+    // A typed candidate on the LBRU pivot frame (pivot-box loads GroundingDINO with a dynamic import,
+    // which this test loader cannot resolve; the detector has its own tests).
+    const b = clip.boxes[lbru.targets[0].pivotFrameIndex as number];
+    await run('pivot-box', runPivotBox as never, { candidates: [[b.x0, b.y0, b.x1, b.y1]] });
+    const prop = await run('propagate', runPropagate as never, {});
+    const maskData = prop.data as MaskData;
+    const masks = await readMasksFile(maskData.objects[0].masksFile, 24);
+    assert.ok(maskBoxIou(decodeRle(masks[12]), clip.width, clip.boxes[12]) > 0.5, 'the square is segmented');
+
+    // Remove the dog's masks where it is silent (before 2 s and from 5 s on): frames 0-7 and 20-23.
+    const [filtered] = filterSilentObjects([{ objectId: 1, category: 'dog', masks }], lbru.activity as NonNullable<LbruData['activity']>, video.info.fps);
+    assert.deepEqual(filtered.cleared, [0, 1, 2, 3, 4, 5, 6, 7, 20, 21, 22, 23]);
+    for (let f = 0; f < 24; f++) {
+      const area = rleArea(filtered.masks[f] as RleMask);
+      assert.ok(f >= 8 && f < 20 ? area > 0 : area === 0, `frame ${f}: area ${area}`);
+    }
   });
 });
