@@ -83,11 +83,11 @@ suite('lbru stage: audio tags + frame grid -> sounding objects (01_dog.mp4, fixt
     await server.stop();
   });
 
-  function context(localDir = modelsDir): StageContext {
+  function context(localDir = modelsDir, mode: 'live' | 'record' | 'replay' = 'live'): StageContext {
     const session = new TestSession();
     session.put('video', 'cell-video', video);
     const settings = defaultSettings({
-      llm: { ...defaultSettings().llm, baseUrl: server.baseUrl, timeoutMs: 5000, maxRetries: 0 },
+      llm: { ...defaultSettings().llm, baseUrl: server.baseUrl, timeoutMs: 5000, maxRetries: 0, mode },
       models: { ...defaultSettings().models, localDir, cacheDir: path.join(tmp, 'cache') },
     });
     const services = {
@@ -161,6 +161,17 @@ suite('lbru stage: audio tags + frame grid -> sounding objects (01_dog.mp4, fixt
     const titles = events.filter((e): e is TableEvent => e.type === 'table').map((t) => t.title ?? '');
     assert.ok(titles.some((t) => /Audio labels \(top 5/.test(t)));
     assert.ok(titles.some((t) => /kept, merged, dropped/.test(t)));
+  });
+
+  test('record, then replay with the server stopped: same result and input hash', async () => {
+    server.enqueue("['dog': 2]");
+    const recorded = await drain(runLbru(request({ audio: barkWav }), context(modelsDir, 'record')));
+    await server.stop();
+    const replayed = await drain(runLbru(request({ audio: barkWav }), context(modelsDir, 'replay')));
+    assert.deepEqual(replayed.value.data, recorded.value.data);
+    assert.equal(replayed.value.inputHash, recorded.value.inputHash);
+    assert.equal((replayed.value.data as LbruData).targets[0].category, 'dog');
+    server = await OpenAiTestServer.start({ apiKey: KEY });
   });
 
   test('a reply without entries is re-asked once, then an invalid result with a warning and no targets', async () => {
