@@ -12,19 +12,25 @@ export function fillHoles(logits: Float32Array, width: number, height: number, m
   if (maxArea <= 0) {
     return logits;
   }
-  const label = new Int32Array(width * height).fill(-1);
-  const stack: number[] = [];
-  const members: number[] = [];
-  for (let start = 0; start < logits.length; start++) {
-    if (label[start] !== -1 || logits[start] > 0) {
+  const n = width * height;
+  const seen = new Uint8Array(n);
+  const stack = new Int32Array(n);
+  const members = new Int32Array(maxArea + 1);
+  for (let start = 0; start < n; start++) {
+    if (seen[start] || logits[start] > 0) {
       continue;
     }
-    members.length = 0;
-    stack.push(start);
-    label[start] = start;
-    while (stack.length > 0) {
-      const p = stack.pop() as number;
-      members.push(p);
+    // flood the whole component (so it is not visited again) but remember at most maxArea + 1 pixels
+    let top = 0;
+    let count = 0;
+    stack[top++] = start;
+    seen[start] = 1;
+    while (top > 0) {
+      const p = stack[--top];
+      if (count <= maxArea) {
+        members[count] = p;
+      }
+      count++;
       const x = p % width;
       const y = (p - x) / width;
       for (let dy = -1; dy <= 1; dy++) {
@@ -38,16 +44,16 @@ export function fillHoles(logits: Float32Array, width: number, height: number, m
             continue;
           }
           const q = yy * width + xx;
-          if (label[q] === -1 && logits[q] <= 0) {
-            label[q] = start;
-            stack.push(q);
+          if (!seen[q] && logits[q] <= 0) {
+            seen[q] = 1;
+            stack[top++] = q;
           }
         }
       }
     }
-    if (members.length <= maxArea) {
-      for (const p of members) {
-        logits[p] = 0.1;
+    if (count <= maxArea) {
+      for (let k = 0; k < count; k++) {
+        logits[members[k]] = 0.1;
       }
     }
   }

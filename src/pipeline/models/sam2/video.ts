@@ -210,9 +210,13 @@ export class Sam2VideoTracker {
     }
     const plane = width * height;
     const out = new Float32Array(3 * plane);
-    for (let p = 0; p < plane; p++) {
-      for (let c = 0; c < 3; c++) {
-        out[c * plane + p] = (data[p * 3 + c] / 255 - IMAGENET_MEAN[c]) / IMAGENET_STD[c];
+    for (let c = 0; c < 3; c++) {
+      // (v / 255 - mean) / std as one multiply-add per value
+      const a = 1 / (255 * IMAGENET_STD[c]);
+      const b = -IMAGENET_MEAN[c] / IMAGENET_STD[c];
+      const base = c * plane;
+      for (let p = 0, q = c; p < plane; p++, q += 3) {
+        out[base + p] = data[q] * a + b;
       }
     }
     return out;

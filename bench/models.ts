@@ -1,0 +1,137 @@
+// Model host-side costs at real SAM 2.1 tiny sizes (image 1024, feats2 [1,256,64,64], memory
+// [28736,1,64]) with fixture graphs of the real geometry: what the host adds per propagated frame
+// beyond model time, pre-processing per frame, and peak memory over a long 720p video.
+// Usage: node --import tsx bench/models.ts [--frames 1000] [--skip-long]
+// Prints figures; asserts nothing.
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import sharp from 'sharp';
+import { defaultSettings } from '../src/pipeline/settings';
+import { encodeRle } from '../src/pipeline/masks/rle';
+import { preprocessForDetector } from '../src/pipeline/models/groundingDino';
+import { SessionRuntime } from '../src/pipeline/models/runtime';
+import { createModelService } from '../src/pipeline/models/service';
+import { fillHoles, resizeLogitsToMask } from '../src/pipeline/models/sam2/maskOps';
+import { selectMemory } from '../src/pipeline/models/sam2/memory';
+import { Sam2VideoTracker } from '../src/pipeline/models/sam2/video';
+import { writeModelFixtures } from '../test/tooling/onnxFixtures';
+
+const argv = process.argv.slice(2);
+const frames = Number(argv[argv.indexOf('--frames') + 1]) > 0 && argv.includes('--frames') ? Number(argv[argv.indexOf('--frames') + 1]) : 1000;
+const skipLong = argv.includes('--skip-long');
+
+function time<T>(label: string, n: number, fn: () => T): T {
+  let r: T = undefined as T;
+  fn();
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    r = fn();
+  }
+  console.log(`${label.padEnd(58)} ${((performance.now() - t0) / n).toFixed(2).padStart(9)} ms`);
+  return r;
+}
+
+async function timeAsync(label: string, n: number, fn: () => Promise<unknown>): Promise<number> {
+  await fn();
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    await fn();
+  }
+  const ms = (performance.now() - t0) / n;
+  console.log(`${label.padEnd(58)} ${ms.toFixed(2).padStart(9)} ms`);
+  return ms;
+}
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'alref-bench-models-'));
+  try {
+    await writeModelFixtures(path.join(dir, 'models'), { only: ['sam2'], sam2: { imageSize: 1024, c0: 32, c1: 64, c2: 256, memDim: 64 } });
+    // a 1280x720 frame with a bright square
+    const W = 1280;
+    const H = 720;
+    const px = Buffer.alloc(W * H * 3, 30);
+    for (let y = 300; y < 420; y++) {
+      px.fill(230, (y * W + 500) * 3, (y * W + 640) * 3);
+    }
+    const frame = path.join(dir, 'frame.jpg');
+    await sharp(px, { raw: { width: W, height: H, channels: 3 } }).jpeg({ quality: 90 }).toFile(frame);
+
+    const runtime = new SessionRuntime({ executionProvider: 'cpu', threads: 0 });
+    const models = createModelService({ ...defaultSettings().models, localDir: path.join(dir, 'models'), cacheDir: path.join(dir, 'cache') }, { userCacheDir: dir }, runtime);
+    const tracker = await Sam2VideoTracker.open(models, 'sam2.1-hiera-tiny-video');
+    const g = tracker.geometry;
+    console.log(`geometry: image ${g.imageSize.width}x${g.imageSize.height}, memory length ${g.memoryLength}, ${g.numMaskmem} memories x ${g.tposTable[0].length}`);
+
+    console.log('\n-- pre-processing per frame (1280x720 JPEG) --');
+    await timeAsync('SAM 2: decode + resize 1024x1024 + normalise (planar f32)', 10, () => tracker.preprocess(frame));
+    await timeAsync('GroundingDINO: decode + resize 1333x750 + normalise + mask', 5, () => preprocessForDetector(frame));
+
+    console.log('\n-- host work per propagated frame, real sizes (no model time) --');
+    const hw = 64 * 64;
+    const memDim = 64;
+    const state = {
+      cond: new Set([0]),
+      tracked: new Set(Array.from({ length: 30 }, (_, k) => k + 1)),
+      memory: new Map(Array.from({ length: 31 }, (_, k) => [k, { tokens: new Float32Array(hw * memDim).fill(0.5), pos: new Float32Array(hw * memDim).fill(0.1) }] as const)),
+      pointers: new Map(Array.from({ length: 31 }, (_, k) => [k, new Float32Array(256).fill(k)] as const)),
+    };
+    time('selectMemory (pure)', 2000, () => selectMemory({ frameIndex: 31, reverse: false, numFrames: 1000, condFrames: [0], tracked: state.tracked }));
+    const asm = await timeAsync('assemble memory [28736,1,64] + pos (incl. tiny pointer_tpos run)', 20, () => tracker.assembleMemory(state, 31, false, 1000, hw));
+    const feats = new Float32Array(256 * hw).fill(1);
+    const transpose = time('feats2 [1,256,64,64] -> tokens [4096,1,256] (x2 per frame)', 50, () => {
+      const out = new Float32Array(hw * 256);
+      for (let ch = 0; ch < 256; ch++) {
+        for (let p = 0; p < hw; p++) {
+          out[p * 256 + ch] = feats[ch * hw + p];
+        }
+      }
+      return out;
+    });
+    void transpose;
+    const low = new Float32Array(256 * 256).fill(-5);
+    for (let y = 100; y < 140; y++) {
+      low.fill(5, y * 256 + 100, y * 256 + 160);
+    }
+    time('fill holes (256x256 low-res logits)', 50, () => fillHoles(Float32Array.from(low), 256, 256, 8));
+    const mask = time('bilinear 256x256 -> 1280x720, > 0', 50, () => resizeLogitsToMask(low, 256, 256, W, H));
+    time('COCO RLE encode 1280x720', 50, () => encodeRle(mask, W, H));
+    time('copy memory tokens + pos out of the encoder outputs', 50, () => [Float32Array.from(state.memory.get(1)!.tokens), Float32Array.from(state.memory.get(1)!.pos)]);
+    console.log(`(assembly alone: ${asm.toFixed(2)} ms; sum the lines above for the host share of one frame)`);
+
+    if (!skipLong) {
+      console.log(`\n-- ${frames} frames at 1280x720 through the five fixture graphs (real sizes) --`);
+      let peakRss = process.memoryUsage().rss;
+      let peakHeap = process.memoryUsage().heapUsed;
+      let peakHeld = 0;
+      const t0 = performance.now();
+      let n = 0;
+      for await (const r of tracker.track({ numFrames: frames, width: W, height: H, frameSource: () => frame, prompts: [{ frameIndex: Math.floor(frames / 2), box: { x0: 500, y0: 300, x1: 640, y1: 420 } }] })) {
+        encodeRle(r.mask, W, H);
+        n++;
+        if (n % 25 === 0) {
+          const m = process.memoryUsage();
+          peakRss = Math.max(peakRss, m.rss);
+          peakHeap = Math.max(peakHeap, m.heapUsed);
+          peakHeld = Math.max(peakHeld, tracker.heldMemories);
+          process.stderr.write(`\r${n}/${frames} frames, rss ${(m.rss / 2 ** 20).toFixed(0)} MiB`);
+        }
+      }
+      process.stderr.write('\n');
+      const ms = (performance.now() - t0) / n;
+      console.log(`frames tracked                                             ${n}`);
+      console.log(`wall time per frame (fixture models + host)                ${ms.toFixed(1)} ms`);
+      console.log(`peak RSS (sampled every 25 frames)                         ${(peakRss / 2 ** 20).toFixed(0)} MiB`);
+      console.log(`peak JS heap                                               ${(peakHeap / 2 ** 20).toFixed(0)} MiB`);
+      console.log(`max frame memories held                                    ${peakHeld} (x ${((2 * hw * memDim * 4) / 2 ** 20).toFixed(1)} MiB each)`);
+      console.log(`process maxRSS                                             ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
+    }
+    tracker.dispose();
+    await runtime.dispose();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+void main();
