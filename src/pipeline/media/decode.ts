@@ -111,6 +111,8 @@ function image2Pattern(dir: string): string {
   return path.join(dir.replace(/%/g, '%%'), '%05d.jpg');
 }
 
+/** ffmpeg's periodic stats line: `frame=  123 fps=...`. */
+const STATS = /^frame=\s*(\d+)/;
 const SHOWINFO = /n:\s*(\d+)\s+pts:\s*(-?\d+)\s+pts_time:\s*(-?[\d.eE+-]+)/;
 
 /**
@@ -199,7 +201,12 @@ async function* ffmpegFrames(
   if (target.width !== naturalWidth || target.height !== naturalHeight) {
     filters.push(`scale=${target.width}:${target.height}:flags=bicubic`, 'setsar=1');
   }
-  filters.push('showinfo');
+  // Per-frame timestamps cost a `showinfo` filter (it also checksums every frame): only variable
+  // frame rate needs them; constant-rate frames are `start + i / fps`.
+  const withTimestamps = info.variableFrameRate;
+  if (withTimestamps) {
+    filters.push('showinfo');
+  }
   const times: number[] = [];
   const passthrough = supportsFpsMode(tools.ffmpeg) ? ['-fps_mode', 'passthrough'] : ['-vsync', 'passthrough'];
   const trim: string[] = [];
@@ -212,19 +219,27 @@ async function* ffmpegFrames(
   const cmd = newCommand(info.source)
     .inputOptions(['-nostdin', ...(start > 0 ? ['-ss', String(start)] : [])])
     .outputOptions(['-map', '0:v:0', '-an', '-sn', '-dn', ...passthrough, ...trim, '-q:v', String(FFMPEG_JPEG_Q), '-start_number', '0', '-f', 'image2'])
-    .videoFilters(filters.join(','))
     .output(image2Pattern(dir));
+  if (filters.length > 0) {
+    cmd.videoFilters(filters.join(','));
+  }
   try {
     yield* pump<ProgressEvent, string>((emit, abandoned) =>
       runCommand(cmd, tools, {
         signal: options.signal ? AbortSignal.any([options.signal, abandoned]) : abandoned,
         onSpawn: options.onSpawn,
         onStderr: (line) => {
-          const m = SHOWINFO.exec(line);
+          const m = withTimestamps ? SHOWINFO.exec(line) : null;
           if (m) {
             const n = Number(m[1]);
             times[n] = Number(m[3]);
             emit({ type: 'progress', done: n + 1, total: Math.max(total, n + 1), label: 'decoding frames' });
+            return;
+          }
+          const stats = withTimestamps ? null : STATS.exec(line);
+          if (stats) {
+            const done = Number(stats[1]);
+            emit({ type: 'progress', done, total: Math.max(total, done), label: 'decoding frames' });
           }
         },
       }),
