@@ -32,6 +32,7 @@ export interface ControllerDeps {
  */
 export class AlrefController implements vscode.Disposable {
   private readonly _controller: vscode.NotebookController;
+  private readonly _subscription: vscode.Disposable;
 
   constructor(private readonly _deps: ControllerDeps) {
     this._controller = vscode.notebooks.createNotebookController(CONTROLLER_ID, NOTEBOOK_TYPE, 'AL-Ref');
@@ -39,9 +40,18 @@ export class AlrefController implements vscode.Disposable {
     this._controller.supportsExecutionOrder = true;
     this._controller.description = 'AL-Ref-SAM 2 pipeline stages';
     this._controller.executeHandler = this._executeAll.bind(this);
+    // The only kernel for .alref notebooks: mark it preferred so VS Code selects it without asking.
+    const prefer = (nb: vscode.NotebookDocument): void => {
+      if (nb.notebookType === NOTEBOOK_TYPE) {
+        this._controller.updateNotebookAffinity(nb, vscode.NotebookControllerAffinity.Preferred);
+      }
+    };
+    vscode.workspace.notebookDocuments.forEach(prefer);
+    this._subscription = vscode.workspace.onDidOpenNotebookDocument(prefer);
   }
 
   dispose(): void {
+    this._subscription.dispose();
     this._controller.dispose();
   }
 
