@@ -346,7 +346,17 @@ export const FIXTURE_IDS = {
   groundingDinoHf: 'grounding-dino-tiny-hf',
   /** Swin-B, static 800x800 and T = 256 in the real file (smaller here) */
   groundingDinoBase: 'grounding-dino-base',
+  /** the default audio tagger (EfficientAT layout): `model.onnx`, samples [W,N] -> probabilities [W,527] */
+  audioTagger: 'efficientat-mn10-as',
 } as const;
+
+/** Audio tagger fixture of {@link writeModelFixtures}: loud windows score Dog (74) and Bark (75), quiet ones Silence (500). */
+export function buildDogTaggerFixture(): Uint8Array {
+  const C = 527;
+  const gain = Array.from({ length: C }, (_, c) => (c === 74 ? 60 : c === 75 ? 50 : c === 500 ? -60 : 0));
+  const bias = Array.from({ length: C }, (_, c) => (c === 74 || c === 75 ? -3 : c === 500 ? 3 : -5));
+  return buildAudioTaggerFixture({ gain, bias });
+}
 
 /** `vocab.txt` lines (one token per line, line number = id) for the fixture vocabulary. */
 export function vocabTxt(tokenizerJson: Record<string, unknown>): string {
@@ -387,6 +397,9 @@ export async function writeModelFixtures(
   if (want('groundingDinoHf')) {
     await put(FIXTURE_IDS.groundingDinoHf, 'onnx/model.onnx', buildGroundingDinoFixture(options.groundingDino));
     await put(FIXTURE_IDS.groundingDinoHf, 'tokenizer.json', JSON.stringify(tok));
+  }
+  if (want('audioTagger')) {
+    await put(FIXTURE_IDS.audioTagger, 'model.onnx', buildDogTaggerFixture());
   }
   if (want('groundingDinoBase')) {
     const size = options.baseSize ?? [320, 320];
