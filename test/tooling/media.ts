@@ -108,6 +108,13 @@ export function makeAudioOnly(file: string, seconds = 1): string {
   return file;
 }
 
+/** An MP4 written with zero video frames (the muxer leaves no usable stream). */
+export function makeZeroFrameVideo(file: string): string {
+  mkdirSync(path.dirname(file), { recursive: true });
+  run(FFMPEG, ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=10', '-frames:v', '0', '-c:v', 'libx264', file]);
+  return file;
+}
+
 /** A folder of `count` frames named `00000.<ext>`.. (testsrc pattern). Returns `dir`. */
 export function makeFrameFolder(dir: string, count: number, options: { width?: number; height?: number; ext?: 'jpg' | 'png'; start?: number; step?: number } = {}): string {
   const { width = 64, height = 48, ext = 'jpg', start = 0, step = 1 } = options;

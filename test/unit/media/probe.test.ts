@@ -4,7 +4,7 @@ import path from 'node:path';
 import { PipelineError } from '../../../src/pipeline/errors';
 import { resolveFfmpeg } from '../../../src/pipeline/media/ffmpeg';
 import { findFrameFiles, naturalCompare, probeSource } from '../../../src/pipeline/media/probe';
-import { makeAudioOnly, makeClip, makeFrameFolder, makeTextAsVideo, SHARED_DATA, tempDir, type TempDir } from '../../tooling/media';
+import { makeAudioOnly, makeClip, makeFrameFolder, makeTextAsVideo, makeZeroFrameVideo, SHARED_DATA, tempDir, type TempDir } from '../../tooling/media';
 
 const tools = resolveFfmpeg({ ffmpegPath: '', ffprobePath: '' });
 const gallery = (name: string): string => path.join(SHARED_DATA, 'sam2-gallery', name);
@@ -155,6 +155,12 @@ suite('media/probe: generated clips and bad input', () => {
   test('zero frames: an audio-only file has no video stream', async () => {
     const f = makeAudioOnly(path.join(tmp.path, 'sound.mp4'));
     await rejectsInvalid(probeSource(f, tools), /zero frames/, f);
+  });
+
+  test('zero frames: a video written with no frames', async () => {
+    const f = makeZeroFrameVideo(path.join(tmp.path, 'zero.mp4'));
+    const err = await rejectsInvalid(probeSource(f, tools), /zero frames|Not a video ffmpeg can read/, f);
+    assert.ok(err.message.length < 400);
   });
 
   test('zero frames: an empty frame folder', async () => {
