@@ -34,16 +34,21 @@ export async function* asTrace<R>(call: AsyncGenerator<LlmEvent, R, void>, strea
 }
 
 /**
- * Runs generator tasks with at most `concurrency` at a time and yields their events interleaved in
- * arrival order. Returns the results in task order. The first task error stops starting new tasks
- * and is thrown after running tasks finish.
+ * Runs generator tasks with at most `concurrency` at a time. Trace events are yielded as they arrive
+ * (so several replies stream at once); every other event (images, warnings, markdown, tables) is
+ * held until all earlier tasks have finished and released in task order, so the outputs of a run do
+ * not depend on timing (a replay reproduces them exactly whatever the concurrency). Returns the results
+ * in task order. The first task error stops starting new tasks and is thrown after running tasks finish.
  */
 export async function* runConcurrent<T>(
   tasks: Array<() => AsyncGenerator<StageEvent, T, void>>,
   concurrency: number,
 ): AsyncGenerator<StageEvent, T[], void> {
   const results = new Array<T>(tasks.length);
+  const held: StageEvent[][] = tasks.map(() => []);
+  const finished: boolean[] = tasks.map(() => false);
   const queue: StageEvent[] = [];
+  let flushed = 0;
   let wake: (() => void) | undefined;
   let failure: { err: unknown } | undefined;
   let next = 0;
@@ -52,6 +57,18 @@ export async function* runConcurrent<T>(
     const w = wake;
     wake = undefined;
     w?.();
+  };
+  // Releases held events of finished tasks, in order, up to the first unfinished one.
+  const flush = (): void => {
+    while (flushed < tasks.length && finished[flushed]) {
+      queue.push(...held[flushed]);
+      held[flushed] = [];
+      flushed++;
+    }
+    if (flushed < tasks.length) {
+      queue.push(...held[flushed]);
+      held[flushed] = [];
+    }
   };
   const startMore = (): void => {
     while (!failure && running < Math.max(1, concurrency) && next < tasks.length) {
@@ -66,13 +83,19 @@ export async function* runConcurrent<T>(
               results[index] = r.value;
               break;
             }
-            queue.push(r.value);
+            if (r.value.type === 'trace' || index === flushed) {
+              queue.push(r.value);
+            } else {
+              held[index].push(r.value);
+            }
             notify();
           }
         } catch (err) {
           failure ??= { err };
         } finally {
+          finished[index] = true;
           running--;
+          flush();
           startMore();
           notify();
         }

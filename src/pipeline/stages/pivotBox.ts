@@ -224,13 +224,27 @@ export async function* runPivotBox(request: StageRequest<PivotBoxParams>, ctx: S
 
     let pivots: BoxPivot[] = [];
     if (jobs.length > 0) {
+      // Candidates and prompts first, in clip order (the detector runs one frame at a time), so the
+      // prompts shown and the order of the streamed traces do not depend on timing.
+      const inputs: BoxTaskInput[] = [];
+      for (const job of jobs) {
+        throwIfAborted(ctx.signal, STAGE);
+        const candidates = await candidatesFor(job.clip.clipIndex, job.frameIndex, text);
+        const input: BoxTaskInput = { job, candidates, objectId: po.objectId, text, category, avs, strategy, template, reaskTemplate, model, settings, ctx, request, video };
+        if (asksLlm(input)) {
+          input.prompt = renderBoxPrompt(input);
+          if (!shownPrompts.has(input.prompt.hash)) {
+            shownPrompts.add(input.prompt.hash);
+            yield { type: 'markdown', text: promptMarkdown(input.prompt, `object ${po.objectId}, clip ${job.clip.clipIndex + 1}`) };
+          }
+        }
+        inputs.push(input);
+      }
+      for (const input of inputs.filter((i) => i.prompt)) {
+        yield { type: 'trace', streamId: boxStreamId(input), title: boxTitle(input), delta: '' };
+      }
       const results = yield* runConcurrent(
-        jobs.map((job) => async function* (): AsyncGenerator<StageEvent, { pivot: BoxPivot; usage?: UsageSummary; calls: number }, void> {
-          const candidates = await candidatesFor(job.clip.clipIndex, job.frameIndex, text);
-          return yield* boxTask({
-            job, candidates, objectId: po.objectId, text, category, avs, strategy, template, reaskTemplate, model, settings, ctx, request, video, shownPrompts,
-          });
-        }),
+        inputs.map((input) => () => boxTask(input)),
         Math.max(1, params.concurrency ?? settings.concurrency),
       );
       for (const r of results) {
@@ -320,15 +334,49 @@ interface BoxTaskInput {
   ctx: StageContext;
   request: StageRequest;
   video: VideoData;
-  shownPrompts: Set<string>;
+  /** The rendered prompt, for tasks that ask the LLM. */
+  prompt?: RenderedPrompt;
+}
+
+function asksLlm(input: BoxTaskInput): boolean {
+  return input.strategy === 'llm' && input.candidates.length > 0 && !(input.avs && input.candidates.length < 2);
+}
+
+function boxStreamId(input: BoxTaskInput): string {
+  return `${input.request.cellId}:pivot-box:o${input.objectId}:c${input.job.clip.clipIndex}`;
+}
+
+function boxTitle(input: BoxTaskInput): string {
+  return `Object ${input.objectId} · clip ${input.job.clip.clipIndex + 1} · frame ${input.job.frameIndex}`;
+}
+
+function renderBoxPrompt(input: BoxTaskInput): RenderedPrompt {
+  const { grid, frameIndex } = input.job;
+  const { candidates, video } = input;
+  const pivotFrameId = grid?.tiles.find((t) => t.frameIndex === frameIndex)?.frameId ?? 1;
+  return renderTemplate(
+    input.template!,
+    {
+      expression: input.text,
+      category: input.category,
+      frameCount: grid?.tiles.length ?? 1,
+      frameIds: grid ? frameIdList(grid) : String(pivotFrameId),
+      pivotFrameId,
+      boxCount: candidates.length,
+      boxIds: candidates.map((_, i) => i + 1).join(', '),
+      boxList: input.avs ? avsBoxList(candidates, video.info.width, video.info.height) : rvosBoxList(candidates),
+    },
+    STAGE,
+  );
 }
 
 async function* boxTask(input: BoxTaskInput): AsyncGenerator<StageEvent, { pivot: BoxPivot; usage?: UsageSummary; calls: number }, void> {
   const { job, candidates, objectId, video, request, ctx } = input;
   const { clip, frameIndex, grid } = job;
   const label = `object ${objectId}, clip ${clip.clipIndex + 1}`;
-  const streamId = `${request.cellId}:pivot-box:o${objectId}:c${clip.clipIndex}`;
+  const streamId = boxStreamId(input);
   const imageId = `${streamId}:image`;
+  const title = boxTitle(input);
   const base = { clipIndex: clip.clipIndex, frameIndex, candidates };
   const file = framePath(video.framesDir, frameIndex);
   const frame = new Uint8Array(await readFile(file).catch((err) => {
@@ -341,7 +389,7 @@ async function* boxTask(input: BoxTaskInput): AsyncGenerator<StageEvent, { pivot
     yield { type: 'warning', message: `${label}: ${note}; this clip is invalid.` };
     return { pivot: { ...base, chosen: null, valid: false, note }, calls: 0 };
   }
-  if (input.strategy === 'top-score' || (input.avs && candidates.length < 2)) {
+  if (!asksLlm(input)) {
     let best = 0;
     candidates.forEach((c, i) => {
       if (c.score > candidates[best].score) {
@@ -353,30 +401,11 @@ async function* boxTask(input: BoxTaskInput): AsyncGenerator<StageEvent, { pivot
     return { pivot: { ...base, chosen: best, valid: true, note }, calls: 0 };
   }
 
-  const tileOfPivot = grid?.tiles.find((t) => t.frameIndex === frameIndex);
-  const pivotFrameId = tileOfPivot?.frameId ?? 1;
+  const pivotFrameId = grid?.tiles.find((t) => t.frameIndex === frameIndex)?.frameId ?? 1;
   const painted = await paintBoxes(frame, candidates.map((c) => c.box));
   const gridBytes = grid ? new Uint8Array(await readFile(grid.path)) : undefined;
   const composed = await composePivotImage(painted.bytes, pivotFrameId, gridBytes);
-  const frameIds = grid ? frameIdList(grid) : String(pivotFrameId);
-  const prompt: RenderedPrompt = renderTemplate(
-    input.template!,
-    {
-      expression: input.text,
-      category: input.category,
-      frameCount: grid?.tiles.length ?? 1,
-      frameIds,
-      pivotFrameId,
-      boxCount: candidates.length,
-      boxIds: candidates.map((_, i) => i + 1).join(', '),
-      boxList: input.avs ? avsBoxList(candidates, video.info.width, video.info.height) : rvosBoxList(candidates),
-    },
-    STAGE,
-  );
-  if (!input.shownPrompts.has(prompt.hash)) {
-    input.shownPrompts.add(prompt.hash);
-    yield { type: 'markdown', text: promptMarkdown(prompt, label) };
-  }
+  const prompt = input.prompt ?? renderBoxPrompt(input);
   yield {
     type: 'image',
     id: `${streamId}:sent`,
@@ -393,14 +422,14 @@ async function* boxTask(input: BoxTaskInput): AsyncGenerator<StageEvent, { pivot
         signal: ctx.signal, settings: input.settings, stage: STAGE, cellId: request.cellId, label,
       }),
       streamId,
-      `Object ${objectId} · clip ${clip.clipIndex + 1} · frame ${frameIndex}`,
+      title,
     );
   } catch (err) {
     if (isFatalLlmError(err)) {
       throw err;
     }
     const note = `LLM failed: ${(err as Error).message}`;
-    yield { type: 'trace', streamId, delta: '', final: { valid: false, note } };
+    yield { type: 'trace', streamId, title, delta: '', final: { valid: false, note } };
     return { pivot: { ...base, chosen: null, valid: false, note, promptHash: prompt.hash }, calls: 0 };
   }
   const usage = result.usage;
@@ -410,12 +439,12 @@ async function* boxTask(input: BoxTaskInput): AsyncGenerator<StageEvent, { pivot
     if (input.avs) {
       // AVS convention of the reference code: no readable answer means box 1.
       const note = `no valid answer (${result.parsed.message}); box 1 by the AVS default`;
-      yield { type: 'trace', streamId, delta: '', final: { valid: true, note, usage } };
+      yield { type: 'trace', streamId, title, delta: '', final: { valid: true, note, usage } };
       yield* showChoice(frame, candidates, 0, frameIndex, captionOf(`box 1 (${note})`), imageId);
       return { pivot: { ...withHashes, chosen: 0, valid: true, note }, usage, calls };
     }
     const note = `no valid answer: ${result.parsed.message}`;
-    yield { type: 'trace', streamId, delta: '', final: { valid: false, note, usage } };
+    yield { type: 'trace', streamId, title, delta: '', final: { valid: false, note, usage } };
     yield* showChoice(frame, candidates, null, frameIndex, captionOf(`INVALID: ${note}`), imageId);
     return { pivot: { ...withHashes, chosen: null, valid: false, note }, usage, calls };
   }
@@ -423,18 +452,18 @@ async function* boxTask(input: BoxTaskInput): AsyncGenerator<StageEvent, { pivot
   const checked = validateBoxAnswer(k, candidates.length);
   if ('none' in checked) {
     const note = 'the LLM answered [-1]: no candidate matches';
-    yield { type: 'trace', streamId, delta: '', final: { answer: '[-1]', valid: false, note, usage } };
+    yield { type: 'trace', streamId, title, delta: '', final: { answer: '[-1]', valid: false, note, usage } };
     yield* showChoice(frame, candidates, null, frameIndex, captionOf(`INVALID: ${note}`), imageId);
     return { pivot: { ...withHashes, chosen: null, valid: false, note }, usage, calls };
   }
   if ('invalid' in checked) {
     const note = `invalid answer [${k}]: ${checked.invalid}`;
-    yield { type: 'trace', streamId, delta: '', final: { answer: `[${k}]`, valid: false, note, usage } };
+    yield { type: 'trace', streamId, title, delta: '', final: { answer: `[${k}]`, valid: false, note, usage } };
     yield* showChoice(frame, candidates, null, frameIndex, captionOf(`INVALID: ${note}`), imageId);
     return { pivot: { ...withHashes, chosen: null, valid: false, note }, usage, calls };
   }
   const note = `box ${k} (${boxColour(k).name})${result.reasked ? ' after a re-ask' : ''}`;
-  yield { type: 'trace', streamId, delta: '', final: { answer: `[${k}]`, valid: true, note, usage } };
+  yield { type: 'trace', streamId, title, delta: '', final: { answer: `[${k}]`, valid: true, note, usage } };
   yield* showChoice(frame, candidates, checked.chosen, frameIndex, captionOf(`chose ${note}`), imageId);
   return { pivot: { ...withHashes, chosen: checked.chosen, valid: true, note }, usage, calls };
 }

@@ -181,6 +181,9 @@ export async function* runPivotFrame(request: StageRequest<PivotFrameParams>, ct
       }
     }
 
+    for (const { clip } of jobs) {
+      yield { type: 'trace', ...clipStream(request.cellId, target.objectId, clip), delta: '' };
+    }
     const clipResults = yield* runConcurrent(
       jobs.map((job) => () => clipTask(job, target.objectId, llm, model, settings, reaskTemplate!, ctx, request)),
       Math.max(1, params.concurrency ?? settings.concurrency),
@@ -232,6 +235,14 @@ export async function* runPivotFrame(request: StageRequest<PivotFrameParams>, ct
   return { data, inputHash, upstream };
 }
 
+/** Stream id and title of a clip's trace. */
+function clipStream(cellId: string, objectId: number, clip: VideoData['clips'][number]): { streamId: string; title: string } {
+  return {
+    streamId: `${cellId}:pivot-frame:o${objectId}:c${clip.clipIndex}`,
+    title: `Object ${objectId} · clip ${clip.clipIndex + 1} (frames ${clip.frameIndices[0]}–${clip.frameIndices[clip.frameIndices.length - 1]})`,
+  };
+}
+
 interface ClipTaskResult {
   pivot: ClipPivot;
   usage?: UsageSummary;
@@ -251,8 +262,7 @@ async function* clipTask(
   const { clip, grid, prompt } = job;
   const video = requireUpstream<VideoData>(request, ctx, 'video').data;
   const label = `object ${objectId}, clip ${clip.clipIndex + 1}`;
-  const streamId = `${request.cellId}:pivot-frame:o${objectId}:c${clip.clipIndex}`;
-  const title = `Object ${objectId} · clip ${clip.clipIndex + 1} (frames ${clip.frameIndices[0]}–${clip.frameIndices[clip.frameIndices.length - 1]})`;
+  const { streamId, title } = clipStream(request.cellId, objectId, clip);
   const gridBytes = new Uint8Array(await readFile(grid.path).catch((err) => {
     throw new PipelineError(`Grid image ${grid.path} is missing; re-run the video cell.`, { stage: STAGE, kind: 'invalid-input', file: grid.path, cause: err });
   }));
@@ -280,19 +290,19 @@ async function* clipTask(
   const calls = result.replies.length;
   if (!result.parsed.ok) {
     const note = `no valid answer: ${result.parsed.message}`;
-    yield { type: 'trace', streamId, delta: '', final: { valid: false, note, usage } };
+    yield { type: 'trace', streamId, title, delta: '', final: { valid: false, note, usage } };
     return { pivot: { ...base, frameIndex: null, valid: false, note }, usage, calls };
   }
   const id = result.parsed.value;
   const checked = validateFrameId(id, grid, video.info.frameCount);
   if ('invalid' in checked) {
     const note = `invalid answer [${id}]: ${checked.invalid}`;
-    yield { type: 'trace', streamId, delta: '', final: { answer: `[${id}]`, valid: false, note, usage } };
+    yield { type: 'trace', streamId, title, delta: '', final: { answer: `[${id}]`, valid: false, note, usage } };
     return { pivot: { ...base, frameIndex: null, valid: false, note }, usage, calls };
   }
   const tile = grid.tiles[id - 1];
   const note = `frame id ${id} = video frame ${checked.frameIndex}${result.reasked ? ' (after a re-ask)' : ''}`;
-  yield { type: 'trace', streamId, delta: '', final: { answer: `[${id}]`, valid: true, note, usage } };
+  yield { type: 'trace', streamId, title, delta: '', final: { answer: `[${id}]`, valid: true, note, usage } };
   yield {
     type: 'image',
     id: `${streamId}:image`,
