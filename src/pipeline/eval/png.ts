@@ -12,6 +12,7 @@
  * object ids, every other protocol treats any non-zero value as foreground.
  */
 import { readFile } from 'node:fs/promises';
+import { inflateSync } from 'node:zlib';
 import { decode, encode } from 'fast-png';
 import { PipelineError } from '../errors';
 
@@ -48,6 +49,101 @@ export function davisPalette(n = 256): number[][] {
 
 const DAVIS_COLOUR_TO_INDEX = new Map<number, number>(davisPalette().map((c, i) => [(c[0] << 16) | (c[1] << 8) | c[2], i]));
 
+/** The fields of a decoded PNG this module uses (fast-png's shape). */
+interface DecodedLike {
+  width: number;
+  height: number;
+  depth: number;
+  channels: number;
+  data: ArrayLike<number> & { length: number; subarray?: unknown };
+  palette?: number[][];
+}
+
+/**
+ * Decoder for the common case of evaluation masks: 8-bit, non-interlaced PNGs (grey, RGB, palette,
+ * grey+alpha, RGBA). zlib runs natively here, which is several times faster than a JS inflate on
+ * 854x480 masks. Returns null for anything else (16-bit, packed bits, interlaced), which the general
+ * decoder handles.
+ */
+function decodeFast8Bit(bytes: Uint8Array): DecodedLike | null {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (buf.length < 33 || buf.readUInt32BE(0) !== 0x89504e47 || buf.readUInt32BE(4) !== 0x0d0a1a0a) {
+    return null;
+  }
+  let pos = 8;
+  let width = 0;
+  let height = 0;
+  let colourType = -1;
+  let palette: number[][] | undefined;
+  const idat: Buffer[] = [];
+  while (pos + 8 <= buf.length) {
+    const len = buf.readUInt32BE(pos);
+    const type = buf.toString('latin1', pos + 4, pos + 8);
+    const body = buf.subarray(pos + 8, pos + 8 + len);
+    if (type === 'IHDR') {
+      width = body.readUInt32BE(0);
+      height = body.readUInt32BE(4);
+      const depth = body[8];
+      colourType = body[9];
+      if (depth !== 8 || body[12] !== 0 || ![0, 2, 3, 4, 6].includes(colourType)) {
+        return null;
+      }
+    } else if (type === 'PLTE') {
+      palette = [];
+      for (let i = 0; i + 2 < body.length; i += 3) {
+        palette.push([body[i], body[i + 1], body[i + 2]]);
+      }
+    } else if (type === 'IDAT') {
+      idat.push(body);
+    } else if (type === 'IEND') {
+      break;
+    }
+    pos += 12 + len;
+  }
+  const channels = ({ 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 } as Record<number, number>)[colourType];
+  if (!channels || width === 0 || height === 0) {
+    return null;
+  }
+  const raw = inflateSync(Buffer.concat(idat));
+  const bpp = channels;
+  const stride = width * bpp;
+  if (raw.length < (stride + 1) * height) {
+    return null;
+  }
+  const out = new Uint8Array(stride * height);
+  for (let y = 0; y < height; y++) {
+    const filter = raw[y * (stride + 1)];
+    const src = y * (stride + 1) + 1;
+    const dst = y * stride;
+    const up = dst - stride;
+    for (let x = 0; x < stride; x++) {
+      const v = raw[src + x];
+      const a = x >= bpp ? out[dst + x - bpp] : 0;
+      const b = y > 0 ? out[up + x] : 0;
+      let r: number;
+      switch (filter) {
+        case 0: r = v; break;
+        case 1: r = v + a; break;
+        case 2: r = v + b; break;
+        case 3: r = v + ((a + b) >> 1); break;
+        case 4: {
+          const c = y > 0 && x >= bpp ? out[up + x - bpp] : 0;
+          const p = a + b - c;
+          const pa = Math.abs(p - a);
+          const pb = Math.abs(p - b);
+          const pc = Math.abs(p - c);
+          r = v + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c);
+          break;
+        }
+        default:
+          return null;
+      }
+      out[dst + x] = r & 0xff;
+    }
+  }
+  return { width, height, depth: 8, channels, data: out, palette: colourType === 3 ? palette ?? [] : undefined };
+}
+
 /** Options of {@link decodeLabelPng}. */
 export interface DecodeLabelOptions {
   /**
@@ -59,9 +155,9 @@ export interface DecodeLabelOptions {
 
 /** Decodes PNG bytes into a label map (see the module comment for the rules). `file` names errors. */
 export function decodeLabelPng(bytes: Uint8Array, file = '<memory>', options: DecodeLabelOptions = {}): LabelImage {
-  let png;
+  let png: DecodedLike;
   try {
-    png = decode(bytes);
+    png = decodeFast8Bit(bytes) ?? decode(bytes);
   } catch (err) {
     throw new PipelineError(`${file} is not a readable PNG (${(err as Error).message}).`, {
       stage: 'evaluate', kind: 'invalid-input', file, cause: err,
@@ -117,7 +213,7 @@ export function decodeLabelPng(bytes: Uint8Array, file = '<memory>', options: De
   return { width, height, data: out, indexed: false };
 }
 
-function decodeColours(png: ReturnType<typeof decode>, palette: number[][]): Uint8Array {
+function decodeColours(png: DecodedLike, palette: number[][]): Uint8Array {
   const lookup = new Map<number, number>(palette.map((c, i) => [(c[0] << 16) | (c[1] << 8) | c[2], i]));
   const { width, height, channels } = png;
   const n = width * height;
