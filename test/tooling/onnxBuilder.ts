@@ -5,10 +5,11 @@
  */
 import { onnx } from 'onnx-proto';
 
-export type DType = 'float32' | 'int64' | 'int32' | 'bool';
+export type DType = 'float32' | 'float16' | 'int64' | 'int32' | 'bool';
 
 const DTYPE: Record<DType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
+  float16: onnx.TensorProto.DataType.FLOAT16,
   int64: onnx.TensorProto.DataType.INT64,
   int32: onnx.TensorProto.DataType.INT32,
   bool: onnx.TensorProto.DataType.BOOL,
@@ -45,6 +46,8 @@ function tensorBytes(values: ArrayLike<number>, type: DType): Uint8Array {
   switch (type) {
     case 'float32':
       return new Uint8Array(Float32Array.from(values).buffer);
+    case 'float16':
+      throw new Error('float16 constants are not supported; cast a float32 constant instead.');
     case 'int64':
       return new Uint8Array(BigInt64Array.from(Array.from(values, (x) => BigInt(Math.trunc(x)))).buffer);
     case 'int32':

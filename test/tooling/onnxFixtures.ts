@@ -193,6 +193,8 @@ export interface GroundingDinoFixtureOptions {
   fixedSize?: [number, number];
   /** Fixed text length of the inputs (the Swin-B build takes [1,256]). */
   fixedText?: number;
+  /** float16 pixel_values, logits and pred_boxes (an fp16 export). */
+  half?: boolean;
 }
 
 /**
@@ -207,7 +209,8 @@ export function buildGroundingDinoFixture(options: GroundingDinoFixtureOptions =
   const b = new OnnxGraphBuilder('grounding_dino');
   const hDim: number | string = options.fixedSize ? options.fixedSize[0] : 'height';
   const wDim: number | string = options.fixedSize ? options.fixedSize[1] : 'width';
-  const px = b.input('pixel_values', 'float32', [1, 3, hDim, wDim]);
+  const pxIn = b.input('pixel_values', options.half ? 'float16' : 'float32', [1, 3, hDim, wDim]);
+  const px = options.half ? b.op('Cast', [pxIn], { to: 1 }) : pxIn;
   const pmask = b.input('pixel_mask', 'int64', [1, hDim, wDim]);
   const tDim: number | string = options.fixedText ?? 'sequence_length';
   const ids = b.input('input_ids', 'int64', [1, tDim]);
@@ -250,7 +253,7 @@ export function buildGroundingDinoFixture(options: GroundingDinoFixtureOptions =
     others.push(0.5, 0.5, 0.1, 0.1);
   }
   const boxes = b.op('Concat', [box0, b.const(others, [1, Q - 1, 4])], { axis: 1 });
-  b.output('pred_boxes', boxes, 'float32', [1, Q, 4]);
+  b.output('pred_boxes', options.half ? b.op('Cast', [boxes], { to: 10 }) : boxes, options.half ? 'float16' : 'float32', [1, Q, 4]);
 
   // logits
   const special = b.op('Or', [
@@ -270,7 +273,7 @@ export function buildGroundingDinoFixture(options: GroundingDinoFixtureOptions =
   const padLen = b.op('Sub', [b.scalar(T, 'int64'), seqLen]);
   const pads = b.op('Concat', [b.i64([0, 0, 0, 0, 0]), b.op('Reshape', [padLen, b.i64([1])])], { axis: 0 });
   const logits = b.op('Pad', [realLogits, pads, b.scalar(-Infinity)]);
-  b.output('logits', logits, 'float32', [1, Q, T]);
+  b.output('logits', options.half ? b.op('Cast', [logits], { to: 10 }) : logits, options.half ? 'float16' : 'float32', [1, Q, T]);
   return b.build();
 }
 
@@ -344,6 +347,8 @@ export const FIXTURE_IDS = {
   groundingDino: 'grounding-dino-tiny',
   /** the onnx-community export: `onnx/model.onnx` + `tokenizer.json` */
   groundingDinoHf: 'grounding-dino-tiny-hf',
+  /** the onnx-community fp16 export: float16 in and out */
+  groundingDinoHfFp16: 'grounding-dino-tiny-hf-fp16',
   /** Swin-B, static 800x800 and T = 256 in the real file (smaller here) */
   groundingDinoBase: 'grounding-dino-base',
   /** the default audio tagger (EfficientAT layout): `model.onnx`, samples [W,N] -> probabilities [W,527] */
@@ -400,6 +405,10 @@ export async function writeModelFixtures(
   }
   if (want('audioTagger')) {
     await put(FIXTURE_IDS.audioTagger, 'model.onnx', buildDogTaggerFixture());
+  }
+  if (want('groundingDinoHfFp16')) {
+    await put(FIXTURE_IDS.groundingDinoHfFp16, 'onnx/model_fp16.onnx', buildGroundingDinoFixture({ ...options.groundingDino, half: true }));
+    await put(FIXTURE_IDS.groundingDinoHfFp16, 'tokenizer.json', JSON.stringify(tok));
   }
   if (want('groundingDinoBase')) {
     const size = options.baseSize ?? [320, 320];

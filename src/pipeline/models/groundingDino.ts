@@ -254,14 +254,14 @@ export async function detectWithGroundingDino(models: ModelService, modelId: str
     const img = await preprocessForDetector(o.imagePath, fixed);
     const ort = await loadOrt();
     const pvType = session.inputMetadata.find((x) => x.name === 'pixel_values');
-    if (pvType && pvType.isTensor && pvType.type === 'float16') {
-      throw new PipelineError(`Model "${modelId}" takes float16 pixel values; use an fp32 export (e.g. grounding-dino-tiny).`, { stage: 'models', kind: 'invalid-input', field: modelId });
-    }
+    const half = Boolean(pvType && pvType.isTensor && pvType.type === 'float16');
     if (o.signal?.aborted) {
       throw new PipelineError('Cancelled.', { stage: 'pivot-box', kind: 'cancelled' });
     }
     const result = await session.run({
-      pixel_values: new ort.Tensor('float32', img.pixelValues, [1, 3, img.inputHeight, img.inputWidth]),
+      pixel_values: half
+        ? new ort.Tensor('float16', toFloat16Bits(img.pixelValues), [1, 3, img.inputHeight, img.inputWidth])
+        : new ort.Tensor('float32', img.pixelValues, [1, 3, img.inputHeight, img.inputWidth]),
       pixel_mask: new ort.Tensor('int64', img.pixelMask, [1, img.inputHeight, img.inputWidth]),
       input_ids: new ort.Tensor('int64', idT, [1, T]),
       token_type_ids: new ort.Tensor('int64', new BigInt64Array(T), [1, T]),
@@ -272,7 +272,7 @@ export async function detectWithGroundingDino(models: ModelService, modelId: str
     if (logits.dims.length !== 3 || boxes.dims.length !== 3 || boxes.dims[2] !== 4 || logits.dims[1] !== boxes.dims[1]) {
       throw new PipelineError(`Model "${modelId}" returned logits [${logits.dims.join(',')}] and pred_boxes [${boxes.dims.join(',')}]; expected [1,Q,T] and [1,Q,4].`, { stage: 'models', kind: 'backend', field: modelId });
     }
-    return postprocessDetections(toFloat32(logits.data), toFloat32(boxes.data), boxes.dims[1], logits.dims[2], {
+    return postprocessDetections(tensorToFloat32(logits), tensorToFloat32(boxes), boxes.dims[1], logits.dims[2], {
       boxThreshold: o.boxThreshold,
       textThreshold: o.textThreshold,
       topK: o.topK,
@@ -286,9 +286,78 @@ export async function detectWithGroundingDino(models: ModelService, modelId: str
   }
 }
 
-function toFloat32(data: unknown): Float32Array {
-  if (data instanceof Float32Array) {
-    return data;
+/** Tensor data as float32 (float16 outputs of fp16 exports are widened). */
+function tensorToFloat32(t: { type: string; data: unknown }): Float32Array {
+  if (t.data instanceof Float32Array) {
+    return t.data;
   }
-  return Float32Array.from(data as ArrayLike<number>);
+  if (t.type === 'float16') {
+    const d = t.data as Uint16Array;
+    const out = new Float32Array(d.length);
+    for (let i = 0; i < d.length; i++) {
+      out[i] = float16ToNumber(d[i]);
+    }
+    return out;
+  }
+  return Float32Array.from(t.data as ArrayLike<number>);
+}
+
+/** IEEE 754 half (as its 16 bits) to a number. */
+export function float16ToNumber(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) {
+    return sign * 2 ** -14 * (frac / 1024);
+  }
+  if (exp === 31) {
+    return frac ? NaN : sign * Infinity;
+  }
+  return sign * 2 ** (exp - 15) * (1 + frac / 1024);
+}
+
+/** float32 values to IEEE 754 half bits (round to nearest even), for fp16 graph inputs. */
+export function toFloat16Bits(values: Float32Array): Uint16Array {
+  const f32 = new Float32Array(1);
+  const u32 = new Uint32Array(f32.buffer);
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    f32[0] = values[i];
+    const x = u32[0];
+    const sign = (x >>> 16) & 0x8000;
+    const exp = (x >>> 23) & 0xff;
+    let mant = x & 0x7fffff;
+    if (exp === 0xff) {
+      out[i] = sign | 0x7c00 | (mant ? 0x200 : 0);
+      continue;
+    }
+    const e = exp - 127 + 15;
+    if (e >= 0x1f) {
+      out[i] = sign | 0x7c00;
+      continue;
+    }
+    if (e <= 0) {
+      if (e < -10) {
+        out[i] = sign;
+        continue;
+      }
+      mant |= 0x800000;
+      const shift = 14 - e;
+      let half = mant >> shift;
+      const rem = mant & ((1 << shift) - 1);
+      const mid = 1 << (shift - 1);
+      if (rem > mid || (rem === mid && half & 1)) {
+        half++;
+      }
+      out[i] = sign | half;
+      continue;
+    }
+    let half = (e << 10) | (mant >> 13);
+    const rem = mant & 0x1fff;
+    if (rem > 0x1000 || (rem === 0x1000 && half & 1)) {
+      half++;
+    }
+    out[i] = sign | half;
+  }
+  return out;
 }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { PipelineError } from '../../../src/pipeline/errors';
 import { defaultSettings } from '../../../src/pipeline/settings';
-import { detectWithGroundingDino, normalizeCaption, detectorResize, loadBertTokenizer, postprocessDetections } from '../../../src/pipeline/models/groundingDino';
+import { detectWithGroundingDino, normalizeCaption, detectorResize, loadBertTokenizer, postprocessDetections, toFloat16Bits, float16ToNumber } from '../../../src/pipeline/models/groundingDino';
 import { detectionThresholds } from '../../../src/pipeline/models/detectionDefaults';
 import { createModelService } from '../../../src/pipeline/models/service';
 import { SessionRuntime } from '../../../src/pipeline/models/runtime';
@@ -32,7 +32,7 @@ suite('models/groundingDino on fixture graphs in real onnxruntime sessions', () 
 
   suiteSetup(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'alref-gdino-'));
-    await writeModelFixtures(path.join(dir, 'models'), { only: ['groundingDino', 'groundingDinoHf', 'groundingDinoBase'] });
+    await writeModelFixtures(path.join(dir, 'models'), { only: ['groundingDino', 'groundingDinoHf', 'groundingDinoHfFp16', 'groundingDinoBase'] });
     await rectImage(path.join(dir, 'rect.png'), 200, 100, { x0: 50, y0: 20, x1: 90, y1: 60 });
     await rectImage(path.join(dir, 'dark.png'), 64, 48, null);
   });
@@ -128,6 +128,22 @@ suite('models/groundingDino on fixture graphs in real onnxruntime sessions', () 
       assert.ok(Math.abs(c[0].box.y0 - 20) <= 2 && Math.abs(c[0].box.y1 - 60) <= 2, JSON.stringify(c[0].box));
       assert.equal(c[0].phrase, 'white square');
     }
+  });
+
+  test('fp16 export: float16 pixel values in, float16 logits and boxes out', async () => {
+    const c = await detectWithGroundingDino(service(), 'grounding-dino-tiny-hf-fp16', { imagePath: path.join(dir, 'rect.png'), caption: 'white square', boxThreshold: 0.25, textThreshold: 0.2, topK: 3 });
+    assert.equal(c.length, 2);
+    assert.ok(Math.abs(c[0].box.x0 - 50) <= 1 && Math.abs(c[0].box.x1 - 90) <= 1, JSON.stringify(c[0].box));
+    assert.ok(Math.abs(c[0].score - 1 / (1 + Math.exp(-2))) < 2e-3);
+  });
+
+  test('float16 conversion round trips representable values and rounds to nearest', () => {
+    const v = Float32Array.from([0, 1, -2.5, 65504, 1e-7, 0.1, -Infinity]);
+    const back = Array.from(toFloat16Bits(v), float16ToNumber);
+    assert.deepEqual(back.slice(0, 4), [0, 1, -2.5, 65504]);
+    assert.ok(Math.abs(back[4] - 1.1920928955078125e-7) < 1e-9);
+    assert.ok(Math.abs(back[5] - 0.1) < 1e-4);
+    assert.equal(back[6], -Infinity);
   });
 
   test('wrong-task model in the slot, signature mismatch, corrupt file, missing model', async () => {
