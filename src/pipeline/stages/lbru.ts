@@ -27,10 +27,16 @@ import { cellLlmSettings, frameIdList, requireLlm, templateParam, validateFrameI
 
 /** Parameters of an `lbru` cell (see schemas/lbru.schema.json). */
 export type LbruParams = {
-  /** Tagger model id (default: the `audio-tagger` model of the settings). */
+  /**
+   * Tagger model id (default: the `audio-tagger` model of the settings), or the path of an ONNX file
+   * (ending in `.onnx`, relative to the notebook), e.g. a BEATs export: its input rank decides the
+   * front-end (rank 3: BEATs fbank at 16 kHz; rank 2: waveform at `taggerSampleRate`).
+   */
   tagger?: string;
   /** Several checkpoints whose top-k labels are united (the reference code for MS3/AVSS). */
   taggers?: string[];
+  /** Sample rate of a waveform tagger given as a file path (32000). */
+  taggerSampleRate?: number;
   /** Labels kept per tagger (5). */
   topK?: number;
   /** Labels below this probability are not kept (0). */
@@ -206,19 +212,27 @@ export async function* runLbru(request: StageRequest<LbruParams>, ctx: StageCont
   yield { type: 'progress', done: 0, total: taggerIds.length, label: 'audio tagging' };
   for (const [i, id] of taggerIds.entries()) {
     throwIfAborted(ctx.signal, STAGE);
+    const isFile = /\.onnx$/i.test(id);
+    const file = isFile ? path.resolve(ctx.baseDir, id) : await models.filePath(id, 'model', 'audio-tagger');
     let lease: SessionLease;
     try {
-      lease = await models.session(id, 'model', 'audio-tagger');
+      lease = isFile ? await models.runtime.acquire(file, id) : await models.session(id, 'model', 'audio-tagger');
+    } catch (err) {
+      if (isFile && err instanceof PipelineError && err.kind === 'missing-model') {
+        throw new PipelineError(`The tagger file ${file} does not exist. Check the "tagger" path (relative to the notebook).`, {
+          stage: STAGE, kind: 'invalid-input', field: 'tagger', file, cause: err,
+        });
+      }
+      throw err;
     } finally {
       for (const note of models.takeNotes()) {
         yield { type: 'warning', message: note };
       }
     }
     try {
-      const file = await models.filePath(id, 'model', 'audio-tagger');
       const st = await stat(file);
       modelFiles.push({ id, size: st.size, mtimeMs: st.mtimeMs });
-      const tagger: AudioTagger = createTagger(id, lease.session, AUDIO_TAGGER_FRONTENDS[id]);
+      const tagger: AudioTagger = createTagger(id, lease.session, isFile ? undefined : AUDIO_TAGGER_FRONTENDS[id], params.taggerSampleRate ?? 32000);
       const clip = await clipAt(tagger.sampleRate);
       const { scores, looped } = await tagClip(tagger, clip.samples, ctx.signal);
       const ranked = rankLabels(scores, labelsTable, { topK, minProbability: params.minProbability });

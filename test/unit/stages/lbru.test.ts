@@ -256,6 +256,17 @@ suite('lbru stage: audio tags + frame grid -> sounding objects (01_dog.mp4, fixt
     });
   });
 
+  test('a tagger given as an ONNX file path (a BEATs export) is used directly; a wrong path is an invalid-input error', async () => {
+    const file = path.join(tmp, 'my-beats.onnx');
+    await writeFile(file, buildBeatsFixture());
+    server.enqueue("['dog': 1]");
+    const { value } = await drain(runLbru(request({ audio: barkWav, tagger: 'my-beats.onnx', soundEvents: false }), context()));
+    const data = value.data as LbruData;
+    assert.deepEqual(data.taggers.map((t) => [t.id, t.input, t.sampleRate]), [['my-beats.onnx', 'fbank', 16000]]);
+    await assert.rejects(drain(runLbru(request({ audio: barkWav, tagger: 'nope.onnx' }), context())), (err: unknown) =>
+      err instanceof PipelineError && err.kind === 'invalid-input' && err.field === 'tagger' && /nope\.onnx does not exist/.test(err.message));
+  });
+
   test('a tagger that is not installed is a missing-model error naming the model', async () => {
     await assert.rejects(drain(runLbru(request({ audio: barkWav, tagger: 'beats-iter3-as2m-cpt2' }), context())), (err: unknown) => {
       assert.ok(err instanceof PipelineError);
