@@ -58,6 +58,8 @@ export type ScriptedReply =
       reportModel?: string;
       promptTokens?: number;
       completionTokens?: number;
+      /** Called right before streamed chunk `index` (0-based, content chunks only) is written. */
+      onChunk?: (index: number) => void;
     };
 
 export type ReplyScript = (request: ReceivedRequest) => ScriptedReply;
@@ -222,6 +224,7 @@ export class OpenAiTestServer {
       if (res.destroyed) {
         return;
       }
+      reply.onChunk?.(i);
       send(chunk({ content: pieces[i] }, null));
     }
     if (reply.fault === 'truncate') {
