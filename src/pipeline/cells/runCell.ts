@@ -99,11 +99,11 @@ export async function runCell(options: RunCellOptions): Promise<CellRunOutcome> 
   const ctx: StageContext = { ...host, signal, session, promptOverrides: overrides };
   try {
     const it = runStage(request, ctx);
-    let step = await untilAborted(it.next(), signal, request.kind);
+    let step = await nextOrAbort(it, signal, request.kind);
     while (!step.done) {
       options.onEvent?.(step.value);
       outputs.apply(step.value);
-      step = await untilAborted(it.next(), signal, request.kind);
+      step = await nextOrAbort(it, signal, request.kind);
     }
     if (signal.aborted) {
       throw new PipelineError('Cancelled.', { stage: request.kind, kind: 'cancelled' });
@@ -134,17 +134,30 @@ export async function runCell(options: RunCellOptions): Promise<CellRunOutcome> 
 }
 
 /**
- * Waits for `promise` unless the signal fires first: then the run ends at once (the stage still
- * sees the same signal and stops its own work, e.g. kills ffmpeg); a late rejection is ignored.
+ * The stage's next event, unless the signal fires first: then the run ends at once (the stage
+ * sees the same signal and stops its own work, e.g. kills ffmpeg). The abandoned step is still
+ * settled: a late rejection is ignored, and a late event closes the generator with `return()` so
+ * its `finally` blocks (temporary files, child processes) run.
  */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal, stage: string): Promise<T> {
+function nextOrAbort<T, R>(it: AsyncGenerator<T, R, void>, signal: AbortSignal, stage: string): Promise<IteratorResult<T, R>> {
+  const promise = it.next();
+  const abandon = (): void => {
+    promise.then(
+      (step) => {
+        if (!step.done) {
+          it.return(undefined as never).catch(() => undefined);
+        }
+      },
+      () => undefined,
+    );
+  };
   if (signal.aborted) {
-    promise.catch(() => undefined);
+    abandon();
     return Promise.reject(new PipelineError('Cancelled.', { stage, kind: 'cancelled' }));
   }
-  return new Promise<T>((resolve, reject) => {
+  return new Promise((resolve, reject) => {
     const onAbort = (): void => {
-      promise.catch(() => undefined);
+      abandon();
       reject(new PipelineError('Cancelled.', { stage, kind: 'cancelled' }));
     };
     signal.addEventListener('abort', onAbort, { once: true });

@@ -9,6 +9,8 @@ import { ERROR_MIME } from '../../../src/pipeline/format';
 import { NotebookSession } from '../../../src/pipeline/session';
 import { defaultSettings } from '../../../src/pipeline/settings';
 import { sha256 } from '../../../src/pipeline/run/hash';
+import { makeClip, tempDir } from '../../tooling/media';
+import type { TempDir } from '../../tooling/media';
 
 const dec = new TextDecoder();
 const repoRoot = path.resolve(__dirname, '../../..');
@@ -94,5 +96,67 @@ suite('cells: the shared cell runner (real stages)', () => {
     const bad = await runCell({ cells, index: 5, session: new NotebookSession(), host, signal: new AbortController().signal });
     assert.equal(bad.status, 'error');
     assert.match(bad.message ?? '', /^Cell 6 \(id "q"\).*no-such-template/);
+  });
+});
+
+suite('cells: runner + session with real stages on a real clip', () => {
+  let tmp: TempDir;
+  let host: CellHostContext;
+  suiteSetup(() => {
+    tmp = tempDir('alref-runcell-real-');
+    makeClip(path.join(tmp.path, 'clip.mp4'), { frames: 30, fps: 10, width: 64, height: 48 });
+  });
+  suiteTeardown(() => tmp.remove());
+  setup(() => {
+    host = {
+      runDir: path.join(tmp.path, 'nb.alref.runs'),
+      baseDir: tmp.path,
+      resourcesDir: repoRoot,
+      settings: defaultSettings(),
+      services: {},
+      log: { info: () => undefined, warn: () => undefined, error: () => undefined },
+    };
+  });
+
+  test('results land in the session; re-running upstream with other params marks dependents stale', async () => {
+    const cells: CellLike[] = [
+      { id: 'c1', language: 'alref', source: 'stage: video\nid: vid\nsource: clip.mp4\npreset: ref-davis17\n' },
+      { id: 'c2', language: 'alref', source: 'stage: reference\nid: ref\nexpression: the moving pattern\n' },
+      { id: 'c3', language: 'alref', source: 'stage: pivot-frame\nid: pf\nstrategy: middle\nuses: { video: vid, reference: ref }\n' },
+    ];
+    const session = new NotebookSession();
+    const signal = new AbortController().signal;
+    for (let i = 0; i < cells.length; i++) {
+      const out = await runCell({ cells, index: i, session, host, signal });
+      assert.equal(out.status, 'ok', out.message);
+    }
+    assert.equal(session.get('vid')?.kind, 'video');
+    assert.deepEqual(session.get('pf')?.upstream.sort(), ['ref', 'vid']);
+    assert.equal(session.staleness('pf').stale, false);
+    const edited = [{ ...cells[0], source: 'stage: video\nid: vid\nsource: clip.mp4\npreset: ref-davis17\nmaxFrames: 20\n' }, cells[1], cells[2]];
+    const rerun = await runCell({ cells: edited, index: 0, session, host, signal });
+    assert.equal(rerun.status, 'ok', rerun.message);
+    const st = session.staleness('pf');
+    assert.equal(st.stale, true);
+    assert.deepEqual(st.changedUpstream, ['vid']);
+    assert.equal(session.staleness('ref').stale, false);
+  });
+
+  test('cancelling during a real decode ends the run as cancelled with no error output', async () => {
+    makeClip(path.join(tmp.path, 'long.mp4'), { frames: 600, fps: 30, width: 320, height: 240 });
+    const cells: CellLike[] = [{ id: 'c1', language: 'alref', source: 'stage: video\nsource: long.mp4\n' }];
+    const ac = new AbortController();
+    let events = 0;
+    const out = await runCell({
+      cells, index: 0, session: new NotebookSession(), host: { ...host, runDir: path.join(tmp.path, 'long.runs') }, signal: ac.signal,
+      onEvent: (e) => {
+        if (e.type === 'progress' && ++events === 1) {
+          ac.abort();
+        }
+      },
+    });
+    assert.equal(out.status, 'cancelled');
+    assert.equal(out.outputs.some((o) => o.items.some((i) => i.mime === ERROR_MIME)), false);
+    assert.ok(events >= 1);
   });
 });
