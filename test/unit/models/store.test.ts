@@ -95,7 +95,9 @@ suite('models/store and download', () => {
       await downloadFile(`${srv.url}/x.onnx`, dest, { sha256: sha(data), retryDelayMs: 10 });
       assert.deepEqual(new Uint8Array(await readFile(dest)), data);
       assert.equal(srv.requests.length, 2);
-      assert.equal(srv.requests[1].range, `bytes=${data.length / 2}-`);
+      // the second request resumes where the received bytes end (at most the half the server sent)
+      const from = Number(/^bytes=(\d+)-$/.exec(srv.requests[1].range ?? '')?.[1]);
+      assert.ok(from > 0 && from <= data.length / 2, `resumed from ${srv.requests[1].range}`);
     } finally {
       await srv.close();
     }
