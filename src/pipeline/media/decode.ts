@@ -141,6 +141,7 @@ export async function* decodeFrames(probe: ProbeResult, tools: FfmpegTools | (()
   }
   throwIfAborted(options.signal, 'video');
   await mkdir(path.dirname(finalDir), { recursive: true });
+  await removeStaleTemp(path.dirname(finalDir), key);
   const tmp = `${finalDir}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   await mkdir(tmp, { recursive: true });
   let kept = false;
@@ -166,6 +167,28 @@ export async function* decodeFrames(probe: ProbeResult, tools: FfmpegTools | (()
     // Failed, cancelled, abandoned by the consumer, or lost a race: nothing half-written stays.
     if (!kept) {
       await rm(tmp, { recursive: true, force: true });
+    }
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes temporary folders of this key left by a process that died mid-decode. */
+async function removeStaleTemp(parent: string, key: string): Promise<void> {
+  const prefix = `${key}.tmp-`;
+  for (const name of await readdir(parent)) {
+    if (name.startsWith(prefix)) {
+      const pid = Number(name.slice(prefix.length).split('-')[0]);
+      if (Number.isInteger(pid) && pid !== process.pid && !processAlive(pid)) {
+        await rm(path.join(parent, name), { recursive: true, force: true });
+      }
     }
   }
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { framePath } from '../../../src/pipeline/domain';
@@ -183,6 +183,20 @@ suite('media/decode: every frame to a cached folder', () => {
     assert.ok(elapsed < 1000, `cancel took ${elapsed} ms`);
     assert.deepEqual(readdirSync(path.join(runDir, 'frames')), []);
     assert.equal(await readFrameManifest(path.join(runDir, 'frames', 'x')), undefined);
+  });
+
+  test('temporary folders left by a dead process are removed on the next decode', async () => {
+    const clip = makeClip(path.join(tmp.path, 'c.mp4'), { frames: 4 });
+    const first = await decode(clip, tmp.path);
+    const key = path.basename(first.result.framesDir);
+    rmSync(first.result.framesDir, { recursive: true });
+    // pid 2^22+7 is above Linux's pid_max default, so no process has it.
+    const stale = path.join(tmp.path, 'frames', `${key}.tmp-4194311-abcdef`);
+    mkdirSync(stale);
+    writeFileSync(path.join(stale, '00000.jpg'), 'partial');
+    const again = await decode(clip, tmp.path);
+    assert.equal(again.result.reused, false);
+    assert.deepEqual(readdirSync(path.join(tmp.path, 'frames')), [key]);
   });
 
   test('a consumer that stops iterating stops ffmpeg too', async () => {
