@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type { OutputChange } from '../pipeline/cells/outputs';
+import { planOutputSync } from '../pipeline/cells/outputSync';
 import type { OutputModel } from '../pipeline/format/model';
 
 /** The model of one output as a VS Code output: the only place that builds `NotebookCellOutputItem`s. */
@@ -8,10 +9,6 @@ export function toCellOutput(output: OutputModel): vscode.NotebookCellOutput {
     output.items.map((i) => new vscode.NotebookCellOutputItem(i.data, i.mime)),
     output.metadata,
   );
-}
-
-function sameMetadata(a: OutputModel, b: OutputModel): boolean {
-  return JSON.stringify(a.metadata ?? {}) === JSON.stringify(b.metadata ?? {});
 }
 
 /**
@@ -70,27 +67,23 @@ export class ExecutionOutputs {
 
   private async _apply(models: readonly OutputModel[]): Promise<void> {
     const written = this._written;
-    const incremental =
-      written !== undefined &&
-      models.length >= written.length &&
-      written.every((w, i) => w.model === models[i] || sameMetadata(w.model, models[i]));
-    if (!incremental) {
-      const outputs = models.map((m) => ({ model: m, output: toCellOutput(m) }));
-      await this._execution.replaceOutput(outputs.map((o) => o.output));
-      this._written = outputs;
-      return;
-    }
-    for (let i = 0; i < written.length; i++) {
-      if (written[i].model !== models[i]) {
-        const output = written[i].output;
-        await this._execution.replaceOutputItems(models[i].items.map((it) => new vscode.NotebookCellOutputItem(it.data, it.mime)), output);
-        written[i] = { model: models[i], output };
+    for (const op of planOutputSync(written?.map((w) => w.model), models)) {
+      if (op.type === 'replaceAll' || written === undefined) {
+        const outputs = models.map((m) => ({ model: m, output: toCellOutput(m) }));
+        await this._execution.replaceOutput(outputs.map((o) => o.output));
+        this._written = outputs;
+        return;
       }
-    }
-    if (models.length > written.length) {
-      const added = models.slice(written.length).map((m) => ({ model: m, output: toCellOutput(m) }));
-      await this._execution.appendOutput(added.map((a) => a.output));
-      written.push(...added);
+      if (op.type === 'replaceItems') {
+        const { output } = written[op.index];
+        const model = models[op.index];
+        await this._execution.replaceOutputItems(model.items.map((it) => new vscode.NotebookCellOutputItem(it.data, it.mime)), output);
+        written[op.index] = { model, output };
+      } else {
+        const added = models.slice(op.from).map((m) => ({ model: m, output: toCellOutput(m) }));
+        await this._execution.appendOutput(added.map((a) => a.output));
+        written.push(...added);
+      }
     }
   }
 }

@@ -7,3 +7,4 @@ export * from './record';
 export * from './complete';
 export * from './settingsMerge';
 export * from './artifactPath';
+export * from './outputSync';

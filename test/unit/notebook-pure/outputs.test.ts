@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { CellOutputBuilder, markdownTable } from '../../../src/pipeline/cells/outputs';
+import { planOutputSync } from '../../../src/pipeline/cells/outputSync';
+import type { OutputModel } from '../../../src/pipeline/format';
 import type { OutputChange } from '../../../src/pipeline/cells/outputs';
 import { MIME, OUTPUT_METADATA_KEY } from '../../../src/common/mime';
 import { ERROR_MIME, STDERR_MIME, parseNotebook, serializeNotebook } from '../../../src/pipeline/format';
@@ -67,5 +69,38 @@ suite('cells: stage events -> outputs', () => {
     b.error('PipelineError', 'Cell 1 (id "x"): bad');
     assert.equal(b.outputs()[3].items[0].mime, ERROR_MIME);
     assert.equal(markdownTable(['a'], []), '| a |\n| --- |\n');
+  });
+});
+
+suite('cells: planning output updates for a running execution', () => {
+  const a: OutputModel = { items: [] };
+  const b: OutputModel = { items: [] };
+  const c: OutputModel = { items: [], metadata: { alref: 1 } };
+
+  test('first write replaces all; growth appends; changed items update in place; removal or metadata change replaces', () => {
+    assert.deepEqual(planOutputSync(undefined, []), [{ type: 'replaceAll' }]);
+    assert.deepEqual(planOutputSync(undefined, [a]), [{ type: 'replaceAll' }]);
+    assert.deepEqual(planOutputSync([a], [a, b]), [{ type: 'append', from: 1 }]);
+    const a2: OutputModel = { items: [{ mime: 'text/plain', data: new Uint8Array([1]) }] };
+    assert.deepEqual(planOutputSync([a, b], [a2, b, c]), [{ type: 'replaceItems', index: 0 }, { type: 'append', from: 2 }]);
+    assert.deepEqual(planOutputSync([a, b], [a]), [{ type: 'replaceAll' }]);
+    assert.deepEqual(planOutputSync([a, b], [a, c]), [{ type: 'replaceAll' }]);
+    assert.deepEqual(planOutputSync([a, b], [a, b]), []);
+  });
+
+  test('a streamed trace replayed through the builder updates in place and never replaces earlier outputs', () => {
+    let written: OutputModel[] | undefined;
+    const kinds: string[] = [];
+    const b2 = new CellOutputBuilder((_c, outs) => {
+      for (const op of planOutputSync(written, outs)) {
+        kinds.push(op.type);
+      }
+      written = [...outs];
+    });
+    b2.apply({ type: 'image', mime: 'image/png', data: new Uint8Array([1]) });
+    for (let i = 0; i < 5; i++) {
+      b2.apply({ type: 'trace', streamId: 's', delta: `chunk ${i} ` });
+    }
+    assert.deepEqual(kinds, ['replaceAll', 'append', 'replaceItems', 'replaceItems', 'replaceItems', 'replaceItems']);
   });
 });

@@ -1,0 +1,34 @@
+import type { OutputModel } from '../format/model';
+
+/** One step to bring an execution's outputs from what was written to what the run has now. */
+export type OutputSyncOp =
+  | { type: 'replaceAll' }
+  | { type: 'replaceItems'; index: number }
+  | { type: 'append'; from: number };
+
+function sameMetadata(a: OutputModel, b: OutputModel): boolean {
+  return JSON.stringify(a.metadata ?? {}) === JSON.stringify(b.metadata ?? {});
+}
+
+/**
+ * Plans the cheapest update from `written` (undefined: nothing written by this run yet) to `next`.
+ * Outputs are compared by identity (the output builder replaces an output object when it changes):
+ * changed outputs with unchanged metadata are updated in place, new outputs at the end are
+ * appended, and anything else (the first write of a run, a removal, a metadata change) replaces
+ * the whole list once.
+ */
+export function planOutputSync(written: readonly OutputModel[] | undefined, next: readonly OutputModel[]): OutputSyncOp[] {
+  if (written === undefined || next.length < written.length || !written.every((w, i) => w === next[i] || sameMetadata(w, next[i]))) {
+    return [{ type: 'replaceAll' }];
+  }
+  const ops: OutputSyncOp[] = [];
+  written.forEach((w, i) => {
+    if (w !== next[i]) {
+      ops.push({ type: 'replaceItems', index: i });
+    }
+  });
+  if (next.length > written.length) {
+    ops.push({ type: 'append', from: written.length });
+  }
+  return ops;
+}
