@@ -1,4 +1,6 @@
 import { readFile } from 'node:fs/promises';
+import { MIME } from '../../common/mime';
+import type { FrameGridPayload } from '../../common/payloads';
 import type { ClipPivot, GridImage, LlmUsageTotals, PivotFrameData, PromptRecord, ReferenceData, VideoData } from '../domain';
 import { highlightTile } from '../draw/boxes';
 import { PipelineError, throwIfAborted } from '../errors';
@@ -303,12 +305,24 @@ async function* clipTask(
   const tile = grid.tiles[id - 1];
   const note = `frame id ${id} = video frame ${checked.frameIndex}${result.reasked ? ' (after a re-ask)' : ''}`;
   yield { type: 'trace', streamId, title, delta: '', final: { answer: `[${id}]`, valid: true, note, usage } };
+  const caption = `Object ${objectId}, clip ${clip.clipIndex + 1}: pivot frame ${checked.frameIndex} (id ${id})`;
+  const payload: FrameGridPayload = {
+    version: 1,
+    kind: 'clip',
+    clipIndex: clip.clipIndex,
+    width: grid.width,
+    height: grid.height,
+    tiles: grid.tiles.map((t) => ({ frameIndex: t.frameIndex, frameId: t.frameId, timeSec: t.timeSec, x: t.x, y: t.y, width: t.width, height: t.height })),
+    caption,
+    highlight: [checked.frameIndex],
+  };
   yield {
     type: 'image',
     id: `${streamId}:image`,
     mime: 'image/jpeg',
     data: await highlightTile(gridBytes, tile),
-    caption: `Object ${objectId}, clip ${clip.clipIndex + 1}: pivot frame ${checked.frameIndex} (id ${id})`,
+    caption,
+    renderer: { mime: MIME.frameGrid, payload },
   };
   return { pivot: { ...base, frameIndex: checked.frameIndex, valid: true, note }, usage, calls };
 }

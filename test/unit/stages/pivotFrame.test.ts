@@ -3,6 +3,8 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
+import { MIME } from '../../../src/common/mime';
+import type { FrameGridPayload } from '../../../src/common/payloads';
 import type { PivotFrameData, VideoData } from '../../../src/pipeline/domain';
 import { PipelineError } from '../../../src/pipeline/errors';
 import type { ImageEvent, StageEvent, TableEvent, TraceEvent } from '../../../src/pipeline/events';
@@ -89,6 +91,9 @@ suite('pivot-frame stage on the DAVIS car-shadow frames', () => {
     // The chosen frame highlighted in its grid: same size as the grid, darker outside tile 3.
     const img = events.find((e): e is ImageEvent => e.type === 'image');
     assert.ok(img);
+    assert.equal(img.renderer?.mime, MIME.frameGrid);
+    assert.deepEqual((img.renderer?.payload as FrameGridPayload).highlight, [10]);
+    assert.equal((img.renderer?.payload as FrameGridPayload).tiles.length, 5);
     const grid = video.grids[0];
     const meta = await sharp(img.data).metadata();
     assert.deepEqual([meta.width, meta.height], [grid.width, grid.height]);
