@@ -60,29 +60,33 @@ export function jaccard(pred: Uint8Array, gt: Uint8Array, voidMask?: Uint8Array)
  * neighbour, the last column only with the lower one, and the bottom-right pixel is 0.
  */
 export function boundaryMap(mask: Uint8Array, width: number, height: number): Uint8Array {
+  const n = width * height;
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    b[i] = mask[i] !== 0 ? 1 : 0;
+  }
+  return boundaryMap01(b, width, height);
+}
+
+/** {@link boundaryMap} of a mask that already holds only 0 and 1. */
+function boundaryMap01(b: Uint8Array, width: number, height: number): Uint8Array {
   const out = new Uint8Array(width * height);
-  for (let y = 0; y < height; y++) {
+  const w1 = width - 1;
+  for (let y = 0; y < height - 1; y++) {
     const row = y * width;
-    const lastRow = y === height - 1;
-    for (let x = 0; x < width; x++) {
+    const below = row + width;
+    for (let x = 0; x < w1; x++) {
       const i = row + x;
-      const b = mask[i] !== 0 ? 1 : 0;
-      const lastCol = x === width - 1;
-      const e = lastCol ? 0 : mask[i + 1] !== 0 ? 1 : 0;
-      if (lastRow && lastCol) {
-        out[i] = 0;
-      } else if (lastRow) {
-        out[i] = b ^ e;
-      } else {
-        const s = mask[i + width] !== 0 ? 1 : 0;
-        if (lastCol) {
-          out[i] = b ^ s;
-        } else {
-          const se = mask[i + width + 1] !== 0 ? 1 : 0;
-          out[i] = (b ^ e) | (b ^ s) | (b ^ se);
-        }
-      }
+      const v = b[i];
+      out[i] = (v ^ b[i + 1]) | (v ^ b[below + x]) | (v ^ b[below + x + 1]);
     }
+    // last column: only the pixel below
+    out[row + w1] = b[row + w1] ^ b[below + w1];
+  }
+  // last row: only the pixel to the right; the bottom-right pixel stays 0
+  const last = (height - 1) * width;
+  for (let x = 0; x < w1; x++) {
+    out[last + x] = b[last + x] ^ b[last + x + 1];
   }
   return out;
 }
@@ -128,28 +132,49 @@ export function dilateDisk(map: Uint8Array, width: number, height: number, r: nu
 
 /** Boundary and dilated boundary of one mask, computed once and reused for every pair it enters. */
 export interface MaskFeatures {
+  /** The mask as 0/1 (void pixels cleared). */
   mask: Uint8Array;
   boundary: Uint8Array;
   dilated: Uint8Array;
   boundaryCount: number;
+  width: number;
+  /** Rows holding boundary pixels (first > last when there are none). */
+  firstRow: number;
+  lastRow: number;
 }
 
 /** Precomputes what F needs for a mask. `voidMask` pixels are cleared first (DAVIS does this). */
 export function maskFeatures(mask: Uint8Array, width: number, height: number, voidMask?: Uint8Array, boundTh = BOUND_TH): MaskFeatures {
-  let m = mask;
+  const n = width * height;
+  const m = new Uint8Array(n);
   if (voidMask) {
-    m = new Uint8Array(mask.length);
-    for (let i = 0; i < m.length; i++) {
+    for (let i = 0; i < n; i++) {
       m[i] = mask[i] !== 0 && voidMask[i] === 0 ? 1 : 0;
     }
+  } else {
+    for (let i = 0; i < n; i++) {
+      m[i] = mask[i] !== 0 ? 1 : 0;
+    }
   }
-  const boundary = boundaryMap(m, width, height);
+  const boundary = boundaryMap01(m, width, height);
   let count = 0;
-  for (let i = 0; i < boundary.length; i++) {
-    count += boundary[i];
+  let firstRow = height;
+  let lastRow = -1;
+  for (let y = 0; y < height; y++) {
+    let c = 0;
+    for (let i = y * width, e = i + width; i < e; i++) {
+      c += boundary[i];
+    }
+    if (c > 0) {
+      count += c;
+      if (y < firstRow) {
+        firstRow = y;
+      }
+      lastRow = y;
+    }
   }
   const dilated = count === 0 ? boundary : dilateDisk(boundary, width, height, boundPix(width, height, boundTh));
-  return { mask: m, boundary, dilated, boundaryCount: count };
+  return { mask: m, boundary, dilated, boundaryCount: count, width, firstRow, lastRow };
 }
 
 /** Contour accuracy with its parts. */
@@ -181,13 +206,13 @@ export function fMeasureFeatures(pred: MaskFeatures, gt: MaskFeatures): Boundary
     const gb = gt.boundary;
     const pd = pred.dilated;
     const gd = gt.dilated;
-    for (let i = 0; i < pb.length; i++) {
-      if (pb[i] && gd[i]) {
-        fgMatch++;
-      }
-      if (gb[i] && pd[i]) {
-        gtMatch++;
-      }
+    // only rows that hold a boundary pixel of either mask can match
+    const from = Math.min(pred.firstRow, gt.firstRow);
+    const to = Math.max(pred.lastRow, gt.lastRow);
+    const w = pred.width;
+    for (let i = from * w, e = (to + 1) * w; i < e; i++) {
+      fgMatch += pb[i] & gd[i];
+      gtMatch += gb[i] & pd[i];
     }
     precision = fgMatch / nFg;
     recall = gtMatch / nGt;

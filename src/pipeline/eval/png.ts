@@ -116,29 +116,39 @@ function decodeFast8Bit(bytes: Uint8Array): DecodedLike | null {
     const src = y * (stride + 1) + 1;
     const dst = y * stride;
     const up = dst - stride;
-    for (let x = 0; x < stride; x++) {
-      const v = raw[src + x];
-      const a = x >= bpp ? out[dst + x - bpp] : 0;
-      const b = y > 0 ? out[up + x] : 0;
-      let r: number;
-      switch (filter) {
-        case 0: r = v; break;
-        case 1: r = v + a; break;
-        case 2: r = v + b; break;
-        case 3: r = v + ((a + b) >> 1); break;
-        case 4: {
-          const c = y > 0 && x >= bpp ? out[up + x - bpp] : 0;
-          const p = a + b - c;
-          const pa = Math.abs(p - a);
-          const pb = Math.abs(p - b);
-          const pc = Math.abs(p - c);
-          r = v + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c);
-          break;
-        }
-        default:
-          return null;
+    if (filter === 0) {
+      out.set(raw.subarray(src, src + stride), dst);
+    } else if (filter === 1) {
+      for (let x = 0; x < stride; x++) {
+        out[dst + x] = (raw[src + x] + (x >= bpp ? out[dst + x - bpp] : 0)) & 0xff;
       }
-      out[dst + x] = r & 0xff;
+    } else if (filter === 2) {
+      if (y === 0) {
+        out.set(raw.subarray(src, src + stride), dst);
+      } else {
+        for (let x = 0; x < stride; x++) {
+          out[dst + x] = (raw[src + x] + out[up + x]) & 0xff;
+        }
+      }
+    } else if (filter === 3) {
+      for (let x = 0; x < stride; x++) {
+        const a = x >= bpp ? out[dst + x - bpp] : 0;
+        const b = y > 0 ? out[up + x] : 0;
+        out[dst + x] = (raw[src + x] + ((a + b) >> 1)) & 0xff;
+      }
+    } else if (filter === 4) {
+      for (let x = 0; x < stride; x++) {
+        const a = x >= bpp ? out[dst + x - bpp] : 0;
+        const b = y > 0 ? out[up + x] : 0;
+        const c = y > 0 && x >= bpp ? out[up + x - bpp] : 0;
+        const p = a + b - c;
+        const pa = p > a ? p - a : a - p;
+        const pb = p > b ? p - b : b - p;
+        const pc = p > c ? p - c : c - p;
+        out[dst + x] = (raw[src + x] + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c)) & 0xff;
+      }
+    } else {
+      return null;
     }
   }
   return { width, height, depth: 8, channels, data: out, palette: colourType === 3 ? palette ?? [] : undefined };
