@@ -26,6 +26,11 @@ export default tseslint.config(
       'no-only-tests/no-only-tests': 'error',
     },
   },
+  // Renderers and their tests type-check under the DOM project, which projectService does not find.
+  {
+    files: ['src/renderers/**/*.ts', 'test/unit/renderers/**/*.ts'],
+    languageOptions: { parserOptions: { projectService: false, project: ['./tsconfig.renderers.json'], tsconfigRootDir: import.meta.dirname } },
+  },
   { files: ['src/pipeline/**/*.ts', 'src/common/**/*.ts', 'src/renderers/**/*.ts', 'src/cli/**/*.ts'], rules: noVscode },
   { files: ['**/*.mjs', '**/*.js'], ...tseslint.configs.disableTypeChecked, languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', Buffer: 'readonly' } } },
 );
