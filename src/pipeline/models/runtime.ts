@@ -134,12 +134,17 @@ export class SessionRuntime {
     if (this._options.threads > 0) {
       base.intraOpNumThreads = this._options.threads;
     }
-    const wrap = (err: unknown): PipelineError =>
-      new PipelineError(
-        `Cannot load model file ${file} of "${modelId}" (truncated or corrupt download, or not an ONNX graph): ${(err as Error).message?.split('\n')[0]}. ` +
-          `Delete it and run \`alref models pull ${modelId}\` again, or check it with \`alref models verify ${modelId}\`.`,
+    const wrap = (err: unknown): PipelineError => {
+      const message = (err as Error).message?.split('\n')[0] ?? String(err);
+      const unsupported = /could not find an implementation|opset|not supported|unsupported/i.test(message);
+      return new PipelineError(
+        unsupported
+          ? `Model file ${file} of "${modelId}" uses an operator or opset this onnxruntime-node cannot run: ${message}. Use an export for onnxruntime ${'>='} 1.17 (opset <= 21), or update onnxruntime-node.`
+          : `Cannot load model file ${file} of "${modelId}" (truncated or corrupt download, or not an ONNX graph): ${message}. ` +
+            `Delete it and run \`alref models pull ${modelId}\` again, or check it with \`alref models verify ${modelId}\`.`,
         { stage: 'models', kind: 'backend', file, field: modelId, cause: err },
       );
+    };
     if (this._options.executionProvider === 'cuda' && !this._cudaFailed) {
       try {
         const session = await ort.InferenceSession.create(file, { ...base, executionProviders: ['cuda'] });

@@ -193,6 +193,10 @@ export async function* runPropagate(request: StageRequest<PropagateParams>, ctx:
     yield { type: 'markdown', text: `Wrote ${files.length} DAVIS-style PNG masks to \`${path.relative(ctx.baseDir, outDir) || '.'}\`.` };
   }
 
+  const framesRel = path.relative(ctx.runDir, video.framesDir);
+  if (framesRel.startsWith('..') || path.isAbsolute(framesRel)) {
+    yield { type: 'warning', message: `The decoded frames (${video.framesDir}) are outside this notebook's run folder, so the mask overlay cannot load them; the contact sheet shows a summary.` };
+  }
   const pivots = [...new Set(objects.flatMap((o) => o.pivotFrames))];
   const sheet = await renderContactSheet({
     frames: sheetFrames(frameCount, 8, pivots),
@@ -207,7 +211,7 @@ export async function* runPropagate(request: StageRequest<PropagateParams>, ctx:
     height,
     frameCount,
     fps: video.info.fps,
-    frames: { dir: path.relative(ctx.runDir, video.framesDir).split(path.sep).join('/'), pad: 5, ext: '.jpg' },
+    frames: { dir: framesRel.split(path.sep).join('/'), pad: 5, ext: '.jpg' },
     objects: objects.map((o) => ({
       objectId: o.objectId,
       text: o.text,
