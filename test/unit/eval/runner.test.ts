@@ -1,0 +1,118 @@
+import * as assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { makeRunnerHost } from '../../../src/pipeline/eval/cliHost';
+import { readDataset } from '../../../src/pipeline/eval/datasets';
+import { decodeLabelPng } from '../../../src/pipeline/eval/png';
+import { itemFileName, runDataset, type ItemStatus, type RunnerHost } from '../../../src/pipeline/eval/runner';
+import { scoreDataset, summarizeRecords } from '../../../src/pipeline/eval/score';
+import { defaultSettings } from '../../../src/pipeline/settings';
+import { makeMevis } from '../../tooling/datasets';
+import { writeModelFixtures } from '../../tooling/onnxFixtures';
+import { OpenAiTestServer } from '../../tooling/openaiServer';
+
+/** Every PNG under a folder, by relative path. */
+function pngs(dir: string): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  const walk = (d: string): void => {
+    for (const n of readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, n.name);
+      if (n.isDirectory()) {
+        walk(p);
+      } else if (n.name.endsWith('.png')) {
+        out.set(path.relative(dir, p), readFileSync(p));
+      }
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+suite('eval/runner: the full pipeline over a synthetic MeViS split (fixture ONNX models, local OpenAI-compatible server)', function () {
+  this.timeout(300_000);
+  let base: string;
+  let server: OpenAiTestServer;
+  let host: RunnerHost;
+  let root: string;
+
+  suiteSetup(async () => {
+    base = mkdtempSync(path.join(os.tmpdir(), 'alref-runner-'));
+    await writeModelFixtures(path.join(base, 'models'));
+    server = await OpenAiTestServer.start();
+    // every question gets the same short reasoning and picks frame / box 1
+    server.setScript(() => 'The object is clearest here. [1]');
+    const settings = defaultSettings({
+      llm: { ...defaultSettings().llm, baseUrl: server.baseUrl, timeoutMs: 20_000, maxRetries: 0 },
+      models: { ...defaultSettings().models, localDir: path.join(base, 'models'), cacheDir: path.join(base, 'cache') },
+    });
+    const resourcesDir = path.resolve(__dirname, '../../..');
+    host = makeRunnerHost({
+      version: 'test', settings, resourcesDir,
+      log: { info: () => undefined, warn: () => undefined, error: () => undefined },
+      serviceEnv: (runDir) => ({ runDir, resourcesDir, userCacheDir: path.join(base, 'cache'), getSecret: async () => 'sk-local-test' }),
+    });
+    root = await makeMevis(path.join(base, 'mevis'), { videos: 2, frames: 6, width: 64, height: 48, predictions: false });
+  });
+  suiteTeardown(async () => {
+    await server?.stop();
+    rmSync(base, { recursive: true, force: true });
+  });
+
+  test('writes one PNG per frame per expression, an item status with the experiment record, and scores', async () => {
+    const ds = await readDataset('mevis', root);
+    const out = path.join(base, 'out-all');
+    const done: ItemStatus[] = [];
+    const summary = await runDataset({ dataset: ds, outDir: out, host, signal: new AbortController().signal, onItemDone: (s) => done.push(s) });
+    assert.equal(summary.failed, 0, JSON.stringify(done.find((s) => s.status === 'failed')?.error));
+    assert.equal(summary.done, 4);
+    assert.equal(done.length, 4);
+    for (const item of ds.items) {
+      const dir = path.join(out, 'predictions', item.video, item.expressionId!);
+      assert.deepEqual(readdirSync(dir).sort(), item.frames.map((f) => `${f.name}.png`));
+      const png = decodeLabelPng(readFileSync(path.join(dir, '00000.png')));
+      assert.deepEqual([png.width, png.height], [64, 48]);
+      assert.ok(png.data.every((v) => v === 0 || v === 255));
+      const status = JSON.parse(readFileSync(path.join(out, 'items', `${itemFileName(item.id)}.json`), 'utf8')) as ItemStatus;
+      assert.equal(status.status, 'done');
+      assert.ok(status.record && Object.keys(status.record.cells).length === 5);
+      assert.ok(status.timings && 'propagate' in status.timings);
+    }
+    assert.ok(server.requests.length >= 4, 'the pivot-frame stage asked the LLM');
+    const { records } = await scoreDataset(ds, summary.predictionsDir);
+    assert.equal(summarizeRecords('mevis', records).units, 4);
+  });
+
+  test('a second run skips finished items without asking the LLM; a removed status re-runs only that item', async () => {
+    const ds = await readDataset('mevis', root);
+    const out = path.join(base, 'out-all');
+    const before = server.requests.length;
+    const again = await runDataset({ dataset: ds, outDir: out, host, signal: new AbortController().signal });
+    assert.deepEqual([again.skipped, again.done, again.failed], [4, 4, 0]);
+    assert.equal(server.requests.length, before);
+    unlinkSync(path.join(out, 'items', `${itemFileName('vid1/0')}.json`));
+    const third = await runDataset({ dataset: ds, outDir: out, host, signal: new AbortController().signal });
+    assert.deepEqual([third.skipped, third.done], [3, 4]);
+    assert.ok(existsSync(path.join(out, 'predictions', 'vid1', '0', '00005.png')));
+  });
+
+  test('two shards write exactly the predictions of the unsharded run; a cancelled run leaves no partial item', async () => {
+    const ds = await readDataset('mevis', root);
+    const shardOut = path.join(base, 'out-shards');
+    for (const index of [0, 1]) {
+      const s = await runDataset({ dataset: ds, outDir: shardOut, shard: { index, count: 2 }, host, signal: new AbortController().signal });
+      assert.equal(s.total, 2);
+      assert.equal(s.failed, 0);
+    }
+    const a = pngs(path.join(base, 'out-all', 'predictions'));
+    const b = pngs(path.join(shardOut, 'predictions'));
+    assert.deepEqual([...b.keys()].sort(), [...a.keys()].sort());
+    for (const [k, v] of a) {
+      assert.ok(v.equals(b.get(k)!), k);
+    }
+    const ac = new AbortController();
+    ac.abort();
+    await assert.rejects(runDataset({ dataset: ds, outDir: path.join(base, 'out-cancel'), host, signal: ac.signal }), /Cancelled/);
+    assert.ok(!existsSync(path.join(base, 'out-cancel', 'predictions')));
+  });
+});
