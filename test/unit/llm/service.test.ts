@@ -221,4 +221,36 @@ suite('LLM service against the local OpenAI-compatible server', () => {
     assert.match(err.message, /No API key/);
     assert.equal(server.requests.length, 0);
   });
+
+  test('cancelling mid-stream stops at once with a cancelled error', async () => {
+    server.enqueue({ text: 'x'.repeat(400), chunkSize: 2, chunkDelayMs: 20 });
+    const svc = createLlmService(env());
+    const ac = new AbortController();
+    const gen = svc.complete(request(), { settings: settings(), stage: 'pivot-frame', signal: ac.signal });
+    let deltas = 0;
+    const t0 = Date.now();
+    const err = await rejection((async () => {
+      for (let r = await gen.next(); !r.done; r = await gen.next()) {
+        if (r.value.type === 'delta' && ++deltas === 3) {
+          ac.abort();
+        }
+      }
+    })());
+    assert.equal(err.kind, 'cancelled');
+    assert.ok(Date.now() - t0 < 2000, 'did not wait for the whole reply');
+    assert.equal(server.requests.length, 1, 'not retried');
+  });
+
+  test('createServices exposes the LLM service lazily, with the host secret reader', async () => {
+    const { createServices } = await import('../../../src/pipeline/services');
+    let asked = 0;
+    const services = createServices(defaultSettings(), { runDir, resourcesDir: '.', userCacheDir: runDir, getSecret: async () => { asked++; return KEY; } });
+    assert.equal(asked, 0);
+    assert.equal(services.llm?.kind, 'llm');
+    assert.equal(services.llm, services.llm, 'one instance');
+    server.enqueue('[1]');
+    await drain(services.llm!.complete(request(), { settings: settings(), stage: 'pivot-frame' }));
+    assert.equal(asked, 1);
+  });
 });
+
