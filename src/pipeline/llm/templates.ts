@@ -90,7 +90,7 @@ export function findVariables(text: string): VariableUse[] {
 }
 
 function where(t: { name: string; source: 'file' | 'cell'; file?: string }, line: number): string {
-  return t.source === 'cell' ? `prompt cell "${t.name}", line ${line}` : `${t.file ?? t.name}:${line}`;
+  return t.source === 'cell' ? `prompt cell "${t.name}", line ${line} of the template text (below the "template:" line)` : `${t.file ?? t.name}:${line}`;
 }
 
 /**

@@ -57,7 +57,7 @@ suite('prompt templates', () => {
   test('an override with an unknown variable is an error naming the prompt cell line', async () => {
     await assert.rejects(
       loadTemplate('pivot-box.cot', { resourcesDir: RESOURCES, overrides: { 'pivot-box.cot': 'Boxes:\n{{boxList}}\nAudio: {{audioLabels}}' } }),
-      isError(/prompt cell "pivot-box\.cot", line 3: unknown variable \{\{audioLabels\}\}/),
+      isError(/prompt cell "pivot-box\.cot", line 3 of the template text \(below the "template:" line\): unknown variable \{\{audioLabels\}\}/),
     );
   });
 
@@ -66,7 +66,7 @@ suite('prompt templates', () => {
     assert.deepEqual(info.variables, ['frameIds', 'expression']);
     assert.equal(info.hash, sha256('Pick among {{ frameIds }} for {{expression}}; {{frameIds}}'));
     assert.throws(() => describePromptCell('pivot-frame.fancy', 'x', RESOURCES), isError(/Unknown prompt template "pivot-frame\.fancy"\. Known templates: .*pivot-frame\.cot/));
-    assert.throws(() => describePromptCell('lbru.cot', 'ok {{audioLabels}}\n\n{{expression}}', RESOURCES), isError(/line 3: unknown variable \{\{expression\}\}/));
+    assert.throws(() => describePromptCell('lbru.cot', 'ok {{audioLabels}}\n\n{{expression}}', RESOURCES), isError(/line 3 of the template text \(below the "template:" line\): unknown variable \{\{expression\}\}/));
     assert.throws(() => describePromptCell('lbru.cot', '{{ 12bad }}', RESOURCES), isError(/unknown variable/));
   });
 

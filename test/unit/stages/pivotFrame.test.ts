@@ -168,7 +168,7 @@ suite('pivot-frame stage on the DAVIS car-shadow frames', () => {
   test('an unknown variable in a prompt cell is an error naming the line, before any call', async () => {
     await assert.rejects(collect(request(), setupRun('live', { 'pivot-frame.cot': 'line one\nuse {{boxList}} here' })), (err: unknown) => {
       assert.ok(err instanceof PipelineError);
-      assert.match(err.message, /line 2: unknown variable \{\{boxList\}\}/);
+      assert.match(err.message, /line 2 of the template text \(below the "template:" line\): unknown variable \{\{boxList\}\}/);
       return true;
     });
     assert.equal(server.requests.length, 0);
