@@ -8,6 +8,7 @@ import { framePath, type VideoData } from '../../../src/pipeline/domain';
 import { PipelineError } from '../../../src/pipeline/errors';
 import type { ImageEvent, StageEvent } from '../../../src/pipeline/events';
 import { defaultSettings, type PipelineSettings } from '../../../src/pipeline/settings';
+import { runStage } from '../../../src/pipeline/stages';
 import { resolveVideoParams, runVideo } from '../../../src/pipeline/stages/video';
 import type { StageContext, StageOutcome, StageRequest } from '../../../src/pipeline/types';
 import { makeClip, makeTextAsVideo, SHARED_DATA, tempDir, type TempDir } from '../../tooling/media';
@@ -27,8 +28,8 @@ function context(dir: string, options: { signal?: AbortSignal; settings?: Partia
   };
 }
 
-function request(params: Record<string, unknown>): StageRequest {
-  return { kind: 'video', cellId: 'cell-video', cellIndex: 2, params, uses: {} };
+function request(params: Record<string, unknown>, cellId = 'cell-video'): StageRequest {
+  return { kind: 'video', cellId, cellIndex: 2, params, uses: {} };
 }
 
 async function run(params: Record<string, unknown>, ctx: StageContext): Promise<{ events: StageEvent[]; outcome: StageOutcome<VideoData> }> {
@@ -186,6 +187,11 @@ suite('video stage', () => {
   test('alref.ffmpegPath pointing nowhere is an error naming the setting', async () => {
     makeClip(path.join(tmp.path, 'c.mp4'), { frames: 3 });
     await rejectsField(run({ source: 'c.mp4' }, context(tmp.path, { settings: { ffmpegPath: '/nope/ffmpeg' } })), 'alref.ffmpegPath');
+  });
+
+  test('through runStage: the error carries the cell id', async () => {
+    const gen = runStage(request({ source: 'missing.mp4' }, 'cell-42'), context(tmp.path));
+    await assert.rejects(gen.next(), (err: unknown) => err instanceof PipelineError && err.cellId === 'cell-42' && err.field === 'source');
   });
 
   test('cancel during decode ends the stage with a cancelled error', async () => {
