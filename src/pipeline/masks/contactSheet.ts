@@ -29,12 +29,16 @@ export function cssColour(objectId: number): string {
 
 /** Up to `count` frame indices spread evenly over the video, pivot frames always included, sorted. */
 export function sheetFrames(frameCount: number, count: number, pivots: number[] = []): number[] {
-  const set = new Set(pivots.filter((p) => p >= 0 && p < frameCount));
-  const slots = Math.max(0, count - set.size);
-  for (let k = 0; k < slots && set.size < frameCount; k++) {
-    set.add(Math.round(((k + 0.5) * frameCount) / slots - 0.5));
+  const set = new Set(pivots.filter((p) => Number.isInteger(p) && p >= 0 && p < frameCount));
+  const want = Math.max(set.size, Math.min(count, frameCount));
+  for (let k = 0; set.size < want && k < count; k++) {
+    set.add(Math.round(((k + 0.5) * frameCount) / count - 0.5));
   }
-  return [...set].sort((a, b) => a - b).slice(0, Math.max(count, set.size));
+  // evenly spaced positions can coincide with pivots: fill up with the first unused frames
+  for (let f = 0; set.size < want && f < frameCount; f++) {
+    set.add(f);
+  }
+  return [...set].sort((a, b) => a - b);
 }
 
 export interface ContactSheetOptions {

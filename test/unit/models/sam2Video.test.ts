@@ -89,6 +89,24 @@ suite('models/sam2: video host loop on the five fixture graphs', () => {
     assert.ok(maskBoxIou(got.get(2)!.mask, clip.width, clip.boxes[2]) > 0.7);
   });
 
+  test('bounded memory over a long video: frame memories held stay at most 1 + 6 + 7, pointers are all kept', async () => {
+    const t = await Sam2VideoTracker.open(svc(), 'sam2.1-hiera-tiny-video');
+    let maxHeld = 0;
+    let n = 0;
+    try {
+      // the same frame over and over: the square stands still, tracking must hold it for 90 frames
+      for await (const r of t.track({ numFrames: 90, width: clip.width, height: clip.height, frameSource: () => framePath(clip.dir, 5), prompts: [{ frameIndex: 45, box: clip.boxes[5] }] })) {
+        maxHeld = Math.max(maxHeld, t.heldMemories);
+        assert.ok(maskBoxIou(r.mask, clip.width, clip.boxes[5]) > 0.7, `frame ${r.frameIndex}`);
+        n++;
+      }
+    } finally {
+      t.dispose();
+    }
+    assert.equal(n, 90);
+    assert.ok(maxHeld <= 14 && maxHeld >= 7, `held ${maxHeld}`);
+  });
+
   test('cancel between frames; a prompt past the end of the video is refused', async () => {
     const t = await Sam2VideoTracker.open(svc(), 'sam2.1-hiera-tiny-video');
     try {
