@@ -9,7 +9,7 @@ import type { CellLike } from '../../pipeline/cells/notebook';
 import { mergeSettings, parseSetPairs, settingPaths } from '../../pipeline/cells/settingsMerge';
 import { PipelineError } from '../../pipeline/errors';
 import type { StageEvent } from '../../pipeline/events';
-import { parseNotebook, serializeNotebook } from '../../pipeline/format';
+import { exportIpynb, parseNotebook, serializeNotebook } from '../../pipeline/format';
 import type { AlrefNotebookMetadata, NotebookModel } from '../../pipeline/format';
 import { runDirFor, writeFileAtomic } from '../../pipeline/run/runFolder';
 import { createServices } from '../../pipeline/services';
@@ -157,7 +157,19 @@ export async function runNotebookFile(file: string, options: NotebookRunOptions,
   return failed ? 1 : 0;
 }
 
-/** `alref notebook run <file> [--out <file>] [--mode live|record|replay] [--set key=value]...` */
+/** Writes a notebook as a plain `.ipynb` (default: next to it, `.alref` replaced by `.ipynb`); returns the path. */
+export async function exportNotebookFile(file: string, out?: string): Promise<string> {
+  const abs = path.resolve(file);
+  const model = parseNotebook(await readFile(abs, 'utf8'), { file: abs });
+  const dest = path.resolve(out ?? `${abs.replace(/\.alref$/i, '')}.ipynb`);
+  await writeFileAtomic(dest, exportIpynb(model));
+  return dest;
+}
+
+/**
+ * `alref notebook run <file> [--out <file>] [--mode live|record|replay] [--set key=value]...` and
+ * `alref notebook export <file> [--out <file.ipynb>]`.
+ */
 export function registerNotebookCommand(program: Command): void {
   const notebook = program.command('notebook').description('work with .alref notebooks');
   notebook
@@ -179,6 +191,19 @@ export function registerNotebookCommand(program: Command): void {
         process.exitCode = 1;
       } finally {
         process.off('SIGINT', onSigint);
+      }
+    });
+  notebook
+    .command('export')
+    .description('write the notebook as a plain Jupyter .ipynb (outputs kept)')
+    .argument('<file>', 'the .alref notebook')
+    .option('-o, --out <file>', 'the .ipynb to write (default: next to <file>)')
+    .action(async (file: string, opts: { out?: string }) => {
+      try {
+        process.stderr.write(`wrote ${await exportNotebookFile(file, opts.out)}\n`);
+      } catch (err) {
+        process.stderr.write(`alref: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.exitCode = 1;
       }
     });
 }

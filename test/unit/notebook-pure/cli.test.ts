@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { buildProgram } from '../../../src/cli/main';
-import { cliSettings, runNotebookFile } from '../../../src/cli/commands/notebook';
+import { cliSettings, exportNotebookFile, runNotebookFile } from '../../../src/cli/commands/notebook';
 import { ERROR_MIME, parseNotebook, serializeNotebook } from '../../../src/pipeline/format';
 import type { NotebookModel } from '../../../src/pipeline/format';
 import { MIME } from '../../../src/common/mime';
@@ -102,5 +102,25 @@ suite('cli: alref notebook run', () => {
     assert.equal(s.llm.mode, 'replay');
     assert.throws(() => cliSettings({ set: ['llm.nope=1'] }), /Unknown setting "llm\.nope"/);
     assert.throws(() => cliSettings({ set: ['llm.maxTokens=many'] }), /llm\.maxTokens.*expected number/);
+  });
+});
+
+suite('cli: alref notebook export', () => {
+  test('writes an nbformat 4 .ipynb next to the notebook; a bad notebook is an error', async () => {
+    const tmp = tempDir('alref-export-');
+    try {
+      const file = path.join(tmp.path, 'n b.alref');
+      writeFileSync(file, serializeNotebook(notebook([['v', 'alref', 'stage: video\nsource: a.mp4\n']])));
+      const dest = await exportNotebookFile(file);
+      assert.equal(dest, path.join(tmp.path, 'n b.ipynb'));
+      const nb = JSON.parse(readFileSync(dest, 'utf8'));
+      assert.equal(nb.nbformat, 4);
+      assert.equal(nb.cells[0].metadata.vscode.languageId, 'alref');
+      writeFileSync(file, 'not json');
+      await assert.rejects(exportNotebookFile(file, path.join(tmp.path, 'x.ipynb')), /not valid JSON/);
+      assert.equal(existsSync(path.join(tmp.path, 'x.ipynb')), false);
+    } finally {
+      tmp.remove();
+    }
   });
 });
