@@ -1,8 +1,8 @@
 /**
  * Runs the pipeline headless over one video or a whole dataset, through the SAME cell runner the
  * notebook uses (`runCell` -> `runStage`): each item becomes a small in-memory notebook of stage cells
- * (video -> reference -> pivot-frame -> pivot-box -> propagate for RVOS; video -> lbru -> pivot-box ->
- * propagate for AVS), and the propagate result's masks are written as PNGs.
+ * (video -> reference -> pivot-frame -> pivot-box -> propagate for RVOS; video -> lbru -> pivot-frame
+ * (LBRU's frames) -> pivot-box -> propagate for AVS), and the propagate result's masks are written as PNGs.
  *
  * Dataset runs are resumable and shardable:
  * - an item is finished when `<out>/items/<id>.json` says `done`; finished items are skipped on the
@@ -81,6 +81,8 @@ export function pipelineCells(input: PipelineInput): CellLike[] {
   } else {
     const audio = input.audioPath && schemaHas('lbru', 'audio') ? { audio: input.audioPath } : {};
     cells.push(yamlCell('lbru', { ...audio, ...o.lbru }));
+    // takes each category's frame from LBRU (no LLM call)
+    cells.push(yamlCell('pivot-frame', { ...o['pivot-frame'] }));
   }
   cells.push(yamlCell('pivot-box', { ...o['pivot-box'] }));
   cells.push(yamlCell('propagate', { ...o.propagate }));

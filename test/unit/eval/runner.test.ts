@@ -8,9 +8,12 @@ import { decodeLabelPng } from '../../../src/pipeline/eval/png';
 import { itemFileName, runDataset, type ItemStatus, type RunnerHost } from '../../../src/pipeline/eval/runner';
 import { scoreDataset, summarizeRecords } from '../../../src/pipeline/eval/score';
 import { defaultSettings } from '../../../src/pipeline/settings';
-import { makeMevis } from '../../tooling/datasets';
+import { makeMevis, makeS4 } from '../../tooling/datasets';
 import { writeModelFixtures } from '../../tooling/onnxFixtures';
 import { OpenAiTestServer } from '../../tooling/openaiServer';
+import { Command } from 'commander';
+import { registerRunCommand } from '../../../src/cli/commands/run';
+import { registerEvalCommand } from '../../../src/cli/commands/eval';
 
 /** Every PNG under a folder, by relative path. */
 function pngs(dir: string): Map<string, Buffer> {
@@ -41,7 +44,8 @@ suite('eval/runner: the full pipeline over a synthetic MeViS split (fixture ONNX
     await writeModelFixtures(path.join(base, 'models'));
     server = await OpenAiTestServer.start();
     // every question gets the same short reasoning and picks frame / box 1
-    server.setScript(() => 'The object is clearest here. [1]');
+    // LBRU (AVS) answers with categories and frame ids; every other question picks frame / box 1
+    server.setScript((req) => (/audio|sound/i.test(req.text) && /categor/i.test(req.text) ? "The dog barks. ['dog': 1]" : 'The object is clearest here. [1]'));
     const settings = defaultSettings({
       llm: { ...defaultSettings().llm, baseUrl: server.baseUrl, timeoutMs: 20_000, maxRetries: 0 },
       models: { ...defaultSettings().models, localDir: path.join(base, 'models'), cacheDir: path.join(base, 'cache') },
@@ -114,5 +118,68 @@ suite('eval/runner: the full pipeline over a synthetic MeViS split (fixture ONNX
     ac.abort();
     await assert.rejects(runDataset({ dataset: ds, outDir: path.join(base, 'out-cancel'), host, signal: ac.signal }), /Cancelled/);
     assert.ok(!existsSync(path.join(base, 'out-cancel', 'predictions')));
+  });
+
+  test('AVS (AVSBench S4 layout): video -> lbru with the separate audio file -> pivot-box -> propagate, one PNG per frame', async () => {
+    const s4 = await makeS4(path.join(base, 's4'), { videos: 1, predictions: false, width: 64, height: 48 });
+    const ds = await readDataset('avs-s4', s4);
+    const out = path.join(base, 'out-s4');
+    const statuses: ItemStatus[] = [];
+    const summary = await runDataset({ dataset: ds, outDir: out, host, signal: new AbortController().signal, onItemDone: (s) => statuses.push(s) });
+    assert.equal(summary.failed, 0, JSON.stringify(statuses[0]?.error));
+    assert.deepEqual(readdirSync(path.join(out, 'predictions', 's4vid0')).sort(), [1, 2, 3, 4, 5].map((k) => `s4vid0_${k}.png`));
+    assert.ok(statuses[0].record && 'lbru' in statuses[0].record.cells);
+  });
+
+  test('alref run and alref eval on the command line: masks, per-object masks, report; eval prints the summary table', async () => {
+    const env = { key: process.env.OPENAI_API_KEY, xdg: process.env.XDG_CACHE_HOME };
+    process.env.OPENAI_API_KEY = 'sk-local-test';
+    process.env.XDG_CACHE_HOME = path.join(base, 'xdg');
+    const program = new Command('alref').exitOverride();
+    registerRunCommand(program);
+    registerEvalCommand(program);
+    const sets = ['--set', `llm.baseUrl=${server.baseUrl}`, '--set', `models.localDir=${path.join(base, 'models')}`, '--set', 'llm.maxRetries=0'];
+    let stdout = '';
+    const ow = process.stdout.write.bind(process.stdout);
+    const ew = process.stderr.write.bind(process.stderr);
+    (process.stdout as any).write = (x: string) => { stdout += String(x); return true; };
+    (process.stderr as any).write = () => true;
+    const saved = process.exitCode;
+    process.exitCode = 0;
+    let code: number;
+    try {
+      const out = path.join(base, 'cli-run');
+      await program.parseAsync(['node', 'alref', 'run', path.join(root, 'valid_u', 'JPEGImages', 'vid0'), '--expression', 'the white square', '--out', out, '--quiet', ...sets]);
+      code = Number(process.exitCode ?? 0);
+      assert.equal(code, 0);
+      assert.deepEqual(readdirSync(path.join(out, 'masks')).sort(), ['00000.png', '00001.png', '00002.png', '00003.png', '00004.png', '00005.png']);
+      assert.ok(existsSync(path.join(out, 'objects', '1', '00003.png')));
+      const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8'));
+      assert.equal(report.frames, 6);
+      assert.equal(report.expression, 'the white square');
+      assert.equal(report.cells.length, 5);
+      assert.ok(report.experiment.settings.llm);
+      assert.ok(!JSON.stringify(report).includes('sk-local-test'));
+      await program.parseAsync(['node', 'alref', 'eval', '--dataset', 'mevis', '--root', root, '--out', path.join(base, 'cli-eval'), '--quiet', ...sets]);
+      code = Number(process.exitCode ?? 0);
+    } finally {
+      process.stdout.write = ow;
+      process.stderr.write = ew;
+      process.exitCode = saved;
+      process.env.OPENAI_API_KEY = env.key;
+      process.env.XDG_CACHE_HOME = env.xdg;
+      if (env.key === undefined) {
+        delete process.env.OPENAI_API_KEY;
+      }
+      if (env.xdg === undefined) {
+        delete process.env.XDG_CACHE_HOME;
+      }
+    }
+    assert.equal(code, 0, stdout);
+    assert.match(stdout, /mevis \/ valid_u: 4 unit\(s\) scored/);
+    const report = JSON.parse(readFileSync(path.join(base, 'cli-eval', 'report.json'), 'utf8'));
+    assert.equal(report.records.length, 4);
+    assert.equal(report.experiments.length, 1);
+    assert.ok(existsSync(path.join(base, 'cli-eval', 'shard-0-of-1.json')));
   });
 });
