@@ -231,6 +231,7 @@ async function* ffmpegFrames(
     filters.push('showinfo');
   }
   const times: number[] = [];
+  let last: ProgressEvent | undefined;
   const passthrough = supportsFpsMode(tools.ffmpeg) ? ['-fps_mode', 'passthrough'] : ['-vsync', 'passthrough'];
   const trim: string[] = [];
   if (options.endSec !== undefined) {
@@ -256,13 +257,13 @@ async function* ffmpegFrames(
           if (m) {
             const n = Number(m[1]);
             times[n] = Number(m[3]);
-            emit({ type: 'progress', done: n + 1, total: Math.max(total, n + 1), label: 'decoding frames' });
+            emit((last = { type: 'progress', done: n + 1, total: Math.max(total, n + 1), label: 'decoding frames' }));
             return;
           }
           const stats = withTimestamps ? null : STATS.exec(line);
           if (stats) {
             const done = Number(stats[1]);
-            emit({ type: 'progress', done, total: Math.max(total, done), label: 'decoding frames' });
+            emit((last = { type: 'progress', done, total: Math.max(total, done), label: 'decoding frames' }));
           }
         },
       }),
@@ -286,7 +287,9 @@ async function* ffmpegFrames(
     const t = times[i];
     out.push(start + (t !== undefined && Number.isFinite(t) ? t : i / fps));
   }
-  yield { type: 'progress', done: written, total: written, label: 'decoding frames' };
+  if (last?.done !== written || last.total !== written) {
+    yield { type: 'progress', done: written, total: written, label: 'decoding frames' };
+  }
   return { version: 1, sourceHash: options.sourceHash, frameCount: written, width: target.width, height: target.height, times: out, names: null, decoder: 'ffmpeg' };
 }
 
