@@ -15,6 +15,7 @@ import { runStage } from '../../../src/pipeline/stages/index';
 import type { EvaluateData } from '../../../src/pipeline/stages/evaluate';
 import type { StageContext, StageResult } from '../../../src/pipeline/types';
 import { makeMevis, makeS4 } from '../../tooling/datasets';
+import { parseStageCell } from '../../../src/pipeline/cells/parse';
 
 const CAR = path.resolve(__dirname, '../../../../shared/data/davis-car-shadow/Annotations');
 
@@ -140,5 +141,17 @@ suite('stages/evaluate', () => {
     const root = await makeMevis(path.join(dir, 'm2'), { videos: 1, predictions: false });
     await assert.rejects(run(ctx, { dataset: { kind: 'mevis', root, item: 'nope/0' } }), /dataset.item "nope\/0" is not in mevis\/valid_u/);
     await assert.rejects(run(context(dir, new NotebookSession()), { groundTruth: CAR }), /needs a "propagate" result/);
+  });
+
+  test('evaluate cells validate against the schema: folder or dataset entry, protocol names, required dataset fields', () => {
+    const parse = (src: string) => parseStageCell(src, { cellId: 'c', cellIndex: 1, knownCells: [] });
+    const a = parse('stage: evaluate\ngroundTruth: gt\nprotocol: davis-semi\nworstFrames: 2\n');
+    assert.ok(a.ok && a.request.params.groundTruth === 'gt');
+    const b = parse('stage: evaluate\ndataset:\n  kind: mevis\n  root: data/mevis\n  item: vid0/1\n');
+    assert.ok(b.ok);
+    const c = parse('stage: evaluate\ngroundTruth: gt\nprotocol: avss\n');
+    assert.ok(!c.ok && c.diagnostics.some((d) => d.field === 'protocol'));
+    const d = parse('stage: evaluate\ndataset:\n  kind: mevis\n  root: r\n');
+    assert.ok(!d.ok && d.diagnostics.some((x) => x.field === 'dataset.item'));
   });
 });
