@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { CONTROLLER_ID, NOTEBOOK_TYPE, PROMPT_LANGUAGE, STAGE_LANGUAGE } from '../common/mime';
 import { collectPromptOverrides } from '../pipeline/cells/notebook';
 import { buildExperimentRecord } from '../pipeline/cells/record';
+import { applyNotebookSettings } from '../pipeline/cells/settingsMerge';
 import { runCell } from '../pipeline/cells/runCell';
 import type { AlrefNotebookMetadata, ExperimentRecord } from '../pipeline/format/model';
 import { hashJson } from '../pipeline/run/hash';
@@ -93,7 +94,7 @@ export class AlrefController implements vscode.Disposable {
     let success: boolean | undefined = false;
     let status = 'error';
     try {
-      const settings = this._deps.settings();
+      const settings = applyNotebookSettings(this._deps.settings(), notebook.metadata);
       const runDir = this._deps.sessions.runDir(notebook.uri);
       const key = hashJson({ settings, runDir });
       if (state.services?.key !== key) {
@@ -145,7 +146,7 @@ export class AlrefController implements vscode.Disposable {
     const alref = { ...((meta.alref as AlrefNotebookMetadata | undefined) ?? { formatVersion: 1 }) };
     const record = buildExperimentRecord({
       version: this._deps.version,
-      settings: this._deps.settings(),
+      settings: applyNotebookSettings(this._deps.settings(), notebook.metadata),
       session: state.session,
       promptOverrides: collectPromptOverrides(cellLikes(notebook)).overrides,
       previous: alref.record as ExperimentRecord | undefined,

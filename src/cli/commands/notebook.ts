@@ -6,7 +6,7 @@ import { collectPromptOverrides } from '../../pipeline/cells/notebook';
 import { buildExperimentRecord } from '../../pipeline/cells/record';
 import { runCell } from '../../pipeline/cells/runCell';
 import type { CellLike } from '../../pipeline/cells/notebook';
-import { mergeSettings, parseSetPairs, settingPaths } from '../../pipeline/cells/settingsMerge';
+import { applyNotebookSettings, mergeSettings, parseSetPairs, settingPaths } from '../../pipeline/cells/settingsMerge';
 import { PipelineError } from '../../pipeline/errors';
 import type { StageEvent } from '../../pipeline/events';
 import { exportIpynb, parseNotebook, serializeNotebook } from '../../pipeline/format';
@@ -99,7 +99,11 @@ export async function runNotebookFile(file: string, options: NotebookRunOptions,
     throw new PipelineError(`Cannot read notebook ${abs}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`, { stage: 'format', kind: 'invalid-input', file: abs, cause: err });
   }
   const model: NotebookModel = parseNotebook(text, { file: abs });
-  const settings = cliSettings(options);
+  // Precedence of the LLM mode: --mode, then the notebook's own choice (metadata.alref.llmMode), then --set/defaults.
+  const settings = applyNotebookSettings(cliSettings({ ...options, mode: undefined }), model.metadata);
+  if (options.mode) {
+    settings.llm.mode = options.mode;
+  }
   const outFile = options.out ? path.resolve(options.out) : abs;
   const runDir = runDirFor(abs);
   const log = stderrLogger(Boolean(options.verbose));

@@ -98,3 +98,20 @@ export function settingPaths(settings: PipelineSettings): string[] {
   walk(settings as unknown as Record<string, unknown>, '');
   return out;
 }
+
+/** `metadata.alref` key with which a notebook chooses its own LLM mode (set by `alref.setLlmMode`). */
+export const NOTEBOOK_LLM_MODE_KEY = 'llmMode';
+
+/**
+ * Applies what a notebook itself may choose to the settings: only the LLM mode
+ * (`metadata.alref.llmMode`: live, record or replay), so a shared notebook with recorded exchanges
+ * replays them. A notebook never chooses an endpoint, a key or a path.
+ */
+export function applyNotebookSettings(settings: PipelineSettings, notebookMetadata: Record<string, unknown> | undefined): PipelineSettings {
+  const alref = notebookMetadata?.alref;
+  const mode = isPlainObject(alref) ? alref[NOTEBOOK_LLM_MODE_KEY] : undefined;
+  if (mode === 'live' || mode === 'record' || mode === 'replay') {
+    return { ...settings, llm: { ...settings.llm, mode } };
+  }
+  return settings;
+}

@@ -124,3 +124,25 @@ suite('cli: alref notebook export', () => {
     }
   });
 });
+
+suite('cli: the LLM mode of a run', () => {
+  test('--mode wins over the notebook choice, which wins over the default (seen in the record)', async () => {
+    const tmp = tempDir('alref-mode-');
+    const quiet = process.stderr.write.bind(process.stderr);
+    process.stderr.write = (() => true) as typeof process.stderr.write;
+    try {
+      const file = path.join(tmp.path, 'm.alref');
+      const nb = notebook([['p', 'alref-prompt', 'template: pivot-frame.cot\nx\n']]);
+      nb.metadata.alref = { formatVersion: 1, llmMode: 'replay' };
+      writeFileSync(file, serializeNotebook(nb));
+      assert.equal(await runNotebookFile(file, {}), 0);
+      const mode = (f: string) => (parseNotebook(readFileSync(f, 'utf8')).metadata.alref?.record?.settings as { llm: { mode: string } }).llm.mode;
+      assert.equal(mode(file), 'replay');
+      assert.equal(await runNotebookFile(file, { mode: 'record' }), 0);
+      assert.equal(mode(file), 'record');
+    } finally {
+      process.stderr.write = quiet;
+      tmp.remove();
+    }
+  });
+});

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { completeStageCell } from '../../../src/pipeline/cells/complete';
-import { mergeSettings, parseSetPairs, settingPaths } from '../../../src/pipeline/cells/settingsMerge';
+import { applyNotebookSettings, mergeSettings, parseSetPairs, settingPaths } from '../../../src/pipeline/cells/settingsMerge';
 import { resolveArtifactPath, artifactMime } from '../../../src/pipeline/cells/artifactPath';
 import { buildExperimentRecord } from '../../../src/pipeline/cells/record';
 import { NotebookSession } from '../../../src/pipeline/session';
@@ -68,5 +68,16 @@ suite('cells: settings merge, --set pairs, artifact paths, experiment record', (
     assert.deepEqual(rec.models, { 'sam2.1-tiny': 'f00' });
     const text = JSON.stringify(rec);
     assert.ok(!text.includes('sk-secret') && !text.includes('secret-host'));
+  });
+});
+
+suite('cells: what a notebook may choose', () => {
+  test('metadata.alref.llmMode sets the LLM mode; nothing else and no bad values', () => {
+    const base = defaultSettings();
+    assert.equal(applyNotebookSettings(base, { alref: { formatVersion: 1, llmMode: 'replay' } }).llm.mode, 'replay');
+    assert.equal(applyNotebookSettings(base, { alref: { formatVersion: 1, llmMode: 'bogus' } }).llm.mode, 'live');
+    assert.equal(applyNotebookSettings(base, { alref: { llmMode: 'record', baseUrl: 'http://evil' } }).llm.baseUrl, '');
+    assert.equal(applyNotebookSettings(base, undefined), base);
+    assert.equal(base.llm.mode, 'live', 'the input settings are not changed');
   });
 });
