@@ -166,4 +166,15 @@ suite('pivot-box stage on the DAVIS car-shadow frames', () => {
     });
     assert.equal(server.requests.length, 0);
   });
+
+  test('a box reply without brackets is re-asked once; the second answer is used', async () => {
+    server.enqueue('Box 2 looks like the car, I think.', '[2]');
+    const { result } = await collect(request({ candidates: BOXES }), ctxFor(video, pivots([true, false])));
+    const pivot = (result.data as PivotBoxData).objects[0].pivots[0];
+    assert.equal(server.requests.length, 2);
+    assert.deepEqual([pivot.chosen, pivot.valid], [1, true]);
+    assert.match(pivot.note ?? '', /after a re-ask/);
+    assert.equal(pivot.exchanges?.length, 2);
+  });
 });
+

@@ -9,6 +9,7 @@ import type { PivotFrameData, VideoData } from '../../../src/pipeline/domain';
 import { PipelineError } from '../../../src/pipeline/errors';
 import type { ImageEvent, StageEvent, TableEvent, TraceEvent } from '../../../src/pipeline/events';
 import { createLlmService } from '../../../src/pipeline/llm/service';
+import { validateFrameId } from '../../../src/pipeline/stages/pivotFrame';
 import { sha256 } from '../../../src/pipeline/run/hash';
 import { defaultSettings } from '../../../src/pipeline/settings';
 import type { StageRequest } from '../../../src/pipeline/types';
@@ -191,4 +192,14 @@ suite('pivot-frame stage on the DAVIS car-shadow frames', () => {
     const [a, b] = server.requests.map((r) => r.receivedAt);
     assert.ok(Math.abs(a - b) < 150, `both clips requested together (${Math.abs(a - b)} ms apart)`);
   });
+
+  test('frame-id validation: below 1, past the clip, past the end of the video', () => {
+    const grid = video.grids[1];
+    assert.deepEqual(validateFrameId(2, grid, 40), { frameIndex: 30 });
+    assert.match((validateFrameId(0, grid, 40) as { invalid: string }).invalid, /not one of the clip's ids \(1-3\)/);
+    assert.match((validateFrameId(-1, grid, 40) as { invalid: string }).invalid, /not one of the clip's ids/);
+    assert.match((validateFrameId(4, grid, 40) as { invalid: string }).invalid, /past the last frame of the clip/);
+    assert.match((validateFrameId(3, grid, 33) as { invalid: string }).invalid, /past the end of the video/);
+  });
 });
+
