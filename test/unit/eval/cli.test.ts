@@ -130,6 +130,16 @@ suite('cli: alref score / merge / eval / run', () => {
     assert.match(r.stderr, /vid1\/0: 1 of 6 frames had no prediction/);
   });
 
+  test('merge --zip for MeViS writes <video>/<expression>/<frame>.png at the top of the zip', async () => {
+    const zip = path.join(base, 'mevis.zip');
+    const r = await alref(['merge', path.join(base, 'whole.json'), '--out', path.join(base, 'mevis-report.json'), '--zip', zip]);
+    assert.equal(r.code, 0, r.stderr);
+    const entries = readZip(zip);
+    assert.equal(entries.size, 3 * 2 * 6);
+    assert.ok(entries.has('vid2/1/00005.png'));
+    assert.ok([...entries.keys()].every((n) => !n.startsWith('Annotations/')));
+  });
+
   test('merge --davis-sets writes indexed DAVIS-palette PNGs per annotator set that score like the per-expression predictions', async () => {
     const root = await makeRefDavis(path.join(base, 'davis'));
     await alref(['score', '--dataset', 'ref-davis17', '--root', root, '--pred', path.join(root, 'pred'), '--out', path.join(base, 'd1.json'), '--quiet']);
