@@ -176,5 +176,18 @@ suite('pivot-box stage on the DAVIS car-shadow frames', () => {
     assert.match(pivot.note ?? '', /after a re-ask/);
     assert.equal(pivot.exchanges?.length, 2);
   });
+
+  for (const [template, marker] of [['pivot-box.select', /Do not describe the image/], ['pivot-box.describe-select', /First, describe briefly what is inside each numbered box/]] as const) {
+    test(`ablation template ${template} is one setting away`, async () => {
+      server.setScript(() => '[1]');
+      const { result } = await collect(request({ candidates: BOXES, template }), ctxFor(video, pivots([true, false])));
+      assert.match(server.requests[0].text, marker);
+      assert.equal((result.data as PivotBoxData).prompt?.name, template);
+    });
+  }
+
+  test('a template of another stage is refused', async () => {
+    await assert.rejects(collect(request({ candidates: BOXES, template: 'pivot-frame.cot' }), ctxFor(video, pivots([true, false]))), (err: unknown) => err instanceof PipelineError && err.field === 'template');
+  });
 });
 
