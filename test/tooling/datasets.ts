@@ -55,12 +55,15 @@ async function writeBytes(file: string, bytes: Uint8Array | string): Promise<voi
   await writeFile(file, bytes);
 }
 
-let jpegCache: Buffer | undefined;
+const jpegCache = new Map<string, Buffer>();
 async function jpeg(w: number, h: number): Promise<Buffer> {
-  if (!jpegCache) {
-    jpegCache = await sharp({ create: { width: w, height: h, channels: 3, background: { r: 90, g: 120, b: 150 } } }).jpeg().toBuffer();
+  const key = `${w}x${h}`;
+  let bytes = jpegCache.get(key);
+  if (!bytes) {
+    bytes = await sharp({ create: { width: w, height: h, channels: 3, background: { r: 90, g: 120, b: 150 } } }).jpeg().toBuffer();
+    jpegCache.set(key, bytes);
   }
-  return jpegCache;
+  return bytes;
 }
 
 /** A 0.1 s mono 16 kHz PCM WAV. */
