@@ -89,7 +89,11 @@ export class AlrefController implements vscode.Disposable {
     const execution = this._controller.createNotebookCellExecution(cell);
     execution.executionOrder = ++state.executionOrder;
     const abort = new AbortController();
-    const cancel = execution.token.onCancellationRequested(() => abort.abort());
+    let cancelledAt = 0;
+    const cancel = execution.token.onCancellationRequested(() => {
+      cancelledAt = Date.now();
+      abort.abort();
+    });
     execution.start(Date.now());
     let success: boolean | undefined = false;
     let status = 'error';
@@ -131,6 +135,9 @@ export class AlrefController implements vscode.Disposable {
     } finally {
       cancel.dispose();
       execution.end(success, Date.now());
+      if (cancelledAt > 0) {
+        this._deps.log.info(`Cell ${cell.index + 1} cancelled: ended ${Date.now() - cancelledAt} ms after the request.`);
+      }
     }
     return status;
   }
