@@ -135,24 +135,25 @@ async function evalCommand(opts: EvalOptions, signal: AbortSignal): Promise<void
   const statuses = await readItemStatuses(outDir);
   const experiments = distinctRecords(statuses.filter((s) => s.record).map((s) => s.record!));
   const shardName = `shard-${shard.index}-of-${shard.count}.json`;
-  if (opts.score && ds.hasGroundTruth) {
-    const scored = await scoreDataset(ds, run.predictionsDir, { shard, signal });
-    const file: ScoreFile = {
-      version: SCORE_FILE_VERSION, dataset: ds.kind, root: ds.root, split: ds.split, shard, predictions: run.predictionsDir,
-      records: scored.records, warnings: scored.warnings,
-      run: { total: run.total, done: run.done, failed: run.failed, skipped: run.skipped, experiments },
-      createdAt: new Date().toISOString(),
-    };
-    await writeJson(path.join(outDir, shardName), file);
-    if (shard.count === 1) {
-      const report = mergeScoreFiles([{ file: path.join(outDir, shardName), data: file }]);
-      await writeJson(path.join(outDir, 'report.json'), report);
-      process.stdout.write(`${formatSummary(report.summary, ds.split)}\n`);
-      process.stderr.write(`Report: ${path.join(outDir, 'report.json')}\n`);
-    } else {
-      process.stderr.write(`Shard scores: ${path.join(outDir, shardName)}; combine the shards with \`alref merge\`.\n`);
-    }
-  } else if (!ds.hasGroundTruth && shard.count === 1 && (ds.kind === 'ref-youtube-vos' || ds.kind === 'mevis')) {
+  const scoring = opts.score && ds.hasGroundTruth;
+  const scored = scoring ? await scoreDataset(ds, run.predictionsDir, { shard, signal }) : { records: [], warnings: [] };
+  // the shard file is written for every run, so `alref merge` can combine shards (and write the
+  // submission zip of a server-scored split from all shards' predictions)
+  const file: ScoreFile = {
+    version: SCORE_FILE_VERSION, dataset: ds.kind, root: ds.root, split: ds.split, shard, predictions: run.predictionsDir,
+    records: scored.records, warnings: scored.warnings, scored: scoring,
+    run: { total: run.total, done: run.done, failed: run.failed, skipped: run.skipped, experiments },
+    createdAt: new Date().toISOString(),
+  };
+  await writeJson(path.join(outDir, shardName), file);
+  if (shard.count > 1) {
+    process.stderr.write(`Shard output: ${path.join(outDir, shardName)}; combine the shards with \`alref merge\`${scoring ? '' : ' --zip <file>'}.\n`);
+  } else if (scoring) {
+    const report = mergeScoreFiles([{ file: path.join(outDir, shardName), data: file }]);
+    await writeJson(path.join(outDir, 'report.json'), report);
+    process.stdout.write(`${formatSummary(report.summary, ds.split)}\n`);
+    process.stderr.write(`Report: ${path.join(outDir, 'report.json')}\n`);
+  } else if (ds.kind === 'ref-youtube-vos' || ds.kind === 'mevis') {
     const zip = path.join(outDir, 'submission.zip');
     const z = await writeSubmissionZip(ds, [run.predictionsDir], zip);
     z.warnings.slice(0, 5).forEach((w) => log.warn(w));

@@ -23,7 +23,11 @@ export function registerMergeCommand(program: Command): void {
         const report = mergeScoreFiles(data);
         const out = path.resolve(opts.out);
         await writeJson(out, report);
-        process.stdout.write(`${formatSummary(report.summary, report.split)}\n`);
+        if (report.scored) {
+          process.stdout.write(`${formatSummary(report.summary, report.split)}\n`);
+        } else {
+          process.stdout.write(`${report.dataset} / ${report.split}: no local ground truth (scored by the benchmark server)${report.run ? `; ${report.run.done} of ${report.run.total} items have predictions` : ''}.\n`);
+        }
         if (report.missingShards.length > 0) {
           process.stderr.write(`warning: shard(s) ${report.missingShards.join(', ')} of ${Math.max(...report.shards.map((s) => s.count))} are missing; the numbers cover only the shards given.\n`);
           process.exitCode = 2;

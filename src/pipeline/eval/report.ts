@@ -25,6 +25,8 @@ export interface ScoreFile {
   predictions: string;
   records: ScoreRecord[];
   warnings: string[];
+  /** False when the split has no local ground truth (server-scored) or scoring was turned off. */
+  scored?: boolean;
   /** Pipeline runs (alref eval): counts and the experiment record(s) of the items. */
   run?: { total: number; done: number; failed: number; skipped: number; experiments: ExperimentRecord[] };
   createdAt: string;
@@ -35,11 +37,15 @@ export interface ScoreReport {
   version: number;
   dataset: DatasetKind;
   split: string;
+  /** False when no file was scored (a server-scored split): the summary is then empty. */
+  scored: boolean;
   summary: ScoreSummary;
   shards: Array<{ index: number; count: number; file: string; units: number }>;
   missingShards: number[];
   warnings: string[];
   experiments: ExperimentRecord[];
+  /** Pipeline item counts summed over the shards (alref eval). */
+  run?: { total: number; done: number; failed: number; skipped: number };
   records: ScoreRecord[];
   createdAt: string;
 }
@@ -112,11 +118,18 @@ export function mergeScoreFiles(files: Array<{ file: string; data: ScoreFile }>)
     version: SCORE_FILE_VERSION,
     dataset: first.dataset,
     split: first.split,
+    scored: files.some((f) => f.data.scored !== false),
     summary,
     shards: files.map((f) => ({ index: f.data.shard?.index ?? 0, count: f.data.shard?.count ?? 1, file: f.file, units: f.data.records.length })),
     missingShards,
     warnings: files.flatMap((f) => f.data.warnings),
     experiments: distinctRecords(files.flatMap((f) => f.data.run?.experiments ?? [])),
+    run: files.some((f) => f.data.run)
+      ? files.reduce((acc, f) => ({
+          total: acc.total + (f.data.run?.total ?? 0), done: acc.done + (f.data.run?.done ?? 0),
+          failed: acc.failed + (f.data.run?.failed ?? 0), skipped: acc.skipped + (f.data.run?.skipped ?? 0),
+        }), { total: 0, done: 0, failed: 0, skipped: 0 })
+      : undefined,
     records: [...new Map(records.map((r) => [r.id, r])).values()].sort((a, b) => (a.id < b.id ? -1 : 1)),
     createdAt: new Date().toISOString(),
   };

@@ -8,12 +8,14 @@ import { decodeLabelPng } from '../../../src/pipeline/eval/png';
 import { itemFileName, runDataset, type ItemStatus, type RunnerHost } from '../../../src/pipeline/eval/runner';
 import { scoreDataset, summarizeRecords } from '../../../src/pipeline/eval/score';
 import { defaultSettings } from '../../../src/pipeline/settings';
-import { makeMevis, makeS4 } from '../../tooling/datasets';
+import { makeMevis, makeS4, makeYtvos } from '../../tooling/datasets';
 import { writeModelFixtures } from '../../tooling/onnxFixtures';
 import { OpenAiTestServer } from '../../tooling/openaiServer';
 import { Command } from 'commander';
 import { registerRunCommand } from '../../../src/cli/commands/run';
 import { registerEvalCommand } from '../../../src/cli/commands/eval';
+import { registerMergeCommand } from '../../../src/cli/commands/merge';
+import { inflateRawSync } from 'node:zlib';
 
 /** Every PNG under a folder, by relative path. */
 function pngs(dir: string): Map<string, Buffer> {
@@ -181,5 +183,63 @@ suite('eval/runner: the full pipeline over a synthetic MeViS split (fixture ONNX
     assert.equal(report.records.length, 4);
     assert.equal(report.experiments.length, 1);
     assert.ok(existsSync(path.join(base, 'cli-eval', 'shard-0-of-1.json')));
+  });
+
+  test('a server-scored split (Ref-YouTube-VOS valid): eval writes the submission zip; two shards merged write the same zip entries', async () => {
+    const yt = await makeYtvos(path.join(base, 'yt'), { videos: 2, objects: 1, frames: 6, width: 64, height: 48, predictions: false }, 'valid');
+    rmSync(path.join(yt, 'valid', 'Annotations'), { recursive: true });
+    const key = process.env.OPENAI_API_KEY;
+    process.env.OPENAI_API_KEY = 'sk-local-test';
+    const program = new Command('alref').exitOverride();
+    registerEvalCommand(program);
+    registerMergeCommand(program);
+    const sets = ['--set', `llm.baseUrl=${server.baseUrl}`, '--set', `models.localDir=${path.join(base, 'models')}`];
+    let stdout = '';
+    const ow = process.stdout.write.bind(process.stdout);
+    const ew = process.stderr.write.bind(process.stderr);
+    (process.stdout as any).write = (x: string) => { stdout += String(x); return true; };
+    (process.stderr as any).write = () => true;
+    const saved = process.exitCode;
+    try {
+      const ev = (extra: string[]) => program.parseAsync(['node', 'alref', 'eval', '--dataset', 'ref-youtube-vos', '--root', yt, '--quiet', ...sets, ...extra]);
+      await ev(['--out', path.join(base, 'yt-all')]);
+      await ev(['--out', path.join(base, 'yt-s0'), '--shard', '0/2']);
+      await ev(['--out', path.join(base, 'yt-s1'), '--shard', '1/2']);
+      await program.parseAsync(['node', 'alref', 'merge', path.join(base, 'yt-s0'), path.join(base, 'yt-s1'), '--out', path.join(base, 'yt-report.json'), '--zip', path.join(base, 'yt-merged.zip')]);
+    } finally {
+      process.stdout.write = ow;
+      process.stderr.write = ew;
+      process.exitCode = saved;
+      if (key === undefined) {
+        delete process.env.OPENAI_API_KEY;
+      } else {
+        process.env.OPENAI_API_KEY = key;
+      }
+    }
+    assert.match(stdout, /Submission zip with 12 masks: .*yt-all.submission\.zip/);
+    assert.match(stdout, /no local ground truth \(scored by the benchmark server\); 2 of 2 items have predictions/);
+    const names = (zip: string): Map<string, Buffer> => {
+      const buf = readFileSync(zip);
+      const out = new Map<string, Buffer>();
+      let p = buf.readUInt32LE(buf.length - 22 + 16);
+      const count = buf.readUInt16LE(buf.length - 22 + 10);
+      for (let i = 0; i < count; i++) {
+        const csize = buf.readUInt32LE(p + 20);
+        const n = buf.readUInt16LE(p + 28);
+        const local = buf.readUInt32LE(p + 42);
+        const name = buf.toString('utf8', p + 46, p + 46 + n);
+        const start = local + 30 + buf.readUInt16LE(local + 26) + buf.readUInt16LE(local + 28);
+        out.set(name, inflateRawSync(buf.subarray(start, start + csize)));
+        p += 46 + n + buf.readUInt16LE(p + 30) + buf.readUInt16LE(p + 32);
+      }
+      return out;
+    };
+    const a = names(path.join(base, 'yt-all', 'submission.zip'));
+    const b = names(path.join(base, 'yt-merged.zip'));
+    assert.deepEqual([...b.keys()].sort(), [...a.keys()].sort());
+    assert.ok([...a.keys()].every((k) => /^Annotations\/vid[01]\/0\/0000[0-5]\.png$/.test(k)));
+    for (const [k, v] of a) {
+      assert.ok(v.equals(b.get(k)!), k);
+    }
   });
 });
