@@ -71,7 +71,7 @@ function schemaHas(kind: keyof typeof STAGE_SCHEMAS, field: string): boolean {
 /** The stage cells of one item, in order. Exported so the report can show exactly what ran. */
 export function pipelineCells(input: PipelineInput): CellLike[] {
   const o = input.overrides ?? {};
-  const cells: CellLike[] = [yamlCell('video', { source: input.source, preset: input.preset, ...o.video })];
+  const cells: CellLike[] = [yamlCell('video', { source: input.source, preset: input.preset, mode: input.mode, ...o.video })];
   if (input.mode === 'rvos') {
     if (!input.expression) {
       throw new PipelineError('An RVOS run needs an expression.', { stage: 'reference', kind: 'invalid-input', field: 'expression' });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { makeRunnerHost } from '../../../src/pipeline/eval/cliHost';
 import { readDataset } from '../../../src/pipeline/eval/datasets';
 import { decodeLabelPng } from '../../../src/pipeline/eval/png';
-import { itemFileName, runDataset, type ItemStatus, type RunnerHost } from '../../../src/pipeline/eval/runner';
+import { itemFileName, pipelineCells, runDataset, type ItemStatus, type RunnerHost } from '../../../src/pipeline/eval/runner';
 import { scoreDataset, summarizeRecords } from '../../../src/pipeline/eval/score';
 import { defaultSettings } from '../../../src/pipeline/settings';
 import { makeMevis, makeS4, makeYtvos } from '../../tooling/datasets';
@@ -33,6 +33,21 @@ function pngs(dir: string): Map<string, Buffer> {
   walk(dir);
   return out;
 }
+
+suite('eval/runner: stage cells of an item', () => {
+  test('RVOS and AVS chains, JSON-quoted values, stage overrides', () => {
+    const rvos = pipelineCells({ source: '/v/a b', expression: 'the "red" car: left', mode: 'rvos', preset: 'mevis', overrides: { 'pivot-frame': { strategy: 'middle' } } });
+    assert.deepEqual(rvos.map((c) => c.id), ['video', 'reference', 'pivot-frame', 'pivot-box', 'propagate']);
+    assert.equal(rvos[0].source, 'stage: video\nid: video\nsource: "/v/a b"\npreset: "mevis"\nmode: "rvos"\n');
+    assert.match(rvos[1].source, /expression: "the \\"red\\" car: left"/);
+    assert.match(rvos[2].source, /strategy: "middle"/);
+    const avs = pipelineCells({ source: '/v', mode: 'avs', audioPath: '/v/a.wav' });
+    assert.deepEqual(avs.map((c) => c.id), ['video', 'lbru', 'pivot-frame', 'pivot-box', 'propagate']);
+    assert.match(avs[0].source, /mode: "avs"/);
+    assert.match(avs[1].source, /audio: "\/v\/a\.wav"/);
+    assert.throws(() => pipelineCells({ source: '/v', mode: 'rvos' }), /needs an expression/);
+  });
+});
 
 suite('eval/runner: the full pipeline over a synthetic MeViS split (fixture ONNX models, local OpenAI-compatible server)', function () {
   this.timeout(300_000);
