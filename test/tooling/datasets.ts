@@ -4,6 +4,7 @@
  * move a little every frame; predictions are the same boxes shifted, so scores are neither 0 nor 1.
  * Everything is deterministic in the options.
  */
+import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -321,6 +322,9 @@ export async function makeAvss(root: string, options: SyntheticOptions = {}): Pr
     await writeBytes(path.join(dir, 'audio.wav'), tinyWav());
   }
   await writeBytes(path.join(root, 'metadata.csv'), `${rows.join('\n')}\n`);
+  // class list in the AVSBench-semantic form: background first, then the 70 categories
+  const names = readFileSync(path.resolve(__dirname, '../../../shared/data/audioset/avsbench-categories.txt'), 'utf8').split(/\r?\n/).filter(Boolean);
+  await writeBytes(path.join(root, 'label2idx.json'), JSON.stringify(Object.fromEntries(['background', ...names].map((n, i) => [n, i]))));
   return root;
 }
 

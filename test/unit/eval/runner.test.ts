@@ -8,7 +8,7 @@ import { decodeLabelPng } from '../../../src/pipeline/eval/png';
 import { itemFileName, pipelineCells, runDataset, type ItemStatus, type RunnerHost } from '../../../src/pipeline/eval/runner';
 import { scoreDataset, summarizeRecords } from '../../../src/pipeline/eval/score';
 import { defaultSettings } from '../../../src/pipeline/settings';
-import { makeMevis, makeS4, makeYtvos } from '../../tooling/datasets';
+import { makeAvss, makeMevis, makeS4, makeYtvos } from '../../tooling/datasets';
 import { writeModelFixtures } from '../../tooling/onnxFixtures';
 import { OpenAiTestServer } from '../../tooling/openaiServer';
 import { Command } from 'commander';
@@ -146,6 +146,29 @@ suite('eval/runner: the full pipeline over a synthetic MeViS split (fixture ONNX
     assert.equal(summary.failed, 0, JSON.stringify(statuses[0]?.error));
     assert.deepEqual(readdirSync(path.join(out, 'predictions', 's4vid0')).sort(), [1, 2, 3, 4, 5].map((k) => `s4vid0_${k}.png`));
     assert.ok(statuses[0].record && 'lbru' in statuses[0].record.cells);
+  });
+
+  test('AVSS: sounding objects are written as colour labels of their class (label2idx.json), and the split scores', async () => {
+    const avss = await makeAvss(path.join(base, 'avss'), { videos: 3, predictions: false, width: 64, height: 48 });
+    const ds = await readDataset('avss', avss);
+    const v2 = ds.items.find((i) => i.category === 'v2')!;
+    const only = { ...ds, items: [v2] };
+    const out = path.join(base, 'out-avss');
+    const statuses: ItemStatus[] = [];
+    const summary = await runDataset({ dataset: only, outDir: out, host, signal: new AbortController().signal, onItemDone: (s) => statuses.push(s) });
+    assert.equal(summary.failed, 0, JSON.stringify(statuses[0]?.error));
+    const files = readdirSync(path.join(out, 'predictions', v2.video)).sort((a, b) => parseInt(a, 10) - parseInt(b, 10));
+    assert.deepEqual(files, Array.from({ length: 10 }, (_, k) => `${k}.png`));
+    // every labelled pixel carries the class of "dog" (index 17 after background), the category LBRU answered
+    const { avssPalette } = await import('../../../src/pipeline/eval/metrics');
+    const labels = new Set<number>();
+    for (const f of files) {
+      decodeLabelPng(readFileSync(path.join(out, 'predictions', v2.video, f)), f, { colourPalette: avssPalette() }).data.forEach((v) => labels.add(v));
+    }
+    assert.ok([...labels].every((v) => v === 0 || v === 17), [...labels].join(','));
+    assert.ok(labels.has(17));
+    const { records } = await scoreDataset(only, summary.predictionsDir);
+    assert.equal(summarizeRecords('avss', records).units, 1);
   });
 
   test('alref run and alref eval on the command line: masks, per-object masks, report; eval prints the summary table', async () => {
