@@ -53,6 +53,11 @@ export interface DavisSequenceInput {
   task: DavisTask;
   /** Unsupervised only: the toolkit's limit on predicted objects (default 20). */
   maxProposals?: number;
+  /**
+   * Where the number of ground-truth objects comes from: the first frame (the toolkit's rule, default)
+   * or every frame (for binary masks whose object appears later, e.g. a notebook's ground-truth folder).
+   */
+  objectsFrom?: 'first-frame' | 'all-frames';
 }
 
 function split(labels: Uint8Array, ids: number): Uint8Array[] {
@@ -94,7 +99,7 @@ export function evaluateDavisSequence(input: DavisSequenceInput): DavisSequenceR
     return { sequence, frameIds: [], objects: [], warnings: [`${sequence}: no ground-truth frames.`] };
   }
   const { width, height } = input.gt[0];
-  const nGt = maxLabel(input.gt[0].data, true);
+  const nGt = input.objectsFrom === 'all-frames' ? Math.max(...input.gt.map((g) => maxLabel(g.data, true))) : maxLabel(input.gt[0].data, true);
   let frames = input.gt.map((_, t) => t);
   if (task === 'semi-supervised') {
     frames = frames.slice(1, -1);

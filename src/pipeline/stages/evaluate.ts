@@ -288,6 +288,8 @@ export async function* runEvaluate(request: StageRequest, ctx: StageContext): As
       gt: scored.map((s) => ({ width: s.g.width, height: s.g.height, data: s.g.labels, indexed: s.g.ids })),
       pred: scored.map((s) => (s.pred ? { width: s.g.width, height: s.g.height, data: s.pred, indexed: true } : null)),
       task: protocol === 'davis' ? 'unsupervised' : 'semi-supervised',
+      // palette masks follow the toolkit (objects of the first frame); binary masks may start empty
+      objectsFrom: scored.every((x) => x.g.ids) ? 'first-frame' : 'all-frames',
     });
     for (const w of r.warnings) {
       yield warn(w);

@@ -104,6 +104,19 @@ suite('stages/evaluate', () => {
     assert.equal(data.objects[0].gtObjectId, 1);
   });
 
+  test('davis protocol on a binary ground-truth folder whose object appears after the first frame', async () => {
+    const gt = await carMasks();
+    const dirGt = path.join(dir, 'gt');
+    const { mkdirSync } = await import('node:fs');
+    const { encodeBinaryPng } = await import('../../../src/pipeline/eval/png');
+    mkdirSync(dirGt);
+    const frames = gt.slice(0, 6).map((m, t) => (t === 0 ? new Uint8Array(m.length) : m));
+    frames.forEach((m, t) => writeFileSync(path.join(dirGt, `${String(t).padStart(5, '0')}.png`), encodeBinaryPng(m, 854, 480)));
+    const { data } = await run(context(dir, sessionWith(dir, frames, 854, 480)), { groundTruth: dirGt, worstFrames: 0 });
+    assert.equal(data.objects.length, 1);
+    assert.equal(data.summary['J&F'], 1);
+  });
+
   test('masks of another size are resized and reported; annotated frames past the prediction score 0', async () => {
     const gt = await carMasks();
     const small = gt.slice(0, 30).map((m) => resizeNearest(m, 854, 480, 427, 240));
