@@ -5,6 +5,7 @@ import path from 'node:path';
 import { makeRunnerHost } from '../../../src/pipeline/eval/cliHost';
 import { readDataset } from '../../../src/pipeline/eval/datasets';
 import { decodeLabelPng } from '../../../src/pipeline/eval/png';
+import { avssPalette } from '../../../src/pipeline/eval/metrics';
 import { itemFileName, pipelineCells, runDataset, type ItemStatus, type RunnerHost } from '../../../src/pipeline/eval/runner';
 import { scoreDataset, summarizeRecords } from '../../../src/pipeline/eval/score';
 import { defaultSettings } from '../../../src/pipeline/settings';
@@ -160,7 +161,6 @@ suite('eval/runner: the full pipeline over a synthetic MeViS split (fixture ONNX
     const files = readdirSync(path.join(out, 'predictions', v2.video)).sort((a, b) => parseInt(a, 10) - parseInt(b, 10));
     assert.deepEqual(files, Array.from({ length: 10 }, (_, k) => `${k}.png`));
     // every labelled pixel carries the class of "dog" (index 17 after background), the category LBRU answered
-    const { avssPalette } = await import('../../../src/pipeline/eval/metrics');
     const labels = new Set<number>();
     for (const f of files) {
       decodeLabelPng(readFileSync(path.join(out, 'predictions', v2.video, f)), f, { colourPalette: avssPalette() }).data.forEach((v) => labels.add(v));

@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -7,7 +7,7 @@ import { MIME } from '../../../src/common/mime';
 import type { MaskData } from '../../../src/pipeline/domain';
 import type { ImageEvent, StageEvent, TableEvent, WarningEvent } from '../../../src/pipeline/events';
 import { fMeasure, jaccard } from '../../../src/pipeline/eval/metrics';
-import { nonZero, readLabelPng, resizeNearest } from '../../../src/pipeline/eval/png';
+import { encodeBinaryPng, nonZero, readLabelPng, resizeNearest } from '../../../src/pipeline/eval/png';
 import { encodeRle } from '../../../src/pipeline/masks/rle';
 import { NotebookSession } from '../../../src/pipeline/session';
 import { defaultSettings } from '../../../src/pipeline/settings';
@@ -107,8 +107,6 @@ suite('stages/evaluate', () => {
   test('davis protocol on a binary ground-truth folder whose object appears after the first frame', async () => {
     const gt = await carMasks();
     const dirGt = path.join(dir, 'gt');
-    const { mkdirSync } = await import('node:fs');
-    const { encodeBinaryPng } = await import('../../../src/pipeline/eval/png');
     mkdirSync(dirGt);
     const frames = gt.slice(0, 6).map((m, t) => (t === 0 ? new Uint8Array(m.length) : m));
     frames.forEach((m, t) => writeFileSync(path.join(dirGt, `${String(t).padStart(5, '0')}.png`), encodeBinaryPng(m, 854, 480)));
