@@ -25,7 +25,7 @@ const output: fc.Arbitrary<OutputModel> = fc
   });
 
 const cell: fc.Arbitrary<CellModel> = fc.oneof(
-  fc.record({ kind: fc.constant('markdown' as const), language: fc.constant('markdown'), source: text, metadata: fc.constant({}), outputs: fc.constant([]) }),
+  fc.record({ kind: fc.constant('markdown' as const), language: fc.constant('markdown'), source: text, metadata: fc.constant({} as CellModel['metadata']), outputs: fc.constant([] as OutputModel[]) }),
   fc.record({
     kind: fc.constant('code' as const),
     language: fc.constantFrom('alref', 'alref-prompt'),
