@@ -27,7 +27,12 @@ export class CellDiagnostics implements vscode.Disposable {
   constructor() {
     this._subscriptions = [
       vscode.workspace.onDidOpenNotebookDocument((nb) => this.refresh(nb)),
-      vscode.workspace.onDidChangeNotebookDocument((e) => this._schedule(e.notebook)),
+      vscode.workspace.onDidChangeNotebookDocument((e) => {
+        // Outputs and metadata change all the time during a run; only cells and their text matter here.
+        if (e.contentChanges.length > 0 || e.cellChanges.some((c) => c.document !== undefined)) {
+          this._schedule(e.notebook);
+        }
+      }),
       vscode.workspace.onDidChangeTextDocument((e) => {
         const nb = this._notebookOf(e.document);
         if (nb) {
@@ -63,6 +68,14 @@ export class CellDiagnostics implements vscode.Disposable {
       return;
     }
     const known = knownCells(cellLikes(nb));
+    const promptCells = nb.getCells().filter((c) => c.kind === vscode.NotebookCellKind.Code && c.document.languageId === PROMPT_LANGUAGE);
+    const lastOverride = new Map<string, number>();
+    for (const c of promptCells) {
+      const r = parsePromptCell(c.document.getText());
+      if (r.ok) {
+        lastOverride.set(r.name, c.index);
+      }
+    }
     for (const cell of nb.getCells()) {
       const lang = cell.document.languageId;
       const text = cell.document.getText();
@@ -71,7 +84,12 @@ export class CellDiagnostics implements vscode.Disposable {
         const r = parseStageCell(text, { cellId: metadataId(cell), cellIndex: cell.index + 1, knownCells: known });
         diags = r.diagnostics;
       } else if (cell.kind === vscode.NotebookCellKind.Code && lang === PROMPT_LANGUAGE && text.trim() !== '') {
-        diags = parsePromptCell(text).diagnostics;
+        const r = parsePromptCell(text);
+        diags = [...r.diagnostics];
+        const last = r.ok ? lastOverride.get(r.name) : undefined;
+        if (r.ok && last !== undefined && last !== cell.index) {
+          diags.push({ message: `Cell ${last + 1} also overrides "${r.name}"; the later cell wins, so this text is not used.`, severity: 'warning', field: 'template', range: r.nameRange });
+        }
       }
       this._collection.set(cell.document.uri, diags.map(toDiagnostic));
     }
