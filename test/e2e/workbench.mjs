@@ -24,7 +24,13 @@ export async function runCommand(page, label) {
   await input.waitFor({ state: 'visible', timeout: 15_000 });
   await input.fill(`>${label}`);
   const row = page.locator('.quick-input-list .monaco-list-row', { hasText: label }).first();
-  await row.waitFor({ state: 'visible', timeout: 15_000 });
+  try {
+    await row.waitFor({ state: 'visible', timeout: 15_000 });
+  } catch (err) {
+    const shown = await page.locator('.quick-input-list .monaco-list-row').allInnerTexts().catch(() => []);
+    await page.keyboard.press('Escape');
+    throw new Error(`command "${label}" is not in the palette (it shows: ${shown.map((t) => JSON.stringify(t.replace(/\s+/g, ' '))).join(', ') || 'nothing'})`, { cause: err });
+  }
   await row.click();
 }
 
@@ -33,14 +39,18 @@ export async function openFromExplorer(page, segments) {
   await page.keyboard.press('Control+Shift+E');
   const tree = page.locator('.explorer-folders-view');
   await tree.waitFor({ state: 'visible', timeout: 60_000 });
+  // Rows are matched on their whole name: "demo.alref" must not pick the "demo.alref.runs" folder.
+  const row = (name) => tree.locator('.monaco-list-row').filter({
+    has: page.locator('.label-name', { hasText: new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) }),
+  }).first();
   for (const name of segments.slice(0, -1)) {
-    const folder = tree.locator(`.monaco-list-row[aria-label^="${name}"]`).first();
+    const folder = row(name);
     await folder.waitFor({ state: 'visible', timeout: 30_000 });
     if ((await folder.getAttribute('aria-expanded')) !== 'true') {
       await folder.click();
     }
   }
-  const file = tree.locator(`.monaco-list-row[aria-label^="${segments.at(-1)}"]`).first();
+  const file = row(segments.at(-1));
   await file.waitFor({ state: 'visible', timeout: 30_000 });
   await file.dblclick();
 }
@@ -75,14 +85,15 @@ export async function pickKernelIfAsked(page, kernelLabel, say = console.log) {
 
 /**
  * Looks through every frame of the page (the notebook outputs live in a webview iframe nested in
- * another) for rendered outputs: images that decoded, frame-grid renderer DOM, markdown text.
+ * another, and renderers draw into shadow roots) for rendered outputs: the frame-grid renderer's
+ * figures (`figure.alref-fg`), their decoded images and clickable tiles, its error boxes, markdown
+ * and any decoded image.
  */
 export async function findRenderedOutputs(page) {
-  const found = { frames: 0, images: 0, gridImages: 0, gridRoots: 0, markdown: 0, errors: [] };
+  const found = { frames: 0, images: 0, gridRoots: 0, gridImages: 0, tiles: 0, markdown: 0, rendererErrors: [], overlaps: [] };
   for (const frame of page.frames()) {
     const r = await frame.evaluate(() => {
       const roots = [document];
-      // Renderers may draw into shadow roots: walk into them.
       const walk = (root) => {
         for (const el of root.querySelectorAll('*')) {
           if (el.shadowRoot) {
@@ -92,39 +103,43 @@ export async function findRenderedOutputs(page) {
         }
       };
       walk(document);
-      const outputs = document.querySelectorAll('.output, .output_container, [id^="output-"]').length;
-      let images = 0;
-      let gridImages = 0;
-      let gridRoots = 0;
-      let markdown = 0;
-      const errors = [];
-      for (const root of roots) {
-        for (const img of root.querySelectorAll('img')) {
-          if (img.complete && img.naturalWidth > 0) {
-            images++;
-            if (img.closest('[class*="frame-grid"], [class*="frameGrid"], [data-alref-renderer]') || root !== document) {
-              gridImages++;
-            }
+      const decoded = (img) => img.complete && img.naturalWidth > 0;
+      const out = { images: 0, gridRoots: 0, gridImages: 0, tiles: 0, markdown: 0, rendererErrors: [], overlaps: [] };
+      // Outputs drawn on top of each other (a person would see them overlap). VS Code positions each
+      // output of the webview absolutely; compare the boxes of sibling outputs.
+      const boxes = [...document.querySelectorAll('.output')].map((el) => ({ el, r: el.getBoundingClientRect() })).filter((b) => b.r.height > 0);
+      for (let i = 0; i < boxes.length; i++) {
+        for (let j = i + 1; j < boxes.length; j++) {
+          const a = boxes[i].r;
+          const b = boxes[j].r;
+          const v = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+          const h = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+          if (v > 4 && h > 4) {
+            out.overlaps.push(`${boxes[i].el.id || i} [${Math.round(a.top)}..${Math.round(a.bottom)}] overlaps ${boxes[j].el.id || j} [${Math.round(b.top)}..${Math.round(b.bottom)}] by ${Math.round(v)} px`);
           }
         }
-        gridRoots += root.querySelectorAll('[class*="frame-grid"], [class*="frameGrid"], [data-alref-renderer="frame-grid"]').length;
-        markdown += root.querySelectorAll('.rendered-markdown, .markdown-body, [class*="markdown"]').length;
-        for (const e of root.querySelectorAll('.error, [class*="alref-error"]')) {
-          errors.push((e.textContent ?? '').slice(0, 200));
+      }
+      for (const root of roots) {
+        out.images += [...root.querySelectorAll('img')].filter(decoded).length;
+        out.gridRoots += root.querySelectorAll('figure.alref-fg').length;
+        out.gridImages += [...root.querySelectorAll('.alref-fg-stage img')].filter(decoded).length;
+        out.tiles += root.querySelectorAll('.alref-fg-tile').length;
+        out.markdown += root.querySelectorAll('.rendered-markdown, .markdown-body').length;
+        for (const e of root.querySelectorAll('.alref-fg-error')) {
+          out.rendererErrors.push((e.textContent ?? '').slice(0, 200));
         }
       }
-      return { outputs, images, gridImages, gridRoots, markdown, errors };
+      return out;
     }).catch(() => undefined);
-    if (!r || r.outputs + r.images + r.gridRoots === 0) {
+    if (!r || r.images + r.gridRoots + r.markdown === 0) {
       continue;
     }
     found.frames++;
-    found.images += r.images;
-    found.gridImages += r.gridImages;
-    found.gridRoots += r.gridRoots;
-    found.markdown += r.markdown;
-    found.errors.push(...r.errors);
+    for (const k of ['images', 'gridRoots', 'gridImages', 'tiles', 'markdown']) {
+      found[k] += r[k];
+    }
+    found.rendererErrors.push(...r.rendererErrors);
+    found.overlaps.push(...r.overlaps);
   }
   return found;
 }
-

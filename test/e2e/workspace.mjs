@@ -9,13 +9,17 @@ import { repoRoot } from './env.mjs';
 /** Folders copied into the test workspace when they exist (relative to the repo root). */
 export const workspaceSources = ['examples', 'media/samples'];
 
+/** Caches inside a notebook's run folder that a test must rebuild itself (decoded frames, temp files). */
+const RUN_CACHES = /\.alref\.runs[\\/](frames|tmp)([\\/]|$)/;
+
 /**
  * Copies the fixture files into `dest` (created): `examples/`, `media/samples/`, and the contents of
- * `test/fixtures/workspace/` at the top level. Run folders left by earlier runs are not copied.
+ * `test/fixtures/workspace/` at the top level. Run folders are copied (the demo replays recorded LLM
+ * exchanges from them) except their frame caches, so that the tests decode the video themselves.
  */
 export function prepareWorkspace(dest) {
   mkdirSync(dest, { recursive: true });
-  const skipRuns = (src) => !/\.alref\.runs$/.test(src) && !src.endsWith('.alref.runs');
+  const skipRuns = (src) => !RUN_CACHES.test(src);
   for (const rel of workspaceSources) {
     const src = path.join(repoRoot, rel);
     if (existsSync(src)) {

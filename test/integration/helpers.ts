@@ -41,7 +41,8 @@ export function freshExample(tag: string, file = 'demo.alref'): string {
   const dest = path.join(root, `examples-${tag}-${++copies}`);
   fs.cpSync(path.join(root, 'examples'), dest, {
     recursive: true,
-    filter: (src) => !src.endsWith('.alref.runs'),
+    // Keep recorded LLM exchanges; drop decoded-frame caches so each copy decodes its video.
+    filter: (src) => !/\.alref\.runs[\\/](frames|tmp)([\\/]|$)/.test(src),
   });
   return path.join(dest, file);
 }
