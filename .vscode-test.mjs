@@ -8,7 +8,9 @@ import { repoRoot } from './test/e2e/env.mjs';
 import { makeScratch, prepareWorkspace } from './test/e2e/workspace.mjs';
 
 // Cells write outputs and run folders: the tests open a throwaway copy of the fixtures.
-const workspaceFolder = prepareWorkspace(path.join(makeScratch('vscode-test').dir, 'workspace'));
+const scratch = makeScratch('vscode-test');
+process.once('exit', () => scratch.cleanup());
+const workspaceFolder = prepareWorkspace(path.join(scratch.dir, 'workspace'));
 
 export default [
   {
