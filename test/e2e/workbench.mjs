@@ -107,7 +107,8 @@ export async function findRenderedOutputs(page) {
       const out = { images: 0, gridRoots: 0, gridImages: 0, tiles: 0, markdown: 0, rendererErrors: [], overlaps: [] };
       // Outputs drawn on top of each other (a person would see them overlap). VS Code positions each
       // output of the webview absolutely; compare the boxes of sibling outputs.
-      const boxes = [...document.querySelectorAll('.output')].map((el) => ({ el, r: el.getBoundingClientRect() })).filter((b) => b.r.height > 0);
+      const shown = (el) => (typeof el.checkVisibility === 'function' ? el.checkVisibility({ visibilityProperty: true, opacityProperty: true }) : true);
+      const boxes = [...document.querySelectorAll('.output')].filter(shown).map((el) => ({ el, r: el.getBoundingClientRect() })).filter((b) => b.r.height > 0);
       for (let i = 0; i < boxes.length; i++) {
         for (let j = i + 1; j < boxes.length; j++) {
           const a = boxes[i].r;
@@ -115,7 +116,12 @@ export async function findRenderedOutputs(page) {
           const v = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
           const h = Math.min(a.right, b.right) - Math.max(a.left, b.left);
           if (v > 4 && h > 4) {
-            out.overlaps.push(`${boxes[i].el.id || i} [${Math.round(a.top)}..${Math.round(a.bottom)}] overlaps ${boxes[j].el.id || j} [${Math.round(b.top)}..${Math.round(b.bottom)}] by ${Math.round(v)} px`);
+            const what = (el) => {
+              const host = el.querySelector('*');
+              const text = (el.innerText || host?.shadowRoot?.textContent || '').replace(/\s+/g, ' ').trim().slice(0, 40);
+              return `"${text || host?.tagName?.toLowerCase() || 'output'}"`;
+            };
+            out.overlaps.push(`${what(boxes[i].el)} [${Math.round(a.top)}..${Math.round(a.bottom)}] and ${what(boxes[j].el)} [${Math.round(b.top)}..${Math.round(b.bottom)}] overlap by ${Math.round(v)} px`);
           }
         }
       }
