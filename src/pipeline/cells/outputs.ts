@@ -50,7 +50,8 @@ interface TraceState {
  *   the `image/*` fallback; a binary renderer's payload goes into `metadata.alref`, a `+json`
  *   renderer's payload is its item; an image with the id of an earlier one replaces it in place;
  * - tables (markdown, plus the renderer's JSON item when given), markdown, warnings (one stderr
- *   stream), progress (one text output, where the first progress event put it, removed when the run ends), and the error output.
+ *   stream), progress (one text output, where the first progress event put it, turned into a final status line
+ *   when the run ends), and the error output.
  * JSON items are written with sorted keys, so they survive a save and load byte for byte.
  * Pure: the VS Code controller and the CLI both feed it.
  */
@@ -59,6 +60,7 @@ export class CellOutputBuilder {
   private readonly _traces = new Map<string, TraceState>();
   private _counter = 0;
   private _warnings = '';
+  private _progressText: string | undefined;
 
   constructor(private readonly _listener?: OutputListener) {}
 
@@ -80,20 +82,13 @@ export class CellOutputBuilder {
     }
   }
 
-  private _remove(slot: string): void {
-    const i = this._slots.findIndex((s) => s.slot === slot);
-    if (i >= 0) {
-      this._slots.splice(i, 1);
-      this._listener?.({ type: 'remove', slot, index: i }, this.outputs());
-    }
-  }
-
   /** Applies one stage event. */
   apply(event: StageEvent): void {
     switch (event.type) {
       case 'progress': {
         const pct = event.total > 0 ? ` (${Math.round((100 * event.done) / event.total)}%)` : '';
-        this._set('progress', { items: [text('text/plain', `${event.label ? `${event.label}: ` : ''}${event.done}/${event.total}${pct}`)] });
+        this._progressText = `${event.label ? `${event.label}: ` : ''}${event.done}/${event.total}${pct}`;
+        this._set('progress', { items: [text('text/plain', this._progressText)] });
         break;
       }
       case 'trace':
@@ -176,8 +171,16 @@ export class CellOutputBuilder {
     this._set('error', { items: [{ mime: ERROR_MIME, data: errorItemBytes({ name, message, stack }) }] });
   }
 
-  /** Ends the run: removes the progress line. */
-  finish(): void {
-    this._remove('progress');
+  /**
+   * Ends the run: the progress line becomes a final status line. It is updated in place rather
+   * than removed, because removing an output makes VS Code re-create every output of the cell
+   * (images included), which is slow and, in VS Code 1.139, can leave outputs drawn over each other.
+   */
+  finish(status: 'ok' | 'failed' | 'cancelled' = 'ok'): void {
+    if (this._progressText === undefined) {
+      return;
+    }
+    const word = status === 'ok' ? 'Done' : status === 'cancelled' ? 'Cancelled at' : 'Stopped at';
+    this._set('progress', { items: [text('text/plain', `${word} ${this._progressText}`)] });
   }
 }

@@ -110,11 +110,11 @@ export async function runCell(options: RunCellOptions): Promise<CellRunOutcome> 
     }
     const result = step.value;
     session.put(result, request);
-    outputs.finish();
+    outputs.finish('ok');
     return { status: 'ok', outputs: outputs.outputs(), cellId: request.cellId, request, result };
   } catch (err) {
     session.delete(request.cellId);
-    outputs.finish();
+    outputs.finish(signal.aborted || isCancellation(err) ? 'cancelled' : 'failed');
     if (signal.aborted || isCancellation(err)) {
       return { status: 'cancelled', outputs: outputs.outputs(), cellId: request.cellId, request };
     }

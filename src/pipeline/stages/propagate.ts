@@ -17,6 +17,8 @@ import { putArtifact } from '../run/runFolder';
 import type { StageContext, StageOutcome, StageRequest } from '../types';
 import { requireUpstream } from './index';
 import { resolveReference } from './pivotFrame';
+import type { LbruData } from './lbru';
+import { filterSilentObjects } from '../audio/soundEvents';
 
 const STAGE = 'propagate';
 
@@ -34,6 +36,11 @@ export type PropagateParams = {
   exportPng?: string;
   /** Hole filling on low-resolution masks, pixels (SAM 2 `fill_hole_area`, default 8). */
   fillHoleArea?: number;
+  /**
+   * AVS: clear an object's masks on frames where its category is silent, using the sound events
+   * of the `lbru` result the targets came from (default true; no effect for language references).
+   */
+  silenceFilter?: boolean;
 };
 
 interface Target {
@@ -172,12 +179,33 @@ export async function* runPropagate(request: StageRequest<PropagateParams>, ctx:
       for (let i = 0; i < frameCount; i++) {
         masks[i] ??= emptyRle(width, height);
       }
-      const art = await putArtifact(ctx.runDir, new TextEncoder().encode(JSON.stringify(masks)), '.json');
-      objects.push({ objectId: t.objectId, text: t.text, pivotFrames: t.prompts.map((p) => p.frameIndex), masksFile: path.join(ctx.runDir, art.ref) });
       masksByObject.push({ objectId: t.objectId, masks });
     }
   } finally {
     tracker?.dispose();
+  }
+
+  // AVS: an object makes no sound where its category is silent, so its masks there are removed
+  // (sound-event segmentation of the lbru stage, per window of audio).
+  const silence = silenceSource(request, ctx);
+  if (silence && params.silenceFilter !== false) {
+    upstream.push(silence.cellId);
+    const filtered = filterSilentObjects(
+      masksByObject.map((o) => ({ objectId: o.objectId, category: silence.categories.get(o.objectId), masks: o.masks })),
+      silence.activity,
+      video.info.fps,
+    );
+    filtered.forEach((f, k) => {
+      masksByObject[k].masks = f.masks.map((m) => m ?? emptyRle(width, height));
+    });
+    const rows = filtered.filter((f) => f.category !== undefined).map((f) => [f.objectId, f.category ?? '', f.cleared.length, frameCount - f.cleared.length]);
+    if (rows.length > 0) {
+      yield { type: 'table', title: `Silent-frame filtering (sound events of ${silence.cellId}, window ${silence.activity.windowSec} s)`, columns: ['object', 'category', 'frames cleared (silent)', 'frames kept'], rows };
+    }
+  }
+  for (const [k, t] of targets.entries()) {
+    const art = await putArtifact(ctx.runDir, new TextEncoder().encode(JSON.stringify(masksByObject[k].masks)), '.json');
+    objects.push({ objectId: t.objectId, text: t.text, pivotFrames: t.prompts.map((p) => p.frameIndex), masksFile: path.join(ctx.runDir, art.ref) });
   }
   const data: MaskData = { width, height, frameCount, objects };
 
@@ -225,7 +253,25 @@ export async function* runPropagate(request: StageRequest<PropagateParams>, ctx:
 
   return {
     data,
-    inputHash: hashJson({ stage: STAGE, model: modelId, strategy, fillHoleArea: params.fillHoleArea ?? 8, prompts: targets.map((t) => ({ o: t.objectId, p: t.prompts, s: t.start })) }),
+    inputHash: hashJson({ stage: STAGE, model: modelId, strategy, fillHoleArea: params.fillHoleArea ?? 8, silenceFilter: silence !== undefined && params.silenceFilter !== false, prompts: targets.map((t) => ({ o: t.objectId, p: t.prompts, s: t.start })) }),
     upstream,
   };
+}
+
+/** The sound events of the `lbru` result the targets came from, when the reference is audio. */
+function silenceSource(request: StageRequest, ctx: StageContext): { cellId: string; activity: NonNullable<LbruData['activity']>; categories: Map<number, string | undefined> } | undefined {
+  let ref;
+  try {
+    ref = resolveReference(request, ctx);
+  } catch {
+    return undefined;
+  }
+  if (ref.kind !== 'lbru') {
+    return undefined;
+  }
+  const data = ref.data as LbruData;
+  if (!data.activity) {
+    return undefined;
+  }
+  return { cellId: ref.cellId, activity: data.activity, categories: new Map(data.targets.map((t) => [t.objectId, t.category])) };
 }

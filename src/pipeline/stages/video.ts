@@ -153,9 +153,13 @@ export function planClips(p: ResolvedVideoParams, frameCount: number): ClipPlan[
   return p.mode === 'avs' ? planAvsFrames(frameCount, p.avsFrames) : planRvosClips(frameCount, p.interval, p.framesPerClip);
 }
 
+/**
+ * A path as the notebook shows it: relative to the notebook's folder (also above it, `../media/x.mp4`),
+ * so a shared notebook does not carry the author's home folder; absolute only on another drive.
+ */
 function shown(file: string, baseDir: string): string {
   const rel = path.relative(baseDir, file);
-  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
+  return rel && !path.isAbsolute(rel) ? rel.split(path.sep).join('/') : file;
 }
 
 function md(text: string): string {

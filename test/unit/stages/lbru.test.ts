@@ -6,7 +6,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { MIME } from '../../../src/common/mime';
 import type { AudioTimelinePayload } from '../../../src/common/payloads';
-import type { MaskData, RleMask, VideoData } from '../../../src/pipeline/domain';
+import type { MaskData, VideoData } from '../../../src/pipeline/domain';
 import { PipelineError } from '../../../src/pipeline/errors';
 import type { ImageEvent, StageEvent, TableEvent, TraceEvent } from '../../../src/pipeline/events';
 import { createLlmService } from '../../../src/pipeline/llm/service';
@@ -353,12 +353,17 @@ suite('lbru -> pivot-frame -> pivot-box -> propagate -> silent-frame filtering (
     const masks = await readMasksFile(maskData.objects[0].masksFile, 24);
     assert.ok(maskBoxIou(decodeRle(masks[12]), clip.width, clip.boxes[12]) > 0.5, 'the square is segmented');
 
-    // Remove the dog's masks where it is silent (before 2 s and from 5 s on): frames 0-7 and 20-23.
-    const [filtered] = filterSilentObjects([{ objectId: 1, category: 'dog', masks }], lbru.activity as NonNullable<LbruData['activity']>, video.info.fps);
-    assert.deepEqual(filtered.cleared, [0, 1, 2, 3, 4, 5, 6, 7, 20, 21, 22, 23]);
+    // The propagate stage itself removes the dog's masks where it is silent (before 2 s and from
+    // 5 s on: frames 0-7 and 20-23) and says so in a table.
+    const filterTable = prop.events.find((e) => e.type === 'table' && /Silent-frame filtering/.test(e.title ?? ''));
+    assert.ok(filterTable && filterTable.type === 'table');
+    assert.deepEqual(filterTable.rows, [[1, 'dog', 12, 12]]);
     for (let f = 0; f < 24; f++) {
-      const area = rleArea(filtered.masks[f] as RleMask);
+      const area = rleArea(masks[f]);
       assert.ok(f >= 8 && f < 20 ? area > 0 : area === 0, `frame ${f}: area ${area}`);
     }
+    // The pure filter gives the same frames (it is what the stage applies).
+    const [filtered] = filterSilentObjects([{ objectId: 1, category: 'dog', masks }], lbru.activity as NonNullable<LbruData['activity']>, video.info.fps);
+    assert.deepEqual(filtered.cleared, [0, 1, 2, 3, 4, 5, 6, 7, 20, 21, 22, 23]);
   });
 });
