@@ -20,9 +20,11 @@ const MODES = ['live', 'record', 'replay'] as const;
  */
 export function registerLlmCommands(context: vscode.ExtensionContext, deps: RegistrationDeps): vscode.Disposable {
   return vscode.Disposable.from(
-    vscode.commands.registerCommand(COMMAND_SET_API_KEY, async () => {
+    // An optional string argument (scripts, tests) stores that key without prompting.
+    vscode.commands.registerCommand(COMMAND_SET_API_KEY, async (value?: unknown) => {
       const endpoint = deps.settings().llm.baseUrl || 'https://api.openai.com/v1';
-      const key = await vscode.window.showInputBox({
+      const given = typeof value === 'string' && value.trim() !== '' ? value : undefined;
+      const key = given ?? await vscode.window.showInputBox({
         title: vscode.l10n.t('AL-Ref: API key'),
         prompt: vscode.l10n.t('API key for {0} (stored in VS Code Secret Storage, never in notebooks)', endpoint),
         password: true,
