@@ -2,19 +2,11 @@ import type { ActivationFunction } from 'vscode-notebook-renderer';
 import type { ReasoningTracePayload } from '../../common/payloads';
 import { type TraceView, checkPayload, createTraceView, renderError, updateTraceView } from './render';
 import { TRACE_CSS } from './style';
+import { freshHost as hostWithCss } from '../shared/activation';
 
-/** An empty element inside the output's shadow root, with the renderer's styles. */
-function freshHost(element: HTMLElement): HTMLElement {
-  const shadow = element.shadowRoot ?? element.attachShadow({ mode: 'open' });
-  shadow.textContent = '';
-  const style = element.ownerDocument.createElement('style');
-  style.textContent = TRACE_CSS;
-  const host = element.ownerDocument.createElement('div');
-  shadow.append(style, host);
-  return host;
-}
+const freshHost = (element: HTMLElement): HTMLElement => hostWithCss(element, TRACE_CSS);
 
-/** Renderer `alref.reasoning-trace`: a streamed LLM reply that grows in place. */
+/** Renderer `alref.reasoning-trace`: a streamed LLM reply, grown in place as it arrives. */
 export const activate: ActivationFunction = () => {
   const views = new Map<string, { view: TraceView; element: HTMLElement }>();
   return {
