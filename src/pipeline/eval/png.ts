@@ -15,6 +15,7 @@ import { readFile } from 'node:fs/promises';
 import { inflateSync } from 'node:zlib';
 import { decode, encode } from 'fast-png';
 import { PipelineError } from '../errors';
+import { davisPalette } from '../masks/davis';
 
 /** A decoded mask: `data[y * width + x]` is the label of pixel (x, y). */
 export interface LabelImage {
@@ -25,27 +26,8 @@ export interface LabelImage {
   indexed: boolean;
 }
 
-/**
- * The DAVIS / PASCAL VOC palette: colour of index i built from the bits of i, 256 entries.
- * Index 1 is (128, 0, 0), 2 is (0, 128, 0), 3 is (128, 128, 0), ...
- */
-export function davisPalette(n = 256): number[][] {
-  const out: number[][] = [];
-  for (let i = 0; i < n; i++) {
-    let r = 0;
-    let g = 0;
-    let b = 0;
-    let c = i;
-    for (let j = 0; j < 8; j++) {
-      r |= ((c >> 0) & 1) << (7 - j);
-      g |= ((c >> 1) & 1) << (7 - j);
-      b |= ((c >> 2) & 1) << (7 - j);
-      c >>= 3;
-    }
-    out.push([r, g, b]);
-  }
-  return out;
-}
+/** The DAVIS / PASCAL VOC palette (index 1 = (128, 0, 0), 2 = (0, 128, 0), ...), shared with mask export. */
+export { davisPalette };
 
 const DAVIS_COLOUR_TO_INDEX = new Map<number, number>(davisPalette().map((c, i) => [(c[0] << 16) | (c[1] << 8) | c[2], i]));
 
