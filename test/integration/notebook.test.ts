@@ -89,15 +89,14 @@ suite('Notebook: kernel, outputs, errors, cancel, save', function () {
     assert.match(errorOf(r2)?.message ?? textOf(r2), /framesPerClip/, 'error does not name the field');
   });
 
-  test('a stage whose issue has not landed (evaluate) fails with a clear error, not fake outputs', async () => {
+  test('a stage whose upstream result is missing (evaluate before propagate) fails with a clear error, not fake outputs', async () => {
     const { doc } = await openNotebook(freshExample('na'));
     const cell = await insertStageCell(doc, doc.cellCount, 'stage: evaluate\ngroundTruth: gt\n');
     const r = await executeCell(doc, cell);
     assert.strictEqual(r.executionSummary?.success, false);
     const message = errorOf(r)?.message ?? textOf(r);
-    // Until its issue lands: "not available yet ... #N". Afterwards the stage must still refuse to run
-    // without upstream masks and say which `uses.<kind>` it needs.
-    assert.match(message, /not available yet[^]*#\d+|uses\.[\w-]+/, `unclear error: ${message}`);
+    // No propagate cell ran: the error names the `uses.<kind>` field it needs.
+    assert.match(message, /uses\.propagate/, `unclear error: ${message}`);
     assert.ok(!r.outputs.some((o) => o.items.some((i) => i.mime.startsWith('image/') || i.mime.startsWith('application/vnd.alref'))), 'fake outputs next to the error');
   });
 

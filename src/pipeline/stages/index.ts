@@ -54,14 +54,6 @@ export async function* runStage(request: StageRequest, ctx: StageContext): Async
   }
 }
 
-/** Thrown by stages whose issue has not landed yet. No fake outputs. */
-export function notAvailable(kind: StageKind, issue: number): never {
-  throw new PipelineError(
-    `The "${kind}" stage is not available yet in this version of AL-Ref Notebooks (tracked in issue #${issue}).`,
-    { stage: kind, kind: 'not-available', field: 'stage' },
-  );
-}
-
 /**
  * Finds the upstream result a stage needs: the cell named in `uses.<kind>`, else the latest result
  * of that kind. Throws an `invalid-input` error naming the field when there is none.
