@@ -34,6 +34,24 @@ export async function* asTrace<R>(call: AsyncGenerator<LlmEvent, R, void>, strea
 }
 
 /**
+ * {@link asTrace} for one clip of a multi-clip stage: a failure that concerns only this request
+ * closes its trace as invalid and comes back as `{ failed: note }`, so the other clips go on; fatal
+ * errors (wrong key, cancellation, replay miss, ...; see {@link isFatalLlmError}) are rethrown.
+ */
+export async function* asClipTrace<R>(call: AsyncGenerator<LlmEvent, R, void>, streamId: string, title: string): AsyncGenerator<StageEvent, { result: R } | { failed: string }, void> {
+  try {
+    return { result: yield* asTrace(call, streamId, title) };
+  } catch (err) {
+    if (isFatalLlmError(err)) {
+      throw err;
+    }
+    const note = `LLM failed: ${(err as Error).message}`;
+    yield { type: 'trace', streamId, title, delta: '', final: { valid: false, note } };
+    return { failed: note };
+  }
+}
+
+/**
  * Runs generator tasks with at most `concurrency` at a time. Trace events are yielded as they arrive
  * (so several replies stream at once); every other event (images, warnings, markdown, tables) is
  * held until all earlier tasks have finished and released in task order, so the outputs of a run do

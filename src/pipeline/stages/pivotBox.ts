@@ -5,7 +5,7 @@ import { type BoxLayout, boxColour, composePivotImage, paintBoxes } from '../dra
 import { PipelineError, throwIfAborted } from '../errors';
 import type { StageEvent, UsageSummary } from '../events';
 import { type ParseResult, parseFirstBracketedInteger, parseLastBracketedInteger } from '../llm/parsers';
-import { EMPTY_TOTALS, type UsageRow, addToTotals, asTrace, isFatalLlmError, promptMarkdown, runConcurrent, usageTable } from '../llm/streaming';
+import { EMPTY_TOTALS, type UsageRow, addToTotals, asClipTrace, promptMarkdown, runConcurrent, usageTable } from '../llm/streaming';
 import { type PromptTemplate, type RenderedPrompt, loadTemplate, renderTemplate } from '../llm/templates';
 import { hashJson } from '../run/hash';
 import type { LlmSettings } from '../settings';
@@ -415,23 +415,17 @@ async function* boxTask(input: BoxTaskInput): AsyncGenerator<StageEvent, { pivot
   };
   const reask = renderTemplate(input.reaskTemplate!, { problem: 'no single box number in square brackets at the end' }, STAGE).text;
   const parse = (t: string): ParseResult<number> => (input.avs ? parseFirstBracketedInteger(t) : parseLastBracketedInteger(t));
-  let result;
-  try {
-    result = yield* asTrace(
-      requireLlm(ctx, STAGE).ask({ model: input.model, messages: [{ role: 'user', text: prompt.text, images: [composed.bytes] }] }, parse, reask, {
-        signal: ctx.signal, settings: input.settings, stage: STAGE, cellId: request.cellId, label,
-      }),
-      streamId,
-      title,
-    );
-  } catch (err) {
-    if (isFatalLlmError(err)) {
-      throw err;
-    }
-    const note = `LLM failed: ${(err as Error).message}`;
-    yield { type: 'trace', streamId, title, delta: '', final: { valid: false, note } };
-    return { pivot: { ...base, chosen: null, valid: false, note, promptHash: prompt.hash }, calls: 0 };
+  const asked = yield* asClipTrace(
+    requireLlm(ctx, STAGE).ask({ model: input.model, messages: [{ role: 'user', text: prompt.text, images: [composed.bytes] }] }, parse, reask, {
+      signal: ctx.signal, settings: input.settings, stage: STAGE, cellId: request.cellId, label,
+    }),
+    streamId,
+    title,
+  );
+  if ('failed' in asked) {
+    return { pivot: { ...base, chosen: null, valid: false, note: asked.failed, promptHash: prompt.hash }, calls: 0 };
   }
+  const result = asked.result;
   const usage = result.usage;
   const calls = result.replies.length;
   const withHashes = { ...base, promptHash: prompt.hash, exchanges: result.replies.map((r) => r.exchangeHash) };

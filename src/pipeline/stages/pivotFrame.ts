@@ -7,7 +7,7 @@ import { PipelineError, throwIfAborted } from '../errors';
 import type { StageEvent, UsageSummary } from '../events';
 import { parseLastBracketedInteger } from '../llm/parsers';
 import type { LlmService } from '../llm/service';
-import { EMPTY_TOTALS, type UsageRow, addToTotals, asTrace, isFatalLlmError, promptMarkdown, runConcurrent, usageTable } from '../llm/streaming';
+import { EMPTY_TOTALS, type UsageRow, addToTotals, asClipTrace, promptMarkdown, runConcurrent, usageTable } from '../llm/streaming';
 import { type RenderedPrompt, type TemplateName, isTemplateName, loadTemplate, renderTemplate } from '../llm/templates';
 import { hashJson } from '../run/hash';
 import type { LlmSettings } from '../settings';
@@ -269,23 +269,17 @@ async function* clipTask(
     throw new PipelineError(`Grid image ${grid.path} is missing; re-run the video cell.`, { stage: STAGE, kind: 'invalid-input', file: grid.path, cause: err });
   }));
   const reask = renderTemplate(reaskTemplate, { problem: 'no single frame id in square brackets at the end' }, STAGE).text;
-  let result;
-  try {
-    result = yield* asTrace(
-      llm.ask({ model, messages: [{ role: 'user', text: prompt.text, images: [gridBytes] }] }, parseLastBracketedInteger, reask, {
-        signal: ctx.signal, settings, stage: STAGE, cellId: request.cellId, label,
-      }),
-      streamId,
-      title,
-    );
-  } catch (err) {
-    if (isFatalLlmError(err)) {
-      throw err;
-    }
-    const note = `LLM failed: ${(err as Error).message}`;
-    yield { type: 'trace', streamId, title, delta: '', final: { valid: false, note } };
-    return { pivot: { clipIndex: clip.clipIndex, frameIndex: null, valid: false, note, promptHash: prompt.hash }, calls: 0 };
+  const asked = yield* asClipTrace(
+    llm.ask({ model, messages: [{ role: 'user', text: prompt.text, images: [gridBytes] }] }, parseLastBracketedInteger, reask, {
+      signal: ctx.signal, settings, stage: STAGE, cellId: request.cellId, label,
+    }),
+    streamId,
+    title,
+  );
+  if ('failed' in asked) {
+    return { pivot: { clipIndex: clip.clipIndex, frameIndex: null, valid: false, note: asked.failed, promptHash: prompt.hash }, calls: 0 };
   }
+  const result = asked.result;
   const exchanges = result.replies.map((r) => r.exchangeHash);
   const base = { clipIndex: clip.clipIndex, promptHash: prompt.hash, exchanges };
   const usage = result.usage;

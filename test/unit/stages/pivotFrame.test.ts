@@ -57,6 +57,19 @@ suite('pivot-frame stage on the DAVIS car-shadow frames', () => {
 
   const request = (params: Record<string, unknown> = {}): StageRequest => ({ kind: 'pivot-frame', cellId: 'cell-pf', params, uses: {} });
 
+  test('a clip whose request keeps failing (500 after the retries) is marked invalid; the other clips go on', async () => {
+    server.setScript((r) => (r.text.includes('1, 2, 3, 4, 5') ? { fault: 'server-error' } : { text: 'The car leaves. [2]' }));
+    const ctx = setupRun('live');
+    ctx.settings.llm.maxRetries = 0;
+    const { events, result } = await collect(request(), ctx);
+    const [c0, c1] = (result.data as PivotFrameData).objects[0].clips;
+    assert.deepEqual([c0.clipIndex, c0.frameIndex, c0.valid], [0, null, false]);
+    assert.match(c0.note ?? '', /^LLM failed: /);
+    assert.equal(c1.valid, true, 'the second clip still got its answer');
+    const finals = events.filter((e): e is TraceEvent => e.type === 'trace' && e.final !== undefined);
+    assert.ok(finals.some((e) => e.final?.valid === false && /^LLM failed: /.test(e.final.note ?? '')), 'the failed clip closes its trace as invalid');
+  });
+
   test('asks per clip with the grid JPEG, streams the trace, validates answers against the clip', async () => {
     server.setScript(script);
     const { events, result } = await collect(request(), setupRun('live'));
