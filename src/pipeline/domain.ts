@@ -4,6 +4,8 @@
  * 0-based positions in the video; object ids are 1-based and user-facing.
  */
 
+import type { FrameGridTilePayload } from '../common/payloads';
+
 /** Probed facts about a video (file or folder of frames). */
 export interface VideoInfo {
   /** Absolute path of the file or frame folder. */
@@ -29,17 +31,8 @@ export interface ClipPlan {
   frameIndices: number[];
 }
 
-/** Tile placement inside a grid image (pixels of the grid image). */
-export interface GridTile {
-  frameIndex: number;
-  /** The id written on the tile and used in prompts (1-based). */
-  frameId: number;
-  timeSec: number;
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-}
+/** Tile placement inside a grid image (pixels of the grid image); the renderer payload's tile type. */
+export type GridTile = FrameGridTilePayload;
 
 export interface GridImage {
   clipIndex: number;

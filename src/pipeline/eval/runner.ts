@@ -154,23 +154,8 @@ export async function runPipeline(input: PipelineInput, host: RunnerHost, runDir
 }
 
 /** Per-frame union of all objects' masks of a propagate result (row-major 0/1), frame by frame. */
-export async function unionMasks(masks: MaskData): Promise<Uint8Array[]> {
-  const n = masks.width * masks.height;
-  const frames: Uint8Array[] = Array.from({ length: masks.frameCount }, () => new Uint8Array(n));
-  for (const obj of masks.objects) {
-    const list = JSON.parse(await readFile(obj.masksFile, 'utf8')) as Array<RleMask | null>;
-    list.forEach((rle, t) => {
-      if (!rle || t >= frames.length) {
-        return;
-      }
-      const m = decodeRle(rle);
-      const f = frames[t];
-      for (let i = 0; i < n; i++) {
-        f[i] |= m[i];
-      }
-    });
-  }
-  return frames;
+export function unionMasks(masks: MaskData): Promise<Uint8Array[]> {
+  return semanticMasks(masks, () => 1);
 }
 
 /** Per-frame class labels of a propagate result for AVSS: each object painted with its class index. */

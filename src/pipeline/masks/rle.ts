@@ -12,6 +12,7 @@
  * non-zero value = object; the codec transposes on the way in and out.
  */
 import type { RleMask } from '../domain';
+import { countsFromString } from '../../common/rleCounts';
 
 /** Encodes a row-major binary mask (`height*width`, non-zero = object) into COCO RLE with string counts. */
 export function encodeRle(mask: Uint8Array, width: number, height: number): RleMask {
@@ -97,38 +98,7 @@ export function countsToString(counts: readonly number[]): string {
   return s;
 }
 
-/** pycocotools `rleFrString`: the inverse of {@link countsToString}. */
-export function countsFromString(s: string): number[] {
-  const counts: number[] = [];
-  let p = 0;
-  while (p < s.length) {
-    let x = 0;
-    let k = 0;
-    let more = true;
-    while (more) {
-      if (p >= s.length) {
-        throw new Error('Truncated RLE string.');
-      }
-      const c = s.charCodeAt(p) - 48;
-      if (c < 0 || c > 63) {
-        throw new Error(`Invalid character "${s[p]}" in RLE string at ${p}.`);
-      }
-      // arithmetic rather than bit shifts: groups past 32 bits must not wrap
-      x += (c & 0x1f) * 2 ** (5 * k);
-      more = (c & 0x20) !== 0;
-      p++;
-      k++;
-      if (!more && (c & 0x10) !== 0) {
-        x -= 2 ** (5 * k);
-      }
-    }
-    if (counts.length > 2) {
-      x += counts[counts.length - 2];
-    }
-    counts.push(x);
-  }
-  return counts;
-}
+export { countsFromString };
 
 /** Number of object pixels of an RLE mask, without decoding it. */
 export function rleArea(rle: RleMask): number {

@@ -7,6 +7,7 @@
 import type { HostToRendererMessage, ReadArtifactRequest } from '../../common/messages';
 import { isHostToRendererMessage } from '../../common/messages';
 import type { MaskOverlayPayload } from '../../common/payloads';
+import { countsFromString } from '../../common/rleCounts';
 
 export type { MaskOverlayPayload };
 
@@ -56,33 +57,9 @@ export function frameRef(p: MaskOverlayPayload, i: number): string {
   return `${dir ? `${dir}/` : ''}${String(i).padStart(p.frames.pad, '0')}${p.frames.ext}`;
 }
 
-/** COCO RLE string -> counts (pycocotools `rleFrString`). */
+/** Run lengths of a mask, from either COCO form (number array or compressed string). */
 export function rleCounts(counts: string | number[]): number[] {
-  if (Array.isArray(counts)) {
-    return counts;
-  }
-  const out: number[] = [];
-  let p = 0;
-  while (p < counts.length) {
-    let x = 0;
-    let k = 0;
-    let more = true;
-    while (more && p < counts.length) {
-      const c = counts.charCodeAt(p) - 48;
-      x += (c & 0x1f) * 2 ** (5 * k);
-      more = (c & 0x20) !== 0;
-      p++;
-      k++;
-      if (!more && (c & 0x10) !== 0) {
-        x -= 2 ** (5 * k);
-      }
-    }
-    if (out.length > 2) {
-      x += out[out.length - 2];
-    }
-    out.push(x);
-  }
-  return out;
+  return Array.isArray(counts) ? counts : countsFromString(counts);
 }
 
 /**
