@@ -2,7 +2,7 @@
  * Audio benchmarks (issue #5): prints figures, asserts nothing.
  *   npx tsx bench/audio.ts
  * - fbank throughput: seconds of 16 kHz audio turned into the 128-bin BEATs input per wall-clock second;
- * - extraction: ffmpeg decode of ../shared/data/sam2-gallery/01_dog.mp4 to mono float PCM at 16 and 32 kHz.
+ * - extraction: ffmpeg decode of media/samples/01_dog.mp4 to mono float PCM at 16 and 32 kHz.
  */
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -39,7 +39,7 @@ async function main(): Promise<void> {
   console.log(`fbank (128 bins, 16 kHz, x2^15 + BEATs normalisation): ${seconds} s of audio in ${ms.toFixed(1)} ms (median of 5) = ${((seconds * 1000) / ms).toFixed(0)} s of audio per second`);
 
   const tools = resolveFfmpeg(defaultSettings());
-  const src = path.resolve(__dirname, '../../shared/data/sam2-gallery/01_dog.mp4');
+  const src = path.resolve(__dirname, '../media/samples/01_dog.mp4');
   for (const sr of [16000, 32000]) {
     const runs: number[] = [];
     let dur = 0;

@@ -11,7 +11,7 @@ import { decodeLabelPng, encodeBinaryPng, nonZero, type LabelImage } from '../sr
 import { scoreDataset, summarizeRecords } from '../src/pipeline/eval/score';
 import { makeMevis } from '../test/tooling/datasets';
 
-const CAR = path.resolve(__dirname, '../../shared/data/davis-car-shadow/Annotations');
+const CAR = path.resolve(__dirname, '../media/samples/davis-car-shadow/Annotations');
 
 function now(): number {
   return Number(process.hrtime.bigint()) / 1e6;

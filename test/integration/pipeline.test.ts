@@ -20,8 +20,8 @@ import { OpenAiTestServer, type ReceivedRequest, type ScriptedReply } from '../t
 import { closeAll, ended, errorOf, executeCell, mimes, openNotebook, repoRoot, textOf, workspaceRoot } from './helpers';
 
 const KEY = 'sk-host-e2e-5150';
-/** The SAM 2 gallery sample (the repository's sibling `shared/data`, as in the unit tests). */
-const dogMp4 = (): string => path.resolve(repoRoot(), '..', 'shared', 'data', 'sam2-gallery', '01_dog.mp4');
+/** The SAM 2 gallery sample bundled in `media/samples`. */
+const dogMp4 = (): string => path.resolve(repoRoot(), 'media', 'samples', '01_dog.mp4');
 
 /** Slow streamed replies (so growth of the trace is observable), chosen by what the prompt asks. */
 function script(r: ReceivedRequest): ScriptedReply {

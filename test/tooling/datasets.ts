@@ -323,7 +323,7 @@ export async function makeAvss(root: string, options: SyntheticOptions = {}): Pr
   }
   await writeBytes(path.join(root, 'metadata.csv'), `${rows.join('\n')}\n`);
   // class list in the AVSBench-semantic form: background first, then the 70 categories
-  const names = readFileSync(path.resolve(__dirname, '../../../shared/data/audioset/avsbench-categories.txt'), 'utf8').split(/\r?\n/).filter(Boolean);
+  const names = readFileSync(path.resolve(__dirname, '../../assets/audioset/avsbench-categories.txt'), 'utf8').split(/\r?\n/).filter(Boolean);
   await writeBytes(path.join(root, 'label2idx.json'), JSON.stringify(Object.fromEntries(['background', ...names].map((n, i) => [n, i]))));
   return root;
 }

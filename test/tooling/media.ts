@@ -14,8 +14,8 @@ export const FFMPEG: string = require('@ffmpeg-installer/ffmpeg').path;
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 export const FFPROBE: string = require('@ffprobe-installer/ffprobe').path;
 
-/** Shared sample media (read-only), see /work/shared/data/README.md. */
-export const SHARED_DATA = path.resolve(__dirname, '../../../shared/data');
+/** The repository's bundled sample media (`media/samples`, licences beside the files). */
+export const SAMPLES = path.resolve(__dirname, '../../media/samples');
 
 export interface TempDir {
   path: string;

@@ -7,8 +7,9 @@ import { extractAudio, isSilent } from '../../../src/pipeline/audio/extract';
 import { PipelineError } from '../../../src/pipeline/errors';
 import { resolveFfmpeg } from '../../../src/pipeline/media/ffmpeg';
 import { defaultSettings } from '../../../src/pipeline/settings';
+import { SAMPLES } from '../../tooling/media';
 
-const data = path.resolve(__dirname, '../../../../shared/data');
+
 const tools = resolveFfmpeg(defaultSettings());
 
 /** Generates a clip with ffmpeg's lavfi sources. */
@@ -36,7 +37,7 @@ suite('audio/extract: ffmpeg to mono float PCM', () => {
   suiteTeardown(() => rmSync(dir, { recursive: true, force: true }));
 
   test('01_dog.mp4 (AAC stereo 48 kHz) at 16 kHz and 32 kHz; its track is digital silence', async () => {
-    const src = path.join(data, 'sam2-gallery/01_dog.mp4');
+    const src = path.join(SAMPLES, '01_dog.mp4');
     const a = await extractAudio(src, tools, { sampleRate: 16000 });
     const b = await extractAudio(src, tools, { sampleRate: 32000 });
     assert.equal(a.sourceStream.channels, 2);
@@ -56,7 +57,7 @@ suite('audio/extract: ffmpeg to mono float PCM', () => {
   });
 
   test('a video without an audio track is a clear invalid-input error naming the file', async () => {
-    const src = path.join(data, 'sam2-gallery/bedroom.mp4');
+    const src = path.join(SAMPLES, 'bedroom.mp4');
     const err = await rejection(extractAudio(src, tools, { sampleRate: 16000 }));
     assert.equal(err.kind, 'invalid-input');
     assert.equal(err.file, src);
@@ -109,7 +110,7 @@ suite('audio/extract: ffmpeg to mono float PCM', () => {
   });
 
   test('start and duration cut the clip', async () => {
-    const src = path.join(data, 'sam2-gallery/01_dog.mp4');
+    const src = path.join(SAMPLES, '01_dog.mp4');
     const clip = await extractAudio(src, tools, { sampleRate: 16000, startSec: 1, durationSec: 1.5 });
     assert.ok(Math.abs(clip.durationSec - 1.5) < 0.01, `duration ${clip.durationSec}`);
   });
@@ -117,7 +118,7 @@ suite('audio/extract: ffmpeg to mono float PCM', () => {
   test('an aborted signal cancels', async () => {
     const ctl = new AbortController();
     ctl.abort();
-    const err = await rejection(extractAudio(path.join(data, 'sam2-gallery/01_dog.mp4'), tools, { sampleRate: 16000, signal: ctl.signal }));
+    const err = await rejection(extractAudio(path.join(SAMPLES, '01_dog.mp4'), tools, { sampleRate: 16000, signal: ctl.signal }));
     assert.equal(err.kind, 'cancelled');
   });
 });

@@ -4,8 +4,9 @@ import { readdirSync } from 'node:fs';
 import { evaluateDavisSequence, summarizeDavis } from '../../../src/pipeline/eval/davis';
 import { davisStatistics, fMeasure, jaccard } from '../../../src/pipeline/eval/metrics';
 import { readLabelPng, nonZero, type LabelImage } from '../../../src/pipeline/eval/png';
+import { SAMPLES } from '../../tooling/media';
 
-const CAR = path.resolve(__dirname, '../../../../shared/data/davis-car-shadow/Annotations');
+const CAR = path.join(SAMPLES, 'davis-car-shadow/Annotations');
 
 function labels(w: number, h: number, boxes: Array<[number, number, number, number, number]>): LabelImage {
   const data = new Uint8Array(w * h);

@@ -5,8 +5,9 @@ import {
   avsFMeasure, avsIoU, avsScores, AvssAccumulator, boundPix, boundaryMap, davisStatistics, dilateDisk, fMeasure, jaccard,
 } from '../../../src/pipeline/eval/metrics';
 import { readLabelPng, nonZero } from '../../../src/pipeline/eval/png';
+import { SAMPLES } from '../../tooling/media';
 
-const CAR = path.resolve(__dirname, '../../../../shared/data/davis-car-shadow/Annotations');
+const CAR = path.join(SAMPLES, 'davis-car-shadow/Annotations');
 
 function box(w: number, h: number, y0: number, y1: number, x0: number, x1: number): Uint8Array {
   const m = new Uint8Array(w * h);

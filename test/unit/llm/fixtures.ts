@@ -13,8 +13,9 @@ import { runStage } from '../../../src/pipeline/stages/index';
 import type { Services } from '../../../src/pipeline/services';
 import { type PipelineSettings, defaultSettings } from '../../../src/pipeline/settings';
 import type { SessionLike, StageContext, StageKind, StageRequest, StageResult } from '../../../src/pipeline/types';
+import { SAMPLES } from '../../tooling/media';
 
-export const DAVIS_FRAMES = path.resolve(__dirname, '../../../../shared/data/davis-car-shadow/JPEGImages');
+export const DAVIS_FRAMES = path.join(SAMPLES, 'davis-car-shadow/JPEGImages');
 export const RESOURCES = path.resolve(__dirname, '../../..');
 export const DAVIS_WIDTH = 854;
 export const DAVIS_HEIGHT = 480;

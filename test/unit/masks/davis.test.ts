@@ -7,8 +7,9 @@ import { readFile } from 'node:fs/promises';
 import { davisPalette, exportDavisPngs, labelMap, readDavisPng } from '../../../src/pipeline/masks/davis';
 import { decodeRle, encodeRle, rleArea } from '../../../src/pipeline/masks/rle';
 import type { MaskData } from '../../../src/pipeline/domain';
+import { SAMPLES } from '../../tooling/media';
 
-const DAVIS = path.resolve('../shared/data/davis-car-shadow/Annotations');
+const DAVIS = path.join(SAMPLES, 'davis-car-shadow/Annotations');
 
 suite('masks/davis: DAVIS-style PNG export', () => {
   let dir: string;

@@ -9,7 +9,7 @@ import { decodeFrames, decodeSize, readFrameManifest, type DecodeOptions, type D
 import { resolveFfmpeg } from '../../../src/pipeline/media/ffmpeg';
 import { probeSource, type ProbeResult } from '../../../src/pipeline/media/probe';
 import { hashFrameFiles, hashSourceFile } from '../../../src/pipeline/media/sourceHash';
-import { makeClip, makeFrameFolder, meanAbsDiff, SHARED_DATA, tempDir, type TempDir } from '../../tooling/media';
+import { makeClip, makeFrameFolder, meanAbsDiff, SAMPLES, tempDir, type TempDir } from '../../tooling/media';
 
 const tools = resolveFfmpeg({ ffmpegPath: '', ffprobePath: '' });
 
@@ -137,11 +137,11 @@ suite('media/decode: every frame to a cached folder', () => {
   });
 
   test('DAVIS frame folder: JPEG frames copied byte for byte, names kept in the manifest', async () => {
-    const { result } = await decode(path.join(SHARED_DATA, 'davis-car-shadow'), tmp.path, {}, 24);
+    const { result } = await decode(path.join(SAMPLES, 'davis-car-shadow'), tmp.path, {}, 24);
     assert.equal(result.manifest.frameCount, 40);
     assert.equal(result.manifest.decoder, 'copy');
     assert.equal(result.manifest.names![7], '00007.jpg');
-    assert.ok(readFileSync(framePath(result.framesDir, 7)).equals(readFileSync(path.join(SHARED_DATA, 'davis-car-shadow/JPEGImages/00007.jpg'))));
+    assert.ok(readFileSync(framePath(result.framesDir, 7)).equals(readFileSync(path.join(SAMPLES, 'davis-car-shadow/JPEGImages/00007.jpg'))));
     assert.ok(Math.abs(result.manifest.times[12] - 0.5) < 1e-9);
   });
 
@@ -167,7 +167,7 @@ suite('media/decode: every frame to a cached folder', () => {
 
   test('cancel during decode: ffmpeg is killed, a cancelled error follows within a second, no partial folder', async () => {
     const runDir = path.join(tmp.path, 'run');
-    const probe = await probeSource(path.join(SHARED_DATA, 'sam2-gallery/01_dog.mp4'), tools);
+    const probe = await probeSource(path.join(SAMPLES, '01_dog.mp4'), tools);
     const sourceHash = await hashSourceFile(probe.info.source);
     const ac = new AbortController();
     let pid = 0;
@@ -201,7 +201,7 @@ suite('media/decode: every frame to a cached folder', () => {
 
   test('a consumer that stops iterating stops ffmpeg too', async () => {
     const runDir = path.join(tmp.path, 'run');
-    const probe = await probeSource(path.join(SHARED_DATA, 'sam2-gallery/03_blocks.mp4'), tools);
+    const probe = await probeSource(path.join(SAMPLES, '03_blocks.mp4'), tools);
     let pid = 0;
     const gen = decodeFrames(probe, tools, { runDir, sourceHash: await hashSourceFile(probe.info.source), maxSide: 1920, onSpawn: (p) => (pid = p) });
     await gen.next();

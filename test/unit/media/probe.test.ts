@@ -4,10 +4,10 @@ import path from 'node:path';
 import { PipelineError } from '../../../src/pipeline/errors';
 import { resolveFfmpeg } from '../../../src/pipeline/media/ffmpeg';
 import { findFrameFiles, naturalCompare, probeSource } from '../../../src/pipeline/media/probe';
-import { makeAudioOnly, makeClip, makeFrameFolder, makeTextAsVideo, makeZeroFrameVideo, SHARED_DATA, tempDir, type TempDir } from '../../tooling/media';
+import { makeAudioOnly, makeClip, makeFrameFolder, makeTextAsVideo, makeZeroFrameVideo, SAMPLES, tempDir, type TempDir } from '../../tooling/media';
 
 const tools = resolveFfmpeg({ ffmpegPath: '', ffprobePath: '' });
-const gallery = (name: string): string => path.join(SHARED_DATA, 'sam2-gallery', name);
+const gallery = (name: string): string => path.join(SAMPLES, name);
 
 async function rejectsInvalid(p: Promise<unknown>, pattern: RegExp, file?: string): Promise<PipelineError> {
   try {
@@ -57,7 +57,7 @@ suite('media/probe: shared sample clips', () => {
   });
 
   test('DAVIS car-shadow sequence folder: its JPEGImages subfolder, 40 frames of 854x480 in order', async () => {
-    const root = path.join(SHARED_DATA, 'davis-car-shadow');
+    const root = path.join(SAMPLES, 'davis-car-shadow');
     const p = await probeSource(root, tools, { frameFolderFps: 24 });
     assert.equal(p.info.sourceKind, 'frames');
     assert.equal(p.info.source, path.join(root, 'JPEGImages'));

@@ -16,8 +16,9 @@ import type { EvaluateData } from '../../../src/pipeline/stages/evaluate';
 import type { StageContext, StageResult } from '../../../src/pipeline/types';
 import { makeMevis, makeS4 } from '../../tooling/datasets';
 import { parseStageCell } from '../../../src/pipeline/cells/parse';
+import { SAMPLES } from '../../tooling/media';
 
-const CAR = path.resolve(__dirname, '../../../../shared/data/davis-car-shadow/Annotations');
+const CAR = path.join(SAMPLES, 'davis-car-shadow/Annotations');
 
 async function carMasks(): Promise<Uint8Array[]> {
   const names = readdirSync(CAR).filter((n) => n.endsWith('.png')).sort();

@@ -28,9 +28,9 @@ import type { StageContext, StageRequest } from '../../../src/pipeline/types';
 import { OpenAiTestServer } from '../../tooling/openaiServer';
 import { TestSession, makeContext } from '../llm/fixtures';
 import { buildBeatsFixture, buildWaveformFixture } from '../audio/taggerFixtures';
+import { SAMPLES } from '../../tooling/media';
 
-const DATA = path.resolve(__dirname, '../../../../shared/data');
-const DOG_MP4 = path.join(DATA, 'sam2-gallery/01_dog.mp4');
+const DOG_MP4 = path.join(SAMPLES, '01_dog.mp4');
 const KEY = 'sk-local-lbru-test';
 
 async function drain<T>(gen: AsyncGenerator<StageEvent, T, void>): Promise<{ events: StageEvent[]; value: T }> {
@@ -245,7 +245,7 @@ suite('lbru stage: audio tags + frame grid -> sounding objects (01_dog.mp4, fixt
 
   test('a video without an audio track is a clear invalid-input error', async () => {
     const ctx = context();
-    const noAudio: VideoData = { ...video, info: { ...video.info, source: path.join(DATA, 'sam2-gallery/bedroom.mp4'), audio: null } };
+    const noAudio: VideoData = { ...video, info: { ...video.info, source: path.join(SAMPLES, 'bedroom.mp4'), audio: null } };
     (ctx.session as TestSession).put('video', 'cell-video-2', noAudio);
     await assert.rejects(drain(runLbru(request({}), ctx)), (err: unknown) => {
       assert.ok(err instanceof PipelineError);

@@ -11,7 +11,7 @@ import { defaultSettings, type PipelineSettings } from '../../../src/pipeline/se
 import { runStage } from '../../../src/pipeline/stages';
 import { resolveVideoParams, runVideo } from '../../../src/pipeline/stages/video';
 import type { StageContext, StageOutcome, StageRequest } from '../../../src/pipeline/types';
-import { makeClip, makeTextAsVideo, SHARED_DATA, tempDir, type TempDir } from '../../tooling/media';
+import { makeClip, makeTextAsVideo, SAMPLES, tempDir, type TempDir } from '../../tooling/media';
 
 function context(dir: string, options: { signal?: AbortSignal; settings?: Partial<PipelineSettings> } = {}): StageContext {
   const logs: string[] = [];
@@ -129,7 +129,7 @@ suite('video stage', () => {
 
   test('AVS preset on the DAVIS frames folder: one grid of 10 frames in two rows', async () => {
     const ctx = context(tmp.path);
-    const { outcome, events } = await run({ source: path.join(SHARED_DATA, 'davis-car-shadow'), preset: 'avss', filmstripFrames: 0 }, ctx);
+    const { outcome, events } = await run({ source: path.join(SAMPLES, 'davis-car-shadow'), preset: 'avss', filmstripFrames: 0 }, ctx);
     assert.equal(outcome.data.mode, 'avs');
     assert.equal(outcome.data.info.sourceKind, 'frames');
     assert.deepEqual(outcome.data.clips, [{ clipIndex: 0, frameIndices: [2, 6, 10, 14, 18, 22, 26, 30, 34, 38] }]);
@@ -140,7 +140,7 @@ suite('video stage', () => {
   });
 
   test('Ref-DAVIS17 preset: interval 5 on the car-shadow frames', async () => {
-    const { outcome } = await run({ source: path.join(SHARED_DATA, 'davis-car-shadow'), preset: 'ref-davis17', filmstripFrames: 0 }, context(tmp.path));
+    const { outcome } = await run({ source: path.join(SAMPLES, 'davis-car-shadow'), preset: 'ref-davis17', filmstripFrames: 0 }, context(tmp.path));
     assert.deepEqual(outcome.data.clips.map((c) => c.frameIndices), [[0, 5, 10, 15, 20], [25, 30, 35]]);
   });
 
@@ -196,7 +196,7 @@ suite('video stage', () => {
 
   test('cancel during decode ends the stage with a cancelled error', async () => {
     const ac = new AbortController();
-    const gen = runVideo(request({ source: path.join(SHARED_DATA, 'sam2-gallery/bedroom.mp4') }), context(tmp.path, { signal: ac.signal }));
+    const gen = runVideo(request({ source: path.join(SAMPLES, 'bedroom.mp4') }), context(tmp.path, { signal: ac.signal }));
     const first = await gen.next();
     assert.equal(first.done, false);
     assert.equal((first.value as StageEvent).type, 'progress');
