@@ -10,6 +10,25 @@ set -euo pipefail
 CODE_SERVER_VERSION="${CODE_SERVER_VERSION:-4.139.1}"
 NODE_MAJOR="${E2E_NODE_MAJOR:-24}"
 
+# Independent of the caller: run from inside `npm test`, npm's own environment (npm_* settings, NODE,
+# INIT_CWD, node_modules/.bin and node-gyp-bin on PATH) would leak into the nested npm installs below
+# and make code-server's install scripts run under the caller's Node. Drop all of it.
+while IFS= read -r var; do
+  case "$var" in
+    npm_* | NPM_* | NODE | NODE_OPTIONS | NODE_PATH | NODE_ENV | INIT_CWD | COLOR | EDITOR_NPM) unset "$var" ;;
+  esac
+done < <(compgen -e)
+clean_path=""
+IFS=':' read -r -a path_parts <<<"${PATH:-/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin}"
+for part in "${path_parts[@]}"; do
+  case "$part" in
+    "" | */node_modules/.bin | */node-gyp-bin | */@npmcli/*) continue ;;
+  esac
+  case ":$clean_path:" in *":$part:"*) continue ;; esac
+  clean_path="${clean_path:+$clean_path:}$part"
+done
+export PATH="$clean_path"
+
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${ALREF_E2E_CACHE:-$ROOT/.cache/e2e}"
 NODE_DIR="$CACHE/node$NODE_MAJOR"

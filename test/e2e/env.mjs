@@ -25,6 +25,24 @@ function readEnvFile() {
 }
 
 /**
+ * The environment without what `npm run` adds (npm_* settings, NODE, INIT_CWD, node_modules/.bin and
+ * node-gyp-bin on PATH): the setup script installs code-server with its own Node and npm, and npm's
+ * variables from the outer `npm test` would otherwise steer that nested install.
+ */
+export function callerFreeEnv(env = process.env) {
+  const out = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined || /^npm_/i.test(k) || ['NODE', 'NODE_OPTIONS', 'NODE_PATH', 'INIT_CWD'].includes(k)) {
+      continue;
+    }
+    out[k] = v;
+  }
+  const parts = (env.PATH ?? '').split(path.delimiter);
+  out.PATH = parts.filter((p) => p !== '' && !/node_modules[\\/]\.bin$|node-gyp-bin$|[\\/]@npmcli[\\/]/.test(p)).join(path.delimiter);
+  return out;
+}
+
+/**
  * Returns `{ node, codeServerEntry, codeServerVersion, chromium }`. Runs scripts/setup-e2e.sh when the
  * toolchain is missing (it is idempotent and cached), so a fresh clone needs only `npm ci && npm test`.
  */
@@ -35,7 +53,7 @@ export function e2eEnv() {
   }
   const script = path.join(repoRoot, 'scripts', 'setup-e2e.sh');
   console.log(`[e2e] test toolchain not found under ${e2eCache}; running ${path.relative(repoRoot, script)} (a few minutes the first time)`);
-  const r = spawnSync('bash', [script], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ALREF_E2E_CACHE: e2eCache } });
+  const r = spawnSync('bash', [script], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...callerFreeEnv(), ALREF_E2E_CACHE: e2eCache } });
   if (r.status !== 0) {
     throw new Error(`scripts/setup-e2e.sh failed (exit ${r.status ?? r.signal}); see its output above.`);
   }
