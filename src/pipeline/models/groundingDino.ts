@@ -82,15 +82,25 @@ export interface DetectorInput {
 }
 
 /**
- * Shorter side to `shortest` (800), longer side at most `longest` (1333), aspect kept (the HF processor);
- * returns the integer size.
+ * The reference code's resize rule (GroundingDINO's `RandomResize([800], max_size=1333)`, the same as
+ * the Python Hugging Face processor): the shorter side becomes `shortest` unless that would make the
+ * longer side exceed `longest`, in which case the shorter side becomes round(longest * short / long);
+ * the longer side is then the shorter one times the aspect ratio, truncated.
+ * @example detectorResize(854, 480) // { width: 1332, height: 749 }
  */
 export function detectorResize(width: number, height: number, shortest = 800, longest = 1333): { width: number; height: number } {
-  let scale = shortest / Math.min(width, height);
-  if (Math.max(width, height) * scale > longest) {
-    scale = longest / Math.max(width, height);
+  const short = Math.min(width, height);
+  const long = Math.max(width, height);
+  let size = shortest;
+  if ((long / short) * size > longest) {
+    size = Math.round((longest * short) / long);
   }
-  return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
+  if (short === size) {
+    return { width, height };
+  }
+  return width < height
+    ? { width: size, height: Math.max(1, Math.trunc((size * height) / width)) }
+    : { width: Math.max(1, Math.trunc((size * width) / height)), height: size };
 }
 
 /**
@@ -112,7 +122,18 @@ export async function preprocessForDetector(imagePath: string, fixedSize?: { wid
     const scale = Math.min(fixedSize.width / imageWidth, fixedSize.height / imageHeight);
     content = { width: Math.max(1, Math.min(fixedSize.width, Math.round(imageWidth * scale))), height: Math.max(1, Math.min(fixedSize.height, Math.round(imageHeight * scale))) };
   }
-  const { data } = await sharp(imagePath).rotate().removeAlpha().resize(content.width, content.height, { fit: 'fill', kernel: 'linear' }).raw().toBuffer({ resolveWithObject: true });
+  // Bilinear resampling as an affine map (the Hugging Face processor's sharp path for `resample: 2`).
+  const decoded = await sharp(imagePath).rotate().removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  let { data, info } = decoded;
+  if (info.width !== content.width || info.height !== content.height) {
+    ({ data, info } = await sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } })
+      .affine([content.width / info.width, 0, 0, content.height / info.height], { interpolator: 'bilinear' })
+      .raw()
+      .toBuffer({ resolveWithObject: true }));
+  }
+  if (info.width !== content.width || info.height !== content.height || info.channels !== 3) {
+    throw new PipelineError(`Resizing ${imagePath} for the detector gave ${info.width}x${info.height}x${info.channels}, expected ${content.width}x${content.height}x3.`, { stage: 'pivot-box', kind: 'backend', file: imagePath });
+  }
   const plane = input.width * input.height;
   const pixelValues = new Float32Array(3 * plane);
   const pixelMask = new BigInt64Array(plane);

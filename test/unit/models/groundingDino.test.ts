@@ -53,10 +53,10 @@ suite('models/groundingDino on fixture graphs in real onnxruntime sessions', () 
     assert.throws(() => normalizeCaption('  . '), /caption is empty/);
   });
 
-  test('resize: shorter side 800, longer side at most 1333', () => {
-    assert.deepEqual(detectorResize(854, 480), { width: 1333, height: 749 });
-    assert.deepEqual(detectorResize(640, 480), { width: 1067, height: 800 });
-    assert.deepEqual(detectorResize(480, 640), { width: 800, height: 1067 });
+  test('resize: shorter side 800, longer side at most 1333, longer side truncated (reference code)', () => {
+    assert.deepEqual(detectorResize(854, 480), { width: 1332, height: 749 });
+    assert.deepEqual(detectorResize(640, 480), { width: 1066, height: 800 });
+    assert.deepEqual(detectorResize(480, 640), { width: 800, height: 1066 });
   });
 
   test('tokenizer from vocab.txt gives BERT ids with [CLS]=101, [SEP]=102, "."=1012', async () => {
