@@ -49,6 +49,8 @@ export interface VideoData {
   mode: 'rvos' | 'avs';
   interval: number;
   framesPerClip: number;
+  /** The dataset preset the video cell named, if any (stages read preset-specific rules from it). */
+  preset?: string | null;
   clips: ClipPlan[];
   grids: GridImage[];
   /**

@@ -60,6 +60,11 @@ export type LbruParams = {
   activityThreshold?: number;
   /** Window length of the sound-event analysis, seconds (1). */
   windowSec?: number;
+  /**
+   * Single sounding source (AVSBench S4): the prompt asks for one object and only the first entry of
+   * the answer is kept. Default: true with the video preset `avsbench-s4`, else false.
+   */
+  singleSource?: boolean;
 };
 
 /** How one entry of the LLM's answer (or one label in `labels-only`) became a target. */
@@ -153,6 +158,9 @@ export async function* runLbru(request: StageRequest<LbruParams>, ctx: StageCont
     throw invalid(`outOfVocabulary "${String(oov)}" is not one of nearest, keep, drop.`, 'outOfVocabulary');
   }
   const topK = params.topK ?? 5;
+  if (params.singleSource !== undefined && typeof params.singleSource !== 'boolean') {
+    throw invalid(`singleSource must be true or false, got ${JSON.stringify(params.singleSource)}.`, 'singleSource');
+  }
   const windowSec = params.windowSec ?? 1;
   if (!(windowSec > 0)) {
     throw invalid('windowSec must be a positive number of seconds.', 'windowSec');
@@ -160,6 +168,7 @@ export async function* runLbru(request: StageRequest<LbruParams>, ctx: StageCont
 
   const videoResult = requireUpstream<VideoData>(request, ctx, 'video');
   const video = videoResult.data;
+  const single = params.singleSource ?? video.preset === 'avsbench-s4';
   const grid: GridImage | undefined = video.grids[0];
   if (strategy === 'llm' && !grid) {
     throw invalid('The video result has no frame grid; run the video cell with `mode: avs`.', 'uses.video');
@@ -279,7 +288,7 @@ export async function* runLbru(request: StageRequest<LbruParams>, ctx: StageCont
 
   if (strategy === 'llm') {
     const g = grid as GridImage;
-    const name = templateParam(params.template, 'lbru.cot', STAGE, (n) => n.startsWith('lbru.'));
+    const name = templateParam(params.template, single ? 'lbru.single' : 'lbru.cot', STAGE, (n) => n.startsWith('lbru.'));
     const template = await loadTemplate(name, { resourcesDir: ctx.resourcesDir, overrides: ctx.promptOverrides, stage: STAGE });
     const reaskTemplate = await loadTemplate('reask.lbru', { resourcesDir: ctx.resourcesDir, overrides: ctx.promptOverrides, stage: STAGE });
     templateHash = template.hash;
@@ -318,7 +327,11 @@ export async function* runLbru(request: StageRequest<LbruParams>, ctx: StageCont
       answerValid = true;
       const answer = result.parsed.value;
       const seen = new Map<string, number>();
-      for (const e of answer.entries) {
+      for (const [k, e] of answer.entries.entries()) {
+        if (single && k > 0) {
+          entries.push({ input: e.category, category: null, how: 'none', frameId: e.frameId, frameIndex: null, note: 'single source (S4): only the first entry is kept' });
+          continue;
+        }
         const rec = mapEntry(e.category, e.frameId, vocabulary.categories, oov, g, video.info.frameCount);
         if (rec.category !== null) {
           const key = rec.category.toLowerCase();
@@ -352,7 +365,7 @@ export async function* runLbru(request: StageRequest<LbruParams>, ctx: StageCont
   } else {
     // Ablation: the tagger labels themselves are the references.
     const seen = new Set<string>();
-    for (const l of labels) {
+    for (const l of single ? labels.slice(0, 1) : labels) {
       const linked = linkLabel(l, labelsTable, vocabulary.categories);
       const category = linked[0] ?? l.name.toLowerCase();
       const key = category.toLowerCase();
@@ -445,6 +458,7 @@ export async function* runLbru(request: StageRequest<LbruParams>, ctx: StageCont
     vocabulary: vocabulary.categories,
     outOfVocabulary: oov,
     audio: params.audio !== undefined ? await hashSourceFile(audioSource, ctx.signal) : undefined,
+    single,
     soundEvents: params.soundEvents !== false ? { windowSec, s: params.similarityThreshold, a: params.activityThreshold } : false,
     model: strategy === 'llm' ? model : undefined,
     template: templateHash,
@@ -479,7 +493,9 @@ function mapEntry(input: string, frameId: number, vocabulary: string[], oov: 'ne
   }
   const checked = validateFrameId(frameId, grid, frameCount);
   if ('invalid' in checked) {
-    return { input, category: null, how, frameId, frameIndex: null, note: `invalid: ${checked.invalid}` };
+    // reference code (PIPELINE.md Corrections): an invalid frame id means frame 1; the category is kept
+    const why = `invalid frame id: ${checked.invalid}; frame 1 used`;
+    return { input, category, how, frameId, frameIndex: grid.tiles[0]?.frameIndex ?? 0, note: note ? `${note}; ${why}` : why };
   }
   return { input, category, how, frameId, frameIndex: checked.frameIndex, ...(note ? { note } : {}) };
 }

@@ -18,7 +18,7 @@ import type { StageContext, StageOutcome, StageRequest } from '../types';
 import { requireUpstream } from './index';
 import { resolveReference } from './pivotFrame';
 import type { LbruData } from './lbru';
-import { filterSilentObjects } from '../audio/soundEvents';
+import { filterSilentObjects, silenceFilterApplies } from '../audio/soundEvents';
 
 const STAGE = 'propagate';
 
@@ -38,7 +38,8 @@ export type PropagateParams = {
   fillHoleArea?: number;
   /**
    * AVS: clear an object's masks on frames where its category is silent, using the sound events
-   * of the `lbru` result the targets came from (default true; no effect for language references).
+   * of the `lbru` result the targets came from (no effect for language references). Default: on,
+   * except for the S4 preset and for a single target (as the reference code); true or false forces it.
    */
   silenceFilter?: boolean;
 };
@@ -188,7 +189,11 @@ export async function* runPropagate(request: StageRequest<PropagateParams>, ctx:
   // AVS: an object makes no sound where its category is silent, so its masks there are removed
   // (sound-event segmentation of the lbru stage, per window of audio).
   const silence = silenceSource(request, ctx);
-  if (silence && params.silenceFilter !== false) {
+  const filterRule = silenceFilterApplies(params.silenceFilter, targets.length, video.preset);
+  if (silence && !filterRule.apply) {
+    yield { type: 'markdown', text: `Silent-frame filtering is off (${filterRule.reason}).` };
+  }
+  if (silence && filterRule.apply) {
     upstream.push(silence.cellId);
     const filtered = filterSilentObjects(
       masksByObject.map((o) => ({ objectId: o.objectId, category: silence.categories.get(o.objectId), masks: o.masks })),
@@ -253,7 +258,7 @@ export async function* runPropagate(request: StageRequest<PropagateParams>, ctx:
 
   return {
     data,
-    inputHash: hashJson({ stage: STAGE, model: modelId, strategy, fillHoleArea: params.fillHoleArea ?? 8, silenceFilter: silence !== undefined && params.silenceFilter !== false, prompts: targets.map((t) => ({ o: t.objectId, p: t.prompts, s: t.start })) }),
+    inputHash: hashJson({ stage: STAGE, model: modelId, strategy, fillHoleArea: params.fillHoleArea ?? 8, silenceFilter: silence !== undefined && filterRule.apply, prompts: targets.map((t) => ({ o: t.objectId, p: t.prompts, s: t.start })) }),
     upstream,
   };
 }
