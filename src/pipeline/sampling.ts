@@ -32,6 +32,18 @@ export const PRESETS = {
   'avss-v2-binary': { mode: 'avs', avsFrames: 10, frameFolderFps: 1 },
 } as const satisfies Record<string, PresetDef>;
 
+/**
+ * Audio taggers of the AVS presets, as the reference code runs them: the union of the top-5 of BEATs
+ * iter3+ AS20K cpt2 and AS2M cpt2 for MS3, AVSS and V2-Binary; AS2M cpt2 alone for S4. An `lbru` cell
+ * with `tagger` or `taggers` overrides them.
+ */
+export const PRESET_TAGGERS: Readonly<Record<string, readonly string[]>> = {
+  'avsbench-s4': ['beats-iter3-as2m-cpt2'],
+  'avsbench-ms3': ['beats-iter3-as20k-cpt2', 'beats-iter3-as2m-cpt2'],
+  avss: ['beats-iter3-as20k-cpt2', 'beats-iter3-as2m-cpt2'],
+  'avss-v2-binary': ['beats-iter3-as20k-cpt2', 'beats-iter3-as2m-cpt2'],
+};
+
 export interface PresetDef {
   mode: 'rvos' | 'avs';
   interval?: number;

@@ -28,6 +28,7 @@ import { STAGE_SCHEMAS } from '../stages/schemas';
 import type { RleMask } from '../domain';
 import { datasetVideos, shardVideos, type Dataset, type DatasetItem, type DatasetKind } from './datasets';
 import { avssPalette } from './metrics';
+import { type ClassMatch, nearestClass } from '../audio/vocabulary';
 import { encodeBinaryPng, encodeRgbPng } from './png';
 
 /** Video-stage preset name per dataset kind. */
@@ -158,7 +159,10 @@ export function unionMasks(masks: MaskData): Promise<Uint8Array[]> {
   return semanticMasks(masks, () => 1);
 }
 
-/** Per-frame class labels of a propagate result for AVSS: each object painted with its class index. */
+/**
+ * Per-frame class labels of a propagate result for AVSS: each object painted with its class index, in
+ * object order; where masks overlap the LATER object wins, as in the reference code.
+ */
 export async function semanticMasks(masks: MaskData, classOf: (objectId: number) => number): Promise<Uint8Array[]> {
   const n = masks.width * masks.height;
   const frames: Uint8Array[] = Array.from({ length: masks.frameCount }, () => new Uint8Array(n));
@@ -172,7 +176,7 @@ export async function semanticMasks(masks: MaskData, classOf: (objectId: number)
       const m = decodeRle(rle);
       const f = frames[t];
       for (let i = 0; i < n; i++) {
-        if (m[i] && f[i] === 0) {
+        if (m[i]) {
           f[i] = cls;
         }
       }
@@ -240,6 +244,16 @@ export interface DatasetRunSummary {
 /** Prediction folder of an item (see score.ts for the layout). */
 export function predictionDir(predRoot: string, ds: Dataset, item: DatasetItem): string {
   return ds.kind.startsWith('avs') ? path.join(predRoot, item.video) : path.join(predRoot, item.video, item.expressionId ?? '0');
+}
+
+/**
+ * The AVSS class index of a category: its nearest class of label2idx.json (background excluded; see
+ * {@link nearestClass}), so a category never falls silently to class 0.
+ */
+export function avssClassOf(category: string, classes: Map<string, number>): ClassMatch & { index: number } {
+  const names = [...classes.entries()].filter(([name, idx]) => idx !== 0 && name !== 'background').map(([name]) => name);
+  const m = nearestClass(category, names);
+  return { ...m, index: classes.get(m.className) as number };
 }
 
 async function loadAvssClasses(ds: Dataset): Promise<Map<string, number>> {
@@ -311,8 +325,12 @@ export async function runDataset(options: DatasetRunOptions): Promise<DatasetRun
         const targets = (out.session.latest('lbru')?.data as ReferenceData | undefined)?.targets ?? [];
         const palette = avssPalette();
         const classOf = (objectId: number): number => {
-          const cat = targets.find((t) => t.objectId === objectId)?.category?.toLowerCase() ?? '';
-          return classes.get(cat) ?? 0;
+          const cat = targets.find((t) => t.objectId === objectId)?.category ?? '';
+          const c = avssClassOf(cat, classes);
+          if (c.how === 'closest' || c.how === 'synonym' || c.how === 'nearest') {
+            warnings.push(`object ${objectId}: category "${cat}" is not an AVSS class; painted as its nearest class "${c.className}" (${c.how}).`);
+          }
+          return c.index;
         };
         const frames = await semanticMasks(masks, classOf);
         files = item.frames.map((f, t) => {

@@ -7,6 +7,8 @@ import { parseLbruReply, type LbruAnswer } from '../audio/lbruReply';
 import { type AudioActivity, analyseSoundEvents, windowRms } from '../audio/soundEvents';
 import { type AudioTagger, createTagger, prepareWindows, tagClip } from '../audio/taggers';
 import { renderTimeline } from '../audio/timeline';
+import { labelDictMapping, readLabelDict, remapScores } from '../audio/labelDict';
+import { PRESET_TAGGERS } from '../sampling';
 import { type CategoryMatch, type LabelFate, labelFates, linkLabel, loadVocabulary, matchCategory, normalizeCategory } from '../audio/vocabulary';
 import type { GridImage, LlmUsageTotals, PromptRecord, ReferenceData, ReferenceTarget, VideoData } from '../domain';
 import { highlightTile } from '../draw/boxes';
@@ -87,7 +89,7 @@ export interface LbruData extends ReferenceData {
   strategy: 'llm' | 'labels-only';
   audio: { source: string; durationSec: number; peak: number; rms: number; silent: boolean; sampleRates: number[] };
   /** Per tagger: its top-k after Silence zeroing. */
-  taggers: Array<{ id: string; input: 'waveform' | 'fbank'; sampleRate: number; looped: boolean; labels: RankedLabel[] }>;
+  taggers: Array<{ id: string; input: 'waveform' | 'fbank'; sampleRate: number; looped: boolean; labels: RankedLabel[]; /** The label_dict sidecar applied, if any. */ labelDict?: string }>;
   /** The labels given to the LLM (union over taggers when several). */
   labels: RankedLabel[];
   vocabulary: { source: string; size: number };
@@ -202,7 +204,8 @@ export async function* runLbru(request: StageRequest<LbruParams>, ctx: StageCont
 
   // Tag the audio.
   const models = requireModels(ctx.services, STAGE);
-  const taggerIds = params.taggers ?? [params.tagger ?? models.modelFor('audio-tagger')];
+  const presetTaggers = video.preset ? PRESET_TAGGERS[video.preset] : undefined;
+  const taggerIds = params.taggers ?? (params.tagger !== undefined ? [params.tagger] : presetTaggers ? [...presetTaggers] : [models.modelFor('audio-tagger')]);
   let tools: FfmpegTools | undefined;
   const clips = new Map<number, AudioClip>();
   const clipAt = async (rate: number): Promise<AudioClip> => {
@@ -242,12 +245,22 @@ export async function* runLbru(request: StageRequest<LbruParams>, ctx: StageCont
       const st = await stat(file);
       modelFiles.push({ id, size: st.size, mtimeMs: st.mtimeMs });
       const tagger: AudioTagger = createTagger(id, lease.session, isFile ? undefined : AUDIO_TAGGER_FRONTENDS[id], params.taggerSampleRate ?? 32000);
+      // the checkpoint's own index -> label order (BEATs label_dict), from the sidecar next to the graph
+      const dict = await readLabelDict(file);
+      const mapping = dict ? labelDictMapping(dict.labels, labelsTable, dict.file) : undefined;
+      const inTableOrder = (s: Float32Array): Float32Array => (mapping ? remapScores(s, mapping, labelsTable.classes.length) : s);
+      if (!dict && tagger.frontend.input === 'fbank') {
+        yield {
+          type: 'warning',
+          message: `Tagger "${id}" (${file}) is a BEATs-style graph without a label_dict sidecar (${path.basename(file).replace(/\.onnx$/i, '')}.label_dict.json or label_dict.json next to it); its outputs are read in class_labels_indices.csv order, which is not the order of BEATs checkpoints. Export the checkpoint's label_dict next to the graph.`,
+        };
+      }
       const clip = await clipAt(tagger.sampleRate);
       const { scores, looped } = await tagClip(tagger, clip.samples, ctx.signal);
-      const ranked = rankLabels(scores, labelsTable, { topK, minProbability: params.minProbability });
-      taggerRecords.push({ id, input: tagger.frontend.input, sampleRate: tagger.sampleRate, looped, labels: ranked });
+      const ranked = rankLabels(inTableOrder(scores), labelsTable, { topK, minProbability: params.minProbability });
+      taggerRecords.push({ id, input: tagger.frontend.input, sampleRate: tagger.sampleRate, looped, labels: ranked, ...(dict ? { labelDict: dict.file } : {}) });
       if (i === 0 && params.soundEvents !== false) {
-        windowScores = await tagger.tagWindows(prepareWindows(clip.samples, clip.sampleRate, windowSec), ctx.signal);
+        windowScores = (await tagger.tagWindows(prepareWindows(clip.samples, clip.sampleRate, windowSec), ctx.signal)).map(inTableOrder);
         windowClip = clip;
       }
     } finally {
@@ -453,6 +466,7 @@ export async function* runLbru(request: StageRequest<LbruParams>, ctx: StageCont
     stage: STAGE,
     strategy,
     taggers: modelFiles,
+    labelDicts: taggerRecords.map((t) => t.labelDict ?? null),
     topK,
     minProbability: params.minProbability,
     vocabulary: vocabulary.categories,
