@@ -9,9 +9,10 @@ import { emptyRle as emptyMask } from '../masks/rle';
  * probability vectors is at least the threshold (0.5 by default, as in the reference README). A
  * category is active in a segment when the mean over the segment's windows of its score (the largest
  * probability among the labels linked to it) reaches `activityThreshold`, and the segment is not
- * silent. Every segment keeps at least one category active (PIPELINE.md Corrections: the reference
- * code keeps the best-matching labels of each segment): when none reaches the threshold, the category
- * with the highest mean score in that segment stays active over the whole segment. Masks of a category
+ * silent. Every sound segment keeps at least one category active (PIPELINE.md Corrections: the
+ * reference code keeps the best-matching labels of each segment): when none reaches the threshold, the
+ * category with the highest mean score in that segment stays active over it (digitally silent
+ * segments and windows, below -80 dBFS, stay inactive: they hold no sound to match). Masks of a category
  * are removed on frames whose window is inactive for it. There is no filtering at all for a single
  * target or a single-source video (S4); see {@link silenceFilterApplies}.
  */
@@ -162,9 +163,10 @@ export function analyseSoundEvents(
     }
     return { category, labelIndices, score, active };
   });
-  // every segment keeps at least its best-matching category (highest mean score; first on a tie)
+  // every sound segment keeps at least its best-matching category (highest mean score; first on a
+  // tie); a segment of digital silence (every window below silentRms) is no sound segment
   for (const seg of segments) {
-    if (cats.length === 0 || cats.some((c) => c.active.slice(seg.startWindow, seg.endWindow).some(Boolean))) {
+    if (seg.silent || cats.length === 0 || cats.some((c) => c.active.slice(seg.startWindow, seg.endWindow).some(Boolean))) {
       continue;
     }
     let best = 0;
@@ -177,7 +179,7 @@ export function analyseSoundEvents(
       }
     });
     for (let w = seg.startWindow; w < seg.endWindow; w++) {
-      cats[best].active[w] = true;
+      cats[best].active[w] = !silentWindow[w];
     }
   }
   return { windowSec, durationSec, similarityThreshold, activityThreshold, similarity, rms: rms.slice(0, n), segments, categories: cats };

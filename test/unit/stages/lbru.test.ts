@@ -128,9 +128,11 @@ suite('lbru stage: audio tags + frame grid -> sounding objects (01_dog.mp4, fixt
     assert.deepEqual(data.targets.map((t) => [t.objectId, t.category, t.text, t.pivotFrameIndex]), [
       [1, 'dog', 'the dog that is making sound', tiles[1].frameIndex],
       [2, 'puppy', 'the puppy that is making sound', tiles[3].frameIndex],
+      // frame id 9 is past the grid: frame 1, the category kept (reference code, PIPELINE.md Corrections)
+      [3, 'guitar', 'the guitar that is making sound', tiles[0].frameIndex],
     ]);
     const guitar = data.entries.find((e) => e.input === 'guitarr');
-    assert.ok(guitar && guitar.category === null && /past the last frame/.test(guitar.note ?? ''), JSON.stringify(guitar));
+    assert.ok(guitar && guitar.category === 'guitar' && /past the last frame.*frame 1 used/.test(guitar.note ?? ''), JSON.stringify(guitar));
     assert.equal(data.entries.find((e) => e.input === 'Dog')?.how, 'exact');
     // Fates: Dog and Bark both name the dog.
     assert.deepEqual(data.fates.filter((f) => f.fate === 'merged').map((f) => f.label).sort(), ['Bark', 'Dog']);
@@ -155,7 +157,7 @@ suite('lbru stage: audio tags + frame grid -> sounding objects (01_dog.mp4, fixt
     const payload = img.renderer?.payload as AudioTimelinePayload;
     const meta = await sharp(img.data).metadata();
     assert.deepEqual([meta.width, meta.height], [payload.width, payload.height]);
-    assert.deepEqual(payload.categories.map((c) => c.category), ['dog', 'puppy']);
+    assert.deepEqual(payload.categories.map((c) => c.category), ['dog', 'puppy', 'guitar']);
     assert.equal(payload.frames?.length, 5);
     // Tables: labels, entries, fates.
     const titles = events.filter((e): e is TableEvent => e.type === 'table').map((t) => t.title ?? '');
@@ -348,7 +350,11 @@ suite('lbru -> pivot-frame -> pivot-box -> propagate -> silent-frame filtering (
     // which this test loader cannot resolve; the detector has its own tests).
     const b = clip.boxes[lbru.targets[0].pivotFrameIndex as number];
     await run('pivot-box', runPivotBox as never, { candidates: [[b.x0, b.y0, b.x1, b.y1]] });
-    const prop = await run('propagate', runPropagate as never, {});
+    // one target: no silent-frame filtering by default (reference code)
+    const plain = await run('propagate', runPropagate as never, {});
+    assert.ok(plain.events.some((e) => e.type === 'markdown' && /Silent-frame filtering is off \(a single target\)/.test(e.text)));
+    assert.ok(!plain.events.some((e) => e.type === 'table' && /Silent-frame filtering/.test(e.title ?? '')));
+    const prop = await run('propagate', runPropagate as never, { silenceFilter: true });
     const maskData = prop.data as MaskData;
     const masks = await readMasksFile(maskData.objects[0].masksFile, 24);
     assert.ok(maskBoxIou(decodeRle(masks[12]), clip.width, clip.boxes[12]) > 0.5, 'the square is segmented');
