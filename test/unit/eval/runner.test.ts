@@ -11,6 +11,7 @@ import { scoreDataset, summarizeRecords } from '../../../src/pipeline/eval/score
 import { defaultSettings } from '../../../src/pipeline/settings';
 import { makeAvss, makeMevis, makeS4, makeYtvos } from '../../tooling/datasets';
 import { writeModelFixtures } from '../../tooling/onnxFixtures';
+import { writeBeatsFixtures } from '../audio/taggerFixtures';
 import { OpenAiTestServer } from '../../tooling/openaiServer';
 import { Command } from 'commander';
 import { registerRunCommand } from '../../../src/cli/commands/run';
@@ -60,6 +61,8 @@ suite('eval/runner: the full pipeline over a synthetic MeViS split (fixture ONNX
   suiteSetup(async () => {
     base = mkdtempSync(path.join(os.tmpdir(), 'alref-runner-'));
     await writeModelFixtures(path.join(base, 'models'));
+    // the AVS presets tag with the reference code's BEATs checkpoints (fixtures with their label_dict)
+    await writeBeatsFixtures(path.join(base, 'models'));
     server = await OpenAiTestServer.start();
     // every question gets the same short reasoning and picks frame / box 1
     // LBRU (AVS) answers with categories and frame ids; every other question picks frame / box 1
