@@ -42,12 +42,12 @@ suite('fidelity (#9): pivot-box rules', () => {
   });
 
   const avsPivots: PivotFrameData = { objects: [{ objectId: 1, text: 'the car that is making sound', clips: [{ clipIndex: 0, frameIndex: 19, valid: true }] }] };
-  function ctxFor(v: VideoData, pf: PivotFrameData, maxRetries = 4) {
+  function ctxFor(v: VideoData, pf: PivotFrameData, maxRetries = 4, maxTokens: number | null = null) {
     const session = new TestSession();
     session.put('video', 'cell-video', v);
     session.put('reference', 'cell-ref', { source: 'text', targets: [{ objectId: 1, text: pf.objects[0].text, category: 'car' }] });
     session.put('pivot-frame', 'cell-pf', pf);
-    const settings = defaultSettings({ llm: { ...defaultSettings().llm, baseUrl: server.baseUrl, timeoutMs: 5000, maxRetries } });
+    const settings = defaultSettings({ llm: { ...defaultSettings().llm, baseUrl: server.baseUrl, timeoutMs: 5000, maxRetries, maxTokens } });
     return makeContext({ runDir, session, services: { llm: createLlmService({ runDir, getSecret: async () => KEY }) }, settings });
   }
   const request = (params: Record<string, unknown>): StageRequest => ({ kind: 'pivot-box', cellId: 'cell-pb', params, uses: {} });
@@ -99,5 +99,15 @@ suite('fidelity (#9): pivot-box rules', () => {
     const rvosPivots: PivotFrameData = { objects: [{ objectId: 1, text: 'the black car', clips: [{ clipIndex: 0, frameIndex: 10, valid: true }] }] };
     await collect(request({ candidates: BOXES }), ctxFor(video, rvosPivots));
     assert.doesNotMatch(server.requests[0].text, /score/);
+  });
+
+  test('reference code: no max-tokens limit is sent by default; a configured llm.maxTokens is', async () => {
+    server.setScript(() => 'Long five-step reasoning ... [1]');
+    const rvosPivots: PivotFrameData = { objects: [{ objectId: 1, text: 'the black car', clips: [{ clipIndex: 0, frameIndex: 10, valid: true }] }] };
+    await collect(request({ candidates: BOXES }), ctxFor(video, rvosPivots));
+    const body = server.requests[0].body as Record<string, unknown>;
+    assert.ok(!('max_tokens' in body) && !('max_completion_tokens' in body), JSON.stringify(Object.keys(body)));
+    await collect(request({ candidates: BOXES }), ctxFor(video, rvosPivots, 4, 99));
+    assert.equal((server.requests[1].body as Record<string, unknown>).max_tokens, 99);
   });
 });
