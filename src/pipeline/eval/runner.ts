@@ -29,7 +29,8 @@ import type { RleMask } from '../domain';
 import { datasetVideos, shardVideos, type Dataset, type DatasetItem, type DatasetKind } from './datasets';
 import { avssPalette } from './metrics';
 import { type ClassMatch, nearestClass } from '../audio/vocabulary';
-import { encodeBinaryPng, encodeRgbPng } from './png';
+import { encodeBinaryPng, encodeIndexedPng, encodeRgbPng } from './png';
+import { DAVIS_BACKGROUND_LOGIT, composeByLogits, fromSparse, readLogitsFile } from '../masks/logits';
 
 /** Video-stage preset name per dataset kind. */
 export const VIDEO_PRESET: Record<DatasetKind, string> = {
@@ -228,6 +229,13 @@ export interface DatasetRunOptions {
   onStart?(total: number, alreadyDone: number): void;
   onItemDone?(status: ItemStatus, doneCount: number, total: number): void;
   onEvent?(event: StageEvent, stage: string, item: DatasetItem): void;
+  /**
+   * Ref-DAVIS17: how the expressions (objects) of a video and annotator set become one label map per
+   * frame. `logits` (default, reference code): argmax of the objects' logits with background -1,
+   * written to `predictions/anno_<set>/<video>/`; `binary`: no composition here, so scoring composes
+   * the binary masks (lowest object id first).
+   */
+  davisComposition?: 'logits' | 'binary';
 }
 
 /** Summary of a dataset run. */
@@ -301,6 +309,8 @@ export async function runDataset(options: DatasetRunOptions): Promise<DatasetRun
   options.onStart?.(items.length, skipped);
   const summary: DatasetRunSummary = { total: items.length, done: skipped, skipped, failed: 0, predictionsDir: predRoot };
   const classes = ds.kind === 'avss' ? await loadAvssClasses(ds) : undefined;
+  const composeDavis = ds.kind === 'ref-davis17' && (options.davisComposition ?? 'logits') === 'logits';
+  const overrides: StageOverrides | undefined = composeDavis ? { ...options.overrides, propagate: { keepLogits: true, ...options.overrides?.propagate } } : options.overrides;
   let sameFailures = 0;
   let lastFailure = '';
   for (const item of todo) {
@@ -312,7 +322,7 @@ export async function runDataset(options: DatasetRunOptions): Promise<DatasetRun
     let status: ItemStatus;
     try {
       const out = await runPipeline(
-        { source, expression: item.expression, audioPath: item.audioPath, mode: isAvs ? 'avs' : 'rvos', preset: VIDEO_PRESET[ds.kind], overrides: options.overrides },
+        { source, expression: item.expression, audioPath: item.audioPath, mode: isAvs ? 'avs' : 'rvos', preset: VIDEO_PRESET[ds.kind], overrides },
         host, runDir, signal, (e, stage) => options.onEvent?.(e, stage, item),
       );
       const { masks } = out;
@@ -349,6 +359,10 @@ export async function runDataset(options: DatasetRunOptions): Promise<DatasetRun
         files = item.frames.map((f, t) => ({ name: `${f.name}.png`, bytes: encodeBinaryPng(frames[t] ?? new Uint8Array(masks.width * masks.height), masks.width, masks.height) }));
       }
       await writeFolderAtomic(predictionDir(predRoot, ds, item), files);
+      const logitsFile = masks.objects[0]?.logitsFile;
+      if (composeDavis && logitsFile) {
+        await writeFileAtomic(davisLogitsPath(outDir, item), await readFile(logitsFile, 'utf8'));
+      }
       status = { id: item.id, status: 'done', video: item.video, expressionId: item.expressionId, seconds: (Date.now() - t0) / 1000, frames: files.length, warnings, record: out.record, timings: out.timings };
       summary.done++;
     } catch (err) {
@@ -382,7 +396,52 @@ export async function runDataset(options: DatasetRunOptions): Promise<DatasetRun
       );
     }
   }
+  if (composeDavis) {
+    await composeDavisPredictions(ds, items, outDir);
+  }
   return summary;
+}
+
+/** Where `alref eval` keeps an item's logits for the Ref-DAVIS17 composition. */
+export function davisLogitsPath(outDir: string, item: DatasetItem): string {
+  return path.join(outDir, 'logits', `anno_${item.annotatorSet ?? 0}`, itemFileName(item.video), `${itemFileName(item.expressionId ?? '0')}.json`);
+}
+
+/**
+ * Ref-DAVIS17 (reference code): for every video and annotator set whose expressions all have logits,
+ * one label map per frame by argmax of the objects' logits with background -1 (object id = the
+ * expression's obj_id, ties to the lower id), written as palette PNGs to
+ * `predictions/anno_<set>/<video>/<frame>.png`, the folder scoring reads first. Returns the folders written.
+ */
+export async function composeDavisPredictions(ds: Dataset, items: DatasetItem[], outDir: string): Promise<string[]> {
+  const units = new Map<string, DatasetItem[]>();
+  for (const item of items) {
+    const key = `anno_${item.annotatorSet ?? 0}/${item.video}`;
+    units.set(key, [...(units.get(key) ?? []), item]);
+  }
+  const written: string[] = [];
+  for (const [key, unitItems] of units) {
+    // every expression of the set, not only this shard's list
+    const all = ds.items.filter((i) => i.video === unitItems[0].video && (i.annotatorSet ?? 0) === (unitItems[0].annotatorSet ?? 0));
+    if (!all.every((i) => existsSync(davisLogitsPath(outDir, i)))) {
+      continue;
+    }
+    const sorted = [...all].sort((a, b) => (a.objectIds?.[0] ?? 1) - (b.objectIds?.[0] ?? 1));
+    const files = await Promise.all(sorted.map((i) => readLogitsFile(davisLogitsPath(outDir, i))));
+    const { width, height } = files[0];
+    if (files.some((f) => f.width !== width || f.height !== height || f.floor > DAVIS_BACKGROUND_LOGIT)) {
+      throw new PipelineError(`The logits of ${key} differ in size or keep too few pixels (floor above ${DAVIS_BACKGROUND_LOGIT}); re-run its items.`, { stage: 'evaluate', kind: 'invalid-input', field: 'dataset.item' });
+    }
+    const frames = sorted[0].frames;
+    const pngs = frames.map((f, t) => {
+      const labels = composeByLogits(sorted.map((item, k) => ({ label: item.objectIds?.[0] ?? 1, logits: fromSparse(files[k].frames[t] ?? null, width, height) })), width * height, DAVIS_BACKGROUND_LOGIT);
+      return { name: `${f.name}.png`, bytes: encodeIndexedPng(labels, width, height) };
+    });
+    const dir = path.join(outDir, 'predictions', key);
+    await writeFolderAtomic(dir, pngs);
+    written.push(dir);
+  }
+  return written;
 }
 
 /** A run stops when this many items in a row fail the same way before any succeeds. */

@@ -12,6 +12,8 @@ import { nearestClass } from '../../../src/pipeline/audio/vocabulary';
 import type { MaskData, VideoData } from '../../../src/pipeline/domain';
 import { avssClassOf, pipelineCells, semanticMasks } from '../../../src/pipeline/eval/runner';
 import { encodeRle } from '../../../src/pipeline/masks/rle';
+import { composeByLogits, fromSparse, resizeLogits, toSparse } from '../../../src/pipeline/masks/logits';
+import { resizeLogitsToMask } from '../../../src/pipeline/models/sam2/maskOps';
 import { entryInterval, folderStride } from '../../../src/pipeline/sampling';
 import { defaultSettings } from '../../../src/pipeline/settings';
 import { runVideo } from '../../../src/pipeline/stages/video';
@@ -144,5 +146,31 @@ suite('fidelity (#9): AVSS class ids', () => {
 suite('fidelity (#9): LLM reply length', () => {
   test('reference code: no max-tokens limit by default (5-step replies are not cut before the answer)', () => {
     assert.equal(defaultSettings().llm.maxTokens, null);
+  });
+});
+
+suite('fidelity (#9): Ref-DAVIS17 multi-object composition', () => {
+  test('reference code: argmax of the objects\' logits with background -1, not "lowest id wins" on binary masks', () => {
+    // pixel 0: both objects present, object 2 more sure -> 2 (lowest-id-wins would give 1)
+    // pixel 1: only object 1 above -1 (logit -0.5: background in its binary mask) -> 1
+    // pixel 2: every logit at or below -1 -> background; pixel 3: a tie goes to the earlier object
+    const o1 = Float32Array.of(0.5, -0.5, -3, 2);
+    const o2 = Float32Array.of(3, -2, -1, 2);
+    assert.deepEqual([...composeByLogits([{ label: 1, logits: o1 }, { label: 2, logits: o2 }], 4)], [2, 1, 0, 1]);
+    assert.deepEqual([...composeByLogits([{ label: 1, logits: o1 }, { label: 2, logits: null }], 4)], [1, 1, 0, 1]);
+    // a background of 0 (an explicit choice) is "logit > 0"
+    assert.deepEqual([...composeByLogits([{ label: 1, logits: o1 }, { label: 2, logits: o2 }], 4, 0)], [2, 0, 0, 1]);
+  });
+
+  test('stored logits: the upsampling whose > 0 is the SAM 2 mask, kept above the background logit only', () => {
+    const lw = 5;
+    const lh = 4;
+    const low = Float32Array.from({ length: lw * lh }, (_, i) => Math.sin(i * 1.7) * 4);
+    const big = resizeLogits(low, lw, lh, 13, 9);
+    assert.deepEqual([...big].map((v) => (v > 0 ? 1 : 0)), [...resizeLogitsToMask(low, lw, lh, 13, 9)]);
+    const sparse = toSparse(big, 13, 9);
+    const back = fromSparse(sparse, 13, 9);
+    big.forEach((v, i) => assert.equal(back[i], v > -1 ? v : -Infinity));
+    assert.equal(toSparse(new Float32Array(6).fill(-1024), 3, 2), null);
   });
 });
