@@ -9,7 +9,7 @@ import { type AudioTagger, createTagger, prepareWindows, tagClip } from '../audi
 import { renderTimeline } from '../audio/timeline';
 import { labelDictMapping, readLabelDict, remapScores } from '../audio/labelDict';
 import { PRESET_TAGGERS } from '../sampling';
-import { type CategoryMatch, type LabelFate, labelFates, linkLabel, loadVocabulary, matchCategory, normalizeCategory } from '../audio/vocabulary';
+import { type CategoryMatch, type LabelFate, labelFates, linkLabel, loadVocabulary, matchCategory, nearestClass, normalizeCategory } from '../audio/vocabulary';
 import type { GridImage, LlmUsageTotals, PromptRecord, ReferenceData, ReferenceTarget, VideoData } from '../domain';
 import { highlightTile } from '../draw/boxes';
 import { PipelineError, throwIfAborted } from '../errors';
@@ -499,6 +499,13 @@ function mapEntry(input: string, frameId: number, vocabulary: string[], oov: 'ne
   } else if (m.how === 'none') {
     if (oov === 'drop') {
       note = 'not in the vocabulary and nothing close; dropped';
+    } else if (oov === 'nearest' && vocabulary.length > 0) {
+      // reference code: every category maps to its nearest class (here: a fixed synonym list, then
+      // the closest name), so a category never leaves the vocabulary
+      const c = nearestClass(input, vocabulary);
+      category = c.className;
+      how = 'nearest';
+      note = c.how === 'synonym' ? `not in the vocabulary; "${c.className}" by the synonym list` : `not in the vocabulary and nothing close; the closest entry, "${c.className}" (similarity ${c.score.toFixed(2)})`;
     } else {
       category = asWritten(input);
       how = 'kept';

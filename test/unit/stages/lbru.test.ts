@@ -127,10 +127,11 @@ suite('lbru stage: audio tags + frame grid -> sounding objects (01_dog.mp4, fixt
     assert.equal(data.answerValid, true);
     assert.deepEqual(data.targets.map((t) => [t.objectId, t.category, t.text, t.pivotFrameIndex]), [
       [1, 'dog', 'the dog that is making sound', tiles[1].frameIndex],
-      [2, 'puppy', 'the puppy that is making sound', tiles[3].frameIndex],
-      // frame id 9 is past the grid: frame 1, the category kept (reference code, PIPELINE.md Corrections)
-      [3, 'guitar', 'the guitar that is making sound', tiles[0].frameIndex],
+      // "puppies" is not a class: the synonym list makes it "dog", merged into object 1 (reference code:
+      // every category maps to its nearest class); frame id 9 is past the grid: frame 1, the category kept
+      [2, 'guitar', 'the guitar that is making sound', tiles[0].frameIndex],
     ]);
+    assert.match(data.entries.find((e) => e.input === 'puppies')?.note ?? '', /merged into object 1/);
     const guitar = data.entries.find((e) => e.input === 'guitarr');
     assert.ok(guitar && guitar.category === 'guitar' && /past the last frame.*frame 1 used/.test(guitar.note ?? ''), JSON.stringify(guitar));
     assert.equal(data.entries.find((e) => e.input === 'Dog')?.how, 'exact');
@@ -157,7 +158,7 @@ suite('lbru stage: audio tags + frame grid -> sounding objects (01_dog.mp4, fixt
     const payload = img.renderer?.payload as AudioTimelinePayload;
     const meta = await sharp(img.data).metadata();
     assert.deepEqual([meta.width, meta.height], [payload.width, payload.height]);
-    assert.deepEqual(payload.categories.map((c) => c.category), ['dog', 'puppy', 'guitar']);
+    assert.deepEqual(payload.categories.map((c) => c.category), ['dog', 'guitar']);
     assert.equal(payload.frames?.length, 5);
     // Tables: labels, entries, fates.
     const titles = events.filter((e): e is TableEvent => e.type === 'table').map((t) => t.title ?? '');
@@ -308,6 +309,22 @@ suite('lbru stage: audio tags + frame grid -> sounding objects (01_dog.mp4, fixt
       assert.deepEqual(data.taggers.map((t) => t.id), ['beats-iter3-as20k-cpt2', 'beats-iter3-as2m-cpt2'], preset);
       assert.equal(data.prompt?.name, 'lbru.cot', preset);
     }
+  });
+
+  test('AVSS class ids (reference code): every answered category becomes one of the vocabulary classes (synonyms, then the closest name)', async () => {
+    server.enqueue("['person': 1, 'kazoo': 2]");
+    const { value } = await drain(runLbru(request({ audio: barkWav, soundEvents: false }), context()));
+    const data = value.data as LbruData;
+    const cats = data.targets.map((t) => t.category as string);
+    assert.equal(cats[0], 'man');
+    assert.match(data.entries[0].note ?? '', /synonym/);
+    assert.equal(cats.length, 2);
+    const vocab = (await import('node:fs')).readFileSync(path.resolve(__dirname, '../../../assets/audioset/avsbench-categories.txt'), 'utf8');
+    assert.ok(vocab.split('\n').includes(cats[1]), cats[1]);
+    // `keep` still keeps it as written
+    server.enqueue("['kazoo': 2]");
+    const kept = await drain(runLbru(request({ audio: barkWav, soundEvents: false, outOfVocabulary: 'keep' }), context()));
+    assert.deepEqual((kept.value.data as LbruData).targets.map((t) => t.category), ['kazoo']);
   });
 
   test("BEATs label_dict (PIPELINE.md): outputs are named through the checkpoint's own index -> label map, not the CSV order", async () => {
