@@ -437,7 +437,7 @@ async function* boxTask(input: BoxTaskInput): AsyncGenerator<StageEvent, { pivot
     data: composed.bytes,
     caption: captionOf(`the image sent with the prompt (${candidates.length} candidates)`),
   };
-  const reask = renderTemplate(input.reaskTemplate!, { problem: 'no single box number in square brackets at the end' }, STAGE).text;
+  const reask = renderTemplate(input.reaskTemplate!, { problem: input.answer === 'first' ? 'no box number in square brackets' : 'no single box number in square brackets at the end' }, STAGE).text;
   const parse = (t: string): ParseResult<number> => (input.answer === 'first' ? parseFirstBracketedInteger(t) : parseLastBracketedInteger(t));
   // AVS rule of the reference code (PIPELINE.md Corrections): a failed call, an unreadable answer,
   // [-1] or a number out of range all mean box 1, the top-scoring candidate, on the LBRU frame.
