@@ -49,6 +49,8 @@ export interface VideoData {
   mode: 'rvos' | 'avs';
   interval: number;
   framesPerClip: number;
+  /** The dataset preset the video cell named, if any (stages read preset-specific rules from it). */
+  preset?: string | null;
   clips: ClipPlan[];
   grids: GridImage[];
   /**
@@ -175,5 +177,10 @@ export interface MaskData {
     pivotFrames: number[];
     /** Absolute path of a JSON file: array (one per frame) of RleMask. */
     masksFile: string;
+    /**
+     * Absolute path of the object's per-frame logits at video size (sparse: pixels above a floor; see
+     * masks/logits.ts), written when the propagate cell sets `keepLogits` (Ref-DAVIS17 composition).
+     */
+    logitsFile?: string;
   }>;
 }

@@ -16,7 +16,12 @@ import type { ClipPlan } from './domain';
  * with fewer frames than N every frame is taken once.
  */
 
-/** Dataset presets: sampling settings the paper uses per benchmark. */
+/**
+ * Dataset presets: sampling settings the paper uses per benchmark. RVOS `interval` counts frames of
+ * the SOURCE VIDEO (10 for Ref-YouTube-VOS): on a frame folder whose names step by a stride (the
+ * Ref-YouTube-VOS release keeps every 5th frame: 00000, 00005, ...) it becomes `interval / stride`
+ * folder entries (see {@link folderStride} and {@link entryInterval}).
+ */
 export const PRESETS = {
   'ref-youtube-vos': { mode: 'rvos', interval: 10, framesPerClip: 5, frameFolderFps: 6 },
   'ref-davis17': { mode: 'rvos', interval: 5, framesPerClip: 5, frameFolderFps: 24 },
@@ -26,6 +31,18 @@ export const PRESETS = {
   avss: { mode: 'avs', avsFrames: 10, frameFolderFps: 1 },
   'avss-v2-binary': { mode: 'avs', avsFrames: 10, frameFolderFps: 1 },
 } as const satisfies Record<string, PresetDef>;
+
+/**
+ * Audio taggers of the AVS presets, as the reference code runs them: the union of the top-5 of BEATs
+ * iter3+ AS20K cpt2 and AS2M cpt2 for MS3, AVSS and V2-Binary; AS2M cpt2 alone for S4. An `lbru` cell
+ * with `tagger` or `taggers` overrides them.
+ */
+export const PRESET_TAGGERS: Readonly<Record<string, readonly string[]>> = {
+  'avsbench-s4': ['beats-iter3-as2m-cpt2'],
+  'avsbench-ms3': ['beats-iter3-as20k-cpt2', 'beats-iter3-as2m-cpt2'],
+  avss: ['beats-iter3-as20k-cpt2', 'beats-iter3-as2m-cpt2'],
+  'avss-v2-binary': ['beats-iter3-as20k-cpt2', 'beats-iter3-as2m-cpt2'],
+};
 
 export interface PresetDef {
   mode: 'rvos' | 'avs';
@@ -123,4 +140,53 @@ export function gridShape(tiles: number, columns = GRID_COLUMNS): { columns: num
   assertCount('tiles', tiles, 1);
   const c = Math.min(tiles, columns);
   return { columns: c, rows: Math.ceil(tiles / c) };
+}
+
+/** How a video cell's `interval` is counted: in source-video frames (paper, default) or in decoded entries. */
+export type IntervalUnit = 'video-frames' | 'entries';
+
+/**
+ * The stride of a frame folder whose file names are frame numbers: the greatest common divisor of
+ * the steps between consecutive numbers (`00000, 00005, 00010` -> 5). 1 when the names are not all
+ * numbers, when there are fewer than two, or when they are consecutive.
+ *
+ * @example
+ * folderStride(['00000.jpg', '00005.jpg', '00015.jpg']) // 5
+ * folderStride(['a.jpg', 'b.jpg']) // 1
+ */
+export function folderStride(fileNames: readonly string[]): number {
+  const nums: number[] = [];
+  for (const f of fileNames) {
+    const base = f.split(/[\\/]/).pop() ?? f;
+    const m = /^(\d{1,9})\.[A-Za-z0-9]+$/.exec(base);
+    if (!m) {
+      return 1;
+    }
+    nums.push(Number(m[1]));
+  }
+  if (nums.length < 2) {
+    return 1;
+  }
+  nums.sort((a, b) => a - b);
+  const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+  let g = 0;
+  for (let i = 1; i < nums.length; i++) {
+    g = gcd(g, nums[i] - nums[i - 1]);
+  }
+  return g > 1 ? g : 1;
+}
+
+/**
+ * The step between sampled decoded frames (folder entries, or frames of a video file) for an
+ * `interval`: with unit `video-frames` (paper, default) an interval of 10 on a folder of stride 5 is
+ * every 2nd entry (rounded, at least 1); with unit `entries` the interval is used as it is.
+ *
+ * @example
+ * entryInterval(10, 5) // 2   (Ref-YouTube-VOS: 10 video frames = 2 folder entries)
+ * entryInterval(10, 5, 'entries') // 10
+ */
+export function entryInterval(interval: number, stride: number, unit: IntervalUnit = 'video-frames'): number {
+  assertCount('interval', interval, 1);
+  assertCount('stride', stride, 1);
+  return unit === 'entries' ? interval : Math.max(1, Math.round(interval / stride));
 }

@@ -22,7 +22,8 @@ export interface LlmSettings {
   /** Model per stage. */
   models: { pivotFrame: string; pivotBox: string; lbru: string };
   temperature: number | null;
-  maxTokens: number;
+  /** Reply length limit sent as max_tokens / max_completion_tokens; null (default) sends none, as the reference code does. */
+  maxTokens: number | null;
   imageDetail: 'low' | 'high' | 'auto';
   timeoutMs: number;
   maxRetries: number;
@@ -62,7 +63,7 @@ export function defaultSettings(overrides: Partial<PipelineSettings> = {}): Pipe
       mode: 'live',
       models: { pivotFrame: 'gpt-4o', pivotBox: 'gpt-4o', lbru: 'gpt-4o' },
       temperature: null,
-      maxTokens: 1500,
+      maxTokens: null,
       imageDetail: 'high',
       timeoutMs: 120_000,
       maxRetries: 4,

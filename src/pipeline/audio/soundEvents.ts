@@ -9,7 +9,12 @@ import { emptyRle as emptyMask } from '../masks/rle';
  * probability vectors is at least the threshold (0.5 by default, as in the reference README). A
  * category is active in a segment when the mean over the segment's windows of its score (the largest
  * probability among the labels linked to it) reaches `activityThreshold`, and the segment is not
- * silent. Masks of a category are removed on frames whose window is inactive for it.
+ * silent. Every sound segment keeps at least one category active (PIPELINE.md Corrections: the
+ * reference code keeps the best-matching labels of each segment): when none reaches the threshold, the
+ * category with the highest mean score in that segment stays active over it (digitally silent
+ * segments and windows, below -80 dBFS, stay inactive: they hold no sound to match). Masks of a category
+ * are removed on frames whose window is inactive for it. There is no filtering at all for a single
+ * target or a single-source video (S4); see {@link silenceFilterApplies}.
  */
 
 /** Options of {@link analyseSoundEvents}. */
@@ -158,6 +163,25 @@ export function analyseSoundEvents(
     }
     return { category, labelIndices, score, active };
   });
+  // every sound segment keeps at least its best-matching category (highest mean score; first on a
+  // tie); a segment of digital silence (every window below silentRms) is no sound segment
+  for (const seg of segments) {
+    if (seg.silent || cats.length === 0 || cats.some((c) => c.active.slice(seg.startWindow, seg.endWindow).some(Boolean))) {
+      continue;
+    }
+    let best = 0;
+    let bestMean = -Infinity;
+    cats.forEach((c, k) => {
+      const mean = c.score.slice(seg.startWindow, seg.endWindow).reduce((s, v) => s + v, 0) / (seg.endWindow - seg.startWindow);
+      if (mean > bestMean) {
+        best = k;
+        bestMean = mean;
+      }
+    });
+    for (let w = seg.startWindow; w < seg.endWindow; w++) {
+      cats[best].active[w] = !silentWindow[w];
+    }
+  }
   return { windowSec, durationSec, similarityThreshold, activityThreshold, similarity, rms: rms.slice(0, n), segments, categories: cats };
 }
 
@@ -218,4 +242,25 @@ export function filterSilentObjects<M extends { size: [number, number] }>(
     const r = filterSilentFrames(o.masks, fps, a, activity.windowSec);
     return { ...o, masks: r.masks, cleared: r.cleared };
   });
+}
+
+/**
+ * Whether silent-frame filtering runs (PIPELINE.md Corrections): never for a single-source video
+ * (AVSBench S4) nor when there is at most one target; `setting` true or false (a cell's
+ * `silenceFilter`) decides on its own. Returns the reason when it does not run.
+ *
+ * @example
+ * silenceFilterApplies(undefined, 1, null) // { apply: false, reason: 'a single target' }
+ */
+export function silenceFilterApplies(setting: boolean | undefined, targets: number, preset: string | null | undefined): { apply: boolean; reason?: string } {
+  if (setting !== undefined) {
+    return setting ? { apply: true } : { apply: false, reason: 'silenceFilter: false' };
+  }
+  if (preset === 'avsbench-s4') {
+    return { apply: false, reason: 'single-source preset avsbench-s4' };
+  }
+  if (targets <= 1) {
+    return { apply: false, reason: 'a single target' };
+  }
+  return { apply: true };
 }

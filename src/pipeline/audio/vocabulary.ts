@@ -211,3 +211,74 @@ export function labelFates(ranked: RankedLabel[], answerCategories: string[], la
     return { label: l.name, probability: l.probability, categories: cs, fate };
   });
 }
+
+/**
+ * Deterministic synonyms onto the AVSBench class names (the fallback of {@link nearestClass} before the
+ * plain string distance): words an LLM uses for objects whose class has another name.
+ */
+export const CLASS_SYNONYMS: Readonly<Record<string, string>> = {
+  person: 'man', human: 'man', gentleman: 'man', guy: 'man', male: 'man', singer: 'man', speaker: 'man',
+  lady: 'woman', female: 'woman', child: 'boy', kid: 'boy', infant: 'baby', toddler: 'baby',
+  puppy: 'dog', hound: 'dog', kitten: 'cat', chicken: 'hen', rooster: 'hen', cock: 'hen',
+  plane: 'airplane', aircraft: 'airplane', jet: 'airplane', ship: 'boat', automobile: 'car', vehicle: 'car',
+  ambulance: 'emergency-car', 'police-car': 'emergency-car', 'fire-truck': 'emergency-car', siren: 'emergency-car',
+  motorbike: 'motorcycle', bike: 'motorcycle', 'lawn-mower': 'mower', lawnmower: 'mower', 'hair-clipper': 'clipper',
+  'electric-guitar': 'guitar', 'bass-guitar': 'guitar', 'acoustic-guitar': 'guitar', 'drum-kit': 'drum', drums: 'drum',
+  'grand-piano': 'piano', 'electric-keyboard': 'keyboard', synthesizer: 'keyboard', organ: 'keyboard', fiddle: 'violin',
+  'vacuum': 'vacuum-cleaner', hoover: 'vacuum-cleaner', rifle: 'gun', pistol: 'gun', 'machine-gun': 'gun', rocket: 'missile-rocket',
+  missile: 'missile-rocket', chainsaw: 'saw', pan: 'frying-food', frying: 'frying-food', cooking: 'frying-food', watch: 'clock',
+  'hair-drier': 'hair-dryer', blowdryer: 'hair-dryer', 'off-road-vehicle': 'utv', atv: 'utv', lamb: 'sheep', goat: 'sheep',
+};
+
+/** How a category became a class of a closed list (AVSS class ids). */
+export interface ClassMatch {
+  category: string;
+  /** The class name chosen: never null when the list is not empty. */
+  className: string;
+  how: CategoryMatch['how'] | 'synonym' | 'closest';
+  score: number;
+}
+
+/**
+ * Maps a category onto its nearest class of a closed list (AVSS: the 70 classes, background left out):
+ * {@link matchCategory} (exact, normalised, nearest above the thresholds), then the deterministic
+ * {@link CLASS_SYNONYMS}, then the class with the highest token overlap or edit similarity whatever its
+ * value (first in list order on a tie), so every category gets a class. Throws on an empty list.
+ *
+ * @example
+ * nearestClass('Puppies', ['dog', 'cat']).className // 'dog'
+ */
+export function nearestClass(category: string, classNames: string[]): ClassMatch {
+  if (classNames.length === 0) {
+    throw new Error('nearestClass: the class list is empty.');
+  }
+  const m = matchCategory(category, classNames);
+  if (m.category !== null) {
+    return { category, className: m.category, how: m.how, score: m.score };
+  }
+  const norm = normalizeCategory(category);
+  const tokens = categoryTokens(category);
+  const syn = [norm, ...tokens].map((t) => CLASS_SYNONYMS[t]).find((s) => s !== undefined);
+  const synClass = syn === undefined ? undefined : classNames.find((c) => normalizeCategory(c) === syn);
+  if (synClass) {
+    return { category, className: synClass, how: 'synonym', score: 1 };
+  }
+  let best = classNames[0];
+  let bestScore = -1;
+  const tok = new Set(tokens);
+  for (const c of classNames) {
+    const ct = new Set(categoryTokens(c));
+    const inter = [...ct].filter((t) => tok.has(t)).length;
+    const union = new Set([...ct, ...tok]).size;
+    const jaccard = union === 0 ? 0 : inter / union;
+    const a = normalizeCategory(c);
+    const longer = Math.max(a.length, norm.length);
+    const edit = longer === 0 ? 0 : 1 - editDistance(a, norm) / longer;
+    const score = Math.max(jaccard, edit);
+    if (score > bestScore) {
+      best = c;
+      bestScore = score;
+    }
+  }
+  return { category, className: best, how: 'closest', score: Math.max(0, bestScore) };
+}

@@ -7,6 +7,9 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 /** Keys never taken from configuration or `--set`: secrets only come from SecretStorage or the environment. */
 const NEVER_FROM_CONFIG = new Set(['llm.apiKey']);
 
+/** Type of the fields whose default is `null` (unset): a value must be this type or null. */
+const NULLABLE_TYPES: Record<string, string> = { 'llm.temperature': 'number', 'llm.maxTokens': 'number' };
+
 /**
  * Deep-merges configuration values over settings. `get(path)` returns the value configured for a
  * dotted field path of {@link PipelineSettings} (`llm.baseUrl`, `models.executionProvider`), or
@@ -43,7 +46,7 @@ export function mergeSettings(
       if (value === undefined) {
         continue;
       }
-      const expected = current === null ? undefined : typeof current;
+      const expected = current === null ? NULLABLE_TYPES[path] : typeof current;
       if (expected === undefined || typeof value === expected || value === null) {
         out[key] = value;
       } else {

@@ -28,7 +28,9 @@ import { STAGE_SCHEMAS } from '../stages/schemas';
 import type { RleMask } from '../domain';
 import { datasetVideos, shardVideos, type Dataset, type DatasetItem, type DatasetKind } from './datasets';
 import { avssPalette } from './metrics';
-import { encodeBinaryPng, encodeRgbPng } from './png';
+import { type ClassMatch, nearestClass } from '../audio/vocabulary';
+import { encodeBinaryPng, encodeIndexedPng, encodeRgbPng } from './png';
+import { DAVIS_BACKGROUND_LOGIT, composeByLogits, fromSparse, readLogitsFile } from '../masks/logits';
 
 /** Video-stage preset name per dataset kind. */
 export const VIDEO_PRESET: Record<DatasetKind, string> = {
@@ -158,7 +160,10 @@ export function unionMasks(masks: MaskData): Promise<Uint8Array[]> {
   return semanticMasks(masks, () => 1);
 }
 
-/** Per-frame class labels of a propagate result for AVSS: each object painted with its class index. */
+/**
+ * Per-frame class labels of a propagate result for AVSS: each object painted with its class index, in
+ * object order; where masks overlap the LATER object wins, as in the reference code.
+ */
 export async function semanticMasks(masks: MaskData, classOf: (objectId: number) => number): Promise<Uint8Array[]> {
   const n = masks.width * masks.height;
   const frames: Uint8Array[] = Array.from({ length: masks.frameCount }, () => new Uint8Array(n));
@@ -172,7 +177,7 @@ export async function semanticMasks(masks: MaskData, classOf: (objectId: number)
       const m = decodeRle(rle);
       const f = frames[t];
       for (let i = 0; i < n; i++) {
-        if (m[i] && f[i] === 0) {
+        if (m[i]) {
           f[i] = cls;
         }
       }
@@ -224,6 +229,13 @@ export interface DatasetRunOptions {
   onStart?(total: number, alreadyDone: number): void;
   onItemDone?(status: ItemStatus, doneCount: number, total: number): void;
   onEvent?(event: StageEvent, stage: string, item: DatasetItem): void;
+  /**
+   * Ref-DAVIS17: how the expressions (objects) of a video and annotator set become one label map per
+   * frame. `logits` (default, reference code): argmax of the objects' logits with background -1,
+   * written to `predictions/anno_<set>/<video>/`; `binary`: no composition here, so scoring composes
+   * the binary masks (lowest object id first).
+   */
+  davisComposition?: 'logits' | 'binary';
 }
 
 /** Summary of a dataset run. */
@@ -240,6 +252,16 @@ export interface DatasetRunSummary {
 /** Prediction folder of an item (see score.ts for the layout). */
 export function predictionDir(predRoot: string, ds: Dataset, item: DatasetItem): string {
   return ds.kind.startsWith('avs') ? path.join(predRoot, item.video) : path.join(predRoot, item.video, item.expressionId ?? '0');
+}
+
+/**
+ * The AVSS class index of a category: its nearest class of label2idx.json (background excluded; see
+ * {@link nearestClass}), so a category never falls silently to class 0.
+ */
+export function avssClassOf(category: string, classes: Map<string, number>): ClassMatch & { index: number } {
+  const names = [...classes.entries()].filter(([name, idx]) => idx !== 0 && name !== 'background').map(([name]) => name);
+  const m = nearestClass(category, names);
+  return { ...m, index: classes.get(m.className) as number };
 }
 
 async function loadAvssClasses(ds: Dataset): Promise<Map<string, number>> {
@@ -287,6 +309,8 @@ export async function runDataset(options: DatasetRunOptions): Promise<DatasetRun
   options.onStart?.(items.length, skipped);
   const summary: DatasetRunSummary = { total: items.length, done: skipped, skipped, failed: 0, predictionsDir: predRoot };
   const classes = ds.kind === 'avss' ? await loadAvssClasses(ds) : undefined;
+  const composeDavis = ds.kind === 'ref-davis17' && (options.davisComposition ?? 'logits') === 'logits';
+  const overrides: StageOverrides | undefined = composeDavis ? { ...options.overrides, propagate: { keepLogits: true, ...options.overrides?.propagate } } : options.overrides;
   let sameFailures = 0;
   let lastFailure = '';
   for (const item of todo) {
@@ -298,7 +322,7 @@ export async function runDataset(options: DatasetRunOptions): Promise<DatasetRun
     let status: ItemStatus;
     try {
       const out = await runPipeline(
-        { source, expression: item.expression, audioPath: item.audioPath, mode: isAvs ? 'avs' : 'rvos', preset: VIDEO_PRESET[ds.kind], overrides: options.overrides },
+        { source, expression: item.expression, audioPath: item.audioPath, mode: isAvs ? 'avs' : 'rvos', preset: VIDEO_PRESET[ds.kind], overrides },
         host, runDir, signal, (e, stage) => options.onEvent?.(e, stage, item),
       );
       const { masks } = out;
@@ -311,8 +335,12 @@ export async function runDataset(options: DatasetRunOptions): Promise<DatasetRun
         const targets = (out.session.latest('lbru')?.data as ReferenceData | undefined)?.targets ?? [];
         const palette = avssPalette();
         const classOf = (objectId: number): number => {
-          const cat = targets.find((t) => t.objectId === objectId)?.category?.toLowerCase() ?? '';
-          return classes.get(cat) ?? 0;
+          const cat = targets.find((t) => t.objectId === objectId)?.category ?? '';
+          const c = avssClassOf(cat, classes);
+          if (c.how === 'closest' || c.how === 'synonym' || c.how === 'nearest') {
+            warnings.push(`object ${objectId}: category "${cat}" is not an AVSS class; painted as its nearest class "${c.className}" (${c.how}).`);
+          }
+          return c.index;
         };
         const frames = await semanticMasks(masks, classOf);
         files = item.frames.map((f, t) => {
@@ -331,6 +359,10 @@ export async function runDataset(options: DatasetRunOptions): Promise<DatasetRun
         files = item.frames.map((f, t) => ({ name: `${f.name}.png`, bytes: encodeBinaryPng(frames[t] ?? new Uint8Array(masks.width * masks.height), masks.width, masks.height) }));
       }
       await writeFolderAtomic(predictionDir(predRoot, ds, item), files);
+      const logitsFile = masks.objects[0]?.logitsFile;
+      if (composeDavis && logitsFile) {
+        await writeFileAtomic(davisLogitsPath(outDir, item), await readFile(logitsFile, 'utf8'));
+      }
       status = { id: item.id, status: 'done', video: item.video, expressionId: item.expressionId, seconds: (Date.now() - t0) / 1000, frames: files.length, warnings, record: out.record, timings: out.timings };
       summary.done++;
     } catch (err) {
@@ -364,7 +396,52 @@ export async function runDataset(options: DatasetRunOptions): Promise<DatasetRun
       );
     }
   }
+  if (composeDavis) {
+    await composeDavisPredictions(ds, items, outDir);
+  }
   return summary;
+}
+
+/** Where `alref eval` keeps an item's logits for the Ref-DAVIS17 composition. */
+export function davisLogitsPath(outDir: string, item: DatasetItem): string {
+  return path.join(outDir, 'logits', `anno_${item.annotatorSet ?? 0}`, itemFileName(item.video), `${itemFileName(item.expressionId ?? '0')}.json`);
+}
+
+/**
+ * Ref-DAVIS17 (reference code): for every video and annotator set whose expressions all have logits,
+ * one label map per frame by argmax of the objects' logits with background -1 (object id = the
+ * expression's obj_id, ties to the lower id), written as palette PNGs to
+ * `predictions/anno_<set>/<video>/<frame>.png`, the folder scoring reads first. Returns the folders written.
+ */
+export async function composeDavisPredictions(ds: Dataset, items: DatasetItem[], outDir: string): Promise<string[]> {
+  const units = new Map<string, DatasetItem[]>();
+  for (const item of items) {
+    const key = `anno_${item.annotatorSet ?? 0}/${item.video}`;
+    units.set(key, [...(units.get(key) ?? []), item]);
+  }
+  const written: string[] = [];
+  for (const [key, unitItems] of units) {
+    // every expression of the set, not only this shard's list
+    const all = ds.items.filter((i) => i.video === unitItems[0].video && (i.annotatorSet ?? 0) === (unitItems[0].annotatorSet ?? 0));
+    if (!all.every((i) => existsSync(davisLogitsPath(outDir, i)))) {
+      continue;
+    }
+    const sorted = [...all].sort((a, b) => (a.objectIds?.[0] ?? 1) - (b.objectIds?.[0] ?? 1));
+    const files = await Promise.all(sorted.map((i) => readLogitsFile(davisLogitsPath(outDir, i))));
+    const { width, height } = files[0];
+    if (files.some((f) => f.width !== width || f.height !== height || f.floor > DAVIS_BACKGROUND_LOGIT)) {
+      throw new PipelineError(`The logits of ${key} differ in size or keep too few pixels (floor above ${DAVIS_BACKGROUND_LOGIT}); re-run its items.`, { stage: 'evaluate', kind: 'invalid-input', field: 'dataset.item' });
+    }
+    const frames = sorted[0].frames;
+    const pngs = frames.map((f, t) => {
+      const labels = composeByLogits(sorted.map((item, k) => ({ label: item.objectIds?.[0] ?? 1, logits: fromSparse(files[k].frames[t] ?? null, width, height) })), width * height, DAVIS_BACKGROUND_LOGIT);
+      return { name: `${f.name}.png`, bytes: encodeIndexedPng(labels, width, height) };
+    });
+    const dir = path.join(outDir, 'predictions', key);
+    await writeFolderAtomic(dir, pngs);
+    written.push(dir);
+  }
+  return written;
 }
 
 /** A run stops when this many items in a row fail the same way before any succeeds. */

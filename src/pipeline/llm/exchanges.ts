@@ -18,7 +18,7 @@ export interface NormalizedRequest {
     images?: Array<{ sha256: string; mime: string; detail: string; width: number; height: number }>;
   }>;
   temperature: number | null;
-  maxTokens: number;
+  maxTokens: number | null;
 }
 
 /** One stored exchange. */

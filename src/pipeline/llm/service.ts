@@ -247,7 +247,7 @@ class OpenAiLlmService implements LlmService {
       stream: true as const,
       stream_options: { include_usage: true },
       ...(settings.temperature === null ? {} : { temperature: settings.temperature }),
-      ...(isOpenAi ? { max_completion_tokens: settings.maxTokens } : { max_tokens: settings.maxTokens }),
+      ...(settings.maxTokens === null ? {} : isOpenAi ? { max_completion_tokens: settings.maxTokens } : { max_tokens: settings.maxTokens }),
     };
 
     const attempts = Math.max(0, settings.maxRetries) + 1;

@@ -17,6 +17,7 @@ export const TEMPLATE_VARIABLES = {
   'pivot-box.describe-select': ['expression', 'frameCount', 'frameIds', 'pivotFrameId', 'boxCount', 'boxIds', 'boxList'],
   'pivot-box.avs': ['expression', 'category', 'frameCount', 'frameIds', 'pivotFrameId', 'boxCount', 'boxIds', 'boxList'],
   'lbru.cot': ['frameCount', 'frameIds', 'audioLabels', 'categoryList'],
+  'lbru.single': ['frameCount', 'frameIds', 'audioLabels', 'categoryList'],
   'reask.integer': ['problem'],
   'reask.lbru': ['problem'],
 } as const satisfies Record<string, readonly string[]>;

@@ -23,19 +23,21 @@ export const AUDIO_TAGGER_FRONTENDS: Record<string, TaggerFrontend> = {
   'efficientat-mn10-as': { input: 'waveform', sampleRate: 32000, output: 'auto' },
   'beats-iter3-as2m-cpt1': { input: 'fbank', sampleRate: 16000, output: 'auto' },
   'beats-iter3-as2m-cpt2': { input: 'fbank', sampleRate: 16000, output: 'auto' },
+  'beats-iter3-as20k-cpt2': { input: 'fbank', sampleRate: 16000, output: 'auto' },
 };
 
-const beats = (cpt: 1 | 2): ModelEntry => ({
-  id: `beats-iter3-as2m-cpt${cpt}`,
+const beats = (cpt: 1 | 2, pre: 'AS2M' | 'AS20K' = 'AS2M'): ModelEntry => ({
+  id: `beats-iter3-${pre.toLowerCase()}-cpt${cpt}`,
   task: 'audio-tagger',
-  title: `BEATs iter3+ AS2M fine-tuned on AS2M, checkpoint ${cpt} (the paper's tagger; user export to ONNX)`,
+  title: `BEATs iter3+ ${pre} fine-tuned on AS2M, checkpoint ${cpt} (the paper's tagger; user export to ONNX)`,
   licence: 'MIT',
   homepage: 'https://github.com/microsoft/unilm/tree/master/beats',
   files: [{ key: 'model', path: 'model.onnx', url: '', size: null, sha256: null }],
   notes:
-    `No public ONNX build. Export BEATs_iter3_plus_AS2M_finetuned_on_AS2M_cpt${cpt}.pt to ONNX with one input ` +
+    `No public ONNX build. Export BEATs_iter3_plus_${pre}_finetuned_on_AS2M_cpt${cpt}.pt to ONNX with one input ` +
     '[batch, frames, 128] (the BEATs-normalised Kaldi fbank, which AL-Ref computes) and one output [batch, 527] ' +
-    '(probabilities or logits), and put it at <models.localDir or cache>/' + `beats-iter3-as2m-cpt${cpt}/model.onnx.`,
+    '(probabilities or logits), and put it at <models.localDir or cache>/' + `beats-iter3-${pre.toLowerCase()}-cpt${cpt}/model.onnx, ` +
+    "with the checkpoint's label_dict (output index -> AudioSet MID) as model.label_dict.json next to it.",
 });
 
 export const AUDIO_TAGGER_MODELS: ModelEntry[] = [
@@ -58,4 +60,5 @@ export const AUDIO_TAGGER_MODELS: ModelEntry[] = [
   },
   beats(1),
   beats(2),
+  beats(2, 'AS20K'),
 ];

@@ -35,3 +35,14 @@ const TABLE: Record<DetectionTask, Record<ThresholdSource, DetectionThresholds>>
 export function detectionThresholds(task: DetectionTask, source: ThresholdSource = 'paper'): DetectionThresholds {
   return { ...TABLE[task][source] };
 }
+
+/**
+ * Thresholds of the RVOS frame-0 fallback (no clip gave a valid pivot): box 0.001 / text 0.1, the top
+ * box; the reference code's Ref-DAVIS17 script uses box 0.1 / text 0.1 (PIPELINE.md Corrections), so
+ * the `ref-davis17` video preset selects those. AVS has no such fallback.
+ *
+ * @example fallbackThresholds('ref-davis17') // { boxThreshold: 0.1, textThreshold: 0.1, topK: 1 }
+ */
+export function fallbackThresholds(preset: string | null, source: ThresholdSource = 'paper'): DetectionThresholds {
+  return preset === 'ref-davis17' ? { boxThreshold: 0.1, textThreshold: 0.1, topK: 1 } : detectionThresholds('fallback', source);
+}

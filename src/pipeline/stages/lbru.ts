@@ -7,7 +7,9 @@ import { parseLbruReply, type LbruAnswer } from '../audio/lbruReply';
 import { type AudioActivity, analyseSoundEvents, windowRms } from '../audio/soundEvents';
 import { type AudioTagger, createTagger, prepareWindows, tagClip } from '../audio/taggers';
 import { renderTimeline } from '../audio/timeline';
-import { type CategoryMatch, type LabelFate, labelFates, linkLabel, loadVocabulary, matchCategory, normalizeCategory } from '../audio/vocabulary';
+import { labelDictMapping, readLabelDict, remapScores } from '../audio/labelDict';
+import { PRESET_TAGGERS } from '../sampling';
+import { type CategoryMatch, type LabelFate, labelFates, linkLabel, loadVocabulary, matchCategory, nearestClass, normalizeCategory } from '../audio/vocabulary';
 import type { GridImage, LlmUsageTotals, PromptRecord, ReferenceData, ReferenceTarget, VideoData } from '../domain';
 import { highlightTile } from '../draw/boxes';
 import { PipelineError, throwIfAborted } from '../errors';
@@ -60,6 +62,11 @@ export type LbruParams = {
   activityThreshold?: number;
   /** Window length of the sound-event analysis, seconds (1). */
   windowSec?: number;
+  /**
+   * Single sounding source (AVSBench S4): the prompt asks for one object and only the first entry of
+   * the answer is kept. Default: true with the video preset `avsbench-s4`, else false.
+   */
+  singleSource?: boolean;
 };
 
 /** How one entry of the LLM's answer (or one label in `labels-only`) became a target. */
@@ -82,7 +89,7 @@ export interface LbruData extends ReferenceData {
   strategy: 'llm' | 'labels-only';
   audio: { source: string; durationSec: number; peak: number; rms: number; silent: boolean; sampleRates: number[] };
   /** Per tagger: its top-k after Silence zeroing. */
-  taggers: Array<{ id: string; input: 'waveform' | 'fbank'; sampleRate: number; looped: boolean; labels: RankedLabel[] }>;
+  taggers: Array<{ id: string; input: 'waveform' | 'fbank'; sampleRate: number; looped: boolean; labels: RankedLabel[]; /** The label_dict sidecar applied, if any. */ labelDict?: string }>;
   /** The labels given to the LLM (union over taggers when several). */
   labels: RankedLabel[];
   vocabulary: { source: string; size: number };
@@ -153,6 +160,9 @@ export async function* runLbru(request: StageRequest<LbruParams>, ctx: StageCont
     throw invalid(`outOfVocabulary "${String(oov)}" is not one of nearest, keep, drop.`, 'outOfVocabulary');
   }
   const topK = params.topK ?? 5;
+  if (params.singleSource !== undefined && typeof params.singleSource !== 'boolean') {
+    throw invalid(`singleSource must be true or false, got ${JSON.stringify(params.singleSource)}.`, 'singleSource');
+  }
   const windowSec = params.windowSec ?? 1;
   if (!(windowSec > 0)) {
     throw invalid('windowSec must be a positive number of seconds.', 'windowSec');
@@ -160,6 +170,7 @@ export async function* runLbru(request: StageRequest<LbruParams>, ctx: StageCont
 
   const videoResult = requireUpstream<VideoData>(request, ctx, 'video');
   const video = videoResult.data;
+  const single = params.singleSource ?? video.preset === 'avsbench-s4';
   const grid: GridImage | undefined = video.grids[0];
   if (strategy === 'llm' && !grid) {
     throw invalid('The video result has no frame grid; run the video cell with `mode: avs`.', 'uses.video');
@@ -193,7 +204,8 @@ export async function* runLbru(request: StageRequest<LbruParams>, ctx: StageCont
 
   // Tag the audio.
   const models = requireModels(ctx.services, STAGE);
-  const taggerIds = params.taggers ?? [params.tagger ?? models.modelFor('audio-tagger')];
+  const presetTaggers = video.preset ? PRESET_TAGGERS[video.preset] : undefined;
+  const taggerIds = params.taggers ?? (params.tagger !== undefined ? [params.tagger] : presetTaggers ? [...presetTaggers] : [models.modelFor('audio-tagger')]);
   let tools: FfmpegTools | undefined;
   const clips = new Map<number, AudioClip>();
   const clipAt = async (rate: number): Promise<AudioClip> => {
@@ -233,12 +245,22 @@ export async function* runLbru(request: StageRequest<LbruParams>, ctx: StageCont
       const st = await stat(file);
       modelFiles.push({ id, size: st.size, mtimeMs: st.mtimeMs });
       const tagger: AudioTagger = createTagger(id, lease.session, isFile ? undefined : AUDIO_TAGGER_FRONTENDS[id], params.taggerSampleRate ?? 32000);
+      // the checkpoint's own index -> label order (BEATs label_dict), from the sidecar next to the graph
+      const dict = await readLabelDict(file);
+      const mapping = dict ? labelDictMapping(dict.labels, labelsTable, dict.file) : undefined;
+      const inTableOrder = (s: Float32Array): Float32Array => (mapping ? remapScores(s, mapping, labelsTable.classes.length) : s);
+      if (!dict && tagger.frontend.input === 'fbank') {
+        yield {
+          type: 'warning',
+          message: `Tagger "${id}" (${file}) is a BEATs-style graph without a label_dict sidecar (${path.basename(file).replace(/\.onnx$/i, '')}.label_dict.json or label_dict.json next to it); its outputs are read in class_labels_indices.csv order, which is not the order of BEATs checkpoints. Export the checkpoint's label_dict next to the graph.`,
+        };
+      }
       const clip = await clipAt(tagger.sampleRate);
       const { scores, looped } = await tagClip(tagger, clip.samples, ctx.signal);
-      const ranked = rankLabels(scores, labelsTable, { topK, minProbability: params.minProbability });
-      taggerRecords.push({ id, input: tagger.frontend.input, sampleRate: tagger.sampleRate, looped, labels: ranked });
+      const ranked = rankLabels(inTableOrder(scores), labelsTable, { topK, minProbability: params.minProbability });
+      taggerRecords.push({ id, input: tagger.frontend.input, sampleRate: tagger.sampleRate, looped, labels: ranked, ...(dict ? { labelDict: dict.file } : {}) });
       if (i === 0 && params.soundEvents !== false) {
-        windowScores = await tagger.tagWindows(prepareWindows(clip.samples, clip.sampleRate, windowSec), ctx.signal);
+        windowScores = (await tagger.tagWindows(prepareWindows(clip.samples, clip.sampleRate, windowSec), ctx.signal)).map(inTableOrder);
         windowClip = clip;
       }
     } finally {
@@ -279,7 +301,7 @@ export async function* runLbru(request: StageRequest<LbruParams>, ctx: StageCont
 
   if (strategy === 'llm') {
     const g = grid as GridImage;
-    const name = templateParam(params.template, 'lbru.cot', STAGE, (n) => n.startsWith('lbru.'));
+    const name = templateParam(params.template, single ? 'lbru.single' : 'lbru.cot', STAGE, (n) => n.startsWith('lbru.'));
     const template = await loadTemplate(name, { resourcesDir: ctx.resourcesDir, overrides: ctx.promptOverrides, stage: STAGE });
     const reaskTemplate = await loadTemplate('reask.lbru', { resourcesDir: ctx.resourcesDir, overrides: ctx.promptOverrides, stage: STAGE });
     templateHash = template.hash;
@@ -318,7 +340,11 @@ export async function* runLbru(request: StageRequest<LbruParams>, ctx: StageCont
       answerValid = true;
       const answer = result.parsed.value;
       const seen = new Map<string, number>();
-      for (const e of answer.entries) {
+      for (const [k, e] of answer.entries.entries()) {
+        if (single && k > 0) {
+          entries.push({ input: e.category, category: null, how: 'none', frameId: e.frameId, frameIndex: null, note: 'single source (S4): only the first entry is kept' });
+          continue;
+        }
         const rec = mapEntry(e.category, e.frameId, vocabulary.categories, oov, g, video.info.frameCount);
         if (rec.category !== null) {
           const key = rec.category.toLowerCase();
@@ -352,7 +378,7 @@ export async function* runLbru(request: StageRequest<LbruParams>, ctx: StageCont
   } else {
     // Ablation: the tagger labels themselves are the references.
     const seen = new Set<string>();
-    for (const l of labels) {
+    for (const l of single ? labels.slice(0, 1) : labels) {
       const linked = linkLabel(l, labelsTable, vocabulary.categories);
       const category = linked[0] ?? l.name.toLowerCase();
       const key = category.toLowerCase();
@@ -440,11 +466,13 @@ export async function* runLbru(request: StageRequest<LbruParams>, ctx: StageCont
     stage: STAGE,
     strategy,
     taggers: modelFiles,
+    labelDicts: taggerRecords.map((t) => t.labelDict ?? null),
     topK,
     minProbability: params.minProbability,
     vocabulary: vocabulary.categories,
     outOfVocabulary: oov,
     audio: params.audio !== undefined ? await hashSourceFile(audioSource, ctx.signal) : undefined,
+    single,
     soundEvents: params.soundEvents !== false ? { windowSec, s: params.similarityThreshold, a: params.activityThreshold } : false,
     model: strategy === 'llm' ? model : undefined,
     template: templateHash,
@@ -471,6 +499,13 @@ function mapEntry(input: string, frameId: number, vocabulary: string[], oov: 'ne
   } else if (m.how === 'none') {
     if (oov === 'drop') {
       note = 'not in the vocabulary and nothing close; dropped';
+    } else if (oov === 'nearest' && vocabulary.length > 0) {
+      // reference code: every category maps to its nearest class (here: a fixed synonym list, then
+      // the closest name), so a category never leaves the vocabulary
+      const c = nearestClass(input, vocabulary);
+      category = c.className;
+      how = 'nearest';
+      note = c.how === 'synonym' ? `not in the vocabulary; "${c.className}" by the synonym list` : `not in the vocabulary and nothing close; the closest entry, "${c.className}" (similarity ${c.score.toFixed(2)})`;
     } else {
       category = asWritten(input);
       how = 'kept';
@@ -479,7 +514,9 @@ function mapEntry(input: string, frameId: number, vocabulary: string[], oov: 'ne
   }
   const checked = validateFrameId(frameId, grid, frameCount);
   if ('invalid' in checked) {
-    return { input, category: null, how, frameId, frameIndex: null, note: `invalid: ${checked.invalid}` };
+    // reference code (PIPELINE.md Corrections): an invalid frame id means frame 1; the category is kept
+    const why = `invalid frame id: ${checked.invalid}; frame 1 used`;
+    return { input, category, how, frameId, frameIndex: grid.tiles[0]?.frameIndex ?? 0, note: note ? `${note}; ${why}` : why };
   }
   return { input, category, how, frameId, frameIndex: checked.frameIndex, ...(note ? { note } : {}) };
 }

@@ -12,7 +12,7 @@ import type { LlmSettings } from '../settings';
 import type { StageContext, StageOutcome, StageRequest } from '../types';
 import { MIME } from '../../common/mime';
 import type { BoxesPayload } from '../../common/payloads';
-import { detectionThresholds } from '../models/detectionDefaults';
+import { detectionThresholds, fallbackThresholds } from '../models/detectionDefaults';
 import { requireUpstream } from './index';
 import { cellLlmSettings, frameIdList, requireLlm, resolveReference, templateParam } from './pivotFrame';
 
@@ -32,6 +32,13 @@ export type PivotBoxParams = {
   model?: string;
   imageDetail?: 'low' | 'high' | 'auto';
   concurrency?: number;
+  /** RVOS: list each detector box's score in the prompt (default false, as the reference code). */
+  showScores?: boolean;
+  /**
+   * Which bracket of the reply holds the answer: `last` (RVOS default: the prompts ask for reasoning,
+   * then the answer) or `first` (AVS default: the AVS prompt asks for the answer only).
+   */
+  answer?: 'first' | 'last';
 };
 
 type DetectFn = typeof import('../models/candidates').detectCandidates;
@@ -83,12 +90,15 @@ export function parseTypedCandidates(raw: unknown, width: number, height: number
   });
 }
 
-/** The RVOS box list: one line per box with its number, colour and label. */
-export function rvosBoxList(candidates: Candidate[]): string {
+/**
+ * The RVOS box list: one line per box with its number, colour and label. Detector scores are listed
+ * only with `showScores` (the reference code's prompt shows the boxes, not their scores).
+ */
+export function rvosBoxList(candidates: Candidate[], options: { showScores?: boolean } = {}): string {
   return candidates
     .map((c, i) => {
       const label = c.phrase ? `, detector label "${c.phrase}"` : '';
-      const score = c.source === 'grounding-dino' ? `, score ${c.score.toFixed(2)}` : '';
+      const score = options.showScores && c.source === 'grounding-dino' ? `, score ${c.score.toFixed(2)}` : '';
       return `- box ${i + 1}: ${boxColour(i + 1).name}${label}${score}`;
     })
     .join('\n');
@@ -181,6 +191,10 @@ export async function* runPivotBox(request: StageRequest<PivotBoxParams>, ctx: S
   const textThreshold = params.textThreshold ?? preset.textThreshold;
   const settings = cellLlmSettings(ctx, params);
   const model = params.model ?? settings.models.pivotBox;
+  if (params.answer !== undefined && params.answer !== 'first' && params.answer !== 'last') {
+    throw new PipelineError(`answer "${String(params.answer)}" is not one of first, last.`, { stage: STAGE, kind: 'invalid-input', field: 'answer' });
+  }
+  const answer = params.answer ?? (avs ? 'first' : 'last');
 
   let template: PromptTemplate | undefined;
   let reaskTemplate: PromptTemplate | undefined;
@@ -230,7 +244,7 @@ export async function* runPivotBox(request: StageRequest<PivotBoxParams>, ctx: S
       for (const job of jobs) {
         throwIfAborted(ctx.signal, STAGE);
         const candidates = await candidatesFor(job.clip.clipIndex, job.frameIndex, text);
-        const input: BoxTaskInput = { job, candidates, objectId: po.objectId, text, category, avs, strategy, template, reaskTemplate, model, settings, ctx, request, video };
+        const input: BoxTaskInput = { job, candidates, objectId: po.objectId, text, category, avs, strategy, template, reaskTemplate, model, settings, ctx, request, video, showScores: params.showScores === true, answer };
         if (asksLlm(input)) {
           input.prompt = renderBoxPrompt(input);
           if (!shownPrompts.has(input.prompt.hash)) {
@@ -256,13 +270,17 @@ export async function* runPivotBox(request: StageRequest<PivotBoxParams>, ctx: S
       pivots = results.map((r) => r.pivot);
     }
 
-    if (!pivots.some((p) => p.valid)) {
-      // PIPELINE.md fallback: no valid pivot in any clip -> top box on frame 0, no LLM.
+    if (avs && !pivots.some((p) => p.valid)) {
+      // PIPELINE.md Corrections: AVS has no frame-0 fallback; no candidate means no prompt and empty masks.
+      const why = jobs.length === 0 ? 'no valid pivot frame' : 'no candidate box on its pivot frame';
+      yield { type: 'warning', message: `Object ${po.objectId}: ${why}; AVS has no frame-0 fallback, so this object gets no prompt and empty masks.` };
+    } else if (!pivots.some((p) => p.valid)) {
+      // PIPELINE.md fallback (RVOS only): no valid pivot in any clip -> top box on frame 0, no LLM.
       const why = jobs.length === 0 ? 'no clip has a valid pivot frame' : 'no clip gave a valid box';
       const frameIndex = 0;
       const candidates = typed
         ? typed.map(({ clip: _clip, ...c }) => c)
-        : await detect(framePath(video.framesDir, frameIndex), text, detectionThresholds('fallback', params.thresholds ?? 'paper'));
+        : await detect(framePath(video.framesDir, frameIndex), text, fallbackThresholds(video.preset ?? null, params.thresholds ?? 'paper'));
       const top = candidates.length > 0 ? [...candidates].sort((a, b) => b.score - a.score)[0] : undefined;
       if (top) {
         const note = `fallback (${why}): top ${top.source === 'typed' ? 'typed' : 'detector'} box on frame 0`;
@@ -299,6 +317,9 @@ export async function* runPivotBox(request: StageRequest<PivotBoxParams>, ctx: S
     model: strategy === 'llm' ? model : undefined,
     template: promptRecord?.templateHash,
     reask: reaskTemplate?.hash,
+    showScores: params.showScores === true ? true : undefined,
+    answer: strategy === 'llm' ? answer : undefined,
+    fallback: avs || typed ? undefined : fallbackThresholds(video.preset ?? null, params.thresholds ?? 'paper'),
     temperature: strategy === 'llm' ? settings.temperature : undefined,
     maxTokens: strategy === 'llm' ? settings.maxTokens : undefined,
     imageDetail: strategy === 'llm' ? settings.imageDetail : undefined,
@@ -336,6 +357,9 @@ interface BoxTaskInput {
   video: VideoData;
   /** The rendered prompt, for tasks that ask the LLM. */
   prompt?: RenderedPrompt;
+  showScores: boolean;
+  /** Which bracket of the reply holds the answer. */
+  answer: 'first' | 'last';
 }
 
 function asksLlm(input: BoxTaskInput): boolean {
@@ -364,7 +388,7 @@ function renderBoxPrompt(input: BoxTaskInput): RenderedPrompt {
       pivotFrameId,
       boxCount: candidates.length,
       boxIds: candidates.map((_, i) => i + 1).join(', '),
-      boxList: input.avs ? avsBoxList(candidates, video.info.width, video.info.height) : rvosBoxList(candidates),
+      boxList: input.avs ? avsBoxList(candidates, video.info.width, video.info.height) : rvosBoxList(candidates, { showScores: input.showScores }),
     },
     STAGE,
   );
@@ -385,7 +409,7 @@ async function* boxTask(input: BoxTaskInput): AsyncGenerator<StageEvent, { pivot
   const captionOf = (what: string): string => `Object ${objectId}, clip ${clip.clipIndex + 1}, frame ${frameIndex}: ${what}`;
 
   if (candidates.length === 0) {
-    const note = 'no candidate boxes';
+    const note = input.avs ? 'no candidate boxes: no prompt (AVS)' : 'no candidate boxes';
     yield { type: 'warning', message: `${label}: ${note}; this clip is invalid.` };
     return { pivot: { ...base, chosen: null, valid: false, note }, calls: 0 };
   }
@@ -413,8 +437,18 @@ async function* boxTask(input: BoxTaskInput): AsyncGenerator<StageEvent, { pivot
     data: composed.bytes,
     caption: captionOf(`the image sent with the prompt (${candidates.length} candidates)`),
   };
-  const reask = renderTemplate(input.reaskTemplate!, { problem: 'no single box number in square brackets at the end' }, STAGE).text;
-  const parse = (t: string): ParseResult<number> => (input.avs ? parseFirstBracketedInteger(t) : parseLastBracketedInteger(t));
+  const reask = renderTemplate(input.reaskTemplate!, { problem: input.answer === 'first' ? 'no box number in square brackets' : 'no single box number in square brackets at the end' }, STAGE).text;
+  const parse = (t: string): ParseResult<number> => (input.answer === 'first' ? parseFirstBracketedInteger(t) : parseLastBracketedInteger(t));
+  // AVS rule of the reference code (PIPELINE.md Corrections): a failed call, an unreadable answer,
+  // [-1] or a number out of range all mean box 1, the top-scoring candidate, on the LBRU frame.
+  const avsDefault = async function* (why: string, answerText: string | undefined, extra: Partial<BoxPivot>, usage?: UsageSummary, calls = 0, traced = false): AsyncGenerator<StageEvent, { pivot: BoxPivot; usage?: UsageSummary; calls: number }, void> {
+    const note = `${why}; box 1 by the AVS default`;
+    if (!traced) {
+      yield { type: 'trace', streamId, title, delta: '', final: { ...(answerText ? { answer: answerText } : {}), valid: true, note, ...(usage ? { usage } : {}) } };
+    }
+    yield* showChoice(frame, candidates, 0, frameIndex, captionOf(`box 1 (${note})`), imageId);
+    return { pivot: { ...base, ...extra, chosen: 0, valid: true, note }, ...(usage ? { usage } : {}), calls };
+  };
   const asked = yield* asClipTrace(
     requireLlm(ctx, STAGE).ask({ model: input.model, messages: [{ role: 'user', text: prompt.text, images: [composed.bytes] }] }, parse, reask, {
       signal: ctx.signal, settings: input.settings, stage: STAGE, cellId: request.cellId, label,
@@ -423,6 +457,9 @@ async function* boxTask(input: BoxTaskInput): AsyncGenerator<StageEvent, { pivot
     title,
   );
   if ('failed' in asked) {
+    if (input.avs) {
+      return yield* avsDefault(asked.failed, undefined, { promptHash: prompt.hash }, undefined, 0, true);
+    }
     return { pivot: { ...base, chosen: null, valid: false, note: asked.failed, promptHash: prompt.hash }, calls: 0 };
   }
   const result = asked.result;
@@ -431,11 +468,7 @@ async function* boxTask(input: BoxTaskInput): AsyncGenerator<StageEvent, { pivot
   const withHashes = { ...base, promptHash: prompt.hash, exchanges: result.replies.map((r) => r.exchangeHash) };
   if (!result.parsed.ok) {
     if (input.avs) {
-      // AVS convention of the reference code: no readable answer means box 1.
-      const note = `no valid answer (${result.parsed.message}); box 1 by the AVS default`;
-      yield { type: 'trace', streamId, title, delta: '', final: { valid: true, note, usage } };
-      yield* showChoice(frame, candidates, 0, frameIndex, captionOf(`box 1 (${note})`), imageId);
-      return { pivot: { ...withHashes, chosen: 0, valid: true, note }, usage, calls };
+      return yield* avsDefault(`no valid answer (${result.parsed.message})`, undefined, withHashes, usage, calls);
     }
     const note = `no valid answer: ${result.parsed.message}`;
     yield { type: 'trace', streamId, title, delta: '', final: { valid: false, note, usage } };
@@ -444,6 +477,9 @@ async function* boxTask(input: BoxTaskInput): AsyncGenerator<StageEvent, { pivot
   }
   const k = result.parsed.value;
   const checked = validateBoxAnswer(k, candidates.length);
+  if (input.avs && !('chosen' in checked)) {
+    return yield* avsDefault('none' in checked ? 'the LLM answered [-1]' : `invalid answer [${k}]: ${checked.invalid}`, `[${k}]`, withHashes, usage, calls);
+  }
   if ('none' in checked) {
     const note = 'the LLM answered [-1]: no candidate matches';
     yield { type: 'trace', streamId, title, delta: '', final: { answer: '[-1]', valid: false, note, usage } };

@@ -7,6 +7,7 @@ import type { StageEvent } from '../events';
 import { cssColour, renderContactSheet, sheetFrames } from '../masks/contactSheet';
 import { exportDavisPngs } from '../masks/davis';
 import { emptyRle, encodeRle, rleArea } from '../masks/rle';
+import { DAVIS_BACKGROUND_LOGIT, type LogitsFile, type SparseLogits, resizeLogits, toSparse } from '../masks/logits';
 import { detectCandidates } from '../models/candidates';
 import { detectionThresholds } from '../models/detectionDefaults';
 import { clipBox } from '../models/groundingDino';
@@ -18,7 +19,7 @@ import type { StageContext, StageOutcome, StageRequest } from '../types';
 import { requireUpstream } from './index';
 import { resolveReference } from './pivotFrame';
 import type { LbruData } from './lbru';
-import { filterSilentObjects } from '../audio/soundEvents';
+import { filterSilentObjects, silenceFilterApplies } from '../audio/soundEvents';
 
 const STAGE = 'propagate';
 
@@ -38,9 +39,16 @@ export type PropagateParams = {
   fillHoleArea?: number;
   /**
    * AVS: clear an object's masks on frames where its category is silent, using the sound events
-   * of the `lbru` result the targets came from (default true; no effect for language references).
+   * of the `lbru` result the targets came from (no effect for language references). Default: on,
+   * except for the S4 preset and for a single target (as the reference code); true or false forces it.
    */
   silenceFilter?: boolean;
+  /**
+   * Also store each object's logits at video size (sparse, above the background logit -1) next to
+   * its masks, for the Ref-DAVIS17 composition of several expressions by argmax (`alref eval` sets it
+   * for ref-davis17). Default false.
+   */
+  keepLogits?: boolean;
 };
 
 interface Target {
@@ -150,6 +158,7 @@ export async function* runPropagate(request: StageRequest<PropagateParams>, ctx:
   const modelId = params.model ?? models.modelFor('sam2-video');
   const objects: MaskData['objects'] = [];
   const masksByObject: Array<{ objectId: number; masks: RleMask[] }> = [];
+  const logitsByObject: Array<Array<SparseLogits | null>> = [];
   const total = frameCount * targets.filter((t) => t.prompts.length > 0).length;
   let done = 0;
   const needsModel = targets.some((t) => t.prompts.length > 0);
@@ -160,6 +169,7 @@ export async function* runPropagate(request: StageRequest<PropagateParams>, ctx:
     }
     for (const t of targets) {
       const masks: RleMask[] = new Array(frameCount);
+      const logits: Array<SparseLogits | null> = new Array(frameCount).fill(null);
       if (tracker && t.prompts.length > 0) {
         for await (const r of tracker.track({
           numFrames: frameCount,
@@ -172,6 +182,10 @@ export async function* runPropagate(request: StageRequest<PropagateParams>, ctx:
           fillHoleArea: params.fillHoleArea,
         })) {
           masks[r.frameIndex] = encodeRle(r.mask, width, height);
+          if (params.keepLogits && r.lowResLogits) {
+            const low = r.lowResLogits;
+            logits[r.frameIndex] = toSparse(resizeLogits(low.data, low.width, low.height, width, height), width, height, DAVIS_BACKGROUND_LOGIT);
+          }
           done++;
           yield { type: 'progress', done, total, label: `object ${t.objectId}: frame ${r.frameIndex}` };
         }
@@ -180,6 +194,7 @@ export async function* runPropagate(request: StageRequest<PropagateParams>, ctx:
         masks[i] ??= emptyRle(width, height);
       }
       masksByObject.push({ objectId: t.objectId, masks });
+      logitsByObject.push(logits);
     }
   } finally {
     tracker?.dispose();
@@ -188,7 +203,11 @@ export async function* runPropagate(request: StageRequest<PropagateParams>, ctx:
   // AVS: an object makes no sound where its category is silent, so its masks there are removed
   // (sound-event segmentation of the lbru stage, per window of audio).
   const silence = silenceSource(request, ctx);
-  if (silence && params.silenceFilter !== false) {
+  const filterRule = silenceFilterApplies(params.silenceFilter, targets.length, video.preset);
+  if (silence && !filterRule.apply) {
+    yield { type: 'markdown', text: `Silent-frame filtering is off (${filterRule.reason}).` };
+  }
+  if (silence && filterRule.apply) {
     upstream.push(silence.cellId);
     const filtered = filterSilentObjects(
       masksByObject.map((o) => ({ objectId: o.objectId, category: silence.categories.get(o.objectId), masks: o.masks })),
@@ -205,7 +224,12 @@ export async function* runPropagate(request: StageRequest<PropagateParams>, ctx:
   }
   for (const [k, t] of targets.entries()) {
     const art = await putArtifact(ctx.runDir, new TextEncoder().encode(JSON.stringify(masksByObject[k].masks)), '.json');
-    objects.push({ objectId: t.objectId, text: t.text, pivotFrames: t.prompts.map((p) => p.frameIndex), masksFile: path.join(ctx.runDir, art.ref) });
+    let logitsFile: string | undefined;
+    if (params.keepLogits) {
+      const file: LogitsFile = { version: 1, width, height, floor: DAVIS_BACKGROUND_LOGIT, frames: logitsByObject[k] };
+      logitsFile = path.join(ctx.runDir, (await putArtifact(ctx.runDir, new TextEncoder().encode(JSON.stringify(file)), '.json')).ref);
+    }
+    objects.push({ objectId: t.objectId, text: t.text, pivotFrames: t.prompts.map((p) => p.frameIndex), masksFile: path.join(ctx.runDir, art.ref), ...(logitsFile ? { logitsFile } : {}) });
   }
   const data: MaskData = { width, height, frameCount, objects };
 
@@ -253,7 +277,7 @@ export async function* runPropagate(request: StageRequest<PropagateParams>, ctx:
 
   return {
     data,
-    inputHash: hashJson({ stage: STAGE, model: modelId, strategy, fillHoleArea: params.fillHoleArea ?? 8, silenceFilter: silence !== undefined && params.silenceFilter !== false, prompts: targets.map((t) => ({ o: t.objectId, p: t.prompts, s: t.start })) }),
+    inputHash: hashJson({ stage: STAGE, model: modelId, strategy, fillHoleArea: params.fillHoleArea ?? 8, keepLogits: params.keepLogits === true ? true : undefined, silenceFilter: silence !== undefined && filterRule.apply, prompts: targets.map((t) => ({ o: t.objectId, p: t.prompts, s: t.start })) }),
     upstream,
   };
 }

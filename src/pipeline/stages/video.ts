@@ -15,11 +15,14 @@ import {
   DEFAULT_AVS_FRAMES,
   DEFAULT_FRAMES_PER_CLIP,
   DEFAULT_INTERVAL,
+  entryInterval,
+  folderStride,
   PRESET_NAMES,
   PRESETS,
   planAvsFrames,
   planRvosClips,
   spreadIndices,
+  type IntervalUnit,
   type PresetDef,
   type PresetName,
 } from '../sampling';
@@ -39,6 +42,8 @@ export interface VideoParams {
   mode?: 'rvos' | 'avs';
   preset?: PresetName;
   interval?: number;
+  /** `video-frames` (default, paper): interval in source-video frames; `entries`: in decoded frames / folder entries. */
+  intervalUnit?: IntervalUnit;
   framesPerClip?: number;
   avsFrames?: number;
   maxFrames?: number;
@@ -56,7 +61,9 @@ export interface ResolvedVideoParams {
   source: string;
   mode: 'rvos' | 'avs';
   preset: PresetName | null;
+  /** RVOS interval as given (unit: {@link intervalUnit}). */
   interval: number;
+  intervalUnit: IntervalUnit;
   framesPerClip: number;
   avsFrames: number;
   maxFrames: number | null;
@@ -71,7 +78,7 @@ export interface ResolvedVideoParams {
 export const VIDEO_DEFAULTS = { maxSide: 1920, gridMaxSide: GRID_DEFAULTS.maxSide, filmstripFrames: 12, fps: 24 } as const;
 
 const FIELDS: ReadonlyArray<keyof VideoParams> = [
-  'source', 'mode', 'preset', 'interval', 'framesPerClip', 'avsFrames', 'maxFrames', 'startSec', 'endSec', 'fps', 'maxSide', 'gridMaxSide', 'filmstripFrames',
+  'source', 'mode', 'preset', 'interval', 'intervalUnit', 'framesPerClip', 'avsFrames', 'maxFrames', 'startSec', 'endSec', 'fps', 'maxSide', 'gridMaxSide', 'filmstripFrames',
 ];
 
 function bad(field: string, message: string): PipelineError {
@@ -126,6 +133,10 @@ export function resolveVideoParams(params: Record<string, unknown>, baseDir: str
   if (preset && params.mode !== undefined && preset.mode !== mode) {
     throw bad('mode', `mode "${mode}" contradicts preset "${String(presetName)}", which is a ${preset.mode} preset. Remove one of them.`);
   }
+  const intervalUnit = params.intervalUnit ?? 'video-frames';
+  if (intervalUnit !== 'video-frames' && intervalUnit !== 'entries') {
+    throw bad('intervalUnit', `"intervalUnit" must be "video-frames" or "entries", got ${JSON.stringify(intervalUnit)}.`);
+  }
   const startSec = numField(params, 'startSec', 0, Infinity) ?? 0;
   const endSec = numField(params, 'endSec', 0, Infinity, true);
   if (endSec !== undefined && endSec <= startSec) {
@@ -136,6 +147,7 @@ export function resolveVideoParams(params: Record<string, unknown>, baseDir: str
     mode,
     preset: (presetName as PresetName | undefined) ?? null,
     interval: intField(params, 'interval', 1, 1000) ?? preset?.interval ?? DEFAULT_INTERVAL,
+    intervalUnit,
     framesPerClip: intField(params, 'framesPerClip', 2, 16) ?? preset?.framesPerClip ?? DEFAULT_FRAMES_PER_CLIP,
     avsFrames: intField(params, 'avsFrames', 1, 20) ?? preset?.avsFrames ?? DEFAULT_AVS_FRAMES,
     maxFrames: intField(params, 'maxFrames', 1, Number.MAX_SAFE_INTEGER) ?? null,
@@ -148,9 +160,24 @@ export function resolveVideoParams(params: Record<string, unknown>, baseDir: str
   };
 }
 
-/** Clip plan for decoded frames. */
-export function planClips(p: ResolvedVideoParams, frameCount: number): ClipPlan[] {
-  return p.mode === 'avs' ? planAvsFrames(frameCount, p.avsFrames) : planRvosClips(frameCount, p.interval, p.framesPerClip);
+/**
+ * Clip plan for decoded frames. `stride` is the number of source-video frames between two decoded
+ * frames (a frame folder named 00000, 00005, ...: 5; see {@link folderStride}); the RVOS interval, in
+ * video frames by default, is converted to a step in decoded frames with {@link entryInterval}.
+ */
+export function planClips(p: ResolvedVideoParams, frameCount: number, stride = 1): ClipPlan[] {
+  return p.mode === 'avs' ? planAvsFrames(frameCount, p.avsFrames) : planRvosClips(frameCount, entryInterval(p.interval, stride, p.intervalUnit), p.framesPerClip);
+}
+
+/** How the RVOS sampling step reads in the summary and captions. */
+function stepText(p: ResolvedVideoParams, stride: number): string {
+  const step = entryInterval(p.interval, stride, p.intervalUnit);
+  if (stride === 1) {
+    return `every ${step} frames`;
+  }
+  return p.intervalUnit === 'video-frames'
+    ? `every ${p.interval} video frames = every ${step} folder entries (file names step by ${stride})`
+    : `every ${step} folder entries = ${step * stride} video frames (file names step by ${stride}; intervalUnit: entries)`;
 }
 
 /**
@@ -174,6 +201,7 @@ function summary(
   framesDir: string,
   ctx: StageContext,
   reused: boolean,
+  stride: number,
 ): string {
   const rows: Array<[string, string]> = [];
   rows.push(['Source', `${md(shown(info.source, ctx.baseDir))} (${info.sourceKind === 'file' ? 'video file' : 'folder of frames'})`]);
@@ -188,7 +216,7 @@ function summary(
   rows.push([
     'Sampling',
     p.mode === 'rvos'
-      ? `RVOS: ${clips.length} clip${clips.length === 1 ? '' : 's'} of up to ${p.framesPerClip} frames, one every ${p.interval} frames${p.preset ? ` (preset ${p.preset})` : ''}`
+      ? `RVOS: ${clips.length} clip${clips.length === 1 ? '' : 's'} of up to ${p.framesPerClip} frames, ${stepText(p, stride)}${p.preset ? ` (preset ${p.preset})` : ''}`
       : `AVS: ${clips[0]?.frameIndices.length ?? 0} evenly sampled frames${p.preset ? ` (preset ${p.preset})` : ''}`,
   ]);
   rows.push(['Decoded frames', `${md(shown(framesDir, ctx.baseDir))}${reused ? ' (reused)' : ''}`]);
@@ -251,8 +279,11 @@ export async function* runVideo(request: StageRequest, ctx: StageContext): Async
     ctx.log.info(`video: the container lists ${src.frameCount} frames, ${manifest.frameCount} were decoded; using ${manifest.frameCount}.`);
   }
 
-  const clips = planClips(p, manifest.frameCount);
-  yield { type: 'markdown', text: summary(info, p, { width: src.width, height: src.height, frameCount: src.frameCount }, clips, framesDir, ctx, decoded.reused) };
+  // a frame folder whose names step by k holds every k-th video frame (Ref-YouTube-VOS: 00000, 00005, ...)
+  const stride = src.sourceKind === 'frames' ? folderStride(probe.frameFiles ?? []) : 1;
+  const step = p.mode === 'rvos' ? entryInterval(p.interval, stride, p.intervalUnit) : 0;
+  const clips = planClips(p, manifest.frameCount, stride);
+  yield { type: 'markdown', text: summary(info, p, { width: src.width, height: src.height, frameCount: src.frameCount }, clips, framesDir, ctx, decoded.reused, stride) };
 
   if (p.filmstripFrames > 0) {
     const picks = spreadIndices(manifest.frameCount, p.filmstripFrames);
@@ -272,7 +303,7 @@ export async function* runVideo(request: StageRequest, ctx: StageContext): Async
     const caption =
       p.mode === 'avs'
         ? `AVS grid: ${clip.frameIndices.length} frames (ids 1–${clip.frameIndices.length}), frames ${clip.frameIndices.join(', ')}`
-        : `Clip ${clip.clipIndex + 1} of ${clips.length}: frames ${first}–${last} every ${p.interval} (ids 1–${clip.frameIndices.length}), ${formatTime(manifest.times[first] ?? 0)}–${formatTime(manifest.times[last] ?? 0)}`;
+        : `Clip ${clip.clipIndex + 1} of ${clips.length}: frames ${first}–${last} every ${step} (ids 1–${clip.frameIndices.length}), ${formatTime(manifest.times[first] ?? 0)}–${formatTime(manifest.times[last] ?? 0)}`;
     yield { type: 'image', id: `grid-${clip.clipIndex}`, mime: img.mime, data: img.data, caption, renderer: { mime: MIME.frameGrid, payload: payloadOf(img, 'clip', clip.clipIndex, caption) } };
     yield { type: 'progress', done: clip.clipIndex + 1, total: clips.length, label: 'grids' };
   }
@@ -282,13 +313,14 @@ export async function* runVideo(request: StageRequest, ctx: StageContext): Async
     data: {
       info,
       mode: p.mode,
-      interval: p.mode === 'rvos' ? p.interval : 0,
+      interval: step,
       framesPerClip: p.mode === 'rvos' ? p.framesPerClip : p.avsFrames,
+      preset: p.preset,
       clips,
       grids,
       framesDir,
     },
-    inputHash: hashJson({ stage: 'video', version: 1, sourceHash, sourceKind: src.sourceKind, params: rest }),
+    inputHash: hashJson({ stage: 'video', version: 1, sourceHash, sourceKind: src.sourceKind, params: rest, stride }),
     upstream: [],
   };
 }

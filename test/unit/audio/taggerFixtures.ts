@@ -6,6 +6,9 @@
  *   Silence high;
  * - the waveform tagger of test/tooling/onnxFixtures.ts, with gains set so loud windows score Dog/Bark.
  */
+import { readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { OnnxGraphBuilder, buildAudioTaggerFixture } from '../../tooling/onnxFixtures';
 
 export const DOG = 74;
@@ -53,4 +56,23 @@ export function buildWaveformFixture(): Uint8Array {
   const gain = Array.from({ length: C }, (_, c) => (c === DOG ? 60 : c === BARK ? 50 : c === SILENCE ? -60 : c === SPEECH ? 10 : 0));
   const bias = Array.from({ length: C }, (_, c) => (c === DOG ? -3 : c === BARK ? -3 : c === SILENCE ? 3 : c === SPEECH ? -3 : -5));
   return buildAudioTaggerFixture({ gain, bias });
+}
+
+/** AudioSet MIDs in class_labels_indices.csv order (the shipped table). */
+export function csvMids(): string[] {
+  const csv = readFileSync(path.resolve(__dirname, '../../../assets/audioset/class_labels_indices.csv'), 'utf8');
+  return csv.split(/\r?\n/).slice(1).filter((l) => l.trim()).map((l) => l.split(',')[1]);
+}
+
+/**
+ * Writes BEATs fixture graphs as `<modelsDir>/<id>/model.onnx`, each with the label_dict sidecar a
+ * BEATs export carries (`model.label_dict.json`, output index -> MID; here the CSV order).
+ */
+export async function writeBeatsFixtures(modelsDir: string, ids: string[] = ['beats-iter3-as2m-cpt2', 'beats-iter3-as20k-cpt2']): Promise<void> {
+  const dict = Object.fromEntries(csvMids().map((mid, i) => [String(i), mid]));
+  for (const id of ids) {
+    await mkdir(path.join(modelsDir, id), { recursive: true });
+    await writeFile(path.join(modelsDir, id, 'model.onnx'), buildBeatsFixture());
+    await writeFile(path.join(modelsDir, id, 'model.label_dict.json'), JSON.stringify(dict));
+  }
 }

@@ -6,11 +6,13 @@ import { makeRunnerHost } from '../../../src/pipeline/eval/cliHost';
 import { readDataset } from '../../../src/pipeline/eval/datasets';
 import { decodeLabelPng } from '../../../src/pipeline/eval/png';
 import { avssPalette } from '../../../src/pipeline/eval/metrics';
-import { itemFileName, pipelineCells, runDataset, type ItemStatus, type RunnerHost } from '../../../src/pipeline/eval/runner';
+import { davisLogitsPath, itemFileName, pipelineCells, predictionDir, runDataset, type ItemStatus, type RunnerHost } from '../../../src/pipeline/eval/runner';
 import { scoreDataset, summarizeRecords } from '../../../src/pipeline/eval/score';
 import { defaultSettings } from '../../../src/pipeline/settings';
-import { makeAvss, makeMevis, makeS4, makeYtvos } from '../../tooling/datasets';
+import { makeAvss, makeMevis, makeRefDavis, makeS4, makeYtvos } from '../../tooling/datasets';
+import { composeByLogits, fromSparse, readLogitsFile } from '../../../src/pipeline/masks/logits';
 import { writeModelFixtures } from '../../tooling/onnxFixtures';
+import { writeBeatsFixtures } from '../audio/taggerFixtures';
 import { OpenAiTestServer } from '../../tooling/openaiServer';
 import { Command } from 'commander';
 import { registerRunCommand } from '../../../src/cli/commands/run';
@@ -60,6 +62,8 @@ suite('eval/runner: the full pipeline over a synthetic MeViS split (fixture ONNX
   suiteSetup(async () => {
     base = mkdtempSync(path.join(os.tmpdir(), 'alref-runner-'));
     await writeModelFixtures(path.join(base, 'models'));
+    // the AVS presets tag with the reference code's BEATs checkpoints (fixtures with their label_dict)
+    await writeBeatsFixtures(path.join(base, 'models'));
     server = await OpenAiTestServer.start();
     // every question gets the same short reasoning and picks frame / box 1
     // LBRU (AVS) answers with categories and frame ids; every other question picks frame / box 1
@@ -147,6 +151,37 @@ suite('eval/runner: the full pipeline over a synthetic MeViS split (fixture ONNX
     assert.equal(summary.failed, 0, JSON.stringify(statuses[0]?.error));
     assert.deepEqual(readdirSync(path.join(out, 'predictions', 's4vid0')).sort(), [1, 2, 3, 4, 5].map((k) => `s4vid0_${k}.png`));
     assert.ok(statuses[0].record && 'lbru' in statuses[0].record.cells);
+  });
+
+  test('Ref-DAVIS17 (reference code): the objects of a video and annotator set are composed by argmax of their logits with background -1 into anno_<set>/<video>', async () => {
+    const davis = await makeRefDavis(path.join(base, 'davis'), { videos: 1, objects: 2, predictions: false, width: 64, height: 48 });
+    const ds = await readDataset('ref-davis17', davis);
+    const only = { ...ds, items: ds.items.filter((i) => i.annotatorSet === 0) };
+    assert.equal(only.items.length, 2);
+    const out = path.join(base, 'out-davis');
+    const statuses: ItemStatus[] = [];
+    const summary = await runDataset({ dataset: only, outDir: out, host, signal: new AbortController().signal, onItemDone: (st) => statuses.push(st) });
+    assert.equal(summary.failed, 0, JSON.stringify(statuses.map((st) => st.error)));
+    const video = only.items[0].video;
+    const dir = path.join(out, 'predictions', 'anno_0', video);
+    const logits = await Promise.all(only.items.map((i) => readLogitsFile(davisLogitsPath(out, i))));
+    for (const [t, f] of only.items[0].frames.entries()) {
+      const png = decodeLabelPng(readFileSync(path.join(dir, `${f.name}.png`)), f.name);
+      const dense = logits.map((l) => fromSparse(l.frames[t] ?? null, png.width, png.height));
+      const expected = composeByLogits(only.items.map((i, k) => ({ label: i.objectIds?.[0] ?? 1, logits: dense[k] })), png.width * png.height, -1);
+      assert.deepEqual([...png.data], [...expected], `frame ${f.name}`);
+      // the stored logits are the masks' own: logit > 0 is exactly each expression's binary prediction
+      for (const [k, item] of only.items.entries()) {
+        const bin = decodeLabelPng(readFileSync(path.join(predictionDir(path.join(out, 'predictions'), ds, item), `${f.name}.png`)), f.name);
+        assert.ok(bin.data.every((v, i) => (v !== 0) === (dense[k][i] > 0)), `object ${k + 1}, frame ${f.name}`);
+      }
+    }
+    // the binary setting leaves the composition to scoring
+    const outBinary = path.join(base, 'out-davis-binary');
+    await runDataset({ dataset: only, outDir: outBinary, host, signal: new AbortController().signal, davisComposition: 'binary' });
+    assert.ok(!existsSync(path.join(outBinary, 'predictions', 'anno_0')));
+    const { records } = await scoreDataset(only, summary.predictionsDir);
+    assert.equal(records.length, 1);
   });
 
   test('AVSS: sounding objects are written as colour labels of their class (label2idx.json), and the split scores', async () => {

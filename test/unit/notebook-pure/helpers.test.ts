@@ -32,7 +32,7 @@ suite('cells: settings merge, --set pairs, artifact paths, experiment record', (
     assert.equal(s.llm.temperature, 0.2);
     assert.equal(s.models.executionProvider, 'cuda');
     assert.equal(s.ffmpegPath, '/opt/ffmpeg');
-    assert.equal(s.llm.maxTokens, 1500);
+    assert.equal(s.llm.maxTokens, null, 'no reply limit by default (reference code)');
     assert.deepEqual(s.llm.prices, { m: { input: 1, output: 2 } });
     assert.equal(s.llm.apiKey, undefined);
     assert.deepEqual(bad, ['llm.maxTokens']);

@@ -27,7 +27,7 @@ import { writeModelFixtures } from '../../tooling/onnxFixtures';
 import type { StageContext, StageRequest } from '../../../src/pipeline/types';
 import { OpenAiTestServer } from '../../tooling/openaiServer';
 import { TestSession, makeContext } from '../llm/fixtures';
-import { buildBeatsFixture, buildWaveformFixture } from '../audio/taggerFixtures';
+import { BARK, DOG, buildBeatsFixture, buildWaveformFixture, csvMids, writeBeatsFixtures } from '../audio/taggerFixtures';
 import { SAMPLES } from '../../tooling/media';
 
 const DOG_MP4 = path.join(SAMPLES, '01_dog.mp4');
@@ -127,10 +127,13 @@ suite('lbru stage: audio tags + frame grid -> sounding objects (01_dog.mp4, fixt
     assert.equal(data.answerValid, true);
     assert.deepEqual(data.targets.map((t) => [t.objectId, t.category, t.text, t.pivotFrameIndex]), [
       [1, 'dog', 'the dog that is making sound', tiles[1].frameIndex],
-      [2, 'puppy', 'the puppy that is making sound', tiles[3].frameIndex],
+      // "puppies" is not a class: the synonym list makes it "dog", merged into object 1 (reference code:
+      // every category maps to its nearest class); frame id 9 is past the grid: frame 1, the category kept
+      [2, 'guitar', 'the guitar that is making sound', tiles[0].frameIndex],
     ]);
+    assert.match(data.entries.find((e) => e.input === 'puppies')?.note ?? '', /merged into object 1/);
     const guitar = data.entries.find((e) => e.input === 'guitarr');
-    assert.ok(guitar && guitar.category === null && /past the last frame/.test(guitar.note ?? ''), JSON.stringify(guitar));
+    assert.ok(guitar && guitar.category === 'guitar' && /past the last frame.*frame 1 used/.test(guitar.note ?? ''), JSON.stringify(guitar));
     assert.equal(data.entries.find((e) => e.input === 'Dog')?.how, 'exact');
     // Fates: Dog and Bark both name the dog.
     assert.deepEqual(data.fates.filter((f) => f.fate === 'merged').map((f) => f.label).sort(), ['Bark', 'Dog']);
@@ -155,7 +158,7 @@ suite('lbru stage: audio tags + frame grid -> sounding objects (01_dog.mp4, fixt
     const payload = img.renderer?.payload as AudioTimelinePayload;
     const meta = await sharp(img.data).metadata();
     assert.deepEqual([meta.width, meta.height], [payload.width, payload.height]);
-    assert.deepEqual(payload.categories.map((c) => c.category), ['dog', 'puppy']);
+    assert.deepEqual(payload.categories.map((c) => c.category), ['dog', 'guitar']);
     assert.equal(payload.frames?.length, 5);
     // Tables: labels, entries, fates.
     const titles = events.filter((e): e is TableEvent => e.type === 'table').map((t) => t.title ?? '');
@@ -276,6 +279,81 @@ suite('lbru stage: audio tags + frame grid -> sounding objects (01_dog.mp4, fixt
     });
   });
 
+  function presetContext(preset: string, localDir: string): StageContext {
+    const ctx = context(localDir);
+    (ctx.session as TestSession).put('video', 'cell-video', { ...video, preset });
+    return ctx;
+  }
+
+  test('S4 (reference code): preset avsbench-s4 tags with BEATs AS2M cpt2 alone, asks for ONE source (lbru.single) and keeps the first entry', async () => {
+    const beatsDir = path.join(tmp, 'models-beats');
+    await writeBeatsFixtures(beatsDir);
+    server.enqueue("Step 1: a dog barks, a man stands by. ['dog': 2, 'man': 3]");
+    const { value } = await drain(runLbru(request({ audio: barkWav, soundEvents: false }), presetContext('avsbench-s4', beatsDir)));
+    const data = value.data as LbruData;
+    assert.deepEqual(data.taggers.map((t) => t.id), ['beats-iter3-as2m-cpt2']);
+    assert.match(data.taggers[0].labelDict ?? '', /model\.label_dict\.json$/);
+    assert.match(server.requests[0].text, /exactly one 'category': frameId entry/);
+    assert.equal(data.prompt?.name, 'lbru.single');
+    assert.deepEqual(data.targets.map((t) => t.category), ['dog']);
+    assert.match(data.entries.find((e) => e.input === 'man')?.note ?? '', /single source \(S4\): only the first entry is kept/);
+  });
+
+  test('MS3 / AVSS / V2 presets (reference code): the top-5 of BEATs AS20K cpt2 and AS2M cpt2 are united', async () => {
+    const beatsDir = path.join(tmp, 'models-beats');
+    await writeBeatsFixtures(beatsDir);
+    for (const preset of ['avsbench-ms3', 'avss', 'avss-v2-binary']) {
+      server.enqueue("['dog': 1]");
+      const { value } = await drain(runLbru(request({ audio: barkWav, soundEvents: false }), presetContext(preset, beatsDir)));
+      const data = value.data as LbruData;
+      assert.deepEqual(data.taggers.map((t) => t.id), ['beats-iter3-as20k-cpt2', 'beats-iter3-as2m-cpt2'], preset);
+      assert.equal(data.prompt?.name, 'lbru.cot', preset);
+    }
+  });
+
+  test('AVSS class ids (reference code): every answered category becomes one of the vocabulary classes (synonyms, then the closest name)', async () => {
+    server.enqueue("['person': 1, 'kazoo': 2]");
+    const { value } = await drain(runLbru(request({ audio: barkWav, soundEvents: false }), context()));
+    const data = value.data as LbruData;
+    const cats = data.targets.map((t) => t.category as string);
+    assert.equal(cats[0], 'man');
+    assert.match(data.entries[0].note ?? '', /synonym/);
+    assert.equal(cats.length, 2);
+    const vocab = (await import('node:fs')).readFileSync(path.resolve(__dirname, '../../../assets/audioset/avsbench-categories.txt'), 'utf8');
+    assert.ok(vocab.split('\n').includes(cats[1]), cats[1]);
+    // `keep` still keeps it as written
+    server.enqueue("['kazoo': 2]");
+    const kept = await drain(runLbru(request({ audio: barkWav, soundEvents: false, outOfVocabulary: 'keep' }), context()));
+    assert.deepEqual((kept.value.data as LbruData).targets.map((t) => t.category), ['kazoo']);
+  });
+
+  test("BEATs label_dict (PIPELINE.md): outputs are named through the checkpoint's own index -> label map, not the CSV order", async () => {
+    // a BEATs export whose outputs 74 (Dog) and 75 (Bark) are, in its label_dict, Cat (81) and Purr (82)
+    const mids = csvMids();
+    const dict = Object.fromEntries(mids.map((mid, i) => [String(i), mid]));
+    dict[String(DOG)] = mids[81];
+    dict[String(BARK)] = mids[82];
+    dict['81'] = mids[DOG];
+    dict['82'] = mids[BARK];
+    // a soundtrack that barks all along, so the BEATs fixture ranks Dog and Bark first
+    const loud = path.join(tmp, 'loud-bark.wav');
+    const bark = '0.6*exp(-12*mod(t,0.5))*(sin(2*PI*(500-300*mod(t,0.5))*t)+0.5*sin(4*PI*(500-300*mod(t,0.5))*t))/1.5';
+    execFileSync(resolveFfmpeg(defaultSettings()).ffmpeg, ['-v', 'error', '-y', '-f', 'lavfi', '-i', `aevalsrc=exprs='${bark}':s=16000:d=3`, loud]);
+    await writeFile(path.join(tmp, 'perm.onnx'), buildBeatsFixture());
+    await writeFile(path.join(tmp, 'perm.label_dict.json'), JSON.stringify(dict));
+    const mapped = await drain(runLbru(request({ audio: loud, tagger: 'perm.onnx', strategy: 'labels-only', soundEvents: false }), context()));
+    const labels = (mapped.value.data as LbruData).labels.map((l) => l.name);
+    assert.ok(labels.includes('Cat') && labels.includes('Purr'), labels.join(', '));
+    assert.ok(!labels.includes('Dog') && !labels.includes('Bark'), labels.join(', '));
+    assert.ok(!mapped.events.some((e) => e.type === 'warning' && /label_dict/.test(e.message)));
+    // without the sidecar: CSV order, with a warning that names the missing file
+    await writeFile(path.join(tmp, 'plain.onnx'), buildBeatsFixture());
+    const plain = await drain(runLbru(request({ audio: loud, tagger: 'plain.onnx', strategy: 'labels-only', soundEvents: false }), context()));
+    const plainLabels = (plain.value.data as LbruData).labels.map((l) => l.name);
+    assert.ok(plainLabels.includes('Dog') && plainLabels.includes('Bark') && !plainLabels.includes('Cat'), plainLabels.join(', '));
+    assert.ok(plain.events.some((e) => e.type === 'warning' && /without a label_dict sidecar \(plain\.label_dict\.json/.test(e.message)));
+  });
+
   test('parseLbruAnswer and referenceText', () => {
     const r = parseLbruAnswer('nothing here []');
     assert.ok(r.ok && r.value.entries.length === 0);
@@ -348,7 +426,11 @@ suite('lbru -> pivot-frame -> pivot-box -> propagate -> silent-frame filtering (
     // which this test loader cannot resolve; the detector has its own tests).
     const b = clip.boxes[lbru.targets[0].pivotFrameIndex as number];
     await run('pivot-box', runPivotBox as never, { candidates: [[b.x0, b.y0, b.x1, b.y1]] });
-    const prop = await run('propagate', runPropagate as never, {});
+    // one target: no silent-frame filtering by default (reference code)
+    const plain = await run('propagate', runPropagate as never, {});
+    assert.ok(plain.events.some((e) => e.type === 'markdown' && /Silent-frame filtering is off \(a single target\)/.test(e.text)));
+    assert.ok(!plain.events.some((e) => e.type === 'table' && /Silent-frame filtering/.test(e.title ?? '')));
+    const prop = await run('propagate', runPropagate as never, { silenceFilter: true });
     const maskData = prop.data as MaskData;
     const masks = await readMasksFile(maskData.objects[0].masksFile, 24);
     assert.ok(maskBoxIou(decodeRle(masks[12]), clip.width, clip.boxes[12]) > 0.5, 'the square is segmented');

@@ -72,7 +72,9 @@ suite('pivot-box with the GroundingDINO detector (fixture graph in a real onnxru
     const { result } = await collect(request, ctxFor(true));
     const pivot = (result.data as PivotBoxData).objects[0].pivots[0];
     assert.equal(server.requests.length, 1);
-    assert.match(server.requests[0].text, /box 1: green, detector label "the white square", score 0\.88/);
+    // the reference code's prompt shows the boxes, not their scores (showScores: true lists them)
+    assert.match(server.requests[0].text, /box 1: green, detector label "the white square"\n/);
+    assert.doesNotMatch(server.requests[0].text, /score 0\.88/);
     assert.ok(pivot.candidates.length >= 2 && pivot.candidates.length <= 3);
     assert.ok(pivot.candidates.every((c) => c.source === 'grounding-dino'));
     assert.ok(pivot.candidates.every((c, i) => i === 0 || c.score <= pivot.candidates[i - 1].score));

@@ -31,6 +31,12 @@ export interface Sam2FrameResult {
   /** The decoder's object score logit (> 0: object present). */
   objectScore: number;
   conditioning: boolean;
+  /**
+   * The low-resolution logits whose bilinear upsampling to the video size, `> 0`, is `mask` (hole
+   * filling applied); absent when the object score is <= 0 (every pixel background). The propagate
+   * stage composes several objects by argmax of these logits (Ref-DAVIS17).
+   */
+  lowResLogits?: { data: Float32Array; width: number; height: number };
 }
 
 export interface Sam2TrackOptions {
@@ -362,13 +368,15 @@ export class Sam2VideoTracker {
       const low = dec.low_res_mask;
       const [lh, lw] = [low.dims[2], low.dims[3]];
       let mask: Uint8Array;
+      let lowResLogits: Sam2FrameResult['lowResLogits'];
       if (score > 0) {
         const logits = fillHoles(Float32Array.from(toF32(low)), lw, lh, o.fillHoleArea ?? 8);
         mask = resizeLogitsToMask(logits, lw, lh, o.width, o.height);
+        lowResLogits = { data: logits, width: lw, height: lh };
       } else {
         mask = new Uint8Array(o.width * o.height);
       }
-      return { frameIndex: i, mask, objectScore: score, conditioning };
+      return { frameIndex: i, mask, objectScore: score, conditioning, ...(lowResLogits ? { lowResLogits } : {}) };
     };
 
     // conditioning frames first: they use no memory
