@@ -11,7 +11,6 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
-import sharp from 'sharp';
 import { MIME } from '../../../src/common/mime';
 import type { ReasoningTracePayload } from '../../../src/common/payloads';
 import type { CellLike } from '../../../src/pipeline/cells/notebook';
@@ -97,12 +96,8 @@ function serialise(outputs: OutputModel[]): string {
 suite('LLM fault injection: the service against a misbehaving server', () => {
   let server: OpenAiTestServer;
   let runDir: string;
-  let jpeg: Uint8Array;
   let logs: string[];
 
-  suiteSetup(async () => {
-    jpeg = new Uint8Array(await sharp({ create: { width: 32, height: 24, channels: 3, background: '#808080' } }).jpeg().toBuffer());
-  });
   setup(async () => {
     server = await OpenAiTestServer.start({ apiKey: KEY });
     runDir = await mkdtemp(path.join(os.tmpdir(), 'alref-faults-'));
@@ -135,7 +130,7 @@ suite('LLM fault injection: the service against a misbehaving server', () => {
     assert.ok(gap >= 950, `the request after "503, Retry-After: 1" came after ${gap} ms`);
 
     for (const maxRetries of [0, 2]) {
-      const before = server.requests.length;
+      const before: number = server.requests.length;
       server.setScript(() => ({ fault: 'http-error', status: 503, retryAfterSec: 0, errorMessage: 'Service unavailable' }));
       const err = await rejection(drain(createLlmService(env()).complete(request, { settings: settings({ maxRetries }), stage: 'pivot-frame', cellId: 'pf' })));
       assert.equal(server.requests.length - before, maxRetries + 1, `maxRetries ${maxRetries}`);
