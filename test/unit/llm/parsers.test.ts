@@ -73,6 +73,44 @@ suite('answer parsers', () => {
     );
   });
 
+  test('LBRU entries: the linear scan finds exactly what the reference regular expression finds', () => {
+    // The original pattern, which backtracks quadratically on a long group without a colon.
+    const reference = (reply: string): Array<{ category: string; frameId: number }> | undefined => {
+      const groups = [...reply.matchAll(/[[{]([^[\]{}]*)[\]}]/g)];
+      for (let g = groups.length - 1; g >= 0; g--) {
+        const out: Array<{ category: string; frameId: number }> = [];
+        const seen = new Set<string>();
+        for (const m of groups[g][1].matchAll(/["'“‘]?([A-Za-z][A-Za-z0-9 ,()'/-]*?)["'”’]?\s*:\s*(\d{1,6})/g)) {
+          const category = m[1].trim().replace(/^[,\s]+/, '');
+          if (category && !seen.has(category.toLowerCase())) {
+            seen.add(category.toLowerCase());
+            out.push({ category, frameId: Number.parseInt(m[2], 10) });
+          }
+        }
+        if (out.length > 0) {
+          return out;
+        }
+      }
+      return undefined;
+    };
+    const alphabet = fc.constantFrom(...'ab Z9 ,()\'"/-:’”“‘[]{}\n\t12345678'.split(''));
+    fc.assert(
+      fc.property(fc.array(fc.oneof(alphabet, fc.constantFrom("'dog': 2", '"man" : 14', 'acoustic guitar:3', ': 1234567')), { maxLength: 40 }), (parts) => {
+        const s = parts.join('');
+        const r = parseLbruEntries(s);
+        assert.deepEqual(r.ok ? r.value : undefined, reference(s), JSON.stringify(s));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  test('LBRU entries: a 300,000-character group without a colon, and a 2 MB reply, parse (linear scan)', () => {
+    assert.equal(pick(parseLbruEntries(`[${'ab '.repeat(100_000)}]`)), 'no-entries');
+    const big = parseLbruEntries(`${'The dog barks and the man talks. '.repeat(64_000)}['dog': 2, 'man': 4]`);
+    assert.ok(big.ok);
+    assert.deepEqual(big.value, [{ category: 'dog', frameId: 2 }, { category: 'man', frameId: 4 }]);
+  });
+
   test('randomised: a reply ending in [n] always parses to n', () => {
     fc.assert(
       fc.property(fc.string(), fc.integer({ min: -1, max: 99 }), (prefix, n) => {
