@@ -299,7 +299,15 @@ class OpenAiLlmService implements LlmService {
             latencyMs,
             recordedAt: new Date().toISOString(),
           };
-          await writeExchange(this._env.runDir, ex);
+          try {
+            await writeExchange(this._env.runDir, ex);
+          } catch (err) {
+            const label = exchangeLabel(this._env.runDir, hash);
+            throw new PipelineError(
+              `Cannot store the recorded exchange ${label} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}). Check that the run folder is writable and the disk has space, or switch the notebook to live mode.`,
+              { stage, kind: 'invalid-input', file: exchangePath(this._env.runDir, hash), cellId: options.cellId, cause: err },
+            );
+          }
         }
         return reply;
       } catch (err) {

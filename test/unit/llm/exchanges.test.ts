@@ -5,7 +5,7 @@
  * JavaScript error with a stack trace or an absolute path.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { CellLike } from '../../../src/pipeline/cells/notebook';
@@ -104,6 +104,20 @@ suite('damaged recorded exchanges', () => {
       }
     });
   }
+
+  test('record mode into a run folder where exchanges/ cannot be created: a cell error naming the file, no stack', async () => {
+    const blocked = path.join(tmp, 'blocked.alref.runs');
+    await rm(blocked, { recursive: true, force: true });
+    await mkdir(blocked, { recursive: true });
+    await writeFile(path.join(blocked, 'exchanges'), 'a file where the folder should be');
+    const h = host('record');
+    const settings = h.settings;
+    const services = createServices(settings, { runDir: blocked, resourcesDir: RESOURCES, userCacheDir: path.join(tmp, 'cache'), getSecret: async () => KEY });
+    const out = await runCell({ cells, index: 2, session, host: { ...h, runDir: blocked, services }, signal: new AbortController().signal });
+    assert.equal(out.status, 'error');
+    assert.match(out.message ?? '', /^Cell 3 \(id "pf"\): Cannot store the recorded exchange blocked\.alref\.runs\/exchanges\/[0-9a-f]{64}\.json \((ENOTDIR|EEXIST)\)\. Check that the run folder is writable/);
+    assert.ok(out.error instanceof PipelineError);
+  });
 
   test('readExchange: a missing file is "not recorded" (undefined); exchangeProblem accepts the intact record', async () => {
     const hash = path.basename(exchangeFile, '.json');
