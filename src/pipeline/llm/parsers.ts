@@ -104,6 +104,9 @@ export function parseLbruEntries(reply: string): ParseResult<LbruEntry[]> {
   return { ok: false, reason: 'no-entries', message: "No bracketed group holds entries of the form 'category': frameId." };
 }
 
+/** Longer "categories" are not category names (and would cost the vocabulary match dearly): skipped. */
+export const MAX_CATEGORY_CHARS = 100;
+
 /** Characters a category name may hold (after its first letter). */
 const CATEGORY_CHAR = /[A-Za-z0-9 ,()'/-]/;
 const LETTER = /[A-Za-z]/;
@@ -116,6 +119,7 @@ const DIGITS_AFTER_COLON = /\s*(\d{1,6})/y;
  * linear time (the expression backtracks quadratically on a long group without a colon). A category
  * cannot hold a colon, so each candidate lies between the previous entry (or a failed colon) and the
  * next colon: it starts at the first letter after the last character that no category may hold.
+ * Entries whose category is longer than {@link MAX_CATEGORY_CHARS} are skipped.
  */
 function* lbruEntryMatches(inner: string): Generator<{ category: string; frameId: number }> {
   let from = 0;
@@ -142,7 +146,9 @@ function* lbruEntryMatches(inner: string): Generator<{ category: string; frameId
       start++;
     }
     if (start < end) {
-      yield { category: inner.slice(start, end), frameId: Number.parseInt(digits[1], 10) };
+      if (end - start <= MAX_CATEGORY_CHARS) {
+        yield { category: inner.slice(start, end), frameId: Number.parseInt(digits[1], 10) };
+      }
       from = DIGITS_AFTER_COLON.lastIndex;
     } else {
       from = colon + 1;
