@@ -135,7 +135,7 @@ async function main(): Promise<void> {
       const stored = builder.outputs().find((o) => o.items.some((i) => i.mime.includes('reasoning-trace')));
       const ms = performance.now() - t0;
       console.log(
-        `  ${mb.toFixed(1)} MB: ${ms.toFixed(0)} ms (${(ms / mb).toFixed(0)} ms/MB), ${deltas} trace events, ${updates} output rebuilds, ` +
+        `  ${mb.toFixed(2)} MB: ${ms.toFixed(0)} ms (${(ms / mb).toFixed(0)} ms/MB), ${deltas} trace events, ${updates} output rebuilds, ` +
           `${(bytes / 1e6).toFixed(1)} MB built, stored trace item ${((stored?.items[0].data.length ?? 0) / 1024).toFixed(0)} KiB, heap +${((process.memoryUsage().heapUsed - heap0) / 1e6).toFixed(0)} MB`,
       );
     }
