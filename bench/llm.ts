@@ -6,12 +6,16 @@
  * 2. Latency from a streamed chunk leaving the local OpenAI-compatible server to the trace event
  *    reaching the consumer of the stage (through the openai client, the service, asTrace and
  *    runConcurrent), over one reply of 200 chunks.
+ * 3. Long streamed replies (0.5, 1, 2 and 4 MB, 256-character chunks) through the whole path to the
+ *    cell outputs (CellOutputBuilder): wall time, trace-output rebuilds, bytes built and the stored
+ *    trace size. Linear handling shows as time roughly proportional to the size.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { VideoData } from '../src/pipeline/domain';
+import { CellOutputBuilder } from '../src/pipeline/cells/outputs';
 import { createLlmService } from '../src/pipeline/llm/service';
 import { defaultSettings } from '../src/pipeline/settings';
 import type { StageRequest } from '../src/pipeline/types';
@@ -103,6 +107,38 @@ async function main(): Promise<void> {
     }
     const lat = sent.map((t, i) => received[i] - t).filter((x) => Number.isFinite(x));
     console.log(`Streamed chunk -> trace event at the stage consumer (local server, 200 chunks): ${stats(lat)}`);
+
+    // Long replies, live through the local server, to the cell outputs.
+    console.log('Long streamed reply -> cell outputs (one clip, live, 256-char chunks; the first, 0.25 MB, warms up):');
+    for (const mb of [0.25, 0.5, 1, 2, 4]) {
+      const sentence = 'The car moves along the road and the shadow of the tree covers it. ';
+      const big = `${sentence.repeat(Math.ceil((mb * 1024 * 1024) / sentence.length))}So the answer is [2]`;
+      server.setScript(() => ({ text: big, chunkSize: 256 }));
+      let updates = 0;
+      let bytes = 0;
+      const builder = new CellOutputBuilder((change, outputs) => {
+        if (change.slot.startsWith('trace:')) {
+          updates++;
+          bytes += outputs[change.index].items.reduce((n, i) => n + i.data.length, 0);
+        }
+      });
+      const t0 = performance.now();
+      const heap0 = process.memoryUsage().heapUsed;
+      const run = runStage(req({}), makeContext({ runDir, session, settings, services: { llm: createLlmService({ runDir, getSecret: async () => KEY }) } }));
+      let deltas = 0;
+      for (let r = await run.next(); !r.done; r = await run.next()) {
+        if (r.value.type === 'trace') {
+          deltas++;
+        }
+        builder.apply(r.value);
+      }
+      const stored = builder.outputs().find((o) => o.items.some((i) => i.mime.includes('reasoning-trace')));
+      const ms = performance.now() - t0;
+      console.log(
+        `  ${mb.toFixed(2)} MB: ${ms.toFixed(0)} ms (${(ms / mb).toFixed(0)} ms/MB), ${deltas} trace events, ${updates} output rebuilds, ` +
+          `${(bytes / 1e6).toFixed(1)} MB built, stored trace item ${((stored?.items[0].data.length ?? 0) / 1024).toFixed(0)} KiB, heap +${((process.memoryUsage().heapUsed - heap0) / 1e6).toFixed(0)} MB`,
+      );
+    }
   } finally {
     await server.stop();
     await rm(tmp, { recursive: true, force: true });

@@ -32,6 +32,7 @@ export function activate(context: vscode.ExtensionContext): void {
         userCacheDir: context.globalStorageUri.fsPath,
         getSecret: async (name) => context.secrets.get(`alref.${name}`),
         onNote: (m) => log.info(m),
+        log,
       }),
   });
   const statusBar = new StalenessStatusBar(sessions);

@@ -26,6 +26,8 @@ export interface ServiceEnv {
   getSecret(name: 'openai-api-key'): Promise<string | undefined>;
   /** Where progress of long host-side work (downloads) is reported; optional. */
   onNote?(message: string): void;
+  /** The host's log: diagnostics of libraries (the openai client) go here, never to the console. */
+  log?: import('./types').Logger;
 }
 
 /**
@@ -38,7 +40,7 @@ export function createServices(_settings: PipelineSettings, _env: ServiceEnv): S
   Object.defineProperty(services, 'llm', {
     enumerable: true,
     configurable: true,
-    get: () => (llm ??= createLlmService({ runDir: _env.runDir, getSecret: (name) => _env.getSecret(name) })),
+    get: () => (llm ??= createLlmService({ runDir: _env.runDir, getSecret: (name) => _env.getSecret(name), log: _env.log })),
   });
   let models: import('./models/service').ModelService | undefined;
   Object.defineProperty(services, 'models', {

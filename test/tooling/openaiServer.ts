@@ -2,8 +2,11 @@
  * A local OpenAI-compatible chat-completions server for tests, demos and benchmarks. It speaks the
  * real wire protocol (JSON bodies, SSE streaming with `data: ...` lines and `[DONE]`), so the
  * product's real `openai` client talks to it unchanged. Replies are scripted by the test (a queue, or
- * a function of the request); faults are injected per reply: 429 with Retry-After, 500, a time-out
- * (the server never answers), a truncated stream, a wrong key (401), and a model that rejects images.
+ * a function of the request); faults are injected per reply: 429 with Retry-After, 500 and any other
+ * HTTP error (502, 503, ...), a time-out (the server never answers), a stall mid-stream, a truncated
+ * stream (connection destroyed mid-SSE), garbage events (non-JSON `data:` lines), a stream without
+ * `[DONE]`, a wrong key (401), and a model that rejects images. `{{authorization}}` in a reply text or
+ * an error message is replaced by the request's Authorization header, like a server that echoes it.
  *
  * Listens on 127.0.0.1 only, on a free port.
  */
@@ -47,9 +50,20 @@ export type ScriptedReply =
   | {
       text?: string;
       /** Inject an HTTP error or fault instead of (or, for `truncate`, part of) the reply. */
-      fault?: 'rate-limit' | 'server-error' | 'timeout' | 'truncate' | 'no-images';
-      /** Seconds for the Retry-After header of a `rate-limit` fault. */
+      fault?: 'rate-limit' | 'server-error' | 'http-error' | 'timeout' | 'stall' | 'truncate' | 'garbage' | 'no-done' | 'no-images';
+      /** Seconds for the Retry-After header of a `rate-limit` or `http-error` fault. */
       retryAfterSec?: number;
+      /** HTTP status of an `http-error` fault (default 500). */
+      status?: number;
+      /** Message of a `server-error` or `http-error` fault (may hold `{{authorization}}`). */
+      errorMessage?: string;
+      /** Send the error message as a plain-text body instead of an OpenAI error object. */
+      plainErrorBody?: boolean;
+      /**
+       * `garbage`: raw lines written as `data: <line>` events half-way through the stream (default
+       * one non-JSON line); the stream then goes on and finishes normally.
+       */
+      garbageLines?: string[];
       /** Characters per streamed chunk (default 8). */
       chunkSize?: number;
       /** Milliseconds between streamed chunks (default 0). */
@@ -165,6 +179,7 @@ export class OpenAiTestServer {
     }
 
     const scripted = this._next(received);
+    const echo = (t: string): string => t.split('{{authorization}}').join(String(req.headers.authorization ?? ''));
     const reply = typeof scripted === 'string' ? { text: scripted } : scripted;
     switch (reply.fault) {
       case 'rate-limit':
@@ -172,8 +187,20 @@ export class OpenAiTestServer {
         sendError(res, 429, 'Rate limit reached for requests.', 'rate_limit_exceeded');
         return;
       case 'server-error':
-        sendError(res, 500, 'The server had an error while processing your request.', 'server_error');
+      case 'http-error': {
+        const status = reply.fault === 'http-error' ? reply.status ?? 500 : 500;
+        const message = echo(reply.errorMessage ?? 'The server had an error while processing your request.');
+        if (reply.retryAfterSec !== undefined) {
+          res.setHeader('retry-after', String(reply.retryAfterSec));
+        }
+        if (reply.plainErrorBody) {
+          res.writeHead(status, { 'content-type': 'text/plain' });
+          res.end(message);
+        } else {
+          sendError(res, status, message, status === 429 ? 'rate_limit_exceeded' : 'server_error');
+        }
         return;
+      }
       case 'timeout':
         // Never answer; the connection is dropped by the client's time-out or by stop().
         return;
@@ -184,7 +211,7 @@ export class OpenAiTestServer {
         break;
     }
 
-    const text = reply.text ?? '';
+    const text = echo(reply.text ?? '');
     const model = reply.reportModel ?? `${body.model}-local`;
     const promptTokens = reply.promptTokens ?? Math.ceil(received.text.length / 4) + 85 * received.imageCount;
     const completionTokens = reply.completionTokens ?? Math.ceil(text.length / 4);
@@ -216,8 +243,14 @@ export class OpenAiTestServer {
       choices: [{ index: 0, delta, finish_reason: finish }],
     });
     send(chunk({ role: 'assistant', content: '' }, null));
-    const cut = reply.fault === 'truncate' ? Math.max(1, Math.floor(pieces.length / 2)) : pieces.length;
+    const half = Math.max(1, Math.floor(pieces.length / 2));
+    const cut = reply.fault === 'truncate' || reply.fault === 'stall' ? half : pieces.length;
     for (let i = 0; i < cut; i++) {
+      if (reply.fault === 'garbage' && i === Math.min(half, pieces.length - 1)) {
+        for (const line of reply.garbageLines ?? ['this is not json']) {
+          res.write(`data: ${echo(line)}\n\n`);
+        }
+      }
       if (reply.chunkDelayMs) {
         await new Promise((r) => setTimeout(r, reply.chunkDelayMs));
       }
@@ -226,6 +259,10 @@ export class OpenAiTestServer {
       }
       reply.onChunk?.(i);
       send(chunk({ content: pieces[i] }, null));
+    }
+    if (reply.fault === 'stall') {
+      // Send nothing more and keep the connection open: the client's time-out (or stop()) ends it.
+      return;
     }
     if (reply.fault === 'truncate') {
       // Drop the connection mid-stream (after the sent chunks are flushed): no finish_reason, no [DONE].
@@ -237,7 +274,9 @@ export class OpenAiTestServer {
     if (body.stream_options?.include_usage) {
       send({ id, object: 'chat.completion.chunk', created, model, choices: [], usage });
     }
-    res.write('data: [DONE]\n\n');
+    if (reply.fault !== 'no-done') {
+      res.write('data: [DONE]\n\n');
+    }
     res.end();
   }
 

@@ -80,7 +80,7 @@ export function cliRunnerHost(opts: { set?: string[]; mode?: 'live' | 'record' |
   const log = stderrLogger(Boolean(opts.verbose));
   return makeRunnerHost({
     version: packageVersion(), settings: cliSettings({ set: opts.set, mode: opts.mode }), log, resourcesDir: packageRoot(),
-    serviceEnv: (runDir) => cliServiceEnv(runDir, (m) => log.info(m)),
+    serviceEnv: (runDir) => ({ ...cliServiceEnv(runDir, (m) => log.info(m)), log }),
   });
 }
 

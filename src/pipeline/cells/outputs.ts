@@ -36,16 +36,115 @@ function text(mime: string, value: string): { mime: string; data: Uint8Array } {
   return { mime, data: enc.encode(value) };
 }
 
+/**
+ * Most characters of one trace kept in the outputs (the notebook file). A longer reply keeps its
+ * first three quarters and its last quarter, with a note saying how much was left out; the stage
+ * still parses the whole reply, and a recorded exchange keeps it whole.
+ */
+export const TRACE_MAX_CHARS = 64 * 1024;
+
+/**
+ * A trace output is rebuilt when the text received since the last rebuild reaches this fraction of
+ * all the text received so far (or on the stream's first and final events, and when the outputs are
+ * read). Rebuilds are then logarithmic in the reply's length and each is bounded by
+ * {@link TRACE_MAX_CHARS}, so a long streamed reply costs linear time, not quadratic.
+ */
+export const TRACE_REBUILD_FRACTION = 1 / 32;
+
+/** The stored text of one trace: a head, and a tail that follows the end of the stream. */
+export class TraceText {
+  private _head = '';
+  private _headClosed = false;
+  private _tail: string[] = [];
+  private _tailLen = 0;
+  private _total = 0;
+
+  constructor(private readonly _max = TRACE_MAX_CHARS) {}
+
+  /** Characters received so far. */
+  get total(): number {
+    return this._total;
+  }
+
+  append(delta: string): void {
+    if (delta === '') {
+      return;
+    }
+    this._total += delta.length;
+    let rest = delta;
+    if (!this._headClosed) {
+      const headMax = Math.floor((this._max * 3) / 4);
+      let take = Math.min(rest.length, headMax - this._head.length);
+      if (take > 0 && take < rest.length && isHighSurrogate(rest.charCodeAt(take - 1))) {
+        take--;
+      }
+      this._head += rest.slice(0, take);
+      rest = rest.slice(take);
+      this._headClosed = rest.length > 0;
+    }
+    if (rest === '') {
+      return;
+    }
+    this._tail.push(rest);
+    this._tailLen += rest.length;
+    if (this._tailLen > 2 * this._tailMax() + 1024) {
+      this._tail = [this._keptTail()];
+      this._tailLen = this._tail[0].length;
+    }
+  }
+
+  private _tailMax(): number {
+    return this._max - this._head.length;
+  }
+
+  private _keptTail(): string {
+    const joined = this._tail.join('');
+    const tailMax = this._tailMax();
+    if (joined.length <= tailMax) {
+      return joined;
+    }
+    let from = joined.length - tailMax;
+    if (isLowSurrogate(joined.charCodeAt(from))) {
+      from++;
+    }
+    return joined.slice(from);
+  }
+
+  /** The text as stored: whole when it fits, else head, a note, and tail. */
+  text(): string {
+    const tail = this._keptTail();
+    const dropped = this._total - this._head.length - tail.length;
+    if (dropped <= 0) {
+      return this._head + tail;
+    }
+    return `${this._head}\n\n… trace truncated: ${dropped} chars not stored (the reply had ${this._total}; the stage read all of it) …\n\n${tail}`;
+  }
+}
+
+function isHighSurrogate(c: number): boolean {
+  return c >= 0xd800 && c <= 0xdbff;
+}
+
+function isLowSurrogate(c: number): boolean {
+  return c >= 0xdc00 && c <= 0xdfff;
+}
+
 interface TraceState {
   title?: string;
-  text: string;
+  text: TraceText;
   final?: TraceEvent['final'];
+  /** Characters received when the output was last rebuilt; undefined before the first build. */
+  builtAt?: number;
+  /** Deltas since then are not in the output yet. */
+  dirty: boolean;
 }
 
 /**
  * Turns a stage's events into a cell's outputs, one output per "slot":
  * - each trace stream (`trace:<streamId>`): one output grown as deltas arrive, holding the
- *   reasoning-trace JSON payload and a markdown fallback (a snapshot of the text so far);
+ *   reasoning-trace JSON payload and a markdown fallback (a snapshot of the text so far); rebuilt at
+ *   most logarithmically often in the text's length (see {@link TRACE_REBUILD_FRACTION}) and capped at
+ *   {@link TRACE_MAX_CHARS} with a visible note;
  * - each image (`image:<id>` or `image#n`): the custom renderer item (when the event names one) then
  *   the `image/*` fallback; a binary renderer's payload goes into `metadata.alref`, a `+json`
  *   renderer's payload is its item; an image with the id of an earlier one replaces it in place;
@@ -64,8 +163,17 @@ export class CellOutputBuilder {
 
   constructor(private readonly _listener?: OutputListener) {}
 
-  /** The current outputs, in order. */
+  /** The current outputs, in order (pending trace text included). */
   outputs(): OutputModel[] {
+    for (const [streamId, state] of this._traces) {
+      if (state.dirty) {
+        this._buildTrace(streamId, state);
+      }
+    }
+    return this._list();
+  }
+
+  private _list(): OutputModel[] {
     return this._slots.map((s) => s.output);
   }
 
@@ -73,12 +181,12 @@ export class CellOutputBuilder {
     const i = this._slots.findIndex((s) => s.slot === slot);
     if (i >= 0) {
       this._slots[i] = { slot, output };
-      this._listener?.({ type: 'update', slot, index: i }, this.outputs());
+      this._listener?.({ type: 'update', slot, index: i }, this._list());
     } else {
       // Always appended: VS Code can append outputs cheaply but not insert them.
       const at = this._slots.length;
       this._slots.push({ slot, output });
-      this._listener?.({ type: 'add', slot, index: at }, this.outputs());
+      this._listener?.({ type: 'add', slot, index: at }, this._list());
     }
   }
 
@@ -137,28 +245,42 @@ export class CellOutputBuilder {
   }
 
   private _trace(event: TraceEvent): void {
-    const state = this._traces.get(event.streamId) ?? { text: '' };
+    let state = this._traces.get(event.streamId);
+    if (!state) {
+      state = { text: new TraceText(), dirty: true };
+      this._traces.set(event.streamId, state);
+    }
     if (state.title === undefined && event.title !== undefined) {
       state.title = event.title;
     }
-    state.text += event.delta;
+    state.text.append(event.delta);
     if (event.final) {
       state.final = event.final;
     }
-    this._traces.set(event.streamId, state);
-    const payload: ReasoningTracePayload = { version: 1, streamId: event.streamId, title: state.title, text: state.text, done: state.final !== undefined };
+    state.dirty = true;
+    const pending = state.text.total - (state.builtAt ?? 0);
+    if (state.builtAt === undefined || event.final || pending >= Math.max(1, state.text.total * TRACE_REBUILD_FRACTION)) {
+      this._buildTrace(event.streamId, state);
+    }
+  }
+
+  private _buildTrace(streamId: string, state: TraceState): void {
+    state.dirty = false;
+    state.builtAt = state.text.total;
+    const body = state.text.text();
+    const payload: ReasoningTracePayload = { version: 1, streamId, title: state.title, text: body, done: state.final !== undefined };
     if (state.final) {
       payload.answer = state.final.answer;
       payload.valid = state.final.valid;
       payload.note = state.final.note;
       payload.usage = state.final.usage;
     }
-    let md = state.title ? `**${state.title}**\n\n${state.text}` : state.text;
+    let md = state.title ? `**${state.title}**\n\n${body}` : body;
     if (state.final) {
       const verdict = state.final.valid ? 'valid' : 'invalid';
       md += `\n\n**Answer:** ${state.final.answer ?? '(none)'} (${verdict})${state.final.note ? ` ${state.final.note}` : ''}`;
     }
-    this._set(`trace:${event.streamId}`, { items: [text(MIME.reasoningTrace, stableStringify(payload)), text('text/markdown', md)] });
+    this._set(`trace:${streamId}`, { items: [text(MIME.reasoningTrace, stableStringify(payload)), text('text/markdown', md)] });
   }
 
   /** Adds (or replaces) a markdown output under a fixed slot. */

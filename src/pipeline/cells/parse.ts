@@ -99,37 +99,84 @@ function isStageKind(v: unknown): v is StageKind {
   return typeof v === 'string' && (STAGE_KINDS as readonly string[]).includes(v);
 }
 
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) {
-    d[0][j] = j;
-  }
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-  }
-  return d[a.length][b.length];
+/** Longest input for which a "did you mean" hint is computed; longer words get no hint. */
+export const MAX_SUGGEST_LENGTH = 64;
+
+/** Longest user value quoted in a message; longer values are cut (see {@link quoteForMessage}). */
+export const MAX_ECHO_LENGTH = 80;
+
+/** A user's text as a message quotes it: cut to the first {@link MAX_ECHO_LENGTH} characters, with its length. */
+export function clipForMessage(text: string): string {
+  return text.length <= MAX_ECHO_LENGTH ? text : `${text.slice(0, MAX_ECHO_LENGTH)}... (${text.length} chars)`;
 }
 
-/** The closest candidate within a small edit distance, for "did you mean" hints. */
+/** A user value in double quotes, JSON-escaped and cut like {@link clipForMessage}. */
+export function quoteForMessage(text: string): string {
+  if (text.length <= MAX_ECHO_LENGTH) {
+    return JSON.stringify(text);
+  }
+  return `${JSON.stringify(text.slice(0, MAX_ECHO_LENGTH)).slice(0, -1)}..." (${text.length} chars)`;
+}
+
+/**
+ * Levenshtein distance of `a` and `b`, or `limit + 1` as soon as it must exceed `limit`. Two rows and
+ * a band of width 2 * limit + 1: O(limit * length) time, O(length) memory.
+ */
+export function boundedEditDistance(a: string, b: string, limit: number): number {
+  if (Math.abs(a.length - b.length) > limit) {
+    return limit + 1;
+  }
+  const big = limit + 1;
+  let prev = new Array<number>(b.length + 1);
+  let cur = new Array<number>(b.length + 1);
+  for (let j = 0; j <= b.length; j++) {
+    prev[j] = j <= limit ? j : big;
+  }
+  for (let i = 1; i <= a.length; i++) {
+    const lo = Math.max(1, i - limit);
+    const hi = Math.min(b.length, i + limit);
+    cur.fill(big);
+    cur[0] = i <= limit ? i : big;
+    let rowMin = cur[0];
+    for (let j = lo; j <= hi; j++) {
+      const v = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a.charCodeAt(i - 1) === b.charCodeAt(j - 1) ? 0 : 1));
+      cur[j] = Math.min(v, big);
+      rowMin = Math.min(rowMin, cur[j]);
+    }
+    if (rowMin > limit) {
+      return big;
+    }
+    [prev, cur] = [cur, prev];
+  }
+  return Math.min(prev[b.length], big);
+}
+
+/**
+ * The closest candidate within a small edit distance, for "did you mean" hints. Bounded: a word
+ * longer than {@link MAX_SUGGEST_LENGTH} gets no hint, and distances are computed only up to the
+ * threshold, so a huge unknown value costs nothing.
+ */
 export function closest(word: string, candidates: readonly string[]): string | undefined {
+  if (word.length > MAX_SUGGEST_LENGTH) {
+    return undefined;
+  }
+  const limit = Math.max(2, Math.floor(word.length / 3));
   let best: string | undefined;
-  let bestD = Infinity;
+  let bestD = limit + 1;
   for (const c of candidates) {
-    const dist = editDistance(word.toLowerCase(), c.toLowerCase());
+    const dist = boundedEditDistance(word.toLowerCase(), c.toLowerCase(), limit);
     if (dist < bestD) {
       bestD = dist;
       best = c;
     }
   }
-  return bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+  return bestD <= limit ? best : undefined;
 }
 
 type Path = Array<string | number>;
 
 function fieldName(path: Path): string {
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? clipForMessage(p) : `.${clipForMessage(p)}`)).join('');
 }
 
 function nodeRange(node: unknown, m: OffsetMapper): SourceRange | undefined {
@@ -176,6 +223,13 @@ function describeValue(v: unknown): string {
   }
   if (typeof v === 'object') {
     return 'a mapping';
+  }
+  if (typeof v === 'number' && !Number.isFinite(v)) {
+    // YAML's .inf, -.inf and .nan (JSON would print them as null).
+    return Number.isNaN(v) ? '.nan' : v > 0 ? '.inf' : '-.inf';
+  }
+  if (typeof v === 'string') {
+    return `string ${quoteForMessage(v)}`;
   }
   return `${typeof v} ${JSON.stringify(v)}`;
 }
@@ -226,7 +280,7 @@ function schemaDiagnostics(kind: StageKind, errors: ErrorObject[], params: Recor
         const known = sub ? [...COMMON_FIELDS, ...Object.keys((sub.properties ?? {}) as object)] : [];
         const hint = closest(name, known);
         message = path.length === 0
-          ? `Unknown field "${name}" for ${article(kind)} stage.${hint ? ` Did you mean "${hint}"?` : ''} Known fields: ${known.join(', ')}.`
+          ? `Unknown field "${clipForMessage(name)}" for ${article(kind)} stage.${hint ? ` Did you mean "${hint}"?` : ''} Known fields: ${known.join(', ')}.`
           : `Unknown field "${fieldName(diagPath)}".`;
         break;
       }
@@ -237,9 +291,13 @@ function schemaDiagnostics(kind: StageKind, errors: ErrorObject[], params: Recor
         reported = fieldName([...path, name]);
         break;
       }
-      case 'type':
-        message = `Field "${field}" must be ${article(String((e.params as { type: string }).type))}, not ${describeValue(value)}.`;
+      case 'type': {
+        const type = String((e.params as { type: string }).type);
+        message = typeof value === 'number' && !Number.isFinite(value) && /number|integer/.test(type)
+          ? `Field "${field}" must be a finite ${type.includes('integer') ? 'integer' : 'number'}, got ${describeValue(value)}.`
+          : `Field "${field}" must be ${article(type)}, not ${describeValue(value)}.`;
         break;
+      }
       case 'enum':
         message = `Field "${field}" must be one of: ${((e.params as { allowedValues: unknown[] }).allowedValues ?? []).map((v) => JSON.stringify(v)).join(', ')} (got ${describeValue(value)}).`;
         break;
@@ -326,7 +384,7 @@ export function parseStageCell(source: string, options: StageParseOptions): Stag
     const hint = typeof stage === 'string' ? closest(stage, STAGE_KINDS) : undefined;
     return fail([
       {
-        message: `Unknown stage kind ${JSON.stringify(stage)}.${hint ? ` Did you mean "${hint}"?` : ''} Stage kinds: ${STAGE_KINDS.join(', ')}.`,
+        message: `Unknown stage kind ${typeof stage === 'string' ? quoteForMessage(stage) : describeValue(stage)}.${hint ? ` Did you mean "${hint}"?` : ''} Stage kinds: ${STAGE_KINDS.join(', ')}.`,
         severity: 'error',
         field: 'stage',
         range: rangeOf(doc, ['stage'], m),
@@ -354,7 +412,7 @@ export function parseStageCell(source: string, options: StageParseOptions): Stag
       for (const [k, v] of Object.entries(value.uses as Record<string, unknown>)) {
         if (!isStageKind(k)) {
           const hint = closest(k, STAGE_KINDS);
-          diagnostics.push({ message: `"uses.${k}": "${k}" is not a stage kind.${hint ? ` Did you mean "${hint}"?` : ''} Stage kinds: ${STAGE_KINDS.join(', ')}.`, severity: 'error', field: `uses.${k}`, range: rangeOf(doc, ['uses', k], m, 'key') });
+          diagnostics.push({ message: `"uses.${clipForMessage(k)}": "${clipForMessage(k)}" is not a stage kind.${hint ? ` Did you mean "${hint}"?` : ''} Stage kinds: ${STAGE_KINDS.join(', ')}.`, severity: 'error', field: `uses.${clipForMessage(k)}`, range: rangeOf(doc, ['uses', k], m, 'key') });
           continue;
         }
         if (typeof v !== 'string' || !ID_PATTERN.test(v)) {
@@ -422,7 +480,7 @@ export function parsePromptCell(source: string): PromptParseResult {
       ok: false,
       diagnostics: [
         {
-          message: `The first line of a prompt cell must be "template: <name>" (letters, digits, ".", "-", "_"), not ${JSON.stringify(line.trim())}.`,
+          message: `The first line of a prompt cell must be "template: <name>" (letters, digits, ".", "-", "_"), not ${quoteForMessage(line.trim())}.`,
           severity: 'error',
           field: 'template',
           range: m.range(lineStart, lineStart + line.length),

@@ -1,4 +1,44 @@
+import packageJson from '../../../package.json';
 import type { PipelineSettings } from '../settings';
+
+/** The JSON schema of one `alref.*` setting, as package.json contributes it. */
+interface SettingSchema {
+  type?: string | string[];
+  enum?: unknown[];
+  minimum?: number;
+  maximum?: number;
+}
+
+const SETTING_SCHEMAS = (packageJson.contributes.configuration.properties ?? {}) as Record<string, SettingSchema>;
+
+/**
+ * What a value of a setting must be, in words, when it breaks the setting's schema in package.json
+ * (enum, integer, minimum, maximum, null); undefined when it is fine or the setting has no schema.
+ */
+export function settingSchemaProblem(path: string, value: unknown): string | undefined {
+  const schema = SETTING_SCHEMAS[`alref.${path}`];
+  if (!schema) {
+    return undefined;
+  }
+  const types = Array.isArray(schema.type) ? schema.type : schema.type ? [schema.type] : [];
+  if (value === null) {
+    return types.length === 0 || types.includes('null') ? undefined : `${types.join(' or ')}, not null`;
+  }
+  if (schema.enum && !schema.enum.includes(value)) {
+    return `one of ${schema.enum.map((v) => JSON.stringify(v)).join(', ')}`;
+  }
+  if (typeof value === 'number') {
+    const range = `${schema.minimum !== undefined ? ` of at least ${schema.minimum}` : ''}${schema.minimum !== undefined && schema.maximum !== undefined ? ' and' : ''}${schema.maximum !== undefined ? ` at most ${schema.maximum}` : ''}`;
+    const what = `${types.includes('integer') && !types.includes('number') ? 'a whole number' : 'a finite number'}${range}`;
+    if (!Number.isFinite(value) || (types.includes('integer') && !types.includes('number') && !Number.isInteger(value))) {
+      return what;
+    }
+    if ((schema.minimum !== undefined && value < schema.minimum) || (schema.maximum !== undefined && value > schema.maximum)) {
+      return what;
+    }
+  }
+  return undefined;
+}
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -15,7 +55,8 @@ const NULLABLE_TYPES: Record<string, string> = { 'llm.temperature': 'number', 'l
  * dotted field path of {@link PipelineSettings} (`llm.baseUrl`, `models.executionProvider`), or
  * `undefined`. The VS Code side passes `alref.<path>` configuration, the CLI its `--set` values, so a
  * subsystem adds a setting by adding a field to the settings shape plus a package.json entry named
- * `alref.<path>`. A value of the wrong type is reported through `onInvalid` and ignored.
+ * `alref.<path>`. A value of the wrong type, or one its package.json schema refuses (not one of the
+ * enum's values, out of range, not a whole number), is reported through `onInvalid` and ignored.
  */
 export function mergeSettings(
   base: PipelineSettings,
@@ -48,7 +89,12 @@ export function mergeSettings(
       }
       const expected = current === null ? NULLABLE_TYPES[path] : typeof current;
       if (expected === undefined || typeof value === expected || value === null) {
-        out[key] = value;
+        const problem = settingSchemaProblem(path, value);
+        if (problem) {
+          onInvalid?.(path, value, problem);
+        } else {
+          out[key] = value;
+        }
       } else {
         onInvalid?.(path, value, expected);
       }

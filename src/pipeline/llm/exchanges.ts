@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { PipelineError } from '../errors';
 import { hashJson } from '../run/hash';
 import { writeFileAtomic } from '../run/runFolder';
 
@@ -51,22 +52,91 @@ export function exchangePath(runDir: string, hash: string): string {
   return path.join(exchangesDir(runDir), `${hash}.json`);
 }
 
-/** Reads a recorded exchange, or undefined when none is stored for this hash. */
+/** How an exchange file is named in messages: relative to the notebook's folder (`<nb>.alref.runs/exchanges/<hash>.json`). */
+export function exchangeLabel(runDir: string, hash: string): string {
+  return path.join(path.basename(runDir), 'exchanges', `${hash}.json`);
+}
+
+/**
+ * Reads a recorded exchange, or undefined when none is stored for this hash. A file that is not a
+ * version-1 exchange for this request (truncated JSON, wrong shape, missing fields) is an
+ * `invalid-input` PipelineError naming the file, what is wrong and how to re-record it.
+ */
 export async function readExchange(runDir: string, hash: string): Promise<Exchange | undefined> {
+  const file = exchangePath(runDir, hash);
   let text: string;
   try {
-    text = await readFile(exchangePath(runDir, hash), 'utf8');
+    text = await readFile(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       return undefined;
     }
-    throw err;
+    throw corrupt(runDir, hash, `it cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, err);
   }
-  const ex = JSON.parse(text) as Exchange;
-  if (ex.version !== 1 || ex.hash !== hash || typeof ex.reply?.text !== 'string') {
-    throw new Error(`Recorded exchange ${exchangePath(runDir, hash)} is not a version-1 exchange for this request.`);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    const what = text.trim() === '' ? 'it is empty' : `it is not valid JSON (${(err as Error).message.slice(0, 120)}), perhaps cut short by an interrupted copy`;
+    throw corrupt(runDir, hash, what, err);
   }
-  return ex;
+  const problem = exchangeProblem(value, hash);
+  if (problem) {
+    throw corrupt(runDir, hash, problem);
+  }
+  return value as Exchange;
+}
+
+function corrupt(runDir: string, hash: string, what: string, cause?: unknown): PipelineError {
+  const label = exchangeLabel(runDir, hash);
+  return new PipelineError(
+    `The recorded exchange ${label} is damaged: ${what}. Re-record it: switch the notebook to record mode (with an API key) and run the cell again, ` +
+      `or delete ${label} and run in record mode; or restore the run folder that came with the notebook.`,
+    { stage: 'llm', kind: 'invalid-input', file: exchangePath(runDir, hash), cause },
+  );
+}
+
+/** What is wrong with a parsed exchange file, in words, or undefined when it is a valid version-1 exchange for `hash`. */
+export function exchangeProblem(value: unknown, hash: string): string | undefined {
+  const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+  const describe = (v: unknown): string => (v === undefined ? 'missing' : v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v).slice(0, 40)}`);
+  if (!isObj(value)) {
+    return `it holds ${describe(value)}, not an exchange object`;
+  }
+  if (value.version !== 1) {
+    return `field "version" must be 1 (got ${describe(value.version)})`;
+  }
+  if (value.hash !== hash) {
+    return typeof value.hash === 'string' ? `it records another request (hash ${value.hash.slice(0, 12)}, expected ${hash.slice(0, 12)})` : `field "hash" is ${describe(value.hash)}`;
+  }
+  if (!isObj(value.request)) {
+    return `field "request" is ${describe(value.request)}`;
+  }
+  if (!isObj(value.reply)) {
+    return `field "reply" is ${describe(value.reply)}`;
+  }
+  if (typeof value.reply.text !== 'string') {
+    return `field "reply.text" must be a string (got ${describe(value.reply.text)})`;
+  }
+  if (typeof value.reply.model !== 'string') {
+    return `field "reply.model" must be a string (got ${describe(value.reply.model)})`;
+  }
+  if (value.reply.finishReason !== null && typeof value.reply.finishReason !== 'string') {
+    return `field "reply.finishReason" must be a string or null (got ${describe(value.reply.finishReason)})`;
+  }
+  if (!isObj(value.usage)) {
+    return `field "usage" is ${describe(value.usage)}`;
+  }
+  for (const k of ['promptTokens', 'completionTokens'] as const) {
+    const n = value.usage[k];
+    if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) {
+      return `field "usage.${k}" must be a number of tokens (got ${describe(n)})`;
+    }
+  }
+  if (typeof value.latencyMs !== 'number' || !Number.isFinite(value.latencyMs) || value.latencyMs < 0) {
+    return `field "latencyMs" must be a number (got ${describe(value.latencyMs)})`;
+  }
+  return undefined;
 }
 
 /** Stores an exchange atomically (sorted keys, trailing newline, so re-records diff cleanly). */

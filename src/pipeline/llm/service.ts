@@ -3,9 +3,11 @@ import { PipelineError, throwIfAborted } from '../errors';
 import type { UsageSummary } from '../events';
 import type { LlmSettings } from '../settings';
 import { sha256 } from '../run/hash';
-import { type Exchange, type NormalizedRequest, exchangePath, readExchange, requestHash, writeExchange } from './exchanges';
+import { type Exchange, type NormalizedRequest, exchangeLabel, exchangePath, readExchange, requestHash, writeExchange } from './exchanges';
 import { DEFAULT_IMAGE_LIMITS, type ImageLimits, type PreparedImage, dataUrl, prepareImage } from './images';
 import type { ParseResult } from './parsers';
+import { StreamRedactor, clipText, redactSecrets } from './redact';
+import type { Logger } from '../types';
 
 /** One message of a request. Images go with user messages only. */
 export interface LlmMessage {
@@ -85,6 +87,11 @@ export interface LlmServiceEnv {
   imageLimits?: ImageLimits;
   /** Characters per chunk when a recorded reply is replayed (default 24). */
   replayChunkSize?: number;
+  /**
+   * Where the openai library's own diagnostics go (redacted, at info level), instead of the
+   * console. Absent: they are dropped (the call's warnings and errors say what went wrong).
+   */
+  log?: Logger;
 }
 
 const OPENAI_BASE_URL = 'https://api.openai.com/v1';
@@ -115,12 +122,9 @@ export function costOf(prices: LlmSettings['prices'], model: string, promptToken
   return (promptTokens * p.input + completionTokens * p.output) / 1_000_000;
 }
 
-/** Replaces every occurrence of the secret in a message. */
+/** Removes the secret (and anything credential-like, see {@link redactSecrets}) from a message. */
 export function redact(message: string, secret: string | undefined): string {
-  if (!secret || secret.length < 4) {
-    return message;
-  }
-  return message.split(secret).join('[redacted]');
+  return redactSecrets(message, secret);
 }
 
 class TransientError extends Error {
@@ -193,10 +197,18 @@ class OpenAiLlmService implements LlmService {
     const hash = requestHash(normalized);
 
     if (settings.mode === 'replay') {
-      const ex = await readExchange(this._env.runDir, hash);
+      let ex: Exchange | undefined;
+      try {
+        ex = await readExchange(this._env.runDir, hash);
+      } catch (err) {
+        if (err instanceof PipelineError) {
+          err.cellId ??= options.cellId;
+        }
+        throw err;
+      }
       if (!ex) {
         throw new PipelineError(
-          `Replay: cell "${options.cellId ?? '?'}" sent a request (${request.model}, hash ${hash.slice(0, 12)}) that was not recorded in ${exchangePath(this._env.runDir, hash)}. ` +
+          `Replay: cell "${options.cellId ?? '?'}" sent a request (${request.model}, hash ${hash.slice(0, 12)}) that was not recorded in ${exchangeLabel(this._env.runDir, hash)}. ` +
             'Run this cell in record mode (with an API key), or restore the run folder that came with the notebook.',
           { stage, kind: 'replay-miss', cellId: options.cellId, file: exchangePath(this._env.runDir, hash) },
         );
@@ -257,7 +269,7 @@ class OpenAiLlmService implements LlmService {
       let text = '';
       let streamedAny = false;
       try {
-        const result = yield* this._stream(client, body, settings.timeoutMs, options, (t) => {
+        const result = yield* this._stream(client, body, settings.timeoutMs, options, apiKey, (t) => {
           text += t;
           streamedAny = true;
         });
@@ -287,7 +299,15 @@ class OpenAiLlmService implements LlmService {
             latencyMs,
             recordedAt: new Date().toISOString(),
           };
-          await writeExchange(this._env.runDir, ex);
+          try {
+            await writeExchange(this._env.runDir, ex);
+          } catch (err) {
+            const label = exchangeLabel(this._env.runDir, hash);
+            throw new PipelineError(
+              `Cannot store the recorded exchange ${label} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}). Check that the run folder is writable and the disk has space, or switch the notebook to live mode.`,
+              { stage, kind: 'invalid-input', file: exchangePath(this._env.runDir, hash), cellId: options.cellId, cause: err },
+            );
+          }
         }
         return reply;
       } catch (err) {
@@ -320,6 +340,7 @@ class OpenAiLlmService implements LlmService {
     body: Record<string, unknown>,
     timeoutMs: number,
     options: LlmCallOptions,
+    apiKey: string,
     onText: (t: string) => void,
   ): AsyncGenerator<LlmEvent, { finishReason: string | null; model?: string; usage?: { prompt_tokens: number; completion_tokens: number } }, void> {
     const ctl = new AbortController();
@@ -340,27 +361,34 @@ class OpenAiLlmService implements LlmService {
     let gotChunk = false;
     let model: string | undefined;
     let usage: { prompt_tokens: number; completion_tokens: number } | undefined;
+    // A server may echo the key (from the Authorization header) into the reply: it never reaches a trace or an exchange.
+    const redactor = new StreamRedactor(apiKey);
     try {
       const stream = await client.chat.completions.create(body as unknown as OpenAI.ChatCompletionCreateParamsStreaming, {
         signal: ctl.signal,
         timeout: timeoutMs,
         maxRetries: 0,
       });
-      for await (const chunk of stream) {
+      for await (const chunk of stream as AsyncIterable<unknown>) {
         arm();
-        gotChunk = true;
-        model = chunk.model || model;
-        if (chunk.usage) {
-          usage = chunk.usage;
+        if (chunk === null || typeof chunk !== 'object' || Array.isArray(chunk)) {
+          throw new TransientError(`the server sent a malformed event in the reply stream (${clipText(redactSecrets(JSON.stringify(chunk) ?? String(chunk), apiKey), 60)}, not a chat completion chunk)`);
         }
-        for (const choice of chunk.choices ?? []) {
-          const t = choice.delta?.content;
+        const c = chunk as OpenAI.ChatCompletionChunk;
+        gotChunk = true;
+        model = typeof c.model === 'string' && c.model ? c.model : model;
+        if (c.usage && typeof c.usage === 'object') {
+          usage = c.usage;
+        }
+        for (const choice of Array.isArray(c.choices) ? c.choices : []) {
+          const raw = choice?.delta?.content;
+          const t = typeof raw === 'string' && raw ? redactor.push(raw) : '';
           if (t) {
             onText(t);
             yield { type: 'delta', text: t };
           }
-          if (choice.finish_reason) {
-            finishReason = choice.finish_reason;
+          if (choice?.finish_reason) {
+            finishReason = String(choice.finish_reason);
             sawFinish = true;
           }
         }
@@ -368,6 +396,13 @@ class OpenAiLlmService implements LlmService {
     } catch (err) {
       if (timedOut) {
         throw new TransientError(`no answer within ${Math.round(timeoutMs / 1000)} s (time-out)`);
+      }
+      if (err instanceof TransientError) {
+        throw err;
+      }
+      if (err instanceof SyntaxError) {
+        // The openai library could not parse a `data:` line of the event stream.
+        throw new TransientError(`the server sent a malformed event in the reply stream (not JSON: ${clipText(redactSecrets(err.message, apiKey), 100)})`);
       }
       if (gotChunk && !options.signal?.aborted && !(err instanceof OpenAI.APIError && err.status !== undefined)) {
         throw new TransientError(`the reply stream was cut off before it finished (${err instanceof Error ? err.message : String(err)})`);
@@ -382,6 +417,11 @@ class OpenAiLlmService implements LlmService {
     }
     if (!sawFinish) {
       throw new TransientError('the reply stream was cut off before it finished');
+    }
+    const rest = redactor.flush();
+    if (rest) {
+      onText(rest);
+      yield { type: 'delta', text: rest };
     }
     return { finishReason, model, usage };
   }
@@ -401,7 +441,7 @@ class OpenAiLlmService implements LlmService {
     }
     if (err instanceof OpenAI.APIError) {
       const status = err.status;
-      const serverMessage = redact(String((err.error as { message?: string } | undefined)?.message ?? err.message ?? ''), apiKey);
+      const serverMessage = clipText(redact(String((err.error as { message?: string } | undefined)?.message ?? err.message ?? ''), apiKey), 300);
       if (status === 401 || status === 403) {
         throw new PipelineError(
           `${endpoint} rejected the API key (HTTP ${status}) for model ${model}. Set a valid key ("AL-Ref: Set API Key" in VS Code, OPENAI_API_KEY for the CLI).`,
@@ -433,7 +473,20 @@ class OpenAiLlmService implements LlmService {
     if (err instanceof PipelineError) {
       throw err;
     }
-    return new TransientError(redact(err instanceof Error ? err.message : String(err), apiKey));
+    return new TransientError(clipText(redact(err instanceof Error ? err.message : String(err), apiKey), 300));
+  }
+
+  /**
+   * The openai library's logger: its messages (for example "Could not parse message into JSON" with
+   * the raw event, on a garbage server-sent event) go to the host's log, redacted and shortened,
+   * never to the console.
+   */
+  private _libraryLogger(apiKey: string): { error: LogFn; warn: LogFn; info: LogFn; debug: LogFn } {
+    const emit = (level: string) => (...args: unknown[]): void => {
+      const text = args.map((a) => (typeof a === 'string' ? a : a instanceof Error ? a.message : safeJson(a))).join(' ');
+      this._env.log?.info(`openai library (${level}): ${clipText(redactSecrets(text, apiKey), 500)}`);
+    };
+    return { error: emit('error'), warn: emit('warn'), info: emit('info'), debug: emit('debug') };
   }
 
   private _client(settings: LlmSettings, apiKey: string): OpenAI {
@@ -443,11 +496,21 @@ class OpenAiLlmService implements LlmService {
     if (!client) {
       const host = hostOf(baseUrl);
       client = /\.openai\.azure\.com$|\.cognitiveservices\.azure\.com$/.test(host)
-        ? new AzureOpenAI({ apiKey, endpoint: new URL(baseUrl).origin, apiVersion: settings.azureApiVersion || DEFAULT_AZURE_API_VERSION, maxRetries: 0 })
-        : new OpenAI({ apiKey, baseURL: baseUrl, maxRetries: 0, organization: null, project: null });
+        ? new AzureOpenAI({ apiKey, endpoint: new URL(baseUrl).origin, apiVersion: settings.azureApiVersion || DEFAULT_AZURE_API_VERSION, maxRetries: 0, logger: this._libraryLogger(apiKey) })
+        : new OpenAI({ apiKey, baseURL: baseUrl, maxRetries: 0, organization: null, project: null, logger: this._libraryLogger(apiKey) });
       this._clients.set(key, client);
     }
     return client;
+  }
+}
+
+type LogFn = (...args: unknown[]) => void;
+
+function safeJson(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
   }
 }
 

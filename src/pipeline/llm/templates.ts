@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PipelineError } from '../errors';
 import { sha256 } from '../run/hash';
+import { clipText } from './redact';
 
 /**
  * Prompt templates: `prompts/<stage>.<purpose>.md` files with named `{{variables}}`. A notebook's
@@ -101,8 +102,8 @@ function where(t: { name: string; source: 'file' | 'cell'; file?: string }, line
 export function validateTemplate(t: { name: string; text: string; source: 'file' | 'cell'; file?: string }, stage = 'prompt'): void {
   if (!isTemplateName(t.name)) {
     throw new PipelineError(
-      `Unknown prompt template "${t.name}". Known templates: ${templateNames().join(', ')}.`,
-      { stage, kind: 'invalid-input', field: 'name', file: t.file },
+      `Unknown prompt template "${clipText(t.name)}". Known templates: ${templateNames().join(', ')}.`,
+      { stage, kind: 'invalid-input', field: 'template', file: t.file },
     );
   }
   const allowed: readonly string[] = TEMPLATE_VARIABLES[t.name];

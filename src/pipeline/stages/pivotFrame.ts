@@ -7,6 +7,7 @@ import { PipelineError, throwIfAborted } from '../errors';
 import type { StageEvent, UsageSummary } from '../events';
 import { parseLastBracketedInteger } from '../llm/parsers';
 import type { LlmService } from '../llm/service';
+import { clipText } from '../llm/redact';
 import { EMPTY_TOTALS, type UsageRow, addToTotals, asClipTrace, promptMarkdown, runConcurrent, usageTable } from '../llm/streaming';
 import { type RenderedPrompt, type TemplateName, isTemplateName, loadTemplate, renderTemplate } from '../llm/templates';
 import { hashJson } from '../run/hash';
@@ -65,7 +66,7 @@ export function templateParam(name: string | undefined, fallback: TemplateName, 
     return fallback;
   }
   if (!isTemplateName(name) || !allowed(name)) {
-    throw new PipelineError(`template "${name}" is not a ${stage} template.`, { stage, kind: 'invalid-input', field: 'template' });
+    throw new PipelineError(`template "${clipText(name)}" is not a ${stage} template.`, { stage, kind: 'invalid-input', field: 'template' });
   }
   return name;
 }
