@@ -134,44 +134,35 @@ export async function runCell(options: RunCellOptions): Promise<CellRunOutcome> 
 }
 
 /**
- * The stage's next event, unless the signal fires first: then the run ends at once (the stage
- * sees the same signal and stops its own work, e.g. kills ffmpeg). The abandoned step is still
- * settled: a late rejection is ignored, and a late event closes the generator with `return()` so
- * its `finally` blocks (temporary files, child processes) run.
+ * The stage's next event, or a `cancelled` error once the signal has fired. Cancel waits for the
+ * stage to wind down: the stage sees the same signal and stops its own work (kills ffmpeg, stops
+ * between frames), and this promise settles only after the pending step has settled; when that
+ * step still delivers an event, the generator is closed with `return()` and its `finally` blocks
+ * (temporary folders, child processes) are awaited too. So a cancelled cell returns only after
+ * its child processes have exited and its temporary files are gone.
  */
-function nextOrAbort<T, R>(it: AsyncGenerator<T, R, void>, signal: AbortSignal, stage: string): Promise<IteratorResult<T, R>> {
-  const promise = it.next();
-  const abandon = (): void => {
-    promise.then(
-      (step) => {
-        if (!step.done) {
-          it.return(undefined as never).catch(() => undefined);
-        }
-      },
-      () => undefined,
-    );
-  };
+async function nextOrAbort<T, R>(it: AsyncGenerator<T, R, void>, signal: AbortSignal, stage: string): Promise<IteratorResult<T, R>> {
+  const cancelled = (): PipelineError => new PipelineError('Cancelled.', { stage, kind: 'cancelled' });
   if (signal.aborted) {
-    abandon();
-    return Promise.reject(new PipelineError('Cancelled.', { stage, kind: 'cancelled' }));
+    await it.return(undefined as never).catch(() => undefined);
+    throw cancelled();
   }
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
-      abandon();
-      reject(new PipelineError('Cancelled.', { stage, kind: 'cancelled' }));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
+  let step: IteratorResult<T, R>;
+  try {
+    step = await it.next();
+  } catch (err) {
+    if (signal.aborted) {
+      throw cancelled();
+    }
+    throw err;
+  }
+  if (signal.aborted) {
+    if (!step.done) {
+      await it.return(undefined as never).catch(() => undefined);
+    }
+    throw cancelled();
+  }
+  return step;
 }
 
 function runPromptCell(cell: CellLike, index: number, host: CellHostContext, outputs: CellOutputBuilder): CellRunOutcome {

@@ -9,7 +9,8 @@ import { ERROR_MIME } from '../../../src/pipeline/format';
 import { NotebookSession } from '../../../src/pipeline/session';
 import { defaultSettings } from '../../../src/pipeline/settings';
 import { sha256 } from '../../../src/pipeline/run/hash';
-import { makeClip, tempDir } from '../../tooling/media';
+import { makeClip, SAMPLES, tempDir } from '../../tooling/media';
+import { ffmpegDescendants, firstTempFrame, isGone, tempEntries, waitFor } from '../../tooling/processes';
 import type { TempDir } from '../../tooling/media';
 
 const dec = new TextDecoder();
@@ -142,21 +143,25 @@ suite('cells: runner + session with real stages on a real clip', () => {
     assert.equal(session.staleness('ref').stale, false);
   });
 
-  test('cancelling during a real decode ends the run as cancelled with no error output', async () => {
-    makeClip(path.join(tmp.path, 'long.mp4'), { frames: 600, fps: 30, width: 320, height: 240 });
-    const cells: CellLike[] = [{ id: 'c1', language: 'alref', source: 'stage: video\nsource: long.mp4\n' }];
+  test('cancelling mid-decode returns only after ffmpeg has exited and its temporary folder is gone; no error output', async () => {
+    const runDir = path.join(tmp.path, 'long.runs');
+    const cells: CellLike[] = [{ id: 'c1', language: 'alref', source: `stage: video\nsource: ${JSON.stringify(path.join(SAMPLES, '01_dog.mp4'))}\n` }];
     const ac = new AbortController();
-    let events = 0;
-    const out = await runCell({
-      cells, index: 0, session: new NotebookSession(), host: { ...host, runDir: path.join(tmp.path, 'long.runs') }, signal: ac.signal,
-      onEvent: (e) => {
-        if (e.type === 'progress' && ++events === 1) {
-          ac.abort();
-        }
-      },
-    });
+    const before = new Set(ffmpegDescendants(process.pid));
+    let ended = false;
+    const running = runCell({ cells, index: 0, session: new NotebookSession(), host: { ...host, runDir }, signal: ac.signal });
+    void running.finally(() => (ended = true));
+    // abort once ffmpeg has written its first frame into the temporary folder
+    await waitFor(() => firstTempFrame(runDir), 'the first decoded frame', () => (ended ? 'the run ended first' : undefined));
+    const pids = ffmpegDescendants(process.pid).filter((p) => !before.has(p));
+    assert.ok(pids.length >= 1, 'ffmpeg runs when the cell is cancelled');
+    ac.abort();
+    const out = await running;
     assert.equal(out.status, 'cancelled');
+    for (const pid of pids) {
+      assert.ok(isGone(pid), `ffmpeg ${pid} has exited when runCell returns`);
+    }
+    assert.deepEqual(tempEntries(runDir), [], 'no temporary folder is left');
     assert.equal(out.outputs.some((o) => o.items.some((i) => i.mime === ERROR_MIME)), false);
-    assert.ok(events >= 1);
   });
 });
