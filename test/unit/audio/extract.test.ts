@@ -8,6 +8,7 @@ import { PipelineError } from '../../../src/pipeline/errors';
 import { resolveFfmpeg } from '../../../src/pipeline/media/ffmpeg';
 import { defaultSettings } from '../../../src/pipeline/settings';
 import { SAMPLES } from '../../tooling/media';
+import { isGone } from '../../tooling/processes';
 
 
 const tools = resolveFfmpeg(defaultSettings());
@@ -120,5 +121,22 @@ suite('audio/extract: ffmpeg to mono float PCM', () => {
     ctl.abort();
     const err = await rejection(extractAudio(path.join(SAMPLES, '01_dog.mp4'), tools, { sampleRate: 16000, signal: ctl.signal }));
     assert.equal(err.kind, 'cancelled');
+  });
+
+  test('cancel while ffmpeg runs: cancelled only after ffmpeg has exited', async () => {
+    const ctl = new AbortController();
+    let pid = 0;
+    const err = await rejection(extractAudio(path.join(SAMPLES, '01_dog.mp4'), tools, {
+      sampleRate: 16000,
+      signal: ctl.signal,
+      onSpawn: (p) => {
+        // abort the moment the process exists: it is mid-run by construction
+        pid = p;
+        ctl.abort();
+      },
+    }));
+    assert.equal(err.kind, 'cancelled');
+    assert.ok(pid > 0, 'ffmpeg was started');
+    assert.ok(isGone(pid), `ffmpeg ${pid} has exited`);
   });
 });

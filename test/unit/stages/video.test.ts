@@ -12,6 +12,7 @@ import { runStage } from '../../../src/pipeline/stages';
 import { resolveVideoParams, runVideo } from '../../../src/pipeline/stages/video';
 import type { StageContext, StageOutcome, StageRequest } from '../../../src/pipeline/types';
 import { makeClip, makeTextAsVideo, SAMPLES, tempDir, type TempDir } from '../../tooling/media';
+import { ffmpegDescendants, firstTempFrame, isGone, tempEntries, waitFor } from '../../tooling/processes';
 
 function context(dir: string, options: { signal?: AbortSignal; settings?: Partial<PipelineSettings> } = {}): StageContext {
   const logs: string[] = [];
@@ -194,21 +195,27 @@ suite('video stage', () => {
     await assert.rejects(gen.next(), (err: unknown) => err instanceof PipelineError && err.cellId === 'cell-42' && err.field === 'source');
   });
 
-  test('cancel during decode ends the stage with a cancelled error', async () => {
+  test('cancel mid-decode: the stage ends with a cancelled error after ffmpeg has exited; no temporary folder is left', async () => {
     const ac = new AbortController();
-    const gen = runVideo(request({ source: path.join(SAMPLES, 'bedroom.mp4') }), context(tmp.path, { signal: ac.signal }));
-    const first = await gen.next();
-    assert.equal(first.done, false);
-    assert.equal((first.value as StageEvent).type, 'progress');
+    const ctx = context(tmp.path, { signal: ac.signal });
+    const before = new Set(ffmpegDescendants(process.pid));
+    const gen = runVideo(request({ source: path.join(SAMPLES, 'bedroom.mp4') }), ctx);
+    let ended = false;
+    const drained = (async () => {
+      for (let r = await gen.next(); !r.done; r = await gen.next()) {
+        // drain
+      }
+    })();
+    void drained.catch(() => undefined).finally(() => (ended = true));
+    await waitFor(() => firstTempFrame(ctx.runDir), 'the first decoded frame', () => (ended ? 'the stage ended first' : undefined));
+    const pids = ffmpegDescendants(process.pid).filter((p) => !before.has(p));
+    assert.ok(pids.length >= 1, 'ffmpeg runs when the stage is cancelled');
     ac.abort();
-    await assert.rejects(
-      (async () => {
-        for (let r = await gen.next(); !r.done; r = await gen.next()) {
-          // drain
-        }
-      })(),
-      (err: unknown) => err instanceof PipelineError && err.kind === 'cancelled',
-    );
+    await assert.rejects(drained, (err: unknown) => err instanceof PipelineError && err.kind === 'cancelled');
+    for (const pid of pids) {
+      assert.ok(isGone(pid), `ffmpeg ${pid} has exited`);
+    }
+    assert.deepEqual(tempEntries(ctx.runDir), []);
   });
 
   test('resolveVideoParams: preset defaults, then general defaults', () => {
