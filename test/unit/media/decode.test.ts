@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { framePath } from '../../../src/pipeline/domain';
 import { PipelineError } from '../../../src/pipeline/errors';
 import type { ProgressEvent } from '../../../src/pipeline/events';
-import { decodeFrames, decodeSize, readFrameManifest, type DecodeOptions, type DecodeResult } from '../../../src/pipeline/media/decode';
+import { decodeFrames, decodeSize, type DecodeOptions, type DecodeResult } from '../../../src/pipeline/media/decode';
 import { resolveFfmpeg } from '../../../src/pipeline/media/ffmpeg';
 import { probeSource, type ProbeResult } from '../../../src/pipeline/media/probe';
 import { hashFrameFiles, hashSourceFile } from '../../../src/pipeline/media/sourceHash';
