@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { PROMPT_LANGUAGE, STAGE_LANGUAGE } from '../../common/mime';
 import { PipelineError, isCancellation } from '../errors';
 import type { StageEvent } from '../events';
@@ -45,6 +46,15 @@ export interface CellRunOutcome {
   error?: unknown;
   /** For prompt cells: the template overridden and its hash. */
   prompt?: { name: string; hash: string; variables: string[] };
+}
+
+/** `message` with every path under `baseDir` written relative to it (`/home/me/nb/seq/1.jpg` -> `seq/1.jpg`). */
+export function relativePaths(message: string, baseDir: string): string {
+  const base = path.resolve(baseDir);
+  if (base === path.parse(base).root) {
+    return message;
+  }
+  return message.split(base + path.sep).join('');
 }
 
 /** "Cell 3 (id "pf"), line 2" style prefix used by every cell error message. */
@@ -120,15 +130,16 @@ export async function runCell(options: RunCellOptions): Promise<CellRunOutcome> 
     }
     const label = cellLabel(index, request.cellId);
     let message: string;
-    let stack: string | undefined;
     if (err instanceof PipelineError) {
       message = `${label}${err.field ? `, field "${err.field}"` : ''}: ${err.message}`;
     } else {
+      // Not one of ours (a library's error): the output gets its message only, with paths under
+      // the notebook's folder made relative; the stack trace goes to the log.
       const e = err instanceof Error ? err : new Error(String(err));
-      message = `${label}: ${e.message}`;
-      stack = e.stack;
+      message = `${label}: ${relativePaths(e.message, host.baseDir)} (unexpected error in the ${request.kind} stage; details in the log)`;
+      host.log.error(`${label}: ${e.stack ?? e.message}`);
     }
-    outputs.error(err instanceof Error ? err.name : 'Error', message, stack);
+    outputs.error(err instanceof Error ? err.name : 'Error', message);
     return { status: 'error', outputs: outputs.outputs(), cellId: request.cellId, request, message, error: err };
   }
 }

@@ -226,6 +226,7 @@ export async function* runVideo(request: StageRequest, ctx: StageContext): Async
     startSec: p.startSec,
     endSec: p.endSec ?? undefined,
     maxFrames: p.maxFrames ?? undefined,
+    shownPath: (f) => shown(f, ctx.baseDir),
   });
   const { manifest, framesDir } = decoded;
   if (decoded.reused) {

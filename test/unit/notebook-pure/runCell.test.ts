@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runCell } from '../../../src/pipeline/cells/runCell';
@@ -9,7 +9,7 @@ import { ERROR_MIME } from '../../../src/pipeline/format';
 import { NotebookSession } from '../../../src/pipeline/session';
 import { defaultSettings } from '../../../src/pipeline/settings';
 import { sha256 } from '../../../src/pipeline/run/hash';
-import { makeClip, SAMPLES, tempDir } from '../../tooling/media';
+import { makeClip, makeFrameFolder, SAMPLES, tempDir } from '../../tooling/media';
 import { ffmpegDescendants, firstTempFrame, isGone, tempEntries, waitFor } from '../../tooling/processes';
 import type { TempDir } from '../../tooling/media';
 
@@ -141,6 +141,41 @@ suite('cells: runner + session with real stages on a real clip', () => {
     assert.equal(st.stale, true);
     assert.deepEqual(st.changedUpstream, ['vid']);
     assert.equal(session.staleness('ref').stale, false);
+  });
+
+  test('a truncated JPEG in a frame folder: an error naming the frame file relative to the notebook, no stack trace or absolute path', async () => {
+    const seq = makeFrameFolder(path.join(tmp.path, 'trunc', 'seq'), 6, { width: 64, height: 48 });
+    const victim = path.join(seq, '00003.jpg');
+    const bytes = readFileSync(victim);
+    writeFileSync(victim, bytes.subarray(0, Math.floor(bytes.length / 2)));
+    const cells: CellLike[] = [{ id: 'c1', language: 'alref', source: 'stage: video\nsource: seq\n' }];
+    const out = await runCell({ cells, index: 0, session: new NotebookSession(), host: { ...host, baseDir: path.join(tmp.path, 'trunc'), runDir: path.join(tmp.path, 'trunc', 'nb.alref.runs') }, signal: new AbortController().signal });
+    assert.equal(out.status, 'error');
+    assert.match(out.message ?? '', /^Cell 1 \(id "c1"\), field "source": Cannot read the frame image seq\/00003\.jpg \(decoded frame 3\): the JPEG data is cut short/);
+    const item = out.outputs.flatMap((o) => o.items).find((i) => i.mime === ERROR_MIME)!;
+    const json = JSON.parse(dec.decode(item.data)) as Record<string, unknown>;
+    assert.equal(json.stack, undefined);
+    assert.ok(!dec.decode(item.data).includes(tmp.path), 'no absolute path in the output');
+    assert.deepEqual(tempEntries(path.join(tmp.path, 'trunc', 'nb.alref.runs')), []);
+  });
+
+  test('an error that is not a PipelineError (a damaged cached frame): message only in the output, the stack trace in the log', async () => {
+    const logged: string[] = [];
+    const h: CellHostContext = { ...host, log: { info: () => undefined, warn: () => undefined, error: (m) => logged.push(m) } };
+    const cells: CellLike[] = [{ id: 'c1', language: 'alref', source: 'stage: video\nsource: clip.mp4\n' }];
+    const first = await runCell({ cells, index: 0, session: new NotebookSession(), host: h, signal: new AbortController().signal });
+    assert.equal(first.status, 'ok', first.message);
+    const framesDir = String((first.result?.data as { framesDir: string }).framesDir);
+    const frame0 = path.join(framesDir, '00000.jpg');
+    writeFileSync(frame0, readFileSync(frame0).subarray(0, 200));
+    const out = await runCell({ cells, index: 0, session: new NotebookSession(), host: h, signal: new AbortController().signal });
+    assert.equal(out.status, 'error');
+    assert.match(out.message ?? '', /^Cell 1 \(id "c1"\): [\s\S]+ \(unexpected error in the video stage; details in the log\)$/);
+    const item = out.outputs.flatMap((o) => o.items).find((i) => i.mime === ERROR_MIME)!;
+    const text = dec.decode(item.data);
+    assert.equal((JSON.parse(text) as Record<string, unknown>).stack, undefined);
+    assert.ok(!text.includes(repoRoot) && !text.includes(tmp.path), `no absolute path in the output: ${text}`);
+    assert.ok(logged.some((l) => /^Cell 1 \(id "c1"\): .*\n\s+at /s.test(l)), 'the stack trace is in the log');
   });
 
   test('cancelling mid-decode returns only after ffmpeg has exited and its temporary folder is gone; no error output', async () => {
