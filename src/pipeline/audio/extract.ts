@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { PipelineError, throwIfAborted } from '../errors';
 import { trackChild } from '../media/children';
-import { type FfmpegTools, KILL_GRACE_MS, ffprobe } from '../media/ffmpeg';
+import { type FfmpegTools, KILL_GRACE_MS, ffmpegSeconds, ffprobe } from '../media/ffmpeg';
 
 /** Mono float PCM of a clip, at the rate a tagger needs. */
 export interface AudioClip {
@@ -102,11 +102,11 @@ export async function extractAudio(source: string, tools: FfmpegTools, options: 
 
   const args = ['-nostdin', '-hide_banner', '-v', 'error'];
   if (options.startSec !== undefined && options.startSec > 0) {
-    args.push('-ss', String(options.startSec));
+    args.push('-ss', ffmpegSeconds(options.startSec));
   }
   args.push('-i', abs);
   if (options.durationSec !== undefined) {
-    args.push('-t', String(options.durationSec));
+    args.push('-t', ffmpegSeconds(options.durationSec));
   }
   args.push('-map', '0:a:0', '-vn', '-sn', '-dn', '-ac', '1', '-ar', String(rate), '-c:a', 'pcm_f32le', '-f', 'f32le', 'pipe:1');
   const bytes = await runToBuffer(tools.ffmpeg, args, stage, abs, options.signal, options.onSpawn);

@@ -6,7 +6,7 @@ import { PipelineError, throwIfAborted } from '../errors';
 import type { ProgressEvent } from '../events';
 import { hashJson } from '../run/hash';
 import { writeFileAtomic } from '../run/runFolder';
-import { FfmpegRunError, newCommand, runCommand, supportsFpsMode, type FfmpegTools } from './ffmpeg';
+import { ffmpegSeconds, FfmpegRunError, newCommand, runCommand, supportsFpsMode, type FfmpegTools } from './ffmpeg';
 import type { ProbeResult } from './probe';
 import { pump } from './pump';
 
@@ -237,13 +237,18 @@ async function* ffmpegFrames(
   const passthrough = supportsFpsMode(tools.ffmpeg) ? ['-fps_mode', 'passthrough'] : ['-vsync', 'passthrough'];
   const trim: string[] = [];
   if (options.endSec !== undefined) {
-    trim.push('-t', String(options.endSec - start));
+    trim.push('-t', ffmpegSeconds(options.endSec - start));
   }
   if (options.maxFrames !== undefined) {
     trim.push('-frames:v', String(options.maxFrames));
   }
+  const shown = options.shownPath ?? ((f: string) => f);
+  const trimField = options.endSec !== undefined ? 'endSec' : start > 0 ? 'startSec' : undefined;
+  const trimText = trimField
+    ? ` between ${start > 0 ? `startSec ${start} s` : 'the start'} and ${options.endSec !== undefined ? `endSec ${options.endSec} s` : 'the end'}`
+    : '';
   const cmd = newCommand(info.source)
-    .inputOptions(['-nostdin', ...(start > 0 ? ['-ss', String(start)] : [])])
+    .inputOptions(['-nostdin', ...(start > 0 ? ['-ss', ffmpegSeconds(start)] : [])])
     .outputOptions(['-map', '0:v:0', '-an', '-sn', '-dn', ...passthrough, ...trim, '-q:v', String(FFMPEG_JPEG_Q), '-start_number', '0', '-f', 'image2'])
     .output(image2Pattern(dir));
   if (filters.length > 0) {
@@ -273,15 +278,21 @@ async function* ffmpegFrames(
   } catch (err) {
     if (err instanceof FfmpegRunError) {
       const tail = err.stderrTail.split('\n').map((l) => l.trim()).filter((l) => l && !SHOWINFO.test(l)).slice(-3).join(' | ');
-      throw new PipelineError(`ffmpeg could not decode ${info.source}: ${tail || err.message}`, {
-        stage: 'video', kind: 'invalid-input', field: 'source', file: info.source, cause: err,
+      // With a trim, the trim is the likelier cause: name its field, and say what was asked.
+      throw new PipelineError(`ffmpeg could not decode ${shown(info.source)}${trimText}: ${tail || err.message}${trimField ? ` Check "startSec"/"endSec" (and the file).` : ''}`, {
+        stage: 'video', kind: 'invalid-input', field: trimField ?? 'source', file: info.source, cause: err,
       });
     }
     throw err;
   }
   const written = (await readdir(dir)).filter((n) => /^\d+\.jpg$/.test(n)).length;
   if (written === 0) {
-    throw new PipelineError(`The video ${info.source} decoded to zero frames.`, { stage: 'video', kind: 'invalid-input', field: 'source', file: info.source });
+    throw new PipelineError(
+      trimField
+        ? `No frames of ${shown(info.source)} fall${trimText}; widen the range (the video is ${info.durationSec.toFixed(2)} s long).`
+        : `The video ${shown(info.source)} decoded to zero frames.`,
+      { stage: 'video', kind: 'invalid-input', field: trimField ?? 'source', file: info.source },
+    );
   }
   const fps = info.fps > 0 ? info.fps : 25;
   const out: number[] = [];

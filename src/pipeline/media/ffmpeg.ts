@@ -203,6 +203,15 @@ export function supportsFpsMode(binary: string): boolean {
   return major > 5 || (major === 5 && minor >= 1);
 }
 
+/**
+ * A number of seconds as ffmpeg reads it: fixed notation with at most 6 decimals, trailing zeros
+ * dropped (`1e-7` -> `0`, `2.5` -> `2.5`). `String(1e-7)` is `1e-7`, which ffmpeg refuses.
+ */
+export function ffmpegSeconds(sec: number): string {
+  const fixed = Math.max(0, sec).toFixed(6);
+  return fixed.includes('.') ? fixed.replace(/\.?0+$/, '') || '0' : fixed;
+}
+
 /** Milliseconds between SIGTERM and SIGKILL when a run is cancelled. */
 export const KILL_GRACE_MS = 300;
 

@@ -116,6 +116,11 @@ suite('audio/extract: ffmpeg to mono float PCM', () => {
     assert.ok(Math.abs(clip.durationSec - 1.5) < 0.01, `duration ${clip.durationSec}`);
   });
 
+  test('a start of 1e-7 s reaches ffmpeg in fixed notation (not "1e-7", which ffmpeg refuses)', async () => {
+    const clip = await extractAudio(path.join(SAMPLES, '01_dog.mp4'), tools, { sampleRate: 16000, startSec: 1e-7, durationSec: 0.5 });
+    assert.ok(Math.abs(clip.durationSec - 0.5) < 0.01, `duration ${clip.durationSec}`);
+  });
+
   test('an aborted signal cancels', async () => {
     const ctl = new AbortController();
     ctl.abort();
