@@ -166,6 +166,23 @@ suite('Signals: the CLI stopped by SIGINT / SIGTERM / SIGHUP cleans up and exits
     });
   }
 
+  test('alref run: SIGTERM during the decode exits 143 with no ffmpeg left and no temporary files', async () => {
+    const out = path.join(tmp.path, 'run-out');
+    const runDir = path.join(out, 'run');
+    const cli = startCli(['run', path.join(SAMPLES, '01_dog.mp4'), '--expression', 'the dog', '--out', out, ...settings], env);
+    await waitFor(() => decoding(cli, runDir), 'the first decoded frame', () => (cli.done() ? `the CLI exited first:\n${cli.stderr()}` : undefined));
+    const tree = descendants(cli.proc.pid!);
+    cli.proc.kill('SIGTERM');
+    const { code, signal } = await cli.exited;
+    assert.equal(signal, null);
+    assert.equal(code, 143, cli.stderr());
+    for (const p of tree) {
+      assert.ok(!running(p.pid), `${p.comm} (${p.pid}) still runs`);
+    }
+    assert.deepEqual(tempEntries(out), []);
+    assert.match(cli.stderr(), /SIGTERM received: stopping/);
+  });
+
   test('the CLI killed with SIGKILL: its ffmpeg child is killed too (watchdog)', async () => {
     const file = path.join(tmp.path, 'killed.alref');
     writeFileSync(file, notebook([dog]));
