@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { CLI_COMMANDS } from './commands';
 import { packageVersion } from './env';
+import { receivedStopSignal } from './signals';
 
 /** Builds the `alref` program with every registered subcommand (exported for tests). */
 export function buildProgram(): Command {
@@ -28,6 +29,11 @@ async function main(argv: string[]): Promise<void> {
     }
     process.stderr.write(`alref: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = 1;
+  }
+  if (receivedStopSignal() !== undefined) {
+    // Stopped by SIGINT / SIGTERM / SIGHUP: the command has cleaned up and set 128 + the signal's
+    // number; exit now rather than wait for idle handles (HTTP keep-alive, model sessions).
+    process.exit(process.exitCode);
   }
 }
 

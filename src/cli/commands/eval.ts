@@ -12,6 +12,10 @@ import { readItemStatuses, runDataset, type StageOverrides } from '../../pipelin
 import { scoreDataset } from '../../pipeline/eval/score';
 import { writeSubmissionZip } from '../../pipeline/eval/writers';
 import { writeFileAtomic } from '../../pipeline/run/runFolder';
+import { interruptSignal } from '../signals';
+
+/** Stop-signal handling shared by every command (SIGINT, SIGTERM, SIGHUP; see ../signals). */
+export { interruptSignal };
 
 /** Prints an error the way every alref command does and sets a failing exit code. */
 export function reportFailure(err: unknown): void {
@@ -25,15 +29,6 @@ export function reportFailure(err: unknown): void {
     : err instanceof Error ? err.message : String(err);
   process.stderr.write(`error: ${msg}\n`);
   process.exitCode = process.exitCode && process.exitCode !== 0 ? process.exitCode : 1;
-}
-
-/** An AbortController that fires on Ctrl-C / SIGTERM (a scheduler stopping the job). */
-export function interruptSignal(): { signal: AbortSignal; dispose(): void } {
-  const ac = new AbortController();
-  const onSig = (): void => ac.abort();
-  process.once('SIGINT', onSig);
-  process.once('SIGTERM', onSig);
-  return { signal: ac.signal, dispose: () => { process.off('SIGINT', onSig); process.off('SIGTERM', onSig); } };
 }
 
 /** A progress bar with ETA on stderr (a plain line per update when stderr is not a terminal). */

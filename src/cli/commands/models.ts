@@ -7,6 +7,7 @@ import { modelCacheDir } from '../../pipeline/models/service';
 import { ModelStore } from '../../pipeline/models/store';
 import { defaultSettings } from '../../pipeline/settings';
 import { userCacheDir } from '../env';
+import { interruptSignal } from '../signals';
 
 interface StoreOptions {
   cacheDir?: string;
@@ -70,9 +71,8 @@ export function registerModelsCommand(program: Command): void {
   storeOptions(models.command('pull').description('Download a model into the cache (resumes partial downloads, checks sha256).'))
     .argument('<ids...>', 'model ids (see `alref models list`)')
     .action(async (ids: string[], o: StoreOptions) => {
-      const ac = new AbortController();
-      const onSigint = () => ac.abort();
-      process.once('SIGINT', onSigint);
+      const interrupt = interruptSignal();
+      const ac = { signal: interrupt.signal };
       try {
         const store = await cliModelStore(o);
         for (const id of ids) {
@@ -105,7 +105,7 @@ export function registerModelsCommand(program: Command): void {
       } catch (err) {
         fail(err);
       } finally {
-        process.off('SIGINT', onSigint);
+        interrupt.dispose();
       }
     });
 

@@ -17,6 +17,7 @@ import { NotebookSession } from '../../pipeline/session';
 import { defaultSettings } from '../../pipeline/settings';
 import type { PipelineSettings } from '../../pipeline/settings';
 import { cliServiceEnv, packageRoot, packageVersion, stderrLogger } from '../env';
+import { interruptSignal } from '../signals';
 
 export interface NotebookRunOptions {
   out?: string;
@@ -88,7 +89,8 @@ class ProgressPrinter {
  * Executes every cell of a notebook in order with the same cell runner as the VS Code kernel and
  * writes the executed notebook (in place, or to `out`). Returns the process exit code: 0 on success,
  * 1 when a cell fails (the notebook is still written, with the error output), 130 when interrupted
- * (nothing written). A notebook that cannot be read throws before anything is written.
+ * (nothing written; the command turns it into 128 + the signal's number, see ../signals). The
+ * interrupted cell returns only after its work stopped (ffmpeg exited, temporary folders removed). A notebook that cannot be read throws before anything is written.
  */
 export async function runNotebookFile(file: string, options: NotebookRunOptions, signal?: AbortSignal): Promise<number> {
   const abs = path.resolve(file);
@@ -185,16 +187,15 @@ export function registerNotebookCommand(program: Command): void {
     .option('--set <key=value>', 'override a setting by its field path, e.g. llm.models.pivotFrame=gpt-4o (repeatable)', collect, [])
     .option('-v, --verbose', 'also print informational log lines')
     .action(async (file: string, opts: NotebookRunOptions) => {
-      const ac = new AbortController();
-      const onSigint = (): void => ac.abort();
-      process.once('SIGINT', onSigint);
+      const interrupt = interruptSignal();
       try {
-        process.exitCode = await runNotebookFile(file, opts, ac.signal);
+        process.exitCode = await runNotebookFile(file, opts, interrupt.signal);
       } catch (err) {
         process.stderr.write(`alref: ${err instanceof Error ? err.message : String(err)}\n`);
         process.exitCode = 1;
       } finally {
-        process.off('SIGINT', onSigint);
+        // 130 / 143 / 129 when a stop signal came (set after the run has cleaned up)
+        interrupt.dispose();
       }
     });
   notebook

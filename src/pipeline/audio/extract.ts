@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { PipelineError, throwIfAborted } from '../errors';
-import { type FfmpegTools, KILL_GRACE_MS, ffprobe } from '../media/ffmpeg';
+import { trackChild } from '../media/children';
+import { type FfmpegTools, KILL_GRACE_MS, ffmpegSeconds, ffprobe } from '../media/ffmpeg';
 
 /** Mono float PCM of a clip, at the rate a tagger needs. */
 export interface AudioClip {
@@ -32,6 +33,8 @@ export interface ExtractOptions {
   stage?: string;
   /** Cell field the source came from, for errors. Default `source`. */
   field?: string;
+  /** Called with the ffmpeg process id once it runs (tests check that a cancelled process is gone). */
+  onSpawn?: (pid: number) => void;
 }
 
 /** Level (linear peak) below which a clip counts as silent: about -80 dBFS. */
@@ -99,14 +102,14 @@ export async function extractAudio(source: string, tools: FfmpegTools, options: 
 
   const args = ['-nostdin', '-hide_banner', '-v', 'error'];
   if (options.startSec !== undefined && options.startSec > 0) {
-    args.push('-ss', String(options.startSec));
+    args.push('-ss', ffmpegSeconds(options.startSec));
   }
   args.push('-i', abs);
   if (options.durationSec !== undefined) {
-    args.push('-t', String(options.durationSec));
+    args.push('-t', ffmpegSeconds(options.durationSec));
   }
   args.push('-map', '0:a:0', '-vn', '-sn', '-dn', '-ac', '1', '-ar', String(rate), '-c:a', 'pcm_f32le', '-f', 'f32le', 'pipe:1');
-  const bytes = await runToBuffer(tools.ffmpeg, args, stage, abs, options.signal);
+  const bytes = await runToBuffer(tools.ffmpeg, args, stage, abs, options.signal, options.onSpawn);
   const n = Math.floor(bytes.length / 4);
   const samples = new Float32Array(n);
   for (let i = 0; i < n; i++) {
@@ -132,14 +135,22 @@ function lastLine(s: string): string {
   return s.split('\n').map((l) => l.trim()).filter(Boolean).pop() ?? s;
 }
 
-/** Runs ffmpeg and collects stdout; stderr's tail goes into the error. SIGTERM then SIGKILL on abort. */
-function runToBuffer(binary: string, args: string[], stage: string, file: string, signal?: AbortSignal): Promise<Buffer> {
+/**
+ * Runs ffmpeg and collects stdout; stderr's tail goes into the error. SIGTERM then SIGKILL on abort;
+ * settles only after the process has exited (`close`), so a cancelled extract leaves no process.
+ */
+function runToBuffer(binary: string, args: string[], stage: string, file: string, signal?: AbortSignal, onSpawn?: (pid: number) => void): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
     if (signal?.aborted) {
       reject(new PipelineError('Cancelled.', { stage, kind: 'cancelled' }));
       return;
     }
     const proc = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
+    if (proc.pid !== undefined) {
+      const untrack = trackChild(proc.pid, (sig) => proc.kill(sig));
+      proc.once('exit', untrack);
+      onSpawn?.(proc.pid);
+    }
     const out: Buffer[] = [];
     let err = '';
     let killTimer: NodeJS.Timeout | undefined;

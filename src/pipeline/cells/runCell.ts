@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { PROMPT_LANGUAGE, STAGE_LANGUAGE } from '../../common/mime';
 import { PipelineError, isCancellation } from '../errors';
 import type { StageEvent } from '../events';
@@ -45,6 +46,15 @@ export interface CellRunOutcome {
   error?: unknown;
   /** For prompt cells: the template overridden and its hash. */
   prompt?: { name: string; hash: string; variables: string[] };
+}
+
+/** `message` with every path under `baseDir` written relative to it (`/home/me/nb/seq/1.jpg` -> `seq/1.jpg`). */
+export function relativePaths(message: string, baseDir: string): string {
+  const base = path.resolve(baseDir);
+  if (base === path.parse(base).root) {
+    return message;
+  }
+  return message.split(base + path.sep).join('');
 }
 
 /** "Cell 3 (id "pf"), line 2" style prefix used by every cell error message. */
@@ -120,58 +130,50 @@ export async function runCell(options: RunCellOptions): Promise<CellRunOutcome> 
     }
     const label = cellLabel(index, request.cellId);
     let message: string;
-    let stack: string | undefined;
     if (err instanceof PipelineError) {
       message = `${label}${err.field ? `, field "${err.field}"` : ''}: ${err.message}`;
     } else {
+      // Not one of ours (a library's error): the output gets its message only, with paths under
+      // the notebook's folder made relative; the stack trace goes to the log.
       const e = err instanceof Error ? err : new Error(String(err));
-      message = `${label}: ${e.message}`;
-      stack = e.stack;
+      message = `${label}: ${relativePaths(e.message, host.baseDir)} (unexpected error in the ${request.kind} stage; details in the log)`;
+      host.log.error(`${label}: ${e.stack ?? e.message}`);
     }
-    outputs.error(err instanceof Error ? err.name : 'Error', message, stack);
+    outputs.error(err instanceof Error ? err.name : 'Error', message);
     return { status: 'error', outputs: outputs.outputs(), cellId: request.cellId, request, message, error: err };
   }
 }
 
 /**
- * The stage's next event, unless the signal fires first: then the run ends at once (the stage
- * sees the same signal and stops its own work, e.g. kills ffmpeg). The abandoned step is still
- * settled: a late rejection is ignored, and a late event closes the generator with `return()` so
- * its `finally` blocks (temporary files, child processes) run.
+ * The stage's next event, or a `cancelled` error once the signal has fired. Cancel waits for the
+ * stage to wind down: the stage sees the same signal and stops its own work (kills ffmpeg, stops
+ * between frames), and this promise settles only after the pending step has settled; when that
+ * step still delivers an event, the generator is closed with `return()` and its `finally` blocks
+ * (temporary folders, child processes) are awaited too. So a cancelled cell returns only after
+ * its child processes have exited and its temporary files are gone.
  */
-function nextOrAbort<T, R>(it: AsyncGenerator<T, R, void>, signal: AbortSignal, stage: string): Promise<IteratorResult<T, R>> {
-  const promise = it.next();
-  const abandon = (): void => {
-    promise.then(
-      (step) => {
-        if (!step.done) {
-          it.return(undefined as never).catch(() => undefined);
-        }
-      },
-      () => undefined,
-    );
-  };
+async function nextOrAbort<T, R>(it: AsyncGenerator<T, R, void>, signal: AbortSignal, stage: string): Promise<IteratorResult<T, R>> {
+  const cancelled = (): PipelineError => new PipelineError('Cancelled.', { stage, kind: 'cancelled' });
   if (signal.aborted) {
-    abandon();
-    return Promise.reject(new PipelineError('Cancelled.', { stage, kind: 'cancelled' }));
+    await it.return(undefined as never).catch(() => undefined);
+    throw cancelled();
   }
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
-      abandon();
-      reject(new PipelineError('Cancelled.', { stage, kind: 'cancelled' }));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
+  let step: IteratorResult<T, R>;
+  try {
+    step = await it.next();
+  } catch (err) {
+    if (signal.aborted) {
+      throw cancelled();
+    }
+    throw err;
+  }
+  if (signal.aborted) {
+    if (!step.done) {
+      await it.return(undefined as never).catch(() => undefined);
+    }
+    throw cancelled();
+  }
+  return step;
 }
 
 function runPromptCell(cell: CellLike, index: number, host: CellHostContext, outputs: CellOutputBuilder): CellRunOutcome {

@@ -1,4 +1,4 @@
-import { copyFile, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { framePath } from '../domain';
@@ -6,7 +6,7 @@ import { PipelineError, throwIfAborted } from '../errors';
 import type { ProgressEvent } from '../events';
 import { hashJson } from '../run/hash';
 import { writeFileAtomic } from '../run/runFolder';
-import { FfmpegRunError, newCommand, runCommand, supportsFpsMode, type FfmpegTools } from './ffmpeg';
+import { ffmpegSeconds, FfmpegRunError, newCommand, runCommand, supportsFpsMode, type FfmpegTools } from './ffmpeg';
 import type { ProbeResult } from './probe';
 import { pump } from './pump';
 
@@ -73,6 +73,8 @@ export interface DecodeOptions {
   endSec?: number;
   /** Decode at most this many frames. */
   maxFrames?: number;
+  /** How a file is named in error messages (the video stage: relative to the notebook). Default: as is. */
+  shownPath?: (file: string) => string;
 }
 
 export interface DecodeResult {
@@ -235,13 +237,18 @@ async function* ffmpegFrames(
   const passthrough = supportsFpsMode(tools.ffmpeg) ? ['-fps_mode', 'passthrough'] : ['-vsync', 'passthrough'];
   const trim: string[] = [];
   if (options.endSec !== undefined) {
-    trim.push('-t', String(options.endSec - start));
+    trim.push('-t', ffmpegSeconds(options.endSec - start));
   }
   if (options.maxFrames !== undefined) {
     trim.push('-frames:v', String(options.maxFrames));
   }
+  const shown = options.shownPath ?? ((f: string) => f);
+  const trimField = options.endSec !== undefined ? 'endSec' : start > 0 ? 'startSec' : undefined;
+  const trimText = trimField
+    ? ` between ${start > 0 ? `startSec ${start} s` : 'the start'} and ${options.endSec !== undefined ? `endSec ${options.endSec} s` : 'the end'}`
+    : '';
   const cmd = newCommand(info.source)
-    .inputOptions(['-nostdin', ...(start > 0 ? ['-ss', String(start)] : [])])
+    .inputOptions(['-nostdin', ...(start > 0 ? ['-ss', ffmpegSeconds(start)] : [])])
     .outputOptions(['-map', '0:v:0', '-an', '-sn', '-dn', ...passthrough, ...trim, '-q:v', String(FFMPEG_JPEG_Q), '-start_number', '0', '-f', 'image2'])
     .output(image2Pattern(dir));
   if (filters.length > 0) {
@@ -271,15 +278,21 @@ async function* ffmpegFrames(
   } catch (err) {
     if (err instanceof FfmpegRunError) {
       const tail = err.stderrTail.split('\n').map((l) => l.trim()).filter((l) => l && !SHOWINFO.test(l)).slice(-3).join(' | ');
-      throw new PipelineError(`ffmpeg could not decode ${info.source}: ${tail || err.message}`, {
-        stage: 'video', kind: 'invalid-input', field: 'source', file: info.source, cause: err,
+      // With a trim, the trim is the likelier cause: name its field, and say what was asked.
+      throw new PipelineError(`ffmpeg could not decode ${shown(info.source)}${trimText}: ${tail || err.message}${trimField ? ` Check "startSec"/"endSec" (and the file).` : ''}`, {
+        stage: 'video', kind: 'invalid-input', field: trimField ?? 'source', file: info.source, cause: err,
       });
     }
     throw err;
   }
   const written = (await readdir(dir)).filter((n) => /^\d+\.jpg$/.test(n)).length;
   if (written === 0) {
-    throw new PipelineError(`The video ${info.source} decoded to zero frames.`, { stage: 'video', kind: 'invalid-input', field: 'source', file: info.source });
+    throw new PipelineError(
+      trimField
+        ? `No frames of ${shown(info.source)} fall${trimText}; widen the range (the video is ${info.durationSec.toFixed(2)} s long).`
+        : `The video ${shown(info.source)} decoded to zero frames.`,
+      { stage: 'video', kind: 'invalid-input', field: trimField ?? 'source', file: info.source },
+    );
   }
   const fps = info.fps > 0 ? info.fps : 25;
   const out: number[] = [];
@@ -291,6 +304,25 @@ async function* ffmpegFrames(
     yield { type: 'progress', done: written, total: written, label: 'decoding frames' };
   }
   return { version: 1, sourceHash: options.sourceHash, frameCount: written, width: target.width, height: target.height, times: out, names: null, decoder: 'ffmpeg' };
+}
+
+/** Whether a JPEG file ends with the end-of-image marker (FF D9), allowing a little trailing padding. */
+async function endsWithJpegEoi(file: string): Promise<boolean> {
+  const fh = await open(file, 'r');
+  try {
+    const { size } = await fh.stat();
+    const n = Math.min(size, 64);
+    const buf = Buffer.alloc(n);
+    await fh.read(buf, 0, n, size - n);
+    for (let i = n - 2; i >= 0; i--) {
+      if (buf[i] === 0xff && buf[i + 1] === 0xd9) {
+        return true;
+      }
+    }
+    return false;
+  } finally {
+    await fh.close();
+  }
 }
 
 async function* copyFrames(
@@ -308,6 +340,11 @@ async function* copyFrames(
       stage: 'video', kind: 'invalid-input', field: 'startSec', file: info.source,
     });
   }
+  const shownPath = options.shownPath ?? ((f: string) => f);
+  const unreadable = (file: string, detail: string): PipelineError =>
+    new PipelineError(`Cannot read the frame image ${shownPath(file)} (decoded frame ${files.indexOf(file)}): ${detail}. Replace or remove that file.`, {
+      stage: 'video', kind: 'invalid-input', field: 'source', file,
+    });
   return yield* pump<ProgressEvent, FrameManifest>(async (emit, abandoned) => {
     for (let i = 0; i < files.length; i++) {
       throwIfAborted(options.signal, 'video');
@@ -317,21 +354,32 @@ async function* copyFrames(
       try {
         meta = await sharp(file).metadata();
       } catch (err) {
-        throw new PipelineError(`Cannot read the frame image ${file}: ${(err as Error).message}`, {
-          stage: 'video', kind: 'invalid-input', field: 'source', file,
-        });
+        throw unreadable(file, (err as Error).message);
       }
       if (meta.width !== info.width || meta.height !== info.height) {
         throw new PipelineError(
-          `Frame ${file} is ${meta.width}x${meta.height}, but the first frame of the folder is ${info.width}x${info.height}; all frames of a video must have one size.`,
+          `Frame ${shownPath(file)} is ${meta.width}x${meta.height}, but the first frame of the folder is ${info.width}x${info.height}; all frames of a video must have one size.`,
           { stage: 'video', kind: 'invalid-input', field: 'source', file },
         );
       }
       const out = framePath(dir, i);
       if (meta.format === 'jpeg' && !target.scaled) {
+        // Copied as is: a JPEG cut short (no end-of-image marker) is decoded once to confirm, so it
+        // fails here naming the file rather than later in a grid.
+        if (!(await endsWithJpegEoi(file))) {
+          try {
+            await sharp(file, { failOn: 'truncated' }).raw().toBuffer();
+          } catch (err) {
+            throw unreadable(file, `the JPEG data is cut short or damaged (${(err as Error).message})`);
+          }
+        }
         await copyFile(file, out);
       } else {
-        await sharp(file).resize(target.width, target.height, { fit: 'fill' }).jpeg({ quality: SHARP_JPEG_QUALITY }).toFile(out);
+        try {
+          await sharp(file, { failOn: 'truncated' }).resize(target.width, target.height, { fit: 'fill' }).jpeg({ quality: SHARP_JPEG_QUALITY }).toFile(out);
+        } catch (err) {
+          throw unreadable(file, `the image data is cut short or damaged (${(err as Error).message})`);
+        }
       }
       emit({ type: 'progress', done: i + 1, total: files.length, label: 'copying frames' });
     }

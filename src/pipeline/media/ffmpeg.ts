@@ -1,9 +1,10 @@
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, chmodSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import ffmpeg from 'fluent-ffmpeg';
 import { PipelineError } from '../errors';
 import type { PipelineSettings } from '../settings';
+import { trackChild } from './children';
 
 /**
  * Finding ffmpeg/ffprobe and running them through fluent-ffmpeg with cancellation.
@@ -202,6 +203,15 @@ export function supportsFpsMode(binary: string): boolean {
   return major > 5 || (major === 5 && minor >= 1);
 }
 
+/**
+ * A number of seconds as ffmpeg reads it: fixed notation with at most 6 decimals, trailing zeros
+ * dropped (`1e-7` -> `0`, `2.5` -> `2.5`). `String(1e-7)` is `1e-7`, which ffmpeg refuses.
+ */
+export function ffmpegSeconds(sec: number): string {
+  const fixed = Math.max(0, sec).toFixed(6);
+  return fixed.includes('.') ? fixed.replace(/\.?0+$/, '') || '0' : fixed;
+}
+
 /** Milliseconds between SIGTERM and SIGKILL when a run is cancelled. */
 export const KILL_GRACE_MS = 300;
 
@@ -226,7 +236,9 @@ export class FfmpegRunError extends Error {
 /**
  * Runs a prepared fluent-ffmpeg command to completion. On abort the process gets SIGTERM, then
  * SIGKILL after {@link KILL_GRACE_MS}; the promise settles (with a `cancelled` PipelineError) only
- * after the process has exited. Returns the stderr tail.
+ * after the process has exited (fluent-ffmpeg reports the end after the `exit` event and the close
+ * of its output pipes). The process is tracked ({@link trackChild}) so it dies with this process.
+ * Returns the stderr tail.
  */
 export function runCommand(command: ffmpeg.FfmpegCommand, tools: FfmpegTools, options: RunOptions = {}): Promise<string> {
   const stage = options.stage ?? 'video';
@@ -247,8 +259,10 @@ export function runCommand(command: ffmpeg.FfmpegCommand, tools: FfmpegTools, op
       }
     };
     command.on('start', () => {
-      const proc = (command as unknown as { ffmpegProc?: { pid?: number } }).ffmpegProc;
+      const proc = (command as unknown as { ffmpegProc?: ChildProcess }).ffmpegProc;
       if (proc?.pid !== undefined) {
+        const untrack = trackChild(proc.pid, (sig) => proc.kill(sig));
+        proc.once('exit', untrack);
         options.onSpawn?.(proc.pid);
       }
       if (signal?.aborted) {
@@ -288,22 +302,22 @@ export function newCommand(input: string): ffmpeg.FfmpegCommand {
 }
 
 /**
- * Runs ffprobe (via fluent-ffmpeg) on `file`. Abort settles the promise at once; the ffprobe
- * process only reads headers and exits on its own shortly after.
+ * Runs ffprobe (via fluent-ffmpeg) on `file`. On abort the promise settles (with a `cancelled`
+ * PipelineError) once ffprobe has exited: it only reads headers and exits on its own shortly after,
+ * and fluent-ffmpeg gives no handle to kill it, so a cancelled run never leaves it behind.
  */
 export function ffprobe(file: string, tools: FfmpegTools, extraArgs: string[] = [], signal?: AbortSignal): Promise<ffmpeg.FfprobeData> {
   if (signal?.aborted) {
     return Promise.reject(new PipelineError('Cancelled.', { stage: 'video', kind: 'cancelled' }));
   }
   return new Promise<ffmpeg.FfprobeData>((resolve, reject) => {
-    const onAbort = (): void => reject(new PipelineError('Cancelled.', { stage: 'video', kind: 'cancelled' }));
-    signal?.addEventListener('abort', onAbort, { once: true });
     const cmd = ffmpeg(file);
     cmd.setFfmpegPath(tools.ffmpeg);
     cmd.setFfprobePath(tools.ffprobe);
     cmd.ffprobe(extraArgs, (err: Error | null, data: ffmpeg.FfprobeData) => {
-      signal?.removeEventListener('abort', onAbort);
-      if (err) {
+      if (signal?.aborted) {
+        reject(new PipelineError('Cancelled.', { stage: 'video', kind: 'cancelled' }));
+      } else if (err) {
         reject(err);
       } else {
         resolve(data);

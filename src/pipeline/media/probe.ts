@@ -77,6 +77,56 @@ export async function findFrameFiles(dir: string, field = 'source'): Promise<{ d
   return { dir: where, files: images.map((n) => path.join(where, n)) };
 }
 
+/** Where the numbering of a frame folder's files is uneven (the folder is still used, in name order). */
+export interface NumberingGaps {
+  /** Steps between consecutive numbers and how often each occurs, most common first. */
+  steps: Array<{ step: number; count: number }>;
+  /** The first few places where the step differs from the most common one: `[previous name, name]`. */
+  examples: Array<[string, string]>;
+  /** Number of such places. */
+  count: number;
+}
+
+/**
+ * Checks the numbers in frame file names (the last run of digits of each name): undefined when they
+ * go up by one fixed step (`00000, 00001, ...` or YouTube-VOS's `00000, 00005, ...`) or when a name
+ * has no number; otherwise where the numbering jumps.
+ */
+export function numberingGaps(files: readonly string[]): NumberingGaps | undefined {
+  const nums: number[] = [];
+  for (const f of files) {
+    const m = /(\d+)\D*$/.exec(path.basename(f));
+    if (!m) {
+      return undefined;
+    }
+    nums.push(Number(m[1]));
+  }
+  if (nums.length < 3) {
+    return undefined;
+  }
+  const counts = new Map<number, number>();
+  for (let i = 1; i < nums.length; i++) {
+    const d = nums[i] - nums[i - 1];
+    counts.set(d, (counts.get(d) ?? 0) + 1);
+  }
+  if (counts.size === 1) {
+    return undefined;
+  }
+  const steps = [...counts].map(([step, count]) => ({ step, count })).sort((a, b) => b.count - a.count || a.step - b.step);
+  const usual = steps[0].step;
+  const examples: Array<[string, string]> = [];
+  let count = 0;
+  for (let i = 1; i < nums.length; i++) {
+    if (nums[i] - nums[i - 1] !== usual) {
+      count++;
+      if (examples.length < 3) {
+        examples.push([path.basename(files[i - 1]), path.basename(files[i])]);
+      }
+    }
+  }
+  return { steps, examples, count };
+}
+
 function parseRate(rate: string | number | undefined): number {
   if (rate === undefined) {
     return 0;

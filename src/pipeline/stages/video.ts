@@ -7,7 +7,7 @@ import type { StageEvent } from '../events';
 import { composeFilmstrip, composeGrid, formatTime, GRID_DEFAULTS, type ComposedImage, type GridFrame } from '../draw/grid';
 import { decodeFrames, type FrameManifest } from '../media/decode';
 import { resolveFfmpeg, type FfmpegTools } from '../media/ffmpeg';
-import { probeSource } from '../media/probe';
+import { numberingGaps, probeSource } from '../media/probe';
 import { hashFrameFiles, hashSourceFile } from '../media/sourceHash';
 import { hashJson } from '../run/hash';
 import { putArtifact } from '../run/runFolder';
@@ -208,7 +208,8 @@ function summary(
   const scaled = source.width !== info.width || source.height !== info.height;
   rows.push(['Size', `${info.width} × ${info.height}${scaled ? ` (downscaled from ${source.width} × ${source.height}: maxSide ${p.maxSide})` : ''}`]);
   const trimmed = p.startSec > 0 || p.endSec !== null || p.maxFrames !== null;
-  rows.push(['Frames', `${info.frameCount}${trimmed ? ` (of ${source.frameCount}; from ${p.startSec} s${p.endSec !== null ? ` to ${p.endSec} s` : ''}${p.maxFrames !== null ? `, at most ${p.maxFrames}` : ''})` : ''}`]);
+  const missing = !trimmed && info.sourceKind === 'file' && info.frameCount < source.frameCount ? ` (decoded; the container lists ${source.frameCount})` : '';
+  rows.push(['Frames', `${info.frameCount}${trimmed ? ` (of ${source.frameCount}; from ${p.startSec} s${p.endSec !== null ? ` to ${p.endSec} s` : ''}${p.maxFrames !== null ? `, at most ${p.maxFrames}` : ''})` : missing}`]);
   rows.push(['Frame rate', `${info.fps.toFixed(3).replace(/\.?0+$/, '')} fps${info.sourceKind === 'frames' ? ' (assumed for a folder of frames)' : ''}${info.variableFrameRate ? ' — variable frame rate: every decoded frame is kept once; times come from timestamps' : ''}`]);
   rows.push(['Duration', `${info.durationSec.toFixed(2)} s`]);
   rows.push(['Rotation', info.rotation ? `${info.rotation}° clockwise (applied)` : '0°']);
@@ -243,6 +244,16 @@ export async function* runVideo(request: StageRequest, ctx: StageContext): Async
   if (p.startSec > 0 && src.durationSec > 0 && p.startSec >= src.durationSec) {
     throw bad('startSec', `"startSec" (${p.startSec} s) is at or past the end of ${src.source} (${src.durationSec.toFixed(2)} s).`);
   }
+  const gaps = src.sourceKind === 'frames' ? numberingGaps(probe.frameFiles ?? []) : undefined;
+  if (gaps) {
+    const where = gaps.examples.map(([a, b]) => `${a} → ${b}`).join(', ');
+    yield {
+      type: 'warning',
+      message:
+        `The frame folder ${shown(src.source, ctx.baseDir)} has gaps in its numbering (${gaps.count} place${gaps.count === 1 ? '' : 's'}, e.g. ${where}). ` +
+        `Frames are taken in name order and numbered by position: frame index i is the i-th file (times are i / ${src.fps} fps), not the number in its name.`,
+    };
+  }
   const sourceHash = src.sourceKind === 'frames' ? await hashFrameFiles(probe.frameFiles ?? [], ctx.signal) : await hashSourceFile(src.source, ctx.signal);
   throwIfAborted(ctx.signal, 'video');
 
@@ -254,20 +265,25 @@ export async function* runVideo(request: StageRequest, ctx: StageContext): Async
     startSec: p.startSec,
     endSec: p.endSec ?? undefined,
     maxFrames: p.maxFrames ?? undefined,
+    shownPath: (f) => shown(f, ctx.baseDir),
   });
   const { manifest, framesDir } = decoded;
   if (decoded.reused) {
     ctx.log.info(`video: reusing decoded frames in ${framesDir}`);
   }
   const trimmed = p.startSec > 0 || p.endSec !== null || p.maxFrames !== null;
+  const decodedSpan = manifest.times[manifest.frameCount - 1] - manifest.times[0] + (src.fps > 0 ? 1 / src.fps : 0);
+  // A file cut short (a truncated download) still lists its full length in the container: the
+  // decoded frames are what counts, with a warning. Small differences (edit lists, a frame or two
+  // of B-frame reordering) are only logged.
+  const short = src.sourceKind === 'file' && !trimmed ? src.frameCount - manifest.frameCount : 0;
+  const truncated = short >= 2 && short >= 0.01 * src.frameCount;
   const info: VideoInfo = {
     ...src,
     width: manifest.width,
     height: manifest.height,
     frameCount: manifest.frameCount,
-    durationSec: trimmed
-      ? manifest.times[manifest.frameCount - 1] - manifest.times[0] + (src.fps > 0 ? 1 / src.fps : 0)
-      : src.durationSec,
+    durationSec: trimmed || truncated ? decodedSpan : src.durationSec,
   };
   if (manifest.width !== src.width || manifest.height !== src.height) {
     yield {
@@ -275,7 +291,14 @@ export async function* runVideo(request: StageRequest, ctx: StageContext): Async
       message: `${src.source} is ${src.width}x${src.height}; frames were decoded at ${manifest.width}x${manifest.height} (long side capped by maxSide ${p.maxSide}). Masks and boxes are in the decoded size.`,
     };
   }
-  if (!trimmed && manifest.frameCount !== src.frameCount) {
+  if (truncated) {
+    yield {
+      type: 'warning',
+      message:
+        `Only ${manifest.frameCount} of the ${src.frameCount} frames that ${shown(src.source, ctx.baseDir)} lists could be decoded ` +
+        `(${decodedSpan.toFixed(2)} s of ${src.durationSec.toFixed(2)} s): the file looks truncated or damaged. The cell uses the ${manifest.frameCount} decoded frames.`,
+    };
+  } else if (!trimmed && manifest.frameCount !== src.frameCount) {
     ctx.log.info(`video: the container lists ${src.frameCount} frames, ${manifest.frameCount} were decoded; using ${manifest.frameCount}.`);
   }
 

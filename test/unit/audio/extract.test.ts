@@ -8,6 +8,7 @@ import { PipelineError } from '../../../src/pipeline/errors';
 import { resolveFfmpeg } from '../../../src/pipeline/media/ffmpeg';
 import { defaultSettings } from '../../../src/pipeline/settings';
 import { SAMPLES } from '../../tooling/media';
+import { isGone } from '../../tooling/processes';
 
 
 const tools = resolveFfmpeg(defaultSettings());
@@ -115,10 +116,32 @@ suite('audio/extract: ffmpeg to mono float PCM', () => {
     assert.ok(Math.abs(clip.durationSec - 1.5) < 0.01, `duration ${clip.durationSec}`);
   });
 
+  test('a start of 1e-7 s reaches ffmpeg in fixed notation (not "1e-7", which ffmpeg refuses)', async () => {
+    const clip = await extractAudio(path.join(SAMPLES, '01_dog.mp4'), tools, { sampleRate: 16000, startSec: 1e-7, durationSec: 0.5 });
+    assert.ok(Math.abs(clip.durationSec - 0.5) < 0.01, `duration ${clip.durationSec}`);
+  });
+
   test('an aborted signal cancels', async () => {
     const ctl = new AbortController();
     ctl.abort();
     const err = await rejection(extractAudio(path.join(SAMPLES, '01_dog.mp4'), tools, { sampleRate: 16000, signal: ctl.signal }));
     assert.equal(err.kind, 'cancelled');
+  });
+
+  test('cancel while ffmpeg runs: cancelled only after ffmpeg has exited', async () => {
+    const ctl = new AbortController();
+    let pid = 0;
+    const err = await rejection(extractAudio(path.join(SAMPLES, '01_dog.mp4'), tools, {
+      sampleRate: 16000,
+      signal: ctl.signal,
+      onSpawn: (p) => {
+        // abort the moment the process exists: it is mid-run by construction
+        pid = p;
+        ctl.abort();
+      },
+    }));
+    assert.equal(err.kind, 'cancelled');
+    assert.ok(pid > 0, 'ffmpeg was started');
+    assert.ok(isGone(pid), `ffmpeg ${pid} has exited`);
   });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runCell } from '../../../src/pipeline/cells/runCell';
@@ -9,7 +9,8 @@ import { ERROR_MIME } from '../../../src/pipeline/format';
 import { NotebookSession } from '../../../src/pipeline/session';
 import { defaultSettings } from '../../../src/pipeline/settings';
 import { sha256 } from '../../../src/pipeline/run/hash';
-import { makeClip, tempDir } from '../../tooling/media';
+import { makeClip, makeFrameFolder, SAMPLES, tempDir } from '../../tooling/media';
+import { ffmpegDescendants, firstTempFrame, isGone, tempEntries, waitFor } from '../../tooling/processes';
 import type { TempDir } from '../../tooling/media';
 
 const dec = new TextDecoder();
@@ -142,21 +143,60 @@ suite('cells: runner + session with real stages on a real clip', () => {
     assert.equal(session.staleness('ref').stale, false);
   });
 
-  test('cancelling during a real decode ends the run as cancelled with no error output', async () => {
-    makeClip(path.join(tmp.path, 'long.mp4'), { frames: 600, fps: 30, width: 320, height: 240 });
-    const cells: CellLike[] = [{ id: 'c1', language: 'alref', source: 'stage: video\nsource: long.mp4\n' }];
+  test('a truncated JPEG in a frame folder: an error naming the frame file relative to the notebook, no stack trace or absolute path', async () => {
+    const seq = makeFrameFolder(path.join(tmp.path, 'trunc', 'seq'), 6, { width: 64, height: 48 });
+    const victim = path.join(seq, '00003.jpg');
+    const bytes = readFileSync(victim);
+    writeFileSync(victim, bytes.subarray(0, Math.floor(bytes.length / 2)));
+    const cells: CellLike[] = [{ id: 'c1', language: 'alref', source: 'stage: video\nsource: seq\n' }];
+    const out = await runCell({ cells, index: 0, session: new NotebookSession(), host: { ...host, baseDir: path.join(tmp.path, 'trunc'), runDir: path.join(tmp.path, 'trunc', 'nb.alref.runs') }, signal: new AbortController().signal });
+    assert.equal(out.status, 'error');
+    assert.match(out.message ?? '', /^Cell 1 \(id "c1"\), field "source": Cannot read the frame image seq\/00003\.jpg \(decoded frame 3\): the JPEG data is cut short/);
+    const item = out.outputs.flatMap((o) => o.items).find((i) => i.mime === ERROR_MIME)!;
+    const json = JSON.parse(dec.decode(item.data)) as Record<string, unknown>;
+    assert.equal(json.stack, undefined);
+    assert.ok(!dec.decode(item.data).includes(tmp.path), 'no absolute path in the output');
+    assert.deepEqual(tempEntries(path.join(tmp.path, 'trunc', 'nb.alref.runs')), []);
+  });
+
+  test('an error that is not a PipelineError (a damaged cached frame): message only in the output, the stack trace in the log', async () => {
+    const logged: string[] = [];
+    const h: CellHostContext = { ...host, log: { info: () => undefined, warn: () => undefined, error: (m) => logged.push(m) } };
+    const cells: CellLike[] = [{ id: 'c1', language: 'alref', source: 'stage: video\nsource: clip.mp4\n' }];
+    const first = await runCell({ cells, index: 0, session: new NotebookSession(), host: h, signal: new AbortController().signal });
+    assert.equal(first.status, 'ok', first.message);
+    const framesDir = String((first.result?.data as { framesDir: string }).framesDir);
+    const frame0 = path.join(framesDir, '00000.jpg');
+    writeFileSync(frame0, readFileSync(frame0).subarray(0, 200));
+    const out = await runCell({ cells, index: 0, session: new NotebookSession(), host: h, signal: new AbortController().signal });
+    assert.equal(out.status, 'error');
+    assert.match(out.message ?? '', /^Cell 1 \(id "c1"\): [\s\S]+ \(unexpected error in the video stage; details in the log\)$/);
+    const item = out.outputs.flatMap((o) => o.items).find((i) => i.mime === ERROR_MIME)!;
+    const text = dec.decode(item.data);
+    assert.equal((JSON.parse(text) as Record<string, unknown>).stack, undefined);
+    assert.ok(!text.includes(repoRoot) && !text.includes(tmp.path), `no absolute path in the output: ${text}`);
+    assert.ok(logged.some((l) => /^Cell 1 \(id "c1"\): .*\n\s+at /s.test(l)), 'the stack trace is in the log');
+  });
+
+  test('cancelling mid-decode returns only after ffmpeg has exited and its temporary folder is gone; no error output', async () => {
+    const runDir = path.join(tmp.path, 'long.runs');
+    const cells: CellLike[] = [{ id: 'c1', language: 'alref', source: `stage: video\nsource: ${JSON.stringify(path.join(SAMPLES, '01_dog.mp4'))}\n` }];
     const ac = new AbortController();
-    let events = 0;
-    const out = await runCell({
-      cells, index: 0, session: new NotebookSession(), host: { ...host, runDir: path.join(tmp.path, 'long.runs') }, signal: ac.signal,
-      onEvent: (e) => {
-        if (e.type === 'progress' && ++events === 1) {
-          ac.abort();
-        }
-      },
-    });
+    const before = new Set(ffmpegDescendants(process.pid));
+    let ended = false;
+    const running = runCell({ cells, index: 0, session: new NotebookSession(), host: { ...host, runDir }, signal: ac.signal });
+    void running.finally(() => (ended = true));
+    // abort once ffmpeg has written its first frame into the temporary folder
+    await waitFor(() => firstTempFrame(runDir), 'the first decoded frame', () => (ended ? 'the run ended first' : undefined));
+    const pids = ffmpegDescendants(process.pid).filter((p) => !before.has(p));
+    assert.ok(pids.length >= 1, 'ffmpeg runs when the cell is cancelled');
+    ac.abort();
+    const out = await running;
     assert.equal(out.status, 'cancelled');
+    for (const pid of pids) {
+      assert.ok(isGone(pid), `ffmpeg ${pid} has exited when runCell returns`);
+    }
+    assert.deepEqual(tempEntries(runDir), [], 'no temporary folder is left');
     assert.equal(out.outputs.some((o) => o.items.some((i) => i.mime === ERROR_MIME)), false);
-    assert.ok(events >= 1);
   });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { MIME } from '../../../src/common/mime';
@@ -11,7 +11,10 @@ import { defaultSettings, type PipelineSettings } from '../../../src/pipeline/se
 import { runStage } from '../../../src/pipeline/stages';
 import { resolveVideoParams, runVideo } from '../../../src/pipeline/stages/video';
 import type { StageContext, StageOutcome, StageRequest } from '../../../src/pipeline/types';
-import { makeClip, makeTextAsVideo, SAMPLES, tempDir, type TempDir } from '../../tooling/media';
+import { ffmpegSeconds } from '../../../src/pipeline/media/ffmpeg';
+import { numberingGaps } from '../../../src/pipeline/media/probe';
+import { makeClip, makeFrameFolder, makeTextAsVideo, SAMPLES, tempDir, type TempDir } from '../../tooling/media';
+import { ffmpegDescendants, firstTempFrame, isGone, tempEntries, waitFor } from '../../tooling/processes';
 
 function context(dir: string, options: { signal?: AbortSignal; settings?: Partial<PipelineSettings> } = {}): StageContext {
   const logs: string[] = [];
@@ -194,21 +197,74 @@ suite('video stage', () => {
     await assert.rejects(gen.next(), (err: unknown) => err instanceof PipelineError && err.cellId === 'cell-42' && err.field === 'source');
   });
 
-  test('cancel during decode ends the stage with a cancelled error', async () => {
+  test('cancel mid-decode: the stage ends with a cancelled error after ffmpeg has exited; no temporary folder is left', async () => {
     const ac = new AbortController();
-    const gen = runVideo(request({ source: path.join(SAMPLES, 'bedroom.mp4') }), context(tmp.path, { signal: ac.signal }));
-    const first = await gen.next();
-    assert.equal(first.done, false);
-    assert.equal((first.value as StageEvent).type, 'progress');
+    const ctx = context(tmp.path, { signal: ac.signal });
+    const before = new Set(ffmpegDescendants(process.pid));
+    const gen = runVideo(request({ source: path.join(SAMPLES, 'bedroom.mp4') }), ctx);
+    let ended = false;
+    const drained = (async () => {
+      for (let r = await gen.next(); !r.done; r = await gen.next()) {
+        // drain
+      }
+    })();
+    void drained.catch(() => undefined).finally(() => (ended = true));
+    await waitFor(() => firstTempFrame(ctx.runDir), 'the first decoded frame', () => (ended ? 'the stage ended first' : undefined));
+    const pids = ffmpegDescendants(process.pid).filter((p) => !before.has(p));
+    assert.ok(pids.length >= 1, 'ffmpeg runs when the stage is cancelled');
     ac.abort();
-    await assert.rejects(
-      (async () => {
-        for (let r = await gen.next(); !r.done; r = await gen.next()) {
-          // drain
-        }
-      })(),
-      (err: unknown) => err instanceof PipelineError && err.kind === 'cancelled',
-    );
+    await assert.rejects(drained, (err: unknown) => err instanceof PipelineError && err.kind === 'cancelled');
+    for (const pid of pids) {
+      assert.ok(isGone(pid), `ffmpeg ${pid} has exited`);
+    }
+    assert.deepEqual(tempEntries(ctx.runDir), []);
+  });
+
+  test('a truncated MP4 (a quarter of 01_dog.mp4): a warning with the decoded and listed counts; frame count and duration are the decoded ones', async () => {
+    const bytes = readFileSync(path.join(SAMPLES, '01_dog.mp4'));
+    writeFileSync(path.join(tmp.path, 'cut.mp4'), bytes.subarray(0, Math.floor(bytes.length / 4)));
+    const { events, outcome } = await run({ source: 'cut.mp4' }, context(tmp.path));
+    const n = outcome.data.info.frameCount;
+    assert.ok(n > 0 && n < 200, `${n} frames decoded`);
+    const warnings = events.filter((e) => e.type === 'warning').map((e) => (e as { message: string }).message);
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    assert.match(warnings[0], new RegExp(`^Only ${n} of the 289 frames that cut\\.mp4 lists could be decoded \\([\\d.]+ s of 9\\.64 s\\): the file looks truncated`));
+    assert.ok(outcome.data.info.durationSec < 9, `duration ${outcome.data.info.durationSec} is the decoded span`);
+    const summary = events.find((e) => e.type === 'markdown') as { text: string };
+    assert.match(summary.text, new RegExp(`\\| Frames \\| ${n} \\(decoded; the container lists 289\\) \\|`));
+    assert.match(summary.text, new RegExp(`\\| Duration \\| ${outcome.data.info.durationSec.toFixed(2)} s \\|`));
+    // the whole file: no warning
+    const whole = await run({ source: path.join(SAMPLES, '01_dog.mp4'), maxSide: 320, filmstripFrames: 0 }, context(tmp.path));
+    assert.equal(whole.events.filter((e) => e.type === 'warning' && /truncated/.test(e.message)).length, 0);
+  });
+
+  test('startSec / endSec of 1e-7 reach ffmpeg in fixed notation; an empty range blames endSec', async () => {
+    makeClip(path.join(tmp.path, 'c.mp4'), { frames: 10, fps: 10 });
+    const ctx = context(tmp.path);
+    const a = await run({ source: 'c.mp4', startSec: 1e-7 }, ctx);
+    assert.equal(a.outcome.data.info.frameCount, 10);
+    const b = await run({ source: 'c.mp4', startSec: 1e-7, endSec: 0.35 }, ctx);
+    assert.ok(b.outcome.data.info.frameCount >= 3 && b.outcome.data.info.frameCount <= 4, `${b.outcome.data.info.frameCount} frames`);
+    await rejectsField(run({ source: 'c.mp4', endSec: 1e-7 }, ctx), 'endSec', /No frames of c\.mp4 fall between the start and endSec 1e-7 s/);
+    assert.equal(ffmpegSeconds(1e-7), '0');
+    assert.equal(ffmpegSeconds(2.5), '2.5');
+    assert.equal(ffmpegSeconds(0.0000015), '0.000002');
+  });
+
+  test('a frame folder with gaps in its numbering: a warning saying frames are taken in name order by position; even steps do not warn', async () => {
+    const gappy = makeFrameFolder(path.join(tmp.path, 'gappy'), 3, { width: 32, height: 24 });
+    makeFrameFolder(gappy, 2, { width: 32, height: 24, start: 5 });
+    makeFrameFolder(gappy, 1, { width: 32, height: 24, start: 9 });
+    const { events, outcome } = await run({ source: 'gappy', filmstripFrames: 0 }, context(tmp.path));
+    const warnings = events.filter((e) => e.type === 'warning').map((e) => (e as { message: string }).message);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /^The frame folder gappy has gaps in its numbering \(2 places, e\.g\. 00002\.jpg → 00005\.jpg, 00006\.jpg → 00009\.jpg\)\. Frames are taken in name order and numbered by position: frame index i is the i-th file/);
+    assert.equal(outcome.data.info.frameCount, 6);
+    const yt = makeFrameFolder(path.join(tmp.path, 'every5'), 4, { width: 32, height: 24, step: 5 });
+    const even = await run({ source: yt, filmstripFrames: 0 }, context(tmp.path));
+    assert.equal(even.events.filter((e) => e.type === 'warning').length, 0);
+    assert.deepEqual(numberingGaps(['a/00000.jpg', 'a/00001.jpg', 'a/00002.jpg']), undefined);
+    assert.deepEqual(numberingGaps(['a/00000.jpg', 'a/00001.jpg', 'a/00005.jpg'])?.examples, [['00001.jpg', '00005.jpg']]);
   });
 
   test('resolveVideoParams: preset defaults, then general defaults', () => {
