@@ -136,7 +136,7 @@ async function evalCommand(opts: EvalOptions, signal: AbortSignal): Promise<void
   const experiments = distinctRecords(statuses.filter((s) => s.record).map((s) => s.record!));
   const shardName = `shard-${shard.index}-of-${shard.count}.json`;
   const scoring = opts.score && ds.hasGroundTruth;
-  const scored = scoring ? await scoreDataset(ds, run.predictionsDir, { shard, signal }) : { records: [], warnings: [] };
+  const scored = scoring ? await scoreDataset(ds, run.predictionsDir, { shard, signal, allowNoPredictions: true }) : { records: [], warnings: [] };
   // the shard file is written for every run, so `alref merge` can combine shards (and write the
   // submission zip of a server-scored split from all shards' predictions)
   const file: ScoreFile = {
