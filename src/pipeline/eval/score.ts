@@ -294,6 +294,17 @@ export const PREDICTION_LAYOUTS: Record<Dataset['kind'], string[]> = {
   'avs-v2': ['<pred>/<uid>/<k>.png (0/255)'],
 };
 
+/** One-line example prediction trees per dataset kind (`--help`). */
+export const PREDICTION_EXAMPLES: Record<Dataset['kind'], string> = {
+  'ref-youtube-vos': 'pred/003234408d/0/00000.png',
+  mevis: 'pred/0a4d0f2e4fa7/0/00000.png',
+  'ref-davis17': 'pred/bike-packing/0/00000.png or pred/anno_0/bike-packing/00000.png',
+  'avs-s4': 'pred/-0OQjWg_6bQ_1000_6000/-0OQjWg_6bQ_1000_6000_1.png or pred/dog/-0OQjWg_6bQ_1000_6000/-0OQjWg_6bQ_1000_6000_1.png',
+  'avs-ms3': 'pred/0h8X4l3Cq2Q/0h8X4l3Cq2Q_1.png',
+  avss: 'pred/_-3ImeXHqpk_0/0.png',
+  'avs-v2': 'pred/_2BIbJqn4vc_0/0.png',
+};
+
 /** Reads the ground-truth PNG of every frame of a video; a missing folder or file is an error naming it. */
 async function readGroundTruthFrames(ds: Dataset, video: string, frameNames: string[], palette?: number[][]): Promise<Map<string, LabelImage>> {
   const dir = ds.gtDirs.get(video);
