@@ -39,6 +39,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export class SlurmCluster {
   /** Environment for client commands (sbatch, squeue, sacct ...): SLURM_CONF set. */
   readonly env: NodeJS.ProcessEnv;
+  private onExit?: () => void;
   private constructor(
     readonly dir: string,
     readonly conf: string,
@@ -66,6 +67,16 @@ export class SlurmCluster {
     const dir = mkdtempSync(path.join('/tmp', 'alref-slurm-'));
     const daemons: Array<{ name: string; child: ChildProcess }> = [];
     const cluster = new SlurmCluster(dir, path.join(dir, 'slurm.conf'), daemons);
+    // if the test process dies without running stop(), the daemons die with it (by PID)
+    const onExit = (): void => {
+      for (const d of daemons) {
+        if (d.child.exitCode === null && d.child.signalCode === null) {
+          d.child.kill('SIGKILL');
+        }
+      }
+    };
+    process.once('exit', onExit);
+    cluster.onExit = onExit;
     try {
       for (const d of ['munge', 'state', 'spool', 'log']) {
         mkdirSync(path.join(dir, d), { mode: 0o700 });
@@ -195,6 +206,19 @@ export class SlurmCluster {
 
   /** Stops every daemon by its PID (SIGTERM, then SIGKILL) and removes the folder. */
   async stop(): Promise<void> {
+    const ctld = this.daemons.find((d) => d.name === 'slurmctld');
+    if (ctld && ctld.child.exitCode === null && ctld.child.signalCode === null) {
+      // jobs of a failed test: cancel them (this cluster's partition only) and let slurmd end them
+      spawnSync('scancel', ['--partition=test'], { env: this.env, timeout: 30_000 });
+      const end = Date.now() + 30_000;
+      while (Date.now() < end) {
+        const r = spawnSync('squeue', ['-h', '-p', 'test'], { env: this.env, encoding: 'utf8', timeout: 30_000 });
+        if (r.status !== 0 || r.stdout.trim() === '') {
+          break;
+        }
+        await sleep(500);
+      }
+    }
     for (const d of [...this.daemons].reverse()) {
       const c = d.child;
       if (c.exitCode !== null || c.signalCode !== null || c.pid === undefined) {
@@ -206,8 +230,9 @@ export class SlurmCluster {
       await exited;
       clearTimeout(timer);
     }
-    // job steps started by slurmd (slurmstepd) of a failed test are children of slurmd: gone with it,
-    // or stopped by slurmd on SIGTERM
+    if (this.onExit) {
+      process.off('exit', this.onExit);
+    }
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { PipelineError, isCancellation } from '../../pipeline/errors';
@@ -124,14 +124,31 @@ export function registerEvalCommand(program: Command): void {
     });
 }
 
+/** The shard count an earlier task of the run recorded in `<out>/sharding.json`, if any. */
+async function readSharding(file: string): Promise<{ count: number; file: string } | undefined> {
+  try {
+    const count = Number((JSON.parse(await readFile(file, 'utf8')) as { count?: unknown }).count);
+    return Number.isInteger(count) && count >= 1 ? { count, file } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function evalCommand(opts: EvalOptions, signal: AbortSignal): Promise<void> {
-  const { source, ...shard } = resolveShard(opts.shard, process.env, parseShardCount(opts.shardCount));
+  const outDir = path.resolve(opts.out);
+  // the shard count of a run is recorded in its output folder, so a task re-submitted alone
+  // (`sbatch --array=5`) still knows it is shard 5 of n
+  const shardingFile = path.join(outDir, 'sharding.json');
+  const recorded = await readSharding(shardingFile);
+  const { source, ...shard } = resolveShard(opts.shard, process.env, parseShardCount(opts.shardCount), recorded);
   if (source) {
     process.stderr.write(`Shard ${shard.index}/${shard.count} from ${source}.\n`);
   }
   const ds = await readDataset(opts.dataset, opts.root, opts.split);
-  const outDir = path.resolve(opts.out);
   await mkdir(outDir, { recursive: true });
+  if (shard.count > 1 && recorded?.count !== shard.count) {
+    await writeJson(shardingFile, { count: shard.count });
+  }
   const log = stderrLogger(false);
   const bar = opts.quiet ? undefined : progressBar(`eval ${ds.kind}/${ds.split} shard ${shard.index}/${shard.count}`);
   const run = await runDataset({

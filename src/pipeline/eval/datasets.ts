@@ -500,49 +500,54 @@ function envInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
 
 /**
  * The shard of this task from the scheduler's environment (`--shard auto`):
- * - Slurm array (`sbatch --array=0-(n-1)`): `SLURM_ARRAY_TASK_ID` minus `SLURM_ARRAY_TASK_MIN`, divided by
- *   `SLURM_ARRAY_TASK_STEP`; the count is `SLURM_ARRAY_TASK_COUNT` (or MAX - MIN + 1);
+ * - Slurm array: the shard index is `SLURM_ARRAY_TASK_ID` (submit `--array=0-(n-1)`). The count is, in
+ *   order: `count` (the `--shard-count` flag) or `ALREF_SHARD_COUNT`; `recorded` (the count the first
+ *   task of the run left in the output folder), so a task re-submitted alone (`--array=5`) still runs
+ *   shard 5 of n; the array itself when it is a whole `0-(n-1)` array (`SLURM_ARRAY_TASK_MIN` = 0 and
+ *   `SLURM_ARRAY_TASK_COUNT` = MAX + 1); else it is an error saying what to pass.
  * - Kubernetes Indexed Job: `JOB_COMPLETION_INDEX`; Kubernetes does not expose the completion count,
- *   so it comes from `--shard-count` or `ALREF_SHARD_COUNT` (the manifest sets it to `completions`).
- * `count` (the `--shard-count` flag) overrides the environment's count; an inconsistent pair, or no
- * scheduler variable at all, is an error that says what to set.
+ *   so it comes from `count`, `ALREF_SHARD_COUNT` (the manifest sets it to `completions`) or `recorded`.
+ * No scheduler variable at all is an error that says what to set.
  */
-export function autoShard(env: NodeJS.ProcessEnv = process.env, count?: number): AutoShard {
-  const flagOrEnvCount = count ?? envInt(env, 'ALREF_SHARD_COUNT');
+export function autoShard(env: NodeJS.ProcessEnv = process.env, count?: number, recorded?: { count: number; file: string }): AutoShard {
+  const given = count !== undefined ? { n: count, from: '--shard-count' } : envInt(env, 'ALREF_SHARD_COUNT') !== undefined ? { n: envInt(env, 'ALREF_SHARD_COUNT')!, from: 'ALREF_SHARD_COUNT' } : undefined;
   const bad = (m: string): PipelineError => new PipelineError(`--shard auto: ${m}`, { stage: 'evaluate', kind: 'invalid-input', field: 'shard' });
+  const fromRecord = recorded ? { n: recorded.count, from: `as recorded in ${recorded.file}` } : undefined;
   const taskId = envInt(env, 'SLURM_ARRAY_TASK_ID');
   if (taskId !== undefined) {
-    const min = envInt(env, 'SLURM_ARRAY_TASK_MIN') ?? 0;
+    const min = envInt(env, 'SLURM_ARRAY_TASK_MIN');
     const max = envInt(env, 'SLURM_ARRAY_TASK_MAX');
-    const step = envInt(env, 'SLURM_ARRAY_TASK_STEP') ?? 1;
-    const n = flagOrEnvCount ?? envInt(env, 'SLURM_ARRAY_TASK_COUNT') ?? (max !== undefined ? Math.floor((max - min) / Math.max(1, step)) + 1 : undefined);
-    if (n === undefined) {
-      throw bad('SLURM_ARRAY_TASK_ID is set but neither SLURM_ARRAY_TASK_COUNT nor SLURM_ARRAY_TASK_MAX is; pass --shard-count <n>.');
+    const tasks = envInt(env, 'SLURM_ARRAY_TASK_COUNT');
+    const whole = min === 0 && max !== undefined && (tasks === undefined || tasks === max + 1) ? { n: max + 1, from: 'the array 0-' + max } : undefined;
+    const chosen = given ?? fromRecord ?? whole;
+    if (!chosen) {
+      throw bad(`this Slurm array (task ${taskId}, min ${min ?? '?'}, max ${max ?? '?'}, ${tasks ?? '?'} task(s)) is not a whole 0-(n-1) array, so the number of shards is unknown: pass --shard-count <n> (or set ALREF_SHARD_COUNT), or submit --array=0-(n-1).`);
     }
-    const offset = taskId - min;
-    const index = offset / Math.max(1, step);
-    if (!Number.isInteger(index) || index < 0 || index >= n || n < 1) {
-      throw bad(`Slurm array task ${taskId} (min ${min}, step ${step}) is not one of ${n} evenly spaced tasks; submit a contiguous array (sbatch --array=0-${Math.max(0, n - 1)}) or pass --shard i/n.`);
+    if (taskId >= chosen.n) {
+      throw bad(`Slurm array task ${taskId} is not a shard of ${chosen.n} (${chosen.from}): shard indices are the array task ids 0..${chosen.n - 1}; submit --array=0-${chosen.n - 1}${chosen === fromRecord ? ', or use a new --out folder to shard differently' : ''}.`);
     }
-    return { index, count: n, source: `slurm (SLURM_ARRAY_TASK_ID=${taskId}, ${n} tasks)` };
+    return { index: taskId, count: chosen.n, source: `slurm (SLURM_ARRAY_TASK_ID=${taskId}, ${chosen.n} shards: ${chosen.from})` };
   }
   const k8s = envInt(env, 'JOB_COMPLETION_INDEX');
   if (k8s !== undefined) {
-    if (flagOrEnvCount === undefined) {
+    const chosen = given ?? fromRecord;
+    if (!chosen) {
       throw bad('JOB_COMPLETION_INDEX is set (Kubernetes Indexed Job) but the number of shards is not: pass --shard-count <completions> or set ALREF_SHARD_COUNT.');
     }
-    if (k8s >= flagOrEnvCount || flagOrEnvCount < 1) {
-      throw bad(`JOB_COMPLETION_INDEX=${k8s} is not below the shard count ${flagOrEnvCount}; set ALREF_SHARD_COUNT to the Job's completions.`);
+    if (k8s >= chosen.n) {
+      throw bad(`JOB_COMPLETION_INDEX=${k8s} is not below the shard count ${chosen.n} (${chosen.from}); set ALREF_SHARD_COUNT to the Job's completions.`);
     }
-    return { index: k8s, count: flagOrEnvCount, source: `kubernetes (JOB_COMPLETION_INDEX=${k8s}, ${flagOrEnvCount} shards)` };
+    return { index: k8s, count: chosen.n, source: `kubernetes (JOB_COMPLETION_INDEX=${k8s}, ${chosen.n} shards: ${chosen.from})` };
   }
   throw bad('no scheduler task index in the environment: SLURM_ARRAY_TASK_ID (sbatch --array) and JOB_COMPLETION_INDEX (Kubernetes Indexed Job, completionMode: Indexed) are both unset. Outside a scheduler use --shard i/n.');
 }
 
 /** `--shard` of eval / score: `i/n`, `auto` (see {@link autoShard}) or nothing (everything). */
-export function resolveShard(text: string | undefined, env: NodeJS.ProcessEnv = process.env, count?: number): { index: number; count: number; source?: string } {
+export function resolveShard(
+  text: string | undefined, env: NodeJS.ProcessEnv = process.env, count?: number, recorded?: { count: number; file: string },
+): { index: number; count: number; source?: string } {
   if (text !== undefined && text.trim() === 'auto') {
-    return autoShard(env, count);
+    return autoShard(env, count, recorded);
   }
   if (count !== undefined) {
     throw new PipelineError('--shard-count only goes with --shard auto.', { stage: 'evaluate', kind: 'invalid-input', field: 'shard-count' });
