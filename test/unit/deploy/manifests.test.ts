@@ -11,6 +11,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import Ajv from 'ajv';
 import { parseAllDocuments } from 'yaml';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import { readDataset } from '../../../src/pipeline/eval/datasets';
+import { scoreDataset, summarizeRecords } from '../../../src/pipeline/eval/score';
 
 const REPO = path.resolve(__dirname, '../../..');
 const K8S = path.join(REPO, 'deploy', 'k8s', 'alref-eval-job.yaml');
@@ -176,5 +180,24 @@ suite('deploy: cluster files linted without kubectl or docker', () => {
     // the image name the manifest runs is the one the Dockerfile's usage line builds
     const image = jobs[0].spec.template.spec.containers[0].image.split(':')[0];
     assert.ok(text.includes(`docker build -t ${image} .`));
+  });
+
+  test('deploy/sample-dataset.sh arranges the bundled car-shadow clip as a 3-video Ref-YouTube-VOS train split that reads and scores', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'alref-sample-ds-'));
+    try {
+      const r = spawnSync('bash', [path.join(REPO, 'deploy', 'sample-dataset.sh'), path.join(dir, 'car-shadow')], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      const ds = await readDataset('ref-youtube-vos', path.join(dir, 'car-shadow'), 'train');
+      assert.deepEqual(ds.items.map((i) => [i.id, i.frames.length]), [['car-shadow-a/0', 14], ['car-shadow-b/0', 13], ['car-shadow-c/0', 13]]);
+      // the ground truth itself as the prediction scores 1
+      for (const item of ds.items) {
+        cpSync(ds.gtDirs.get(item.video)!, path.join(dir, 'pred', item.video, '0'), { recursive: true });
+      }
+      const { records, warnings } = await scoreDataset(ds, path.join(dir, 'pred'));
+      assert.deepEqual(warnings, []);
+      assert.deepEqual(summarizeRecords('ref-youtube-vos', records).headline, { 'J&F': 1, J: 1, F: 1 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
