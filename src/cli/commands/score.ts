@@ -1,3 +1,4 @@
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
@@ -14,7 +15,7 @@ const SCORE_KINDS = [...DATASET_KINDS, 'davis2017'] as const;
 type ScoreKind = (typeof SCORE_KINDS)[number];
 
 interface ScoreOptions {
-  dataset: ScoreKind; root: string; pred: string; split?: string; shard?: string; shardCount?: string; out: string; quiet?: boolean;
+  dataset: ScoreKind; root: string; pred: string; split?: string; shard?: string; shardCount?: string; out?: string; quiet?: boolean;
   task?: DavisTask; csvDir?: string;
 }
 
@@ -45,7 +46,7 @@ export function registerScoreCommand(program: Command): void {
     .option('--csv-dir <dir>', 'davis2017 only: folder for the toolkit\'s CSV files (default: the --pred folder)')
     .option('--shard <i/n|auto>', 'score only shard i of n, or the scheduler task\'s shard with "auto" (merge the shard files with `alref merge`)')
     .option('--shard-count <n>', 'with --shard auto: the number of shards (Kubernetes; default $ALREF_SHARD_COUNT)')
-    .option('--out <file>', 'JSON report path', 'score.json')
+    .option('--out <file|dir>', 'JSON report path; a folder gets shard-<i>-of-<n>.json (sharded) or score.json (default: score.json, or shard-<i>-of-<n>.json when sharded, so shards never overwrite each other)')
     .option('--quiet', 'no progress bar')
     .addHelpText('after', scoreLayoutsHelp())
     .action(async (opts: ScoreOptions) => {
@@ -76,7 +77,7 @@ export function registerScoreCommand(program: Command): void {
           version: SCORE_FILE_VERSION, dataset: ds.kind, root: ds.root, split: ds.split, shard, predictions: path.resolve(opts.pred),
           records: scored.records, warnings: scored.warnings, createdAt: new Date().toISOString(),
         };
-        const out = path.resolve(opts.out);
+        const out = scoreOutPath(opts.out, shard);
         if (shard.count > 1) {
           await writeJson(out, file);
           process.stderr.write(`Shard ${shard.index}/${shard.count}: ${scored.records.length} unit(s) scored into ${out}; combine with \`alref merge\`.\n`);
@@ -95,6 +96,20 @@ export function registerScoreCommand(program: Command): void {
         interrupt.dispose();
       }
     });
+}
+
+/**
+ * Where `alref score` writes: `--out` as given; inside it when it is a folder; by default `score.json`,
+ * or `shard-<i>-of-<n>.json` for a shard, so the tasks of an array sharing a folder never overwrite
+ * each other's file (and `alref merge <folder>` finds them all).
+ */
+export function scoreOutPath(out: string | undefined, shard: { index: number; count: number }): string {
+  const name = shard.count > 1 ? `shard-${shard.index}-of-${shard.count}.json` : 'score.json';
+  if (out === undefined) {
+    return path.resolve(name);
+  }
+  const isDir = out.endsWith('/') || out.endsWith(path.sep) || (existsSync(out) && statSync(out).isDirectory());
+  return isDir ? path.resolve(out, name) : path.resolve(out);
 }
 
 /** `alref score --dataset davis2017`: the official DAVIS 2017 tables and CSV files. */
@@ -121,7 +136,7 @@ async function scoreDavis2017Command(opts: ScoreOptions, signal: AbortSignal): P
   const perSeqCsv = path.join(csvDir, `per-sequence_results-${r.split}.csv`);
   await writeFile(globalCsv, davisGlobalCsv(r.summary));
   await writeFile(perSeqCsv, davisPerSequenceCsv(r.sequences));
-  const out = path.resolve(opts.out);
+  const out = scoreOutPath(opts.out, { index: 0, count: 1 });
   await writeJson(out, {
     version: SCORE_FILE_VERSION, dataset: 'davis2017', task, root: r.root, split: r.split, predictions: r.predictions,
     summary: r.summary,

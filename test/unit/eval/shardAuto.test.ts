@@ -1,5 +1,12 @@
 import * as assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Command } from 'commander';
+import { registerMergeCommand } from '../../../src/cli/commands/merge';
+import { registerScoreCommand } from '../../../src/cli/commands/score';
 import { autoShard, resolveShard } from '../../../src/pipeline/eval/datasets';
+import { makeMevis } from '../../tooling/datasets';
 
 /** The variables `sbatch --array=<min>-<max>` sets for task `id`. */
 function slurm(id: number, min: number, max: number, count = max - min + 1): NodeJS.ProcessEnv {
@@ -41,5 +48,50 @@ suite('eval/shard auto: the shard from the scheduler environment', () => {
     assert.deepEqual(resolveShard('1/4', {}), { index: 1, count: 4 });
     assert.deepEqual(resolveShard(undefined, slurm(1, 0, 2)), { index: 0, count: 1 });
     assert.throws(() => resolveShard('1/4', {}, 4), /--shard-count only goes with --shard auto/);
+  });
+
+  test('alref score --shard auto: three array tasks writing into one folder leave three shard files, merged equal to the unsharded score', async () => {
+    const base = mkdtempSync(path.join(os.tmpdir(), 'alref-shard-auto-'));
+    const saved = { ...process.env };
+    const ow = process.stdout.write.bind(process.stdout);
+    const ew = process.stderr.write.bind(process.stderr);
+    const savedCode = process.exitCode;
+    (process.stdout as any).write = () => true;
+    (process.stderr as any).write = () => true;
+    const alref = async (args: string[]): Promise<void> => {
+      const program = new Command('alref').exitOverride();
+      registerScoreCommand(program);
+      registerMergeCommand(program);
+      await program.parseAsync(['node', 'alref', ...args]);
+    };
+    try {
+      const root = await makeMevis(path.join(base, 'mevis'), { videos: 3 });
+      const common = ['--dataset', 'mevis', '--root', root, '--pred', path.join(root, 'pred'), '--quiet'];
+      await alref(['score', ...common, '--out', path.join(base, 'whole.json')]);
+      const shards = path.join(base, 'shards');
+      mkdirSync(shards);
+      for (const i of [0, 1, 2]) {
+        Object.assign(process.env, slurm(i, 0, 2));
+        await alref(['score', ...common, '--shard', 'auto', '--out', shards]);
+      }
+      assert.deepEqual(readdirSync(shards).sort(), ['shard-0-of-3.json', 'shard-1-of-3.json', 'shard-2-of-3.json']);
+      await alref(['merge', shards, '--out', path.join(base, 'merged.json')]);
+      assert.equal(process.exitCode ?? 0, 0);
+      const whole = JSON.parse(readFileSync(path.join(base, 'whole.json'), 'utf8'));
+      const merged = JSON.parse(readFileSync(path.join(base, 'merged.json'), 'utf8'));
+      assert.deepEqual(merged.summary, whole.summary);
+      assert.deepEqual(merged.records, whole.records);
+    } finally {
+      process.stdout.write = ow;
+      process.stderr.write = ew;
+      process.exitCode = savedCode;
+      for (const k of Object.keys(process.env)) {
+        if (!(k in saved)) {
+          delete process.env[k];
+        }
+      }
+      Object.assign(process.env, saved);
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 });
