@@ -10,8 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
 import { encode } from 'fast-png';
-import { registerScoreCommand } from '../../../src/cli/commands/score';
-import { readDataset } from '../../../src/pipeline/eval/datasets';
+import { registerScoreCommand, scoreLayoutsHelp } from '../../../src/cli/commands/score';
+import { evalLayoutsHelp } from '../../../src/cli/commands/eval';
+import { DATASET_KINDS, readDataset } from '../../../src/pipeline/eval/datasets';
 import { encodeBinaryPng, labelEquals, readLabelPng } from '../../../src/pipeline/eval/png';
 import { scoreDataset, summarizeRecords } from '../../../src/pipeline/eval/score';
 import { makeMevis, makeS4, makeYtvos } from '../../tooling/datasets';
@@ -143,5 +144,21 @@ suite('eval/score: wrong inputs are errors, never silent numbers', () => {
     const wrong = path.join(base, 's4-wrong');
     cpSync(path.join(root, 'pred', 's4vid0'), path.join(wrong, 'masks'), { recursive: true });
     await assert.rejects(scoreDataset(ds, wrong), /No prediction in .*s4-wrong matches the avs-s4 layout .*The folder holds: masks\./);
+  });
+
+  test('alref score --help and alref eval --help list every layout, each with a one-line example tree', () => {
+    const score = scoreLayoutsHelp();
+    const evalHelp = evalLayoutsHelp();
+    for (const kind of [...DATASET_KINDS, 'davis2017']) {
+      const block = score.split(/\n(?=  \S)/).find((b) => b.startsWith(`  ${kind}`));
+      assert.ok(block, `score --help lacks ${kind}`);
+      assert.match(block, /root: .*\n\s+e\.g\. \S+/, kind);
+      assert.match(block, /pred: .*\n\s+e\.g\. \S+/, kind);
+      if (kind !== 'davis2017') {
+        assert.match(evalHelp, new RegExp(`  ${kind}: .*\n\\s+e\\.g\\. \\S+`), kind);
+      }
+    }
+    assert.match(score, /AVSBench's own test output/);
+    assert.match(score, /Annotations\/<video>\/<expression id>/);
   });
 });
