@@ -150,7 +150,7 @@ suite('eval/score: wrong inputs are errors, never silent numbers', () => {
     const score = scoreLayoutsHelp();
     const evalHelp = evalLayoutsHelp();
     for (const kind of [...DATASET_KINDS, 'davis2017']) {
-      const block = score.split(/\n(?=  \S)/).find((b) => b.startsWith(`  ${kind}`));
+      const block = score.split(/\n(?= {2}\S)/).find((b) => b.startsWith(`  ${kind}`));
       assert.ok(block, `score --help lacks ${kind}`);
       assert.match(block, /root: .*\n\s+e\.g\. \S+/, kind);
       assert.match(block, /pred: .*\n\s+e\.g\. \S+/, kind);
