@@ -1,12 +1,12 @@
 import path from 'node:path';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { PipelineError, isCancellation } from '../../pipeline/errors';
 import { makeRunnerHost } from '../../pipeline/eval/cliHost';
 import { cliServiceEnv, packageRoot, packageVersion, stderrLogger } from '../env';
 import { cliSettings } from './notebook';
-import { DATASET_KINDS, datasetLayout, parseShard, readDataset, type DatasetKind } from '../../pipeline/eval/datasets';
+import { DATASET_EXAMPLES, DATASET_KINDS, datasetLayout, datasetVideos, parseShardCount, readDataset, resolveShard, shardVideos, type DatasetKind } from '../../pipeline/eval/datasets';
 import { SCORE_FILE_VERSION, distinctRecords, formatSummary, mergeScoreFiles, type ScoreFile } from '../../pipeline/eval/report';
 import { readItemStatuses, runDataset, type StageOverrides } from '../../pipeline/eval/runner';
 import { scoreDataset } from '../../pipeline/eval/score';
@@ -64,7 +64,7 @@ export function parseStageOverride(value: string, previous: StageOverrides = {})
   return { ...previous, [stage]: { ...(previous[stage] ?? {}), [m[2]]: v } };
 }
 
-interface EvalOptions { dataset: DatasetKind; root: string; split?: string; shard?: string; out: string; stage?: StageOverrides; set?: string[]; mode?: 'live' | 'record' | 'replay'; score: boolean; quiet?: boolean }
+interface EvalOptions { dataset: DatasetKind; root: string; split?: string; shard?: string; shardCount?: string; out: string; stage?: StageOverrides; set?: string[]; mode?: 'live' | 'record' | 'replay'; score: boolean; quiet?: boolean }
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -79,6 +79,17 @@ export function cliRunnerHost(opts: { set?: string[]; mode?: 'live' | 'record' |
   });
 }
 
+/** The `--help` text: every dataset layout with a one-line example tree, and where eval writes. */
+export function evalLayoutsHelp(): string {
+  const lines = ['', 'Dataset layouts (--root), each with a one-line example tree:'];
+  for (const k of DATASET_KINDS) {
+    lines.push(`  ${k}: ${datasetLayout(k)}`, `      e.g. ${DATASET_EXAMPLES[k]}`);
+  }
+  lines.push('', 'Output (--out, shared by all shards): predictions/<video>/<expression id>/<frame>.png (AVS: predictions/<video>/<frame>.png),',
+    '  items/<id>.json (finished items are skipped on a re-run), runs/<video>/, shard-<i>-of-<n>.json; `alref merge <out>` combines the shards.');
+  return `${lines.join('\n')}\n`;
+}
+
 /** `alref eval`: the pipeline over a dataset split (or one shard of it), resumable, then its scores. */
 export function registerEvalCommand(program: Command): void {
   program
@@ -87,14 +98,15 @@ export function registerEvalCommand(program: Command): void {
     .addOption(new Option('--dataset <kind>', 'dataset kind').choices([...DATASET_KINDS]).makeOptionMandatory())
     .requiredOption('--root <dir>', 'dataset folder')
     .option('--split <split>', 'split (valid, valid_u, test, train ...; default per dataset)')
-    .option('--shard <i/n>', 'run shard i of n (0-based): videos k with k mod n = i in name order')
+    .option('--shard <i/n|auto>', 'run shard i of n (0-based): videos k with k mod n = i in name order; "auto" reads the Slurm array or Kubernetes Indexed Job task index')
+    .option('--shard-count <n>', 'with --shard auto: the number of shards (Kubernetes; default $ALREF_SHARD_COUNT)')
     .option('--out <dir>', 'output folder (predictions/, items/, runs/, shard files)', 'alref-eval')
     .option('--stage <stage.field=value>', 'extra stage-cell field for every item, repeatable (e.g. pivot-frame.strategy=middle)', parseStageOverride)
     .addOption(new Option('--mode <mode>', 'LLM mode: live, record (store exchanges), replay (only stored ones)').choices(['live', 'record', 'replay']))
     .option('--set <key=value>', 'override a setting by its field path, e.g. llm.models.pivotFrame=gpt-4o (repeatable)', collect, [])
     .option('--no-score', 'only write predictions')
     .option('--quiet', 'no progress bar')
-    .addHelpText('after', `\nLayouts:\n${DATASET_KINDS.map((k) => `  ${k}: ${datasetLayout(k)}`).join('\n')}\n`)
+    .addHelpText('after', evalLayoutsHelp())
     .action(async (opts: EvalOptions) => {
       const interrupt = interruptSignal();
       try {
@@ -107,11 +119,31 @@ export function registerEvalCommand(program: Command): void {
     });
 }
 
+/** The shard count an earlier task of the run recorded in `<out>/sharding.json`, if any. */
+async function readSharding(file: string): Promise<{ count: number; file: string } | undefined> {
+  try {
+    const count = Number((JSON.parse(await readFile(file, 'utf8')) as { count?: unknown }).count);
+    return Number.isInteger(count) && count >= 1 ? { count, file } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function evalCommand(opts: EvalOptions, signal: AbortSignal): Promise<void> {
-  const shard = parseShard(opts.shard);
-  const ds = await readDataset(opts.dataset, opts.root, opts.split);
   const outDir = path.resolve(opts.out);
+  // the shard count of a run is recorded in its output folder, so a task re-submitted alone
+  // (`sbatch --array=5`) still knows it is shard 5 of n
+  const shardingFile = path.join(outDir, 'sharding.json');
+  const recorded = await readSharding(shardingFile);
+  const { source, ...shard } = resolveShard(opts.shard, process.env, parseShardCount(opts.shardCount), recorded);
+  if (source) {
+    process.stderr.write(`Shard ${shard.index}/${shard.count} from ${source}.\n`);
+  }
+  const ds = await readDataset(opts.dataset, opts.root, opts.split);
   await mkdir(outDir, { recursive: true });
+  if (shard.count > 1 && recorded?.count !== shard.count) {
+    await writeJson(shardingFile, { count: shard.count });
+  }
   const log = stderrLogger(false);
   const bar = opts.quiet ? undefined : progressBar(`eval ${ds.kind}/${ds.split} shard ${shard.index}/${shard.count}`);
   const run = await runDataset({
@@ -127,11 +159,13 @@ async function evalCommand(opts: EvalOptions, signal: AbortSignal): Promise<void
     },
   }).finally(() => bar?.stop());
   process.stderr.write(`${run.done - run.skipped} item(s) run, ${run.skipped} already finished, ${run.failed} failed, of ${run.total}.\n`);
-  const statuses = await readItemStatuses(outDir);
+  // the output folder may be shared by every shard: only this shard's items describe this run
+  const mine = shardVideos(datasetVideos(ds), shard);
+  const statuses = (await readItemStatuses(outDir)).filter((s) => mine.has(s.video));
   const experiments = distinctRecords(statuses.filter((s) => s.record).map((s) => s.record!));
   const shardName = `shard-${shard.index}-of-${shard.count}.json`;
   const scoring = opts.score && ds.hasGroundTruth;
-  const scored = scoring ? await scoreDataset(ds, run.predictionsDir, { shard, signal }) : { records: [], warnings: [] };
+  const scored = scoring ? await scoreDataset(ds, run.predictionsDir, { shard, signal, allowNoPredictions: true }) : { records: [], warnings: [] };
   // the shard file is written for every run, so `alref merge` can combine shards (and write the
   // submission zip of a server-scored split from all shards' predictions)
   const file: ScoreFile = {

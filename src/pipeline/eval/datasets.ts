@@ -95,6 +95,17 @@ const LAYOUTS: Record<DatasetKind, string> = {
   'avs-v2': 'metadata.csv and v2/<uid>/{frames/<k>.jpg, audio.wav, labels_rgb/<k>.png}',
 };
 
+/** One-line example trees of each dataset kind's folder (`--help`). */
+export const DATASET_EXAMPLES: Record<DatasetKind, string> = {
+  'ref-youtube-vos': 'ytvos/{meta_expressions/valid/meta_expressions.json, valid/JPEGImages/003234408d/00000.jpg}',
+  'ref-davis17': 'refdavis/{meta_expressions/valid/meta_expressions.json, valid/JPEGImages/bike-packing/00000.jpg, valid/Annotations/bike-packing/00000.png}',
+  mevis: 'mevis/valid_u/{meta_expressions.json, mask_dict.json, JPEGImages/0a4d0f2e4fa7/00000.jpg}',
+  'avs-s4': 'AVSBench/Single-source/{s4_meta_data.csv, s4_data/visual_frames/test/dog/-0OQjWg_6bQ_1000_6000/-0OQjWg_6bQ_1000_6000_1.png}',
+  'avs-ms3': 'AVSBench/Multi-sources/{ms3_meta_data.csv, ms3_data/gt_masks/test/0h8X4l3Cq2Q/0h8X4l3Cq2Q_1.png}',
+  avss: 'AVSBench-semantic/{metadata.csv, v1s/_-3ImeXHqpk_0/{frames/0.jpg, audio.wav, labels_rgb/0.png}}',
+  'avs-v2': 'AVSBench-semantic/{metadata.csv, v2/_2BIbJqn4vc_0/{frames/0.jpg, audio.wav, labels_rgb/0.png}}',
+};
+
 /** The expected layout of a dataset kind, in words (used in errors and `--help`). */
 export function datasetLayout(kind: DatasetKind): string {
   return LAYOUTS[kind];
@@ -461,11 +472,98 @@ export function parseShard(text: string | undefined): { index: number; count: nu
   const index = m ? Number(m[1]) : Number.NaN;
   const count = m ? Number(m[2]) : Number.NaN;
   if (!m || count < 1 || index < 0 || index >= count) {
-    throw new PipelineError(`--shard must be "i/n" with 0 <= i < n (for example 0/4 ... 3/4), got "${text}".`, {
+    throw new PipelineError(`--shard must be "i/n" with 0 <= i < n (for example 0/4 ... 3/4) or "auto", got "${text}".`, {
       stage: 'evaluate', kind: 'invalid-input', field: 'shard',
     });
   }
   return { index, count };
+}
+
+/** Where `--shard auto` found its index and count. */
+export interface AutoShard {
+  index: number;
+  count: number;
+  /** `slurm` or `kubernetes`, with the variables read, for the log line. */
+  source: string;
+}
+
+function envInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const v = env[name];
+  if (v === undefined || v.trim() === '') {
+    return undefined;
+  }
+  if (!/^\d+$/.test(v.trim())) {
+    throw new PipelineError(`--shard auto: ${name}="${v}" is not a whole number.`, { stage: 'evaluate', kind: 'invalid-input', field: 'shard' });
+  }
+  return Number(v.trim());
+}
+
+/**
+ * The shard of this task from the scheduler's environment (`--shard auto`):
+ * - Slurm array: the shard index is `SLURM_ARRAY_TASK_ID` (submit `--array=0-(n-1)`). The count is, in
+ *   order: `count` (the `--shard-count` flag) or `ALREF_SHARD_COUNT`; `recorded` (the count the first
+ *   task of the run left in the output folder), so a task re-submitted alone (`--array=5`) still runs
+ *   shard 5 of n; the array itself when it is a whole `0-(n-1)` array (`SLURM_ARRAY_TASK_MIN` = 0 and
+ *   `SLURM_ARRAY_TASK_COUNT` = MAX + 1); else it is an error saying what to pass.
+ * - Kubernetes Indexed Job: `JOB_COMPLETION_INDEX`; Kubernetes does not expose the completion count,
+ *   so it comes from `count`, `ALREF_SHARD_COUNT` (the manifest sets it to `completions`) or `recorded`.
+ * No scheduler variable at all is an error that says what to set.
+ */
+export function autoShard(env: NodeJS.ProcessEnv = process.env, count?: number, recorded?: { count: number; file: string }): AutoShard {
+  const given = count !== undefined ? { n: count, from: '--shard-count' } : envInt(env, 'ALREF_SHARD_COUNT') !== undefined ? { n: envInt(env, 'ALREF_SHARD_COUNT')!, from: 'ALREF_SHARD_COUNT' } : undefined;
+  const bad = (m: string): PipelineError => new PipelineError(`--shard auto: ${m}`, { stage: 'evaluate', kind: 'invalid-input', field: 'shard' });
+  const fromRecord = recorded ? { n: recorded.count, from: `as recorded in ${recorded.file}` } : undefined;
+  const taskId = envInt(env, 'SLURM_ARRAY_TASK_ID');
+  if (taskId !== undefined) {
+    const min = envInt(env, 'SLURM_ARRAY_TASK_MIN');
+    const max = envInt(env, 'SLURM_ARRAY_TASK_MAX');
+    const tasks = envInt(env, 'SLURM_ARRAY_TASK_COUNT');
+    const whole = min === 0 && max !== undefined && (tasks === undefined || tasks === max + 1) ? { n: max + 1, from: 'the array 0-' + max } : undefined;
+    const chosen = given ?? fromRecord ?? whole;
+    if (!chosen) {
+      throw bad(`this Slurm array (task ${taskId}, min ${min ?? '?'}, max ${max ?? '?'}, ${tasks ?? '?'} task(s)) is not a whole 0-(n-1) array, so the number of shards is unknown: pass --shard-count <n> (or set ALREF_SHARD_COUNT), or submit --array=0-(n-1).`);
+    }
+    if (taskId >= chosen.n) {
+      throw bad(`Slurm array task ${taskId} is not a shard of ${chosen.n} (${chosen.from}): shard indices are the array task ids 0..${chosen.n - 1}; submit --array=0-${chosen.n - 1}${chosen === fromRecord ? ', or use a new --out folder to shard differently' : ''}.`);
+    }
+    return { index: taskId, count: chosen.n, source: `slurm (SLURM_ARRAY_TASK_ID=${taskId}, ${chosen.n} shards: ${chosen.from})` };
+  }
+  const k8s = envInt(env, 'JOB_COMPLETION_INDEX');
+  if (k8s !== undefined) {
+    const chosen = given ?? fromRecord;
+    if (!chosen) {
+      throw bad('JOB_COMPLETION_INDEX is set (Kubernetes Indexed Job) but the number of shards is not: pass --shard-count <completions> or set ALREF_SHARD_COUNT.');
+    }
+    if (k8s >= chosen.n) {
+      throw bad(`JOB_COMPLETION_INDEX=${k8s} is not below the shard count ${chosen.n} (${chosen.from}); set ALREF_SHARD_COUNT to the Job's completions.`);
+    }
+    return { index: k8s, count: chosen.n, source: `kubernetes (JOB_COMPLETION_INDEX=${k8s}, ${chosen.n} shards: ${chosen.from})` };
+  }
+  throw bad('no scheduler task index in the environment: SLURM_ARRAY_TASK_ID (sbatch --array) and JOB_COMPLETION_INDEX (Kubernetes Indexed Job, completionMode: Indexed) are both unset. Outside a scheduler use --shard i/n.');
+}
+
+/** `--shard` of eval / score: `i/n`, `auto` (see {@link autoShard}) or nothing (everything). */
+export function resolveShard(
+  text: string | undefined, env: NodeJS.ProcessEnv = process.env, count?: number, recorded?: { count: number; file: string },
+): { index: number; count: number; source?: string } {
+  if (text !== undefined && text.trim() === 'auto') {
+    return autoShard(env, count, recorded);
+  }
+  if (count !== undefined) {
+    throw new PipelineError('--shard-count only goes with --shard auto.', { stage: 'evaluate', kind: 'invalid-input', field: 'shard-count' });
+  }
+  return parseShard(text);
+}
+
+/** Parses `--shard-count` (a whole number >= 1). */
+export function parseShardCount(text: string | undefined): number | undefined {
+  if (text === undefined) {
+    return undefined;
+  }
+  if (!/^\d+$/.test(text.trim()) || Number(text) < 1) {
+    throw new PipelineError(`--shard-count must be a whole number >= 1, got "${text}".`, { stage: 'evaluate', kind: 'invalid-input', field: 'shard-count' });
+  }
+  return Number(text);
 }
 
 /**

@@ -4,7 +4,12 @@
  *
  * - palette (indexed) PNGs give their palette INDICES (DAVIS object ids, 255 = void), never colours;
  * - 8-bit grey PNGs give their grey values (0/255 binary masks, or object ids written as grey);
- *   16-bit grey is reduced to its high byte; a grey+alpha PNG ignores the alpha channel;
+ *   a grey+alpha PNG ignores the alpha channel;
+ * - 16-bit PNGs (grey, grey+alpha, RGB(A)) keep their stored values when all are at most 255 (label
+ *   ids 0, 1, 2 ..., as PIL and numpy read them in the official evaluators); otherwise they are 8-bit
+ *   values widened to 16 bits: divided by 257 when every value is a multiple of 257 (0/65535 masks,
+ *   PIL's and OpenCV's scaling), or by 256 when every value is a multiple of 256 (a left shift). Any
+ *   other 16-bit content is an error naming the file (label maps here hold ids 0..255);
  * - RGB(A) PNGs that are grey in disguise (R = G = B) give the grey value; coloured RGB PNGs are
  *   mapped through the DAVIS palette (unknown non-black colours become 1, black 0).
  *
@@ -155,6 +160,9 @@ export function decodeLabelPng(bytes: Uint8Array, file = '<memory>', options: De
       stage: 'evaluate', kind: 'invalid-input', file, cause: err,
     });
   }
+  if (png.depth === 16) {
+    png = { ...png, depth: 8, data: sixteenToEight(png.data, png.channels, file) };
+  }
   const { width, height, channels } = png;
   const n = width * height;
   const src = png.data;
@@ -171,7 +179,6 @@ export function decodeLabelPng(bytes: Uint8Array, file = '<memory>', options: De
     }
     return { width, height, data: out, indexed: true };
   }
-  const shift = png.depth === 16 ? 8 : 0;
   if (png.depth < 8) {
     // 1/2/4-bit grey: scale to 0..255 like PIL's "L" conversion
     const tmp = new Uint8Array(n);
@@ -188,14 +195,14 @@ export function decodeLabelPng(bytes: Uint8Array, file = '<memory>', options: De
   }
   if (channels === 1 || channels === 2) {
     for (let i = 0, k = 0; i < n; i++, k += channels) {
-      out[i] = src[k] >> shift;
+      out[i] = src[k];
     }
     return { width, height, data: out, indexed: false };
   }
   for (let i = 0, k = 0; i < n; i++, k += channels) {
-    const r = src[k] >> shift;
-    const g = src[k + 1] >> shift;
-    const b = src[k + 2] >> shift;
+    const r = src[k];
+    const g = src[k + 1];
+    const b = src[k + 2];
     if (r === g && g === b) {
       out[i] = r;
     } else {
@@ -205,12 +212,41 @@ export function decodeLabelPng(bytes: Uint8Array, file = '<memory>', options: De
   return { width, height, data: out, indexed: false };
 }
 
+/** 16-bit samples to 8-bit label values (the rules are in the module comment). */
+function sixteenToEight(data: ArrayLike<number>, channels: number, file: string): Uint8Array {
+  const out = new Uint8Array(data.length);
+  // the alpha channel (grey+alpha, RGBA) is not a label and is left out of the decision
+  const alpha = channels === 2 || channels === 4 ? channels - 1 : -1;
+  let by257 = true;
+  let by256 = true;
+  let max = 0;
+  for (let i = 0; i < data.length; i++) {
+    if (i % channels === alpha) {
+      continue;
+    }
+    const v = data[i];
+    by257 &&= v % 257 === 0;
+    by256 &&= v % 256 === 0;
+    max = v > max ? v : max;
+  }
+  const divisor = max <= 255 ? 1 : by257 ? 257 : by256 ? 256 : 0;
+  if (divisor === 0) {
+    throw new PipelineError(
+      `${file} is a 16-bit PNG with value ${max}: it is neither a label map (ids 0..255) nor an 8-bit mask widened to 16 bits (every value a multiple of 257, like 0/65535, or of 256). Save the labels as 8-bit or indexed PNGs.`,
+      { stage: 'evaluate', kind: 'invalid-input', file },
+    );
+  }
+  for (let i = 0; i < data.length; i++) {
+    out[i] = i % channels === alpha ? data[i] >> 8 : data[i] / divisor;
+  }
+  return out;
+}
+
 function decodeColours(png: DecodedLike, palette: number[][]): Uint8Array {
   const lookup = new Map<number, number>(palette.map((c, i) => [(c[0] << 16) | (c[1] << 8) | c[2], i]));
   const { width, height, channels } = png;
   const n = width * height;
   const out = new Uint8Array(n);
-  const shift = png.depth === 16 ? 8 : 0;
   if (png.palette) {
     const idx = new Uint8Array(n);
     if (png.data.length === n) {
@@ -225,9 +261,9 @@ function decodeColours(png: DecodedLike, palette: number[][]): Uint8Array {
     return out;
   }
   for (let i = 0, k = 0; i < n; i++, k += channels) {
-    const r = png.data[k] >> shift;
-    const g = channels >= 3 ? png.data[k + 1] >> shift : r;
-    const b = channels >= 3 ? png.data[k + 2] >> shift : r;
+    const r = png.data[k];
+    const g = channels >= 3 ? png.data[k + 1] : r;
+    const b = channels >= 3 ? png.data[k + 2] : r;
     out[i] = lookup.get((r << 16) | (g << 8) | b) ?? 0;
   }
   return out;

@@ -4,18 +4,22 @@
  * and {@link summarizeRecords} turns any set of records into the dataset numbers. A sharded run merged
  * therefore gives exactly the numbers of an unsharded one.
  *
- * Prediction layout (what `alref eval` writes and `alref score --pred` reads):
+ * Prediction layout (what `alref eval` writes and `alref score --pred` reads; {@link PREDICTION_LAYOUTS}):
  * - RVOS (Ref-YouTube-VOS, MeViS, Ref-DAVIS17): `<pred>/<video>/<expression id>/<frame>.png`, 0/255
- *   (any non-zero pixel is foreground, as the MeViS and YouTube-VOS tools read them). Ref-DAVIS17 also
- *   accepts the official layout `<pred>/anno_<set>/<video>/<frame>.png` (indexed, object ids).
- * - AVS S4 / MS3 / V2: `<pred>/<video>/<frame>.png`, 0/255, resized (nearest) to the ground truth.
+ *   (any non-zero pixel is foreground, as the MeViS and YouTube-VOS tools read them), or the same under
+ *   `<pred>/Annotations/` (an unpacked submission zip). Ref-DAVIS17 also accepts the official layout
+ *   `<pred>/anno_<set>/<video>/<frame>.png` (indexed, object ids).
+ * - AVS S4 / MS3 / V2: `<pred>/<video>/<frame>.png`, 0/255, resized (nearest) to the ground truth; S4
+ *   also `<pred>/<category>/<video>/<frame>.png`, the layout AVSBench's own test script saves.
  * - AVSS: `<pred>/<uid>/<k>.png`, colour-coded with the AVSS palette (or indexed with it).
+ * A folder where no frame of any unit is found is an error showing the expected layout (not a score of 0).
  *
  * Ground truth: DAVIS PNGs hold object ids with 255 = void; S4/MS3 masks are foreground where non-zero;
- * AVSS colour labels are looked up in the AVSS palette (unknown colours = background).
+ * AVSS colour labels are looked up in the AVSS palette (unknown colours = background). Every scored
+ * frame needs its ground-truth PNG: a missing or unreadable one is an error naming the file.
  */
-import { existsSync } from 'node:fs';
-import { readFile, readdir } from 'node:fs/promises';
+import { existsSync, readdirSync } from 'node:fs';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { PipelineError, throwIfAborted } from '../errors';
 import { decodeRle } from '../masks/rle';
@@ -73,6 +77,12 @@ export interface ScoreOptions {
   onProgress?(done: number, total: number, unitId: string): void;
   /** Called with each warning as it happens. */
   onWarning?(message: string): void;
+  /**
+   * Score even when no prediction matches the layout (every unit then scores 0). `alref eval` sets it:
+   * a shard whose items all failed still writes its (zero) records. Otherwise that is an error that
+   * shows the expected layout.
+   */
+  allowNoPredictions?: boolean;
 }
 
 /** A unit of scoring, before it is scored. */
@@ -123,7 +133,7 @@ async function readPred(file: string, warn: (m: string) => void, palette?: numbe
  * const records = await scoreDataset(ds, 'out/predictions');
  * summarizeRecords(ds.kind, records).headline;
  */
-export async function scoreDataset(ds: Dataset, predDir: string, options: ScoreOptions = {}): Promise<{ records: ScoreRecord[]; warnings: string[] }> {
+export async function scoreDataset(ds: Dataset, predDirIn: string, options: ScoreOptions = {}): Promise<{ records: ScoreRecord[]; warnings: string[] }> {
   if (!ds.hasGroundTruth) {
     throw new PipelineError(
       `The ${ds.kind} split "${ds.split}" has no local ground truth: it is scored by the benchmark server. Write the submission zip with \`alref eval\` (or \`alref merge --zip\`) and upload it.`,
@@ -135,6 +145,7 @@ export async function scoreDataset(ds: Dataset, predDir: string, options: ScoreO
     warnings.push(m);
     options.onWarning?.(m);
   };
+  let predDir = predDirIn;
   const units = scoreUnits(ds, options.shard);
   const records: ScoreRecord[] = [];
   let maskDict: Record<string, Array<RleMask | null>> | undefined;
@@ -142,23 +153,22 @@ export async function scoreDataset(ds: Dataset, predDir: string, options: ScoreO
     maskDict = JSON.parse(await readFile(ds.maskDictPath, 'utf8'));
   }
   const gtCache = new Map<string, Map<string, LabelImage>>();
-  const gtFrames = async (video: string, palette?: number[][]): Promise<Map<string, LabelImage>> => {
+  /** The ground truth of the frames of a video, by frame name; a missing folder or file is an error naming it. */
+  const gtFrames = async (video: string, frameNames: string[], palette?: number[][]): Promise<Map<string, LabelImage>> => {
     const cached = gtCache.get(video);
     if (cached) {
       return cached;
     }
     gtCache.clear(); // units are sorted by video; keep one video in memory
-    const dir = ds.gtDirs.get(video);
-    const out = new Map<string, LabelImage>();
-    if (dir && existsSync(dir)) {
-      const names = (await readdir(dir)).filter((n) => n.toLowerCase().endsWith('.png')).sort();
-      for (const n of names) {
-        out.set(n.slice(0, -4), await readLabelPng(path.join(dir, n), palette ? { colourPalette: palette } : {}));
-      }
-    }
+    const out = await readGroundTruthFrames(ds, video, frameNames, palette);
     gtCache.set(video, out);
     return out;
   };
+  const predLayout = await resolvePredictionLayout(ds, predDir, units, Boolean(options.allowNoPredictions));
+  if (predLayout.note) {
+    warn(predLayout.note);
+  }
+  predDir = predLayout.predDir;
   let done = 0;
   for (const unit of units) {
     throwIfAborted(options.signal, 'evaluate');
@@ -168,6 +178,13 @@ export async function scoreDataset(ds: Dataset, predDir: string, options: ScoreO
         const item = unit.items[0];
         let gtFor: (t: number, frame: string) => Promise<{ mask: Uint8Array; width: number; height: number } | null>;
         if (ds.kind === 'mevis') {
+          const absent = (item.annotationIds ?? []).find((a) => !maskDict || !(a in maskDict));
+          if (absent !== undefined || (item.annotationIds ?? []).length === 0) {
+            throw new PipelineError(
+              `${item.id}: the ground truth of this expression is missing: ${absent === undefined ? 'it lists no anno_id' : `annotation id ${absent} is not in ${ds.maskDictPath}`}.`,
+              { stage: 'evaluate', kind: 'invalid-input', field: 'root', file: ds.maskDictPath },
+            );
+          }
           gtFor = async (t) => {
             let acc: Uint8Array | null = null;
             let size: [number, number] | null = null;
@@ -189,7 +206,7 @@ export async function scoreDataset(ds: Dataset, predDir: string, options: ScoreO
             return { mask: acc, width: size[1], height: size[0] };
           };
         } else {
-          const frames = await gtFrames(item.video);
+          const frames = await gtFrames(item.video, item.frames.map((f) => f.name));
           gtFor = async (_t, frame) => {
             const g = frames.get(frame);
             if (!g) {
@@ -209,21 +226,20 @@ export async function scoreDataset(ds: Dataset, predDir: string, options: ScoreO
         break;
       }
       case 'ref-davis17':
-        records.push(await scoreDavisSet(unit, predDir, await gtFrames(unit.video), warn));
+        records.push(await scoreDavisSet(unit, predDir, await gtFrames(unit.video, unit.items[0].frames.map((f) => f.name)), warn));
         break;
       case 'avs-s4':
       case 'avs-ms3':
       case 'avs-v2': {
         const item = unit.items[0];
-        const gts = await gtFrames(item.video, ds.kind === 'avs-v2' ? avssPalette() : undefined);
+        const names = item.frames.map((f) => f.name);
+        const gts = await gtFrames(item.video, names, ds.kind === 'avs-v2' ? avssPalette() : undefined);
         const preds: Uint8Array[] = [];
         const gtMasks: Uint8Array[] = [];
-        const names = [...gts.keys()].sort(naturalCompare);
-        for (const [k, name] of names.entries()) {
-          const g = gts.get(name)!;
-          // S4/MS3 masks are named like the frames; AVSS/V2 labels are 0..9 like the frames
-          const frameName = item.frames.find((f) => f.name === name)?.name ?? item.frames[k]?.name ?? name;
-          const p = await readPred(path.join(predDir, item.video, `${frameName}.png`), warn);
+        const videoDir = predLayout.videoDir(item);
+        for (const frameName of names) {
+          const g = gts.get(frameName)!;
+          const p = await readPred(path.join(videoDir, `${frameName}.png`), warn);
           gtMasks.push(nonZero(g.data));
           if (!p) {
             warn(`${item.id}: prediction for frame ${frameName} is missing; it scores as an empty mask.`);
@@ -243,12 +259,14 @@ export async function scoreDataset(ds: Dataset, predDir: string, options: ScoreO
       case 'avss': {
         const item = unit.items[0];
         const palette = avssPalette();
-        const gts = await gtFrames(item.video, palette);
+        const names = item.frames.map((f) => f.name);
+        const gts = await gtFrames(item.video, names, palette);
         const acc = new AvssAccumulator(AVSS_CLASSES);
-        for (const name of [...gts.keys()].sort(naturalCompare)) {
+        const videoDir = predLayout.videoDir(item);
+        for (const name of names) {
           const g = gts.get(name)!;
           const gt = resizeNearest(g.data, g.width, g.height, AVSS_SIZE, AVSS_SIZE);
-          const p = await readPred(path.join(predDir, item.video, `${name}.png`), warn, palette);
+          const p = await readPred(path.join(videoDir, `${name}.png`), warn, palette);
           if (!p) {
             warn(`${item.id}: prediction for frame ${name} is missing; it scores as all background.`);
           }
@@ -263,6 +281,139 @@ export async function scoreDataset(ds: Dataset, predDir: string, options: ScoreO
     options.onProgress?.(done, units.length, unit.id);
   }
   return { records, warnings };
+}
+
+/** Where `alref score --pred` looks, per dataset kind (shown in `--help` and in layout errors). */
+export const PREDICTION_LAYOUTS: Record<Dataset['kind'], string[]> = {
+  'ref-youtube-vos': ['<pred>/<video>/<expression id>/<frame>.png (0/255)', '<pred>/Annotations/<video>/<expression id>/<frame>.png (the submission zip, unpacked)'],
+  mevis: ['<pred>/<video>/<expression id>/<frame>.png (0/255)'],
+  'ref-davis17': ['<pred>/<video>/<expression id>/<frame>.png (0/255, what alref eval writes)', '<pred>/anno_<set>/<video>/<frame>.png (indexed, object ids: the official layout)'],
+  'avs-s4': ['<pred>/<video>/<video>_<k>.png (0/255)', "<pred>/<category>/<video>/<video>_<k>.png (AVSBench's own test output)"],
+  'avs-ms3': ['<pred>/<video>/<video>_<k>.png (0/255, also AVSBench\'s own test output)'],
+  avss: ['<pred>/<uid>/<k>.png (AVSS palette colours, or indexed)'],
+  'avs-v2': ['<pred>/<uid>/<k>.png (0/255)'],
+};
+
+/** One-line example prediction trees per dataset kind (`--help`). */
+export const PREDICTION_EXAMPLES: Record<Dataset['kind'], string> = {
+  'ref-youtube-vos': 'pred/003234408d/0/00000.png',
+  mevis: 'pred/0a4d0f2e4fa7/0/00000.png',
+  'ref-davis17': 'pred/bike-packing/0/00000.png or pred/anno_0/bike-packing/00000.png',
+  'avs-s4': 'pred/-0OQjWg_6bQ_1000_6000/-0OQjWg_6bQ_1000_6000_1.png or pred/dog/-0OQjWg_6bQ_1000_6000/-0OQjWg_6bQ_1000_6000_1.png',
+  'avs-ms3': 'pred/0h8X4l3Cq2Q/0h8X4l3Cq2Q_1.png',
+  avss: 'pred/_-3ImeXHqpk_0/0.png',
+  'avs-v2': 'pred/_2BIbJqn4vc_0/0.png',
+};
+
+/** Reads the ground-truth PNG of every frame of a video; a missing folder or file is an error naming it. */
+async function readGroundTruthFrames(ds: Dataset, video: string, frameNames: string[], palette?: number[][]): Promise<Map<string, LabelImage>> {
+  const dir = ds.gtDirs.get(video);
+  if (!dir || !existsSync(dir)) {
+    throw new PipelineError(
+      `The ground truth of ${video} is missing: ${dir ?? '(no ground-truth folder)'} does not exist. Without it every frame would score as if the object were absent; restore the folder or leave the video out of the split.`,
+      { stage: 'evaluate', kind: 'invalid-input', field: 'root', file: dir },
+    );
+  }
+  const present = new Set((await readdir(dir)).filter((n) => n.toLowerCase().endsWith('.png')));
+  const out = new Map<string, LabelImage>();
+  const absent = frameNames.filter((n) => !present.has(`${n}.png`));
+  if (absent.length > 0) {
+    const file = path.join(dir, `${absent[0]}.png`);
+    throw new PipelineError(
+      `Ground truth ${file} is missing (${absent.length} of ${frameNames.length} frames of ${video} have no ground-truth PNG${absent.length > 1 ? `; also ${absent.slice(1, 4).join(', ')}${absent.length > 4 ? ' ...' : ''}` : ''}). Scores would be wrong for those frames, so nothing is scored.`,
+      { stage: 'evaluate', kind: 'invalid-input', field: 'root', file },
+    );
+  }
+  for (const n of frameNames) {
+    out.set(n, await readLabelPng(path.join(dir, `${n}.png`), palette ? { colourPalette: palette } : {}));
+  }
+  return out;
+}
+
+/** Where the predictions of a dataset are, once their layout is recognised. */
+interface PredictionLayout {
+  /** The folder RVOS predictions are read from (`<pred>` or `<pred>/Annotations`). */
+  predDir: string;
+  /** AVS: the folder of a video's prediction PNGs. */
+  videoDir(item: DatasetItem): string;
+  note?: string;
+}
+
+function pngNames(dir: string): Set<string> | null {
+  try {
+    return new Set(readdirSync(dir).filter((n) => n.toLowerCase().endsWith('.png')));
+  } catch {
+    return null;
+  }
+}
+
+/** True when at least one frame of one item has a prediction PNG in the folder `dirOf(item)` gives. */
+function anyPrediction(units: ScoreUnit[], dirOf: (item: DatasetItem, unit: ScoreUnit) => string): boolean {
+  for (const unit of units) {
+    for (const item of unit.items) {
+      const names = pngNames(dirOf(item, unit));
+      if (names && item.frames.some((f) => names.has(`${f.name}.png`))) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+/**
+ * Recognises the layout of a prediction folder (see {@link PREDICTION_LAYOUTS}). A folder in which no
+ * frame of any unit is found is an error that shows the expected layout with a real example path and,
+ * where it is recognisable, what the folder holds instead (so a run does not print 0 for a layout slip).
+ */
+async function resolvePredictionLayout(ds: Dataset, predDir: string, units: ScoreUnit[], allowNone: boolean): Promise<PredictionLayout> {
+  const isDir = existsSync(predDir) && (await stat(predDir)).isDirectory();
+  if (!isDir && !allowNone) {
+    throw new PipelineError(`The predictions folder ${predDir} does not exist or is not a folder. Expected layout: ${PREDICTION_LAYOUTS[ds.kind].join(', or ')}.`, {
+      stage: 'evaluate', kind: 'invalid-input', field: 'pred', file: predDir,
+    });
+  }
+  const plain: PredictionLayout = { predDir, videoDir: (item) => path.join(predDir, item.video) };
+  if (units.length === 0 || !isDir) {
+    return plain;
+  }
+  const isAvs = ds.kind.startsWith('avs');
+  const rvosDir = (root: string) => (item: DatasetItem, unit: ScoreUnit): string =>
+    ds.kind === 'ref-davis17' && existsSync(path.join(root, `anno_${unit.set ?? 0}`)) ? path.join(root, `anno_${unit.set ?? 0}`, item.video) : path.join(root, item.video, item.expressionId ?? '');
+  if (anyPrediction(units, isAvs ? (item) => plain.videoDir(item) : rvosDir(predDir))) {
+    return plain;
+  }
+  if (!isAvs && anyPrediction(units, rvosDir(path.join(predDir, 'Annotations')))) {
+    const inner = path.join(predDir, 'Annotations');
+    return { predDir: inner, videoDir: (item) => path.join(inner, item.video) };
+  }
+  if (ds.kind === 'avs-s4') {
+    const byCategory = (item: DatasetItem): string => path.join(predDir, item.category ?? '', item.video);
+    if (anyPrediction(units, byCategory)) {
+      return { predDir, videoDir: byCategory };
+    }
+  }
+  if (allowNone) {
+    return plain;
+  }
+  const item = units[0].items[0];
+  const frame = `${item.frames[0]?.name ?? '<frame>'}.png`;
+  const example = isAvs ? path.join(predDir, item.video, frame) : path.join(predDir, item.video, item.expressionId ?? '', frame);
+  let found = '';
+  if (!isAvs && anyPrediction(units, (i) => path.join(predDir, i.video))) {
+    found = ` The folder holds <video>/<frame>.png without the expression level: ${ds.kind} scores each expression separately, so every expression needs its own folder <video>/<expression id>/.`;
+  } else if (isAvs && ds.kind !== 'avs-s4' && anyPrediction(units, (i) => path.join(predDir, i.category ?? '', i.video))) {
+    found = ' The folder holds <category>/<video>/ folders; this kind expects <video>/ at the top.';
+  }
+  let entries: string[] = [];
+  try {
+    entries = (await readdir(predDir)).sort().slice(0, 5);
+  } catch {
+    // unreadable: the message says so below
+  }
+  throw new PipelineError(
+    `No prediction in ${predDir} matches the ${ds.kind} layout (${units.length} unit(s) looked for, none found).${found} Expected: ${PREDICTION_LAYOUTS[ds.kind].join(', or ')}; for example ${example}. The folder holds: ${entries.length > 0 ? entries.join(', ') : 'nothing'}${entries.length === 5 ? ', ...' : ''}.`,
+    { stage: 'evaluate', kind: 'invalid-input', field: 'pred', file: predDir },
+  );
 }
 
 /** Ground truth of one frame of a dataset item, as the evaluate stage reads it. */

@@ -43,8 +43,15 @@ suite('eval/png: label maps from PNG files', () => {
     const img = decodeLabelPng(png);
     assert.ok(img.indexed);
     assert.deepEqual(img.data, labels);
-    const g16 = encode({ width: 4, height: 1, data: new Uint16Array([0, 256, 65535, 512]), depth: 16, channels: 1 });
-    assert.deepEqual(Array.from(decodeLabelPng(g16).data), [0, 1, 255, 2]);
+    const g16 = (values: number[], channels = 1): Uint8Array => encode({ width: values.length / channels, height: 1, data: new Uint16Array(values), depth: 16, channels });
+    // label ids stored as 16-bit values are read as they are (the high byte alone would make them 0)
+    assert.deepEqual(Array.from(decodeLabelPng(g16([0, 1, 2, 255])).data), [0, 1, 2, 255]);
+    // 8-bit masks widened to 16 bits: scaled by 257 (0/65535) or shifted by 8
+    assert.deepEqual(Array.from(decodeLabelPng(g16([0, 65535, 257 * 3, 0])).data), [0, 255, 3, 0]);
+    assert.deepEqual(Array.from(decodeLabelPng(g16([0, 256, 65280, 512])).data), [0, 1, 255, 2]);
+    // grey+alpha: the alpha channel does not decide
+    assert.deepEqual(Array.from(decodeLabelPng(g16([1, 65535, 2, 65535], 2)).data), [1, 2]);
+    assert.throws(() => decodeLabelPng(g16([0, 300, 1, 0]), '/tmp/deep.png'), /\/tmp\/deep\.png is a 16-bit PNG with value 300/);
     const bits = encode({ width: 9, height: 1, data: new Uint8Array([0b10110000, 0b10000000]), depth: 1, channels: 1 });
     assert.deepEqual(Array.from(decodeLabelPng(bits).data), [255, 0, 255, 255, 0, 0, 0, 0, 255]);
   });
