@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs what the in-host integration tests and the UI test need, offline apart from Debian apt and
-# the npm registry: Chromium (apt), Node 24 (npm package `node`) and code-server (the VS Code server,
-# npm package) built under Node 24. Everything but the apt packages is cached under .cache/e2e/.
+# Installs what the tests need beyond `npm ci`, offline apart from Debian apt and the npm registry:
+# Chromium (apt), Node 24 (npm package `node`) and code-server (the VS Code server, npm package) built
+# under Node 24 for the in-host and UI tests, and, when run as root, slurm-wlm + munge (apt) for the
+# Slurm cluster test. Everything but the apt packages is cached under .cache/e2e/. `npm test` runs it
+# first (`npm run test:setup`); a finished step is skipped, so a second run takes a second or two.
 # Idempotent: a finished step leaves a marker and is skipped on the next run.
 #
 # Prints, as its last line, `E2E_ENV_OK <cache folder>` on success.
@@ -59,6 +61,22 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
     tail -n 40 "$APT_LOG" >&2
     echo "setup-e2e: apt-get failed (full log: $APT_LOG)" >&2
     exit 1
+  fi
+fi
+
+# 1b. Slurm and munge for the one-node cluster test (test/unit/cluster): optional. Without root, or
+#     where apt cannot install them, that test is skipped and says why.
+if ! command -v slurmctld >/dev/null 2>&1 || ! command -v slurmd >/dev/null 2>&1 || ! command -v munged >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ]; then
+    log "apt-get install slurm-wlm munge (for the Slurm cluster test)"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! { apt-get -o DPkg::Lock::Timeout=900 update -qq &&
+      apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends slurm-wlm munge; } </dev/null >"$CACHE/apt-slurm.log" 2>&1; then
+      tail -n 20 "$CACHE/apt-slurm.log" >&2
+      log "could not install slurm-wlm and munge (log: $CACHE/apt-slurm.log); the Slurm cluster test will be skipped"
+    fi
+  else
+    log "slurm-wlm and munge are not installed and this is not root; the Slurm cluster test will be skipped (sudo apt-get install -y slurm-wlm munge)"
   fi
 fi
 

@@ -47,17 +47,24 @@ export function callerFreeEnv(env = process.env) {
  * toolchain is missing (it is idempotent and cached), so a fresh clone needs only `npm ci && npm test`.
  */
 export function e2eEnv() {
-  let env = readEnvFile();
+  const env = readEnvFile();
   if (env) {
     return env;
   }
+  return runSetup();
+}
+
+/** Runs scripts/setup-e2e.sh (idempotent; each finished step is skipped) and returns the tool paths. */
+export function runSetup() {
   const script = path.join(repoRoot, 'scripts', 'setup-e2e.sh');
-  console.log(`[e2e] test toolchain not found under ${e2eCache}; running ${path.relative(repoRoot, script)} (a few minutes the first time)`);
+  if (!readEnvFile()) {
+    console.log(`[e2e] test toolchain not found under ${e2eCache}; running ${path.relative(repoRoot, script)} (a few minutes the first time)`);
+  }
   const r = spawnSync('bash', [script], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...callerFreeEnv(), ALREF_E2E_CACHE: e2eCache } });
   if (r.status !== 0) {
     throw new Error(`scripts/setup-e2e.sh failed (exit ${r.status ?? r.signal}); see its output above.`);
   }
-  env = readEnvFile();
+  const env = readEnvFile();
   if (!env) {
     throw new Error(`scripts/setup-e2e.sh finished but ${path.join(e2eCache, 'env.json')} does not name usable tools.`);
   }
