@@ -36,6 +36,9 @@ export const COMMON_FIELDS = ['stage', 'id', 'uses'] as const;
  */
 export const MAX_YAML_ALIAS_COUNT = 100;
 
+/** At most this many YAML syntax errors of a cell are reported; the last one says how many more there are. */
+export const MAX_YAML_ERRORS = 10;
+
 /** Cell ids: 1-64 letters, digits, `-`, `_` (nbformat 4.5). */
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -358,13 +361,18 @@ function parseStageCellUnchecked(source: string, options: StageParseOptions): St
   }
   const doc = parseDocument(source, { prettyErrors: false, uniqueKeys: true, logLevel: 'error' });
   if (doc.errors.length > 0) {
-    return fail(
-      doc.errors.map((e) => ({
-        message: /Maximum call stack/.test(e.message) ? 'Invalid YAML: lists or mappings are nested too deeply to read.' : `Invalid YAML: ${e.message.split('\n')[0]}`,
-        severity: 'error' as const,
-        range: m.range(e.pos[0], e.pos[1]),
-      })),
-    );
+    // One broken line can make the YAML library report an error per character after it (an
+    // unclosed "[" nested a thousand times): the first few say where, a last line counts the rest.
+    const shown = doc.errors.slice(0, MAX_YAML_ERRORS).map((e) => ({
+      message: /Maximum call stack/.test(e.message) ? 'Invalid YAML: lists or mappings are nested too deeply to read.' : `Invalid YAML: ${e.message.split('\n')[0]}`,
+      severity: 'error' as const,
+      range: m.range(e.pos[0], e.pos[1]),
+    }));
+    if (doc.errors.length > MAX_YAML_ERRORS) {
+      const last = shown[shown.length - 1];
+      last.message += ` (and ${doc.errors.length - MAX_YAML_ERRORS} more YAML errors after this one)`;
+    }
+    return fail(shown);
   }
   if (!isMap(doc.contents)) {
     return fail([{ message: 'A stage cell is a YAML mapping ("stage: <kind>" then one "field: value" per line).', severity: 'error', range: nodeRange(doc.contents, m) ?? m.range(0, source.length) }]);

@@ -58,20 +58,41 @@ export function formatJsonPath(path: JsonPath, max = 8): string {
  * `undefined`. Iterative, so it works on any depth without exhausting the call stack.
  */
 export function findTooDeep(value: unknown, maxDepth = MAX_JSON_DEPTH): JsonPath | undefined {
-  const stack: Array<{ value: unknown; path: JsonPath }> = [{ value, path: [] }];
+  // Each entry links to its parent, so paths are built only for the one value reported.
+  interface Entry {
+    value: object;
+    key: string | number;
+    depth: number;
+    parent?: Entry;
+  }
+  if (value === null || typeof value !== 'object') {
+    return undefined;
+  }
+  const stack: Entry[] = [{ value, key: '', depth: 1 }];
   while (stack.length > 0) {
-    const { value: v, path } = stack.pop()!;
-    if (v === null || typeof v !== 'object') {
-      continue;
+    const entry = stack.pop()!;
+    if (entry.depth > maxDepth) {
+      const path: JsonPath = [];
+      for (let e: Entry | undefined = entry; e?.parent; e = e.parent) {
+        path.push(e.key);
+      }
+      return path.reverse();
     }
-    if (path.length + 1 > maxDepth) {
-      return path;
-    }
-    const entries: Array<[string | number, unknown]> = Array.isArray(v) ? v.map((x, i) => [i, x]) : Object.entries(v as Record<string, unknown>);
-    for (let i = entries.length - 1; i >= 0; i--) {
-      const [k, child] = entries[i];
-      if (child !== null && typeof child === 'object') {
-        stack.push({ value: child, path: [...path, k] });
+    const v = entry.value;
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) {
+        const child: unknown = v[i];
+        if (child !== null && typeof child === 'object') {
+          stack.push({ value: child, key: i, depth: entry.depth + 1, parent: entry });
+        }
+      }
+    } else {
+      const keys = Object.keys(v);
+      for (let i = keys.length - 1; i >= 0; i--) {
+        const child = (v as Record<string, unknown>)[keys[i]];
+        if (child !== null && typeof child === 'object') {
+          stack.push({ value: child, key: keys[i], depth: entry.depth + 1, parent: entry });
+        }
       }
     }
   }
