@@ -46,9 +46,9 @@ async function main(): Promise<number> {
     seed: num(values.seed, process.env.FUZZ_SEED, 1),
     only: values.only === undefined ? undefined : num(values.only, undefined, 0),
     cliEvery: num(values['cli-every'], process.env.FUZZ_CLI_EVERY, 500),
-    maxHuge: num(values['max-huge'], undefined, 1_000_000),
+    maxHuge: num(values['max-huge'], undefined, 200_000),
     maxDepth: num(values['max-depth'], undefined, 20_000),
-    maxYamlDepth: num(values['max-yaml-depth'], undefined, 3000),
+    maxYamlDepth: num(values['max-yaml-depth'], undefined, 1000),
     maxFailures: num(values['max-failures'], undefined, 50),
   };
   process.stderr.write(`fuzz: seed ${options.seed}, ${options.only !== undefined ? `mutant ${options.only} only` : `${options.count} mutants`}\n`);
