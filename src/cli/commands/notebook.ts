@@ -1,17 +1,19 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import { collectPromptOverrides } from '../../pipeline/cells/notebook';
 import { buildExperimentRecord } from '../../pipeline/cells/record';
-import { runCell } from '../../pipeline/cells/runCell';
+import { cellLabel, runCell } from '../../pipeline/cells/runCell';
+import type { CellRunOutcome } from '../../pipeline/cells/runCell';
 import type { CellLike } from '../../pipeline/cells/notebook';
 import { applyNotebookSettings, mergeSettings, parseSetPairs, settingPaths } from '../../pipeline/cells/settingsMerge';
 import { PipelineError } from '../../pipeline/errors';
 import type { StageEvent } from '../../pipeline/events';
-import { exportIpynb, parseNotebook, serializeNotebook } from '../../pipeline/format';
+import { ERROR_MIME, errorItemBytes, exportIpynb, parseNotebook, serializeNotebook } from '../../pipeline/format';
 import type { AlrefNotebookMetadata, NotebookModel } from '../../pipeline/format';
-import { runDirFor, writeFileAtomic } from '../../pipeline/run/runFolder';
+import { decodeNotebookBytes, describeInvalidUtf8 } from '../../pipeline/format/text';
+import { checkWritable, runDirFor, writeFileAtomic, writeTarget } from '../../pipeline/run/runFolder';
 import { createServices } from '../../pipeline/services';
 import { NotebookSession } from '../../pipeline/session';
 import { defaultSettings } from '../../pipeline/settings';
@@ -85,28 +87,64 @@ class ProgressPrinter {
   }
 }
 
+/** True when both paths name the same existing file (same device and inode). */
+async function sameFile(a: string, b: string): Promise<boolean> {
+  if (a === b) {
+    return true;
+  }
+  const [sa, sb] = await Promise.all([stat(a).catch(() => undefined), stat(b).catch(() => undefined)]);
+  return sa !== undefined && sb !== undefined && sa.dev === sb.dev && sa.ino === sb.ino;
+}
+
+/**
+ * Reads and parses a notebook for a command that writes `dest`: bytes that are not valid UTF-8 are
+ * refused when `dest` is the notebook itself (writing would replace them with U+FFFD), and only
+ * warned about otherwise. Throws a {@link PipelineError} naming the file.
+ */
+async function readNotebookFor(abs: string, dest: string, warn: (message: string) => void): Promise<NotebookModel> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(abs);
+  } catch (err) {
+    throw new PipelineError(`Cannot read notebook ${abs}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`, { stage: 'format', kind: 'invalid-input', file: abs, cause: err });
+  }
+  const { text, invalidUtf8 } = decodeNotebookBytes(bytes);
+  const model = parseNotebook(text, { file: abs });
+  if (invalidUtf8) {
+    const what = `${abs} ${describeInvalidUtf8(invalidUtf8)}`;
+    if (await sameFile(await writeTarget(dest), await writeTarget(abs))) {
+      throw new PipelineError(
+        `${what}. Writing it back would replace them with U+FFFD (\u{FFFD}), so nothing was run and the file was not changed. Fix its encoding, or write the result to another file with --out.`,
+        { stage: 'format', kind: 'invalid-input', file: abs },
+      );
+    }
+    warn(`warning: ${what}; ${dest} gets U+FFFD (\u{FFFD}) in their place.`);
+  }
+  return model;
+}
+
 /**
  * Executes every cell of a notebook in order with the same cell runner as the VS Code kernel and
  * writes the executed notebook (in place, or to `out`). Returns the process exit code: 0 on success,
  * 1 when a cell fails (the notebook is still written, with the error output), 130 when interrupted
  * (nothing written; the command turns it into 128 + the signal's number, see ../signals). The
- * interrupted cell returns only after its work stopped (ffmpeg exited, temporary folders removed). A notebook that cannot be read throws before anything is written.
+ * interrupted cell returns only after its work stopped (ffmpeg exited, temporary folders removed). A
+ * notebook that cannot be read, an output path that cannot be written (a folder, a read-only folder)
+ * and, in place, a notebook with bytes that are not valid UTF-8 throw before any cell runs and before
+ * anything is written. With `out`, the input file is never written.
  */
 export async function runNotebookFile(file: string, options: NotebookRunOptions, signal?: AbortSignal): Promise<number> {
   const abs = path.resolve(file);
-  let text: string;
-  try {
-    text = await readFile(abs, 'utf8');
-  } catch (err) {
-    throw new PipelineError(`Cannot read notebook ${abs}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`, { stage: 'format', kind: 'invalid-input', file: abs, cause: err });
-  }
-  const model: NotebookModel = parseNotebook(text, { file: abs });
+  const requestedOut = options.out ? path.resolve(options.out) : abs;
+  const printer = new ProgressPrinter();
+  const model: NotebookModel = await readNotebookFor(abs, requestedOut, (m) => printer.line(m));
+  // Before the run, not after it: a folder, a missing or read-only folder fails now, naming the path.
+  const outFile = await checkWritable(requestedOut);
   // Precedence of the LLM mode: --mode, then the notebook's own choice (metadata.alref.llmMode), then --set/defaults.
   const settings = applyNotebookSettings(cliSettings({ ...options, mode: undefined }), model.metadata);
   if (options.mode) {
     settings.llm.mode = options.mode;
   }
-  const outFile = options.out ? path.resolve(options.out) : abs;
   const runDir = runDirFor(abs);
   const log = stderrLogger(Boolean(options.verbose));
   const printer = new ProgressPrinter();
@@ -130,14 +168,25 @@ export async function runNotebookFile(file: string, options: NotebookRunOptions,
       const prefix = `[cell ${i + 1}]`;
       printer.line(`${prefix} running ${cell.language === 'alref' ? 'stage' : 'prompt'} cell "${cells[i].id}"`);
       const startTime = Date.now();
-      const outcome = await runCell({
-        cells,
-        index: i,
-        session,
-        signal: ac.signal,
-        onEvent: (e) => printer.event(prefix, e),
-        host: { runDir, baseDir: path.dirname(abs), resourcesDir: packageRoot(), settings, services, log },
-      });
+      let outcome: CellRunOutcome;
+      try {
+        outcome = await runCell({
+          cells,
+          index: i,
+          session,
+          signal: ac.signal,
+          onEvent: (e) => printer.event(prefix, e),
+          host: { runDir, baseDir: path.dirname(abs), resourcesDir: packageRoot(), settings, services, log },
+        });
+      } catch (err) {
+        // runCell reports cell failures as outcomes; should anything still throw, it is this cell's
+        // error all the same, and the results of the cells before it are written below.
+        const message = `${cellLabel(i, cells[i].id)}: ${err instanceof Error ? err.message : String(err)}`;
+        const name = err instanceof Error ? err.name : 'Error';
+        outcome = ac.signal.aborted
+          ? { status: 'cancelled', outputs: [], cellId: cells[i].id }
+          : { status: 'error', outputs: [{ items: [{ mime: ERROR_MIME, data: errorItemBytes({ name, message }) }] }], cellId: cells[i].id, message, error: err };
+      }
       if (outcome.status === 'cancelled') {
         printer.line(`${prefix} interrupted; ${outFile} was not written.`);
         return 130;
@@ -157,17 +206,27 @@ export async function runNotebookFile(file: string, options: NotebookRunOptions,
   const meta = (model.metadata.alref ?? { formatVersion: 1 }) as AlrefNotebookMetadata;
   meta.record = buildExperimentRecord({ version: packageVersion(), settings, session, promptOverrides: collectPromptOverrides(cells).overrides, previous: meta.record });
   model.metadata.alref = meta;
-  await writeFileAtomic(outFile, serializeNotebook(model));
-  const shown = path.relative(process.cwd(), outFile);
-  printer.line(`wrote ${shown === '' || shown.startsWith('..') ? outFile : shown}`);
+  try {
+    await writeFileAtomic(outFile, serializeNotebook(model));
+  } catch (err) {
+    const kept = outFile === abs || options.out === undefined ? `${abs} keeps its previous content` : `${abs} was not changed`;
+    throw new PipelineError(`${err instanceof Error ? err.message : String(err)} The results of this run were not saved; ${kept}.`, {
+      stage: 'files',
+      kind: err instanceof PipelineError ? err.kind : 'backend',
+      file: outFile,
+      cause: err,
+    });
+  }
+  const shown = path.relative(process.cwd(), requestedOut);
+  printer.line(`wrote ${shown === '' || shown.startsWith('..') ? requestedOut : shown}${outFile !== requestedOut ? ` (through the link, to ${outFile})` : ''}`);
   return failed ? 1 : 0;
 }
 
 /** Writes a notebook as a plain `.ipynb` (default: next to it, `.alref` replaced by `.ipynb`); returns the path. */
-export async function exportNotebookFile(file: string, out?: string): Promise<string> {
+export async function exportNotebookFile(file: string, out?: string, warn: (message: string) => void = (m) => process.stderr.write(`${m}\n`)): Promise<string> {
   const abs = path.resolve(file);
-  const model = parseNotebook(await readFile(abs, 'utf8'), { file: abs });
   const dest = path.resolve(out ?? `${abs.replace(/\.alref$/i, '')}.ipynb`);
+  const model = await readNotebookFor(abs, dest, warn);
   await writeFileAtomic(dest, exportIpynb(model));
   return dest;
 }

@@ -1,7 +1,7 @@
 import Ajv from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import { isMap, isPair, isScalar, parseDocument } from 'yaml';
-import type { Document, Node as YamlNode, Pair } from 'yaml';
+import { isMap, isPair, isScalar, parseDocument, visit } from 'yaml';
+import type { Alias, Document, Node as YamlNode, Pair } from 'yaml';
 import { STAGE_KINDS } from '../types';
 import type { StageKind, StageRequest } from '../types';
 import { STAGE_SCHEMAS } from '../stages/schemas';
@@ -28,6 +28,16 @@ export interface CellDiagnostic {
 
 /** The fields every stage cell may have, whatever its kind. */
 export const COMMON_FIELDS = ['stage', 'id', 'uses'] as const;
+
+/**
+ * Bound on YAML alias expansion in a stage cell (the `yaml` package's `maxAliasCount`): an alias
+ * may repeat an anchored value, but the values it expands to are limited, so an "alias bomb"
+ * (billion laughs) is a cell error instead of exhausting memory. Stage cells need no aliases at all.
+ */
+export const MAX_YAML_ALIAS_COUNT = 100;
+
+/** At most this many YAML syntax errors of a cell are reported; the last one says how many more there are. */
+export const MAX_YAML_ERRORS = 10;
 
 /** Cell ids: 1-64 letters, digits, `-`, `_` (nbformat 4.5). */
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
@@ -350,25 +360,86 @@ export function peekStageCell(source: string): { kind?: StageKind; id?: string }
  * if (r.ok) { runStage(r.request, ctx); }
  */
 export function parseStageCell(source: string, options: StageParseOptions): StageParseResult {
+  try {
+    return parseStageCellUnchecked(source, options);
+  } catch (err) {
+    // Whatever the YAML library or a check throws on odd input is still a problem of this cell:
+    // the runner shows it as a cell error (naming the cell) and the run goes on to write the notebook.
+    const m = new OffsetMapper(source);
+    return {
+      ok: false,
+      diagnostics: [{ message: `Cannot read this cell: ${err instanceof Error ? err.message : String(err)}`, severity: 'error', range: m.range(0, 0) }],
+      cellId: options.cellId,
+    };
+  }
+}
+
+/** The first alias of a document that names no anchor before it, and the first alias of all. */
+function aliasesOf(doc: Document): { unresolved?: Alias; first?: Alias } {
+  let unresolved: Alias | undefined;
+  let first: Alias | undefined;
+  visit(doc, {
+    Alias: (_key, node) => {
+      first ??= node;
+      if (!unresolved && node.resolve(doc) === undefined) {
+        unresolved = node;
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  return { unresolved, first };
+}
+
+/** `doc.toJS()` with alias expansion bounded; a bad or excessive alias is a diagnostic at the alias. */
+function toJSChecked(doc: Document, m: OffsetMapper): { value: unknown } | { diagnostics: CellDiagnostic[] } {
+  try {
+    return { value: doc.toJS({ maxAliasCount: MAX_YAML_ALIAS_COUNT }) };
+  } catch (err) {
+    const { unresolved, first } = aliasesOf(doc);
+    const at = unresolved ?? first;
+    const range = nodeRange(at, m) ?? m.range(0, 0);
+    let message: string;
+    if (unresolved) {
+      message = `Invalid YAML: the alias "*${unresolved.source}" names no anchor ("&${unresolved.source}") set before it. Write the value itself; stage cells need no aliases.`;
+    } else if (/alias count/i.test((err as Error).message)) {
+      message = `Invalid YAML: aliases expand to too many values (more than ${MAX_YAML_ALIAS_COUNT}), as in an "alias bomb". Write the values themselves; stage cells need no aliases.`;
+    } else {
+      message = `Invalid YAML: ${(err as Error).message}`;
+    }
+    return { diagnostics: [{ message, severity: 'error', range }] };
+  }
+}
+
+function parseStageCellUnchecked(source: string, options: StageParseOptions): StageParseResult {
   const m = new OffsetMapper(source);
   const fail = (diagnostics: CellDiagnostic[], kind?: StageKind, cellId = options.cellId): StageParseResult => ({ ok: false, diagnostics, kind, cellId });
   if (source.trim() === '') {
     return fail([{ message: `The cell is empty. Write "stage: <kind>" with one of: ${STAGE_KINDS.join(', ')}.`, severity: 'error', field: 'stage', range: m.range(0, 0) }]);
   }
-  const doc = parseDocument(source, { prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(source, { prettyErrors: false, uniqueKeys: true, logLevel: 'error' });
   if (doc.errors.length > 0) {
-    return fail(
-      doc.errors.map((e) => ({
-        message: `Invalid YAML: ${e.message.split('\n')[0]}`,
-        severity: 'error' as const,
-        range: m.range(e.pos[0], e.pos[1]),
-      })),
-    );
+    // One broken line can make the YAML library report an error per character after it (an
+    // unclosed "[" nested a thousand times): the first few say where, a last line counts the rest.
+    const shown = doc.errors.slice(0, MAX_YAML_ERRORS).map((e) => ({
+      message: /Maximum call stack/.test(e.message) ? 'Invalid YAML: lists or mappings are nested too deeply to read.' : `Invalid YAML: ${e.message.split('\n')[0]}`,
+      severity: 'error' as const,
+      range: m.range(e.pos[0], e.pos[1]),
+    }));
+    if (doc.errors.length > MAX_YAML_ERRORS) {
+      const last = shown[shown.length - 1];
+      last.message += ` (and ${doc.errors.length - MAX_YAML_ERRORS} more YAML errors after this one)`;
+    }
+    return fail(shown);
   }
   if (!isMap(doc.contents)) {
     return fail([{ message: 'A stage cell is a YAML mapping ("stage: <kind>" then one "field: value" per line).', severity: 'error', range: nodeRange(doc.contents, m) ?? m.range(0, source.length) }]);
   }
-  const value = doc.toJS() as Record<string, unknown>;
+  const js = toJSChecked(doc, m);
+  if ('diagnostics' in js) {
+    return fail(js.diagnostics);
+  }
+  const value = js.value as Record<string, unknown>;
   const diagnostics: CellDiagnostic[] = [];
   for (const key of Object.keys(value)) {
     const pair = pairAt(doc, [key]);

@@ -4,4 +4,9 @@ export { parseNotebook, serializeNotebook, toNbformat, assignMissingIds, CELL_ID
 export type { ParseOptions } from './notebookFile';
 export { exportIpynb } from './ipynb';
 export { ERROR_MIME, STDOUT_MIME, STDERR_MIME, STORAGE_KEY, isJsonMime, isTextMime, isBinaryMime, errorItemBytes } from './outputs';
-export { stringifySorted, splitLines, joinLines } from './json';
+export { stringifySorted, splitLines, joinLines, MAX_JSON_DEPTH, formatJsonPath, jsonPathAt, findTooDeep } from './json';
+export type { JsonPath } from './json';
+export { EXTRA_FIELDS_KEY } from './extras';
+export type { ExtraFields } from './extras';
+export { decodeNotebookBytes, describeInvalidUtf8 } from './text';
+export type { DecodedNotebook, InvalidUtf8 } from './text';

@@ -1,7 +1,8 @@
 import { PipelineError } from '../errors';
 import { FORMAT_VERSION, emptyNotebook } from './model';
 import type { CellModel, ExecutionSummaryModel, NotebookModel, OutputModel } from './model';
-import { joinLines, splitLines, stringifySorted } from './json';
+import { MAX_JSON_DEPTH, findTooDeep, formatJsonPath, joinLines, setOwn, splitLines, stringifySorted } from './json';
+import { popExtras, putExtras, restoreExtras, takeExtras } from './extras';
 import { outputFromNbformat, outputToNbformat } from './outputs';
 
 /**
@@ -11,10 +12,23 @@ import { outputFromNbformat, outputToNbformat } from './outputs';
  *   `metadata.alref.execution` (`success`, `startTime`, `endTime`);
  * - `metadata.alref.formatVersion` is the layout version; a newer one is refused;
  * - outputs are nbformat `display_data` / `stream` / `error` outputs (see `./outputs.ts`);
- * - keys are sorted, indent is 1 space (like Jupyter), and the file ends with a newline.
+ * - keys are sorted, indent is 1 space (like Jupyter), and the file ends with a newline;
+ * - every nbformat field the format does not own is written back unchanged: cell `attachments`
+ *   (`metadata.attachments` in the model, VS Code's convention), unknown metadata, unknown keys of
+ *   the notebook, its cells and outputs (see `./extras.ts`), keys named `__proto__` included;
+ * - objects and arrays nest at most {@link MAX_JSON_DEPTH} levels: deeper files are refused when
+ *   read, and a deeper model is refused when written (it could not be read back).
  */
 export const NBFORMAT = 4;
 export const NBFORMAT_MINOR = 5;
+
+/** Top-level notebook fields the format reads; any other is kept in `metadata.alrefFields`. */
+const NOTEBOOK_FIELDS = ['nbformat', 'nbformat_minor', 'metadata', 'cells'] as const;
+/** Top-level cell fields the format reads, per cell type. */
+const TEXT_CELL_FIELDS = ['cell_type', 'id', 'metadata', 'source', 'attachments'] as const;
+const CODE_CELL_FIELDS = [...TEXT_CELL_FIELDS, 'outputs', 'execution_count'] as const;
+/** Cell metadata keys the model uses itself; a file's own keys of these names are kept aside. */
+const CELL_RESERVED_METADATA = ['id', 'attachments', 'alrefFields'] as const;
 
 /** Language of a code cell that names none. */
 export const DEFAULT_CODE_LANGUAGE = 'alref';
@@ -49,9 +63,16 @@ export function parseNotebook(text: string, options: ParseOptions = {}): Noteboo
   }
   let raw: unknown;
   try {
+    // JSON.parse keeps a "__proto__" key as an own property (it never sets a prototype), and
+    // everything below copies keys with spreads or `setOwn`, so such keys survive a rewrite.
     raw = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (err) {
     throw formatError(`is not valid JSON (${(err as Error).message}); it may be truncated or corrupted.`, file, err);
+  }
+  const deep = findTooDeep(raw, MAX_JSON_DEPTH);
+  if (deep) {
+    const cell = deep[0] === 'cells' && typeof deep[1] === 'number' ? `cell ${deep[1] + 1}: ` : '';
+    throw formatError(`${cell}objects and arrays nest more than ${MAX_JSON_DEPTH} levels deep at ${formatJsonPath(deep)}; AL-Ref notebooks allow at most ${MAX_JSON_DEPTH}. Flatten that value.`, file);
   }
   if (!isRecord(raw)) {
     throw formatError('is not a notebook: the top level is not a JSON object.', file);
@@ -59,7 +80,11 @@ export function parseNotebook(text: string, options: ParseOptions = {}): Noteboo
   if (raw.nbformat !== NBFORMAT) {
     throw formatError(`is not an nbformat 4 notebook (nbformat is ${JSON.stringify(raw.nbformat)}); only nbformat 4 is supported.`, file);
   }
-  const metadata = isRecord(raw.metadata) ? structuredClone(raw.metadata) : {};
+  if (raw.metadata !== undefined && !isRecord(raw.metadata)) {
+    throw formatError('has a "metadata" that is not an object.', file);
+  }
+  const metadata: Record<string, unknown> = isRecord(raw.metadata) ? { ...raw.metadata } : {};
+  putExtras(metadata, takeExtras(raw, NOTEBOOK_FIELDS, metadata, ['alrefFields']));
   const alref = metadata.alref;
   if (alref !== undefined) {
     if (!isRecord(alref)) {
@@ -76,7 +101,7 @@ export function parseNotebook(text: string, options: ParseOptions = {}): Noteboo
       );
     }
   }
-  metadata.alref = { ...(isRecord(alref) ? alref : {}), formatVersion: FORMAT_VERSION };
+  setOwn(metadata, 'alref', { ...(isRecord(alref) ? alref : {}), formatVersion: FORMAT_VERSION });
   if (!Array.isArray(raw.cells)) {
     throw formatError('has no "cells" array.', file);
   }
@@ -105,14 +130,23 @@ function cellFromNbformat(raw: unknown): CellModel {
   } catch {
     throw new TypeError('"source" is not a string or an array of strings');
   }
-  const metadata: Record<string, unknown> = isRecord(raw.metadata) ? structuredClone(raw.metadata) : {};
+  if (raw.metadata !== undefined && !isRecord(raw.metadata)) {
+    throw new TypeError('its "metadata" is not an object');
+  }
+  const metadata: Record<string, unknown> = isRecord(raw.metadata) ? { ...raw.metadata } : {};
+  putExtras(metadata, takeExtras(raw, type === 'code' ? CODE_CELL_FIELDS : TEXT_CELL_FIELDS, metadata, CELL_RESERVED_METADATA));
+  if (raw.attachments !== undefined) {
+    setOwn(metadata, 'attachments', raw.attachments);
+  }
   let language = type === 'markdown' ? 'markdown' : type === 'raw' ? 'raw' : DEFAULT_CODE_LANGUAGE;
   const vs = metadata.vscode;
   if (isRecord(vs) && typeof vs.languageId === 'string' && type === 'code') {
     language = vs.languageId;
-    delete vs.languageId;
-    if (Object.keys(vs).length === 0) {
+    const { languageId: _languageId, ...restVs } = vs;
+    if (Object.keys(restVs).length === 0) {
       delete metadata.vscode;
+    } else {
+      metadata.vscode = restVs;
     }
   }
   const cell: CellModel = { kind: type === 'markdown' ? 'markdown' : 'code', language, source, metadata, outputs: [] };
@@ -146,9 +180,11 @@ function cellFromNbformat(raw: unknown): CellModel {
       if (typeof ex.startTime === 'number' && typeof ex.endTime === 'number') {
         summary.timing = { startTime: ex.startTime, endTime: ex.endTime };
       }
-      delete al.execution;
-      if (Object.keys(al).length === 0) {
+      const { execution: _execution, ...restAl } = al;
+      if (Object.keys(restAl).length === 0) {
         delete cell.metadata.alref;
+      } else {
+        cell.metadata.alref = restAl;
       }
     }
     if (Object.keys(summary).length > 0) {
@@ -186,45 +222,72 @@ export function serializeNotebook(model: NotebookModel): string {
   return stringifySorted(toNbformat(model));
 }
 
-/** The nbformat JSON object for a model (before key sorting). Cells without an id get one. */
+/**
+ * The nbformat JSON object for a model (before key sorting). Cells without an id get one. Throws
+ * a {@link PipelineError} naming the place when the result would nest deeper than
+ * {@link MAX_JSON_DEPTH} levels (such a file would be refused when read back).
+ */
 export function toNbformat(model: NotebookModel, options: { dedupe?: boolean } = {}): Record<string, unknown> {
   const dedupe = options.dedupe ?? true;
   const cells = model.cells.map((c) => ({ ...c, metadata: { ...c.metadata } }));
   assignMissingIds(cells);
-  const metadata = structuredClone(model.metadata) as Record<string, unknown>;
-  metadata.alref = { ...(isRecord(metadata.alref) ? metadata.alref : {}), formatVersion: FORMAT_VERSION };
-  return {
+  // Shallow copies only: the parts changed below are replaced, never edited in place, and nothing
+  // here recurses, so a model of any depth reaches the depth check instead of overflowing the stack.
+  const metadata: Record<string, unknown> = { ...model.metadata };
+  const extras = popExtras(metadata);
+  setOwn(metadata, 'alref', { ...(isRecord(metadata.alref) ? metadata.alref : {}), formatVersion: FORMAT_VERSION });
+  const nb: Record<string, unknown> = {
     nbformat: NBFORMAT,
     nbformat_minor: NBFORMAT_MINOR,
     metadata,
     cells: cells.map((c) => cellToNbformat(c, dedupe)),
   };
+  restoreExtras(nb, NOTEBOOK_FIELDS, metadata, extras);
+  const deep = findTooDeep(nb, MAX_JSON_DEPTH);
+  if (deep) {
+    const cell = deep[0] === 'cells' && typeof deep[1] === 'number' ? ` in cell ${deep[1] + 1}` : '';
+    throw new PipelineError(
+      `The notebook cannot be written: its objects and arrays nest more than ${MAX_JSON_DEPTH} levels deep${cell} at ${formatJsonPath(deep)}, and a file that deep would be refused when read back. Flatten that value.`,
+      { stage: 'format', kind: 'invalid-input', field: formatJsonPath(deep) },
+    );
+  }
+  return nb;
 }
 
 function cellToNbformat(cell: CellModel, dedupe: boolean): Record<string, unknown> {
-  const { id, ...rest } = cell.metadata;
-  const metadata: Record<string, unknown> = structuredClone(rest);
+  const { id, ...metadata } = cell.metadata as Record<string, unknown>;
+  const extras = popExtras(metadata);
+  const attachments = metadata.attachments;
+  delete metadata.attachments;
   const source = splitLines(cell.source);
+  let raw: Record<string, unknown>;
+  let owned: readonly string[] = TEXT_CELL_FIELDS;
   if (cell.kind === 'markdown') {
-    return { cell_type: 'markdown', id, metadata, source };
-  }
-  if (cell.language === 'raw') {
-    return { cell_type: 'raw', id, metadata, source };
-  }
-  metadata.vscode = { ...(isRecord(metadata.vscode) ? metadata.vscode : {}), languageId: cell.language };
-  const s = cell.executionSummary;
-  if (s && (s.success !== undefined || s.timing)) {
-    metadata.alref = {
-      ...(isRecord(metadata.alref) ? metadata.alref : {}),
-      execution: { success: s.success, startTime: s.timing?.startTime, endTime: s.timing?.endTime },
+    raw = { cell_type: 'markdown', id, metadata, source };
+  } else if (cell.language === 'raw') {
+    raw = { cell_type: 'raw', id, metadata, source };
+  } else {
+    metadata.vscode = { ...(isRecord(metadata.vscode) ? metadata.vscode : {}), languageId: cell.language };
+    const s = cell.executionSummary;
+    if (s && (s.success !== undefined || s.timing)) {
+      metadata.alref = {
+        ...(isRecord(metadata.alref) ? metadata.alref : {}),
+        execution: { success: s.success, startTime: s.timing?.startTime, endTime: s.timing?.endTime },
+      };
+    }
+    owned = CODE_CELL_FIELDS;
+    raw = {
+      cell_type: 'code',
+      id,
+      metadata,
+      source,
+      execution_count: s?.executionOrder ?? null,
+      outputs: cell.outputs.map((o: OutputModel) => outputToNbformat(o, dedupe)),
     };
   }
-  return {
-    cell_type: 'code',
-    id,
-    metadata,
-    source,
-    execution_count: s?.executionOrder ?? null,
-    outputs: cell.outputs.map((o: OutputModel) => outputToNbformat(o, dedupe)),
-  };
+  if (attachments !== undefined) {
+    raw.attachments = attachments;
+  }
+  restoreExtras(raw, owned, metadata, extras);
+  return raw;
 }

@@ -1,5 +1,6 @@
 import type { OutputItemModel, OutputModel } from './model';
-import { joinLines, splitLines } from './json';
+import { joinLines, setOwn, splitLines } from './json';
+import { EXTRA_FIELDS_KEY, popExtras, putExtras, restoreExtras, takeExtras } from './extras';
 
 /** VS Code's built-in output MIME types (the ipynb serializer maps them to nbformat stream/error). */
 export const ERROR_MIME = 'application/vnd.code.notebook.error';
@@ -83,16 +84,22 @@ function mergeDuplicates(items: OutputItemModel[]): OutputItemModel[] {
  */
 export function outputToNbformat(output: OutputModel, dedupe = true): Record<string, unknown> {
   const items = mergeDuplicates(output.items);
-  const hasMetadata = output.metadata !== undefined && Object.keys(output.metadata).length > 0;
-  if (items.length === 1 && !hasMetadata) {
+  const own: Record<string, unknown> = { ...(output.metadata ?? {}) };
+  const extras = popExtras(own);
+  const hasMetadata = Object.keys(own).length > 0;
+  if (items.length === 1 && !hasMetadata && extras?.outputType === undefined && extras?.metadata === undefined) {
     const [only] = items;
     if (only.mime === STDOUT_MIME || only.mime === STDERR_MIME) {
-      return { output_type: 'stream', name: only.mime === STDOUT_MIME ? 'stdout' : 'stderr', text: splitLines(decoder.decode(only.data)) };
+      const raw = { output_type: 'stream', name: only.mime === STDOUT_MIME ? 'stdout' : 'stderr', text: splitLines(decoder.decode(only.data)) };
+      restoreExtras(raw, STREAM_FIELDS, undefined, extras);
+      return raw;
     }
     if (only.mime === ERROR_MIME) {
       const err = parseErrorItem(only.data);
       if (err) {
-        return { output_type: 'error', ename: err.name, evalue: err.message, traceback: err.stack === undefined ? [] : err.stack.split('\n') };
+        const raw = { output_type: 'error', ename: err.name, evalue: err.message, traceback: err.stack === undefined ? [] : err.stack.split('\n') };
+        restoreExtras(raw, ERROR_FIELDS, undefined, extras);
+        return raw;
       }
     }
   }
@@ -102,23 +109,23 @@ export function outputToNbformat(output: OutputModel, dedupe = true): Record<str
     if (isJsonMime(item.mime)) {
       const text = decoder.decode(item.data);
       try {
-        data[item.mime] = JSON.parse(text);
+        setOwn(data, item.mime, JSON.parse(text));
       } catch {
-        data[item.mime] = splitLines(text);
+        setOwn(data, item.mime, splitLines(text));
         (note.rawText ??= []).push(item.mime);
       }
     } else if (isTextMime(item.mime)) {
-      data[item.mime] = splitLines(decoder.decode(item.data));
+      setOwn(data, item.mime, splitLines(decoder.decode(item.data)));
     } else {
       const twin = !dedupe || item.mime.startsWith('image/')
         ? undefined
         : items.find((o) => o !== item && o.mime.startsWith('image/') && isBinaryMime(o.mime) && bytesEqual(o.data, item.data));
       if (twin) {
         // Stored once: a custom renderer item carrying the same image bytes as its fallback.
-        data[item.mime] = '';
+        setOwn(data, item.mime, '');
         (note.sameBytes ??= {})[item.mime] = twin.mime;
       } else {
-        data[item.mime] = Buffer.from(item.data).toString('base64');
+        setOwn(data, item.mime, Buffer.from(item.data).toString('base64'));
       }
     }
   }
@@ -126,12 +133,25 @@ export function outputToNbformat(output: OutputModel, dedupe = true): Record<str
   if (mimes.some((m, i) => i > 0 && mimes[i - 1] > m)) {
     note.order = mimes;
   }
-  const metadata: Record<string, unknown> = { ...(output.metadata ?? {}) };
+  const metadata: Record<string, unknown> = own;
   if (Object.keys(note).length > 0) {
     metadata[STORAGE_KEY] = note;
   }
-  return { output_type: 'display_data', data, metadata };
+  if (extras?.outputType === 'execute_result') {
+    const raw: Record<string, unknown> = { output_type: 'execute_result', data, metadata, execution_count: extras.fields?.execution_count ?? null };
+    restoreExtras(raw, EXECUTE_RESULT_FIELDS, metadata, extras);
+    return raw;
+  }
+  const raw: Record<string, unknown> = { output_type: 'display_data', data, metadata };
+  restoreExtras(raw, DISPLAY_FIELDS, metadata, extras);
+  return raw;
 }
+
+/** Output fields the format reads, per output type; any other is kept in `metadata.alrefFields`. */
+const STREAM_FIELDS = ['output_type', 'name', 'text'];
+const ERROR_FIELDS = ['output_type', 'ename', 'evalue', 'traceback'];
+const DISPLAY_FIELDS = ['output_type', 'data', 'metadata'];
+const EXECUTE_RESULT_FIELDS = [...DISPLAY_FIELDS, 'execution_count'];
 
 interface ErrorJson {
   name: string;
@@ -170,7 +190,7 @@ export function outputFromNbformat(raw: unknown): OutputModel {
   switch (o.output_type) {
     case 'stream': {
       const mime = o.name === 'stderr' ? STDERR_MIME : STDOUT_MIME;
-      return { items: [{ mime, data: encoder.encode(joinLines(o.text ?? '')) }] };
+      return withExtras({ items: [{ mime, data: encoder.encode(joinLines(o.text ?? '')) }] }, o, STREAM_FIELDS);
     }
     case 'error': {
       const traceback = Array.isArray(o.traceback) ? o.traceback.map(String) : [];
@@ -178,7 +198,7 @@ export function outputFromNbformat(raw: unknown): OutputModel {
       if (traceback.length > 0) {
         err.stack = traceback.join('\n');
       }
-      return { items: [{ mime: ERROR_MIME, data: errorItemBytes(err) }] };
+      return withExtras({ items: [{ mime: ERROR_MIME, data: errorItemBytes(err) }] }, o, ERROR_FIELDS);
     }
     case 'display_data':
     case 'execute_result':
@@ -188,15 +208,34 @@ export function outputFromNbformat(raw: unknown): OutputModel {
   }
 }
 
+/** A stream or error output with the raw output's unknown fields kept in its metadata. */
+function withExtras(output: OutputModel, raw: Record<string, unknown>, owned: readonly string[]): OutputModel {
+  const extras = takeExtras(raw, owned, {}, []);
+  if (extras) {
+    const metadata: Record<string, unknown> = {};
+    putExtras(metadata, extras);
+    return { ...output, metadata };
+  }
+  return output;
+}
+
 function displayFromNbformat(o: Record<string, unknown>): OutputModel {
   const data = o.data;
   if (!data || typeof data !== 'object' || Array.isArray(data)) {
     throw new TypeError('a display_data output has no "data" object');
   }
-  const metadata: Record<string, unknown> =
-    o.metadata && typeof o.metadata === 'object' && !Array.isArray(o.metadata) ? { ...(o.metadata as Record<string, unknown>) } : {};
+  if (o.metadata !== undefined && (o.metadata === null || typeof o.metadata !== 'object' || Array.isArray(o.metadata))) {
+    throw new TypeError(`a ${String(o.output_type)} output has a "metadata" that is not an object`);
+  }
+  const metadata: Record<string, unknown> = { ...((o.metadata as Record<string, unknown> | undefined) ?? {}) };
   const note = (metadata[STORAGE_KEY] ?? {}) as StorageNote;
   delete metadata[STORAGE_KEY];
+  const extras = takeExtras(o, DISPLAY_FIELDS, metadata, [EXTRA_FIELDS_KEY]);
+  if (o.output_type === 'execute_result') {
+    putExtras(metadata, { ...(extras ?? {}), outputType: 'execute_result' });
+  } else {
+    putExtras(metadata, extras);
+  }
   const values = data as Record<string, unknown>;
   const mimes = Array.isArray(note.order) && note.order.length === Object.keys(values).length ? note.order : Object.keys(values).sort();
   const items: OutputItemModel[] = [];

@@ -1,5 +1,6 @@
-import { mkdir, readFile, rename, writeFile, stat } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, readFile, readlink, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { PipelineError } from '../errors';
 import { sha256 } from './hash';
 
 /**
@@ -45,10 +46,119 @@ export async function readArtifact(runDir: string, artifact: ArtifactRef): Promi
   return bytes;
 }
 
-/** Writes a file via a temporary name and rename, so readers never see half a file. */
+const ERRNO_TEXT: Record<string, string> = {
+  EISDIR: 'it is a folder',
+  ENOTDIR: 'a part of the path is a file, not a folder',
+  ENOENT: 'its folder does not exist',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EROFS: 'the file system is read-only',
+  ENOSPC: 'the disk is full',
+  EDQUOT: 'the disk quota is exhausted',
+  EFBIG: 'the file is larger than allowed (file size limit)',
+  ELOOP: 'too many symbolic links',
+  ENAMETOOLONG: 'the name is too long',
+  EIO: 'an input/output error',
+};
+
+/** A {@link PipelineError} naming the file that could not be written and why. */
+export function writeError(file: string, err: unknown, what = 'write'): PipelineError {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const why = (code && ERRNO_TEXT[code]) ?? (err instanceof Error ? err.message : String(err));
+  const kind = code === 'ENOSPC' || code === 'EDQUOT' || code === 'EIO' || code === 'EFBIG' ? 'backend' : 'invalid-input';
+  return new PipelineError(`Cannot ${what} ${file}: ${why}${code && ERRNO_TEXT[code] ? ` (${code})` : ''}.`, { stage: 'files', kind, file, cause: err });
+}
+
+/**
+ * The file a write to `file` really changes: symbolic links are followed (also a link whose
+ * target does not exist yet), so writing keeps the link and replaces the file it points to.
+ */
+export async function writeTarget(file: string): Promise<string> {
+  let current = path.resolve(file);
+  for (let hops = 0; hops < 40; hops++) {
+    let isLink: boolean;
+    try {
+      isLink = (await lstat(current)).isSymbolicLink();
+    } catch {
+      return current;
+    }
+    if (!isLink) {
+      return current;
+    }
+    current = path.resolve(path.dirname(current), await readlink(current));
+  }
+  throw writeError(file, Object.assign(new Error('too many symbolic links'), { code: 'ELOOP' }));
+}
+
+/** Creates the folders above `target`; a file in their place is an error naming `target`. */
+async function makeParent(target: string): Promise<void> {
+  try {
+    await mkdir(path.dirname(target), { recursive: true });
+  } catch (err) {
+    // mkdir says EEXIST when a part of the path is a file.
+    throw writeError(target, (err as NodeJS.ErrnoException).code === 'EEXIST' ? Object.assign(new Error('not a folder'), { code: 'ENOTDIR' }) : err);
+  }
+}
+
+function tempNameFor(target: string): string {
+  return `${target}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+}
+
+/**
+ * Checks, before any long work, that `file` can be written the way {@link writeFileAtomic} will:
+ * follows symbolic links, refuses a folder, creates the parent folders, and creates then removes a
+ * temporary file next to the target (so a read-only or missing folder fails now, not after a run).
+ * Returns the path that will really be written. Throws a {@link PipelineError} naming the path.
+ */
+export async function checkWritable(file: string): Promise<string> {
+  const target = await writeTarget(file);
+  const st = await stat(target).catch(() => undefined);
+  if (st?.isDirectory()) {
+    throw writeError(target, Object.assign(new Error('is a folder'), { code: 'EISDIR' }));
+  }
+  await makeParent(target);
+  const probe = tempNameFor(target);
+  try {
+    const fh = await open(probe, 'wx');
+    await fh.close();
+  } catch (err) {
+    throw writeError(target, err);
+  } finally {
+    await rm(probe, { force: true }).catch(() => undefined);
+  }
+  return target;
+}
+
+/**
+ * Writes a file via a temporary file next to it and a rename, so readers never see half a file.
+ * A symbolic link is written through (the link stays, its target is replaced); an existing file
+ * keeps its permissions. On any failure the temporary file is removed and the error (a
+ * {@link PipelineError}) names the file and the reason; the previous content is left as it was.
+ */
 export async function writeFileAtomic(file: string, data: Uint8Array | string): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  await writeFile(tmp, data);
-  await rename(tmp, file);
+  const target = await writeTarget(file);
+  await makeParent(target);
+  const tmp = tempNameFor(target);
+  let created = false;
+  try {
+    const fh = await open(tmp, 'wx');
+    created = true;
+    try {
+      await fh.writeFile(data);
+    } finally {
+      await fh.close();
+    }
+    const previous = await stat(target).catch(() => undefined);
+    if (previous?.isFile()) {
+      await chmod(tmp, previous.mode & 0o7777);
+    }
+    await rename(tmp, target);
+    created = false;
+  } catch (err) {
+    throw writeError(target, err);
+  } finally {
+    if (created) {
+      await rm(tmp, { force: true }).catch(() => undefined);
+    }
+  }
 }
