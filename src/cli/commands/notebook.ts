@@ -147,7 +147,6 @@ export async function runNotebookFile(file: string, options: NotebookRunOptions,
   }
   const runDir = runDirFor(abs);
   const log = stderrLogger(Boolean(options.verbose));
-  const printer = new ProgressPrinter();
   const services = createServices(settings, { ...cliServiceEnv(runDir, (m) => log.info(m)), log });
   const session = new NotebookSession();
   const cells: CellLike[] = model.cells.map((c) => ({ id: String(c.metadata.id), language: c.kind === 'markdown' ? 'markdown' : c.language, source: c.source }));
