@@ -34,7 +34,7 @@ export function activate(context: vscode.ExtensionContext): void {
         onNote: (m) => log.info(m),
       }),
   });
-  const statusBar = new StalenessStatusBar(sessions);
+  const statusBar = new StalenessStatusBar(sessions, settings);
   context.subscriptions.push(
     log,
     sessions,

@@ -319,8 +319,10 @@ export function parseStageCell(source: string, options: StageParseOptions): Stag
     }
   }
   const stage = value.stage;
+  // A cell whose kind is missing or unknown keeps the id it declares (its status, errors and session entry use it).
+  const declaredId = typeof value.id === 'string' && ID_PATTERN.test(value.id) ? value.id : options.cellId;
   if (stage === undefined) {
-    return fail([{ message: `Missing field "stage": name one of ${STAGE_KINDS.join(', ')}.`, severity: 'error', field: 'stage', range: rangeOf(doc, [], m) }]);
+    return fail([{ message: `Missing field "stage": name one of ${STAGE_KINDS.join(', ')}.`, severity: 'error', field: 'stage', range: rangeOf(doc, [], m) }], undefined, declaredId);
   }
   if (!isStageKind(stage)) {
     const hint = typeof stage === 'string' ? closest(stage, STAGE_KINDS) : undefined;
@@ -331,7 +333,7 @@ export function parseStageCell(source: string, options: StageParseOptions): Stag
         field: 'stage',
         range: rangeOf(doc, ['stage'], m),
       },
-    ]);
+    ], undefined, declaredId);
   }
   const kind = stage;
   let cellId = options.cellId;
