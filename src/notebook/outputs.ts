@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import type { OutputChange } from '../pipeline/cells/outputs';
 import { planOutputSync, sameOutputItems } from '../pipeline/cells/outputSync';
 import type { OutputModel } from '../pipeline/format/model';
+import { stableStringify } from '../pipeline/run/hash';
 
 /** The model of one output as a VS Code output: the only place that builds `NotebookCellOutputItem`s. */
 export function toCellOutput(output: OutputModel): vscode.NotebookCellOutput {
@@ -11,8 +12,13 @@ export function toCellOutput(output: OutputModel): vscode.NotebookCellOutput {
   );
 }
 
+function sameMetadata(a: Record<string, unknown> | undefined, b: Record<string, unknown> | undefined): boolean {
+  return stableStringify(a ?? {}) === stableStringify(b ?? {});
+}
+
 /** Where {@link ExecutionOutputs} reports updates it could not apply as planned. */
 export interface OutputsLog {
+  info(message: string): void;
   warn(message: string): void;
   error(message: string): void;
 }
@@ -112,14 +118,24 @@ export class ExecutionOutputs {
     await this._chain;
   }
 
-  /** Whether the document's outputs of the cell are exactly `models` (items by content, in order). */
+  /** Whether the document's outputs of the cell are exactly `models` (items by content and metadata, in order). */
   private _matches(models: readonly OutputModel[]): boolean {
     const live = this._execution.cell.outputs;
-    return live.length === models.length && models.every((m, i) => sameOutputItems(live[i].items, m.items));
+    return live.length === models.length && models.every((m, i) => sameOutputItems(live[i].items, m.items) && sameMetadata(live[i].metadata, m.metadata));
   }
 
+  /**
+   * Replaces every output. When VS Code kept an existing output because its items are identical but
+   * its metadata differs (a renderer payload, the LLM mode), the cell is cleared and written again,
+   * so the document holds exactly `models`.
+   */
   private async _replaceAll(models: readonly OutputModel[]): Promise<void> {
     await this._execution.replaceOutput(models.map(toCellOutput));
+    if (!this._matches(models)) {
+      this._log.info(`${this._label}: VS Code kept earlier outputs with the same items but other metadata; writing the outputs afresh.`);
+      await this._execution.clearOutput();
+      await this._execution.replaceOutput(models.map(toCellOutput));
+    }
     this._written = [...models];
   }
 

@@ -184,12 +184,13 @@ suite('#15 data and state: the experiment record', () => {
 suite('#15 editing: unknown kinds keep their id; missing paths are diagnosed before a run', () => {
   test('a cell of unknown (or missing) kind keeps the id it declares', () => {
     const r = parseStageCell('stage: pivot-fram\nid: pf\n', { cellId: 'cell-7', cellIndex: 7 });
-    assert.equal(r.ok, false);
+    assert.ok(!r.ok);
     assert.equal(r.cellId, 'pf');
     assert.match(r.diagnostics[0].message, /Did you mean "pivot-frame"/);
     const missing = parseStageCell('id: pf2\nsource: x.mp4\n', { cellId: 'cell-8', cellIndex: 8 });
-    assert.equal(missing.cellId, 'pf2');
-    assert.equal(parseStageCell('stage: nope\nid: "bad id"\n', { cellId: 'cell-9', cellIndex: 9 }).cellId, 'cell-9');
+    assert.ok(!missing.ok && missing.cellId === 'pf2');
+    const bad = parseStageCell('stage: nope\nid: "bad id"\n', { cellId: 'cell-9', cellIndex: 9 });
+    assert.ok(!bad.ok && bad.cellId === 'cell-9');
   });
 
   test('a video source or lbru audio that does not exist: an error on its line naming the resolved path', () => {
