@@ -62,7 +62,17 @@ export class StalenessStatusBar implements vscode.NotebookCellStatusBarItemProvi
     if (!state?.session.get(id)) {
       return items;
     }
-    const st = state.session.staleness(id, parsed.ok ? parsed.request : undefined, collectPromptOverrides(cells).overrides);
+    const known = knownCells(cells);
+    const currentOf = (upId: string) => {
+      const at = known.findIndex((k) => k.id === upId);
+      const c = at >= 0 ? cells[at] : undefined;
+      if (!c || c.language !== STAGE_LANGUAGE) {
+        return undefined;
+      }
+      const r = parseStageCell(c.source, { cellId: c.id, cellIndex: at + 1, knownCells: known });
+      return r.ok ? r.request : undefined;
+    };
+    const st = state.session.staleness(id, parsed.ok ? parsed.request : undefined, collectPromptOverrides(cells).overrides, currentOf);
     if (st.stale) {
       const what = [
         ...st.changedUpstream.map((u) => `"${u}"`),

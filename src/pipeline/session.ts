@@ -124,8 +124,15 @@ export class NotebookSession implements SessionLike {
    * (parsed from the current text); when it differs from the one that produced the result, the
    * cell counts as edited. `promptOverrides` (the notebook's prompt cells, template name -> text):
    * when given, a prompt that changed since this cell or an upstream cell used it makes it stale.
+   * `currentOf` (an upstream cell's request as its text reads now): when given, an upstream cell
+   * edited since it ran makes this one stale too.
    */
-  staleness(cellId: string, current?: StageRequest, promptOverrides?: Readonly<Record<string, string>>): Staleness {
+  staleness(
+    cellId: string,
+    current?: StageRequest,
+    promptOverrides?: Readonly<Record<string, string>>,
+    currentOf?: (upstreamId: string) => StageRequest | undefined,
+  ): Staleness {
     const entry = this._entries.get(cellId);
     const out: Staleness = { stale: false, changedUpstream: [], edited: false, changedPrompts: [], reasons: [] };
     if (!entry) {
@@ -157,6 +164,11 @@ export class NotebookSession implements SessionLike {
         }
         if (!visited.has(upId)) {
           visited.add(upId);
+          const cur = currentOf?.(upId);
+          if (cur && up.requestHash !== '' && requestHash(cur) !== up.requestHash && !out.changedUpstream.includes(upId)) {
+            out.changedUpstream.push(upId);
+            out.reasons.push(`upstream "${upId}" was edited since it ran`);
+          }
           checkPrompt(up, upId);
           walk(up, via ?? upId);
         }

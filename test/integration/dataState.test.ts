@@ -307,6 +307,17 @@ suite('#15 data and state in the extension host (local LLM server, fixture model
     assert.ok((await statusItems(doc, cellById(doc, 'pivot-box'))).some((t) => t.includes('stale: "pivot-frame" changed')));
     const pb = await runOk(doc, 'pivot-box');
     assert.strictEqual(noticeOf(pb), undefined, 'pivot-box ran on fresh inputs');
+
+    // Editing pivot-box without re-running it: propagate is marked stale, and a run of it says why first.
+    await runOk(doc, 'propagate');
+    const pbCell = cellById(doc, 'pivot-box');
+    const pbEdit = new vscode.WorkspaceEdit();
+    pbEdit.insert(pbCell.document.uri, new vscode.Position(pbCell.document.lineCount, 0), 'maxBoxes: 3\n');
+    assert.ok(await vscode.workspace.applyEdit(pbEdit));
+    const propItems = await statusItems(doc, cellById(doc, 'propagate'));
+    assert.ok(propItems.some((t) => t.includes('stale: "pivot-box" changed')), `propagate status: ${propItems.join(' | ')}`);
+    const prop2 = await runOk(doc, 'propagate');
+    assert.match(noticeOf(prop2)?.text ?? '', /upstream "pivot-box" was edited since it ran/i);
   });
 
   test('#15.12 a cell of unknown kind keeps its declared id; a missing source path is an editor error naming the resolved path', async () => {

@@ -60,6 +60,25 @@ const LLM_MODEL_KEYS: Partial<Record<string, keyof CellHostContext['settings']['
   lbru: 'lbru',
 };
 
+/** Each stage cell's request as its text reads now, by effective id (cells that do not parse are left out). */
+function currentRequests(cells: readonly CellLike[], known: ReturnType<typeof knownCells>): (id: string) => StageRequest | undefined {
+  let byId: Map<string, StageRequest> | undefined;
+  return (id) => {
+    if (!byId) {
+      byId = new Map();
+      cells.forEach((c, i) => {
+        if (c.language === STAGE_LANGUAGE) {
+          const r = parseStageCell(c.source, { cellId: c.id, cellIndex: i + 1, knownCells: known });
+          if (r.ok) {
+            byId!.set(r.request.cellId, r.request);
+          }
+        }
+      });
+    }
+    return byId.get(id);
+  };
+}
+
 /** Markdown of the "ran on stale inputs" notice put first in a cell's outputs. */
 export function staleInputsNotice(reasons: readonly string[]): string {
   return `**Warning: this cell ran on stale inputs.** ${reasons.map((r) => `${r[0].toUpperCase()}${r.slice(1)}`).join('; ')}. Run the cells above it again (top to bottom) to bring its result up to date.`;
@@ -137,7 +156,7 @@ export async function runCell(options: RunCellOptions): Promise<CellRunOutcome> 
     const requested = typeof request.params.model === 'string' ? request.params.model : modelKey ? host.settings.llm.models[modelKey] : undefined;
     const llm: LlmModelsUsed | undefined = usedLlm && requested ? { requested, reported: [...reported].sort() } : undefined;
     session.put(result, request, { llm });
-    const stale = session.staleness(request.cellId, request, overrides);
+    const stale = session.staleness(request.cellId, request, overrides, currentRequests(cells, known));
     if (stale.stale) {
       outputs.notice('stale-inputs', staleInputsNotice(stale.reasons));
     }

@@ -144,6 +144,20 @@ suite('#15 data and state: prompt changes make results stale', () => {
   });
 });
 
+suite('#15 data and state: an upstream cell edited since it ran', () => {
+  test('with the current requests given, a cell computed from an edited (not re-run) cell is stale', () => {
+    const s = new NotebookSession();
+    const pbReq = { kind: 'pivot-box' as const, cellId: 'pb', params: { boxThreshold: 0.3 }, uses: {} };
+    s.put(result('pb', 'pivot-box', [], {}), pbReq);
+    s.put(result('prop', 'propagate', ['pb'], {}), { kind: 'propagate', cellId: 'prop', params: {}, uses: {} });
+    const now = (id: string) => (id === 'pb' ? { ...pbReq, params: { boxThreshold: 0.5 } } : undefined);
+    assert.equal(s.staleness('prop').stale, false);
+    const st = s.staleness('prop', undefined, undefined, now);
+    assert.deepEqual([st.stale, st.changedUpstream, st.reasons], [true, ['pb'], ['upstream "pb" was edited since it ran']]);
+    assert.equal(s.staleness('prop', undefined, undefined, (id) => (id === 'pb' ? pbReq : undefined)).stale, false);
+  });
+});
+
 suite('#15 data and state: the experiment record', () => {
   let dir: string;
   setup(() => {
