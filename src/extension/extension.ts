@@ -35,7 +35,7 @@ export function activate(context: vscode.ExtensionContext): void {
         log,
       }),
   });
-  const statusBar = new StalenessStatusBar(sessions);
+  const statusBar = new StalenessStatusBar(sessions, settings);
   context.subscriptions.push(
     log,
     sessions,
@@ -43,6 +43,12 @@ export function activate(context: vscode.ExtensionContext): void {
     controller,
     statusBar,
     vscode.notebooks.registerNotebookCellStatusBarItemProvider(NOTEBOOK_TYPE, statusBar),
+    // Not contributed (no palette entry): lets the in-host tests read what a cell's status bar shows.
+    vscode.commands.registerCommand('alref._cellStatusItems', (uri: vscode.Uri | string, index: number) => {
+      const nb = vscode.workspace.notebookDocuments.find((d) => d.uri.toString() === uri.toString());
+      const cell = nb?.cellAt(index);
+      return cell ? statusBar.provideCellStatusBarItems(cell).map((i) => ({ text: i.text, tooltip: typeof i.tooltip === 'string' ? i.tooltip : undefined })) : [];
+    }),
     new CellDiagnostics(),
     registerCompletions(),
     registerCellIdKeeper(),

@@ -9,7 +9,9 @@ import { hashJson } from '../pipeline/run/hash';
 import type { Services } from '../pipeline/services';
 import type { PipelineSettings } from '../pipeline/settings';
 import type { Logger } from '../pipeline/types';
-import { cellLikes } from './convert';
+import { keepPreviousOutputs } from '../pipeline/cells/outputs';
+import { modelChecksums } from '../pipeline/cells/record';
+import { cellLikes, fromCellOutput } from './convert';
 import { ExecutionOutputs } from './outputs';
 import type { NotebookSessions, NotebookState } from './sessions';
 
@@ -94,6 +96,8 @@ export class AlrefController implements vscode.Disposable {
       cancelledAt = Date.now();
       abort.abort();
     });
+    // What the cell showed before this run: a failed run puts it back (marked as the previous run's).
+    const previous = cell.outputs.map(fromCellOutput);
     execution.start(Date.now());
     let success: boolean | undefined = false;
     let status = 'error';
@@ -104,7 +108,7 @@ export class AlrefController implements vscode.Disposable {
       if (state.services?.key !== key) {
         state.services = { key, value: this._deps.createServices(settings, runDir) };
       }
-      const outputs = new ExecutionOutputs(execution);
+      const outputs = new ExecutionOutputs(execution, this._deps.log);
       const outcome = await runCell({
         cells: cellLikes(notebook),
         index: cell.index,
@@ -121,7 +125,13 @@ export class AlrefController implements vscode.Disposable {
         },
       });
       status = outcome.status;
-      await outputs.flush(outcome.outputs, outcome.status !== 'cancelled');
+      if (outcome.prompt) {
+        state.prompts.set(outcome.prompt.name, outcome.prompt.hash);
+      } else if (outcome.failedPrompt) {
+        state.prompts.set(outcome.failedPrompt, null);
+      }
+      const final = outcome.status === 'error' ? keepPreviousOutputs(outcome.outputs, previous, outcome.message ?? 'error') : outcome.outputs;
+      await outputs.flush(final, outcome.status !== 'cancelled');
       if (outcome.status === 'error') {
         this._deps.log.warn(outcome.message ?? 'cell failed');
       }
@@ -151,11 +161,22 @@ export class AlrefController implements vscode.Disposable {
   private async _updateRecord(notebook: vscode.NotebookDocument, state: NotebookState): Promise<void> {
     const meta = { ...(notebook.metadata ?? {}) } as Record<string, unknown>;
     const alref = { ...((meta.alref as AlrefNotebookMetadata | undefined) ?? { formatVersion: 1 }) };
+    const overrides = collectPromptOverrides(cellLikes(notebook)).overrides;
+    const models = state.services?.value.models?.usedFiles?.() ?? [];
+    let checksums: Record<string, string> = {};
+    try {
+      checksums = await modelChecksums(models, state.checksums);
+    } catch (err) {
+      this._deps.log.warn(`Model checksums for the experiment record: ${err instanceof Error ? err.message : String(err)}`);
+    }
     const record = buildExperimentRecord({
       version: this._deps.version,
       settings: applyNotebookSettings(this._deps.settings(), notebook.metadata),
       session: state.session,
-      promptOverrides: collectPromptOverrides(cellLikes(notebook)).overrides,
+      // Only prompt cells that ran without an error (a failed one leaves no hash).
+      promptOverrides: Object.fromEntries(Object.entries(overrides).filter(([name]) => state.prompts.get(name) !== null)),
+      failedPrompts: [...state.prompts.entries()].filter(([, h]) => h === null).map(([name]) => name),
+      modelChecksums: checksums,
       previous: alref.record as ExperimentRecord | undefined,
     });
     if (JSON.stringify(record) === JSON.stringify(alref.record)) {

@@ -1,7 +1,9 @@
 import * as vscode from 'vscode';
 import { NOTEBOOK_TYPE, PROMPT_LANGUAGE, STAGE_LANGUAGE } from '../common/mime';
 import { knownCells } from '../pipeline/cells/notebook';
+import path from 'node:path';
 import { parsePromptCell, parseStageCell } from '../pipeline/cells/parse';
+import { missingPathDiagnostics } from '../pipeline/cells/pathChecks';
 import type { CellDiagnostic } from '../pipeline/cells/parse';
 import { cellLikes, metadataId } from './convert';
 
@@ -13,6 +15,14 @@ function toDiagnostic(d: CellDiagnostic): vscode.Diagnostic {
     diag.code = d.field;
   }
   return diag;
+}
+
+/** Folder relative paths of a notebook's cells resolve against (as `NotebookSessions.baseDir`). */
+function baseDirOf(nb: vscode.NotebookDocument): string {
+  if (nb.uri.scheme === 'file') {
+    return path.dirname(nb.uri.fsPath);
+  }
+  return vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? process.cwd();
 }
 
 /**
@@ -83,6 +93,9 @@ export class CellDiagnostics implements vscode.Disposable {
       if (cell.kind === vscode.NotebookCellKind.Code && lang === STAGE_LANGUAGE && text.trim() !== '') {
         const r = parseStageCell(text, { cellId: metadataId(cell), cellIndex: cell.index + 1, knownCells: known });
         diags = r.diagnostics;
+        if (r.ok) {
+          diags = [...diags, ...missingPathDiagnostics(text, r.request.kind, r.request.params, baseDirOf(nb))];
+        }
       } else if (cell.kind === vscode.NotebookCellKind.Code && lang === PROMPT_LANGUAGE && text.trim() !== '') {
         const r = parsePromptCell(text);
         diags = [...r.diagnostics];

@@ -13,6 +13,10 @@ export interface NotebookState {
   queue: Promise<void>;
   executionOrder: number;
   services?: { key: string; value: Services };
+  /** Template name -> hash of the prompt cell's text at its last run; null when that run failed. */
+  prompts: Map<string, string | null>;
+  /** sha256 of model files already hashed, by path, size and mtime. */
+  checksums: Map<string, string>;
   /** Parsed-request hash of each cell at its last successful run is kept by the session itself. */
 }
 
@@ -41,7 +45,7 @@ export class NotebookSessions implements vscode.Disposable {
     const key = doc.uri.toString();
     let state = this._states.get(key);
     if (!state) {
-      state = { uri: key, session: new NotebookSession(), queue: Promise.resolve(), executionOrder: 0 };
+      state = { uri: key, session: new NotebookSession(), queue: Promise.resolve(), executionOrder: 0, prompts: new Map(), checksums: new Map() };
       this._states.set(key, state);
     }
     return state;

@@ -1,24 +1,38 @@
 import * as vscode from 'vscode';
 import { NOTEBOOK_TYPE, STAGE_LANGUAGE } from '../common/mime';
-import { knownCells } from '../pipeline/cells/notebook';
+import { collectPromptOverrides, knownCells } from '../pipeline/cells/notebook';
 import { parseStageCell } from '../pipeline/cells/parse';
+import { applyNotebookSettings } from '../pipeline/cells/settingsMerge';
+import type { PipelineSettings } from '../pipeline/settings';
 import { cellLikes, metadataId } from './convert';
 import type { NotebookSessions } from './sessions';
 
+/** Stage kinds that call the LLM (their cells show the notebook's LLM mode). */
+const LLM_KINDS = new Set(['pivot-frame', 'pivot-box', 'lbru']);
+
 /**
- * Shows, under each stage cell, its id (what other cells name in `uses`) and, when its result is
- * stale, which upstream changed (or that the cell was edited since it ran).
+ * Shows, under each stage cell, its id (what other cells name in `uses`), the LLM mode for cells of
+ * an LLM stage (live / record / replay), and, when its result is stale, which upstream or prompt
+ * changed (or that the cell was edited since it ran).
  */
 export class StalenessStatusBar implements vscode.NotebookCellStatusBarItemProvider, vscode.Disposable {
   private readonly _onDidChange = new vscode.EventEmitter<void>();
   readonly onDidChangeCellStatusBarItems = this._onDidChange.event;
   private readonly _subscriptions: vscode.Disposable[];
 
-  constructor(private readonly _sessions: NotebookSessions) {
+  constructor(
+    private readonly _sessions: NotebookSessions,
+    private readonly _settings?: () => PipelineSettings,
+  ) {
     this._subscriptions = [
       _sessions.onDidChange(() => this._onDidChange.fire()),
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('alref.llm.mode')) {
+          this._onDidChange.fire();
+        }
+      }),
       vscode.workspace.onDidChangeNotebookDocument((e) => {
-        if (e.notebook.notebookType === NOTEBOOK_TYPE && (e.contentChanges.length > 0 || e.cellChanges.some((c) => c.document !== undefined))) {
+        if (e.notebook.notebookType === NOTEBOOK_TYPE && (e.contentChanges.length > 0 || e.metadata !== undefined || e.cellChanges.some((c) => c.document !== undefined))) {
           this._onDidChange.fire();
         }
       }),
@@ -36,14 +50,36 @@ export class StalenessStatusBar implements vscode.NotebookCellStatusBarItemProvi
     const idItem = new vscode.NotebookCellStatusBarItem(`$(symbol-key) ${id}`, vscode.NotebookCellStatusBarAlignment.Right);
     idItem.tooltip = `Cell id "${id}": other cells name it in "uses".`;
     items.push(idItem);
+    const kind = parsed.ok ? parsed.request.kind : parsed.kind;
+    if (this._settings && kind !== undefined && LLM_KINDS.has(kind)) {
+      const mode = applyNotebookSettings(this._settings(), cell.notebook.metadata).llm.mode;
+      const modeItem = new vscode.NotebookCellStatusBarItem(`$(${mode === 'replay' ? 'history' : mode === 'record' ? 'record' : 'cloud'}) LLM ${mode}`, vscode.NotebookCellStatusBarAlignment.Right);
+      modeItem.tooltip = `LLM mode of this notebook: ${mode} (live: calls the API; record: calls it and stores the exchanges; replay: reads stored exchanges only). Click to change.`;
+      modeItem.command = 'alref.setLlmMode';
+      items.push(modeItem);
+    }
     const state = this._sessions.find(cell.notebook.uri);
     if (!state?.session.get(id)) {
       return items;
     }
-    const st = state.session.staleness(id, parsed.ok ? parsed.request : undefined);
+    const known = knownCells(cells);
+    const currentOf = (upId: string) => {
+      const at = known.findIndex((k) => k.id === upId);
+      const c = at >= 0 ? cells[at] : undefined;
+      if (!c || c.language !== STAGE_LANGUAGE) {
+        return undefined;
+      }
+      const r = parseStageCell(c.source, { cellId: c.id, cellIndex: at + 1, knownCells: known });
+      return r.ok ? r.request : undefined;
+    };
+    const st = state.session.staleness(id, parsed.ok ? parsed.request : undefined, collectPromptOverrides(cells).overrides, currentOf);
     if (st.stale) {
-      const what = st.changedUpstream.length > 0 ? `${st.changedUpstream.map((u) => `"${u}"`).join(', ')} changed` : 'edited';
-      const item = new vscode.NotebookCellStatusBarItem(`$(warning) stale: ${what}`, vscode.NotebookCellStatusBarAlignment.Left);
+      const what = [
+        ...st.changedUpstream.map((u) => `"${u}"`),
+        ...st.changedPrompts.map((p) => `prompt "${p}"`),
+      ];
+      const whatText = what.length > 0 ? `${what.join(', ')} changed` : 'edited';
+      const item = new vscode.NotebookCellStatusBarItem(`$(warning) stale: ${whatText}`, vscode.NotebookCellStatusBarAlignment.Left);
       item.tooltip = `This result is out of date: ${st.reasons.join('; ')}. Run the cell again.`;
       items.push(item);
     }

@@ -1,4 +1,4 @@
-import { hashJson } from './run/hash';
+import { hashJson, sha256 } from './run/hash';
 import type { SessionLike, StageKind, StageRequest, StageResult } from './types';
 
 /** Why a cell's result no longer matches what it was computed from. */
@@ -8,6 +8,11 @@ export interface Staleness {
   changedUpstream: string[];
   /** The cell's own text changed since its result was computed. */
   edited: boolean;
+  /**
+   * Prompt templates whose text changed (a prompt cell added, edited or removed) since this cell or
+   * a cell it was computed from used them.
+   */
+  changedPrompts: string[];
   /** Human-readable reasons, e.g. `upstream "vid" changed`. */
   reasons: string[];
 }
@@ -20,6 +25,33 @@ interface Entry {
   upstreamKeys: Record<string, string>;
   /** Finish order, for `latest(kind)`. */
   seq: number;
+  /** LLM model asked for and the models the server reported, when the cell called an LLM. */
+  llm?: LlmModelsUsed;
+}
+
+/** The LLM model a cell asked for and the model ids the server reported in its replies. */
+export interface LlmModelsUsed {
+  requested: string;
+  reported: string[];
+}
+
+/**
+ * Whether the prompt a result used differs from the one the notebook would give it now:
+ * `overrides` are the notebook's prompt cells (template name -> text). A result records
+ * `data.prompt: { name, source, templateHash }`; one made with a prompt cell is stale when that
+ * cell's text changed or is gone, one made with the default template when a prompt cell now
+ * overrides it. Returns the template name when stale.
+ */
+export function changedPrompt(result: StageResult, overrides: Readonly<Record<string, string>>): string | undefined {
+  const p = (result.data as { prompt?: { name?: unknown; source?: unknown; templateHash?: unknown } } | null | undefined)?.prompt;
+  if (!p || typeof p.name !== 'string' || typeof p.templateHash !== 'string') {
+    return undefined;
+  }
+  const override = Object.prototype.hasOwnProperty.call(overrides, p.name) ? overrides[p.name] : undefined;
+  if (p.source === 'cell') {
+    return override === undefined || sha256(override) !== p.templateHash ? p.name : undefined;
+  }
+  return override !== undefined ? p.name : undefined;
 }
 
 /** Hash of what a cell asks for (kind, params, uses); compare to tell whether the cell was edited. */
@@ -57,8 +89,13 @@ export class NotebookSession implements SessionLike {
     return [...this._entries.entries()].sort((a, b) => a[1].seq - b[1].seq).map(([id]) => id);
   }
 
+  /** The LLM models of a cell's result (see {@link LlmModelsUsed}), when it called an LLM. */
+  llmModels(cellId: string): LlmModelsUsed | undefined {
+    return this._entries.get(cellId)?.llm;
+  }
+
   /** Stores a finished result (replacing the cell's previous one). */
-  put(result: StageResult, request?: StageRequest): void {
+  put(result: StageResult, request?: StageRequest, extra?: { llm?: LlmModelsUsed }): void {
     const upstreamKeys: Record<string, string> = {};
     for (const id of result.upstream) {
       const up = this._entries.get(id);
@@ -69,6 +106,7 @@ export class NotebookSession implements SessionLike {
       requestHash: request ? requestHash(request) : '',
       upstreamKeys,
       seq: ++this._seq,
+      ...(extra?.llm ? { llm: extra.llm } : {}),
     });
   }
 
@@ -84,11 +122,19 @@ export class NotebookSession implements SessionLike {
   /**
    * Whether a cell's result is stale and why. `current` is the cell's request as it reads now
    * (parsed from the current text); when it differs from the one that produced the result, the
-   * cell counts as edited.
+   * cell counts as edited. `promptOverrides` (the notebook's prompt cells, template name -> text):
+   * when given, a prompt that changed since this cell or an upstream cell used it makes it stale.
+   * `currentOf` (an upstream cell's request as its text reads now): when given, an upstream cell
+   * edited since it ran makes this one stale too.
    */
-  staleness(cellId: string, current?: StageRequest): Staleness {
+  staleness(
+    cellId: string,
+    current?: StageRequest,
+    promptOverrides?: Readonly<Record<string, string>>,
+    currentOf?: (upstreamId: string) => StageRequest | undefined,
+  ): Staleness {
     const entry = this._entries.get(cellId);
-    const out: Staleness = { stale: false, changedUpstream: [], edited: false, reasons: [] };
+    const out: Staleness = { stale: false, changedUpstream: [], edited: false, changedPrompts: [], reasons: [] };
     if (!entry) {
       return out;
     }
@@ -97,6 +143,14 @@ export class NotebookSession implements SessionLike {
       out.reasons.push('the cell was edited since it ran');
     }
     const visited = new Set<string>([cellId]);
+    const checkPrompt = (e: Entry, via: string | undefined): void => {
+      const name = promptOverrides ? changedPrompt(e.result, promptOverrides) : undefined;
+      if (name !== undefined && !out.changedPrompts.includes(name)) {
+        out.changedPrompts.push(name);
+        out.reasons.push(via ? `prompt "${name}" changed since upstream "${via}" used it` : `prompt "${name}" changed since the cell ran`);
+      }
+    };
+    checkPrompt(entry, undefined);
     const walk = (e: Entry, via: string | undefined): void => {
       for (const [upId, key] of Object.entries(e.upstreamKeys)) {
         const up = this._entries.get(upId);
@@ -110,12 +164,18 @@ export class NotebookSession implements SessionLike {
         }
         if (!visited.has(upId)) {
           visited.add(upId);
+          const cur = currentOf?.(upId);
+          if (cur && up.requestHash !== '' && requestHash(cur) !== up.requestHash && !out.changedUpstream.includes(upId)) {
+            out.changedUpstream.push(upId);
+            out.reasons.push(`upstream "${upId}" was edited since it ran`);
+          }
+          checkPrompt(up, upId);
           walk(up, via ?? upId);
         }
       }
     };
     walk(entry, undefined);
-    out.stale = out.edited || out.changedUpstream.length > 0;
+    out.stale = out.edited || out.changedUpstream.length > 0 || out.changedPrompts.length > 0;
     return out;
   }
 

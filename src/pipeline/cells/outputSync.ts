@@ -32,3 +32,8 @@ export function planOutputSync(written: readonly OutputModel[] | undefined, next
   }
   return ops;
 }
+
+/** Whether two item lists hold the same MIME types and bytes, in order (how VS Code matches outputs). */
+export function sameOutputItems(a: ReadonlyArray<{ mime: string; data: Uint8Array }>, b: ReadonlyArray<{ mime: string; data: Uint8Array }>): boolean {
+  return a.length === b.length && a.every((x, i) => x.mime === b[i].mime && Buffer.from(x.data.buffer, x.data.byteOffset, x.data.byteLength).equals(b[i].data));
+}

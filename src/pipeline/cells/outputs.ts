@@ -6,6 +6,13 @@ import { ERROR_MIME, STDERR_MIME, errorItemBytes, isJsonMime } from '../format/o
 import { stableStringify } from '../run/hash';
 
 const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** Output metadata key of a reasoning trace holding the LLM mode of its run (`live`, `record`, `replay`). */
+export const TRACE_MODE_KEY = 'llmMode';
+
+/** Output metadata key marking a notice the runner put first (`stale-inputs`, `previous-run`). */
+export const NOTICE_METADATA_KEY = 'alrefNotice';
 
 /** What changed in a cell's output list. `index` is the slot's position after the change (before it, for `remove`). */
 export interface OutputChange {
@@ -161,7 +168,11 @@ export class CellOutputBuilder {
   private _warnings = '';
   private _progressText: string | undefined;
 
-  constructor(private readonly _listener?: OutputListener) {}
+  /** `llmMode`: the LLM mode of the run, shown on every reasoning trace (`live`, `record`, `replay`). */
+  constructor(
+    private readonly _listener?: OutputListener,
+    private readonly _options: { llmMode?: 'live' | 'record' | 'replay' } = {},
+  ) {}
 
   /** The current outputs, in order (pending trace text included). */
   outputs(): OutputModel[] {
@@ -280,7 +291,23 @@ export class CellOutputBuilder {
       const verdict = state.final.valid ? 'valid' : 'invalid';
       md += `\n\n**Answer:** ${state.final.answer ?? '(none)'} (${verdict})${state.final.note ? ` ${state.final.note}` : ''}`;
     }
-    this._set(`trace:${streamId}`, { items: [text(MIME.reasoningTrace, stableStringify(payload)), text('text/markdown', md)] });
+    const items = [text(MIME.reasoningTrace, stableStringify(payload)), text('text/markdown', md)];
+    // The mode goes into the output's metadata, not its items: a replay's items equal the recording's byte for byte.
+    this._set(`trace:${streamId}`, this._options.llmMode ? { items, metadata: { [TRACE_MODE_KEY]: this._options.llmMode } } : { items });
+  }
+
+  /**
+   * Adds a notice as the FIRST output (e.g. "ran on stale inputs"), replacing an earlier notice of
+   * the same slot. Inserting moves every output once, so it is meant for the end of a run.
+   */
+  notice(slot: string, markdown: string): void {
+    const output: OutputModel = { items: [text('text/markdown', markdown)], metadata: { [NOTICE_METADATA_KEY]: slot } };
+    const i = this._slots.findIndex((s) => s.slot === slot);
+    if (i >= 0) {
+      this._slots.splice(i, 1);
+    }
+    this._slots.unshift({ slot, output });
+    this._listener?.({ type: 'add', slot, index: 0 }, this.outputs());
   }
 
   /** Adds (or replaces) a markdown output under a fixed slot. */
@@ -299,10 +326,55 @@ export class CellOutputBuilder {
    * (images included), which is slow and, in VS Code 1.139, can leave outputs drawn over each other.
    */
   finish(status: 'ok' | 'failed' | 'cancelled' = 'ok'): void {
+    if (status !== 'ok') {
+      // Close the traces still open, so none is left (and saved) as "streaming…".
+      const why = status === 'cancelled' ? 'the run was cancelled' : 'the run failed';
+      for (const [streamId, state] of this._traces) {
+        if (state.final === undefined) {
+          state.final = { valid: false, note: `stopped: ${why} before this reply finished` };
+          this._buildTrace(streamId, state);
+        }
+      }
+    }
     if (this._progressText === undefined) {
       return;
     }
     const word = status === 'ok' ? 'Done' : status === 'cancelled' ? 'Cancelled at' : 'Stopped at';
     this._set('progress', { items: [text('text/plain', `${word} ${this._progressText}`)] });
   }
+}
+
+/** First line of an error message, for one-line notes. */
+function firstLine(message: string): string {
+  const line = message.split(/\r?\n/)[0] ?? '';
+  return line.length > 300 ? `${line.slice(0, 297)}...` : line;
+}
+
+/**
+ * The outputs a FAILED run leaves: its error (and warnings) first, then a note, then the outputs the
+ * cell had before the run, so a failure never wipes earlier answers. An earlier failure's error and
+ * note are dropped (the older outputs under them are kept). Without previous outputs, the failed
+ * run's own outputs stay as they are.
+ */
+export function keepPreviousOutputs(failed: readonly OutputModel[], previous: readonly OutputModel[], message: string): OutputModel[] {
+  const at = previous.findIndex((o) => o.metadata?.[NOTICE_METADATA_KEY] === 'previous-run');
+  const older = at >= 0 ? previous.slice(at + 1) : [...previous];
+  if (older.length === 0) {
+    return [...failed];
+  }
+  const own = failed.filter((o) => o.items.some((i) => i.mime === ERROR_MIME || i.mime === STDERR_MIME));
+  const note: OutputModel = {
+    items: [text('text/markdown', `**Previous run's outputs** (this run failed: ${firstLine(message).replace(/\*/g, '\\*')}). They stay until the cell runs successfully; later cells cannot use this cell's result until then.`)],
+    metadata: { [NOTICE_METADATA_KEY]: 'previous-run' },
+  };
+  return [...own, note, ...older];
+}
+
+/** The text of a notice output (for tests and the CLI), or undefined when `output` is not one. */
+export function noticeText(output: OutputModel, slot: string): string | undefined {
+  if (output.metadata?.[NOTICE_METADATA_KEY] !== slot) {
+    return undefined;
+  }
+  const md = output.items.find((i) => i.mime === 'text/markdown');
+  return md ? dec.decode(md.data) : undefined;
 }

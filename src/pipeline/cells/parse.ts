@@ -448,8 +448,10 @@ function parseStageCellUnchecked(source: string, options: StageParseOptions): St
     }
   }
   const stage = value.stage;
+  // A cell whose kind is missing or unknown keeps the id it declares (its status, errors and session entry use it).
+  const declaredId = typeof value.id === 'string' && ID_PATTERN.test(value.id) ? value.id : options.cellId;
   if (stage === undefined) {
-    return fail([{ message: `Missing field "stage": name one of ${STAGE_KINDS.join(', ')}.`, severity: 'error', field: 'stage', range: rangeOf(doc, [], m) }]);
+    return fail([{ message: `Missing field "stage": name one of ${STAGE_KINDS.join(', ')}.`, severity: 'error', field: 'stage', range: rangeOf(doc, [], m) }], undefined, declaredId);
   }
   if (!isStageKind(stage)) {
     const hint = typeof stage === 'string' ? closest(stage, STAGE_KINDS) : undefined;
@@ -460,7 +462,7 @@ function parseStageCellUnchecked(source: string, options: StageParseOptions): St
         field: 'stage',
         range: rangeOf(doc, ['stage'], m),
       },
-    ]);
+    ], undefined, declaredId);
   }
   const kind = stage;
   let cellId = options.cellId;

@@ -4,7 +4,7 @@ import { PipelineError, isCancellation } from '../errors';
 import type { StageEvent } from '../events';
 import type { OutputModel } from '../format/model';
 import { describePromptCell } from '../llm/promptCell';
-import type { NotebookSession } from '../session';
+import type { LlmModelsUsed, NotebookSession } from '../session';
 import { runStage } from '../stages/index';
 import type { StageContext, StageRequest, StageResult } from '../types';
 import type { CellLike } from './notebook';
@@ -46,6 +46,43 @@ export interface CellRunOutcome {
   error?: unknown;
   /** For prompt cells: the template overridden and its hash. */
   prompt?: { name: string; hash: string; variables: string[] };
+  /** For a prompt cell that failed: the template it names, when it names one. */
+  failedPrompt?: string;
+  /** For a stage cell that called an LLM: the model asked for and the models the server reported. */
+  llm?: LlmModelsUsed;
+  /** For `ok`: why the inputs the cell ran on were stale (empty when they were fresh). */
+  staleInputs?: string[];
+}
+
+/** Settings key of each LLM stage's default model. */
+const LLM_MODEL_KEYS: Partial<Record<string, keyof CellHostContext['settings']['llm']['models']>> = {
+  'pivot-frame': 'pivotFrame',
+  'pivot-box': 'pivotBox',
+  lbru: 'lbru',
+};
+
+/** Each stage cell's request as its text reads now, by effective id (cells that do not parse are left out). */
+function currentRequests(cells: readonly CellLike[], known: ReturnType<typeof knownCells>): (id: string) => StageRequest | undefined {
+  let byId: Map<string, StageRequest> | undefined;
+  return (id) => {
+    if (!byId) {
+      byId = new Map();
+      cells.forEach((c, i) => {
+        if (c.language === STAGE_LANGUAGE) {
+          const r = parseStageCell(c.source, { cellId: c.id, cellIndex: i + 1, knownCells: known });
+          if (r.ok) {
+            byId!.set(r.request.cellId, r.request);
+          }
+        }
+      });
+    }
+    return byId.get(id);
+  };
+}
+
+/** Markdown of the "ran on stale inputs" notice put first in a cell's outputs. */
+export function staleInputsNotice(reasons: readonly string[]): string {
+  return `**Warning: this cell ran on stale inputs.** ${reasons.map((r) => `${r[0].toUpperCase()}${r.slice(1)}`).join('; ')}. Run the cells above it again (top to bottom) to bring its result up to date.`;
 }
 
 /** `message` with every path under `baseDir` written relative to it (`/home/me/nb/seq/1.jpg` -> `seq/1.jpg`). */
@@ -87,7 +124,7 @@ export async function runCell(options: RunCellOptions): Promise<CellRunOutcome> 
   if (!cell) {
     throw new RangeError(`runCell: no cell at index ${index}`);
   }
-  const outputs = new CellOutputBuilder(options.onOutputs);
+  const outputs = new CellOutputBuilder(options.onOutputs, { llmMode: host.settings.llm.mode });
   if (cell.language === PROMPT_LANGUAGE) {
     return runPromptCell(cell, index, host, outputs);
   }
@@ -107,11 +144,16 @@ export async function runCell(options: RunCellOptions): Promise<CellRunOutcome> 
   const request = parsed.request;
   const { overrides } = collectPromptOverrides(cells);
   const ctx: StageContext = { ...host, signal, session, promptOverrides: overrides };
+  const reported = new Set<string>();
   try {
     const it = runStage(request, ctx);
     let step = await nextOrAbort(it, signal, request.kind);
     while (!step.done) {
       options.onEvent?.(step.value);
+      const model = step.value.type === 'trace' ? step.value.final?.usage?.model : undefined;
+      if (model) {
+        reported.add(model);
+      }
       outputs.apply(step.value);
       step = await nextOrAbort(it, signal, request.kind);
     }
@@ -119,9 +161,17 @@ export async function runCell(options: RunCellOptions): Promise<CellRunOutcome> 
       throw new PipelineError('Cancelled.', { stage: request.kind, kind: 'cancelled' });
     }
     const result = step.value;
-    session.put(result, request);
+    const modelKey = LLM_MODEL_KEYS[request.kind];
+    const usedLlm = reported.size > 0 || (result.data as { prompt?: unknown } | null | undefined)?.prompt !== undefined;
+    const requested = typeof request.params.model === 'string' ? request.params.model : modelKey ? host.settings.llm.models[modelKey] : undefined;
+    const llm: LlmModelsUsed | undefined = usedLlm && requested ? { requested, reported: [...reported].sort() } : undefined;
+    session.put(result, request, { llm });
+    const stale = session.staleness(request.cellId, request, overrides, currentRequests(cells, known));
+    if (stale.stale) {
+      outputs.notice('stale-inputs', staleInputsNotice(stale.reasons));
+    }
     outputs.finish('ok');
-    return { status: 'ok', outputs: outputs.outputs(), cellId: request.cellId, request, result };
+    return { status: 'ok', outputs: outputs.outputs(), cellId: request.cellId, request, result, ...(llm ? { llm } : {}), staleInputs: stale.reasons };
   } catch (err) {
     session.delete(request.cellId);
     outputs.finish(signal.aborted || isCancellation(err) ? 'cancelled' : 'failed');
@@ -182,7 +232,11 @@ function runPromptCell(cell: CellLike, index: number, host: CellHostContext, out
   if (!parsed.ok) {
     const message = diagnosticsMessage(label, parsed.diagnostics);
     outputs.error('PipelineError', message);
-    return { status: 'error', outputs: outputs.outputs(), cellId: cell.id, message, error: new PipelineError(message, { stage: 'prompt', kind: 'invalid-input', field: 'template', cellId: cell.id }) };
+    const named = /^\s*template\s*:\s*(\S+)/m.exec(cell.source)?.[1];
+    return {
+      status: 'error', outputs: outputs.outputs(), cellId: cell.id, message, ...(named ? { failedPrompt: named } : {}),
+      error: new PipelineError(message, { stage: 'prompt', kind: 'invalid-input', field: 'template', cellId: cell.id }),
+    };
   }
   try {
     const info = describePromptCell(parsed.name, parsed.text, host.resourcesDir);
@@ -198,6 +252,6 @@ function runPromptCell(cell: CellLike, index: number, host: CellHostContext, out
     const field = err instanceof PipelineError && err.field ? `, field "${err.field}"` : '';
     const message = `${label}${field}: ${err instanceof Error ? err.message : String(err)}`;
     outputs.error(err instanceof Error ? err.name : 'Error', message);
-    return { status: 'error', outputs: outputs.outputs(), cellId: cell.id, message, error: err };
+    return { status: 'error', outputs: outputs.outputs(), cellId: cell.id, message, error: err, failedPrompt: parsed.name };
   }
 }

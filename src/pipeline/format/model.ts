@@ -60,6 +60,11 @@ export interface ExperimentRecord {
   prompts: Record<string, string>;
   /** Cell id -> input hash of the last successful run of that cell. */
   cells: Record<string, string>;
+  /**
+   * Cell id -> the LLM model the cell asked for and the model ids the server reported in its
+   * replies (they differ when the endpoint maps or versions model names).
+   */
+  llm?: Record<string, { requested: string; reported: string[] }>;
 }
 
 export interface AlrefNotebookMetadata {

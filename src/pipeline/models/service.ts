@@ -26,6 +26,8 @@ export interface ModelService {
   session(modelId: string, key: string, task: ModelTask): Promise<SessionLease>;
   /** Notes for the user since the last call (e.g. CUDA fell back to CPU); stages yield them as warnings. */
   takeNotes(): string[];
+  /** Every model file resolved so far (for the experiment record's checksums), by model id and file key. */
+  usedFiles?(): Array<{ modelId: string; key: string; file: string }>;
 }
 
 /** Where the service keeps things, from the host. */
@@ -43,6 +45,7 @@ class DefaultModelService implements ModelService {
   readonly kind = 'models' as const;
   readonly runtime: SessionRuntime;
   private _store?: Promise<ModelStore>;
+  private readonly _used = new Map<string, { modelId: string; key: string; file: string }>();
 
   constructor(readonly settings: ModelSettings, private readonly _env: ModelServiceEnv, runtime?: SessionRuntime) {
     this.runtime =
@@ -76,7 +79,9 @@ class DefaultModelService implements ModelService {
   }
 
   async filePath(modelId: string, key: string, task?: ModelTask): Promise<string> {
-    return (await this.store()).filePath(modelId, key, task);
+    const file = await (await this.store()).filePath(modelId, key, task);
+    this._used.set(`${modelId}/${key}`, { modelId, key, file });
+    return file;
   }
 
   async session(modelId: string, key: string, task: ModelTask): Promise<SessionLease> {
@@ -84,7 +89,12 @@ class DefaultModelService implements ModelService {
     const entry = store.entry(modelId, task);
     const spec = store.fileSpec(entry, key);
     const file = await store.filePath(modelId, key, task);
+    this._used.set(`${modelId}/${key}`, { modelId, key, file });
     return this.runtime.acquire(file, modelId, spec.signature);
+  }
+
+  usedFiles(): Array<{ modelId: string; key: string; file: string }> {
+    return [...this._used.values()];
   }
 
   takeNotes(): string[] {

@@ -24,7 +24,9 @@ export const activate: ActivationFunction = () => {
           entry = { view: createTraceView(freshHost(element)), element };
           views.set(item.id, entry);
         }
-        updateTraceView(entry.view, payload as ReasoningTracePayload);
+        // The run's LLM mode travels in the output's metadata (see CellOutputBuilder).
+        const mode = (item.metadata as { llmMode?: unknown } | undefined)?.llmMode;
+        updateTraceView(entry.view, payload as ReasoningTracePayload, typeof mode === 'string' ? mode : undefined);
       } catch (err) {
         console.error('alref reasoning-trace renderer failed', err);
         views.delete(item.id);

@@ -82,10 +82,10 @@ function formatUsage(u: NonNullable<ReasoningTracePayload['usage']>): string {
 }
 
 /** Updates a view to show `payload`, touching only what changed. */
-export function updateTraceView(view: TraceView, payload: ReasoningTracePayload): void {
+export function updateTraceView(view: TraceView, payload: ReasoningTracePayload, llmMode?: string): void {
   const body = view.body;
   const atEnd = body.scrollHeight - body.scrollTop - body.clientHeight < 8;
-  view.title.textContent = payload.title ?? 'LLM reply';
+  view.title.textContent = `${payload.title ?? 'LLM reply'}${llmMode ? ` · LLM ${llmMode}` : ''}`;
   const span = payload.done ? answerSpan(payload.text, payload.answer) : undefined;
   if (span) {
     view.before.data = payload.text.slice(0, span[0]);

@@ -44,8 +44,12 @@ async function listFiles(dir: string): Promise<string[]> {
   return out;
 }
 
+/** Outputs as one string; the LLM mode a trace's metadata names (record vs replay) is left out. */
 function serialise(outputs: OutputModel[]): string {
-  return JSON.stringify(outputs.map((o) => ({ ...o, items: o.items.map((i) => ({ mime: i.mime, data: Buffer.from(i.data).toString('latin1') })) })));
+  return JSON.stringify(outputs.map((o) => {
+    const { llmMode: _mode, ...metadata } = o.metadata ?? {};
+    return { ...o, metadata, items: o.items.map((i) => ({ mime: i.mime, data: Buffer.from(i.data).toString('latin1') })) };
+  }));
 }
 
 suite('LLM cells end to end through the shared cell runner (real video stage, local server)', () => {

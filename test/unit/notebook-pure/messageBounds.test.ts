@@ -132,7 +132,9 @@ suite('bounded messages and suggestions', () => {
     assert.throws(() => cliSettings({ set: ['models.executionProvider=tpu'] }), /expected one of "cpu", "cuda"/);
     assert.throws(() => cliSettings({ set: ['llm.maxRetries=11'] }), /llm\.maxRetries=11: expected a whole number of at least 0 and at most 10/);
     assert.throws(() => cliSettings({ set: ['llm.maxTokens=1.5'] }), /llm\.maxTokens=1\.5: expected a whole number of at least 1/);
-    assert.throws(() => cliSettings({ set: ['llm.maxTokens=null'] }), /llm\.maxTokens=null: expected integer, not null/);
+    // maxTokens is unset (null: no limit sent) by default, as the reference code; null stays accepted.
+    assert.equal(cliSettings({ set: ['llm.maxTokens=2000', 'llm.maxTokens=null'] }).llm.maxTokens, null);
+    assert.throws(() => cliSettings({ set: ['llm.mode=null'] }), /llm\.mode=null/);
     assert.throws(() => cliSettings({ set: ['llm.temperature=3'] }), /llm\.temperature=3: expected a finite number of at least 0 and at most 2/);
     const ok = cliSettings({ set: ['llm.mode=record', 'llm.temperature=null', 'llm.temperature=0.5', 'llm.imageDetail=low', 'llm.maxRetries=0'] });
     assert.deepEqual([ok.llm.mode, ok.llm.temperature, ok.llm.imageDetail, ok.llm.maxRetries], ['record', 0.5, 'low', 0]);
