@@ -303,8 +303,10 @@ class OpenAiLlmService implements LlmService {
             await writeExchange(this._env.runDir, ex);
           } catch (err) {
             const label = exchangeLabel(this._env.runDir, hash);
+            // The atomic writer wraps the system error; its code is what the user can act on.
+            const code = (err as NodeJS.ErrnoException).code ?? ((err as { cause?: NodeJS.ErrnoException }).cause?.code);
             throw new PipelineError(
-              `Cannot store the recorded exchange ${label} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}). Check that the run folder is writable and the disk has space, or switch the notebook to live mode.`,
+              `Cannot store the recorded exchange ${label} (${code ?? (err as Error).message}). Check that the run folder is writable and the disk has space, or switch the notebook to live mode.`,
               { stage, kind: 'invalid-input', file: exchangePath(this._env.runDir, hash), cellId: options.cellId, cause: err },
             );
           }
