@@ -131,7 +131,7 @@ export function registerPropagateCommand(program: Command): void {
             for (let p = 0; p < png.length; p++) {
               png[p] = r.mask[p] ? 255 : 0;
             }
-            await sharp(png, { raw: { width, height, channels: 1 } }).png().toFile(path.join(out, `${names[r.frameIndex]}.png`));
+            await sharp(png, { raw: { width, height, channels: 1 } }).toColourspace('b-w').png().toFile(path.join(out, `${names[r.frameIndex]}.png`));
             rle[names[r.frameIndex]] = encodeRle(r.mask, width, height);
             done++;
             if (!opts.quiet) {

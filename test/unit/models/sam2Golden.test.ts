@@ -6,77 +6,14 @@
  * and masks at the source size that differ by a few pixels at most (IoU 1.0).
  */
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { SessionRuntime } from '../../../src/pipeline/models/runtime';
 import { createModelService } from '../../../src/pipeline/models/service';
 import { Sam2VideoTracker, type Sam2FrameResult } from '../../../src/pipeline/models/sam2/video';
 import { defaultSettings } from '../../../src/pipeline/settings';
-
-export const GOLDEN = path.join(__dirname, '..', '..', 'fixtures', 'sam2-golden');
-const MODEL_ID = 'sam2.1-hiera-tiny-video';
-
-interface GoldenFrame {
-  conditioning: boolean;
-  objectScore: number;
-  lowRes: string;
-  mask: string;
-}
-export interface GoldenCase {
-  name: string;
-  clip: string;
-  width: number;
-  height: number;
-  numFrames: number;
-  variant: 'occlusion' | 'fixed' | null;
-  prompts: Array<{ frameIndex: number; box: [number, number, number, number] }>;
-  startFrame: number | null;
-  fillHoleArea: number;
-  lowResWidth: number;
-  lowResHeight: number;
-  order: number[];
-  frames: Record<string, GoldenFrame>;
-}
-
-export async function readCase(name: string): Promise<GoldenCase> {
-  return JSON.parse(await readFile(path.join(GOLDEN, 'cases', `${name}.json`), 'utf8')) as GoldenCase;
-}
-
-export function goldenLowRes(f: GoldenFrame): Float32Array {
-  const b = Buffer.from(f.lowRes, 'base64');
-  const out = new Float32Array(b.byteLength / 4);
-  for (let k = 0; k < out.length; k++) {
-    out[k] = b.readFloatLE(k * 4);
-  }
-  return out;
-}
-
-export function goldenMask(f: GoldenFrame, pixels: number): Uint8Array {
-  const b = Buffer.from(f.mask, 'base64');
-  const out = new Uint8Array(pixels);
-  for (let p = 0; p < pixels; p++) {
-    out[p] = (b[p >> 3] >> (7 - (p & 7))) & 1;
-  }
-  return out;
-}
-
-/** A models folder holding the golden export under the built-in id, with a variant's graphs laid over it. */
-export async function goldenModels(root: string, variant: string | null): Promise<string> {
-  const dir = path.join(root, variant ?? 'base');
-  const target = path.join(dir, MODEL_ID);
-  await mkdir(path.join(target, 'onnx'), { recursive: true });
-  const layers = [path.join(GOLDEN, 'model'), ...(variant ? [path.join(GOLDEN, 'variants', variant)] : [])];
-  for (const layer of layers) {
-    for (const f of await readdir(path.join(layer, 'onnx'))) {
-      await copyFile(path.join(layer, 'onnx', f), path.join(target, 'onnx', f));
-    }
-    for (const f of (await readdir(layer)).filter((x) => x.endsWith('.json'))) {
-      await copyFile(path.join(layer, f), path.join(target, f));
-    }
-  }
-  return dir;
-}
+import { GOLDEN, goldenLowRes, goldenMask, goldenModels, MODEL_ID, readCase, type GoldenCase } from '../../tooling/sam2Golden';
 
 suite('models/sam2: golden tests against the official SAM 2 video predictor (micro random-weight export)', () => {
   let tmp: string;
@@ -214,4 +151,60 @@ suite('models/sam2: golden tests against the official SAM 2 video predictor (mic
     compare(c, results);
     assert.deepEqual(tracker.capped, { frames: 0, memories: 0, pointers: 0 });
   });
+
+  test('issue #9 item 4: a fixed-length export caps the memory of three prompted frames, keeps the recent ones, and counts what it left out', async () => {
+    // prompts on frames 0, 2 and 9, start 9: tracking back to frame 3, the official predictor attends to
+    // the 3 prompted frames + 5 recent ones (4..8) = 8 memories, one more than the graph's 7 slots
+    const base = await readCase('three-prompts-mid-start');
+    const boxes = base.prompts.map((p) => p.box);
+    const c: GoldenCase = { ...base, variant: 'fixed', prompts: [0, 2, 9].map((frameIndex, k) => ({ frameIndex, box: boxes[k] })), startFrame: 9 };
+    const { results, tracker } = await runCase(c);
+    assert.deepEqual(results.map((r) => r.frameIndex), [9, 8, 7, 6, 5, 4, 3, 2, 1, 0]);
+    const capped = tracker.capped;
+    assert.ok(capped.frames > 0 && capped.memories > 0, JSON.stringify(capped));
+    // with nothing to cap (one prompt), the same fixed graph gives the official result (previous test)
+  });
+
+  test('issue #9 item 10: pointer_time_encoding false (SAM 2.0 export) sends pointers without temporal positions; a bad flag is a clear error', async () => {
+    const c = await readCase('one-box');
+    const localDir = await goldenModels(path.join(tmp, 'sam2.0-flags'), null);
+    const constantsFile = path.join(localDir, MODEL_ID, 'constants.json');
+    const constants = JSON.parse(await readFile(constantsFile, 'utf8')) as Record<string, unknown>;
+    await writeFile(constantsFile, JSON.stringify({ ...constants, pointer_time_encoding: false, signed_pointer_distances: false }));
+    const open = () => Sam2VideoTracker.open(createModelService({ ...defaultSettings().models, localDir, cacheDir: path.join(tmp, 'cache') }, { userCacheDir: tmp }, runtime), MODEL_ID);
+    const t = await open();
+    const scores: number[] = [];
+    try {
+      assert.equal(t.geometry.pointerTimeEncoding, false);
+      assert.equal(t.geometry.signedPointerDistances, false);
+      let tposCalls = 0;
+      const lease = (t as unknown as { _leases: Record<string, { session: { run: (...a: unknown[]) => unknown } }> })._leases.pointer_tpos;
+      const run = lease.session.run.bind(lease.session);
+      lease.session.run = (...a: unknown[]) => {
+        tposCalls++;
+        return run(...a);
+      };
+      for await (const r of t.track({
+        numFrames: c.numFrames, width: c.width, height: c.height,
+        frameSource: (i) => path.join(GOLDEN, 'clips', c.clip, `${String(i).padStart(5, '0')}.jpg`),
+        prompts: c.prompts.map((p) => ({ frameIndex: p.frameIndex, box: { x0: p.box[0], y0: p.box[1], x1: p.box[2], y1: p.box[3] } })),
+        fillHoleArea: 0,
+        keepLowRes: true,
+      })) {
+        scores.push(r.objectScore);
+        if (!r.conditioning) {
+          // without pointer positions the tracked frames leave the SAM 2.1 result
+          assert.notDeepEqual(Array.from(r.lowRes?.logits ?? []), Array.from(goldenLowRes(c.frames[String(r.frameIndex)])));
+        }
+      }
+      lease.session.run = run;
+      assert.equal(tposCalls, 0);
+    } finally {
+      t.dispose();
+    }
+    assert.equal(scores.length, c.numFrames);
+    await writeFile(constantsFile, JSON.stringify({ ...constants, pointer_time_encoding: 'yes' }));
+    await assert.rejects(open(), /constants\.json: "pointer_time_encoding" must be true or false/);
+  });
 });
+
