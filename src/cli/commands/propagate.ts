@@ -20,7 +20,7 @@ const IMAGE = /\.(jpe?g|png|bmp|webp|tiff?)$/i;
 
 interface PropagateOptions {
   video: string;
-  prompt: string[];
+  prompt?: string[];
   start?: string;
   model?: string;
   out: string;
@@ -91,7 +91,7 @@ export function registerPropagateCommand(program: Command): void {
     .command('propagate')
     .description('Track one object with SAM 2 from box prompts (as AL-Ref-SAM 2 calls the official video predictor): per-frame PNG masks (0/255, named like the frames, at the source size) and masks.json (COCO RLE).')
     .requiredOption('--video <file|dir>', 'a video file (decoded with ffmpeg) or a folder of frames (00000.jpg, ...; sorted by name)')
-    .requiredOption('--prompt <frame:x0,y0,x1,y1>', 'a box in source pixels on a frame (0-based index); repeat for several prompted frames', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .requiredOption('--prompt <frame:x0,y0,x1,y1>', 'a box in source pixels on a frame (0-based index); repeat for several prompted frames', (v: string, acc: string[] | undefined) => [...(acc ?? []), v])
     .option('--start <frame>', 'first frame of the forward pass, then backward from it (default: the earliest prompted frame)')
     .option('--model <id|dir>', `SAM 2 model id (default ${DEFAULT_MODEL_IDS['sam2-video']}) or a folder with onnx/<graph>.onnx + constants.json`)
     .requiredOption('--out <dir>', 'output folder')
@@ -103,7 +103,10 @@ export function registerPropagateCommand(program: Command): void {
       const scratch = await mkdtemp(path.join(os.tmpdir(), 'alref-propagate-'));
       let runtime: SessionRuntime | undefined;
       try {
-        const prompts = opts.prompt.map(parsePromptArg);
+        const prompts = (opts.prompt ?? []).map(parsePromptArg);
+        if (prompts.length === 0) {
+          throw new PipelineError('Give at least one --prompt <frame>:<x0>,<y0>,<x1>,<y1>.', { stage: 'propagate', kind: 'invalid-input', field: '--prompt' });
+        }
         const fill = Number(opts.fillHoles);
         if (!Number.isInteger(fill) || fill < 0) {
           throw new PipelineError(`--fill-holes ${opts.fillHoles} must be a whole number >= 0.`, { stage: 'propagate', kind: 'invalid-input', field: '--fill-holes' });
