@@ -6,6 +6,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { decodeRle } from '../../../src/pipeline/masks/rle';
 import { parsePromptArg } from '../../../src/cli/commands/propagate';
+import { FFMPEG } from '../../tooling/media';
 import { GOLDEN, goldenMask, readCase } from '../../tooling/sam2Golden';
 
 function alref(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -51,6 +52,20 @@ suite('cli: alref propagate (SAM 2 from box prompts, on the micro golden export)
       }
       assert.ok(differ <= 3, `frame ${i}: ${differ} pixels differ from the official predictor`);
     }
+  });
+
+  test('a video file is decoded with ffmpeg; masks are named 00000.png ... in frame order', async () => {
+    const video = path.join(dir, 'square.mkv');
+    await new Promise<void>((resolve, reject) => {
+      execFile(FFMPEG, ['-v', 'error', '-framerate', '10', '-i', path.join(GOLDEN, 'clips', 'square', '%05d.jpg'), '-c:v', 'ffv1', '-y', video], (err) => (err ? reject(err) : resolve()));
+    });
+    const out = path.join(dir, 'from-file');
+    const r = await alref(['propagate', '--video', video, '--prompt', '3:20,20,90,100', '--start', '5', '--model', path.join(GOLDEN, 'model'), '--out', out, '--quiet', '--threads', '1']);
+    assert.equal(r.code, 0, r.stderr);
+    const pngs = (await readdir(out)).filter((f) => f.endsWith('.png')).sort();
+    assert.deepEqual(pngs, Array.from({ length: 10 }, (_, i) => `${String(i).padStart(5, '0')}.png`));
+    const json = JSON.parse(await readFile(path.join(out, 'masks.json'), 'utf8')) as { startFrame: number; width: number; masks: Record<string, unknown> };
+    assert.deepEqual([json.startFrame, json.width, Object.keys(json.masks).length], [5, 128, 10]);
   });
 
   test('a model folder without the five graphs is an error naming what is missing', async () => {
