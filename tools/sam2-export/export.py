@@ -83,6 +83,10 @@ def build_wrappers(torch, model):
             on, pos = m._encode_new_memory(current_vision_feats=cvf, feat_sizes=fs, pred_masks_high_res=high_res_mask, object_score_logits=object_score_logits, is_mask_from_pts=True)
             off, _ = m._encode_new_memory(current_vision_feats=cvf, feat_sizes=fs, pred_masks_high_res=high_res_mask, object_score_logits=object_score_logits, is_mask_from_pts=False)
             feats = torch.where(binarize > 0.5, on, off)
+            if m.no_obj_embed_spatial is None:
+                # SAM 2.0 does not use the object score here; keep the input so that every export has the same
+                # signature (onnx drops unused inputs)
+                feats = feats + 0.0 * object_score_logits.reshape(1, 1, 1, 1)
             return feats.flatten(2).permute(2, 0, 1), pos[-1].flatten(2).permute(2, 0, 1)
 
     class MemoryAttention(torch.nn.Module):
