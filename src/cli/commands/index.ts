@@ -5,6 +5,7 @@ import { registerRunCommand } from './run';
 import { registerEvalCommand } from './eval';
 import { registerScoreCommand } from './score';
 import { registerMergeCommand } from './merge';
+import { registerPropagateCommand } from './propagate';
 
 /** Adds one subcommand (and its options and action) to the `alref` program. */
 export type CliRegistration = (program: Command) => void;
@@ -22,4 +23,5 @@ export const CLI_COMMANDS: CliRegistration[] = [
   registerEvalCommand,
   registerScoreCommand,
   registerMergeCommand,
+  registerPropagateCommand,
 ];

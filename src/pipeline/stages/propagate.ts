@@ -189,6 +189,14 @@ export async function* runPropagate(request: StageRequest<PropagateParams>, ctx:
           done++;
           yield { type: 'progress', done, total, label: `object ${t.objectId}: frame ${r.frameIndex}` };
         }
+        const capped = tracker.capped;
+        if (capped.frames > 0) {
+          // issue #9 item 4: a fixed-length memory export cannot hold what the official predictor attends to
+          yield {
+            type: 'warning',
+            message: `SAM 2 "${modelId}" has a fixed memory length: for object ${t.objectId}, on ${capped.frames} frame(s) ${capped.memories} memories and ${capped.pointers} object pointers the official predictor uses were left out (kept: the 6 recent memories and the prompted frames closest in time). Use an export with a dynamic memory length (tools/sam2-export --memory dynamic) to keep them all.`,
+          };
+        }
       }
       for (let i = 0; i < frameCount; i++) {
         masks[i] ??= emptyRle(width, height);

@@ -75,13 +75,28 @@ suite('models/sam2/memory: which frames and pointers enter memory', () => {
     assert.deepEqual(selectClosestCondFrames(50, [0, 10], 5), { selected: [0, 10], unselected: [] });
   });
 
-  test('fixed-size graph: capacity drops the farthest recent memories first, then far pointers', () => {
+  test('issue #9 item 4, fixed-length graph: the 6 recent memories stay; the remaining slots go to the conditioning frames closest in time', () => {
     const s = selectMemory({ frameIndex: 30, reverse: false, numFrames: 100, condFrames: [5, 20], tracked: new Set(range(21, 29)), memoryCapacity: 7, pointerCapacity: 16 });
-    assert.deepEqual(mem(s), [[5, 6], [20, 6], [25, 4], [26, 3], [27, 2], [28, 1], [29, 0]]);
+    // the official predictor would attend to 5, 20 and 24..29 (8 memories): 5 is the farthest, it goes
+    assert.deepEqual(mem(s), [[20, 6], [24, 5], [25, 4], [26, 3], [27, 2], [28, 1], [29, 0]]);
+    assert.deepEqual(s.dropped, { memories: 1, pointers: 0 });
     assert.equal(s.pointers.length, 11); // 2 conditioning + 9 tracked frames 21..29
+    // 8 conditioning frames (one per clip): still 6 recent memories, and the closest conditioning frame
+    const many = selectMemory({ frameIndex: 41, reverse: false, numFrames: 100, condFrames: [2, 7, 12, 17, 22, 27, 32, 37], tracked: new Set(range(38, 40)), memoryCapacity: 7 });
+    assert.deepEqual(mem(many).filter(([, row]) => row !== 6), [[38, 2], [39, 1], [40, 0]]);
+    assert.deepEqual(mem(many).filter(([, row]) => row === 6).map(([f]) => f), [22, 27, 32, 37]);
+    assert.equal(many.dropped.memories, 4);
     const t = selectMemory({ frameIndex: 60, reverse: false, numFrames: 100, condFrames: [5, 20], tracked: new Set(range(40, 59)), pointerCapacity: 16 });
     assert.equal(t.pointers.length, 16);
-    assert.deepEqual(ptr(t).slice(0, 3), [[5, 55], [20, 40], [59, 1]]);
-    assert.deepEqual(ptr(t)[15], [46, 14]);
+    // 15 recent pointers stay; one slot left: the closest conditioning pointer (20)
+    assert.deepEqual(ptr(t).slice(0, 2), [[20, 40], [59, 1]]);
+    assert.deepEqual(ptr(t)[15], [45, 15]);
+    assert.deepEqual(t.dropped, { memories: 0, pointers: 1 });
+  });
+
+  test('issue #9 item 10: unsigned pointer distances (SAM 2.0) are |i - t|; with only past pointers they equal the signed ones', () => {
+    const q = { frameIndex: 8, reverse: true, numFrames: 20, condFrames: [10], tracked: new Set([9]) };
+    assert.deepEqual(ptr(selectMemory({ ...q, signedPointerDistances: false })), ptr(selectMemory(q)));
+    assert.deepEqual(ptr(selectMemory({ ...q, signedPointerDistances: false })), [[10, 2], [9, 1]]);
   });
 });

@@ -138,6 +138,18 @@ suite('stages/propagate: pivot boxes -> SAM 2 masks through real onnxruntime fix
     assert.deepEqual(p5.labels, decodeRle(masks[5]));
   });
 
+  test('issue #9 item 4: a fixed-length memory graph that cannot hold every prompted frame + 6 recent memories says so in the output', async () => {
+    // 8 prompted frames (one per clip): the fixture graph's memory holds 7 frames
+    const frames = [0, 3, 6, 9, 12, 15, 18, 21];
+    const boxes: PivotBoxData = { objects: [{ objectId: 1, text: 'the white square', pivots: frames.map((f, k) => pivot(k, f, clip.boxes[f])) }] };
+    const c = ctx([result('video', 'cell-video', videoData(clip)), result('pivot-box', 'cell-box', boxes)]);
+    const { events, data } = await drain(runPropagate(request(), c));
+    assert.deepEqual(data.objects[0].pivotFrames, frames);
+    const warning = events.find((e) => e.type === 'warning' && /fixed memory length/.test(e.message));
+    assert.ok(warning, 'a warning about the capped memory');
+    assert.match((warning as { message: string }).message, /kept: the 6 recent memories and the prompted frames closest in time/);
+  });
+
   test('baseline "G-DINO + SAM 2": top GroundingDINO box on frame 0, no LLM', async () => {
     const ref: ReferenceData = { source: 'text', targets: [{ objectId: 1, text: 'white square' }] };
     // frame 0 also holds the distractor: the fixture box is the bright-pixel extent, so check the first frame is prompted

@@ -99,3 +99,50 @@ export function resizeLogitsToMask(src: Float32Array, srcW: number, srcH: number
   }
   return out;
 }
+
+/**
+ * Bilinear resize of a single-channel float image as PyTorch's CPU `interpolate(mode='bilinear',
+ * align_corners=False)` computes it in float32 (source index `(dst + 0.5) * in/out - 0.5`, clamped
+ * at 0; the upper neighbour clamped at the edge).
+ */
+export function resizeBilinear(src: Float32Array, srcW: number, srcH: number, dstW: number, dstH: number): Float32Array {
+  const f = Math.fround;
+  const out = new Float32Array(dstW * dstH);
+  const axis = (inSize: number, outSize: number) => {
+    const scale = f(inSize / outSize);
+    const i0 = new Int32Array(outSize);
+    const i1 = new Int32Array(outSize);
+    const l0 = new Float32Array(outSize);
+    const l1 = new Float32Array(outSize);
+    for (let d = 0; d < outSize; d++) {
+      let s = f(f(scale * f(d + 0.5)) - 0.5);
+      if (s < 0) {
+        s = 0;
+      }
+      const i = Math.trunc(s);
+      i0[d] = i;
+      i1[d] = i < inSize - 1 ? i + 1 : i;
+      l1[d] = f(s - i);
+      l0[d] = f(1 - l1[d]);
+    }
+    return { i0, i1, l0, l1 };
+  };
+  const ax = axis(srcW, dstW);
+  const ay = axis(srcH, dstH);
+  for (let y = 0; y < dstH; y++) {
+    const r0 = ay.i0[y] * srcW;
+    const r1 = ay.i1[y] * srcW;
+    const h0 = ay.l0[y];
+    const h1 = ay.l1[y];
+    for (let x = 0; x < dstW; x++) {
+      const a = ax.i0[x];
+      const b = ax.i1[x];
+      const w0 = ax.l0[x];
+      const w1 = ax.l1[x];
+      const top = f(f(w0 * src[r0 + a]) + f(w1 * src[r0 + b]));
+      const bottom = f(f(w0 * src[r1 + a]) + f(w1 * src[r1 + b]));
+      out[y * dstW + x] = f(f(h0 * top) + f(h1 * bottom));
+    }
+  }
+  return out;
+}

@@ -8,13 +8,17 @@
  *   k = 1..6, enters with row k-1 when it has a tracked (non-conditioning) output. A conditioning frame
  *   at that distance is not repeated; a missing frame leaves its slot empty (rows are not shifted).
  * - Object pointers: one per conditioning frame at or behind the current frame in the direction of
- *   travel, with temporal distance (i - t), negated when tracking in reverse (signed, SAM 2.1); then
+ *   travel, with temporal distance (i - t), negated when tracking in reverse (signed, SAM 2.1;
+ *   `signedPointerDistances: false` gives |i - t| as SAM 2.0); then
  *   up to min(numFrames, 16) - 1 recent frames t = i-d (reverse: i+d), d = 1.., stopping at the video
  *   ends, with distance d. Distances are divided by min(numFrames, 16) - 1.
  * - With a limit on conditioning frames (`maxCondFrames`), the closest one before, the closest one at
  *   or after, then the rest by distance are kept; the others act as ordinary tracked frames.
- * - Fixed-size graphs bound how many memories / pointers fit (`memoryCapacity`, `pointerCapacity`): the
- *   farthest recent entries are dropped first, conditioning entries last.
+ * - Fixed-size graphs bound how many memories / pointers fit (`memoryCapacity`, `pointerCapacity`).
+ *   The official predictor keeps ALL conditioning frames plus the recent ones, so a capped graph keeps
+ *   the recent memories (up to 6) and fills the remaining slots with the conditioning frames closest in
+ *   time to the current frame; likewise for pointers (recent ones first, then the closest
+ *   conditioning ones). What was left out is counted in `dropped` so that callers can say so.
  */
 
 export interface MemoryQuery {
@@ -36,6 +40,8 @@ export interface MemoryQuery {
   memoryCapacity?: number;
   /** Most object pointers the graph takes; default unbounded. */
   pointerCapacity?: number;
+  /** Sign conditioning pointers' distances by the direction of travel (SAM 2.1, default true). */
+  signedPointerDistances?: boolean;
 }
 
 export interface MemoryRef {
@@ -57,6 +63,8 @@ export interface PointerRef {
 export interface MemorySelection {
   memories: MemoryRef[];
   pointers: PointerRef[];
+  /** Entries the official predictor would attend to that a capacity left out. */
+  dropped: { memories: number; pointers: number };
 }
 
 /** SAM 2's `select_closest_cond_frames`: which conditioning frames are attended to. */
@@ -110,24 +118,23 @@ export function selectMemory(q: MemoryQuery): MemorySelection {
       recent.push({ frameIndex: t, kind: 'recent', tposRow: k - 1 });
     }
   }
-  let memCap = q.memoryCapacity ?? Infinity;
-  const condKept = cond.slice(0, Math.min(cond.length, memCap));
-  if (condKept.length < cond.length) {
-    // keep the conditioning frames closest to the current one
-    condKept.splice(0, condKept.length, ...[...cond].sort((a, b) => Math.abs(a.frameIndex - i) - Math.abs(b.frameIndex - i)).slice(0, memCap));
-    condKept.sort((a, b) => a.frameIndex - b.frameIndex);
-  }
-  memCap -= condKept.length;
+  const memCap = q.memoryCapacity ?? Infinity;
+  // recent memories first (nearest first), then the conditioning frames closest in time
   const recentKept = recent.slice(0, Math.max(0, memCap));
+  const condKept = closest(cond, i, Math.max(0, memCap - recentKept.length));
   // SAM 2 order: conditioning memories, then recent ones from the farthest (t_pos 1) to the nearest
   const memories = [...condKept, ...recentKept.reverse()];
 
   const maxPtrs = Math.min(q.numFrames, maxObjPtrs);
   const denom = Math.max(1, maxPtrs - 1);
   const sign = q.reverse ? -1 : 1;
+  const signed = q.signedPointerDistances !== false;
   const condPtrs: PointerRef[] = selected
     .filter((t) => (q.reverse ? t >= i : t <= i))
-    .map((t) => ({ frameIndex: t, kind: 'cond', diff: (i - t) * sign, normalized: ((i - t) * sign) / denom }));
+    .map((t) => {
+      const diff = signed ? (i - t) * sign : Math.abs(i - t);
+      return { frameIndex: t, kind: 'cond', diff, normalized: diff / denom };
+    });
   const recentPtrs: PointerRef[] = [];
   for (let d = 1; d < maxPtrs; d++) {
     const t = q.reverse ? i + d : i - d;
@@ -139,10 +146,23 @@ export function selectMemory(q: MemoryQuery): MemorySelection {
     }
   }
   const ptrCap = q.pointerCapacity ?? Infinity;
-  let condPtrKept = condPtrs;
-  if (condPtrs.length > ptrCap) {
-    condPtrKept = [...condPtrs].sort((a, b) => Math.abs(a.diff) - Math.abs(b.diff)).slice(0, ptrCap).sort((a, b) => a.frameIndex - b.frameIndex);
+  const recentPtrKept = recentPtrs.slice(0, Math.max(0, ptrCap));
+  const condPtrKept = closest(condPtrs, i, Math.max(0, ptrCap - recentPtrKept.length));
+  const pointers = [...condPtrKept, ...recentPtrKept];
+  return {
+    memories,
+    pointers,
+    dropped: { memories: cond.length + recent.length - memories.length, pointers: condPtrs.length + recentPtrs.length - pointers.length },
+  };
+}
+
+/** The `n` entries closest in time to frame `i` (ties: the earlier frame), in frame order. */
+function closest<T extends { frameIndex: number }>(list: T[], i: number, n: number): T[] {
+  if (list.length <= n) {
+    return list;
   }
-  const pointers = [...condPtrKept, ...recentPtrs.slice(0, Math.max(0, ptrCap - condPtrKept.length))];
-  return { memories, pointers };
+  return [...list]
+    .sort((a, b) => Math.abs(a.frameIndex - i) - Math.abs(b.frameIndex - i) || a.frameIndex - b.frameIndex)
+    .slice(0, n)
+    .sort((a, b) => a.frameIndex - b.frameIndex);
 }

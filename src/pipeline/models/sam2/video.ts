@@ -11,8 +11,9 @@ import { PipelineError, throwIfAborted } from '../../errors';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../groundingDino';
 import { loadOrt, type SessionLease } from '../runtime';
 import type { ModelService } from '../service';
-import { fillHoles, resizeLogitsToMask } from './maskOps';
+import { fillHoles, resizeBilinear, resizeLogitsToMask } from './maskOps';
 import { selectMemory } from './memory';
+import { pilResizeRgb } from './pilResize';
 
 const GRAPHS = ['vision_encoder', 'mask_decoder', 'memory_encoder', 'memory_attention', 'pointer_tpos'] as const;
 type GraphKey = (typeof GRAPHS)[number];
@@ -37,6 +38,8 @@ export interface Sam2FrameResult {
    * stage composes several objects by argmax of these logits (Ref-DAVIS17).
    */
   lowResLogits?: { data: Float32Array; width: number; height: number };
+  /** Low-resolution mask logits after hole filling (what the official predictor stores), with `keepLowRes`. */
+  lowRes?: { logits: Float32Array; width: number; height: number };
 }
 
 export interface Sam2TrackOptions {
@@ -48,8 +51,14 @@ export interface Sam2TrackOptions {
   frameSource(frameIndex: number): string | Promise<string | Uint8Array>;
   /** Conditioning frames of the object (several allowed: one per clip). */
   prompts: Sam2Prompt[];
-  /** First frame of the forward pass; the backward pass starts just before it. Default: first prompt. */
+  /**
+   * First frame of the forward pass; the backward pass then runs from it down to frame 0 (a start frame
+   * without a prompt is tracked again in that pass, as the official predictor does). Default: the
+   * earliest prompted frame (the official `propagate_in_video` default).
+   */
   startFrame?: number;
+  /** Return each frame's low-resolution logits too (golden tests, debugging). */
+  keepLowRes?: boolean;
   signal?: AbortSignal;
   /** Hole filling on low-resolution masks (SAM 2 `fill_hole_area`, 8). */
   fillHoleArea?: number;
@@ -64,8 +73,36 @@ export interface Sam2Geometry {
   /** Fixed memory length of memory_attention, or null when dynamic. */
   memoryLength: number | null;
   binarizeType: string;
+  /** Most object pointers in attention (`max_obj_ptrs_in_encoder`, constants.json; 16). */
   maxObjPtrs: number;
+  /** Conditioning pointers' distances signed by the direction of travel (SAM 2.1; constants.json `signed_pointer_distances`). */
+  signedPointerDistances: boolean;
+  /** Object pointers get a temporal position from pointer_tpos (SAM 2.1; constants.json `pointer_time_encoding`; SAM 2.0: zeros). */
+  pointerTimeEncoding: boolean;
 }
+
+/** A boolean flag of constants.json: absent means the SAM 2.1 behaviour (`fallback`). */
+function flag(constants: unknown, key: string, fallback: boolean, file: string): boolean {
+  const v = (constants as Record<string, unknown>)[key];
+  if (v === undefined || v === null) {
+    return fallback;
+  }
+  if (typeof v !== 'boolean') {
+    throw new PipelineError(`${file}: "${key}" must be true or false (got ${JSON.stringify(v)}).`, { stage: 'models', kind: 'invalid-input', file, field: key });
+  }
+  return v;
+}
+
+/** Official frame normalisation as float32 steps: ((v / 255) - mean) / std, one table per channel. */
+const NORMALISE: Float32Array[] = [0, 1, 2].map((c) => {
+  const lut = new Float32Array(256);
+  const mean = Math.fround(IMAGENET_MEAN[c]);
+  const std = Math.fround(IMAGENET_STD[c]);
+  for (let v = 0; v < 256; v++) {
+    lut[v] = Math.fround(Math.fround(Math.fround(v / 255) - mean) / std);
+  }
+  return lut;
+});
 
 interface FrameMemory {
   tokens: Float32Array;
@@ -81,6 +118,17 @@ interface ObjectState {
 }
 
 type Ort = typeof import('onnxruntime-node');
+
+/** Grey (1 channel) or other channel counts to interleaved RGB (first channel repeated / first three kept). */
+function expandToRgb(data: Uint8Array, channels: number, pixels: number): Uint8Array {
+  const out = new Uint8Array(pixels * 3);
+  for (let p = 0; p < pixels; p++) {
+    for (let c = 0; c < 3; c++) {
+      out[p * 3 + c] = data[p * channels + (channels >= 3 ? c : 0)];
+    }
+  }
+  return out;
+}
 
 function dims(meta: InferenceSession.ValueMetadata | undefined): ReadonlyArray<number | string> {
   return meta && meta.isTensor ? meta.shape : [];
@@ -126,6 +174,17 @@ export function findTemporalTable(json: unknown, memDim?: number): number[][] | 
   return (named ?? found[0])?.value ?? null;
 }
 
+function maxPtrs(constants: unknown, file: string): number {
+  const v = (constants as Record<string, unknown>).max_obj_ptrs_in_encoder;
+  if (v === undefined || v === null) {
+    return 16;
+  }
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
+    throw new PipelineError(`${file}: "max_obj_ptrs_in_encoder" must be a positive integer (got ${JSON.stringify(v)}).`, { stage: 'models', kind: 'invalid-input', file, field: 'max_obj_ptrs_in_encoder' });
+  }
+  return v;
+}
+
 function toF32(t: Tensor): Float32Array {
   if (t.type !== 'float32') {
     throw new PipelineError(`SAM 2 graph returned a ${t.type} tensor where float32 was expected.`, { stage: 'propagate', kind: 'backend' });
@@ -136,7 +195,7 @@ function toF32(t: Tensor): Float32Array {
 /**
  * Runs SAM 2 video tracking for one object: the conditioning frames first (decoder on
  * `feats2_no_mem` with the box as points labelled 2/3, then the memory encoder with binarize = 1),
- * then forward from `startFrame` to the end and backward from `startFrame - 1` to 0 with memory
+ * then forward from `startFrame` (default: the earliest prompt) to the end and backward from it to 0 with memory
  * attention over the frames and pointers {@link selectMemory} picks. Yields one result per frame in
  * processing order. Memories of frames that can no longer be selected are dropped as it goes.
  */
@@ -188,7 +247,9 @@ export class Sam2VideoTracker {
         numMaskmem: table.length,
         memoryLength: typeof mem[0] === 'number' && mem[0] > 0 ? mem[0] : null,
         binarizeType: bin && bin.isTensor ? bin.type : 'float32',
-        maxObjPtrs: 16,
+        maxObjPtrs: maxPtrs(constants, constantsPath),
+        signedPointerDistances: flag(constants, 'signed_pointer_distances', true, constantsPath),
+        pointerTimeEncoding: flag(constants, 'pointer_time_encoding', true, constantsPath),
       };
       return new Sam2VideoTracker(ort, l, geometry, modelId);
     } catch (err) {
@@ -205,24 +266,32 @@ export class Sam2VideoTracker {
     }
   }
 
-  /** Resize to the encoder size (aspect NOT kept), /255, ImageNet mean/std, planar RGB. */
+  /**
+   * The official frame loader's pre-processing: decode to 8-bit RGB, resize to the encoder size (aspect
+   * NOT kept) with Pillow's default bicubic resize ({@link pilResizeRgb}), then /255 and ImageNet
+   * mean/std in float32, planar RGB.
+   */
   async preprocess(source: string | Uint8Array): Promise<Float32Array> {
     const { width, height } = this.geometry.imageSize;
-    let data: Buffer;
+    let rgb: Uint8Array;
+    let w: number;
+    let h: number;
     try {
-      data = await sharp(source).rotate().removeAlpha().resize(width, height, { fit: 'fill', kernel: 'linear' }).raw().toBuffer();
+      const { data, info } = await sharp(source).rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+      w = info.width;
+      h = info.height;
+      rgb = info.channels === 3 ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : expandToRgb(data, info.channels, w * h);
     } catch (err) {
       throw new PipelineError(`Cannot read frame ${typeof source === 'string' ? source : '(bytes)'}: ${(err as Error).message}`, { stage: 'propagate', kind: 'invalid-input', file: typeof source === 'string' ? source : undefined, cause: err });
     }
+    const data = pilResizeRgb(rgb, w, h, width, height);
     const plane = width * height;
     const out = new Float32Array(3 * plane);
     for (let c = 0; c < 3; c++) {
-      // (v / 255 - mean) / std as one multiply-add per value
-      const a = 1 / (255 * IMAGENET_STD[c]);
-      const b = -IMAGENET_MEAN[c] / IMAGENET_STD[c];
+      const lut = NORMALISE[c];
       const base = c * plane;
       for (let p = 0, q = c; p < plane; p++, q += 3) {
-        out[base + p] = data[q] * a + b;
+        out[base + p] = lut[data[q]];
       }
     }
     return out;
@@ -287,7 +356,13 @@ export class Sam2VideoTracker {
       maxObjPtrs: g.maxObjPtrs,
       memoryCapacity: fixed !== null ? g.numMaskmem : undefined,
       pointerCapacity: pointerSlots,
+      signedPointerDistances: g.signedPointerDistances,
     });
+    if (sel.dropped.memories > 0 || sel.dropped.pointers > 0) {
+      this._capped.frames++;
+      this._capped.memories += sel.dropped.memories;
+      this._capped.pointers += sel.dropped.pointers;
+    }
     const memories = sel.memories.filter((m) => state.memory.has(m.frameIndex));
     const pointers = sel.pointers.filter((p) => state.pointers.has(p.frameIndex));
     const spatialRows = fixed !== null ? g.numMaskmem * hw : memories.length * hw;
@@ -309,7 +384,16 @@ export class Sam2VideoTracker {
       row += hw;
     }
     row = spatialRows;
-    if (pointers.length > 0) {
+    if (pointers.length > 0 && !g.pointerTimeEncoding) {
+      // SAM 2.0: object pointers enter attention without a temporal position (zeros)
+      for (const p of pointers) {
+        const vec = state.pointers.get(p.frameIndex) as Float32Array;
+        for (let t = 0; t < tokensPerPtr; t++) {
+          mem.set(vec.subarray(t * memDim, (t + 1) * memDim), (row + t) * memDim);
+        }
+        row += tokensPerPtr;
+      }
+    } else if (pointers.length > 0) {
       const tp = await this._run('pointer_tpos', {
         normalized_diffs: new this._ort.Tensor('float32', Float32Array.from(pointers.map((p) => p.normalized)), [pointers.length]),
       });
@@ -350,7 +434,12 @@ export class Sam2VideoTracker {
       prompts.set(p.frameIndex, p.box);
     }
     const state: ObjectState = { cond: new Set(prompts.keys()), tracked: new Set(), memory: new Map(), pointers: new Map() };
-    const start = o.startFrame ?? o.prompts[0].frameIndex;
+    // official default: start at the earliest prompted frame
+    const start = o.startFrame ?? Math.min(...prompts.keys());
+    if (!Number.isInteger(start) || start < 0 || start >= o.numFrames) {
+      throw new PipelineError(`Start frame ${start} is outside the video (frames 0..${o.numFrames - 1}).`, { stage: 'propagate', kind: 'invalid-input', field: 'startFrame' });
+    }
+    this._capped = { frames: 0, memories: 0, pointers: 0 };
     const keepNearStart = new Set<number>();
     for (let k = 0; k < this.geometry.numMaskmem; k++) {
       keepNearStart.add(start + k);
@@ -362,21 +451,29 @@ export class Sam2VideoTracker {
     const finish = async (i: number, enc: Record<string, Tensor>, dec: Record<string, Tensor>, conditioning: boolean): Promise<Sam2FrameResult> => {
       const score = toF32(dec.object_score_logits)[0];
       const osl = new T('float32', Float32Array.from([score]), [1, 1]);
-      const me = await this._run('memory_encoder', { feats2: enc.feats2, high_res_mask: dec.high_res_mask, object_score_logits: osl, binarize: this._binarize(conditioning) });
-      state.memory.set(i, { tokens: Float32Array.from(toF32(me.memory_tokens)), pos: Float32Array.from(toF32(me.memory_pos)) });
-      state.pointers.set(i, Float32Array.from(toF32(dec.object_pointer)));
       const low = dec.low_res_mask;
       const [lh, lw] = [low.dims[2], low.dims[3]];
-      let mask: Uint8Array;
-      let lowResLogits: Sam2FrameResult['lowResLogits'];
-      if (score > 0) {
-        const logits = fillHoles(Float32Array.from(toF32(low)), lw, lh, o.fillHoleArea ?? 8);
-        mask = resizeLogitsToMask(logits, lw, lh, o.width, o.height);
-        lowResLogits = { data: logits, width: lw, height: lh };
-      } else {
-        mask = new Uint8Array(o.width * o.height);
+      // the predictor stores (and shows) the low-res logits after hole filling
+      const logits = fillHoles(Float32Array.from(toF32(low)), lw, lh, o.fillHoleArea ?? 8);
+      let memMask = dec.high_res_mask;
+      if (conditioning) {
+        // a prompted frame's memory is encoded (propagate_in_video_preflight) from its stored low-res
+        // logits, hole-filled, upsampled bilinearly to the model size, binarized for box prompts
+        const [hh, hw2] = [dec.high_res_mask.dims[2], dec.high_res_mask.dims[3]];
+        memMask = new T('float32', resizeBilinear(logits, lw, lh, hw2, hh), [1, 1, hh, hw2]);
       }
-      return { frameIndex: i, mask, objectScore: score, conditioning, ...(lowResLogits ? { lowResLogits } : {}) };
+      const me = await this._run('memory_encoder', { feats2: enc.feats2, high_res_mask: memMask, object_score_logits: osl, binarize: this._binarize(conditioning) });
+      state.memory.set(i, { tokens: Float32Array.from(toF32(me.memory_tokens)), pos: Float32Array.from(toF32(me.memory_pos)) });
+      state.pointers.set(i, Float32Array.from(toF32(dec.object_pointer)));
+      const mask = score > 0 ? resizeLogitsToMask(logits, lw, lh, o.width, o.height) : new Uint8Array(o.width * o.height);
+      return {
+        frameIndex: i,
+        mask,
+        objectScore: score,
+        conditioning,
+        ...(score > 0 ? { lowResLogits: { data: logits, width: lw, height: lh } } : {}),
+        ...(o.keepLowRes ? { lowRes: { logits, width: lw, height: lh } } : {}),
+      };
     };
 
     // conditioning frames first: they use no memory
@@ -400,14 +497,20 @@ export class Sam2VideoTracker {
     for (let i = start; i < o.numFrames; i++) {
       order.push({ i, reverse: false });
     }
-    for (let i = start - 1; i >= 0; i--) {
+    // the backward pass starts AT the start frame (official `propagate_in_video(reverse=True)`): a
+    // prompted start frame is not repeated; an unprompted one is tracked again, now in reverse
+    for (let i = condResults.has(start) ? start - 1 : start; i >= 0 && start > 0; i--) {
       order.push({ i, reverse: true });
     }
+    const yielded = new Set<number>();
     for (const { i, reverse } of order) {
       throwIfAborted(o.signal, 'propagate');
       const cond = condResults.get(i);
       if (cond) {
-        yield cond;
+        if (!yielded.has(i)) {
+          yielded.add(i);
+          yield cond;
+        }
         continue;
       }
       const enc = await encode(i);
@@ -449,6 +552,15 @@ export class Sam2VideoTracker {
   }
 
   private _held = 0;
+  private _capped = { frames: 0, memories: 0, pointers: 0 };
+
+  /**
+   * How often the last `track` had to leave memories / pointers out because the memory_attention graph
+   * has a fixed length (the official predictor would have attended to them). Zero with a dynamic export.
+   */
+  get capped(): { frames: number; memories: number; pointers: number } {
+    return { ...this._capped };
+  }
 
   /** Frame memories held after the last tracked frame (bounded-memory check in tests and the bench). */
   get heldMemories(): number {
