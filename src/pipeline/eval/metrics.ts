@@ -60,37 +60,95 @@ function lastWordMask(width: number): number {
   return rem === 0 ? 0xffffffff : (1 << rem) - 1;
 }
 
+/** 0x01 in every byte where the byte of `v` is non-zero, 0x00 elsewhere (bits never cross bytes). */
+function nonZeroBytes(v: number): number {
+  v |= v >>> 4;
+  v |= v >>> 2;
+  v |= v >>> 1;
+  return v & 0x01010101;
+}
+
+/** The four 0/1 bytes of `x` (as {@link nonZeroBytes} returns them) as bits 0..3. */
+function gather4(x: number): number {
+  return (Math.imul(x, 0x00204081) >>> 21) & 0xf;
+}
+
+/** Scratch of the flat bit streams, kept between calls (one thread runs one call at a time). */
+let flatScratch: Uint32Array = new Uint32Array(0);
+let flatVoidScratch: Uint32Array = new Uint32Array(0);
+let alignScratch = new Uint8Array(0);
+
+/**
+ * Bits of the whole image as one stream (bit i = pixel i), 32 pixels per step through aligned 32-bit
+ * reads. `select` turns four label bytes into 0x01 where the pixel is selected.
+ */
+function flatBits(bytes: Uint8Array, select: (v: number) => number, into: Uint32Array): Uint32Array {
+  const n = bytes.length;
+  const nw = (n + 31) >>> 5;
+  const flat = into.length >= nw + 1 ? into : new Uint32Array(nw + 1);
+  let src = bytes;
+  if ((bytes.byteOffset & 3) !== 0) {
+    if (alignScratch.length < n) {
+      alignScratch = new Uint8Array(n);
+    }
+    alignScratch.set(bytes);
+    src = alignScratch;
+  }
+  const full = n >>> 5;
+  const u32 = new Uint32Array(src.buffer, src.byteOffset, full * 8);
+  for (let k = 0, i = 0; k < full; k++, i += 8) {
+    flat[k] = (gather4(select(u32[i])) | (gather4(select(u32[i + 1])) << 4) | (gather4(select(u32[i + 2])) << 8) | (gather4(select(u32[i + 3])) << 12)
+      | (gather4(select(u32[i + 4])) << 16) | (gather4(select(u32[i + 5])) << 20) | (gather4(select(u32[i + 6])) << 24) | (gather4(select(u32[i + 7])) << 28)) >>> 0;
+  }
+  for (let k = full; k < flat.length; k++) {
+    flat[k] = 0;
+  }
+  for (let i = full << 5; i < n; i++) {
+    if (select(bytes[i]) & 1) {
+      flat[i >>> 5] |= 1 << (i & 31);
+    }
+  }
+  return flat;
+}
+
+/** Cuts a flat bit stream into rows of `stride` words, clearing `clear` bits where given. */
+function rowsFromFlat(flat: Uint32Array, width: number, height: number, clear: Uint32Array | undefined, out?: Uint32Array): PackedMask {
+  const stride = (width + 31) >>> 5;
+  const words = out && out.length === stride * height ? out : new Uint32Array(stride * height);
+  const tail = lastWordMask(width);
+  const lastK = stride - 1;
+  for (let y = 0; y < height; y++) {
+    const start = y * width;
+    for (let k = 0; k < stride; k++) {
+      const pos = start + (k << 5);
+      const q = pos >>> 5;
+      const sh = pos & 31;
+      let v = sh === 0 ? flat[q] : (flat[q] >>> sh) | (flat[q + 1] << (32 - sh));
+      if (clear) {
+        v &= ~(sh === 0 ? clear[q] : (clear[q] >>> sh) | (clear[q + 1] << (32 - sh)));
+      }
+      words[y * stride + k] = k === lastK ? v & tail : v;
+    }
+  }
+  return { width, height, stride, words };
+}
+
 /**
  * Packs a mask (any non-zero value is foreground) into bits; pixels where `voidMask` is non-zero are
  * cleared. `out` is reused when it has the right length.
  */
 export function packMask(mask: Uint8Array, width: number, height: number, voidMask?: Uint8Array, out?: Uint32Array): PackedMask {
-  const stride = (width + 31) >>> 5;
-  const words = out && out.length === stride * height ? out : new Uint32Array(stride * height);
-  for (let y = 0; y < height; y++) {
-    const row = y * width;
-    const wrow = y * stride;
-    for (let k = 0; k < stride; k++) {
-      const x0 = row + (k << 5);
-      const n = Math.min(32, width - (k << 5));
-      let w = 0;
-      if (voidMask) {
-        for (let b = 0; b < n; b++) {
-          if (mask[x0 + b] !== 0 && voidMask[x0 + b] === 0) {
-            w |= 1 << b;
-          }
-        }
-      } else {
-        for (let b = 0; b < n; b++) {
-          if (mask[x0 + b] !== 0) {
-            w |= 1 << b;
-          }
-        }
-      }
-      words[wrow + k] = w;
-    }
+  if (width === 0 || height === 0) {
+    return { width, height, stride: (width + 31) >>> 5, words: new Uint32Array(0) };
   }
-  return { width, height, stride, words };
+  const m = mask.length === width * height ? mask : mask.subarray(0, width * height);
+  flatScratch = flatBits(m, nonZeroBytes, flatScratch);
+  let clear: Uint32Array | undefined;
+  if (voidMask) {
+    flatVoidScratch = flatBits(voidMask.subarray(0, width * height), nonZeroBytes, flatVoidScratch);
+    clear = flatVoidScratch;
+  }
+  return rowsFromFlat(flatScratch, width, height, clear, out);
 }
 
 /**
@@ -98,24 +156,18 @@ export function packMask(mask: Uint8Array, width: number, height: number, voidMa
  * `voidLabels` is 255 (the ground truth's void) are cleared.
  */
 export function packLabel(labels: Uint8Array, label: number, width: number, height: number, voidLabels?: Uint8Array): PackedMask {
-  const stride = (width + 31) >>> 5;
-  const words = new Uint32Array(stride * height);
-  for (let y = 0; y < height; y++) {
-    const row = y * width;
-    const wrow = y * stride;
-    for (let k = 0; k < stride; k++) {
-      const x0 = row + (k << 5);
-      const n = Math.min(32, width - (k << 5));
-      let w = 0;
-      for (let b = 0; b < n; b++) {
-        if (labels[x0 + b] === label && (!voidLabels || voidLabels[x0 + b] !== 255)) {
-          w |= 1 << b;
-        }
-      }
-      words[wrow + k] = w;
-    }
+  if (width === 0 || height === 0) {
+    return { width, height, stride: (width + 31) >>> 5, words: new Uint32Array(0) };
   }
-  return { width, height, stride, words };
+  const rep = Math.imul(label & 0xff, 0x01010101);
+  // equal bytes XOR to 0: select the bytes that are zero after the XOR
+  flatScratch = flatBits(labels.subarray(0, width * height), (v) => nonZeroBytes(v ^ rep) ^ 0x01010101, flatScratch);
+  let clear: Uint32Array | undefined;
+  if (voidLabels) {
+    flatVoidScratch = flatBits(voidLabels.subarray(0, width * height), (v) => nonZeroBytes(v ^ 0xffffffff) ^ 0x01010101, flatVoidScratch);
+    clear = flatVoidScratch;
+  }
+  return rowsFromFlat(flatScratch, width, height, clear);
 }
 
 /** Unpacks bits into a 0/1 byte mask. */
@@ -251,25 +303,35 @@ export function dilateDiskPacked(m: PackedMask, r: number, out?: Uint32Array): P
   }
   const scratch = dilateScratch; // row dilated by h at [h * stride, (h + 1) * stride)
   const lastK = stride - 1;
+  const reach = (r + 31) >>> 5;
   for (let y = 0; y < height; y++) {
     const row = y * stride;
-    let any = 0;
+    // words holding boundary pixels, widened by the words the dilation can reach
+    let lo = -1;
+    let hi = -1;
     for (let k = 0; k < stride; k++) {
-      any |= src[row + k];
+      if (src[row + k] !== 0) {
+        if (lo < 0) {
+          lo = k;
+        }
+        hi = k;
+      }
     }
-    if (any === 0) {
+    if (lo < 0) {
       continue;
     }
-    for (let k = 0; k < stride; k++) {
+    lo = Math.max(0, lo - reach);
+    hi = Math.min(lastK, hi + reach);
+    for (let k = lo; k <= hi; k++) {
       scratch[k] = src[row + k];
     }
     for (let h = 1; h <= r; h++) {
       const from = (h - 1) * stride;
       const to = h * stride;
-      for (let k = 0; k < stride; k++) {
+      for (let k = lo; k <= hi; k++) {
         const v = scratch[from + k];
-        const prev = k > 0 ? scratch[from + k - 1] : 0;
-        const next = k < lastK ? scratch[from + k + 1] : 0;
+        const prev = k > lo ? scratch[from + k - 1] : 0;
+        const next = k < hi ? scratch[from + k + 1] : 0;
         scratch[to + k] = v | (v << 1) | (prev >>> 31) | (v >>> 1) | (next << 31);
       }
     }
@@ -278,7 +340,7 @@ export function dilateDiskPacked(m: PackedMask, r: number, out?: Uint32Array): P
     for (let yy = y0; yy <= y1; yy++) {
       const from = half[yy - y + r] * stride;
       const dst = yy * stride;
-      for (let k = 0; k < stride; k++) {
+      for (let k = lo; k <= hi; k++) {
         words[dst + k] |= scratch[from + k];
       }
     }

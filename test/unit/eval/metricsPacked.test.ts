@@ -5,7 +5,7 @@
 import * as assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  BOUND_TH, boundPix, boundaryMap, dilateDisk, fMeasure, fMeasureFeatures, jaccard, jaccardFeatures, maskFeatures, packedFeatures, packLabel, unpackMask,
+  BOUND_TH, boundPix, boundaryMap, dilateDisk, fMeasure, fMeasureFeatures, jaccard, jaccardFeatures, maskFeatures, packedFeatures, packLabel, packMask, unpackMask,
 } from '../../../src/pipeline/eval/metrics';
 
 // ---- oracle: the implementation before the bit-packed kernels (copied verbatim, renamed) ----------
@@ -299,6 +299,19 @@ suite('bit-packed J and F kernels equal the per-pixel implementation exactly', (
       }
       assert.deepEqual(fMeasure(a, b, w, h, v), oldFMeasureFeatures(oldMaskFeatures(a, w, h, v), oldMaskFeatures(b, w, h, v)));
     }), PARAMS);
+  });
+
+  test('masks that are unaligned views into a larger buffer pack the same', () => {
+    fc.assert(fc.property(maskCase, fc.integer({ min: 1, max: 3 }), ({ w, h, seedA, seedV, kindA, withVoid }, offset) => {
+      const a = makeMask(w, h, seedA, kindA);
+      const v = withVoid ? makeMask(w, h, seedV, 0, 0.2) : undefined;
+      const view = (m: Uint8Array): Uint8Array => {
+        const buf = new Uint8Array(m.length + offset + 3).fill(7);
+        buf.set(m, offset);
+        return buf.subarray(offset, offset + m.length);
+      };
+      assert.deepEqual(unpackMask(packMask(view(a), w, h, v && view(v))), oldMaskFeatures(a, w, h, v).mask);
+    }), { ...PARAMS, numRuns: 100 });
   });
 
   test('one object of a label map (DAVIS ids, 255 = void) packs as the object mask with void cleared', () => {
