@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { evaluateDavisSequence, type DavisTask } from '../src/pipeline/eval/davis';
 import { readDataset } from '../src/pipeline/eval/datasets';
-import { fMeasureFeatures, jaccard, maskFeatures } from '../src/pipeline/eval/metrics';
+import { fMeasureFeatures, jaccardFeatures, maskFeatures } from '../src/pipeline/eval/metrics';
 import { decodeLabelPng, encodeBinaryPng, encodeIndexedPng, nonZero, type LabelImage } from '../src/pipeline/eval/png';
 import { scoreDataset, summarizeRecords } from '../src/pipeline/eval/score';
 import { makeMevis } from '../test/tooling/datasets';
@@ -29,8 +29,10 @@ function jfFrames(preds: Uint8Array[], gts: Uint8Array[], w: number, h: number):
   let sj = 0;
   let sf = 0;
   for (let t = 0; t < gts.length; t++) {
-    sj += jaccard(preds[t], gts[t]);
-    sf += fMeasureFeatures(maskFeatures(preds[t], w, h), maskFeatures(gts[t], w, h)).f;
+    const p = maskFeatures(preds[t], w, h);
+    const g = maskFeatures(gts[t], w, h);
+    sj += jaccardFeatures(p, g);
+    sf += fMeasureFeatures(p, g).f;
   }
   return { j: sj / gts.length, f: sf / gts.length };
 }

@@ -62,7 +62,25 @@ export interface DavisSequenceInput {
 
 function maxLabel(data: Uint8Array, ignore255: boolean): number {
   let m = 0;
-  for (let i = 0; i < data.length; i++) {
+  const n = data.length;
+  let i = 0;
+  if ((data.byteOffset & 3) === 0) {
+    // background words (4 zero pixels) are skipped whole
+    const words = new Uint32Array(data.buffer, data.byteOffset, n >>> 2);
+    for (let k = 0; k < words.length; k++) {
+      if (words[k] === 0) {
+        continue;
+      }
+      for (let j = k << 2, e = j + 4; j < e; j++) {
+        const v = data[j];
+        if (v > m && !(ignore255 && v === 255)) {
+          m = v;
+        }
+      }
+    }
+    i = words.length << 2;
+  }
+  for (; i < n; i++) {
     const v = data[i];
     if (v > m && !(ignore255 && v === 255)) {
       m = v;

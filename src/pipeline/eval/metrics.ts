@@ -79,13 +79,22 @@ let flatVoidScratch: Uint32Array = new Uint32Array(0);
 let alignScratch = new Uint8Array(0);
 
 /**
- * Bits of the whole image as one stream (bit i = pixel i), 32 pixels per step through aligned 32-bit
- * reads. `select` turns four label bytes into 0x01 where the pixel is selected.
+ * 0x01 in every byte of `v` that is selected: non-zero bytes when `eq` is false, bytes equal to the
+ * byte repeated in `rep` when `eq` is true (equal bytes XOR to zero).
  */
-function flatBits(bytes: Uint8Array, select: (v: number) => number, into: Uint32Array): Uint32Array {
+function selectBytes(v: number, eq: boolean, rep: number): number {
+  return eq ? nonZeroBytes(v ^ rep) ^ 0x01010101 : nonZeroBytes(v);
+}
+
+/**
+ * Bits of the whole image as one stream (bit i = pixel i), 32 pixels per step through aligned 32-bit
+ * reads: non-zero pixels, or (`eq`) pixels equal to `value`.
+ */
+function flatBits(bytes: Uint8Array, eq: boolean, value: number, into: Uint32Array): Uint32Array {
   const n = bytes.length;
   const nw = (n + 31) >>> 5;
   const flat = into.length >= nw + 1 ? into : new Uint32Array(nw + 1);
+  const rep = Math.imul(value & 0xff, 0x01010101);
   let src = bytes;
   if ((bytes.byteOffset & 3) !== 0) {
     if (alignScratch.length < n) {
@@ -96,15 +105,23 @@ function flatBits(bytes: Uint8Array, select: (v: number) => number, into: Uint32
   }
   const full = n >>> 5;
   const u32 = new Uint32Array(src.buffer, src.byteOffset, full * 8);
+  // zero bytes are never selected unless looking for value 0: background words skip the gathering
+  const zeroSelected = eq && (value & 0xff) === 0;
   for (let k = 0, i = 0; k < full; k++, i += 8) {
-    flat[k] = (gather4(select(u32[i])) | (gather4(select(u32[i + 1])) << 4) | (gather4(select(u32[i + 2])) << 8) | (gather4(select(u32[i + 3])) << 12)
-      | (gather4(select(u32[i + 4])) << 16) | (gather4(select(u32[i + 5])) << 20) | (gather4(select(u32[i + 6])) << 24) | (gather4(select(u32[i + 7])) << 28)) >>> 0;
+    if (!zeroSelected && (u32[i] | u32[i + 1] | u32[i + 2] | u32[i + 3] | u32[i + 4] | u32[i + 5] | u32[i + 6] | u32[i + 7]) === 0) {
+      flat[k] = 0;
+      continue;
+    }
+    flat[k] = (gather4(selectBytes(u32[i], eq, rep)) | (gather4(selectBytes(u32[i + 1], eq, rep)) << 4)
+      | (gather4(selectBytes(u32[i + 2], eq, rep)) << 8) | (gather4(selectBytes(u32[i + 3], eq, rep)) << 12)
+      | (gather4(selectBytes(u32[i + 4], eq, rep)) << 16) | (gather4(selectBytes(u32[i + 5], eq, rep)) << 20)
+      | (gather4(selectBytes(u32[i + 6], eq, rep)) << 24) | (gather4(selectBytes(u32[i + 7], eq, rep)) << 28)) >>> 0;
   }
   for (let k = full; k < flat.length; k++) {
     flat[k] = 0;
   }
   for (let i = full << 5; i < n; i++) {
-    if (select(bytes[i]) & 1) {
+    if (selectBytes(bytes[i], eq, rep) & 1) {
       flat[i >>> 5] |= 1 << (i & 31);
     }
   }
@@ -142,10 +159,10 @@ export function packMask(mask: Uint8Array, width: number, height: number, voidMa
     return { width, height, stride: (width + 31) >>> 5, words: new Uint32Array(0) };
   }
   const m = mask.length === width * height ? mask : mask.subarray(0, width * height);
-  flatScratch = flatBits(m, nonZeroBytes, flatScratch);
+  flatScratch = flatBits(m, false, 0, flatScratch);
   let clear: Uint32Array | undefined;
   if (voidMask) {
-    flatVoidScratch = flatBits(voidMask.subarray(0, width * height), nonZeroBytes, flatVoidScratch);
+    flatVoidScratch = flatBits(voidMask.subarray(0, width * height), false, 0, flatVoidScratch);
     clear = flatVoidScratch;
   }
   return rowsFromFlat(flatScratch, width, height, clear, out);
@@ -159,12 +176,10 @@ export function packLabel(labels: Uint8Array, label: number, width: number, heig
   if (width === 0 || height === 0) {
     return { width, height, stride: (width + 31) >>> 5, words: new Uint32Array(0) };
   }
-  const rep = Math.imul(label & 0xff, 0x01010101);
-  // equal bytes XOR to 0: select the bytes that are zero after the XOR
-  flatScratch = flatBits(labels.subarray(0, width * height), (v) => nonZeroBytes(v ^ rep) ^ 0x01010101, flatScratch);
+  flatScratch = flatBits(labels.subarray(0, width * height), true, label, flatScratch);
   let clear: Uint32Array | undefined;
   if (voidLabels) {
-    flatVoidScratch = flatBits(voidLabels.subarray(0, width * height), (v) => nonZeroBytes(v ^ 0xffffffff) ^ 0x01010101, flatVoidScratch);
+    flatVoidScratch = flatBits(voidLabels.subarray(0, width * height), true, 255, flatVoidScratch);
     clear = flatVoidScratch;
   }
   return rowsFromFlat(flatScratch, width, height, clear);
