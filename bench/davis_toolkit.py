@@ -5,7 +5,7 @@ Usage: python3 bench/davis_toolkit.py TOOLKIT_DIR DAVIS_ROOT RESULTS_DIR TASK SE
 TOOLKIT_DIR is a checkout of davis2017-evaluation (imported from there, never copied). The masks are
 read with the toolkit's own readers (DAVIS.get_all_masks, Results.read_masks), then scored with its
 own evaluation functions, as DAVISEvaluation.evaluate does; reading and scoring are timed apart.
-Prints one JSON object: read_s, metrics_s, per-object J and F means, and the BLAS in use.
+Prints one JSON object: read_s, metrics_s, per-object J and F (means and per frame), and the BLAS in use.
 """
 import json
 import sys
@@ -51,7 +51,7 @@ def main():
         for ii in range(gt.shape[0]):
             jm, _, _ = utils.db_statistics(j[ii])
             fm, _, _ = utils.db_statistics(f[ii])
-            objects.append({'name': f'{seq}_{ii + 1}', 'j': float(jm), 'f': float(fm)})
+            objects.append({'name': f'{seq}_{ii + 1}', 'j': float(jm), 'f': float(fm), 'perFrameJ': [float(x) for x in j[ii]], 'perFrameF': [float(x) for x in f[ii]]})
     metrics_s = time.perf_counter() - t0
     print(json.dumps({'read_s': read_s, 'metrics_s': metrics_s, 'objects': objects, 'blas': blas, 'numpy': np.__version__}))
 
