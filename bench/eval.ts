@@ -1,13 +1,16 @@
 // Evaluation throughput: J&F over the 40-frame DAVIS car-shadow sequence and over a synthetic
-// 1000-frame 854x480 sequence (PNG decoding timed separately from the metrics), and `alref score` on a
-// synthetic MeViS-layout dataset of 100 expressions. Prints figures; asserts nothing.
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+// 1000-frame 854x480 sequence (PNG decoding timed separately from the metrics), `alref score` on a
+// synthetic MeViS-layout dataset of 100 expressions, and the official DAVIS 2017 toolkit side by side
+// with this project on the same generated masks (skipped with a note when the toolkit or its Python
+// packages are absent). Prints figures; asserts nothing.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { evaluateDavisSequence } from '../src/pipeline/eval/davis';
+import { evaluateDavisSequence, type DavisTask } from '../src/pipeline/eval/davis';
 import { readDataset } from '../src/pipeline/eval/datasets';
-import { fMeasureFeatures, jaccard, maskFeatures } from '../src/pipeline/eval/metrics';
-import { decodeLabelPng, encodeBinaryPng, nonZero, type LabelImage } from '../src/pipeline/eval/png';
+import { fMeasureFeatures, jaccardFeatures, maskFeatures } from '../src/pipeline/eval/metrics';
+import { decodeLabelPng, encodeBinaryPng, encodeIndexedPng, nonZero, type LabelImage } from '../src/pipeline/eval/png';
 import { scoreDataset, summarizeRecords } from '../src/pipeline/eval/score';
 import { makeMevis } from '../test/tooling/datasets';
 
@@ -26,8 +29,10 @@ function jfFrames(preds: Uint8Array[], gts: Uint8Array[], w: number, h: number):
   let sj = 0;
   let sf = 0;
   for (let t = 0; t < gts.length; t++) {
-    sj += jaccard(preds[t], gts[t]);
-    sf += fMeasureFeatures(maskFeatures(preds[t], w, h), maskFeatures(gts[t], w, h)).f;
+    const p = maskFeatures(preds[t], w, h);
+    const g = maskFeatures(gts[t], w, h);
+    sj += jaccardFeatures(p, g);
+    sf += fMeasureFeatures(p, g).f;
   }
   return { j: sj / gts.length, f: sf / gts.length };
 }
@@ -107,11 +112,148 @@ async function scoreHundred(): Promise<void> {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Side by side with the official DAVIS 2017 toolkit (numpy + OpenCV + scikit-image)
+// ---------------------------------------------------------------------------------------------
+
+/** The toolkit checkout: ALREF_DAVIS_TOOLKIT, else the shared vendor folder next to the repository. */
+const TOOLKIT = process.env.ALREF_DAVIS_TOOLKIT ?? path.resolve(__dirname, '../../shared/vendor/davis2017-evaluation');
+/** Debian's python3 carries the toolkit's packages (python3-numpy, -opencv, -skimage, -pil, -scipy, -tqdm). */
+const PYTHON = process.env.ALREF_BENCH_PYTHON ?? '/usr/bin/python3';
+const SEQUENCES = 4;
+const FRAMES = 30;
+
+/**
+ * Label map of frame t of sequence s: two elliptic objects (ids 1 and 2) drifting across 854x480, and
+ * for the ground truth a void (255) band around object 1, as DAVIS annotations have.
+ */
+function blobLabels(s: number, t: number, w: number, h: number, lag: number, withVoid: boolean): Uint8Array {
+  const m = new Uint8Array(w * h);
+  const objects = [
+    { cx: 150 + ((t + lag) * 9 + s * 70) % 550, cy: 200 + 80 * Math.sin((t + lag + s * 7) / 9), rx: 90 + 20 * Math.sin(t / 6), ry: 70 },
+    { cx: 650 - ((t + lag) * 6 + s * 50) % 450, cy: 300 + 50 * Math.cos((t + lag) / 7), rx: 60, ry: 100 + 15 * Math.cos(t / 5) },
+  ];
+  objects.forEach((o, k) => {
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const d = ((x - o.cx) / o.rx) ** 2 + ((y - o.cy) / o.ry) ** 2;
+        if (d <= 1) {
+          m[y * w + x] = k + 1;
+        } else if (withVoid && k === 0 && d <= 1.08 && m[y * w + x] === 0) {
+          m[y * w + x] = 255;
+        }
+      }
+    }
+  });
+  return m;
+}
+
+function toolkitMissing(): string | null {
+  if (!existsSync(path.join(TOOLKIT, 'davis2017', 'evaluation.py'))) {
+    return `the DAVIS 2017 toolkit is not at ${TOOLKIT} (set ALREF_DAVIS_TOOLKIT to a davis2017-evaluation checkout)`;
+  }
+  const probe = spawnSync(PYTHON, ['-c', 'import numpy, cv2, skimage, PIL, scipy, tqdm'], { encoding: 'utf8' });
+  if (probe.error || probe.status !== 0) {
+    return `${PYTHON} lacks the toolkit's packages (apt-get install python3-numpy python3-opencv python3-skimage python3-pil python3-scipy python3-tqdm): ${(probe.error?.message ?? probe.stderr).trim().split('\n').pop()}`;
+  }
+  return null;
+}
+
+interface ToolkitRun {
+  read_s: number;
+  metrics_s: number;
+  objects: Array<{ name: string; j: number; f: number; perFrameJ: number[]; perFrameF: number[] }>;
+  blas: string;
+  numpy: string;
+}
+
+async function againstToolkit(): Promise<void> {
+  const missing = toolkitMissing();
+  if (missing) {
+    console.log(`DAVIS toolkit side by side: skipped, ${missing}.`);
+    return;
+  }
+  const w = 854;
+  const h = 480;
+  const base = mkdtempSync(path.join(os.tmpdir(), 'alref-bench-davis-'));
+  try {
+    const seqs = Array.from({ length: SEQUENCES }, (_, s) => `blobs${s}`);
+    const frameIds = Array.from({ length: FRAMES }, (_, t) => t.toString().padStart(5, '0'));
+    for (const seq of seqs) {
+      for (const dir of ['Annotations/480p', 'Annotations_unsupervised/480p', 'results']) {
+        mkdirSync(path.join(base, dir, seq), { recursive: true });
+      }
+      frameIds.forEach((id, t) => {
+        const s = seqs.indexOf(seq);
+        const gt = encodeIndexedPng(blobLabels(s, t, w, h, 0, true), w, h);
+        writeFileSync(path.join(base, 'Annotations/480p', seq, `${id}.png`), gt);
+        writeFileSync(path.join(base, 'Annotations_unsupervised/480p', seq, `${id}.png`), gt);
+        writeFileSync(path.join(base, 'results', seq, `${id}.png`), encodeIndexedPng(blobLabels(s, t, w, h, 0.6, false), w, h));
+      });
+    }
+    mkdirSync(path.join(base, 'ImageSets/2017'), { recursive: true });
+    writeFileSync(path.join(base, 'ImageSets/2017/val.txt'), seqs.join('\n'));
+    console.log(`DAVIS toolkit side by side: ${seqs.length} sequences x ${FRAMES} frames of ${w}x${h}, 2 objects, the same PNGs for both`);
+    // BLAS: OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE slow a current numpy down; unset for this run only
+    const env = { ...process.env };
+    delete env.OPENBLAS_CORETYPE;
+    delete env.OPENBLAS_L2_SIZE;
+    const ours = (task: DavisTask): { readMs: number; metricsMs: number; objects: Array<{ name: string; j: number; f: number; perFrameJ: number[]; perFrameF: number[] }> } => {
+      let t0 = now();
+      const inputs = seqs.map((seq) => {
+        const read = (dir: string): LabelImage[] => frameIds.map((id) => {
+          const file = path.join(base, dir, seq, `${id}.png`);
+          return decodeLabelPng(readFileSync(file), file);
+        });
+        return { sequence: seq, frameIds, gt: read(task === 'unsupervised' ? 'Annotations_unsupervised/480p' : 'Annotations/480p'), pred: read('results'), task };
+      });
+      const readMs = now() - t0;
+      t0 = now();
+      const results = inputs.map((input) => evaluateDavisSequence(input));
+      const metricsMs = now() - t0;
+      return { readMs, metricsMs, objects: results.flatMap((r) => r.objects.map((o) => ({ name: o.name, j: o.j.mean, f: o.f.mean, perFrameJ: o.perFrameJ, perFrameF: o.perFrameF }))) };
+    };
+    for (const task of ['semi-supervised', 'unsupervised'] as const) {
+      ours(task); // warm-up (JIT), not timed
+      const mine = ours(task);
+      const py = spawnSync(PYTHON, [path.join(__dirname, 'davis_toolkit.py'), TOOLKIT, base, path.join(base, 'results'), task, ...seqs], { encoding: 'utf8', env, maxBuffer: 1 << 24 });
+      if (py.status !== 0) {
+        console.log(`  ${task}: the toolkit failed (exit ${py.status ?? py.signal}): ${py.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+        continue;
+      }
+      const tk = JSON.parse(py.stdout.trim().split('\n').pop()!) as ToolkitRun;
+      let maxDiff = 0;
+      let frameValues = 0;
+      let frameDiffering = 0;
+      for (const o of tk.objects) {
+        const m = mine.objects.find((x) => x.name === o.name);
+        maxDiff = Math.max(maxDiff, m ? Math.max(Math.abs(m.j - o.j), Math.abs(m.f - o.f)) : Number.POSITIVE_INFINITY);
+        o.perFrameJ.forEach((v, k) => {
+          frameValues += 2;
+          frameDiffering += (m?.perFrameJ[k] === v ? 0 : 1) + (m?.perFrameF[k] === o.perFrameF[k] ? 0 : 1);
+        });
+      }
+      const tkMetrics = tk.metrics_s * 1000;
+      const tkAll = (tk.read_s + tk.metrics_s) * 1000;
+      const myAll = mine.readMs + mine.metricsMs;
+      if (task === 'semi-supervised') {
+        console.log(`  toolkit Python: numpy ${tk.numpy}, BLAS ${tk.blas}`);
+      }
+      console.log(`  ${task}: ${tk.objects.length} objects; per-frame J and F: ${frameValues - frameDiffering} of ${frameValues} values bit-identical; per-object means differ by at most ${maxDiff.toExponential(1)} (summation order)`);
+      console.log(`    metrics alone:   toolkit ${tkMetrics.toFixed(0).padStart(6)} ms   alref ${mine.metricsMs.toFixed(0).padStart(5)} ms   ${(tkMetrics / mine.metricsMs).toFixed(1)}x faster`);
+      console.log(`    with PNG decode: toolkit ${tkAll.toFixed(0).padStart(6)} ms   alref ${myAll.toFixed(0).padStart(5)} ms   ${(tkAll / myAll).toFixed(1)}x faster`);
+    }
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   console.log(`node ${process.version}, ${os.cpus().length} CPU(s): ${os.cpus()[0]?.model ?? '?'}`);
   await carShadow();
   await synthetic1000();
   await scoreHundred();
+  await againstToolkit();
 }
 
 main().catch((err) => {

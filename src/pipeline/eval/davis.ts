@@ -15,7 +15,7 @@
  */
 import { linearSumAssignment } from 'linear-sum-assignment';
 import { PipelineError } from '../errors';
-import { davisStatistics, fMeasureFeatures, jaccard, maskFeatures, type DavisStatistics, type MaskFeatures } from './metrics';
+import { davisStatistics, fMeasureFeatures, jaccardFeatures, packedFeatures, packLabel, type DavisStatistics, type MaskFeatures } from './metrics';
 import type { LabelImage } from './png';
 
 /** DAVIS evaluation task. */
@@ -60,23 +60,27 @@ export interface DavisSequenceInput {
   objectsFrom?: 'first-frame' | 'all-frames';
 }
 
-function split(labels: Uint8Array, ids: number): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  for (let k = 0; k < ids; k++) {
-    out.push(new Uint8Array(labels.length));
-  }
-  for (let i = 0; i < labels.length; i++) {
-    const v = labels[i];
-    if (v > 0 && v <= ids) {
-      out[v - 1][i] = 1;
-    }
-  }
-  return out;
-}
-
 function maxLabel(data: Uint8Array, ignore255: boolean): number {
   let m = 0;
-  for (let i = 0; i < data.length; i++) {
+  const n = data.length;
+  let i = 0;
+  if ((data.byteOffset & 3) === 0) {
+    // background words (4 zero pixels) are skipped whole
+    const words = new Uint32Array(data.buffer, data.byteOffset, n >>> 2);
+    for (let k = 0; k < words.length; k++) {
+      if (words[k] === 0) {
+        continue;
+      }
+      for (let j = k << 2, e = j + 4; j < e; j++) {
+        const v = data[j];
+        if (v > m && !(ignore255 && v === 255)) {
+          m = v;
+        }
+      }
+    }
+    i = words.length << 2;
+  }
+  for (; i < n; i++) {
     const v = data[i];
     if (v > m && !(ignore255 && v === 255)) {
       m = v;
@@ -165,21 +169,26 @@ export function evaluateDavisSequence(input: DavisSequenceInput): DavisSequenceR
         stage: 'evaluate', kind: 'invalid-input', field: 'gt',
       });
     }
-    const voidMask = task === 'unsupervised' ? gtImg.data.map((v) => (v === 255 ? 1 : 0)) : undefined;
-    const gtObjects = split(gtImg.data, nGt);
+    // void (255 in the ground truth) is ignored in the unsupervised task only
+    const voidLabels = task === 'unsupervised' ? gtImg.data : undefined;
     const p = usable(t);
     if (!p) {
       continue; // stays 0
     }
-    const predObjects = split(p.data, nRes);
-    const gtFeat: MaskFeatures[] = gtObjects.map((m) => maskFeatures(m, width, height, voidMask));
-    const predFeat: MaskFeatures[] = predObjects.map((m) => maskFeatures(m, width, height, voidMask));
+    const gtFeat: MaskFeatures[] = [];
+    for (let g = 0; g < nGt; g++) {
+      gtFeat.push(packedFeatures(packLabel(gtImg.data, g + 1, width, height, voidLabels)));
+    }
+    const predFeat: MaskFeatures[] = [];
+    for (let r = 0; r < nRes; r++) {
+      predFeat.push(packedFeatures(packLabel(p.data, r + 1, width, height, voidLabels)));
+    }
     for (let r = 0; r < nRes; r++) {
       for (let g = 0; g < nGt; g++) {
         if (task === 'semi-supervised' && r !== g) {
           continue;
         }
-        jRes[r][g][k] = jaccard(predFeat[r].mask, gtFeat[g].mask);
+        jRes[r][g][k] = jaccardFeatures(predFeat[r], gtFeat[g]);
         fRes[r][g][k] = fMeasureFeatures(predFeat[r], gtFeat[g]).f;
       }
     }

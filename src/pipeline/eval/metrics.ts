@@ -4,8 +4,9 @@
  * `width * height` where any non-zero value is foreground.
  *
  * Definitions: `docs/METRICS.md` of the project brief. Implementation notes:
- * - the boundary dilation is done row-run by row-run (a run of boundary pixels dilated by a disk is,
- *   in each row of the disk, one contiguous span), which is exact and fast for contours;
+ * - J and F work on bit-packed masks (32 pixels to a word): boundary maps, the disk dilation (each
+ *   boundary row dilated horizontally on words, then ORed into the rows the disk covers) and the
+ *   counts (popcount) handle 32 pixels at a time and give exactly the per-pixel values;
  * - F only needs counts, so the dilated maps are never compared pixel by pixel twice.
  */
 
@@ -17,6 +18,185 @@ export function boundPix(width: number, height: number, boundTh = BOUND_TH): num
   return boundTh >= 1 ? boundTh : Math.ceil(boundTh * Math.sqrt(height * height + width * width));
 }
 
+// ---------------------------------------------------------------------------------------------
+// Bit-packed masks: each row is `ceil(width / 32)` 32-bit words, pixel x of a row is bit (x & 31)
+// of word (x >> 5); bits past the last column are always 0. Boundary maps, the disk dilation and every
+// count work on whole words (32 pixels at a time) and give exactly the per-pixel values.
+// ---------------------------------------------------------------------------------------------
+
+/** A binary mask packed 32 pixels to a 32-bit word, row by row (see {@link packMask}). */
+export interface PackedMask {
+  width: number;
+  height: number;
+  /** Words per row: `ceil(width / 32)`. */
+  stride: number;
+  /** `height * stride` words; bits past the last column are 0. */
+  words: Uint32Array;
+}
+
+/** Number of set bits of a 32-bit word. */
+function popcount32(x: number): number {
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  x = (x + (x >>> 4)) & 0x0f0f0f0f;
+  return Math.imul(x, 0x01010101) >>> 24;
+}
+
+/** Set bits of `words[from .. to)`. */
+function popcountRange(words: Uint32Array, from = 0, to = words.length): number {
+  let c = 0;
+  for (let i = from; i < to; i++) {
+    const w = words[i];
+    if (w !== 0) {
+      c += popcount32(w);
+    }
+  }
+  return c;
+}
+
+/** Mask of the valid bits of a row's last word. */
+function lastWordMask(width: number): number {
+  const rem = width & 31;
+  return rem === 0 ? 0xffffffff : (1 << rem) - 1;
+}
+
+/** 0x01 in every byte where the byte of `v` is non-zero, 0x00 elsewhere (bits never cross bytes). */
+function nonZeroBytes(v: number): number {
+  v |= v >>> 4;
+  v |= v >>> 2;
+  v |= v >>> 1;
+  return v & 0x01010101;
+}
+
+/** The four 0/1 bytes of `x` (as {@link nonZeroBytes} returns them) as bits 0..3. */
+function gather4(x: number): number {
+  return (Math.imul(x, 0x00204081) >>> 21) & 0xf;
+}
+
+/** Scratch of the flat bit streams, kept between calls (one thread runs one call at a time). */
+let flatScratch: Uint32Array = new Uint32Array(0);
+let flatVoidScratch: Uint32Array = new Uint32Array(0);
+let alignScratch = new Uint8Array(0);
+
+/**
+ * 0x01 in every byte of `v` that is selected: non-zero bytes when `eq` is false, bytes equal to the
+ * byte repeated in `rep` when `eq` is true (equal bytes XOR to zero).
+ */
+function selectBytes(v: number, eq: boolean, rep: number): number {
+  return eq ? nonZeroBytes(v ^ rep) ^ 0x01010101 : nonZeroBytes(v);
+}
+
+/**
+ * Bits of the whole image as one stream (bit i = pixel i), 32 pixels per step through aligned 32-bit
+ * reads: non-zero pixels, or (`eq`) pixels equal to `value`.
+ */
+function flatBits(bytes: Uint8Array, eq: boolean, value: number, into: Uint32Array): Uint32Array {
+  const n = bytes.length;
+  const nw = (n + 31) >>> 5;
+  const flat = into.length >= nw + 1 ? into : new Uint32Array(nw + 1);
+  const rep = Math.imul(value & 0xff, 0x01010101);
+  let src = bytes;
+  if ((bytes.byteOffset & 3) !== 0) {
+    if (alignScratch.length < n) {
+      alignScratch = new Uint8Array(n);
+    }
+    alignScratch.set(bytes);
+    src = alignScratch;
+  }
+  const full = n >>> 5;
+  const u32 = new Uint32Array(src.buffer, src.byteOffset, full * 8);
+  // zero bytes are never selected unless looking for value 0: background words skip the gathering
+  const zeroSelected = eq && (value & 0xff) === 0;
+  for (let k = 0, i = 0; k < full; k++, i += 8) {
+    if (!zeroSelected && (u32[i] | u32[i + 1] | u32[i + 2] | u32[i + 3] | u32[i + 4] | u32[i + 5] | u32[i + 6] | u32[i + 7]) === 0) {
+      flat[k] = 0;
+      continue;
+    }
+    flat[k] = (gather4(selectBytes(u32[i], eq, rep)) | (gather4(selectBytes(u32[i + 1], eq, rep)) << 4)
+      | (gather4(selectBytes(u32[i + 2], eq, rep)) << 8) | (gather4(selectBytes(u32[i + 3], eq, rep)) << 12)
+      | (gather4(selectBytes(u32[i + 4], eq, rep)) << 16) | (gather4(selectBytes(u32[i + 5], eq, rep)) << 20)
+      | (gather4(selectBytes(u32[i + 6], eq, rep)) << 24) | (gather4(selectBytes(u32[i + 7], eq, rep)) << 28)) >>> 0;
+  }
+  for (let k = full; k < flat.length; k++) {
+    flat[k] = 0;
+  }
+  for (let i = full << 5; i < n; i++) {
+    if (selectBytes(bytes[i], eq, rep) & 1) {
+      flat[i >>> 5] |= 1 << (i & 31);
+    }
+  }
+  return flat;
+}
+
+/** Cuts a flat bit stream into rows of `stride` words, clearing `clear` bits where given. */
+function rowsFromFlat(flat: Uint32Array, width: number, height: number, clear: Uint32Array | undefined, out?: Uint32Array): PackedMask {
+  const stride = (width + 31) >>> 5;
+  const words = out && out.length === stride * height ? out : new Uint32Array(stride * height);
+  const tail = lastWordMask(width);
+  const lastK = stride - 1;
+  for (let y = 0; y < height; y++) {
+    const start = y * width;
+    for (let k = 0; k < stride; k++) {
+      const pos = start + (k << 5);
+      const q = pos >>> 5;
+      const sh = pos & 31;
+      let v = sh === 0 ? flat[q] : (flat[q] >>> sh) | (flat[q + 1] << (32 - sh));
+      if (clear) {
+        v &= ~(sh === 0 ? clear[q] : (clear[q] >>> sh) | (clear[q + 1] << (32 - sh)));
+      }
+      words[y * stride + k] = k === lastK ? v & tail : v;
+    }
+  }
+  return { width, height, stride, words };
+}
+
+/**
+ * Packs a mask (any non-zero value is foreground) into bits; pixels where `voidMask` is non-zero are
+ * cleared. `out` is reused when it has the right length.
+ */
+export function packMask(mask: Uint8Array, width: number, height: number, voidMask?: Uint8Array, out?: Uint32Array): PackedMask {
+  if (width === 0 || height === 0) {
+    return { width, height, stride: (width + 31) >>> 5, words: new Uint32Array(0) };
+  }
+  const m = mask.length === width * height ? mask : mask.subarray(0, width * height);
+  flatScratch = flatBits(m, false, 0, flatScratch);
+  let clear: Uint32Array | undefined;
+  if (voidMask) {
+    flatVoidScratch = flatBits(voidMask.subarray(0, width * height), false, 0, flatVoidScratch);
+    clear = flatVoidScratch;
+  }
+  return rowsFromFlat(flatScratch, width, height, clear, out);
+}
+
+/**
+ * Packs the pixels of a label map equal to `label` (one object of a DAVIS label map); pixels where
+ * `voidLabels` is 255 (the ground truth's void) are cleared.
+ */
+export function packLabel(labels: Uint8Array, label: number, width: number, height: number, voidLabels?: Uint8Array): PackedMask {
+  if (width === 0 || height === 0) {
+    return { width, height, stride: (width + 31) >>> 5, words: new Uint32Array(0) };
+  }
+  flatScratch = flatBits(labels.subarray(0, width * height), true, label, flatScratch);
+  let clear: Uint32Array | undefined;
+  if (voidLabels) {
+    flatVoidScratch = flatBits(voidLabels.subarray(0, width * height), true, 255, flatVoidScratch);
+    clear = flatVoidScratch;
+  }
+  return rowsFromFlat(flatScratch, width, height, clear);
+}
+
+/** Unpacks bits into a 0/1 byte mask. */
+export function unpackMask(p: PackedMask): Uint8Array {
+  const { width, height, stride, words } = p;
+  const out = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      out[y * width + x] = (words[y * stride + (x >>> 5)] >>> (x & 31)) & 1;
+    }
+  }
+  return out;
+}
+
 /**
  * Region similarity J (DAVIS `db_eval_iou`): |P∩G \ V| / |P∪G \ V|, and 1 when the union is empty.
  * `voidMask` pixels (non-zero) are ignored.
@@ -25,30 +205,30 @@ export function jaccard(pred: Uint8Array, gt: Uint8Array, voidMask?: Uint8Array)
   let inter = 0;
   let union = 0;
   const n = gt.length;
-  if (voidMask) {
-    for (let i = 0; i < n; i++) {
-      if (voidMask[i]) {
-        continue;
-      }
-      const p = pred[i] !== 0;
-      const g = gt[i] !== 0;
-      if (p && g) {
-        inter++;
-      }
-      if (p || g) {
-        union++;
-      }
+  for (let i = 0; i < n; i++) {
+    if (voidMask && voidMask[i] !== 0) {
+      continue;
     }
-  } else {
-    for (let i = 0; i < n; i++) {
-      const p = pred[i] !== 0;
-      const g = gt[i] !== 0;
-      if (p && g) {
-        inter++;
-      }
-      if (p || g) {
-        union++;
-      }
+    const p = pred[i] !== 0;
+    const g = gt[i] !== 0;
+    inter += p && g ? 1 : 0;
+    union += p || g ? 1 : 0;
+  }
+  return union === 0 ? 1 : inter / union;
+}
+
+/** J of two packed masks of the same size (void already cleared when it applies). */
+export function jaccardPacked(pred: PackedMask, gt: PackedMask): number {
+  const a = pred.words;
+  const b = gt.words;
+  let inter = 0;
+  let union = 0;
+  for (let i = 0; i < b.length; i++) {
+    const p = a[i];
+    const g = b[i];
+    if ((p | g) !== 0) {
+      inter += popcount32(p & g);
+      union += popcount32(p | g);
     }
   }
   return union === 0 ? 1 : inter / union;
@@ -60,35 +240,46 @@ export function jaccard(pred: Uint8Array, gt: Uint8Array, voidMask?: Uint8Array)
  * neighbour, the last column only with the lower one, and the bottom-right pixel is 0.
  */
 export function boundaryMap(mask: Uint8Array, width: number, height: number): Uint8Array {
-  const n = width * height;
-  const b = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    b[i] = mask[i] !== 0 ? 1 : 0;
-  }
-  return boundaryMap01(b, width, height);
+  return unpackMask(boundaryPacked(packMask(mask, width, height)));
 }
 
-/** {@link boundaryMap} of a mask that already holds only 0 and 1. */
-function boundaryMap01(b: Uint8Array, width: number, height: number): Uint8Array {
-  const out = new Uint8Array(width * height);
-  const w1 = width - 1;
-  for (let y = 0; y < height - 1; y++) {
-    const row = y * width;
-    const below = row + width;
-    for (let x = 0; x < w1; x++) {
-      const i = row + x;
-      const v = b[i];
-      out[i] = (v ^ b[i + 1]) | (v ^ b[below + x]) | (v ^ b[below + x + 1]);
+/** {@link boundaryMap} on packed bits; `out` is reused when it has the right length. */
+export function boundaryPacked(m: PackedMask, out?: Uint32Array): PackedMask {
+  const { width, height, stride, words: b } = m;
+  const words = out && out.length === b.length ? out : new Uint32Array(b.length);
+  if (width === 0 || height === 0) {
+    return { width, height, stride, words };
+  }
+  const lastK = stride - 1;
+  const lastBit = 1 << ((width - 1) & 31);
+  for (let y = 0; y < height; y++) {
+    const row = y * stride;
+    const lastRow = y === height - 1;
+    const below = row + stride;
+    for (let k = 0; k < stride; k++) {
+      const v = b[row + k];
+      const vn = k < lastK ? b[row + k + 1] : 0;
+      const e = (v >>> 1) | (vn << 31); // right neighbour
+      if (lastRow) {
+        let o = v ^ e;
+        if (k === lastK) {
+          o &= ~lastBit; // bottom-right pixel
+        }
+        words[row + k] = o;
+        continue;
+      }
+      const s = b[below + k];
+      const sn = k < lastK ? b[below + k + 1] : 0;
+      const se = (s >>> 1) | (sn << 31);
+      let o = (v ^ e) | (v ^ s) | (v ^ se);
+      if (k === lastK) {
+        // last column: only the pixel below
+        o = (o & ~lastBit) | ((v ^ s) & lastBit);
+      }
+      words[row + k] = o;
     }
-    // last column: only the pixel below
-    out[row + w1] = b[row + w1] ^ b[below + w1];
   }
-  // last row: only the pixel to the right; the bottom-right pixel stays 0
-  const last = (height - 1) * width;
-  for (let x = 0; x < w1; x++) {
-    out[last + x] = b[last + x] ^ b[last + x + 1];
-  }
-  return out;
+  return { width, height, stride, words };
 }
 
 /** Half-widths of the rows of a disk of radius r (skimage `disk`: dy^2 + dx^2 <= r^2), index dy + r. */
@@ -102,69 +293,109 @@ export function diskHalfWidths(r: number): Int32Array {
 
 /** Binary dilation of `map` by a disk of radius r (pixels outside the image are ignored). */
 export function dilateDisk(map: Uint8Array, width: number, height: number, r: number): Uint8Array {
-  const out = new Uint8Array(width * height);
+  return unpackMask(dilateDiskPacked(packMask(map, width, height), r));
+}
+
+/** Scratch rows of {@link dilateDiskPacked}, kept between calls (one thread runs one call at a time). */
+let dilateScratch = new Uint32Array(0);
+
+/**
+ * {@link dilateDisk} on packed bits. Each row of the input is dilated horizontally by 0..r pixels
+ * (one pixel per step, on words), and row y + dy of the output ORs in the row dilated by the disk's
+ * half-width at dy. `out` is reused when it has the right length.
+ */
+export function dilateDiskPacked(m: PackedMask, r: number, out?: Uint32Array): PackedMask {
+  const { width, height, stride, words: src } = m;
+  const words = out && out.length === src.length ? out : new Uint32Array(src.length);
+  words.fill(0);
+  if (width === 0 || height === 0) {
+    return { width, height, stride, words };
+  }
   const half = diskHalfWidths(r);
+  const need = (r + 1) * stride;
+  if (dilateScratch.length < need) {
+    dilateScratch = new Uint32Array(need);
+  }
+  const scratch = dilateScratch; // row dilated by h at [h * stride, (h + 1) * stride)
+  const lastK = stride - 1;
+  const reach = (r + 31) >>> 5;
   for (let y = 0; y < height; y++) {
-    const row = y * width;
-    let x = 0;
-    while (x < width) {
-      if (map[row + x] === 0) {
-        x++;
-        continue;
+    const row = y * stride;
+    // words holding boundary pixels, widened by the words the dilation can reach
+    let lo = -1;
+    let hi = -1;
+    for (let k = 0; k < stride; k++) {
+      if (src[row + k] !== 0) {
+        if (lo < 0) {
+          lo = k;
+        }
+        hi = k;
       }
-      const a = x;
-      while (x < width && map[row + x] !== 0) {
-        x++;
+    }
+    if (lo < 0) {
+      continue;
+    }
+    lo = Math.max(0, lo - reach);
+    hi = Math.min(lastK, hi + reach);
+    for (let k = lo; k <= hi; k++) {
+      scratch[k] = src[row + k];
+    }
+    for (let h = 1; h <= r; h++) {
+      const from = (h - 1) * stride;
+      const to = h * stride;
+      for (let k = lo; k <= hi; k++) {
+        const v = scratch[from + k];
+        const prev = k > lo ? scratch[from + k - 1] : 0;
+        const next = k < hi ? scratch[from + k + 1] : 0;
+        scratch[to + k] = v | (v << 1) | (prev >>> 31) | (v >>> 1) | (next << 31);
       }
-      const b = x - 1;
-      const y0 = Math.max(0, y - r);
-      const y1 = Math.min(height - 1, y + r);
-      for (let yy = y0; yy <= y1; yy++) {
-        const h = half[yy - y + r];
-        const from = Math.max(0, a - h);
-        const to = Math.min(width - 1, b + h);
-        out.fill(1, yy * width + from, yy * width + to + 1);
+    }
+    const y0 = Math.max(0, y - r);
+    const y1 = Math.min(height - 1, y + r);
+    for (let yy = y0; yy <= y1; yy++) {
+      const from = half[yy - y + r] * stride;
+      const dst = yy * stride;
+      for (let k = lo; k <= hi; k++) {
+        words[dst + k] |= scratch[from + k];
       }
     }
   }
-  return out;
+  // bits past the last column may have been set by the horizontal steps
+  const tail = lastWordMask(width);
+  for (let y = 0; y < height; y++) {
+    words[y * stride + lastK] &= tail;
+  }
+  return { width, height, stride, words };
 }
 
 /** Boundary and dilated boundary of one mask, computed once and reused for every pair it enters. */
 export interface MaskFeatures {
-  /** The mask as 0/1 (void pixels cleared). */
-  mask: Uint8Array;
-  boundary: Uint8Array;
-  dilated: Uint8Array;
+  /** The mask (void pixels cleared), packed. */
+  mask: PackedMask;
+  boundary: PackedMask;
+  dilated: PackedMask;
   boundaryCount: number;
   width: number;
+  height: number;
   /** Rows holding boundary pixels (first > last when there are none). */
   firstRow: number;
   lastRow: number;
 }
 
-/** Precomputes what F needs for a mask. `voidMask` pixels are cleared first (DAVIS does this). */
+/** Precomputes what J and F need for a mask. `voidMask` pixels are cleared first (DAVIS does this). */
 export function maskFeatures(mask: Uint8Array, width: number, height: number, voidMask?: Uint8Array, boundTh = BOUND_TH): MaskFeatures {
-  const n = width * height;
-  const m = new Uint8Array(n);
-  if (voidMask) {
-    for (let i = 0; i < n; i++) {
-      m[i] = mask[i] !== 0 && voidMask[i] === 0 ? 1 : 0;
-    }
-  } else {
-    for (let i = 0; i < n; i++) {
-      m[i] = mask[i] !== 0 ? 1 : 0;
-    }
-  }
-  const boundary = boundaryMap01(m, width, height);
+  return packedFeatures(packMask(mask, width, height, voidMask), boundTh);
+}
+
+/** {@link maskFeatures} of an already packed mask (void already cleared). */
+export function packedFeatures(m: PackedMask, boundTh = BOUND_TH): MaskFeatures {
+  const { width, height, stride } = m;
+  const boundary = boundaryPacked(m);
   let count = 0;
   let firstRow = height;
   let lastRow = -1;
   for (let y = 0; y < height; y++) {
-    let c = 0;
-    for (let i = y * width, e = i + width; i < e; i++) {
-      c += boundary[i];
-    }
+    const c = popcountRange(boundary.words, y * stride, (y + 1) * stride);
     if (c > 0) {
       count += c;
       if (y < firstRow) {
@@ -173,8 +404,13 @@ export function maskFeatures(mask: Uint8Array, width: number, height: number, vo
       lastRow = y;
     }
   }
-  const dilated = count === 0 ? boundary : dilateDisk(boundary, width, height, boundPix(width, height, boundTh));
-  return { mask: m, boundary, dilated, boundaryCount: count, width, firstRow, lastRow };
+  const dilated = count === 0 ? boundary : dilateDiskPacked(boundary, boundPix(width, height, boundTh));
+  return { mask: m, boundary, dilated, boundaryCount: count, width, height, firstRow, lastRow };
+}
+
+/** J of two masks' features (the masks as packed, void cleared). */
+export function jaccardFeatures(pred: MaskFeatures, gt: MaskFeatures): number {
+  return jaccardPacked(pred.mask, gt.mask);
 }
 
 /** Contour accuracy with its parts. */
@@ -202,17 +438,23 @@ export function fMeasureFeatures(pred: MaskFeatures, gt: MaskFeatures): Boundary
   } else {
     let fgMatch = 0;
     let gtMatch = 0;
-    const pb = pred.boundary;
-    const gb = gt.boundary;
-    const pd = pred.dilated;
-    const gd = gt.dilated;
+    const pb = pred.boundary.words;
+    const gb = gt.boundary.words;
+    const pd = pred.dilated.words;
+    const gd = gt.dilated.words;
     // only rows that hold a boundary pixel of either mask can match
-    const from = Math.min(pred.firstRow, gt.firstRow);
-    const to = Math.max(pred.lastRow, gt.lastRow);
-    const w = pred.width;
-    for (let i = from * w, e = (to + 1) * w; i < e; i++) {
-      fgMatch += pb[i] & gd[i];
-      gtMatch += gb[i] & pd[i];
+    const stride = pred.boundary.stride;
+    const from = Math.min(pred.firstRow, gt.firstRow) * stride;
+    const to = (Math.max(pred.lastRow, gt.lastRow) + 1) * stride;
+    for (let i = from; i < to; i++) {
+      const a = pb[i] & gd[i];
+      const b = gb[i] & pd[i];
+      if (a !== 0) {
+        fgMatch += popcount32(a);
+      }
+      if (b !== 0) {
+        gtMatch += popcount32(b);
+      }
     }
     precision = fgMatch / nFg;
     recall = gtMatch / nGt;
