@@ -297,7 +297,7 @@ suite('Pipeline end to end in the extension host (local LLM server, fixture mode
     assert.ok(areas.every((a) => a > 0), `a frame has no mask: ${areas.join(',')}`);
   });
 
-  test('#5 AVS: 01_dog.mp4 + bark soundtrack -> lbru -> pivot-frame -> pivot-box -> propagate; timeline, silent frames cleared', async () => {
+  test('#5 AVS: 01_dog.mp4 + bark soundtrack -> lbru -> pivot-frame -> pivot-box -> propagate (silenceFilter: true); timeline, silent frames cleared', async () => {
     const dir = freshFolder('avs');
     fs.copyFileSync(dogMp4(), path.join(dir, '01_dog.mp4'));
     // The sample's own track is digital silence: barks from 2 s to 5 s, as in the unit tests.
@@ -309,7 +309,8 @@ suite('Pipeline end to end in the extension host (local LLM server, fixture mode
       { id: 'lbru', yaml: 'stage: lbru\nid: lbru\naudio: bark.wav\ntagger: efficientat-mn10-as\n' },
       { id: 'pivot-frame', yaml: 'stage: pivot-frame\nid: pivot-frame\n' },
       { id: 'pivot-box', yaml: 'stage: pivot-box\nid: pivot-box\n' },
-      { id: 'propagate', yaml: 'stage: propagate\nid: propagate\n' },
+      // One target: the reference code filters no silent frames then (the default); the field forces it.
+      { id: 'propagate', yaml: 'stage: propagate\nid: propagate\nsilenceFilter: true\n' },
     ], 'record');
     const { doc } = await openNotebook(file);
     const before = server.requests.length;
