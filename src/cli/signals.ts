@@ -1,4 +1,4 @@
-import { killTrackedChildren } from '../pipeline/media/children';
+import { killTrackedChildren, trackedChildrenExited } from '../pipeline/media/children';
 
 /**
  * Stop signals of the CLI. SIGINT (Ctrl-C), SIGTERM (`timeout`, Slurm, Kubernetes, `kill`) and
@@ -7,8 +7,9 @@ import { killTrackedChildren } from '../pipeline/media/children';
  * 1. the first one aborts the running command through its AbortSignal; the command waits for the
  *    cleanup (ffmpeg children killed and exited, temporary folders removed, nothing half-written)
  *    and the process exits with 128 + the signal's number: 130 (SIGINT), 143 (SIGTERM), 129 (SIGHUP);
- * 2. a second one exits at once with the same code, after sending SIGKILL to every ffmpeg child
- *    still running. Temporary folders it leaves are removed by the next run.
+ * 2. a second one sends SIGKILL to every ffmpeg child still running and exits with the same code as
+ *    soon as they are reaped (at most 2 s later; a third signal exits at once). Temporary folders it
+ *    leaves are removed by the next run.
  */
 
 export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -38,6 +39,7 @@ export interface Interrupt {
 export function interruptSignal(): Interrupt {
   const ac = new AbortController();
   let received: StopSignal | undefined;
+  let forcing = false;
   const onSignal = (sig: NodeJS.Signals): void => {
     const name = sig as StopSignal;
     if (received === undefined) {
@@ -47,9 +49,16 @@ export function interruptSignal(): Interrupt {
       ac.abort(new Error(`${name} received`));
       return;
     }
+    const code = SIGNAL_EXIT_CODES[received];
+    if (forcing) {
+      // a third signal: no more waiting
+      process.exit(code);
+    }
+    forcing = true;
     const killed = killTrackedChildren();
     process.stderr.write(`alref: second ${name}: exiting now${killed > 0 ? ` (killed ${killed} ffmpeg process${killed === 1 ? '' : 'es'})` : ''}.\n`);
-    process.exit(SIGNAL_EXIT_CODES[received]);
+    // Exit once the killed children are reaped (at most 2 s), so none is left even as a zombie.
+    void trackedChildrenExited(2000).then(() => process.exit(code));
   };
   for (const s of STOP_SIGNALS) {
     process.on(s, onSignal);

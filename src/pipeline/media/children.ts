@@ -5,7 +5,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
  *
  * - Cancel: the code that started a child kills it (SIGTERM, then SIGKILL) and waits for its exit.
  * - Forced exit (a second Ctrl-C / SIGTERM in the CLI): {@link killTrackedChildren} sends SIGKILL to
- *   every child still running, synchronously, right before `process.exit`.
+ *   every child still running, and the CLI exits once they are reaped ({@link trackedChildrenExited},
+ *   bounded), so none is left behind, not even as a zombie.
  * - This process killed with SIGKILL (no handler runs): each tracked child has a watchdog, a tiny
  *   `/bin/sh` reading a pipe from this process. When this process dies the pipe closes, `read`
  *   returns and the watchdog kills the child. Not on Windows.
@@ -57,7 +58,10 @@ export function trackedChildren(): number[] {
   return [...live.keys()];
 }
 
-/** Sends SIGKILL to every tracked child (a forced exit); returns how many were signalled. */
+/**
+ * Sends SIGKILL to every tracked child (a forced exit); returns how many were signalled. They stay
+ * tracked until their `exit` event (the child reaped), which {@link trackedChildrenExited} waits for.
+ */
 export function killTrackedChildren(): number {
   let n = 0;
   for (const [pid, entry] of live) {
@@ -66,8 +70,26 @@ export function killTrackedChildren(): number {
       n++;
     } catch {
       // already gone
+      live.delete(pid);
     }
-    live.delete(pid);
   }
   return n;
+}
+
+/**
+ * Resolves once every tracked child has exited and been reaped, or after `timeoutMs`. A process
+ * that exits without it would leave killed children as zombies for whoever adopts them.
+ */
+export function trackedChildrenExited(timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  return new Promise((resolve) => {
+    const check = (): void => {
+      if (live.size === 0 || Date.now() >= until) {
+        resolve();
+        return;
+      }
+      setTimeout(check, 10);
+    };
+    check();
+  });
 }

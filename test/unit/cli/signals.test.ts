@@ -115,11 +115,18 @@ suite('Signals: the CLI stopped by SIGINT / SIGTERM / SIGHUP cleans up and exits
         assert.ok(isGone(p.pid), `${p.comm} ${p.pid} is gone (ESRCH)`);
       }
     }
-    assert.deepEqual(tempEntries(runDir), [], 'no temporary files in the run folder');
+    // A second signal that arrived before the first cleanup finished forces the exit: ffmpeg is
+    // still killed and reaped (checked above), but its temporary folder is left for the next run.
+    const forced = /second SIG[A-Z]+: exiting now/.test(cli.stderr());
+    if (!forced) {
+      assert.deepEqual(tempEntries(runDir), [], 'no temporary files in the run folder');
+    }
     assert.equal(readFileSync(file, 'utf8'), text, 'the notebook is unchanged');
     assert.deepEqual(readdirSync(tmp.path).filter((n) => n.includes('.tmp')), [], 'no temporary notebook next to it');
     assert.match(cli.stderr(), new RegExp(`${signals[0]} received: stopping`));
-    assert.match(cli.stderr(), /interrupted; .* was not written/);
+    if (!forced) {
+      assert.match(cli.stderr(), /interrupted; .* was not written/);
+    }
     return cli.stderr();
   }
 
