@@ -1,7 +1,7 @@
 // Starts the VS Code server shipped in the `code-server` npm package for tests, isolated from the
 // machine: fresh user-data and extensions folders, HOME/XDG_* in a scratch folder, no marketplace,
 // telemetry, updates or AI features; its whole process group is killed on stop.
-// Recipe: ../shared/docs/VSCODE-E2E.md.
+// Recipe: test/e2e/README.md (code-server's VS Code server driven by Debian Chromium).
 import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
