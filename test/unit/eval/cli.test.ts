@@ -3,39 +3,12 @@ import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { inflateRawSync } from 'node:zlib';
-import { Command } from 'commander';
-import { registerScoreCommand as registerScore } from '../../../src/cli/commands/score';
-import { registerMergeCommand as registerMerge } from '../../../src/cli/commands/merge';
-import { registerEvalCommand as registerEval } from '../../../src/cli/commands/eval';
-import { registerRunCommand as registerRun } from '../../../src/cli/commands/run';
 import { makeMevis, makeRefDavis, makeYtvos } from '../../tooling/datasets';
 import { decodeLabelPng } from '../../../src/pipeline/eval/png';
+import { runAlref } from '../../tooling/cli';
 
-/** Runs alref subcommands in-process, capturing stdout/stderr and the exit code. */
-async function alref(args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  const program = new Command('alref').exitOverride();
-  registerScore(program);
-  registerMerge(program);
-  registerEval(program);
-  registerRun(program);
-  let stdout = '';
-  let stderr = '';
-  const ow = process.stdout.write.bind(process.stdout);
-  const ew = process.stderr.write.bind(process.stderr);
-  const saved = process.exitCode;
-  process.exitCode = 0;
-  (process.stdout as any).write = (s: string | Uint8Array) => { stdout += String(s); return true; };
-  (process.stderr as any).write = (s: string | Uint8Array) => { stderr += String(s); return true; };
-  try {
-    await program.parseAsync(['node', 'alref', ...args]);
-  } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = saved;
-  return { stdout, stderr, code };
-}
+const alref = runAlref;
+
 
 /** Entry names and contents of a zip (stored or deflated entries), read from the central directory. */
 function readZip(file: string): Map<string, Buffer> {

@@ -8,11 +8,12 @@ import * as assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Command } from 'commander';
-import { registerScoreCommand } from '../../../src/cli/commands/score';
 import { davisStatistics } from '../../../src/pipeline/eval/metrics';
 import { encodeIndexedPng, nonZero, readLabelPng } from '../../../src/pipeline/eval/png';
 import { SAMPLES } from '../../tooling/media';
+import { runAlref, type CliResult } from '../../tooling/cli';
+
+const alrefScore = (args: string[]): Promise<CliResult> => runAlref(['score', ...args, '--quiet']);
 
 const CAR = path.join(SAMPLES, 'davis-car-shadow');
 
@@ -28,27 +29,6 @@ const REF = {
   f10v39: { j: 0.362025, f: 0.15433 },
 };
 
-async function alrefScore(args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  const program = new Command('alref').exitOverride();
-  registerScoreCommand(program);
-  let stdout = '';
-  let stderr = '';
-  const ow = process.stdout.write.bind(process.stdout);
-  const ew = process.stderr.write.bind(process.stderr);
-  const saved = process.exitCode;
-  process.exitCode = 0;
-  (process.stdout as any).write = (s: string | Uint8Array) => { stdout += String(s); return true; };
-  (process.stderr as any).write = (s: string | Uint8Array) => { stderr += String(s); return true; };
-  try {
-    await program.parseAsync(['node', 'alref', 'score', ...args, '--quiet']);
-  } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = saved;
-  return { stdout, stderr, code };
-}
 
 const mean = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length;
 const close = (a: number, b: number, tol = 1e-6): void => assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);

@@ -8,36 +8,17 @@ import * as assert from 'node:assert/strict';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Command } from 'commander';
 import { encode } from 'fast-png';
-import { registerScoreCommand, scoreLayoutsHelp } from '../../../src/cli/commands/score';
+import { scoreLayoutsHelp } from '../../../src/cli/commands/score';
 import { evalLayoutsHelp } from '../../../src/cli/commands/eval';
 import { DATASET_KINDS, readDataset } from '../../../src/pipeline/eval/datasets';
 import { encodeBinaryPng, labelEquals, readLabelPng } from '../../../src/pipeline/eval/png';
 import { scoreDataset, summarizeRecords } from '../../../src/pipeline/eval/score';
 import { makeMevis, makeS4, makeYtvos } from '../../tooling/datasets';
+import { runAlref, type CliResult } from '../../tooling/cli';
 
-async function alrefScore(args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  const program = new Command('alref').exitOverride();
-  registerScoreCommand(program);
-  let stdout = '';
-  let stderr = '';
-  const ow = process.stdout.write.bind(process.stdout);
-  const ew = process.stderr.write.bind(process.stderr);
-  const saved = process.exitCode;
-  process.exitCode = 0;
-  (process.stdout as any).write = (s: string | Uint8Array) => { stdout += String(s); return true; };
-  (process.stderr as any).write = (s: string | Uint8Array) => { stderr += String(s); return true; };
-  try {
-    await program.parseAsync(['node', 'alref', 'score', ...args, '--quiet']);
-  } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = saved;
-  return { stdout, stderr, code };
-}
+const alrefScore = (args: string[]): Promise<CliResult> => runAlref(['score', ...args, '--quiet']);
+
 
 /** Ref-YouTube-VOS train split (5 frames) whose predictions are exactly the ground truth. */
 async function perfectYtvos(root: string): Promise<string> {
