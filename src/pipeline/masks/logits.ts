@@ -37,37 +37,6 @@ export interface LogitsFile {
   frames: Array<SparseLogits | null>;
 }
 
-/**
- * Bilinear resize of a single-channel float image with half-pixel centres and clamped edges (the
- * resize of `F.interpolate(..., mode='bilinear', align_corners=False)` that the SAM 2 host loop uses
- * for its masks), keeping the float values.
- */
-export function resizeLogits(src: Float32Array, srcW: number, srcH: number, dstW: number, dstH: number): Float32Array {
-  const out = new Float32Array(dstW * dstH);
-  const sx = srcW / dstW;
-  const sy = srcH / dstH;
-  for (let y = 0; y < dstH; y++) {
-    const fy = Math.max(0, (y + 0.5) * sy - 0.5);
-    const y0 = Math.min(srcH - 1, Math.floor(fy));
-    const y1 = Math.min(srcH - 1, y0 + 1);
-    const wy = fy - y0;
-    for (let x = 0; x < dstW; x++) {
-      const fx = Math.max(0, (x + 0.5) * sx - 0.5);
-      const x0 = Math.min(srcW - 1, Math.floor(fx));
-      const x1 = Math.min(srcW - 1, x0 + 1);
-      const wx = fx - x0;
-      const a = src[y0 * srcW + x0];
-      const b = src[y0 * srcW + x1];
-      const c = src[y1 * srcW + x0];
-      const d = src[y1 * srcW + x1];
-      const top = a + (b - a) * wx;
-      const bottom = c + (d - c) * wx;
-      out[y * dstW + x] = top + (bottom - top) * wy;
-    }
-  }
-  return out;
-}
-
 /** Keeps the pixels of `logits` above `floor`; null when there is none. */
 export function toSparse(logits: Float32Array, width: number, height: number, floor = DAVIS_BACKGROUND_LOGIT): SparseLogits | null {
   const keep = new Uint8Array(width * height);

@@ -7,10 +7,11 @@ import type { StageEvent } from '../events';
 import { cssColour, renderContactSheet, sheetFrames } from '../masks/contactSheet';
 import { exportDavisPngs } from '../masks/davis';
 import { emptyRle, encodeRle, rleArea } from '../masks/rle';
-import { DAVIS_BACKGROUND_LOGIT, type LogitsFile, type SparseLogits, resizeLogits, toSparse } from '../masks/logits';
+import { DAVIS_BACKGROUND_LOGIT, type LogitsFile, type SparseLogits, toSparse } from '../masks/logits';
 import { detectCandidates } from '../models/candidates';
 import { detectionThresholds } from '../models/detectionDefaults';
 import { clipBox } from '../models/groundingDino';
+import { resizeBilinear } from '../models/sam2/maskOps';
 import { Sam2VideoTracker, type Sam2Prompt } from '../models/sam2/video';
 import { requireModels } from '../models/service';
 import { hashJson } from '../run/hash';
@@ -184,7 +185,7 @@ export async function* runPropagate(request: StageRequest<PropagateParams>, ctx:
           masks[r.frameIndex] = encodeRle(r.mask, width, height);
           if (params.keepLogits && r.lowResLogits) {
             const low = r.lowResLogits;
-            logits[r.frameIndex] = toSparse(resizeLogits(low.data, low.width, low.height, width, height), width, height, DAVIS_BACKGROUND_LOGIT);
+            logits[r.frameIndex] = toSparse(resizeBilinear(low.data, low.width, low.height, width, height), width, height, DAVIS_BACKGROUND_LOGIT);
           }
           done++;
           yield { type: 'progress', done, total, label: `object ${t.objectId}: frame ${r.frameIndex}` };

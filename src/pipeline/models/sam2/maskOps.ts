@@ -61,41 +61,14 @@ export function fillHoles(logits: Float32Array, width: number, height: number, m
 }
 
 /**
- * Bilinear resize of a single-channel float image (half-pixel centres, edge clamped), then `> 0`:
- * the binary mask at video resolution, row-major 0/1.
+ * The binary mask at video resolution, row-major 0/1: {@link resizeBilinear} of the logits (as the
+ * official predictor upsamples them), then `> 0`. One kernel, so stored logits and masks agree.
  */
 export function resizeLogitsToMask(src: Float32Array, srcW: number, srcH: number, dstW: number, dstH: number): Uint8Array {
-  const out = new Uint8Array(dstW * dstH);
-  const sx = srcW / dstW;
-  const sy = srcH / dstH;
-  const x0s = new Int32Array(dstW);
-  const x1s = new Int32Array(dstW);
-  const fxs = new Float32Array(dstW);
-  for (let x = 0; x < dstW; x++) {
-    const fx = Math.max(0, (x + 0.5) * sx - 0.5);
-    const x0 = Math.min(srcW - 1, Math.floor(fx));
-    x0s[x] = x0;
-    x1s[x] = Math.min(srcW - 1, x0 + 1);
-    fxs[x] = fx - x0;
-  }
-  for (let y = 0; y < dstH; y++) {
-    const fy = Math.max(0, (y + 0.5) * sy - 0.5);
-    const y0 = Math.min(srcH - 1, Math.floor(fy));
-    const y1 = Math.min(srcH - 1, y0 + 1);
-    const wy = fy - y0;
-    const r0 = y0 * srcW;
-    const r1 = y1 * srcW;
-    const row = y * dstW;
-    for (let x = 0; x < dstW; x++) {
-      const a = src[r0 + x0s[x]];
-      const b = src[r0 + x1s[x]];
-      const c = src[r1 + x0s[x]];
-      const d = src[r1 + x1s[x]];
-      const wx = fxs[x];
-      const top = a + (b - a) * wx;
-      const bottom = c + (d - c) * wx;
-      out[row + x] = top + (bottom - top) * wy > 0 ? 1 : 0;
-    }
+  const logits = resizeBilinear(src, srcW, srcH, dstW, dstH);
+  const out = new Uint8Array(logits.length);
+  for (let i = 0; i < logits.length; i++) {
+    out[i] = logits[i] > 0 ? 1 : 0;
   }
   return out;
 }
