@@ -353,12 +353,14 @@ function firstLine(message: string): string {
 /**
  * The outputs a FAILED run leaves: its error (and warnings) first, then a note, then the outputs the
  * cell had before the run, so a failure never wipes earlier answers. An earlier failure's error and
- * note are dropped (the older outputs under them are kept). Without previous outputs, the failed
+ * note are dropped (the older outputs under them are kept). Previous outputs holding an error and no
+ * note are an earlier failed run's own outputs: they are not kept. Without older outputs, the failed
  * run's own outputs stay as they are.
  */
 export function keepPreviousOutputs(failed: readonly OutputModel[], previous: readonly OutputModel[], message: string): OutputModel[] {
   const at = previous.findIndex((o) => o.metadata?.[NOTICE_METADATA_KEY] === 'previous-run');
-  const older = at >= 0 ? previous.slice(at + 1) : [...previous];
+  const failedBefore = previous.some((o) => o.items.some((i) => i.mime === ERROR_MIME));
+  const older = at >= 0 ? previous.slice(at + 1) : failedBefore ? [] : [...previous];
   if (older.length === 0) {
     return [...failed];
   }

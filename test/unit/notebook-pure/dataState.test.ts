@@ -58,6 +58,22 @@ suite('#15 data and state: outputs of failed and stopped runs', () => {
     assert.match(noticeText(again[1], 'previous-run') ?? '', /this run failed: second/);
   });
 
+  test('a cell that fails twice shows only the second failure, not the first one as "Previous run\'s outputs"', () => {
+    const fail = (message: string): OutputModel[] => {
+      const b = new CellOutputBuilder();
+      b.apply({ type: 'trace', streamId: 's1', title: 'Clip 1', delta: `half a reply (${message})` });
+      b.error('PipelineError', message);
+      b.finish('failed');
+      return b.outputs();
+    };
+    const first = keepPreviousOutputs(fail('first'), [], 'first');
+    assert.deepEqual(first.map((o) => o.items[0].mime), [MIME.reasoningTrace, ERROR_MIME]);
+    const second = keepPreviousOutputs(fail('second'), first, 'second');
+    assert.equal(second.filter((o) => o.metadata?.[NOTICE_METADATA_KEY] === 'previous-run').length, 0, 'no note over a failed run');
+    assert.deepEqual(second.map((o) => o.items[0].mime), [MIME.reasoningTrace, ERROR_MIME]);
+    assert.ok(!second.some((o) => o.items.some((i) => dec.decode(i.data).includes('first'))), 'nothing of the first failure is kept');
+  });
+
   test('without previous outputs a failed run shows its own outputs, traces closed (never left "streaming")', () => {
     const b = new CellOutputBuilder();
     b.apply({ type: 'trace', streamId: 's1', title: 'Clip 1', delta: '' });
