@@ -530,9 +530,15 @@ function parseStageCellUnchecked(source: string, options: StageParseOptions): St
 
 export type PromptParseResult =
   | { ok: true; name: string; text: string; nameRange: SourceRange; diagnostics: CellDiagnostic[] }
-  | { ok: false; diagnostics: CellDiagnostic[] };
+  | {
+      ok: false;
+      diagnostics: CellDiagnostic[];
+      /** The template the cell seems to name: a loose match of its FIRST non-empty line only (`template : x`, `template: x y`). */
+      name?: string;
+    };
 
 const TEMPLATE_LINE = /^template:[ \t]*([A-Za-z0-9_.-]+)[ \t]*$/;
+const LOOSE_TEMPLATE_LINE = /^template\s*:\s*(\S+)/;
 
 /**
  * Parses a prompt cell (language `alref-prompt`): the first non-empty line is `template: <name>`,
@@ -549,8 +555,10 @@ export function parsePromptCell(source: string): PromptParseResult {
   const match = TEMPLATE_LINE.exec(line.trim());
   const lineStart = lines.slice(0, first).reduce((n, l) => n + l.length + 1, 0);
   if (!match) {
+    const loose = LOOSE_TEMPLATE_LINE.exec(line.trim())?.[1];
     return {
       ok: false,
+      ...(loose ? { name: loose } : {}),
       diagnostics: [
         {
           message: `The first line of a prompt cell must be "template: <name>" (letters, digits, ".", "-", "_"), not ${quoteForMessage(line.trim())}.`,

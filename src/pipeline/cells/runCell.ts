@@ -232,9 +232,8 @@ function runPromptCell(cell: CellLike, index: number, host: CellHostContext, out
   if (!parsed.ok) {
     const message = diagnosticsMessage(label, parsed.diagnostics);
     outputs.error('PipelineError', message);
-    const named = /^\s*template\s*:\s*(\S+)/m.exec(cell.source)?.[1];
     return {
-      status: 'error', outputs: outputs.outputs(), cellId: cell.id, message, ...(named ? { failedPrompt: named } : {}),
+      status: 'error', outputs: outputs.outputs(), cellId: cell.id, message, ...(parsed.name ? { failedPrompt: parsed.name } : {}),
       error: new PipelineError(message, { stage: 'prompt', kind: 'invalid-input', field: 'template', cellId: cell.id }),
     };
   }

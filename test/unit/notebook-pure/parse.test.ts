@@ -115,6 +115,9 @@ suite('cells: prompt cells and the notebook index', () => {
     const bad = parsePromptCell('Describe the frames\ntemplate: x');
     assert.equal(bad.ok, false);
     assert.match(!bad.ok ? bad.diagnostics[0].message : '', /first line of a prompt cell must be "template: <name>"/);
+    assert.equal(!bad.ok ? bad.name : 'ok', undefined, 'a later "template:" line names nothing');
+    const loose = parsePromptCell('\ntemplate : pivot-box.cot extra\ntext');
+    assert.equal(!loose.ok ? loose.name : 'ok', 'pivot-box.cot');
     assert.equal(parsePromptCell('').ok, false);
     const empty = parsePromptCell('template: a');
     assert.ok(empty.ok && empty.diagnostics[0].severity === 'warning');

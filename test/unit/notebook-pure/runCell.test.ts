@@ -98,6 +98,16 @@ suite('cells: the shared cell runner (real stages)', () => {
     assert.equal(bad.status, 'error');
     assert.match(bad.message ?? '', /^Cell 6 \(id "q"\).*no-such-template/);
   });
+
+  test('a prompt cell that does not parse names a failed template from its FIRST non-empty line only', async () => {
+    const run = (source: string) => runCell({ cells: [{ id: 'p', language: 'alref-prompt', source }], index: 0, session: new NotebookSession(), host, signal: new AbortController().signal });
+    const later = await run('templat: x\nSome text.\ntemplate: pivot-box.cot\n');
+    assert.equal(later.status, 'error');
+    assert.equal(later.failedPrompt, undefined, 'a "template:" line further down is template text, not the header');
+    const loose = await run('\n  template : pivot-box.cot extra\nSome text.\n');
+    assert.equal(loose.status, 'error');
+    assert.equal(loose.failedPrompt, 'pivot-box.cot');
+  });
 });
 
 suite('cells: runner + session with real stages on a real clip', () => {
