@@ -24,34 +24,45 @@ export interface DecodedNotebook {
 }
 
 /**
- * Length of the valid UTF-8 sequence starting at `i`, or 0 when the bytes there are not valid
- * UTF-8 (overlong forms, surrogates, code points above U+10FFFF, truncated sequences).
+ * Bytes taken by the UTF-8 sequence at `i` (a non-ASCII lead byte): its length when it is valid,
+ * or minus the length of its maximal valid prefix (at least one byte) when it is not (overlong
+ * forms, surrogates, code points above U+10FFFF, truncated sequences). That prefix is what a WHATWG
+ * decoder turns into ONE U+FFFD, so `F0 9F 98` followed by `"` is one invalid sequence, not three.
  */
-function sequenceLength(b: Uint8Array, i: number): number {
+function sequenceAt(b: Uint8Array, i: number): number {
   const c = b[i];
-  if (c < 0x80) {
-    return 1;
-  }
-  const cont = (k: number, lo = 0x80, hi = 0xbf): boolean => i + k < b.length && b[i + k] >= lo && b[i + k] <= hi;
+  let need: number;
+  let lo = 0x80;
+  let hi = 0xbf;
   if (c >= 0xc2 && c <= 0xdf) {
-    return cont(1) ? 2 : 0;
+    need = 1;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    need = 2;
+    lo = c === 0xe0 ? 0xa0 : 0x80;
+    hi = c === 0xed ? 0x9f : 0xbf;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    need = 3;
+    lo = c === 0xf0 ? 0x90 : 0x80;
+    hi = c === 0xf4 ? 0x8f : 0xbf;
+  } else {
+    return -1;
   }
-  if (c >= 0xe0 && c <= 0xef) {
-    const lo = c === 0xe0 ? 0xa0 : 0x80;
-    const hi = c === 0xed ? 0x9f : 0xbf;
-    return cont(1, lo, hi) && cont(2) ? 3 : 0;
+  for (let k = 1; k <= need; k++) {
+    if (i + k >= b.length || b[i + k] < lo || b[i + k] > hi) {
+      return -k;
+    }
+    lo = 0x80;
+    hi = 0xbf;
   }
-  if (c >= 0xf0 && c <= 0xf4) {
-    const lo = c === 0xf0 ? 0x90 : 0x80;
-    const hi = c === 0xf4 ? 0x8f : 0xbf;
-    return cont(1, lo, hi) && cont(2) && cont(3) ? 4 : 0;
-  }
-  return 0;
+  return need + 1;
 }
 
-/** Byte offsets of every invalid UTF-8 sequence start (at most `limit` of them), and their total count. */
-export function invalidUtf8Offsets(bytes: Uint8Array, limit = 1): { offsets: number[]; count: number } {
-  const offsets: number[] = [];
+/**
+ * Byte offset of the first invalid UTF-8 sequence and how many there are (each one U+FFFD when
+ * decoded), or undefined when the bytes are valid UTF-8.
+ */
+export function invalidUtf8(bytes: Uint8Array): { first: number; count: number } | undefined {
+  let first = -1;
   let count = 0;
   let i = 0;
   while (i < bytes.length) {
@@ -60,18 +71,15 @@ export function invalidUtf8Offsets(bytes: Uint8Array, limit = 1): { offsets: num
       i++;
       continue;
     }
-    const n = sequenceLength(bytes, i);
-    if (n === 0) {
-      if (offsets.length < limit) {
-        offsets.push(i);
+    const n = sequenceAt(bytes, i);
+    if (n < 0) {
+      if (count++ === 0) {
+        first = i;
       }
-      count++;
-      i++;
-    } else {
-      i += n;
     }
+    i += Math.abs(n);
   }
-  return { offsets, count };
+  return count > 0 ? { first, count } : undefined;
 }
 
 const lenient = new TextDecoder('utf-8', { fatal: false });
@@ -88,11 +96,11 @@ export function decodeNotebookBytes(bytes: Uint8Array): DecodedNotebook {
   if (isUtf8(bytes)) {
     return { text };
   }
-  const { offsets, count } = invalidUtf8Offsets(bytes);
-  if (count === 0) {
+  const bad = invalidUtf8(bytes);
+  if (!bad) {
     return { text };
   }
-  const byteOffset = offsets[0];
+  const { first: byteOffset, count } = bad;
   // The bytes before the first invalid sequence are valid UTF-8, so their decoded length is the
   // character offset of the replacement character in `text`.
   const before = lenient.decode(bytes.subarray(0, byteOffset));

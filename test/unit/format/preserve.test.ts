@@ -190,6 +190,29 @@ suite('format: bytes that are not valid UTF-8', () => {
     }
   });
 
+  test('the count of invalid places is the number of U+FFFD the decoder writes (a truncated sequence is one)', () => {
+    const cases: Array<[number[], number]> = [
+      [[0xf0, 0x9f, 0x98], 1],
+      [[0xe2, 0x82], 1],
+      [[0xe2, 0x82, 0xf0, 0x9f, 0x98], 2],
+      [[0xc3, 0x28], 1],
+      [[0xc0, 0xaf], 2],
+      [[0xed, 0xa0, 0x80], 3],
+      [[0xf5, 0x80, 0x80, 0x80], 4],
+      [[0xf0, 0x9f, 0x98, 0x80, 0x80], 1],
+    ];
+    for (const [seq, expected] of cases) {
+      const bytes = new Uint8Array([0x22, ...seq, 0x22]);
+      const info = decodeNotebookBytes(bytes).invalidUtf8;
+      const replaced = [...new TextDecoder().decode(bytes)].filter((ch) => ch === '\uFFFD').length;
+      assert.equal(replaced, expected, `decoder on ${seq.join(',')}`);
+      assert.equal(info?.count, expected, seq.join(','));
+      assert.equal(info?.byteOffset, seq[0] === 0xf0 && seq[3] === 0x80 ? 5 : 1, 'a whole sequence before the stray byte is valid');
+    }
+    // At the very end of the file too.
+    assert.equal(decodeNotebookBytes(new Uint8Array([0x22, 0xf0, 0x9f, 0x98])).invalidUtf8?.count, 1);
+  });
+
   test('jsonPathAt names keys, array elements and nested values', () => {
     const t = '{"a": [1, {"b": "xy"}], "c": {"d": [[0, 1], "z"]}}';
     assert.deepEqual(jsonPathAt(t, t.indexOf('xy')), ['a', 1, 'b']);
