@@ -189,8 +189,13 @@ suite('#15 data and state: the experiment record', () => {
     const sums = await modelChecksums(used, cache);
     assert.deepEqual(sums, { 'sam2.1-hiera-tiny-video/encoder': sha256('encoder bytes') });
     assert.equal(cache.size, 1);
-    await modelChecksums(used, cache);
-    assert.equal(cache.size, 1, 'an unchanged file is not hashed again');
+    // A sentinel in the cache comes back as the file's hash: the unchanged file was not read again.
+    const [cacheKey] = [...cache.keys()];
+    cache.set(cacheKey, 'sentinel');
+    assert.deepEqual(await modelChecksums(used, cache), { 'sam2.1-hiera-tiny-video/encoder': 'sentinel' }, 'an unchanged file is not hashed again');
+    // A changed file (size or mtime) is hashed again.
+    writeFileSync(enc1, 'other encoder bytes');
+    assert.deepEqual(await modelChecksums(used, cache), { 'sam2.1-hiera-tiny-video/encoder': sha256('other encoder bytes') });
 
     const s = new NotebookSession();
     s.put(result('pf', 'pivot-frame', [], { prompt: { name: 'pivot-frame.cot', source: 'file', templateHash: 'tpl' } }), undefined, { llm: { requested: 'gpt-4o', reported: ['gpt-4o-2024-08-06'] } });

@@ -42,12 +42,16 @@ suite('cells: YAML aliases in stage cells are cell errors', () => {
   test('very deep YAML nesting and odd bytes are diagnostics too', () => {
     const deep = parseStageCell(`stage: reference\nexpression: ${'['.repeat(5000)}${']'.repeat(5000)}\n`, { cellId: 'c', cellIndex: 1 });
     assert.ok(rejected(deep).length > 0);
-    for (const src of ['stage: reference\nexpression: "\uFFFD\u0000\uD800"\n', '\uFEFFstage: reference\n\texpression: x\n', 'stage: reference\nexpression: !!binary x\n', 'stage: reference\n? [a, b]\n: c\n']) {
-      const r = parseStageCell(src, { cellId: 'c', cellIndex: 1 });
-      assert.equal(typeof r.ok, 'boolean');
-      if (!r.ok) {
-        assert.ok(r.diagnostics.length > 0);
-      }
-    }
+    const odd = parseStageCell('stage: reference\nexpression: "\uFFFD\u0000\uD800"\n', { cellId: 'c', cellIndex: 1 });
+    assert.ok(odd.ok, 'odd characters in a quoted string are the string');
+    assert.equal(odd.request.params.expression, '\uFFFD\u0000\uD800');
+    const tab = rejected(parseStageCell('\uFEFFstage: reference\n\texpression: x\n', { cellId: 'c', cellIndex: 1 }));
+    assert.match(tab[0]?.message ?? '', /^Invalid YAML: Tabs are not allowed/);
+    assert.equal(tab[0].range.start.line, 1);
+    const binary = rejected(parseStageCell('stage: reference\nexpression: !!binary x\n', { cellId: 'c', cellIndex: 1 }));
+    assert.deepEqual([binary.length, binary[0].field], [1, 'expression']);
+    assert.match(binary[0].message, /^Field "expression" must be a string/);
+    const complexKey = rejected(parseStageCell('stage: reference\n? [a, b]\n: c\n', { cellId: 'c', cellIndex: 1 }));
+    assert.match(complexKey[0]?.message ?? '', /^Unknown field .* for a reference stage/);
   });
 });
