@@ -1,7 +1,5 @@
 import * as vscode from 'vscode';
 import { CONTROLLER_ID, NOTEBOOK_TYPE, PROMPT_LANGUAGE, STAGE_LANGUAGE } from '../common/mime';
-import { collectPromptOverrides } from '../pipeline/cells/notebook';
-import { buildExperimentRecord } from '../pipeline/cells/record';
 import { applyNotebookSettings } from '../pipeline/cells/settingsMerge';
 import { runCell } from '../pipeline/cells/runCell';
 import type { AlrefNotebookMetadata, ExperimentRecord } from '../pipeline/format/model';
@@ -10,7 +8,6 @@ import type { Services } from '../pipeline/services';
 import type { PipelineSettings } from '../pipeline/settings';
 import type { Logger } from '../pipeline/types';
 import { keepPreviousOutputs } from '../pipeline/cells/outputs';
-import { modelChecksums } from '../pipeline/cells/record';
 import { cellLikes, fromCellOutput } from './convert';
 import { ExecutionOutputs } from './outputs';
 import type { NotebookSessions, NotebookState } from './sessions';
@@ -125,11 +122,7 @@ export class AlrefController implements vscode.Disposable {
         },
       });
       status = outcome.status;
-      if (outcome.prompt) {
-        state.prompts.set(outcome.prompt.name, outcome.prompt.hash);
-      } else if (outcome.failedPrompt) {
-        state.prompts.set(outcome.failedPrompt, null);
-      }
+      state.recorder.noteRun(outcome);
       const final = outcome.status === 'error' ? keepPreviousOutputs(outcome.outputs, previous, outcome.message ?? 'error') : outcome.outputs;
       await outputs.flush(final, outcome.status !== 'cancelled');
       if (outcome.status === 'error') {
@@ -161,23 +154,14 @@ export class AlrefController implements vscode.Disposable {
   private async _updateRecord(notebook: vscode.NotebookDocument, state: NotebookState): Promise<void> {
     const meta = { ...(notebook.metadata ?? {}) } as Record<string, unknown>;
     const alref = { ...((meta.alref as AlrefNotebookMetadata | undefined) ?? { formatVersion: 1 }) };
-    const overrides = collectPromptOverrides(cellLikes(notebook)).overrides;
-    const models = state.services?.value.models?.usedFiles?.() ?? [];
-    let checksums: Record<string, string> = {};
-    try {
-      checksums = await modelChecksums(models, state.checksums);
-    } catch (err) {
-      this._deps.log.warn(`Model checksums for the experiment record: ${err instanceof Error ? err.message : String(err)}`);
-    }
-    const record = buildExperimentRecord({
+    const record = await state.recorder.record({
       version: this._deps.version,
       settings: applyNotebookSettings(this._deps.settings(), notebook.metadata),
       session: state.session,
-      // Only prompt cells that ran without an error (a failed one leaves no hash).
-      promptOverrides: Object.fromEntries(Object.entries(overrides).filter(([name]) => state.prompts.get(name) !== null)),
-      failedPrompts: [...state.prompts.entries()].filter(([, h]) => h === null).map(([name]) => name),
-      modelChecksums: checksums,
+      cells: cellLikes(notebook),
+      usedModelFiles: state.services?.value.models?.usedFiles?.() ?? [],
       previous: alref.record as ExperimentRecord | undefined,
+      warn: (m) => this._deps.log.warn(m),
     });
     if (JSON.stringify(record) === JSON.stringify(alref.record)) {
       return;

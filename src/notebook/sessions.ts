@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import * as vscode from 'vscode';
+import { ExperimentRecorder } from '../pipeline/cells/record';
 import { runDirFor } from '../pipeline/run/runFolder';
 import { NotebookSession } from '../pipeline/session';
 import type { Services } from '../pipeline/services';
@@ -13,11 +14,8 @@ export interface NotebookState {
   queue: Promise<void>;
   executionOrder: number;
   services?: { key: string; value: Services };
-  /** Template name -> hash of the prompt cell's text at its last run; null when that run failed. */
-  prompts: Map<string, string | null>;
-  /** sha256 of model files already hashed, by path, size and mtime. */
-  checksums: Map<string, string>;
-  /** Parsed-request hash of each cell at its last successful run is kept by the session itself. */
+  /** Prompt cell outcomes and model checksums for the experiment record (the CLI keeps the same). */
+  readonly recorder: ExperimentRecorder;
 }
 
 /**
@@ -45,7 +43,7 @@ export class NotebookSessions implements vscode.Disposable {
     const key = doc.uri.toString();
     let state = this._states.get(key);
     if (!state) {
-      state = { uri: key, session: new NotebookSession(), queue: Promise.resolve(), executionOrder: 0, prompts: new Map(), checksums: new Map() };
+      state = { uri: key, session: new NotebookSession(), queue: Promise.resolve(), executionOrder: 0, recorder: new ExperimentRecorder() };
       this._states.set(key, state);
     }
     return state;

@@ -2,8 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
-import { collectPromptOverrides } from '../../pipeline/cells/notebook';
-import { buildExperimentRecord } from '../../pipeline/cells/record';
+import { ExperimentRecorder } from '../../pipeline/cells/record';
 import { cellLabel, runCell } from '../../pipeline/cells/runCell';
 import type { CellRunOutcome } from '../../pipeline/cells/runCell';
 import type { CellLike } from '../../pipeline/cells/notebook';
@@ -149,6 +148,7 @@ export async function runNotebookFile(file: string, options: NotebookRunOptions,
   const log = stderrLogger(Boolean(options.verbose));
   const services = createServices(settings, { ...cliServiceEnv(runDir, (m) => log.info(m)), log });
   const session = new NotebookSession();
+  const recorder = new ExperimentRecorder();
   const cells: CellLike[] = model.cells.map((c) => ({ id: String(c.metadata.id), language: c.kind === 'markdown' ? 'markdown' : c.language, source: c.source }));
   const ac = new AbortController();
   const onAbort = (): void => ac.abort();
@@ -190,6 +190,7 @@ export async function runNotebookFile(file: string, options: NotebookRunOptions,
         printer.line(`${prefix} interrupted; ${outFile} was not written.`);
         return 130;
       }
+      recorder.noteRun(outcome);
       cell.outputs = outcome.outputs;
       cell.executionSummary = { executionOrder: ++order, success: outcome.status === 'ok', timing: { startTime, endTime: Date.now() } };
       if (outcome.status === 'error') {
@@ -203,7 +204,15 @@ export async function runNotebookFile(file: string, options: NotebookRunOptions,
     signal?.removeEventListener('abort', onAbort);
   }
   const meta = (model.metadata.alref ?? { formatVersion: 1 }) as AlrefNotebookMetadata;
-  meta.record = buildExperimentRecord({ version: packageVersion(), settings, session, promptOverrides: collectPromptOverrides(cells).overrides, previous: meta.record });
+  meta.record = await recorder.record({
+    version: packageVersion(),
+    settings,
+    session,
+    cells,
+    usedModelFiles: services.models?.usedFiles?.() ?? [],
+    previous: meta.record,
+    warn: (m) => printer.line(`warning: ${m}`),
+  });
   model.metadata.alref = meta;
   try {
     await writeFileAtomic(outFile, serializeNotebook(model));

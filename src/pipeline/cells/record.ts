@@ -4,6 +4,8 @@ import { sha256File } from '../models/download';
 import { sha256 } from '../run/hash';
 import type { NotebookSession } from '../session';
 import type { PipelineSettings } from '../settings';
+import type { CellLike } from './notebook';
+import { collectPromptOverrides } from './notebook';
 
 /**
  * The settings that change results, for the experiment record. Never the API key, the LLM base URL
@@ -98,4 +100,58 @@ export async function modelChecksums(
     out[`${u.modelId}/${u.key}`] = hash;
   }
   return out;
+}
+
+/**
+ * What the experiment record of one notebook needs besides its session, kept across runs by the VS
+ * Code kernel and `alref notebook run` alike: how each prompt cell's last run went, and the model
+ * file checksums computed so far. Both hosts write the record through {@link ExperimentRecorder.record},
+ * so they write the same record for the same runs.
+ */
+export class ExperimentRecorder {
+  /** Template name -> hash of the prompt cell's text at its last run; null when that run failed. */
+  private readonly _prompts = new Map<string, string | null>();
+  /** sha256 of model files already hashed, by path, size and mtime. */
+  private readonly _checksums = new Map<string, string>();
+
+  /** Notes how a cell run went for a prompt cell (`prompt` when it ran, `failedPrompt` when it failed); other cells are ignored. */
+  noteRun(outcome: { prompt?: { name: string; hash: string }; failedPrompt?: string }): void {
+    if (outcome.prompt) {
+      this._prompts.set(outcome.prompt.name, outcome.prompt.hash);
+    } else if (outcome.failedPrompt) {
+      this._prompts.set(outcome.failedPrompt, null);
+    }
+  }
+
+  /**
+   * The record after a run: the notebook's prompt overrides whose cell did not fail at its last run
+   * (a failed prompt cell leaves no hash), and the sha256 of the model files used (`usedModelFiles`,
+   * from the model service). A model file that cannot be hashed is reported through `warn` and left out.
+   */
+  async record(input: {
+    version: string;
+    settings: PipelineSettings;
+    session: NotebookSession;
+    cells: readonly CellLike[];
+    usedModelFiles: ReadonlyArray<{ modelId: string; key: string; file: string }>;
+    previous?: ExperimentRecord;
+    warn: (message: string) => void;
+  }): Promise<ExperimentRecord> {
+    let checksums: Record<string, string> = {};
+    try {
+      checksums = await modelChecksums(input.usedModelFiles, this._checksums);
+    } catch (err) {
+      input.warn(`Model checksums for the experiment record: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const { overrides } = collectPromptOverrides(input.cells);
+    return buildExperimentRecord({
+      version: input.version,
+      settings: input.settings,
+      session: input.session,
+      promptOverrides: Object.fromEntries(Object.entries(overrides).filter(([name]) => this._prompts.get(name) !== null)),
+      failedPrompts: [...this._prompts.entries()].filter(([, h]) => h === null).map(([name]) => name),
+      modelChecksums: checksums,
+      previous: input.previous,
+    });
+  }
 }

@@ -8,6 +8,7 @@ import type { NotebookModel } from '../../../src/pipeline/format';
 import { MIME } from '../../../src/common/mime';
 import { makeClip, tempDir } from '../../tooling/media';
 import type { TempDir } from '../../tooling/media';
+import { FIXTURE_IDS, writeModelFixtures } from '../../tooling/onnxFixtures';
 
 const dec = new TextDecoder();
 
@@ -79,6 +80,41 @@ suite('cli: alref notebook run', () => {
     assert.match(err.message, /^Cell 2 \(id "v"\), field "source": /);
     assert.equal(nb.cells[2].executionSummary, undefined, 'cells after the failure do not run');
     assert.ok(nb.metadata.alref?.record?.prompts['pivot-frame.cot']);
+  });
+
+  test('the record is the kernel\'s: a failed prompt cell leaves no hash (its earlier one is dropped too)', async () => {
+    const file = path.join(tmp.path, 'prompt.alref');
+    const bad = 'template: pivot-frame.cot\nPick one of {{noSuchVariable}}.\n';
+    const nb = notebook([['p', 'alref-prompt', bad], ['v', 'alref', 'stage: video\nsource: x.mp4\n']]);
+    nb.metadata.alref = { formatVersion: 1, record: { extensionVersion: '0.1', settings: {}, models: {}, prompts: { 'pivot-frame.cot': 'old' }, cells: {} } };
+    writeFileSync(file, serializeNotebook(nb));
+    assert.equal(await runNotebookFile(file, {}), 1);
+    const written = parseNotebook(readFileSync(file, 'utf8'));
+    assert.equal(written.cells[0].executionSummary?.success, false);
+    assert.deepEqual(written.metadata.alref?.record?.prompts, {}, 'neither the failed text nor the earlier hash');
+    assert.equal(written.cells[1].executionSummary, undefined);
+  });
+
+  test('the record has the sha256 of the model files a stage used (fixture G-DINO + SAM 2 baseline)', async () => {
+    makeClip(path.join(tmp.path, 'clip.mp4'), { frames: 12, fps: 4, width: 64, height: 48 });
+    const modelsDir = await writeModelFixtures(path.join(tmp.path, 'models'), { only: ['sam2', 'groundingDino'] });
+    const file = path.join(tmp.path, 'models.alref');
+    writeFileSync(
+      file,
+      serializeNotebook(
+        notebook([
+          ['v', 'alref', 'stage: video\nid: video\nsource: clip.mp4\nfps: 4\nfilmstripFrames: 0\n'],
+          ['r', 'alref', 'stage: reference\nid: reference\nexpression: the square\n'],
+          ['p', 'alref', 'stage: propagate\nid: propagate\nstrategy: first-frame-top-box\n'],
+        ]),
+      ),
+    );
+    const code = await runNotebookFile(file, { set: [`models.localDir=${modelsDir}`, `models.cacheDir=${path.join(tmp.path, 'cache')}`] });
+    const written = parseNotebook(readFileSync(file, 'utf8'));
+    assert.equal(code, 0, JSON.stringify(written.cells.map((c) => c.outputs.flatMap((o) => o.items.filter((i) => i.mime === ERROR_MIME).map((i) => dec.decode(i.data))))));
+    const models = written.metadata.alref?.record?.models ?? {};
+    const hashed = Object.entries(models).filter(([k]) => k.startsWith(`${FIXTURE_IDS.groundingDino}/`) || k.startsWith(`${FIXTURE_IDS.sam2}/`));
+    assert.ok(hashed.length >= 1 && hashed.every(([, h]) => /^[0-9a-f]{64}$/.test(h)), `record.models: ${JSON.stringify(models)}`);
   });
 
   test('a malformed or truncated notebook throws before anything is written; an interrupted run writes nothing', async () => {
