@@ -49,7 +49,7 @@ export function activate(context: vscode.ExtensionContext): void {
       const cell = nb?.cellAt(index);
       return cell ? statusBar.provideCellStatusBarItems(cell).map((i) => ({ text: i.text, tooltip: typeof i.tooltip === 'string' ? i.tooltip : undefined })) : [];
     }),
-    new CellDiagnostics(),
+    new CellDiagnostics(sessions),
     registerCompletions(),
     registerCellIdKeeper(),
     registerRendererMessaging(sessions, log),

@@ -1,11 +1,11 @@
 import * as vscode from 'vscode';
 import { NOTEBOOK_TYPE, PROMPT_LANGUAGE, STAGE_LANGUAGE } from '../common/mime';
 import { knownCells } from '../pipeline/cells/notebook';
-import path from 'node:path';
 import { parsePromptCell, parseStageCell } from '../pipeline/cells/parse';
 import { missingPathDiagnostics } from '../pipeline/cells/pathChecks';
 import type { CellDiagnostic } from '../pipeline/cells/parse';
 import { cellLikes, metadataId } from './convert';
+import type { NotebookSessions } from './sessions';
 
 function toDiagnostic(d: CellDiagnostic): vscode.Diagnostic {
   const range = new vscode.Range(d.range.start.line, d.range.start.character, d.range.end.line, d.range.end.character);
@@ -17,14 +17,6 @@ function toDiagnostic(d: CellDiagnostic): vscode.Diagnostic {
   return diag;
 }
 
-/** Folder relative paths of a notebook's cells resolve against (as `NotebookSessions.baseDir`). */
-function baseDirOf(nb: vscode.NotebookDocument): string {
-  if (nb.uri.scheme === 'file') {
-    return path.dirname(nb.uri.fsPath);
-  }
-  return vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? process.cwd();
-}
-
 /**
  * YAML and schema problems of stage cells (and malformed prompt cells) as editor diagnostics,
  * recomputed for the whole notebook when any of its cells changes (a `uses` may name another cell).
@@ -34,7 +26,8 @@ export class CellDiagnostics implements vscode.Disposable {
   private readonly _subscriptions: vscode.Disposable[];
   private readonly _timers = new Map<string, ReturnType<typeof setTimeout>>();
 
-  constructor() {
+  /** `sessions` says where a notebook's relative paths resolve (as the kernel resolves them when it runs). */
+  constructor(private readonly _sessions: NotebookSessions) {
     this._subscriptions = [
       vscode.workspace.onDidOpenNotebookDocument((nb) => this.refresh(nb)),
       vscode.workspace.onDidChangeNotebookDocument((e) => {
@@ -94,7 +87,7 @@ export class CellDiagnostics implements vscode.Disposable {
         const r = parseStageCell(text, { cellId: metadataId(cell), cellIndex: cell.index + 1, knownCells: known });
         diags = r.diagnostics;
         if (r.ok) {
-          diags = [...diags, ...missingPathDiagnostics(text, r.request.kind, r.request.params, baseDirOf(nb))];
+          diags = [...diags, ...missingPathDiagnostics(text, r.request.kind, r.request.params, this._sessions.baseDir(nb.uri))];
         }
       } else if (cell.kind === vscode.NotebookCellKind.Code && lang === PROMPT_LANGUAGE && text.trim() !== '') {
         const r = parsePromptCell(text);
