@@ -1,14 +1,11 @@
 import * as vscode from 'vscode';
 import { NOTEBOOK_TYPE, STAGE_LANGUAGE } from '../common/mime';
-import { collectPromptOverrides, knownCells } from '../pipeline/cells/notebook';
+import { collectPromptOverrides, currentRequests, isLlmStage, knownCells } from '../pipeline/cells/notebook';
 import { parseStageCell } from '../pipeline/cells/parse';
 import { applyNotebookSettings } from '../pipeline/cells/settingsMerge';
 import type { PipelineSettings } from '../pipeline/settings';
 import { cellLikes, metadataId } from './convert';
 import type { NotebookSessions } from './sessions';
-
-/** Stage kinds that call the LLM (their cells show the notebook's LLM mode). */
-const LLM_KINDS = new Set(['pivot-frame', 'pivot-box', 'lbru']);
 
 /**
  * Shows, under each stage cell, its id (what other cells name in `uses`), the LLM mode for cells of
@@ -44,14 +41,15 @@ export class StalenessStatusBar implements vscode.NotebookCellStatusBarItemProvi
       return [];
     }
     const cells = cellLikes(cell.notebook);
-    const parsed = parseStageCell(cell.document.getText(), { cellId: metadataId(cell), cellIndex: cell.index + 1, knownCells: knownCells(cells) });
+    const known = knownCells(cells);
+    const parsed = parseStageCell(cell.document.getText(), { cellId: metadataId(cell), cellIndex: cell.index + 1, knownCells: known });
     const id = parsed.ok ? parsed.request.cellId : parsed.cellId;
     const items: vscode.NotebookCellStatusBarItem[] = [];
     const idItem = new vscode.NotebookCellStatusBarItem(`$(symbol-key) ${id}`, vscode.NotebookCellStatusBarAlignment.Right);
     idItem.tooltip = `Cell id "${id}": other cells name it in "uses".`;
     items.push(idItem);
     const kind = parsed.ok ? parsed.request.kind : parsed.kind;
-    if (this._settings && kind !== undefined && LLM_KINDS.has(kind)) {
+    if (this._settings && isLlmStage(kind)) {
       const mode = applyNotebookSettings(this._settings(), cell.notebook.metadata).llm.mode;
       const modeItem = new vscode.NotebookCellStatusBarItem(`$(${mode === 'replay' ? 'history' : mode === 'record' ? 'record' : 'cloud'}) LLM ${mode}`, vscode.NotebookCellStatusBarAlignment.Right);
       modeItem.tooltip = `LLM mode of this notebook: ${mode} (live: calls the API; record: calls it and stores the exchanges; replay: reads stored exchanges only). Click to change.`;
@@ -62,17 +60,7 @@ export class StalenessStatusBar implements vscode.NotebookCellStatusBarItemProvi
     if (!state?.session.get(id)) {
       return items;
     }
-    const known = knownCells(cells);
-    const currentOf = (upId: string) => {
-      const at = known.findIndex((k) => k.id === upId);
-      const c = at >= 0 ? cells[at] : undefined;
-      if (!c || c.language !== STAGE_LANGUAGE) {
-        return undefined;
-      }
-      const r = parseStageCell(c.source, { cellId: c.id, cellIndex: at + 1, knownCells: known });
-      return r.ok ? r.request : undefined;
-    };
-    const st = state.session.staleness(id, parsed.ok ? parsed.request : undefined, collectPromptOverrides(cells).overrides, currentOf);
+    const st = state.session.staleness(id, parsed.ok ? parsed.request : undefined, collectPromptOverrides(cells).overrides, currentRequests(cells, known));
     if (st.stale) {
       const what = [
         ...st.changedUpstream.map((u) => `"${u}"`),

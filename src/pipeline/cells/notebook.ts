@@ -1,6 +1,8 @@
 import { PROMPT_LANGUAGE, STAGE_LANGUAGE } from '../../common/mime';
+import type { LlmSettings } from '../settings';
+import type { StageRequest } from '../types';
 import type { KnownCell } from './parse';
-import { parsePromptCell, peekStageCell } from './parse';
+import { parsePromptCell, parseStageCell, peekStageCell } from './parse';
 
 /**
  * The little the cell parser and runner need to know about a notebook cell. A `vscode.NotebookCell`
@@ -31,6 +33,36 @@ export function knownCells(cells: readonly CellLike[]): KnownCell[] {
     }
     return { id: c.id };
   });
+}
+
+/** Settings key (`llm.models.<key>`) of the default model of each stage kind that calls the LLM. */
+export const LLM_MODEL_KEYS: Readonly<Partial<Record<string, keyof LlmSettings['models']>>> = {
+  'pivot-frame': 'pivotFrame',
+  'pivot-box': 'pivotBox',
+  lbru: 'lbru',
+};
+
+/** True for a stage kind that calls the LLM. */
+export function isLlmStage(kind: string | undefined): boolean {
+  return kind !== undefined && Object.hasOwn(LLM_MODEL_KEYS, kind);
+}
+
+/**
+ * Each stage cell's request as its text reads now, by effective id (undefined for a cell that is
+ * not a stage cell or does not parse). A cell is parsed on its first lookup only. `known` is
+ * {@link knownCells} of `cells`.
+ */
+export function currentRequests(cells: readonly CellLike[], known: readonly KnownCell[]): (id: string) => StageRequest | undefined {
+  const parsed = new Map<string, StageRequest | undefined>();
+  return (id) => {
+    if (!parsed.has(id)) {
+      const at = known.findIndex((k) => k.id === id);
+      const c = at >= 0 ? cells[at] : undefined;
+      const r = c && c.language === STAGE_LANGUAGE ? parseStageCell(c.source, { cellId: c.id, cellIndex: at + 1, knownCells: known }) : undefined;
+      parsed.set(id, r?.ok ? r.request : undefined);
+    }
+    return parsed.get(id);
+  };
 }
 
 /**

@@ -56,7 +56,7 @@ export interface StageParseOptions {
   /** 1-based position in the notebook, for messages. */
   cellIndex?: number;
   /** The notebook's cells; when given, `uses` must name one of them (and one of the right kind). */
-  knownCells?: KnownCell[];
+  knownCells?: readonly KnownCell[];
 }
 
 export type StageParseResult =

@@ -8,7 +8,7 @@ import type { LlmModelsUsed, NotebookSession } from '../session';
 import { runStage } from '../stages/index';
 import type { StageContext, StageRequest, StageResult } from '../types';
 import type { CellLike } from './notebook';
-import { collectPromptOverrides, knownCells } from './notebook';
+import { LLM_MODEL_KEYS, collectPromptOverrides, currentRequests, knownCells } from './notebook';
 import type { OutputListener } from './outputs';
 import { CellOutputBuilder } from './outputs';
 import type { CellDiagnostic } from './parse';
@@ -52,32 +52,6 @@ export interface CellRunOutcome {
   llm?: LlmModelsUsed;
   /** For `ok`: why the inputs the cell ran on were stale (empty when they were fresh). */
   staleInputs?: string[];
-}
-
-/** Settings key of each LLM stage's default model. */
-const LLM_MODEL_KEYS: Partial<Record<string, keyof CellHostContext['settings']['llm']['models']>> = {
-  'pivot-frame': 'pivotFrame',
-  'pivot-box': 'pivotBox',
-  lbru: 'lbru',
-};
-
-/** Each stage cell's request as its text reads now, by effective id (cells that do not parse are left out). */
-function currentRequests(cells: readonly CellLike[], known: ReturnType<typeof knownCells>): (id: string) => StageRequest | undefined {
-  let byId: Map<string, StageRequest> | undefined;
-  return (id) => {
-    if (!byId) {
-      byId = new Map();
-      cells.forEach((c, i) => {
-        if (c.language === STAGE_LANGUAGE) {
-          const r = parseStageCell(c.source, { cellId: c.id, cellIndex: i + 1, knownCells: known });
-          if (r.ok) {
-            byId!.set(r.request.cellId, r.request);
-          }
-        }
-      });
-    }
-    return byId.get(id);
-  };
 }
 
 /** Markdown of the "ran on stale inputs" notice put first in a cell's outputs. */

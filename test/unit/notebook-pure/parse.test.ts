@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { parsePromptCell, parseStageCell } from '../../../src/pipeline/cells/parse';
 import type { KnownCell, StageParseResult } from '../../../src/pipeline/cells/parse';
-import { collectPromptOverrides, effectiveCellId, knownCells } from '../../../src/pipeline/cells/notebook';
+import { collectPromptOverrides, currentRequests, effectiveCellId, isLlmStage, knownCells } from '../../../src/pipeline/cells/notebook';
 import { STAGE_SCHEMAS } from '../../../src/pipeline/stages/schemas';
 import { STAGE_KINDS } from '../../../src/pipeline/types';
 
@@ -136,5 +136,21 @@ suite('cells: prompt cells and the notebook index', () => {
     assert.deepEqual(knownCells(cells), [{ id: 'a' }, { id: 'vid', kind: 'video' }, { id: 'c' }, { id: 'd' }, { id: 'e' }, { id: 'f' }]);
     assert.equal(effectiveCellId(cells[1]), 'vid');
     assert.equal(effectiveCellId({ id: 'x', language: 'alref', source: 'stage: [' }), 'x');
+  });
+
+  test('currentRequests reads each stage cell as its text is now, by effective id; isLlmStage names the LLM stages', () => {
+    const cells = [
+      { id: 'c1', language: 'alref', source: 'stage: video\nid: vid\nsource: x.mp4\nfps: 4\n' },
+      { id: 'c2', language: 'alref', source: 'stage: video\nsource: [\n' },
+      { id: 'c3', language: 'alref-prompt', source: 'template: t\nx' },
+    ];
+    const now = currentRequests(cells, knownCells(cells));
+    assert.deepEqual([now('vid')?.kind, now('vid')?.params.fps], ['video', 4]);
+    assert.equal(now('c1'), undefined, 'a stage cell is known by its YAML id');
+    assert.equal(now('c2'), undefined, 'a cell that does not parse');
+    assert.equal(now('c3'), undefined, 'not a stage cell');
+    assert.equal(now('nope'), undefined);
+    assert.deepEqual(STAGE_KINDS.filter(isLlmStage), ['lbru', 'pivot-frame', 'pivot-box']);
+    assert.equal(isLlmStage(undefined), false);
   });
 });
