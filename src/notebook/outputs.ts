@@ -1,8 +1,7 @@
 import * as vscode from 'vscode';
 import type { OutputChange } from '../pipeline/cells/outputs';
-import { planOutputSync, sameOutputItems } from '../pipeline/cells/outputSync';
+import { planOutputSync, sameOutputItems, sameOutputMetadata } from '../pipeline/cells/outputSync';
 import type { OutputModel } from '../pipeline/format/model';
-import { stableStringify } from '../pipeline/run/hash';
 
 /** The model of one output as a VS Code output: the only place that builds `NotebookCellOutputItem`s. */
 export function toCellOutput(output: OutputModel): vscode.NotebookCellOutput {
@@ -10,10 +9,6 @@ export function toCellOutput(output: OutputModel): vscode.NotebookCellOutput {
     output.items.map((i) => new vscode.NotebookCellOutputItem(i.data, i.mime)),
     output.metadata,
   );
-}
-
-function sameMetadata(a: Record<string, unknown> | undefined, b: Record<string, unknown> | undefined): boolean {
-  return stableStringify(a ?? {}) === stableStringify(b ?? {});
 }
 
 /** Where {@link ExecutionOutputs} reports updates it could not apply as planned. */
@@ -121,7 +116,7 @@ export class ExecutionOutputs {
   /** Whether the document's outputs of the cell are exactly `models` (items by content and metadata, in order). */
   private _matches(models: readonly OutputModel[]): boolean {
     const live = this._execution.cell.outputs;
-    return live.length === models.length && models.every((m, i) => sameOutputItems(live[i].items, m.items) && sameMetadata(live[i].metadata, m.metadata));
+    return live.length === models.length && models.every((m, i) => sameOutputItems(live[i].items, m.items) && sameOutputMetadata(live[i].metadata, m.metadata));
   }
 
   /**

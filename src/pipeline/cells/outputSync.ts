@@ -1,4 +1,6 @@
 import type { OutputModel } from '../format/model';
+import { bytesEqual } from '../format/outputs';
+import { stableStringify } from '../run/hash';
 
 /** One step to bring an execution's outputs from what was written to what the run has now. */
 export type OutputSyncOp =
@@ -6,8 +8,9 @@ export type OutputSyncOp =
   | { type: 'replaceItems'; index: number }
   | { type: 'append'; from: number };
 
-function sameMetadata(a: OutputModel, b: OutputModel): boolean {
-  return JSON.stringify(a.metadata ?? {}) === JSON.stringify(b.metadata ?? {});
+/** Whether two outputs' metadata are equal as JSON, whatever the order of their keys (none and `{}` are equal). */
+export function sameOutputMetadata(a: Readonly<Record<string, unknown>> | undefined, b: Readonly<Record<string, unknown>> | undefined): boolean {
+  return stableStringify(a ?? {}) === stableStringify(b ?? {});
 }
 
 /**
@@ -18,7 +21,7 @@ function sameMetadata(a: OutputModel, b: OutputModel): boolean {
  * the whole list once.
  */
 export function planOutputSync(written: readonly OutputModel[] | undefined, next: readonly OutputModel[]): OutputSyncOp[] {
-  if (written === undefined || next.length < written.length || !written.every((w, i) => w === next[i] || sameMetadata(w, next[i]))) {
+  if (written === undefined || next.length < written.length || !written.every((w, i) => w === next[i] || sameOutputMetadata(w.metadata, next[i].metadata))) {
     return [{ type: 'replaceAll' }];
   }
   const ops: OutputSyncOp[] = [];
@@ -35,5 +38,5 @@ export function planOutputSync(written: readonly OutputModel[] | undefined, next
 
 /** Whether two item lists hold the same MIME types and bytes, in order (how VS Code matches outputs). */
 export function sameOutputItems(a: ReadonlyArray<{ mime: string; data: Uint8Array }>, b: ReadonlyArray<{ mime: string; data: Uint8Array }>): boolean {
-  return a.length === b.length && a.every((x, i) => x.mime === b[i].mime && Buffer.from(x.data.buffer, x.data.byteOffset, x.data.byteLength).equals(b[i].data));
+  return a.length === b.length && a.every((x, i) => x.mime === b[i].mime && bytesEqual(x.data, b[i].data));
 }

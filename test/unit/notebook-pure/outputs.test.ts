@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { CellOutputBuilder, markdownTable } from '../../../src/pipeline/cells/outputs';
-import { planOutputSync } from '../../../src/pipeline/cells/outputSync';
+import { planOutputSync, sameOutputItems, sameOutputMetadata } from '../../../src/pipeline/cells/outputSync';
 import type { OutputModel } from '../../../src/pipeline/format';
 import type { OutputChange } from '../../../src/pipeline/cells/outputs';
 import { MIME, OUTPUT_METADATA_KEY } from '../../../src/common/mime';
@@ -96,6 +96,18 @@ suite('cells: planning output updates for a running execution', () => {
     assert.deepEqual(planOutputSync([a, b], [a]), [{ type: 'replaceAll' }]);
     assert.deepEqual(planOutputSync([a, b], [a, c]), [{ type: 'replaceAll' }]);
     assert.deepEqual(planOutputSync([a, b], [a, b]), []);
+  });
+
+  test('metadata is compared as JSON whatever its key order; items by MIME type and bytes (views included)', () => {
+    assert.ok(sameOutputMetadata({ x: 1, y: { p: 1, q: 2 } }, { y: { q: 2, p: 1 }, x: 1 }));
+    assert.ok(sameOutputMetadata(undefined, {}));
+    assert.ok(!sameOutputMetadata({ x: 1 }, { x: 2 }));
+    const m1: OutputModel = { items: [], metadata: { p: 1, q: 2 } };
+    const m2: OutputModel = { items: [{ mime: 'text/plain', data: new Uint8Array([1]) }], metadata: { q: 2, p: 1 } };
+    assert.deepEqual(planOutputSync([m1], [m2]), [{ type: 'replaceItems', index: 0 }], 'reordered keys are not a metadata change');
+    const whole = new Uint8Array([9, 1, 2, 3, 9]);
+    assert.ok(sameOutputItems([{ mime: 'a', data: whole.subarray(1, 4) }], [{ mime: 'a', data: new Uint8Array([1, 2, 3]) }]));
+    assert.ok(!sameOutputItems([{ mime: 'a', data: whole.subarray(1, 4) }], [{ mime: 'a', data: new Uint8Array([1, 2]) }]));
   });
 
   test('a streamed trace replayed through the builder updates in place and never replaces earlier outputs', () => {
