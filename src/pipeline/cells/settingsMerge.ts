@@ -47,8 +47,18 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 /** Keys never taken from configuration or `--set`: secrets only come from SecretStorage or the environment. */
 const NEVER_FROM_CONFIG = new Set(['llm.apiKey']);
 
-/** Type of the fields whose default is `null` (unset): a value must be this type or null. */
-const NULLABLE_TYPES: Record<string, string> = { 'llm.temperature': 'number', 'llm.maxTokens': 'number' };
+/**
+ * The `typeof` a non-null value of a setting must have, from its package.json schema (`["integer",
+ * "null"]` -> `number`); undefined when the schema does not name one. For the fields whose default is
+ * `null` (unset), where the default cannot tell.
+ */
+export function schemaTypeof(path: string): string | undefined {
+  const type = SETTING_SCHEMAS[`alref.${path}`]?.type;
+  const types = (Array.isArray(type) ? type : type ? [type] : [])
+    .filter((t) => t !== 'null')
+    .map((t) => (t === 'integer' ? 'number' : t === 'array' ? 'object' : t));
+  return types.length > 0 && types.every((t) => t === types[0]) ? types[0] : undefined;
+}
 
 /**
  * Deep-merges configuration values over settings. `get(path)` returns the value configured for a
@@ -87,7 +97,7 @@ export function mergeSettings(
       if (value === undefined) {
         continue;
       }
-      const expected = current === null ? NULLABLE_TYPES[path] : typeof current;
+      const expected = current === null ? schemaTypeof(path) : typeof current;
       if (expected === undefined || typeof value === expected || value === null) {
         const problem = settingSchemaProblem(path, value);
         if (problem) {

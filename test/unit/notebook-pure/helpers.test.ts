@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { completeStageCell } from '../../../src/pipeline/cells/complete';
-import { applyNotebookSettings, mergeSettings, parseSetPairs, settingPaths } from '../../../src/pipeline/cells/settingsMerge';
+import { applyNotebookSettings, mergeSettings, parseSetPairs, schemaTypeof, settingPaths } from '../../../src/pipeline/cells/settingsMerge';
 import { resolveArtifactPath, artifactMime } from '../../../src/pipeline/cells/artifactPath';
 import { buildExperimentRecord } from '../../../src/pipeline/cells/record';
 import { NotebookSession } from '../../../src/pipeline/session';
@@ -23,6 +23,20 @@ suite('cells: completions from the stage schemas', () => {
 });
 
 suite('cells: settings merge, --set pairs, artifact paths, experiment record', () => {
+  test('the type of a setting whose default is null comes from its package.json schema', () => {
+    const s = defaultSettings();
+    const nullPaths = settingPaths(s).filter((p) => p.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown>)[k], s) === null);
+    assert.ok(nullPaths.includes('llm.temperature') && nullPaths.includes('llm.maxTokens'));
+    for (const p of nullPaths) {
+      assert.equal(schemaTypeof(p), 'number', p);
+    }
+    assert.equal(schemaTypeof('llm.mode'), 'string');
+    assert.equal(schemaTypeof('no.such.setting'), undefined);
+    const bad: string[] = [];
+    const merged = mergeSettings(s, (p) => ({ 'llm.temperature': '0.5', 'llm.maxTokens': 12 })[p], (p, _v, expected) => bad.push(`${p}: ${expected}`));
+    assert.deepEqual([merged.llm.temperature, merged.llm.maxTokens, bad], [null, 12, ['llm.temperature: number']]);
+  });
+
   test('configuration values deep-merge by field path; wrong types and secrets are refused', () => {
     const cfg: Record<string, unknown> = { 'llm.baseUrl': 'http://127.0.0.1:9', 'llm.models': { pivotBox: 'gpt-x' }, 'llm.temperature': 0.2, 'models.executionProvider': 'cuda', 'llm.maxTokens': 'lots', 'llm.apiKey': 'sk-secret', ffmpegPath: '/opt/ffmpeg', 'llm.prices': { m: { input: 1, output: 2 } } };
     const bad: string[] = [];
