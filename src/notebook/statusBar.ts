@@ -19,7 +19,7 @@ export class StalenessStatusBar implements vscode.NotebookCellStatusBarItemProvi
 
   constructor(
     private readonly _sessions: NotebookSessions,
-    private readonly _settings?: () => PipelineSettings,
+    private readonly _settings: () => PipelineSettings,
   ) {
     this._subscriptions = [
       _sessions.onDidChange(() => this._onDidChange.fire()),
@@ -49,7 +49,7 @@ export class StalenessStatusBar implements vscode.NotebookCellStatusBarItemProvi
     idItem.tooltip = `Cell id "${id}": other cells name it in "uses".`;
     items.push(idItem);
     const kind = parsed.ok ? parsed.request.kind : parsed.kind;
-    if (this._settings && isLlmStage(kind)) {
+    if (isLlmStage(kind)) {
       const mode = applyNotebookSettings(this._settings(), cell.notebook.metadata).llm.mode;
       const modeItem = new vscode.NotebookCellStatusBarItem(`$(${mode === 'replay' ? 'history' : mode === 'record' ? 'record' : 'cloud'}) LLM ${mode}`, vscode.NotebookCellStatusBarAlignment.Right);
       modeItem.tooltip = `LLM mode of this notebook: ${mode} (live: calls the API; record: calls it and stores the exchanges; replay: reads stored exchanges only). Click to change.`;

@@ -21,9 +21,10 @@ export function resultSettings(settings: PipelineSettings): Record<string, unkno
 
 /**
  * Builds the experiment record stored in `metadata.alref.record` after a run: the version, the
- * result-affecting settings, model checksums and prompt hashes found in the session's results
- * (`data.prompt: { name, templateHash }`, `data.models: { id: sha256 }`), the notebook's prompt
- * overrides, and each cell's input hash.
+ * result-affecting settings, the model checksums given, prompt hashes (and model checksums) found in
+ * the session's results (`data.prompt: { name, templateHash }`, `data.models: { id: sha256 }`), the
+ * prompt overrides given (less the failed prompts), each cell's LLM models and input hash. Hosts
+ * call it through {@link ExperimentRecorder}, which decides what to pass.
  */
 export function buildExperimentRecord(input: {
   version: string;

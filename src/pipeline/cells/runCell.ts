@@ -48,10 +48,6 @@ export interface CellRunOutcome {
   prompt?: { name: string; hash: string; variables: string[] };
   /** For a prompt cell that failed: the template it names, when it names one. */
   failedPrompt?: string;
-  /** For a stage cell that called an LLM: the model asked for and the models the server reported. */
-  llm?: LlmModelsUsed;
-  /** For `ok`: why the inputs the cell ran on were stale (empty when they were fresh). */
-  staleInputs?: string[];
 }
 
 /** Markdown of the "ran on stale inputs" notice put first in a cell's outputs. */
@@ -145,7 +141,7 @@ export async function runCell(options: RunCellOptions): Promise<CellRunOutcome> 
       outputs.notice('stale-inputs', staleInputsNotice(stale.reasons));
     }
     outputs.finish('ok');
-    return { status: 'ok', outputs: outputs.outputs(), cellId: request.cellId, request, result, ...(llm ? { llm } : {}), staleInputs: stale.reasons };
+    return { status: 'ok', outputs: outputs.outputs(), cellId: request.cellId, request, result };
   } catch (err) {
     session.delete(request.cellId);
     outputs.finish(signal.aborted || isCancellation(err) ? 'cancelled' : 'failed');

@@ -62,11 +62,11 @@ const ERRNO_TEXT: Record<string, string> = {
 };
 
 /** A {@link PipelineError} naming the file that could not be written and why. */
-export function writeError(file: string, err: unknown, what = 'write'): PipelineError {
+export function writeError(file: string, err: unknown): PipelineError {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   const why = (code && ERRNO_TEXT[code]) ?? (err instanceof Error ? err.message : String(err));
   const kind = code === 'ENOSPC' || code === 'EDQUOT' || code === 'EIO' || code === 'EFBIG' ? 'backend' : 'invalid-input';
-  return new PipelineError(`Cannot ${what} ${file}: ${why}${code && ERRNO_TEXT[code] ? ` (${code})` : ''}.`, { stage: 'files', kind, file, cause: err });
+  return new PipelineError(`Cannot write ${file}: ${why}${code && ERRNO_TEXT[code] ? ` (${code})` : ''}.`, { stage: 'files', kind, file, cause: err });
 }
 
 /**
