@@ -1,6 +1,5 @@
 import type { NotebookModel } from './model';
-import { stringifySorted } from './json';
-import { toNbformat } from './notebookFile';
+import { nbformatText, toNbformat } from './notebookFile';
 
 /**
  * Exports a notebook as a plain `.ipynb` (nbformat 4.5) for Jupyter tools: stage and prompt cells
@@ -14,5 +13,5 @@ export function exportIpynb(model: NotebookModel): string {
   if (metadata.language_info === undefined) {
     metadata.language_info = { name: 'yaml' };
   }
-  return stringifySorted(nb);
+  return nbformatText(nb);
 }

@@ -8,6 +8,18 @@ export function stringifySorted(value: unknown, indent = 1): string {
   return `${JSON.stringify(sortKeysDeep(value), null, indent)}\n`;
 }
 
+/** Thrown by {@link sortKeysDeep} (and so {@link stringifySorted}) for objects and arrays nested deeper than allowed. */
+export class JsonTooDeepError extends Error {
+  override readonly name = 'JsonTooDeepError';
+  /** `path`: where the first value too deep sits. */
+  constructor(
+    readonly path: JsonPath,
+    readonly maxDepth: number,
+  ) {
+    super(`objects and arrays nest more than ${maxDepth} levels deep at ${formatJsonPath(path)}`);
+  }
+}
+
 /**
  * Deepest nesting of objects and arrays a notebook file may have (the top-level object counts as 1).
  * Real notebooks stay far below it (AL-Ref's own outputs reach about 10); deeper input is refused
@@ -23,22 +35,44 @@ export function setOwn(obj: Record<string, unknown>, key: string, value: unknown
   Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
-/** A copy of `value` whose plain objects have their keys in sorted order; `undefined` fields dropped. */
-export function sortKeysDeep(value: unknown): unknown {
-  if (Array.isArray(value)) {
-    return value.map((v) => (v === undefined ? null : sortKeysDeep(v)));
-  }
-  if (value !== null && typeof value === 'object') {
-    const src = value as Record<string, unknown>;
+/**
+ * A copy of `value` whose plain objects have their keys in sorted order; `undefined` fields dropped.
+ * Objects and arrays nested deeper than `maxDepth` (the root is depth 1) throw a
+ * {@link JsonTooDeepError} naming the place, before the recursion could exhaust the call stack; the
+ * depth check of a write is this walk, with no second one.
+ */
+export function sortKeysDeep(value: unknown, maxDepth = MAX_JSON_DEPTH): unknown {
+  const path: JsonPath = [];
+  const walk = (v: unknown, depth: number): unknown => {
+    if (v === null || typeof v !== 'object') {
+      return v;
+    }
+    if (depth > maxDepth) {
+      throw new JsonTooDeepError([...path], maxDepth);
+    }
+    if (Array.isArray(v)) {
+      return v.map((x, i) => {
+        if (x === undefined) {
+          return null;
+        }
+        path.push(i);
+        const out = walk(x, depth + 1);
+        path.pop();
+        return out;
+      });
+    }
+    const src = v as Record<string, unknown>;
     const out: Record<string, unknown> = {};
     for (const key of Object.keys(src).sort()) {
       if (src[key] !== undefined) {
-        setOwn(out, key, sortKeysDeep(src[key]));
+        path.push(key);
+        setOwn(out, key, walk(src[key], depth + 1));
+        path.pop();
       }
     }
     return out;
-  }
-  return value;
+  };
+  return walk(value, 1);
 }
 
 /** A JSON path: object keys and array indexes from the root. */

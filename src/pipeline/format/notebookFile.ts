@@ -1,8 +1,8 @@
 import { PipelineError } from '../errors';
 import { FORMAT_VERSION, emptyNotebook } from './model';
 import type { CellModel, ExecutionSummaryModel, NotebookModel, OutputModel } from './model';
-import { MAX_JSON_DEPTH, findTooDeep, formatJsonPath, joinLines, setOwn, splitLines, stringifySorted } from './json';
-import { popExtras, putExtras, restoreExtras, takeExtras } from './extras';
+import { JsonTooDeepError, MAX_JSON_DEPTH, findTooDeep, formatJsonPath, joinLines, setOwn, splitLines, stringifySorted } from './json';
+import { EXTRA_FIELDS_KEY, popExtras, putExtras, restoreExtras, takeExtras } from './extras';
 import { outputFromNbformat, outputToNbformat } from './outputs';
 
 /**
@@ -28,7 +28,7 @@ const NOTEBOOK_FIELDS = ['nbformat', 'nbformat_minor', 'metadata', 'cells'] as c
 const TEXT_CELL_FIELDS = ['cell_type', 'id', 'metadata', 'source', 'attachments'] as const;
 const CODE_CELL_FIELDS = [...TEXT_CELL_FIELDS, 'outputs', 'execution_count'] as const;
 /** Cell metadata keys the model uses itself; a file's own keys of these names are kept aside. */
-const CELL_RESERVED_METADATA = ['id', 'attachments', 'alrefFields'] as const;
+const CELL_RESERVED_METADATA = ['id', 'attachments', EXTRA_FIELDS_KEY] as const;
 
 /** Language of a code cell that names none. */
 export const DEFAULT_CODE_LANGUAGE = 'alref';
@@ -84,7 +84,7 @@ export function parseNotebook(text: string, options: ParseOptions = {}): Noteboo
     throw formatError('has a "metadata" that is not an object.', file);
   }
   const metadata: Record<string, unknown> = isRecord(raw.metadata) ? { ...raw.metadata } : {};
-  putExtras(metadata, takeExtras(raw, NOTEBOOK_FIELDS, metadata, ['alrefFields']));
+  putExtras(metadata, takeExtras(raw, NOTEBOOK_FIELDS, metadata, [EXTRA_FIELDS_KEY]));
   const alref = metadata.alref;
   if (alref !== undefined) {
     if (!isRecord(alref)) {
@@ -219,13 +219,34 @@ export function assignMissingIds(cells: CellModel[]): void {
  * for any text this function wrote.
  */
 export function serializeNotebook(model: NotebookModel): string {
-  return stringifySorted(toNbformat(model));
+  return nbformatText(toNbformat(model));
 }
 
 /**
- * The nbformat JSON object for a model (before key sorting). Cells without an id get one. Throws
- * a {@link PipelineError} naming the place when the result would nest deeper than
- * {@link MAX_JSON_DEPTH} levels (such a file would be refused when read back).
+ * The file text of an nbformat object ({@link toNbformat}): sorted keys, 1-space indent, trailing
+ * newline. Throws a {@link PipelineError} naming the place when it nests deeper than
+ * {@link MAX_JSON_DEPTH} levels (such a file would be refused when read back); the key sort makes
+ * that check, so a save walks the notebook once.
+ */
+export function nbformatText(nb: Record<string, unknown>): string {
+  try {
+    return stringifySorted(nb);
+  } catch (err) {
+    if (!(err instanceof JsonTooDeepError)) {
+      throw err;
+    }
+    const deep = err.path;
+    const cell = deep[0] === 'cells' && typeof deep[1] === 'number' ? ` in cell ${deep[1] + 1}` : '';
+    throw new PipelineError(
+      `The notebook cannot be written: its objects and arrays nest more than ${MAX_JSON_DEPTH} levels deep${cell} at ${formatJsonPath(deep)}, and a file that deep would be refused when read back. Flatten that value.`,
+      { stage: 'format', kind: 'invalid-input', field: formatJsonPath(deep), cause: err },
+    );
+  }
+}
+
+/**
+ * The nbformat JSON object for a model (before key sorting). Cells without an id get one. Any
+ * depth: {@link nbformatText} refuses what is too deep to write.
  */
 export function toNbformat(model: NotebookModel, options: { dedupe?: boolean } = {}): Record<string, unknown> {
   const dedupe = options.dedupe ?? true;
@@ -243,14 +264,6 @@ export function toNbformat(model: NotebookModel, options: { dedupe?: boolean } =
     cells: cells.map((c) => cellToNbformat(c, dedupe)),
   };
   restoreExtras(nb, NOTEBOOK_FIELDS, metadata, extras);
-  const deep = findTooDeep(nb, MAX_JSON_DEPTH);
-  if (deep) {
-    const cell = deep[0] === 'cells' && typeof deep[1] === 'number' ? ` in cell ${deep[1] + 1}` : '';
-    throw new PipelineError(
-      `The notebook cannot be written: its objects and arrays nest more than ${MAX_JSON_DEPTH} levels deep${cell} at ${formatJsonPath(deep)}, and a file that deep would be refused when read back. Flatten that value.`,
-      { stage: 'format', kind: 'invalid-input', field: formatJsonPath(deep) },
-    );
-  }
   return nb;
 }
 

@@ -10,7 +10,9 @@ import {
   jsonPathAt,
   parseNotebook,
   serializeNotebook,
+  stringifySorted,
 } from '../../../src/pipeline/format';
+import { JsonTooDeepError, sortKeysDeep } from '../../../src/pipeline/format/json';
 import type { NotebookModel } from '../../../src/pipeline/format';
 import { PipelineError } from '../../../src/pipeline/errors';
 
@@ -161,6 +163,22 @@ suite('format: nesting depth', () => {
       () => serializeNotebook(deepModel),
       (err: unknown) => err instanceof PipelineError && /cannot be written: .* in cell 1 at cells\[0\]\.metadata\.d\.a/.test(err.message),
     );
+    // The .ipynb export refuses it the same way.
+    assert.throws(() => exportIpynb(deepModel), (err: unknown) => err instanceof PipelineError && /cannot be written: .* in cell 1 at cells\[0\]\.metadata\.d\.a/.test(err.message));
+  });
+
+  test('the key sort is the write-side depth check: it names the first place too deep, and never overflows the stack', () => {
+    assert.equal(stringifySorted(JSON.parse(nested(MAX_JSON_DEPTH - 1))), `${JSON.stringify(JSON.parse(nested(MAX_JSON_DEPTH - 1)), null, 1)}\n`);
+    assert.throws(
+      () => sortKeysDeep({ b: [0, JSON.parse(nested(3))] }, 4),
+      (err: unknown) => err instanceof JsonTooDeepError && JSON.stringify(err.path) === '["b",1,"a","a"]' && err.maxDepth === 4,
+    );
+    assert.deepEqual(sortKeysDeep({ b: [0, JSON.parse(nested(2))], a: undefined }, 4), { b: [0, { a: { a: 1 } }] });
+    let deep: unknown = 1;
+    for (let i = 0; i < 100_000; i++) {
+      deep = [deep];
+    }
+    assert.throws(() => stringifySorted({ x: deep }), (err: unknown) => err instanceof JsonTooDeepError && err.path.length === MAX_JSON_DEPTH);
   });
 });
 
