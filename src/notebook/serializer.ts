@@ -1,6 +1,5 @@
 import * as vscode from 'vscode';
-import { parseNotebook, serializeNotebook } from '../pipeline/format';
-import { decodeNotebookBytes, describeInvalidUtf8 } from '../pipeline/format/text';
+import { decodeNotebookBytes, describeInvalidUtf8, parseNotebook, serializeNotebook } from '../pipeline/format';
 import { fromNotebookData, toNotebookData } from './convert';
 
 /**

@@ -9,10 +9,9 @@ import type { CellLike } from '../../pipeline/cells/notebook';
 import { applyNotebookSettings, mergeSettings, parseSetPairs, settingPaths } from '../../pipeline/cells/settingsMerge';
 import { PipelineError } from '../../pipeline/errors';
 import type { StageEvent } from '../../pipeline/events';
-import { ERROR_MIME, errorItemBytes, exportIpynb, parseNotebook, serializeNotebook } from '../../pipeline/format';
+import { ERROR_MIME, decodeNotebookBytes, describeInvalidUtf8, errorItemBytes, exportIpynb, parseNotebook, serializeNotebook } from '../../pipeline/format';
 import type { AlrefNotebookMetadata, NotebookModel } from '../../pipeline/format';
-import { decodeNotebookBytes, describeInvalidUtf8 } from '../../pipeline/format/text';
-import { checkWritable, runDirFor, writeFileAtomic, writeTarget } from '../../pipeline/run/runFolder';
+import { checkWritable, runDirFor, writeFileAtomic } from '../../pipeline/run/runFolder';
 import { createServices } from '../../pipeline/services';
 import { NotebookSession } from '../../pipeline/session';
 import { defaultSettings } from '../../pipeline/settings';
@@ -86,7 +85,7 @@ class ProgressPrinter {
   }
 }
 
-/** True when both paths name the same existing file (same device and inode). */
+/** True when both paths name the same existing file (same device and inode, symbolic links followed). */
 async function sameFile(a: string, b: string): Promise<boolean> {
   if (a === b) {
     return true;
@@ -111,7 +110,8 @@ async function readNotebookFor(abs: string, dest: string, warn: (message: string
   const model = parseNotebook(text, { file: abs });
   if (invalidUtf8) {
     const what = `${abs} ${describeInvalidUtf8(invalidUtf8)}`;
-    if (await sameFile(await writeTarget(dest), await writeTarget(abs))) {
+    // stat follows symbolic links: a link to the notebook is the notebook.
+    if (await sameFile(dest, abs)) {
       throw new PipelineError(
         `${what}. Writing it back would replace them with U+FFFD (\u{FFFD}), so nothing was run and the file was not changed. Fix its encoding, or write the result to another file with --out.`,
         { stage: 'format', kind: 'invalid-input', file: abs },

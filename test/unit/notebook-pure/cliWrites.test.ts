@@ -146,6 +146,11 @@ suite('cli: what notebook run and export write', () => {
     assert.deepEqual(readFileSync(file), bytes);
     await assert.rejects(exportNotebookFile(file, file), /not valid UTF-8/);
     assert.deepEqual(readFileSync(file), bytes);
+    // --out naming the notebook through a symbolic link (or a chain of two) is in place too.
+    symlinkSync('latin1.alref', path.join(tmp.path, 'link1.alref'));
+    symlinkSync('link1.alref', path.join(tmp.path, 'link2.alref'));
+    await assert.rejects(runNotebookFile(file, { out: path.join(tmp.path, 'link2.alref') }), /nothing was run and the file was not changed/);
+    assert.deepEqual(readFileSync(file), bytes);
     const out = path.join(tmp.path, 'fixed.alref');
     assert.equal(await runNotebookFile(file, { out }), 0);
     assert.deepEqual(readFileSync(file), bytes, 'the input is never written with --out');
