@@ -254,12 +254,21 @@ export function predictionDir(predRoot: string, ds: Dataset, item: DatasetItem):
   return ds.kind.startsWith('avs') ? path.join(predRoot, item.video) : path.join(predRoot, item.video, item.expressionId ?? '0');
 }
 
+/** The AVSS class names {@link avssClassOf} chooses from: label2idx.json less the background (build it once per run). */
+export function avssClassNames(classes: Map<string, number>): string[] {
+  return [...classes.entries()].filter(([name, idx]) => idx !== 0 && name !== 'background').map(([name]) => name);
+}
+
 /**
  * The AVSS class index of a category: its nearest class of label2idx.json (background excluded; see
- * {@link nearestClass}), so a category never falls silently to class 0.
+ * {@link nearestClass}), so a category never falls silently to class 0. An object with no category
+ * (empty or blank) is background, class 0 (`how: 'none'`): there is nothing to match.
  */
-export function avssClassOf(category: string, classes: Map<string, number>): ClassMatch & { index: number } {
-  const names = [...classes.entries()].filter(([name, idx]) => idx !== 0 && name !== 'background').map(([name]) => name);
+export function avssClassOf(category: string, classes: Map<string, number>, names: string[] = avssClassNames(classes)): ClassMatch & { index: number } {
+  if (category.trim() === '') {
+    const background = [...classes.entries()].find(([, idx]) => idx === 0)?.[0] ?? 'background';
+    return { category, className: background, how: 'none', score: 0, index: 0 };
+  }
   const m = nearestClass(category, names);
   return { ...m, index: classes.get(m.className) as number };
 }
@@ -309,6 +318,7 @@ export async function runDataset(options: DatasetRunOptions): Promise<DatasetRun
   options.onStart?.(items.length, skipped);
   const summary: DatasetRunSummary = { total: items.length, done: skipped, skipped, failed: 0, predictionsDir: predRoot };
   const classes = ds.kind === 'avss' ? await loadAvssClasses(ds) : undefined;
+  const classNames = classes ? avssClassNames(classes) : [];
   const composeDavis = ds.kind === 'ref-davis17' && (options.davisComposition ?? 'logits') === 'logits';
   const overrides: StageOverrides | undefined = composeDavis ? { ...options.overrides, propagate: { keepLogits: true, ...options.overrides?.propagate } } : options.overrides;
   let sameFailures = 0;
@@ -336,7 +346,7 @@ export async function runDataset(options: DatasetRunOptions): Promise<DatasetRun
         const palette = avssPalette();
         const classOf = (objectId: number): number => {
           const cat = targets.find((t) => t.objectId === objectId)?.category ?? '';
-          const c = avssClassOf(cat, classes);
+          const c = avssClassOf(cat, classes, classNames);
           if (c.how === 'closest' || c.how === 'synonym' || c.how === 'nearest') {
             warnings.push(`object ${objectId}: category "${cat}" is not an AVSS class; painted as its nearest class "${c.className}" (${c.how}).`);
           }
