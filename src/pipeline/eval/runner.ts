@@ -13,7 +13,7 @@
  *   (Slurm `--array`, Kubernetes indexed jobs) runs each video exactly once.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { STAGE_LANGUAGE } from '../../common/mime';
 import { buildExperimentRecord, runCell, type CellHostContext, type CellLike } from '../cells';
@@ -323,6 +323,8 @@ export async function runDataset(options: DatasetRunOptions): Promise<DatasetRun
   const overrides: StageOverrides | undefined = composeDavis ? { ...options.overrides, propagate: { keepLogits: true, ...options.overrides?.propagate } } : options.overrides;
   let sameFailures = 0;
   let lastFailure = '';
+  // Ref-DAVIS units (annotator set, video) with an item done in this run: composed again at the end
+  const changedUnits = new Set<string>();
   for (const item of todo) {
     throwIfAborted(signal, 'evaluate');
     const t0 = Date.now();
@@ -371,7 +373,8 @@ export async function runDataset(options: DatasetRunOptions): Promise<DatasetRun
       await writeFolderAtomic(predictionDir(predRoot, ds, item), files);
       const logitsFile = masks.objects[0]?.logitsFile;
       if (composeDavis && logitsFile) {
-        await writeFileAtomic(davisLogitsPath(outDir, item), await readFile(logitsFile, 'utf8'));
+        await copyFileAtomic(logitsFile, davisLogitsPath(outDir, item));
+        changedUnits.add(davisUnitKey(item));
       }
       status = { id: item.id, status: 'done', video: item.video, expressionId: item.expressionId, seconds: (Date.now() - t0) / 1000, frames: files.length, warnings, record: out.record, timings: out.timings };
       summary.done++;
@@ -407,9 +410,27 @@ export async function runDataset(options: DatasetRunOptions): Promise<DatasetRun
     }
   }
   if (composeDavis) {
-    await composeDavisPredictions(ds, items, outDir);
+    await composeDavisPredictions(ds, items, outDir, changedUnits);
   }
   return summary;
+}
+
+/** Copies a file through a temporary sibling renamed over the target, so the target is never half-written. */
+async function copyFileAtomic(from: string, to: string): Promise<void> {
+  await mkdir(path.dirname(to), { recursive: true });
+  const tmp = path.join(path.dirname(to), `.${path.basename(to)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  try {
+    await copyFile(from, tmp);
+    await rename(tmp, to);
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** The Ref-DAVIS17 unit of an item: its annotator set and video (`anno_<set>/<video>`). */
+function davisUnitKey(item: DatasetItem): string {
+  return `anno_${item.annotatorSet ?? 0}/${item.video}`;
 }
 
 /** Where `alref eval` keeps an item's logits for the Ref-DAVIS17 composition. */
@@ -421,18 +442,34 @@ export function davisLogitsPath(outDir: string, item: DatasetItem): string {
  * Ref-DAVIS17 (reference code): for every video and annotator set whose expressions all have logits,
  * one label map per frame by argmax of the objects' logits with background -1 (object id = the
  * expression's obj_id, ties to the lower id), written as palette PNGs to
- * `predictions/anno_<set>/<video>/<frame>.png`, the folder scoring reads first. Returns the folders written.
+ * `predictions/anno_<set>/<video>/<frame>.png`, the folder scoring reads first. With `changed` (the
+ * units with an item done in this run), only those units and the ones whose folder is missing are
+ * composed, so a resumed run does not redo every unit. Returns the folders written.
  */
-export async function composeDavisPredictions(ds: Dataset, items: DatasetItem[], outDir: string): Promise<string[]> {
-  const units = new Map<string, DatasetItem[]>();
+export async function composeDavisPredictions(ds: Dataset, items: DatasetItem[], outDir: string, changed?: ReadonlySet<string>): Promise<string[]> {
+  // one item per unit of this run's list (it names the video and set) ...
+  const units = new Map<string, DatasetItem>();
   for (const item of items) {
-    const key = `anno_${item.annotatorSet ?? 0}/${item.video}`;
-    units.set(key, [...(units.get(key) ?? []), item]);
+    const key = davisUnitKey(item);
+    if (!units.has(key)) {
+      units.set(key, item);
+    }
+  }
+  // ... and every expression of the unit, not only this shard's list
+  const allOf = new Map<string, DatasetItem[]>();
+  for (const item of ds.items) {
+    const key = davisUnitKey(item);
+    if (units.has(key)) {
+      allOf.set(key, [...(allOf.get(key) ?? []), item]);
+    }
   }
   const written: string[] = [];
-  for (const [key, unitItems] of units) {
-    // every expression of the set, not only this shard's list
-    const all = ds.items.filter((i) => i.video === unitItems[0].video && (i.annotatorSet ?? 0) === (unitItems[0].annotatorSet ?? 0));
+  for (const key of units.keys()) {
+    const dir = path.join(outDir, 'predictions', key);
+    if (changed && !changed.has(key) && existsSync(dir)) {
+      continue;
+    }
+    const all = allOf.get(key) ?? [];
     if (!all.every((i) => existsSync(davisLogitsPath(outDir, i)))) {
       continue;
     }
@@ -447,7 +484,6 @@ export async function composeDavisPredictions(ds: Dataset, items: DatasetItem[],
       const labels = composeByLogits(sorted.map((item, k) => ({ label: item.objectIds?.[0] ?? 1, logits: fromSparse(files[k].frames[t] ?? null, width, height) })), width * height, DAVIS_BACKGROUND_LOGIT);
       return { name: `${f.name}.png`, bytes: encodeIndexedPng(labels, width, height) };
     });
-    const dir = path.join(outDir, 'predictions', key);
     await writeFolderAtomic(dir, pngs);
     written.push(dir);
   }

@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { makeRunnerHost } from '../../../src/pipeline/eval/cliHost';
@@ -225,6 +225,17 @@ suite('eval/runner: the full pipeline over a synthetic MeViS split (fixture ONNX
     for (const l of labelOf) {
       assert.ok(seen.has(l), `object ${l} appears in the composed labels`);
     }
+    // a resumed run with nothing new leaves composed units alone; a unit whose folder is gone is composed again
+    const marker = path.join(dir, 'marker.txt');
+    writeFileSync(marker, 'kept');
+    const before = readFileSync(path.join(dir, `${only.items[0].frames[0].name}.png`));
+    const again = await runDataset({ dataset: only, outDir: out, host, signal: new AbortController().signal });
+    assert.deepEqual([again.skipped, again.failed], [2, 0]);
+    assert.ok(existsSync(marker), 'an unchanged unit is not composed again');
+    rmSync(dir, { recursive: true, force: true });
+    await runDataset({ dataset: only, outDir: out, host, signal: new AbortController().signal });
+    assert.ok(!existsSync(marker));
+    assert.ok(readFileSync(path.join(dir, `${only.items[0].frames[0].name}.png`)).equals(before), 'a missing unit is composed again, the same');
     // the binary setting leaves the composition to scoring
     const outBinary = path.join(base, 'out-davis-binary');
     await runDataset({ dataset: only, outDir: outBinary, host, signal: new AbortController().signal, davisComposition: 'binary' });
