@@ -15,7 +15,6 @@ import { writeFileAtomic } from '../../pipeline/run/runFolder';
 import { interruptSignal } from '../signals';
 
 /** Stop-signal handling shared by every command (SIGINT, SIGTERM, SIGHUP; see ../signals). */
-export { interruptSignal };
 
 /** Prints an error the way every alref command does and sets a failing exit code. */
 export function reportFailure(err: unknown): void {

@@ -1,22 +1,24 @@
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import sharp from 'sharp';
 import { PipelineError } from '../../pipeline/errors';
+import { encodeBinaryPng } from '../../pipeline/eval/png';
 import { encodeRle } from '../../pipeline/masks/rle';
 import { newCommand, resolveFfmpeg, runCommand } from '../../pipeline/media/ffmpeg';
+import { findFrameFiles } from '../../pipeline/media/probe';
 import { DEFAULT_MODEL_IDS } from '../../pipeline/models/manifest';
 import { SessionRuntime } from '../../pipeline/models/runtime';
 import { createModelService } from '../../pipeline/models/service';
-import { Sam2VideoTracker, type Sam2Prompt } from '../../pipeline/models/sam2/video';
+import { Sam2VideoTracker, type Sam2FrameResult, type Sam2Prompt } from '../../pipeline/models/sam2/video';
 import { defaultSettings } from '../../pipeline/settings';
 import { userCacheDir } from '../env';
-import { interruptSignal, reportFailure, writeJson } from './eval';
+import { interruptSignal } from '../signals';
+import { reportFailure, writeJson } from './eval';
 
 const GRAPHS = ['vision_encoder', 'mask_decoder', 'memory_encoder', 'memory_attention', 'pointer_tpos'];
-const IMAGE = /\.(jpe?g|png|bmp|webp|tiff?)$/i;
 
 interface PropagateOptions {
   video: string;
@@ -43,7 +45,10 @@ export function parsePromptArg(text: string): Sam2Prompt {
   return { frameIndex: Number(m[1]), box: { x0, y0, x1, y1 } };
 }
 
-/** The frames of `--video`: the images of a folder (sorted by name) or the frames ffmpeg decodes from a file. */
+/**
+ * The frames of `--video`: the images of a folder (its JPEGImages subfolder in the DAVIS layout; *.jpg or
+ * *.png, one kind; natural order, so 2.jpg comes before 10.jpg) or the frames ffmpeg decodes from a file.
+ */
 async function videoFrames(video: string, scratch: string, signal: AbortSignal): Promise<{ files: string[]; names: string[] }> {
   if (!existsSync(video)) {
     throw new PipelineError(`--video ${video} does not exist.`, { stage: 'propagate', kind: 'invalid-input', field: '--video', file: video });
@@ -56,11 +61,8 @@ async function videoFrames(video: string, scratch: string, signal: AbortSignal):
     const cmd = newCommand(path.resolve(video)).outputOptions(['-vsync', '0', '-start_number', '0']).output(path.join(dir, '%05d.png'));
     await runCommand(cmd, tools, { signal });
   }
-  const names = (await readdir(dir)).filter((f) => IMAGE.test(f)).sort();
-  if (names.length === 0) {
-    throw new PipelineError(`--video ${video} holds no frames (.jpg, .png, ...).`, { stage: 'propagate', kind: 'invalid-input', field: '--video', file: video });
-  }
-  return { files: names.map((n) => path.join(dir, n)), names: names.map((n) => n.replace(/\.[^.]+$/, '')) };
+  const { files } = await findFrameFiles(dir, '--video');
+  return { files, names: files.map((f) => path.basename(f).replace(/\.[^.]+$/, '')) };
 }
 
 /** `--model`: a model id (cache / ALREF_MODELS_LOCAL_DIR) or a folder holding onnx/<graph>.onnx + constants.json. */
@@ -90,7 +92,7 @@ export function registerPropagateCommand(program: Command): void {
   program
     .command('propagate')
     .description('Track one object with SAM 2 from box prompts (as AL-Ref-SAM 2 calls the official video predictor): per-frame PNG masks (0/255, named like the frames, at the source size) and masks.json (COCO RLE).')
-    .requiredOption('--video <file|dir>', 'a video file (decoded with ffmpeg) or a folder of frames (00000.jpg, ...; sorted by name)')
+    .requiredOption('--video <file|dir>', 'a video file (decoded with ffmpeg) or a folder of frames (*.jpg or *.png, or its JPEGImages subfolder; natural order: 2.jpg before 10.jpg)')
     .requiredOption('--prompt <frame:x0,y0,x1,y1>', 'a box in source pixels on a frame (0-based index); repeat for several prompted frames', (v: string, acc: string[] | undefined) => [...(acc ?? []), v])
     .option('--start <frame>', 'first frame of the forward pass, then backward from it (default: the earliest prompted frame)')
     .option('--model <id|dir>', `SAM 2 model id (default ${DEFAULT_MODEL_IDS['sam2-video']}) or a folder with onnx/<graph>.onnx + constants.json`)
@@ -127,19 +129,29 @@ export function registerPropagateCommand(program: Command): void {
         const out = path.resolve(opts.out);
         await mkdir(out, { recursive: true });
         const rle: Record<string, ReturnType<typeof encodeRle>> = {};
-        let done = 0;
+        const write = async (r: Sam2FrameResult): Promise<void> => {
+          await writeFile(path.join(out, `${names[r.frameIndex]}.png`), encodeBinaryPng(r.mask, width, height));
+          rle[names[r.frameIndex]] = encodeRle(r.mask, width, height);
+        };
+        // an unprompted start frame comes twice (forward, then again first in the backward pass, as
+        // the official predictor tracks it): its later result is the final one, written once at the end
+        const startFrame = start ?? Math.min(...prompts.map((p) => p.frameIndex));
+        let startResult: Sam2FrameResult | undefined;
+        const seen = new Set<number>();
         try {
           for await (const r of tracker.track({ numFrames: files.length, width, height, frameSource: (i) => files[i], prompts, startFrame: start, fillHoleArea: fill, signal: interrupt.signal })) {
-            const png = Buffer.alloc(width * height);
-            for (let p = 0; p < png.length; p++) {
-              png[p] = r.mask[p] ? 255 : 0;
+            if (r.frameIndex === startFrame) {
+              startResult = r;
+            } else {
+              await write(r);
             }
-            await sharp(png, { raw: { width, height, channels: 1 } }).toColourspace('b-w').png().toFile(path.join(out, `${names[r.frameIndex]}.png`));
-            rle[names[r.frameIndex]] = encodeRle(r.mask, width, height);
-            done++;
+            seen.add(r.frameIndex);
             if (!opts.quiet) {
-              process.stderr.write(`\rframe ${r.frameIndex} (${done}/${files.length}) score ${r.objectScore.toFixed(3)}   `);
+              process.stderr.write(`\rframe ${r.frameIndex} (${seen.size}/${files.length}) score ${r.objectScore.toFixed(3)}   `);
             }
+          }
+          if (startResult) {
+            await write(startResult);
           }
         } finally {
           tracker.dispose();
@@ -155,7 +167,7 @@ export function registerPropagateCommand(program: Command): void {
           process.stderr.write(`warning: ${n}\n`);
         }
         const ordered = Object.fromEntries(names.filter((n) => rle[n]).map((n) => [n, rle[n]]));
-        await writeJson(path.join(out, 'masks.json'), { model: src.id, video: path.resolve(opts.video), width, height, prompts, startFrame: start ?? Math.min(...prompts.map((p) => p.frameIndex)), fillHoleArea: fill, notes, masks: ordered });
+        await writeJson(path.join(out, 'masks.json'), { model: src.id, video: path.resolve(opts.video), width, height, prompts, startFrame, fillHoleArea: fill, notes, masks: ordered });
         process.stderr.write(`${Object.keys(ordered).length} masks written to ${out}\n`);
       } catch (err) {
         reportFailure(err);

@@ -8,7 +8,8 @@ import { pipelineCells, runPipeline, unionMasks, writeFolderAtomic } from '../..
 import { decodeRle } from '../../pipeline/masks/rle';
 import type { RleMask } from '../../pipeline/domain';
 import { readFile } from 'node:fs/promises';
-import { cliRunnerHost, interruptSignal, parseStageOverride, reportFailure, writeJson } from './eval';
+import { interruptSignal } from '../signals';
+import { cliRunnerHost, parseStageOverride, reportFailure, writeJson } from './eval';
 import type { StageOverrides } from '../../pipeline/eval/runner';
 import { Option } from 'commander';
 

@@ -8,7 +8,8 @@ import { DAVIS2017_LAYOUT, DAVIS2017_PRED_LAYOUT, davisGlobalCsv, davisPerSequen
 import type { DavisTask } from '../../pipeline/eval/davis';
 import { SCORE_FILE_VERSION, formatSummary, mergeScoreFiles, type ScoreFile } from '../../pipeline/eval/report';
 import { PREDICTION_EXAMPLES, PREDICTION_LAYOUTS, scoreDataset } from '../../pipeline/eval/score';
-import { interruptSignal, progressBar, reportFailure, writeJson } from './eval';
+import { interruptSignal } from '../signals';
+import { progressBar, reportFailure, writeJson } from './eval';
 
 /** `--dataset` of `alref score`: every eval kind plus plain DAVIS 2017 (score only). */
 const SCORE_KINDS = [...DATASET_KINDS, 'davis2017'] as const;

@@ -15,7 +15,7 @@
  */
 import { linearSumAssignment } from 'linear-sum-assignment';
 import { PipelineError } from '../errors';
-import { davisStatistics, fMeasureFeatures, jaccardFeatures, packedFeatures, packLabel, type DavisStatistics, type MaskFeatures } from './metrics';
+import { davisStatistics, fMeasureFeatures, jaccardFeatures, packedFeatures, packLabel, voidBits, type DavisStatistics, type MaskFeatures } from './metrics';
 import type { LabelImage } from './png';
 
 /** DAVIS evaluation task. */
@@ -169,12 +169,12 @@ export function evaluateDavisSequence(input: DavisSequenceInput): DavisSequenceR
         stage: 'evaluate', kind: 'invalid-input', field: 'gt',
       });
     }
-    // void (255 in the ground truth) is ignored in the unsupervised task only
-    const voidLabels = task === 'unsupervised' ? gtImg.data : undefined;
     const p = usable(t);
     if (!p) {
       continue; // stays 0
     }
+    // void (255 in the ground truth) is ignored in the unsupervised task only: its bits, once per frame
+    const voidLabels = task === 'unsupervised' ? voidBits(gtImg.data, width * height) : undefined;
     const gtFeat: MaskFeatures[] = [];
     for (let g = 0; g < nGt; g++) {
       gtFeat.push(packedFeatures(packLabel(gtImg.data, g + 1, width, height, voidLabels)));

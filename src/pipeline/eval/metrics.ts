@@ -117,7 +117,8 @@ function flatBits(bytes: Uint8Array, eq: boolean, value: number, into: Uint32Arr
       | (gather4(selectBytes(u32[i + 4], eq, rep)) << 16) | (gather4(selectBytes(u32[i + 5], eq, rep)) << 20)
       | (gather4(selectBytes(u32[i + 6], eq, rep)) << 24) | (gather4(selectBytes(u32[i + 7], eq, rep)) << 28)) >>> 0;
   }
-  for (let k = full; k < flat.length; k++) {
+  // the partial last word and the one past it (read by the row shifts); a larger scratch's rest is never read
+  for (let k = full; k <= nw; k++) {
     flat[k] = 0;
   }
   for (let i = full << 5; i < n; i++) {
@@ -129,9 +130,9 @@ function flatBits(bytes: Uint8Array, eq: boolean, value: number, into: Uint32Arr
 }
 
 /** Cuts a flat bit stream into rows of `stride` words, clearing `clear` bits where given. */
-function rowsFromFlat(flat: Uint32Array, width: number, height: number, clear: Uint32Array | undefined, out?: Uint32Array): PackedMask {
+function rowsFromFlat(flat: Uint32Array, width: number, height: number, clear: Uint32Array | undefined): PackedMask {
   const stride = (width + 31) >>> 5;
-  const words = out && out.length === stride * height ? out : new Uint32Array(stride * height);
+  const words = new Uint32Array(stride * height);
   const tail = lastWordMask(width);
   const lastK = stride - 1;
   for (let y = 0; y < height; y++) {
@@ -150,11 +151,8 @@ function rowsFromFlat(flat: Uint32Array, width: number, height: number, clear: U
   return { width, height, stride, words };
 }
 
-/**
- * Packs a mask (any non-zero value is foreground) into bits; pixels where `voidMask` is non-zero are
- * cleared. `out` is reused when it has the right length.
- */
-export function packMask(mask: Uint8Array, width: number, height: number, voidMask?: Uint8Array, out?: Uint32Array): PackedMask {
+/** Packs a mask (any non-zero value is foreground) into bits; pixels where `voidMask` is non-zero are cleared. */
+export function packMask(mask: Uint8Array, width: number, height: number, voidMask?: Uint8Array): PackedMask {
   if (width === 0 || height === 0) {
     return { width, height, stride: (width + 31) >>> 5, words: new Uint32Array(0) };
   }
@@ -165,23 +163,26 @@ export function packMask(mask: Uint8Array, width: number, height: number, voidMa
     flatVoidScratch = flatBits(voidMask.subarray(0, width * height), false, 0, flatVoidScratch);
     clear = flatVoidScratch;
   }
-  return rowsFromFlat(flatScratch, width, height, clear, out);
+  return rowsFromFlat(flatScratch, width, height, clear);
 }
 
 /**
- * Packs the pixels of a label map equal to `label` (one object of a DAVIS label map); pixels where
- * `voidLabels` is 255 (the ground truth's void) are cleared.
+ * The void pixels (value 255) of the first `n` pixels of a ground-truth label map as a flat bit stream
+ * (bit i = pixel i), for {@link packLabel}: build it once per frame, not once per object.
  */
-export function packLabel(labels: Uint8Array, label: number, width: number, height: number, voidLabels?: Uint8Array): PackedMask {
+export function voidBits(labels: Uint8Array, n: number): Uint32Array {
+  return flatBits(labels.subarray(0, n), true, 255, new Uint32Array(((n + 31) >>> 5) + 1));
+}
+
+/**
+ * Packs the pixels of a label map equal to `label` (one object of a DAVIS label map); pixels set in
+ * `clear` ({@link voidBits} of the ground truth: its void) are cleared.
+ */
+export function packLabel(labels: Uint8Array, label: number, width: number, height: number, clear?: Uint32Array): PackedMask {
   if (width === 0 || height === 0) {
     return { width, height, stride: (width + 31) >>> 5, words: new Uint32Array(0) };
   }
   flatScratch = flatBits(labels.subarray(0, width * height), true, label, flatScratch);
-  let clear: Uint32Array | undefined;
-  if (voidLabels) {
-    flatVoidScratch = flatBits(voidLabels.subarray(0, width * height), true, 255, flatVoidScratch);
-    clear = flatVoidScratch;
-  }
   return rowsFromFlat(flatScratch, width, height, clear);
 }
 
@@ -218,7 +219,7 @@ export function jaccard(pred: Uint8Array, gt: Uint8Array, voidMask?: Uint8Array)
 }
 
 /** J of two packed masks of the same size (void already cleared when it applies). */
-export function jaccardPacked(pred: PackedMask, gt: PackedMask): number {
+function jaccardPacked(pred: PackedMask, gt: PackedMask): number {
   const a = pred.words;
   const b = gt.words;
   let inter = 0;
@@ -243,10 +244,10 @@ export function boundaryMap(mask: Uint8Array, width: number, height: number): Ui
   return unpackMask(boundaryPacked(packMask(mask, width, height)));
 }
 
-/** {@link boundaryMap} on packed bits; `out` is reused when it has the right length. */
-export function boundaryPacked(m: PackedMask, out?: Uint32Array): PackedMask {
+/** {@link boundaryMap} on packed bits. */
+function boundaryPacked(m: PackedMask): PackedMask {
   const { width, height, stride, words: b } = m;
-  const words = out && out.length === b.length ? out : new Uint32Array(b.length);
+  const words = new Uint32Array(b.length);
   if (width === 0 || height === 0) {
     return { width, height, stride, words };
   }
@@ -283,7 +284,7 @@ export function boundaryPacked(m: PackedMask, out?: Uint32Array): PackedMask {
 }
 
 /** Half-widths of the rows of a disk of radius r (skimage `disk`: dy^2 + dx^2 <= r^2), index dy + r. */
-export function diskHalfWidths(r: number): Int32Array {
+function diskHalfWidths(r: number): Int32Array {
   const out = new Int32Array(2 * r + 1);
   for (let dy = -r; dy <= r; dy++) {
     out[dy + r] = Math.floor(Math.sqrt(r * r - dy * dy) + 1e-9);
@@ -302,12 +303,11 @@ let dilateScratch = new Uint32Array(0);
 /**
  * {@link dilateDisk} on packed bits. Each row of the input is dilated horizontally by 0..r pixels
  * (one pixel per step, on words), and row y + dy of the output ORs in the row dilated by the disk's
- * half-width at dy. `out` is reused when it has the right length.
+ * half-width at dy.
  */
-export function dilateDiskPacked(m: PackedMask, r: number, out?: Uint32Array): PackedMask {
+function dilateDiskPacked(m: PackedMask, r: number): PackedMask {
   const { width, height, stride, words: src } = m;
-  const words = out && out.length === src.length ? out : new Uint32Array(src.length);
-  words.fill(0);
+  const words = new Uint32Array(src.length);
   if (width === 0 || height === 0) {
     return { width, height, stride, words };
   }
@@ -375,8 +375,6 @@ export interface MaskFeatures {
   boundary: PackedMask;
   dilated: PackedMask;
   boundaryCount: number;
-  width: number;
-  height: number;
   /** Rows holding boundary pixels (first > last when there are none). */
   firstRow: number;
   lastRow: number;
@@ -405,7 +403,7 @@ export function packedFeatures(m: PackedMask, boundTh = BOUND_TH): MaskFeatures 
     }
   }
   const dilated = count === 0 ? boundary : dilateDiskPacked(boundary, boundPix(width, height, boundTh));
-  return { mask: m, boundary, dilated, boundaryCount: count, width, height, firstRow, lastRow };
+  return { mask: m, boundary, dilated, boundaryCount: count, firstRow, lastRow };
 }
 
 /** J of two masks' features (the masks as packed, void cleared). */
@@ -466,11 +464,6 @@ export function fMeasureFeatures(pred: MaskFeatures, gt: MaskFeatures): Boundary
 /** Contour accuracy F (DAVIS `db_eval_boundary`) of one frame. */
 export function fMeasure(pred: Uint8Array, gt: Uint8Array, width: number, height: number, voidMask?: Uint8Array, boundTh = BOUND_TH): BoundaryScore {
   return fMeasureFeatures(maskFeatures(pred, width, height, voidMask, boundTh), maskFeatures(gt, width, height, voidMask, boundTh));
-}
-
-/** J and F of one frame. */
-export function frameJF(pred: Uint8Array, gt: Uint8Array, width: number, height: number, voidMask?: Uint8Array): { j: number; f: number } {
-  return { j: jaccard(pred, gt, voidMask), f: fMeasure(pred, gt, width, height, voidMask).f };
 }
 
 /** Mean / recall / decay of per-frame values (DAVIS `db_statistics`). */
@@ -561,9 +554,9 @@ export function avsIoU(pred: Uint8Array, gt: Uint8Array): number {
 }
 
 /** Number of thresholds of the AVSBench F curve. */
-export const AVS_F_THRESHOLDS = 255;
+const AVS_F_THRESHOLDS = 255;
 /** beta^2 of the AVSBench F-measure. */
-export const AVS_F_BETA2 = 0.3;
+const AVS_F_BETA2 = 0.3;
 
 let thresholdCache: Float32Array | undefined;
 /** `torch.linspace(0, 1 - 1e-10, 255)` in float32 (as torch computes it). */
@@ -582,7 +575,7 @@ function avsThresholds(): Float32Array {
  * The AVSBench F curve of one frame: F-beta (beta^2 = 0.3) at 255 thresholds, `pred >= th`.
  * `pred` holds 8-bit scores (a binary mask gives 0/255, read as 0/1); the score of a pixel is value/255.
  */
-export function avsFCurve(pred: Uint8Array, gt: Uint8Array, scoreIsBinary = true): Float64Array {
+function avsFCurve(pred: Uint8Array, gt: Uint8Array, scoreIsBinary = true): Float64Array {
   // histogram of prediction values, overall and inside the ground truth
   const all = new Float64Array(256);
   const inGt = new Float64Array(256);

@@ -217,22 +217,38 @@ function sixteenToEight(data: ArrayLike<number>, channels: number, file: string)
   const out = new Uint8Array(data.length);
   // the alpha channel (grey+alpha, RGBA) is not a label and is left out of the decision
   const alpha = channels === 2 || channels === 4 ? channels - 1 : -1;
-  let by257 = true;
-  let by256 = true;
+  // first sample that is not a multiple of 257 / of 256 (index into data; -1: none)
+  let not257 = -1;
+  let not256 = -1;
   let max = 0;
   for (let i = 0; i < data.length; i++) {
     if (i % channels === alpha) {
       continue;
     }
     const v = data[i];
-    by257 &&= v % 257 === 0;
-    by256 &&= v % 256 === 0;
+    if (not257 < 0 && v % 257 !== 0) {
+      not257 = i;
+    }
+    if (not256 < 0 && v % 256 !== 0) {
+      not256 = i;
+    }
     max = v > max ? v : max;
   }
-  const divisor = max <= 255 ? 1 : by257 ? 257 : by256 ? 256 : 0;
+  const divisor = max <= 255 ? 1 : not257 < 0 ? 257 : not256 < 0 ? 256 : 0;
   if (divisor === 0) {
+    // name the first sample that fits neither widening (max itself may be a valid 0/65535 value)
+    let odd = -1;
+    for (let i = 0; i < data.length && odd < 0; i++) {
+      if (i % channels !== alpha && data[i] % 257 !== 0 && data[i] % 256 !== 0) {
+        odd = i;
+      }
+    }
+    const at = (i: number): string => `value ${data[i]} (pixel ${Math.floor(i / channels)})`;
+    const what = odd >= 0
+      ? `with ${at(odd)}, a multiple of neither 257 nor 256`
+      : `mixing multiples of 257 and of 256: ${at(Math.min(not256, not257))} and ${at(Math.max(not256, not257))}`;
     throw new PipelineError(
-      `${file} is a 16-bit PNG with value ${max}: it is neither a label map (ids 0..255) nor an 8-bit mask widened to 16 bits (every value a multiple of 257, like 0/65535, or of 256). Save the labels as 8-bit or indexed PNGs.`,
+      `${file} is a 16-bit PNG ${what}, and values up to ${max}: it is neither a label map (ids 0..255) nor an 8-bit mask widened to 16 bits (every value a multiple of 257, like 0/65535, or of 256). Save the labels as 8-bit or indexed PNGs.`,
       { stage: 'evaluate', kind: 'invalid-input', file },
     );
   }

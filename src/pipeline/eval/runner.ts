@@ -13,7 +13,7 @@
  *   (Slurm `--array`, Kubernetes indexed jobs) runs each video exactly once.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { STAGE_LANGUAGE } from '../../common/mime';
 import { buildExperimentRecord, runCell, type CellHostContext, type CellLike } from '../cells';
@@ -254,12 +254,21 @@ export function predictionDir(predRoot: string, ds: Dataset, item: DatasetItem):
   return ds.kind.startsWith('avs') ? path.join(predRoot, item.video) : path.join(predRoot, item.video, item.expressionId ?? '0');
 }
 
+/** The AVSS class names {@link avssClassOf} chooses from: label2idx.json less the background (build it once per run). */
+export function avssClassNames(classes: Map<string, number>): string[] {
+  return [...classes.entries()].filter(([name, idx]) => idx !== 0 && name !== 'background').map(([name]) => name);
+}
+
 /**
  * The AVSS class index of a category: its nearest class of label2idx.json (background excluded; see
- * {@link nearestClass}), so a category never falls silently to class 0.
+ * {@link nearestClass}), so a category never falls silently to class 0. An object with no category
+ * (empty or blank) is background, class 0 (`how: 'none'`): there is nothing to match.
  */
-export function avssClassOf(category: string, classes: Map<string, number>): ClassMatch & { index: number } {
-  const names = [...classes.entries()].filter(([name, idx]) => idx !== 0 && name !== 'background').map(([name]) => name);
+export function avssClassOf(category: string, classes: Map<string, number>, names: string[] = avssClassNames(classes)): ClassMatch & { index: number } {
+  if (category.trim() === '') {
+    const background = [...classes.entries()].find(([, idx]) => idx === 0)?.[0] ?? 'background';
+    return { category, className: background, how: 'none', score: 0, index: 0 };
+  }
   const m = nearestClass(category, names);
   return { ...m, index: classes.get(m.className) as number };
 }
@@ -309,10 +318,13 @@ export async function runDataset(options: DatasetRunOptions): Promise<DatasetRun
   options.onStart?.(items.length, skipped);
   const summary: DatasetRunSummary = { total: items.length, done: skipped, skipped, failed: 0, predictionsDir: predRoot };
   const classes = ds.kind === 'avss' ? await loadAvssClasses(ds) : undefined;
+  const classNames = classes ? avssClassNames(classes) : [];
   const composeDavis = ds.kind === 'ref-davis17' && (options.davisComposition ?? 'logits') === 'logits';
   const overrides: StageOverrides | undefined = composeDavis ? { ...options.overrides, propagate: { keepLogits: true, ...options.overrides?.propagate } } : options.overrides;
   let sameFailures = 0;
   let lastFailure = '';
+  // Ref-DAVIS units (annotator set, video) with an item done in this run: composed again at the end
+  const changedUnits = new Set<string>();
   for (const item of todo) {
     throwIfAborted(signal, 'evaluate');
     const t0 = Date.now();
@@ -336,7 +348,7 @@ export async function runDataset(options: DatasetRunOptions): Promise<DatasetRun
         const palette = avssPalette();
         const classOf = (objectId: number): number => {
           const cat = targets.find((t) => t.objectId === objectId)?.category ?? '';
-          const c = avssClassOf(cat, classes);
+          const c = avssClassOf(cat, classes, classNames);
           if (c.how === 'closest' || c.how === 'synonym' || c.how === 'nearest') {
             warnings.push(`object ${objectId}: category "${cat}" is not an AVSS class; painted as its nearest class "${c.className}" (${c.how}).`);
           }
@@ -361,7 +373,8 @@ export async function runDataset(options: DatasetRunOptions): Promise<DatasetRun
       await writeFolderAtomic(predictionDir(predRoot, ds, item), files);
       const logitsFile = masks.objects[0]?.logitsFile;
       if (composeDavis && logitsFile) {
-        await writeFileAtomic(davisLogitsPath(outDir, item), await readFile(logitsFile, 'utf8'));
+        await copyFileAtomic(logitsFile, davisLogitsPath(outDir, item));
+        changedUnits.add(davisUnitKey(item));
       }
       status = { id: item.id, status: 'done', video: item.video, expressionId: item.expressionId, seconds: (Date.now() - t0) / 1000, frames: files.length, warnings, record: out.record, timings: out.timings };
       summary.done++;
@@ -397,9 +410,27 @@ export async function runDataset(options: DatasetRunOptions): Promise<DatasetRun
     }
   }
   if (composeDavis) {
-    await composeDavisPredictions(ds, items, outDir);
+    await composeDavisPredictions(ds, items, outDir, changedUnits);
   }
   return summary;
+}
+
+/** Copies a file through a temporary sibling renamed over the target, so the target is never half-written. */
+async function copyFileAtomic(from: string, to: string): Promise<void> {
+  await mkdir(path.dirname(to), { recursive: true });
+  const tmp = path.join(path.dirname(to), `.${path.basename(to)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  try {
+    await copyFile(from, tmp);
+    await rename(tmp, to);
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** The Ref-DAVIS17 unit of an item: its annotator set and video (`anno_<set>/<video>`). */
+function davisUnitKey(item: DatasetItem): string {
+  return `anno_${item.annotatorSet ?? 0}/${item.video}`;
 }
 
 /** Where `alref eval` keeps an item's logits for the Ref-DAVIS17 composition. */
@@ -411,18 +442,34 @@ export function davisLogitsPath(outDir: string, item: DatasetItem): string {
  * Ref-DAVIS17 (reference code): for every video and annotator set whose expressions all have logits,
  * one label map per frame by argmax of the objects' logits with background -1 (object id = the
  * expression's obj_id, ties to the lower id), written as palette PNGs to
- * `predictions/anno_<set>/<video>/<frame>.png`, the folder scoring reads first. Returns the folders written.
+ * `predictions/anno_<set>/<video>/<frame>.png`, the folder scoring reads first. With `changed` (the
+ * units with an item done in this run), only those units and the ones whose folder is missing are
+ * composed, so a resumed run does not redo every unit. Returns the folders written.
  */
-export async function composeDavisPredictions(ds: Dataset, items: DatasetItem[], outDir: string): Promise<string[]> {
-  const units = new Map<string, DatasetItem[]>();
+export async function composeDavisPredictions(ds: Dataset, items: DatasetItem[], outDir: string, changed?: ReadonlySet<string>): Promise<string[]> {
+  // one item per unit of this run's list (it names the video and set) ...
+  const units = new Map<string, DatasetItem>();
   for (const item of items) {
-    const key = `anno_${item.annotatorSet ?? 0}/${item.video}`;
-    units.set(key, [...(units.get(key) ?? []), item]);
+    const key = davisUnitKey(item);
+    if (!units.has(key)) {
+      units.set(key, item);
+    }
+  }
+  // ... and every expression of the unit, not only this shard's list
+  const allOf = new Map<string, DatasetItem[]>();
+  for (const item of ds.items) {
+    const key = davisUnitKey(item);
+    if (units.has(key)) {
+      allOf.set(key, [...(allOf.get(key) ?? []), item]);
+    }
   }
   const written: string[] = [];
-  for (const [key, unitItems] of units) {
-    // every expression of the set, not only this shard's list
-    const all = ds.items.filter((i) => i.video === unitItems[0].video && (i.annotatorSet ?? 0) === (unitItems[0].annotatorSet ?? 0));
+  for (const key of units.keys()) {
+    const dir = path.join(outDir, 'predictions', key);
+    if (changed && !changed.has(key) && existsSync(dir)) {
+      continue;
+    }
+    const all = allOf.get(key) ?? [];
     if (!all.every((i) => existsSync(davisLogitsPath(outDir, i)))) {
       continue;
     }
@@ -437,7 +484,6 @@ export async function composeDavisPredictions(ds: Dataset, items: DatasetItem[],
       const labels = composeByLogits(sorted.map((item, k) => ({ label: item.objectIds?.[0] ?? 1, logits: fromSparse(files[k].frames[t] ?? null, width, height) })), width * height, DAVIS_BACKGROUND_LOGIT);
       return { name: `${f.name}.png`, bytes: encodeIndexedPng(labels, width, height) };
     });
-    const dir = path.join(outDir, 'predictions', key);
     await writeFolderAtomic(dir, pngs);
     written.push(dir);
   }

@@ -27,7 +27,7 @@ import type { RleMask } from '../domain';
 import { evaluateDavisSequence, summarizeDavis, type DavisSummary } from './davis';
 import { datasetVideos, shardVideos, type Dataset, type DatasetItem } from './datasets';
 import {
-  AVSS_CLASSES, AVSS_SIZE, AvssAccumulator, avsFMeasure, avsIoU, avssPalette, fMeasureFeatures, jaccard, maskFeatures,
+  AVSS_CLASSES, AVSS_SIZE, AvssAccumulator, avsFMeasure, avsIoU, avssPalette, fMeasureFeatures, jaccardFeatures, maskFeatures,
   type AvsConvention,
 } from './metrics';
 import { decodeLabelPng, labelEquals, nonZero, readLabelPng, resizeNearest, type LabelImage } from './png';
@@ -165,9 +165,6 @@ export async function scoreDataset(ds: Dataset, predDirIn: string, options: Scor
     return out;
   };
   const predLayout = await resolvePredictionLayout(ds, predDir, units, Boolean(options.allowNoPredictions));
-  if (predLayout.note) {
-    warn(predLayout.note);
-  }
   predDir = predLayout.predDir;
   let done = 0;
   for (const unit of units) {
@@ -336,7 +333,6 @@ interface PredictionLayout {
   predDir: string;
   /** AVS: the folder of a video's prediction PNGs. */
   videoDir(item: DatasetItem): string;
-  note?: string;
 }
 
 function pngNames(dir: string): Set<string> | null {
@@ -529,9 +525,11 @@ async function scoreExpression(
       perFrameF.push(0);
       continue;
     }
-    const pred = nonZero(p.data);
-    perFrameJ.push(jaccard(pred, g.mask));
-    perFrameF.push(fMeasureFeatures(maskFeatures(pred, p.width, p.height), maskFeatures(g.mask, g.width, g.height)).f);
+    // packed once per mask (any non-zero value is the object): J and F both read the features
+    const pf = maskFeatures(p.data, p.width, p.height);
+    const gf = maskFeatures(g.mask, g.width, g.height);
+    perFrameJ.push(jaccardFeatures(pf, gf));
+    perFrameF.push(fMeasureFeatures(pf, gf).f);
   }
   if (missingFrames > 0) {
     warn(`${item.id}: ${missingFrames} of ${T} prediction frames are missing; they score 0.`);

@@ -69,7 +69,7 @@ const JOB_SCHEMA = closed({
 }, ['apiVersion', 'kind', 'metadata', 'spec']);
 
 interface Container { name: string; image: string; command?: string[]; args?: string[]; env?: Array<{ name: string; value?: string }>; volumeMounts?: Array<{ name: string; mountPath: string }> }
-interface Job { metadata: { name: string }; spec: { completionMode?: string; completions?: number; parallelism?: number; template: { spec: { initContainers?: Container[]; containers: Container[]; volumes?: Array<{ name: string }> } } } }
+interface Job { metadata: { name: string }; spec: { completionMode?: string; completions?: number; parallelism?: number; activeDeadlineSeconds?: number; template: { spec: { initContainers?: Container[]; containers: Container[]; volumes?: Array<{ name: string }> } } } }
 
 /** Long options of sbatch (Slurm 22.05+) that a job script may set in #SBATCH lines. */
 const SBATCH_OPTIONS = new Set([
@@ -115,6 +115,8 @@ suite('deploy: cluster files linted without kubectl or docker', () => {
     assert.ok(wait, 'the merge Job waits for the shards in an init container');
     assert.equal(Number(wait.env?.find((e) => e.name === 'SHARDS')?.value), count);
     assert.ok(wait.command?.join(' ').includes(`${out}/shard-*-of-`), wait.command?.join(' '));
+    // the wait is bounded: a shard that never writes its file cannot keep the merge Job waiting forever
+    assert.ok((merge.spec.activeDeadlineSeconds ?? 0) > 0, 'the merge Job has an activeDeadlineSeconds');
     assert.equal(c.image, m.image);
     // every mount names a volume of its pod; the output volume is mounted by both Jobs at the same path
     for (const job of jobs) {

@@ -52,6 +52,11 @@ suite('eval/png: label maps from PNG files', () => {
     // grey+alpha: the alpha channel does not decide
     assert.deepEqual(Array.from(decodeLabelPng(g16([1, 65535, 2, 65535], 2)).data), [1, 2]);
     assert.throws(() => decodeLabelPng(g16([0, 300, 1, 0]), '/tmp/deep.png'), /\/tmp\/deep\.png is a 16-bit PNG with value 300/);
+    // the error names the first value that fits neither widening, not the maximum (65535 is a valid 0/65535 value)
+    assert.throws(() => decodeLabelPng(g16([0, 65535, 300, 0]), '/tmp/deep.png'), /16-bit PNG with value 300 \(pixel 2\), a multiple of neither/);
+    assert.throws(() => decodeLabelPng(g16([0, 65535, 300, 0]), '/tmp/deep.png'), (e: Error) => !/value 65535/.test(e.message));
+    // each value fits one widening, but not the same one: both are named
+    assert.throws(() => decodeLabelPng(g16([0, 256, 65535, 0]), '/tmp/mix.png'), /value 256 \(pixel 1\) and value 65535 \(pixel 2\)/);
     const bits = encode({ width: 9, height: 1, data: new Uint8Array([0b10110000, 0b10000000]), depth: 1, channels: 1 });
     assert.deepEqual(Array.from(decodeLabelPng(bits).data), [255, 0, 255, 255, 0, 0, 0, 0, 255]);
   });

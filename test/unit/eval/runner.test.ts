@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { makeRunnerHost } from '../../../src/pipeline/eval/cliHost';
@@ -10,7 +10,8 @@ import { davisLogitsPath, itemFileName, pipelineCells, predictionDir, runDataset
 import { scoreDataset, summarizeRecords } from '../../../src/pipeline/eval/score';
 import { defaultSettings } from '../../../src/pipeline/settings';
 import { makeAvss, makeMevis, makeRefDavis, makeS4, makeYtvos } from '../../tooling/datasets';
-import { composeByLogits, fromSparse, readLogitsFile } from '../../../src/pipeline/masks/logits';
+import { readLogitsFile } from '../../../src/pipeline/masks/logits';
+import { decodeRle } from '../../../src/pipeline/masks/rle';
 import { writeModelFixtures } from '../../tooling/onnxFixtures';
 import { writeBeatsFixtures } from '../audio/taggerFixtures';
 import { OpenAiTestServer } from '../../tooling/openaiServer';
@@ -58,6 +59,7 @@ suite('eval/runner: the full pipeline over a synthetic MeViS split (fixture ONNX
   let server: OpenAiTestServer;
   let host: RunnerHost;
   let root: string;
+  const baseScript = (req: { text: string }): string => (/audio|sound/i.test(req.text) && /categor/i.test(req.text) ? "The dog barks. ['dog': 1]" : 'The object is clearest here. [1]');
 
   suiteSetup(async () => {
     base = mkdtempSync(path.join(os.tmpdir(), 'alref-runner-'));
@@ -67,7 +69,7 @@ suite('eval/runner: the full pipeline over a synthetic MeViS split (fixture ONNX
     server = await OpenAiTestServer.start();
     // every question gets the same short reasoning and picks frame / box 1
     // LBRU (AVS) answers with categories and frame ids; every other question picks frame / box 1
-    server.setScript((req) => (/audio|sound/i.test(req.text) && /categor/i.test(req.text) ? "The dog barks. ['dog': 1]" : 'The object is clearest here. [1]'));
+    server.setScript(baseScript);
     const settings = defaultSettings({
       llm: { ...defaultSettings().llm, baseUrl: server.baseUrl, timeoutMs: 20_000, maxRetries: 0 },
       models: { ...defaultSettings().models, localDir: path.join(base, 'models'), cacheDir: path.join(base, 'cache') },
@@ -160,22 +162,80 @@ suite('eval/runner: the full pipeline over a synthetic MeViS split (fixture ONNX
     assert.equal(only.items.length, 2);
     const out = path.join(base, 'out-davis');
     const statuses: ItemStatus[] = [];
-    const summary = await runDataset({ dataset: only, outDir: out, host, signal: new AbortController().signal, onItemDone: (st) => statuses.push(st) });
+    // object 2's expression picks the second frame / box, so the two objects' logits differ and both can show
+    server.setScript((req) => (/object 2 of/.test(req.text) ? 'The object is clearest here. [2]' : baseScript(req)));
+    let summary: Awaited<ReturnType<typeof runDataset>>;
+    try {
+      summary = await runDataset({ dataset: only, outDir: out, host, signal: new AbortController().signal, onItemDone: (st) => statuses.push(st) });
+    } finally {
+      server.setScript(baseScript);
+    }
     assert.equal(summary.failed, 0, JSON.stringify(statuses.map((st) => st.error)));
     const video = only.items[0].video;
     const dir = path.join(out, 'predictions', 'anno_0', video);
     const logits = await Promise.all(only.items.map((i) => readLogitsFile(davisLogitsPath(out, i))));
+    const labelOf = only.items.map((i) => i.objectIds?.[0] ?? 1);
+    assert.equal(new Set(labelOf).size, labelOf.length, 'one label per object');
+    const seen = new Set<number>();
+    let nonZeroPixels = 0;
+    let bothSet = 0;
     for (const [t, f] of only.items[0].frames.entries()) {
       const png = decodeLabelPng(readFileSync(path.join(dir, `${f.name}.png`)), f.name);
-      const dense = logits.map((l) => fromSparse(l.frames[t] ?? null, png.width, png.height));
-      const expected = composeByLogits(only.items.map((i, k) => ({ label: i.objectIds?.[0] ?? 1, logits: dense[k] })), png.width * png.height, -1);
-      assert.deepEqual([...png.data], [...expected], `frame ${f.name}`);
-      // the stored logits are the masks' own: logit > 0 is exactly each expression's binary prediction
-      for (const [k, item] of only.items.entries()) {
-        const bin = decodeLabelPng(readFileSync(path.join(predictionDir(path.join(out, 'predictions'), ds, item), `${f.name}.png`)), f.name);
-        assert.ok(bin.data.every((v, i) => (v !== 0) === (dense[k][i] > 0)), `object ${k + 1}, frame ${f.name}`);
+      const n = png.width * png.height;
+      // the stored logits read by hand (kept pixels: an RLE mask; values: float32, base64), not through fromSparse
+      const stored = logits.map((l) => {
+        const dense = new Float32Array(n).fill(-Infinity);
+        const frame = l.frames[t];
+        if (frame) {
+          const keep = decodeRle(frame.rle);
+          const raw = Buffer.from(frame.values, 'base64');
+          const values = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+          for (let i = 0, k = 0; i < n; i++) {
+            if (keep[i]) {
+              dense[i] = values[k++];
+            }
+          }
+        }
+        return dense;
+      });
+      const bins = only.items.map((item) => decodeLabelPng(readFileSync(path.join(predictionDir(path.join(out, 'predictions'), ds, item), `${f.name}.png`)), f.name).data);
+      for (let i = 0; i < n; i++) {
+        const label = png.data[i];
+        seen.add(label);
+        nonZeroPixels += label !== 0 ? 1 : 0;
+        const on = bins.map((b) => b[i] !== 0);
+        // the stored logits are the masks' own: logit > 0 is exactly each expression's binary prediction
+        on.forEach((v, k) => assert.equal(v, stored[k][i] > 0, `object ${k + 1}, frame ${f.name}, pixel ${i}`));
+        if (on[0] && on[1]) {
+          bothSet++;
+          const want = stored[1][i] > stored[0][i] ? labelOf[1] : labelOf[0];
+          assert.equal(label, want, `overlap: the larger logit wins (frame ${f.name}, pixel ${i})`);
+        } else if (on[0] !== on[1]) {
+          assert.equal(label, on[0] ? labelOf[0] : labelOf[1], `one mask set: its object (frame ${f.name}, pixel ${i})`);
+        }
+        if (stored.every((l) => !(l[i] > -1))) {
+          assert.equal(label, 0, `no logit above -1: background (frame ${f.name}, pixel ${i})`);
+        } else {
+          assert.ok(labelOf.includes(label), `some logit above -1: an object (frame ${f.name}, pixel ${i})`);
+        }
       }
     }
+    assert.ok(bothSet > 0, 'the masks overlap somewhere (the argmax rule is exercised)');
+    assert.ok(nonZeroPixels > 0, 'the label maps are not all background');
+    for (const l of labelOf) {
+      assert.ok(seen.has(l), `object ${l} appears in the composed labels`);
+    }
+    // a resumed run with nothing new leaves composed units alone; a unit whose folder is gone is composed again
+    const marker = path.join(dir, 'marker.txt');
+    writeFileSync(marker, 'kept');
+    const before = readFileSync(path.join(dir, `${only.items[0].frames[0].name}.png`));
+    const again = await runDataset({ dataset: only, outDir: out, host, signal: new AbortController().signal });
+    assert.deepEqual([again.skipped, again.failed], [2, 0]);
+    assert.ok(existsSync(marker), 'an unchanged unit is not composed again');
+    rmSync(dir, { recursive: true, force: true });
+    await runDataset({ dataset: only, outDir: out, host, signal: new AbortController().signal });
+    assert.ok(!existsSync(marker));
+    assert.ok(readFileSync(path.join(dir, `${only.items[0].frames[0].name}.png`)).equals(before), 'a missing unit is composed again, the same');
     // the binary setting leaves the composition to scoring
     const outBinary = path.join(base, 'out-davis-binary');
     await runDataset({ dataset: only, outDir: outBinary, host, signal: new AbortController().signal, davisComposition: 'binary' });

@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import { analyseSoundEvents, silenceFilterApplies } from '../../../src/pipeline/audio/soundEvents';
 import { nearestClass } from '../../../src/pipeline/audio/vocabulary';
 import type { MaskData, VideoData } from '../../../src/pipeline/domain';
-import { avssClassOf, pipelineCells, semanticMasks } from '../../../src/pipeline/eval/runner';
+import { avssClassNames, avssClassOf, pipelineCells, semanticMasks } from '../../../src/pipeline/eval/runner';
 import { encodeRle } from '../../../src/pipeline/masks/rle';
 import { composeByLogits, fromSparse, toSparse } from '../../../src/pipeline/masks/logits';
 import { resizeBilinear, resizeLogitsToMask } from '../../../src/pipeline/models/sam2/maskOps';
@@ -116,6 +116,18 @@ suite('fidelity (#9): AVSS class ids', () => {
     assert.equal(far.how, 'closest');
     assert.notEqual(far.index, 0);
     assert.equal(nearestClass('guitarr', ['dog', 'guitar']).className, 'guitar');
+  });
+
+  test('an object with no category is background (class 0), not the first class of the list', () => {
+    for (const cat of ['', '  ']) {
+      const c = avssClassOf(cat, classes);
+      assert.deepEqual([c.index, c.how, c.className], [0, 'none', 'background'], JSON.stringify(cat));
+    }
+    // the names list built once per run gives the same classes as the default
+    const names = avssClassNames(classes);
+    assert.ok(!names.includes('background'));
+    assert.deepEqual(avssClassOf('person', classes, names), avssClassOf('person', classes));
+    assert.equal(avssClassOf('', classes, names).index, 0);
   });
 
   test('reference code: where masks overlap, the later category wins', async () => {

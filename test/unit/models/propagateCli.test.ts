@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { decodeRle } from '../../../src/pipeline/masks/rle';
 import { parsePromptArg } from '../../../src/cli/commands/propagate';
+import { runAlref } from '../../tooling/cli';
 import { FFMPEG } from '../../tooling/media';
 import { GOLDEN, goldenMask, readCase } from '../../tooling/sam2Golden';
 
@@ -66,6 +67,41 @@ suite('cli: alref propagate (SAM 2 from box prompts, on the micro golden export)
     assert.deepEqual(pngs, Array.from({ length: 10 }, (_, i) => `${String(i).padStart(5, '0')}.png`));
     const json = JSON.parse(await readFile(path.join(out, 'masks.json'), 'utf8')) as { startFrame: number; width: number; masks: Record<string, unknown> };
     assert.deepEqual([json.startFrame, json.width, Object.keys(json.masks).length], [5, 128, 10]);
+  });
+
+  test('unpadded frame names (0.jpg ... 10.jpg) track in natural order; an unprompted start frame counts once (progress never above the total) and its final mask is written', async () => {
+    const clip = path.join(GOLDEN, 'clips', 'square');
+    const src = (await readdir(clip)).filter((f) => f.endsWith('.jpg')).sort();
+    const plain = path.join(dir, 'unpadded');
+    const padded = path.join(dir, 'padded');
+    await mkdir(plain, { recursive: true });
+    await mkdir(padded, { recursive: true });
+    // 11 frames: the clip's 10 and its last one again
+    for (let i = 0; i <= 10; i++) {
+      const from = path.join(clip, src[Math.min(i, src.length - 1)]);
+      await copyFile(from, path.join(plain, `${i}.jpg`));
+      await copyFile(from, path.join(padded, `${String(i).padStart(5, '0')}.jpg`));
+    }
+    const args = (video: string, out: string): string[] => ['propagate', '--video', video, '--prompt', '3:20,20,90,100', '--start', '5', '--model', path.join(GOLDEN, 'model'), '--out', out, '--threads', '1'];
+    const a = await runAlref(args(plain, path.join(dir, 'out-unpadded')));
+    assert.equal(a.code, 0, a.stderr);
+    const b = await runAlref(args(padded, path.join(dir, 'out-padded')));
+    assert.equal(b.code, 0, b.stderr);
+    const progress = [...a.stderr.matchAll(/\((\d+)\/(\d+)\)/g)].map((m) => [Number(m[1]), Number(m[2])]);
+    assert.ok(progress.length > 0, a.stderr);
+    assert.ok(progress.every(([k, n]) => n === 11 && k <= n), `progress above the total: ${progress.map(([k, n]) => `${k}/${n}`).join(' ')}`);
+    assert.deepEqual(progress[progress.length - 1], [11, 11]);
+    const names = Array.from({ length: 11 }, (_, i) => String(i));
+    const ja = JSON.parse(await readFile(path.join(dir, 'out-unpadded', 'masks.json'), 'utf8')) as { masks: Record<string, { size: [number, number]; counts: string }> };
+    const jb = JSON.parse(await readFile(path.join(dir, 'out-padded', 'masks.json'), 'utf8')) as { masks: Record<string, { size: [number, number]; counts: string }> };
+    assert.deepEqual(Object.keys(ja.masks), names, 'masks.json in frame order');
+    // the same frames in the same order: the same masks as with zero-padded names
+    for (const n of names) {
+      assert.deepEqual(ja.masks[n], jb.masks[n.padStart(5, '0')], `frame ${n}`);
+      const { data } = await sharp(path.join(dir, 'out-unpadded', `${n}.png`)).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
+      const rle = decodeRle(ja.masks[n]);
+      assert.ok(data.every((v, k) => (v !== 0) === (rle[k] !== 0)), `${n}.png is the final mask of masks.json`);
+    }
   });
 
   test('a model folder without the five graphs is an error naming what is missing', async () => {
