@@ -146,8 +146,10 @@ function num(v: unknown): number | undefined {
 
 /** Clockwise display rotation in degrees (0/90/180/270) from ffprobe's stream data. */
 export function rotationOf(stream: Record<string, unknown>): number {
-  // ffprobe flattens the display matrix side data into the stream: `rotation` is counter-clockwise.
-  const matrix = num(stream.rotation);
+  // The display matrix side data (`side_data_list` in ffprobe's JSON; flattened into the stream in
+  // its default output): `rotation` is counter-clockwise.
+  const sideData = Array.isArray(stream.side_data_list) ? (stream.side_data_list as Array<Record<string, unknown>>) : [];
+  const matrix = num(stream.rotation) ?? sideData.map((d) => num(d.rotation)).find((r) => r !== undefined);
   if (matrix !== undefined) {
     return ((Math.round(-matrix / 90) * 90) % 360 + 360) % 360;
   }
@@ -198,7 +200,7 @@ export async function probeSource(source: string, tools: FfmpegTools | (() => Ff
   }
   let data;
   try {
-    data = await ffprobe(abs, t, [], options.signal);
+    data = await ffprobe(abs, t, { signal: options.signal });
   } catch (err) {
     if (err instanceof PipelineError) {
       throw err;
@@ -206,11 +208,11 @@ export async function probeSource(source: string, tools: FfmpegTools | (() => Ff
     const detail = String((err as Error).message)
       .split('\n')
       .map((l) => l.trim())
-      .filter((l) => l && !/^ffprobe exited/.test(l))
+      .filter((l) => l && !/^ffprobe (exited|was killed)/.test(l))
       .pop();
     throw invalid(`Not a video ffmpeg can read: ${abs}${detail ? ` (${detail})` : ''}.`, abs, field);
   }
-  const streams = data.streams as unknown as Array<Record<string, unknown>>;
+  const streams = data.streams;
   const video = streams.find(
     (s) => s.codec_type === 'video' && Number(((s.disposition ?? {}) as Record<string, unknown>).attached_pic ?? 0) !== 1,
   );
@@ -247,7 +249,7 @@ export async function probeSource(source: string, tools: FfmpegTools | (() => Ff
   if (frameCount <= 0) {
     throw invalid(`The video ${abs} has zero frames.`, abs, field);
   }
-  const format = data.format as unknown as Record<string, unknown>;
+  const format = data.format;
   const durationSec = num(video.duration) ?? num(format.duration) ?? (fps > 0 ? frameCount / fps : 0);
   const audioStream = streams.find((s) => s.codec_type === 'audio');
   const audio = audioStream
