@@ -20,7 +20,7 @@ import type { ClipPlan } from './domain';
  * Dataset presets: sampling settings the paper uses per benchmark. RVOS `interval` counts frames of
  * the SOURCE VIDEO (10 for Ref-YouTube-VOS): on a frame folder whose names step by a stride (the
  * Ref-YouTube-VOS release keeps every 5th frame: 00000, 00005, ...) it becomes `interval / stride`
- * folder entries (see {@link folderStride} and {@link entryInterval}).
+ * folder entries (see `folderStride` in media/probe.ts and {@link entryInterval}).
  */
 export const PRESETS = {
   'ref-youtube-vos': { mode: 'rvos', interval: 10, framesPerClip: 5, frameFolderFps: 6 },
@@ -144,37 +144,6 @@ export function gridShape(tiles: number, columns = GRID_COLUMNS): { columns: num
 
 /** How a video cell's `interval` is counted: in source-video frames (paper, default) or in decoded entries. */
 export type IntervalUnit = 'video-frames' | 'entries';
-
-/**
- * The stride of a frame folder whose file names are frame numbers: the greatest common divisor of
- * the steps between consecutive numbers (`00000, 00005, 00010` -> 5). 1 when the names are not all
- * numbers, when there are fewer than two, or when they are consecutive.
- *
- * @example
- * folderStride(['00000.jpg', '00005.jpg', '00015.jpg']) // 5
- * folderStride(['a.jpg', 'b.jpg']) // 1
- */
-export function folderStride(fileNames: readonly string[]): number {
-  const nums: number[] = [];
-  for (const f of fileNames) {
-    const base = f.split(/[\\/]/).pop() ?? f;
-    const m = /^(\d{1,9})\.[A-Za-z0-9]+$/.exec(base);
-    if (!m) {
-      return 1;
-    }
-    nums.push(Number(m[1]));
-  }
-  if (nums.length < 2) {
-    return 1;
-  }
-  nums.sort((a, b) => a - b);
-  const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
-  let g = 0;
-  for (let i = 1; i < nums.length; i++) {
-    g = gcd(g, nums[i] - nums[i - 1]);
-  }
-  return g > 1 ? g : 1;
-}
 
 /**
  * The step between sampled decoded frames (folder entries, or frames of a video file) for an

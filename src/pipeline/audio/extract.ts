@@ -1,9 +1,7 @@
-import { spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { PipelineError, throwIfAborted } from '../errors';
-import { trackChild } from '../media/children';
-import { type FfmpegTools, KILL_GRACE_MS, ffmpegSeconds, ffprobe } from '../media/ffmpeg';
+import { type FfmpegTools, FfmpegRunError, ffmpegSeconds, ffprobe, runToBuffer } from '../media/ffmpeg';
 
 /** Mono float PCM of a clip, at the rate a tagger needs. */
 export interface AudioClip {
@@ -78,8 +76,7 @@ export async function extractAudio(source: string, tools: FfmpegTools, options: 
   throwIfAborted(options.signal, stage);
   let streams: Array<Record<string, unknown>>;
   try {
-    const data = await ffprobe(abs, tools, [], options.signal);
-    streams = data.streams as unknown as Array<Record<string, unknown>>;
+    streams = (await ffprobe(abs, tools, { signal: options.signal, stage })).streams;
   } catch (err) {
     if (err instanceof PipelineError) {
       throw err;
@@ -109,7 +106,18 @@ export async function extractAudio(source: string, tools: FfmpegTools, options: 
     args.push('-t', ffmpegSeconds(options.durationSec));
   }
   args.push('-map', '0:a:0', '-vn', '-sn', '-dn', '-ac', '1', '-ar', String(rate), '-c:a', 'pcm_f32le', '-f', 'f32le', 'pipe:1');
-  const bytes = await runToBuffer(tools.ffmpeg, args, stage, abs, options.signal, options.onSpawn);
+  let bytes: Buffer;
+  try {
+    bytes = await runToBuffer(tools.ffmpeg, args, { stage, signal: options.signal, onSpawn: options.onSpawn });
+  } catch (err) {
+    if (err instanceof FfmpegRunError) {
+      const code = /exited with code (\d+)/.exec(err.message)?.[1];
+      throw new PipelineError(`ffmpeg failed to decode the audio of ${abs}${code ? ` (exit code ${code})` : ''}: ${lastLine(err.stderrTail) || 'no message'}.`, {
+        stage, kind: 'invalid-input', file: abs,
+      });
+    }
+    throw err;
+  }
   const n = Math.floor(bytes.length / 4);
   const samples = new Float32Array(n);
   for (let i = 0; i < n; i++) {
@@ -133,54 +141,4 @@ export async function extractAudio(source: string, tools: FfmpegTools, options: 
 
 function lastLine(s: string): string {
   return s.split('\n').map((l) => l.trim()).filter(Boolean).pop() ?? s;
-}
-
-/**
- * Runs ffmpeg and collects stdout; stderr's tail goes into the error. SIGTERM then SIGKILL on abort;
- * settles only after the process has exited (`close`), so a cancelled extract leaves no process.
- */
-function runToBuffer(binary: string, args: string[], stage: string, file: string, signal?: AbortSignal, onSpawn?: (pid: number) => void): Promise<Buffer> {
-  return new Promise<Buffer>((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(new PipelineError('Cancelled.', { stage, kind: 'cancelled' }));
-      return;
-    }
-    const proc = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
-    if (proc.pid !== undefined) {
-      const untrack = trackChild(proc.pid, (sig) => proc.kill(sig));
-      proc.once('exit', untrack);
-      onSpawn?.(proc.pid);
-    }
-    const out: Buffer[] = [];
-    let err = '';
-    let killTimer: NodeJS.Timeout | undefined;
-    const onAbort = (): void => {
-      proc.kill('SIGTERM');
-      killTimer = setTimeout(() => proc.kill('SIGKILL'), KILL_GRACE_MS);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    proc.stdout.on('data', (b: Buffer) => out.push(b));
-    proc.stderr.on('data', (b: Buffer) => {
-      err = (err + b.toString('utf8')).slice(-4000);
-    });
-    proc.on('error', (e) => {
-      signal?.removeEventListener('abort', onAbort);
-      reject(new PipelineError(`ffmpeg could not be started (${e.message}). Check alref.ffmpegPath.`, { stage, kind: 'backend', field: 'alref.ffmpegPath', cause: e }));
-    });
-    proc.on('close', (code) => {
-      signal?.removeEventListener('abort', onAbort);
-      if (killTimer) {
-        clearTimeout(killTimer);
-      }
-      if (signal?.aborted) {
-        reject(new PipelineError('Cancelled.', { stage, kind: 'cancelled' }));
-      } else if (code !== 0) {
-        reject(new PipelineError(`ffmpeg failed to decode the audio of ${file} (exit code ${code}): ${lastLine(err) || 'no message'}.`, {
-          stage, kind: 'invalid-input', file,
-        }));
-      } else {
-        resolve(Buffer.concat(out));
-      }
-    });
-  });
 }

@@ -1,4 +1,4 @@
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, chmodSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import ffmpeg from 'fluent-ffmpeg';
@@ -301,27 +301,90 @@ export function newCommand(input: string): ffmpeg.FfmpegCommand {
   return ffmpeg(input, { stdoutLines: 200 });
 }
 
+/** What ffprobe reports (`-print_format json -show_streams -show_format`). */
+export interface ProbeData {
+  streams: Array<Record<string, unknown>>;
+  format: Record<string, unknown>;
+}
+
+export interface BufferRunOptions {
+  signal?: AbortSignal;
+  /** Called once the process is spawned (tests check that a cancelled process is gone). */
+  onSpawn?: (pid: number) => void;
+  /** Stage name for errors (default `video`). */
+  stage?: string;
+  /** Setting that names the binary, for the error when it cannot be started (default `alref.ffmpegPath`). */
+  setting?: string;
+}
+
 /**
- * Runs ffprobe (via fluent-ffmpeg) on `file`. On abort the promise settles (with a `cancelled`
- * PipelineError) once ffprobe has exited: it only reads headers and exits on its own shortly after,
- * and fluent-ffmpeg gives no handle to kill it, so a cancelled run never leaves it behind.
+ * Runs `binary` (ffmpeg or ffprobe) and collects its stdout. The process is tracked
+ * ({@link trackChild}) so it dies with this process. On abort it gets SIGTERM, then SIGKILL after
+ * {@link KILL_GRACE_MS}; the promise settles only after the process has exited (`close`), so a
+ * cancelled run leaves no process: a `cancelled` PipelineError. A non-zero exit rejects with an
+ * {@link FfmpegRunError} holding the stderr tail; a binary that cannot be started, with a `backend`
+ * PipelineError naming the setting.
  */
-export function ffprobe(file: string, tools: FfmpegTools, extraArgs: string[] = [], signal?: AbortSignal): Promise<ffmpeg.FfprobeData> {
-  if (signal?.aborted) {
-    return Promise.reject(new PipelineError('Cancelled.', { stage: 'video', kind: 'cancelled' }));
-  }
-  return new Promise<ffmpeg.FfprobeData>((resolve, reject) => {
-    const cmd = ffmpeg(file);
-    cmd.setFfmpegPath(tools.ffmpeg);
-    cmd.setFfprobePath(tools.ffprobe);
-    cmd.ffprobe(extraArgs, (err: Error | null, data: ffmpeg.FfprobeData) => {
+export function runToBuffer(binary: string, args: string[], options: BufferRunOptions = {}): Promise<Buffer> {
+  const { signal } = options;
+  const stage = options.stage ?? 'video';
+  return new Promise<Buffer>((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(new PipelineError('Cancelled.', { stage, kind: 'cancelled' }));
+      return;
+    }
+    const proc = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
+    if (proc.pid !== undefined) {
+      const untrack = trackChild(proc.pid, (sig) => proc.kill(sig));
+      proc.once('exit', untrack);
+      options.onSpawn?.(proc.pid);
+    }
+    const out: Buffer[] = [];
+    let err = '';
+    let killTimer: NodeJS.Timeout | undefined;
+    const onAbort = (): void => {
+      proc.kill('SIGTERM');
+      killTimer = setTimeout(() => proc.kill('SIGKILL'), KILL_GRACE_MS);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    proc.stdout.on('data', (b: Buffer) => out.push(b));
+    proc.stderr.on('data', (b: Buffer) => {
+      err = (err + b.toString('utf8')).slice(-4000);
+    });
+    proc.on('error', (e) => {
+      signal?.removeEventListener('abort', onAbort);
+      const setting = options.setting ?? 'alref.ffmpegPath';
+      reject(new PipelineError(`${path.basename(binary)} could not be started (${e.message}). Check ${setting}.`, { stage, kind: 'backend', field: setting, cause: e }));
+    });
+    proc.on('close', (code, sig) => {
+      signal?.removeEventListener('abort', onAbort);
+      if (killTimer) {
+        clearTimeout(killTimer);
+      }
       if (signal?.aborted) {
-        reject(new PipelineError('Cancelled.', { stage: 'video', kind: 'cancelled' }));
-      } else if (err) {
-        reject(err);
+        reject(new PipelineError('Cancelled.', { stage, kind: 'cancelled' }));
+      } else if (code !== 0) {
+        const how = code === null ? `was killed with signal ${sig}` : `exited with code ${code}`;
+        reject(new FfmpegRunError(`${path.basename(binary)} ${how}\n${err}`, err));
       } else {
-        resolve(data);
+        resolve(Buffer.concat(out));
       }
     });
   });
+}
+
+/**
+ * Runs ffprobe on `file` (JSON output) through {@link runToBuffer}: cancelling kills it, so an
+ * ffprobe stuck on an input that never ends (a FIFO, a stalled network mount) is not waited for.
+ * A file ffprobe cannot read rejects with an {@link FfmpegRunError} whose last line is ffprobe's message.
+ */
+export async function ffprobe(file: string, tools: FfmpegTools, options: Omit<BufferRunOptions, 'setting'> = {}): Promise<ProbeData> {
+  const out = await runToBuffer(tools.ffprobe, ['-v', 'error', '-print_format', 'json', '-show_streams', '-show_format', file], { ...options, setting: 'alref.ffprobePath' });
+  let data: Partial<ProbeData>;
+  try {
+    data = JSON.parse(out.toString('utf8')) as Partial<ProbeData>;
+  } catch {
+    throw new FfmpegRunError('ffprobe printed no JSON', '');
+  }
+  return { streams: data.streams ?? [], format: data.format ?? {} };
 }

@@ -77,47 +77,88 @@ export async function findFrameFiles(dir: string, field = 'source'): Promise<{ d
   return { dir: where, files: images.map((n) => path.join(where, n)) };
 }
 
+/** The numbers in a frame folder's file names (see {@link frameNumbers}). */
+export interface FrameNumbers {
+  /** The number of each name (its last run of digits), in the order given. */
+  numbers: number[];
+  /** Steps between consecutive numbers and how often each occurs, most common first (ties: smaller step first). */
+  steps: Array<{ step: number; count: number }>;
+  /**
+   * Source-video frames between two files: the most common step (`00000, 00005, ...` -> 5), so a few
+   * missing frames do not change it; 1 when that step is not positive.
+   */
+  stride: number;
+}
+
+/**
+ * Reads the frame numbers of a frame folder's files: the last run of digits of each name
+ * (`00005.jpg`, `frame_00005.jpg` and `img5_v2.png` ... -> 5, 5, 2). Undefined when a name has no
+ * number or there are fewer than two files. The one parser behind {@link folderStride} (sampling)
+ * and {@link numberingGaps} (the warning), so both read a folder the same way.
+ *
+ * @example
+ * frameNumbers(['frame_00000.jpg', 'frame_00005.jpg', 'frame_00010.jpg'])?.stride // 5
+ * frameNumbers(['00000.jpg', '00005.jpg', '00010.jpg', '00012.jpg', '00017.jpg'])?.stride // 5
+ */
+export function frameNumbers(files: readonly string[]): FrameNumbers | undefined {
+  const numbers: number[] = [];
+  for (const f of files) {
+    const m = /(\d+)\D*$/.exec(path.basename(f));
+    if (!m) {
+      return undefined;
+    }
+    numbers.push(Number(m[1]));
+  }
+  if (numbers.length < 2) {
+    return undefined;
+  }
+  const counts = new Map<number, number>();
+  for (let i = 1; i < numbers.length; i++) {
+    const d = numbers[i] - numbers[i - 1];
+    counts.set(d, (counts.get(d) ?? 0) + 1);
+  }
+  const steps = [...counts].map(([step, count]) => ({ step, count })).sort((a, b) => b.count - a.count || a.step - b.step);
+  return { numbers, steps, stride: Math.max(1, steps[0].step) };
+}
+
+/**
+ * The stride of a frame folder: source-video frames between two files, the most common step of
+ * their numbers ({@link frameNumbers}); 1 when the names carry no numbers or there is one file.
+ *
+ * @example
+ * folderStride(['00000.jpg', '00005.jpg', '00015.jpg', '00020.jpg']) // 5
+ * folderStride(['a.jpg', 'b.jpg']) // 1
+ */
+export function folderStride(files: readonly string[]): number {
+  return frameNumbers(files)?.stride ?? 1;
+}
+
 /** Where the numbering of a frame folder's files is uneven (the folder is still used, in name order). */
 export interface NumberingGaps {
   /** Steps between consecutive numbers and how often each occurs, most common first. */
   steps: Array<{ step: number; count: number }>;
-  /** The first few places where the step differs from the most common one: `[previous name, name]`. */
+  /** The first few places where the step differs from the stride (the most common one): `[previous name, name]`. */
   examples: Array<[string, string]>;
   /** Number of such places. */
   count: number;
 }
 
 /**
- * Checks the numbers in frame file names (the last run of digits of each name): undefined when they
- * go up by one fixed step (`00000, 00001, ...` or YouTube-VOS's `00000, 00005, ...`) or when a name
- * has no number; otherwise where the numbering jumps.
+ * Checks the numbers in frame file names ({@link frameNumbers}): undefined when they go up by one
+ * fixed step (`00000, 00001, ...` or YouTube-VOS's `00000, 00005, ...`), when a name has no number or
+ * there are fewer than three files; otherwise where the step differs from the folder's stride.
  */
 export function numberingGaps(files: readonly string[]): NumberingGaps | undefined {
-  const nums: number[] = [];
-  for (const f of files) {
-    const m = /(\d+)\D*$/.exec(path.basename(f));
-    if (!m) {
-      return undefined;
-    }
-    nums.push(Number(m[1]));
-  }
-  if (nums.length < 3) {
+  const fn = files.length >= 3 ? frameNumbers(files) : undefined;
+  if (!fn || fn.steps.length === 1) {
     return undefined;
   }
-  const counts = new Map<number, number>();
-  for (let i = 1; i < nums.length; i++) {
-    const d = nums[i] - nums[i - 1];
-    counts.set(d, (counts.get(d) ?? 0) + 1);
-  }
-  if (counts.size === 1) {
-    return undefined;
-  }
-  const steps = [...counts].map(([step, count]) => ({ step, count })).sort((a, b) => b.count - a.count || a.step - b.step);
+  const { numbers, steps } = fn;
   const usual = steps[0].step;
   const examples: Array<[string, string]> = [];
   let count = 0;
-  for (let i = 1; i < nums.length; i++) {
-    if (nums[i] - nums[i - 1] !== usual) {
+  for (let i = 1; i < numbers.length; i++) {
+    if (numbers[i] - numbers[i - 1] !== usual) {
       count++;
       if (examples.length < 3) {
         examples.push([path.basename(files[i - 1]), path.basename(files[i])]);
@@ -146,8 +187,10 @@ function num(v: unknown): number | undefined {
 
 /** Clockwise display rotation in degrees (0/90/180/270) from ffprobe's stream data. */
 export function rotationOf(stream: Record<string, unknown>): number {
-  // ffprobe flattens the display matrix side data into the stream: `rotation` is counter-clockwise.
-  const matrix = num(stream.rotation);
+  // The display matrix side data (`side_data_list` in ffprobe's JSON; flattened into the stream in
+  // its default output): `rotation` is counter-clockwise.
+  const sideData = Array.isArray(stream.side_data_list) ? (stream.side_data_list as Array<Record<string, unknown>>) : [];
+  const matrix = num(stream.rotation) ?? sideData.map((d) => num(d.rotation)).find((r) => r !== undefined);
   if (matrix !== undefined) {
     return ((Math.round(-matrix / 90) * 90) % 360 + 360) % 360;
   }
@@ -198,7 +241,7 @@ export async function probeSource(source: string, tools: FfmpegTools | (() => Ff
   }
   let data;
   try {
-    data = await ffprobe(abs, t, [], options.signal);
+    data = await ffprobe(abs, t, { signal: options.signal });
   } catch (err) {
     if (err instanceof PipelineError) {
       throw err;
@@ -206,11 +249,11 @@ export async function probeSource(source: string, tools: FfmpegTools | (() => Ff
     const detail = String((err as Error).message)
       .split('\n')
       .map((l) => l.trim())
-      .filter((l) => l && !/^ffprobe exited/.test(l))
+      .filter((l) => l && !/^ffprobe (exited|was killed)/.test(l))
       .pop();
     throw invalid(`Not a video ffmpeg can read: ${abs}${detail ? ` (${detail})` : ''}.`, abs, field);
   }
-  const streams = data.streams as unknown as Array<Record<string, unknown>>;
+  const streams = data.streams;
   const video = streams.find(
     (s) => s.codec_type === 'video' && Number(((s.disposition ?? {}) as Record<string, unknown>).attached_pic ?? 0) !== 1,
   );
@@ -247,7 +290,7 @@ export async function probeSource(source: string, tools: FfmpegTools | (() => Ff
   if (frameCount <= 0) {
     throw invalid(`The video ${abs} has zero frames.`, abs, field);
   }
-  const format = data.format as unknown as Record<string, unknown>;
+  const format = data.format;
   const durationSec = num(video.duration) ?? num(format.duration) ?? (fps > 0 ? frameCount / fps : 0);
   const audioStream = streams.find((s) => s.codec_type === 'audio');
   const audio = audioStream

@@ -219,6 +219,8 @@ export async function* runLbru(request: StageRequest<LbruParams>, ctx: StageCont
   };
   const taggerRecords: LbruData['taggers'] = [];
   const modelFiles: Array<{ id: string; size: number; mtimeMs: number }> = [];
+  // per tagger: the label_dict sidecar's path and a hash of its labels (editing it changes the result)
+  const labelDicts: Array<{ file: string; labels: string } | null> = [];
   let windowScores: Float32Array[] | undefined;
   let windowClip: AudioClip | undefined;
   yield { type: 'progress', done: 0, total: taggerIds.length, label: 'audio tagging' };
@@ -248,6 +250,7 @@ export async function* runLbru(request: StageRequest<LbruParams>, ctx: StageCont
       // the checkpoint's own index -> label order (BEATs label_dict), from the sidecar next to the graph
       const dict = await readLabelDict(file);
       const mapping = dict ? labelDictMapping(dict.labels, labelsTable, dict.file) : undefined;
+      labelDicts.push(dict ? { file: dict.file, labels: hashJson(dict.labels) } : null);
       const inTableOrder = (s: Float32Array): Float32Array => (mapping ? remapScores(s, mapping, labelsTable.classes.length) : s);
       if (!dict && tagger.frontend.input === 'fbank') {
         yield {
@@ -466,7 +469,7 @@ export async function* runLbru(request: StageRequest<LbruParams>, ctx: StageCont
     stage: STAGE,
     strategy,
     taggers: modelFiles,
-    labelDicts: taggerRecords.map((t) => t.labelDict ?? null),
+    labelDicts,
     topK,
     minProbability: params.minProbability,
     vocabulary: vocabulary.categories,

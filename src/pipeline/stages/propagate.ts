@@ -12,7 +12,7 @@ import { detectCandidates } from '../models/candidates';
 import { detectionThresholds } from '../models/detectionDefaults';
 import { clipBox } from '../models/groundingDino';
 import { resizeBilinear } from '../models/sam2/maskOps';
-import { Sam2VideoTracker, type Sam2Prompt } from '../models/sam2/video';
+import { cappedNote, Sam2VideoTracker, type Sam2Prompt } from '../models/sam2/video';
 import { requireModels } from '../models/service';
 import { hashJson } from '../run/hash';
 import { putArtifact } from '../run/runFolder';
@@ -172,6 +172,10 @@ export async function* runPropagate(request: StageRequest<PropagateParams>, ctx:
       const masks: RleMask[] = new Array(frameCount);
       const logits: Array<SparseLogits | null> = new Array(frameCount).fill(null);
       if (tracker && t.prompts.length > 0) {
+        // an unprompted start frame comes twice (forward, then backward pass): progress counts frames,
+        // and the later result replaces the earlier one (mask and logits alike)
+        const seen = new Set<number>();
+        const before = done;
         for await (const r of tracker.track({
           numFrames: frameCount,
           width,
@@ -183,20 +187,19 @@ export async function* runPropagate(request: StageRequest<PropagateParams>, ctx:
           fillHoleArea: params.fillHoleArea,
         })) {
           masks[r.frameIndex] = encodeRle(r.mask, width, height);
-          if (params.keepLogits && r.lowResLogits) {
-            const low = r.lowResLogits;
-            logits[r.frameIndex] = toSparse(resizeBilinear(low.data, low.width, low.height, width, height), width, height, DAVIS_BACKGROUND_LOGIT);
+          if (params.keepLogits) {
+            // object score <= 0: the mask is empty and so are the stored logits (null: all background)
+            const low = r.lowRes;
+            logits[r.frameIndex] = r.objectScore > 0 ? toSparse(resizeBilinear(low.logits, low.width, low.height, width, height), width, height, DAVIS_BACKGROUND_LOGIT) : null;
           }
-          done++;
+          seen.add(r.frameIndex);
+          done = before + seen.size;
           yield { type: 'progress', done, total, label: `object ${t.objectId}: frame ${r.frameIndex}` };
         }
-        const capped = tracker.capped;
-        if (capped.frames > 0) {
-          // issue #9 item 4: a fixed-length memory export cannot hold what the official predictor attends to
-          yield {
-            type: 'warning',
-            message: `SAM 2 "${modelId}" has a fixed memory length: for object ${t.objectId}, on ${capped.frames} frame(s) ${capped.memories} memories and ${capped.pointers} object pointers the official predictor uses were left out (kept: the 6 recent memories and the prompted frames closest in time). Use an export with a dynamic memory length (tools/sam2-export --memory dynamic) to keep them all.`,
-          };
+        // issue #9 item 4: a fixed-length memory export cannot hold what the official predictor attends to
+        const note = cappedNote(tracker, t.objectId);
+        if (note) {
+          yield { type: 'warning', message: note };
         }
       }
       for (let i = 0; i < frameCount; i++) {

@@ -7,7 +7,7 @@ import type { StageEvent } from '../events';
 import { composeFilmstrip, composeGrid, formatTime, GRID_DEFAULTS, type ComposedImage, type GridFrame } from '../draw/grid';
 import { decodeFrames, type FrameManifest } from '../media/decode';
 import { resolveFfmpeg, type FfmpegTools } from '../media/ffmpeg';
-import { numberingGaps, probeSource } from '../media/probe';
+import { folderStride, numberingGaps, probeSource } from '../media/probe';
 import { hashFrameFiles, hashSourceFile } from '../media/sourceHash';
 import { hashJson } from '../run/hash';
 import { putArtifact } from '../run/runFolder';
@@ -16,7 +16,6 @@ import {
   DEFAULT_FRAMES_PER_CLIP,
   DEFAULT_INTERVAL,
   entryInterval,
-  folderStride,
   PRESET_NAMES,
   PRESETS,
   planAvsFrames,

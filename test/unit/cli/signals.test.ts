@@ -103,7 +103,15 @@ suite('Signals: the CLI stopped by SIGINT / SIGTERM / SIGHUP cleans up and exits
     const cli = startCli(['notebook', 'run', file, ...settings], env);
     await waitFor(() => ready(cli, runDir), `${name}: the state to interrupt`, () => (cli.done() ? `the CLI exited first:\n${cli.stderr()}` : undefined));
     const tree = descendants(cli.proc.pid!);
-    for (const s of signals) {
+    for (const [k, s] of signals.entries()) {
+      if (k > 0) {
+        // two signals sent back to back may merge into one (a pending signal is not queued twice):
+        // send the next only once the CLI has taken the previous one, or until it has exited
+        await waitFor(() => cli.done() || new RegExp(`${signals[0]} received`).test(cli.stderr()), 'the first signal to be taken');
+        if (cli.done()) {
+          break;
+        }
+      }
       cli.proc.kill(s);
     }
     const { code, signal } = await cli.exited;
@@ -146,7 +154,46 @@ suite('Signals: the CLI stopped by SIGINT / SIGTERM / SIGHUP cleans up and exits
   }
 
   test('two SIGTERMs in a row during a decode: exit 143, no ffmpeg left', async () => {
+    // Not deterministic in which path it takes, and cannot be made so from outside: the first
+    // SIGTERM's cleanup takes a few milliseconds (ffmpeg exits on its SIGTERM at once, the temporary
+    // folder is removed), so the second lands either inside it (forced path) or after the CLI has
+    // exited (normal path). Both must end with 143 and no ffmpeg left, which `interrupt` checks; the
+    // forced path itself is checked deterministically in the next test.
     await interrupt('decode-twice', [dog], decoding, ['SIGTERM', 'SIGTERM']);
+  });
+
+  test('a second SIGTERM while the cleanup of the first still runs: forced exit 143, the ffmpeg child killed and reaped', async () => {
+    // A command whose cleanup does not end by itself: it keeps an ffmpeg running (endless input, and
+    // the abort does not reach it), so the second SIGTERM always lands during the cleanup.
+    const script = path.join(tmp.path, 'stuck-cleanup.ts');
+    writeFileSync(script, [
+      `import { interruptSignal } from ${JSON.stringify(path.join(repoRoot, 'src/cli/signals'))};`,
+      `import { newCommand, resolveFfmpeg, runCommand } from ${JSON.stringify(path.join(repoRoot, 'src/pipeline/media/ffmpeg'))};`,
+      'interruptSignal();',
+      "const cmd = newCommand('testsrc=size=64x48:rate=10').inputFormat('lavfi').inputOptions(['-re']).outputOptions(['-f', 'null']).output('-');",
+      "void runCommand(cmd, resolveFfmpeg({ ffmpegPath: '', ffprobePath: '' }), { onSpawn: (pid) => process.stdout.write(`ffmpeg ${pid}\\n`) }).catch(() => undefined);",
+      'setInterval(() => undefined, 1000);',
+      '',
+    ].join('\n'));
+    const proc = spawn(process.execPath, ['--import', 'tsx', script], { cwd: repoRoot, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    proc.stdout.setEncoding('utf8').on('data', (t: string) => (out += t));
+    proc.stderr.setEncoding('utf8').on('data', (t: string) => (err += t));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+    let ended = false;
+    void exited.then(() => (ended = true));
+    const stop = (): string | undefined => (ended ? `the script exited first:\n${err}` : undefined);
+    const ffmpeg = Number((await waitFor(() => /ffmpeg (\d+)/.exec(out) ?? undefined, 'ffmpeg to start', stop))[1]);
+    proc.kill('SIGTERM');
+    await waitFor(() => /SIGTERM received: stopping/.test(err), 'the first SIGTERM to be taken', stop);
+    assert.ok(running(ffmpeg), 'the cleanup is still running (ffmpeg alive)');
+    proc.kill('SIGTERM');
+    const { code, signal } = await exited;
+    assert.equal(signal, null, `exited by itself, not killed by ${signal}`);
+    assert.equal(code, 143, err);
+    assert.match(err, /alref: second SIGTERM: exiting now \(killed 1 ffmpeg process\)\./);
+    assert.ok(isGone(ffmpeg), `ffmpeg ${ffmpeg} is gone (killed and reaped)`);
   });
 
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {

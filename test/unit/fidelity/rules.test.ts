@@ -14,7 +14,8 @@ import { avssClassNames, avssClassOf, pipelineCells, semanticMasks } from '../..
 import { encodeRle } from '../../../src/pipeline/masks/rle';
 import { composeByLogits, fromSparse, toSparse } from '../../../src/pipeline/masks/logits';
 import { resizeBilinear, resizeLogitsToMask } from '../../../src/pipeline/models/sam2/maskOps';
-import { entryInterval, folderStride } from '../../../src/pipeline/sampling';
+import { folderStride } from '../../../src/pipeline/media/probe';
+import { entryInterval } from '../../../src/pipeline/sampling';
 import { defaultSettings } from '../../../src/pipeline/settings';
 import { runVideo } from '../../../src/pipeline/stages/video';
 import type { StageEvent } from '../../../src/pipeline/events';
@@ -39,16 +40,22 @@ suite('fidelity (#9): Ref-YouTube-VOS sampling counts video frames', () => {
     // a Ref-YouTube-VOS-style folder: 30 JPEGs named by video frame, every 5th frame (00000, 00005, ...)
     mkdirSync(path.join(dir, 'yt'));
     mkdirSync(path.join(dir, 'plain'));
+    mkdirSync(path.join(dir, 'prefixed'));
     const jpg = await sharp({ create: { width: 32, height: 24, channels: 3, background: { r: 90, g: 20, b: 200 } } }).jpeg().toBuffer();
     for (let k = 0; k < 30; k++) {
       writeFileSync(path.join(dir, 'yt', `${String(k * 5).padStart(5, '0')}.jpg`), jpg);
       writeFileSync(path.join(dir, 'plain', `${String(k).padStart(5, '0')}.jpg`), jpg);
+      writeFileSync(path.join(dir, 'prefixed', `frame_${String(k * 5).padStart(5, '0')}.jpg`), jpg);
     }
   });
   suiteTeardown(() => rmSync(dir, { recursive: true, force: true }));
 
   test('folder stride from the file names; interval 10 video frames on stride 5 is every 2nd entry (paper)', () => {
     assert.equal(folderStride(['00000.jpg', '00005.jpg', '00010.jpg', '00020.jpg']), 5);
+    // a prefix before the number (the last run of digits counts), as the gap warning reads it
+    assert.equal(folderStride(['frame_00000.jpg', 'frame_00005.jpg', 'frame_00010.jpg', 'frame_00015.jpg']), 5);
+    // one odd step does not collapse the stride to 1 (it is the most common step, not the GCD)
+    assert.equal(folderStride(['00000.jpg', '00005.jpg', '00010.jpg', '00012.jpg', '00017.jpg']), 5);
     assert.equal(folderStride(['00000.jpg', '00001.jpg']), 1);
     assert.equal(folderStride(['a.jpg', 'b.jpg']), 1);
     assert.equal(folderStride(['00005.jpg']), 1);
@@ -70,6 +77,10 @@ suite('fidelity (#9): Ref-YouTube-VOS sampling counts video frames', () => {
     // a folder of consecutive frames (stride 1) keeps interval 10
     const plain = await videoOf({ source: 'plain', preset: 'ref-youtube-vos', filmstripFrames: 0 }, dir);
     assert.deepEqual(plain.data.clips.map((c) => c.frameIndices), [[0, 10, 20]]);
+    // names with a prefix (frame_00000, frame_00005, ...) step by 5 too, and raise no gap warning
+    const prefixed = await videoOf({ source: 'prefixed', preset: 'ref-youtube-vos', filmstripFrames: 0 }, dir);
+    assert.deepEqual(prefixed.data.clips.map((c) => c.frameIndices), [[0, 2, 4, 6, 8], [10, 12, 14, 16, 18], [20, 22, 24, 26, 28]]);
+    assert.deepEqual(prefixed.events.filter((e) => e.type === 'warning'), []);
   });
 
   test('alref eval runs the same video cell: the dataset preset goes into it, so the same conversion applies', () => {

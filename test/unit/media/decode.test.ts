@@ -10,7 +10,7 @@ import { resolveFfmpeg } from '../../../src/pipeline/media/ffmpeg';
 import { probeSource, type ProbeResult } from '../../../src/pipeline/media/probe';
 import { hashFrameFiles, hashSourceFile } from '../../../src/pipeline/media/sourceHash';
 import { makeClip, makeFrameFolder, meanAbsDiff, SAMPLES, tempDir, type TempDir } from '../../tooling/media';
-import { firstTempFrame, isGone, tempEntries, waitFor } from '../../tooling/processes';
+import { firstTempFrame, isAlive, isGone, tempEntries, waitFor } from '../../tooling/processes';
 
 const tools = resolveFfmpeg({ ffmpegPath: '', ffprobePath: '' });
 
@@ -29,15 +29,6 @@ async function decode(source: string, runDir: string, extra: Partial<DecodeOptio
   const sourceHash = probe.info.sourceKind === 'frames' ? await hashFrameFiles(probe.frameFiles!) : await hashSourceFile(source);
   const out = await drain(decodeFrames(probe, tools, { runDir, sourceHash, maxSide: 1920, ...extra }));
   return { probe, ...out };
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function rgb(file: string): Promise<Uint8Array> {

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PipelineError } from '../../../src/pipeline/errors';
-import { resolveFfmpeg, toolVersion } from '../../../src/pipeline/media/ffmpeg';
+import { ffprobe, resolveFfmpeg, toolVersion } from '../../../src/pipeline/media/ffmpeg';
 import { FFMPEG, FFPROBE, tempDir, type TempDir } from '../../tooling/media';
+import { isGone, waitFor } from '../../tooling/processes';
 
 const NO_SETTINGS = { ffmpegPath: '', ffprobePath: '' };
 
@@ -90,5 +92,38 @@ suite('media/ffmpeg: finding ffmpeg and ffprobe', () => {
     const t = resolveFfmpeg(NO_SETTINGS, { env: { PATH: '' }, bundled: { ffmpeg: () => f, ffprobe: () => FFPROBE } });
     assert.equal(t.ffmpeg, f);
     assert.ok((statSync(f).mode & 0o111) !== 0);
+  });
+});
+
+suite('media/ffmpeg: ffprobe', () => {
+  let tmp: TempDir;
+  setup(() => {
+    tmp = tempDir();
+  });
+  teardown(() => tmp.remove());
+
+  test('cancelling an ffprobe stuck on a FIFO nobody writes: cancelled, and the ffprobe process is gone', async function () {
+    if (process.platform === 'win32') {
+      this.skip();
+    }
+    // Bounded so that a regression (waiting for an ffprobe that never exits) fails instead of hanging.
+    this.timeout(30_000);
+    const fifo = path.join(tmp.path, 'stuck.mp4');
+    execFileSync('mkfifo', [fifo]);
+    const tools = resolveFfmpeg(NO_SETTINGS);
+    const ac = new AbortController();
+    let pid = 0;
+    const probing = ffprobe(fifo, tools, { signal: ac.signal, onSpawn: (p) => (pid = p) });
+    const outcome = probing.then(() => 'resolved', (err: unknown) => (err instanceof PipelineError ? err.kind : String(err)));
+    await waitFor(() => pid > 0, 'ffprobe to start');
+    ac.abort();
+    assert.equal(await outcome, 'cancelled');
+    assert.ok(isGone(pid), `ffprobe ${pid} should be gone`);
+  });
+
+  test('a file ffprobe cannot read: the error ends with ffprobe\'s message', async () => {
+    const f = path.join(tmp.path, 'text.mp4');
+    writeFileSync(f, 'not a video\n'.repeat(50));
+    await assert.rejects(ffprobe(f, resolveFfmpeg(NO_SETTINGS)), /ffprobe exited with code 1\n[\s\S]*Invalid data/);
   });
 });

@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PipelineError } from '../../../src/pipeline/errors';
 import { resolveFfmpeg } from '../../../src/pipeline/media/ffmpeg';
-import { findFrameFiles, naturalCompare, probeSource } from '../../../src/pipeline/media/probe';
+import { findFrameFiles, frameNumbers, naturalCompare, numberingGaps, probeSource } from '../../../src/pipeline/media/probe';
 import { makeAudioOnly, makeClip, makeFrameFolder, makeTextAsVideo, makeZeroFrameVideo, SAMPLES, tempDir, type TempDir } from '../../tooling/media';
 
 const tools = resolveFfmpeg({ ffmpegPath: '', ffprobePath: '' });
@@ -200,5 +200,25 @@ suite('media/probe: generated clips and bad input', () => {
     assert.equal(p.info.frameCount, 4);
     assert.deepEqual(p.frameFiles!.map((f) => path.basename(f)), ['00000.jpg', '00005.jpg', '00010.jpg', '00015.jpg']);
     assert.ok(Math.abs(p.info.durationSec - 4 / 6) < 1e-9);
+  });
+});
+
+suite('media/probe: frame numbers of a frame folder', () => {
+  test('one parser: the last run of digits; the stride is the most common step', () => {
+    const yt = ['frame_00000.jpg', 'frame_00005.jpg', 'frame_00010.jpg', 'frame_00015.jpg'];
+    assert.deepEqual(frameNumbers(yt), { numbers: [0, 5, 10, 15], steps: [{ step: 5, count: 3 }], stride: 5 });
+    assert.equal(numberingGaps(yt), undefined);
+    assert.equal(frameNumbers(['a.jpg', 'b.jpg']), undefined);
+    assert.equal(frameNumbers(['00005.jpg']), undefined);
+  });
+
+  test('gaps are measured against the stride: one odd step in a folder stepping by 5', () => {
+    const files = ['00000.jpg', '00005.jpg', '00010.jpg', '00012.jpg', '00017.jpg'].map((n) => `/v/${n}`);
+    assert.equal(frameNumbers(files)?.stride, 5);
+    assert.deepEqual(numberingGaps(files), {
+      steps: [{ step: 5, count: 3 }, { step: 2, count: 1 }],
+      examples: [['00010.jpg', '00012.jpg']],
+      count: 1,
+    });
   });
 });

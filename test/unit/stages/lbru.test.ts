@@ -346,6 +346,12 @@ suite('lbru stage: audio tags + frame grid -> sounding objects (01_dog.mp4, fixt
     assert.ok(labels.includes('Cat') && labels.includes('Purr'), labels.join(', '));
     assert.ok(!labels.includes('Dog') && !labels.includes('Bark'), labels.join(', '));
     assert.ok(!mapped.events.some((e) => e.type === 'warning' && /label_dict/.test(e.message)));
+    // editing the sidecar changes the cell's input hash (the same path, other labels); an unchanged one keeps it
+    const again = await drain(runLbru(request({ audio: loud, tagger: 'perm.onnx', strategy: 'labels-only', soundEvents: false }), context()));
+    assert.equal(again.value.inputHash, mapped.value.inputHash);
+    await writeFile(path.join(tmp, 'perm.label_dict.json'), JSON.stringify(Object.fromEntries(mids.map((mid, i) => [String(i), mid]))));
+    const edited = await drain(runLbru(request({ audio: loud, tagger: 'perm.onnx', strategy: 'labels-only', soundEvents: false }), context()));
+    assert.notEqual(edited.value.inputHash, mapped.value.inputHash);
     // without the sidecar: CSV order, with a warning that names the missing file
     await writeFile(path.join(tmp, 'plain.onnx'), buildBeatsFixture());
     const plain = await drain(runLbru(request({ audio: loud, tagger: 'plain.onnx', strategy: 'labels-only', soundEvents: false }), context()));

@@ -9,7 +9,9 @@ import { PipelineError } from '../../../src/pipeline/errors';
 import type { ImageEvent, StageEvent } from '../../../src/pipeline/events';
 import { readDavisPng, readMasksFile } from '../../../src/pipeline/masks/davis';
 import { decodeRle } from '../../../src/pipeline/masks/rle';
+import { readLogitsFile } from '../../../src/pipeline/masks/logits';
 import { SessionRuntime } from '../../../src/pipeline/models/runtime';
+import { Sam2VideoTracker, type Sam2FrameResult, type Sam2TrackOptions } from '../../../src/pipeline/models/sam2/video';
 import { createModelService } from '../../../src/pipeline/models/service';
 import { defaultSettings } from '../../../src/pipeline/settings';
 import { promptsFromPivots, runPropagate, type PropagateParams } from '../../../src/pipeline/stages/propagate';
@@ -138,6 +140,35 @@ suite('stages/propagate: pivot boxes -> SAM 2 masks through real onnxruntime fix
     assert.deepEqual(p5.labels, decodeRle(masks[5]));
   });
 
+  test('a frame yielded twice (an unprompted start frame: forward and backward pass): progress counts it once; its later result replaces the earlier one, logits included', async () => {
+    // the stage always starts at a prompted frame; force an unprompted start (13) as `alref propagate` can
+    const track = Object.getOwnPropertyDescriptor(Sam2VideoTracker.prototype, 'track')?.value as Sam2VideoTracker['track'];
+    const seen = new Map<number, number>();
+    Sam2VideoTracker.prototype.track = async function* (this: Sam2VideoTracker, o: Sam2TrackOptions): AsyncGenerator<Sam2FrameResult, void, void> {
+      for await (const r of track.call(this, { ...o, startFrame: 13 })) {
+        seen.set(r.frameIndex, (seen.get(r.frameIndex) ?? 0) + 1);
+        // the second (backward) result for frame 13 says "no object": it must win over the first
+        yield r.frameIndex === 13 && seen.get(13) === 2 ? { ...r, objectScore: -1, mask: new Uint8Array(r.mask.length) } : r;
+      }
+    };
+    try {
+      const boxes: PivotBoxData = { objects: [{ objectId: 1, text: 'the white square', pivots: [pivot(0, 2, clip.boxes[2]), pivot(1, 12, clip.boxes[12])] }] };
+      const c = ctx([result('video', 'cell-video', videoData(clip)), result('pivot-box', 'cell-box', boxes)]);
+      const { events, data } = await drain(runPropagate(request({ keepLogits: true }), c));
+      assert.equal(seen.get(13), 2, 'frame 13 came twice');
+      const progress = events.filter((e) => e.type === 'progress') as Array<{ done: number; total: number }>;
+      assert.ok(progress.every((p) => p.done <= p.total), JSON.stringify(progress.map((p) => p.done)));
+      assert.deepEqual(progress[progress.length - 1], { type: 'progress', done: 24, total: 24, label: 'object 1: frame 0' });
+      const masks = await readMasksFile(data.objects[0].masksFile, 24);
+      assert.equal(decodeRle(masks[13]).reduce((a, b) => a + b, 0), 0, 'frame 13: the later (empty) mask');
+      const logits = await readLogitsFile(data.objects[0].logitsFile as string);
+      assert.equal(logits.frames[13], null, 'frame 13: the later result has no object, so no logits');
+      assert.notEqual(logits.frames[14], null);
+    } finally {
+      Sam2VideoTracker.prototype.track = track;
+    }
+  });
+
   test('issue #9 item 4: a fixed-length memory graph that cannot hold every prompted frame + 6 recent memories says so in the output', async () => {
     // 8 prompted frames (one per clip): the fixture graph's memory holds 7 frames
     const frames = [0, 3, 6, 9, 12, 15, 18, 21];
@@ -147,7 +178,8 @@ suite('stages/propagate: pivot boxes -> SAM 2 masks through real onnxruntime fix
     assert.deepEqual(data.objects[0].pivotFrames, frames);
     const warning = events.find((e) => e.type === 'warning' && /fixed memory length/.test(e.message));
     assert.ok(warning, 'a warning about the capped memory');
-    assert.match((warning as { message: string }).message, /kept: the 6 recent memories and the prompted frames closest in time/);
+    assert.match((warning as { message: string }).message, /^SAM 2 "[^"]+" has a fixed memory length \(\d+ memory tokens, 7 frame memories\): for object 1, on \d+ frame\(s\) /);
+    assert.match((warning as { message: string }).message, /kept: up to 6 recent memories and the prompted frames closest in time/);
   });
 
   test('baseline "G-DINO + SAM 2": top GroundingDINO box on frame 0, no LLM', async () => {

@@ -33,13 +33,12 @@ export interface Sam2FrameResult {
   objectScore: number;
   conditioning: boolean;
   /**
-   * The low-resolution logits whose bilinear upsampling to the video size, `> 0`, is `mask` (hole
-   * filling applied); absent when the object score is <= 0 (every pixel background). The propagate
-   * stage composes several objects by argmax of these logits (Ref-DAVIS17).
+   * The low-resolution mask logits after hole filling (what the official predictor stores). When
+   * `objectScore > 0`, `mask` is their bilinear upsampling to the video size, `> 0`; otherwise `mask` is
+   * empty (every pixel background) whatever they hold. The propagate stage composes several objects by
+   * argmax of these logits (Ref-DAVIS17); the golden tests compare them with the official predictor's.
    */
-  lowResLogits?: { data: Float32Array; width: number; height: number };
-  /** Low-resolution mask logits after hole filling (what the official predictor stores), with `keepLowRes`. */
-  lowRes?: { logits: Float32Array; width: number; height: number };
+  lowRes: { logits: Float32Array; width: number; height: number };
 }
 
 export interface Sam2TrackOptions {
@@ -52,13 +51,12 @@ export interface Sam2TrackOptions {
   /** Conditioning frames of the object (several allowed: one per clip). */
   prompts: Sam2Prompt[];
   /**
-   * First frame of the forward pass; the backward pass then runs from it down to frame 0 (a start frame
-   * without a prompt is tracked again in that pass, as the official predictor does). Default: the
-   * earliest prompted frame (the official `propagate_in_video` default).
+   * First frame of the forward pass; the backward pass then runs from it down to frame 0. A start
+   * frame without a prompt is tracked in both passes and so yielded twice, as the official predictor
+   * does: a consumer keeps the later result (it replaces the earlier one). Default: the earliest
+   * prompted frame (the official `propagate_in_video` default).
    */
   startFrame?: number;
-  /** Return each frame's low-resolution logits too (golden tests, debugging). */
-  keepLowRes?: boolean;
   signal?: AbortSignal;
   /** Hole filling on low-resolution masks (SAM 2 `fill_hole_area`, 8). */
   fillHoleArea?: number;
@@ -118,17 +116,6 @@ interface ObjectState {
 }
 
 type Ort = typeof import('onnxruntime-node');
-
-/** Grey (1 channel) or other channel counts to interleaved RGB (first channel repeated / first three kept). */
-function expandToRgb(data: Uint8Array, channels: number, pixels: number): Uint8Array {
-  const out = new Uint8Array(pixels * 3);
-  for (let p = 0; p < pixels; p++) {
-    for (let c = 0; c < 3; c++) {
-      out[p * 3 + c] = data[p * channels + (channels >= 3 ? c : 0)];
-    }
-  }
-  return out;
-}
 
 function dims(meta: InferenceSession.ValueMetadata | undefined): ReadonlyArray<number | string> {
   return meta && meta.isTensor ? meta.shape : [];
@@ -280,7 +267,11 @@ export class Sam2VideoTracker {
       const { data, info } = await sharp(source).rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
       w = info.width;
       h = info.height;
-      rgb = info.channels === 3 ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : expandToRgb(data, info.channels, w * h);
+      // removeAlpha + sRGB: always 3 channels (grey and grey+alpha frames included)
+      if (info.channels !== 3) {
+        throw new Error(`decoded to ${info.channels} channels, expected 3`);
+      }
+      rgb = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     } catch (err) {
       throw new PipelineError(`Cannot read frame ${typeof source === 'string' ? source : '(bytes)'}: ${(err as Error).message}`, { stage: 'propagate', kind: 'invalid-input', file: typeof source === 'string' ? source : undefined, cause: err });
     }
@@ -384,30 +375,24 @@ export class Sam2VideoTracker {
       row += hw;
     }
     row = spatialRows;
-    if (pointers.length > 0 && !g.pointerTimeEncoding) {
-      // SAM 2.0: object pointers enter attention without a temporal position (zeros)
-      for (const p of pointers) {
-        const vec = state.pointers.get(p.frameIndex) as Float32Array;
-        for (let t = 0; t < tokensPerPtr; t++) {
-          mem.set(vec.subarray(t * memDim, (t + 1) * memDim), (row + t) * memDim);
-        }
-        row += tokensPerPtr;
-      }
-    } else if (pointers.length > 0) {
+    // SAM 2.1: each pointer's temporal position from pointer_tpos; SAM 2.0: none (zeros)
+    let ptrPos: { data: Float32Array; dim: number } | undefined;
+    if (pointers.length > 0 && g.pointerTimeEncoding) {
       const tp = await this._run('pointer_tpos', {
         normalized_diffs: new this._ort.Tensor('float32', Float32Array.from(pointers.map((p) => p.normalized)), [pointers.length]),
       });
-      const ptrPos = toF32(tp.pointer_pos);
-      const posDim = tp.pointer_pos.dims[1];
-      pointers.forEach((p, k) => {
-        const vec = state.pointers.get(p.frameIndex) as Float32Array;
-        for (let t = 0; t < tokensPerPtr; t++) {
-          mem.set(vec.subarray(t * memDim, (t + 1) * memDim), (row + t) * memDim);
-          pos.set(ptrPos.subarray(k * posDim, k * posDim + Math.min(posDim, memDim)), (row + t) * memDim);
-        }
-        row += tokensPerPtr;
-      });
+      ptrPos = { data: toF32(tp.pointer_pos), dim: tp.pointer_pos.dims[1] };
     }
+    pointers.forEach((p, k) => {
+      const vec = state.pointers.get(p.frameIndex) as Float32Array;
+      for (let t = 0; t < tokensPerPtr; t++) {
+        mem.set(vec.subarray(t * memDim, (t + 1) * memDim), (row + t) * memDim);
+        if (ptrPos) {
+          pos.set(ptrPos.data.subarray(k * ptrPos.dim, k * ptrPos.dim + Math.min(ptrPos.dim, memDim)), (row + t) * memDim);
+        }
+      }
+      row += tokensPerPtr;
+    });
     return { memory: new this._ort.Tensor('float32', mem, [total, 1, memDim]), memoryPos: new this._ort.Tensor('float32', pos, [total, 1, memDim]) };
   }
 
@@ -471,8 +456,7 @@ export class Sam2VideoTracker {
         mask,
         objectScore: score,
         conditioning,
-        ...(score > 0 ? { lowResLogits: { data: logits, width: lw, height: lh } } : {}),
-        ...(o.keepLowRes ? { lowRes: { logits, width: lw, height: lh } } : {}),
+        lowRes: { logits, width: lw, height: lh },
       };
     };
 
@@ -498,19 +482,17 @@ export class Sam2VideoTracker {
       order.push({ i, reverse: false });
     }
     // the backward pass starts AT the start frame (official `propagate_in_video(reverse=True)`): a
-    // prompted start frame is not repeated; an unprompted one is tracked again, now in reverse
+    // prompted start frame is not repeated; an unprompted one is tracked again, now in reverse, and
+    // yielded a second time (the later result replaces the earlier one). Every other frame, prompted
+    // ones included, comes once.
     for (let i = condResults.has(start) ? start - 1 : start; i >= 0 && start > 0; i--) {
       order.push({ i, reverse: true });
     }
-    const yielded = new Set<number>();
     for (const { i, reverse } of order) {
       throwIfAborted(o.signal, 'propagate');
       const cond = condResults.get(i);
       if (cond) {
-        if (!yielded.has(i)) {
-          yielded.add(i);
-          yield cond;
-        }
+        yield cond;
         continue;
       }
       const enc = await encode(i);
@@ -566,4 +548,27 @@ export class Sam2VideoTracker {
   get heldMemories(): number {
     return this._held;
   }
+}
+
+/**
+ * The note for a track whose memory was capped ({@link Sam2VideoTracker.capped}), with the tracker's
+ * real numbers; undefined when nothing was left out. Shared by the propagate stage and
+ * `alref propagate`. `objectId` names the object when a run tracks several.
+ *
+ * @example
+ * const note = cappedNote(tracker, 2); // after tracker.track(...) for object 2
+ */
+export function cappedNote(tracker: Pick<Sam2VideoTracker, 'capped' | 'geometry' | 'modelId'>, objectId?: number): string | undefined {
+  const c = tracker.capped;
+  if (c.frames === 0) {
+    return undefined;
+  }
+  const g = tracker.geometry;
+  const recent = g.numMaskmem - 1;
+  return (
+    `SAM 2 "${tracker.modelId}" has a fixed memory length${g.memoryLength !== null ? ` (${g.memoryLength} memory tokens, ${g.numMaskmem} frame memories)` : ''}: ` +
+    `${objectId !== undefined ? `for object ${objectId}, ` : ''}on ${c.frames} frame(s) ${c.memories} memories and ${c.pointers} object pointers the official predictor uses were left out ` +
+    `(kept: up to ${recent} recent ${recent === 1 ? 'memory' : 'memories'} and the prompted frames closest in time). ` +
+    'Use an export with a dynamic memory length (tools/sam2-export --memory dynamic) to keep them all.'
+  );
 }
