@@ -23,7 +23,7 @@ interface Entry {
   requestHash: string;
   /** Identity of each upstream result when this one was computed: cell id -> content key. */
   upstreamKeys: Record<string, string>;
-  /** Finish order, for `latest(kind)`. */
+  /** Finish order, for {@link NotebookSession.latest}. */
   seq: number;
   /** LLM model asked for and the models the server reported, when the cell called an LLM. */
   llm?: LlmModelsUsed;
@@ -74,6 +74,7 @@ export class NotebookSession implements SessionLike {
     return this._entries.get(cellId)?.result;
   }
 
+  /** The most recently finished result of this kind, wherever its cell is; a cell run sees {@link NotebookSession.viewAt} instead. */
   latest(kind: StageKind): StageResult | undefined {
     let best: Entry | undefined;
     for (const e of this._entries.values()) {
@@ -108,6 +109,36 @@ export class NotebookSession implements SessionLike {
       seq: ++this._seq,
       ...(extra?.llm ? { llm: extra.llm } : {}),
     });
+  }
+
+  /**
+   * What the cell at `position` of a notebook sees of this session (its stage's `ctx.session`);
+   * `cellIds` are the notebook's cells in order, by effective id. `get` finds only results of cells
+   * still in the notebook, and `latest(kind)` is the result of the nearest cell ABOVE `position`
+   * that has a result of that kind: never a deleted cell's, nor the last one run further down.
+   */
+  viewAt(cellIds: readonly string[], position: number): SessionLike {
+    const live = new Set(cellIds);
+    return {
+      get: (cellId) => (live.has(cellId) ? this.get(cellId) : undefined),
+      latest: (kind) => {
+        for (let i = Math.min(position, cellIds.length) - 1; i >= 0; i--) {
+          const r = this.get(cellIds[i]);
+          if (r?.kind === kind) {
+            return r;
+          }
+        }
+        return undefined;
+      },
+    };
+  }
+
+  /** Forgets the results of cells not in `cellIds` (cells deleted from the notebook); returns the ids forgotten. */
+  retain(cellIds: Iterable<string>): string[] {
+    const keep = new Set(cellIds);
+    const gone = [...this._entries.keys()].filter((id) => !keep.has(id));
+    gone.forEach((id) => this._entries.delete(id));
+    return gone;
   }
 
   /** Forgets a cell's result (its run failed or was cancelled, or the cell was deleted). */

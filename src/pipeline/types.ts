@@ -19,7 +19,7 @@ export interface StageRequest<P = Record<string, unknown>> {
   params: P;
   /**
    * Explicit upstream results: stage kind -> cell id (`uses: { video: cell-1 }`).
-   * A kind not named here resolves to the latest result of that kind in the session.
+   * A kind not named here resolves to `session.latest(kind)`: the nearest cell above with a result of that kind.
    */
   uses: Partial<Record<StageKind, string>>;
 }
@@ -39,7 +39,7 @@ export interface StageResult<D = unknown> {
 /** Earlier results of one notebook (or one CLI run), by cell id and by kind. */
 export interface SessionLike {
   get(cellId: string): StageResult | undefined;
-  /** The most recently finished result of this kind. */
+  /** A result of this kind: for a cell's run, the nearest cell above it that still exists and has one. */
   latest(kind: StageKind): StageResult | undefined;
 }
 

@@ -8,7 +8,7 @@ import { MIME, NOTEBOOK_TYPE } from '../../src/common/mime';
 import { runDirFor } from '../../src/pipeline/run/runFolder';
 import {
   closeAll, ended, errorOf, executeCell, freshExample, insertStageCell, mimes, openNotebook,
-  setCellText, stageCell, textOf, waitFor,
+  repoRoot, setCellText, stageCell, textOf, waitFor,
 } from './helpers';
 
 /** The demo's video cell text with its `source:` replaced by `file`. */
@@ -103,6 +103,42 @@ suite('Notebook: kernel, outputs, errors, cancel, save', function () {
     // No propagate cell ran: the error names the `uses.<kind>` field it needs.
     assert.match(message, /uses\.propagate/, `unclear error: ${message}`);
     assert.ok(!r.outputs.some((o) => o.items.some((i) => i.mime.startsWith('image/') || i.mime.startsWith('application/vnd.alref'))), 'fake outputs next to the error');
+  });
+
+  test('Run All runs the cells in order; after the video cell is deleted, a pivot-frame cell that names no upstream fails naming the missing "video"', async () => {
+    const dir = path.dirname(freshExample('deleted'));
+    const clip = path.resolve(repoRoot(), 'media', 'samples', '01_dog.mp4');
+    const sources = [
+      `stage: video\nid: vid\nsource: ${JSON.stringify(clip)}\npreset: ref-davis17\nmaxFrames: 10\nfilmstripFrames: 0\n`,
+      'stage: reference\nid: ref\nexpression: the dog\n',
+      'stage: pivot-frame\nid: pf\nstrategy: middle\n',
+    ];
+    const file = path.join(dir, 'deleted.alref');
+    fs.writeFileSync(file, JSON.stringify({
+      cells: sources.map((src, i) => ({ cell_type: 'code', execution_count: null, id: `c${i + 1}`, metadata: { vscode: { languageId: 'alref' } }, outputs: [], source: src.split(/(?<=\n)/) })),
+      metadata: { alref: { formatVersion: 1 } },
+      nbformat: 4,
+      nbformat_minor: 5,
+    }));
+    const { doc } = await openNotebook(file);
+    const since = Date.now();
+    const allEnded = waitFor(doc, () => [0, 1, 2].every((i) => ended(doc.cellAt(i), since)), 180_000, 'the three cells to finish');
+    await vscode.commands.executeCommand('notebook.cell.execute', { ranges: [{ start: 0, end: 3 }], document: doc.uri });
+    await allEnded;
+    for (let i = 0; i < 3; i++) {
+      assert.strictEqual(doc.cellAt(i).executionSummary?.success, true, `cell ${i + 1} failed: ${errorOf(doc.cellAt(i))?.message}`);
+    }
+    const order = [0, 1, 2].map((i) => doc.cellAt(i).executionSummary?.executionOrder ?? 0);
+    assert.ok(order[0] < order[1] && order[1] < order[2], `cells ran out of order: ${order.join(', ')}`);
+
+    const edit = new vscode.WorkspaceEdit();
+    edit.set(doc.uri, [vscode.NotebookEdit.deleteCells(new vscode.NotebookRange(0, 1))]);
+    assert.ok(await vscode.workspace.applyEdit(edit), 'the video cell was not deleted');
+    assert.strictEqual(doc.cellCount, 2);
+    const pf = await executeCell(doc, doc.cellAt(1));
+    assert.strictEqual(pf.executionSummary?.success, false, 'pivot-frame ran on the deleted video cell');
+    const message = errorOf(pf)?.message ?? textOf(pf);
+    assert.match(message, /^Cell 2 \(id "pf"\), field "uses\.video": This "pivot-frame" cell needs a "video" result: run a video cell above it first\./, `unclear error: ${message}`);
   });
 
   test('cancelling a long video run mid-decode ends it quietly and leaves no temporary frame folder', async () => {

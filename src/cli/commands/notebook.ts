@@ -2,14 +2,15 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
+import { PROMPT_LANGUAGE, STAGE_LANGUAGE } from '../../common/mime';
 import { ExperimentRecorder } from '../../pipeline/cells/record';
-import { cellLabel, runCell } from '../../pipeline/cells/runCell';
-import type { CellRunOutcome } from '../../pipeline/cells/runCell';
+import { runNotebook } from '../../pipeline/cells/runNotebook';
+import type { NotebookRunResult } from '../../pipeline/cells/runNotebook';
 import type { CellLike } from '../../pipeline/cells/notebook';
 import { applyNotebookSettings, mergeSettings, parseSetPairs, settingPaths } from '../../pipeline/cells/settingsMerge';
 import { PipelineError } from '../../pipeline/errors';
 import type { StageEvent } from '../../pipeline/events';
-import { ERROR_MIME, decodeNotebookBytes, describeInvalidUtf8, errorItemBytes, exportIpynb, parseNotebook, serializeNotebook } from '../../pipeline/format';
+import { decodeNotebookBytes, describeInvalidUtf8, exportIpynb, parseNotebook, serializeNotebook } from '../../pipeline/format';
 import type { AlrefNotebookMetadata, NotebookModel } from '../../pipeline/format';
 import { checkWritable, runDirFor, writeFileAtomic } from '../../pipeline/run/runFolder';
 import { createServices } from '../../pipeline/services';
@@ -123,7 +124,7 @@ async function readNotebookFor(abs: string, dest: string, warn: (message: string
 }
 
 /**
- * Executes every cell of a notebook in order with the same cell runner as the VS Code kernel and
+ * Executes every cell of a notebook in order with the same run loop as the VS Code kernel (`runNotebook`) and
  * writes the executed notebook (in place, or to `out`). Returns the process exit code: 0 on success,
  * 1 when a cell fails (the notebook is still written, with the error output), 130 when interrupted
  * (nothing written; the command turns it into 128 + the signal's number, see ../signals). The
@@ -157,62 +158,53 @@ export async function runNotebookFile(file: string, options: NotebookRunOptions,
   }
   signal?.addEventListener('abort', onAbort, { once: true });
   let order = 0;
-  let failed: string | undefined;
+  let startTime = 0;
+  const meta = (model.metadata.alref ?? { formatVersion: 1 }) as AlrefNotebookMetadata;
+  let run: NotebookRunResult;
   try {
-    for (let i = 0; i < model.cells.length; i++) {
-      const cell = model.cells[i];
-      if (cell.kind !== 'code' || (cell.language !== 'alref' && cell.language !== 'alref-prompt')) {
-        continue;
-      }
-      const prefix = `[cell ${i + 1}]`;
-      printer.line(`${prefix} running ${cell.language === 'alref' ? 'stage' : 'prompt'} cell "${cells[i].id}"`);
-      const startTime = Date.now();
-      let outcome: CellRunOutcome;
-      try {
-        outcome = await runCell({
-          cells,
-          index: i,
-          session,
-          signal: ac.signal,
+    run = await runNotebook({
+      cells,
+      session,
+      host: { runDir, baseDir: path.dirname(abs), resourcesDir: packageRoot(), settings, services, log },
+      signal: ac.signal,
+      recorder,
+      beforeCell: (cell, i) => {
+        if (cell.language !== STAGE_LANGUAGE && cell.language !== PROMPT_LANGUAGE) {
+          return 'skip';
+        }
+        const prefix = `[cell ${i + 1}]`;
+        printer.line(`${prefix} running ${cell.language === STAGE_LANGUAGE ? 'stage' : 'prompt'} cell "${cell.id}"`);
+        startTime = Date.now();
+        return {
           onEvent: (e) => printer.event(prefix, e),
-          host: { runDir, baseDir: path.dirname(abs), resourcesDir: packageRoot(), settings, services, log },
-        });
-      } catch (err) {
-        // runCell reports cell failures as outcomes; should anything still throw, it is this cell's
-        // error all the same, and the results of the cells before it are written below.
-        const message = `${cellLabel(i, cells[i].id)}: ${err instanceof Error ? err.message : String(err)}`;
-        const name = err instanceof Error ? err.name : 'Error';
-        outcome = ac.signal.aborted
-          ? { status: 'cancelled', outputs: [], cellId: cells[i].id }
-          : { status: 'error', outputs: [{ items: [{ mime: ERROR_MIME, data: errorItemBytes({ name, message }) }] }], cellId: cells[i].id, message, error: err };
-      }
-      if (outcome.status === 'cancelled') {
-        printer.line(`${prefix} interrupted; ${outFile} was not written.`);
-        return 130;
-      }
-      recorder.noteRun(outcome);
-      cell.outputs = outcome.outputs;
-      cell.executionSummary = { executionOrder: ++order, success: outcome.status === 'ok', timing: { startTime, endTime: Date.now() } };
-      if (outcome.status === 'error') {
-        failed = outcome.message ?? `${prefix} failed`;
-        printer.line(failed);
-        break;
-      }
-      printer.line(`${prefix} done in ${((Date.now() - startTime) / 1000).toFixed(1)} s`);
-    }
+          done: (outcome) => {
+            if (outcome.status === 'cancelled') {
+              return;
+            }
+            model.cells[i].outputs = outcome.outputs;
+            model.cells[i].executionSummary = { executionOrder: ++order, success: outcome.status === 'ok', timing: { startTime, endTime: Date.now() } };
+            printer.line(outcome.status === 'error' ? (outcome.message ?? `${prefix} failed`) : `${prefix} done in ${((Date.now() - startTime) / 1000).toFixed(1)} s`);
+          },
+        };
+      },
+      // an interrupted run writes nothing, so it needs no record
+      record: ({ status }) => status === 'cancelled' ? undefined : {
+        version: packageVersion(),
+        settings,
+        usedModelFiles: services.models?.usedFiles?.() ?? [],
+        previous: meta.record,
+        warn: (m) => printer.line(`warning: ${m}`),
+      },
+    });
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
-  const meta = (model.metadata.alref ?? { formatVersion: 1 }) as AlrefNotebookMetadata;
-  meta.record = await recorder.record({
-    version: packageVersion(),
-    settings,
-    session,
-    cells,
-    usedModelFiles: services.models?.usedFiles?.() ?? [],
-    previous: meta.record,
-    warn: (m) => printer.line(`warning: ${m}`),
-  });
+  if (run.status === 'cancelled') {
+    const last = run.ran.at(-1);
+    printer.line(`${last ? `[cell ${last.index + 1}] ` : ''}interrupted; ${outFile} was not written.`);
+    return 130;
+  }
+  meta.record = run.record;
   model.metadata.alref = meta;
   try {
     await writeFileAtomic(outFile, serializeNotebook(model));
@@ -227,7 +219,7 @@ export async function runNotebookFile(file: string, options: NotebookRunOptions,
   }
   const shown = path.relative(process.cwd(), requestedOut);
   printer.line(`wrote ${shown === '' || shown.startsWith('..') ? requestedOut : shown}${outFile !== requestedOut ? ` (through the link, to ${outFile})` : ''}`);
-  return failed ? 1 : 0;
+  return run.status === 'error' ? 1 : 0;
 }
 
 /** Writes a notebook as a plain `.ipynb` (default: next to it, `.alref` replaced by `.ipynb`); returns the path. */

@@ -1,4 +1,4 @@
-/** Cell parsing, outputs and the one cell runner shared by the VS Code controller and the CLI. */
+/** Cell parsing, outputs, the one cell runner and the one notebook run loop shared by the VS Code controller, the CLI and the dataset runner. */
 export * from './parse';
 export * from './notebook';
 export * from './outputs';
@@ -8,3 +8,4 @@ export * from './complete';
 export * from './settingsMerge';
 export * from './artifactPath';
 export * from './outputSync';
+export * from './runNotebook';

@@ -113,7 +113,9 @@ export async function runCell(options: RunCellOptions): Promise<CellRunOutcome> 
   }
   const request = parsed.request;
   const { overrides } = collectPromptOverrides(cells);
-  const ctx: StageContext = { ...host, signal, session, promptOverrides: overrides };
+  // The stage sees only cells still in the notebook; a kind it does not name comes from the nearest cell above.
+  const view = session.viewAt(known.map((k) => k.id), index);
+  const ctx: StageContext = { ...host, signal, session: view, promptOverrides: overrides };
   const reported = new Set<string>();
   try {
     const it = runStage(request, ctx);

@@ -1,6 +1,6 @@
 /**
  * Runs the pipeline headless over one video or a whole dataset, through the SAME cell runner the
- * notebook uses (`runCell` -> `runStage`): each item becomes a small in-memory notebook of stage cells
+ * notebook uses (`runNotebook` -> `runCell` -> `runStage`): each item becomes a small in-memory notebook of stage cells
  * (video -> reference -> pivot-frame -> pivot-box -> propagate for RVOS; video -> lbru -> pivot-frame
  * (LBRU's frames) -> pivot-box -> propagate for AVS), and the propagate result's masks are written as PNGs.
  *
@@ -16,7 +16,7 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { STAGE_LANGUAGE } from '../../common/mime';
-import { buildExperimentRecord, runCell, type CellHostContext, type CellLike } from '../cells';
+import { ExperimentRecorder, runNotebook, type CellHostContext, type CellLike } from '../cells';
 import type { MaskData, ReferenceData } from '../domain';
 import { PipelineError, isCancellation, throwIfAborted } from '../errors';
 import type { StageEvent } from '../events';
@@ -123,35 +123,41 @@ export async function runPipeline(input: PipelineInput, host: RunnerHost, runDir
   const hostCtx = host.hostFor(runDir);
   const warnings: string[] = [];
   const timings: Record<string, number> = {};
-  for (let index = 0; index < cells.length; index++) {
-    throwIfAborted(signal, 'evaluate');
-    const t0 = Date.now();
-    const out = await runCell({
-      cells, index, session, host: hostCtx, signal,
-      onEvent: (e) => {
-        if (e.type === 'warning') {
-          warnings.push(`${cells[index].id}: ${e.message}`);
-        }
-        onEvent?.(e, cells[index].id);
-      },
-    });
-    timings[cells[index].id] = (Date.now() - t0) / 1000;
-    if (out.status === 'cancelled') {
-      throw new PipelineError('Cancelled.', { stage: cells[index].id, kind: 'cancelled' });
+  const run = await runNotebook({
+    cells, session, host: hostCtx, signal, recorder: new ExperimentRecorder(),
+    beforeCell: (cell) => {
+      const t0 = Date.now();
+      return {
+        onEvent: (e) => {
+          if (e.type === 'warning') {
+            warnings.push(`${cell.id}: ${e.message}`);
+          }
+          onEvent?.(e, cell.id);
+        },
+        done: () => {
+          timings[cell.id] = (Date.now() - t0) / 1000;
+        },
+      };
+    },
+    record: () => ({ version: host.version, settings: hostCtx.settings, usedModelFiles: [], warn: () => undefined }),
+  });
+  const last = run.ran.at(-1);
+  if (run.status === 'cancelled') {
+    throw new PipelineError('Cancelled.', { stage: last?.outcome.status === 'cancelled' ? last.outcome.cellId : 'evaluate', kind: 'cancelled' });
+  }
+  if (run.status !== 'ok' && last) {
+    const { outcome } = last;
+    const err = outcome.error;
+    if (err instanceof PipelineError) {
+      throw new PipelineError(outcome.message ?? err.message, { stage: err.stage, kind: err.kind, field: err.field, file: err.file, cause: err });
     }
-    if (out.status !== 'ok') {
-      const err = out.error;
-      if (err instanceof PipelineError) {
-        throw new PipelineError(out.message ?? err.message, { stage: err.stage, kind: err.kind, field: err.field, file: err.file, cause: err });
-      }
-      throw new PipelineError(out.message ?? 'The stage failed.', { stage: cells[index].id, kind: 'backend', cause: err });
-    }
+    throw new PipelineError(outcome.message ?? 'The stage failed.', { stage: outcome.cellId, kind: 'backend', cause: err });
   }
   const result = session.latest('propagate');
   if (!result) {
     throw new PipelineError('The propagate stage finished without a result.', { stage: 'propagate', kind: 'backend' });
   }
-  const record = buildExperimentRecord({ version: host.version, settings: hostCtx.settings, session, promptOverrides: {} });
+  const record = run.record as ExperimentRecord;
   return { masks: result.data as MaskData, session, record, warnings, timings };
 }
 

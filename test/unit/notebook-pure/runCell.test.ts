@@ -153,6 +153,40 @@ suite('cells: runner + session with real stages on a real clip', () => {
     assert.equal(session.staleness('ref').stale, false);
   });
 
+  test('a deleted video cell no longer feeds a later cell that names no upstream: it fails naming the missing kind', async () => {
+    const cells: CellLike[] = [
+      { id: 'c1', language: 'alref', source: 'stage: video\nid: vid\nsource: clip.mp4\npreset: ref-davis17\n' },
+      { id: 'c2', language: 'alref', source: 'stage: reference\nid: ref\nexpression: the moving pattern\n' },
+      { id: 'c3', language: 'alref', source: 'stage: pivot-frame\nid: pf\nstrategy: middle\n' },
+    ];
+    const session = new NotebookSession();
+    const signal = new AbortController().signal;
+    for (let i = 0; i < cells.length; i++) {
+      const out = await runCell({ cells, index: i, session, host, signal });
+      assert.equal(out.status, 'ok', out.message);
+    }
+    const withoutVideo = cells.slice(1);
+    const out = await runCell({ cells: withoutVideo, index: 1, session, host, signal });
+    assert.equal(out.status, 'error');
+    assert.match(out.message ?? '', /^Cell 2 \(id "pf"\), field "uses\.video": This "pivot-frame" cell needs a "video" result: run a video cell above it first\.$/);
+  });
+
+  test('a cell takes the nearest result of a kind ABOVE it, not the last one run anywhere', async () => {
+    const cells: CellLike[] = [
+      { id: 'c1', language: 'alref', source: 'stage: video\nid: v1\nsource: clip.mp4\npreset: ref-davis17\n' },
+      { id: 'c2', language: 'alref', source: 'stage: reference\nid: ref\nexpression: the moving pattern\n' },
+      { id: 'c3', language: 'alref', source: 'stage: pivot-frame\nid: pf\nstrategy: middle\n' },
+      { id: 'c4', language: 'alref', source: 'stage: video\nid: v2\nsource: clip.mp4\nmaxFrames: 10\n' },
+    ];
+    const session = new NotebookSession();
+    const signal = new AbortController().signal;
+    for (const i of [0, 1, 3, 2]) {
+      const out = await runCell({ cells, index: i, session, host, signal });
+      assert.equal(out.status, 'ok', out.message);
+    }
+    assert.deepEqual(session.get('pf')?.upstream.sort(), ['ref', 'v1']);
+  });
+
   test('a truncated JPEG in a frame folder: an error naming the frame file relative to the notebook, no stack trace or absolute path', async () => {
     const seq = makeFrameFolder(path.join(tmp.path, 'trunc', 'seq'), 6, { width: 64, height: 48 });
     const victim = path.join(seq, '00003.jpg');

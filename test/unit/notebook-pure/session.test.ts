@@ -79,4 +79,35 @@ suite('session: results, latest by kind and staleness', () => {
     assert.match(st.reasons[0], /upstream "vid" has no result any more/);
     assert.equal(s.staleness('nothing').stale, false);
   });
+
+  test('a cell sees the nearest result of a kind above it, among cells still in the notebook', () => {
+    const s = new NotebookSession();
+    s.put(result('v1', 'video', [], { n: 1 }));
+    s.put(result('ref', 'reference', ['v1'], {}));
+    s.put(result('v2', 'video', [], { n: 2 }));
+    // notebook order: v1, ref, pf, v2 (v2 ran last, below pf)
+    const order = ['v1', 'ref', 'pf', 'v2'];
+    assert.equal(s.latest('video')?.cellId, 'v2');
+    assert.equal(s.viewAt(order, 2).latest('video')?.cellId, 'v1');
+    assert.equal(s.viewAt(order, 4).latest('video')?.cellId, 'v2');
+    assert.equal(s.viewAt(order, 0).latest('video'), undefined, 'nothing is above the first cell');
+    // v1 deleted from the notebook: its result is not seen, even by id, and nothing above pf is a video
+    const without = ['ref', 'pf', 'v2'];
+    assert.equal(s.viewAt(without, 1).latest('video'), undefined);
+    assert.equal(s.viewAt(without, 1).get('v1'), undefined);
+    assert.equal(s.viewAt(without, 1).get('v2')?.cellId, 'v2', 'get finds a live cell anywhere (uses may name it)');
+    assert.equal(s.viewAt(without, 1).latest('reference')?.cellId, 'ref');
+  });
+
+  test('a cell without a result is passed over for the next one above; retain drops deleted cells', () => {
+    const s = new NotebookSession();
+    s.put(result('v1', 'video', [], {}));
+    s.put(result('pf', 'pivot-frame', ['v1'], {}));
+    const order = ['v1', 'v-failed', 'pf'];
+    assert.equal(s.viewAt(order, 2).latest('video')?.cellId, 'v1');
+    assert.deepEqual(s.retain(['v-failed', 'pf']), ['v1']);
+    assert.equal(s.get('v1'), undefined);
+    assert.match(s.staleness('pf').reasons[0], /upstream "v1" has no result any more/);
+    assert.deepEqual(s.retain(['pf']), []);
+  });
 });
