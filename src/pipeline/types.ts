@@ -1,10 +1,10 @@
 import type { StageEvent } from './events';
 import type { PipelineSettings } from './settings';
 import type { Services } from './services';
+import type { StageKind } from './stages/registry';
 
-/** The stage kinds a `alref` YAML cell can name in its `stage:` field. */
-export const STAGE_KINDS = ['video', 'reference', 'lbru', 'pivot-frame', 'pivot-box', 'propagate', 'evaluate'] as const;
-export type StageKind = (typeof STAGE_KINDS)[number];
+/** A stage kind: defined, with its schema and loader, in stages/registry.ts (`STAGE_KINDS` lists them). */
+export type { StageKind };
 
 /**
  * A parsed and schema-validated stage cell.

@@ -1,5 +1,4 @@
-import { STAGE_SCHEMAS } from '../stages/schemas';
-import { STAGE_KINDS } from '../types';
+import { STAGE_KINDS, STAGE_SCHEMAS } from '../stages/registry';
 import type { StageKind } from '../types';
 import type { KnownCell } from './parse';
 import { COMMON_FIELDS, peekStageCell } from './parse';

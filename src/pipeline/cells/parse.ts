@@ -2,9 +2,8 @@ import Ajv from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { isMap, isPair, isScalar, parseDocument, visit } from 'yaml';
 import type { Alias, Document, Node as YamlNode, Pair } from 'yaml';
-import { STAGE_KINDS } from '../types';
 import type { StageKind, StageRequest } from '../types';
-import { STAGE_SCHEMAS } from '../stages/schemas';
+import { STAGE_KINDS, STAGE_SCHEMAS } from '../stages/registry';
 
 /** A 0-based position in a cell's source (line, character), like VS Code's `Position`. */
 export interface SourcePosition {
@@ -268,8 +267,9 @@ function schemaDiagnostics(kind: StageKind, errors: ErrorObject[], params: Recor
   // A value that matches none of a oneOf's branches also reports every branch's complaint; keep
   // only the summary for that value (it quotes the schema's description of the allowed forms).
   const oneOfPaths = errors.filter((e) => e.keyword === 'oneOf' || e.keyword === 'anyOf').map((e) => e.instancePath);
+  // An `if` error only says that its then/else branch failed; that branch's own errors name the field.
   const kept = errors.filter(
-    (e) => e.keyword === 'oneOf' || e.keyword === 'anyOf' || !oneOfPaths.some((p) => e.instancePath === p || e.instancePath.startsWith(`${p}/`)),
+    (e) => e.keyword !== 'if' && (e.keyword === 'oneOf' || e.keyword === 'anyOf' || !oneOfPaths.some((p) => e.instancePath === p || e.instancePath.startsWith(`${p}/`))),
   );
   const out: CellDiagnostic[] = [];
   const seen = new Set<string>();
@@ -317,6 +317,13 @@ function schemaDiagnostics(kind: StageKind, errors: ErrorObject[], params: Recor
         message = desc
           ? `Field "${field}" must be ${desc.replace(/\.$/, '')} (got ${describeValue(value)}).`
           : `Field "${field}" does not match any allowed form (got ${describeValue(value)}).`;
+        break;
+      }
+      case 'not': {
+        // the stage schemas forbid a field next to its alias this way, saying why in the description
+        const desc = (e.parentSchema as { description?: string } | undefined)?.description;
+        message = desc ? `Field "${field}": ${desc}` : `Field "${field || '(cell)'}" is not allowed here.`;
+        prefer = 'key';
         break;
       }
       default:

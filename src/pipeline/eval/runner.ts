@@ -24,7 +24,7 @@ import type { ExperimentRecord } from '../format/model';
 import { decodeRle } from '../masks/rle';
 import { writeFileAtomic } from '../run/runFolder';
 import { NotebookSession } from '../session';
-import { STAGE_SCHEMAS } from '../stages/schemas';
+import { STAGE_SCHEMAS } from '../stages/registry';
 import type { RleMask } from '../domain';
 import { datasetVideos, shardVideos, type Dataset, type DatasetItem, type DatasetKind } from './datasets';
 import { avssPalette } from './metrics';

@@ -8,29 +8,18 @@ import { framePath } from '../domain';
 import { PipelineError, throwIfAborted } from '../errors';
 import type { StageEvent } from '../events';
 import { evaluateDavisSequence, summarizeDavis } from '../eval/davis';
-import { DATASET_KINDS, readDataset, type DatasetKind } from '../eval/datasets';
+import { readDataset } from '../eval/datasets';
 import { avsFMeasure, avsIoU, avsScores, fMeasureFeatures, jaccard, maskFeatures } from '../eval/metrics';
 import { decodeLabelPng, resizeNearest, type LabelImage } from '../eval/png';
 import { itemGroundTruth } from '../eval/score';
 import { decodeRle } from '../masks/rle';
 import { hashJson } from '../run/hash';
 import type { StageContext, StageOutcome, StageRequest, StageResult } from '../types';
-import { requireUpstream } from './index';
+import type { EvaluateParams } from './schemas/params.generated';
+import { requireUpstream } from './shared';
 
-/** Metric protocols of an `evaluate` cell. */
-export const EVALUATE_PROTOCOLS = ['davis', 'davis-semi', 'mevis', 'avs-per-video', 'avs-per-frame'] as const;
-export type EvaluateProtocol = (typeof EVALUATE_PROTOCOLS)[number];
-
-/** Parameters of an `evaluate` cell (see schemas/evaluate.schema.json). */
-export interface EvaluateParams {
-  /** Folder of ground-truth PNGs (one per frame), relative to the notebook. */
-  groundTruth?: string;
-  /** Or one entry of a dataset: the item id is `<video>/<expression id>` (RVOS) or `<video>` (AVS). */
-  dataset?: { kind: DatasetKind; root: string; split?: string; item: string };
-  protocol?: EvaluateProtocol;
-  /** How many worst frames to show side by side (3). */
-  worstFrames?: number;
-}
+/** A metric protocol of an `evaluate` cell. */
+export type EvaluateProtocol = NonNullable<EvaluateParams['protocol']>;
 
 /** Result data of the `evaluate` stage. */
 export interface EvaluateData {
@@ -90,7 +79,9 @@ function toGtFrame(img: LabelImage, frameIndex: number): GtFrame {
 }
 
 /** Per-object predicted masks, decoded lazily per frame. */
-async function loadPredictions(masks: MaskData): Promise<Array<{ objectId: number; text: string; frames: Array<RleMask | null> }>> {
+type Predictions = Array<{ objectId: number; text: string; frames: Array<RleMask | null> }>;
+
+async function loadPredictions(masks: MaskData): Promise<Predictions> {
   const out = [];
   for (const o of masks.objects) {
     let frames: Array<RleMask | null>;
@@ -104,7 +95,7 @@ async function loadPredictions(masks: MaskData): Promise<Array<{ objectId: numbe
   return out;
 }
 
-function predLabels(preds: Awaited<ReturnType<typeof loadPredictions>>, t: number, width: number, height: number): Uint8Array | null {
+function predLabels(preds: Predictions, t: number, width: number, height: number): Uint8Array | null {
   if (preds.length === 0 || preds.every((p) => t >= p.frames.length)) {
     return null;
   }
@@ -198,17 +189,9 @@ export async function renderSideBySide(framePathOrNull: string | null, pred: Uin
  * // stage: evaluate
  * // groundTruth: ../data/davis-car-shadow/Annotations
  */
-export async function* runEvaluate(request: StageRequest, ctx: StageContext): AsyncGenerator<StageEvent, StageOutcome<EvaluateData>, void> {
-  const params = request.params as EvaluateParams;
-  if ((params.groundTruth === undefined) === (params.dataset === undefined)) {
-    throw new PipelineError('An evaluate cell needs exactly one of groundTruth (a folder of PNG masks) or dataset ({ kind, root, item }).', {
-      stage: STAGE, kind: 'invalid-input', field: params.groundTruth === undefined ? 'groundTruth' : 'dataset',
-    });
-  }
+export async function* runEvaluate(request: StageRequest<EvaluateParams>, ctx: StageContext): AsyncGenerator<StageEvent, StageOutcome<EvaluateData>, void> {
+  const params = request.params;
   const protocol: EvaluateProtocol = params.protocol ?? (params.dataset?.kind === 'mevis' ? 'mevis' : params.dataset?.kind.startsWith('avs') ? 'avs-per-video' : 'davis');
-  if (!(EVALUATE_PROTOCOLS as readonly string[]).includes(protocol)) {
-    throw new PipelineError(`protocol must be one of ${EVALUATE_PROTOCOLS.join(', ')}.`, { stage: STAGE, kind: 'invalid-input', field: 'protocol' });
-  }
   const worstCount = params.worstFrames ?? 3;
   const propagated = requireUpstream<MaskData>(request, ctx, 'propagate');
   const masks = propagated.data;
@@ -224,91 +207,105 @@ export async function* runEvaluate(request: StageRequest, ctx: StageContext): As
     return { type: 'warning', message: m };
   };
 
-  // ground truth
-  let gt: GtFrame[];
-  let gtKey: unknown;
+  const gt = await readGroundTruth(params, ctx);
+  const preds = await loadPredictions(masks);
+  for (const w of mismatchWarnings(gt.frames, preds.length, masks)) {
+    yield warn(w);
+  }
+  const scored = scoreFrames(gt.frames, preds, masks, ctx.signal);
+  yield { type: 'progress', done: 1, total: 2, label: 'ground truth and masks read' };
+
+  const scores = scoreProtocol(protocol, scored, preds);
+  for (const w of scores.warnings) {
+    yield warn(w);
+  }
+  const data: EvaluateData = { protocol, summary: scores.summary, objects: scores.objects, perFrame: scores.perFrame, warnings };
+  yield resultsTable(data, preds, scored.length);
+  yield* plotAndWorstFrames(data, scored, worstCount, video?.data, request.cellId, ctx.signal);
+  yield { type: 'progress', done: 2, total: 2, label: 'scored' };
+  const upstream = [propagated.cellId, ...(video ? [video.cellId] : [])];
+  return {
+    data,
+    inputHash: hashJson({ stage: STAGE, protocol, worstFrames: worstCount, gt: gt.key }),
+    upstream,
+  };
+}
+
+/** The ground truth of the cell: its `groundTruth` folder or its `dataset` entry, and a key of it for the input hash. */
+async function readGroundTruth(params: EvaluateParams, ctx: StageContext): Promise<{ frames: GtFrame[]; key: unknown }> {
+  let frames: GtFrame[];
+  let key: unknown;
   if (params.groundTruth !== undefined) {
     const dir = path.resolve(ctx.baseDir, params.groundTruth);
-    gt = await readGtFolder(dir);
+    frames = await readGtFolder(dir);
     const stats = await Promise.all((await readdir(dir)).filter((n) => n.endsWith('.png')).sort().map(async (n) => [n, (await stat(path.join(dir, n))).size]));
-    gtKey = { dir, stats };
+    key = { dir, stats };
   } else {
+    // the schema requires one of groundTruth and dataset
     const d = params.dataset!;
-    if (!(DATASET_KINDS as readonly string[]).includes(d.kind)) {
-      throw new PipelineError(`dataset.kind must be one of ${DATASET_KINDS.join(', ')}.`, { stage: STAGE, kind: 'invalid-input', field: 'dataset.kind' });
-    }
     const ds = await readDataset(d.kind, path.resolve(ctx.baseDir, d.root), d.split);
     const item = ds.items.find((i) => i.id === d.item);
     if (!item) {
       throw new PipelineError(`dataset.item "${d.item}" is not in ${d.kind}/${ds.split} (items look like "${ds.items[0]?.id}").`, { stage: STAGE, kind: 'invalid-input', field: 'dataset.item' });
     }
-    const frames = await itemGroundTruth(ds, item);
-    gt = frames.flatMap((f, t) => (f ? [{ frameIndex: t, labels: f.labels, width: f.width, height: f.height, ids: f.ids }] : []));
-    gtKey = { kind: d.kind, root: ds.root, split: ds.split, item: d.item };
+    const gtFrames = await itemGroundTruth(ds, item);
+    frames = gtFrames.flatMap((f, t) => (f ? [{ frameIndex: t, labels: f.labels, width: f.width, height: f.height, ids: f.ids }] : []));
+    key = { kind: d.kind, root: ds.root, split: ds.split, item: d.item };
   }
-  if (gt.length === 0) {
+  if (frames.length === 0) {
     throw new PipelineError('The ground truth has no annotated frame.', { stage: STAGE, kind: 'invalid-input', field: params.groundTruth ? 'groundTruth' : 'dataset' });
   }
-  const preds = await loadPredictions(masks);
-  if (preds.length === 0) {
-    yield warn('The propagate result has no object; every frame scores as an empty prediction.');
+  return { frames, key };
+}
+
+/** Warnings about what the prediction lacks: objects, the ground truth's size, annotated frames. */
+function mismatchWarnings(gt: GtFrame[], objectCount: number, masks: MaskData): string[] {
+  const out: string[] = [];
+  if (objectCount === 0) {
+    out.push('The propagate result has no object; every frame scores as an empty prediction.');
   }
   const gW = gt[0].width;
   const gH = gt[0].height;
   if (masks.width !== gW || masks.height !== gH) {
-    yield warn(`The masks are ${masks.width}x${masks.height} and the ground truth ${gW}x${gH}; masks are resized (nearest) to the ground truth for scoring.`);
+    out.push(`The masks are ${masks.width}x${masks.height} and the ground truth ${gW}x${gH}; masks are resized (nearest) to the ground truth for scoring.`);
   }
   const past = gt.filter((g) => g.frameIndex >= masks.frameCount);
   if (past.length > 0) {
-    yield warn(`${past.length} annotated frame(s) are past the ${masks.frameCount} predicted frames (first: ${past[0].frameIndex}); they score 0.`);
+    out.push(`${past.length} annotated frame(s) are past the ${masks.frameCount} predicted frames (first: ${past[0].frameIndex}); they score 0.`);
   }
+  return out;
+}
 
-  // per-frame predictions at the ground-truth size
+/** One annotated frame with the prediction at its size (labels, or null past the prediction) and both binary masks. */
+interface ScoredFrame {
+  g: GtFrame;
+  pred: Uint8Array | null;
+  gtMask: Uint8Array;
+  predMask: Uint8Array;
+}
+
+/** Pairs every annotated frame with the prediction, resized (nearest) to the ground truth. */
+function scoreFrames(gt: GtFrame[], preds: Predictions, masks: MaskData, signal: AbortSignal): ScoredFrame[] {
   const predAt = (g: GtFrame): Uint8Array | null => {
     const labels = predLabels(preds, g.frameIndex, masks.width, masks.height);
     return labels ? resizeNearest(labels, masks.width, masks.height, g.width, g.height) : null;
   };
-  let summary: Record<string, number>;
-  let objects: EvaluateData['objects'] = [];
-  let perFrame: EvaluateData['perFrame'] = [];
-  const scored: Array<{ g: GtFrame; pred: Uint8Array | null; gtMask: Uint8Array; predMask: Uint8Array }> = [];
-  for (const g of gt) {
-    throwIfAborted(ctx.signal, STAGE);
-    const p = g.frameIndex < masks.frameCount ? predAt(g) : null;
+  return gt.map((g) => {
+    throwIfAborted(signal, STAGE);
+    const pred = g.frameIndex < masks.frameCount ? predAt(g) : null;
     const gtMask = g.labels.map((v) => (v !== 0 && !(g.ids && v === 255) ? 1 : 0));
-    const predMask = p ? p.map((v) => (v !== 0 ? 1 : 0)) : new Uint8Array(g.labels.length);
-    scored.push({ g, pred: p, gtMask, predMask });
-  }
-  yield { type: 'progress', done: 1, total: 2, label: 'ground truth and masks read' };
+    const predMask = pred ? pred.map((v) => (v !== 0 ? 1 : 0)) : new Uint8Array(g.labels.length);
+    return { g, pred, gtMask, predMask };
+  });
+}
 
+/** The protocol's numbers: headline summary, per-object and per-frame scores. */
+function scoreProtocol(protocol: EvaluateProtocol, scored: ScoredFrame[], preds: Predictions): Pick<EvaluateData, 'summary' | 'objects' | 'perFrame' | 'warnings'> {
   if (protocol === 'davis' || protocol === 'davis-semi') {
-    const r = evaluateDavisSequence({
-      sequence: masks.objects[0]?.text ?? 'video',
-      frameIds: scored.map((s) => String(s.g.frameIndex)),
-      gt: scored.map((s) => ({ width: s.g.width, height: s.g.height, data: s.g.labels, indexed: s.g.ids })),
-      pred: scored.map((s) => (s.pred ? { width: s.g.width, height: s.g.height, data: s.pred, indexed: true } : null)),
-      task: protocol === 'davis' ? 'unsupervised' : 'semi-supervised',
-      // palette masks follow the toolkit (objects of the first frame); binary masks may start empty
-      objectsFrom: scored.every((x) => x.g.ids) ? 'first-frame' : 'all-frames',
-    });
-    for (const w of r.warnings) {
-      yield warn(w);
-    }
-    const s = summarizeDavis([r]);
-    summary = { 'J&F': s.jf, J: s.jMean, F: s.fMean, 'J recall': s.jRecall, 'J decay': s.jDecay };
-    objects = r.objects.map((o) => ({
-      objectId: o.predObjectId !== null ? preds[o.predObjectId - 1]?.objectId ?? o.predObjectId : -1,
-      gtObjectId: o.gtObjectId, j: o.j.mean, f: o.f.mean, jRecall: o.j.recall, jDecay: o.j.decay,
-    }));
-    const frameIdx = (protocol === 'davis-semi' ? scored.slice(1, -1) : scored).map((x) => x.g.frameIndex);
-    const n = r.objects.length;
-    perFrame = frameIdx.map((fi, k) => ({
-      frameIndex: fi,
-      j: n === 0 ? 0 : r.objects.reduce((acc, o) => acc + o.perFrameJ[k], 0) / n,
-      f: n === 0 ? 0 : r.objects.reduce((acc, o) => acc + o.perFrameF[k], 0) / n,
-    }));
-  } else if (protocol === 'mevis') {
-    perFrame = scored.map((x) => {
+    return scoreDavis(protocol, scored, preds);
+  }
+  if (protocol === 'mevis') {
+    const perFrame = scored.map((x) => {
       if (!x.pred) {
         return { frameIndex: x.g.frameIndex, j: 0, f: 0 };
       }
@@ -320,17 +317,47 @@ export async function* runEvaluate(request: StageRequest, ctx: StageContext): As
     });
     const j = perFrame.reduce((a, p) => a + p.j, 0) / perFrame.length;
     const f = perFrame.reduce((a, p) => a + p.f, 0) / perFrame.length;
-    summary = { 'J&F': (j + f) / 2, J: j, F: f };
-    objects = [{ objectId: 0, gtObjectId: null, j, f }];
-  } else {
-    const convention = protocol === 'avs-per-video' ? 'per-video' : 'per-frame';
-    const res = avsScores([{ preds: scored.map((x) => x.predMask), gts: scored.map((x) => x.gtMask) }], convention);
-    summary = { M_J: res.mJ, M_F: res.mF };
-    perFrame = scored.map((x) => ({ frameIndex: x.g.frameIndex, j: avsIoU(x.predMask, x.gtMask), f: avsFMeasure([x.predMask], [x.gtMask]) }));
-    objects = [{ objectId: 0, gtObjectId: null, j: res.mJ, f: res.mF }];
+    return { summary: { 'J&F': (j + f) / 2, J: j, F: f }, objects: [{ objectId: 0, gtObjectId: null, j, f }], perFrame, warnings: [] };
   }
+  const convention = protocol === 'avs-per-video' ? 'per-video' : 'per-frame';
+  const res = avsScores([{ preds: scored.map((x) => x.predMask), gts: scored.map((x) => x.gtMask) }], convention);
+  return {
+    summary: { M_J: res.mJ, M_F: res.mF },
+    objects: [{ objectId: 0, gtObjectId: null, j: res.mJ, f: res.mF }],
+    perFrame: scored.map((x) => ({ frameIndex: x.g.frameIndex, j: avsIoU(x.predMask, x.gtMask), f: avsFMeasure([x.predMask], [x.gtMask]) })),
+    warnings: [],
+  };
+}
 
-  // table
+/** DAVIS protocols through the DAVIS toolkit port (src/pipeline/eval/davis.ts). */
+function scoreDavis(protocol: 'davis' | 'davis-semi', scored: ScoredFrame[], preds: Predictions): Pick<EvaluateData, 'summary' | 'objects' | 'perFrame' | 'warnings'> {
+  const r = evaluateDavisSequence({
+    sequence: preds[0]?.text ?? 'video',
+    frameIds: scored.map((s) => String(s.g.frameIndex)),
+    gt: scored.map((s) => ({ width: s.g.width, height: s.g.height, data: s.g.labels, indexed: s.g.ids })),
+    pred: scored.map((s) => (s.pred ? { width: s.g.width, height: s.g.height, data: s.pred, indexed: true } : null)),
+    task: protocol === 'davis' ? 'unsupervised' : 'semi-supervised',
+    // palette masks follow the toolkit (objects of the first frame); binary masks may start empty
+    objectsFrom: scored.every((x) => x.g.ids) ? 'first-frame' : 'all-frames',
+  });
+  const s = summarizeDavis([r]);
+  const objects = r.objects.map((o) => ({
+    objectId: o.predObjectId !== null ? preds[o.predObjectId - 1]?.objectId ?? o.predObjectId : -1,
+    gtObjectId: o.gtObjectId, j: o.j.mean, f: o.f.mean, jRecall: o.j.recall, jDecay: o.j.decay,
+  }));
+  const frameIdx = (protocol === 'davis-semi' ? scored.slice(1, -1) : scored).map((x) => x.g.frameIndex);
+  const n = r.objects.length;
+  const perFrame = frameIdx.map((fi, k) => ({
+    frameIndex: fi,
+    j: n === 0 ? 0 : r.objects.reduce((acc, o) => acc + o.perFrameJ[k], 0) / n,
+    f: n === 0 ? 0 : r.objects.reduce((acc, o) => acc + o.perFrameF[k], 0) / n,
+  }));
+  return { summary: { 'J&F': s.jf, J: s.jMean, F: s.fMean, 'J recall': s.jRecall, 'J decay': s.jDecay }, objects, perFrame, warnings: r.warnings };
+}
+
+/** The table of scores per object and their mean (or the dataset value for AVS), with the metrics renderer payload. */
+function resultsTable(data: EvaluateData, preds: Predictions, frameCount: number): StageEvent {
+  const { protocol, summary, objects } = data;
   const fmt = (v: number): number | null => (Number.isFinite(v) ? Math.round(v * 10000) / 10000 : null);
   const isAvs = protocol.startsWith('avs');
   const columns = isAvs ? ['object', 'M_J', 'M_F'] : ['object', 'ground truth', 'J', 'F', 'J&F', 'J recall', 'J decay'];
@@ -339,41 +366,35 @@ export async function* runEvaluate(request: StageRequest, ctx: StageContext): As
     return isAvs ? [name, fmt(o.j), fmt(o.f)] : [name, o.gtObjectId === null ? 'union' : String(o.gtObjectId), fmt(o.j), fmt(o.f), fmt((o.j + o.f) / 2), o.jRecall === undefined ? null : fmt(o.jRecall), o.jDecay === undefined ? null : fmt(o.jDecay)];
   });
   rows.push(isAvs ? ['dataset value', fmt(summary.M_J), fmt(summary.M_F)] : ['mean', '', fmt(summary.J), fmt(summary.F), fmt(summary['J&F']), summary['J recall'] === undefined ? null : fmt(summary['J recall']), summary['J decay'] === undefined ? null : fmt(summary['J decay'])]);
-  const data: EvaluateData = { protocol, summary, objects, perFrame, warnings };
-  yield {
+  return {
     type: 'table',
-    title: `Evaluation (${protocol}, ${scored.length} annotated frame(s))`,
+    title: `Evaluation (${protocol}, ${frameCount} annotated frame(s))`,
     columns,
     rows,
     renderer: { mime: MIME.metrics, payload: { version: 1, ...data } },
   };
+}
 
-  // per-frame plot
+/** The per-frame J/F plot and the worst frames with prediction and ground truth side by side. */
+async function* plotAndWorstFrames(data: EvaluateData, scored: ScoredFrame[], worstCount: number, video: VideoData | undefined, cellId: string, signal: AbortSignal): AsyncGenerator<StageEvent, void, void> {
+  const { perFrame } = data;
+  const isAvs = data.protocol.startsWith('avs');
   if (perFrame.length > 0) {
     yield {
-      type: 'image', id: `${request.cellId}:plot`, mime: 'image/png',
+      type: 'image', id: `${cellId}:plot`, mime: 'image/png',
       data: await renderJfPlot(perFrame, isAvs ? 'per-frame IoU (J) and F' : 'per-frame J and F'),
       caption: `Per-frame ${isAvs ? 'IoU and F-score' : 'J and F'} over ${perFrame.length} frame(s)`,
     };
   }
-
-  // worst frames
   const worst = [...perFrame].sort((a, b) => (a.j + a.f) / 2 - (b.j + b.f) / 2 || a.frameIndex - b.frameIndex).slice(0, worstCount);
   for (const wf of worst) {
-    throwIfAborted(ctx.signal, STAGE);
+    throwIfAborted(signal, STAGE);
     const s = scored.find((x) => x.g.frameIndex === wf.frameIndex)!;
-    const frameFile = video ? framePath(video.data.framesDir, wf.frameIndex) : null;
+    const frameFile = video ? framePath(video.framesDir, wf.frameIndex) : null;
     yield {
-      type: 'image', id: `${request.cellId}:worst:${wf.frameIndex}`, mime: 'image/png',
+      type: 'image', id: `${cellId}:worst:${wf.frameIndex}`, mime: 'image/png',
       data: await renderSideBySide(frameFile, s.predMask, s.gtMask, s.g.width, s.g.height),
       caption: `Frame ${wf.frameIndex}: J ${wf.j.toFixed(3)}, F ${wf.f.toFixed(3)}; prediction (left) | ground truth (right)`,
     };
   }
-  yield { type: 'progress', done: 2, total: 2, label: 'scored' };
-  const upstream = [propagated.cellId, ...(video ? [video.cellId] : [])];
-  return {
-    data,
-    inputHash: hashJson({ stage: STAGE, protocol, worstFrames: worstCount, gt: gtKey }),
-    upstream,
-  };
 }

@@ -24,50 +24,9 @@ import type { SessionLease } from '../models/runtime';
 import { requireModels } from '../models/service';
 import { hashJson } from '../run/hash';
 import type { StageContext, StageOutcome, StageRequest } from '../types';
-import { requireUpstream } from './index';
-import { cellLlmSettings, frameIdList, requireLlm, templateParam, validateFrameId } from './pivotFrame';
-
-/** Parameters of an `lbru` cell (see schemas/lbru.schema.json). */
-export type LbruParams = {
-  /**
-   * Tagger model id (default: the `audio-tagger` model of the settings), or the path of an ONNX file
-   * (ending in `.onnx`, relative to the notebook), e.g. a BEATs export: its input rank decides the
-   * front-end (rank 3: BEATs fbank at 16 kHz; rank 2: waveform at `taggerSampleRate`).
-   */
-  tagger?: string;
-  /** Several checkpoints whose top-k labels are united (the reference code for MS3/AVSS). */
-  taggers?: string[];
-  /** Sample rate of a waveform tagger given as a file path (32000). */
-  taggerSampleRate?: number;
-  /** Labels kept per tagger (5). */
-  topK?: number;
-  /** Labels below this probability are not kept (0). */
-  minProbability?: number;
-  /** `avsbench` (default), a list of names, or a file with one name per line. */
-  vocabulary?: string | string[];
-  /** `llm` (LBRU, default) or `labels-only` (the paper's audio-classifier reference ablation). */
-  strategy?: 'llm' | 'labels-only';
-  model?: string;
-  template?: string;
-  imageDetail?: 'low' | 'high' | 'auto';
-  /** A category outside the vocabulary: map to the `nearest` (default), `keep` as written, or `drop`. */
-  outOfVocabulary?: 'nearest' | 'keep' | 'drop';
-  /** An audio or video file to take the sound from, instead of the video's own track. */
-  audio?: string;
-  /** Sound-event segmentation and per-category activity (default true). */
-  soundEvents?: boolean;
-  /** Neighbouring-window similarity below which a new sound event starts (0.5). */
-  similarityThreshold?: number;
-  /** Mean score at which a category counts as sounding in a segment (0.1). */
-  activityThreshold?: number;
-  /** Window length of the sound-event analysis, seconds (1). */
-  windowSec?: number;
-  /**
-   * Single sounding source (AVSBench S4): the prompt asks for one object and only the first entry of
-   * the answer is kept. Default: true with the video preset `avsbench-s4`, else false.
-   */
-  singleSource?: boolean;
-};
+import type { LlmSettings } from '../settings';
+import type { LbruParams } from './schemas/params.generated';
+import { cellLlmSettings, frameIdList, requireLlm, requireUpstream, templateParam, validateFrameId } from './shared';
 
 /** How one entry of the LLM's answer (or one label in `labels-only`) became a target. */
 export interface LbruEntryRecord {
@@ -148,61 +107,144 @@ export function parseLbruAnswer(reply: string): ParseResult<LbruAnswer> {
  */
 export async function* runLbru(request: StageRequest<LbruParams>, ctx: StageContext): AsyncGenerator<StageEvent, StageOutcome<LbruData>, void> {
   const params = request.params ?? {};
-  const strategy = params.strategy ?? 'llm';
-  if (strategy !== 'llm' && strategy !== 'labels-only') {
-    throw invalid(`strategy "${String(strategy)}" is not one of llm, labels-only.`, 'strategy');
-  }
-  if (params.tagger !== undefined && params.taggers !== undefined) {
-    throw invalid('Give either `tagger` or `taggers`, not both.', 'taggers');
-  }
-  const oov = params.outOfVocabulary ?? 'nearest';
-  if (!['nearest', 'keep', 'drop'].includes(oov)) {
-    throw invalid(`outOfVocabulary "${String(oov)}" is not one of nearest, keep, drop.`, 'outOfVocabulary');
-  }
-  const topK = params.topK ?? 5;
-  if (params.singleSource !== undefined && typeof params.singleSource !== 'boolean') {
-    throw invalid(`singleSource must be true or false, got ${JSON.stringify(params.singleSource)}.`, 'singleSource');
-  }
-  const windowSec = params.windowSec ?? 1;
-  if (!(windowSec > 0)) {
-    throw invalid('windowSec must be a positive number of seconds.', 'windowSec');
-  }
-
   const videoResult = requireUpstream<VideoData>(request, ctx, 'video');
-  const video = videoResult.data;
-  const single = params.singleSource ?? video.preset === 'avsbench-s4';
-  const grid: GridImage | undefined = video.grids[0];
-  if (strategy === 'llm' && !grid) {
+  const cell = lbruCell(params, videoResult.data, ctx);
+  const { video, grid } = cell;
+  if (cell.strategy === 'llm' && !grid) {
     throw invalid('The video result has no frame grid; run the video cell with `mode: avs`.', 'uses.video');
   }
   if (video.mode !== 'avs') {
     yield { type: 'warning', message: `The video cell ran in ${video.mode} mode; LBRU uses its first grid (${grid?.tiles.length ?? 0} frames). Use mode: avs for the AVS grid of 5 (or 10) frames.` };
   }
-
-  // Where the sound comes from.
-  let audioSource: string;
-  let audioField: string;
-  if (params.audio !== undefined) {
-    audioSource = path.resolve(ctx.baseDir, params.audio);
-    audioField = 'audio';
-  } else {
-    audioSource = video.info.source;
-    audioField = 'uses.video';
-    if (video.info.sourceKind === 'frames') {
-      throw invalid(`The video is a folder of frames (${audioSource}), which has no sound. Give the soundtrack with the cell's "audio" field.`, 'audio', audioSource);
-    }
-    if (video.info.audio === null) {
-      throw invalid(
-        `${audioSource} has no audio track. An AVS (audio-referenced) cell needs a video with sound: use a clip with an audio track, or give one with the cell's "audio" field.`,
-        'audio', audioSource,
-      );
-    }
-  }
-
+  const sound = audioSourceOf(params, video, ctx);
   const labelsTable = await loadAudioSetLabels(ctx.resourcesDir);
   const vocabulary = await loadVocabulary(params.vocabulary, { resourcesDir: ctx.resourcesDir, baseDir: ctx.baseDir, stage: STAGE });
 
-  // Tag the audio.
+  const tagged = yield* tagAudio(cell, sound, labelsTable, ctx);
+  const labels = yield* unitedLabels(tagged, cell.topK);
+
+  let asked: LbruAsked | undefined;
+  let entries: LbruEntryRecord[];
+  if (cell.strategy === 'llm') {
+    asked = yield* askLbru(cell, grid as GridImage, labels, vocabulary.categories, request, ctx);
+    entries = asked.entries;
+  } else {
+    entries = labelsOnlyEntries(labels, labelsTable, vocabulary.categories, cell.single);
+  }
+  const targets = targetsOf(entries);
+  const fates = labelFates(labels, targets.map((t) => t.category as string), labelsTable);
+  yield* showTargets(cell, entries, fates, targets, request.cellId);
+  const activity = tagged.window ? yield* soundEventTimeline(cell, tagged.window, targets, labelsTable, labels, request.cellId) : undefined;
+
+  const firstClip = tagged.firstClip;
+  const data: LbruData = {
+    source: 'audio',
+    targets,
+    strategy: cell.strategy,
+    audio: {
+      source: firstClip.source, durationSec: firstClip.durationSec, peak: firstClip.peak, rms: firstClip.rms, silent: tagged.silent,
+      sampleRates: tagged.sampleRates,
+    },
+    taggers: tagged.records,
+    labels,
+    vocabulary: { source: vocabulary.source, size: vocabulary.categories.length },
+    ...(asked ? { answerValid: asked.answerValid } : {}),
+    entries,
+    fates,
+    ...(activity ? { activity } : {}),
+    ...(asked ? { prompt: asked.prompt, promptHash: asked.promptHash, exchanges: asked.exchanges, usage: asked.usage } : {}),
+  };
+  const llm = cell.strategy === 'llm';
+  const inputHash = hashJson({
+    stage: STAGE,
+    strategy: cell.strategy,
+    taggers: tagged.modelFiles,
+    labelDicts: tagged.labelDicts,
+    topK: cell.topK,
+    minProbability: params.minProbability,
+    vocabulary: vocabulary.categories,
+    outOfVocabulary: cell.oov,
+    audio: params.audio !== undefined ? await hashSourceFile(sound.source, ctx.signal) : undefined,
+    single: cell.single,
+    soundEvents: params.soundEvents !== false ? { windowSec: cell.windowSec, s: params.similarityThreshold, a: params.activityThreshold } : false,
+    model: llm ? cell.model : undefined,
+    template: asked?.prompt.templateHash,
+    reask: asked?.reaskHash,
+    temperature: llm ? cell.settings.temperature : undefined,
+    maxTokens: llm ? cell.settings.maxTokens : undefined,
+    imageDetail: llm ? cell.settings.imageDetail : undefined,
+  });
+  return { data, inputHash, upstream: [videoResult.cellId] };
+}
+
+/** The cell's settings after defaults (the schema has checked their types and ranges). */
+interface LbruCell {
+  params: LbruParams;
+  video: VideoData;
+  /** The AVS frame grid (the video's first grid). */
+  grid: GridImage | undefined;
+  strategy: 'llm' | 'labels-only';
+  oov: 'nearest' | 'keep' | 'drop';
+  topK: number;
+  windowSec: number;
+  single: boolean;
+  settings: LlmSettings;
+  model: string;
+}
+
+function lbruCell(params: LbruParams, video: VideoData, ctx: StageContext): LbruCell {
+  const settings = cellLlmSettings(ctx, params);
+  return {
+    params,
+    video,
+    grid: video.grids[0],
+    strategy: params.strategy ?? 'llm',
+    oov: params.outOfVocabulary ?? 'nearest',
+    topK: params.topK ?? 5,
+    windowSec: params.windowSec ?? 1,
+    single: params.singleSource ?? video.preset === 'avsbench-s4',
+    settings,
+    model: params.model ?? settings.models.lbru,
+  };
+}
+
+/** Where the sound comes from: the cell's `audio` file, else the video's own track. */
+function audioSourceOf(params: LbruParams, video: VideoData, ctx: StageContext): { source: string; field: string } {
+  if (params.audio !== undefined) {
+    return { source: path.resolve(ctx.baseDir, params.audio), field: 'audio' };
+  }
+  const source = video.info.source;
+  if (video.info.sourceKind === 'frames') {
+    throw invalid(`The video is a folder of frames (${source}), which has no sound. Give the soundtrack with the cell's "audio" field.`, 'audio', source);
+  }
+  if (video.info.audio === null) {
+    throw invalid(
+      `${source} has no audio track. An AVS (audio-referenced) cell needs a video with sound: use a clip with an audio track, or give one with the cell's "audio" field.`,
+      'audio', source,
+    );
+  }
+  return { source, field: 'uses.video' };
+}
+
+/** What tagging the audio gave. */
+interface TaggedAudio {
+  /** Per tagger: its top-k after Silence zeroing. */
+  records: LbruData['taggers'];
+  /** Per tagger: size and time of its graph file (for the input hash). */
+  modelFiles: Array<{ id: string; size: number; mtimeMs: number }>;
+  /** Per tagger: the label_dict sidecar's path and a hash of its labels (editing it changes the result). */
+  labelDicts: Array<{ file: string; labels: string } | null>;
+  /** The first tagger's clip, the sample rates decoded, and whether the clip is silent. */
+  firstClip: AudioClip;
+  sampleRates: number[];
+  silent: boolean;
+  /** The first tagger's scores per analysis window (absent with `soundEvents: false`). */
+  window?: { scores: Float32Array[]; clip: AudioClip };
+}
+
+/** Tags the audio with each tagger of the cell (or the preset's, or the configured one). */
+async function* tagAudio(cell: LbruCell, sound: { source: string; field: string }, labelsTable: AudioSetLabels, ctx: StageContext): AsyncGenerator<StageEvent, TaggedAudio, void> {
+  const { params, video } = cell;
   const models = requireModels(ctx.services, STAGE);
   const presetTaggers = video.preset ? PRESET_TAGGERS[video.preset] : undefined;
   const taggerIds = params.taggers ?? (params.tagger !== undefined ? [params.tagger] : presetTaggers ? [...presetTaggers] : [models.modelFor('audio-tagger')]);
@@ -212,17 +254,12 @@ export async function* runLbru(request: StageRequest<LbruParams>, ctx: StageCont
     let c = clips.get(rate);
     if (!c) {
       tools ??= resolveFfmpeg(ctx.settings);
-      c = await extractAudio(audioSource, tools, { sampleRate: rate, signal: ctx.signal, stage: STAGE, field: audioField });
+      c = await extractAudio(sound.source, tools, { sampleRate: rate, signal: ctx.signal, stage: STAGE, field: sound.field });
       clips.set(rate, c);
     }
     return c;
   };
-  const taggerRecords: LbruData['taggers'] = [];
-  const modelFiles: Array<{ id: string; size: number; mtimeMs: number }> = [];
-  // per tagger: the label_dict sidecar's path and a hash of its labels (editing it changes the result)
-  const labelDicts: Array<{ file: string; labels: string } | null> = [];
-  let windowScores: Float32Array[] | undefined;
-  let windowClip: AudioClip | undefined;
+  const out: Omit<TaggedAudio, 'firstClip' | 'sampleRates' | 'silent'> = { records: [], modelFiles: [], labelDicts: [] };
   yield { type: 'progress', done: 0, total: taggerIds.length, label: 'audio tagging' };
   for (const [i, id] of taggerIds.entries()) {
     throwIfAborted(ctx.signal, STAGE);
@@ -245,12 +282,12 @@ export async function* runLbru(request: StageRequest<LbruParams>, ctx: StageCont
     }
     try {
       const st = await stat(file);
-      modelFiles.push({ id, size: st.size, mtimeMs: st.mtimeMs });
+      out.modelFiles.push({ id, size: st.size, mtimeMs: st.mtimeMs });
       const tagger: AudioTagger = createTagger(id, lease.session, isFile ? undefined : AUDIO_TAGGER_FRONTENDS[id], params.taggerSampleRate ?? 32000);
       // the checkpoint's own index -> label order (BEATs label_dict), from the sidecar next to the graph
       const dict = await readLabelDict(file);
       const mapping = dict ? labelDictMapping(dict.labels, labelsTable, dict.file) : undefined;
-      labelDicts.push(dict ? { file: dict.file, labels: hashJson(dict.labels) } : null);
+      out.labelDicts.push(dict ? { file: dict.file, labels: hashJson(dict.labels) } : null);
       const inTableOrder = (s: Float32Array): Float32Array => (mapping ? remapScores(s, mapping, labelsTable.classes.length) : s);
       if (!dict && tagger.frontend.input === 'fbank') {
         yield {
@@ -260,141 +297,162 @@ export async function* runLbru(request: StageRequest<LbruParams>, ctx: StageCont
       }
       const clip = await clipAt(tagger.sampleRate);
       const { scores, looped } = await tagClip(tagger, clip.samples, ctx.signal);
-      const ranked = rankLabels(inTableOrder(scores), labelsTable, { topK, minProbability: params.minProbability });
-      taggerRecords.push({ id, input: tagger.frontend.input, sampleRate: tagger.sampleRate, looped, labels: ranked, ...(dict ? { labelDict: dict.file } : {}) });
+      const ranked = rankLabels(inTableOrder(scores), labelsTable, { topK: cell.topK, minProbability: params.minProbability });
+      out.records.push({ id, input: tagger.frontend.input, sampleRate: tagger.sampleRate, looped, labels: ranked, ...(dict ? { labelDict: dict.file } : {}) });
       if (i === 0 && params.soundEvents !== false) {
-        windowScores = (await tagger.tagWindows(prepareWindows(clip.samples, clip.sampleRate, windowSec), ctx.signal)).map(inTableOrder);
-        windowClip = clip;
+        out.window = { scores: (await tagger.tagWindows(prepareWindows(clip.samples, clip.sampleRate, cell.windowSec), ctx.signal)).map(inTableOrder), clip };
       }
     } finally {
       lease.release();
     }
     yield { type: 'progress', done: i + 1, total: taggerIds.length, label: 'audio tagging' };
   }
-  const firstClip = clips.get(taggerRecords[0].sampleRate) as AudioClip;
-  const silent = isSilent(firstClip);
-  if (silent) {
+  const firstClip = clips.get(out.records[0].sampleRate) as AudioClip;
+  return { ...out, firstClip, sampleRates: [...clips.keys()], silent: isSilent(firstClip) };
+}
+
+/** Warns about silent or looped audio, and returns (and shows) the labels: one tagger's, or the union. */
+function* unitedLabels(tagged: TaggedAudio, topK: number): Generator<StageEvent, RankedLabel[], void> {
+  const { records, firstClip } = tagged;
+  if (tagged.silent) {
     yield {
       type: 'warning',
       message: `The audio of ${firstClip.source} is silent (peak below -80 dBFS); the tagger labels carry no information about sounding objects.`,
     };
   }
-  if (taggerRecords.some((t) => t.looped)) {
+  if (records.some((t) => t.looped)) {
     yield { type: 'warning', message: `The clip is ${firstClip.durationSec.toFixed(2)} s long; it was looped to 1 s for tagging.` };
   }
-  const labels = taggerRecords.length > 1 ? unionTopK(taggerRecords.map((t) => ({ taggerId: t.id, labels: t.labels }))) : taggerRecords[0].labels;
+  const labels = records.length > 1 ? unionTopK(records.map((t) => ({ taggerId: t.id, labels: t.labels }))) : records[0].labels;
   yield {
     type: 'table',
-    title: `Audio labels (top ${topK}${taggerRecords.length > 1 ? ` of each of ${taggerRecords.length} taggers, united` : ''}; Silence zeroed)`,
+    title: `Audio labels (top ${topK}${records.length > 1 ? ` of each of ${records.length} taggers, united` : ''}; Silence zeroed)`,
     columns: ['rank', 'label', 'probability', 'tagger'],
-    rows: labels.map((l, k) => [k + 1, l.name, Number(l.probability.toFixed(4)), (l.sources ?? [taggerRecords[0].id]).join(', ')]),
+    rows: labels.map((l, k) => [k + 1, l.name, Number(l.probability.toFixed(4)), (l.sources ?? [records[0].id]).join(', ')]),
   };
+  return labels;
+}
 
-  const upstream = [videoResult.cellId];
+/** What asking the LLM (strategy llm) gave. */
+interface LbruAsked {
+  entries: LbruEntryRecord[];
+  answerValid: boolean;
+  prompt: PromptRecord;
+  promptHash: string;
+  reaskHash: string;
+  exchanges: string[];
+  usage: LlmUsageTotals;
+}
+
+/** Shows the labels and the frame grid to the LLM and maps its `'category': frameId` answer. */
+async function* askLbru(cell: LbruCell, grid: GridImage, labels: RankedLabel[], categories: string[], request: StageRequest, ctx: StageContext): AsyncGenerator<StageEvent, LbruAsked, void> {
+  const name = templateParam(cell.params.template, cell.single ? 'lbru.single' : 'lbru.cot', STAGE, (n) => n.startsWith('lbru.'));
+  const template = await loadTemplate(name, { resourcesDir: ctx.resourcesDir, overrides: ctx.promptOverrides, stage: STAGE });
+  const reaskTemplate = await loadTemplate('reask.lbru', { resourcesDir: ctx.resourcesDir, overrides: ctx.promptOverrides, stage: STAGE });
+  const prompt = renderTemplate(template, {
+    frameCount: grid.tiles.length,
+    frameIds: frameIdList(grid),
+    audioLabels: labels.map((l) => l.name).join(', '),
+    categoryList: categories.join(', '),
+  }, STAGE);
+  yield { type: 'markdown', text: promptMarkdown(prompt, 'the sounding objects') };
+  const gridBytes = new Uint8Array(await readFile(grid.path).catch((err) => {
+    throw new PipelineError(`Grid image ${grid.path} is missing; re-run the video cell.`, { stage: STAGE, kind: 'invalid-input', file: grid.path, cause: err });
+  }));
+  const llm = requireLlm(ctx, STAGE);
+  const reask = renderTemplate(reaskTemplate, { problem: "no bracketed list of 'category': frameId entries" }, STAGE).text;
+  const streamId = `${request.cellId}:lbru`;
+  const title = `LBRU: sounding objects among ${labels.length} audio labels`;
+  const result = yield* asTrace(
+    llm.ask({ model: cell.model, messages: [{ role: 'user', text: prompt.text, images: [gridBytes] }] }, parseLbruAnswer, reask, {
+      signal: ctx.signal, settings: cell.settings, stage: STAGE, cellId: request.cellId, label: 'LBRU',
+    }),
+    streamId,
+    title,
+  );
+  const usage = addToTotals({ ...EMPTY_TOTALS }, result.usage as UsageSummary, result.replies.length);
   const entries: LbruEntryRecord[] = [];
-  let answerValid: boolean | undefined;
-  let promptRecord: PromptRecord | undefined;
-  let promptHash: string | undefined;
-  let exchanges: string[] | undefined;
-  let usage: LlmUsageTotals | undefined;
-  let templateHash: string | undefined;
-  let reaskHash: string | undefined;
-  const settings = cellLlmSettings(ctx, params);
-  const model = params.model ?? settings.models.lbru;
-
-  if (strategy === 'llm') {
-    const g = grid as GridImage;
-    const name = templateParam(params.template, single ? 'lbru.single' : 'lbru.cot', STAGE, (n) => n.startsWith('lbru.'));
-    const template = await loadTemplate(name, { resourcesDir: ctx.resourcesDir, overrides: ctx.promptOverrides, stage: STAGE });
-    const reaskTemplate = await loadTemplate('reask.lbru', { resourcesDir: ctx.resourcesDir, overrides: ctx.promptOverrides, stage: STAGE });
-    templateHash = template.hash;
-    reaskHash = reaskTemplate.hash;
-    const prompt = renderTemplate(template, {
-      frameCount: g.tiles.length,
-      frameIds: frameIdList(g),
-      audioLabels: labels.map((l) => l.name).join(', '),
-      categoryList: vocabulary.categories.join(', '),
-    }, STAGE);
-    promptRecord = { name: template.name, source: template.source, templateHash: template.hash };
-    promptHash = prompt.hash;
-    yield { type: 'markdown', text: promptMarkdown(prompt, 'the sounding objects') };
-    const gridBytes = new Uint8Array(await readFile(g.path).catch((err) => {
-      throw new PipelineError(`Grid image ${g.path} is missing; re-run the video cell.`, { stage: STAGE, kind: 'invalid-input', file: g.path, cause: err });
-    }));
-    const llm = requireLlm(ctx, STAGE);
-    const reask = renderTemplate(reaskTemplate, { problem: "no bracketed list of 'category': frameId entries" }, STAGE).text;
-    const streamId = `${request.cellId}:lbru`;
-    const title = `LBRU: sounding objects among ${labels.length} audio labels`;
-    const result = yield* asTrace(
-      llm.ask({ model, messages: [{ role: 'user', text: prompt.text, images: [gridBytes] }] }, parseLbruAnswer, reask, {
-        signal: ctx.signal, settings, stage: STAGE, cellId: request.cellId, label: 'LBRU',
-      }),
-      streamId,
-      title,
-    );
-    exchanges = result.replies.map((r) => r.exchangeHash);
-    usage = addToTotals({ ...EMPTY_TOTALS }, result.usage as UsageSummary, result.replies.length);
-    if (!result.parsed.ok) {
-      answerValid = false;
-      const note = `no valid answer: ${result.parsed.message}`;
-      yield { type: 'trace', streamId, delta: '', final: { valid: false, note, usage: result.usage } };
-      yield { type: 'warning', message: `LBRU: the LLM's reply holds no 'category': frameId entries (${result.parsed.message}). No target was produced; re-run the cell or check the prompt.` };
-    } else {
-      answerValid = true;
-      const answer = result.parsed.value;
-      const seen = new Map<string, number>();
-      for (const [k, e] of answer.entries.entries()) {
-        if (single && k > 0) {
-          entries.push({ input: e.category, category: null, how: 'none', frameId: e.frameId, frameIndex: null, note: 'single source (S4): only the first entry is kept' });
-          continue;
-        }
-        const rec = mapEntry(e.category, e.frameId, vocabulary.categories, oov, g, video.info.frameCount);
-        if (rec.category !== null) {
-          const key = rec.category.toLowerCase();
-          const first = seen.get(key);
-          if (first !== undefined) {
-            rec.note = `merged into object ${first} (same category)`;
-            rec.category = null;
-          } else if (rec.frameIndex !== null) {
-            seen.set(key, seen.size + 1);
-            rec.objectId = seen.size;
-          }
-        }
-        entries.push(rec);
-      }
-      for (const d of answer.duplicates) {
-        entries.push({ input: d, category: null, how: 'none', frameId: null, frameIndex: null, note: 'named twice; the first frame id is kept' });
-      }
-      const answerText = `[${answer.entries.map((e) => `'${e.category}': ${e.frameId}`).join(', ')}]`;
-      const made = entries.filter((e) => e.objectId !== undefined).length;
-      yield {
-        type: 'trace',
-        streamId,
-        delta: '',
-        final: { answer: answerText, valid: made > 0 || answer.entries.length === 0, note: `${made} sounding object${made === 1 ? '' : 's'}${result.reasked ? ' (after a re-ask)' : ''}`, usage: result.usage },
-      };
-      if (answer.entries.length === 0) {
-        yield { type: 'warning', message: 'LBRU: the LLM found no visible object making the sounds ([]); there is nothing to segment.' };
-      }
-    }
-    yield usageTable([{ label: 'LBRU', usage: result.usage, calls: result.replies.length }], usage);
+  if (!result.parsed.ok) {
+    const note = `no valid answer: ${result.parsed.message}`;
+    yield { type: 'trace', streamId, delta: '', final: { valid: false, note, usage: result.usage } };
+    yield { type: 'warning', message: `LBRU: the LLM's reply holds no 'category': frameId entries (${result.parsed.message}). No target was produced; re-run the cell or check the prompt.` };
   } else {
-    // Ablation: the tagger labels themselves are the references.
-    const seen = new Set<string>();
-    for (const l of single ? labels.slice(0, 1) : labels) {
-      const linked = linkLabel(l, labelsTable, vocabulary.categories);
-      const category = linked[0] ?? l.name.toLowerCase();
-      const key = category.toLowerCase();
-      if (seen.has(key)) {
-        entries.push({ input: l.name, category: null, how: 'label', frameId: null, frameIndex: null, note: `same category as an earlier label (${category})` });
-        continue;
-      }
-      seen.add(key);
-      entries.push({ input: l.name, category, how: 'label', frameId: null, frameIndex: null, objectId: seen.size, note: linked.length > 0 ? `label linked to "${category}"` : 'label used as written' });
+    const answer = result.parsed.value;
+    entries.push(...answerEntries(answer, cell, grid, categories));
+    const answerText = `[${answer.entries.map((e) => `'${e.category}': ${e.frameId}`).join(', ')}]`;
+    const made = entries.filter((e) => e.objectId !== undefined).length;
+    yield {
+      type: 'trace',
+      streamId,
+      delta: '',
+      final: { answer: answerText, valid: made > 0 || answer.entries.length === 0, note: `${made} sounding object${made === 1 ? '' : 's'}${result.reasked ? ' (after a re-ask)' : ''}`, usage: result.usage },
+    };
+    if (answer.entries.length === 0) {
+      yield { type: 'warning', message: 'LBRU: the LLM found no visible object making the sounds ([]); there is nothing to segment.' };
     }
   }
+  yield usageTable([{ label: 'LBRU', usage: result.usage, calls: result.replies.length }], usage);
+  return {
+    entries,
+    answerValid: result.parsed.ok,
+    prompt: { name: template.name, source: template.source, templateHash: template.hash },
+    promptHash: prompt.hash,
+    reaskHash: reaskTemplate.hash,
+    exchanges: result.replies.map((r) => r.exchangeHash),
+    usage,
+  };
+}
 
-  const targets: ReferenceTarget[] = entries
+/** The answer's entries mapped onto the vocabulary and the grid; one object per category. */
+function answerEntries(answer: LbruAnswer, cell: LbruCell, grid: GridImage, categories: string[]): LbruEntryRecord[] {
+  const entries: LbruEntryRecord[] = [];
+  const seen = new Map<string, number>();
+  for (const [k, e] of answer.entries.entries()) {
+    if (cell.single && k > 0) {
+      entries.push({ input: e.category, category: null, how: 'none', frameId: e.frameId, frameIndex: null, note: 'single source (S4): only the first entry is kept' });
+      continue;
+    }
+    const rec = mapEntry(e.category, e.frameId, categories, cell.oov, grid, cell.video.info.frameCount);
+    if (rec.category !== null) {
+      const key = rec.category.toLowerCase();
+      const first = seen.get(key);
+      if (first !== undefined) {
+        rec.note = `merged into object ${first} (same category)`;
+        rec.category = null;
+      } else if (rec.frameIndex !== null) {
+        seen.set(key, seen.size + 1);
+        rec.objectId = seen.size;
+      }
+    }
+    entries.push(rec);
+  }
+  for (const d of answer.duplicates) {
+    entries.push({ input: d, category: null, how: 'none', frameId: null, frameIndex: null, note: 'named twice; the first frame id is kept' });
+  }
+  return entries;
+}
+
+/** Ablation (`labels-only`): the tagger labels themselves are the references. */
+function labelsOnlyEntries(labels: RankedLabel[], labelsTable: AudioSetLabels, categories: string[], single: boolean): LbruEntryRecord[] {
+  const entries: LbruEntryRecord[] = [];
+  const seen = new Set<string>();
+  for (const l of single ? labels.slice(0, 1) : labels) {
+    const linked = linkLabel(l, labelsTable, categories);
+    const category = linked[0] ?? l.name.toLowerCase();
+    const key = category.toLowerCase();
+    if (seen.has(key)) {
+      entries.push({ input: l.name, category: null, how: 'label', frameId: null, frameIndex: null, note: `same category as an earlier label (${category})` });
+      continue;
+    }
+    seen.add(key);
+    entries.push({ input: l.name, category, how: 'label', frameId: null, frameIndex: null, objectId: seen.size, note: linked.length > 0 ? `label linked to "${category}"` : 'label used as written' });
+  }
+  return entries;
+}
+
+/** One target per entry that became an object. */
+function targetsOf(entries: LbruEntryRecord[]): ReferenceTarget[] {
+  return entries
     .filter((e) => e.objectId !== undefined && e.category !== null)
     .map((e) => ({
       objectId: e.objectId as number,
@@ -402,11 +460,13 @@ export async function* runLbru(request: StageRequest<LbruParams>, ctx: StageCont
       category: e.category as string,
       ...(e.frameIndex !== null ? { pivotFrameIndex: e.frameIndex } : {}),
     }));
-  const fates = labelFates(labels, targets.map((t) => t.category as string), labelsTable);
+}
 
+/** The entries and label fates as tables, the targets, and each target's pivot frame on the grid. */
+async function* showTargets(cell: LbruCell, entries: LbruEntryRecord[], fates: LabelFate[], targets: ReferenceTarget[], cellId: string): AsyncGenerator<StageEvent, void, void> {
   yield {
     type: 'table',
-    title: strategy === 'llm' ? 'Answer entries' : 'References from the tagger labels (no LLM)',
+    title: cell.strategy === 'llm' ? 'Answer entries' : 'References from the tagger labels (no LLM)',
     columns: ['entry', 'category', 'match', 'frame id', 'pivot frame', 'object', 'note'],
     rows: entries.map((e) => [e.input, e.category ?? '—', e.how, e.frameId, e.frameIndex, e.objectId ?? null, e.note ?? '']),
   };
@@ -419,72 +479,43 @@ export async function* runLbru(request: StageRequest<LbruParams>, ctx: StageCont
   if (targets.length > 0) {
     yield { type: 'markdown', text: targets.map((t) => `Object ${t.objectId}: ${JSON.stringify(t.text)}${t.pivotFrameIndex !== undefined ? ` · pivot frame ${t.pivotFrameIndex}` : ''}`).join('  \n') };
   }
+  const { grid } = cell;
   if (grid) {
     for (const t of targets) {
       const tile = grid.tiles.find((k) => k.frameIndex === t.pivotFrameIndex);
       if (tile) {
         const bytes = new Uint8Array(await readFile(grid.path));
-        yield { type: 'image', id: `${request.cellId}:lbru:pivot:${t.objectId}`, mime: 'image/jpeg', data: await highlightTile(bytes, tile), caption: `Object ${t.objectId} (${t.category}): pivot frame ${t.pivotFrameIndex} (id ${tile.frameId})` };
+        yield { type: 'image', id: `${cellId}:lbru:pivot:${t.objectId}`, mime: 'image/jpeg', data: await highlightTile(bytes, tile), caption: `Object ${t.objectId} (${t.category}): pivot frame ${t.pivotFrameIndex} (id ${tile.frameId})` };
       }
     }
   }
+}
 
-  // Sound events and per-category activity.
-  let activity: AudioActivity | undefined;
-  if (windowScores && windowClip) {
-    const cats = targets.map((t) => ({ category: t.category as string, labelIndices: categoryLabelIndices(t.category as string, labelsTable, labels) }));
-    activity = analyseSoundEvents(windowScores, windowRms(windowClip.samples, windowClip.sampleRate, windowSec), cats, windowClip.durationSec, {
-      windowSec, similarityThreshold: params.similarityThreshold, activityThreshold: params.activityThreshold,
-    });
-    const frames = grid?.tiles.map((tile) => ({
-      frameId: tile.frameId, frameIndex: tile.frameIndex, timeSec: tile.timeSec, pivot: targets.some((t) => t.pivotFrameIndex === tile.frameIndex),
-    }));
-    const caption = `Audio timeline: ${activity.segments.length} sound event${activity.segments.length === 1 ? '' : 's'} (similarity threshold ${activity.similarityThreshold})` +
-      (targets.length > 0 ? `; rows: ${targets.map((t, k) => `${k + 1} ${t.category}`).join(', ')}` : '');
-    const { png, payload } = await renderTimeline({
-      samples: windowClip.samples, sampleRate: windowClip.sampleRate, activity, frames, caption,
-      categoryLabels: cats.map((c) => c.labelIndices.map((i) => labelsTable.classes[i].name)),
-    });
-    yield { type: 'image', id: `${request.cellId}:lbru:timeline`, mime: 'image/png', data: png, caption, renderer: { mime: MIME.audioTimeline, payload } };
-  }
-
-  const data: LbruData = {
-    source: 'audio',
-    targets,
-    strategy,
-    audio: {
-      source: firstClip.source, durationSec: firstClip.durationSec, peak: firstClip.peak, rms: firstClip.rms, silent,
-      sampleRates: [...clips.keys()],
-    },
-    taggers: taggerRecords,
-    labels,
-    vocabulary: { source: vocabulary.source, size: vocabulary.categories.length },
-    ...(answerValid !== undefined ? { answerValid } : {}),
-    entries,
-    fates,
-    ...(activity ? { activity } : {}),
-    ...(promptRecord ? { prompt: promptRecord, promptHash, exchanges, usage } : {}),
-  };
-  const inputHash = hashJson({
-    stage: STAGE,
-    strategy,
-    taggers: modelFiles,
-    labelDicts,
-    topK,
-    minProbability: params.minProbability,
-    vocabulary: vocabulary.categories,
-    outOfVocabulary: oov,
-    audio: params.audio !== undefined ? await hashSourceFile(audioSource, ctx.signal) : undefined,
-    single,
-    soundEvents: params.soundEvents !== false ? { windowSec, s: params.similarityThreshold, a: params.activityThreshold } : false,
-    model: strategy === 'llm' ? model : undefined,
-    template: templateHash,
-    reask: reaskHash,
-    temperature: strategy === 'llm' ? settings.temperature : undefined,
-    maxTokens: strategy === 'llm' ? settings.maxTokens : undefined,
-    imageDetail: strategy === 'llm' ? settings.imageDetail : undefined,
+/** Sound events and per-category activity, drawn as the audio timeline. */
+async function* soundEventTimeline(
+  cell: LbruCell,
+  window: { scores: Float32Array[]; clip: AudioClip },
+  targets: ReferenceTarget[],
+  labelsTable: AudioSetLabels,
+  labels: RankedLabel[],
+  cellId: string,
+): AsyncGenerator<StageEvent, AudioActivity, void> {
+  const { clip } = window;
+  const cats = targets.map((t) => ({ category: t.category as string, labelIndices: categoryLabelIndices(t.category as string, labelsTable, labels) }));
+  const activity = analyseSoundEvents(window.scores, windowRms(clip.samples, clip.sampleRate, cell.windowSec), cats, clip.durationSec, {
+    windowSec: cell.windowSec, similarityThreshold: cell.params.similarityThreshold, activityThreshold: cell.params.activityThreshold,
   });
-  return { data, inputHash, upstream };
+  const frames = cell.grid?.tiles.map((tile) => ({
+    frameId: tile.frameId, frameIndex: tile.frameIndex, timeSec: tile.timeSec, pivot: targets.some((t) => t.pivotFrameIndex === tile.frameIndex),
+  }));
+  const caption = `Audio timeline: ${activity.segments.length} sound event${activity.segments.length === 1 ? '' : 's'} (similarity threshold ${activity.similarityThreshold})` +
+    (targets.length > 0 ? `; rows: ${targets.map((t, k) => `${k + 1} ${t.category}`).join(', ')}` : '');
+  const { png, payload } = await renderTimeline({
+    samples: clip.samples, sampleRate: clip.sampleRate, activity, frames, caption,
+    categoryLabels: cats.map((c) => c.labelIndices.map((i) => labelsTable.classes[i].name)),
+  });
+  yield { type: 'image', id: `${cellId}:lbru:timeline`, mime: 'image/png', data: png, caption, renderer: { mime: MIME.audioTimeline, payload } };
+  return activity;
 }
 
 /** Maps one answer entry onto the vocabulary and the grid. */

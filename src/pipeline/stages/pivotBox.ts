@@ -1,68 +1,34 @@
 import { readFile } from 'node:fs/promises';
-import type { Box, BoxPivot, Candidate, ClipPlan, GridImage, LlmUsageTotals, PivotBoxData, PivotFrameData, PromptRecord, VideoData } from '../domain';
+import type { Box, BoxPivot, Candidate, ClipPlan, GridImage, PivotBoxData, PivotFrameData, PromptRecord, ReferenceData, VideoData } from '../domain';
 import { framePath } from '../domain';
 import { type BoxLayout, boxColour, composePivotImage, paintBoxes } from '../draw/boxes';
 import { PipelineError, throwIfAborted } from '../errors';
 import type { StageEvent, UsageSummary } from '../events';
 import { type ParseResult, parseFirstBracketedInteger, parseLastBracketedInteger } from '../llm/parsers';
-import { EMPTY_TOTALS, type UsageRow, addToTotals, asClipTrace, promptMarkdown, runConcurrent, usageTable } from '../llm/streaming';
+import { asClipTrace } from '../llm/streaming';
 import { type PromptTemplate, type RenderedPrompt, loadTemplate, renderTemplate } from '../llm/templates';
 import { hashJson } from '../run/hash';
 import type { LlmSettings } from '../settings';
-import type { StageContext, StageOutcome, StageRequest } from '../types';
+import type { StageContext, StageOutcome, StageRequest, StageResult } from '../types';
 import { MIME } from '../../common/mime';
 import type { BoxesPayload } from '../../common/payloads';
+import { detectCandidates } from '../models/candidates';
 import { detectionThresholds, fallbackThresholds } from '../models/detectionDefaults';
-import { requireUpstream } from './index';
-import { cellLlmSettings, frameIdList, requireLlm, resolveReference, templateParam } from './pivotFrame';
+import { type ClipCall, type ClipCallResult, ClipUsage, runClipCalls } from './clipCalls';
+import type { PivotBoxParams as PivotBoxCellParams } from './schemas/params.generated';
+import { cellLlmSettings, frameIdList, requireLlm, requireUpstream, resolveReference, templateParam } from './shared';
 
-/** A typed candidate: `[x0, y0, x1, y1]` in pixels, or `{ box, phrase, clip }`. */
-export type TypedCandidate = number[] | { box: number[]; phrase?: string; clip?: number };
-
-/** Parameters of a `pivot-box` cell (see schemas/pivot-box.schema.json). */
-export type PivotBoxParams = {
-  candidates?: TypedCandidate[];
-  detector?: string;
-  thresholds?: 'paper' | 'reference-code';
-  boxThreshold?: number;
-  textThreshold?: number;
-  maxBoxes?: number;
-  strategy?: 'llm' | 'top-score';
-  template?: string;
-  model?: string;
-  imageDetail?: 'low' | 'high' | 'auto';
-  concurrency?: number;
-  /** RVOS: list each detector box's score in the prompt (default false, as the reference code). */
-  showScores?: boolean;
+/** Parameters of a `pivot-box` request: the cell's fields (schemas/pivot-box.schema.json) and `answer`. */
+export type PivotBoxParams = PivotBoxCellParams & {
   /**
    * Which bracket of the reply holds the answer: `last` (RVOS default: the prompts ask for reasoning,
-   * then the answer) or `first` (AVS default: the AVS prompt asks for the answer only).
+   * then the answer) or `first` (AVS default: the AVS prompt asks for the answer only). Not a cell
+   * field: set by code that builds the request.
    */
   answer?: 'first' | 'last';
 };
 
-type DetectFn = typeof import('../models/candidates').detectCandidates;
-
 const STAGE = 'pivot-box';
-
-
-/** Loads the detector lazily (it pulls in onnxruntime); a clear error asks for typed candidates when it is missing. */
-async function loadDetector(): Promise<DetectFn> {
-  let mod: { detectCandidates?: DetectFn };
-  try {
-    mod = await import('../models/candidates');
-  } catch (err) {
-    throw new PipelineError('The GroundingDINO candidate detector is not available in this build. Type candidate boxes into the cell (`candidates: [[x0, y0, x1, y1], ...]` in pixels).', {
-      stage: STAGE, kind: 'not-available', field: 'candidates', cause: err,
-    });
-  }
-  if (typeof mod.detectCandidates !== 'function') {
-    throw new PipelineError('The candidate detector module has no detectCandidates function. Type candidate boxes into the cell instead.', {
-      stage: STAGE, kind: 'not-available', field: 'candidates',
-    });
-  }
-  return mod.detectCandidates;
-}
 
 /** Parses and checks typed candidates against the frame size. Pure. */
 export function parseTypedCandidates(raw: unknown, width: number, height: number): Array<Candidate & { clip?: number }> {
@@ -155,6 +121,28 @@ interface PivotJob {
   grid?: GridImage;
 }
 
+/** What the whole cell shares: upstream results, thresholds, templates and the candidate source. */
+interface BoxCell {
+  request: StageRequest;
+  ctx: StageContext;
+  video: VideoData;
+  pivotResult: StageResult<PivotFrameData>;
+  refResult: StageResult<ReferenceData>;
+  videoCellId: string;
+  avs: boolean;
+  strategy: 'llm' | 'top-score';
+  typed?: Array<Candidate & { clip?: number }>;
+  maxBoxes: number;
+  boxThreshold: number;
+  textThreshold: number;
+  settings: LlmSettings;
+  model: string;
+  answer: 'first' | 'last';
+  showScores: boolean;
+  template?: PromptTemplate;
+  reaskTemplate?: PromptTemplate;
+}
+
 /**
  * The `pivot-box` stage: on every valid pivot frame, chooses the box of the referent among candidate
  * boxes (typed in the cell in pixel xyxy, or from the GroundingDINO detector). The boxes are painted
@@ -171,31 +159,40 @@ interface PivotJob {
  */
 export async function* runPivotBox(request: StageRequest<PivotBoxParams>, ctx: StageContext): AsyncGenerator<StageEvent, StageOutcome<PivotBoxData>, void> {
   const params = request.params ?? {};
-  const strategy = params.strategy ?? 'llm';
-  if (!['llm', 'top-score'].includes(strategy)) {
-    throw new PipelineError(`strategy "${String(strategy)}" is not one of llm, top-score.`, { stage: STAGE, kind: 'invalid-input', field: 'strategy' });
+  const cell = await boxCell(request, ctx);
+  const objects: PivotBoxData['objects'] = [];
+  const usage = new ClipUsage();
+  for (const po of cell.pivotResult.data.objects) {
+    throwIfAborted(ctx.signal, STAGE);
+    const target = cell.refResult.data.targets.find((t) => t.objectId === po.objectId);
+    const text = target?.text ?? po.text;
+    const category = target?.category ?? text;
+    const jobs = pivotJobs(po, cell.video);
+    const pivots = jobs.length > 0 ? yield* runClipCalls(po.objectId, await boxCalls(cell, jobs, po.objectId, text, category), params.concurrency ?? cell.settings.concurrency, usage) : [];
+    if (!pivots.some((p) => p.valid)) {
+      yield* noValidPivot(cell, po.objectId, text, jobs.length > 0, pivots);
+    }
+    objects.push({ objectId: po.objectId, text, pivots });
   }
+  yield boxTable(objects);
+  yield* usage.table();
+  const promptRecord: PromptRecord | undefined = cell.template ? { name: cell.template.name, source: cell.template.source, templateHash: cell.template.hash } : undefined;
+  const data: PivotBoxData = { objects, ...(promptRecord ? { prompt: promptRecord, usage: usage.totals } : {}) };
+  return { data, inputHash: boxInputHash(cell, params), upstream: [cell.videoCellId, cell.pivotResult.cellId, cell.refResult.cellId] };
+}
+
+/** Reads the upstream results and the cell's settings, and loads the templates. */
+async function boxCell(request: StageRequest<PivotBoxParams>, ctx: StageContext): Promise<BoxCell> {
+  const params = request.params ?? {};
   const videoResult = requireUpstream<VideoData>(request, ctx, 'video');
   const pivotResult = requireUpstream<PivotFrameData>(request, ctx, 'pivot-frame');
   const refResult = resolveReference(request, ctx);
   const video = videoResult.data;
-  const { width, height } = video.info;
   const avs = video.mode === 'avs';
-  const typed = params.candidates !== undefined ? parseTypedCandidates(params.candidates, width, height) : undefined;
-  const maxBoxes = params.maxBoxes ?? 3;
-  if (params.thresholds !== undefined && !['paper', 'reference-code'].includes(params.thresholds)) {
-    throw new PipelineError(`thresholds "${params.thresholds}" is not one of paper, reference-code.`, { stage: STAGE, kind: 'invalid-input', field: 'thresholds' });
-  }
+  const strategy = params.strategy ?? 'llm';
+  const typed = params.candidates !== undefined ? parseTypedCandidates(params.candidates, video.info.width, video.info.height) : undefined;
   const preset = detectionThresholds(avs ? 'avs' : 'rvos', params.thresholds ?? 'paper');
-  const boxThreshold = params.boxThreshold ?? preset.boxThreshold;
-  const textThreshold = params.textThreshold ?? preset.textThreshold;
   const settings = cellLlmSettings(ctx, params);
-  const model = params.model ?? settings.models.pivotBox;
-  if (params.answer !== undefined && params.answer !== 'first' && params.answer !== 'last') {
-    throw new PipelineError(`answer "${String(params.answer)}" is not one of first, last.`, { stage: STAGE, kind: 'invalid-input', field: 'answer' });
-  }
-  const answer = params.answer ?? (avs ? 'first' : 'last');
-
   let template: PromptTemplate | undefined;
   let reaskTemplate: PromptTemplate | undefined;
   if (strategy === 'llm') {
@@ -203,98 +200,97 @@ export async function* runPivotBox(request: StageRequest<PivotBoxParams>, ctx: S
     template = await loadTemplate(name, { resourcesDir: ctx.resourcesDir, overrides: ctx.promptOverrides, stage: STAGE });
     reaskTemplate = await loadTemplate('reask.integer', { resourcesDir: ctx.resourcesDir, overrides: ctx.promptOverrides, stage: STAGE });
   }
-  const promptRecord: PromptRecord | undefined = template ? { name: template.name, source: template.source, templateHash: template.hash } : undefined;
-  let detector: DetectFn | undefined;
-  const detect = async (imagePath: string, caption: string, opts: { boxThreshold: number; textThreshold: number; topK: number }): Promise<Candidate[]> => {
-    detector ??= await loadDetector();
-    return detector(ctx, { imagePath, caption, ...opts, ...(params.detector ? { modelId: params.detector } : {}) });
+  return {
+    request, ctx, video, pivotResult, refResult, avs, strategy, typed, template, reaskTemplate, settings,
+    videoCellId: videoResult.cellId,
+    maxBoxes: params.maxBoxes ?? 3,
+    boxThreshold: params.boxThreshold ?? preset.boxThreshold,
+    textThreshold: params.textThreshold ?? preset.textThreshold,
+    model: params.model ?? settings.models.pivotBox,
+    answer: params.answer ?? (avs ? 'first' : 'last'),
+    showScores: params.showScores === true,
   };
+}
+/** The valid pivot frames of one object, with their clips and grids. */
+function pivotJobs(po: PivotFrameData['objects'][number], video: VideoData): PivotJob[] {
+  return po.clips
+    .filter((c) => c.valid && c.frameIndex !== null)
+    .map((c) => ({
+      clip: video.clips.find((k) => k.clipIndex === c.clipIndex) ?? { clipIndex: c.clipIndex, frameIndices: [c.frameIndex as number] },
+      frameIndex: c.frameIndex as number,
+      grid: video.grids.find((g) => g.clipIndex === c.clipIndex),
+    }));
+}
 
-  const candidatesFor = async (clipIndex: number, frameIndex: number, caption: string): Promise<Candidate[]> => {
-    if (typed) {
-      return typed.filter((c) => c.clip === undefined || c.clip === clipIndex).map(({ clip: _clip, ...c }) => c).slice(0, Math.max(maxBoxes, typed.length));
-    }
-    const found = await detect(framePath(video.framesDir, frameIndex), caption, { boxThreshold, textThreshold, topK: maxBoxes });
-    return [...found].sort((a, b) => b.score - a.score).slice(0, maxBoxes);
-  };
+/** GroundingDINO candidates on one frame (the detector model of the cell, else the configured one). */
+function detect(cell: BoxCell, frameIndex: number, caption: string, opts: { boxThreshold: number; textThreshold: number; topK: number }): Promise<Candidate[]> {
+  const detector = (cell.request.params as PivotBoxParams).detector;
+  return detectCandidates(cell.ctx, { imagePath: framePath(cell.video.framesDir, frameIndex), caption, ...opts, ...(detector ? { modelId: detector } : {}) });
+}
 
-  const objects: PivotBoxData['objects'] = [];
-  let totals: LlmUsageTotals = { ...EMPTY_TOTALS };
-  const usageRows: UsageRow[] = [];
-  const shownPrompts = new Set<string>();
-
-  for (const po of pivotResult.data.objects) {
-    throwIfAborted(ctx.signal, STAGE);
-    const target = refResult.data.targets.find((t) => t.objectId === po.objectId);
-    const text = target?.text ?? po.text;
-    const category = target?.category ?? text;
-    const jobs: PivotJob[] = po.clips
-      .filter((c) => c.valid && c.frameIndex !== null)
-      .map((c) => ({
-        clip: video.clips.find((k) => k.clipIndex === c.clipIndex) ?? { clipIndex: c.clipIndex, frameIndices: [c.frameIndex as number] },
-        frameIndex: c.frameIndex as number,
-        grid: video.grids.find((g) => g.clipIndex === c.clipIndex),
-      }));
-
-    let pivots: BoxPivot[] = [];
-    if (jobs.length > 0) {
-      // Candidates and prompts first, in clip order (the detector runs one frame at a time), so the
-      // prompts shown and the order of the streamed traces do not depend on timing.
-      const inputs: BoxTaskInput[] = [];
-      for (const job of jobs) {
-        throwIfAborted(ctx.signal, STAGE);
-        const candidates = await candidatesFor(job.clip.clipIndex, job.frameIndex, text);
-        const input: BoxTaskInput = { job, candidates, objectId: po.objectId, text, category, avs, strategy, template, reaskTemplate, model, settings, ctx, request, video, showScores: params.showScores === true, answer };
-        if (asksLlm(input)) {
-          input.prompt = renderBoxPrompt(input);
-          if (!shownPrompts.has(input.prompt.hash)) {
-            shownPrompts.add(input.prompt.hash);
-            yield { type: 'markdown', text: promptMarkdown(input.prompt, `object ${po.objectId}, clip ${job.clip.clipIndex + 1}`) };
-          }
-        }
-        inputs.push(input);
-      }
-      for (const input of inputs.filter((i) => i.prompt)) {
-        yield { type: 'trace', streamId: boxStreamId(input), title: boxTitle(input), delta: '' };
-      }
-      const results = yield* runConcurrent(
-        inputs.map((input) => () => boxTask(input)),
-        Math.max(1, params.concurrency ?? settings.concurrency),
-      );
-      for (const r of results) {
-        if (r.usage) {
-          totals = addToTotals(totals, r.usage, r.calls);
-          usageRows.push({ label: `object ${po.objectId}, clip ${r.pivot.clipIndex + 1}`, usage: r.usage, calls: r.calls });
-        }
-      }
-      pivots = results.map((r) => r.pivot);
-    }
-
-    if (avs && !pivots.some((p) => p.valid)) {
-      // PIPELINE.md Corrections: AVS has no frame-0 fallback; no candidate means no prompt and empty masks.
-      const why = jobs.length === 0 ? 'no valid pivot frame' : 'no candidate box on its pivot frame';
-      yield { type: 'warning', message: `Object ${po.objectId}: ${why}; AVS has no frame-0 fallback, so this object gets no prompt and empty masks.` };
-    } else if (!pivots.some((p) => p.valid)) {
-      // PIPELINE.md fallback (RVOS only): no valid pivot in any clip -> top box on frame 0, no LLM.
-      const why = jobs.length === 0 ? 'no clip has a valid pivot frame' : 'no clip gave a valid box';
-      const frameIndex = 0;
-      const candidates = typed
-        ? typed.map(({ clip: _clip, ...c }) => c)
-        : await detect(framePath(video.framesDir, frameIndex), text, fallbackThresholds(video.preset ?? null, params.thresholds ?? 'paper'));
-      const top = candidates.length > 0 ? [...candidates].sort((a, b) => b.score - a.score)[0] : undefined;
-      if (top) {
-        const note = `fallback (${why}): top ${top.source === 'typed' ? 'typed' : 'detector'} box on frame 0`;
-        yield { type: 'warning', message: `Object ${po.objectId}: ${note}.` };
-        pivots.push({ clipIndex: video.clips[0]?.clipIndex ?? 0, frameIndex, candidates: [top], chosen: 0, valid: true, note, fallback: true });
-        yield* showChoice(await readFile(framePath(video.framesDir, frameIndex)), [top], 0, frameIndex, `Object ${po.objectId}: ${note}`, `${request.cellId}:pivot-box:o${po.objectId}:fallback`);
-      } else {
-        yield { type: 'warning', message: `Object ${po.objectId}: ${why}, and the fallback on frame 0 found no box either; this object gets no mask.` };
-      }
-    }
-    objects.push({ objectId: po.objectId, text, pivots });
+/** The candidates of one pivot frame: the typed boxes for its clip, else the detector's best `maxBoxes`. */
+async function candidatesFor(cell: BoxCell, clipIndex: number, frameIndex: number, caption: string): Promise<Candidate[]> {
+  const { typed, maxBoxes } = cell;
+  if (typed) {
+    return typed.filter((c) => c.clip === undefined || c.clip === clipIndex).map(({ clip: _clip, ...c }) => c).slice(0, Math.max(maxBoxes, typed.length));
   }
+  const found = await detect(cell, frameIndex, caption, { boxThreshold: cell.boxThreshold, textThreshold: cell.textThreshold, topK: maxBoxes });
+  return [...found].sort((a, b) => b.score - a.score).slice(0, maxBoxes);
+}
 
-  yield {
+/**
+ * The clip calls of one object: candidates and prompts first, in clip order (the detector runs one
+ * frame at a time), so the prompts shown and the order of the streamed traces do not depend on timing.
+ */
+async function boxCalls(cell: BoxCell, jobs: PivotJob[], objectId: number, text: string, category: string): Promise<Array<ClipCall<BoxPivot>>> {
+  const calls: Array<ClipCall<BoxPivot>> = [];
+  for (const job of jobs) {
+    throwIfAborted(cell.ctx.signal, STAGE);
+    const input: BoxTaskInput = { ...cell, job, candidates: await candidatesFor(cell, job.clip.clipIndex, job.frameIndex, text), objectId, text, category };
+    if (asksLlm(input)) {
+      input.prompt = renderBoxPrompt(input);
+    }
+    calls.push({
+      clipIndex: job.clip.clipIndex,
+      prompt: input.prompt,
+      stream: input.prompt ? { streamId: boxStreamId(input), title: boxTitle(input) } : undefined,
+      run: () => boxTask(input),
+    });
+  }
+  return calls;
+}
+
+/**
+ * An object without a valid pivot box. AVS (PIPELINE.md Corrections): no frame-0 fallback; no
+ * candidate means no prompt and empty masks. RVOS (PIPELINE.md fallback): the top box on frame 0,
+ * no LLM, added to `pivots`.
+ */
+async function* noValidPivot(cell: BoxCell, objectId: number, text: string, hadJobs: boolean, pivots: BoxPivot[]): AsyncGenerator<StageEvent, void, void> {
+  const { video, typed } = cell;
+  if (cell.avs) {
+    const why = hadJobs ? 'no candidate box on its pivot frame' : 'no valid pivot frame';
+    yield { type: 'warning', message: `Object ${objectId}: ${why}; AVS has no frame-0 fallback, so this object gets no prompt and empty masks.` };
+    return;
+  }
+  const why = hadJobs ? 'no clip gave a valid box' : 'no clip has a valid pivot frame';
+  const frameIndex = 0;
+  const candidates = typed
+    ? typed.map(({ clip: _clip, ...c }) => c)
+    : await detect(cell, frameIndex, text, fallbackThresholds(video.preset ?? null, (cell.request.params as PivotBoxParams).thresholds ?? 'paper'));
+  const top = candidates.length > 0 ? [...candidates].sort((a, b) => b.score - a.score)[0] : undefined;
+  if (!top) {
+    yield { type: 'warning', message: `Object ${objectId}: ${why}, and the fallback on frame 0 found no box either; this object gets no mask.` };
+    return;
+  }
+  const note = `fallback (${why}): top ${top.source === 'typed' ? 'typed' : 'detector'} box on frame 0`;
+  yield { type: 'warning', message: `Object ${objectId}: ${note}.` };
+  pivots.push({ clipIndex: video.clips[0]?.clipIndex ?? 0, frameIndex, candidates: [top], chosen: 0, valid: true, note, fallback: true });
+  yield* showChoice(await readFile(framePath(video.framesDir, frameIndex)), [top], 0, frameIndex, `Object ${objectId}: ${note}`, `${cell.request.cellId}:pivot-box:o${objectId}:fallback`);
+}
+
+/** The table of chosen boxes. */
+function boxTable(objects: PivotBoxData['objects']): StageEvent {
+  return {
     type: 'table',
     title: 'Pivot boxes',
     columns: ['object', 'clip', 'frame', 'candidates', 'chosen', 'box (x0, y0, x1, y1)', 'valid', 'note'],
@@ -305,26 +301,27 @@ export async function* runPivotBox(request: StageRequest<PivotBoxParams>, ctx: S
       }),
     ),
   };
-  if (totals.calls > 0) {
-    yield usageTable(usageRows, totals);
-  }
-  const data: PivotBoxData = { objects, ...(promptRecord ? { prompt: promptRecord, usage: totals } : {}) };
-  const inputHash = hashJson({
+}
+
+/** Hash of the cell's own inputs. */
+function boxInputHash(cell: BoxCell, params: PivotBoxParams): string {
+  const { strategy, typed, avs, video, settings } = cell;
+  const llm = strategy === 'llm';
+  return hashJson({
     stage: STAGE,
     strategy,
     typed: typed?.map((c) => c.box),
-    detector: typed ? undefined : { id: params.detector, boxThreshold, textThreshold, maxBoxes },
-    model: strategy === 'llm' ? model : undefined,
-    template: promptRecord?.templateHash,
-    reask: reaskTemplate?.hash,
-    showScores: params.showScores === true ? true : undefined,
-    answer: strategy === 'llm' ? answer : undefined,
+    detector: typed ? undefined : { id: params.detector, boxThreshold: cell.boxThreshold, textThreshold: cell.textThreshold, maxBoxes: cell.maxBoxes },
+    model: llm ? cell.model : undefined,
+    template: cell.template?.hash,
+    reask: cell.reaskTemplate?.hash,
+    showScores: cell.showScores ? true : undefined,
+    answer: llm ? cell.answer : undefined,
     fallback: avs || typed ? undefined : fallbackThresholds(video.preset ?? null, params.thresholds ?? 'paper'),
-    temperature: strategy === 'llm' ? settings.temperature : undefined,
-    maxTokens: strategy === 'llm' ? settings.maxTokens : undefined,
-    imageDetail: strategy === 'llm' ? settings.imageDetail : undefined,
+    temperature: llm ? settings.temperature : undefined,
+    maxTokens: llm ? settings.maxTokens : undefined,
+    imageDetail: llm ? settings.imageDetail : undefined,
   });
-  return { data, inputHash, upstream: [videoResult.cellId, pivotResult.cellId, refResult.cellId] };
 }
 
 /** Shows the pivot frame with the chosen box emphasised and the others faded (boxes renderer + JPEG fallback). */
@@ -340,26 +337,15 @@ async function* showChoice(frame: Uint8Array, candidates: Candidate[], chosen: n
   };
 }
 
-interface BoxTaskInput {
+/** One clip's work: the cell's shared inputs plus the pivot frame, its candidates and the object. */
+interface BoxTaskInput extends BoxCell {
   job: PivotJob;
   candidates: Candidate[];
   objectId: number;
   text: string;
   category: string;
-  avs: boolean;
-  strategy: 'llm' | 'top-score';
-  template?: PromptTemplate;
-  reaskTemplate?: PromptTemplate;
-  model: string;
-  settings: LlmSettings;
-  ctx: StageContext;
-  request: StageRequest;
-  video: VideoData;
   /** The rendered prompt, for tasks that ask the LLM. */
   prompt?: RenderedPrompt;
-  showScores: boolean;
-  /** Which bracket of the reply holds the answer. */
-  answer: 'first' | 'last';
 }
 
 function asksLlm(input: BoxTaskInput): boolean {
@@ -394,7 +380,7 @@ function renderBoxPrompt(input: BoxTaskInput): RenderedPrompt {
   );
 }
 
-async function* boxTask(input: BoxTaskInput): AsyncGenerator<StageEvent, { pivot: BoxPivot; usage?: UsageSummary; calls: number }, void> {
+async function* boxTask(input: BoxTaskInput): AsyncGenerator<StageEvent, ClipCallResult<BoxPivot>, void> {
   const { job, candidates, objectId, video, request, ctx } = input;
   const { clip, frameIndex, grid } = job;
   const label = `object ${objectId}, clip ${clip.clipIndex + 1}`;
@@ -411,7 +397,7 @@ async function* boxTask(input: BoxTaskInput): AsyncGenerator<StageEvent, { pivot
   if (candidates.length === 0) {
     const note = input.avs ? 'no candidate boxes: no prompt (AVS)' : 'no candidate boxes';
     yield { type: 'warning', message: `${label}: ${note}; this clip is invalid.` };
-    return { pivot: { ...base, chosen: null, valid: false, note }, calls: 0 };
+    return { value: { ...base, chosen: null, valid: false, note }, calls: 0 };
   }
   if (!asksLlm(input)) {
     let best = 0;
@@ -422,7 +408,7 @@ async function* boxTask(input: BoxTaskInput): AsyncGenerator<StageEvent, { pivot
     });
     const note = input.strategy === 'top-score' ? 'top detector score (no LLM)' : 'single candidate (no LLM)';
     yield* showChoice(frame, candidates, best, frameIndex, captionOf(`box ${best + 1}, ${note}`), imageId);
-    return { pivot: { ...base, chosen: best, valid: true, note }, calls: 0 };
+    return { value: { ...base, chosen: best, valid: true, note }, calls: 0 };
   }
 
   const pivotFrameId = grid?.tiles.find((t) => t.frameIndex === frameIndex)?.frameId ?? 1;
@@ -441,13 +427,13 @@ async function* boxTask(input: BoxTaskInput): AsyncGenerator<StageEvent, { pivot
   const parse = (t: string): ParseResult<number> => (input.answer === 'first' ? parseFirstBracketedInteger(t) : parseLastBracketedInteger(t));
   // AVS rule of the reference code (PIPELINE.md Corrections): a failed call, an unreadable answer,
   // [-1] or a number out of range all mean box 1, the top-scoring candidate, on the LBRU frame.
-  const avsDefault = async function* (why: string, answerText: string | undefined, extra: Partial<BoxPivot>, usage?: UsageSummary, calls = 0, traced = false): AsyncGenerator<StageEvent, { pivot: BoxPivot; usage?: UsageSummary; calls: number }, void> {
+  const avsDefault = async function* (why: string, answerText: string | undefined, extra: Partial<BoxPivot>, usage?: UsageSummary, calls = 0, traced = false): AsyncGenerator<StageEvent, ClipCallResult<BoxPivot>, void> {
     const note = `${why}; box 1 by the AVS default`;
     if (!traced) {
       yield { type: 'trace', streamId, title, delta: '', final: { ...(answerText ? { answer: answerText } : {}), valid: true, note, ...(usage ? { usage } : {}) } };
     }
     yield* showChoice(frame, candidates, 0, frameIndex, captionOf(`box 1 (${note})`), imageId);
-    return { pivot: { ...base, ...extra, chosen: 0, valid: true, note }, ...(usage ? { usage } : {}), calls };
+    return { value: { ...base, ...extra, chosen: 0, valid: true, note }, ...(usage ? { usage } : {}), calls };
   };
   const asked = yield* asClipTrace(
     requireLlm(ctx, STAGE).ask({ model: input.model, messages: [{ role: 'user', text: prompt.text, images: [composed.bytes] }] }, parse, reask, {
@@ -460,7 +446,7 @@ async function* boxTask(input: BoxTaskInput): AsyncGenerator<StageEvent, { pivot
     if (input.avs) {
       return yield* avsDefault(asked.failed, undefined, { promptHash: prompt.hash }, undefined, 0, true);
     }
-    return { pivot: { ...base, chosen: null, valid: false, note: asked.failed, promptHash: prompt.hash }, calls: 0 };
+    return { value: { ...base, chosen: null, valid: false, note: asked.failed, promptHash: prompt.hash }, calls: 0 };
   }
   const result = asked.result;
   const usage = result.usage;
@@ -473,7 +459,7 @@ async function* boxTask(input: BoxTaskInput): AsyncGenerator<StageEvent, { pivot
     const note = `no valid answer: ${result.parsed.message}`;
     yield { type: 'trace', streamId, title, delta: '', final: { valid: false, note, usage } };
     yield* showChoice(frame, candidates, null, frameIndex, captionOf(`INVALID: ${note}`), imageId);
-    return { pivot: { ...withHashes, chosen: null, valid: false, note }, usage, calls };
+    return { value: { ...withHashes, chosen: null, valid: false, note }, usage, calls };
   }
   const k = result.parsed.value;
   const checked = validateBoxAnswer(k, candidates.length);
@@ -484,16 +470,16 @@ async function* boxTask(input: BoxTaskInput): AsyncGenerator<StageEvent, { pivot
     const note = 'the LLM answered [-1]: no candidate matches';
     yield { type: 'trace', streamId, title, delta: '', final: { answer: '[-1]', valid: false, note, usage } };
     yield* showChoice(frame, candidates, null, frameIndex, captionOf(`INVALID: ${note}`), imageId);
-    return { pivot: { ...withHashes, chosen: null, valid: false, note }, usage, calls };
+    return { value: { ...withHashes, chosen: null, valid: false, note }, usage, calls };
   }
   if ('invalid' in checked) {
     const note = `invalid answer [${k}]: ${checked.invalid}`;
     yield { type: 'trace', streamId, title, delta: '', final: { answer: `[${k}]`, valid: false, note, usage } };
     yield* showChoice(frame, candidates, null, frameIndex, captionOf(`INVALID: ${note}`), imageId);
-    return { pivot: { ...withHashes, chosen: null, valid: false, note }, usage, calls };
+    return { value: { ...withHashes, chosen: null, valid: false, note }, usage, calls };
   }
   const note = `box ${k} (${boxColour(k).name})${result.reasked ? ' after a re-ask' : ''}`;
   yield { type: 'trace', streamId, title, delta: '', final: { answer: `[${k}]`, valid: true, note, usage } };
   yield* showChoice(frame, candidates, checked.chosen, frameIndex, captionOf(`chose ${note}`), imageId);
-  return { pivot: { ...withHashes, chosen: checked.chosen, valid: true, note }, usage, calls };
+  return { value: { ...withHashes, chosen: checked.chosen, valid: true, note }, usage, calls };
 }

@@ -17,8 +17,7 @@ import { requireModels } from '../models/service';
 import { hashJson } from '../run/hash';
 import { putArtifact } from '../run/runFolder';
 import type { StageContext, StageOutcome, StageRequest } from '../types';
-import { requireUpstream } from './index';
-import { resolveReference } from './pivotFrame';
+import { requireUpstream, resolveReference } from './shared';
 import type { LbruData } from './lbru';
 import { filterSilentObjects, silenceFilterApplies } from '../audio/soundEvents';
 

@@ -3,17 +3,12 @@ import { PipelineError } from '../errors';
 import type { StageEvent } from '../events';
 import { hashJson } from '../run/hash';
 import type { StageContext, StageOutcome, StageRequest } from '../types';
-
-/** Parameters of a `reference` cell (see schemas/reference.schema.json). */
-export type ReferenceParams = {
-  expression?: string;
-  expressions?: string[];
-  source?: 'text' | 'audio';
-};
+import type { ReferenceParams } from './schemas/params.generated';
 
 /**
  * The `reference` stage: the language expression(s) naming what to segment. Each expression becomes
- * one target with object id 1, 2, ... An empty expression is an error naming the field.
+ * one target with object id 1, 2, ... An empty expression is an error naming the field. Types and
+ * the `expression` / `expressions` alias are checked by the schema (schemas/reference.schema.json).
  *
  * @example
  * // stage: reference
@@ -26,18 +21,12 @@ export async function* runReference(request: StageRequest<ReferenceParams>, _ctx
       stage: 'reference', kind: 'invalid-input', field: 'source',
     });
   }
-  if (p.expression !== undefined && p.expressions !== undefined) {
-    throw new PipelineError('Give either `expression` or `expressions`, not both.', { stage: 'reference', kind: 'invalid-input', field: 'expressions' });
-  }
   const raw = p.expressions ?? (p.expression === undefined ? [] : [p.expression]);
   if (raw.length === 0) {
     throw new PipelineError('The reference cell has no expression: add `expression: <what to segment>`.', { stage: 'reference', kind: 'invalid-input', field: 'expression' });
   }
   const texts = raw.map((t, i) => {
     const field = p.expressions ? `expressions[${i}]` : 'expression';
-    if (typeof t !== 'string') {
-      throw new PipelineError(`${field} must be text.`, { stage: 'reference', kind: 'invalid-input', field });
-    }
     const text = t.replace(/\s+/g, ' ').trim();
     if (!text) {
       throw new PipelineError(`${field} is empty: write what to segment, e.g. "the dog on the left".`, { stage: 'reference', kind: 'invalid-input', field });

@@ -16,7 +16,6 @@ import {
   DEFAULT_FRAMES_PER_CLIP,
   DEFAULT_INTERVAL,
   entryInterval,
-  PRESET_NAMES,
   PRESETS,
   planAvsFrames,
   planRvosClips,
@@ -26,6 +25,7 @@ import {
   type PresetName,
 } from '../sampling';
 import type { StageContext, StageOutcome, StageRequest } from '../types';
+import type { VideoParams } from './schemas/params.generated';
 
 /**
  * The `video` stage: probes the source, decodes every frame into the run folder (cached by
@@ -34,25 +34,6 @@ import type { StageContext, StageOutcome, StageRequest } from '../types';
  * Events, in order: decode progress, a markdown summary, the filmstrip (when enabled), then one
  * grid image per clip with the frame-grid renderer payload ({@link FrameGridPayload}).
  */
-
-/** Cell fields of a `video` stage (see schemas/video.schema.json). */
-export interface VideoParams {
-  source: string;
-  mode?: 'rvos' | 'avs';
-  preset?: PresetName;
-  interval?: number;
-  /** `video-frames` (default, paper): interval in source-video frames; `entries`: in decoded frames / folder entries. */
-  intervalUnit?: IntervalUnit;
-  framesPerClip?: number;
-  avsFrames?: number;
-  maxFrames?: number;
-  startSec?: number;
-  endSec?: number;
-  fps?: number;
-  maxSide?: number;
-  gridMaxSide?: number;
-  filmstripFrames?: number;
-}
 
 /** Parameters after defaults and checks. */
 export interface ResolvedVideoParams {
@@ -76,86 +57,44 @@ export interface ResolvedVideoParams {
 
 export const VIDEO_DEFAULTS = { maxSide: 1920, gridMaxSide: GRID_DEFAULTS.maxSide, filmstripFrames: 12, fps: 24 } as const;
 
-const FIELDS: ReadonlyArray<keyof VideoParams> = [
-  'source', 'mode', 'preset', 'interval', 'intervalUnit', 'framesPerClip', 'avsFrames', 'maxFrames', 'startSec', 'endSec', 'fps', 'maxSide', 'gridMaxSide', 'filmstripFrames',
-];
-
 function bad(field: string, message: string): PipelineError {
   return new PipelineError(message, { stage: 'video', kind: 'invalid-input', field });
 }
 
-function intField(params: Record<string, unknown>, field: string, min: number, max: number): number | undefined {
-  const v = params[field];
-  if (v === undefined || v === null) {
-    return undefined;
-  }
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw bad(field, `"${field}" must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}.`);
-  }
-  return v;
-}
-
-function numField(params: Record<string, unknown>, field: string, min: number, max: number, exclusiveMin = false): number | undefined {
-  const v = params[field];
-  if (v === undefined || v === null) {
-    return undefined;
-  }
-  if (typeof v !== 'number' || !Number.isFinite(v) || v > max || (exclusiveMin ? v <= min : v < min)) {
-    throw bad(field, `"${field}" must be a number ${exclusiveMin ? 'above' : 'of at least'} ${min}${max < Infinity ? ` and at most ${max}` : ''}, got ${JSON.stringify(v)}.`);
-  }
-  return v;
-}
-
 /**
- * Checks a video cell's fields and applies defaults: preset values, then the general defaults
- * (rvos, interval 5, 5 frames per clip, 5 AVS frames). Relative sources resolve against `baseDir`.
+ * Applies a video cell's defaults: preset values, then the general defaults (rvos, interval 5, 5
+ * frames per clip, 5 AVS frames). Relative sources resolve against `baseDir`. Types and ranges are
+ * the schema's (schemas/video.schema.json); this checks what the schema cannot: a blank source, a
+ * mode that contradicts the preset, and `endSec` after `startSec`.
  */
-export function resolveVideoParams(params: Record<string, unknown>, baseDir: string): ResolvedVideoParams {
-  for (const key of Object.keys(params)) {
-    if (!(FIELDS as readonly string[]).includes(key)) {
-      throw bad(key, `Unknown field "${key}" in a video cell. Known fields: ${FIELDS.join(', ')}.`);
-    }
-  }
-  const source = params.source;
-  if (typeof source !== 'string' || source.trim() === '') {
+export function resolveVideoParams(params: VideoParams, baseDir: string): ResolvedVideoParams {
+  if (params.source.trim() === '') {
     throw bad('source', 'A video cell needs "source": the path of a video file or of a folder of frames.');
   }
-  const presetName = params.preset;
-  if (presetName !== undefined && (typeof presetName !== 'string' || !(PRESET_NAMES as string[]).includes(presetName))) {
-    throw bad('preset', `Unknown preset ${JSON.stringify(presetName)}; use one of ${PRESET_NAMES.join(', ')}.`);
-  }
-  const preset: PresetDef | undefined = presetName ? PRESETS[presetName as PresetName] : undefined;
+  const preset: PresetDef | undefined = params.preset ? PRESETS[params.preset] : undefined;
   const mode = params.mode ?? preset?.mode ?? 'rvos';
-  if (mode !== 'rvos' && mode !== 'avs') {
-    throw bad('mode', `"mode" must be "rvos" or "avs", got ${JSON.stringify(mode)}.`);
-  }
   if (preset && params.mode !== undefined && preset.mode !== mode) {
-    throw bad('mode', `mode "${mode}" contradicts preset "${String(presetName)}", which is a ${preset.mode} preset. Remove one of them.`);
+    throw bad('mode', `mode "${mode}" contradicts preset "${String(params.preset)}", which is a ${preset.mode} preset. Remove one of them.`);
   }
-  const intervalUnit = params.intervalUnit ?? 'video-frames';
-  if (intervalUnit !== 'video-frames' && intervalUnit !== 'entries') {
-    throw bad('intervalUnit', `"intervalUnit" must be "video-frames" or "entries", got ${JSON.stringify(intervalUnit)}.`);
-  }
-  const startSec = numField(params, 'startSec', 0, Infinity) ?? 0;
-  const endSec = numField(params, 'endSec', 0, Infinity, true);
-  if (endSec !== undefined && endSec <= startSec) {
-    throw bad('endSec', `"endSec" (${endSec}) must be after "startSec" (${startSec}).`);
+  const startSec = params.startSec ?? 0;
+  if (params.endSec !== undefined && params.endSec <= startSec) {
+    throw bad('endSec', `"endSec" (${params.endSec}) must be after "startSec" (${startSec}).`);
   }
   return {
-    source: path.resolve(baseDir, source),
+    source: path.resolve(baseDir, params.source),
     mode,
-    preset: (presetName as PresetName | undefined) ?? null,
-    interval: intField(params, 'interval', 1, 1000) ?? preset?.interval ?? DEFAULT_INTERVAL,
-    intervalUnit,
-    framesPerClip: intField(params, 'framesPerClip', 2, 16) ?? preset?.framesPerClip ?? DEFAULT_FRAMES_PER_CLIP,
-    avsFrames: intField(params, 'avsFrames', 1, 20) ?? preset?.avsFrames ?? DEFAULT_AVS_FRAMES,
-    maxFrames: intField(params, 'maxFrames', 1, Number.MAX_SAFE_INTEGER) ?? null,
+    preset: params.preset ?? null,
+    interval: params.interval ?? preset?.interval ?? DEFAULT_INTERVAL,
+    intervalUnit: params.intervalUnit ?? 'video-frames',
+    framesPerClip: params.framesPerClip ?? preset?.framesPerClip ?? DEFAULT_FRAMES_PER_CLIP,
+    avsFrames: params.avsFrames ?? preset?.avsFrames ?? DEFAULT_AVS_FRAMES,
+    maxFrames: params.maxFrames ?? null,
     startSec,
-    endSec: endSec ?? null,
-    fps: numField(params, 'fps', 0, 1000, true) ?? preset?.frameFolderFps ?? VIDEO_DEFAULTS.fps,
-    maxSide: intField(params, 'maxSide', 64, 16384) ?? VIDEO_DEFAULTS.maxSide,
-    gridMaxSide: intField(params, 'gridMaxSide', 256, 8192) ?? VIDEO_DEFAULTS.gridMaxSide,
-    filmstripFrames: intField(params, 'filmstripFrames', 0, 48) ?? VIDEO_DEFAULTS.filmstripFrames,
+    endSec: params.endSec ?? null,
+    fps: params.fps ?? preset?.frameFolderFps ?? VIDEO_DEFAULTS.fps,
+    maxSide: params.maxSide ?? VIDEO_DEFAULTS.maxSide,
+    gridMaxSide: params.gridMaxSide ?? VIDEO_DEFAULTS.gridMaxSide,
+    filmstripFrames: params.filmstripFrames ?? VIDEO_DEFAULTS.filmstripFrames,
   };
 }
 
@@ -232,7 +171,7 @@ function payloadOf(img: ComposedImage, kind: 'clip' | 'filmstrip', clipIndex: nu
 }
 
 /** The `video` stage (see module comment). */
-export async function* runVideo(request: StageRequest, ctx: StageContext): AsyncGenerator<StageEvent, StageOutcome<VideoData>, void> {
+export async function* runVideo(request: StageRequest<VideoParams>, ctx: StageContext): AsyncGenerator<StageEvent, StageOutcome<VideoData>, void> {
   const p = resolveVideoParams(request.params, ctx.baseDir);
   throwIfAborted(ctx.signal, 'video');
   let tools: FfmpegTools | undefined;

@@ -17,11 +17,12 @@ import { resizeBilinear, resizeLogitsToMask } from '../../../src/pipeline/models
 import { folderStride } from '../../../src/pipeline/media/probe';
 import { entryInterval } from '../../../src/pipeline/sampling';
 import { defaultSettings } from '../../../src/pipeline/settings';
+import type { VideoParams } from '../../../src/pipeline/stages/schemas/params.generated';
 import { runVideo } from '../../../src/pipeline/stages/video';
 import type { StageEvent } from '../../../src/pipeline/events';
 import { TestSession, makeContext } from '../llm/fixtures';
 
-async function videoOf(params: Record<string, unknown>, dir: string): Promise<{ data: VideoData; events: StageEvent[] }> {
+async function videoOf(params: VideoParams, dir: string): Promise<{ data: VideoData; events: StageEvent[] }> {
   const ctx = { ...makeContext({ runDir: path.join(dir, 'run'), session: new TestSession(), services: {} }), baseDir: dir };
   const gen = runVideo({ kind: 'video', cellId: 'v', cellIndex: 0, params, uses: {} }, ctx);
   const events: StageEvent[] = [];

@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { parsePromptCell, parseStageCell } from '../../../src/pipeline/cells/parse';
 import type { KnownCell, StageParseResult } from '../../../src/pipeline/cells/parse';
 import { collectPromptOverrides, currentRequests, effectiveCellId, isLlmStage, knownCells } from '../../../src/pipeline/cells/notebook';
-import { STAGE_SCHEMAS } from '../../../src/pipeline/stages/schemas';
-import { STAGE_KINDS } from '../../../src/pipeline/types';
+import { STAGE_KINDS, STAGE_SCHEMAS } from '../../../src/pipeline/stages/registry';
 
 const known: KnownCell[] = [
   { id: 'vid', kind: 'video' },

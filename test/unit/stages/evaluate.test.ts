@@ -147,8 +147,13 @@ suite('stages/evaluate', () => {
 
   test('bad input: both or neither ground-truth source, an unknown dataset item, an empty folder', async () => {
     const ctx = context(dir, sessionWith(dir, [new Uint8Array(4)], 2, 2));
-    await assert.rejects(run(ctx, {}), /exactly one of groundTruth/);
-    await assert.rejects(run(ctx, { groundTruth: 'x', dataset: { kind: 'mevis', root: 'y', item: 'z' } }), /exactly one of groundTruth/);
+    // both or neither: the schema (schemas/evaluate.schema.json), checked by the cell parser
+    const neither = parseStageCell('stage: evaluate\n', { cellId: 'e' });
+    assert.ok(!neither.ok && neither.diagnostics.length === 1 && neither.diagnostics[0].field === 'groundTruth', JSON.stringify(neither.diagnostics));
+    const both = parseStageCell('stage: evaluate\ngroundTruth: x\ndataset: { kind: mevis, root: y, item: z }\n', { cellId: 'e' });
+    assert.ok(!both.ok && both.diagnostics.length === 1, JSON.stringify(both.diagnostics));
+    assert.equal(both.diagnostics[0].field, 'groundTruth');
+    assert.match(both.diagnostics[0].message, /exactly one of "groundTruth" .* or "dataset"/);
     await assert.rejects(run(ctx, { groundTruth: dir }), /holds no PNG masks/);
     const root = await makeMevis(path.join(dir, 'm2'), { videos: 1, predictions: false });
     await assert.rejects(run(ctx, { dataset: { kind: 'mevis', root, item: 'nope/0' } }), /dataset.item "nope\/0" is not in mevis\/valid_u/);

@@ -9,7 +9,7 @@ import type { PivotFrameData, VideoData } from '../../../src/pipeline/domain';
 import { PipelineError } from '../../../src/pipeline/errors';
 import type { ImageEvent, StageEvent, TableEvent, TraceEvent } from '../../../src/pipeline/events';
 import { createLlmService } from '../../../src/pipeline/llm/service';
-import { validateFrameId } from '../../../src/pipeline/stages/pivotFrame';
+import { validateFrameId } from '../../../src/pipeline/stages/shared';
 import { sha256 } from '../../../src/pipeline/run/hash';
 import { defaultSettings } from '../../../src/pipeline/settings';
 import type { StageRequest } from '../../../src/pipeline/types';

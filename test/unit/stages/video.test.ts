@@ -9,7 +9,9 @@ import { PipelineError } from '../../../src/pipeline/errors';
 import type { ImageEvent, StageEvent } from '../../../src/pipeline/events';
 import { defaultSettings, type PipelineSettings } from '../../../src/pipeline/settings';
 import { runStage } from '../../../src/pipeline/stages';
+import type { VideoParams } from '../../../src/pipeline/stages/schemas/params.generated';
 import { resolveVideoParams, runVideo } from '../../../src/pipeline/stages/video';
+import { parseStageCell } from '../../../src/pipeline/cells/parse';
 import type { StageContext, StageOutcome, StageRequest } from '../../../src/pipeline/types';
 import { ffmpegSeconds } from '../../../src/pipeline/media/ffmpeg';
 import { numberingGaps } from '../../../src/pipeline/media/probe';
@@ -31,11 +33,11 @@ function context(dir: string, options: { signal?: AbortSignal; settings?: Partia
   };
 }
 
-function request(params: Record<string, unknown>, cellId = 'cell-video'): StageRequest {
+function request(params: VideoParams, cellId = 'cell-video'): StageRequest<VideoParams> {
   return { kind: 'video', cellId, cellIndex: 2, params, uses: {} };
 }
 
-async function run(params: Record<string, unknown>, ctx: StageContext): Promise<{ events: StageEvent[]; outcome: StageOutcome<VideoData> }> {
+async function run(params: VideoParams, ctx: StageContext): Promise<{ events: StageEvent[]; outcome: StageOutcome<VideoData> }> {
   const events: StageEvent[] = [];
   const gen = runVideo(request(params), ctx);
   for (let r = await gen.next(); ; r = await gen.next()) {
@@ -165,16 +167,24 @@ suite('video stage', () => {
     assert.match((events.find((e) => e.type === 'markdown') as { text: string }).text, /variable frame rate/);
   });
 
-  test('bad fields are errors naming the field', async () => {
+  test('bad fields are errors naming the field: types and ranges from the schema, the rest from the stage', async () => {
+    // the cell parser checks the schema (schemas/video.schema.json) before the stage runs
+    for (const [yaml, field, pattern] of [
+      ['', 'source', /Missing required field "source"/],
+      ['source: x.mp4\ninterval: "5"', 'interval', /must be an integer/],
+      ['source: x.mp4\ninterval: 0', 'interval', />= 1/],
+      ['source: x.mp4\nintervall: 5', 'intervall', /Unknown field/],
+      ['source: x.mp4\npreset: davis', 'preset', /must be one of/],
+      ['source: x.mp4\nmaxSide: 10', 'maxSide', />= 64/],
+    ] as const) {
+      const r = parseStageCell(`stage: video\n${yaml}\n`, { cellId: 'v' });
+      assert.ok(!r.ok, yaml);
+      assert.ok(r.diagnostics.some((d) => d.field === field && pattern.test(d.message)), `${yaml}: ${JSON.stringify(r.diagnostics)}`);
+    }
     const ctx = context(tmp.path);
-    await rejectsField(run({}, ctx), 'source');
-    await rejectsField(run({ source: 'x.mp4', interval: '5' }, ctx), 'interval', /whole number/);
-    await rejectsField(run({ source: 'x.mp4', interval: 0 }, ctx), 'interval');
-    await rejectsField(run({ source: 'x.mp4', intervall: 5 }, ctx), 'intervall', /Unknown field/);
-    await rejectsField(run({ source: 'x.mp4', preset: 'davis' }, ctx), 'preset');
+    await rejectsField(run({ source: '  ' }, ctx), 'source');
     await rejectsField(run({ source: 'x.mp4', preset: 'avss', mode: 'rvos' }, ctx), 'mode', /contradicts/);
     await rejectsField(run({ source: 'x.mp4', startSec: 3, endSec: 2 }, ctx), 'endSec');
-    await rejectsField(run({ source: 'x.mp4', maxSide: 10 }, ctx), 'maxSide');
   });
 
   test('bad sources name the file; nothing is written for them', async () => {

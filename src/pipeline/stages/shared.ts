@@ -1,0 +1,108 @@
+import type { GridImage, ReferenceData } from '../domain';
+import { PipelineError } from '../errors';
+import { clipText } from '../llm/redact';
+import type { LlmService } from '../llm/service';
+import { type TemplateName, isTemplateName } from '../llm/templates';
+import type { LlmSettings } from '../settings';
+import type { StageContext, StageKind, StageRequest, StageResult } from '../types';
+
+/*
+ * Helpers every stage may use. Stages import this module (and never the registry or the runner in
+ * index.ts), so the registry can load stages without an import cycle.
+ */
+
+/**
+ * Finds the upstream result a stage needs: the cell named in `uses.<kind>`, else the latest result
+ * of that kind. Throws an `invalid-input` error naming the field when there is none.
+ */
+export function requireUpstream<D>(request: StageRequest, ctx: StageContext, kind: StageKind): StageResult<D> {
+  const named = request.uses[kind];
+  if (named !== undefined) {
+    const r = ctx.session.get(named);
+    if (!r) {
+      throw new PipelineError(`uses.${kind} names cell "${named}", which has no result in this session. Run that cell first, or check the id.`, {
+        stage: request.kind, kind: 'invalid-input', field: `uses.${kind}`,
+      });
+    }
+    if (r.kind !== kind) {
+      throw new PipelineError(`uses.${kind} names cell "${named}", but that cell is a "${r.kind}" stage.`, {
+        stage: request.kind, kind: 'invalid-input', field: `uses.${kind}`,
+      });
+    }
+    return r as StageResult<D>;
+  }
+  const latest = ctx.session.latest(kind);
+  if (!latest) {
+    throw new PipelineError(`This "${request.kind}" cell needs a "${kind}" result: run a ${kind} cell above it first.`, {
+      stage: request.kind, kind: 'invalid-input', field: `uses.${kind}`,
+    });
+  }
+  return latest as StageResult<D>;
+}
+
+/**
+ * The reference this cell works on: `uses.reference` or `uses.lbru` when named, else the most recent
+ * result of either kind.
+ */
+export function resolveReference(request: StageRequest, ctx: StageContext): StageResult<ReferenceData> {
+  if (request.uses.reference !== undefined) {
+    return requireUpstream<ReferenceData>(request, ctx, 'reference');
+  }
+  if (request.uses.lbru !== undefined) {
+    return requireUpstream<ReferenceData>(request, ctx, 'lbru');
+  }
+  const candidates = [ctx.session.latest('reference'), ctx.session.latest('lbru')].filter((r): r is StageResult => r !== undefined);
+  if (candidates.length === 0) {
+    return requireUpstream<ReferenceData>(request, ctx, 'reference');
+  }
+  candidates.sort((a, b) => b.finishedAt - a.finishedAt);
+  return candidates[0] as StageResult<ReferenceData>;
+}
+
+/** Settings for this cell: the run's LLM settings with the cell's overrides. */
+export function cellLlmSettings(ctx: StageContext, params: { imageDetail?: LlmSettings['imageDetail'] }): LlmSettings {
+  return { ...ctx.settings.llm, ...(params.imageDetail ? { imageDetail: params.imageDetail } : {}) };
+}
+
+/** The LLM service, or a clear error when the host did not provide one. */
+export function requireLlm(ctx: StageContext, stage: string): LlmService {
+  const llm = ctx.services.llm;
+  if (!llm) {
+    throw new PipelineError('No LLM service is configured in this host.', { stage, kind: 'not-available' });
+  }
+  return llm;
+}
+
+/** Checks a template name given in a cell. */
+export function templateParam(name: string | undefined, fallback: TemplateName, stage: string, allowed: (n: TemplateName) => boolean): TemplateName {
+  if (name === undefined) {
+    return fallback;
+  }
+  if (!isTemplateName(name) || !allowed(name)) {
+    throw new PipelineError(`template "${clipText(name)}" is not a ${stage} template.`, { stage, kind: 'invalid-input', field: 'template' });
+  }
+  return name;
+}
+
+/** Frame ids as the prompt lists them ("1, 2, 3, 4, 5"). */
+export function frameIdList(grid: GridImage): string {
+  return grid.tiles.map((t) => t.frameId).join(', ');
+}
+
+/**
+ * Validates a frame id answered for a clip (1-based tile id). Returns the video frame index, or the
+ * reason the answer is invalid.
+ */
+export function validateFrameId(id: number, grid: GridImage, frameCount: number): { frameIndex: number } | { invalid: string } {
+  if (!Number.isInteger(id) || id < 1) {
+    return { invalid: `frame id ${id} is not one of the clip's ids (1-${grid.tiles.length})` };
+  }
+  if (id > grid.tiles.length) {
+    return { invalid: `frame id ${id} is past the last frame of the clip (${grid.tiles.length})` };
+  }
+  const tile = grid.tiles[id - 1];
+  if (tile.frameIndex >= frameCount) {
+    return { invalid: `frame id ${id} is past the end of the video` };
+  }
+  return { frameIndex: tile.frameIndex };
+}
