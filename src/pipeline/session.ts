@@ -75,10 +75,11 @@ export class NotebookSession implements SessionLike {
   }
 
   /** The most recently finished result of this kind, wherever its cell is; a cell run sees {@link NotebookSession.viewAt} instead. */
-  latest(kind: StageKind): StageResult | undefined {
+  latest(kind: StageKind | readonly StageKind[]): StageResult | undefined {
+    const kinds = kindSet(kind);
     let best: Entry | undefined;
     for (const e of this._entries.values()) {
-      if (e.result.kind === kind && (!best || e.seq > best.seq)) {
+      if (kinds.has(e.result.kind) && (!best || e.seq > best.seq)) {
         best = e;
       }
     }
@@ -122,9 +123,10 @@ export class NotebookSession implements SessionLike {
     return {
       get: (cellId) => (live.has(cellId) ? this.get(cellId) : undefined),
       latest: (kind) => {
+        const kinds = kindSet(kind);
         for (let i = Math.min(position, cellIds.length) - 1; i >= 0; i--) {
           const r = this.get(cellIds[i]);
-          if (r?.kind === kind) {
+          if (r && kinds.has(r.kind)) {
             return r;
           }
         }
@@ -237,4 +239,8 @@ function contentKey(result: StageResult): string {
     contentKeys.set(result, key);
   }
   return key;
+}
+
+function kindSet(kind: StageKind | readonly StageKind[]): ReadonlySet<StageKind> {
+  return new Set<StageKind>(typeof kind === 'string' ? [kind] : kind);
 }

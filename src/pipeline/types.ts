@@ -39,8 +39,11 @@ export interface StageResult<D = unknown> {
 /** Earlier results of one notebook (or one CLI run), by cell id and by kind. */
 export interface SessionLike {
   get(cellId: string): StageResult | undefined;
-  /** A result of this kind: for a cell's run, the nearest cell above it that still exists and has one. */
-  latest(kind: StageKind): StageResult | undefined;
+  /**
+   * A result of this kind (or of any of these kinds): for a cell's run, the nearest cell above it that
+   * still exists and has one.
+   */
+  latest(kind: StageKind | readonly StageKind[]): StageResult | undefined;
 }
 
 export interface Logger {

@@ -51,12 +51,9 @@ export function resolveReference(request: StageRequest, ctx: StageContext): Stag
   if (request.uses.lbru !== undefined) {
     return requireUpstream<ReferenceData>(request, ctx, 'lbru');
   }
-  const candidates = [ctx.session.latest('reference'), ctx.session.latest('lbru')].filter((r): r is StageResult => r !== undefined);
-  if (candidates.length === 0) {
-    return requireUpstream<ReferenceData>(request, ctx, 'reference');
-  }
-  candidates.sort((a, b) => b.finishedAt - a.finishedAt);
-  return candidates[0] as StageResult<ReferenceData>;
+  // Either kind gives the referring text: the nearest of the two above the cell.
+  const nearest = ctx.session.latest(['reference', 'lbru']);
+  return nearest ? (nearest as StageResult<ReferenceData>) : requireUpstream<ReferenceData>(request, ctx, 'reference');
 }
 
 /** Settings for this cell: the run's LLM settings with the cell's overrides. */

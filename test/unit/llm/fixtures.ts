@@ -87,8 +87,9 @@ export class TestSession implements SessionLike {
   get(cellId: string): StageResult | undefined {
     return this._results.get(cellId);
   }
-  latest(kind: StageKind): StageResult | undefined {
-    return [...this._results.values()].filter((r) => r.kind === kind).sort((a, b) => b.finishedAt - a.finishedAt)[0];
+  latest(kind: StageKind | readonly StageKind[]): StageResult | undefined {
+    const kinds: readonly StageKind[] = typeof kind === 'string' ? [kind] : kind;
+    return [...this._results.values()].filter((r) => kinds.includes(r.kind)).sort((a, b) => b.finishedAt - a.finishedAt)[0];
   }
 }
 

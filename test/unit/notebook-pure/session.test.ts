@@ -99,6 +99,21 @@ suite('session: results, latest by kind and staleness', () => {
     assert.equal(s.viewAt(without, 1).latest('reference')?.cellId, 'ref');
   });
 
+  test('a referring text comes from the nearest reference or lbru cell above, not the one run last', async () => {
+    const { resolveReference } = await import('../../../src/pipeline/stages/shared');
+    const s = new NotebookSession();
+    s.put(result('ref', 'reference', [], { targets: [] }));
+    s.put(result('au', 'lbru', [], { targets: [] }));
+    s.put(result('ref2', 'reference', [], { targets: [] }));
+    // notebook order: au, ref, pf, ref2 (ref2 ran last but sits below pf; ref is nearer than au)
+    const order = ['au', 'ref', 'pf', 'ref2'];
+    const request = { kind: 'pivot-frame', cellId: 'pf', params: {}, uses: {} } as unknown as import('../../../src/pipeline/types').StageRequest;
+    const at = (ids: string[], position: number) => resolveReference(request, { session: s.viewAt(ids, position) } as unknown as import('../../../src/pipeline/types').StageContext).cellId;
+    assert.equal(at(order, 2), 'ref');
+    assert.equal(at(['ref', 'au', 'pf'], 2), 'au', 'the lbru cell is nearer');
+    assert.equal(s.latest(['reference', 'lbru'])?.cellId, 'ref2', 'outside a cell run: the one finished last');
+  });
+
   test('a cell without a result is passed over for the next one above; retain drops deleted cells', () => {
     const s = new NotebookSession();
     s.put(result('v1', 'video', [], {}));

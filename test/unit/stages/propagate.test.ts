@@ -61,7 +61,7 @@ suite('stages/propagate: pivot boxes -> SAM 2 masks through real onnxruntime fix
       signal,
       session: {
         get: (id) => results.find((r) => r.cellId === id),
-        latest: (kind) => results.filter((r) => r.kind === kind).sort((a, b) => b.finishedAt - a.finishedAt)[0],
+        latest: (kind) => results.filter((r) => (typeof kind === 'string' ? [kind] : kind).includes(r.kind)).sort((a, b) => b.finishedAt - a.finishedAt)[0],
       },
       runDir: path.join(dir, 'nb.alref.runs'),
       baseDir: dir,
