@@ -13,24 +13,24 @@
  *   (Slurm `--array`, Kubernetes indexed jobs) runs each video exactly once.
  */
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { STAGE_LANGUAGE } from '../../common/mime';
-import { buildExperimentRecord, runCell, type CellHostContext, type CellLike } from '../cells';
-import type { MaskData, ReferenceData } from '../domain';
-import { PipelineError, isCancellation, throwIfAborted } from '../errors';
-import type { StageEvent } from '../events';
-import type { ExperimentRecord } from '../format/model';
-import { decodeRle } from '../masks/rle';
-import { writeFileAtomic } from '../run/runFolder';
-import { NotebookSession } from '../session';
-import { STAGE_SCHEMAS } from '../stages/schemas';
-import type { RleMask } from '../domain';
-import { datasetVideos, shardVideos, type Dataset, type DatasetItem, type DatasetKind } from './datasets';
-import { avssPalette } from './metrics';
-import { type ClassMatch, nearestClass } from '../audio/vocabulary';
-import { encodeBinaryPng, encodeIndexedPng, encodeRgbPng } from './png';
-import { DAVIS_BACKGROUND_LOGIT, composeByLogits, fromSparse, readLogitsFile } from '../masks/logits';
+import { STAGE_LANGUAGE } from '../common/mime';
+import { buildExperimentRecord, runCell, type CellHostContext, type CellLike } from '../pipeline/cells';
+import type { MaskData, ReferenceData } from '../pipeline/domain';
+import { PipelineError, isCancellation, throwIfAborted } from '../pipeline/errors';
+import type { StageEvent } from '../pipeline/events';
+import type { ExperimentRecord } from '../pipeline/format/model';
+import { decodeRle } from '../pipeline/masks/rle';
+import { writeFileAtomic } from '../pipeline/run/runFolder';
+import { NotebookSession } from '../pipeline/session';
+import { STAGE_SCHEMAS } from '../pipeline/stages/schemas';
+import type { RleMask } from '../pipeline/domain';
+import { datasetVideos, shardVideos, type Dataset, type DatasetItem, type DatasetKind } from '../pipeline/benchmarks/datasets';
+import { type ClassMatch, nearestClass } from '../pipeline/audio/vocabulary';
+import { avssPalette, encodeBinaryPng, encodeIndexedPng, encodeRgbPng } from '../pipeline/masks/labelPng';
+import { writeFolderAtomic } from '../pipeline/benchmarks/writers';
+import { DAVIS_BACKGROUND_LOGIT, composeByLogits, fromSparse, readLogitsFile } from '../pipeline/masks/logits';
 
 /** Video-stage preset name per dataset kind. */
 export const VIDEO_PRESET: Record<DatasetKind, string> = {
@@ -184,18 +184,6 @@ export async function semanticMasks(masks: MaskData, classOf: (objectId: number)
     });
   }
   return frames;
-}
-
-/** Writes a folder of PNGs as a whole: into a temporary sibling, then renamed over the final folder. */
-export async function writeFolderAtomic(dir: string, files: Array<{ name: string; bytes: Uint8Array }>): Promise<void> {
-  const tmp = `${dir}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  await mkdir(tmp, { recursive: true });
-  for (const f of files) {
-    await writeFile(path.join(tmp, f.name), f.bytes);
-  }
-  await rm(dir, { recursive: true, force: true });
-  await mkdir(path.dirname(dir), { recursive: true });
-  await rename(tmp, dir);
 }
 
 /** File-system-safe name of an item id (`video/3` -> `video__3`). */

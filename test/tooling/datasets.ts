@@ -9,8 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { encodeRle } from '../../src/pipeline/masks/rle';
-import { encodeBinaryPng, encodeIndexedPng, encodeRgbPng } from '../../src/pipeline/eval/png';
-import { avssPalette } from '../../src/pipeline/eval/metrics';
+import { avssPalette, encodeBinaryPng, encodeIndexedPng, encodeRgbPng } from '../../src/pipeline/masks/labelPng';
 
 export interface SyntheticOptions {
   videos?: number;

@@ -3,11 +3,11 @@ import path from 'node:path';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { PipelineError } from '../../pipeline/errors';
-import { DATASET_EXAMPLES, DATASET_KINDS, datasetLayout, parseShardCount, readDataset, resolveShard } from '../../pipeline/eval/datasets';
-import { DAVIS2017_LAYOUT, DAVIS2017_PRED_LAYOUT, davisGlobalCsv, davisPerSequenceCsv, formatDavisTables, scoreDavis2017 } from '../../pipeline/eval/davis2017';
-import type { DavisTask } from '../../pipeline/eval/davis';
-import { SCORE_FILE_VERSION, formatSummary, mergeScoreFiles, type ScoreFile } from '../../pipeline/eval/report';
-import { PREDICTION_EXAMPLES, PREDICTION_LAYOUTS, scoreDataset } from '../../pipeline/eval/score';
+import { DATASET_EXAMPLES, DATASET_KINDS, datasetLayout, parseShardCount, readDataset, resolveShard } from '../../pipeline/benchmarks/datasets';
+import { DAVIS2017_LAYOUT, DAVIS2017_PRED_LAYOUT, davisGlobalCsv, davisPerSequenceCsv, formatDavisTables, scoreDavis2017 } from '../../pipeline/benchmarks/davis2017';
+import type { DavisTask } from '../../pipeline/metrics/davisSequence';
+import { SCORE_FILE_VERSION, formatSummary, mergeScoreFiles, type ScoreFile } from '../../pipeline/benchmarks/report';
+import { PREDICTION_EXAMPLES, PREDICTION_LAYOUTS, scoreDataset } from '../../pipeline/benchmarks/score';
 import { interruptSignal } from '../signals';
 import { progressBar, reportFailure, writeJson } from './eval';
 

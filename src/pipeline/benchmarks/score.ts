@@ -24,13 +24,13 @@ import path from 'node:path';
 import { PipelineError, throwIfAborted } from '../errors';
 import { decodeRle } from '../masks/rle';
 import type { RleMask } from '../domain';
-import { evaluateDavisSequence, summarizeDavis, type DavisSummary } from './davis';
+import { evaluateDavisSequence, summarizeDavis, type DavisSummary } from '../metrics/davisSequence';
 import { datasetVideos, shardVideos, type Dataset, type DatasetItem } from './datasets';
 import {
-  AVSS_CLASSES, AVSS_SIZE, AvssAccumulator, avsFMeasure, avsIoU, avssPalette, fMeasureFeatures, jaccardFeatures, maskFeatures,
+  AVSS_SIZE, AvssAccumulator, avsFMeasure, avsIoU, fMeasureFeatures, jaccardFeatures, maskFeatures,
   type AvsConvention,
-} from './metrics';
-import { decodeLabelPng, labelEquals, nonZero, readLabelPng, resizeNearest, type LabelImage } from './png';
+} from '../metrics/maskMetrics';
+import { AVSS_CLASSES, avssPalette, decodeLabelPng, labelEquals, nonZero, readLabelPng, resizeNearest, type LabelImage } from '../masks/labelPng';
 
 /** One scored unit: an expression, a (Ref-DAVIS17 annotator set, video) pair, or an AVS video. */
 export type ScoreRecord =

@@ -1,7 +1,7 @@
 /** Cell parsing, outputs and the one cell runner shared by the VS Code controller and the CLI. */
 export * from './parse';
 export * from './notebook';
-export * from './outputs';
+export * from './outputBuilder';
 export * from './runCell';
 export * from './record';
 export * from './complete';

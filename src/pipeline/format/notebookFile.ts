@@ -3,7 +3,7 @@ import { FORMAT_VERSION, emptyNotebook } from './model';
 import type { CellModel, ExecutionSummaryModel, NotebookModel, OutputModel } from './model';
 import { JsonTooDeepError, MAX_JSON_DEPTH, findTooDeep, formatJsonPath, joinLines, setOwn, splitLines, stringifySorted } from './json';
 import { EXTRA_FIELDS_KEY, popExtras, putExtras, restoreExtras, takeExtras } from './extras';
-import { outputFromNbformat, outputToNbformat } from './outputs';
+import { outputFromNbformat, outputToNbformat } from './nbformatOutputs';
 
 /**
  * The `.alref` file is an nbformat 4.5 notebook (JSON) so Jupyter tools and GitHub read it:

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { inflateRawSync } from 'node:zlib';
 import { makeMevis, makeRefDavis, makeYtvos } from '../../tooling/datasets';
-import { decodeLabelPng } from '../../../src/pipeline/eval/png';
+import { decodeLabelPng } from '../../../src/pipeline/masks/labelPng';
 import { runAlref } from '../../tooling/cli';
 
 const alref = runAlref;

@@ -3,8 +3,8 @@ import path from 'node:path';
 import fc from 'fast-check';
 import {
   avsFMeasure, avsIoU, avsScores, AvssAccumulator, boundPix, boundaryMap, davisStatistics, dilateDisk, fMeasure, jaccard,
-} from '../../../src/pipeline/eval/metrics';
-import { readLabelPng, nonZero } from '../../../src/pipeline/eval/png';
+} from '../../../src/pipeline/metrics/maskMetrics';
+import { readLabelPng, nonZero } from '../../../src/pipeline/masks/labelPng';
 import { SAMPLES } from '../../tooling/media';
 
 const CAR = path.join(SAMPLES, 'davis-car-shadow/Annotations');

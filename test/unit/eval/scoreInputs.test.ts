@@ -11,9 +11,9 @@ import path from 'node:path';
 import { encode } from 'fast-png';
 import { scoreLayoutsHelp } from '../../../src/cli/commands/score';
 import { evalLayoutsHelp } from '../../../src/cli/commands/eval';
-import { DATASET_KINDS, readDataset } from '../../../src/pipeline/eval/datasets';
-import { encodeBinaryPng, labelEquals, readLabelPng } from '../../../src/pipeline/eval/png';
-import { scoreDataset, summarizeRecords } from '../../../src/pipeline/eval/score';
+import { DATASET_KINDS, readDataset } from '../../../src/pipeline/benchmarks/datasets';
+import { encodeBinaryPng, labelEquals, readLabelPng } from '../../../src/pipeline/masks/labelPng';
+import { scoreDataset, summarizeRecords } from '../../../src/pipeline/benchmarks/score';
 import { makeMevis, makeS4, makeYtvos } from '../../tooling/datasets';
 import { runAlref, type CliResult } from '../../tooling/cli';
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { registerMergeCommand } from '../../../src/cli/commands/merge';
 import { registerScoreCommand } from '../../../src/cli/commands/score';
-import { autoShard, resolveShard } from '../../../src/pipeline/eval/datasets';
+import { autoShard, resolveShard } from '../../../src/pipeline/benchmarks/datasets';
 import { makeMevis } from '../../tooling/datasets';
 
 /** The variables `sbatch --array=<min>-<max>` sets for task `id`. */
