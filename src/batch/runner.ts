@@ -26,22 +26,11 @@ import { writeFileAtomic } from '../pipeline/run/runFolder';
 import { NotebookSession } from '../pipeline/session';
 import { STAGE_SCHEMAS } from '../pipeline/stages/schemas';
 import type { RleMask } from '../pipeline/domain';
-import { datasetVideos, shardVideos, type Dataset, type DatasetItem, type DatasetKind } from '../pipeline/benchmarks/datasets';
+import { datasetVideos, shardVideos, type Dataset, type DatasetItem } from '../pipeline/benchmarks/datasets';
 import { type ClassMatch, nearestClass } from '../pipeline/audio/vocabulary';
 import { avssPalette, encodeBinaryPng, encodeIndexedPng, encodeRgbPng } from '../pipeline/masks/labelPng';
 import { writeFolderAtomic } from '../pipeline/benchmarks/writers';
 import { DAVIS_BACKGROUND_LOGIT, composeByLogits, fromSparse, readLogitsFile } from '../pipeline/masks/logits';
-
-/** Video-stage preset name per dataset kind. */
-export const VIDEO_PRESET: Record<DatasetKind, string> = {
-  'ref-youtube-vos': 'ref-youtube-vos',
-  'ref-davis17': 'ref-davis17',
-  mevis: 'mevis',
-  'avs-s4': 'avsbench-s4',
-  'avs-ms3': 'avsbench-ms3',
-  avss: 'avss',
-  'avs-v2': 'avss-v2-binary',
-};
 
 /** Extra YAML fields per stage for every item (ablations: `{ 'pivot-frame': { strategy: 'middle' } }`). */
 export type StageOverrides = Partial<Record<'video' | 'reference' | 'lbru' | 'pivot-frame' | 'pivot-box' | 'propagate', Record<string, unknown>>>;
@@ -322,7 +311,7 @@ export async function runDataset(options: DatasetRunOptions): Promise<DatasetRun
     let status: ItemStatus;
     try {
       const out = await runPipeline(
-        { source, expression: item.expression, audioPath: item.audioPath, mode: isAvs ? 'avs' : 'rvos', preset: VIDEO_PRESET[ds.kind], overrides },
+        { source, expression: item.expression, audioPath: item.audioPath, mode: isAvs ? 'avs' : 'rvos', preset: ds.kind, overrides },
         host, runDir, signal, (e, stage) => options.onEvent?.(e, stage, item),
       );
       const { masks } = out;

@@ -8,7 +8,7 @@ import { framePath } from '../domain';
 import { PipelineError, throwIfAborted } from '../errors';
 import type { StageEvent } from '../events';
 import { evaluateDavisSequence, summarizeDavis } from '../metrics/davisSequence';
-import { DATASET_KINDS, readDataset, type DatasetKind } from '../benchmarks/datasets';
+import { DATASET_KINDS, readDataset, resolveDatasetKind } from '../benchmarks/datasets';
 import { avsFMeasure, avsIoU, avsScores, fMeasureFeatures, jaccard, maskFeatures } from '../metrics/maskMetrics';
 import { decodeLabelPng, resizeNearest, type LabelImage } from '../masks/labelPng';
 import { itemGroundTruth } from '../benchmarks/score';
@@ -25,8 +25,11 @@ export type EvaluateProtocol = (typeof EVALUATE_PROTOCOLS)[number];
 export interface EvaluateParams {
   /** Folder of ground-truth PNGs (one per frame), relative to the notebook. */
   groundTruth?: string;
-  /** Or one entry of a dataset: the item id is `<video>/<expression id>` (RVOS) or `<video>` (AVS). */
-  dataset?: { kind: DatasetKind; root: string; split?: string; item: string };
+  /**
+   * Or one entry of a dataset: the item id is `<video>/<expression id>` (RVOS) or `<video>` (AVS);
+   * `kind` is a `DatasetKind` (benchmarks/datasets.ts), or an earlier spelling of one (read with a deprecation warning).
+   */
+  dataset?: { kind: string; root: string; split?: string; item: string };
   protocol?: EvaluateProtocol;
   /** How many worst frames to show side by side (3). */
   worstFrames?: number;
@@ -234,13 +237,17 @@ export async function* runEvaluate(request: StageRequest, ctx: StageContext): As
     gtKey = { dir, stats };
   } else {
     const d = params.dataset!;
-    if (!(DATASET_KINDS as readonly string[]).includes(d.kind)) {
+    const kind = resolveDatasetKind(d.kind);
+    if (!kind) {
       throw new PipelineError(`dataset.kind must be one of ${DATASET_KINDS.join(', ')}.`, { stage: STAGE, kind: 'invalid-input', field: 'dataset.kind' });
     }
-    const ds = await readDataset(d.kind, path.resolve(ctx.baseDir, d.root), d.split);
+    if (kind.notice) {
+      yield warn(kind.notice);
+    }
+    const ds = await readDataset(kind.kind, path.resolve(ctx.baseDir, d.root), d.split);
     const item = ds.items.find((i) => i.id === d.item);
     if (!item) {
-      throw new PipelineError(`dataset.item "${d.item}" is not in ${d.kind}/${ds.split} (items look like "${ds.items[0]?.id}").`, { stage: STAGE, kind: 'invalid-input', field: 'dataset.item' });
+      throw new PipelineError(`dataset.item "${d.item}" is not in ${ds.kind}/${ds.split} (items look like "${ds.items[0]?.id}").`, { stage: STAGE, kind: 'invalid-input', field: 'dataset.item' });
     }
     const frames = await itemGroundTruth(ds, item);
     gt = frames.flatMap((f, t) => (f ? [{ frameIndex: t, labels: f.labels, width: f.width, height: f.height, ids: f.ids }] : []));

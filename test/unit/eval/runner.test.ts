@@ -145,7 +145,7 @@ suite('eval/runner: the full pipeline over a synthetic MeViS split (fixture ONNX
 
   test('AVS (AVSBench S4 layout): video -> lbru with the separate audio file -> pivot-box -> propagate, one PNG per frame', async () => {
     const s4 = await makeS4(path.join(base, 's4'), { videos: 1, predictions: false, width: 64, height: 48 });
-    const ds = await readDataset('avs-s4', s4);
+    const ds = await readDataset('avsbench-s4', s4);
     const out = path.join(base, 'out-s4');
     const statuses: ItemStatus[] = [];
     const summary = await runDataset({ dataset: ds, outDir: out, host, signal: new AbortController().signal, onItemDone: (s) => statuses.push(s) });

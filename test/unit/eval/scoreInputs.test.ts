@@ -113,7 +113,7 @@ suite('eval/score: wrong inputs are errors, never silent numbers', () => {
 
   test("AVSBench's own S4 save layout (<category>/<video>/<frame>.png) scores like the plain layout; an unknown layout is an error", async () => {
     const root = await makeS4(path.join(base, 's4'), { videos: 2 });
-    const ds = await readDataset('avs-s4', root);
+    const ds = await readDataset('avsbench-s4', root);
     const plain = await scoreDataset(ds, path.join(root, 'pred'));
     const own = path.join(base, 's4-own');
     for (const item of ds.items) {
@@ -121,10 +121,10 @@ suite('eval/score: wrong inputs are errors, never silent numbers', () => {
     }
     const theirs = await scoreDataset(ds, own);
     assert.deepEqual(theirs.warnings, []);
-    assert.deepEqual(summarizeRecords('avs-s4', theirs.records).headline, summarizeRecords('avs-s4', plain.records).headline);
+    assert.deepEqual(summarizeRecords('avsbench-s4', theirs.records).headline, summarizeRecords('avsbench-s4', plain.records).headline);
     const wrong = path.join(base, 's4-wrong');
     cpSync(path.join(root, 'pred', 's4vid0'), path.join(wrong, 'masks'), { recursive: true });
-    await assert.rejects(scoreDataset(ds, wrong), /No prediction in .*s4-wrong matches the avs-s4 layout .*The folder holds: masks\./);
+    await assert.rejects(scoreDataset(ds, wrong), /No prediction in .*s4-wrong matches the avsbench-s4 layout .*The folder holds: masks\./);
   });
 
   test('alref score --help and alref eval --help list every layout, each with a one-line example tree', () => {
