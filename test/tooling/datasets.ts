@@ -1,5 +1,5 @@
 /**
- * Tiny synthetic benchmark folders in the real layouts (see src/pipeline/eval/datasets.ts), with
+ * Tiny synthetic benchmark folders in the real layouts (see src/pipeline/benchmarks/datasets.ts), with
  * ground truth and, optionally, predictions in the layout `alref score` reads. Objects are boxes that
  * move a little every frame; predictions are the same boxes shifted, so scores are neither 0 nor 1.
  * Everything is deterministic in the options.

@@ -11,7 +11,7 @@ import { outputFromNbformat, outputToNbformat } from './nbformatOutputs';
  *   convention of VS Code's own ipynb support) and their last run in `execution_count` plus
  *   `metadata.alref.execution` (`success`, `startTime`, `endTime`);
  * - `metadata.alref.formatVersion` is the layout version; a newer one is refused;
- * - outputs are nbformat `display_data` / `stream` / `error` outputs (see `./outputs.ts`);
+ * - outputs are nbformat `display_data` / `stream` / `error` outputs (see `./nbformatOutputs.ts`);
  * - keys are sorted, indent is 1 space (like Jupyter), and the file ends with a newline;
  * - every nbformat field the format does not own is written back unchanged: cell `attachments`
  *   (`metadata.attachments` in the model, VS Code's convention), unknown metadata, unknown keys of

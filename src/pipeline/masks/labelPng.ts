@@ -14,7 +14,7 @@
  * - RGB(A) PNGs that are grey in disguise (R = G = B) give the grey value; coloured RGB PNGs are
  *   mapped through the DAVIS palette (unknown non-black colours become 1, black 0).
  *
- * How a label map becomes a binary mask depends on the protocol (see `metrics.ts`): DAVIS compares
+ * How a label map becomes a binary mask depends on the protocol (see `metrics/maskMetrics.ts`): DAVIS compares
  * object ids, every other protocol treats any non-zero value as foreground.
  */
 import { readFile } from 'node:fs/promises';

@@ -20,7 +20,7 @@ function labels(w: number, h: number, boxes: Array<[number, number, number, numb
   return { width: w, height: h, data, indexed: true };
 }
 
-suite('eval/davis: sequence protocols', () => {
+suite('metrics/davisSequence: sequence protocols', () => {
   test('semi-supervised on car-shadow: first and last frames dropped, per-frame values are J/F of each frame', async () => {
     const names = readdirSync(CAR).filter((n) => n.endsWith('.png')).sort();
     assert.equal(names.length, 40);

@@ -33,7 +33,7 @@ const REF = {
 const mean = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length;
 const close = (a: number, b: number, tol = 1e-6): void => assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
 
-suite('eval/davis2017: alref score --dataset davis2017 in the official layout (car-shadow)', function () {
+suite('benchmarks/davis2017: alref score --dataset davis2017 in the official layout (car-shadow)', function () {
   this.timeout(180_000);
   let base: string;
   let davis: string;

@@ -14,7 +14,7 @@ function noise(n: number, seed: number, max = 256): Uint8Array {
   return out;
 }
 
-suite('eval/png: label maps from PNG files', () => {
+suite('masks/labelPng: label maps from PNG files', () => {
   test('grey, RGB and RGBA PNGs written by libpng with adaptive filters decode like fast-png', async () => {
     for (const channels of [1, 3, 4] as const) {
       const w = 37;

@@ -37,7 +37,7 @@ function pngs(dir: string): Map<string, Buffer> {
   return out;
 }
 
-suite('eval/runner: stage cells of an item', () => {
+suite('batch/runner: stage cells of an item', () => {
   test('RVOS and AVS chains, JSON-quoted values, stage overrides', () => {
     const rvos = pipelineCells({ source: '/v/a b', expression: 'the "red" car: left', mode: 'rvos', preset: 'mevis', overrides: { 'pivot-frame': { strategy: 'middle' } } });
     assert.deepEqual(rvos.map((c) => c.id), ['video', 'reference', 'pivot-frame', 'pivot-box', 'propagate']);
@@ -52,7 +52,7 @@ suite('eval/runner: stage cells of an item', () => {
   });
 });
 
-suite('eval/runner: the full pipeline over a synthetic MeViS split (fixture ONNX models, local OpenAI-compatible server)', function () {
+suite('batch/runner: the full pipeline over a synthetic MeViS split (fixture ONNX models, local OpenAI-compatible server)', function () {
   this.timeout(300_000);
   let base: string;
   let server: OpenAiTestServer;

@@ -13,7 +13,7 @@ import { PipelineError } from '../../../src/pipeline/errors';
 import { makeAvss, makeMevis, makeMs3, makeRefDavis, makeS4, makeYtvos } from '../../tooling/datasets';
 import { readFileSync } from 'node:fs';
 
-suite('eval/datasets + score: synthetic datasets in every layout', () => {
+suite('benchmarks/datasets + score: synthetic datasets in every layout', () => {
   let base: string;
   suiteSetup(() => {
     base = mkdtempSync(path.join(os.tmpdir(), 'alref-eval-'));

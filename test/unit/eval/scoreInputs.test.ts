@@ -35,7 +35,7 @@ async function perfectYtvos(root: string): Promise<string> {
   return root;
 }
 
-suite('eval/score: wrong inputs are errors, never silent numbers', () => {
+suite('benchmarks/score: wrong inputs are errors, never silent numbers', () => {
   let base: string;
   suiteSetup(() => {
     base = mkdtempSync(path.join(os.tmpdir(), 'alref-score-inputs-'));

@@ -12,7 +12,7 @@ import { SAMPLES } from '../../tooling/media';
 
 const DAVIS = path.join(SAMPLES, 'davis-car-shadow/Annotations');
 
-suite('masks/davis: DAVIS-style PNG export', () => {
+suite('masks/davisExport: DAVIS-style PNG export', () => {
   let dir: string;
   setup(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'alref-davis-'));
