@@ -7,11 +7,11 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { evaluateDavisSequence, type DavisTask } from '../src/pipeline/eval/davis';
-import { readDataset } from '../src/pipeline/eval/datasets';
-import { fMeasureFeatures, jaccardFeatures, maskFeatures } from '../src/pipeline/eval/metrics';
-import { decodeLabelPng, encodeBinaryPng, encodeIndexedPng, nonZero, type LabelImage } from '../src/pipeline/eval/png';
-import { scoreDataset, summarizeRecords } from '../src/pipeline/eval/score';
+import { evaluateDavisSequence, type DavisTask } from '../src/pipeline/metrics/davisSequence';
+import { readDataset } from '../src/pipeline/benchmarks/datasets';
+import { fMeasureFeatures, jaccardFeatures, maskFeatures } from '../src/pipeline/metrics/maskMetrics';
+import { decodeLabelPng, encodeBinaryPng, encodeIndexedPng, nonZero, type LabelImage } from '../src/pipeline/masks/labelPng';
+import { scoreDataset, summarizeRecords } from '../src/pipeline/benchmarks/score';
 import { makeMevis } from '../test/tooling/datasets';
 
 const CAR = path.resolve(__dirname, '../media/samples/davis-car-shadow/Annotations');

@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { VideoData } from '../src/pipeline/domain';
-import { CellOutputBuilder } from '../src/pipeline/cells/outputs';
+import { CellOutputBuilder } from '../src/pipeline/cells/outputBuilder';
 import { createLlmService } from '../src/pipeline/llm/service';
 import { defaultSettings } from '../src/pipeline/settings';
 import type { StageRequest } from '../src/pipeline/types';

@@ -10,9 +10,9 @@ import { hashJson } from '../pipeline/run/hash';
 import type { Services } from '../pipeline/services';
 import type { PipelineSettings } from '../pipeline/settings';
 import type { Logger } from '../pipeline/types';
-import { keepPreviousOutputs } from '../pipeline/cells/outputs';
+import { keepPreviousOutputs } from '../pipeline/cells/outputBuilder';
 import { cellLikes, fromCellOutput } from './convert';
-import { ExecutionOutputs } from './outputs';
+import { ExecutionOutputs } from './executionOutputs';
 import type { NotebookSessions, NotebookState } from './sessions';
 
 export interface ControllerDeps {

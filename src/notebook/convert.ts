@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import type { CellLike } from '../pipeline/cells/notebook';
 import type { CellModel, NotebookModel, OutputModel } from '../pipeline/format/model';
-import { toCellOutput } from './outputs';
+import { toCellOutput } from './executionOutputs';
 
 export function fromCellOutput(output: vscode.NotebookCellOutput): OutputModel {
   const items = output.items.map((i) => ({ mime: i.mime, data: i.data }));

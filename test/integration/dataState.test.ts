@@ -11,7 +11,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { MIME } from '../../src/common/mime';
 import type { FrameGridPayload, ReasoningTracePayload } from '../../src/common/payloads';
-import { CellOutputBuilder, NOTICE_METADATA_KEY } from '../../src/pipeline/cells/outputs';
+import { CellOutputBuilder, NOTICE_METADATA_KEY } from '../../src/pipeline/cells/outputBuilder';
 import { parsePromptCell } from '../../src/pipeline/cells/parse';
 import { sha256 } from '../../src/pipeline/run/hash';
 import { parseNotebook, type ExperimentRecord } from '../../src/pipeline/format';

@@ -12,7 +12,7 @@ import * as vscode from 'vscode';
 import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
 import { MIME, OUTPUT_METADATA_KEY } from '../../src/common/mime';
 import type { AudioTimelinePayload, BoxesPayload, FrameGridPayload, MaskOverlayPayload, ReasoningTracePayload } from '../../src/common/payloads';
-import { readMasksFile } from '../../src/pipeline/masks/davis';
+import { readMasksFile } from '../../src/pipeline/masks/davisExport';
 import { rleArea } from '../../src/pipeline/masks/rle';
 import { writeMovingSquare, type SquareClip } from '../tooling/movingSquare';
 import { writeModelFixtures } from '../tooling/onnxFixtures';

@@ -1,5 +1,5 @@
 /**
- * Tiny synthetic benchmark folders in the real layouts (see src/pipeline/eval/datasets.ts), with
+ * Tiny synthetic benchmark folders in the real layouts (see src/pipeline/benchmarks/datasets.ts), with
  * ground truth and, optionally, predictions in the layout `alref score` reads. Objects are boxes that
  * move a little every frame; predictions are the same boxes shifted, so scores are neither 0 nor 1.
  * Everything is deterministic in the options.
@@ -9,8 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { encodeRle } from '../../src/pipeline/masks/rle';
-import { encodeBinaryPng, encodeIndexedPng, encodeRgbPng } from '../../src/pipeline/eval/png';
-import { avssPalette } from '../../src/pipeline/eval/metrics';
+import { avssPalette, encodeBinaryPng, encodeIndexedPng, encodeRgbPng } from '../../src/pipeline/masks/labelPng';
 
 export interface SyntheticOptions {
   videos?: number;

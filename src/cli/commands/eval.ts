@@ -1,16 +1,16 @@
 import path from 'node:path';
 import { mkdir, readFile } from 'node:fs/promises';
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { PipelineError, isCancellation } from '../../pipeline/errors';
-import { makeRunnerHost } from '../../pipeline/eval/cliHost';
+import { makeRunnerHost } from '../../batch/cliHost';
 import { cliServiceEnv, packageRoot, packageVersion, stderrLogger } from '../env';
 import { cliSettings } from './notebook';
-import { DATASET_EXAMPLES, DATASET_KINDS, datasetLayout, datasetVideos, parseShardCount, readDataset, resolveShard, shardVideos, type DatasetKind } from '../../pipeline/eval/datasets';
-import { SCORE_FILE_VERSION, distinctRecords, formatSummary, mergeScoreFiles, type ScoreFile } from '../../pipeline/eval/report';
-import { readItemStatuses, runDataset, type StageOverrides } from '../../pipeline/eval/runner';
-import { scoreDataset } from '../../pipeline/eval/score';
-import { writeSubmissionZip } from '../../pipeline/eval/writers';
+import { DATASET_EXAMPLES, DATASET_KINDS, datasetLayout, datasetVideos, parseShardCount, readDataset, resolveDatasetKind, resolveShard, shardVideos, type DatasetKind } from '../../pipeline/benchmarks/datasets';
+import { SCORE_FILE_VERSION, distinctRecords, formatSummary, mergeScoreFiles, type ScoreFile } from '../../pipeline/benchmarks/report';
+import { readItemStatuses, runDataset, type StageOverrides } from '../../batch/runner';
+import { scoreDataset } from '../../pipeline/benchmarks/score';
+import { writeSubmissionZip } from '../../pipeline/benchmarks/writers';
 import { writeFileAtomic } from '../../pipeline/run/runFolder';
 import { interruptSignal } from '../signals';
 
@@ -89,12 +89,33 @@ export function evalLayoutsHelp(): string {
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * The mandatory `--dataset <kind>` option: a dataset kind, or one of `extra` (names only that command
+ * knows). An earlier spelling of a kind is read as the kind, with a deprecation warning on stderr.
+ */
+export function datasetOption(extra: readonly string[] = []): Option {
+  const names = [...DATASET_KINDS, ...extra];
+  return new Option('--dataset <kind>', `dataset kind: ${names.join(', ')}`).makeOptionMandatory().argParser((value: string) => {
+    if (extra.includes(value)) {
+      return value;
+    }
+    const resolved = resolveDatasetKind(value);
+    if (!resolved) {
+      throw new InvalidArgumentError(`Allowed choices are ${names.join(', ')}.`);
+    }
+    if (resolved.notice) {
+      process.stderr.write(`warning: ${resolved.notice}\n`);
+    }
+    return resolved.kind;
+  });
+}
+
 /** `alref eval`: the pipeline over a dataset split (or one shard of it), resumable, then its scores. */
 export function registerEvalCommand(program: Command): void {
   program
     .command('eval')
     .description('Run the pipeline over a dataset split with a progress bar; resumable; --shard i/n for array jobs; scores the shard when the split has ground truth.')
-    .addOption(new Option('--dataset <kind>', 'dataset kind').choices([...DATASET_KINDS]).makeOptionMandatory())
+    .addOption(datasetOption())
     .requiredOption('--root <dir>', 'dataset folder')
     .option('--split <split>', 'split (valid, valid_u, test, train ...; default per dataset)')
     .option('--shard <i/n|auto>', 'run shard i of n (0-based): videos k with k mod n = i in name order; "auto" reads the Slurm array or Kubernetes Indexed Job task index')

@@ -1,8 +1,8 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { readDataset } from '../../pipeline/eval/datasets';
-import { findScoreFiles, formatSummary, mergeScoreFiles, readScoreFile } from '../../pipeline/eval/report';
-import { writeDavisSets, writeSubmissionZip } from '../../pipeline/eval/writers';
+import { readDataset } from '../../pipeline/benchmarks/datasets';
+import { findScoreFiles, formatSummary, mergeScoreFiles, readScoreFile } from '../../pipeline/benchmarks/report';
+import { writeDavisSets, writeSubmissionZip } from '../../pipeline/benchmarks/writers';
 import { reportFailure, writeJson } from './eval';
 
 interface MergeOptions { out: string; zip?: string; davisSets?: string; pred?: string[] }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import sharp from 'sharp';
 import { PipelineError } from '../../pipeline/errors';
-import { encodeBinaryPng } from '../../pipeline/eval/png';
+import { encodeBinaryPng } from '../../pipeline/masks/labelPng';
 import { encodeRle } from '../../pipeline/masks/rle';
 import { newCommand, resolveFfmpeg, runCommand } from '../../pipeline/media/ffmpeg';
 import { findFrameFiles } from '../../pipeline/media/probe';

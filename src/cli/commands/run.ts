@@ -3,14 +3,15 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { PipelineError } from '../../pipeline/errors';
-import { encodeBinaryPng } from '../../pipeline/eval/png';
-import { pipelineCells, runPipeline, unionMasks, writeFolderAtomic } from '../../pipeline/eval/runner';
+import { encodeBinaryPng } from '../../pipeline/masks/labelPng';
+import { pipelineCells, runPipeline, unionMasks } from '../../batch/runner';
+import { writeFolderAtomic } from '../../pipeline/benchmarks/writers';
 import { decodeRle } from '../../pipeline/masks/rle';
 import type { RleMask } from '../../pipeline/domain';
 import { readFile } from 'node:fs/promises';
 import { interruptSignal } from '../signals';
 import { cliRunnerHost, parseStageOverride, reportFailure, writeJson } from './eval';
-import type { StageOverrides } from '../../pipeline/eval/runner';
+import type { StageOverrides } from '../../batch/runner';
 import { Option } from 'commander';
 
 interface RunOptions { expression?: string; audio?: boolean | string; out: string; preset?: string; quiet?: boolean; stage?: StageOverrides; set?: string[]; mode?: 'live' | 'record' | 'replay' }

@@ -3,17 +3,16 @@ import path from 'node:path';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { PipelineError } from '../../pipeline/errors';
-import { DATASET_EXAMPLES, DATASET_KINDS, datasetLayout, parseShardCount, readDataset, resolveShard } from '../../pipeline/eval/datasets';
-import { DAVIS2017_LAYOUT, DAVIS2017_PRED_LAYOUT, davisGlobalCsv, davisPerSequenceCsv, formatDavisTables, scoreDavis2017 } from '../../pipeline/eval/davis2017';
-import type { DavisTask } from '../../pipeline/eval/davis';
-import { SCORE_FILE_VERSION, formatSummary, mergeScoreFiles, type ScoreFile } from '../../pipeline/eval/report';
-import { PREDICTION_EXAMPLES, PREDICTION_LAYOUTS, scoreDataset } from '../../pipeline/eval/score';
+import { DATASET_EXAMPLES, DATASET_KINDS, datasetLayout, parseShardCount, readDataset, resolveShard, type DatasetKind } from '../../pipeline/benchmarks/datasets';
+import { DAVIS2017_LAYOUT, DAVIS2017_PRED_LAYOUT, davisGlobalCsv, davisPerSequenceCsv, formatDavisTables, scoreDavis2017 } from '../../pipeline/benchmarks/davis2017';
+import type { DavisTask } from '../../pipeline/metrics/davisSequence';
+import { SCORE_FILE_VERSION, formatSummary, mergeScoreFiles, type ScoreFile } from '../../pipeline/benchmarks/report';
+import { PREDICTION_EXAMPLES, PREDICTION_LAYOUTS, scoreDataset } from '../../pipeline/benchmarks/score';
 import { interruptSignal } from '../signals';
-import { progressBar, reportFailure, writeJson } from './eval';
+import { datasetOption, progressBar, reportFailure, writeJson } from './eval';
 
 /** `--dataset` of `alref score`: every eval kind plus plain DAVIS 2017 (score only). */
-const SCORE_KINDS = [...DATASET_KINDS, 'davis2017'] as const;
-type ScoreKind = (typeof SCORE_KINDS)[number];
+type ScoreKind = DatasetKind | 'davis2017';
 
 interface ScoreOptions {
   dataset: ScoreKind; root: string; pred: string; split?: string; shard?: string; shardCount?: string; out?: string; quiet?: boolean;
@@ -39,7 +38,7 @@ export function registerScoreCommand(program: Command): void {
   program
     .command('score')
     .description('Score existing predictions against a dataset split: prints the summary table and writes a JSON report.')
-    .addOption(new Option('--dataset <kind>', 'dataset kind').choices([...SCORE_KINDS]).makeOptionMandatory())
+    .addOption(datasetOption(['davis2017']))
     .requiredOption('--root <dir>', 'dataset folder')
     .requiredOption('--pred <dir>', 'predictions folder (layouts below)')
     .option('--split <split>', 'split (default per dataset; davis2017: val)')

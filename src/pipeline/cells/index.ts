@@ -1,7 +1,7 @@
 /** Cell parsing, outputs, the one cell runner and the one notebook run loop shared by the VS Code controller, the CLI and the dataset runner. */
 export * from './parse';
 export * from './notebook';
-export * from './outputs';
+export * from './outputBuilder';
 export * from './runCell';
 export * from './record';
 export * from './complete';

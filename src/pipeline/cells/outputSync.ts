@@ -1,5 +1,5 @@
 import type { OutputModel } from '../format/model';
-import { bytesEqual } from '../format/outputs';
+import { bytesEqual } from '../format/nbformatOutputs';
 import { stableStringify } from '../run/hash';
 
 /** One step to bring an execution's outputs from what was written to what the run has now. */

@@ -9,8 +9,8 @@ import { runStage } from '../stages/index';
 import type { StageContext, StageRequest, StageResult } from '../types';
 import type { CellLike } from './notebook';
 import { LLM_MODEL_KEYS, collectPromptOverrides, currentRequests, knownCells } from './notebook';
-import type { OutputListener } from './outputs';
-import { CellOutputBuilder } from './outputs';
+import type { OutputListener } from './outputBuilder';
+import { CellOutputBuilder } from './outputBuilder';
 import type { CellDiagnostic } from './parse';
 import { parsePromptCell, parseStageCell } from './parse';
 

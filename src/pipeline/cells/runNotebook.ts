@@ -3,7 +3,7 @@ import { ERROR_MIME, errorItemBytes } from '../format';
 import type { ExperimentRecord } from '../format/model';
 import type { NotebookSession } from '../session';
 import type { CellLike } from './notebook';
-import type { OutputListener } from './outputs';
+import type { OutputListener } from './outputBuilder';
 import type { ExperimentRecorder } from './record';
 import type { CellHostContext, CellRunOutcome } from './runCell';
 import { cellLabel, runCell } from './runCell';

@@ -3,7 +3,7 @@ import { FORMAT_VERSION, emptyNotebook } from './model';
 import type { CellModel, ExecutionSummaryModel, NotebookModel, OutputModel } from './model';
 import { JsonTooDeepError, MAX_JSON_DEPTH, findTooDeep, formatJsonPath, joinLines, setOwn, splitLines, stringifySorted } from './json';
 import { EXTRA_FIELDS_KEY, popExtras, putExtras, restoreExtras, takeExtras } from './extras';
-import { outputFromNbformat, outputToNbformat } from './outputs';
+import { outputFromNbformat, outputToNbformat } from './nbformatOutputs';
 
 /**
  * The `.alref` file is an nbformat 4.5 notebook (JSON) so Jupyter tools and GitHub read it:
@@ -11,7 +11,7 @@ import { outputFromNbformat, outputToNbformat } from './outputs';
  *   convention of VS Code's own ipynb support) and their last run in `execution_count` plus
  *   `metadata.alref.execution` (`success`, `startTime`, `endTime`);
  * - `metadata.alref.formatVersion` is the layout version; a newer one is refused;
- * - outputs are nbformat `display_data` / `stream` / `error` outputs (see `./outputs.ts`);
+ * - outputs are nbformat `display_data` / `stream` / `error` outputs (see `./nbformatOutputs.ts`);
  * - keys are sorted, indent is 1 space (like Jupyter), and the file ends with a newline;
  * - every nbformat field the format does not own is written back unchanged: cell `attachments`
  *   (`metadata.attachments` in the model, VS Code's convention), unknown metadata, unknown keys of

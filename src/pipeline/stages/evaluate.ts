@@ -7,11 +7,11 @@ import type { MaskData, RleMask, VideoData } from '../domain';
 import { framePath } from '../domain';
 import { PipelineError, throwIfAborted } from '../errors';
 import type { StageEvent } from '../events';
-import { evaluateDavisSequence, summarizeDavis } from '../eval/davis';
-import { readDataset } from '../eval/datasets';
-import { avsFMeasure, avsIoU, avsScores, fMeasureFeatures, jaccard, maskFeatures } from '../eval/metrics';
-import { decodeLabelPng, resizeNearest, type LabelImage } from '../eval/png';
-import { itemGroundTruth } from '../eval/score';
+import { evaluateDavisSequence, summarizeDavis } from '../metrics/davisSequence';
+import { DATASET_KINDS, readDataset, resolveDatasetKind } from '../benchmarks/datasets';
+import { avsFMeasure, avsIoU, avsScores, fMeasureFeatures, jaccard, maskFeatures } from '../metrics/maskMetrics';
+import { decodeLabelPng, resizeNearest, type LabelImage } from '../masks/labelPng';
+import { itemGroundTruth } from '../benchmarks/score';
 import { decodeRle } from '../masks/rle';
 import { hashJson } from '../run/hash';
 import type { StageContext, StageOutcome, StageRequest, StageResult } from '../types';
@@ -208,6 +208,9 @@ export async function* runEvaluate(request: StageRequest<EvaluateParams>, ctx: S
   };
 
   const gt = await readGroundTruth(params, ctx);
+  for (const n of gt.notices) {
+    yield warn(n);
+  }
   const preds = await loadPredictions(masks);
   for (const w of mismatchWarnings(gt.frames, preds.length, masks)) {
     yield warn(w);
@@ -231,10 +234,14 @@ export async function* runEvaluate(request: StageRequest<EvaluateParams>, ctx: S
   };
 }
 
-/** The ground truth of the cell: its `groundTruth` folder or its `dataset` entry, and a key of it for the input hash. */
-async function readGroundTruth(params: EvaluateParams, ctx: StageContext): Promise<{ frames: GtFrame[]; key: unknown }> {
+/**
+ * The ground truth of the cell: its `groundTruth` folder or its `dataset` entry, a key of it for the
+ * input hash, and notices to show (an old spelling of the dataset kind).
+ */
+async function readGroundTruth(params: EvaluateParams, ctx: StageContext): Promise<{ frames: GtFrame[]; key: unknown; notices: string[] }> {
   let frames: GtFrame[];
   let key: unknown;
+  const notices: string[] = [];
   if (params.groundTruth !== undefined) {
     const dir = path.resolve(ctx.baseDir, params.groundTruth);
     frames = await readGtFolder(dir);
@@ -243,19 +250,26 @@ async function readGroundTruth(params: EvaluateParams, ctx: StageContext): Promi
   } else {
     // the schema requires one of groundTruth and dataset
     const d = params.dataset!;
-    const ds = await readDataset(d.kind, path.resolve(ctx.baseDir, d.root), d.split);
+    const kind = resolveDatasetKind(d.kind);
+    if (!kind) {
+      throw new PipelineError(`dataset.kind must be one of ${DATASET_KINDS.join(', ')}.`, { stage: STAGE, kind: 'invalid-input', field: 'dataset.kind' });
+    }
+    if (kind.notice) {
+      notices.push(kind.notice);
+    }
+    const ds = await readDataset(kind.kind, path.resolve(ctx.baseDir, d.root), d.split);
     const item = ds.items.find((i) => i.id === d.item);
     if (!item) {
-      throw new PipelineError(`dataset.item "${d.item}" is not in ${d.kind}/${ds.split} (items look like "${ds.items[0]?.id}").`, { stage: STAGE, kind: 'invalid-input', field: 'dataset.item' });
+      throw new PipelineError(`dataset.item "${d.item}" is not in ${ds.kind}/${ds.split} (items look like "${ds.items[0]?.id}").`, { stage: STAGE, kind: 'invalid-input', field: 'dataset.item' });
     }
     const gtFrames = await itemGroundTruth(ds, item);
     frames = gtFrames.flatMap((f, t) => (f ? [{ frameIndex: t, labels: f.labels, width: f.width, height: f.height, ids: f.ids }] : []));
-    key = { kind: d.kind, root: ds.root, split: ds.split, item: d.item };
+    key = { kind: ds.kind, root: ds.root, split: ds.split, item: d.item };
   }
   if (frames.length === 0) {
     throw new PipelineError('The ground truth has no annotated frame.', { stage: STAGE, kind: 'invalid-input', field: params.groundTruth ? 'groundTruth' : 'dataset' });
   }
-  return { frames, key };
+  return { frames, key, notices };
 }
 
 /** Warnings about what the prediction lacks: objects, the ground truth's size, annotated frames. */
@@ -329,7 +343,7 @@ function scoreProtocol(protocol: EvaluateProtocol, scored: ScoredFrame[], preds:
   };
 }
 
-/** DAVIS protocols through the DAVIS toolkit port (src/pipeline/eval/davis.ts). */
+/** DAVIS protocols through the DAVIS toolkit port (src/pipeline/metrics/davisSequence.ts). */
 function scoreDavis(protocol: 'davis' | 'davis-semi', scored: ScoredFrame[], preds: Predictions): Pick<EvaluateData, 'summary' | 'objects' | 'perFrame' | 'warnings'> {
   const r = evaluateDavisSequence({
     sequence: preds[0]?.text ?? 'video',

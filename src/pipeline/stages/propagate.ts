@@ -5,7 +5,7 @@ import { framePath, type Box, type MaskData, type PivotBoxData, type RleMask, ty
 import { PipelineError } from '../errors';
 import type { StageEvent } from '../events';
 import { cssColour, renderContactSheet, sheetFrames } from '../masks/contactSheet';
-import { exportDavisPngs } from '../masks/davis';
+import { exportDavisPngs } from '../masks/davisExport';
 import { emptyRle, encodeRle, rleArea } from '../masks/rle';
 import { DAVIS_BACKGROUND_LOGIT, type LogitsFile, type SparseLogits, toSparse } from '../masks/logits';
 import { detectCandidates } from '../models/candidates';

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import os from 'node:os';
 import path from 'node:path';
 import * as esbuild from 'esbuild';
-import { itemFileName } from '../../../src/pipeline/eval/runner';
+import { itemFileName } from '../../../src/batch/runner';
 import { makeMevis } from '../../tooling/datasets';
 import { writeModelFixtures } from '../../tooling/onnxFixtures';
 import { OpenAiTestServer } from '../../tooling/openaiServer';

@@ -13,8 +13,8 @@ import Ajv from 'ajv';
 import { parseAllDocuments } from 'yaml';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
-import { readDataset } from '../../../src/pipeline/eval/datasets';
-import { scoreDataset, summarizeRecords } from '../../../src/pipeline/eval/score';
+import { readDataset } from '../../../src/pipeline/benchmarks/datasets';
+import { scoreDataset, summarizeRecords } from '../../../src/pipeline/benchmarks/score';
 
 const REPO = path.resolve(__dirname, '../../..');
 const K8S = path.join(REPO, 'deploy', 'k8s', 'alref-eval-job.yaml');

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { inflateRawSync } from 'node:zlib';
 import { makeMevis, makeRefDavis, makeYtvos } from '../../tooling/datasets';
-import { decodeLabelPng } from '../../../src/pipeline/eval/png';
+import { decodeLabelPng } from '../../../src/pipeline/masks/labelPng';
 import { runAlref } from '../../tooling/cli';
 
 const alref = runAlref;
@@ -83,6 +83,11 @@ suite('cli: alref score / merge / eval / run', () => {
     assert.equal(r2.code, 1);
     assert.match(r2.stderr, /--shard must be "i\/n"/);
     await assert.rejects(alref(['score', '--dataset', 'kitti', '--root', base, '--pred', base]), /Allowed choices/);
+    // an earlier spelling of a kind is read as the kind, with a deprecation warning
+    const r3 = await alref(['score', '--dataset', 'avs-s4', '--root', path.join(base, 'nope'), '--pred', base, '--quiet']);
+    assert.equal(r3.code, 1);
+    assert.match(r3.stderr, /^warning: dataset kind "avs-s4" is deprecated; use "avsbench-s4"/m);
+    assert.match(r3.stderr, /^error: The avsbench-s4 dataset is incomplete/m);
   });
 
   test('merge --zip writes the Ref-YouTube-VOS submission zip: Annotations/<video>/<expression>/<frame>.png, 0/255', async () => {

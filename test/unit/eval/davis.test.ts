@@ -1,9 +1,9 @@
 import * as assert from 'node:assert/strict';
 import path from 'node:path';
 import { readdirSync } from 'node:fs';
-import { evaluateDavisSequence, summarizeDavis } from '../../../src/pipeline/eval/davis';
-import { davisStatistics, fMeasure, jaccard } from '../../../src/pipeline/eval/metrics';
-import { readLabelPng, nonZero, type LabelImage } from '../../../src/pipeline/eval/png';
+import { evaluateDavisSequence, summarizeDavis } from '../../../src/pipeline/metrics/davisSequence';
+import { davisStatistics, fMeasure, jaccard } from '../../../src/pipeline/metrics/maskMetrics';
+import { readLabelPng, nonZero, type LabelImage } from '../../../src/pipeline/masks/labelPng';
 import { SAMPLES } from '../../tooling/media';
 
 const CAR = path.join(SAMPLES, 'davis-car-shadow/Annotations');
@@ -20,7 +20,7 @@ function labels(w: number, h: number, boxes: Array<[number, number, number, numb
   return { width: w, height: h, data, indexed: true };
 }
 
-suite('eval/davis: sequence protocols', () => {
+suite('metrics/davisSequence: sequence protocols', () => {
   test('semi-supervised on car-shadow: first and last frames dropped, per-frame values are J/F of each frame', async () => {
     const names = readdirSync(CAR).filter((n) => n.endsWith('.png')).sort();
     assert.equal(names.length, 40);

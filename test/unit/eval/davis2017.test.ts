@@ -8,8 +8,8 @@ import * as assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { davisStatistics } from '../../../src/pipeline/eval/metrics';
-import { encodeIndexedPng, nonZero, readLabelPng } from '../../../src/pipeline/eval/png';
+import { davisStatistics } from '../../../src/pipeline/metrics/maskMetrics';
+import { encodeIndexedPng, nonZero, readLabelPng } from '../../../src/pipeline/masks/labelPng';
 import { SAMPLES } from '../../tooling/media';
 import { runAlref, type CliResult } from '../../tooling/cli';
 
@@ -33,7 +33,7 @@ const REF = {
 const mean = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length;
 const close = (a: number, b: number, tol = 1e-6): void => assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
 
-suite('eval/davis2017: alref score --dataset davis2017 in the official layout (car-shadow)', function () {
+suite('benchmarks/davis2017: alref score --dataset davis2017 in the official layout (car-shadow)', function () {
   this.timeout(180_000);
   let base: string;
   let davis: string;

@@ -3,8 +3,8 @@ import path from 'node:path';
 import fc from 'fast-check';
 import {
   avsFMeasure, avsIoU, avsScores, AvssAccumulator, boundPix, boundaryMap, davisStatistics, dilateDisk, fMeasure, jaccard,
-} from '../../../src/pipeline/eval/metrics';
-import { readLabelPng, nonZero } from '../../../src/pipeline/eval/png';
+} from '../../../src/pipeline/metrics/maskMetrics';
+import { readLabelPng, nonZero } from '../../../src/pipeline/masks/labelPng';
 import { SAMPLES } from '../../tooling/media';
 
 const CAR = path.join(SAMPLES, 'davis-car-shadow/Annotations');
@@ -64,7 +64,7 @@ function naiveF(pred: Uint8Array, gt: Uint8Array, w: number, h: number): number 
   return P + R === 0 ? 0 : (2 * P * R) / (P + R);
 }
 
-suite('eval/metrics: reference values of docs/METRICS.md', () => {
+suite('metrics/maskMetrics: reference values of docs/METRICS.md', () => {
   test('bound_pix is 8 at 854x480 and 1 at 64x48', () => {
     assert.equal(boundPix(854, 480), 8);
     assert.equal(boundPix(64, 48), 1);
@@ -120,7 +120,7 @@ suite('eval/metrics: reference values of docs/METRICS.md', () => {
   });
 });
 
-suite('eval/metrics: aggregation', () => {
+suite('metrics/maskMetrics: aggregation', () => {
   test('davisStatistics: mean, recall > 0.5, decay over the official overlapping quarters', () => {
     // N = 9: ids = round(linspace(1, 9, 5)) - 1 = [0, 2, 4, 6, 8]; first bin [0..2], last bin [6..8]
     const v = [1, 1, 1, 0.5, 0.5, 0.5, 0, 0, 0.3];
@@ -171,7 +171,7 @@ suite('eval/metrics: aggregation', () => {
   });
 });
 
-suite('eval/metrics: properties', () => {
+suite('metrics/maskMetrics: properties', () => {
   const maskArb = (w: number, h: number) => fc.uint8Array({ minLength: w * h, maxLength: w * h, min: 0, max: 1 });
 
   test('J is symmetric and in [0, 1]', () => {

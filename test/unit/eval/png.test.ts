@@ -1,8 +1,7 @@
 import * as assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { decode, encode } from 'fast-png';
-import { davisPalette, decodeLabelPng, encodeBinaryPng, encodeIndexedPng, resizeNearest } from '../../../src/pipeline/eval/png';
-import { avssPalette } from '../../../src/pipeline/eval/metrics';
+import { avssPalette, davisPalette, decodeLabelPng, encodeBinaryPng, encodeIndexedPng, resizeNearest } from '../../../src/pipeline/masks/labelPng';
 
 function noise(n: number, seed: number, max = 256): Uint8Array {
   let s = seed >>> 0;
@@ -15,7 +14,7 @@ function noise(n: number, seed: number, max = 256): Uint8Array {
   return out;
 }
 
-suite('eval/png: label maps from PNG files', () => {
+suite('masks/labelPng: label maps from PNG files', () => {
   test('grey, RGB and RGBA PNGs written by libpng with adaptive filters decode like fast-png', async () => {
     for (const channels of [1, 3, 4] as const) {
       const w = 37;

@@ -2,12 +2,11 @@ import * as assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { makeRunnerHost } from '../../../src/pipeline/eval/cliHost';
-import { readDataset } from '../../../src/pipeline/eval/datasets';
-import { decodeLabelPng } from '../../../src/pipeline/eval/png';
-import { avssPalette } from '../../../src/pipeline/eval/metrics';
-import { davisLogitsPath, itemFileName, pipelineCells, predictionDir, runDataset, type ItemStatus, type RunnerHost } from '../../../src/pipeline/eval/runner';
-import { scoreDataset, summarizeRecords } from '../../../src/pipeline/eval/score';
+import { makeRunnerHost } from '../../../src/batch/cliHost';
+import { readDataset } from '../../../src/pipeline/benchmarks/datasets';
+import { avssPalette, decodeLabelPng } from '../../../src/pipeline/masks/labelPng';
+import { davisLogitsPath, itemFileName, pipelineCells, predictionDir, runDataset, type ItemStatus, type RunnerHost } from '../../../src/batch/runner';
+import { scoreDataset, summarizeRecords } from '../../../src/pipeline/benchmarks/score';
 import { defaultSettings } from '../../../src/pipeline/settings';
 import { makeAvss, makeMevis, makeRefDavis, makeS4, makeYtvos } from '../../tooling/datasets';
 import { readLogitsFile } from '../../../src/pipeline/masks/logits';
@@ -38,7 +37,7 @@ function pngs(dir: string): Map<string, Buffer> {
   return out;
 }
 
-suite('eval/runner: stage cells of an item', () => {
+suite('batch/runner: stage cells of an item', () => {
   test('RVOS and AVS chains, JSON-quoted values, stage overrides', () => {
     const rvos = pipelineCells({ source: '/v/a b', expression: 'the "red" car: left', mode: 'rvos', preset: 'mevis', overrides: { 'pivot-frame': { strategy: 'middle' } } });
     assert.deepEqual(rvos.map((c) => c.id), ['video', 'reference', 'pivot-frame', 'pivot-box', 'propagate']);
@@ -53,7 +52,7 @@ suite('eval/runner: stage cells of an item', () => {
   });
 });
 
-suite('eval/runner: the full pipeline over a synthetic MeViS split (fixture ONNX models, local OpenAI-compatible server)', function () {
+suite('batch/runner: the full pipeline over a synthetic MeViS split (fixture ONNX models, local OpenAI-compatible server)', function () {
   this.timeout(300_000);
   let base: string;
   let server: OpenAiTestServer;
@@ -146,7 +145,7 @@ suite('eval/runner: the full pipeline over a synthetic MeViS split (fixture ONNX
 
   test('AVS (AVSBench S4 layout): video -> lbru with the separate audio file -> pivot-box -> propagate, one PNG per frame', async () => {
     const s4 = await makeS4(path.join(base, 's4'), { videos: 1, predictions: false, width: 64, height: 48 });
-    const ds = await readDataset('avs-s4', s4);
+    const ds = await readDataset('avsbench-s4', s4);
     const out = path.join(base, 'out-s4');
     const statuses: ItemStatus[] = [];
     const summary = await runDataset({ dataset: ds, outDir: out, host, signal: new AbortController().signal, onItemDone: (s) => statuses.push(s) });

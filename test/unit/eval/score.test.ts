@@ -2,16 +2,18 @@ import * as assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, unlinkSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { readDataset, parseShard, shardVideos, type DatasetKind } from '../../../src/pipeline/eval/datasets';
-import { scoreDataset, summarizeRecords, type ScoreRecord } from '../../../src/pipeline/eval/score';
-import { fMeasure, jaccard } from '../../../src/pipeline/eval/metrics';
-import { encodeIndexedPng, readLabelPng, nonZero } from '../../../src/pipeline/eval/png';
+import { DATASET_KINDS, readDataset, parseShard, resolveDatasetKind, shardVideos, type DatasetKind } from '../../../src/pipeline/benchmarks/datasets';
+import { SCORE_FILE_VERSION, readScoreFile } from '../../../src/pipeline/benchmarks/report';
+import { PRESETS } from '../../../src/pipeline/sampling';
+import { scoreDataset, summarizeRecords, type ScoreRecord } from '../../../src/pipeline/benchmarks/score';
+import { fMeasure, jaccard } from '../../../src/pipeline/metrics/maskMetrics';
+import { encodeIndexedPng, readLabelPng, nonZero } from '../../../src/pipeline/masks/labelPng';
 import { decodeRle } from '../../../src/pipeline/masks/rle';
 import { PipelineError } from '../../../src/pipeline/errors';
 import { makeAvss, makeMevis, makeMs3, makeRefDavis, makeS4, makeYtvos } from '../../tooling/datasets';
 import { readFileSync } from 'node:fs';
 
-suite('eval/datasets + score: synthetic datasets in every layout', () => {
+suite('benchmarks/datasets + score: synthetic datasets in every layout', () => {
   let base: string;
   suiteSetup(() => {
     base = mkdtempSync(path.join(os.tmpdir(), 'alref-eval-'));
@@ -26,10 +28,10 @@ suite('eval/datasets + score: synthetic datasets in every layout', () => {
     { kind: 'ref-davis17', name: 'davis-raw', make: (r) => makeRefDavis(r, {}, 'raw'), items: 16 },
     { kind: 'mevis', name: 'mevis', make: (r) => makeMevis(r), items: 4 },
     { kind: 'mevis', name: 'mevis-array', make: (r) => makeMevis(r, {}, 'array'), items: 4 },
-    { kind: 'avs-s4', name: 's4', make: (r) => makeS4(r), items: 2 },
-    { kind: 'avs-ms3', name: 'ms3', make: (r) => makeMs3(r), items: 2 },
+    { kind: 'avsbench-s4', name: 's4', make: (r) => makeS4(r), items: 2 },
+    { kind: 'avsbench-ms3', name: 'ms3', make: (r) => makeMs3(r), items: 2 },
     { kind: 'avss', name: 'avss', make: (r) => makeAvss(r, { videos: 3 }), items: 3 },
-    { kind: 'avs-v2', name: 'avs-v2', make: (r) => makeAvss(r, { videos: 3 }), items: 1 },
+    { kind: 'avss-v2-binary', name: 'avss-v2-binary', make: (r) => makeAvss(r, { videos: 3 }), items: 1 },
   ];
 
   for (const c of cases) {
@@ -144,10 +146,10 @@ suite('eval/datasets + score: synthetic datasets in every layout', () => {
       assert.ok(err.message.includes('Expected layout'), err.message);
       return true;
     });
-    await assert.rejects(readDataset('avs-s4', path.join(base, 'nothing-here')), /is not a folder/);
+    await assert.rejects(readDataset('avsbench-s4', path.join(base, 'nothing-here')), /is not a folder/);
     const s4 = await makeS4(path.join(base, 's4-broken'), { predictions: false });
     rmSync(path.join(s4, 'Single-source', 's4_data', 'audio_wav'), { recursive: true });
-    await assert.rejects(readDataset('avs-s4', s4), /audio_wav.*is missing/);
+    await assert.rejects(readDataset('avsbench-s4', s4), /audio_wav.*is missing/);
   });
 
   test('an empty dataset is a clear error, and a server-scored split cannot be scored locally', async () => {
@@ -170,5 +172,20 @@ suite('eval/datasets + score: synthetic datasets in every layout', () => {
     const parts = [0, 1, 2].map((i) => shardVideos(videos, { index: i, count: 3 }));
     assert.deepEqual(parts.map((p) => [...p]), [['a', 'd'], ['b', 'e'], ['c']]);
     assert.deepEqual([...shardVideos([...videos].reverse(), { index: 0, count: 3 })], ['a', 'd']);
+  });
+
+  test('one benchmark vocabulary: every dataset kind is a video preset; earlier spellings resolve with a notice, score files included', async () => {
+    assert.deepEqual([...DATASET_KINDS].filter((k) => !Object.hasOwn(PRESETS, k)), []);
+    assert.deepEqual(resolveDatasetKind('avsbench-ms3'), { kind: 'avsbench-ms3' });
+    for (const [old, kind] of [['avs-s4', 'avsbench-s4'], ['avs-ms3', 'avsbench-ms3'], ['avs-v2', 'avss-v2-binary']]) {
+      const r = resolveDatasetKind(old);
+      assert.equal(r?.kind, kind);
+      assert.match(r?.notice ?? '', new RegExp(`"${old}" is deprecated; use "${kind}"`));
+    }
+    assert.equal(resolveDatasetKind('kitti'), undefined);
+    assert.equal(resolveDatasetKind('toString'), undefined);
+    const file = path.join(base, 'old-score.json');
+    writeFileSync(file, JSON.stringify({ version: SCORE_FILE_VERSION, dataset: 'avs-v2', root: base, split: 'test', shard: { index: 0, count: 1 }, predictions: base, records: [], warnings: [], createdAt: '' }));
+    assert.equal((await readScoreFile(file)).dataset, 'avss-v2-binary');
   });
 });

@@ -11,9 +11,9 @@ import path from 'node:path';
 import { encode } from 'fast-png';
 import { scoreLayoutsHelp } from '../../../src/cli/commands/score';
 import { evalLayoutsHelp } from '../../../src/cli/commands/eval';
-import { DATASET_KINDS, readDataset } from '../../../src/pipeline/eval/datasets';
-import { encodeBinaryPng, labelEquals, readLabelPng } from '../../../src/pipeline/eval/png';
-import { scoreDataset, summarizeRecords } from '../../../src/pipeline/eval/score';
+import { DATASET_KINDS, readDataset } from '../../../src/pipeline/benchmarks/datasets';
+import { encodeBinaryPng, labelEquals, readLabelPng } from '../../../src/pipeline/masks/labelPng';
+import { scoreDataset, summarizeRecords } from '../../../src/pipeline/benchmarks/score';
 import { makeMevis, makeS4, makeYtvos } from '../../tooling/datasets';
 import { runAlref, type CliResult } from '../../tooling/cli';
 
@@ -35,7 +35,7 @@ async function perfectYtvos(root: string): Promise<string> {
   return root;
 }
 
-suite('eval/score: wrong inputs are errors, never silent numbers', () => {
+suite('benchmarks/score: wrong inputs are errors, never silent numbers', () => {
   let base: string;
   suiteSetup(() => {
     base = mkdtempSync(path.join(os.tmpdir(), 'alref-score-inputs-'));
@@ -113,7 +113,7 @@ suite('eval/score: wrong inputs are errors, never silent numbers', () => {
 
   test("AVSBench's own S4 save layout (<category>/<video>/<frame>.png) scores like the plain layout; an unknown layout is an error", async () => {
     const root = await makeS4(path.join(base, 's4'), { videos: 2 });
-    const ds = await readDataset('avs-s4', root);
+    const ds = await readDataset('avsbench-s4', root);
     const plain = await scoreDataset(ds, path.join(root, 'pred'));
     const own = path.join(base, 's4-own');
     for (const item of ds.items) {
@@ -121,10 +121,10 @@ suite('eval/score: wrong inputs are errors, never silent numbers', () => {
     }
     const theirs = await scoreDataset(ds, own);
     assert.deepEqual(theirs.warnings, []);
-    assert.deepEqual(summarizeRecords('avs-s4', theirs.records).headline, summarizeRecords('avs-s4', plain.records).headline);
+    assert.deepEqual(summarizeRecords('avsbench-s4', theirs.records).headline, summarizeRecords('avsbench-s4', plain.records).headline);
     const wrong = path.join(base, 's4-wrong');
     cpSync(path.join(root, 'pred', 's4vid0'), path.join(wrong, 'masks'), { recursive: true });
-    await assert.rejects(scoreDataset(ds, wrong), /No prediction in .*s4-wrong matches the avs-s4 layout .*The folder holds: masks\./);
+    await assert.rejects(scoreDataset(ds, wrong), /No prediction in .*s4-wrong matches the avsbench-s4 layout .*The folder holds: masks\./);
   });
 
   test('alref score --help and alref eval --help list every layout, each with a one-line example tree', () => {

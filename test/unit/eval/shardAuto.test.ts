@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { registerMergeCommand } from '../../../src/cli/commands/merge';
 import { registerScoreCommand } from '../../../src/cli/commands/score';
-import { autoShard, resolveShard } from '../../../src/pipeline/eval/datasets';
+import { autoShard, resolveShard } from '../../../src/pipeline/benchmarks/datasets';
 import { makeMevis } from '../../tooling/datasets';
 
 /** The variables `sbatch --array=<min>-<max>` sets for task `id`. */
@@ -13,7 +13,7 @@ function slurm(id: number, min: number, max: number, count = max - min + 1): Nod
   return { SLURM_ARRAY_TASK_ID: String(id), SLURM_ARRAY_TASK_MIN: String(min), SLURM_ARRAY_TASK_MAX: String(max), SLURM_ARRAY_TASK_COUNT: String(count), SLURM_ARRAY_JOB_ID: '77' };
 }
 
-suite('eval/shard auto: the shard from the scheduler environment', () => {
+suite('benchmarks/shard auto: the shard from the scheduler environment', () => {
   test('Slurm: a whole 0-(n-1) array gives shard id of n', () => {
     assert.deepEqual([0, 1, 2].map((i) => { const s = autoShard(slurm(i, 0, 2)); return [s.index, s.count]; }), [[0, 3], [1, 3], [2, 3]]);
     assert.match(autoShard(slurm(1, 0, 2)).source, /slurm \(SLURM_ARRAY_TASK_ID=1, 3 shards: the array 0-2\)/);

@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import { analyseSoundEvents, silenceFilterApplies } from '../../../src/pipeline/audio/soundEvents';
 import { nearestClass } from '../../../src/pipeline/audio/vocabulary';
 import type { MaskData, VideoData } from '../../../src/pipeline/domain';
-import { avssClassNames, avssClassOf, pipelineCells, semanticMasks } from '../../../src/pipeline/eval/runner';
+import { avssClassNames, avssClassOf, pipelineCells, semanticMasks } from '../../../src/batch/runner';
 import { encodeRle } from '../../../src/pipeline/masks/rle';
 import { composeByLogits, fromSparse, toSparse } from '../../../src/pipeline/masks/logits';
 import { resizeBilinear, resizeLogitsToMask } from '../../../src/pipeline/models/sam2/maskOps';

@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { CellLike } from '../../../src/pipeline/cells/notebook';
 import { runCell } from '../../../src/pipeline/cells/runCell';
 import { PipelineError } from '../../../src/pipeline/errors';
-import { ERROR_MIME } from '../../../src/pipeline/format/outputs';
+import { ERROR_MIME } from '../../../src/pipeline/format/nbformatOutputs';
 import { exchangeProblem, readExchange } from '../../../src/pipeline/llm/exchanges';
 import { createServices } from '../../../src/pipeline/services';
 import { NotebookSession } from '../../../src/pipeline/session';

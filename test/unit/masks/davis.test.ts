@@ -4,14 +4,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { decode as decodePng } from 'fast-png';
 import { readFile } from 'node:fs/promises';
-import { davisPalette, exportDavisPngs, labelMap, readDavisPng } from '../../../src/pipeline/masks/davis';
+import { exportDavisPngs, labelMap } from '../../../src/pipeline/masks/davisExport';
+import { davisPalette, readLabelPng } from '../../../src/pipeline/masks/labelPng';
 import { decodeRle, encodeRle, rleArea } from '../../../src/pipeline/masks/rle';
 import type { MaskData } from '../../../src/pipeline/domain';
 import { SAMPLES } from '../../tooling/media';
 
 const DAVIS = path.join(SAMPLES, 'davis-car-shadow/Annotations');
 
-suite('masks/davis: DAVIS-style PNG export', () => {
+suite('masks/davisExport: DAVIS-style PNG export', () => {
   let dir: string;
   setup(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'alref-davis-'));
@@ -25,9 +26,9 @@ suite('masks/davis: DAVIS-style PNG export', () => {
   });
 
   test('a real DAVIS annotation survives RLE and comes back pixel for pixel', async () => {
-    const gt = await readDavisPng(path.join(DAVIS, '00000.png'));
+    const gt = await readLabelPng(path.join(DAVIS, '00000.png'));
     assert.deepEqual([gt.width, gt.height], [854, 480]);
-    const bin = gt.labels.map((v) => (v > 0 ? 1 : 0));
+    const bin = gt.data.map((v) => (v > 0 ? 1 : 0));
     const rle = encodeRle(bin, gt.width, gt.height);
     assert.ok(rleArea(rle) > 1000);
     assert.deepEqual(decodeRle(rle), bin);
@@ -50,13 +51,13 @@ suite('masks/davis: DAVIS-style PNG export', () => {
     const png = decodePng(await readFile(out[0]));
     assert.equal(png.channels, 1);
     assert.deepEqual(png.palette?.slice(0, 3), [[0, 0, 0], [128, 0, 0], [0, 128, 0]]);
-    const f0 = await readDavisPng(out[0]);
-    assert.deepEqual([...f0.labels], [...labelMap([{ objectId: 1, rle: encodeRle(a, W, H) }, { objectId: 2, rle: encodeRle(b, W, H) }], W, H)]);
-    assert.deepEqual([...f0.labels.subarray(0, 5)], [1, 1, 1, 1, 1]);
-    assert.deepEqual([...f0.labels.subarray(5, 15)], new Array(10).fill(2));
+    const f0 = await readLabelPng(out[0]);
+    assert.deepEqual([...f0.data], [...labelMap([{ objectId: 1, rle: encodeRle(a, W, H) }, { objectId: 2, rle: encodeRle(b, W, H) }], W, H)]);
+    assert.deepEqual([...f0.data.subarray(0, 5)], [1, 1, 1, 1, 1]);
+    assert.deepEqual([...f0.data.subarray(5, 15)], new Array(10).fill(2));
     const bin = await exportDavisPngs(data, path.join(dir, 'bin'), { binary: true });
-    const f1 = await readDavisPng(bin[1]);
-    assert.deepEqual([...f1.labels], [...b].map((v) => v * 255));
+    const f1 = await readLabelPng(bin[1]);
+    assert.deepEqual([...f1.data], [...b].map((v) => v * 255));
     await writeFile(files.two, JSON.stringify([encodeRle(b, W, H)]));
     await assert.rejects(exportDavisPngs(data, path.join(dir, 'x')), /must hold an array of 2 RLE masks/);
   });

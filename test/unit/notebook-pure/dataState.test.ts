@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { MIME } from '../../../src/common/mime';
 import type { ReasoningTracePayload } from '../../../src/common/payloads';
-import { CellOutputBuilder, NOTICE_METADATA_KEY, TRACE_MODE_KEY, keepPreviousOutputs, noticeText } from '../../../src/pipeline/cells/outputs';
+import { CellOutputBuilder, NOTICE_METADATA_KEY, TRACE_MODE_KEY, keepPreviousOutputs, noticeText } from '../../../src/pipeline/cells/outputBuilder';
 import { sameOutputItems } from '../../../src/pipeline/cells/outputSync';
 import { parseStageCell } from '../../../src/pipeline/cells/parse';
 import { missingPathDiagnostics } from '../../../src/pipeline/cells/pathChecks';

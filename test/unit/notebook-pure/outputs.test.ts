@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { CellOutputBuilder, markdownTable } from '../../../src/pipeline/cells/outputs';
+import { CellOutputBuilder, markdownTable } from '../../../src/pipeline/cells/outputBuilder';
 import { planOutputSync, sameOutputItems, sameOutputMetadata } from '../../../src/pipeline/cells/outputSync';
 import type { OutputModel } from '../../../src/pipeline/format';
-import type { OutputChange } from '../../../src/pipeline/cells/outputs';
+import type { OutputChange } from '../../../src/pipeline/cells/outputBuilder';
 import { MIME, OUTPUT_METADATA_KEY } from '../../../src/common/mime';
 import { ERROR_MIME, STDERR_MIME, parseNotebook, serializeNotebook } from '../../../src/pipeline/format';
 

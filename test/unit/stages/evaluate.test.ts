@@ -6,8 +6,8 @@ import sharp from 'sharp';
 import { MIME } from '../../../src/common/mime';
 import type { MaskData } from '../../../src/pipeline/domain';
 import type { ImageEvent, StageEvent, TableEvent, WarningEvent } from '../../../src/pipeline/events';
-import { fMeasure, jaccard } from '../../../src/pipeline/eval/metrics';
-import { encodeBinaryPng, nonZero, readLabelPng, resizeNearest } from '../../../src/pipeline/eval/png';
+import { fMeasure, jaccard } from '../../../src/pipeline/metrics/maskMetrics';
+import { encodeBinaryPng, nonZero, readLabelPng, resizeNearest } from '../../../src/pipeline/masks/labelPng';
 import { encodeRle } from '../../../src/pipeline/masks/rle';
 import { NotebookSession } from '../../../src/pipeline/session';
 import { defaultSettings } from '../../../src/pipeline/settings';
@@ -135,7 +135,7 @@ suite('stages/evaluate', () => {
     assert.equal(data.summary.J, 0);
     const s4 = await makeS4(path.join(dir, 's4'), { videos: 1 });
     const box = new Uint8Array(32 * 32);
-    const { data: avs } = await run(context(dir, sessionWith(dir, [box, box, box, box, box], 32, 32)), { dataset: { kind: 'avs-s4', root: s4, item: 's4vid0' }, worstFrames: 0 });
+    const { data: avs } = await run(context(dir, sessionWith(dir, [box, box, box, box, box], 32, 32)), { dataset: { kind: 'avsbench-s4', root: s4, item: 's4vid0' }, worstFrames: 0 });
     assert.equal(avs.protocol, 'avs-per-video');
     // AVSBench thresholds start at 0, where every pixel counts as predicted: an empty prediction still
     // gets F = 1.3 p / (0.3 p + 1) with p = |gt| / (H W) (8x8 boxes in 32x32 frames here)
@@ -143,6 +143,10 @@ suite('stages/evaluate', () => {
     assert.ok(Math.abs(avs.summary.M_F - (1.3 * p) / (0.3 * p + 1)) < 1e-12);
     assert.equal(avs.summary.M_J, 0);
     assert.equal(avs.perFrame.length, 5);
+    // the earlier spelling of the kind still works, with a deprecation warning
+    const old = await run(context(dir, sessionWith(dir, [box, box, box, box, box], 32, 32)), { dataset: { kind: 'avs-s4', root: s4, item: 's4vid0' }, worstFrames: 0 });
+    assert.deepEqual(old.data.summary, avs.summary);
+    assert.ok(old.events.some((e) => e.type === 'warning' && /dataset kind "avs-s4" is deprecated; use "avsbench-s4"/.test(e.message)));
   });
 
   test('bad input: both or neither ground-truth source, an unknown dataset item, an empty folder', async () => {

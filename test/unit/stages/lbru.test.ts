@@ -19,7 +19,7 @@ import { runVideo } from '../../../src/pipeline/stages/video';
 import { runPivotFrame } from '../../../src/pipeline/stages/pivotFrame';
 import { runPivotBox } from '../../../src/pipeline/stages/pivotBox';
 import { runPropagate } from '../../../src/pipeline/stages/propagate';
-import { readMasksFile } from '../../../src/pipeline/masks/davis';
+import { readMasksFile } from '../../../src/pipeline/masks/davisExport';
 import { decodeRle, rleArea } from '../../../src/pipeline/masks/rle';
 import { filterSilentObjects } from '../../../src/pipeline/audio/soundEvents';
 import { maskBoxIou, writeMovingSquare } from '../../tooling/movingSquare';

@@ -7,7 +7,8 @@ import type { MaskOverlayPayload } from '../../../src/common/payloads';
 import type { BoxPivot, MaskData, PivotBoxData, ReferenceData, VideoData } from '../../../src/pipeline/domain';
 import { PipelineError } from '../../../src/pipeline/errors';
 import type { ImageEvent, StageEvent } from '../../../src/pipeline/events';
-import { readDavisPng, readMasksFile } from '../../../src/pipeline/masks/davis';
+import { readMasksFile } from '../../../src/pipeline/masks/davisExport';
+import { readLabelPng } from '../../../src/pipeline/masks/labelPng';
 import { decodeRle } from '../../../src/pipeline/masks/rle';
 import { readLogitsFile } from '../../../src/pipeline/masks/logits';
 import { SessionRuntime } from '../../../src/pipeline/models/runtime';
@@ -136,8 +137,8 @@ suite('stages/propagate: pivot boxes -> SAM 2 masks through real onnxruntime fix
     assert.deepEqual(payload.objects[0].pivotFrames, [2, 12]);
     const pngs = (await readdir(path.join(dir, 'out', 'masks'))).sort();
     assert.equal(pngs.length, 24);
-    const p5 = await readDavisPng(path.join(dir, 'out', 'masks', '00005.png'));
-    assert.deepEqual(p5.labels, decodeRle(masks[5]));
+    const p5 = await readLabelPng(path.join(dir, 'out', 'masks', '00005.png'));
+    assert.deepEqual(p5.data, decodeRle(masks[5]));
   });
 
   test('a frame yielded twice (an unprompted start frame: forward and backward pass): progress counts it once; its later result replaces the earlier one, logits included', async () => {

@@ -7,8 +7,8 @@ export type EvaluateParams = {
   groundTruth?: string;
   /** Or one entry of a benchmark dataset: its ground truth is read from the dataset folder. */
   dataset?: {
-    /** Dataset kind. */
-    kind: 'ref-youtube-vos' | 'ref-davis17' | 'mevis' | 'avs-s4' | 'avs-ms3' | 'avss' | 'avs-v2';
+    /** Dataset kind: the name of its video preset. avs-s4, avs-ms3 and avs-v2 are deprecated spellings of avsbench-s4, avsbench-ms3 and avss-v2-binary (still read, with a warning). */
+    kind: 'ref-youtube-vos' | 'ref-davis17' | 'mevis' | 'avsbench-s4' | 'avsbench-ms3' | 'avss' | 'avss-v2-binary' | 'avs-s4' | 'avs-ms3' | 'avs-v2';
     /** Dataset folder, relative to the notebook. */
     root: string;
     /** Split (default: valid for Ref-YouTube-VOS and Ref-DAVIS17, valid_u for MeViS, test for AVSBench). */

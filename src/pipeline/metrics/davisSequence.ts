@@ -15,8 +15,8 @@
  */
 import { linearSumAssignment } from 'linear-sum-assignment';
 import { PipelineError } from '../errors';
-import { davisStatistics, fMeasureFeatures, jaccardFeatures, packedFeatures, packLabel, voidBits, type DavisStatistics, type MaskFeatures } from './metrics';
-import type { LabelImage } from './png';
+import { davisStatistics, fMeasureFeatures, jaccardFeatures, packedFeatures, packLabel, voidBits, type DavisStatistics, type MaskFeatures } from './maskMetrics';
+import type { LabelImage } from '../masks/labelPng';
 
 /** DAVIS evaluation task. */
 export type DavisTask = 'semi-supervised' | 'unsupervised';

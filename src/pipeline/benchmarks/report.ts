@@ -8,7 +8,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { PipelineError } from '../errors';
 import type { ExperimentRecord } from '../format/model';
-import type { DatasetKind } from './datasets';
+import { resolveDatasetKind, type DatasetKind } from './datasets';
 import { summarizeRecords, type ScoreRecord, type ScoreSummary } from './score';
 
 /** Format version of score files and reports. */
@@ -93,7 +93,9 @@ export async function readScoreFile(file: string): Promise<ScoreFile> {
   if (data.version !== SCORE_FILE_VERSION || !Array.isArray(data.records)) {
     throw new PipelineError(`${file} is not a score file of this version (expected version ${SCORE_FILE_VERSION} with records).`, { stage: 'evaluate', kind: 'invalid-input', file });
   }
-  return data;
+  // files written before the dataset kinds took the preset names keep their old spelling
+  const kind = resolveDatasetKind(data.dataset);
+  return kind ? { ...data, dataset: kind.kind } : data;
 }
 
 /**

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { OutputChange } from '../pipeline/cells/outputs';
+import type { OutputChange } from '../pipeline/cells/outputBuilder';
 import { planOutputSync, sameOutputItems, sameOutputMetadata } from '../pipeline/cells/outputSync';
 import type { OutputModel } from '../pipeline/format/model';
 

@@ -2,7 +2,7 @@ import { OUTPUT_METADATA_KEY, MIME } from '../../common/mime';
 import type { ReasoningTracePayload } from '../../common/payloads';
 import type { StageEvent, TraceEvent } from '../events';
 import type { OutputModel } from '../format/model';
-import { ERROR_MIME, STDERR_MIME, errorItemBytes, isJsonMime } from '../format/outputs';
+import { ERROR_MIME, STDERR_MIME, errorItemBytes, isJsonMime } from '../format/nbformatOutputs';
 import { stableStringify } from '../run/hash';
 
 const enc = new TextEncoder();

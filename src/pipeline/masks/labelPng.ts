@@ -1,5 +1,6 @@
 /**
- * Mask PNG reading and writing for evaluation. Every mask is turned into a row-major LABEL map
+ * The label PNG codec: mask PNG reading and writing for export and evaluation, with the DAVIS and
+ * AVSBench-semantic palettes. Every mask is turned into a row-major LABEL map
  * (`Uint8Array`, one value per pixel), because the official evaluators read masks that way:
  *
  * - palette (indexed) PNGs give their palette INDICES (DAVIS object ids, 255 = void), never colours;
@@ -13,14 +14,13 @@
  * - RGB(A) PNGs that are grey in disguise (R = G = B) give the grey value; coloured RGB PNGs are
  *   mapped through the DAVIS palette (unknown non-black colours become 1, black 0).
  *
- * How a label map becomes a binary mask depends on the protocol (see `metrics.ts`): DAVIS compares
+ * How a label map becomes a binary mask depends on the protocol (see `metrics/maskMetrics.ts`): DAVIS compares
  * object ids, every other protocol treats any non-zero value as foreground.
  */
 import { readFile } from 'node:fs/promises';
 import { inflateSync } from 'node:zlib';
 import { decode, encode } from 'fast-png';
 import { PipelineError } from '../errors';
-import { davisPalette } from '../masks/davis';
 
 /** A decoded mask: `data[y * width + x]` is the label of pixel (x, y). */
 export interface LabelImage {
@@ -31,8 +31,38 @@ export interface LabelImage {
   indexed: boolean;
 }
 
-/** The DAVIS / PASCAL VOC palette (index 1 = (128, 0, 0), 2 = (0, 128, 0), ...), shared with mask export. */
-export { davisPalette };
+/**
+ * The DAVIS 2017 / PASCAL VOC palette: index i -> bit-interleaved colour (index 1 = (128, 0, 0),
+ * 2 = (0, 128, 0), 3 = (128, 128, 0), ...).
+ */
+export function davisPalette(n = 256): Array<[number, number, number]> {
+  const out: Array<[number, number, number]> = [];
+  for (let i = 0; i < n; i++) {
+    let r = 0;
+    let g = 0;
+    let b = 0;
+    let c = i;
+    for (let j = 0; j < 8; j++) {
+      r |= ((c >> 0) & 1) << (7 - j);
+      g |= ((c >> 1) & 1) << (7 - j);
+      b |= ((c >> 2) & 1) << (7 - j);
+      c >>= 3;
+    }
+    out.push([r, g, b]);
+  }
+  return out;
+}
+
+/** AVSBench-semantic classes, background (index 0) included: the size of its palette and of its label ids. */
+export const AVSS_CLASSES = 71;
+
+/**
+ * The AVSBench-semantic colour palette (`_getpallete`, 71 entries): the same bit construction as the
+ * DAVIS palette, so class k has the DAVIS colour of index k.
+ */
+export function avssPalette(classes = AVSS_CLASSES): number[][] {
+  return davisPalette(classes);
+}
 
 const DAVIS_COLOUR_TO_INDEX = new Map<number, number>(davisPalette().map((c, i) => [(c[0] << 16) | (c[1] << 8) | c[2], i]));
 

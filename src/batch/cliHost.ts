@@ -3,10 +3,10 @@
  * folder, built from the CLI's settings, service environment and logger. A dataset video keeps its
  * own run folder, so recorded LLM exchanges and decoded frames are reused when a run resumes.
  */
-import type { CellHostContext } from '../cells';
-import { createServices, type ServiceEnv } from '../services';
-import type { PipelineSettings } from '../settings';
-import type { Logger } from '../types';
+import type { CellHostContext } from '../pipeline/cells';
+import { createServices, type ServiceEnv } from '../pipeline/services';
+import type { PipelineSettings } from '../pipeline/settings';
+import type { Logger } from '../pipeline/types';
 import type { RunnerHost } from './runner';
 
 /** What {@link makeRunnerHost} needs from the CLI. */

@@ -21,8 +21,8 @@ import { existsSync } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { PipelineError, throwIfAborted } from '../errors';
-import { evaluateDavisSequence, summarizeDavis, type DavisSequenceResult, type DavisSummary, type DavisTask } from './davis';
-import { decodeLabelPng, readLabelPng, type LabelImage } from './png';
+import { evaluateDavisSequence, summarizeDavis, type DavisSequenceResult, type DavisSummary, type DavisTask } from '../metrics/davisSequence';
+import { decodeLabelPng, readLabelPng, type LabelImage } from '../masks/labelPng';
 
 /** The DAVIS 2017 layout in words (errors, `--help`). */
 export const DAVIS2017_LAYOUT = 'ImageSets/2017/<split>.txt, Annotations/480p/<seq>/<frame>.png (semi-supervised) or Annotations_unsupervised/480p/<seq>/<frame>.png (unsupervised), JPEGImages/480p/<seq>/<frame>.jpg';

@@ -24,13 +24,13 @@ import path from 'node:path';
 import { PipelineError, throwIfAborted } from '../errors';
 import { decodeRle } from '../masks/rle';
 import type { RleMask } from '../domain';
-import { evaluateDavisSequence, summarizeDavis, type DavisSummary } from './davis';
+import { evaluateDavisSequence, summarizeDavis, type DavisSummary } from '../metrics/davisSequence';
 import { datasetVideos, shardVideos, type Dataset, type DatasetItem } from './datasets';
 import {
-  AVSS_CLASSES, AVSS_SIZE, AvssAccumulator, avsFMeasure, avsIoU, avssPalette, fMeasureFeatures, jaccardFeatures, maskFeatures,
+  AVSS_SIZE, AvssAccumulator, avsFMeasure, avsIoU, fMeasureFeatures, jaccardFeatures, maskFeatures,
   type AvsConvention,
-} from './metrics';
-import { decodeLabelPng, labelEquals, nonZero, readLabelPng, resizeNearest, type LabelImage } from './png';
+} from '../metrics/maskMetrics';
+import { AVSS_CLASSES, avssPalette, decodeLabelPng, labelEquals, nonZero, readLabelPng, resizeNearest, type LabelImage } from '../masks/labelPng';
 
 /** One scored unit: an expression, a (Ref-DAVIS17 annotator set, video) pair, or an AVS video. */
 export type ScoreRecord =
@@ -225,12 +225,12 @@ export async function scoreDataset(ds: Dataset, predDirIn: string, options: Scor
       case 'ref-davis17':
         records.push(await scoreDavisSet(unit, predDir, await gtFrames(unit.video, unit.items[0].frames.map((f) => f.name)), warn));
         break;
-      case 'avs-s4':
-      case 'avs-ms3':
-      case 'avs-v2': {
+      case 'avsbench-s4':
+      case 'avsbench-ms3':
+      case 'avss-v2-binary': {
         const item = unit.items[0];
         const names = item.frames.map((f) => f.name);
-        const gts = await gtFrames(item.video, names, ds.kind === 'avs-v2' ? avssPalette() : undefined);
+        const gts = await gtFrames(item.video, names, ds.kind === 'avss-v2-binary' ? avssPalette() : undefined);
         const preds: Uint8Array[] = [];
         const gtMasks: Uint8Array[] = [];
         const videoDir = predLayout.videoDir(item);
@@ -285,10 +285,10 @@ export const PREDICTION_LAYOUTS: Record<Dataset['kind'], string[]> = {
   'ref-youtube-vos': ['<pred>/<video>/<expression id>/<frame>.png (0/255)', '<pred>/Annotations/<video>/<expression id>/<frame>.png (the submission zip, unpacked)'],
   mevis: ['<pred>/<video>/<expression id>/<frame>.png (0/255)'],
   'ref-davis17': ['<pred>/<video>/<expression id>/<frame>.png (0/255, what alref eval writes)', '<pred>/anno_<set>/<video>/<frame>.png (indexed, object ids: the official layout)'],
-  'avs-s4': ['<pred>/<video>/<video>_<k>.png (0/255)', "<pred>/<category>/<video>/<video>_<k>.png (AVSBench's own test output)"],
-  'avs-ms3': ['<pred>/<video>/<video>_<k>.png (0/255, also AVSBench\'s own test output)'],
+  'avsbench-s4': ['<pred>/<video>/<video>_<k>.png (0/255)', "<pred>/<category>/<video>/<video>_<k>.png (AVSBench's own test output)"],
+  'avsbench-ms3': ['<pred>/<video>/<video>_<k>.png (0/255, also AVSBench\'s own test output)'],
   avss: ['<pred>/<uid>/<k>.png (AVSS palette colours, or indexed)'],
-  'avs-v2': ['<pred>/<uid>/<k>.png (0/255)'],
+  'avss-v2-binary': ['<pred>/<uid>/<k>.png (0/255)'],
 };
 
 /** One-line example prediction trees per dataset kind (`--help`). */
@@ -296,10 +296,10 @@ export const PREDICTION_EXAMPLES: Record<Dataset['kind'], string> = {
   'ref-youtube-vos': 'pred/003234408d/0/00000.png',
   mevis: 'pred/0a4d0f2e4fa7/0/00000.png',
   'ref-davis17': 'pred/bike-packing/0/00000.png or pred/anno_0/bike-packing/00000.png',
-  'avs-s4': 'pred/-0OQjWg_6bQ_1000_6000/-0OQjWg_6bQ_1000_6000_1.png or pred/dog/-0OQjWg_6bQ_1000_6000/-0OQjWg_6bQ_1000_6000_1.png',
-  'avs-ms3': 'pred/0h8X4l3Cq2Q/0h8X4l3Cq2Q_1.png',
+  'avsbench-s4': 'pred/-0OQjWg_6bQ_1000_6000/-0OQjWg_6bQ_1000_6000_1.png or pred/dog/-0OQjWg_6bQ_1000_6000/-0OQjWg_6bQ_1000_6000_1.png',
+  'avsbench-ms3': 'pred/0h8X4l3Cq2Q/0h8X4l3Cq2Q_1.png',
   avss: 'pred/_-3ImeXHqpk_0/0.png',
-  'avs-v2': 'pred/_2BIbJqn4vc_0/0.png',
+  'avss-v2-binary': 'pred/_2BIbJqn4vc_0/0.png',
 };
 
 /** Reads the ground-truth PNG of every frame of a video; a missing folder or file is an error naming it. */
@@ -382,7 +382,7 @@ async function resolvePredictionLayout(ds: Dataset, predDir: string, units: Scor
     const inner = path.join(predDir, 'Annotations');
     return { predDir: inner, videoDir: (item) => path.join(inner, item.video) };
   }
-  if (ds.kind === 'avs-s4') {
+  if (ds.kind === 'avsbench-s4') {
     const byCategory = (item: DatasetItem): string => path.join(predDir, item.category ?? '', item.video);
     if (anyPrediction(units, byCategory)) {
       return { predDir, videoDir: byCategory };
@@ -397,7 +397,7 @@ async function resolvePredictionLayout(ds: Dataset, predDir: string, units: Scor
   let found = '';
   if (!isAvs && anyPrediction(units, (i) => path.join(predDir, i.video))) {
     found = ` The folder holds <video>/<frame>.png without the expression level: ${ds.kind} scores each expression separately, so every expression needs its own folder <video>/<expression id>/.`;
-  } else if (isAvs && ds.kind !== 'avs-s4' && anyPrediction(units, (i) => path.join(predDir, i.category ?? '', i.video))) {
+  } else if (isAvs && ds.kind !== 'avsbench-s4' && anyPrediction(units, (i) => path.join(predDir, i.category ?? '', i.video))) {
     found = ' The folder holds <category>/<video>/ folders; this kind expects <video>/ at the top.';
   }
   let entries: string[] = [];
@@ -455,7 +455,7 @@ export async function itemGroundTruth(ds: Dataset, item: DatasetItem): Promise<A
     throw new PipelineError(`No ground-truth folder for ${item.video}.`, { stage: 'evaluate', kind: 'invalid-input', field: 'dataset.item' });
   }
   const names = (await readdir(dir)).filter((n) => n.toLowerCase().endsWith('.png')).sort(naturalCompare);
-  const palette = ds.kind === 'avss' || ds.kind === 'avs-v2' ? avssPalette() : undefined;
+  const palette = ds.kind === 'avss' || ds.kind === 'avss-v2-binary' ? avssPalette() : undefined;
   const byName = new Map(names.map((n) => [n.slice(0, -4), n]));
   const out: Array<ItemGtFrame | null> = [];
   for (const [t, f] of item.frames.entries()) {
@@ -635,9 +635,9 @@ export function summarizeRecords(kind: Dataset['kind'], records: ScoreRecord[]):
         headline: { 'J&F': mean(used.map((s) => s.jf)), J: mean(used.map((s) => s.jMean)), F: mean(used.map((s) => s.fMean)) },
       };
     }
-    case 'avs-s4':
-    case 'avs-ms3':
-    case 'avs-v2': {
+    case 'avsbench-s4':
+    case 'avsbench-ms3':
+    case 'avss-v2-binary': {
       const vs = recs.filter((r): r is Extract<ScoreRecord, { type: 'avs-video' }> => r.type === 'avs-video');
       const perVideo = { mJ: mean(vs.map((v) => mean(v.frameJ))), mF: mean(vs.map((v) => v.videoF)), count: vs.length };
       const allJ = vs.flatMap((v) => v.frameJ);

@@ -6,20 +6,32 @@
  *   MeViS server expects the zipped prediction folder itself;
  * - Ref-DAVIS17: `anno_<set>/<video>/<frame>.png` indexed PNGs with the DAVIS palette, one label map per
  *   annotator set holding every expression's object id (the layout the DAVIS toolkit scores);
- * - AVS: binary PNGs (and AVSS colour labels) are written by the runner directly.
+ * - AVS: binary PNGs (and AVSS colour labels) are written by the batch runner (`src/batch/runner.ts`)
+ *   directly, with {@link writeFolderAtomic}.
  *
  * A frame without a prediction is written as an empty mask of the video's size (the server needs every
  * frame) and reported.
  */
 import { createWriteStream, existsSync } from 'node:fs';
-import { mkdir, readFile, rename } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import yazl from 'yazl';
 import sharp from 'sharp';
 import { PipelineError } from '../errors';
 import type { Dataset } from './datasets';
-import { decodeLabelPng, encodeBinaryPng, encodeIndexedPng } from './png';
-import { writeFolderAtomic } from './runner';
+import { decodeLabelPng, encodeBinaryPng, encodeIndexedPng } from '../masks/labelPng';
+
+/** Writes a folder of PNGs as a whole: into a temporary sibling, then renamed over the final folder. */
+export async function writeFolderAtomic(dir: string, files: Array<{ name: string; bytes: Uint8Array }>): Promise<void> {
+  const tmp = `${dir}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  await mkdir(tmp, { recursive: true });
+  for (const f of files) {
+    await writeFile(path.join(tmp, f.name), f.bytes);
+  }
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(path.dirname(dir), { recursive: true });
+  await rename(tmp, dir);
+}
 
 async function frameSize(file: string): Promise<{ width: number; height: number }> {
   const meta = await sharp(file).metadata();

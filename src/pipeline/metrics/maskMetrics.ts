@@ -9,6 +9,7 @@
  *   counts (popcount) handle 32 pixels at a time and give exactly the per-pixel values;
  * - F only needs counts, so the dilated maps are never compared pixel by pixel twice.
  */
+import { AVSS_CLASSES } from '../masks/labelPng';
 
 /** DAVIS `bound_th`: boundary tolerance as a fraction of the image diagonal. */
 export const BOUND_TH = 0.008;
@@ -674,8 +675,6 @@ export function avsScores(videos: Array<{ preds: Uint8Array[]; gts: Uint8Array[]
   return { mJ: count === 0 ? 0 : sumJ / count, mF: count === 0 ? 0 : sumF / count, count };
 }
 
-/** Number of AVSS classes (background + 70 objects). */
-export const AVSS_CLASSES = 71;
 /** Side of the square AVSS masks are resized to (nearest) before scoring. */
 export const AVSS_SIZE = 224;
 
@@ -778,28 +777,4 @@ export class AvssAccumulator {
       classFrames: Array.from(this._count),
     };
   }
-}
-
-/**
- * The AVSBench-semantic colour palette (`_getpallete`, 71 entries): the same bit construction as the
- * DAVIS palette, so class k has the DAVIS colour of index k.
- */
-export function avssPalette(classes = AVSS_CLASSES): number[][] {
-  const out: number[][] = [];
-  for (let j = 0; j < classes; j++) {
-    let lab = j;
-    let r = 0;
-    let g = 0;
-    let b = 0;
-    let i = 0;
-    while (lab > 0) {
-      r |= ((lab >> 0) & 1) << (7 - i);
-      g |= ((lab >> 1) & 1) << (7 - i);
-      b |= ((lab >> 2) & 1) << (7 - i);
-      i++;
-      lab >>= 3;
-    }
-    out.push([r, g, b]);
-  }
-  return out;
 }

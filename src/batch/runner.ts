@@ -13,35 +13,24 @@
  *   (Slurm `--array`, Kubernetes indexed jobs) runs each video exactly once.
  */
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { STAGE_LANGUAGE } from '../../common/mime';
-import { ExperimentRecorder, runNotebook, type CellHostContext, type CellLike } from '../cells';
-import type { MaskData, ReferenceData } from '../domain';
-import { PipelineError, isCancellation, throwIfAborted } from '../errors';
-import type { StageEvent } from '../events';
-import type { ExperimentRecord } from '../format/model';
-import { decodeRle } from '../masks/rle';
-import { writeFileAtomic } from '../run/runFolder';
-import { NotebookSession } from '../session';
-import { STAGE_SCHEMAS } from '../stages/registry';
-import type { RleMask } from '../domain';
-import { datasetVideos, shardVideos, type Dataset, type DatasetItem, type DatasetKind } from './datasets';
-import { avssPalette } from './metrics';
-import { type ClassMatch, nearestClass } from '../audio/vocabulary';
-import { encodeBinaryPng, encodeIndexedPng, encodeRgbPng } from './png';
-import { DAVIS_BACKGROUND_LOGIT, composeByLogits, fromSparse, readLogitsFile } from '../masks/logits';
-
-/** Video-stage preset name per dataset kind. */
-export const VIDEO_PRESET: Record<DatasetKind, string> = {
-  'ref-youtube-vos': 'ref-youtube-vos',
-  'ref-davis17': 'ref-davis17',
-  mevis: 'mevis',
-  'avs-s4': 'avsbench-s4',
-  'avs-ms3': 'avsbench-ms3',
-  avss: 'avss',
-  'avs-v2': 'avss-v2-binary',
-};
+import { STAGE_LANGUAGE } from '../common/mime';
+import { ExperimentRecorder, runNotebook, type CellHostContext, type CellLike } from '../pipeline/cells';
+import type { MaskData, ReferenceData } from '../pipeline/domain';
+import { PipelineError, isCancellation, throwIfAborted } from '../pipeline/errors';
+import type { StageEvent } from '../pipeline/events';
+import type { ExperimentRecord } from '../pipeline/format/model';
+import { decodeRle } from '../pipeline/masks/rle';
+import { writeFileAtomic } from '../pipeline/run/runFolder';
+import { NotebookSession } from '../pipeline/session';
+import { STAGE_SCHEMAS } from '../pipeline/stages/registry';
+import type { RleMask } from '../pipeline/domain';
+import { datasetVideos, shardVideos, type Dataset, type DatasetItem } from '../pipeline/benchmarks/datasets';
+import { type ClassMatch, nearestClass } from '../pipeline/audio/vocabulary';
+import { avssPalette, encodeBinaryPng, encodeIndexedPng, encodeRgbPng } from '../pipeline/masks/labelPng';
+import { writeFolderAtomic } from '../pipeline/benchmarks/writers';
+import { DAVIS_BACKGROUND_LOGIT, composeByLogits, fromSparse, readLogitsFile } from '../pipeline/masks/logits';
 
 /** Extra YAML fields per stage for every item (ablations: `{ 'pivot-frame': { strategy: 'middle' } }`). */
 export type StageOverrides = Partial<Record<'video' | 'reference' | 'lbru' | 'pivot-frame' | 'pivot-box' | 'propagate', Record<string, unknown>>>;
@@ -192,18 +181,6 @@ export async function semanticMasks(masks: MaskData, classOf: (objectId: number)
   return frames;
 }
 
-/** Writes a folder of PNGs as a whole: into a temporary sibling, then renamed over the final folder. */
-export async function writeFolderAtomic(dir: string, files: Array<{ name: string; bytes: Uint8Array }>): Promise<void> {
-  const tmp = `${dir}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  await mkdir(tmp, { recursive: true });
-  for (const f of files) {
-    await writeFile(path.join(tmp, f.name), f.bytes);
-  }
-  await rm(dir, { recursive: true, force: true });
-  await mkdir(path.dirname(dir), { recursive: true });
-  await rename(tmp, dir);
-}
-
 /** File-system-safe name of an item id (`video/3` -> `video__3`). */
 export function itemFileName(id: string): string {
   return id.replace(/[^A-Za-z0-9._-]/g, (c) => (c === '/' ? '__' : `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
@@ -340,7 +317,7 @@ export async function runDataset(options: DatasetRunOptions): Promise<DatasetRun
     let status: ItemStatus;
     try {
       const out = await runPipeline(
-        { source, expression: item.expression, audioPath: item.audioPath, mode: isAvs ? 'avs' : 'rvos', preset: VIDEO_PRESET[ds.kind], overrides },
+        { source, expression: item.expression, audioPath: item.audioPath, mode: isAvs ? 'avs' : 'rvos', preset: ds.kind, overrides },
         host, runDir, signal, (e, stage) => options.onEvent?.(e, stage, item),
       );
       const { masks } = out;

@@ -16,20 +16,46 @@
  * - `mevis`: `<split>/meta_expressions.json`, `<split>/JPEGImages/<video>/<frame>.jpg`,
  *   `<split>/mask_dict.json` (COCO RLE per annotation id and frame; absent for the server split `valid`).
  *   Videos and expressions may be objects keyed by id or arrays; `obj_id`/`anno_id` scalars or arrays.
- * - `avs-s4`: `Single-source/s4_meta_data.csv`, `Single-source/s4_data/{visual_frames,audio_wav,gt_masks}/<split>/<category>/...`.
- * - `avs-ms3`: `Multi-sources/ms3_meta_data.csv`, `Multi-sources/ms3_data/visual_frames/<video>/<video>.mp4_<k>.png`,
+ * - `avsbench-s4`: `Single-source/s4_meta_data.csv`, `Single-source/s4_data/{visual_frames,audio_wav,gt_masks}/<split>/<category>/...`.
+ * - `avsbench-ms3`: `Multi-sources/ms3_meta_data.csv`, `Multi-sources/ms3_data/visual_frames/<video>/<video>.mp4_<k>.png`,
  *   `audio_wav/<split>/<video>.wav`, `gt_masks/<split>/<video>/<video>_<k>.png`.
- * - `avss` and `avs-v2` (binary scoring of the `v2` subset): `metadata.csv` (uid, split, label),
+ * - `avss` and `avss-v2-binary` (binary scoring of the `v2` subset): `metadata.csv` (uid, split, label),
  *   `<label>/<uid>/frames/<k>.jpg`, `<label>/<uid>/audio.wav`, `<label>/<uid>/labels_rgb/<k>.png`.
  */
 import { existsSync } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { PipelineError } from '../errors';
+import type { PRESETS } from '../sampling';
 
-/** Dataset kinds `--dataset` accepts. */
-export const DATASET_KINDS = ['ref-youtube-vos', 'ref-davis17', 'mevis', 'avs-s4', 'avs-ms3', 'avss', 'avs-v2'] as const;
+/**
+ * Dataset kinds `--dataset` and the evaluate stage accept. They are the names of the video-stage
+ * presets (`PRESETS` in sampling.ts) too, so one benchmark has one name everywhere.
+ */
+export const DATASET_KINDS = ['ref-youtube-vos', 'ref-davis17', 'mevis', 'avsbench-s4', 'avsbench-ms3', 'avss', 'avss-v2-binary'] as const satisfies ReadonlyArray<keyof typeof PRESETS>;
 export type DatasetKind = (typeof DATASET_KINDS)[number];
+
+/** Earlier spellings of dataset kinds, still read (with a deprecation notice) from command lines, cells and score files. */
+export const DEPRECATED_DATASET_KINDS: Readonly<Record<string, DatasetKind>> = {
+  'avs-s4': 'avsbench-s4',
+  'avs-ms3': 'avsbench-ms3',
+  'avs-v2': 'avss-v2-binary',
+};
+
+/**
+ * The dataset kind a name means, with a deprecation notice when the name is an earlier spelling;
+ * undefined for a name that is neither.
+ */
+export function resolveDatasetKind(name: string): { kind: DatasetKind; notice?: string } | undefined {
+  if ((DATASET_KINDS as readonly string[]).includes(name)) {
+    return { kind: name as DatasetKind };
+  }
+  if (!Object.hasOwn(DEPRECATED_DATASET_KINDS, name)) {
+    return undefined;
+  }
+  const kind = DEPRECATED_DATASET_KINDS[name];
+  return { kind, notice: `dataset kind "${name}" is deprecated; use "${kind}" (the name of its video preset). "${name}" is still read for now.` };
+}
 
 /** One frame of a dataset video. */
 export interface DatasetFrame {
@@ -79,20 +105,20 @@ export const DEFAULT_SPLIT: Record<DatasetKind, string> = {
   'ref-youtube-vos': 'valid',
   'ref-davis17': 'valid',
   mevis: 'valid_u',
-  'avs-s4': 'test',
-  'avs-ms3': 'test',
+  'avsbench-s4': 'test',
+  'avsbench-ms3': 'test',
   avss: 'test',
-  'avs-v2': 'test',
+  'avss-v2-binary': 'test',
 };
 
 const LAYOUTS: Record<DatasetKind, string> = {
   'ref-youtube-vos': 'meta_expressions/<split>/meta_expressions.json and <split>/JPEGImages/<video>/<frame>.jpg (train: <split>/Annotations/<video>/<frame>.png)',
   'ref-davis17': 'meta_expressions/<split>/meta_expressions.json with <split>/JPEGImages/<video>/ and <split>/Annotations/<video>/ (ReferFormer layout), or davis_text_annotations/Davis17_annot1.txt ... with DAVIS/JPEGImages/480p, DAVIS/Annotations_unsupervised/480p, DAVIS/ImageSets/2017/<split>.txt',
   mevis: '<split>/meta_expressions.json, <split>/JPEGImages/<video>/<frame>.jpg and <split>/mask_dict.json',
-  'avs-s4': 'Single-source/s4_meta_data.csv and Single-source/s4_data/{visual_frames,audio_wav,gt_masks}/<split>/<category>/<video>...',
-  'avs-ms3': 'Multi-sources/ms3_meta_data.csv and Multi-sources/ms3_data/{visual_frames/<video>/<video>.mp4_<k>.png, audio_wav/<split>/<video>.wav, gt_masks/<split>/<video>/<video>_<k>.png}',
+  'avsbench-s4': 'Single-source/s4_meta_data.csv and Single-source/s4_data/{visual_frames,audio_wav,gt_masks}/<split>/<category>/<video>...',
+  'avsbench-ms3': 'Multi-sources/ms3_meta_data.csv and Multi-sources/ms3_data/{visual_frames/<video>/<video>.mp4_<k>.png, audio_wav/<split>/<video>.wav, gt_masks/<split>/<video>/<video>_<k>.png}',
   avss: 'metadata.csv and <label>/<uid>/{frames/<k>.jpg, audio.wav, labels_rgb/<k>.png}',
-  'avs-v2': 'metadata.csv and v2/<uid>/{frames/<k>.jpg, audio.wav, labels_rgb/<k>.png}',
+  'avss-v2-binary': 'metadata.csv and v2/<uid>/{frames/<k>.jpg, audio.wav, labels_rgb/<k>.png}',
 };
 
 /** One-line example trees of each dataset kind's folder (`--help`). */
@@ -100,10 +126,10 @@ export const DATASET_EXAMPLES: Record<DatasetKind, string> = {
   'ref-youtube-vos': 'ytvos/{meta_expressions/valid/meta_expressions.json, valid/JPEGImages/003234408d/00000.jpg}',
   'ref-davis17': 'refdavis/{meta_expressions/valid/meta_expressions.json, valid/JPEGImages/bike-packing/00000.jpg, valid/Annotations/bike-packing/00000.png}',
   mevis: 'mevis/valid_u/{meta_expressions.json, mask_dict.json, JPEGImages/0a4d0f2e4fa7/00000.jpg}',
-  'avs-s4': 'AVSBench/Single-source/{s4_meta_data.csv, s4_data/visual_frames/test/dog/-0OQjWg_6bQ_1000_6000/-0OQjWg_6bQ_1000_6000_1.png}',
-  'avs-ms3': 'AVSBench/Multi-sources/{ms3_meta_data.csv, ms3_data/gt_masks/test/0h8X4l3Cq2Q/0h8X4l3Cq2Q_1.png}',
+  'avsbench-s4': 'AVSBench/Single-source/{s4_meta_data.csv, s4_data/visual_frames/test/dog/-0OQjWg_6bQ_1000_6000/-0OQjWg_6bQ_1000_6000_1.png}',
+  'avsbench-ms3': 'AVSBench/Multi-sources/{ms3_meta_data.csv, ms3_data/gt_masks/test/0h8X4l3Cq2Q/0h8X4l3Cq2Q_1.png}',
   avss: 'AVSBench-semantic/{metadata.csv, v1s/_-3ImeXHqpk_0/{frames/0.jpg, audio.wav, labels_rgb/0.png}}',
-  'avs-v2': 'AVSBench-semantic/{metadata.csv, v2/_2BIbJqn4vc_0/{frames/0.jpg, audio.wav, labels_rgb/0.png}}',
+  'avss-v2-binary': 'AVSBench-semantic/{metadata.csv, v2/_2BIbJqn4vc_0/{frames/0.jpg, audio.wav, labels_rgb/0.png}}',
 };
 
 /** The expected layout of a dataset kind, in words (used in errors and `--help`). */
@@ -235,12 +261,12 @@ function readKind(kind: DatasetKind, absRoot: string, s: string): Promise<Datase
       return readRefDavis(absRoot, s);
     case 'mevis':
       return readMevis(absRoot, s);
-    case 'avs-s4':
+    case 'avsbench-s4':
       return readS4(absRoot, s);
-    case 'avs-ms3':
+    case 'avsbench-ms3':
       return readMs3(absRoot, s);
     case 'avss':
-    case 'avs-v2':
+    case 'avss-v2-binary':
       return readAvss(kind, absRoot, s);
   }
 }
@@ -386,7 +412,7 @@ function avsRoot(root: string, sub: string): string {
 }
 
 async function readS4(root: string, split: string): Promise<Dataset> {
-  const kind: DatasetKind = 'avs-s4';
+  const kind: DatasetKind = 'avsbench-s4';
   const base = avsRoot(root, 'Single-source');
   const csv = path.join(base, 's4_meta_data.csv');
   await requireFile(kind, csv);
@@ -411,7 +437,7 @@ async function readS4(root: string, split: string): Promise<Dataset> {
 }
 
 async function readMs3(root: string, split: string): Promise<Dataset> {
-  const kind: DatasetKind = 'avs-ms3';
+  const kind: DatasetKind = 'avsbench-ms3';
   const base = avsRoot(root, 'Multi-sources');
   const csv = path.join(base, 'ms3_meta_data.csv');
   await requireFile(kind, csv);
@@ -434,11 +460,11 @@ async function readMs3(root: string, split: string): Promise<Dataset> {
   return { kind, root, split, items, gtDirs, hasGroundTruth: true };
 }
 
-async function readAvss(kind: 'avss' | 'avs-v2', root: string, split: string): Promise<Dataset> {
+async function readAvss(kind: 'avss' | 'avss-v2-binary', root: string, split: string): Promise<Dataset> {
   const csv = path.join(root, 'metadata.csv');
   await requireFile(kind, csv);
   let rows = parseCsv(await readFile(csv, 'utf8')).filter((r) => r.split === split);
-  if (kind === 'avs-v2') {
+  if (kind === 'avss-v2-binary') {
     rows = rows.filter((r) => r.label === 'v2');
   }
   const items: DatasetItem[] = [];
