@@ -188,6 +188,6 @@ export function promptMarkdown(prompt: RenderedPrompt, what: string): string {
  * miss, a model that cannot serve the stage) rather than mark one clip invalid (a backend that kept
  * failing after retries, or refused this one request): decided on the error's kind ({@link LlmError.llmKind}).
  */
-export function isFatalLlmError(err: unknown): boolean {
+function isFatalLlmError(err: unknown): boolean {
   return !(err instanceof LlmError && err.perRequest);
 }

@@ -91,7 +91,7 @@ export function paintRle(rle: { size: [number, number]; counts: string | number[
 }
 
 /** `rgb(r, g, b)` / `#rrggbb` -> components; grey when unparseable. */
-export function parseColour(c: string): [number, number, number] {
+function parseColour(c: string): [number, number, number] {
   const m = /rgba?\(\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)/.exec(c);
   if (m) {
     return [Number(m[1]), Number(m[2]), Number(m[3])];

@@ -12,7 +12,6 @@ import sharp from 'sharp';
 import type { PipelineErrorKind } from '../../../src/pipeline/errors';
 import { LlmError, type LlmErrorKind } from '../../../src/pipeline/llm/errors';
 import { type LlmEvent, type LlmRequest, type LlmServiceEnv, createLlmService } from '../../../src/pipeline/llm/service';
-import { isFatalLlmError } from '../../../src/pipeline/llm/streaming';
 import { type LlmSettings, defaultSettings } from '../../../src/pipeline/settings';
 import { OpenAiTestServer, type ScriptedReply } from '../../tooling/openaiServer';
 
@@ -33,7 +32,7 @@ async function failure(gen: AsyncGenerator<LlmEvent, unknown, void>): Promise<Ll
 interface Expected {
   llmKind: LlmErrorKind;
   kind: PipelineErrorKind;
-  /** Whether a multi-clip stage fails the cell (true) or marks the clip invalid (false). */
+  /** Whether a multi-clip stage fails the cell (true) or marks the clip invalid (false): `asClipTrace` of src/pipeline/llm/streaming.ts. */
   fatal: boolean;
 }
 
@@ -61,7 +60,7 @@ suite('LLM error kinds through the local OpenAI-compatible server', () => {
     createLlmService(env(envOver)).complete(req, { settings: settings(over), stage: 'pivot-frame', cellId: 'pf', signal });
 
   const check = (err: LlmError, expected: Expected, what: string): void => {
-    assert.deepEqual({ llmKind: err.llmKind, kind: err.kind, fatal: isFatalLlmError(err) }, expected, `${what}: ${err.message}`);
+    assert.deepEqual({ llmKind: err.llmKind, kind: err.kind, fatal: !err.perRequest }, expected, `${what}: ${err.message}`);
     assert.equal(err.cellId, 'pf', what);
   };
 
