@@ -100,7 +100,7 @@ export interface RunnerHost {
 
 /**
  * Runs the cells of one item and returns the propagate result. A failing cell throws a PipelineError
- * that names the stage (a stage that has not landed yet throws `not-available`).
+ * that names the stage.
  *
  * @example
  * const out = await runPipeline({ source: 'clip.mp4', expression: 'the dog', mode: 'rvos' }, host, runDir, signal);
@@ -364,12 +364,6 @@ export async function runDataset(options: DatasetRunOptions): Promise<DatasetRun
     } catch (err) {
       if (isCancellation(err)) {
         throw err;
-      }
-      if (err instanceof PipelineError && err.kind === 'not-available') {
-        throw new PipelineError(
-          `${err.message} \`alref eval\` runs the full pipeline on every item, so it cannot run until that stage lands. \`alref score\` still evaluates predictions you already have.`,
-          { stage: err.stage, kind: 'not-available', field: err.field, cause: err },
-        );
       }
       if (err instanceof PipelineError && isSetupError(err)) {
         throw new PipelineError(`${item.id}: ${err.message} This would fail every item, so the run stops here; nothing was written for this item.`, {

@@ -3,9 +3,8 @@ import * as vscode from 'vscode';
 import { NOTEBOOK_TYPE, STAGE_LANGUAGE } from '../common/mime';
 import { fromNotebookDocument } from '../notebook/convert';
 import { exportIpynb } from '../pipeline/format/ipynb';
+import type { CommandDeps, CommandHandlers } from './commandIds';
 
-export const COMMAND_EXPORT_IPYNB = 'alref.exportIpynb';
-export const COMMAND_NEW_NOTEBOOK = 'alref.newNotebook';
 
 function activeAlrefNotebook(uri?: vscode.Uri): vscode.NotebookDocument | undefined {
   if (uri) {
@@ -16,12 +15,12 @@ function activeAlrefNotebook(uri?: vscode.Uri): vscode.NotebookDocument | undefi
 }
 
 /**
- * `alref.exportIpynb` (optional args: notebook URI, target URI; returns the target URI) and
- * `alref.newNotebook` (opens an untitled notebook with an intro and a video cell).
+ * Notebook document commands: `exportIpynb` (optional args: notebook URI, target URI; returns the
+ * target URI) and `newNotebook` (opens an untitled notebook with an intro and a video cell).
  */
-export function registerCommands(log: vscode.LogOutputChannel): vscode.Disposable {
-  return vscode.Disposable.from(
-    vscode.commands.registerCommand(COMMAND_EXPORT_IPYNB, async (notebookUri?: vscode.Uri, target?: vscode.Uri) => {
+export function notebookCommands({ log }: CommandDeps): CommandHandlers<'exportIpynb' | 'newNotebook'> {
+  return {
+    exportIpynb: async (notebookUri?: vscode.Uri, target?: vscode.Uri) => {
       const nb = activeAlrefNotebook(notebookUri instanceof vscode.Uri ? notebookUri : undefined);
       if (!nb) {
         void vscode.window.showErrorMessage(vscode.l10n.t('Open an AL-Ref notebook to export it.'));
@@ -43,8 +42,8 @@ export function registerCommands(log: vscode.LogOutputChannel): vscode.Disposabl
       }
       log.info(`Exported ${nb.uri.toString()} to ${dest.toString()}`);
       return dest;
-    }),
-    vscode.commands.registerCommand(COMMAND_NEW_NOTEBOOK, async () => {
+    },
+    newNotebook: async () => {
       const intro = new vscode.NotebookCellData(vscode.NotebookCellKind.Markup, '# New AL-Ref notebook\n\nOne stage per cell; run them in order.', 'markdown');
       const video = new vscode.NotebookCellData(vscode.NotebookCellKind.Code, 'stage: video\nsource: path/to/video.mp4\nmode: rvos\n', STAGE_LANGUAGE);
       const data = new vscode.NotebookData([intro, video]);
@@ -52,6 +51,6 @@ export function registerCommands(log: vscode.LogOutputChannel): vscode.Disposabl
       const doc = await vscode.workspace.openNotebookDocument(NOTEBOOK_TYPE, data);
       await vscode.window.showNotebookDocument(doc);
       return doc.uri;
-    }),
-  );
+    },
+  };
 }

@@ -4,7 +4,7 @@ import { defaultSettings } from '../pipeline/settings';
 import type { PipelineSettings } from '../pipeline/settings';
 
 /** Configuration section: every `alref.<path>` setting maps onto the settings field at `<path>`. */
-export const CONFIG_SECTION = 'alref';
+const CONFIG_SECTION = 'alref';
 
 /**
  * Builds {@link PipelineSettings} from `alref.*` configuration. Keys mirror the settings shape

@@ -8,10 +8,13 @@ import { registerRendererMessaging } from '../notebook/messaging';
 import { AlrefNotebookSerializer, SERIALIZER_OPTIONS } from '../notebook/serializer';
 import { NotebookSessions } from '../notebook/sessions';
 import { StalenessStatusBar } from '../notebook/statusBar';
+import { disposeSharedRuntimes } from '../pipeline/models/runtime';
 import { createServices } from '../pipeline/services';
-import { registerCommands } from './commands';
+import { COMMANDS, type CommandDeps, type CommandHandlers, type CommandName, INTERNAL_COMMAND_CELL_STATUS_ITEMS } from './commandIds';
+import { notebookCommands } from './commands';
 import { readSettings } from './config';
-import { REGISTRATIONS } from './registrations';
+import { llmCommands } from './llmCommands';
+import { modelCommands } from './modelCommands';
 
 /** Constructs the collaborators and registers them. No heavy work here: backends start on first run. */
 export function activate(context: vscode.ExtensionContext): void {
@@ -43,8 +46,7 @@ export function activate(context: vscode.ExtensionContext): void {
     controller,
     statusBar,
     vscode.notebooks.registerNotebookCellStatusBarItemProvider(NOTEBOOK_TYPE, statusBar),
-    // Not contributed (no palette entry): lets the in-host tests read what a cell's status bar shows.
-    vscode.commands.registerCommand('alref._cellStatusItems', (uri: vscode.Uri | string, index: number) => {
+    vscode.commands.registerCommand(INTERNAL_COMMAND_CELL_STATUS_ITEMS, (uri: vscode.Uri | string, index: number) => {
       const nb = vscode.workspace.notebookDocuments.find((d) => d.uri.toString() === uri.toString());
       const cell = nb?.cellAt(index);
       return cell ? statusBar.provideCellStatusBarItems(cell).map((i) => ({ text: i.text, tooltip: typeof i.tooltip === 'string' ? i.tooltip : undefined })) : [];
@@ -53,9 +55,12 @@ export function activate(context: vscode.ExtensionContext): void {
     registerCompletions(),
     registerCellIdKeeper(),
     registerRendererMessaging(sessions, log),
-    registerCommands(log),
+    // onnxruntime sessions are native resources: free them when the extension goes away
+    { dispose: () => void disposeSharedRuntimes() },
   );
-  for (const register of REGISTRATIONS) {
-    context.subscriptions.push(register(context, { log, sessions, settings }));
+  const deps: CommandDeps = { context, log, sessions, settings };
+  const handlers: CommandHandlers = { ...notebookCommands(deps), ...llmCommands(deps), ...modelCommands(deps) };
+  for (const name of Object.keys(COMMANDS) as CommandName[]) {
+    context.subscriptions.push(vscode.commands.registerCommand(COMMANDS[name], handlers[name]));
   }
 }

@@ -1,15 +1,10 @@
 import * as vscode from 'vscode';
 import { NOTEBOOK_TYPE } from '../common/mime';
-import type { RegistrationDeps } from './registrations';
+import { NOTEBOOK_LLM_MODE_KEY } from '../pipeline/cells/settingsMerge';
+import type { CommandDeps, CommandHandlers } from './commandIds';
 
 /** SecretStorage key of the API key; `createServices` reads it as `alref.<secret name>`. */
-export const API_KEY_SECRET = 'alref.openai-api-key';
-export const COMMAND_SET_API_KEY = 'alref.setApiKey';
-export const COMMAND_CLEAR_API_KEY = 'alref.clearApiKey';
-export const COMMAND_SET_LLM_MODE = 'alref.setLlmMode';
-
-/** Notebook metadata key (inside `metadata.alref`) that overrides `alref.llm.mode` for one notebook. */
-export const LLM_MODE_METADATA_KEY = 'llmMode';
+const API_KEY_SECRET = 'alref.openai-api-key';
 
 const MODES = ['live', 'record', 'replay'] as const;
 
@@ -18,10 +13,11 @@ const MODES = ['live', 'record', 'replay'] as const;
  * never shown, logged or written to a notebook), and choose the notebook's LLM mode
  * (`metadata.alref.llmMode`: live, record or replay).
  */
-export function registerLlmCommands(context: vscode.ExtensionContext, deps: RegistrationDeps): vscode.Disposable {
-  return vscode.Disposable.from(
+export function llmCommands(deps: CommandDeps): CommandHandlers<'setApiKey' | 'clearApiKey' | 'setLlmMode'> {
+  const { context } = deps;
+  return {
     // An optional string argument (scripts, tests) stores that key without prompting.
-    vscode.commands.registerCommand(COMMAND_SET_API_KEY, async (value?: unknown) => {
+    setApiKey: async (value?: unknown) => {
       const endpoint = deps.settings().llm.baseUrl || 'https://api.openai.com/v1';
       const given = typeof value === 'string' && value.trim() !== '' ? value : undefined;
       const key = given ?? await vscode.window.showInputBox({
@@ -37,19 +33,19 @@ export function registerLlmCommands(context: vscode.ExtensionContext, deps: Regi
       await context.secrets.store(API_KEY_SECRET, key.trim());
       deps.log.info('An LLM API key was stored in Secret Storage.');
       void vscode.window.showInformationMessage(vscode.l10n.t('AL-Ref: API key saved in Secret Storage.'));
-    }),
-    vscode.commands.registerCommand(COMMAND_CLEAR_API_KEY, async () => {
+    },
+    clearApiKey: async () => {
       await context.secrets.delete(API_KEY_SECRET);
       deps.log.info('The LLM API key was removed from Secret Storage.');
       void vscode.window.showInformationMessage(vscode.l10n.t('AL-Ref: API key removed.'));
-    }),
-    vscode.commands.registerCommand(COMMAND_SET_LLM_MODE, async (mode?: string) => {
+    },
+    setLlmMode: async (mode?: string) => {
       const editor = vscode.window.activeNotebookEditor;
       if (!editor || editor.notebook.notebookType !== NOTEBOOK_TYPE) {
         void vscode.window.showErrorMessage(vscode.l10n.t('Open an AL-Ref notebook to set its LLM mode.'));
         return;
       }
-      const current = (editor.notebook.metadata?.alref as Record<string, unknown> | undefined)?.[LLM_MODE_METADATA_KEY];
+      const current = (editor.notebook.metadata?.alref as Record<string, unknown> | undefined)?.[NOTEBOOK_LLM_MODE_KEY];
       const chosen =
         mode && (MODES as readonly string[]).includes(mode)
           ? mode
@@ -70,10 +66,10 @@ export function registerLlmCommands(context: vscode.ExtensionContext, deps: Regi
         return;
       }
       const metadata = { ...(editor.notebook.metadata ?? {}) };
-      metadata.alref = { ...((metadata.alref as Record<string, unknown> | undefined) ?? {}), [LLM_MODE_METADATA_KEY]: chosen };
+      metadata.alref = { ...((metadata.alref as Record<string, unknown> | undefined) ?? {}), [NOTEBOOK_LLM_MODE_KEY]: chosen };
       const edit = new vscode.WorkspaceEdit();
       edit.set(editor.notebook.uri, [vscode.NotebookEdit.updateNotebookMetadata(metadata)]);
       await vscode.workspace.applyEdit(edit);
-    }),
-  );
+    },
+  };
 }

@@ -1,21 +1,16 @@
 import * as vscode from 'vscode';
 import { isCancellation } from '../pipeline/errors';
 import { BUILTIN_MODELS, loadUserManifest, mergeManifests } from '../pipeline/models/manifest';
-import { disposeSharedRuntimes } from '../pipeline/models/runtime';
 import { modelCacheDir } from '../pipeline/models/service';
 import { ModelStore } from '../pipeline/models/store';
-import type { RegistrationDeps } from './registrations';
-
-export const COMMAND_MODELS_PULL = 'alref.models.pull';
-export const COMMAND_MODELS_LIST = 'alref.models.list';
-export const COMMAND_MODELS_VERIFY = 'alref.models.verify';
-export const COMMAND_MODELS_PATH = 'alref.models.copyPath';
+import { COMMANDS, type CommandDeps, type CommandHandlers } from './commandIds';
 
 /**
  * Model store commands, the VS Code face of `alref models list | pull | verify | path`: downloads
  * run in a cancellable progress notification (a cancelled download resumes next time).
  */
-export function registerModelCommands(context: vscode.ExtensionContext, deps: RegistrationDeps): vscode.Disposable {
+export function modelCommands(deps: CommandDeps): CommandHandlers<'modelsPull' | 'modelsList' | 'modelsVerify' | 'modelsCopyPath'> {
+  const { context } = deps;
   const store = async (): Promise<ModelStore> => {
     const s = deps.settings().models;
     const entries = s.manifestFile ? mergeManifests(BUILTIN_MODELS, await loadUserManifest(s.manifestFile)) : BUILTIN_MODELS;
@@ -48,8 +43,8 @@ export function registerModelCommands(context: vscode.ExtensionContext, deps: Re
     void vscode.window.showErrorMessage(err instanceof Error ? err.message : String(err));
   };
 
-  return vscode.Disposable.from(
-    vscode.commands.registerCommand(COMMAND_MODELS_PULL, async (id?: string) => {
+  return {
+    modelsPull: async (id?: string) => {
       try {
         const st = await store();
         const modelId = id ?? (await pickModel(st, vscode.l10n.t('AL-Ref: download which model?'), true));
@@ -93,19 +88,19 @@ export function registerModelCommands(context: vscode.ExtensionContext, deps: Re
       } catch (err) {
         report(err);
       }
-    }),
-    vscode.commands.registerCommand(COMMAND_MODELS_LIST, async () => {
+    },
+    modelsList: async () => {
       try {
         const st = await store();
         const id = await pickModel(st, vscode.l10n.t('AL-Ref models (cache: {0})', st.cacheDir), false);
         if (id && !(await st.locate(id))) {
-          await vscode.commands.executeCommand(COMMAND_MODELS_PULL, id);
+          await vscode.commands.executeCommand(COMMANDS.modelsPull, id);
         }
       } catch (err) {
         report(err);
       }
-    }),
-    vscode.commands.registerCommand(COMMAND_MODELS_VERIFY, async (id?: string) => {
+    },
+    modelsVerify: async (id?: string) => {
       try {
         const st = await store();
         const modelId = id ?? (await pickModel(st, vscode.l10n.t('AL-Ref: verify which model?'), false));
@@ -125,8 +120,8 @@ export function registerModelCommands(context: vscode.ExtensionContext, deps: Re
       } catch (err) {
         report(err);
       }
-    }),
-    vscode.commands.registerCommand(COMMAND_MODELS_PATH, async (id?: string) => {
+    },
+    modelsCopyPath: async (id?: string) => {
       try {
         const st = await store();
         const modelId = id ?? (await pickModel(st, vscode.l10n.t('AL-Ref: copy the folder of which model?'), false));
@@ -142,8 +137,6 @@ export function registerModelCommands(context: vscode.ExtensionContext, deps: Re
       } catch (err) {
         report(err);
       }
-    }),
-    // onnxruntime sessions are native resources: free them when the extension goes away
-    { dispose: () => void disposeSharedRuntimes() },
-  );
+    },
+  };
 }

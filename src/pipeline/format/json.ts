@@ -36,7 +36,9 @@ export function setOwn(obj: Record<string, unknown>, key: string, value: unknown
 }
 
 /**
- * A copy of `value` whose plain objects have their keys in sorted order; `undefined` fields dropped.
+ * A copy of `value` whose plain objects have their keys in sorted order; `undefined` fields dropped
+ * (in arrays they become `null`, as `JSON.stringify` writes them). Used for notebook files and, through
+ * `stableStringify` (src/pipeline/run/hash.ts), for content hashes.
  * Objects and arrays nested deeper than `maxDepth` (the root is depth 1) throw a
  * {@link JsonTooDeepError} naming the place, before the recursion could exhaust the call stack; the
  * depth check of a write is this walk, with no second one.
@@ -44,7 +46,8 @@ export function setOwn(obj: Record<string, unknown>, key: string, value: unknown
 export function sortKeysDeep(value: unknown, maxDepth = MAX_JSON_DEPTH): unknown {
   const path: JsonPath = [];
   const walk = (v: unknown, depth: number): unknown => {
-    if (v === null || typeof v !== 'object') {
+    // Bytes (a Uint8Array) are left as they are: their index keys are no fields to sort.
+    if (v === null || typeof v !== 'object' || v instanceof Uint8Array) {
       return v;
     }
     if (depth > maxDepth) {

@@ -44,7 +44,7 @@ export function requestHash(request: NormalizedRequest): string {
 }
 
 /** Folder of recorded exchanges inside a run folder. */
-export function exchangesDir(runDir: string): string {
+function exchangesDir(runDir: string): string {
   return path.join(runDir, 'exchanges');
 }
 
@@ -97,7 +97,7 @@ function corrupt(runDir: string, hash: string, what: string, cause?: unknown): P
 }
 
 /** What is wrong with a parsed exchange file, in words, or undefined when it is a valid version-1 exchange for `hash`. */
-export function exchangeProblem(value: unknown, hash: string): string | undefined {
+function exchangeProblem(value: unknown, hash: string): string | undefined {
   const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
   const describe = (v: unknown): string => (v === undefined ? 'missing' : v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v).slice(0, 40)}`);
   if (!isObj(value)) {

@@ -1,9 +1,10 @@
 import OpenAI, { AzureOpenAI } from 'openai';
-import { PipelineError, throwIfAborted } from '../errors';
+import { PipelineError } from '../errors';
 import type { UsageSummary } from '../events';
 import type { LlmSettings } from '../settings';
 import { sha256 } from '../run/hash';
 import { type Exchange, type NormalizedRequest, exchangeLabel, exchangePath, readExchange, requestHash, writeExchange } from './exchanges';
+import { LlmError, type LlmErrorKind } from './errors';
 import { DEFAULT_IMAGE_LIMITS, type ImageLimits, type PreparedImage, dataUrl, prepareImage } from './images';
 import type { ParseResult } from './parsers';
 import { StreamRedactor, clipText, redactSecrets } from './redact';
@@ -103,7 +104,7 @@ export function createLlmService(env: LlmServiceEnv): LlmService {
 }
 
 /** Sum of usages; costs add when all are known. */
-export function addUsage(a: UsageSummary, b: UsageSummary): UsageSummary {
+function addUsage(a: UsageSummary, b: UsageSummary): UsageSummary {
   return {
     promptTokens: a.promptTokens + b.promptTokens,
     completionTokens: a.completionTokens + b.completionTokens,
@@ -114,7 +115,7 @@ export function addUsage(a: UsageSummary, b: UsageSummary): UsageSummary {
 }
 
 /** Cost in USD from the price table (USD per million tokens, by requested model id). */
-export function costOf(prices: LlmSettings['prices'], model: string, promptTokens: number, completionTokens: number): number | undefined {
+function costOf(prices: LlmSettings['prices'], model: string, promptTokens: number, completionTokens: number): number | undefined {
   const p = prices[model];
   if (!p) {
     return undefined;
@@ -122,15 +123,69 @@ export function costOf(prices: LlmSettings['prices'], model: string, promptToken
   return (promptTokens * p.input + completionTokens * p.output) / 1_000_000;
 }
 
-/** Removes the secret (and anything credential-like, see {@link redactSecrets}) from a message. */
-export function redact(message: string, secret: string | undefined): string {
-  return redactSecrets(message, secret);
-}
-
+/** A failure of one attempt that may go away on a retry; `kind` is what the final error reports. */
 class TransientError extends Error {
-  constructor(message: string, readonly retryAfterMs?: number) {
+  constructor(
+    message: string,
+    readonly kind: LlmErrorKind,
+    readonly retryAfterMs?: number,
+  ) {
     super(message);
   }
+}
+
+/** What one streamed attempt gave. */
+interface StreamResult {
+  text: string;
+  finishReason: string | null;
+  model?: string;
+  usage?: { prompt_tokens: number; completion_tokens: number };
+  latencyMs: number;
+}
+
+/** The request as recorded and hashed: image bytes replaced by their hash, mime, detail and size. */
+function normalizeRequest(request: LlmRequest, prepared: PreparedImage[][], settings: LlmSettings): NormalizedRequest {
+  return {
+    model: request.model,
+    messages: request.messages.map((m, i) => ({
+      role: m.role,
+      text: m.text,
+      ...(prepared[i].length > 0
+        ? { images: prepared[i].map((p) => ({ sha256: sha256(p.bytes), mime: p.mime, detail: settings.imageDetail, width: p.width, height: p.height })) }
+        : {}),
+    })),
+    temperature: settings.temperature,
+    maxTokens: settings.maxTokens,
+  };
+}
+
+/** The chat-completions body: streamed, with usage; images as data URLs; OpenAI's own endpoint takes `max_completion_tokens`. */
+function chatBody(request: LlmRequest, prepared: PreparedImage[][], settings: LlmSettings): Record<string, unknown> {
+  const messages = request.messages.map((m, i) =>
+    m.role === 'assistant'
+      ? { role: 'assistant' as const, content: m.text }
+      : {
+          role: 'user' as const,
+          content: [
+            { type: 'text' as const, text: m.text },
+            ...prepared[i].map((p) => ({ type: 'image_url' as const, image_url: { url: dataUrl(p), detail: settings.imageDetail } })),
+          ],
+        },
+  );
+  const isOpenAi = !settings.baseUrl;
+  return {
+    model: request.model,
+    messages,
+    stream: true as const,
+    stream_options: { include_usage: true },
+    ...(settings.temperature === null ? {} : { temperature: settings.temperature }),
+    ...(settings.maxTokens === null ? {} : isOpenAi ? { max_completion_tokens: settings.maxTokens } : { max_tokens: settings.maxTokens }),
+  };
+}
+
+/** `clip 2: ` for messages about a call with a label. */
+function labelPrefix(options: LlmCallOptions): string {
+  return options.label ? `${options.label}: ` : '';
 }
 
 class OpenAiLlmService implements LlmService {
@@ -145,7 +200,7 @@ class OpenAiLlmService implements LlmService {
     if (parsed.ok) {
       return { parsed, replies: [first], usage: first.usage, reasked: false };
     }
-    yield { type: 'warning', message: `${options.label ? `${options.label}: ` : ''}${parsed.message} Asking once more.` };
+    yield { type: 'warning', message: `${labelPrefix(options)}${parsed.message} Asking once more.` };
     yield { type: 'delta', text: `\n\n— re-ask: ${reask.trim()}\n\n` };
     const second = yield* this.complete(
       { model: request.model, messages: [...request.messages, { role: 'assistant', text: first.text }, { role: 'user', text: reask }] },
@@ -155,13 +210,44 @@ class OpenAiLlmService implements LlmService {
   }
 
   async *complete(request: LlmRequest, options: LlmCallOptions): AsyncGenerator<LlmEvent, LlmReply, void> {
-    const { settings, stage } = options;
-    throwIfAborted(options.signal, stage);
-    if (!request.model) {
-      throw new PipelineError('No model id is set for this stage. Set alref.llm.models in the settings, or `model:` in the cell.', {
-        stage, kind: 'invalid-input', field: 'model', cellId: options.cellId,
-      });
+    const { settings } = options;
+    checkCall(request, options);
+    const prepared = yield* this._prepareImages(request, options);
+    const normalized = normalizeRequest(request, prepared, settings);
+    const hash = requestHash(normalized);
+    if (settings.mode === 'replay') {
+      return yield* this._replay(request.model, hash, options);
     }
+    const apiKey = await this._apiKey(options);
+    const result = yield* this._streamWithRetries(request.model, chatBody(request, prepared, settings), apiKey, options);
+    const model = result.model ?? request.model;
+    const promptTokens = result.usage?.prompt_tokens ?? 0;
+    const completionTokens = result.usage?.completion_tokens ?? 0;
+    if (settings.mode === 'record') {
+      await this._record(
+        {
+          version: 1,
+          hash,
+          request: normalized,
+          reply: { text: result.text, model, finishReason: result.finishReason },
+          usage: { promptTokens, completionTokens },
+          latencyMs: result.latencyMs,
+          recordedAt: new Date().toISOString(),
+        },
+        options,
+      );
+    }
+    return {
+      text: result.text,
+      finishReason: result.finishReason,
+      exchangeHash: hash,
+      replayed: false,
+      usage: { promptTokens, completionTokens, latencyMs: result.latencyMs, costUsd: costOf(settings.prices, request.model, promptTokens, completionTokens), model },
+    };
+  }
+
+  /** Decodes and, where the provider's limits ask for it, downscales every image; warns for each one downscaled. */
+  private async *_prepareImages(request: LlmRequest, options: LlmCallOptions): AsyncGenerator<LlmEvent, PreparedImage[][], void> {
     const prepared: PreparedImage[][] = [];
     for (const m of request.messages) {
       const imgs: PreparedImage[] = [];
@@ -170,169 +256,125 @@ class OpenAiLlmService implements LlmService {
         try {
           p = await prepareImage(bytes, this._env.imageLimits ?? DEFAULT_IMAGE_LIMITS);
         } catch (err) {
-          throw new PipelineError(`An image for the LLM cannot be prepared: ${(err as Error).message}`, { stage, kind: 'invalid-input', cause: err, cellId: options.cellId });
+          throw new LlmError(`An image for the LLM cannot be prepared: ${(err as Error).message}`, 'bad-image', { stage: options.stage, cause: err, cellId: options.cellId });
         }
         if (p.downscaled) {
           yield {
             type: 'warning',
-            message: `${options.label ? `${options.label}: ` : ''}the image sent to ${request.model} was downscaled from ${p.downscaled.fromWidth}x${p.downscaled.fromHeight} to ${p.width}x${p.height} (${p.downscaled.reason}).`,
+            message: `${labelPrefix(options)}the image sent to ${request.model} was downscaled from ${p.downscaled.fromWidth}x${p.downscaled.fromHeight} to ${p.width}x${p.height} (${p.downscaled.reason}).`,
           };
         }
         imgs.push(p);
       }
       prepared.push(imgs);
     }
-    const normalized: NormalizedRequest = {
-      model: request.model,
-      messages: request.messages.map((m, i) => ({
-        role: m.role,
-        text: m.text,
-        ...(prepared[i].length > 0
-          ? { images: prepared[i].map((p) => ({ sha256: sha256(p.bytes), mime: p.mime, detail: settings.imageDetail, width: p.width, height: p.height })) }
-          : {}),
-      })),
-      temperature: settings.temperature,
-      maxTokens: settings.maxTokens,
-    };
-    const hash = requestHash(normalized);
+    return prepared;
+  }
 
-    if (settings.mode === 'replay') {
-      let ex: Exchange | undefined;
-      try {
-        ex = await readExchange(this._env.runDir, hash);
-      } catch (err) {
-        if (err instanceof PipelineError) {
-          err.cellId ??= options.cellId;
-        }
-        throw err;
+  /** Replay mode: the recorded reply, streamed in chunks; no network. */
+  private async *_replay(model: string, hash: string, options: LlmCallOptions): AsyncGenerator<LlmEvent, LlmReply, void> {
+    const { stage, settings } = options;
+    let ex: Exchange | undefined;
+    try {
+      ex = await readExchange(this._env.runDir, hash);
+    } catch (err) {
+      if (err instanceof PipelineError) {
+        err.cellId ??= options.cellId;
       }
-      if (!ex) {
-        throw new PipelineError(
-          `Replay: cell "${options.cellId ?? '?'}" sent a request (${request.model}, hash ${hash.slice(0, 12)}) that was not recorded in ${exchangeLabel(this._env.runDir, hash)}. ` +
-            'Run this cell in record mode (with an API key), or restore the run folder that came with the notebook.',
-          { stage, kind: 'replay-miss', cellId: options.cellId, file: exchangePath(this._env.runDir, hash) },
-        );
-      }
-      const size = Math.max(1, this._env.replayChunkSize ?? 24);
-      for (let i = 0; i < ex.reply.text.length; i += size) {
-        throwIfAborted(options.signal, stage);
-        yield { type: 'delta', text: ex.reply.text.slice(i, i + size) };
-      }
-      return {
-        text: ex.reply.text,
-        finishReason: ex.reply.finishReason,
-        exchangeHash: hash,
-        replayed: true,
-        usage: {
-          promptTokens: ex.usage.promptTokens,
-          completionTokens: ex.usage.completionTokens,
-          latencyMs: ex.latencyMs,
-          costUsd: costOf(settings.prices, request.model, ex.usage.promptTokens, ex.usage.completionTokens),
-          model: ex.reply.model,
-        },
-      };
+      throw err;
     }
-
-    const apiKey = settings.apiKey || (await this._env.getSecret('openai-api-key'));
-    if (!apiKey) {
-      throw new PipelineError(
-        'No API key is set. In VS Code run "AL-Ref: Set API Key"; for the CLI set OPENAI_API_KEY. Or switch the notebook to replay mode to use recorded exchanges.',
-        { stage, kind: 'invalid-input', field: 'apiKey', cellId: options.cellId },
+    if (!ex) {
+      throw new LlmError(
+        `Replay: cell "${options.cellId ?? '?'}" sent a request (${model}, hash ${hash.slice(0, 12)}) that was not recorded in ${exchangeLabel(this._env.runDir, hash)}. ` +
+          'Run this cell in record mode (with an API key), or restore the run folder that came with the notebook.',
+        'replay-miss',
+        { stage, cellId: options.cellId, file: exchangePath(this._env.runDir, hash) },
       );
     }
-    const client = this._client(settings, apiKey);
-    const messages = request.messages.map((m, i) =>
-      m.role === 'assistant'
-        ? { role: 'assistant' as const, content: m.text }
-        : {
-            role: 'user' as const,
-            content: [
-              { type: 'text' as const, text: m.text },
-              ...prepared[i].map((p) => ({ type: 'image_url' as const, image_url: { url: dataUrl(p), detail: settings.imageDetail } })),
-            ],
-          },
-    );
-    const isOpenAi = !settings.baseUrl;
-    const body = {
-      model: request.model,
-      messages,
-      stream: true as const,
-      stream_options: { include_usage: true },
-      ...(settings.temperature === null ? {} : { temperature: settings.temperature }),
-      ...(settings.maxTokens === null ? {} : isOpenAi ? { max_completion_tokens: settings.maxTokens } : { max_tokens: settings.maxTokens }),
+    const size = Math.max(1, this._env.replayChunkSize ?? 24);
+    for (let i = 0; i < ex.reply.text.length; i += size) {
+      throwIfCancelled(options);
+      yield { type: 'delta', text: ex.reply.text.slice(i, i + size) };
+    }
+    return {
+      text: ex.reply.text,
+      finishReason: ex.reply.finishReason,
+      exchangeHash: hash,
+      replayed: true,
+      usage: {
+        promptTokens: ex.usage.promptTokens,
+        completionTokens: ex.usage.completionTokens,
+        latencyMs: ex.latencyMs,
+        costUsd: costOf(settings.prices, model, ex.usage.promptTokens, ex.usage.completionTokens),
+        model: ex.reply.model,
+      },
     };
+  }
 
+  /** The key from the settings (CLI) or the host's secret store (VS Code). */
+  private async _apiKey(options: LlmCallOptions): Promise<string> {
+    const apiKey = options.settings.apiKey || (await this._env.getSecret('openai-api-key'));
+    if (!apiKey) {
+      throw new LlmError(
+        'No API key is set. In VS Code run "AL-Ref: Set API Key"; for the CLI set OPENAI_API_KEY. Or switch the notebook to replay mode to use recorded exchanges.',
+        'no-key',
+        { stage: options.stage, field: 'apiKey', cellId: options.cellId },
+      );
+    }
+    return apiKey;
+  }
+
+  /**
+   * Streams the reply, retrying transient failures up to `maxRetries` times with back-off (or the
+   * server's Retry-After); a retry after a partly streamed reply is announced with a `restart` event.
+   */
+  private async *_streamWithRetries(model: string, body: Record<string, unknown>, apiKey: string, options: LlmCallOptions): AsyncGenerator<LlmEvent, StreamResult, void> {
+    const { settings, stage } = options;
+    const client = this._client(settings, apiKey);
     const attempts = Math.max(0, settings.maxRetries) + 1;
     for (let attempt = 1; ; attempt++) {
-      throwIfAborted(options.signal, stage);
+      throwIfCancelled(options);
       const started = Date.now();
       let text = '';
-      let streamedAny = false;
       try {
         const result = yield* this._stream(client, body, settings.timeoutMs, options, apiKey, (t) => {
           text += t;
-          streamedAny = true;
         });
-        const latencyMs = Date.now() - started;
-        const promptTokens = result.usage?.prompt_tokens ?? 0;
-        const completionTokens = result.usage?.completion_tokens ?? 0;
-        const reply: LlmReply = {
-          text,
-          finishReason: result.finishReason,
-          exchangeHash: hash,
-          replayed: false,
-          usage: {
-            promptTokens,
-            completionTokens,
-            latencyMs,
-            costUsd: costOf(settings.prices, request.model, promptTokens, completionTokens),
-            model: result.model ?? request.model,
-          },
-        };
-        if (settings.mode === 'record') {
-          const ex: Exchange = {
-            version: 1,
-            hash,
-            request: normalized,
-            reply: { text, model: result.model ?? request.model, finishReason: result.finishReason },
-            usage: { promptTokens, completionTokens },
-            latencyMs,
-            recordedAt: new Date().toISOString(),
-          };
-          try {
-            await writeExchange(this._env.runDir, ex);
-          } catch (err) {
-            const label = exchangeLabel(this._env.runDir, hash);
-            // The atomic writer wraps the system error; its code is what the user can act on.
-            const code = (err as NodeJS.ErrnoException).code ?? ((err as { cause?: NodeJS.ErrnoException }).cause?.code);
-            throw new PipelineError(
-              `Cannot store the recorded exchange ${label} (${code ?? (err as Error).message}). Check that the run folder is writable and the disk has space, or switch the notebook to live mode.`,
-              { stage, kind: 'invalid-input', file: exchangePath(this._env.runDir, hash), cellId: options.cellId, cause: err },
-            );
-          }
-        }
-        return reply;
+        return { ...result, text, latencyMs: Date.now() - started };
       } catch (err) {
-        if (options.signal?.aborted) {
-          throw new PipelineError('Cancelled.', { stage, kind: 'cancelled', cellId: options.cellId });
-        }
-        const transient = this._classify(err, request.model, settings, apiKey, options);
+        throwIfCancelled(options);
+        const transient = this._classify(err, model, settings, apiKey, options);
+        const reason = redact(transient.message, apiKey);
         if (attempt >= attempts) {
-          throw new PipelineError(
-            `${request.model} did not answer after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${redact(transient.message, apiKey)}. Check the endpoint and the network, or raise alref.llm.maxRetries / alref.llm.timeoutMs.`,
-            { stage, kind: /time/i.test(transient.message) ? 'timeout' : 'backend', cellId: options.cellId },
+          throw new LlmError(
+            `${model} did not answer after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${reason}. Check the endpoint and the network, or raise alref.llm.maxRetries / alref.llm.timeoutMs.`,
+            transient.kind,
+            { stage, cellId: options.cellId },
           );
         }
         const delay = transient.retryAfterMs ?? Math.min(30_000, 500 * 2 ** (attempt - 1)) * (0.75 + Math.random() * 0.5);
-        yield {
-          type: 'warning',
-          message: `${options.label ? `${options.label}: ` : ''}${redact(transient.message, apiKey)}; retry ${attempt} of ${attempts - 1} in ${(delay / 1000).toFixed(1)} s.`,
-        };
-        if (streamedAny) {
-          yield { type: 'restart', reason: redact(transient.message, apiKey) };
+        yield { type: 'warning', message: `${labelPrefix(options)}${reason}; retry ${attempt} of ${attempts - 1} in ${(delay / 1000).toFixed(1)} s.` };
+        if (text) {
+          yield { type: 'restart', reason };
         }
-        await sleep(delay, options.signal);
+        await sleep(delay, options);
       }
+    }
+  }
+
+  /** Record mode: stores the exchange in the run folder. */
+  private async _record(ex: Exchange, options: LlmCallOptions): Promise<void> {
+    try {
+      await writeExchange(this._env.runDir, ex);
+    } catch (err) {
+      const label = exchangeLabel(this._env.runDir, ex.hash);
+      // The atomic writer wraps the system error; its code is what the user can act on.
+      const code = (err as NodeJS.ErrnoException).code ?? ((err as { cause?: NodeJS.ErrnoException }).cause?.code);
+      throw new LlmError(
+        `Cannot store the recorded exchange ${label} (${code ?? (err as Error).message}). Check that the run folder is writable and the disk has space, or switch the notebook to live mode.`,
+        'record-failed',
+        { stage: options.stage, file: exchangePath(this._env.runDir, ex.hash), cellId: options.cellId, cause: err },
+      );
     }
   }
 
@@ -344,7 +386,7 @@ class OpenAiLlmService implements LlmService {
     options: LlmCallOptions,
     apiKey: string,
     onText: (t: string) => void,
-  ): AsyncGenerator<LlmEvent, { finishReason: string | null; model?: string; usage?: { prompt_tokens: number; completion_tokens: number } }, void> {
+  ): AsyncGenerator<LlmEvent, Omit<StreamResult, 'text' | 'latencyMs'>, void> {
     const ctl = new AbortController();
     let timedOut = false;
     const onAbort = (): void => ctl.abort();
@@ -374,7 +416,7 @@ class OpenAiLlmService implements LlmService {
       for await (const chunk of stream as AsyncIterable<unknown>) {
         arm();
         if (chunk === null || typeof chunk !== 'object' || Array.isArray(chunk)) {
-          throw new TransientError(`the server sent a malformed event in the reply stream (${clipText(redactSecrets(JSON.stringify(chunk) ?? String(chunk), apiKey), 60)}, not a chat completion chunk)`);
+          throw new TransientError(`the server sent a malformed event in the reply stream (${clipText(redactSecrets(JSON.stringify(chunk) ?? String(chunk), apiKey), 60)}, not a chat completion chunk)`, 'stream');
         }
         const c = chunk as OpenAI.ChatCompletionChunk;
         gotChunk = true;
@@ -397,17 +439,17 @@ class OpenAiLlmService implements LlmService {
       }
     } catch (err) {
       if (timedOut) {
-        throw new TransientError(`no answer within ${Math.round(timeoutMs / 1000)} s (time-out)`);
+        throw timeoutError(timeoutMs);
       }
       if (err instanceof TransientError) {
         throw err;
       }
       if (err instanceof SyntaxError) {
         // The openai library could not parse a `data:` line of the event stream.
-        throw new TransientError(`the server sent a malformed event in the reply stream (not JSON: ${clipText(redactSecrets(err.message, apiKey), 100)})`);
+        throw new TransientError(`the server sent a malformed event in the reply stream (not JSON: ${clipText(redactSecrets(err.message, apiKey), 100)})`, 'stream');
       }
       if (gotChunk && !options.signal?.aborted && !(err instanceof OpenAI.APIError && err.status !== undefined)) {
-        throw new TransientError(`the reply stream was cut off before it finished (${err instanceof Error ? err.message : String(err)})`);
+        throw new TransientError(`the reply stream was cut off before it finished (${err instanceof Error ? err.message : String(err)})`, 'stream');
       }
       throw err;
     } finally {
@@ -415,10 +457,10 @@ class OpenAiLlmService implements LlmService {
       options.signal?.removeEventListener('abort', onAbort);
     }
     if (timedOut) {
-      throw new TransientError(`no answer within ${Math.round(timeoutMs / 1000)} s (time-out)`);
+      throw timeoutError(timeoutMs);
     }
     if (!sawFinish) {
-      throw new TransientError('the reply stream was cut off before it finished');
+      throw new TransientError('the reply stream was cut off before it finished', 'stream');
     }
     const rest = redactor.flush();
     if (rest) {
@@ -430,52 +472,23 @@ class OpenAiLlmService implements LlmService {
 
   /** Turns an error into a transient one (to retry) or throws the final, clear error. */
   private _classify(err: unknown, model: string, settings: LlmSettings, apiKey: string, options: LlmCallOptions): TransientError {
-    const stage = options.stage;
     if (err instanceof TransientError) {
       return err;
-    }
-    const endpoint = settings.baseUrl ? hostOf(settings.baseUrl) : 'api.openai.com';
-    if (err instanceof OpenAI.APIConnectionTimeoutError) {
-      return new TransientError(`no answer within ${Math.round(settings.timeoutMs / 1000)} s (time-out)`);
-    }
-    if (err instanceof OpenAI.APIConnectionError) {
-      return new TransientError(`cannot connect to ${endpoint}`);
-    }
-    if (err instanceof OpenAI.APIError) {
-      const status = err.status;
-      const serverMessage = clipText(redact(String((err.error as { message?: string } | undefined)?.message ?? err.message ?? ''), apiKey), 300);
-      if (status === 401 || status === 403) {
-        throw new PipelineError(
-          `${endpoint} rejected the API key (HTTP ${status}) for model ${model}. Set a valid key ("AL-Ref: Set API Key" in VS Code, OPENAI_API_KEY for the CLI).`,
-          { stage, kind: 'backend', field: 'apiKey', cellId: options.cellId },
-        );
-      }
-      if (status === 429 || status === 408 || status === 409 || (status !== undefined && status >= 500)) {
-        return new TransientError(`HTTP ${status} from ${endpoint}${serverMessage ? ` (${serverMessage})` : ''}`, retryAfterMs(err.headers));
-      }
-      if (status === 400 && /image/i.test(serverMessage)) {
-        throw new PipelineError(
-          `Model ${model} at ${endpoint} does not accept images (${serverMessage}). Choose a vision-capable model in alref.llm.models.`,
-          { stage, kind: 'backend', field: 'model', cellId: options.cellId },
-        );
-      }
-      if (status === 404) {
-        throw new PipelineError(`Model ${model} is not available at ${endpoint} (HTTP 404: ${serverMessage}). Check alref.llm.models and alref.llm.baseUrl.`, {
-          stage, kind: 'backend', field: 'model', cellId: options.cellId,
-        });
-      }
-      if (status === undefined) {
-        // An error object inside the stream.
-        return new TransientError(`error in the reply stream from ${endpoint}${serverMessage ? ` (${serverMessage})` : ''}`);
-      }
-      throw new PipelineError(`${endpoint} refused the request for ${model} (HTTP ${status}: ${serverMessage}).`, {
-        stage, kind: 'backend', cellId: options.cellId,
-      });
     }
     if (err instanceof PipelineError) {
       throw err;
     }
-    return new TransientError(clipText(redact(err instanceof Error ? err.message : String(err), apiKey), 300));
+    const endpoint = settings.baseUrl ? hostOf(settings.baseUrl) : 'api.openai.com';
+    if (err instanceof OpenAI.APIConnectionTimeoutError) {
+      return timeoutError(settings.timeoutMs);
+    }
+    if (err instanceof OpenAI.APIConnectionError) {
+      return new TransientError(`cannot connect to ${endpoint}`, 'network');
+    }
+    if (err instanceof OpenAI.APIError) {
+      return classifyHttpError(err, endpoint, model, apiKey, options);
+    }
+    return new TransientError(clipText(redact(err instanceof Error ? err.message : String(err), apiKey), 300), 'network');
   }
 
   /**
@@ -503,6 +516,67 @@ class OpenAiLlmService implements LlmService {
       this._clients.set(key, client);
     }
     return client;
+  }
+}
+
+/** An HTTP error of the provider: the transient ones (429, 408, 409, 5xx, an error inside the stream) to retry, the others thrown. */
+function classifyHttpError(err: InstanceType<typeof OpenAI.APIError>, endpoint: string, model: string, apiKey: string, options: LlmCallOptions): TransientError {
+  const { stage, cellId } = options;
+  const status = err.status;
+  const serverMessage = clipText(redact(String((err.error as { message?: string } | undefined)?.message ?? err.message ?? ''), apiKey), 300);
+  const detail = serverMessage ? ` (${serverMessage})` : '';
+  if (status === undefined) {
+    // An error object inside the stream.
+    return new TransientError(`error in the reply stream from ${endpoint}${detail}`, 'server');
+  }
+  const transient: LlmErrorKind | undefined = status === 429 ? 'rate-limit' : status === 408 ? 'timeout' : status === 409 || status >= 500 ? 'server' : undefined;
+  if (transient) {
+    return new TransientError(`HTTP ${status} from ${endpoint}${detail}`, transient, retryAfterMs(err.headers));
+  }
+  if (status === 401 || status === 403) {
+    throw new LlmError(
+      `${endpoint} rejected the API key (HTTP ${status}) for model ${model}. Set a valid key ("AL-Ref: Set API Key" in VS Code, OPENAI_API_KEY for the CLI).`,
+      'auth',
+      { stage, field: 'apiKey', cellId },
+    );
+  }
+  // The provider says so only in words: a 400 whose message is about images.
+  if (status === 400 && /image/i.test(serverMessage)) {
+    throw new LlmError(`Model ${model} at ${endpoint} does not accept images (${serverMessage}). Choose a vision-capable model in alref.llm.models.`, 'no-images', {
+      stage, field: 'model', cellId,
+    });
+  }
+  if (status === 404) {
+    throw new LlmError(`Model ${model} is not available at ${endpoint} (HTTP 404: ${serverMessage}). Check alref.llm.models and alref.llm.baseUrl.`, 'model-not-found', {
+      stage, field: 'model', cellId,
+    });
+  }
+  throw new LlmError(`${endpoint} refused the request for ${model} (HTTP ${status}: ${serverMessage}).`, 'bad-request', { stage, cellId });
+}
+
+function timeoutError(timeoutMs: number): TransientError {
+  return new TransientError(`no answer within ${Math.round(timeoutMs / 1000)} s (time-out)`, 'timeout');
+}
+
+/** Removes the secret (and anything credential-like, see {@link redactSecrets}) from a message. */
+function redact(message: string, secret: string | undefined): string {
+  return redactSecrets(message, secret);
+}
+
+/** Throws a `cancelled` error when the call's signal has been aborted. */
+function throwIfCancelled(options: LlmCallOptions): void {
+  if (options.signal?.aborted) {
+    throw new LlmError('Cancelled.', 'cancelled', { stage: options.stage, cellId: options.cellId });
+  }
+}
+
+/** Checks what needs no work: the call is not cancelled and names a model. */
+function checkCall(request: LlmRequest, options: LlmCallOptions): void {
+  throwIfCancelled(options);
+  if (!request.model) {
+    throw new LlmError('No model id is set for this stage. Set alref.llm.models in the settings, or `model:` in the cell.', 'no-model', {
+      stage: options.stage, field: 'model', cellId: options.cellId,
+    });
   }
 }
 
@@ -545,7 +619,8 @@ function retryAfterMs(headers: Headers | undefined): number | undefined {
   return Number.isFinite(date) ? Math.min(Math.max(0, date - Date.now()), 60_000) : undefined;
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+function sleep(ms: number, options: LlmCallOptions): Promise<void> {
+  const signal = options.signal;
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
@@ -553,9 +628,8 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }, ms);
     const onAbort = (): void => {
       clearTimeout(t);
-      reject(new PipelineError('Cancelled.', { stage: 'llm', kind: 'cancelled' }));
+      reject(new LlmError('Cancelled.', 'cancelled', { stage: options.stage, cellId: options.cellId }));
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
-

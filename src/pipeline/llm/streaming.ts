@@ -1,6 +1,6 @@
-import { PipelineError } from '../errors';
 import type { StageEvent, TableEvent, UsageSummary } from '../events';
 import type { LlmUsageTotals } from '../domain';
+import { LlmError } from './errors';
 import type { RenderedPrompt } from './templates';
 import type { LlmEvent } from './service';
 
@@ -185,14 +185,9 @@ export function promptMarkdown(prompt: RenderedPrompt, what: string): string {
 
 /**
  * Whether an LLM failure should fail the whole cell (configuration problems, cancellation, a replay
- * miss) rather than mark one clip invalid (a backend that kept failing after retries).
+ * miss, a model that cannot serve the stage) rather than mark one clip invalid (a backend that kept
+ * failing after retries, or refused this one request): decided on the error's kind ({@link LlmError.llmKind}).
  */
-export function isFatalLlmError(err: unknown): boolean {
-  if (!(err instanceof PipelineError)) {
-    return true;
-  }
-  if (err.kind === 'backend' || err.kind === 'timeout') {
-    return err.field === 'apiKey' || err.field === 'model';
-  }
-  return true;
+function isFatalLlmError(err: unknown): boolean {
+  return !(err instanceof LlmError && err.perRequest);
 }

@@ -26,7 +26,7 @@ export const TEMPLATE_VARIABLES = {
 export type TemplateName = keyof typeof TEMPLATE_VARIABLES;
 
 /** What each variable holds, for error messages and documentation. */
-export const VARIABLE_DOCS: Record<string, string> = {
+const VARIABLE_DOCS: Record<string, string> = {
   expression: 'the referring expression (RVOS) or "the <category> that is making sound" (AVS)',
   category: 'the sounding-object category (AVS)',
   frameCount: 'number of frames in the grid image',

@@ -1,25 +1,13 @@
 import { createHash } from 'node:crypto';
+import { sortKeysDeep } from '../format/json';
 
-/** JSON with object keys sorted at every level, so equal values always give equal text. */
+/**
+ * JSON with object keys sorted at every level, so equal values always give equal text. The keys are
+ * sorted by {@link sortKeysDeep} (src/pipeline/format/json.ts), which also refuses values nested
+ * deeper than its limit with a `JsonTooDeepError`.
+ */
 export function stableStringify(value: unknown): string {
-  return JSON.stringify(sortKeys(value));
-}
-
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) {
-    return value.map(sortKeys);
-  }
-  if (value && typeof value === 'object' && !(value instanceof Uint8Array)) {
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value as Record<string, unknown>).sort()) {
-      const v = (value as Record<string, unknown>)[key];
-      if (v !== undefined) {
-        out[key] = sortKeys(v);
-      }
-    }
-    return out;
-  }
-  return value;
+  return JSON.stringify(sortKeysDeep(value));
 }
 
 /** sha256 hex of bytes or text. */

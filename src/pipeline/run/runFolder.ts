@@ -62,7 +62,7 @@ const ERRNO_TEXT: Record<string, string> = {
 };
 
 /** A {@link PipelineError} naming the file that could not be written and why. */
-export function writeError(file: string, err: unknown): PipelineError {
+function writeError(file: string, err: unknown): PipelineError {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   const why = (code && ERRNO_TEXT[code]) ?? (err instanceof Error ? err.message : String(err));
   const kind = code === 'ENOSPC' || code === 'EDQUOT' || code === 'EIO' || code === 'EFBIG' ? 'backend' : 'invalid-input';
@@ -73,7 +73,7 @@ export function writeError(file: string, err: unknown): PipelineError {
  * The file a write to `file` really changes: symbolic links are followed (also a link whose
  * target does not exist yet), so writing keeps the link and replaces the file it points to.
  */
-export async function writeTarget(file: string): Promise<string> {
+async function writeTarget(file: string): Promise<string> {
   let current = path.resolve(file);
   for (let hops = 0; hops < 40; hops++) {
     let isLink: boolean;

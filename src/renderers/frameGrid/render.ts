@@ -44,7 +44,7 @@ export function sniffImageMime(bytes: Uint8Array): string {
 }
 
 /** `Frame id 3 · frame 25 · 1.00 s` (filmstrips have no ids). */
-export function tileLabel(tile: FrameGridTilePayload, kind: FrameGridPayload['kind']): string {
+function tileLabel(tile: FrameGridTilePayload, kind: FrameGridPayload['kind']): string {
   const t = `${Number(tile.timeSec).toFixed(2)} s`;
   return kind === 'filmstrip' ? `Frame ${tile.frameIndex} · ${t}` : `Frame id ${tile.frameId} · frame ${tile.frameIndex} · ${t}`;
 }

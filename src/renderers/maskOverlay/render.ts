@@ -91,7 +91,7 @@ export function paintRle(rle: { size: [number, number]; counts: string | number[
 }
 
 /** `rgb(r, g, b)` / `#rrggbb` -> components; grey when unparseable. */
-export function parseColour(c: string): [number, number, number] {
+function parseColour(c: string): [number, number, number] {
   const m = /rgba?\(\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)/.exec(c);
   if (m) {
     return [Number(m[1]), Number(m[2]), Number(m[3])];
@@ -181,15 +181,29 @@ const CACHE_FRAMES = 24;
 /** Frames requested ahead while playing or after a step. */
 const PREFETCH = 3;
 
-/**
- * Builds the overlay into `host`. Nothing is loaded until a frame is shown; the first shown is the
- * first pivot frame (or frame 0).
- */
-export function renderMaskOverlay(host: HTMLElement, payload: MaskOverlayPayload, ctx: MessagingLike): MaskOverlayView {
-  const doc = host.ownerDocument;
-  const client = new ArtifactClient(ctx);
-  const root = el(doc, 'figure', 'alref-mask-overlay');
-  root.tabIndex = 0;
+/** The elements of one overlay. */
+interface OverlayDom {
+  root: HTMLElement;
+  img: HTMLImageElement;
+  canvas: HTMLCanvasElement;
+  status: HTMLElement;
+  playButton: HTMLButtonElement;
+  slider: HTMLInputElement;
+  marks: HTMLElement[];
+  label: HTMLElement;
+  opacity: HTMLInputElement;
+}
+
+/** One RLE mask per frame of one object. */
+type MaskList = Array<{ size: [number, number]; counts: string | number[] }>;
+
+/** The frames where any object is conditioned, in order. */
+function pivotFrames(payload: MaskOverlayPayload): number[] {
+  return [...new Set(payload.objects.flatMap((o) => o.pivotFrames))].sort((a, b) => a - b);
+}
+
+/** The frame picture with the mask canvas over it and a status line. */
+function buildStage(doc: Document, payload: MaskOverlayPayload): { stage: HTMLElement; img: HTMLImageElement; canvas: HTMLCanvasElement; status: HTMLElement } {
   const stage = el(doc, 'div', 'alref-mo-stage');
   stage.style.aspectRatio = `${payload.width} / ${payload.height}`;
   const img = el(doc, 'img', 'alref-mo-frame');
@@ -199,11 +213,11 @@ export function renderMaskOverlay(host: HTMLElement, payload: MaskOverlayPayload
   canvas.height = payload.height;
   const status = el(doc, 'div', 'alref-mo-status');
   stage.append(img, canvas, status);
+  return { stage, img, canvas, status };
+}
 
-  const controls = el(doc, 'div', 'alref-mo-controls');
-  const playButton = el(doc, 'button', 'alref-mo-play', '▶');
-  playButton.type = 'button';
-  playButton.title = 'Play / pause (space)';
+/** The frame slider with a clickable mark per pivot frame. */
+function buildTimeline(doc: Document, payload: MaskOverlayPayload, pivots: number[]): { timeline: HTMLElement; slider: HTMLInputElement; marks: HTMLElement[] } {
   const timeline = el(doc, 'div', 'alref-mo-timeline');
   const slider = el(doc, 'input', 'alref-mo-slider');
   slider.type = 'range';
@@ -211,21 +225,41 @@ export function renderMaskOverlay(host: HTMLElement, payload: MaskOverlayPayload
   slider.max = String(payload.frameCount - 1);
   slider.step = '1';
   slider.setAttribute('aria-label', 'Frame');
-  const marks: HTMLElement[] = [];
-  const pivotSet = new Set<number>();
-  for (const o of payload.objects) {
-    for (const f of o.pivotFrames) {
-      pivotSet.add(f);
-    }
-  }
-  for (const f of [...pivotSet].sort((a, b) => a - b)) {
+  const marks = pivots.map((f) => {
     const mark = el(doc, 'span', 'alref-mo-mark');
     mark.style.left = `${payload.frameCount > 1 ? (100 * f) / (payload.frameCount - 1) : 0}%`;
     mark.title = `pivot frame ${f}`;
     mark.dataset.frame = String(f);
-    marks.push(mark);
-  }
+    return mark;
+  });
   timeline.append(slider, ...marks);
+  return { timeline, slider, marks };
+}
+
+/** One row per object: its colour and `id: text`. */
+function buildLegend(doc: Document, payload: MaskOverlayPayload): HTMLElement {
+  const legend = el(doc, 'ul', 'alref-mo-legend');
+  for (const o of payload.objects) {
+    const li = el(doc, 'li', 'alref-mo-legend-row');
+    const sw = el(doc, 'span', 'alref-mo-swatch');
+    sw.style.background = o.colour;
+    li.append(sw, el(doc, 'span', undefined, `${o.objectId}: ${o.text}`));
+    legend.append(li);
+  }
+  return legend;
+}
+
+/** Builds the overlay's elements into `host`: stage, controls (play, timeline, label, opacity), legend, caption. */
+function buildDom(host: HTMLElement, payload: MaskOverlayPayload, pivots: number[]): OverlayDom {
+  const doc = host.ownerDocument;
+  const root = el(doc, 'figure', 'alref-mask-overlay');
+  root.tabIndex = 0;
+  const { stage, img, canvas, status } = buildStage(doc, payload);
+  const controls = el(doc, 'div', 'alref-mo-controls');
+  const playButton = el(doc, 'button', 'alref-mo-play', '▶');
+  playButton.type = 'button';
+  playButton.title = 'Play / pause (space)';
+  const { timeline, slider, marks } = buildTimeline(doc, payload, pivots);
   const label = el(doc, 'span', 'alref-mo-label');
   const opacity = el(doc, 'input', 'alref-mo-opacity');
   opacity.type = 'range';
@@ -236,84 +270,171 @@ export function renderMaskOverlay(host: HTMLElement, payload: MaskOverlayPayload
   opacity.setAttribute('aria-label', 'Mask opacity');
   canvas.style.opacity = opacity.value;
   controls.append(playButton, timeline, label, opacity);
-
-  const legend = el(doc, 'ul', 'alref-mo-legend');
-  for (const o of payload.objects) {
-    const li = el(doc, 'li', 'alref-mo-legend-row');
-    const sw = el(doc, 'span', 'alref-mo-swatch');
-    sw.style.background = o.colour;
-    li.append(sw, el(doc, 'span', undefined, `${o.objectId}: ${o.text}`));
-    legend.append(li);
-  }
-  root.append(stage, controls, legend);
+  root.append(stage, controls, buildLegend(doc, payload));
   if (payload.caption) {
     root.append(el(doc, 'figcaption', undefined, payload.caption));
   }
   host.append(root);
+  return { root, img, canvas, status, playButton, slider, marks, label, opacity };
+}
 
-  // caches
-  const frameUrls = new Map<number, string>();
-  const framePending = new Map<number, Promise<string>>();
-  let masks: Array<Promise<Array<{ size: [number, number]; counts: string | number[] }>>> | null = null;
-  const loadMasks = () =>
-    (masks ??= payload.objects.map((o) =>
-      client.read(o.masks.ref).then(({ bytes }) => {
-        const list = JSON.parse(new TextDecoder().decode(bytes)) as Array<{ size: [number, number]; counts: string | number[] }>;
-        if (!Array.isArray(list) || list.length !== payload.frameCount) {
-          throw new Error(`masks of object ${o.objectId} hold ${Array.isArray(list) ? list.length : 0} frames, expected ${payload.frameCount}`);
-        }
-        return list;
-      }),
-    ));
-  const loadFrame = (i: number): Promise<string> => {
-    const have = frameUrls.get(i);
+/**
+ * Frame pictures as object URLs, loaded once each; at most {@link CACHE_FRAMES} are kept, the ones
+ * farthest from the frame shown (`near()`) dropped first.
+ */
+class FrameCache {
+  private readonly _urls = new Map<number, string>();
+  private readonly _pending = new Map<number, Promise<string>>();
+
+  constructor(
+    private readonly _client: ArtifactClient,
+    private readonly _payload: MaskOverlayPayload,
+    private readonly _near: () => number,
+  ) {}
+
+  load(i: number): Promise<string> {
+    const have = this._urls.get(i);
     if (have) {
       return Promise.resolve(have);
     }
-    let p = framePending.get(i);
+    let p = this._pending.get(i);
     if (!p) {
-      p = client.read(frameRef(payload, i)).then(({ bytes, mime }) => {
+      p = this._client.read(frameRef(this._payload, i)).then(({ bytes, mime }) => {
         const url = URL.createObjectURL(new Blob([new Uint8Array(bytes)], { type: mime || 'image/jpeg' }));
-        frameUrls.set(i, url);
-        // bounded cache: drop the frames farthest from the current one
-        if (frameUrls.size > CACHE_FRAMES) {
-          const far = [...frameUrls.keys()].sort((a, b) => Math.abs(b - current) - Math.abs(a - current))[0];
-          URL.revokeObjectURL(frameUrls.get(far) as string);
-          frameUrls.delete(far);
-        }
+        this._urls.set(i, url);
+        this._evict();
         return url;
       });
-      framePending.set(i, p);
+      this._pending.set(i, p);
       p.then(
-        () => framePending.delete(i),
-        () => framePending.delete(i),
+        () => this._pending.delete(i),
+        () => this._pending.delete(i),
       );
     }
     return p;
+  }
+
+  private _evict(): void {
+    if (this._urls.size > CACHE_FRAMES) {
+      const current = this._near();
+      const far = [...this._urls.keys()].sort((a, b) => Math.abs(b - current) - Math.abs(a - current))[0];
+      URL.revokeObjectURL(this._urls.get(far) as string);
+      this._urls.delete(far);
+    }
+  }
+
+  dispose(): void {
+    for (const url of this._urls.values()) {
+      URL.revokeObjectURL(url);
+    }
+    this._urls.clear();
+  }
+}
+
+/** Loads every object's mask list once (on first use); each must hold one mask per frame. */
+function maskLoader(client: ArtifactClient, payload: MaskOverlayPayload): () => Promise<MaskList[]> {
+  let masks: Promise<MaskList[]> | null = null;
+  return () =>
+    (masks ??= Promise.all(
+      payload.objects.map((o) =>
+        client.read(o.masks.ref).then(({ bytes }) => {
+          const list = JSON.parse(new TextDecoder().decode(bytes)) as MaskList;
+          if (!Array.isArray(list) || list.length !== payload.frameCount) {
+            throw new Error(`masks of object ${o.objectId} hold ${Array.isArray(list) ? list.length : 0} frames, expected ${payload.frameCount}`);
+          }
+          return list;
+        }),
+      ),
+    ));
+}
+
+/** Paints frame `i` of every object's masks into the canvas; `data-painted` counts the pixels. */
+function paintFrameMasks(canvas: HTMLCanvasElement, payload: MaskOverlayPayload, lists: MaskList[], i: number): void {
+  const g = canvas.getContext?.('2d') as CanvasRenderingContext2D | null;
+  const rgba = new Uint8ClampedArray(payload.width * payload.height * 4);
+  let painted = 0;
+  payload.objects.forEach((o, k) => {
+    const rle = lists[k][i];
+    if (rle) {
+      painted += paintRle(rle, rgba, parseColour(o.colour));
+    }
+  });
+  canvas.dataset.painted = String(painted);
+  if (g) {
+    g.putImageData(new ImageData(rgba, payload.width, payload.height), 0, 0);
+  }
+}
+
+/** What a key press does: a frame to show (the player pauses), `toggle` (play / pause), or nothing. */
+function keyAction(e: KeyboardEvent, current: number, frameCount: number): number | 'toggle' | undefined {
+  const step = e.shiftKey ? 10 : 1;
+  switch (e.key) {
+    case 'ArrowRight':
+      return current + step;
+    case 'ArrowLeft':
+      return current - step;
+    case 'Home':
+      return 0;
+    case 'End':
+      return frameCount - 1;
+    case ' ':
+      return 'toggle';
+    default:
+      return undefined;
+  }
+}
+
+/** Wires the controls: play button, slider, opacity, pivot marks and keys. */
+function bindControls(dom: OverlayDom, payload: MaskOverlayPayload, player: { show(i: number): Promise<void>; play(): void; pause(): void; readonly playing: boolean; readonly current: number }): void {
+  const jump = (i: number): void => {
+    player.pause();
+    void player.show(i);
   };
+  const toggle = (): void => (player.playing ? player.pause() : player.play());
+  dom.playButton.addEventListener('click', toggle);
+  dom.slider.addEventListener('input', () => jump(Number(dom.slider.value)));
+  dom.opacity.addEventListener('input', () => {
+    dom.canvas.style.opacity = dom.opacity.value;
+  });
+  for (const m of dom.marks) {
+    m.addEventListener('click', () => jump(Number(m.dataset.frame)));
+  }
+  dom.root.addEventListener('keydown', (e: KeyboardEvent) => {
+    const action = keyAction(e, player.current, payload.frameCount);
+    if (action === undefined) {
+      return;
+    }
+    if (action === 'toggle') {
+      toggle();
+    } else {
+      jump(action);
+    }
+    e.preventDefault();
+  });
+}
+
+/**
+ * Builds the overlay into `host`. Nothing is loaded until a frame is shown; the first shown is the
+ * first pivot frame (or frame 0).
+ */
+export function renderMaskOverlay(host: HTMLElement, payload: MaskOverlayPayload, ctx: MessagingLike): MaskOverlayView {
+  const client = new ArtifactClient(ctx);
+  const pivots = pivotFrames(payload);
+  const pivotSet = new Set(pivots);
+  const dom = buildDom(host, payload, pivots);
+  const { root, img, canvas, status, playButton, slider, label } = dom;
 
   let current = -1;
   let playing = false;
   let timer: ReturnType<typeof setInterval> | undefined;
   let disposed = false;
+  const frames = new FrameCache(client, payload, () => current);
+  const loadMasks = maskLoader(client, payload);
 
   const drawMasks = async (i: number) => {
-    const lists = await Promise.all(loadMasks());
-    if (disposed || i !== current) {
-      return;
-    }
-    const g = canvas.getContext?.('2d') as CanvasRenderingContext2D | null;
-    const rgba = new Uint8ClampedArray(payload.width * payload.height * 4);
-    let painted = 0;
-    payload.objects.forEach((o, k) => {
-      const rle = lists[k][i];
-      if (rle) {
-        painted += paintRle(rle, rgba, parseColour(o.colour));
-      }
-    });
-    canvas.dataset.painted = String(painted);
-    if (g) {
-      g.putImageData(new ImageData(rgba, payload.width, payload.height), 0, 0);
+    const lists = await loadMasks();
+    if (!disposed && i === current) {
+      paintFrameMasks(canvas, payload, lists, i);
     }
   };
 
@@ -328,14 +449,14 @@ export function renderMaskOverlay(host: HTMLElement, payload: MaskOverlayPayload
       return;
     }
     try {
-      const [url] = await Promise.all([loadFrame(f), drawMasks(f)]);
+      const [url] = await Promise.all([frames.load(f), drawMasks(f)]);
       if (disposed || f !== current) {
         return;
       }
       img.src = url;
       status.textContent = '';
       for (let k = 1; k <= PREFETCH && f + k < payload.frameCount; k++) {
-        void loadFrame(f + k).catch(() => undefined);
+        void frames.load(f + k).catch(() => undefined);
       }
     } catch (err) {
       if (!disposed && f === current) {
@@ -374,54 +495,26 @@ export function renderMaskOverlay(host: HTMLElement, payload: MaskOverlayPayload
     }
   };
 
-  playButton.addEventListener('click', () => (playing ? pause() : play()));
-  slider.addEventListener('input', () => {
-    pause();
-    void show(Number(slider.value));
-  });
-  opacity.addEventListener('input', () => {
-    canvas.style.opacity = opacity.value;
-  });
-  for (const m of marks) {
-    m.addEventListener('click', () => {
-      pause();
-      void show(Number(m.dataset.frame));
-    });
-  }
-  root.addEventListener('keydown', (e: KeyboardEvent) => {
-    const step = e.shiftKey ? 10 : 1;
-    if (e.key === 'ArrowRight') {
-      pause();
-      void show(current + step);
-    } else if (e.key === 'ArrowLeft') {
-      pause();
-      void show(current - step);
-    } else if (e.key === 'Home') {
-      pause();
-      void show(0);
-    } else if (e.key === 'End') {
-      pause();
-      void show(payload.frameCount - 1);
-    } else if (e.key === ' ') {
-      if (playing) {
-        pause();
-      } else {
-        play();
-      }
-    } else {
-      return;
-    }
-    e.preventDefault();
+  bindControls(dom, payload, {
+    show,
+    play,
+    pause,
+    get playing() {
+      return playing;
+    },
+    get current() {
+      return current;
+    },
   });
 
-  void show(pivotSet.size > 0 ? Math.min(...pivotSet) : 0);
+  void show(pivots.length > 0 ? pivots[0] : 0);
 
   return {
     root,
     slider,
-    opacity,
+    opacity: dom.opacity,
     playButton,
-    marks,
+    marks: dom.marks,
     get frameIndex() {
       return current;
     },
@@ -435,10 +528,7 @@ export function renderMaskOverlay(host: HTMLElement, payload: MaskOverlayPayload
       disposed = true;
       pause();
       client.dispose();
-      for (const url of frameUrls.values()) {
-        URL.revokeObjectURL(url);
-      }
-      frameUrls.clear();
+      frames.dispose();
     },
   };
 }

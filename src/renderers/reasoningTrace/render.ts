@@ -62,7 +62,7 @@ export function createTraceView(container: HTMLElement): TraceView {
 }
 
 /** Where the answer sits in the text: its last occurrence, or undefined. */
-export function answerSpan(text: string, answer: string | undefined): [number, number] | undefined {
+function answerSpan(text: string, answer: string | undefined): [number, number] | undefined {
   if (!answer) {
     return undefined;
   }

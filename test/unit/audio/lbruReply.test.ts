@@ -27,6 +27,16 @@ suite('audio/lbruReply: parsing \'category\': frameId answers', () => {
     assert.deepEqual(entries("['dog': 2]\nand\n['cat': 3]"), [['dog', 2], ['cat', 3]]);
   });
 
+  test('bracketed groups without entries (a label list) do not hide the answer after them', () => {
+    assert.deepEqual(entries("Labels: [Dog, Bark, Music]. Result: ['dog': 2, \"man\": 4, 'dog': 5]"), [['dog', 2], ['man', 4]]);
+    assert.deepEqual(entries("{'acoustic guitar': 3}"), [['acoustic guitar', 3]]);
+  });
+
+  test('long replies: a 300,000-character group without a colon has no entries; the answer after 2 MB of reasoning is found', () => {
+    assert.equal(entries(`[${'ab '.repeat(100_000)}]`), 'no-entries');
+    assert.deepEqual(entries(`${'The dog barks and the man talks. '.repeat(64_000)}['dog': 2, 'man': 4]`), [['dog', 2], ['man', 4]]);
+  });
+
   test('reasoning brackets before the answer are ignored; the last answer group wins', () => {
     const reply = "Frame [1] shows a dog. I first thought ['cat': 1].\nAfter checking frames [2] and [3]:\nFinal: ['dog': 3]";
     assert.deepEqual(entries(reply), [['dog', 3]]);

@@ -13,6 +13,7 @@ import {
   stringifySorted,
 } from '../../../src/pipeline/format';
 import { JsonTooDeepError, sortKeysDeep } from '../../../src/pipeline/format/json';
+import { stableStringify } from '../../../src/pipeline/run/hash';
 import type { NotebookModel } from '../../../src/pipeline/format';
 import { PipelineError } from '../../../src/pipeline/errors';
 
@@ -179,6 +180,13 @@ suite('format: nesting depth', () => {
       deep = [deep];
     }
     assert.throws(() => stringifySorted({ x: deep }), (err: unknown) => err instanceof JsonTooDeepError && err.path.length === MAX_JSON_DEPTH);
+  });
+
+  test('content hashes sort keys with the same walk: same order, bytes untouched, the same depth refusal', () => {
+    const value = { b: [{ z: 1, y: undefined }, undefined], a: { d: 2, c: 1 }, bytes: new Uint8Array([3, 1, 2, 4, 5, 6, 7, 8, 9, 10, 11]) };
+    assert.equal(stableStringify(value), '{"a":{"c":1,"d":2},"b":[{"z":1},null],"bytes":{"0":3,"1":1,"2":2,"3":4,"4":5,"5":6,"6":7,"7":8,"8":9,"9":10,"10":11}}');
+    assert.equal(stableStringify({ y: 1, x: [2] }), JSON.stringify(JSON.parse(stringifySorted({ y: 1, x: [2] }))));
+    assert.throws(() => stableStringify(JSON.parse(nested(MAX_JSON_DEPTH + 1))), (err: unknown) => err instanceof JsonTooDeepError);
   });
 });
 

@@ -4,7 +4,7 @@ import { JSDOM } from 'jsdom';
 import type { RendererContext } from 'vscode-notebook-renderer';
 import type { FrameGridPayload } from '../../../src/common/payloads';
 import { activate } from '../../../src/renderers/frameGrid/index';
-import { checkFrameGridPayload, renderFrameGrid, sniffImageMime, tileLabel } from '../../../src/renderers/frameGrid/render';
+import { checkFrameGridPayload, renderFrameGrid, sniffImageMime } from '../../../src/renderers/frameGrid/render';
 
 const JPEG = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 16, 1, 2, 3]);
 
@@ -119,7 +119,13 @@ suite('frame-grid renderer', () => {
   });
 
   test('filmstrip labels have no frame ids', () => {
-    assert.equal(tileLabel(payload.tiles[0], 'filmstrip'), 'Frame 25 · 1.00 s');
+    const { doc } = dom();
+    const host = doc.createElement('div');
+    doc.body.append(host);
+    const view = renderFrameGrid(host, JPEG, { ...payload, kind: 'filmstrip' });
+    assert.equal(view.tiles[0].getAttribute('aria-label'), 'Frame 25 · 1.00 s');
+    assert.equal(view.tiles[0].title, 'Frame 25 · 1.00 s');
+    view.dispose();
   });
 
   test('payload checks and image sniffing', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { JSDOM } from 'jsdom';
 import type { ReasoningTracePayload } from '../../../src/common/payloads';
-import { answerSpan, checkPayload, createTraceView, updateTraceView } from '../../../src/renderers/reasoningTrace/render';
+import { checkPayload, createTraceView, updateTraceView } from '../../../src/renderers/reasoningTrace/render';
 import { activate } from '../../../src/renderers/reasoningTrace/index';
 
 function dom(): Document {
@@ -48,8 +48,10 @@ suite('reasoning-trace renderer', () => {
     assert.equal(view.root.dataset.state, 'invalid');
     assert.match(view.footer.textContent ?? '', /past the clip/);
     assert.match(view.footer.textContent ?? '', /1200 tokens in · 40 out · 2\.1 s · \$0\.0034 · gpt-4o/);
-    assert.deepEqual(answerSpan(text, '[4]'), [35, 38]);
-    assert.equal(answerSpan(text, '[7]'), undefined);
+    updateTraceView(view, base(text, { done: true, answer: '[7]', valid: true }));
+    assert.equal(view.mark.hidden, true, 'an answer that is not in the text is not marked');
+    assert.equal(view.mark.textContent, '');
+    assert.equal(view.before.data, text);
   });
 
   test('payload checks: newer version or missing text give a message, not a throw', () => {
