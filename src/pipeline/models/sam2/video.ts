@@ -156,8 +156,8 @@ interface FrameFeatures {
 }
 
 /**
- * Frames whose encoder features a multi-object run keeps for a later sweep (about 21 MB each for the
- * tiny model at 1024 px): prompted frames other objects track later, and frames between the objects'
+ * Frames whose encoder features a multi-object run keeps for a later sweep (for the tiny model at
+ * 1024 px about 25 MB each, 34 MB once tracked with the token copies): prompted frames other objects track later, and frames between the objects'
  * start frames. Beyond it a frame is encoded again.
  */
 export const DEFAULT_HELD_FEATURES = 16;
