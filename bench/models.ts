@@ -1,7 +1,9 @@
 // Model host-side costs at real SAM 2.1 tiny sizes (image 1024, feats2 [1,256,64,64], memory
 // [28736,1,64]) with fixture graphs of the real geometry: what the host adds per propagated frame
 // beyond model time, pre-processing per frame, and peak memory over a long 720p video.
-// Usage: node --import tsx bench/models.ts [--frames 1000] [--skip-long]
+// Last, several objects of one video tracked one at a time versus together (frames outside, objects
+// inside): vision-encoder runs and their time, from the runGraph observer.
+// Usage: node --import tsx bench/models.ts [--frames 1000] [--skip-long] [--objects 3] [--multi-frames 24]
 // Prints figures; asserts nothing.
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -11,7 +13,7 @@ import sharp from 'sharp';
 import { defaultSettings } from '../src/pipeline/settings';
 import { encodeRle } from '../src/pipeline/masks/rle';
 import { preprocessForDetector } from '../src/pipeline/models/groundingDino';
-import { SessionRuntime } from '../src/pipeline/models/runtime';
+import { observeGraphRuns, SessionRuntime } from '../src/pipeline/models/runtime';
 import { createModelService } from '../src/pipeline/models/service';
 import { fillHoles, resizeLogitsToMask } from '../src/pipeline/models/sam2/maskOps';
 import { selectMemory } from '../src/pipeline/models/sam2/memory';
@@ -21,6 +23,9 @@ import { writeModelFixtures } from '../test/tooling/onnxFixtures';
 const argv = process.argv.slice(2);
 const frames = Number(argv[argv.indexOf('--frames') + 1]) > 0 && argv.includes('--frames') ? Number(argv[argv.indexOf('--frames') + 1]) : 1000;
 const skipLong = argv.includes('--skip-long');
+const numArg = (name: string, fallback: number): number => (argv.includes(name) && Number(argv[argv.indexOf(name) + 1]) > 0 ? Number(argv[argv.indexOf(name) + 1]) : fallback);
+const objectCount = numArg('--objects', 3);
+const multiFrames = numArg('--multi-frames', 24);
 
 function time<T>(label: string, n: number, fn: () => T): T {
   let r: T = undefined as T;
@@ -127,6 +132,41 @@ async function main(): Promise<void> {
       console.log(`max frame memories held                                    ${peakHeld} (x ${((2 * hw * memDim * 4) / 2 ** 20).toFixed(1)} MiB each)`);
       console.log(`process maxRSS                                             ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
     }
+
+    console.log(`\n-- ${objectCount} objects x ${multiFrames} frames at 1280x720: one object at a time vs all together (frame-outer) --`);
+    // the objects start on different frames, as the middle pivots of several expressions do
+    const box = { x0: 500, y0: 300, x1: 640, y1: 420 };
+    const objects = Array.from({ length: objectCount }, (_, k) => ({ prompts: [{ frameIndex: Math.floor(((k + 1) * multiFrames) / (objectCount + 1)), box }] }));
+    const video = { numFrames: multiFrames, width: W, height: H, frameSource: () => frame };
+    const measure = async (label: string, fn: () => Promise<void>) => {
+      const enc = { runs: 0, ms: 0 };
+      const stop = observeGraphRuns((r) => {
+        if (r.graph === 'vision_encoder') {
+          enc.runs++;
+          enc.ms += r.ms;
+        }
+      });
+      const t0 = performance.now();
+      try {
+        await fn();
+      } finally {
+        stop();
+      }
+      console.log(`${label.padEnd(30)} vision_encoder runs ${String(enc.runs).padStart(5)}, encoder time ${enc.ms.toFixed(0).padStart(7)} ms, wall ${(performance.now() - t0).toFixed(0).padStart(7)} ms`);
+    };
+    await measure('one object at a time', async () => {
+      for (const obj of objects) {
+        for await (const r of tracker.track({ ...video, ...obj })) {
+          encodeRle(r.mask, W, H);
+        }
+      }
+    });
+    await measure('all objects together', async () => {
+      for await (const { result } of tracker.trackObjects({ ...video, objects })) {
+        encodeRle(result.mask, W, H);
+      }
+    });
+    console.log(`(frames whose encoder features were held at once, together: ${tracker.peakHeldFeatures})`);
     tracker.dispose();
     await runtime.dispose();
   } finally {

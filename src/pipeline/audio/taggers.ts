@@ -1,7 +1,7 @@
 import type { InferenceSession } from 'onnxruntime-node';
 import { PipelineError, throwIfAborted } from '../errors';
 import type { TaggerFrontend } from '../models/audioManifest';
-import { loadOrt } from '../models/runtime';
+import { loadOrt, runGraph } from '../models/runtime';
 import { kaldiFbank, normalizeBeatsFbank, scaleToInt16Range } from './fbank';
 
 /**
@@ -122,14 +122,8 @@ abstract class OnnxTagger implements AudioTagger {
       throwIfAborted(signal, 'lbru');
       const batch = windows.slice(b, b + BATCH);
       const { data, dims } = await this._tensor(batch);
-      let result: InferenceSession.OnnxValueMapType;
-      try {
-        result = await this._session.run({ [this._io.input]: new ort.Tensor('float32', data, dims) });
-      } catch (err) {
-        throw new PipelineError(`Audio tagger "${this.id}" failed on input [${dims.join(',')}]: ${(err as Error).message}`, {
-          stage: 'lbru', kind: 'backend', field: this.id, cause: err,
-        });
-      }
+      // samples [W,N] or fbank [W,T,128] float32 -> scores [W,C]
+      const result = await runGraph(this._session, { modelId: this.id, graph: 'model' }, { [this._io.input]: new ort.Tensor('float32', data, dims) }, 'lbru');
       const t = result[this._io.output] as { data: unknown; dims: readonly number[] };
       const rows = batch.length;
       const flat = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as ArrayLike<number>);

@@ -8,7 +8,7 @@ import sharp from 'sharp';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { PipelineError } from '../errors';
 import type { Box, Candidate } from '../domain';
-import { loadOrt } from './runtime';
+import { loadOrt, runGraph } from './runtime';
 import type { ModelService } from './service';
 
 /** ImageNet statistics used by both GroundingDINO and SAM 2 pre-processing. */
@@ -279,7 +279,9 @@ export async function detectWithGroundingDino(models: ModelService, modelId: str
     if (o.signal?.aborted) {
       throw new PipelineError('Cancelled.', { stage: 'pivot-box', kind: 'cancelled' });
     }
-    const result = await session.run({
+    // pixel_values [1,3,H,W] float32|float16, pixel_mask [1,H,W] int64, input_ids / token_type_ids /
+    // attention_mask [1,T] int64 -> logits [1,Q,T] and pred_boxes [1,Q,4] (cx, cy, w, h in 0..1)
+    const result = await runGraph(session, { modelId, graph: 'model' }, {
       pixel_values: half
         ? new ort.Tensor('float16', toFloat16Bits(img.pixelValues), [1, 3, img.inputHeight, img.inputWidth])
         : new ort.Tensor('float32', img.pixelValues, [1, 3, img.inputHeight, img.inputWidth]),
@@ -287,7 +289,7 @@ export async function detectWithGroundingDino(models: ModelService, modelId: str
       input_ids: new ort.Tensor('int64', idT, [1, T]),
       token_type_ids: new ort.Tensor('int64', new BigInt64Array(T), [1, T]),
       attention_mask: new ort.Tensor('int64', amT, [1, T]),
-    });
+    }, 'models');
     const logits = result.logits;
     const boxes = result.pred_boxes;
     if (logits.dims.length !== 3 || boxes.dims.length !== 3 || boxes.dims[2] !== 4 || logits.dims[1] !== boxes.dims[1]) {

@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
-import type { InferenceSession } from 'onnxruntime-node';
+import { performance } from 'node:perf_hooks';
+import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { PipelineError } from '../errors';
 import type { GraphSignature } from './manifest';
 import { assertSignature } from './signature';
@@ -180,6 +181,96 @@ export class SessionRuntime {
       await e.session.release().catch(() => undefined);
     }
   }
+}
+
+/** Which graph a run is: the model id and the graph's file key (`vision_encoder`, `model`), for messages and run counts. */
+export interface GraphName {
+  modelId: string;
+  graph: string;
+}
+
+/** One finished graph run, as {@link observeGraphRuns} observers see it. */
+export interface GraphRun extends GraphName {
+  /** Wall time of `session.run`, milliseconds. */
+  ms: number;
+}
+
+const runObservers = new Set<(run: GraphRun) => void>();
+
+/**
+ * Calls `fn` after every graph run in this process (tests count runs per graph; the benches sum times).
+ * Returns the function that stops observing.
+ */
+export function observeGraphRuns(fn: (run: GraphRun) => void): () => void {
+  runObservers.add(fn);
+  return () => {
+    runObservers.delete(fn);
+  };
+}
+
+/** The part of an onnxruntime session {@link runGraph} uses (real sessions; tests may pass their own). */
+export type RunnableSession = Pick<InferenceSession, 'inputNames' | 'run'> & { readonly inputMetadata?: InferenceSession['inputMetadata'] };
+
+/**
+ * The feeds' problems against what the session declares: inputs it needs that are absent, names it
+ * does not take, element types and ranks that differ from its input metadata (an unknown or symbolic
+ * shape, reported as [], is not checked). Empty when the feeds fit.
+ */
+export function feedMismatches(session: RunnableSession, feeds: Record<string, Pick<Tensor, 'type' | 'dims'>>): string[] {
+  const problems: string[] = [];
+  const meta = new Map((session.inputMetadata ?? []).map((m) => [m.name, m]));
+  for (const name of session.inputNames) {
+    if (!(name in feeds)) {
+      problems.push(`input "${name}" is missing`);
+    }
+  }
+  for (const [name, t] of Object.entries(feeds)) {
+    if (!session.inputNames.includes(name)) {
+      problems.push(`input "${name}" is not an input of the graph (it takes ${session.inputNames.map((n) => `"${n}"`).join(', ') || 'none'})`);
+      continue;
+    }
+    const m = meta.get(name);
+    if (!m || !m.isTensor) {
+      continue;
+    }
+    if (t.type !== m.type) {
+      problems.push(`input "${name}" is ${t.type}, the graph takes ${m.type}`);
+    }
+    if (m.shape.length > 0 && m.shape.length !== t.dims.length) {
+      problems.push(`input "${name}" has rank ${t.dims.length} [${t.dims.join(',')}], the graph takes rank ${m.shape.length} [${m.shape.join(',')}]`);
+    }
+  }
+  return problems;
+}
+
+/**
+ * The one way the product runs an ONNX graph. Checks the feeds against the session's inputs first
+ * ({@link feedMismatches}: a missing or mistyped input is named, with the graph, instead of
+ * onnxruntime's bare message), runs it, reports the run to {@link observeGraphRuns} observers and
+ * wraps a failure in a `backend` PipelineError that names the model and the graph.
+ *
+ * @example
+ * // pixel_values [1,3,H,W] float32 -> feats0 [1,C0,H/4,W/4], ...
+ * const out = await runGraph(lease.session, { modelId, graph: 'vision_encoder' }, { pixel_values }, 'propagate');
+ */
+export async function runGraph(session: RunnableSession, name: GraphName, feeds: Record<string, Tensor>, stage: string): Promise<Record<string, Tensor>> {
+  const problems = feedMismatches(session, feeds);
+  if (problems.length > 0) {
+    throw new PipelineError(`Graph ${name.graph} of "${name.modelId}" cannot run: ${problems.join('; ')}.`, { stage, kind: 'backend', field: name.modelId });
+  }
+  const t0 = performance.now();
+  let out: Record<string, Tensor>;
+  try {
+    out = (await session.run(feeds)) as Record<string, Tensor>;
+  } catch (err) {
+    const shapes = Object.entries(feeds).map(([k, t]) => `${k} ${t.type}[${t.dims.join(',')}]`).join(', ');
+    throw new PipelineError(`Graph ${name.graph} of "${name.modelId}" failed on ${shapes}: ${(err as Error).message?.split('\n')[0] ?? String(err)}`, { stage, kind: 'backend', field: name.modelId, cause: err });
+  }
+  const run: GraphRun = { ...name, ms: performance.now() - t0 };
+  for (const fn of runObservers) {
+    fn(run);
+  }
+  return out;
 }
 
 const shared = new Map<string, SessionRuntime>();

@@ -13,7 +13,7 @@ import { detectionThresholds } from '../models/detectionDefaults';
 import { clipBox } from '../models/groundingDino';
 import { resizeBilinear } from '../models/sam2/maskOps';
 import { cappedNote, Sam2VideoTracker, type Sam2Prompt } from '../models/sam2/video';
-import { requireModels } from '../models/service';
+import { requireModels, type ModelService } from '../models/service';
 import { hashJson } from '../run/hash';
 import { putArtifact } from '../run/runFolder';
 import type { StageContext, StageOutcome, StageRequest } from '../types';
@@ -95,7 +95,10 @@ export function promptsFromPivots(pivots: PivotBoxData['objects'][number]['pivot
 
 /**
  * The "propagate" stage: SAM 2 video masks for every object of the pivot-box result (or the
- * first-frame baseline), stored per object as COCO RLE in the run folder.
+ * first-frame baseline), stored per object as COCO RLE in the run folder. Steps: the targets
+ * ({@link collectTargets}), one frame-outer SAM 2 run over all of them ({@link trackTargets}), the AVS
+ * silent-frame filter ({@link filterSilentFrames}), the stored masks ({@link storeMasks}), then the
+ * summary, DAVIS PNGs and the overlay ({@link showMasks}).
  *
  * @example
  * ```yaml
@@ -112,13 +115,35 @@ export async function* runPropagate(request: StageRequest<PropagateParams>, ctx:
   }
   const videoResult = requireUpstream<VideoData>(request, ctx, 'video');
   const video = videoResult.data;
-  const { width, height, frameCount } = video.info;
-  if (!(frameCount > 0)) {
+  if (!(video.info.frameCount > 0)) {
     throw new PipelineError('The video has no frames.', { stage: STAGE, kind: 'invalid-input', field: 'uses.video' });
   }
   const upstream = [videoResult.cellId];
-  const targets: Target[] = [];
+  const targets = yield* collectTargets(request, ctx, strategy, video, upstream);
+  const models = requireModels(ctx.services, STAGE);
+  const modelId = params.model ?? models.modelFor('sam2-video');
+  const tracks = yield* trackTargets(ctx, models, modelId, targets, video, params);
+  const silence = yield* filterSilentFrames(request, ctx, params, targets, tracks, video);
+  if (silence) {
+    upstream.push(silence);
+  }
+  const data = await storeMasks(ctx, targets, tracks, video, params);
+  yield* showMasks(request, ctx, data, tracks, video, `SAM 2 masks (${modelId}, ${strategy})`, params);
+  return {
+    data,
+    inputHash: hashJson({ stage: STAGE, model: modelId, strategy, fillHoleArea: params.fillHoleArea ?? 8, keepLogits: params.keepLogits === true ? true : undefined, silenceFilter: silence !== undefined, prompts: targets.map((t) => ({ o: t.objectId, p: t.prompts, s: t.start })) }),
+    upstream,
+  };
+}
 
+/**
+ * The objects to segment and their prompts: the pivot boxes (`pivots`), or the top GroundingDINO box
+ * on frame 0 (`first-frame-top-box`). An object without a prompt gets a warning (and empty masks).
+ * Pushes the cell it read onto `upstream`.
+ */
+async function* collectTargets(request: StageRequest<PropagateParams>, ctx: StageContext, strategy: 'pivots' | 'first-frame-top-box', video: VideoData, upstream: string[]): AsyncGenerator<StageEvent, Target[], void> {
+  const { width, height, frameCount } = video.info;
+  const targets: Target[] = [];
   if (strategy === 'pivots') {
     const boxes = requireUpstream<PivotBoxData>(request, ctx, 'pivot-box');
     upstream.push(boxes.cellId);
@@ -153,102 +178,128 @@ export async function* runPropagate(request: StageRequest<PropagateParams>, ctx:
   if (targets.length === 0) {
     throw new PipelineError('There is no object to segment: the upstream result lists none.', { stage: STAGE, kind: 'invalid-input', field: strategy === 'pivots' ? 'uses.pivot-box' : 'uses.reference' });
   }
+  return targets;
+}
 
-  const models = requireModels(ctx.services, STAGE);
-  const modelId = params.model ?? models.modelFor('sam2-video');
-  const objects: MaskData['objects'] = [];
-  const masksByObject: Array<{ objectId: number; masks: RleMask[] }> = [];
-  const logitsByObject: Array<Array<SparseLogits | null>> = [];
-  const total = frameCount * targets.filter((t) => t.prompts.length > 0).length;
-  let done = 0;
-  const needsModel = targets.some((t) => t.prompts.length > 0);
-  const tracker = needsModel ? await Sam2VideoTracker.open(models, modelId) : null;
-  try {
-    for (const note of models.takeNotes()) {
-      yield { type: 'warning', message: note };
-    }
-    for (const t of targets) {
-      const masks: RleMask[] = new Array(frameCount);
-      const logits: Array<SparseLogits | null> = new Array(frameCount).fill(null);
-      if (tracker && t.prompts.length > 0) {
-        // an unprompted start frame comes twice (forward, then backward pass): progress counts frames,
-        // and the later result replaces the earlier one (mask and logits alike)
-        const seen = new Set<number>();
-        const before = done;
-        for await (const r of tracker.track({
-          numFrames: frameCount,
-          width,
-          height,
-          frameSource: (i) => framePath(video.framesDir, i),
-          prompts: t.prompts,
-          startFrame: t.start,
-          signal: ctx.signal,
-          fillHoleArea: params.fillHoleArea,
-        })) {
-          masks[r.frameIndex] = encodeRle(r.mask, width, height);
-          if (params.keepLogits) {
-            // object score <= 0: the mask is empty and so are the stored logits (null: all background)
-            const low = r.lowRes;
-            logits[r.frameIndex] = r.objectScore > 0 ? toSparse(resizeBilinear(low.logits, low.width, low.height, width, height), width, height, DAVIS_BACKGROUND_LOGIT) : null;
-          }
-          seen.add(r.frameIndex);
-          done = before + seen.size;
-          yield { type: 'progress', done, total, label: `object ${t.objectId}: frame ${r.frameIndex}` };
+/** Each target's masks (RLE, every frame) and, with `keepLogits`, its logits at video size. */
+interface TargetTrack {
+  objectId: number;
+  masks: RleMask[];
+  logits: Array<SparseLogits | null>;
+}
+
+/**
+ * Tracks every prompted target in ONE frame-outer SAM 2 run ({@link Sam2VideoTracker.trackObjects}:
+ * each frame is encoded once for all objects). Progress counts (object, frame) pairs; a frame that
+ * comes twice for an object (an unprompted start frame: forward, then backward pass) counts once and
+ * its later result replaces the earlier one, mask and logits alike. Frames without a result (objects
+ * without a prompt) get empty masks.
+ */
+async function* trackTargets(ctx: StageContext, models: ModelService, modelId: string, targets: Target[], video: VideoData, params: PropagateParams): AsyncGenerator<StageEvent, TargetTrack[], void> {
+  const { width, height, frameCount } = video.info;
+  const tracks: TargetTrack[] = targets.map((t) => ({ objectId: t.objectId, masks: new Array<RleMask>(frameCount), logits: new Array<SparseLogits | null>(frameCount).fill(null) }));
+  // the run's objects: the targets with a prompt (index k of the run -> target index)
+  const prompted = targets.flatMap((t, k) => (t.prompts.length > 0 ? [k] : []));
+  if (prompted.length > 0) {
+    const tracker = await Sam2VideoTracker.open(models, modelId);
+    try {
+      for (const note of models.takeNotes()) {
+        yield { type: 'warning', message: note };
+      }
+      const total = frameCount * prompted.length;
+      const seen = new Set<number>();
+      for await (const { object, result: r } of tracker.trackObjects({
+        numFrames: frameCount,
+        width,
+        height,
+        frameSource: (i) => framePath(video.framesDir, i),
+        objects: prompted.map((k) => ({ prompts: targets[k].prompts, startFrame: targets[k].start })),
+        signal: ctx.signal,
+        fillHoleArea: params.fillHoleArea,
+      })) {
+        const track = tracks[prompted[object]];
+        track.masks[r.frameIndex] = encodeRle(r.mask, width, height);
+        if (params.keepLogits) {
+          // object score <= 0: the mask is empty and so are the stored logits (null: all background)
+          const low = r.lowRes;
+          track.logits[r.frameIndex] = r.objectScore > 0 ? toSparse(resizeBilinear(low.logits, low.width, low.height, width, height), width, height, DAVIS_BACKGROUND_LOGIT) : null;
         }
-        // issue #9 item 4: a fixed-length memory export cannot hold what the official predictor attends to
-        const note = cappedNote(tracker, t.objectId);
+        seen.add(object * frameCount + r.frameIndex);
+        yield { type: 'progress', done: seen.size, total, label: `object ${track.objectId}: frame ${r.frameIndex}` };
+      }
+      // a fixed-length memory export cannot hold all the official predictor attends to
+      for (const [object, k] of prompted.entries()) {
+        const note = cappedNote(tracker, tracker.cappedOf(object), targets[k].objectId);
         if (note) {
           yield { type: 'warning', message: note };
         }
       }
-      for (let i = 0; i < frameCount; i++) {
-        masks[i] ??= emptyRle(width, height);
-      }
-      masksByObject.push({ objectId: t.objectId, masks });
-      logitsByObject.push(logits);
+    } finally {
+      tracker.dispose();
     }
-  } finally {
-    tracker?.dispose();
   }
+  for (const track of tracks) {
+    for (let i = 0; i < frameCount; i++) {
+      track.masks[i] ??= emptyRle(width, height);
+    }
+  }
+  return tracks;
+}
 
-  // AVS: an object makes no sound where its category is silent, so its masks there are removed
-  // (sound-event segmentation of the lbru stage, per window of audio).
+/**
+ * AVS: an object makes no sound where its category is silent, so its masks there are removed
+ * (sound-event segmentation of the lbru stage, per window of audio). Returns the lbru cell it read
+ * when it filtered.
+ */
+async function* filterSilentFrames(request: StageRequest<PropagateParams>, ctx: StageContext, params: PropagateParams, targets: Target[], tracks: TargetTrack[], video: VideoData): AsyncGenerator<StageEvent, string | undefined, void> {
+  const { width, height, frameCount } = video.info;
   const silence = silenceSource(request, ctx);
   const filterRule = silenceFilterApplies(params.silenceFilter, targets.length, video.preset);
   if (silence && !filterRule.apply) {
     yield { type: 'markdown', text: `Silent-frame filtering is off (${filterRule.reason}).` };
   }
-  if (silence && filterRule.apply) {
-    upstream.push(silence.cellId);
-    const filtered = filterSilentObjects(
-      masksByObject.map((o) => ({ objectId: o.objectId, category: silence.categories.get(o.objectId), masks: o.masks })),
-      silence.activity,
-      video.info.fps,
-    );
-    filtered.forEach((f, k) => {
-      masksByObject[k].masks = f.masks.map((m) => m ?? emptyRle(width, height));
-    });
-    const rows = filtered.filter((f) => f.category !== undefined).map((f) => [f.objectId, f.category ?? '', f.cleared.length, frameCount - f.cleared.length]);
-    if (rows.length > 0) {
-      yield { type: 'table', title: `Silent-frame filtering (sound events of ${silence.cellId}, window ${silence.activity.windowSec} s)`, columns: ['object', 'category', 'frames cleared (silent)', 'frames kept'], rows };
-    }
+  if (!silence || !filterRule.apply) {
+    return undefined;
   }
+  const filtered = filterSilentObjects(
+    tracks.map((o) => ({ objectId: o.objectId, category: silence.categories.get(o.objectId), masks: o.masks })),
+    silence.activity,
+    video.info.fps,
+  );
+  filtered.forEach((f, k) => {
+    tracks[k].masks = f.masks.map((m) => m ?? emptyRle(width, height));
+  });
+  const rows = filtered.filter((f) => f.category !== undefined).map((f) => [f.objectId, f.category ?? '', f.cleared.length, frameCount - f.cleared.length]);
+  if (rows.length > 0) {
+    yield { type: 'table', title: `Silent-frame filtering (sound events of ${silence.cellId}, window ${silence.activity.windowSec} s)`, columns: ['object', 'category', 'frames cleared (silent)', 'frames kept'], rows };
+  }
+  return silence.cellId;
+}
+
+/** Writes each object's masks (and logits) as run-folder artifacts; the stage's MaskData. */
+async function storeMasks(ctx: StageContext, targets: Target[], tracks: TargetTrack[], video: VideoData, params: PropagateParams): Promise<MaskData> {
+  const { width, height, frameCount } = video.info;
+  const objects: MaskData['objects'] = [];
   for (const [k, t] of targets.entries()) {
-    const art = await putArtifact(ctx.runDir, new TextEncoder().encode(JSON.stringify(masksByObject[k].masks)), '.json');
+    const art = await putArtifact(ctx.runDir, new TextEncoder().encode(JSON.stringify(tracks[k].masks)), '.json');
     let logitsFile: string | undefined;
     if (params.keepLogits) {
-      const file: LogitsFile = { version: 1, width, height, floor: DAVIS_BACKGROUND_LOGIT, frames: logitsByObject[k] };
+      const file: LogitsFile = { version: 1, width, height, floor: DAVIS_BACKGROUND_LOGIT, frames: tracks[k].logits };
       logitsFile = path.join(ctx.runDir, (await putArtifact(ctx.runDir, new TextEncoder().encode(JSON.stringify(file)), '.json')).ref);
     }
     objects.push({ objectId: t.objectId, text: t.text, pivotFrames: t.prompts.map((p) => p.frameIndex), masksFile: path.join(ctx.runDir, art.ref), ...(logitsFile ? { logitsFile } : {}) });
   }
-  const data: MaskData = { width, height, frameCount, objects };
+  return { width, height, frameCount, objects };
+}
 
-  const rows = targets.map((t, k) => {
-    const withMask = masksByObject[k].masks.filter((m) => rleArea(m) > 0).length;
-    return [t.objectId, t.text, t.prompts.map((p) => p.frameIndex).join(', ') || '-', `${withMask} / ${frameCount}`, path.relative(ctx.baseDir, objects[k].masksFile)];
+/** The summary table, the optional DAVIS PNGs, and the contact sheet with the mask-overlay payload. */
+async function* showMasks(request: StageRequest<PropagateParams>, ctx: StageContext, data: MaskData, tracks: TargetTrack[], video: VideoData, title: string, params: PropagateParams): AsyncGenerator<StageEvent, void, void> {
+  const { width, height, frameCount } = data;
+  const rows = data.objects.map((o, k) => {
+    const withMask = tracks[k].masks.filter((m) => rleArea(m) > 0).length;
+    return [o.objectId, o.text, o.pivotFrames.join(', ') || '-', `${withMask} / ${frameCount}`, path.relative(ctx.baseDir, o.masksFile)];
   });
-  yield { type: 'table', title: `SAM 2 masks (${modelId}, ${strategy})`, columns: ['object', 'reference', 'pivot frames', 'frames with mask', 'masks (RLE)'], rows };
+  yield { type: 'table', title, columns: ['object', 'reference', 'pivot frames', 'frames with mask', 'masks (RLE)'], rows };
 
   if (params.exportPng) {
     const outDir = path.resolve(ctx.baseDir, params.exportPng);
@@ -260,13 +311,13 @@ export async function* runPropagate(request: StageRequest<PropagateParams>, ctx:
   if (framesRel.startsWith('..') || path.isAbsolute(framesRel)) {
     yield { type: 'warning', message: `The decoded frames (${video.framesDir}) are outside this notebook's run folder, so the mask overlay cannot load them; the contact sheet shows a summary.` };
   }
-  const pivots = [...new Set(objects.flatMap((o) => o.pivotFrames))];
+  const pivots = [...new Set(data.objects.flatMap((o) => o.pivotFrames))];
   const sheet = await renderContactSheet({
     frames: sheetFrames(frameCount, 8, pivots),
     frameSource: (i) => framePath(video.framesDir, i),
     width,
     height,
-    objects: masksByObject,
+    objects: tracks,
   });
   const payload: MaskOverlayPayload = {
     version: 1,
@@ -275,7 +326,7 @@ export async function* runPropagate(request: StageRequest<PropagateParams>, ctx:
     frameCount,
     fps: video.info.fps,
     frames: { dir: framesRel.split(path.sep).join('/'), pad: 5, ext: '.jpg' },
-    objects: objects.map((o) => ({
+    objects: data.objects.map((o) => ({
       objectId: o.objectId,
       text: o.text,
       colour: cssColour(o.objectId),
@@ -285,12 +336,6 @@ export async function* runPropagate(request: StageRequest<PropagateParams>, ctx:
     caption: `Masks over ${frameCount} frames`,
   };
   yield { type: 'image', id: `${request.cellId}:masks`, mime: 'image/png', data: sheet, caption: `Masks (${pivots.length > 0 ? `pivot frames ${pivots.join(', ')}` : 'no pivot'})`, renderer: { mime: MIME.maskOverlay, payload } };
-
-  return {
-    data,
-    inputHash: hashJson({ stage: STAGE, model: modelId, strategy, fillHoleArea: params.fillHoleArea ?? 8, keepLogits: params.keepLogits === true ? true : undefined, silenceFilter: silence !== undefined && filterRule.apply, prompts: targets.map((t) => ({ o: t.objectId, p: t.prompts, s: t.start })) }),
-    upstream,
-  };
 }
 
 /** The sound events of the `lbru` result the targets came from, when the reference is audio. */

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { SessionRuntime } from '../../../src/pipeline/models/runtime';
+import { observeGraphRuns, SessionRuntime } from '../../../src/pipeline/models/runtime';
 import { createModelService } from '../../../src/pipeline/models/service';
 import { Sam2VideoTracker, type Sam2FrameResult } from '../../../src/pipeline/models/sam2/video';
 import sharp from 'sharp';
@@ -162,6 +162,36 @@ suite('models/sam2: golden tests against the official SAM 2 video predictor (mic
     const capped = tracker.capped;
     assert.ok(capped.frames > 0 && capped.memories > 0, JSON.stringify(capped));
     // with nothing to cap (one prompt), the same fixed graph gives the official result (previous test)
+  });
+
+  test('several objects in one frame-outer run: each object gets the official predictor\'s own results, and each frame is encoded once', async () => {
+    // two golden cases on the same clip, different prompts and start frames (3; 1, 5, 8 from 5)
+    const cases = [await readCase('one-box'), await readCase('three-prompts-mid-start')];
+    const c0 = cases[0];
+    const localDir = await goldenModels(tmp, null);
+    const t = await Sam2VideoTracker.open(createModelService({ ...defaultSettings().models, localDir, cacheDir: path.join(tmp, 'cache') }, { userCacheDir: tmp }, runtime), MODEL_ID);
+    const results: Sam2FrameResult[][] = cases.map(() => []);
+    const runs: string[] = [];
+    const stop = observeGraphRuns((r) => runs.push(r.graph));
+    try {
+      for await (const { object, result } of t.trackObjects({
+        numFrames: c0.numFrames,
+        width: c0.width,
+        height: c0.height,
+        frameSource: (i) => path.join(GOLDEN, 'clips', c0.clip, `${String(i).padStart(5, '0')}.jpg`),
+        objects: cases.map((c) => ({ prompts: c.prompts.map((p) => ({ frameIndex: p.frameIndex, box: { x0: p.box[0], y0: p.box[1], x1: p.box[2], y1: p.box[3] } })), ...(c.startFrame !== null ? { startFrame: c.startFrame } : {}) })),
+        fillHoleArea: c0.fillHoleArea,
+      })) {
+        results[object].push(result);
+      }
+    } finally {
+      stop();
+      t.dispose();
+    }
+    cases.forEach((c, k) => compare(c, results[k]));
+    // V frames and K = 2 objects: V vision encoder runs, not V x K
+    assert.equal(runs.filter((g) => g === 'vision_encoder').length, c0.numFrames);
+    assert.ok(t.peakHeldFeatures <= 1 + 16, `held ${t.peakHeldFeatures}`);
   });
 
   test('issue #9 item 10: pointer_time_encoding false (SAM 2.0 export) sends pointers without temporal positions; a bad flag is a clear error', async () => {

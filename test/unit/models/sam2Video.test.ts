@@ -5,7 +5,7 @@ import path from 'node:path';
 import { framePath } from '../../../src/pipeline/domain';
 import { PipelineError } from '../../../src/pipeline/errors';
 import { defaultSettings } from '../../../src/pipeline/settings';
-import { SessionRuntime } from '../../../src/pipeline/models/runtime';
+import { observeGraphRuns, SessionRuntime } from '../../../src/pipeline/models/runtime';
 import { createModelService } from '../../../src/pipeline/models/service';
 import { fillHoles, resizeLogitsToMask } from '../../../src/pipeline/models/sam2/maskOps';
 import { findTemporalTable, Sam2VideoTracker, type Sam2FrameResult } from '../../../src/pipeline/models/sam2/video';
@@ -105,6 +105,94 @@ suite('models/sam2: video host loop on the five fixture graphs', () => {
     }
     assert.equal(n, 90);
     assert.ok(maxHeld <= 14 && maxHeld >= 7, `held ${maxHeld}`);
+  });
+
+  test('several objects together, frames outside: each object\'s results equal tracking it alone, and V frames take V vision-encoder runs, not V x K', async () => {
+    const t = await Sam2VideoTracker.open(svc(), 'sam2.1-hiera-tiny-video');
+    const V = clip.frames;
+    // different prompts and start frames: prompted frames one object tracks, frames between the starts
+    const objects = [
+      { prompts: [{ frameIndex: 4, box: clip.boxes[4] }] },
+      { prompts: [{ frameIndex: 2, box: clip.boxes[2] }, { frameIndex: 12, box: clip.boxes[12] }], startFrame: 12 },
+      { prompts: [{ frameIndex: 9, box: { x0: 20, y0: 10, x1: 60, y1: 50 } }], startFrame: 7 },
+    ];
+    const video = { numFrames: V, width: clip.width, height: clip.height, frameSource: (i: number) => framePath(clip.dir, i) };
+    const encoderRuns = async (fn: () => Promise<void>): Promise<number> => {
+      let n = 0;
+      const stop = observeGraphRuns((r) => {
+        n += r.graph === 'vision_encoder' && r.modelId === 'sam2.1-hiera-tiny-video' ? 1 : 0;
+      });
+      try {
+        await fn();
+      } finally {
+        stop();
+      }
+      return n;
+    };
+    const flat = (r: Sam2FrameResult) => ({ frameIndex: r.frameIndex, conditioning: r.conditioning, objectScore: r.objectScore, logits: Array.from(r.lowRes.logits), mask: Array.from(r.mask) });
+    try {
+      const alone: Array<ReturnType<typeof flat>[]> = [];
+      const aloneRuns = await encoderRuns(async () => {
+        for (const obj of objects) {
+          const got: Array<ReturnType<typeof flat>> = [];
+          for await (const r of t.track({ ...video, ...obj })) {
+            got.push(flat(r));
+          }
+          alone.push(got);
+        }
+      });
+      for (const maxHeldFeatures of [undefined, 0]) {
+        const together: Array<ReturnType<typeof flat>[]> = objects.map(() => []);
+        const runs = await encoderRuns(async () => {
+          for await (const { object, result } of t.trackObjects({ ...video, objects, maxHeldFeatures })) {
+            together[object].push(flat(result));
+          }
+        });
+        objects.forEach((_, k) => assert.deepEqual(together[k], alone[k], `object ${k}, maxHeldFeatures ${maxHeldFeatures}`));
+        if (maxHeldFeatures === undefined) {
+          assert.equal(runs, V, 'one vision-encoder run per frame');
+          assert.ok(t.peakHeldFeatures > 1 && t.peakHeldFeatures <= 17, `held ${t.peakHeldFeatures}`);
+        } else {
+          // nothing kept between visits: frames needed again are encoded again, with the same results
+          assert.ok(runs > V, `${runs} runs`);
+          assert.equal(t.peakHeldFeatures, 1);
+        }
+      }
+      assert.ok(aloneRuns >= 3 * V - 3, `${aloneRuns} runs one object at a time`);
+    } finally {
+      t.dispose();
+    }
+  });
+
+  test('several objects: cancel is checked between frames and objects; a bad prompt of any object is refused before any work', async () => {
+    const t = await Sam2VideoTracker.open(svc(), 'sam2.1-hiera-tiny-video');
+    const video = { numFrames: clip.frames, width: clip.width, height: clip.height, frameSource: (i: number) => framePath(clip.dir, i) };
+    try {
+      const ac = new AbortController();
+      let n = 0;
+      await assert.rejects(async () => {
+        for await (const _ of t.trackObjects({ ...video, objects: [{ prompts: [{ frameIndex: 0, box: clip.boxes[0] }] }, { prompts: [{ frameIndex: 0, box: clip.boxes[0] }] }], signal: ac.signal })) {
+          if (++n === 3) {
+            ac.abort();
+          }
+        }
+      }, (err: unknown) => err instanceof PipelineError && err.kind === 'cancelled');
+      assert.equal(n, 3);
+      let runs = 0;
+      const stop = observeGraphRuns(() => runs++);
+      try {
+        await assert.rejects(async () => {
+          for await (const _ of t.trackObjects({ ...video, objects: [{ prompts: [{ frameIndex: 0, box: clip.boxes[0] }] }, { prompts: [] }] })) {
+            // nothing
+          }
+        }, /SAM 2 needs at least one prompt box/);
+      } finally {
+        stop();
+      }
+      assert.equal(runs, 0);
+    } finally {
+      t.dispose();
+    }
   });
 
   test('cancel between frames; a prompt past the end of the video is refused', async () => {

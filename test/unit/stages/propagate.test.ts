@@ -12,7 +12,7 @@ import { readLabelPng } from '../../../src/pipeline/masks/labelPng';
 import { decodeRle } from '../../../src/pipeline/masks/rle';
 import { readLogitsFile } from '../../../src/pipeline/masks/logits';
 import { SessionRuntime } from '../../../src/pipeline/models/runtime';
-import { Sam2VideoTracker, type Sam2FrameResult, type Sam2TrackOptions } from '../../../src/pipeline/models/sam2/video';
+import { Sam2VideoTracker, type Sam2ObjectResult, type Sam2VideoOptions } from '../../../src/pipeline/models/sam2/video';
 import { createModelService } from '../../../src/pipeline/models/service';
 import { defaultSettings } from '../../../src/pipeline/settings';
 import { promptsFromPivots, runPropagate, type PropagateParams } from '../../../src/pipeline/stages/propagate';
@@ -143,13 +143,13 @@ suite('stages/propagate: pivot boxes -> SAM 2 masks through real onnxruntime fix
 
   test('a frame yielded twice (an unprompted start frame: forward and backward pass): progress counts it once; its later result replaces the earlier one, logits included', async () => {
     // the stage always starts at a prompted frame; force an unprompted start (13) as `alref propagate` can
-    const track = Object.getOwnPropertyDescriptor(Sam2VideoTracker.prototype, 'track')?.value as Sam2VideoTracker['track'];
+    const trackObjects = Object.getOwnPropertyDescriptor(Sam2VideoTracker.prototype, 'trackObjects')?.value as Sam2VideoTracker['trackObjects'];
     const seen = new Map<number, number>();
-    Sam2VideoTracker.prototype.track = async function* (this: Sam2VideoTracker, o: Sam2TrackOptions): AsyncGenerator<Sam2FrameResult, void, void> {
-      for await (const r of track.call(this, { ...o, startFrame: 13 })) {
+    Sam2VideoTracker.prototype.trackObjects = async function* (this: Sam2VideoTracker, o: Sam2VideoOptions): AsyncGenerator<Sam2ObjectResult, void, void> {
+      for await (const { object, result: r } of trackObjects.call(this, { ...o, objects: o.objects.map((obj) => ({ ...obj, startFrame: 13 })) })) {
         seen.set(r.frameIndex, (seen.get(r.frameIndex) ?? 0) + 1);
         // the second (backward) result for frame 13 says "no object": it must win over the first
-        yield r.frameIndex === 13 && seen.get(13) === 2 ? { ...r, objectScore: -1, mask: new Uint8Array(r.mask.length) } : r;
+        yield { object, result: r.frameIndex === 13 && seen.get(13) === 2 ? { ...r, objectScore: -1, mask: new Uint8Array(r.mask.length) } : r };
       }
     };
     try {
@@ -166,7 +166,7 @@ suite('stages/propagate: pivot boxes -> SAM 2 masks through real onnxruntime fix
       assert.equal(logits.frames[13], null, 'frame 13: the later result has no object, so no logits');
       assert.notEqual(logits.frames[14], null);
     } finally {
-      Sam2VideoTracker.prototype.track = track;
+      Sam2VideoTracker.prototype.trackObjects = trackObjects;
     }
   });
 

@@ -9,10 +9,11 @@ import sharp from 'sharp';
 import type { Box } from '../../domain';
 import { PipelineError, throwIfAborted } from '../../errors';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../groundingDino';
-import { loadOrt, type SessionLease } from '../runtime';
+import { loadOrt, runGraph, type SessionLease } from '../runtime';
 import type { ModelService } from '../service';
 import { fillHoles, resizeBilinear, resizeLogitsToMask } from './maskOps';
 import { selectMemory } from './memory';
+import { FeatureStore, frameSchedule } from './schedule';
 import { pilResizeRgb } from './pilResize';
 
 const GRAPHS = ['vision_encoder', 'mask_decoder', 'memory_encoder', 'memory_attention', 'pointer_tpos'] as const;
@@ -60,6 +61,27 @@ export interface Sam2TrackOptions {
   signal?: AbortSignal;
   /** Hole filling on low-resolution masks (SAM 2 `fill_hole_area`, 8). */
   fillHoleArea?: number;
+}
+
+/** One object of a {@link Sam2VideoTracker.trackObjects} run. */
+export interface Sam2ObjectPrompts {
+  /** Its conditioning frames (several allowed: one per clip). */
+  prompts: Sam2Prompt[];
+  /** As {@link Sam2TrackOptions.startFrame}, for this object. */
+  startFrame?: number;
+}
+
+/** A run over several objects: the video as in {@link Sam2TrackOptions}, one entry per object. */
+export interface Sam2VideoOptions extends Omit<Sam2TrackOptions, 'prompts' | 'startFrame'> {
+  objects: Sam2ObjectPrompts[];
+  /** Most frames whose encoder features are kept for a later step (default {@link DEFAULT_HELD_FEATURES}). */
+  maxHeldFeatures?: number;
+}
+
+/** One frame's result for one object of a multi-object run (`object`: its index in `objects`). */
+export interface Sam2ObjectResult {
+  object: number;
+  result: Sam2FrameResult;
 }
 
 /** Geometry read from the graphs and constants.json. */
@@ -113,7 +135,32 @@ interface ObjectState {
   tracked: Set<number>;
   memory: Map<number, FrameMemory>;
   pointers: Map<number, Float32Array>;
+  /** What a fixed-length memory graph left out for this object (see {@link Sam2VideoTracker.capped}). */
+  capped?: CappedCounts;
 }
+
+/** One object of a run: its prompts, start frame, state and stored prompted-frame results. */
+interface ObjectRun {
+  prompts: Map<number, Box>;
+  start: number;
+  /** Frames start .. start+numMaskmem-1, whose memories the backward pass still reads. */
+  keepNearStart: Set<number>;
+  condResults: Map<number, Sam2FrameResult>;
+  state: ObjectState;
+}
+
+/** A frame's vision_encoder outputs, and its feats2 / position embedding as tokens once an object tracks it. */
+interface FrameFeatures {
+  out: Record<string, Tensor>;
+  tokens?: { features: Tensor; pos: Tensor; hw: number };
+}
+
+/**
+ * Frames whose encoder features a multi-object run keeps for a later sweep (for the tiny model at
+ * 1024 px about 25 MB each, 34 MB once tracked with the token copies): prompted frames other objects track later, and frames between the objects'
+ * start frames. Beyond it a frame is encoded again.
+ */
+export const DEFAULT_HELD_FEATURES = 16;
 
 type Ort = typeof import('onnxruntime-node');
 
@@ -288,12 +335,9 @@ export class Sam2VideoTracker {
     return out;
   }
 
-  private async _run(key: GraphKey, feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
-    try {
-      return (await this._leases[key].session.run(feeds)) as Record<string, Tensor>;
-    } catch (err) {
-      throw new PipelineError(`SAM 2 graph ${key} of "${this.modelId}" failed: ${(err as Error).message?.split('\n')[0]}`, { stage: 'propagate', kind: 'backend', cause: err });
-    }
+  /** Every graph call goes through {@link runGraph} (checks the feeds, names the graph in errors). */
+  private _run(key: GraphKey, feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+    return runGraph(this._leases[key].session, { modelId: this.modelId, graph: key }, feeds, 'propagate');
   }
 
   private _binarize(on: boolean): Tensor {
@@ -349,10 +393,10 @@ export class Sam2VideoTracker {
       pointerCapacity: pointerSlots,
       signedPointerDistances: g.signedPointerDistances,
     });
-    if (sel.dropped.memories > 0 || sel.dropped.pointers > 0) {
-      this._capped.frames++;
-      this._capped.memories += sel.dropped.memories;
-      this._capped.pointers += sel.dropped.pointers;
+    if (state.capped && (sel.dropped.memories > 0 || sel.dropped.pointers > 0)) {
+      state.capped.frames++;
+      state.capped.memories += sel.dropped.memories;
+      state.capped.pointers += sel.dropped.pointers;
     }
     const memories = sel.memories.filter((m) => state.memory.has(m.frameIndex));
     const pointers = sel.pointers.filter((p) => state.pointers.has(p.frameIndex));
@@ -378,6 +422,7 @@ export class Sam2VideoTracker {
     // SAM 2.1: each pointer's temporal position from pointer_tpos; SAM 2.0: none (zeros)
     let ptrPos: { data: Float32Array; dim: number } | undefined;
     if (pointers.length > 0 && g.pointerTimeEncoding) {
+      // pointer_tpos: normalized_diffs [P] float32 -> pointer_pos [P,memDim]
       const tp = await this._run('pointer_tpos', {
         normalized_diffs: new this._ort.Tensor('float32', Float32Array.from(pointers.map((p) => p.normalized)), [pointers.length]),
       });
@@ -397,8 +442,8 @@ export class Sam2VideoTracker {
   }
 
   /**
-   * Tracks one object over the video. Frames are read one at a time through `frameSource`; the
-   * signal is checked between frames.
+   * Tracks one object over the video (a {@link trackObjects} run with one object). Frames are read one
+   * at a time through `frameSource`; the signal is checked between frames.
    *
    * @example
    * const tracker = await Sam2VideoTracker.open(models, 'sam2.1-hiera-tiny-video');
@@ -406,148 +451,248 @@ export class Sam2VideoTracker {
    * tracker.dispose();
    */
   async *track(o: Sam2TrackOptions): AsyncGenerator<Sam2FrameResult, void, void> {
-    if (o.prompts.length === 0) {
+    const { prompts, startFrame, ...video } = o;
+    for await (const r of this.trackObjects({ ...video, objects: [{ prompts, startFrame }] })) {
+      yield r.result;
+    }
+  }
+
+  /**
+   * Tracks every object of a video together, frames outside and objects inside (the shape of the
+   * official SAM2VideoPredictor): each frame is read and run through the vision encoder once, then
+   * each object that needs it takes its step with its own memory bank. Each object's own results,
+   * and their order, are those of tracking it alone (its prompted frames first, forward from its start
+   * frame, then backward; see {@link Sam2TrackOptions.startFrame}): objects share nothing but the
+   * frame features.
+   *
+   * The frames are visited in three sweeps ({@link frameSchedule}): the prompted frames of all objects,
+   * forward from the earliest start, backward from the latest. A frame needed again in a later sweep
+   * (prompted for one object, tracked by another; or between two objects' start frames) keeps its
+   * features until then, at most `maxHeldFeatures` frames at a time (beyond that it is encoded again).
+   * Abort is checked before every step.
+   */
+  async *trackObjects(o: Sam2VideoOptions): AsyncGenerator<Sam2ObjectResult, void, void> {
+    const runs = o.objects.map((obj) => this._objectRun(obj, o.numFrames));
+    this._runs = runs;
+    this._held = 0;
+    const schedule = frameSchedule(runs.map((r) => ({ promptFrames: [...r.prompts.keys()], start: r.start })), o.numFrames);
+    const features = new FeatureStore<FrameFeatures>(schedule, o.maxHeldFeatures ?? DEFAULT_HELD_FEATURES);
+    this._features = features;
+    for (const [v, visit] of schedule.entries()) {
+      throwIfAborted(o.signal, 'propagate');
+      const frame = visit.frame;
+      for (const step of visit.steps) {
+        throwIfAborted(o.signal, 'propagate');
+        const run = runs[step.object];
+        if (step.kind === 'replay') {
+          yield { object: step.object, result: run.condResults.get(frame) as Sam2FrameResult };
+          continue;
+        }
+        const enc = await features.get(v, async () => ({ out: await this._encode(o, frame) }));
+        if (step.kind === 'prompt') {
+          run.condResults.set(frame, await this._promptStep(run, frame, enc, o));
+          continue;
+        }
+        const result = await this._trackStep(run, frame, step.reverse, enc, o);
+        this._held = runs.reduce((n, r) => n + r.state.memory.size, 0);
+        yield { object: step.object, result };
+      }
+      features.done(v);
+    }
+  }
+
+  /** Checks one object's prompts and start frame; its empty state. */
+  private _objectRun(obj: Sam2ObjectPrompts, numFrames: number): ObjectRun {
+    if (obj.prompts.length === 0) {
       throw new PipelineError('SAM 2 needs at least one prompt box.', { stage: 'propagate', kind: 'invalid-input', field: 'prompts' });
     }
-    const T = this._ort.Tensor;
-    const S = this.geometry.imageSize;
     const prompts = new Map<number, Box>();
-    for (const p of o.prompts) {
-      if (!Number.isInteger(p.frameIndex) || p.frameIndex < 0 || p.frameIndex >= o.numFrames) {
-        throw new PipelineError(`Prompt frame ${p.frameIndex} is outside the video (frames 0..${o.numFrames - 1}).`, { stage: 'propagate', kind: 'invalid-input', field: 'prompts' });
+    for (const p of obj.prompts) {
+      if (!Number.isInteger(p.frameIndex) || p.frameIndex < 0 || p.frameIndex >= numFrames) {
+        throw new PipelineError(`Prompt frame ${p.frameIndex} is outside the video (frames 0..${numFrames - 1}).`, { stage: 'propagate', kind: 'invalid-input', field: 'prompts' });
       }
       prompts.set(p.frameIndex, p.box);
     }
-    const state: ObjectState = { cond: new Set(prompts.keys()), tracked: new Set(), memory: new Map(), pointers: new Map() };
     // official default: start at the earliest prompted frame
-    const start = o.startFrame ?? Math.min(...prompts.keys());
-    if (!Number.isInteger(start) || start < 0 || start >= o.numFrames) {
-      throw new PipelineError(`Start frame ${start} is outside the video (frames 0..${o.numFrames - 1}).`, { stage: 'propagate', kind: 'invalid-input', field: 'startFrame' });
+    const start = obj.startFrame ?? Math.min(...prompts.keys());
+    if (!Number.isInteger(start) || start < 0 || start >= numFrames) {
+      throw new PipelineError(`Start frame ${start} is outside the video (frames 0..${numFrames - 1}).`, { stage: 'propagate', kind: 'invalid-input', field: 'startFrame' });
     }
-    this._capped = { frames: 0, memories: 0, pointers: 0 };
     const keepNearStart = new Set<number>();
     for (let k = 0; k < this.geometry.numMaskmem; k++) {
       keepNearStart.add(start + k);
     }
-    const encode = async (i: number) => {
-      const pixels = await this.preprocess(await o.frameSource(i));
-      return this._run('vision_encoder', { pixel_values: new T('float32', pixels, [1, 3, S.height, S.width]) });
+    return {
+      prompts,
+      start,
+      keepNearStart,
+      condResults: new Map(),
+      state: { cond: new Set(prompts.keys()), tracked: new Set(), memory: new Map(), pointers: new Map(), capped: { frames: 0, memories: 0, pointers: 0 } },
     };
-    const finish = async (i: number, enc: Record<string, Tensor>, dec: Record<string, Tensor>, conditioning: boolean): Promise<Sam2FrameResult> => {
-      const score = toF32(dec.object_score_logits)[0];
-      const osl = new T('float32', Float32Array.from([score]), [1, 1]);
-      const low = dec.low_res_mask;
-      const [lh, lw] = [low.dims[2], low.dims[3]];
-      // the predictor stores (and shows) the low-res logits after hole filling
-      const logits = fillHoles(Float32Array.from(toF32(low)), lw, lh, o.fillHoleArea ?? 8);
-      let memMask = dec.high_res_mask;
-      if (conditioning) {
-        // a prompted frame's memory is encoded (propagate_in_video_preflight) from its stored low-res
-        // logits, hole-filled, upsampled bilinearly to the model size, binarized for box prompts
-        const [hh, hw2] = [dec.high_res_mask.dims[2], dec.high_res_mask.dims[3]];
-        memMask = new T('float32', resizeBilinear(logits, lw, lh, hw2, hh), [1, 1, hh, hw2]);
-      }
-      const me = await this._run('memory_encoder', { feats2: enc.feats2, high_res_mask: memMask, object_score_logits: osl, binarize: this._binarize(conditioning) });
-      state.memory.set(i, { tokens: Float32Array.from(toF32(me.memory_tokens)), pos: Float32Array.from(toF32(me.memory_pos)) });
-      state.pointers.set(i, Float32Array.from(toF32(dec.object_pointer)));
-      const mask = score > 0 ? resizeLogitsToMask(logits, lw, lh, o.width, o.height) : new Uint8Array(o.width * o.height);
-      return {
-        frameIndex: i,
-        mask,
-        objectScore: score,
-        conditioning,
-        lowRes: { logits, width: lw, height: lh },
-      };
-    };
+  }
 
-    // conditioning frames first: they use no memory
-    const condResults = new Map<number, Sam2FrameResult>();
-    for (const [i, box] of [...prompts.entries()].sort((a, b) => a[0] - b[0])) {
-      throwIfAborted(o.signal, 'propagate');
-      const enc = await encode(i);
-      const sx = S.width / o.width;
-      const sy = S.height / o.height;
-      const dec = await this._run('mask_decoder', {
-        feats0: enc.feats0,
-        feats1: enc.feats1,
-        feats2_cond: enc.feats2_no_mem,
-        input_points: new T('float32', Float32Array.from([box.x0 * sx, box.y0 * sy, box.x1 * sx, box.y1 * sy]), [1, 1, 2, 2]),
-        input_labels: new T('int32', Int32Array.from([2, 3]), [1, 1, 2]),
-      });
-      condResults.set(i, await finish(i, enc, dec, true));
-    }
+  /**
+   * vision_encoder: pixel_values [1,3,H,W] float32 (H x W = geometry.imageSize) -> feats0 [1,C0,H/4,W/4],
+   * feats1 [1,C1,H/8,W/8], feats2 and feats2_no_mem [1,C2,h,w], vision_pos_embed [1,C2,h,w]
+   * (h x w = H/16 x W/16; the tiny model: 32, 64, 256 channels at 256, 128, 64 px).
+   */
+  private async _encode(o: Sam2VideoOptions, frame: number): Promise<Record<string, Tensor>> {
+    const S = this.geometry.imageSize;
+    const pixels = await this.preprocess(await o.frameSource(frame));
+    return this._run('vision_encoder', { pixel_values: new this._ort.Tensor('float32', pixels, [1, 3, S.height, S.width]) });
+  }
 
-    const order: Array<{ i: number; reverse: boolean }> = [];
-    for (let i = start; i < o.numFrames; i++) {
-      order.push({ i, reverse: false });
+  /**
+   * A prompted frame: mask_decoder on feats2_no_mem (no memory) with the box as two points labelled
+   * 2 and 3, then the memory encoder with binarize on.
+   */
+  private async _promptStep(run: ObjectRun, i: number, enc: FrameFeatures, o: Sam2VideoOptions): Promise<Sam2FrameResult> {
+    const T = this._ort.Tensor;
+    const S = this.geometry.imageSize;
+    const box = run.prompts.get(i) as Box;
+    const sx = S.width / o.width;
+    const sy = S.height / o.height;
+    // mask_decoder: feats0 [1,C0,4h,4w], feats1 [1,C1,2h,2w], feats2_cond [1,C2,h,w], input_points
+    // [1,1,P,2] float32 (model pixels), input_labels [1,1,P] int32 -> low_res_mask [1,1,4h,4w],
+    // high_res_mask [1,1,H,W], iou [1,1], object_score_logits [1,1,1], object_pointer [1,1,C2]
+    const dec = await this._run('mask_decoder', {
+      feats0: enc.out.feats0,
+      feats1: enc.out.feats1,
+      feats2_cond: enc.out.feats2_no_mem,
+      input_points: new T('float32', Float32Array.from([box.x0 * sx, box.y0 * sy, box.x1 * sx, box.y1 * sy]), [1, 1, 2, 2]),
+      input_labels: new T('int32', Int32Array.from([2, 3]), [1, 1, 2]),
+    });
+    return this._finish(run.state, i, enc, dec, true, o);
+  }
+
+  /**
+   * A tracked frame: memory attention over the memories and pointers {@link selectMemory} picks, the
+   * decoder without a prompt, the memory encoder; then the memories no later frame can select are dropped.
+   */
+  private async _trackStep(run: ObjectRun, i: number, reverse: boolean, enc: FrameFeatures, o: Sam2VideoOptions): Promise<Sam2FrameResult> {
+    const T = this._ort.Tensor;
+    const state = run.state;
+    const tokens = this._tokens(enc);
+    const { memory, memoryPos } = await this.assembleMemory(state, i, reverse, o.numFrames, tokens.hw);
+    // memory_attention: current_vision_features and current_vision_position_embeddings [h*w,1,C2],
+    // memory and memory_pos [M,1,memDim] (M = memories x h*w + pointer tokens; fixed or dynamic)
+    // -> conditioned_feats [1,C2,h,w]
+    const ma = await this._run('memory_attention', {
+      current_vision_features: tokens.features,
+      current_vision_position_embeddings: tokens.pos,
+      memory,
+      memory_pos: memoryPos,
+    });
+    // mask_decoder as on a prompted frame, on the conditioned features; no prompt on this frame: one
+    // padding point [1,1,1,2] with label -1 [1,1,1]
+    const dec = await this._run('mask_decoder', {
+      feats0: enc.out.feats0,
+      feats1: enc.out.feats1,
+      feats2_cond: ma.conditioned_feats,
+      input_points: new T('float32', new Float32Array(2), [1, 1, 1, 2]),
+      input_labels: new T('int32', Int32Array.from([-1]), [1, 1, 1]),
+    });
+    const result = await this._finish(state, i, enc, dec, false, o);
+    state.tracked.add(i);
+    // bounded memory: after frame i the next frame needs at most numMaskmem-1 frames behind it in
+    // the direction of travel; the backward pass still needs the first frames after the start
+    const reach = this.geometry.numMaskmem - 1;
+    const drop = reverse ? i + reach : i - reach;
+    if (!state.cond.has(drop) && (reverse || !run.keepNearStart.has(drop))) {
+      state.memory.delete(drop);
     }
-    // the backward pass starts AT the start frame (official `propagate_in_video(reverse=True)`): a
-    // prompted start frame is not repeated; an unprompted one is tracked again, now in reverse, and
-    // yielded a second time (the later result replaces the earlier one). Every other frame, prompted
-    // ones included, comes once.
-    for (let i = condResults.has(start) ? start - 1 : start; i >= 0 && start > 0; i--) {
-      order.push({ i, reverse: true });
-    }
-    for (const { i, reverse } of order) {
-      throwIfAborted(o.signal, 'propagate');
-      const cond = condResults.get(i);
-      if (cond) {
-        yield cond;
-        continue;
-      }
-      const enc = await encode(i);
-      const hw = enc.feats2.dims[2] * enc.feats2.dims[3];
-      const { memory, memoryPos } = await this.assembleMemory(state, i, reverse, o.numFrames, hw);
-      const ma = await this._run('memory_attention', {
-        current_vision_features: this._toTokens(enc.feats2),
-        current_vision_position_embeddings: this._toTokens(enc.vision_pos_embed),
-        memory,
-        memory_pos: memoryPos,
-      });
-      const dec = await this._run('mask_decoder', {
-        feats0: enc.feats0,
-        feats1: enc.feats1,
-        feats2_cond: ma.conditioned_feats,
-        // no prompt on this frame: one padding point with label -1
-        input_points: new T('float32', new Float32Array(2), [1, 1, 1, 2]),
-        input_labels: new T('int32', Int32Array.from([-1]), [1, 1, 1]),
-      });
-      const result = await finish(i, enc, dec, false);
-      state.tracked.add(i);
-      // bounded memory: after frame i the next frame needs at most numMaskmem-1 frames behind it in
-      // the direction of travel; the backward pass still needs the first frames after the start
-      const reach = this.geometry.numMaskmem - 1;
-      const drop = reverse ? i + reach : i - reach;
-      if (!state.cond.has(drop) && (reverse || !keepNearStart.has(drop))) {
-        state.memory.delete(drop);
-      }
-      if (reverse && i === start - 1) {
-        for (const k of keepNearStart) {
-          if (!state.cond.has(k) && k >= i + reach) {
-            state.memory.delete(k);
-          }
+    if (reverse && i === run.start - 1) {
+      for (const k of run.keepNearStart) {
+        if (!state.cond.has(k) && k >= i + reach) {
+          state.memory.delete(k);
         }
       }
-      this._held = state.memory.size;
-      yield result;
     }
+    return result;
+  }
+
+  /** Stores the frame's memory and object pointer; the mask at video size. */
+  private async _finish(state: ObjectState, i: number, enc: FrameFeatures, dec: Record<string, Tensor>, conditioning: boolean, o: Sam2VideoOptions): Promise<Sam2FrameResult> {
+    const T = this._ort.Tensor;
+    const score = toF32(dec.object_score_logits)[0];
+    const osl = new T('float32', Float32Array.from([score]), [1, 1]);
+    const low = dec.low_res_mask;
+    const [lh, lw] = [low.dims[2], low.dims[3]];
+    // the predictor stores (and shows) the low-res logits after hole filling
+    const logits = fillHoles(Float32Array.from(toF32(low)), lw, lh, o.fillHoleArea ?? 8);
+    let memMask = dec.high_res_mask;
+    if (conditioning) {
+      // a prompted frame's memory is encoded (propagate_in_video_preflight) from its stored low-res
+      // logits, hole-filled, upsampled bilinearly to the model size, binarized for box prompts
+      const [hh, hw2] = [dec.high_res_mask.dims[2], dec.high_res_mask.dims[3]];
+      memMask = new T('float32', resizeBilinear(logits, lw, lh, hw2, hh), [1, 1, hh, hw2]);
+    }
+    // memory_encoder: feats2 [1,C2,h,w], high_res_mask [1,1,H,W], object_score_logits [1,1], binarize
+    // [] (float32, bool, int32 or int64 as the export declares) -> memory_tokens and memory_pos [h*w,1,memDim]
+    const me = await this._run('memory_encoder', { feats2: enc.out.feats2, high_res_mask: memMask, object_score_logits: osl, binarize: this._binarize(conditioning) });
+    state.memory.set(i, { tokens: Float32Array.from(toF32(me.memory_tokens)), pos: Float32Array.from(toF32(me.memory_pos)) });
+    state.pointers.set(i, Float32Array.from(toF32(dec.object_pointer)));
+    const mask = score > 0 ? resizeLogitsToMask(logits, lw, lh, o.width, o.height) : new Uint8Array(o.width * o.height);
+    return {
+      frameIndex: i,
+      mask,
+      objectScore: score,
+      conditioning,
+      lowRes: { logits, width: lw, height: lh },
+    };
+  }
+
+  /** The frame's feats2 and position embedding as tokens, made once per frame for every object. */
+  private _tokens(enc: FrameFeatures): { features: Tensor; pos: Tensor; hw: number } {
+    enc.tokens ??= {
+      features: this._toTokens(enc.out.feats2),
+      pos: this._toTokens(enc.out.vision_pos_embed),
+      hw: enc.out.feats2.dims[2] * enc.out.feats2.dims[3],
+    };
+    return enc.tokens;
   }
 
   private _held = 0;
-  private _capped = { frames: 0, memories: 0, pointers: 0 };
+  private _runs: ObjectRun[] = [];
+  private _features?: FeatureStore<FrameFeatures>;
 
   /**
-   * How often the last `track` had to leave memories / pointers out because the memory_attention graph
-   * has a fixed length (the official predictor would have attended to them). Zero with a dynamic export.
+   * How often the last run had to leave memories / pointers out because the memory_attention graph
+   * has a fixed length (the official predictor would have attended to them), over all its objects.
+   * Zero with a dynamic export.
    */
-  get capped(): { frames: number; memories: number; pointers: number } {
-    return { ...this._capped };
+  get capped(): CappedCounts {
+    const sum = { frames: 0, memories: 0, pointers: 0 };
+    for (const r of this._runs) {
+      sum.frames += r.state.capped?.frames ?? 0;
+      sum.memories += r.state.capped?.memories ?? 0;
+      sum.pointers += r.state.capped?.pointers ?? 0;
+    }
+    return sum;
   }
 
-  /** Frame memories held after the last tracked frame (bounded-memory check in tests and the bench). */
+  /** {@link capped} for one object (its index in the last run's `objects`). */
+  cappedOf(object: number): CappedCounts {
+    const c = this._runs[object]?.state.capped;
+    return c ? { ...c } : { frames: 0, memories: 0, pointers: 0 };
+  }
+
+  /** Frame memories held, all objects together, after the last tracked frame (bounded-memory checks). */
   get heldMemories(): number {
     return this._held;
   }
+
+  /** Most frames whose encoder features the last run held at once, the frame being processed included. */
+  get peakHeldFeatures(): number {
+    return this._features?.peak ?? 0;
+  }
+}
+
+/** Memories and pointers a fixed-length memory graph left out (see {@link Sam2VideoTracker.capped}). */
+export interface CappedCounts {
+  frames: number;
+  memories: number;
+  pointers: number;
 }
 
 /**
@@ -556,10 +701,9 @@ export class Sam2VideoTracker {
  * `alref propagate`. `objectId` names the object when a run tracks several.
  *
  * @example
- * const note = cappedNote(tracker, 2); // after tracker.track(...) for object 2
+ * const note = cappedNote(tracker, tracker.cappedOf(k), 2); // object 2, the k-th of the run
  */
-export function cappedNote(tracker: Pick<Sam2VideoTracker, 'capped' | 'geometry' | 'modelId'>, objectId?: number): string | undefined {
-  const c = tracker.capped;
+export function cappedNote(tracker: Pick<Sam2VideoTracker, 'geometry' | 'modelId'>, c: CappedCounts, objectId?: number): string | undefined {
   if (c.frames === 0) {
     return undefined;
   }
