@@ -19,9 +19,9 @@ import { Command } from 'commander';
 import { registerRunCommand } from '../../../src/cli/commands/run';
 import { registerEvalCommand } from '../../../src/cli/commands/eval';
 import { registerMergeCommand } from '../../../src/cli/commands/merge';
-import { inflateRawSync } from 'node:zlib';
 import { PipelineError } from '../../../src/pipeline/errors';
 import { tempEntries } from '../../tooling/processes';
+import { readZip } from '../../tooling/zip';
 
 /** Every PNG under a folder, by relative path. */
 function pngs(dir: string): Map<string, Buffer> {
@@ -398,24 +398,8 @@ suite('eval/runner: the full pipeline over a synthetic MeViS split (fixture ONNX
     }
     assert.match(stdout, /Submission zip with 12 masks: .*yt-all.submission\.zip/);
     assert.match(stdout, /no local ground truth \(scored by the benchmark server\); 2 of 2 items have predictions/);
-    const names = (zip: string): Map<string, Buffer> => {
-      const buf = readFileSync(zip);
-      const out = new Map<string, Buffer>();
-      let p = buf.readUInt32LE(buf.length - 22 + 16);
-      const count = buf.readUInt16LE(buf.length - 22 + 10);
-      for (let i = 0; i < count; i++) {
-        const csize = buf.readUInt32LE(p + 20);
-        const n = buf.readUInt16LE(p + 28);
-        const local = buf.readUInt32LE(p + 42);
-        const name = buf.toString('utf8', p + 46, p + 46 + n);
-        const start = local + 30 + buf.readUInt16LE(local + 26) + buf.readUInt16LE(local + 28);
-        out.set(name, inflateRawSync(buf.subarray(start, start + csize)));
-        p += 46 + n + buf.readUInt16LE(p + 30) + buf.readUInt16LE(p + 32);
-      }
-      return out;
-    };
-    const a = names(path.join(base, 'yt-all', 'submission.zip'));
-    const b = names(path.join(base, 'yt-merged.zip'));
+    const a = readZip(path.join(base, 'yt-all', 'submission.zip'));
+    const b = readZip(path.join(base, 'yt-merged.zip'));
     assert.deepEqual([...b.keys()].sort(), [...a.keys()].sort());
     assert.ok([...a.keys()].every((k) => /^Annotations\/vid[01]\/0\/0000[0-5]\.png$/.test(k)));
     for (const [k, v] of a) {
