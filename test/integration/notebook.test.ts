@@ -10,6 +10,7 @@ import {
   closeAll, ended, errorOf, executeCell, freshExample, insertStageCell, mimes, openNotebook,
   repoRoot, setCellText, stageCell, textOf, waitFor,
 } from './helpers';
+import { ffmpegDescendants, isGone } from '../tooling/processes';
 
 /** The demo's video cell text with its `source:` replaced by `file`. */
 function withSource(videoYaml: string, file: string): string {
@@ -158,6 +159,9 @@ suite('Notebook: kernel, outputs, errors, cancel, save', function () {
     // Cancel once the decode is visibly under way (its first frame file exists), whatever the machine's speed.
     await waitFor(doc, () => decoding() || ended(doc.cellAt(range.start), startedAt), 120_000, 'the decode to start');
     assert.ok(!ended(doc.cellAt(range.start), startedAt), 'the long clip finished before a frame was seen; make it longer to test cancel');
+    // The extension runs in this extension host process: its ffmpeg is a child of this process.
+    const decoders = ffmpegDescendants(process.pid);
+    assert.ok(decoders.length >= 1, 'no ffmpeg runs while the decode writes frames');
 
     const cancelAt = Date.now();
     await vscode.commands.executeCommand('notebook.cell.cancelExecution', { ranges: [range], document: doc.uri });
@@ -168,6 +172,9 @@ suite('Notebook: kernel, outputs, errors, cancel, save', function () {
     assert.strictEqual(errorOf(after), undefined, `cancel produced an error output: ${errorOf(after)?.message}`);
     const left = fs.existsSync(framesDir) ? fs.readdirSync(framesDir).filter((d) => d.includes('.tmp')) : [];
     assert.deepStrictEqual(left, [], 'temporary frame folders left after the cancelled run');
+    for (const pid of decoders) {
+      assert.ok(isGone(pid), `ffmpeg ${pid} still runs after the cancelled cell ended`);
+    }
   });
 
   test('save and reopen keeps the outputs (nbformat 4 on disk)', async () => {

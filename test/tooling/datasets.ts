@@ -22,14 +22,19 @@ export interface SyntheticOptions {
   predictions?: boolean;
   /** Prediction frames to leave out, as `<video>:<frame index>` keys. */
   dropPrediction?: string[];
+  /**
+   * MeViS only: frames show the ground-truth objects as white boxes on black (a frame where an object
+   * has left shows nothing of it), so a tracker has something to follow. Default: uniform frames.
+   */
+  drawObjects?: boolean;
 }
 
-interface Resolved { videos: number; frames: number; width: number; height: number; objects: number; predictions: boolean; drop: Set<string> }
+interface Resolved { videos: number; frames: number; width: number; height: number; objects: number; predictions: boolean; drop: Set<string>; drawObjects: boolean }
 
 function resolve(o: SyntheticOptions): Resolved {
   return {
     videos: o.videos ?? 2, frames: o.frames ?? 6, width: o.width ?? 40, height: o.height ?? 30, objects: o.objects ?? 2,
-    predictions: o.predictions ?? true, drop: new Set(o.dropPrediction ?? []),
+    predictions: o.predictions ?? true, drop: new Set(o.dropPrediction ?? []), drawObjects: o.drawObjects ?? false,
   };
 }
 
@@ -64,6 +69,17 @@ async function jpeg(w: number, h: number): Promise<Buffer> {
     jpegCache.set(key, bytes);
   }
   return bytes;
+}
+
+/** A JPEG frame: white where `labels` is set, black elsewhere. */
+async function objectsJpeg(labels: Uint8Array, w: number, h: number): Promise<Buffer> {
+  const px = Buffer.alloc(w * h * 3);
+  for (let i = 0; i < labels.length; i++) {
+    if (labels[i]) {
+      px.fill(255, i * 3, i * 3 + 3);
+    }
+  }
+  return sharp(px, { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 95 }).toBuffer();
 }
 
 /** A 0.1 s mono 16 kHz PCM WAV. */
@@ -192,6 +208,7 @@ export async function makeMevis(root: string, options: SyntheticOptions = {}, la
     const video = videoName(v);
     const frames = Array.from({ length: o.frames }, (_, t) => frameName(t));
     const annoIds: string[] = [];
+    const shown = frames.map(() => new Uint8Array(o.width * o.height));
     for (let k = 0; k < o.objects; k++) {
       const id = String(anno++);
       annoIds.push(id);
@@ -201,6 +218,7 @@ export async function makeMevis(root: string, options: SyntheticOptions = {}, la
         }
         const m = new Uint8Array(o.width * o.height);
         paint(m, o.width, objectBox(v, k, t, o.width, o.height), 1);
+        paint(shown[t], o.width, objectBox(v, k, t, o.width, o.height), 1);
         return encodeRle(m, o.width, o.height);
       });
     }
@@ -211,7 +229,7 @@ export async function makeMevis(root: string, options: SyntheticOptions = {}, la
     ];
     videoList.push({ video_id: video, frames, expressions: exps.map((e, i) => ({ ...e, exp_id: String(i) })) });
     for (let t = 0; t < o.frames; t++) {
-      await writeBytes(path.join(root, split, 'JPEGImages', video, `${frameName(t)}.jpg`), await jpeg(o.width, o.height));
+      await writeBytes(path.join(root, split, 'JPEGImages', video, `${frameName(t)}.jpg`), o.drawObjects ? await objectsJpeg(shown[t], o.width, o.height) : await jpeg(o.width, o.height));
       if (o.predictions && !o.drop.has(`${video}:${t}`)) {
         for (const [i, e] of exps.entries()) {
           const m = new Uint8Array(o.width * o.height);

@@ -74,6 +74,8 @@ export type ScriptedReply =
       completionTokens?: number;
       /** Called right before streamed chunk `index` (0-based, content chunks only) is written. */
       onChunk?: (index: number) => void;
+      /** The reply (or fault) is sent only once this settles: a test holds a request open with it. */
+      holdUntil?: Promise<unknown>;
     };
 
 export type ReplyScript = (request: ReceivedRequest) => ScriptedReply;
@@ -91,6 +93,10 @@ export interface OpenAiServerOptions {
 export class OpenAiTestServer {
   /** Every request received, in order (including those that got a fault). */
   readonly requests: ReceivedRequest[] = [];
+  /** Chat requests received whose response has not ended yet. */
+  inFlight = 0;
+  /** The most chat requests in flight at once since start (a test may reset it to 0). */
+  maxInFlight = 0;
   private readonly _queue: ScriptedReply[] = [];
   private _script: ReplyScript | undefined;
   private readonly _server: http.Server;
@@ -162,6 +168,9 @@ export class OpenAiTestServer {
     }
     const received = describe(url, req.headers, body);
     this.requests.push(received);
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    res.once('close', () => this.inFlight--);
 
     const auth = req.headers.authorization ?? '';
     if (this._options.apiKey !== undefined && auth !== `Bearer ${this._options.apiKey}`) {
@@ -181,6 +190,9 @@ export class OpenAiTestServer {
     const scripted = this._next(received);
     const echo = (t: string): string => t.split('{{authorization}}').join(String(req.headers.authorization ?? ''));
     const reply = typeof scripted === 'string' ? { text: scripted } : scripted;
+    if (reply.holdUntil) {
+      await reply.holdUntil;
+    }
     switch (reply.fault) {
       case 'rate-limit':
         res.setHeader('retry-after', String(reply.retryAfterSec ?? 1));

@@ -2,40 +2,19 @@ import * as assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { inflateRawSync } from 'node:zlib';
 import { makeMevis, makeRefDavis, makeYtvos } from '../../tooling/datasets';
 import { decodeLabelPng } from '../../../src/pipeline/masks/labelPng';
 import { runAlref } from '../../tooling/cli';
+import { readZip } from '../../tooling/zip';
 
 const alref = runAlref;
 
 
-/** Entry names and contents of a zip (stored or deflated entries), read from the central directory. */
-function readZip(file: string): Map<string, Buffer> {
-  const buf = readFileSync(file);
-  let eocd = buf.length - 22;
-  while (eocd >= 0 && buf.readUInt32LE(eocd) !== 0x06054b50) {
-    eocd--;
-  }
-  const count = buf.readUInt16LE(eocd + 10);
-  let p = buf.readUInt32LE(eocd + 16);
-  const out = new Map<string, Buffer>();
-  for (let i = 0; i < count; i++) {
-    const method = buf.readUInt16LE(p + 10);
-    const csize = buf.readUInt32LE(p + 20);
-    const nameLen = buf.readUInt16LE(p + 28);
-    const extraLen = buf.readUInt16LE(p + 30);
-    const commentLen = buf.readUInt16LE(p + 32);
-    const local = buf.readUInt32LE(p + 42);
-    const name = buf.toString('utf8', p + 46, p + 46 + nameLen);
-    const lName = buf.readUInt16LE(local + 26);
-    const lExtra = buf.readUInt16LE(local + 28);
-    const data = buf.subarray(local + 30 + lName + lExtra, local + 30 + lName + lExtra + csize);
-    out.set(name, method === 8 ? inflateRawSync(data) : Buffer.from(data));
-    p += 46 + nameLen + extraLen + commentLen;
-  }
-  return out;
-}
+/**
+ * A zip written by Python's zipfile (a deflated `Annotations/v/a.txt` and a stored `b.bin`): the known
+ * bytes the tests' zip reader is checked on before it reads the product's zips.
+ */
+const PYTHON_ZIP = 'UEsDBBQAAAAIAIMYIlBPFYxYEQAAACAAAAATAAAAQW5ub3RhdGlvbnMvdi9hLnR4dMtIzcnJV6jKLNBRyMDC5AIAUEsDBBQAAAAAAIMYIlCfaKqICAAAAAgAAAAFAAAAYi5iaW4AAQIDBAUGB1BLAQIUAxQAAAAIAIMYIlBPFYxYEQAAACAAAAATAAAAAAAAAAAAAACAAQAAAABBbm5vdGF0aW9ucy92L2EudHh0UEsBAhQDFAAAAAAAgxgiUJ9oqogIAAAACAAAAAUAAAAAAAAAAAAAAIABQgAAAGIuYmluUEsFBgAAAAACAAIAdAAAAG0AAAAAAA==';
 
 suite('cli: alref score / merge / eval / run', () => {
   let base: string;
@@ -108,6 +87,17 @@ suite('cli: alref score / merge / eval / run', () => {
     assert.match(r.stderr, /vid1\/0: 1 of 6 frames had no prediction/);
   });
 
+  test('the zip reader of these tests reads a zip written by Python\'s zipfile, and refuses one with a wrong CRC-32', () => {
+    const bytes = Buffer.from(PYTHON_ZIP, 'base64');
+    const entries = readZip(bytes);
+    assert.deepEqual([...entries.keys()], ['Annotations/v/a.txt', 'b.bin']);
+    assert.equal(entries.get('Annotations/v/a.txt')!.toString('utf8'), 'hello zip, hello zip, hello zip\n');
+    assert.deepEqual([...entries.get('b.bin')!], [0, 1, 2, 3, 4, 5, 6, 7]);
+    const bad = Buffer.from(bytes);
+    bad[bad.indexOf('b.bin') + 5 + 3] ^= 1; // one byte of the stored entry's data
+    assert.throws(() => readZip(bad), /b\.bin: 8 bytes with CRC-32/);
+  });
+
   test('merge --zip for MeViS writes <video>/<expression>/<frame>.png at the top of the zip', async () => {
     const zip = path.join(base, 'mevis.zip');
     const r = await alref(['merge', path.join(base, 'whole.json'), '--out', path.join(base, 'mevis-report.json'), '--zip', zip]);
@@ -135,7 +125,7 @@ suite('cli: alref score / merge / eval / run', () => {
     assert.deepEqual(b.summary.headline, a.summary.headline);
   });
 
-  test('eval stops at the first item when the setup would fail every item (no API key), names the cause, writes no half item', async () => {
+  test('eval stops at the first item when the setup would fail every item (no API key), names the item and the cause, writes no half item', async () => {
     const root = await makeMevis(path.join(base, 'mevis-eval'), { videos: 1, predictions: false });
     const out = path.join(base, 'eval-out');
     const key = process.env.OPENAI_API_KEY;
@@ -144,6 +134,7 @@ suite('cli: alref score / merge / eval / run', () => {
       const r = await alref(['eval', '--dataset', 'mevis', '--root', root, '--out', out, '--quiet']);
       assert.equal(r.code, 1);
       assert.match(r.stderr, /^error: vid0\/0: .*OPENAI_API_KEY.*run stops here/ms);
+      assert.doesNotMatch(r.stderr, /vid0\/1/, 'the second item was tried after a setup error');
       assert.ok(!existsSync(path.join(out, 'predictions', 'vid0', '0')));
       assert.ok(!existsSync(path.join(out, 'items', 'vid0__1.json')), 'the run went on after a setup error');
     } finally {

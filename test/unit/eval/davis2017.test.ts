@@ -12,23 +12,14 @@ import { davisStatistics } from '../../../src/pipeline/metrics/maskMetrics';
 import { encodeIndexedPng, nonZero, readLabelPng } from '../../../src/pipeline/masks/labelPng';
 import { SAMPLES } from '../../tooling/media';
 import { runAlref, type CliResult } from '../../tooling/cli';
+import { CAR_SHADOW_REFERENCE } from '../../tooling/davisReference';
 
 const alrefScore = (args: string[]): Promise<CliResult> => runAlref(['score', ...args, '--quiet']);
 
 const CAR = path.join(SAMPLES, 'davis-car-shadow');
 
-/**
- * Reference values of the official DAVIS 2017 code (db_eval_iou / db_eval_boundary) on car-shadow,
- * 854x480, ground truth against ground truth; from the project's METRICS.md "Reference values from the
- * official code": frame 00000 vs 00001, 00000 vs 00005, 00000 vs 00010, 00010 vs 00039.
- */
-const REF = {
-  f0v1: { j: 0.891165, f: 0.799147 },
-  f0v5: { j: 0.606916, f: 0.369138 },
-  f0v10: { j: 0.454492, f: 0.204149 },
-  f10v39: { j: 0.362025, f: 0.15433 },
-};
-
+/** The official DAVIS 2017 code's values on car-shadow, ground truth against ground truth. */
+const REF = CAR_SHADOW_REFERENCE;
 
 const mean = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length;
 const close = (a: number, b: number, tol = 1e-6): void => assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);

@@ -18,7 +18,9 @@ import { Command } from 'commander';
 import { registerRunCommand } from '../../../src/cli/commands/run';
 import { registerEvalCommand } from '../../../src/cli/commands/eval';
 import { registerMergeCommand } from '../../../src/cli/commands/merge';
-import { inflateRawSync } from 'node:zlib';
+import { PipelineError } from '../../../src/pipeline/errors';
+import { tempEntries } from '../../tooling/processes';
+import { readZip } from '../../tooling/zip';
 
 /** Every PNG under a folder, by relative path. */
 function pngs(dir: string): Map<string, Buffer> {
@@ -79,7 +81,8 @@ suite('batch/runner: the full pipeline over a synthetic MeViS split (fixture ONN
       log: { info: () => undefined, warn: () => undefined, error: () => undefined },
       serviceEnv: (runDir) => ({ runDir, resourcesDir, userCacheDir: path.join(base, 'cache'), getSecret: async () => 'sk-local-test' }),
     });
-    root = await makeMevis(path.join(base, 'mevis'), { videos: 2, frames: 6, width: 64, height: 48, predictions: false });
+    // One white box per video moving on black (it leaves in the last frame): the fixture tracker follows it.
+    root = await makeMevis(path.join(base, 'mevis'), { videos: 2, frames: 6, width: 64, height: 48, objects: 1, predictions: false, drawObjects: true });
   });
   suiteTeardown(async () => {
     await server?.stop();
@@ -107,7 +110,16 @@ suite('batch/runner: the full pipeline over a synthetic MeViS split (fixture ONN
     }
     assert.ok(server.requests.length >= 4, 'the pivot-frame stage asked the LLM');
     const { records } = await scoreDataset(ds, summary.predictionsDir);
-    assert.equal(summarizeRecords('mevis', records).units, 4);
+    const scored = summarizeRecords('mevis', records);
+    assert.equal(scored.units, 4);
+    // The fixture tracker follows the white box: J&F near 1. All-foreground masks score about 0.1 here
+    // (the box is 1/12 of the frame and the last frame is empty), all-background about 0.17 (the empty
+    // last frame only), so both fall far below this range.
+    const jf = scored.headline['J&F'];
+    assert.ok(jf >= 0.9 && jf <= 1, `J&F ${jf}`);
+    for (const r of records) {
+      assert.ok(r.type === 'expression' && r.j >= 0.8 && r.f >= 0.8, `${r.id}: ${JSON.stringify(r)}`);
+    }
   });
 
   test('a second run skips finished items without asking the LLM; a removed status re-runs only that item', async () => {
@@ -141,6 +153,41 @@ suite('batch/runner: the full pipeline over a synthetic MeViS split (fixture ONN
     ac.abort();
     await assert.rejects(runDataset({ dataset: ds, outDir: path.join(base, 'out-cancel'), host, signal: ac.signal }), /Cancelled/);
     assert.ok(!existsSync(path.join(base, 'out-cancel', 'predictions')));
+  });
+
+  test('cancelled mid-item (during an LLM reply stream): the run ends cancelled, finished items stay, the cut item leaves no prediction, status or temporary file', async () => {
+    const ds = await readDataset('mevis', root);
+    const out = path.join(base, 'out-mid-cancel');
+    const ac = new AbortController();
+    let cutAt = -1;
+    // The first question of the second item (vid0/1) streams one chunk, then the run is cancelled while
+    // the server holds the stream open ('stall': it never finishes by itself).
+    server.setScript((req) => {
+      if (cutAt < 0 && req.text.includes('all things in vid0')) {
+        cutAt = server.requests.length;
+        return { text: 'The object is clearest here. [1]', fault: 'stall', chunkSize: 4, onChunk: (i) => i === 0 && ac.abort() };
+      }
+      return baseScript(req);
+    });
+    const done: ItemStatus[] = [];
+    try {
+      await assert.rejects(
+        runDataset({ dataset: ds, outDir: out, host, signal: ac.signal, onItemDone: (s) => done.push(s) }),
+        (err: unknown) => err instanceof PipelineError && err.kind === 'cancelled',
+      );
+    } finally {
+      server.setScript(baseScript);
+    }
+    assert.ok(cutAt > 0, 'the second item asked the LLM');
+    assert.equal(server.requests.length, cutAt, 'no question was asked after the cancel');
+    assert.deepEqual(done.map((s) => [s.id, s.status]), [['vid0/0', 'done']]);
+    assert.deepEqual(readdirSync(path.join(out, 'items')), [`${itemFileName('vid0/0')}.json`]);
+    assert.deepEqual(readdirSync(path.join(out, 'predictions', 'vid0')), ['0']);
+    assert.equal(readdirSync(path.join(out, 'predictions', 'vid0', '0')).length, 6);
+    assert.deepEqual(tempEntries(out), []);
+    // Run again: the finished item is skipped, the cut one runs in full.
+    const again = await runDataset({ dataset: ds, outDir: out, host, signal: new AbortController().signal });
+    assert.deepEqual([again.skipped, again.done, again.failed], [1, 4, 0]);
   });
 
   test('AVS (AVSBench S4 layout): video -> lbru with the separate audio file -> pivot-box -> propagate, one PNG per frame', async () => {
@@ -350,24 +397,8 @@ suite('batch/runner: the full pipeline over a synthetic MeViS split (fixture ONN
     }
     assert.match(stdout, /Submission zip with 12 masks: .*yt-all.submission\.zip/);
     assert.match(stdout, /no local ground truth \(scored by the benchmark server\); 2 of 2 items have predictions/);
-    const names = (zip: string): Map<string, Buffer> => {
-      const buf = readFileSync(zip);
-      const out = new Map<string, Buffer>();
-      let p = buf.readUInt32LE(buf.length - 22 + 16);
-      const count = buf.readUInt16LE(buf.length - 22 + 10);
-      for (let i = 0; i < count; i++) {
-        const csize = buf.readUInt32LE(p + 20);
-        const n = buf.readUInt16LE(p + 28);
-        const local = buf.readUInt32LE(p + 42);
-        const name = buf.toString('utf8', p + 46, p + 46 + n);
-        const start = local + 30 + buf.readUInt16LE(local + 26) + buf.readUInt16LE(local + 28);
-        out.set(name, inflateRawSync(buf.subarray(start, start + csize)));
-        p += 46 + n + buf.readUInt16LE(p + 30) + buf.readUInt16LE(p + 32);
-      }
-      return out;
-    };
-    const a = names(path.join(base, 'yt-all', 'submission.zip'));
-    const b = names(path.join(base, 'yt-merged.zip'));
+    const a = readZip(path.join(base, 'yt-all', 'submission.zip'));
+    const b = readZip(path.join(base, 'yt-merged.zip'));
     assert.deepEqual([...b.keys()].sort(), [...a.keys()].sort());
     assert.ok([...a.keys()].every((k) => /^Annotations\/vid[01]\/0\/0000[0-5]\.png$/.test(k)));
     for (const [k, v] of a) {

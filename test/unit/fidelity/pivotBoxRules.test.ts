@@ -41,7 +41,7 @@ suite('fidelity (#9): pivot-box rules', () => {
     await server.stop();
   });
 
-  const avsPivots: PivotFrameData = { objects: [{ objectId: 1, text: 'the car that is making sound', clips: [{ clipIndex: 0, frameIndex: 19, valid: true }] }] };
+  const avsPivots: PivotFrameData = { objects: [{ objectId: 1, text: 'the car that is making sound', clips: [{ clipIndex: 0, frameIndex: 20, valid: true }] }] };
   function ctxFor(v: VideoData, pf: PivotFrameData, maxRetries = 4, maxTokens: number | null = null) {
     const session = new TestSession();
     session.put('video', 'cell-video', v);
@@ -70,7 +70,7 @@ suite('fidelity (#9): pivot-box rules', () => {
       server.setScript(script);
       const { result } = await collect(request({ candidates: BOXES }), ctxFor(avsVideo, avsPivots, 0));
       const [pivot] = (result.data as PivotBoxData).objects[0].pivots;
-      assert.deepEqual([pivot.frameIndex, pivot.chosen, pivot.valid, pivot.fallback], [19, 0, true, undefined]);
+      assert.deepEqual([pivot.frameIndex, pivot.chosen, pivot.valid, pivot.fallback], [20, 0, true, undefined]);
       assert.match(pivot.note ?? '', /box 1 by the AVS default/);
     });
   }

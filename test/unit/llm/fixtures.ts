@@ -13,6 +13,7 @@ import { runStage } from '../../../src/pipeline/stages/index';
 import type { Services } from '../../../src/pipeline/services';
 import { type PipelineSettings, defaultSettings } from '../../../src/pipeline/settings';
 import type { SessionLike, StageContext, StageKind, StageRequest, StageResult } from '../../../src/pipeline/types';
+import { DEFAULT_AVS_FRAMES, planAvsFrames, planRvosClips } from '../../../src/pipeline/sampling';
 import { SAMPLES } from '../../tooling/media';
 
 export const DAVIS_FRAMES = path.join(SAMPLES, 'davis-car-shadow/JPEGImages');
@@ -20,21 +21,6 @@ export const RESOURCES = path.resolve(__dirname, '../../..');
 export const DAVIS_WIDTH = 854;
 export const DAVIS_HEIGHT = 480;
 export const DAVIS_FRAME_COUNT = 40;
-
-/** RVOS clips over `frameCount` frames (framesPerClip frames every `interval`); a 1-frame tail is skipped. */
-export function planClips(frameCount: number, interval: number, framesPerClip: number): ClipPlan[] {
-  const clips: ClipPlan[] = [];
-  for (let start = 0, t = 0; start < frameCount; start += interval * framesPerClip, t++) {
-    const frameIndices: number[] = [];
-    for (let k = 0; k < framesPerClip && start + k * interval < frameCount; k++) {
-      frameIndices.push(start + k * interval);
-    }
-    if (frameIndices.length > 1) {
-      clips.push({ clipIndex: t, frameIndices });
-    }
-  }
-  return clips;
-}
 
 /** Tiles a clip's frames in one row with their 1-based ids, as the video stage does. */
 export async function buildGrid(framesDir: string, clip: ClipPlan, outDir: string, tileWidth = 320): Promise<GridImage> {
@@ -56,7 +42,8 @@ export async function buildGrid(framesDir: string, clip: ClipPlan, outDir: strin
 export async function davisVideo(outDir: string, options: { interval?: number; frameCount?: number; mode?: 'rvos' | 'avs' } = {}): Promise<VideoData> {
   const interval = options.interval ?? 5;
   const frameCount = options.frameCount ?? DAVIS_FRAME_COUNT;
-  const clips = options.mode === 'avs' ? [{ clipIndex: 0, frameIndices: [0, 9, 19, 29, 39] }] : planClips(frameCount, interval, 5);
+  // The product's planners: AVS takes the centres of 5 equal spans (4, 12, 20, 28, 36 of 40 frames).
+  const clips = options.mode === 'avs' ? planAvsFrames(frameCount, DEFAULT_AVS_FRAMES) : planRvosClips(frameCount, interval, 5);
   const grids = await Promise.all(clips.map((c) => buildGrid(DAVIS_FRAMES, c, outDir)));
   return {
     info: {

@@ -6,7 +6,6 @@ import sharp from 'sharp';
 import { MIME } from '../../../src/common/mime';
 import type { MaskData } from '../../../src/pipeline/domain';
 import type { ImageEvent, StageEvent, TableEvent, WarningEvent } from '../../../src/pipeline/events';
-import { fMeasure, jaccard } from '../../../src/pipeline/metrics/maskMetrics';
 import { encodeBinaryPng, nonZero, readLabelPng, resizeNearest } from '../../../src/pipeline/masks/labelPng';
 import { encodeRle } from '../../../src/pipeline/masks/rle';
 import { NotebookSession } from '../../../src/pipeline/session';
@@ -16,9 +15,13 @@ import type { EvaluateData } from '../../../src/pipeline/stages/evaluate';
 import type { StageContext, StageResult } from '../../../src/pipeline/types';
 import { makeMevis, makeS4 } from '../../tooling/datasets';
 import { parseStageCell } from '../../../src/pipeline/cells/parse';
+import { CAR_SHADOW_REFERENCE } from '../../tooling/davisReference';
 import { SAMPLES } from '../../tooling/media';
 
 const CAR = path.join(SAMPLES, 'davis-car-shadow/Annotations');
+
+/** The official DAVIS code's J and F of one car-shadow annotation against another (also checked in test/unit/eval/metrics.test.ts). */
+const REF = CAR_SHADOW_REFERENCE;
 
 async function carMasks(): Promise<Uint8Array[]> {
   const names = readdirSync(CAR).filter((n) => n.endsWith('.png')).sort();
@@ -67,16 +70,15 @@ suite('stages/evaluate', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('car-shadow, prediction = next frame: per-frame J/F equal the metrics, table + metrics payload, plot, 3 worst frames', async () => {
+  test('car-shadow, prediction = next frame: frame 0 scores the official reference values, table + metrics payload, plot, 3 worst frames', async () => {
     const gt = await carMasks();
     const pred = gt.map((_, t) => gt[Math.min(t + 1, gt.length - 1)]);
     const { events, data } = await run(context(dir, sessionWith(dir, pred, 854, 480)), { groundTruth: CAR, protocol: 'mevis' });
     assert.equal(data.perFrame.length, 40);
-    for (const t of [0, 5, 38, 39]) {
-      assert.ok(Math.abs(data.perFrame[t].j - jaccard(pred[t], gt[t])) < 1e-12);
-      assert.ok(Math.abs(data.perFrame[t].f - fMeasure(pred[t], gt[t], 854, 480).f) < 1e-12);
-    }
-    assert.equal(data.perFrame[39].j, 1);
+    // 00001 against 00000: the official DAVIS code's db_eval_iou / db_eval_boundary values (REF below)
+    assert.ok(Math.abs(data.perFrame[0].j - REF.f0v1.j) < 1e-6, `J ${data.perFrame[0].j}`);
+    assert.ok(Math.abs(data.perFrame[0].f - REF.f0v1.f) < 1e-6, `F ${data.perFrame[0].f}`);
+    assert.deepEqual([data.perFrame[39].j, data.perFrame[39].f], [1, 1]);
     const meanJ = data.perFrame.reduce((a, p) => a + p.j, 0) / 40;
     assert.ok(Math.abs(data.summary.J - meanJ) < 1e-12);
     const table = events.find((e): e is TableEvent => e.type === 'table')!;
@@ -94,6 +96,25 @@ suite('stages/evaluate', () => {
     const scores = data.perFrame.map((p) => (p.j + p.f) / 2);
     const worstFrame = data.perFrame[scores.indexOf(Math.min(...scores))].frameIndex;
     assert.ok(images[1].caption!.startsWith(`Frame ${worstFrame}:`));
+  });
+
+  test('car-shadow, three frames swapped for others: per-frame and mean J/F are the official reference values', async () => {
+    const gt = await carMasks();
+    const pred = gt.slice();
+    pred[0] = gt[10];
+    pred[10] = gt[39];
+    pred[39] = gt[10];
+    const { data } = await run(context(dir, sessionWith(dir, pred, 854, 480)), { groundTruth: CAR, protocol: 'mevis', worstFrames: 0 });
+    const near = (a: number, b: number, what: string): void => assert.ok(Math.abs(a - b) < 1e-6, `${what}: ${a}, expected ${b}`);
+    // J and F are symmetric in prediction and ground truth, so 00039 against 00010 scores as 00010 against 00039.
+    for (const [t, ref] of [[0, REF.f0v10], [10, REF.f10v39], [39, REF.f10v39]] as const) {
+      near(data.perFrame[t].j, ref.j, `J of frame ${t}`);
+      near(data.perFrame[t].f, ref.f, `F of frame ${t}`);
+    }
+    assert.ok(data.perFrame.every((p, t) => [0, 10, 39].includes(t) || (p.j === 1 && p.f === 1)));
+    // MeViS protocol: means over the 40 frames, 37 of which are exact
+    near(data.summary.J, (37 + REF.f0v10.j + 2 * REF.f10v39.j) / 40, 'mean J');
+    near(data.summary.F, (37 + REF.f0v10.f + 2 * REF.f10v39.f) / 40, 'mean F');
   });
 
   test('davis protocol on identical masks gives 1; binary grey ground truth is object 1, not void', async () => {

@@ -126,7 +126,10 @@ suite('pivot-box stage on the DAVIS car-shadow frames', () => {
   });
 
   test('AVS: one candidate needs no LLM call; two use the AVS prompt with normalised centres', async () => {
-    const avsPivots: PivotFrameData = { objects: [{ objectId: 1, text: 'the car that is making sound', clips: [{ clipIndex: 0, frameIndex: 19, valid: true }] }] };
+    // The fixture video samples what the product plans for AVS: the centre frame of each of 5 equal
+    // spans of the 40 frames (sampling.ts planAvsFrames), so the pivot frame 20 is tile 3 of 5.
+    assert.deepEqual(avsVideo.clips.map((c) => c.frameIndices), [[4, 12, 20, 28, 36]]);
+    const avsPivots: PivotFrameData = { objects: [{ objectId: 1, text: 'the car that is making sound', clips: [{ clipIndex: 0, frameIndex: 20, valid: true }] }] };
     const single = await collect(request({ candidates: [BOXES[0]] }), ctxFor(avsVideo, avsPivots));
     assert.equal(server.requests.length, 0);
     assert.equal((single.result.data as PivotBoxData).objects[0].pivots[0].chosen, 0);

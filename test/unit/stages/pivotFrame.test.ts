@@ -46,9 +46,9 @@ suite('pivot-frame stage on the DAVIS car-shadow frames', () => {
       ? { text: 'Step 1: a dark car drives along a road through tree shadows.\nStep 2: in frame 3 the car is fully visible and sharp.\n[3]', chunkSize: 6 }
       : { text: 'The car leaves the view. Best frame: [4]', chunkSize: 6 };
 
-  function setupRun(mode: 'live' | 'record' | 'replay', promptOverrides: Record<string, string> = {}, getSecret = async (): Promise<string | undefined> => KEY) {
+  function setupRun(mode: 'live' | 'record' | 'replay', promptOverrides: Record<string, string> = {}, getSecret = async (): Promise<string | undefined> => KEY, clips: VideoData = video) {
     const session = new TestSession();
-    session.put('video', 'cell-video', video);
+    session.put('video', 'cell-video', clips);
     session.put('reference', 'cell-ref', { source: 'text', targets: [{ objectId: 1, text: 'the black car driving through the shadow' }] });
     const settings = defaultSettings({ llm: { ...defaultSettings().llm, baseUrl: server.baseUrl, mode, timeoutMs: 5000 } });
     const services = { llm: createLlmService({ runDir, getSecret }) };
@@ -199,11 +199,23 @@ suite('pivot-frame stage on the DAVIS car-shadow frames', () => {
     assert.ok(table?.rows.every((r) => r[4] === 'NO'));
   });
 
-  test('clips run concurrently up to the concurrency setting', async () => {
-    server.setScript(() => ({ text: 'Frame [1]', chunkDelayMs: 150, chunkSize: 3 }));
-    await collect(request({ concurrency: 2 }), setupRun('live'));
-    const [a, b] = server.requests.map((r) => r.receivedAt);
-    assert.ok(Math.abs(a - b) < 150, `both clips requested together (${Math.abs(a - b)} ms apart)`);
+  test('clips run concurrently up to the concurrency setting (2 of 4 clips in flight at most, below the default of 4)', async () => {
+    const fourClips = await davisVideo(path.join(tmp, 'grids-4'), { interval: 2 });
+    assert.equal(fourClips.clips.length, 4);
+    // The first reply waits for a second request, so two are in flight at once by construction; the
+    // replies then stream slowly, so clips started beyond the limit would be in flight together too.
+    let secondArrived!: () => void;
+    const second = new Promise<void>((resolve) => (secondArrived = resolve));
+    server.setScript(() => {
+      if (server.requests.length >= 2) {
+        secondArrived();
+      }
+      return { text: 'Frame [1]', chunkDelayMs: 50, chunkSize: 3, holdUntil: server.requests.length === 1 ? second : undefined };
+    });
+    const { result } = await collect(request({ concurrency: 2 }), setupRun('live', {}, undefined, fourClips));
+    assert.equal(server.requests.length, 4);
+    assert.equal(server.maxInFlight, 2);
+    assert.ok((result.data as PivotFrameData).objects[0].clips.every((c) => c.valid));
   });
 
   test('frame-id validation: below 1, past the clip, past the end of the video', () => {
