@@ -1,5 +1,5 @@
 /**
- * A strict reader for the zips the product writes (src/pipeline/eval/writers.ts, through yazl): every
+ * A strict reader for the zips the product writes (src/pipeline/benchmarks/writers.ts, through yazl): every
  * entry is found from the central directory, its local header must agree with it, and the inflated
  * bytes must have the size and CRC-32 the directory records, as `unzip -t` checks. Stored (0) and
  * deflated (8) entries only; no zip64, no encryption. Checked against a zip written by Python's
