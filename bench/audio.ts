@@ -1,5 +1,5 @@
 /**
- * Audio benchmarks (issue #5): prints figures, asserts nothing.
+ * Audio benchmarks (README "Benchmarks"): prints figures, asserts nothing.
  *   npx tsx bench/audio.ts
  * - fbank throughput: seconds of 16 kHz audio turned into the 128-bin BEATs input per wall-clock second;
  * - extraction: ffmpeg decode of media/samples/01_dog.mp4 to mono float PCM at 16 and 32 kHz.

@@ -1,5 +1,5 @@
 /**
- * Video stage benchmarks (issue #2): prints figures, asserts nothing.
+ * Video stage benchmarks (README "Benchmarks"): prints figures, asserts nothing.
  *   npm run bench -- video          (or: npx tsx bench/video.ts [frames] [WxH])
  * On a generated testsrc2 clip (default 2000 frames, 854x480, 30 fps, H.264) in a temp folder:
  * - plain ffmpeg: decode only (`-f null`), and decode to JPEG files (image2, same quality and

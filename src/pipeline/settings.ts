@@ -49,7 +49,7 @@ export interface ModelSettings {
   detector?: string;
   /** SAM 2 video model id (default `sam2.1-hiera-tiny-video`). */
   segmenter?: string;
-  /** Audio tagger model id (issue #5). */
+  /** Audio tagger model id (default `efficientat-mn10-as`; docs/MODELS.md "Audio taggers (AudioSet, 527 classes)"). */
   audioTagger?: string;
 }
 

@@ -5,7 +5,7 @@ exported to the five graphs, small synthetic JPEG clips, and what the OFFICIAL S
 them (per-frame low-res logits after hole filling, object scores, masks at the source size), plus Pillow's
 default (bicubic) resize of a few images for the pre-processing test. CI reads only the written files.
 
-  python3 tools/sam2-export/make_golden.py --sam2-src ../shared/vendor/sam2 [--out test/fixtures/sam2-golden]
+  python3 tools/sam2-export/make_golden.py --sam2-src <checkout of facebookresearch/sam2> [--out test/fixtures/sam2-golden]
 
 Cases (see CASES): one box forward and backward; three prompted frames with a start in the middle; frames with a
 negative object score (score head of the model scaled so that some frames are "no object"); hole filling on; a

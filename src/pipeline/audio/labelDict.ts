@@ -6,7 +6,7 @@ import type { AudioSetLabels } from './labels';
 
 /**
  * A tagger checkpoint's own index-to-label map. BEATs checkpoints carry `label_dict` (output index ->
- * AudioSet MID), whose order is not the order of `class_labels_indices.csv`; PIPELINE.md: map through
+ * AudioSet MID), whose order is not the order of `class_labels_indices.csv`; docs/PIPELINE.md "Stages (one cell kind each)": map through
  * it. ONNX Runtime for Node does not expose a graph's custom `metadata_props`, so an export carries the
  * map as a JSON SIDECAR next to the graph:
  *

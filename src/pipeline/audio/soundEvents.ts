@@ -6,10 +6,10 @@ import { emptyRle as emptyMask } from '../masks/rle';
  *
  * Window features are the tagger's per-window class probabilities (one window per `windowSec`,
  * default 1 s): two neighbouring windows belong to one segment while the cosine similarity of their
- * probability vectors is at least the threshold (0.5 by default, as in the reference README). A
+ * probability vectors is at least the threshold (0.5 by default, as in the reference code; docs/PIPELINE.md "Stages (one cell kind each)"). A
  * category is active in a segment when the mean over the segment's windows of its score (the largest
  * probability among the labels linked to it) reaches `activityThreshold`, and the segment is not
- * silent. Every sound segment keeps at least one category active (PIPELINE.md Corrections: the
+ * silent. Every sound segment keeps at least one category active (docs/PIPELINE.md "Corrections: rules of the reference code that are easy to miss": the
  * reference code keeps the best-matching labels of each segment): when none reaches the threshold, the
  * category with the highest mean score in that segment stays active over it (digitally silent
  * segments and windows, below -80 dBFS, stay inactive: they hold no sound to match). Masks of a category
@@ -245,7 +245,7 @@ export function filterSilentObjects<M extends { size: [number, number] }>(
 }
 
 /**
- * Whether silent-frame filtering runs (PIPELINE.md Corrections): never for a single-source video
+ * Whether silent-frame filtering runs (docs/PIPELINE.md "Corrections: rules of the reference code that are easy to miss"): never for a single-source video
  * (AVSBench S4) nor when there is at most one target; `setting` true or false (a cell's
  * `silenceFilter`) decides on its own. Returns the reason when it does not run.
  *

@@ -2,7 +2,7 @@
  * Per-object mask logits and their multi-object composition (Ref-DAVIS17).
  *
  * The reference code composes the objects of a DAVIS video (one expression each) into one label map
- * per frame by ARGMAX of their logits with a background channel of -1 (PIPELINE.md Corrections): a
+ * per frame by ARGMAX of their logits with a background channel of -1 (docs/PIPELINE.md "Corrections: rules of the reference code that are easy to miss"): a
  * pixel belongs to the object with the highest logit when that logit is above -1, else to the
  * background; ties go to the earlier channel (the background first, then objects in id order), as
  * `argmax` returns the first maximum.

@@ -3,7 +3,7 @@
  * AVSBench utilities) to 1e-6 including their edge cases. Masks are row-major `Uint8Array`s of
  * `width * height` where any non-zero value is foreground.
  *
- * Definitions: `docs/METRICS.md` of the project brief. Implementation notes:
+ * Definitions and reference values: docs/METRICS.md. Implementation notes:
  * - J and F work on bit-packed masks (32 pixels to a word): boundary maps, the disk dilation (each
  *   boundary row dilated horizontally on words, then ORed into the rows the disk covers) and the
  *   counts (popcount) handle 32 pixels at a time and give exactly the per-pixel values;

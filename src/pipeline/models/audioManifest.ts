@@ -1,6 +1,6 @@
 /**
  * Audio-tagger entries of the model manifest (AudioSet, 527 classes). Kept in their own file so the
- * audio subsystem (issue #5) can add its taggers without touching the vision entries; the model store
+ * audio taggers can be added without touching the vision entries; the model store
  * lists them with the others (see `BUILTIN_MODELS` in manifest.ts).
  *
  * Input/output names of these graphs differ between exports, so their entries carry no signature; the

@@ -1,5 +1,5 @@
 /**
- * GroundingDINO thresholds per task and source (PIPELINE.md): the paper's values are the default, the
+ * GroundingDINO thresholds per task and source (docs/PIPELINE.md "Detection thresholds"): the paper's values are the default, the
  * reference code's are one setting away.
  */
 export type DetectionTask = 'rvos' | 'avs' | 'fallback';
@@ -38,7 +38,7 @@ export function detectionThresholds(task: DetectionTask, source: ThresholdSource
 
 /**
  * Thresholds of the RVOS frame-0 fallback (no clip gave a valid pivot): box 0.001 / text 0.1, the top
- * box; the reference code's Ref-DAVIS17 script uses box 0.1 / text 0.1 (PIPELINE.md Corrections), so
+ * box; the reference code's Ref-DAVIS17 script uses box 0.1 / text 0.1 (docs/PIPELINE.md "Clips (RVOS)"), so
  * the `ref-davis17` video preset selects those. AVS has no such fallback.
  *
  * @example fallbackThresholds('ref-davis17') // { boxThreshold: 0.1, textThreshold: 0.1, topK: 1 }

@@ -58,7 +58,7 @@ const f32or16: TensorType[] = ['float32', 'float16'];
 const i64: TensorType[] = ['int64'];
 const spec = (name: string, types: TensorType[], rank: number): TensorSpec => ({ name, types, rank });
 
-/** Signatures of the SAM 2 video graphs (square-zero-labs layout, MODELS.md). */
+/** Signatures of the SAM 2 video graphs (square-zero-labs layout, docs/MODELS.md "SAM 2 video: five graphs"). */
 export const SAM2_SIGNATURES: Record<string, GraphSignature> = {
   vision_encoder: {
     inputs: [spec('pixel_values', f32, 4)],

@@ -548,7 +548,7 @@ function mapEntry(input: string, frameId: number, vocabulary: string[], oov: 'ne
   }
   const checked = validateFrameId(frameId, grid, frameCount);
   if ('invalid' in checked) {
-    // reference code (PIPELINE.md Corrections): an invalid frame id means frame 1; the category is kept
+    // reference code (docs/PIPELINE.md "Corrections: rules of the reference code that are easy to miss"): an invalid frame id means frame 1; the category is kept
     const why = `invalid frame id: ${checked.invalid}; frame 1 used`;
     return { input, category, how, frameId, frameIndex: grid.tiles[0]?.frameIndex ?? 0, note: note ? `${note}; ${why}` : why };
   }

@@ -261,8 +261,8 @@ async function boxCalls(cell: BoxCell, jobs: PivotJob[], objectId: number, text:
 }
 
 /**
- * An object without a valid pivot box. AVS (PIPELINE.md Corrections): no frame-0 fallback; no
- * candidate means no prompt and empty masks. RVOS (PIPELINE.md fallback): the top box on frame 0,
+ * An object without a valid pivot box. AVS (docs/PIPELINE.md "Corrections: rules of the reference code that are easy to miss"): no frame-0
+ * fallback; no candidate means no prompt and empty masks. RVOS (docs/PIPELINE.md "Clips (RVOS)"): the top box on frame 0,
  * no LLM, added to `pivots`.
  */
 async function* noValidPivot(cell: BoxCell, objectId: number, text: string, hadJobs: boolean, pivots: BoxPivot[]): AsyncGenerator<StageEvent, void, void> {
@@ -425,7 +425,7 @@ async function* boxTask(input: BoxTaskInput): AsyncGenerator<StageEvent, ClipCal
   };
   const reask = renderTemplate(input.reaskTemplate!, { problem: input.answer === 'first' ? 'no box number in square brackets' : 'no single box number in square brackets at the end' }, STAGE).text;
   const parse = (t: string): ParseResult<number> => (input.answer === 'first' ? parseFirstBracketedInteger(t) : parseLastBracketedInteger(t));
-  // AVS rule of the reference code (PIPELINE.md Corrections): a failed call, an unreadable answer,
+  // AVS rule of the reference code (docs/PIPELINE.md "Corrections: rules of the reference code that are easy to miss"): a failed call, an unreadable answer,
   // [-1] or a number out of range all mean box 1, the top-scoring candidate, on the LBRU frame.
   const avsDefault = async function* (why: string, answerText: string | undefined, extra: Partial<BoxPivot>, usage?: UsageSummary, calls = 0, traced = false): AsyncGenerator<StageEvent, ClipCallResult<BoxPivot>, void> {
     const note = `${why}; box 1 by the AVS default`;
