@@ -116,8 +116,8 @@ async function scoreHundred(): Promise<void> {
 // Side by side with the official DAVIS 2017 toolkit (numpy + OpenCV + scikit-image)
 // ---------------------------------------------------------------------------------------------
 
-/** The toolkit checkout: ALREF_DAVIS_TOOLKIT, else the shared vendor folder next to the repository. */
-const TOOLKIT = process.env.ALREF_DAVIS_TOOLKIT ?? path.resolve(__dirname, '../../shared/vendor/davis2017-evaluation');
+/** The toolkit checkout (github.com/davisvideochallenge/davis2017-evaluation): ALREF_DAVIS_TOOLKIT, else .cache/ in the repository. */
+const TOOLKIT = process.env.ALREF_DAVIS_TOOLKIT ?? path.resolve(__dirname, '../.cache/davis2017-evaluation');
 /** Debian's python3 carries the toolkit's packages (python3-numpy, -opencv, -skimage, -pil, -scipy, -tqdm). */
 const PYTHON = process.env.ALREF_BENCH_PYTHON ?? '/usr/bin/python3';
 const SEQUENCES = 4;
