@@ -379,6 +379,7 @@ export function renderMaskOverlay(host: HTMLElement, payload: MaskOverlayPayload
     current = f;
     slider.value = String(f);
     label.textContent = frameLabel(f, payload.frameCount, pivotSet.has(f));
+    frame.setAttribute('aria-label', `Video ${label.textContent}`);
     root.dataset.frame = String(f);
   };
   /** Draws decoded frame f and its masks now. */
