@@ -3,7 +3,11 @@
 // VS Code server (code-server), opens the workbench in headless Chromium on a throwaway copy of the
 // workspace, opens examples/demo.alref from the Explorer, runs "Notebook: Run All" from the command
 // palette, checks the rendered outputs inside the output webview frames, and saves a screenshot to
-// test-results/ui-demo.png (and to media/screenshot.png with --update-screenshot).
+// test-results/ui-demo.png (and to media/screenshot.png with --update-screenshot). Then it checks the
+// viewers (./viewerChecks.mjs): hovering a frame-grid tile leaves the layout as it is, and the mask
+// viewer of a notebook written into the workspace plays at the clip's rate, keeps its slider width,
+// labels its opacity, hides an object from the legend and colours pivot ticks per object
+// (test-results/ui-masks.png).
 //
 // Options: --update-screenshot, --strict-layout (fail when outputs overlap), --keep (keep the
 // scratch folder), --timeout <s> (default 900).
@@ -14,6 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { launchBrowser } from './browser.mjs';
 import { installExtension, startCodeServer } from './codeServer.mjs';
 import { e2eEnv, repoRoot, requireBuilt, resultsDir } from './env.mjs';
+import { checkGridHover, checkMaskViewer, writeMaskViewerFixture } from './viewerChecks.mjs';
 import { makeScratch, prepareWorkspace } from './workspace.mjs';
 import { ensureNotebookEditor, findRenderedOutputs, openFromExplorer, pickKernelIfAsked, runCommand, until } from './workbench.mjs';
 
@@ -73,6 +78,7 @@ async function main() {
     symlinkSync(path.join(repoRoot, 'node_modules'), path.join(installed, 'node_modules'), 'dir');
 
     const workspace = prepareWorkspace(path.join(scratch.dir, 'workspace'));
+    const maskNotebook = await writeMaskViewerFixture(workspace);
     server = await startCodeServer(tools, { scratch: scratch.dir, extensionsDir });
     say(`code-server ${tools.codeServerVersion} on ${server.origin}`);
     browser = await launchBrowser(tools, { scratch: scratch.dir, viewport: { width: 1600, height: 1000 } });
@@ -173,6 +179,13 @@ async function main() {
       copyFileSync(shot, path.join(repoRoot, 'media', 'screenshot.png'));
       say('copied to media/screenshot.png');
     }
+
+    await checkGridHover(page, say);
+    await openFromExplorer(page, maskNotebook);
+    say(`${maskNotebook.join('/')} opened`);
+    await checkMaskViewer(page, say);
+    await page.screenshot({ path: path.join(resultsDir, 'ui-masks.png') });
+    say('screenshot: test-results/ui-masks.png');
     return 0;
   } catch (err) {
     if (page) {

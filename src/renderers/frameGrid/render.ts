@@ -2,9 +2,11 @@ import type { FrameGridPayload, FrameGridTilePayload } from '../../common/payloa
 
 /**
  * DOM of the frame-grid renderer: the grid image (exactly what the LLM received) with one
- * focusable button per tile. Hovering or focusing a tile shows it enlarged below the grid with its
- * frame id, frame index and time; clicking (or Enter/Space) pins the enlarged view, Escape closes
- * it, arrow keys move between tiles. Everything is built with textContent: captions are data.
+ * focusable button per tile. Hovering or focusing a tile shows it enlarged in an overlay over the grid
+ * (absolutely positioned: it never changes the height of the output, so the page does not move under
+ * the pointer) with its frame id, frame index and time; clicking (or Enter/Space) pins the enlarged
+ * view, Escape closes it, arrow keys move between tiles. Everything is built with textContent:
+ * captions are data.
  */
 
 export interface FrameGridView {
@@ -67,6 +69,29 @@ export function renderFrameGridError(host: HTMLElement, message: string): void {
 const MAX_ZOOM = 4;
 /** Target width in CSS pixels of an enlarged tile. */
 const ZOOM_WIDTH = 640;
+/** Room kept around the enlarged tile inside the grid (padding and the label bar), CSS pixels. */
+const ZOOM_FRAME_W = 16;
+const ZOOM_FRAME_H = 44;
+/** The enlarged tile is never made smaller than this height to fit a short grid (it then overhangs). */
+const ZOOM_MIN_HEIGHT = 200;
+
+/**
+ * Size in CSS pixels of the enlarged tile: up to {@link MAX_ZOOM} times the tile and about
+ * {@link ZOOM_WIDTH} wide, shrunk to fit the grid as drawn (`box`, empty before layout).
+ */
+export function zoomSize(tile: { width: number; height: number }, box: { width: number; height: number }): { width: number; height: number } {
+  const k = Math.max(1, Math.min(MAX_ZOOM, ZOOM_WIDTH / tile.width));
+  let w = tile.width * k;
+  let h = tile.height * k;
+  if (box.width > 0 && box.height > 0) {
+    const fit = Math.min(1, (box.width - ZOOM_FRAME_W) / w, Math.max(box.height - ZOOM_FRAME_H, ZOOM_MIN_HEIGHT) / h);
+    if (fit > 0) {
+      w *= fit;
+      h *= fit;
+    }
+  }
+  return { width: Math.round(w), height: Math.round(h) };
+}
 
 /** Builds the grid into `host`. Call `dispose()` to revoke the image's Blob URL. */
 export function renderFrameGrid(host: HTMLElement, image: Uint8Array, payload: FrameGridPayload): FrameGridView {
@@ -126,13 +151,14 @@ export function renderFrameGrid(host: HTMLElement, image: Uint8Array, payload: F
   bar.append(label, close);
   zoom.append(zoomImg, bar);
 
+  // The enlarged view lies over the grid (see style.ts): it takes no room in the output's layout.
+  stage.append(zoom);
   root.append(stage);
   if (payload.caption) {
     const cap = doc.createElement('figcaption');
     cap.textContent = payload.caption;
     root.append(cap);
   }
-  root.append(zoom);
   host.replaceChildren(root);
 
   let shown = -1;
@@ -146,9 +172,12 @@ export function renderFrameGrid(host: HTMLElement, image: Uint8Array, payload: F
     }
     tiles.forEach((b, k) => b.classList.toggle('alref-fg-active', k === i));
     tiles.forEach((b, k) => b.setAttribute('aria-expanded', String(k === i && pin)));
-    const k = Math.max(1, Math.min(MAX_ZOOM, ZOOM_WIDTH / tile.width));
-    zoomImg.style.width = `${Math.round(tile.width * k)}px`;
-    zoomImg.style.aspectRatio = `${tile.width} / ${tile.height}`;
+    const size = zoomSize(tile, img.getBoundingClientRect());
+    zoomImg.style.width = `${size.width}px`;
+    zoomImg.style.height = `${size.height}px`;
+    // Over the half of the grid away from the tile, so the tile's neighbours stay visible.
+    zoom.classList.toggle('alref-fg-zoom-left', tile.x + tile.width / 2 >= W / 2);
+    zoom.classList.toggle('alref-fg-zoom-pinned', pin);
     zoomImg.style.backgroundImage = `url("${url}")`;
     zoomImg.style.backgroundSize = `${pct(W, tile.width)} ${pct(H, tile.height)}`;
     zoomImg.style.backgroundPosition = `${W === tile.width ? '0%' : pct(tile.x, W - tile.width)} ${H === tile.height ? '0%' : pct(tile.y, H - tile.height)}`;
@@ -160,6 +189,7 @@ export function renderFrameGrid(host: HTMLElement, image: Uint8Array, payload: F
   };
   const hide = (): void => {
     zoom.hidden = true;
+    zoom.classList.remove('alref-fg-zoom-pinned');
     tiles.forEach((b) => {
       b.classList.remove('alref-fg-active');
       b.setAttribute('aria-expanded', 'false');

@@ -8,8 +8,10 @@ export const FRAME_GRID_CSS = `
 .alref-fg-tile:focus-visible { outline: 2px solid var(--vscode-focusBorder, #007fd4); outline-offset: -2px; }
 .alref-fg-tile.alref-fg-highlight { border-color: var(--vscode-charts-yellow, #e2c08d); }
 .alref-fg figcaption { font-size: 0.9em; color: var(--vscode-descriptionForeground, inherit); margin: 4px 0; line-height: 1.4; }
-.alref-fg-zoom { margin-top: 6px; padding: 6px; display: inline-flex; flex-direction: column; gap: 4px; max-width: 100%; box-sizing: border-box;
-  background: var(--vscode-editorWidget-background, rgba(128, 128, 128, 0.12)); border: 1px solid var(--vscode-editorWidget-border, rgba(128, 128, 128, 0.4)); border-radius: 4px; }
+.alref-fg-zoom { position: absolute; top: 4px; right: 4px; z-index: 2; pointer-events: none; padding: 6px; display: flex; flex-direction: column; gap: 4px; max-width: calc(100% - 8px); box-sizing: border-box;
+  box-shadow: 0 2px 8px rgba(0, 0, 0, 0.45); background: var(--vscode-editorWidget-background, #252526); border: 1px solid var(--vscode-editorWidget-border, rgba(128, 128, 128, 0.4)); border-radius: 4px; }
+.alref-fg-zoom.alref-fg-zoom-left { right: auto; left: 4px; }
+.alref-fg-zoom.alref-fg-zoom-pinned { pointer-events: auto; }
 .alref-fg-zoom[hidden] { display: none; }
 .alref-fg-zoom-img { max-width: 100%; background-repeat: no-repeat; }
 .alref-fg-zoom-bar { display: flex; align-items: center; gap: 8px; font-size: 0.9em; line-height: 1.4; }

@@ -1,35 +1,39 @@
 /**
  * Mask overlay: the video's frames with each object's mask painted over them, scrubbed with a slider
- * or the arrow keys, played and paused, with an opacity control, per-object colours and the pivot
- * (conditioning) frames marked on the timeline. Frames and masks are run-folder artifacts loaded
- * lazily through the host's `readArtifact` messaging, a few frames ahead of the one shown.
+ * or the arrow keys, played at the video's frame rate and paused, with a labelled opacity control, a
+ * legend that hides and shows each object, and each object's pivot (conditioning) frames marked on the
+ * timeline in its colour. Frames and masks are run-folder artifacts loaded lazily through the host's
+ * `readArtifact` messaging and decoded ahead of the frame shown (./frames.ts); playback follows the
+ * clock and skips a frame that is not decoded in time (./playback.ts).
  */
-import type { HostToRendererMessage, ReadArtifactRequest } from '../../common/messages';
-import { isHostToRendererMessage } from '../../common/messages';
 import type { MaskOverlayPayload } from '../../common/payloads';
 import { countsFromString } from '../../common/rleCounts';
+import { ArtifactClient, FrameCache, type MessagingLike } from './frames';
+import { Playback, playbackFps, webviewClock, type FrameClock, type PlaybackStats } from './playback';
 
-export type { MaskOverlayPayload };
-
-/** What the renderer needs from `RendererContext` for messaging (both optional: messaging may be off). */
-export interface MessagingLike {
-  postMessage?(message: unknown): void;
-  onDidReceiveMessage?(listener: (e: unknown) => void): { dispose(): void };
-}
+export type { MaskOverlayPayload, MessagingLike, FrameClock, PlaybackStats };
+export { frameRef } from './frames';
 
 export interface MaskOverlayView {
   root: HTMLElement;
   slider: HTMLInputElement;
   opacity: HTMLInputElement;
   playButton: HTMLButtonElement;
+  /** One mark per object and pivot frame, in the object's colour. */
   marks: HTMLElement[];
+  /** One toggle per object (`aria-pressed`: shown). */
+  legend: HTMLButtonElement[];
   /** The frame shown (or being loaded). */
   readonly frameIndex: number;
   readonly playing: boolean;
+  /** Counts of the current or last play. */
+  readonly playback: PlaybackStats;
   /** Shows a frame; resolves once its image and masks are drawn (or failed). */
   show(frameIndex: number): Promise<void>;
   play(): void;
   pause(): void;
+  /** Shows or hides one object's masks. */
+  setObjectVisible(objectId: number, visible: boolean): void;
   dispose(): void;
 }
 
@@ -49,12 +53,6 @@ export function checkMaskOverlayPayload(p: unknown): string | null {
     return 'The mask overlay payload lists no frames or objects.';
   }
   return null;
-}
-
-/** Run-folder reference of frame i. */
-export function frameRef(p: MaskOverlayPayload, i: number): string {
-  const dir = p.frames.dir.replace(/\/+$/, '');
-  return `${dir ? `${dir}/` : ''}${String(i).padStart(p.frames.pad, '0')}${p.frames.ext}`;
 }
 
 /** Run lengths of a mask, from either COCO form (number array or compressed string). */
@@ -104,67 +102,6 @@ function parseColour(c: string): [number, number, number] {
   return [128, 128, 128];
 }
 
-function b64ToBytes(b64: string): Uint8Array {
-  const bin = atob(b64);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) {
-    out[i] = bin.charCodeAt(i);
-  }
-  return out;
-}
-
-/** Asks the host for run-folder artifacts and matches replies by request id. */
-class ArtifactClient {
-  private readonly _pending = new Map<string, { resolve(v: { bytes: Uint8Array; mime: string }): void; reject(e: Error): void }>();
-  private readonly _sub?: { dispose(): void };
-  private _n = 0;
-
-  constructor(private readonly _ctx: MessagingLike) {
-    this._sub = _ctx.onDidReceiveMessage?.((e) => this._onMessage(e));
-  }
-
-  get available(): boolean {
-    return typeof this._ctx.postMessage === 'function' && this._sub !== undefined;
-  }
-
-  read(ref: string): Promise<{ bytes: Uint8Array; mime: string }> {
-    if (!this.available) {
-      return Promise.reject(new Error('Frames load through the AL-Ref extension (renderer messaging is off here).'));
-    }
-    const requestId = `mo-${Date.now().toString(36)}-${this._n++}`;
-    const msg: ReadArtifactRequest = { type: 'readArtifact', requestId, ref };
-    return new Promise((resolve, reject) => {
-      this._pending.set(requestId, { resolve, reject });
-      this._ctx.postMessage?.(msg);
-    });
-  }
-
-  private _onMessage(e: unknown): void {
-    if (!isHostToRendererMessage(e)) {
-      return;
-    }
-    const m = e as HostToRendererMessage;
-    const p = this._pending.get(m.requestId);
-    if (!p) {
-      return;
-    }
-    this._pending.delete(m.requestId);
-    if (m.ok) {
-      p.resolve({ bytes: b64ToBytes(m.base64), mime: m.mime });
-    } else {
-      p.reject(new Error(m.error));
-    }
-  }
-
-  dispose(): void {
-    this._sub?.dispose();
-    for (const p of this._pending.values()) {
-      p.reject(new Error('disposed'));
-    }
-    this._pending.clear();
-  }
-}
-
 const el = <K extends keyof HTMLElementTagNameMap>(doc: Document, tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] => {
   const e = doc.createElement(tag);
   if (cls) {
@@ -177,14 +114,14 @@ const el = <K extends keyof HTMLElementTagNameMap>(doc: Document, tag: K, cls?: 
 };
 
 /** Frames kept decoded around the one shown. */
-const CACHE_FRAMES = 24;
-/** Frames requested ahead while playing or after a step. */
-const PREFETCH = 3;
+const CACHE_FRAMES = 48;
+/** Frames loaded and decoded ahead of the one shown (about half a second at 30 fps). */
+const PREFETCH = 15;
 
 /** The elements of one overlay. */
 interface OverlayDom {
   root: HTMLElement;
-  img: HTMLImageElement;
+  frame: HTMLCanvasElement;
   canvas: HTMLCanvasElement;
   status: HTMLElement;
   playButton: HTMLButtonElement;
@@ -192,6 +129,7 @@ interface OverlayDom {
   marks: HTMLElement[];
   label: HTMLElement;
   opacity: HTMLInputElement;
+  legend: HTMLButtonElement[];
 }
 
 /** One RLE mask per frame of one object. */
@@ -202,22 +140,27 @@ function pivotFrames(payload: MaskOverlayPayload): number[] {
   return [...new Set(payload.objects.flatMap((o) => o.pivotFrames))].sort((a, b) => a - b);
 }
 
-/** The frame picture with the mask canvas over it and a status line. */
-function buildStage(doc: Document, payload: MaskOverlayPayload): { stage: HTMLElement; img: HTMLImageElement; canvas: HTMLCanvasElement; status: HTMLElement } {
+/** The frame picture (a canvas the decoded frames are drawn into) with the mask canvas over it and a status line. */
+function buildStage(doc: Document, payload: MaskOverlayPayload): { stage: HTMLElement; frame: HTMLCanvasElement; canvas: HTMLCanvasElement; status: HTMLElement } {
   const stage = el(doc, 'div', 'alref-mo-stage');
   stage.style.aspectRatio = `${payload.width} / ${payload.height}`;
-  const img = el(doc, 'img', 'alref-mo-frame');
-  img.alt = '';
+  const frame = el(doc, 'canvas', 'alref-mo-frame');
+  frame.width = payload.width;
+  frame.height = payload.height;
+  frame.setAttribute('role', 'img');
   const canvas = el(doc, 'canvas', 'alref-mo-masks');
   canvas.width = payload.width;
   canvas.height = payload.height;
   const status = el(doc, 'div', 'alref-mo-status');
-  stage.append(img, canvas, status);
-  return { stage, img, canvas, status };
+  stage.append(frame, canvas, status);
+  return { stage, frame, canvas, status };
 }
 
-/** The frame slider with a clickable mark per pivot frame. */
-function buildTimeline(doc: Document, payload: MaskOverlayPayload, pivots: number[]): { timeline: HTMLElement; slider: HTMLInputElement; marks: HTMLElement[] } {
+/**
+ * The frame slider with a clickable mark per object and pivot frame, in the object's colour; objects
+ * conditioned on the same frame stack their marks.
+ */
+function buildTimeline(doc: Document, payload: MaskOverlayPayload): { timeline: HTMLElement; slider: HTMLInputElement; marks: HTMLElement[] } {
   const timeline = el(doc, 'div', 'alref-mo-timeline');
   const slider = el(doc, 'input', 'alref-mo-slider');
   slider.type = 'range';
@@ -225,42 +168,67 @@ function buildTimeline(doc: Document, payload: MaskOverlayPayload, pivots: numbe
   slider.max = String(payload.frameCount - 1);
   slider.step = '1';
   slider.setAttribute('aria-label', 'Frame');
-  const marks = pivots.map((f) => {
-    const mark = el(doc, 'span', 'alref-mo-mark');
-    mark.style.left = `${payload.frameCount > 1 ? (100 * f) / (payload.frameCount - 1) : 0}%`;
-    mark.title = `pivot frame ${f}`;
-    mark.dataset.frame = String(f);
-    return mark;
-  });
+  const onFrame = new Map<number, number>();
+  const marks = payload.objects.flatMap((o) =>
+    [...new Set(o.pivotFrames)].map((f) => {
+      const stack = onFrame.get(f) ?? 0;
+      onFrame.set(f, stack + 1);
+      const mark = el(doc, 'span', 'alref-mo-mark');
+      mark.style.left = `${payload.frameCount > 1 ? (100 * f) / (payload.frameCount - 1) : 0}%`;
+      mark.style.background = o.colour;
+      mark.style.setProperty('--alref-mo-stack', String(stack));
+      mark.title = `pivot frame ${f} of object ${o.objectId}: ${o.text}`;
+      mark.dataset.frame = String(f);
+      mark.dataset.object = String(o.objectId);
+      return mark;
+    }),
+  );
   timeline.append(slider, ...marks);
   return { timeline, slider, marks };
 }
 
-/** One row per object: its colour and `id: text`. */
-function buildLegend(doc: Document, payload: MaskOverlayPayload): HTMLElement {
+/** One toggle button per object: its colour and `id: text`; pressed while the object's masks are shown. */
+function buildLegend(doc: Document, payload: MaskOverlayPayload): { legend: HTMLElement; toggles: HTMLButtonElement[] } {
   const legend = el(doc, 'ul', 'alref-mo-legend');
-  for (const o of payload.objects) {
+  legend.setAttribute('aria-label', 'Objects (click to hide or show)');
+  const toggles = payload.objects.map((o) => {
     const li = el(doc, 'li', 'alref-mo-legend-row');
+    const b = el(doc, 'button', 'alref-mo-legend-toggle');
+    b.type = 'button';
+    b.dataset.object = String(o.objectId);
     const sw = el(doc, 'span', 'alref-mo-swatch');
     sw.style.background = o.colour;
-    li.append(sw, el(doc, 'span', undefined, `${o.objectId}: ${o.text}`));
+    sw.style.borderColor = o.colour;
+    b.append(sw, el(doc, 'span', undefined, `${o.objectId}: ${o.text}`));
+    li.append(b);
     legend.append(li);
-  }
-  return legend;
+    return b;
+  });
+  return { legend, toggles };
+}
+
+/** The longest frame label, so that the label keeps one width (the slider beside it never moves). */
+function longestLabel(frameCount: number): string {
+  const last = frameCount - 1;
+  return `frame ${last} / ${last} (pivot)`;
 }
 
 /** Builds the overlay's elements into `host`: stage, controls (play, timeline, label, opacity), legend, caption. */
-function buildDom(host: HTMLElement, payload: MaskOverlayPayload, pivots: number[]): OverlayDom {
+function buildDom(host: HTMLElement, payload: MaskOverlayPayload): OverlayDom {
   const doc = host.ownerDocument;
   const root = el(doc, 'figure', 'alref-mask-overlay');
   root.tabIndex = 0;
-  const { stage, img, canvas, status } = buildStage(doc, payload);
+  const { stage, frame, canvas, status } = buildStage(doc, payload);
   const controls = el(doc, 'div', 'alref-mo-controls');
   const playButton = el(doc, 'button', 'alref-mo-play', '▶');
   playButton.type = 'button';
   playButton.title = 'Play / pause (space)';
-  const { timeline, slider, marks } = buildTimeline(doc, payload, pivots);
+  playButton.setAttribute('aria-label', 'Play');
+  const { timeline, slider, marks } = buildTimeline(doc, payload);
   const label = el(doc, 'span', 'alref-mo-label');
+  // A fixed width (in ch, digits are tabular) for the longest label, "(pivot)" included.
+  label.style.width = `${longestLabel(payload.frameCount).length + 1}ch`;
+  const opacityLabel = el(doc, 'label', 'alref-mo-opacity-label');
   const opacity = el(doc, 'input', 'alref-mo-opacity');
   opacity.type = 'range';
   opacity.min = '0';
@@ -268,67 +236,16 @@ function buildDom(host: HTMLElement, payload: MaskOverlayPayload, pivots: number
   opacity.step = '0.05';
   opacity.value = '0.5';
   opacity.setAttribute('aria-label', 'Mask opacity');
+  opacityLabel.append(el(doc, 'span', undefined, 'Opacity'), opacity);
   canvas.style.opacity = opacity.value;
-  controls.append(playButton, timeline, label, opacity);
-  root.append(stage, controls, buildLegend(doc, payload));
+  controls.append(playButton, timeline, label, opacityLabel);
+  const { legend, toggles } = buildLegend(doc, payload);
+  root.append(stage, controls, legend);
   if (payload.caption) {
     root.append(el(doc, 'figcaption', undefined, payload.caption));
   }
   host.append(root);
-  return { root, img, canvas, status, playButton, slider, marks, label, opacity };
-}
-
-/**
- * Frame pictures as object URLs, loaded once each; at most {@link CACHE_FRAMES} are kept, the ones
- * farthest from the frame shown (`near()`) dropped first.
- */
-class FrameCache {
-  private readonly _urls = new Map<number, string>();
-  private readonly _pending = new Map<number, Promise<string>>();
-
-  constructor(
-    private readonly _client: ArtifactClient,
-    private readonly _payload: MaskOverlayPayload,
-    private readonly _near: () => number,
-  ) {}
-
-  load(i: number): Promise<string> {
-    const have = this._urls.get(i);
-    if (have) {
-      return Promise.resolve(have);
-    }
-    let p = this._pending.get(i);
-    if (!p) {
-      p = this._client.read(frameRef(this._payload, i)).then(({ bytes, mime }) => {
-        const url = URL.createObjectURL(new Blob([new Uint8Array(bytes)], { type: mime || 'image/jpeg' }));
-        this._urls.set(i, url);
-        this._evict();
-        return url;
-      });
-      this._pending.set(i, p);
-      p.then(
-        () => this._pending.delete(i),
-        () => this._pending.delete(i),
-      );
-    }
-    return p;
-  }
-
-  private _evict(): void {
-    if (this._urls.size > CACHE_FRAMES) {
-      const current = this._near();
-      const far = [...this._urls.keys()].sort((a, b) => Math.abs(b - current) - Math.abs(a - current))[0];
-      URL.revokeObjectURL(this._urls.get(far) as string);
-      this._urls.delete(far);
-    }
-  }
-
-  dispose(): void {
-    for (const url of this._urls.values()) {
-      URL.revokeObjectURL(url);
-    }
-    this._urls.clear();
-  }
+  return { root, frame, canvas, status, playButton, slider, marks, label, opacity, legend: toggles };
 }
 
 /** Loads every object's mask list once (on first use); each must hold one mask per frame. */
@@ -348,14 +265,17 @@ function maskLoader(client: ArtifactClient, payload: MaskOverlayPayload): () => 
     ));
 }
 
-/** Paints frame `i` of every object's masks into the canvas; `data-painted` counts the pixels. */
-function paintFrameMasks(canvas: HTMLCanvasElement, payload: MaskOverlayPayload, lists: MaskList[], i: number): void {
+/**
+ * Paints frame `i` of the masks of every shown object into the canvas (`rgba` is reused from frame
+ * to frame); `data-painted` counts the pixels.
+ */
+function paintFrameMasks(canvas: HTMLCanvasElement, payload: MaskOverlayPayload, lists: MaskList[], i: number, hidden: ReadonlySet<number>, rgba: Uint8ClampedArray): void {
   const g = canvas.getContext?.('2d') as CanvasRenderingContext2D | null;
-  const rgba = new Uint8ClampedArray(payload.width * payload.height * 4);
+  rgba.fill(0);
   let painted = 0;
   payload.objects.forEach((o, k) => {
     const rle = lists[k][i];
-    if (rle) {
+    if (rle && !hidden.has(o.objectId)) {
       painted += paintRle(rle, rgba, parseColour(o.colour));
     }
   });
@@ -384,8 +304,18 @@ function keyAction(e: KeyboardEvent, current: number, frameCount: number): numbe
   }
 }
 
-/** Wires the controls: play button, slider, opacity, pivot marks and keys. */
-function bindControls(dom: OverlayDom, payload: MaskOverlayPayload, player: { show(i: number): Promise<void>; play(): void; pause(): void; readonly playing: boolean; readonly current: number }): void {
+/** What the controls drive. */
+interface Player {
+  show(i: number): Promise<void>;
+  play(): void;
+  pause(): void;
+  toggleObject(objectId: number): void;
+  readonly playing: boolean;
+  readonly current: number;
+}
+
+/** Wires the controls: play button, slider, opacity, pivot marks, legend toggles and keys. */
+function bindControls(dom: OverlayDom, payload: MaskOverlayPayload, player: Player): void {
   const jump = (i: number): void => {
     player.pause();
     void player.show(i);
@@ -399,7 +329,14 @@ function bindControls(dom: OverlayDom, payload: MaskOverlayPayload, player: { sh
   for (const m of dom.marks) {
     m.addEventListener('click', () => jump(Number(m.dataset.frame)));
   }
+  for (const b of dom.legend) {
+    b.addEventListener('click', () => player.toggleObject(Number(b.dataset.object)));
+  }
   dom.root.addEventListener('keydown', (e: KeyboardEvent) => {
+    // A legend button takes its own Space / Enter (it toggles its object).
+    if (dom.legend.includes(e.target as HTMLButtonElement) && (e.key === ' ' || e.key === 'Enter')) {
+      return;
+    }
     const action = keyAction(e, player.current, payload.frameCount);
     if (action === undefined) {
       return;
@@ -413,51 +350,69 @@ function bindControls(dom: OverlayDom, payload: MaskOverlayPayload, player: { sh
   });
 }
 
+/** The frame label: `frame 10 / 39 (pivot)`. */
+function frameLabel(f: number, frameCount: number, pivot: boolean): string {
+  return `frame ${f} / ${frameCount - 1}${pivot ? ' (pivot)' : ''}`;
+}
+
 /**
  * Builds the overlay into `host`. Nothing is loaded until a frame is shown; the first shown is the
- * first pivot frame (or frame 0).
+ * first pivot frame (or frame 0). `clock` drives playback (the webview's animation frames by default).
  */
-export function renderMaskOverlay(host: HTMLElement, payload: MaskOverlayPayload, ctx: MessagingLike): MaskOverlayView {
+export function renderMaskOverlay(host: HTMLElement, payload: MaskOverlayPayload, ctx: MessagingLike, clock?: FrameClock): MaskOverlayView {
+  const win = host.ownerDocument.defaultView;
   const client = new ArtifactClient(ctx);
   const pivots = pivotFrames(payload);
   const pivotSet = new Set(pivots);
-  const dom = buildDom(host, payload, pivots);
-  const { root, img, canvas, status, playButton, slider, label } = dom;
+  const dom = buildDom(host, payload);
+  const { root, frame, canvas, status, playButton, slider, label } = dom;
 
   let current = -1;
-  let playing = false;
-  let timer: ReturnType<typeof setInterval> | undefined;
   let disposed = false;
-  const frames = new FrameCache(client, payload, () => current);
+  let lists: MaskList[] | undefined;
+  const hidden = new Set<number>();
+  const rgba = new Uint8ClampedArray(payload.width * payload.height * 4);
+  const frames = new FrameCache(client, payload, win, () => current, CACHE_FRAMES);
   const loadMasks = maskLoader(client, payload);
 
-  const drawMasks = async (i: number) => {
-    const lists = await loadMasks();
-    if (!disposed && i === current) {
-      paintFrameMasks(canvas, payload, lists, i);
+  const setPosition = (f: number): void => {
+    current = f;
+    slider.value = String(f);
+    label.textContent = frameLabel(f, payload.frameCount, pivotSet.has(f));
+    frame.setAttribute('aria-label', `Video ${label.textContent}`);
+    root.dataset.frame = String(f);
+  };
+  /** Draws decoded frame f and its masks now. */
+  const drawNow = (f: number): void => {
+    const decoded = frames.ready(f);
+    if (!decoded) {
+      return;
     }
+    setPosition(f);
+    const g = frame.getContext?.('2d') as CanvasRenderingContext2D | null;
+    g?.drawImage(decoded.image, 0, 0, payload.width, payload.height);
+    frame.dataset.drawn = String(f);
+    if (lists) {
+      paintFrameMasks(canvas, payload, lists, f, hidden, rgba);
+    }
+    status.textContent = '';
   };
 
   const show = async (i: number): Promise<void> => {
     const f = Math.max(0, Math.min(payload.frameCount - 1, Math.round(i)));
-    current = f;
-    slider.value = String(f);
-    label.textContent = `frame ${f} / ${payload.frameCount - 1}${pivotSet.has(f) ? ' (pivot)' : ''}`;
-    root.dataset.frame = String(f);
+    setPosition(f);
     if (!client.available) {
       status.textContent = 'Frames and masks load through the AL-Ref extension; open the notebook in VS Code with it installed. The contact sheet image shows a summary.';
       return;
     }
     try {
-      const [url] = await Promise.all([frames.load(f), drawMasks(f)]);
+      const [, loaded] = await Promise.all([frames.load(f), loadMasks()]);
+      lists = loaded;
       if (disposed || f !== current) {
         return;
       }
-      img.src = url;
-      status.textContent = '';
-      for (let k = 1; k <= PREFETCH && f + k < payload.frameCount; k++) {
-        void frames.load(f + k).catch(() => undefined);
-      }
+      drawNow(f);
+      frames.prefetch(f, PREFETCH);
     } catch (err) {
       if (!disposed && f === current) {
         status.textContent = `Cannot load frame ${f}: ${err instanceof Error ? err.message : String(err)}`;
@@ -465,42 +420,67 @@ export function renderMaskOverlay(host: HTMLElement, payload: MaskOverlayPayload
     }
   };
 
-  const fps = Math.max(1, Math.min(30, payload.fps ?? 10));
-  const play = () => {
-    if (playing) {
+  const playback = new Playback(clock ?? webviewClock(win), playbackFps(payload.fps), payload.frameCount, {
+    // Masks are loaded before playing, so a ready frame is drawn with its masks.
+    isReady: (i) => frames.ready(i) !== undefined && lists !== undefined,
+    draw: drawNow,
+    prefetch: (i) => frames.prefetch(i, PREFETCH),
+  });
+  root.dataset.fps = String(playback.fps);
+
+  const setPlaying = (on: boolean): void => {
+    playButton.textContent = on ? '⏸' : '▶';
+    playButton.setAttribute('aria-label', on ? 'Pause' : 'Play');
+    root.classList.toggle('alref-mo-playing', on);
+  };
+  const play = (): void => {
+    if (playback.playing || disposed) {
       return;
     }
-    playing = true;
-    playButton.textContent = '⏸';
-    root.classList.add('alref-mo-playing');
-    let busy = false;
-    timer = setInterval(() => {
-      if (busy) {
-        return;
-      }
-      busy = true;
-      const next = current + 1 >= payload.frameCount ? 0 : current + 1;
-      void show(next).finally(() => {
-        busy = false;
-      });
-    }, 1000 / fps);
+    setPlaying(true);
+    if (client.available) {
+      void loadMasks().then(
+        (l) => {
+          lists = l;
+        },
+        () => undefined,
+      );
+    }
+    playback.start(Math.max(0, current) >= payload.frameCount - 1 ? 0 : Math.max(0, current));
   };
-  const pause = () => {
-    playing = false;
-    playButton.textContent = '▶';
-    root.classList.remove('alref-mo-playing');
-    if (timer) {
-      clearInterval(timer);
-      timer = undefined;
+  const pause = (): void => {
+    playback.stop();
+    setPlaying(false);
+  };
+
+  const setObjectVisible = (objectId: number, visible: boolean): void => {
+    if (visible) {
+      hidden.delete(objectId);
+    } else {
+      hidden.add(objectId);
+    }
+    for (const b of dom.legend.filter((x) => Number(x.dataset.object) === objectId)) {
+      const o = payload.objects.find((x) => x.objectId === objectId);
+      b.setAttribute('aria-pressed', String(visible));
+      b.classList.toggle('alref-mo-hidden', !visible);
+      b.title = `${visible ? 'Hide' : 'Show'} object ${objectId}${o ? ` (${o.text})` : ''}`;
+    }
+    for (const m of dom.marks.filter((x) => Number(x.dataset.object) === objectId)) {
+      m.classList.toggle('alref-mo-hidden', !visible);
+    }
+    if (lists && current >= 0) {
+      paintFrameMasks(canvas, payload, lists, current, hidden, rgba);
     }
   };
+  payload.objects.forEach((o) => setObjectVisible(o.objectId, true));
 
   bindControls(dom, payload, {
     show,
     play,
     pause,
+    toggleObject: (id) => setObjectVisible(id, hidden.has(id)),
     get playing() {
-      return playing;
+      return playback.playing;
     },
     get current() {
       return current;
@@ -515,15 +495,20 @@ export function renderMaskOverlay(host: HTMLElement, payload: MaskOverlayPayload
     opacity: dom.opacity,
     playButton,
     marks: dom.marks,
+    legend: dom.legend,
     get frameIndex() {
       return current;
     },
     get playing() {
-      return playing;
+      return playback.playing;
+    },
+    get playback() {
+      return playback.stats;
     },
     show,
     play,
     pause,
+    setObjectVisible,
     dispose: () => {
       disposed = true;
       pause();

@@ -4,7 +4,8 @@ import { JSDOM } from 'jsdom';
 import type { RendererContext } from 'vscode-notebook-renderer';
 import type { FrameGridPayload } from '../../../src/common/payloads';
 import { activate } from '../../../src/renderers/frameGrid/index';
-import { checkFrameGridPayload, renderFrameGrid, sniffImageMime } from '../../../src/renderers/frameGrid/render';
+import { checkFrameGridPayload, renderFrameGrid, sniffImageMime, zoomSize } from '../../../src/renderers/frameGrid/render';
+import { FRAME_GRID_CSS } from '../../../src/renderers/frameGrid/style';
 
 const JPEG = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 16, 1, 2, 3]);
 
@@ -84,9 +85,48 @@ suite('frame-grid renderer', () => {
     assert.equal(z.style.backgroundSize, '510.2041% 100.0000%');
     assert.equal(z.style.backgroundPosition, `${((100 * 600) / 804).toFixed(4)}% 0%`);
     assert.equal(z.style.width, `${Math.round(196 * (640 / 196))}px`);
+    assert.equal(z.style.height, `${Math.round(100 * (640 / 196))}px`);
+    // Tile 4 is in the right half: the enlarged view lies over the left half.
+    assert.ok(view.zoom.classList.contains('alref-fg-zoom-left'));
     view.tiles[3].dispatchEvent(new win.MouseEvent('mouseleave'));
     assert.equal(view.zoom.hidden, true);
+    view.tiles[0].dispatchEvent(new win.MouseEvent('mouseenter'));
+    assert.ok(!view.zoom.classList.contains('alref-fg-zoom-left'));
     view.dispose();
+  });
+
+  test('the enlarged view is an overlay over the grid: it takes no room in the layout and lets the pointer through', () => {
+    const { doc, win } = dom();
+    const host = doc.createElement('div');
+    doc.body.append(host);
+    const view = renderFrameGrid(host, JPEG, payload);
+    const stage = host.querySelector('.alref-fg-stage')!;
+    // Inside the positioned stage, after the tiles; never a block of its own below the grid.
+    assert.equal(view.zoom.parentElement, stage);
+    assert.equal(host.querySelector('figure')!.lastElementChild!.tagName, 'FIGCAPTION');
+    // The renderer's CSS in a DOM: absolutely positioned, pointer events off unless pinned.
+    const style = doc.createElement('style');
+    style.textContent = FRAME_GRID_CSS;
+    doc.head.append(style);
+    view.tiles[2].dispatchEvent(new win.MouseEvent('mouseenter'));
+    const cs = win.getComputedStyle(view.zoom);
+    assert.equal(cs.position, 'absolute');
+    assert.equal(cs.pointerEvents, 'none', 'a hover preview must not take the pointer from the tiles under it');
+    assert.equal(win.getComputedStyle(stage).position, 'relative');
+    view.tiles[2].click();
+    assert.equal(win.getComputedStyle(view.zoom).pointerEvents, 'auto', 'a pinned view can be closed with the pointer');
+    view.dispose();
+  });
+
+  test('the enlarged tile shrinks to fit the grid as drawn, keeping its aspect; never below a readable height', () => {
+    const tile = { width: 196, height: 100 };
+    assert.deepEqual(zoomSize(tile, { width: 0, height: 0 }), { width: 640, height: 327 });
+    // A grid drawn 500 x 400 px: at most 484 px wide.
+    assert.deepEqual(zoomSize(tile, { width: 500, height: 400 }), { width: 484, height: 247 });
+    // A short filmstrip (1000 x 100 px): 200 px high, overhanging the strip rather than unreadable.
+    assert.deepEqual(zoomSize(tile, { width: 1000, height: 100 }), { width: 392, height: 200 });
+    // Small tiles are enlarged at most 4 times.
+    assert.deepEqual(zoomSize({ width: 40, height: 30 }, { width: 0, height: 0 }), { width: 160, height: 120 });
   });
 
   test('click pins the enlarged tile, a second click or Escape closes it; keyboard reaches every tile', () => {

@@ -1,0 +1,198 @@
+/**
+ * Run-folder artifacts for the mask overlay: the host's `readArtifact` messaging, and the video's
+ * frames loaded and decoded ahead of the one shown so that playback only draws pictures that are
+ * ready (see ./playback.ts).
+ */
+import type { HostToRendererMessage, ReadArtifactRequest } from '../../common/messages';
+import { isHostToRendererMessage } from '../../common/messages';
+import type { MaskOverlayPayload } from '../../common/payloads';
+
+/** What the renderer needs from `RendererContext` for messaging (both optional: messaging may be off). */
+export interface MessagingLike {
+  postMessage?(message: unknown): void;
+  onDidReceiveMessage?(listener: (e: unknown) => void): { dispose(): void };
+}
+
+function b64ToBytes(b64: string): Uint8Array {
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) {
+    out[i] = bin.charCodeAt(i);
+  }
+  return out;
+}
+
+/** Asks the host for run-folder artifacts and matches replies by request id. */
+export class ArtifactClient {
+  private readonly _pending = new Map<string, { resolve(v: { bytes: Uint8Array; mime: string }): void; reject(e: Error): void }>();
+  private readonly _sub?: { dispose(): void };
+  private _n = 0;
+
+  constructor(private readonly _ctx: MessagingLike) {
+    this._sub = _ctx.onDidReceiveMessage?.((e) => this._onMessage(e));
+  }
+
+  get available(): boolean {
+    return typeof this._ctx.postMessage === 'function' && this._sub !== undefined;
+  }
+
+  read(ref: string): Promise<{ bytes: Uint8Array; mime: string }> {
+    if (!this.available) {
+      return Promise.reject(new Error('Frames load through the AL-Ref extension (renderer messaging is off here).'));
+    }
+    const requestId = `mo-${Date.now().toString(36)}-${this._n++}`;
+    const msg: ReadArtifactRequest = { type: 'readArtifact', requestId, ref };
+    return new Promise((resolve, reject) => {
+      this._pending.set(requestId, { resolve, reject });
+      this._ctx.postMessage?.(msg);
+    });
+  }
+
+  private _onMessage(e: unknown): void {
+    if (!isHostToRendererMessage(e)) {
+      return;
+    }
+    const m = e as HostToRendererMessage;
+    const p = this._pending.get(m.requestId);
+    if (!p) {
+      return;
+    }
+    this._pending.delete(m.requestId);
+    if (m.ok) {
+      p.resolve({ bytes: b64ToBytes(m.base64), mime: m.mime });
+    } else {
+      p.reject(new Error(m.error));
+    }
+  }
+
+  dispose(): void {
+    this._sub?.dispose();
+    for (const p of this._pending.values()) {
+      p.reject(new Error('disposed'));
+    }
+    this._pending.clear();
+  }
+}
+
+/** Run-folder reference of frame i. */
+export function frameRef(p: MaskOverlayPayload, i: number): string {
+  const dir = p.frames.dir.replace(/\/+$/, '');
+  return `${dir ? `${dir}/` : ''}${String(i).padStart(p.frames.pad, '0')}${p.frames.ext}`;
+}
+
+/** A decoded frame picture, ready to draw. */
+export interface DecodedFrame {
+  /** Object URL of the picture's bytes (revoked when the frame leaves the cache). */
+  url: string;
+  image: CanvasImageSource;
+}
+
+/**
+ * Decodes a picture off the drawing path: `createImageBitmap` where the webview has it, otherwise
+ * an `<img>` decoded with `decode()` (or only loading, where neither exists).
+ */
+async function decodePicture(win: Window | null, blob: Blob, url: string): Promise<CanvasImageSource> {
+  if (win && typeof win.createImageBitmap === 'function') {
+    return win.createImageBitmap(blob);
+  }
+  const img = (win?.document ?? document).createElement('img');
+  img.src = url;
+  if (typeof img.decode === 'function') {
+    await img.decode().catch(() => undefined);
+  }
+  return img;
+}
+
+/** Frame distance on a looping timeline of `n` frames. */
+function loopDistance(a: number, b: number, n: number): number {
+  const d = Math.abs(a - b);
+  return Math.min(d, n - d);
+}
+
+/**
+ * The video's frames, loaded and decoded once each; at most `capacity` are kept, the ones farthest
+ * from the frame shown (`near()`, on the looping timeline) dropped first.
+ */
+export class FrameCache {
+  private readonly _ready = new Map<number, DecodedFrame>();
+  private readonly _pending = new Map<number, Promise<DecodedFrame>>();
+  private _disposed = false;
+
+  constructor(
+    private readonly _client: ArtifactClient,
+    private readonly _payload: MaskOverlayPayload,
+    private readonly _win: Window | null,
+    private readonly _near: () => number,
+    private readonly _capacity: number,
+  ) {}
+
+  /** Frame i when it is decoded, without waiting. */
+  ready(i: number): DecodedFrame | undefined {
+    return this._ready.get(i);
+  }
+
+  load(i: number): Promise<DecodedFrame> {
+    const have = this._ready.get(i);
+    if (have) {
+      return Promise.resolve(have);
+    }
+    let p = this._pending.get(i);
+    if (!p) {
+      p = this._client.read(frameRef(this._payload, i)).then(async ({ bytes, mime }) => {
+        const blob = new Blob([new Uint8Array(bytes)], { type: mime || 'image/jpeg' });
+        const url = URL.createObjectURL(blob);
+        const frame: DecodedFrame = { url, image: await decodePicture(this._win, blob, url) };
+        if (this._disposed) {
+          release(frame);
+          throw new Error('disposed');
+        }
+        this._ready.set(i, frame);
+        this._evict();
+        return frame;
+      });
+      this._pending.set(i, p);
+      p.then(
+        () => this._pending.delete(i),
+        () => this._pending.delete(i),
+      );
+    }
+    return p;
+  }
+
+  /** Starts loading the `count` frames after `i` (wrapping to the start), never waiting. */
+  prefetch(i: number, count: number): void {
+    const n = this._payload.frameCount;
+    for (let k = 1; k <= Math.min(count, n - 1); k++) {
+      const j = (i + k) % n;
+      if (!this._ready.has(j) && !this._pending.has(j)) {
+        void this.load(j).catch(() => undefined);
+      }
+    }
+  }
+
+  private _evict(): void {
+    const n = this._payload.frameCount;
+    while (this._ready.size > this._capacity) {
+      const current = this._near();
+      const far = [...this._ready.keys()].sort((a, b) => loopDistance(b, current, n) - loopDistance(a, current, n))[0];
+      release(this._ready.get(far) as DecodedFrame);
+      this._ready.delete(far);
+    }
+  }
+
+  dispose(): void {
+    this._disposed = true;
+    for (const f of this._ready.values()) {
+      release(f);
+    }
+    this._ready.clear();
+  }
+}
+
+function release(frame: DecodedFrame): void {
+  URL.revokeObjectURL(frame.url);
+  const closable = frame.image as { close?: () => void };
+  if (typeof closable.close === 'function') {
+    closable.close();
+  }
+}
