@@ -4,7 +4,7 @@ import noOnlyTests from 'eslint-plugin-no-only-tests';
 
 const noVscode = {
   'no-restricted-imports': ['error', {
-    paths: [{ name: 'vscode', message: 'Pure code (pipeline, common, renderers, cli) must not import vscode.' }],
+    paths: [{ name: 'vscode', message: 'Pure code (pipeline, common, renderers, cli, batch) must not import vscode.' }],
   }],
 };
 
@@ -31,6 +31,6 @@ export default tseslint.config(
     files: ['src/renderers/**/*.ts', 'test/unit/renderers/**/*.ts'],
     languageOptions: { parserOptions: { projectService: false, project: ['./tsconfig.renderers.json'], tsconfigRootDir: import.meta.dirname } },
   },
-  { files: ['src/pipeline/**/*.ts', 'src/common/**/*.ts', 'src/renderers/**/*.ts', 'src/cli/**/*.ts'], rules: noVscode },
+  { files: ['src/pipeline/**/*.ts', 'src/common/**/*.ts', 'src/renderers/**/*.ts', 'src/cli/**/*.ts', 'src/batch/**/*.ts'], rules: noVscode },
   { files: ['**/*.mjs', '**/*.js'], ...tseslint.configs.disableTypeChecked, languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', Buffer: 'readonly' } } },
 );

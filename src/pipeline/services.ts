@@ -1,3 +1,4 @@
+import type { Logger } from './logger';
 import type { PipelineSettings } from './settings';
 import { createLlmService } from './llm/service';
 import { createModelService } from './models/service';
@@ -27,7 +28,7 @@ export interface ServiceEnv {
   /** Where progress of long host-side work (downloads) is reported; optional. */
   onNote?(message: string): void;
   /** The host's log: diagnostics of libraries (the openai client) go here, never to the console. */
-  log?: import('./types').Logger;
+  log?: Logger;
 }
 
 /**

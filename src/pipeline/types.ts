@@ -1,10 +1,21 @@
 import type { StageEvent } from './events';
+import type { Logger } from './logger';
 import type { PipelineSettings } from './settings';
 import type { Services } from './services';
-import type { StageKind } from './stages/registry';
+
+/**
+ * The stage kinds, as keys. Empty here: src/pipeline/stages/registry.ts fills it in (TypeScript
+ * declaration merging) from its table of stages, so that each kind is written once, in the registry,
+ * while this module, which the layers below the stages use, never imports the stages.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface StageKindRegistry {}
 
 /** A stage kind: defined, with its schema and loader, in stages/registry.ts (`STAGE_KINDS` lists them). */
-export type { StageKind };
+export type StageKind = keyof StageKindRegistry & string;
+
+/** The host's log a stage writes to (defined in logger.ts, below the services). */
+export type { Logger };
 
 /**
  * A parsed and schema-validated stage cell.
@@ -44,12 +55,6 @@ export interface SessionLike {
    * still exists and has one.
    */
   latest(kind: StageKind | readonly StageKind[]): StageResult | undefined;
-}
-
-export interface Logger {
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
 }
 
 /** Everything a stage may use. Built by the notebook controller or the CLI. */

@@ -8,7 +8,7 @@ import { LlmError, type LlmErrorKind } from './errors';
 import { DEFAULT_IMAGE_LIMITS, type ImageLimits, type PreparedImage, dataUrl, prepareImage } from './images';
 import type { ParseResult } from './parsers';
 import { StreamRedactor, clipText, redactSecrets } from './redact';
-import type { Logger } from '../types';
+import type { Logger } from '../logger';
 
 /** One message of a request. Images go with user messages only. */
 export interface LlmMessage {

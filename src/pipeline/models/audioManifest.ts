@@ -6,7 +6,7 @@
  * Input/output names of these graphs differ between exports, so their entries carry no signature; the
  * audio tagger backend (audio/taggers.ts) checks ranks and sizes itself and names the problem.
  */
-import type { ModelEntry } from './manifest';
+import type { ModelEntry } from './modelEntry';
 
 /** How a tagger graph is fed and what it returns. */
 export interface TaggerFrontend {

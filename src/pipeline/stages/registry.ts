@@ -42,6 +42,14 @@ export const STAGES = {
 /** A stage kind: a key of {@link STAGES}. */
 export type StageKind = keyof typeof STAGES;
 
+// Makes the keys of STAGES the `StageKind` of src/pipeline/types.ts, which sits in the layer below
+// the stages and so cannot import this module. (Inside this block `StageKind` would name the merged
+// type of types.ts itself, hence `keyof typeof STAGES`.)
+declare module '../types' {
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type
+  interface StageKindRegistry extends Record<keyof typeof STAGES, true> {}
+}
+
 /** The stage kinds, in registry (pipeline) order. */
 export const STAGE_KINDS = Object.keys(STAGES) as readonly StageKind[];
 
