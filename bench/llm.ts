@@ -19,7 +19,7 @@ import { CellOutputBuilder } from '../src/pipeline/cells/outputBuilder';
 import { createLlmService } from '../src/pipeline/llm/service';
 import { defaultSettings } from '../src/pipeline/settings';
 import type { StageRequest } from '../src/pipeline/types';
-import { DAVIS_FRAMES, DAVIS_HEIGHT, DAVIS_WIDTH, TestSession, buildGrid, collect, makeContext } from '../test/unit/llm/fixtures';
+import { DAVIS_FRAMES, DAVIS_HEIGHT, DAVIS_WIDTH, TestSession, buildGrid, collect, makeContext } from '../test/tooling/stageContext';
 import { OpenAiTestServer } from '../test/tooling/openaiServer';
 
 const KEY = 'bench-key';

@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { OnnxGraphBuilder, buildAudioTaggerFixture } from '../../tooling/onnxFixtures';
+import { OnnxGraphBuilder, buildAudioTaggerFixture } from './onnxFixtures';
 
 export const DOG = 74;
 export const BARK = 75;
@@ -60,7 +60,7 @@ export function buildWaveformFixture(): Uint8Array {
 
 /** AudioSet MIDs in class_labels_indices.csv order (the shipped table). */
 export function csvMids(): string[] {
-  const csv = readFileSync(path.resolve(__dirname, '../../../assets/audioset/class_labels_indices.csv'), 'utf8');
+  const csv = readFileSync(path.resolve(__dirname, '../../assets/audioset/class_labels_indices.csv'), 'utf8');
   return csv.split(/\r?\n/).slice(1).filter((l) => l.trim()).map((l) => l.split(',')[1]);
 }
 

@@ -12,7 +12,7 @@ import { makeAvss, makeMevis, makeRefDavis, makeS4, makeYtvos } from '../../tool
 import { readLogitsFile } from '../../../src/pipeline/masks/logits';
 import { decodeRle } from '../../../src/pipeline/masks/rle';
 import { writeModelFixtures } from '../../tooling/onnxFixtures';
-import { writeBeatsFixtures } from '../audio/taggerFixtures';
+import { writeBeatsFixtures } from '../../tooling/taggerGraphs';
 import { OpenAiTestServer } from '../../tooling/openaiServer';
 import { Command } from 'commander';
 import { registerRunCommand } from '../../../src/cli/commands/run';

@@ -2,10 +2,10 @@ import * as assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { makeMevis, makeRefDavis, makeYtvos } from '../../tooling/datasets';
-import { decodeLabelPng } from '../../../src/pipeline/masks/labelPng';
-import { runAlref } from '../../tooling/cli';
-import { readZip } from '../../tooling/zip';
+import { makeMevis, makeRefDavis, makeYtvos } from '../../../tooling/datasets';
+import { decodeLabelPng } from '../../../../src/pipeline/masks/labelPng';
+import { runAlref } from '../../../tooling/cli';
+import { readZip } from '../../../tooling/zip';
 
 const alref = runAlref;
 

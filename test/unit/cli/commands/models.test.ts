@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { writeModelFixtures } from '../../tooling/onnxFixtures';
+import { writeModelFixtures } from '../../../tooling/onnxFixtures';
 
 function alref(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

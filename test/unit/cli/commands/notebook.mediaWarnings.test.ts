@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { runNotebookFile } from '../../../src/cli/commands/notebook';
-import { parseNotebook, serializeNotebook, STDERR_MIME, type NotebookModel } from '../../../src/pipeline/format';
-import { makeFrameFolder, SAMPLES, tempDir, type TempDir } from '../../tooling/media';
+import { runNotebookFile } from '../../../../src/cli/commands/notebook';
+import { parseNotebook, serializeNotebook, STDERR_MIME, type NotebookModel } from '../../../../src/pipeline/format';
+import { makeFrameFolder, SAMPLES, tempDir, type TempDir } from '../../../tooling/media';
 
 const dec = new TextDecoder();
 

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { buildProgram } from '../../../src/cli/main';
-import { cliSettings, exportNotebookFile, runNotebookFile } from '../../../src/cli/commands/notebook';
-import { ERROR_MIME, parseNotebook, serializeNotebook } from '../../../src/pipeline/format';
-import type { NotebookModel } from '../../../src/pipeline/format';
-import { MIME } from '../../../src/common/mime';
-import { makeClip, tempDir } from '../../tooling/media';
-import type { TempDir } from '../../tooling/media';
-import { FIXTURE_IDS, writeModelFixtures } from '../../tooling/onnxFixtures';
+import { buildProgram } from '../../../../src/cli/main';
+import { cliSettings, exportNotebookFile, runNotebookFile } from '../../../../src/cli/commands/notebook';
+import { ERROR_MIME, parseNotebook, serializeNotebook } from '../../../../src/pipeline/format';
+import type { NotebookModel } from '../../../../src/pipeline/format';
+import { MIME } from '../../../../src/common/mime';
+import { makeClip, tempDir } from '../../../tooling/media';
+import type { TempDir } from '../../../tooling/media';
+import { FIXTURE_IDS, writeModelFixtures } from '../../../tooling/onnxFixtures';
 
 const dec = new TextDecoder();
 

@@ -4,11 +4,11 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promise
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { decodeRle } from '../../../src/pipeline/masks/rle';
-import { parsePromptArg } from '../../../src/cli/commands/propagate';
-import { runAlref } from '../../tooling/cli';
-import { FFMPEG } from '../../tooling/media';
-import { GOLDEN, goldenMask, readCase } from '../../tooling/sam2Golden';
+import { decodeRle } from '../../../../src/pipeline/masks/rle';
+import { parsePromptArg } from '../../../../src/cli/commands/propagate';
+import { runAlref } from '../../../tooling/cli';
+import { FFMPEG } from '../../../tooling/media';
+import { GOLDEN, goldenMask, readCase } from '../../../tooling/sam2Golden';
 
 function alref(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

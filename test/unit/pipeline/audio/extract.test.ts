@@ -3,12 +3,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { extractAudio, isSilent } from '../../../src/pipeline/audio/extract';
-import { PipelineError } from '../../../src/pipeline/errors';
-import { resolveFfmpeg } from '../../../src/pipeline/media/ffmpeg';
-import { defaultSettings } from '../../../src/pipeline/settings';
-import { SAMPLES } from '../../tooling/media';
-import { isGone } from '../../tooling/processes';
+import { extractAudio, isSilent } from '../../../../src/pipeline/audio/extract';
+import { PipelineError } from '../../../../src/pipeline/errors';
+import { resolveFfmpeg } from '../../../../src/pipeline/media/ffmpeg';
+import { defaultSettings } from '../../../../src/pipeline/settings';
+import { SAMPLES } from '../../../tooling/media';
+import { isGone } from '../../../tooling/processes';
 
 
 const tools = resolveFfmpeg(defaultSettings());

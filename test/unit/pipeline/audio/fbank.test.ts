@@ -1,12 +1,12 @@
 import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { Fft } from '../../../src/pipeline/audio/fft';
+import { Fft } from '../../../../src/pipeline/audio/fft';
 import {
   BEATS_FBANK_MEAN, BEATS_FBANK_STD, FLOAT32_EPSILON, fbankFrameCount, kaldiFbank, normalizeBeatsFbank, scaleToInt16Range,
-} from '../../../src/pipeline/audio/fbank';
+} from '../../../../src/pipeline/audio/fbank';
 
-const dir = path.resolve(__dirname, '../../fixtures/audio/fbank');
+const dir = path.resolve(__dirname, '../../../fixtures/audio/fbank');
 
 interface RefCase {
   name: string;

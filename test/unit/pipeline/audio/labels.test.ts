@@ -2,11 +2,11 @@ import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import {
   AUDIOSET_CLASS_COUNT, SILENCE_MID, ancestorNames, buildLabels, loadAudioSetLabels, parseClassLabels, rankLabels, splitCsvLine, unionTopK,
-} from '../../../src/pipeline/audio/labels';
-import { labelFates, linkLabel, loadVocabulary, matchCategory, normalizeCategory } from '../../../src/pipeline/audio/vocabulary';
-import { PipelineError } from '../../../src/pipeline/errors';
+} from '../../../../src/pipeline/audio/labels';
+import { labelFates, linkLabel, loadVocabulary, matchCategory, normalizeCategory } from '../../../../src/pipeline/audio/vocabulary';
+import { PipelineError } from '../../../../src/pipeline/errors';
 
-const root = path.resolve(__dirname, '../../..');
+const root = path.resolve(__dirname, '../../../..');
 
 suite('audio/labels: AudioSet classes, Silence zeroing, top-k', () => {
   test('the shipped table has 527 classes in output order; Silence is index 500 (/m/028v0c)', async () => {

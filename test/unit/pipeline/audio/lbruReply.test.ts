@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { parseLbruReply } from '../../../src/pipeline/audio/lbruReply';
+import { parseLbruReply } from '../../../../src/pipeline/audio/lbruReply';
 
 function entries(reply: string): Array<[string, number]> | string {
   const r = parseLbruReply(reply);

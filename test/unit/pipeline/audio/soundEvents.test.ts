@@ -2,9 +2,9 @@ import * as assert from 'node:assert/strict';
 import sharp from 'sharp';
 import {
   analyseSoundEvents, cosineSimilarity, emptyRle, filterSilentFrames, filterSilentObjects, segmentWindows, windowOfFrame, windowRms,
-} from '../../../src/pipeline/audio/soundEvents';
-import { renderTimeline, timelineSvg } from '../../../src/pipeline/audio/timeline';
-import type { RleMask } from '../../../src/pipeline/domain';
+} from '../../../../src/pipeline/audio/soundEvents';
+import { renderTimeline, timelineSvg } from '../../../../src/pipeline/audio/timeline';
+import type { RleMask } from '../../../../src/pipeline/domain';
 
 /** Probability vectors over 4 classes: [dog, man, silence, music]. */
 const DOG = [0.9, 0.05, 0.0, 0.1];

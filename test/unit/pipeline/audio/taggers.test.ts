@@ -2,12 +2,12 @@ import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { loadAudioSetLabels, rankLabels, unionTopK } from '../../../src/pipeline/audio/labels';
-import { FbankTagger, WaveformTagger, createTagger, fitLength, prepareWindows, tagClip } from '../../../src/pipeline/audio/taggers';
-import { PipelineError } from '../../../src/pipeline/errors';
-import { BARK, DOG, SILENCE, buildBeatsFixture, buildWaveformFixture } from './taggerFixtures';
+import { loadAudioSetLabels, rankLabels, unionTopK } from '../../../../src/pipeline/audio/labels';
+import { FbankTagger, WaveformTagger, createTagger, fitLength, prepareWindows, tagClip } from '../../../../src/pipeline/audio/taggers';
+import { PipelineError } from '../../../../src/pipeline/errors';
+import { BARK, DOG, SILENCE, buildBeatsFixture, buildWaveformFixture } from '../../../tooling/taggerGraphs';
 
-const root = path.resolve(__dirname, '../../..');
+const root = path.resolve(__dirname, '../../../..');
 const fbankDir = path.join(root, 'test/fixtures/audio/fbank');
 
 function wave(name: string): Float32Array {

@@ -3,10 +3,10 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
-import { registerMergeCommand } from '../../../src/cli/commands/merge';
-import { registerScoreCommand } from '../../../src/cli/commands/score';
-import { autoShard, resolveShard } from '../../../src/pipeline/benchmarks/datasets';
-import { makeMevis } from '../../tooling/datasets';
+import { registerMergeCommand } from '../../../../src/cli/commands/merge';
+import { registerScoreCommand } from '../../../../src/cli/commands/score';
+import { autoShard, resolveShard } from '../../../../src/pipeline/benchmarks/datasets';
+import { makeMevis } from '../../../tooling/datasets';
 
 /** The variables `sbatch --array=<min>-<max>` sets for task `id`. */
 function slurm(id: number, min: number, max: number, count = max - min + 1): NodeJS.ProcessEnv {

@@ -8,11 +8,11 @@ import * as assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { davisStatistics } from '../../../src/pipeline/metrics/maskMetrics';
-import { encodeIndexedPng, nonZero, readLabelPng } from '../../../src/pipeline/masks/labelPng';
-import { SAMPLES } from '../../tooling/media';
-import { runAlref, type CliResult } from '../../tooling/cli';
-import { CAR_SHADOW_REFERENCE } from '../../tooling/davisReference';
+import { davisStatistics } from '../../../../src/pipeline/metrics/maskMetrics';
+import { encodeIndexedPng, nonZero, readLabelPng } from '../../../../src/pipeline/masks/labelPng';
+import { SAMPLES } from '../../../tooling/media';
+import { runAlref, type CliResult } from '../../../tooling/cli';
+import { CAR_SHADOW_REFERENCE } from '../../../tooling/davisReference';
 
 const alrefScore = (args: string[]): Promise<CliResult> => runAlref(['score', ...args, '--quiet']);
 

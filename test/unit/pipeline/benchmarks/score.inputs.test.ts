@@ -9,13 +9,13 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, unlinkSync, writeF
 import os from 'node:os';
 import path from 'node:path';
 import { encode } from 'fast-png';
-import { scoreLayoutsHelp } from '../../../src/cli/commands/score';
-import { evalLayoutsHelp } from '../../../src/cli/commands/eval';
-import { DATASET_KINDS, readDataset } from '../../../src/pipeline/benchmarks/datasets';
-import { encodeBinaryPng, labelEquals, readLabelPng } from '../../../src/pipeline/masks/labelPng';
-import { scoreDataset, summarizeRecords } from '../../../src/pipeline/benchmarks/score';
-import { makeMevis, makeS4, makeYtvos } from '../../tooling/datasets';
-import { runAlref, type CliResult } from '../../tooling/cli';
+import { scoreLayoutsHelp } from '../../../../src/cli/commands/score';
+import { evalLayoutsHelp } from '../../../../src/cli/commands/eval';
+import { DATASET_KINDS, readDataset } from '../../../../src/pipeline/benchmarks/datasets';
+import { encodeBinaryPng, labelEquals, readLabelPng } from '../../../../src/pipeline/masks/labelPng';
+import { scoreDataset, summarizeRecords } from '../../../../src/pipeline/benchmarks/score';
+import { makeMevis, makeS4, makeYtvos } from '../../../tooling/datasets';
+import { runAlref, type CliResult } from '../../../tooling/cli';
 
 const alrefScore = (args: string[]): Promise<CliResult> => runAlref(['score', ...args, '--quiet']);
 

@@ -2,15 +2,15 @@ import * as assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, unlinkSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DATASET_KINDS, readDataset, parseShard, resolveDatasetKind, shardVideos, type DatasetKind } from '../../../src/pipeline/benchmarks/datasets';
-import { SCORE_FILE_VERSION, readScoreFile } from '../../../src/pipeline/benchmarks/report';
-import { PRESETS } from '../../../src/pipeline/sampling';
-import { scoreDataset, summarizeRecords, type ScoreRecord } from '../../../src/pipeline/benchmarks/score';
-import { fMeasure, jaccard } from '../../../src/pipeline/metrics/maskMetrics';
-import { encodeIndexedPng, readLabelPng, nonZero } from '../../../src/pipeline/masks/labelPng';
-import { decodeRle } from '../../../src/pipeline/masks/rle';
-import { PipelineError } from '../../../src/pipeline/errors';
-import { makeAvss, makeMevis, makeMs3, makeRefDavis, makeS4, makeYtvos } from '../../tooling/datasets';
+import { DATASET_KINDS, readDataset, parseShard, resolveDatasetKind, shardVideos, type DatasetKind } from '../../../../src/pipeline/benchmarks/datasets';
+import { SCORE_FILE_VERSION, readScoreFile } from '../../../../src/pipeline/benchmarks/report';
+import { PRESETS } from '../../../../src/pipeline/sampling';
+import { scoreDataset, summarizeRecords, type ScoreRecord } from '../../../../src/pipeline/benchmarks/score';
+import { fMeasure, jaccard } from '../../../../src/pipeline/metrics/maskMetrics';
+import { encodeIndexedPng, readLabelPng, nonZero } from '../../../../src/pipeline/masks/labelPng';
+import { decodeRle } from '../../../../src/pipeline/masks/rle';
+import { PipelineError } from '../../../../src/pipeline/errors';
+import { makeAvss, makeMevis, makeMs3, makeRefDavis, makeS4, makeYtvos } from '../../../tooling/datasets';
 import { readFileSync } from 'node:fs';
 
 suite('benchmarks/datasets + score: synthetic datasets in every layout', () => {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { CellOutputBuilder, markdownTable } from '../../../src/pipeline/cells/outputBuilder';
-import { planOutputSync, sameOutputItems, sameOutputMetadata } from '../../../src/pipeline/cells/outputSync';
-import type { OutputModel } from '../../../src/pipeline/format';
-import type { OutputChange } from '../../../src/pipeline/cells/outputBuilder';
-import { MIME, OUTPUT_METADATA_KEY } from '../../../src/common/mime';
-import { ERROR_MIME, STDERR_MIME, parseNotebook, serializeNotebook } from '../../../src/pipeline/format';
+import { CellOutputBuilder, markdownTable } from '../../../../src/pipeline/cells/outputBuilder';
+import { planOutputSync, sameOutputItems, sameOutputMetadata } from '../../../../src/pipeline/cells/outputSync';
+import type { OutputModel } from '../../../../src/pipeline/format';
+import type { OutputChange } from '../../../../src/pipeline/cells/outputBuilder';
+import { MIME, OUTPUT_METADATA_KEY } from '../../../../src/common/mime';
+import { ERROR_MIME, STDERR_MIME, parseNotebook, serializeNotebook } from '../../../../src/pipeline/format';
 
 const dec = new TextDecoder();
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { MAX_YAML_ALIAS_COUNT, parseStageCell } from '../../../src/pipeline/cells/parse';
-import type { StageParseResult } from '../../../src/pipeline/cells/parse';
+import { MAX_YAML_ALIAS_COUNT, parseStageCell } from '../../../../src/pipeline/cells/parse';
+import type { StageParseResult } from '../../../../src/pipeline/cells/parse';
 
 function rejected(r: StageParseResult) {
   assert.equal(r.ok, false, 'expected the cell to be rejected');

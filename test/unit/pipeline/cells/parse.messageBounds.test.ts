@@ -4,15 +4,15 @@
  * template blames `template`, and `--set` values are checked against the settings' schema.
  */
 import assert from 'node:assert/strict';
-import { cliSettings } from '../../../src/cli/commands/notebook';
-import { settingSchemaProblem } from '../../../src/pipeline/cells/settingsMerge';
-import { MAX_ECHO_LENGTH, boundedEditDistance, closest, parseStageCell, parsePromptCell } from '../../../src/pipeline/cells/parse';
-import { runCell } from '../../../src/pipeline/cells/runCell';
-import { PipelineError } from '../../../src/pipeline/errors';
-import { describePromptCell } from '../../../src/pipeline/llm/promptCell';
-import { createServices } from '../../../src/pipeline/services';
-import { NotebookSession } from '../../../src/pipeline/session';
-import { defaultSettings } from '../../../src/pipeline/settings';
+import { cliSettings } from '../../../../src/cli/commands/notebook';
+import { settingSchemaProblem } from '../../../../src/pipeline/cells/settingsMerge';
+import { MAX_ECHO_LENGTH, boundedEditDistance, closest, parseStageCell, parsePromptCell } from '../../../../src/pipeline/cells/parse';
+import { runCell } from '../../../../src/pipeline/cells/runCell';
+import { PipelineError } from '../../../../src/pipeline/errors';
+import { describePromptCell } from '../../../../src/pipeline/llm/promptCell';
+import { createServices } from '../../../../src/pipeline/services';
+import { NotebookSession } from '../../../../src/pipeline/session';
+import { defaultSettings } from '../../../../src/pipeline/settings';
 
 /** Counts calls of String.prototype.toLowerCase on strings longer than 10,000 chars while `fn` runs (a hint lower-cases the word it compares). */
 function countLongLowerCase<T>(fn: () => T): { value: T; calls: number } {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { parsePromptCell, parseStageCell } from '../../../src/pipeline/cells/parse';
-import type { KnownCell, StageParseResult } from '../../../src/pipeline/cells/parse';
-import { collectPromptOverrides, currentRequests, effectiveCellId, isLlmStage, knownCells } from '../../../src/pipeline/cells/notebook';
-import { STAGE_KINDS, STAGE_SCHEMAS } from '../../../src/pipeline/stages/registry';
+import { parsePromptCell, parseStageCell } from '../../../../src/pipeline/cells/parse';
+import type { KnownCell, StageParseResult } from '../../../../src/pipeline/cells/parse';
+import { collectPromptOverrides, currentRequests, effectiveCellId, isLlmStage, knownCells } from '../../../../src/pipeline/cells/notebook';
+import { STAGE_KINDS, STAGE_SCHEMAS } from '../../../../src/pipeline/stages/registry';
 
 const known: KnownCell[] = [
   { id: 'vid', kind: 'video' },

@@ -2,17 +2,17 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { MIME } from '../../../src/common/mime';
-import type { ReasoningTracePayload } from '../../../src/common/payloads';
-import { runCell } from '../../../src/pipeline/cells/runCell';
-import type { CellLike } from '../../../src/pipeline/cells/notebook';
-import type { PivotBoxData, PivotFrameData } from '../../../src/pipeline/domain';
-import type { OutputModel } from '../../../src/pipeline/format/model';
-import { createServices } from '../../../src/pipeline/services';
-import { NotebookSession } from '../../../src/pipeline/session';
-import { defaultSettings } from '../../../src/pipeline/settings';
-import { OpenAiTestServer, type ReceivedRequest } from '../../tooling/openaiServer';
-import { DAVIS_FRAMES, RESOURCES } from './fixtures';
+import { MIME } from '../../../../src/common/mime';
+import type { ReasoningTracePayload } from '../../../../src/common/payloads';
+import { runCell } from '../../../../src/pipeline/cells/runCell';
+import type { CellLike } from '../../../../src/pipeline/cells/notebook';
+import type { PivotBoxData, PivotFrameData } from '../../../../src/pipeline/domain';
+import type { OutputModel } from '../../../../src/pipeline/format/model';
+import { createServices } from '../../../../src/pipeline/services';
+import { NotebookSession } from '../../../../src/pipeline/session';
+import { defaultSettings } from '../../../../src/pipeline/settings';
+import { OpenAiTestServer, type ReceivedRequest } from '../../../tooling/openaiServer';
+import { DAVIS_FRAMES, RESOURCES } from '../../../tooling/stageContext';
 
 const KEY = 'sk-e2e-NEVER-LEAK-4242424242';
 

@@ -2,19 +2,19 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runCell } from '../../../src/pipeline/cells/runCell';
-import type { CellHostContext } from '../../../src/pipeline/cells/runCell';
-import type { CellLike } from '../../../src/pipeline/cells/notebook';
-import { ERROR_MIME } from '../../../src/pipeline/format';
-import { NotebookSession } from '../../../src/pipeline/session';
-import { defaultSettings } from '../../../src/pipeline/settings';
-import { sha256 } from '../../../src/pipeline/run/hash';
-import { makeClip, makeFrameFolder, SAMPLES, tempDir } from '../../tooling/media';
-import { ffmpegDescendants, firstTempFrame, isGone, tempEntries, waitFor } from '../../tooling/processes';
-import type { TempDir } from '../../tooling/media';
+import { runCell } from '../../../../src/pipeline/cells/runCell';
+import type { CellHostContext } from '../../../../src/pipeline/cells/runCell';
+import type { CellLike } from '../../../../src/pipeline/cells/notebook';
+import { ERROR_MIME } from '../../../../src/pipeline/format';
+import { NotebookSession } from '../../../../src/pipeline/session';
+import { defaultSettings } from '../../../../src/pipeline/settings';
+import { sha256 } from '../../../../src/pipeline/run/hash';
+import { makeClip, makeFrameFolder, SAMPLES, tempDir } from '../../../tooling/media';
+import { ffmpegDescendants, firstTempFrame, isGone, tempEntries, waitFor } from '../../../tooling/processes';
+import type { TempDir } from '../../../tooling/media';
 
 const dec = new TextDecoder();
-const repoRoot = path.resolve(__dirname, '../../..');
+const repoRoot = path.resolve(__dirname, '../../../..');
 
 function errorOf(outputs: { items: Array<{ mime: string; data: Uint8Array }> }[]): { name: string; message: string } {
   const item = outputs.flatMap((o) => o.items).find((i) => i.mime === ERROR_MIME);

@@ -2,17 +2,17 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { CellLike } from '../../../src/pipeline/cells/notebook';
-import { ExperimentRecorder } from '../../../src/pipeline/cells/record';
-import type { CellHostContext } from '../../../src/pipeline/cells/runCell';
-import { runNotebook } from '../../../src/pipeline/cells/runNotebook';
-import type { NotebookRecordInput } from '../../../src/pipeline/cells/runNotebook';
-import { ERROR_MIME } from '../../../src/pipeline/format';
-import { sha256 } from '../../../src/pipeline/run/hash';
-import { NotebookSession } from '../../../src/pipeline/session';
-import { defaultSettings } from '../../../src/pipeline/settings';
+import type { CellLike } from '../../../../src/pipeline/cells/notebook';
+import { ExperimentRecorder } from '../../../../src/pipeline/cells/record';
+import type { CellHostContext } from '../../../../src/pipeline/cells/runCell';
+import { runNotebook } from '../../../../src/pipeline/cells/runNotebook';
+import type { NotebookRecordInput } from '../../../../src/pipeline/cells/runNotebook';
+import { ERROR_MIME } from '../../../../src/pipeline/format';
+import { sha256 } from '../../../../src/pipeline/run/hash';
+import { NotebookSession } from '../../../../src/pipeline/session';
+import { defaultSettings } from '../../../../src/pipeline/settings';
 
-const repoRoot = path.resolve(__dirname, '../../..');
+const repoRoot = path.resolve(__dirname, '../../../..');
 const PROMPT_TEXT = 'Pick the clearest frame. Answer in brackets.\n';
 
 suite('cells: the one notebook run loop', () => {

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { completeStageCell } from '../../../src/pipeline/cells/complete';
-import { applyNotebookSettings, mergeSettings, parseSetPairs, schemaTypeof, settingPaths } from '../../../src/pipeline/cells/settingsMerge';
-import { resolveArtifactPath, artifactMime } from '../../../src/pipeline/cells/artifactPath';
-import { buildExperimentRecord } from '../../../src/pipeline/cells/record';
-import { NotebookSession } from '../../../src/pipeline/session';
-import { defaultSettings } from '../../../src/pipeline/settings';
-import { sha256 } from '../../../src/pipeline/run/hash';
+import { completeStageCell } from '../../../../src/pipeline/cells/complete';
+import { applyNotebookSettings, mergeSettings, parseSetPairs, schemaTypeof, settingPaths } from '../../../../src/pipeline/cells/settingsMerge';
+import { resolveArtifactPath, artifactMime } from '../../../../src/pipeline/cells/artifactPath';
+import { buildExperimentRecord } from '../../../../src/pipeline/cells/record';
+import { NotebookSession } from '../../../../src/pipeline/session';
+import { defaultSettings } from '../../../../src/pipeline/settings';
+import { sha256 } from '../../../../src/pipeline/run/hash';
 
 suite('cells: completions from the stage schemas', () => {
   test('stage kinds after "stage:", fields of the kind, enum values, uses keys and cell ids', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
-import { BOX_COLOURS, boxColour, layoutBoxes, paintBoxes } from '../../../src/pipeline/draw/boxes';
+import { BOX_COLOURS, boxColour, layoutBoxes, paintBoxes } from '../../../../src/pipeline/draw/boxes';
 
 async function pixel(bytes: Uint8Array, x: number, y: number): Promise<[number, number, number]> {
   const { data, info } = await sharp(bytes).raw().toBuffer({ resolveWithObject: true });

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import sharp from 'sharp';
-import { badgeHeight, composeFilmstrip, composeGrid, gridLayout, type GridFrame } from '../../../src/pipeline/draw/grid';
-import { tempDir, type TempDir } from '../../tooling/media';
+import { badgeHeight, composeFilmstrip, composeGrid, gridLayout, type GridFrame } from '../../../../src/pipeline/draw/grid';
+import { tempDir, type TempDir } from '../../../tooling/media';
 
 /** Solid-colour frames, each a different colour, saved as JPEG like decoded frames. */
 async function solidFrames(dir: string, n: number, width: number, height: number): Promise<{ frames: GridFrame[]; colors: number[][] }> {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
-import { badgeSvg, canDraw, measureText, svgDocument, textSvg } from '../../../src/pipeline/draw/text';
+import { badgeSvg, canDraw, measureText, svgDocument, textSvg } from '../../../../src/pipeline/draw/text';
 
 /** Renders an SVG body on black and returns the grey pixels. */
 async function render(width: number, height: number, body: string): Promise<Uint8Array> {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { MUTATION_KINDS, runFuzz, summarize } from '../../fuzz/notebookFuzz';
+import { MUTATION_KINDS, runFuzz, summarize } from '../../../fuzz/notebookFuzz';
 
 /**
  * The seeded fuzz run of the unit suite: 1,500 mutants of the demo notebook and of a Jupyter

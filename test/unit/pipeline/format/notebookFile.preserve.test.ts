@@ -11,13 +11,13 @@ import {
   parseNotebook,
   serializeNotebook,
   stringifySorted,
-} from '../../../src/pipeline/format';
-import { JsonTooDeepError, sortKeysDeep } from '../../../src/pipeline/format/json';
-import { stableStringify } from '../../../src/pipeline/run/hash';
-import type { NotebookModel } from '../../../src/pipeline/format';
-import { PipelineError } from '../../../src/pipeline/errors';
+} from '../../../../src/pipeline/format';
+import { JsonTooDeepError, sortKeysDeep } from '../../../../src/pipeline/format/json';
+import { stableStringify } from '../../../../src/pipeline/run/hash';
+import type { NotebookModel } from '../../../../src/pipeline/format';
+import { PipelineError } from '../../../../src/pipeline/errors';
 
-const FIXTURE = path.resolve(__dirname, '../../fixtures/notebooks/jupyter-extras.alref');
+const FIXTURE = path.resolve(__dirname, '../../../fixtures/notebooks/jupyter-extras.alref');
 const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==';
 
 type Json = Record<string, any>;

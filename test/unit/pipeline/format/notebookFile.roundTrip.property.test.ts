@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { parseNotebook, serializeNotebook } from '../../../src/pipeline/format';
-import type { CellModel, NotebookModel, OutputModel } from '../../../src/pipeline/format';
-import { stableStringify } from '../../../src/pipeline/run/hash';
+import { parseNotebook, serializeNotebook } from '../../../../src/pipeline/format';
+import type { CellModel, NotebookModel, OutputModel } from '../../../../src/pipeline/format';
+import { stableStringify } from '../../../../src/pipeline/run/hash';
 
 const enc = new TextEncoder();
 const text = fc.string({ unit: 'grapheme', maxLength: 40 });

@@ -7,10 +7,10 @@ import {
   exportIpynb,
   parseNotebook,
   serializeNotebook,
-} from '../../../src/pipeline/format';
-import type { NotebookModel } from '../../../src/pipeline/format';
-import { PipelineError } from '../../../src/pipeline/errors';
-import { MIME, OUTPUT_METADATA_KEY } from '../../../src/common/mime';
+} from '../../../../src/pipeline/format';
+import type { NotebookModel } from '../../../../src/pipeline/format';
+import { PipelineError } from '../../../../src/pipeline/errors';
+import { MIME, OUTPUT_METADATA_KEY } from '../../../../src/common/mime';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -9,11 +9,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import type { PipelineErrorKind } from '../../../src/pipeline/errors';
-import { LlmError, type LlmErrorKind } from '../../../src/pipeline/llm/errors';
-import { type LlmEvent, type LlmRequest, type LlmServiceEnv, createLlmService } from '../../../src/pipeline/llm/service';
-import { type LlmSettings, defaultSettings } from '../../../src/pipeline/settings';
-import { OpenAiTestServer, type ScriptedReply } from '../../tooling/openaiServer';
+import type { PipelineErrorKind } from '../../../../src/pipeline/errors';
+import { LlmError, type LlmErrorKind } from '../../../../src/pipeline/llm/errors';
+import { type LlmEvent, type LlmRequest, type LlmServiceEnv, createLlmService } from '../../../../src/pipeline/llm/service';
+import { type LlmSettings, defaultSettings } from '../../../../src/pipeline/settings';
+import { OpenAiTestServer, type ScriptedReply } from '../../../tooling/openaiServer';
 
 const KEY = 'sk-kinds-SECRET-0123456789abcdef';
 

@@ -8,16 +8,16 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { CellLike } from '../../../src/pipeline/cells/notebook';
-import { runCell } from '../../../src/pipeline/cells/runCell';
-import { PipelineError } from '../../../src/pipeline/errors';
-import { ERROR_MIME } from '../../../src/pipeline/format/nbformatOutputs';
-import { readExchange } from '../../../src/pipeline/llm/exchanges';
-import { createServices } from '../../../src/pipeline/services';
-import { NotebookSession } from '../../../src/pipeline/session';
-import { defaultSettings } from '../../../src/pipeline/settings';
-import { OpenAiTestServer } from '../../tooling/openaiServer';
-import { RESOURCES, davisVideo } from './fixtures';
+import type { CellLike } from '../../../../src/pipeline/cells/notebook';
+import { runCell } from '../../../../src/pipeline/cells/runCell';
+import { PipelineError } from '../../../../src/pipeline/errors';
+import { ERROR_MIME } from '../../../../src/pipeline/format/nbformatOutputs';
+import { readExchange } from '../../../../src/pipeline/llm/exchanges';
+import { createServices } from '../../../../src/pipeline/services';
+import { NotebookSession } from '../../../../src/pipeline/session';
+import { defaultSettings } from '../../../../src/pipeline/settings';
+import { OpenAiTestServer } from '../../../tooling/openaiServer';
+import { RESOURCES, davisVideo } from '../../../tooling/stageContext';
 
 const KEY = 'sk-exchanges-test-0123456789';
 

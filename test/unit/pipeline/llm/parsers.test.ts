@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { parseFirstBracketedInteger, parseLastBracketedInteger } from '../../../src/pipeline/llm/parsers';
+import { parseFirstBracketedInteger, parseLastBracketedInteger } from '../../../../src/pipeline/llm/parsers';
 
 suite('answer parsers', () => {
   test('RVOS: the LAST bracketed integer wins', () => {

@@ -3,11 +3,11 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { PipelineError } from '../../../src/pipeline/errors';
-import { parseLastBracketedInteger } from '../../../src/pipeline/llm/parsers';
-import { type LlmEvent, type LlmRequest, type LlmServiceEnv, createLlmService } from '../../../src/pipeline/llm/service';
-import { type LlmSettings, defaultSettings } from '../../../src/pipeline/settings';
-import { OpenAiTestServer } from '../../tooling/openaiServer';
+import { PipelineError } from '../../../../src/pipeline/errors';
+import { parseLastBracketedInteger } from '../../../../src/pipeline/llm/parsers';
+import { type LlmEvent, type LlmRequest, type LlmServiceEnv, createLlmService } from '../../../../src/pipeline/llm/service';
+import { type LlmSettings, defaultSettings } from '../../../../src/pipeline/settings';
+import { OpenAiTestServer } from '../../../tooling/openaiServer';
 
 const KEY = 'sk-test-SECRET-1234567890abcdef';
 
@@ -242,7 +242,7 @@ suite('LLM service against the local OpenAI-compatible server', () => {
   });
 
   test('createServices exposes the LLM service lazily, with the host secret reader', async () => {
-    const { createServices } = await import('../../../src/pipeline/services');
+    const { createServices } = await import('../../../../src/pipeline/services');
     let asked = 0;
     const services = createServices(defaultSettings(), { runDir, resourcesDir: '.', userCacheDir: runDir, getSecret: async () => { asked++; return KEY; } });
     assert.equal(asked, 0);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import type { StageEvent } from '../../../src/pipeline/events';
-import { addToTotals, EMPTY_TOTALS, promptMarkdown, runConcurrent } from '../../../src/pipeline/llm/streaming';
+import type { StageEvent } from '../../../../src/pipeline/events';
+import { addToTotals, EMPTY_TOTALS, promptMarkdown, runConcurrent } from '../../../../src/pipeline/llm/streaming';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { PipelineError } from '../../../src/pipeline/errors';
-import { describePromptCell } from '../../../src/pipeline/llm/promptCell';
-import { TEMPLATE_VARIABLES, findVariables, loadTemplate, renderTemplate, templateNames } from '../../../src/pipeline/llm/templates';
-import { sha256 } from '../../../src/pipeline/run/hash';
-import { RESOURCES } from './fixtures';
+import { PipelineError } from '../../../../src/pipeline/errors';
+import { describePromptCell } from '../../../../src/pipeline/llm/promptCell';
+import { TEMPLATE_VARIABLES, findVariables, loadTemplate, renderTemplate, templateNames } from '../../../../src/pipeline/llm/templates';
+import { sha256 } from '../../../../src/pipeline/run/hash';
+import { RESOURCES } from '../../../tooling/stageContext';
 
 const isError = (re: RegExp) => (err: unknown): boolean => {
   assert.ok(err instanceof PipelineError, String(err));

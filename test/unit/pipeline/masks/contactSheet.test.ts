@@ -3,10 +3,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { framePath } from '../../../src/pipeline/domain';
-import { maskColour, renderContactSheet, sheetFrames } from '../../../src/pipeline/masks/contactSheet';
-import { encodeRle } from '../../../src/pipeline/masks/rle';
-import { writeMovingSquare } from '../../tooling/movingSquare';
+import { framePath } from '../../../../src/pipeline/domain';
+import { maskColour, renderContactSheet, sheetFrames } from '../../../../src/pipeline/masks/contactSheet';
+import { encodeRle } from '../../../../src/pipeline/masks/rle';
+import { writeMovingSquare } from '../../../tooling/movingSquare';
 
 suite('masks/contactSheet: the image/png fallback of the mask overlay', () => {
   test('frames spread evenly with the pivot frames always included', () => {

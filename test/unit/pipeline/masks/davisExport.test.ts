@@ -4,11 +4,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { decode as decodePng } from 'fast-png';
 import { readFile } from 'node:fs/promises';
-import { exportDavisPngs, labelMap } from '../../../src/pipeline/masks/davisExport';
-import { davisPalette, readLabelPng } from '../../../src/pipeline/masks/labelPng';
-import { decodeRle, encodeRle, rleArea } from '../../../src/pipeline/masks/rle';
-import type { MaskData } from '../../../src/pipeline/domain';
-import { SAMPLES } from '../../tooling/media';
+import { exportDavisPngs, labelMap } from '../../../../src/pipeline/masks/davisExport';
+import { davisPalette, readLabelPng } from '../../../../src/pipeline/masks/labelPng';
+import { decodeRle, encodeRle, rleArea } from '../../../../src/pipeline/masks/rle';
+import type { MaskData } from '../../../../src/pipeline/domain';
+import { SAMPLES } from '../../../tooling/media';
 
 const DAVIS = path.join(SAMPLES, 'davis-car-shadow/Annotations');
 

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { decode, encode } from 'fast-png';
-import { avssPalette, davisPalette, decodeLabelPng, encodeBinaryPng, encodeIndexedPng, resizeNearest } from '../../../src/pipeline/masks/labelPng';
+import { avssPalette, davisPalette, decodeLabelPng, encodeBinaryPng, encodeIndexedPng, resizeNearest } from '../../../../src/pipeline/masks/labelPng';
 
 function noise(n: number, seed: number, max = 256): Uint8Array {
   let s = seed >>> 0;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { countsFromString, countsToString, decodeRle, encodeRle, encodeRleCounts, maskBounds, maskToCounts, rleArea, unionRle, emptyRle } from '../../../src/pipeline/masks/rle';
+import { countsFromString, countsToString, decodeRle, encodeRle, encodeRleCounts, maskBounds, maskToCounts, rleArea, unionRle, emptyRle } from '../../../../src/pipeline/masks/rle';
 
 suite('masks/rle: COCO run-length encoding', () => {
   test('runs are column-major and start with background', () => {

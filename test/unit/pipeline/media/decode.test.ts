@@ -2,15 +2,15 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { framePath } from '../../../src/pipeline/domain';
-import { PipelineError } from '../../../src/pipeline/errors';
-import type { ProgressEvent } from '../../../src/pipeline/events';
-import { decodeFrames, decodeSize, type DecodeOptions, type DecodeResult } from '../../../src/pipeline/media/decode';
-import { resolveFfmpeg } from '../../../src/pipeline/media/ffmpeg';
-import { probeSource, type ProbeResult } from '../../../src/pipeline/media/probe';
-import { hashFrameFiles, hashSourceFile } from '../../../src/pipeline/media/sourceHash';
-import { makeClip, makeFrameFolder, meanAbsDiff, SAMPLES, tempDir, type TempDir } from '../../tooling/media';
-import { firstTempFrame, isAlive, isGone, tempEntries, waitFor } from '../../tooling/processes';
+import { framePath } from '../../../../src/pipeline/domain';
+import { PipelineError } from '../../../../src/pipeline/errors';
+import type { ProgressEvent } from '../../../../src/pipeline/events';
+import { decodeFrames, decodeSize, type DecodeOptions, type DecodeResult } from '../../../../src/pipeline/media/decode';
+import { resolveFfmpeg } from '../../../../src/pipeline/media/ffmpeg';
+import { probeSource, type ProbeResult } from '../../../../src/pipeline/media/probe';
+import { hashFrameFiles, hashSourceFile } from '../../../../src/pipeline/media/sourceHash';
+import { makeClip, makeFrameFolder, meanAbsDiff, SAMPLES, tempDir, type TempDir } from '../../../tooling/media';
+import { firstTempFrame, isAlive, isGone, tempEntries, waitFor } from '../../../tooling/processes';
 
 const tools = resolveFfmpeg({ ffmpegPath: '', ffprobePath: '' });
 

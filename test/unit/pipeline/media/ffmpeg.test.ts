@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PipelineError } from '../../../src/pipeline/errors';
-import { ffprobe, resolveFfmpeg, toolVersion } from '../../../src/pipeline/media/ffmpeg';
-import { FFMPEG, FFPROBE, tempDir, type TempDir } from '../../tooling/media';
-import { isGone, waitFor } from '../../tooling/processes';
+import { PipelineError } from '../../../../src/pipeline/errors';
+import { ffprobe, resolveFfmpeg, toolVersion } from '../../../../src/pipeline/media/ffmpeg';
+import { FFMPEG, FFPROBE, tempDir, type TempDir } from '../../../tooling/media';
+import { isGone, waitFor } from '../../../tooling/processes';
 
 const NO_SETTINGS = { ffmpegPath: '', ffprobePath: '' };
 

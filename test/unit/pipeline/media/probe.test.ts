@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PipelineError } from '../../../src/pipeline/errors';
-import { resolveFfmpeg } from '../../../src/pipeline/media/ffmpeg';
-import { findFrameFiles, frameNumbers, naturalCompare, numberingGaps, probeSource } from '../../../src/pipeline/media/probe';
-import { makeAudioOnly, makeClip, makeFrameFolder, makeTextAsVideo, makeZeroFrameVideo, SAMPLES, tempDir, type TempDir } from '../../tooling/media';
+import { PipelineError } from '../../../../src/pipeline/errors';
+import { resolveFfmpeg } from '../../../../src/pipeline/media/ffmpeg';
+import { findFrameFiles, frameNumbers, naturalCompare, numberingGaps, probeSource } from '../../../../src/pipeline/media/probe';
+import { makeAudioOnly, makeClip, makeFrameFolder, makeTextAsVideo, makeZeroFrameVideo, SAMPLES, tempDir, type TempDir } from '../../../tooling/media';
 
 const tools = resolveFfmpeg({ ffmpegPath: '', ffprobePath: '' });
 const gallery = (name: string): string => path.join(SAMPLES, name);

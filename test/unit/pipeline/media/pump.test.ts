@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { pump } from '../../../src/pipeline/media/pump';
+import { pump } from '../../../../src/pipeline/media/pump';
 
 suite('media/pump: progress callbacks as an async generator', () => {
   test('coalesces bursts, always yields the last value, returns the result', async () => {

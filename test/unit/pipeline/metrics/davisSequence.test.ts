@@ -1,10 +1,10 @@
 import * as assert from 'node:assert/strict';
 import path from 'node:path';
 import { readdirSync } from 'node:fs';
-import { evaluateDavisSequence, summarizeDavis } from '../../../src/pipeline/metrics/davisSequence';
-import { davisStatistics, fMeasure, jaccard } from '../../../src/pipeline/metrics/maskMetrics';
-import { readLabelPng, nonZero, type LabelImage } from '../../../src/pipeline/masks/labelPng';
-import { SAMPLES } from '../../tooling/media';
+import { evaluateDavisSequence, summarizeDavis } from '../../../../src/pipeline/metrics/davisSequence';
+import { davisStatistics, fMeasure, jaccard } from '../../../../src/pipeline/metrics/maskMetrics';
+import { readLabelPng, nonZero, type LabelImage } from '../../../../src/pipeline/masks/labelPng';
+import { SAMPLES } from '../../../tooling/media';
 
 const CAR = path.join(SAMPLES, 'davis-car-shadow/Annotations');
 

@@ -6,7 +6,7 @@ import * as assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
   BOUND_TH, boundPix, boundaryMap, dilateDisk, fMeasure, fMeasureFeatures, jaccard, jaccardFeatures, maskFeatures, packedFeatures, packLabel, packMask, unpackMask, voidBits,
-} from '../../../src/pipeline/metrics/maskMetrics';
+} from '../../../../src/pipeline/metrics/maskMetrics';
 
 // ---- oracle: the implementation before the bit-packed kernels (copied verbatim, renamed) ----------
 

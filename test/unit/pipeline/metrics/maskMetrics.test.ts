@@ -3,10 +3,10 @@ import path from 'node:path';
 import fc from 'fast-check';
 import {
   avsFMeasure, avsIoU, avsScores, AvssAccumulator, boundPix, boundaryMap, davisStatistics, dilateDisk, fMeasure, jaccard,
-} from '../../../src/pipeline/metrics/maskMetrics';
-import { readLabelPng, nonZero } from '../../../src/pipeline/masks/labelPng';
-import { SAMPLES } from '../../tooling/media';
-import { CAR_SHADOW_REFERENCE } from '../../tooling/davisReference';
+} from '../../../../src/pipeline/metrics/maskMetrics';
+import { readLabelPng, nonZero } from '../../../../src/pipeline/masks/labelPng';
+import { SAMPLES } from '../../../tooling/media';
+import { CAR_SHADOW_REFERENCE } from '../../../tooling/davisReference';
 
 const CAR = path.join(SAMPLES, 'davis-car-shadow/Annotations');
 

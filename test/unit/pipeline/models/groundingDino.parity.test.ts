@@ -9,14 +9,14 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { detectWithGroundingDino, detectorResize, loadBertTokenizer, normalizeCaption, preprocessForDetector } from '../../../src/pipeline/models/groundingDino';
-import { createModelService } from '../../../src/pipeline/models/service';
-import { SessionRuntime } from '../../../src/pipeline/models/runtime';
-import { defaultSettings } from '../../../src/pipeline/settings';
-import type { Candidate } from '../../../src/pipeline/domain';
-import { buildBertTokenizerJson, FIXTURE_IDS } from '../../tooling/onnxFixtures';
-import { buildGroundingDinoProbe } from '../../tooling/gdinoProbe';
-import { SAMPLES } from '../../tooling/media';
+import { detectWithGroundingDino, detectorResize, loadBertTokenizer, normalizeCaption, preprocessForDetector } from '../../../../src/pipeline/models/groundingDino';
+import { createModelService } from '../../../../src/pipeline/models/service';
+import { SessionRuntime } from '../../../../src/pipeline/models/runtime';
+import { defaultSettings } from '../../../../src/pipeline/settings';
+import type { Candidate } from '../../../../src/pipeline/domain';
+import { buildBertTokenizerJson, FIXTURE_IDS } from '../../../tooling/onnxFixtures';
+import { buildGroundingDinoProbe } from '../../../tooling/gdinoProbe';
+import { SAMPLES } from '../../../tooling/media';
 
 const ID = FIXTURE_IDS.groundingDinoHf;
 

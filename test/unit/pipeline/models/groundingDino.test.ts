@@ -3,13 +3,13 @@ import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { PipelineError } from '../../../src/pipeline/errors';
-import { defaultSettings } from '../../../src/pipeline/settings';
-import { detectWithGroundingDino, normalizeCaption, detectorResize, loadBertTokenizer, postprocessDetections, toFloat16Bits, float16ToNumber } from '../../../src/pipeline/models/groundingDino';
-import { detectionThresholds } from '../../../src/pipeline/models/detectionDefaults';
-import { createModelService } from '../../../src/pipeline/models/service';
-import { SessionRuntime } from '../../../src/pipeline/models/runtime';
-import { writeModelFixtures, FIXTURE_IDS, buildSam2Fixture } from '../../tooling/onnxFixtures';
+import { PipelineError } from '../../../../src/pipeline/errors';
+import { defaultSettings } from '../../../../src/pipeline/settings';
+import { detectWithGroundingDino, normalizeCaption, detectorResize, loadBertTokenizer, postprocessDetections, toFloat16Bits, float16ToNumber } from '../../../../src/pipeline/models/groundingDino';
+import { detectionThresholds } from '../../../../src/pipeline/models/detectionDefaults';
+import { createModelService } from '../../../../src/pipeline/models/service';
+import { SessionRuntime } from '../../../../src/pipeline/models/runtime';
+import { writeModelFixtures, FIXTURE_IDS, buildSam2Fixture } from '../../../tooling/onnxFixtures';
 
 /** A black image with a white rectangle [x0,x1) x [y0,y1). */
 async function rectImage(file: string, w: number, h: number, r: { x0: number; y0: number; x1: number; y1: number } | null): Promise<void> {

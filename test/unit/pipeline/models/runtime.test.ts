@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
-import { PipelineError } from '../../../src/pipeline/errors';
-import { feedMismatches, observeGraphRuns, runGraph, type GraphRun } from '../../../src/pipeline/models/runtime';
-import { OnnxGraphBuilder } from '../../tooling/onnxBuilder';
+import { PipelineError } from '../../../../src/pipeline/errors';
+import { feedMismatches, observeGraphRuns, runGraph, type GraphRun } from '../../../../src/pipeline/models/runtime';
+import { OnnxGraphBuilder } from '../../../tooling/onnxBuilder';
 
 suite('models/runtime: runGraph checks the feeds against the graph and names it', () => {
   let session: ort.InferenceSession;

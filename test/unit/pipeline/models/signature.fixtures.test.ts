@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
-import { GROUNDING_DINO_SIGNATURE, SAM2_SIGNATURES } from '../../../src/pipeline/models/manifest';
-import { signatureMismatches } from '../../../src/pipeline/models/signature';
-import { createServices } from '../../../src/pipeline/services';
-import { defaultSettings } from '../../../src/pipeline/settings';
-import { buildAudioTaggerFixture, buildGroundingDinoFixture, buildSam2Fixture } from '../../tooling/onnxFixtures';
+import { GROUNDING_DINO_SIGNATURE, SAM2_SIGNATURES } from '../../../../src/pipeline/models/manifest';
+import { signatureMismatches } from '../../../../src/pipeline/models/signature';
+import { createServices } from '../../../../src/pipeline/services';
+import { defaultSettings } from '../../../../src/pipeline/settings';
+import { buildAudioTaggerFixture, buildGroundingDinoFixture, buildSam2Fixture } from '../../../tooling/onnxFixtures';
 
 suite('test tooling: fixture graphs have the real signatures and run in onnxruntime', () => {
   test('the five SAM 2 graphs match the manifest signatures exactly (names, dtypes, ranks)', async () => {

@@ -5,10 +5,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { PipelineError } from '../../../src/pipeline/errors';
-import { downloadFile } from '../../../src/pipeline/models/download';
-import { BUILTIN_MODELS, loadUserManifest, type ModelEntry } from '../../../src/pipeline/models/manifest';
-import { ModelStore } from '../../../src/pipeline/models/store';
+import { PipelineError } from '../../../../src/pipeline/errors';
+import { downloadFile } from '../../../../src/pipeline/models/download';
+import { BUILTIN_MODELS, loadUserManifest, type ModelEntry } from '../../../../src/pipeline/models/manifest';
+import { ModelStore } from '../../../../src/pipeline/models/store';
 
 interface Served {
   url: string;

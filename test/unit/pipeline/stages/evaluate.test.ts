@@ -3,20 +3,20 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { MIME } from '../../../src/common/mime';
-import type { MaskData } from '../../../src/pipeline/domain';
-import type { ImageEvent, StageEvent, TableEvent, WarningEvent } from '../../../src/pipeline/events';
-import { encodeBinaryPng, nonZero, readLabelPng, resizeNearest } from '../../../src/pipeline/masks/labelPng';
-import { encodeRle } from '../../../src/pipeline/masks/rle';
-import { NotebookSession } from '../../../src/pipeline/session';
-import { defaultSettings } from '../../../src/pipeline/settings';
-import { runStage } from '../../../src/pipeline/stages/index';
-import type { EvaluateData } from '../../../src/pipeline/stages/evaluate';
-import type { StageContext, StageResult } from '../../../src/pipeline/types';
-import { makeMevis, makeS4 } from '../../tooling/datasets';
-import { parseStageCell } from '../../../src/pipeline/cells/parse';
-import { CAR_SHADOW_REFERENCE } from '../../tooling/davisReference';
-import { SAMPLES } from '../../tooling/media';
+import { MIME } from '../../../../src/common/mime';
+import type { MaskData } from '../../../../src/pipeline/domain';
+import type { ImageEvent, StageEvent, TableEvent, WarningEvent } from '../../../../src/pipeline/events';
+import { encodeBinaryPng, nonZero, readLabelPng, resizeNearest } from '../../../../src/pipeline/masks/labelPng';
+import { encodeRle } from '../../../../src/pipeline/masks/rle';
+import { NotebookSession } from '../../../../src/pipeline/session';
+import { defaultSettings } from '../../../../src/pipeline/settings';
+import { runStage } from '../../../../src/pipeline/stages/index';
+import type { EvaluateData } from '../../../../src/pipeline/stages/evaluate';
+import type { StageContext, StageResult } from '../../../../src/pipeline/types';
+import { makeMevis, makeS4 } from '../../../tooling/datasets';
+import { parseStageCell } from '../../../../src/pipeline/cells/parse';
+import { CAR_SHADOW_REFERENCE } from '../../../tooling/davisReference';
+import { SAMPLES } from '../../../tooling/media';
 
 const CAR = path.join(SAMPLES, 'davis-car-shadow/Annotations');
 
@@ -44,7 +44,7 @@ function sessionWith(dir: string, frames: Array<Uint8Array | null>, width: numbe
 
 function context(dir: string, session: NotebookSession): StageContext {
   return {
-    signal: new AbortController().signal, session, runDir: dir, baseDir: dir, resourcesDir: path.resolve(__dirname, '../../..'),
+    signal: new AbortController().signal, session, runDir: dir, baseDir: dir, resourcesDir: path.resolve(__dirname, '../../../..'),
     settings: defaultSettings(), services: {}, promptOverrides: {},
     log: { info: () => undefined, warn: () => undefined, error: () => undefined },
   };

@@ -3,17 +3,17 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { MIME } from '../../../src/common/mime';
-import type { PivotBoxData, PivotFrameData, VideoData } from '../../../src/pipeline/domain';
-import { PipelineError } from '../../../src/pipeline/errors';
-import type { ImageEvent, TraceEvent } from '../../../src/pipeline/events';
-import { createLlmService } from '../../../src/pipeline/llm/service';
-import { defaultSettings } from '../../../src/pipeline/settings';
-import type { BoxesPayload } from '../../../src/common/payloads';
-import { avsBoxList, parseTypedCandidates, rvosBoxList, validateBoxAnswer } from '../../../src/pipeline/stages/pivotBox';
-import type { StageRequest } from '../../../src/pipeline/types';
-import { OpenAiTestServer } from '../../tooling/openaiServer';
-import { TestSession, collect, davisVideo, makeContext, traces } from '../llm/fixtures';
+import { MIME } from '../../../../src/common/mime';
+import type { PivotBoxData, PivotFrameData, VideoData } from '../../../../src/pipeline/domain';
+import { PipelineError } from '../../../../src/pipeline/errors';
+import type { ImageEvent, TraceEvent } from '../../../../src/pipeline/events';
+import { createLlmService } from '../../../../src/pipeline/llm/service';
+import { defaultSettings } from '../../../../src/pipeline/settings';
+import type { BoxesPayload } from '../../../../src/common/payloads';
+import { avsBoxList, parseTypedCandidates, rvosBoxList, validateBoxAnswer } from '../../../../src/pipeline/stages/pivotBox';
+import type { StageRequest } from '../../../../src/pipeline/types';
+import { OpenAiTestServer } from '../../../tooling/openaiServer';
+import { TestSession, collect, davisVideo, makeContext, traces } from '../../../tooling/stageContext';
 
 const KEY = 'sk-local-box-key';
 // Car-shadow frame 10: the car is roughly in the middle-right; three typed boxes of different sizes.

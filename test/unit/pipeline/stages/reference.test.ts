@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import type { ReferenceData } from '../../../src/pipeline/domain';
-import { PipelineError } from '../../../src/pipeline/errors';
-import { TestSession, collect, makeContext } from '../llm/fixtures';
+import type { ReferenceData } from '../../../../src/pipeline/domain';
+import { PipelineError } from '../../../../src/pipeline/errors';
+import { TestSession, collect, makeContext } from '../../../tooling/stageContext';
 
 const ctx = () => makeContext({ runDir: '/nonexistent', session: new TestSession(), services: {} });
 const run = (params: Record<string, unknown>) => collect({ kind: 'reference', cellId: 'ref', params, uses: {} }, ctx());

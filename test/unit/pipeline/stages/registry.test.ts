@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { parseStageCell } from '../../../src/pipeline/cells/parse';
-import { STAGES, STAGE_KINDS, STAGE_SCHEMAS, isStageKind } from '../../../src/pipeline/stages/registry';
-import { GENERATED_FILE, SCHEMA_DIR, readStageSchemas, renderStageParams } from '../../../tools/stageParams';
+import { parseStageCell } from '../../../../src/pipeline/cells/parse';
+import { STAGES, STAGE_KINDS, STAGE_SCHEMAS, isStageKind } from '../../../../src/pipeline/stages/registry';
+import { GENERATED_FILE, SCHEMA_DIR, readStageSchemas, renderStageParams } from '../../../../tools/stageParams';
 
-const ROOT = path.resolve(__dirname, '../../..');
+const ROOT = path.resolve(__dirname, '../../../..');
 const STAGES_DIR = path.join(ROOT, 'src/pipeline/stages');
 
 suite('stage registry', () => {

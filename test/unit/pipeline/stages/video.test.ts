@@ -2,21 +2,21 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { MIME } from '../../../src/common/mime';
-import type { FrameGridPayload } from '../../../src/common/payloads';
-import { framePath, type VideoData } from '../../../src/pipeline/domain';
-import { PipelineError } from '../../../src/pipeline/errors';
-import type { ImageEvent, StageEvent } from '../../../src/pipeline/events';
-import { defaultSettings, type PipelineSettings } from '../../../src/pipeline/settings';
-import { runStage } from '../../../src/pipeline/stages';
-import type { VideoParams } from '../../../src/pipeline/stages/schemas/params.generated';
-import { resolveVideoParams, runVideo } from '../../../src/pipeline/stages/video';
-import { parseStageCell } from '../../../src/pipeline/cells/parse';
-import type { StageContext, StageOutcome, StageRequest } from '../../../src/pipeline/types';
-import { ffmpegSeconds } from '../../../src/pipeline/media/ffmpeg';
-import { numberingGaps } from '../../../src/pipeline/media/probe';
-import { makeClip, makeFrameFolder, makeTextAsVideo, SAMPLES, tempDir, type TempDir } from '../../tooling/media';
-import { ffmpegDescendants, firstTempFrame, isGone, tempEntries, waitFor } from '../../tooling/processes';
+import { MIME } from '../../../../src/common/mime';
+import type { FrameGridPayload } from '../../../../src/common/payloads';
+import { framePath, type VideoData } from '../../../../src/pipeline/domain';
+import { PipelineError } from '../../../../src/pipeline/errors';
+import type { ImageEvent, StageEvent } from '../../../../src/pipeline/events';
+import { defaultSettings, type PipelineSettings } from '../../../../src/pipeline/settings';
+import { runStage } from '../../../../src/pipeline/stages';
+import type { VideoParams } from '../../../../src/pipeline/stages/schemas/params.generated';
+import { resolveVideoParams, runVideo } from '../../../../src/pipeline/stages/video';
+import { parseStageCell } from '../../../../src/pipeline/cells/parse';
+import type { StageContext, StageOutcome, StageRequest } from '../../../../src/pipeline/types';
+import { ffmpegSeconds } from '../../../../src/pipeline/media/ffmpeg';
+import { numberingGaps } from '../../../../src/pipeline/media/probe';
+import { makeClip, makeFrameFolder, makeTextAsVideo, SAMPLES, tempDir, type TempDir } from '../../../tooling/media';
+import { ffmpegDescendants, firstTempFrame, isGone, tempEntries, waitFor } from '../../../tooling/processes';
 
 function context(dir: string, options: { signal?: AbortSignal; settings?: Partial<PipelineSettings> } = {}): StageContext {
   const logs: string[] = [];
@@ -25,7 +25,7 @@ function context(dir: string, options: { signal?: AbortSignal; settings?: Partia
     session: { get: () => undefined, latest: () => undefined },
     runDir: path.join(dir, 'demo.alref.runs'),
     baseDir: dir,
-    resourcesDir: path.resolve(__dirname, '../../..'),
+    resourcesDir: path.resolve(__dirname, '../../../..'),
     settings: defaultSettings(options.settings),
     services: {},
     log: { info: (m) => logs.push(m), warn: (m) => logs.push(m), error: (m) => logs.push(m) },

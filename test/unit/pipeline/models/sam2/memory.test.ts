@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { selectClosestCondFrames, selectMemory } from '../../../src/pipeline/models/sam2/memory';
+import { selectClosestCondFrames, selectMemory } from '../../../../../src/pipeline/models/sam2/memory';
 
 const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, k) => a + k);
 const mem = (s: ReturnType<typeof selectMemory>) => s.memories.map((m) => [m.frameIndex, m.tposRow]);

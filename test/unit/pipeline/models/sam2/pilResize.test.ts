@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { axisCoefficients, pilResizeRgb } from '../../../src/pipeline/models/sam2/pilResize';
+import { axisCoefficients, pilResizeRgb } from '../../../../../src/pipeline/models/sam2/pilResize';
 
 interface PilCase {
   width: number;
@@ -13,7 +13,7 @@ interface PilCase {
 }
 
 suite('models/sam2/pilResize: Pillow\'s default resize, the official SAM 2 frame loader\'s pre-processing', () => {
-  const doc = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'fixtures', 'sam2-golden', 'pillow-resize.json'), 'utf8')) as { cases: PilCase[] };
+  const doc = JSON.parse(readFileSync(path.join(__dirname, '..', '..', '..', '..', 'fixtures', 'sam2-golden', 'pillow-resize.json'), 'utf8')) as { cases: PilCase[] };
 
   test('issue #9 item 12: bit-exact against stored Pillow outputs (enlarging, reducing, mixed, identity axis)', () => {
     assert.ok(doc.cases.length >= 4);

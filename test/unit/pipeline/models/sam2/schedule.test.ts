@@ -1,6 +1,6 @@
 /** The frame-outer order of a multi-object SAM 2 run and its feature store (src/pipeline/models/sam2/schedule.ts). */
 import assert from 'node:assert/strict';
-import { FeatureStore, frameSchedule, type FrameVisit } from '../../../src/pipeline/models/sam2/schedule';
+import { FeatureStore, frameSchedule, type FrameVisit } from '../../../../../src/pipeline/models/sam2/schedule';
 
 /** One object's steps, in run order, as "kind frame" strings. */
 function stepsOf(visits: FrameVisit[], object: number): string[] {

@@ -9,12 +9,12 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { observeGraphRuns, SessionRuntime } from '../../../src/pipeline/models/runtime';
-import { createModelService } from '../../../src/pipeline/models/service';
-import { Sam2VideoTracker, type Sam2FrameResult } from '../../../src/pipeline/models/sam2/video';
+import { observeGraphRuns, SessionRuntime } from '../../../../../src/pipeline/models/runtime';
+import { createModelService } from '../../../../../src/pipeline/models/service';
+import { Sam2VideoTracker, type Sam2FrameResult } from '../../../../../src/pipeline/models/sam2/video';
 import sharp from 'sharp';
-import { defaultSettings } from '../../../src/pipeline/settings';
-import { GOLDEN, goldenLowRes, goldenMask, goldenModels, MODEL_ID, readCase, type GoldenCase } from '../../tooling/sam2Golden';
+import { defaultSettings } from '../../../../../src/pipeline/settings';
+import { GOLDEN, goldenLowRes, goldenMask, goldenModels, MODEL_ID, readCase, type GoldenCase } from '../../../../tooling/sam2Golden';
 
 suite('models/sam2: golden tests against the official SAM 2 video predictor (micro random-weight export)', () => {
   let tmp: string;

@@ -2,15 +2,15 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { framePath } from '../../../src/pipeline/domain';
-import { PipelineError } from '../../../src/pipeline/errors';
-import { defaultSettings } from '../../../src/pipeline/settings';
-import { observeGraphRuns, SessionRuntime } from '../../../src/pipeline/models/runtime';
-import { createModelService } from '../../../src/pipeline/models/service';
-import { fillHoles, resizeLogitsToMask } from '../../../src/pipeline/models/sam2/maskOps';
-import { findTemporalTable, Sam2VideoTracker, type Sam2FrameResult } from '../../../src/pipeline/models/sam2/video';
-import { writeModelFixtures } from '../../tooling/onnxFixtures';
-import { maskBoxIou, writeMovingSquare, type SquareClip } from '../../tooling/movingSquare';
+import { framePath } from '../../../../../src/pipeline/domain';
+import { PipelineError } from '../../../../../src/pipeline/errors';
+import { defaultSettings } from '../../../../../src/pipeline/settings';
+import { observeGraphRuns, SessionRuntime } from '../../../../../src/pipeline/models/runtime';
+import { createModelService } from '../../../../../src/pipeline/models/service';
+import { fillHoles, resizeLogitsToMask } from '../../../../../src/pipeline/models/sam2/maskOps';
+import { findTemporalTable, Sam2VideoTracker, type Sam2FrameResult } from '../../../../../src/pipeline/models/sam2/video';
+import { writeModelFixtures } from '../../../../tooling/onnxFixtures';
+import { maskBoxIou, writeMovingSquare, type SquareClip } from '../../../../tooling/movingSquare';
 
 /** SAM 2.1's num_maskmem: the memory rule of src/pipeline/models/sam2/memory.ts (the fixture graphs use it too). */
 const NUM_MASKMEM = 7;
