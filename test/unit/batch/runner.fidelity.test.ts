@@ -20,10 +20,10 @@ import { defaultSettings } from '../../../src/pipeline/settings';
 import type { VideoParams } from '../../../src/pipeline/stages/schemas/params.generated';
 import { runVideo } from '../../../src/pipeline/stages/video';
 import type { StageEvent } from '../../../src/pipeline/events';
-import { TestSession, makeContext } from '../../tooling/stageContext';
+import { makeContext } from '../../tooling/stageContext';
 
 async function videoOf(params: VideoParams, dir: string): Promise<{ data: VideoData; events: StageEvent[] }> {
-  const ctx = { ...makeContext({ runDir: path.join(dir, 'run'), session: new TestSession(), services: {} }), baseDir: dir };
+  const ctx = makeContext({ runDir: path.join(dir, 'run'), baseDir: dir });
   const gen = runVideo({ kind: 'video', cellId: 'v', cellIndex: 0, params, uses: {} }, ctx);
   const events: StageEvent[] = [];
   for (let r = await gen.next(); ; r = await gen.next()) {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { NotebookSession } from '../../../src/pipeline/session';
 import type { StageKind, StageRequest, StageResult } from '../../../src/pipeline/types';
+import { makeContext } from '../../tooling/stageContext';
 
 function result(cellId: string, kind: StageKind, upstream: string[], data: unknown, inputHash = `h-${cellId}`): StageResult {
   return { kind, cellId, inputHash, upstream, data, finishedAt: 0 };
@@ -108,7 +109,7 @@ suite('session: results, latest by kind and staleness', () => {
     // notebook order: au, ref, pf, ref2 (ref2 ran last but sits below pf; ref is nearer than au)
     const order = ['au', 'ref', 'pf', 'ref2'];
     const request = { kind: 'pivot-frame', cellId: 'pf', params: {}, uses: {} } as unknown as import('../../../src/pipeline/types').StageRequest;
-    const at = (ids: string[], position: number) => resolveReference(request, { session: s.viewAt(ids, position) } as unknown as import('../../../src/pipeline/types').StageContext).cellId;
+    const at = (ids: string[], position: number) => resolveReference(request, makeContext({ runDir: '/nonexistent', session: s.viewAt(ids, position) })).cellId;
     assert.equal(at(order, 2), 'ref');
     assert.equal(at(['ref', 'au', 'pf'], 2), 'au', 'the lbru cell is nearer');
     assert.equal(s.latest(['reference', 'lbru'])?.cellId, 'ref2', 'outside a cell run: the one finished last');

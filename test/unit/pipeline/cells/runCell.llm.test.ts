@@ -12,7 +12,8 @@ import { createServices } from '../../../../src/pipeline/services';
 import { NotebookSession } from '../../../../src/pipeline/session';
 import { defaultSettings } from '../../../../src/pipeline/settings';
 import { OpenAiTestServer, type ReceivedRequest } from '../../../tooling/openaiServer';
-import { DAVIS_FRAMES, RESOURCES } from '../../../tooling/stageContext';
+import { RESOURCES } from '../../../tooling/stageContext';
+import { DAVIS_FRAMES } from '../../../tooling/davisVideo';
 
 const KEY = 'sk-e2e-NEVER-LEAK-4242424242';
 

@@ -17,7 +17,8 @@ import { createServices } from '../../../../src/pipeline/services';
 import { NotebookSession } from '../../../../src/pipeline/session';
 import { defaultSettings } from '../../../../src/pipeline/settings';
 import { OpenAiTestServer } from '../../../tooling/openaiServer';
-import { RESOURCES, davisVideo } from '../../../tooling/stageContext';
+import { RESOURCES } from '../../../tooling/stageContext';
+import { davisVideo } from '../../../tooling/davisVideo';
 
 const KEY = 'sk-exchanges-test-0123456789';
 

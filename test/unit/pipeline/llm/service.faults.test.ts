@@ -25,7 +25,8 @@ import { createServices } from '../../../../src/pipeline/services';
 import { NotebookSession } from '../../../../src/pipeline/session';
 import { type LlmSettings, defaultSettings } from '../../../../src/pipeline/settings';
 import { OpenAiTestServer, type ReceivedRequest, type ScriptedReply } from '../../../tooling/openaiServer';
-import { DAVIS_FRAMES, RESOURCES } from '../../../tooling/stageContext';
+import { RESOURCES } from '../../../tooling/stageContext';
+import { DAVIS_FRAMES } from '../../../tooling/davisVideo';
 
 const KEY = 'sk-fault-SECRET-0123456789abcdefXYZ';
 

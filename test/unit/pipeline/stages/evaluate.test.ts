@@ -9,14 +9,14 @@ import type { ImageEvent, StageEvent, TableEvent, WarningEvent } from '../../../
 import { encodeBinaryPng, nonZero, readLabelPng, resizeNearest } from '../../../../src/pipeline/masks/labelPng';
 import { encodeRle } from '../../../../src/pipeline/masks/rle';
 import { NotebookSession } from '../../../../src/pipeline/session';
-import { defaultSettings } from '../../../../src/pipeline/settings';
 import { runStage } from '../../../../src/pipeline/stages/index';
 import type { EvaluateData } from '../../../../src/pipeline/stages/evaluate';
-import type { StageContext, StageResult } from '../../../../src/pipeline/types';
+import type { StageContext } from '../../../../src/pipeline/types';
 import { makeMevis, makeS4 } from '../../../tooling/datasets';
 import { parseStageCell } from '../../../../src/pipeline/cells/parse';
 import { CAR_SHADOW_REFERENCE } from '../../../tooling/davisReference';
 import { SAMPLES } from '../../../tooling/media';
+import { makeContext, stageResult } from '../../../tooling/stageContext';
 
 const CAR = path.join(SAMPLES, 'davis-car-shadow/Annotations');
 
@@ -37,17 +37,12 @@ function sessionWith(dir: string, frames: Array<Uint8Array | null>, width: numbe
     writeFileSync(file, JSON.stringify(frames.map((m) => (m ? encodeRle(m, width, height) : null))));
     masks.objects.push({ objectId: k + 1, text: `object ${k + 1}`, pivotFrames: [0], masksFile: file });
   }
-  const result: StageResult = { kind: 'propagate', cellId: 'prop', inputHash: 'h', upstream: [], data: masks, finishedAt: Date.now() };
-  session.put(result);
+  session.put(stageResult('propagate', 'prop', masks));
   return session;
 }
 
 function context(dir: string, session: NotebookSession): StageContext {
-  return {
-    signal: new AbortController().signal, session, runDir: dir, baseDir: dir, resourcesDir: path.resolve(__dirname, '../../../..'),
-    settings: defaultSettings(), services: {}, promptOverrides: {},
-    log: { info: () => undefined, warn: () => undefined, error: () => undefined },
-  };
+  return makeContext({ runDir: dir, session });
 }
 
 async function run(ctx: StageContext, params: Record<string, unknown>): Promise<{ events: StageEvent[]; data: EvaluateData }> {

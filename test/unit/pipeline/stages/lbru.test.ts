@@ -26,7 +26,8 @@ import { maskBoxIou, writeMovingSquare } from '../../../tooling/movingSquare';
 import { writeModelFixtures } from '../../../tooling/onnxFixtures';
 import type { StageContext, StageRequest } from '../../../../src/pipeline/types';
 import { OpenAiTestServer } from '../../../tooling/openaiServer';
-import { TestSession, makeContext } from '../../../tooling/stageContext';
+import { NotebookSession } from '../../../../src/pipeline/session';
+import { makeContext, stageResult } from '../../../tooling/stageContext';
 import { BARK, DOG, buildBeatsFixture, buildWaveformFixture, csvMids, writeBeatsFixtures } from '../../../tooling/taggerGraphs';
 import { SAMPLES } from '../../../tooling/media';
 
@@ -56,8 +57,7 @@ suite('lbru stage: audio tags + frame grid -> sounding objects (01_dog.mp4, fixt
   suiteSetup(async () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), 'alref-lbru-'));
     // The real video stage in AVS mode on the sample clip (downscaled to keep the test light).
-    const session = new TestSession();
-    const ctx = makeContext({ runDir: tmp, session, services: {} });
+    const ctx = makeContext({ runDir: tmp });
     const { value } = await drain(runVideo({ kind: 'video', cellId: 'cell-video', params: { source: DOG_MP4, mode: 'avs', maxSide: 320, filmstripFrames: 0 }, uses: {} }, ctx));
     video = value.data as VideoData;
     // The sample's own audio track is digital silence, so a soundtrack with barks from 2 s to 5 s is made.
@@ -84,8 +84,8 @@ suite('lbru stage: audio tags + frame grid -> sounding objects (01_dog.mp4, fixt
   });
 
   function context(localDir = modelsDir, mode: 'live' | 'record' | 'replay' = 'live'): StageContext {
-    const session = new TestSession();
-    session.put('video', 'cell-video', video);
+    const session = new NotebookSession();
+    session.put(stageResult('video', 'cell-video', video));
     const settings = defaultSettings({
       llm: { ...defaultSettings().llm, baseUrl: server.baseUrl, timeoutMs: 5000, maxRetries: 0, mode },
       models: { ...defaultSettings().models, localDir, cacheDir: path.join(tmp, 'cache') },
@@ -94,7 +94,7 @@ suite('lbru stage: audio tags + frame grid -> sounding objects (01_dog.mp4, fixt
       llm: createLlmService({ runDir: tmp, getSecret: async () => KEY }),
       models: createModelService(settings.models, { userCacheDir: tmp }, runtime),
     };
-    return { ...makeContext({ runDir: tmp, session, services, settings }), baseDir: tmp };
+    return makeContext({ runDir: tmp, baseDir: tmp, session, services, settings });
   }
 
   const request = (params: Record<string, unknown>): StageRequest => ({ kind: 'lbru', cellId: 'cell-lbru', params, uses: {} });
@@ -249,7 +249,7 @@ suite('lbru stage: audio tags + frame grid -> sounding objects (01_dog.mp4, fixt
   test('a video without an audio track is a clear invalid-input error', async () => {
     const ctx = context();
     const noAudio: VideoData = { ...video, info: { ...video.info, source: path.join(SAMPLES, 'bedroom.mp4'), audio: null } };
-    (ctx.session as TestSession).put('video', 'cell-video-2', noAudio);
+    (ctx.session as NotebookSession).put(stageResult('video', 'cell-video-2', noAudio));
     await assert.rejects(drain(runLbru(request({}), ctx)), (err: unknown) => {
       assert.ok(err instanceof PipelineError);
       assert.equal(err.kind, 'invalid-input');
@@ -281,7 +281,7 @@ suite('lbru stage: audio tags + frame grid -> sounding objects (01_dog.mp4, fixt
 
   function presetContext(preset: string, localDir: string): StageContext {
     const ctx = context(localDir);
-    (ctx.session as TestSession).put('video', 'cell-video', { ...video, preset });
+    (ctx.session as NotebookSession).put(stageResult('video', 'cell-video', { ...video, preset }));
     return ctx;
   }
 
@@ -398,23 +398,21 @@ suite('lbru -> pivot-frame -> pivot-box -> propagate -> silent-frame filtering (
     await mkdir(path.join(models, 'efficientat-mn10-as'), { recursive: true });
     await writeFile(path.join(models, 'efficientat-mn10-as', 'model.onnx'), buildWaveformFixture());
 
-    const session = new TestSession();
+    const session = new NotebookSession();
     const settings = defaultSettings({
       llm: { ...defaultSettings().llm, baseUrl: server.baseUrl, timeoutMs: 5000, maxRetries: 0 },
       models: { ...defaultSettings().models, localDir: models, cacheDir: path.join(tmp, 'cache') },
     });
-    const ctx: StageContext = {
-      ...makeContext({
-        runDir: path.join(tmp, 'run'),
-        session,
-        settings,
-        services: { llm: createLlmService({ runDir: path.join(tmp, 'run'), getSecret: async () => KEY }), models: createModelService(settings.models, { userCacheDir: tmp }, runtime) },
-      }),
+    const ctx = makeContext({
+      runDir: path.join(tmp, 'run'),
       baseDir: tmp,
-    };
+      session,
+      settings,
+      services: { llm: createLlmService({ runDir: path.join(tmp, 'run'), getSecret: async () => KEY }), models: createModelService(settings.models, { userCacheDir: tmp }, runtime) },
+    });
     const run = async (kind: StageRequest['kind'], fn: (r: StageRequest, c: StageContext) => AsyncGenerator<StageEvent, { data: unknown; inputHash: string; upstream: string[] }, void>, params: Record<string, unknown>) => {
       const { events, value } = await drain(fn({ kind, cellId: `cell-${kind}`, params, uses: {} }, ctx));
-      session.put(kind, `cell-${kind}`, value.data);
+      session.put(stageResult(kind, `cell-${kind}`, value.data, value));
       return { events, data: value.data };
     };
 

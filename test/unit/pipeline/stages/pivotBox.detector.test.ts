@@ -12,7 +12,9 @@ import { defaultSettings } from '../../../../src/pipeline/settings';
 import type { StageRequest } from '../../../../src/pipeline/types';
 import { OpenAiTestServer } from '../../../tooling/openaiServer';
 import { writeModelFixtures } from '../../../tooling/onnxFixtures';
-import { TestSession, buildGrid, collect, makeContext } from '../../../tooling/stageContext';
+import { NotebookSession } from '../../../../src/pipeline/session';
+import { collect, makeContext, stageResult } from '../../../tooling/stageContext';
+import { buildGrid } from '../../../tooling/davisVideo';
 
 const KEY = 'sk-detector-test';
 const W = 200;
@@ -56,11 +58,11 @@ suite('pivot-box with the GroundingDINO detector (fixture graph in a real onnxru
   });
 
   function ctxFor(valid: boolean) {
-    const session = new TestSession();
-    session.put('video', 'v', video);
-    session.put('reference', 'r', { source: 'text', targets: [{ objectId: 1, text: 'the white square' }] });
+    const session = new NotebookSession();
+    session.put(stageResult('video', 'v', video));
+    session.put(stageResult('reference', 'r', { source: 'text', targets: [{ objectId: 1, text: 'the white square' }] }));
     const pf: PivotFrameData = { objects: [{ objectId: 1, text: 'the white square', clips: [{ clipIndex: 0, frameIndex: valid ? 4 : null, valid }] }] };
-    session.put('pivot-frame', 'pf', pf);
+    session.put(stageResult('pivot-frame', 'pf', pf));
     const settings = defaultSettings({ llm: { ...defaultSettings().llm, baseUrl: server.baseUrl, timeoutMs: 5000 } });
     const models = createModelService({ ...settings.models, localDir: path.join(dir, 'models'), cacheDir: path.join(dir, 'cache') }, { userCacheDir: dir }, runtime);
     return makeContext({ runDir: path.join(dir, 'run'), session, settings, services: { llm: createLlmService({ runDir: path.join(dir, 'run'), getSecret: async () => KEY }), models } });

@@ -13,7 +13,9 @@ import { defaultSettings } from '../../../../src/pipeline/settings';
 import { rvosBoxList } from '../../../../src/pipeline/stages/pivotBox';
 import type { StageRequest } from '../../../../src/pipeline/types';
 import { OpenAiTestServer } from '../../../tooling/openaiServer';
-import { TestSession, collect, davisVideo, makeContext } from '../../../tooling/stageContext';
+import { NotebookSession } from '../../../../src/pipeline/session';
+import { collect, makeContext, stageResult } from '../../../tooling/stageContext';
+import { davisVideo } from '../../../tooling/davisVideo';
 
 const KEY = 'sk-local-fidelity-key';
 const BOXES = [[300, 150, 700, 420], [100, 60, 260, 200], [320, 250, 520, 420]];
@@ -43,10 +45,10 @@ suite('fidelity (#9): pivot-box rules', () => {
 
   const avsPivots: PivotFrameData = { objects: [{ objectId: 1, text: 'the car that is making sound', clips: [{ clipIndex: 0, frameIndex: 20, valid: true }] }] };
   function ctxFor(v: VideoData, pf: PivotFrameData, maxRetries = 4, maxTokens: number | null = null) {
-    const session = new TestSession();
-    session.put('video', 'cell-video', v);
-    session.put('reference', 'cell-ref', { source: 'text', targets: [{ objectId: 1, text: pf.objects[0].text, category: 'car' }] });
-    session.put('pivot-frame', 'cell-pf', pf);
+    const session = new NotebookSession();
+    session.put(stageResult('video', 'cell-video', v));
+    session.put(stageResult('reference', 'cell-ref', { source: 'text', targets: [{ objectId: 1, text: pf.objects[0].text, category: 'car' }] }));
+    session.put(stageResult('pivot-frame', 'cell-pf', pf));
     const settings = defaultSettings({ llm: { ...defaultSettings().llm, baseUrl: server.baseUrl, timeoutMs: 5000, maxRetries, maxTokens } });
     return makeContext({ runDir, session, services: { llm: createLlmService({ runDir, getSecret: async () => KEY }) }, settings });
   }

@@ -13,7 +13,9 @@ import type { BoxesPayload } from '../../../../src/common/payloads';
 import { avsBoxList, parseTypedCandidates, rvosBoxList, validateBoxAnswer } from '../../../../src/pipeline/stages/pivotBox';
 import type { StageRequest } from '../../../../src/pipeline/types';
 import { OpenAiTestServer } from '../../../tooling/openaiServer';
-import { TestSession, collect, davisVideo, makeContext, traces } from '../../../tooling/stageContext';
+import { NotebookSession } from '../../../../src/pipeline/session';
+import { collect, makeContext, stageResult, traces } from '../../../tooling/stageContext';
+import { davisVideo } from '../../../tooling/davisVideo';
 
 const KEY = 'sk-local-box-key';
 // Car-shadow frame 10: the car is roughly in the middle-right; three typed boxes of different sizes.
@@ -51,10 +53,10 @@ suite('pivot-box stage on the DAVIS car-shadow frames', () => {
   });
 
   function ctxFor(v: VideoData, pf: PivotFrameData, mode: 'live' | 'record' | 'replay' = 'live') {
-    const session = new TestSession();
-    session.put('video', 'cell-video', v);
-    session.put('reference', 'cell-ref', { source: 'text', targets: [{ objectId: 1, text: 'the black car', category: 'car' }] });
-    session.put('pivot-frame', 'cell-pf', pf);
+    const session = new NotebookSession();
+    session.put(stageResult('video', 'cell-video', v));
+    session.put(stageResult('reference', 'cell-ref', { source: 'text', targets: [{ objectId: 1, text: 'the black car', category: 'car' }] }));
+    session.put(stageResult('pivot-frame', 'cell-pf', pf));
     const settings = defaultSettings({ llm: { ...defaultSettings().llm, baseUrl: server.baseUrl, mode, timeoutMs: 5000 } });
     return makeContext({ runDir, session, services: { llm: createLlmService({ runDir, getSecret: async () => KEY }) }, settings });
   }

@@ -14,7 +14,9 @@ import { sha256 } from '../../../../src/pipeline/run/hash';
 import { defaultSettings } from '../../../../src/pipeline/settings';
 import type { StageRequest } from '../../../../src/pipeline/types';
 import { OpenAiTestServer, type ReceivedRequest } from '../../../tooling/openaiServer';
-import { RESOURCES, TestSession, collect, davisVideo, makeContext, traces } from '../../../tooling/stageContext';
+import { NotebookSession } from '../../../../src/pipeline/session';
+import { RESOURCES, collect, makeContext, stageResult, traces } from '../../../tooling/stageContext';
+import { davisVideo } from '../../../tooling/davisVideo';
 
 const KEY = 'sk-local-test-key-000111';
 
@@ -47,9 +49,9 @@ suite('pivot-frame stage on the DAVIS car-shadow frames', () => {
       : { text: 'The car leaves the view. Best frame: [4]', chunkSize: 6 };
 
   function setupRun(mode: 'live' | 'record' | 'replay', promptOverrides: Record<string, string> = {}, getSecret = async (): Promise<string | undefined> => KEY, clips: VideoData = video) {
-    const session = new TestSession();
-    session.put('video', 'cell-video', clips);
-    session.put('reference', 'cell-ref', { source: 'text', targets: [{ objectId: 1, text: 'the black car driving through the shadow' }] });
+    const session = new NotebookSession();
+    session.put(stageResult('video', 'cell-video', clips));
+    session.put(stageResult('reference', 'cell-ref', { source: 'text', targets: [{ objectId: 1, text: 'the black car driving through the shadow' }] }));
     const settings = defaultSettings({ llm: { ...defaultSettings().llm, baseUrl: server.baseUrl, mode, timeoutMs: 5000 } });
     const services = { llm: createLlmService({ runDir, getSecret }) };
     return makeContext({ runDir, session, services, settings, promptOverrides });

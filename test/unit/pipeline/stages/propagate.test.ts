@@ -16,13 +16,11 @@ import { Sam2VideoTracker, type Sam2ObjectResult, type Sam2VideoOptions } from '
 import { createModelService } from '../../../../src/pipeline/models/service';
 import { defaultSettings } from '../../../../src/pipeline/settings';
 import { promptsFromPivots, runPropagate, type PropagateParams } from '../../../../src/pipeline/stages/propagate';
-import type { StageContext, StageKind, StageRequest, StageResult } from '../../../../src/pipeline/types';
+import { NotebookSession } from '../../../../src/pipeline/session';
+import type { StageContext, StageRequest, StageResult } from '../../../../src/pipeline/types';
 import { maskBoxIou, writeMovingSquare, type SquareClip } from '../../../tooling/movingSquare';
 import { writeModelFixtures } from '../../../tooling/onnxFixtures';
-
-function result<D>(kind: StageKind, cellId: string, data: D, finishedAt = Date.now()): StageResult<D> {
-  return { kind, cellId, inputHash: cellId, upstream: [], data, finishedAt };
-}
+import { makeContext, stageResult } from '../../../tooling/stageContext';
 
 function videoData(clip: SquareClip): VideoData {
   return {
@@ -58,20 +56,9 @@ suite('stages/propagate: pivot boxes -> SAM 2 masks through real onnxruntime fix
 
   const ctx = (results: StageResult[], signal = new AbortController().signal): StageContext => {
     const settings = defaultSettings({ models: { ...defaultSettings().models, localDir: path.join(dir, 'models'), cacheDir: path.join(dir, 'cache') } });
-    return {
-      signal,
-      session: {
-        get: (id) => results.find((r) => r.cellId === id),
-        latest: (kind) => results.filter((r) => (typeof kind === 'string' ? [kind] : kind).includes(r.kind)).sort((a, b) => b.finishedAt - a.finishedAt)[0],
-      },
-      runDir: path.join(dir, 'nb.alref.runs'),
-      baseDir: dir,
-      resourcesDir: process.cwd(),
-      settings,
-      services: { models: createModelService(settings.models, { userCacheDir: dir }, runtime) },
-      log: { info: () => undefined, warn: () => undefined, error: () => undefined },
-      promptOverrides: {},
-    };
+    const session = new NotebookSession();
+    results.forEach((r) => session.put(r));
+    return makeContext({ runDir: path.join(dir, 'nb.alref.runs'), baseDir: dir, signal, session, settings, services: { models: createModelService(settings.models, { userCacheDir: dir }, runtime) } });
   };
   const request = (params: PropagateParams = {}): StageRequest<PropagateParams> => ({ kind: 'propagate', cellId: 'cell-prop', params, uses: {} });
 
@@ -111,7 +98,7 @@ suite('stages/propagate: pivot boxes -> SAM 2 masks through real onnxruntime fix
     const boxes: PivotBoxData = {
       objects: [{ objectId: 1, text: 'the white square', pivots: [pivot(0, 2, clip.boxes[2]), pivot(1, 12, clip.boxes[12]), pivot(2, 20, clip.boxes[20], false)] }],
     };
-    const c = ctx([result('video', 'cell-video', videoData(clip)), result('pivot-box', 'cell-box', boxes)]);
+    const c = ctx([stageResult('video', 'cell-video', videoData(clip)), stageResult('pivot-box', 'cell-box', boxes)]);
     const { events, data } = await drain(runPropagate(request({ exportPng: 'out/masks' }), c));
     assert.equal(data.frameCount, 24);
     assert.deepEqual(data.objects.map((o) => o.pivotFrames), [[2, 12]]);
@@ -154,7 +141,7 @@ suite('stages/propagate: pivot boxes -> SAM 2 masks through real onnxruntime fix
     };
     try {
       const boxes: PivotBoxData = { objects: [{ objectId: 1, text: 'the white square', pivots: [pivot(0, 2, clip.boxes[2]), pivot(1, 12, clip.boxes[12])] }] };
-      const c = ctx([result('video', 'cell-video', videoData(clip)), result('pivot-box', 'cell-box', boxes)]);
+      const c = ctx([stageResult('video', 'cell-video', videoData(clip)), stageResult('pivot-box', 'cell-box', boxes)]);
       const { events, data } = await drain(runPropagate(request({ keepLogits: true }), c));
       assert.equal(seen.get(13), 2, 'frame 13 came twice');
       const progress = events.filter((e) => e.type === 'progress') as Array<{ done: number; total: number }>;
@@ -174,7 +161,7 @@ suite('stages/propagate: pivot boxes -> SAM 2 masks through real onnxruntime fix
     // 8 prompted frames (one per clip): the fixture graph's memory holds 7 frames
     const frames = [0, 3, 6, 9, 12, 15, 18, 21];
     const boxes: PivotBoxData = { objects: [{ objectId: 1, text: 'the white square', pivots: frames.map((f, k) => pivot(k, f, clip.boxes[f])) }] };
-    const c = ctx([result('video', 'cell-video', videoData(clip)), result('pivot-box', 'cell-box', boxes)]);
+    const c = ctx([stageResult('video', 'cell-video', videoData(clip)), stageResult('pivot-box', 'cell-box', boxes)]);
     const { events, data } = await drain(runPropagate(request(), c));
     assert.deepEqual(data.objects[0].pivotFrames, frames);
     const warning = events.find((e) => e.type === 'warning' && /fixed memory length/.test(e.message));
@@ -187,7 +174,7 @@ suite('stages/propagate: pivot boxes -> SAM 2 masks through real onnxruntime fix
     const ref: ReferenceData = { source: 'text', targets: [{ objectId: 1, text: 'white square' }] };
     // frame 0 also holds the distractor: the fixture box is the bright-pixel extent, so check the first frame is prompted
     const noDistractor = await writeMovingSquare(path.join(dir, 'nb.alref.runs', 'frames', 'v2'), { frames: 10, distractor: false });
-    const c = ctx([result('video', 'cell-video', videoData(noDistractor)), result('reference', 'cell-ref', ref)]);
+    const c = ctx([stageResult('video', 'cell-video', videoData(noDistractor)), stageResult('reference', 'cell-ref', ref)]);
     const { data } = await drain(runPropagate(request({ strategy: 'first-frame-top-box' }), c));
     assert.deepEqual(data.objects[0].pivotFrames, [0]);
     const masks = await readMasksFile(data.objects[0].masksFile, 10);
@@ -198,18 +185,18 @@ suite('stages/propagate: pivot boxes -> SAM 2 masks through real onnxruntime fix
 
   test('no valid pivot: warning and empty masks; missing pivot-box result names the field', async () => {
     const boxes: PivotBoxData = { objects: [{ objectId: 1, text: 'x', pivots: [pivot(0, 3, clip.boxes[3], false)] }] };
-    const c = ctx([result('video', 'cell-video', videoData(clip)), result('pivot-box', 'cell-box', boxes)]);
+    const c = ctx([stageResult('video', 'cell-video', videoData(clip)), stageResult('pivot-box', 'cell-box', boxes)]);
     const { events, data } = await drain(runPropagate(request(), c));
     assert.ok(events.some((e) => e.type === 'warning' && /has no valid pivot box/.test(e.message)));
     const masks = await readMasksFile(data.objects[0].masksFile, 24);
     assert.ok(masks.every((m) => decodeRle(m).every((v) => v === 0)));
-    await assert.rejects(drain(runPropagate(request(), ctx([result('video', 'cell-video', videoData(clip))]))), (err: unknown) => err instanceof PipelineError && err.field === 'uses.pivot-box');
+    await assert.rejects(drain(runPropagate(request(), ctx([stageResult('video', 'cell-video', videoData(clip))]))), (err: unknown) => err instanceof PipelineError && err.field === 'uses.pivot-box');
   });
 
   test('cancel between frames', async () => {
     const boxes: PivotBoxData = { objects: [{ objectId: 1, text: 'x', pivots: [pivot(0, 0, clip.boxes[0])] }] };
     const ac = new AbortController();
-    const gen = runPropagate(request(), ctx([result('video', 'cell-video', videoData(clip)), result('pivot-box', 'cell-box', boxes)], ac.signal));
+    const gen = runPropagate(request(), ctx([stageResult('video', 'cell-video', videoData(clip)), stageResult('pivot-box', 'cell-box', boxes)], ac.signal));
     let n = 0;
     await assert.rejects(async () => {
       for (;;) {

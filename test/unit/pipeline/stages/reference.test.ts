@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import type { ReferenceData } from '../../../../src/pipeline/domain';
 import { PipelineError } from '../../../../src/pipeline/errors';
-import { TestSession, collect, makeContext } from '../../../tooling/stageContext';
+import { collect, makeContext } from '../../../tooling/stageContext';
 
-const ctx = () => makeContext({ runDir: '/nonexistent', session: new TestSession(), services: {} });
+const ctx = () => makeContext({ runDir: '/nonexistent' });
 const run = (params: Record<string, unknown>) => collect({ kind: 'reference', cellId: 'ref', params, uses: {} }, ctx());
 
 suite('reference stage', () => {

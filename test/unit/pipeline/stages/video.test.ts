@@ -17,20 +17,10 @@ import { ffmpegSeconds } from '../../../../src/pipeline/media/ffmpeg';
 import { numberingGaps } from '../../../../src/pipeline/media/probe';
 import { makeClip, makeFrameFolder, makeTextAsVideo, SAMPLES, tempDir, type TempDir } from '../../../tooling/media';
 import { ffmpegDescendants, firstTempFrame, isGone, tempEntries, waitFor } from '../../../tooling/processes';
+import { makeContext } from '../../../tooling/stageContext';
 
 function context(dir: string, options: { signal?: AbortSignal; settings?: Partial<PipelineSettings> } = {}): StageContext {
-  const logs: string[] = [];
-  return {
-    signal: options.signal ?? new AbortController().signal,
-    session: { get: () => undefined, latest: () => undefined },
-    runDir: path.join(dir, 'demo.alref.runs'),
-    baseDir: dir,
-    resourcesDir: path.resolve(__dirname, '../../../..'),
-    settings: defaultSettings(options.settings),
-    services: {},
-    log: { info: (m) => logs.push(m), warn: (m) => logs.push(m), error: (m) => logs.push(m) },
-    promptOverrides: {},
-  };
+  return makeContext({ runDir: path.join(dir, 'demo.alref.runs'), baseDir: dir, signal: options.signal, settings: defaultSettings(options.settings) });
 }
 
 function request(params: VideoParams, cellId = 'cell-video'): StageRequest<VideoParams> {
