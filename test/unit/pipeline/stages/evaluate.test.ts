@@ -20,7 +20,7 @@ import { makeContext, stageResult } from '../../../tooling/stageContext';
 
 const CAR = path.join(SAMPLES, 'davis-car-shadow/Annotations');
 
-/** The official DAVIS code's J and F of one car-shadow annotation against another (also checked in test/unit/eval/metrics.test.ts). */
+/** The official DAVIS code's J and F of one car-shadow annotation against another (also checked in test/unit/pipeline/metrics/maskMetrics.test.ts). */
 const REF = CAR_SHADOW_REFERENCE;
 
 async function carMasks(): Promise<Uint8Array[]> {
