@@ -19,7 +19,9 @@ import { CellOutputBuilder } from '../src/pipeline/cells/outputBuilder';
 import { createLlmService } from '../src/pipeline/llm/service';
 import { defaultSettings } from '../src/pipeline/settings';
 import type { StageRequest } from '../src/pipeline/types';
-import { DAVIS_FRAMES, DAVIS_HEIGHT, DAVIS_WIDTH, TestSession, buildGrid, collect, makeContext } from '../test/unit/llm/fixtures';
+import { NotebookSession } from '../src/pipeline/session';
+import { collect, makeContext, stageResult } from '../test/tooling/stageContext';
+import { DAVIS_FRAMES, DAVIS_HEIGHT, DAVIS_WIDTH, buildGrid } from '../test/tooling/davisVideo';
 import { OpenAiTestServer } from '../test/tooling/openaiServer';
 
 const KEY = 'bench-key';
@@ -51,9 +53,9 @@ async function main(): Promise<void> {
     const reply = 'Step 1. A car drives along a road lined with buildings and passes through the shadow of a tree; it moves from left to right. '.repeat(3) + 'Step 2. Frame 2 shows it whole and sharp. [2]';
     server.setScript(() => ({ text: reply, chunkSize: 8 }));
     const ctxFor = (mode: 'record' | 'replay' | 'live') => {
-      const session = new TestSession();
-      session.put('video', 'v', video);
-      session.put('reference', 'r', { source: 'text', targets: [{ objectId: 1, text: 'the car driving through the shadow' }] });
+      const session = new NotebookSession();
+      session.put(stageResult('video', 'v', video));
+      session.put(stageResult('reference', 'r', { source: 'text', targets: [{ objectId: 1, text: 'the car driving through the shadow' }] }));
       const settings = defaultSettings({ llm: { ...defaultSettings().llm, baseUrl: server.baseUrl, mode } });
       return makeContext({ runDir, session, settings, services: { llm: createLlmService({ runDir, getSecret: async () => KEY }) } });
     };
@@ -85,9 +87,9 @@ async function main(): Promise<void> {
     const long = Array.from({ length: 200 }, (_, i) => `c${String(i).padStart(3, '0')}x`).join('') + ' [1]';
     server.setScript(() => ({ text: long, chunkSize: 5, chunkDelayMs: 3, onChunk: (i) => { sent[i] = performance.now(); } }));
     const oneClip: VideoData = { ...video, clips: video.clips.slice(0, 1), grids: video.grids.slice(0, 1) };
-    const session = new TestSession();
-    session.put('video', 'v', oneClip);
-    session.put('reference', 'r', { source: 'text', targets: [{ objectId: 1, text: 'the car' }] });
+    const session = new NotebookSession();
+    session.put(stageResult('video', 'v', oneClip));
+    session.put(stageResult('reference', 'r', { source: 'text', targets: [{ objectId: 1, text: 'the car' }] }));
     const settings = defaultSettings({ llm: { ...defaultSettings().llm, baseUrl: server.baseUrl, mode: 'live' } });
     const ctx = makeContext({ runDir, session, settings, services: { llm: createLlmService({ runDir, getSecret: async () => KEY }) } });
     const received: number[] = [];

@@ -64,7 +64,7 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
   fi
 fi
 
-# 1b. Slurm and munge for the one-node cluster test (test/unit/cluster): optional. Without root, or
+# 1b. Slurm and munge for the one-node cluster test (test/unit/deploy/slurmArray.test.ts): optional. Without root, or
 #     where apt cannot install them, that test is skipped and says why.
 if ! command -v slurmctld >/dev/null 2>&1 || ! command -v slurmd >/dev/null 2>&1 || ! command -v munged >/dev/null 2>&1; then
   if [ "$(id -u)" -eq 0 ]; then

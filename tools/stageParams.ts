@@ -1,7 +1,7 @@
 /**
  * Renders the TypeScript parameter types of the stage kinds from their JSON Schemas
  * (src/pipeline/stages/schemas/<kind>.schema.json) into src/pipeline/stages/schemas/params.generated.ts.
- * Write the file with `npx tsx tools/gen-stage-params.ts`; test/unit/stages/registry.test.ts fails
+ * Write the file with `npx tsx tools/gen-stage-params.ts`; test/unit/pipeline/stages/registry.test.ts fails
  * when the committed file differs from what this renders.
  *
  * Covers the part of draft-07 the stage schemas use: type (string, integer, number, boolean, array,

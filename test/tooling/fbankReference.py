@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes reference Kaldi fbank values for test/unit/audio/fbank.test.ts.
+"""Writes reference Kaldi fbank values for test/unit/pipeline/audio/fbank.test.ts.
 
 The values come from an implementation independent of ours: torchaudio.compliance.kaldi.fbank
 (Debian's python3-torchaudio). Run with the system Python, from the project root:

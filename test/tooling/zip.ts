@@ -3,7 +3,7 @@
  * entry is found from the central directory, its local header must agree with it, and the inflated
  * bytes must have the size and CRC-32 the directory records, as `unzip -t` checks. Stored (0) and
  * deflated (8) entries only; no zip64, no encryption. Checked against a zip written by Python's
- * zipfile in test/unit/eval/cli.test.ts.
+ * zipfile in test/unit/cli/commands/merge.test.ts.
  */
 import { readFileSync } from 'node:fs';
 import { crc32, inflateRawSync } from 'node:zlib';

@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import sharp from 'sharp';
+import { badgeHeight, composeFilmstrip, composeGrid, gridLayout, type GridFrame } from '../../../../src/pipeline/draw/grid';
+import { tempDir, type TempDir } from '../../../tooling/media';
+
+/** Solid-colour frames, each a different colour, saved as JPEG like decoded frames. */
+async function solidFrames(dir: string, n: number, width: number, height: number): Promise<{ frames: GridFrame[]; colors: number[][] }> {
+  const frames: GridFrame[] = [];
+  const colors: number[][] = [];
+  for (let i = 0; i < n; i++) {
+    const c = [(i * 53) % 256, (80 + i * 97) % 256, (200 + i * 31) % 256];
+    const file = path.join(dir, `${String(i).padStart(5, '0')}.jpg`);
+    await sharp({ create: { width, height, channels: 3, background: { r: c[0], g: c[1], b: c[2] } } }).jpeg({ quality: 95 }).toFile(file);
+    frames.push({ path: file, frameIndex: i * 5, timeSec: i * 0.2 });
+    colors.push(c);
+  }
+  return { frames, colors };
+}
+
+async function pixel(img: Buffer, x: number, y: number): Promise<number[]> {
+  const { data, info } = await sharp(img).raw().toBuffer({ resolveWithObject: true });
+  const o = (Math.round(y) * info.width + Math.round(x)) * info.channels;
+  return [data[o], data[o + 1], data[o + 2]];
+}
+
+function near(a: number[], b: number[], tol = 12): boolean {
+  return a.every((v, i) => Math.abs(v - b[i]) <= tol);
+}
+
+suite('draw/grid: layout', () => {
+  test('5 frames of 1280x720 in one row, long side bounded by 2048 with 4 px gaps', () => {
+    const l = gridLayout(1280, 720, 5);
+    assert.equal(l.columns, 5);
+    assert.equal(l.rows, 1);
+    assert.ok(l.width <= 2048);
+    assert.equal(l.width, 5 * l.tileWidth + 4 * 4);
+    assert.equal(l.tileWidth, Math.floor(1280 * ((2048 - 16) / (5 * 1280))));
+    assert.ok(Math.abs(l.tileWidth / l.tileHeight - 1280 / 720) < 0.01);
+    assert.deepEqual(l.cells.map((c) => c.x), [0, 1, 2, 3, 4].map((i) => i * (l.tileWidth + 4)));
+    assert.ok(l.cells.every((c) => c.y === 0));
+  });
+
+  test('10 frames (AVSS) in two rows of 5, reading order', () => {
+    const l = gridLayout(854, 480, 10);
+    assert.equal(l.rows, 2);
+    assert.deepEqual(l.cells[5], { x: 0, y: l.tileHeight + 4, width: l.tileWidth, height: l.tileHeight });
+    assert.equal(l.cells[9].x, 4 * (l.tileWidth + 4));
+    assert.equal(l.height, 2 * l.tileHeight + 4);
+  });
+
+  test('small frames are never upscaled; a custom bound applies', () => {
+    const l = gridLayout(64, 48, 5);
+    assert.equal(l.tileWidth, 64);
+    assert.equal(l.width, 5 * 64 + 16);
+    const m = gridLayout(1920, 1080, 5, { maxSide: 1024 });
+    assert.ok(m.width <= 1024);
+  });
+
+  test('portrait frames: the long side may be the height', () => {
+    const l = gridLayout(480, 8000, 5, { maxSide: 2048 });
+    assert.ok(l.height <= 2048 && l.width <= 2048);
+  });
+});
+
+suite('draw/grid: composed images', () => {
+  let tmp: TempDir;
+  setup(() => {
+    tmp = tempDir();
+  });
+  teardown(() => tmp.remove());
+
+  test('each tile shows its frame and a red id badge at its top-left corner', async () => {
+    const { frames, colors } = await solidFrames(tmp.path, 5, 320, 180);
+    const g = await composeGrid(frames, 320, 180);
+    const meta = await sharp(g.data).metadata();
+    assert.equal(meta.format, 'jpeg');
+    assert.equal(meta.width, g.width);
+    assert.equal(meta.height, g.height);
+    assert.equal(g.tiles.length, 5);
+    for (let i = 0; i < 5; i++) {
+      const t = g.tiles[i];
+      assert.equal(t.frameId, i + 1);
+      assert.equal(t.frameIndex, i * 5);
+      assert.equal(t.timeSec, i * 0.2);
+      // Tile centre: the frame's colour.
+      assert.ok(near(await pixel(g.data, t.x + t.width * 0.6, t.y + t.height * 0.6), colors[i]), `tile ${i} colour`);
+      // Badge corner: the badge's red fill.
+      const bh = badgeHeight(t.height);
+      const pad = Math.max(2, Math.round(bh * 0.25));
+      assert.ok(near(await pixel(g.data, t.x + pad + 2, t.y + pad + bh / 2), [0xd7, 0x26, 0x3d], 40), `tile ${i} badge`);
+    }
+  });
+
+  test('ids differ between tiles (the badge text is drawn)', async () => {
+    const { frames } = await solidFrames(tmp.path, 2, 320, 180);
+    const same = [frames[0], { ...frames[0], frameIndex: 99 }];
+    const g = await composeGrid(same, 320, 180);
+    const { data, info } = await sharp(g.data).raw().toBuffer({ resolveWithObject: true });
+    const bh = badgeHeight(g.tiles[0].height);
+    let diff = 0;
+    for (let y = 0; y < bh + 8; y++) {
+      for (let x = 0; x < bh * 2; x++) {
+        const a = (y * info.width + x) * 3;
+        const b = (y * info.width + x + g.tiles[1].x) * 3;
+        diff += Math.abs(data[a] - data[b]) > 60 ? 1 : 0;
+      }
+    }
+    assert.ok(diff > 5, `badges "1" and "2" look identical (${diff})`);
+  });
+
+  test('odd frame sizes (853x480) compose without distortion', async () => {
+    const { frames } = await solidFrames(tmp.path, 3, 853, 480);
+    const g = await composeGrid(frames, 853, 480);
+    assert.ok(Math.abs(g.tiles[0].width / g.tiles[0].height - 853 / 480) < 0.01);
+    assert.ok(g.width <= 2048);
+  });
+
+  test('filmstrip: one row of thumbnails with labels underneath, within the width bound', async () => {
+    const { frames, colors } = await solidFrames(tmp.path, 12, 320, 180);
+    const s = await composeFilmstrip(frames, 320, 180, { maxWidth: 1200 });
+    assert.ok(s.width <= 1200);
+    assert.equal(s.tiles.length, 12);
+    assert.ok(s.tiles.every((t) => t.y === s.tiles[0].y && t.height === s.tiles[0].height));
+    assert.ok(s.height > s.tiles[0].y + s.tiles[0].height + 20, 'room for labels');
+    for (let i = 1; i < 12; i++) {
+      assert.ok(s.tiles[i].x >= s.tiles[i - 1].x + s.tiles[i - 1].width);
+    }
+    const t = s.tiles[3];
+    assert.ok(near(await pixel(s.data, t.x + t.width / 2, t.y + t.height / 2), colors[3]));
+    // Label area holds light text pixels.
+    const { data, info } = await sharp(s.data).greyscale().raw().toBuffer({ resolveWithObject: true });
+    let lit = 0;
+    for (let y = t.y + t.height + 2; y < info.height; y++) {
+      for (let x = t.x - 5; x < t.x + t.width + 5; x++) {
+        lit += data[y * info.width + x] > 128 ? 1 : 0;
+      }
+    }
+    assert.ok(lit > 20, `no label pixels (${lit})`);
+  });
+});

@@ -1,0 +1,259 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { framePath } from '../../../../../src/pipeline/domain';
+import { PipelineError } from '../../../../../src/pipeline/errors';
+import { defaultSettings } from '../../../../../src/pipeline/settings';
+import { observeGraphRuns, SessionRuntime } from '../../../../../src/pipeline/models/runtime';
+import { createModelService } from '../../../../../src/pipeline/models/service';
+import { fillHoles, resizeLogitsToMask } from '../../../../../src/pipeline/models/sam2/maskOps';
+import { findTemporalTable, Sam2VideoTracker, type Sam2FrameResult } from '../../../../../src/pipeline/models/sam2/video';
+import { writeModelFixtures } from '../../../../tooling/onnxFixtures';
+import { maskBoxIou, writeMovingSquare, type SquareClip } from '../../../../tooling/movingSquare';
+
+/** SAM 2.1's num_maskmem: the memory rule of src/pipeline/models/sam2/memory.ts (the fixture graphs use it too). */
+const NUM_MASKMEM = 7;
+/**
+ * Frame memories a tracker holds at most with one prompted frame: that conditioning frame, the
+ * num_maskmem - 1 = 6 recent frames the next frame attends to, and the num_maskmem = 7 frames from the
+ * start that the backward pass will attend to: 1 + 6 + 7 = 14.
+ */
+const HELD_BOUND = 1 + (NUM_MASKMEM - 1) + NUM_MASKMEM;
+
+suite('models/sam2: video host loop on the five fixture graphs', () => {
+  let dir: string;
+  let clip: SquareClip;
+  let runtime: SessionRuntime;
+  const svc = () => createModelService({ ...defaultSettings().models, localDir: path.join(dir, 'models'), cacheDir: path.join(dir, 'cache') }, { userCacheDir: dir }, runtime);
+
+  suiteSetup(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'alref-sam2-'));
+    await writeModelFixtures(path.join(dir, 'models'), { only: ['sam2'] });
+    clip = await writeMovingSquare(path.join(dir, 'frames'));
+    runtime = new SessionRuntime({ executionProvider: 'cpu', threads: 1 });
+  });
+  suiteTeardown(async () => {
+    await runtime.dispose();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('geometry is read from the graphs and constants.json', async () => {
+    const t = await Sam2VideoTracker.open(svc(), 'sam2.1-hiera-tiny-video');
+    try {
+      assert.deepEqual(t.geometry.imageSize, { width: 256, height: 256 });
+      assert.equal(t.geometry.numMaskmem, 7);
+      assert.equal(t.geometry.memoryLength, 7 * 256 + 16 * 4);
+      assert.equal(t.geometry.tposTable[0].length, 4);
+      assert.equal(t.geometry.binarizeType, 'float32');
+    } finally {
+      t.dispose();
+    }
+  });
+
+  test('a box on the middle frame tracks the moving square forward then backward, ignoring the distractor', async () => {
+    const t = await Sam2VideoTracker.open(svc(), 'sam2.1-hiera-tiny-video');
+    const results: Sam2FrameResult[] = [];
+    try {
+      for await (const r of t.track({
+        numFrames: clip.frames, width: clip.width, height: clip.height,
+        frameSource: (i) => framePath(clip.dir, i),
+        prompts: [{ frameIndex: 10, box: clip.boxes[10] }],
+      })) {
+        results.push(r);
+        assert.ok(t.heldMemories <= HELD_BOUND, `held ${t.heldMemories}`);
+      }
+    } finally {
+      t.dispose();
+    }
+    assert.deepEqual(results.map((r) => r.frameIndex), [...Array.from({ length: 10 }, (_, k) => 10 + k), ...Array.from({ length: 10 }, (_, k) => 9 - k)]);
+    assert.equal(results[0].conditioning, true);
+    for (const r of results) {
+      assert.equal(r.mask.length, clip.width * clip.height);
+      const iou = maskBoxIou(r.mask, clip.width, clip.boxes[r.frameIndex]);
+      assert.ok(iou > 0.7, `frame ${r.frameIndex}: IoU ${iou.toFixed(3)}`);
+      assert.equal(maskBoxIou(r.mask, clip.width, clip.distractor!) > 0, false, `frame ${r.frameIndex} leaked onto the distractor`);
+    }
+  });
+
+  test('several conditioning frames; the prompted frames give exactly the box region', async () => {
+    const t = await Sam2VideoTracker.open(svc(), 'sam2.1-hiera-tiny-video');
+    const got = new Map<number, Sam2FrameResult>();
+    try {
+      for await (const r of t.track({
+        numFrames: clip.frames, width: clip.width, height: clip.height, frameSource: (i) => framePath(clip.dir, i),
+        prompts: [{ frameIndex: 3, box: clip.boxes[3] }, { frameIndex: 15, box: { x0: 20, y0: 10, x1: 60, y1: 50 } }],
+        startFrame: 15,
+      })) {
+        got.set(r.frameIndex, r);
+      }
+    } finally {
+      t.dispose();
+    }
+    assert.equal(got.size, clip.frames);
+    assert.ok(got.get(3)!.conditioning && got.get(15)!.conditioning);
+    // the decoder returns the prompted box itself on prompted frames (fixture semantics)
+    assert.ok(maskBoxIou(got.get(15)!.mask, clip.width, { x0: 20, y0: 10, x1: 60, y1: 50 }) > 0.9);
+    assert.ok(maskBoxIou(got.get(2)!.mask, clip.width, clip.boxes[2]) > 0.7);
+  });
+
+  test('bounded memory over a long video: 13 frame memories held at most (the prompted start frame is one of the 7 kept for the backward pass)', async () => {
+    const t = await Sam2VideoTracker.open(svc(), 'sam2.1-hiera-tiny-video');
+    let maxHeld = 0;
+    let n = 0;
+    try {
+      // the same frame over and over: the square stands still, tracking must hold it for 90 frames
+      for await (const r of t.track({ numFrames: 90, width: clip.width, height: clip.height, frameSource: () => framePath(clip.dir, 5), prompts: [{ frameIndex: 45, box: clip.boxes[5] }] })) {
+        maxHeld = Math.max(maxHeld, t.heldMemories);
+        assert.ok(maskBoxIou(r.mask, clip.width, clip.boxes[5]) > 0.7, `frame ${r.frameIndex}`);
+        n++;
+      }
+    } finally {
+      t.dispose();
+    }
+    assert.equal(n, 90);
+    // Forward, past frame 45 + 12: frames 45..51 (kept for the backward pass, 45 the prompted one) and
+    // the 6 recent frames i-5..i. One more recent frame, or none freed, breaks this.
+    assert.equal(maxHeld, NUM_MASKMEM + (NUM_MASKMEM - 1));
+    assert.ok(maxHeld <= HELD_BOUND);
+  });
+
+  test('several objects together, frames outside: each object\'s results equal tracking it alone, and V frames take V vision-encoder runs, not V x K', async () => {
+    const t = await Sam2VideoTracker.open(svc(), 'sam2.1-hiera-tiny-video');
+    const V = clip.frames;
+    // different prompts and start frames: prompted frames one object tracks, frames between the starts
+    const objects = [
+      { prompts: [{ frameIndex: 4, box: clip.boxes[4] }] },
+      { prompts: [{ frameIndex: 2, box: clip.boxes[2] }, { frameIndex: 12, box: clip.boxes[12] }], startFrame: 12 },
+      { prompts: [{ frameIndex: 9, box: { x0: 20, y0: 10, x1: 60, y1: 50 } }], startFrame: 7 },
+    ];
+    const video = { numFrames: V, width: clip.width, height: clip.height, frameSource: (i: number) => framePath(clip.dir, i) };
+    const encoderRuns = async (fn: () => Promise<void>): Promise<number> => {
+      let n = 0;
+      const stop = observeGraphRuns((r) => {
+        n += r.graph === 'vision_encoder' && r.modelId === 'sam2.1-hiera-tiny-video' ? 1 : 0;
+      });
+      try {
+        await fn();
+      } finally {
+        stop();
+      }
+      return n;
+    };
+    const flat = (r: Sam2FrameResult) => ({ frameIndex: r.frameIndex, conditioning: r.conditioning, objectScore: r.objectScore, logits: Array.from(r.lowRes.logits), mask: Array.from(r.mask) });
+    try {
+      const alone: Array<ReturnType<typeof flat>[]> = [];
+      const aloneRuns = await encoderRuns(async () => {
+        for (const obj of objects) {
+          const got: Array<ReturnType<typeof flat>> = [];
+          for await (const r of t.track({ ...video, ...obj })) {
+            got.push(flat(r));
+          }
+          alone.push(got);
+        }
+      });
+      for (const maxHeldFeatures of [undefined, 0]) {
+        const together: Array<ReturnType<typeof flat>[]> = objects.map(() => []);
+        const runs = await encoderRuns(async () => {
+          for await (const { object, result } of t.trackObjects({ ...video, objects, maxHeldFeatures })) {
+            together[object].push(flat(result));
+          }
+        });
+        objects.forEach((_, k) => assert.deepEqual(together[k], alone[k], `object ${k}, maxHeldFeatures ${maxHeldFeatures}`));
+        if (maxHeldFeatures === undefined) {
+          assert.equal(runs, V, 'one vision-encoder run per frame');
+          assert.ok(t.peakHeldFeatures > 1 && t.peakHeldFeatures <= 17, `held ${t.peakHeldFeatures}`);
+        } else {
+          // nothing kept between visits: frames needed again are encoded again, with the same results
+          assert.ok(runs > V, `${runs} runs`);
+          assert.equal(t.peakHeldFeatures, 1);
+        }
+      }
+      assert.ok(aloneRuns >= 3 * V - 3, `${aloneRuns} runs one object at a time`);
+    } finally {
+      t.dispose();
+    }
+  });
+
+  test('several objects: cancel is checked between frames and objects; a bad prompt of any object is refused before any work', async () => {
+    const t = await Sam2VideoTracker.open(svc(), 'sam2.1-hiera-tiny-video');
+    const video = { numFrames: clip.frames, width: clip.width, height: clip.height, frameSource: (i: number) => framePath(clip.dir, i) };
+    try {
+      const ac = new AbortController();
+      let n = 0;
+      await assert.rejects(async () => {
+        for await (const _ of t.trackObjects({ ...video, objects: [{ prompts: [{ frameIndex: 0, box: clip.boxes[0] }] }, { prompts: [{ frameIndex: 0, box: clip.boxes[0] }] }], signal: ac.signal })) {
+          if (++n === 3) {
+            ac.abort();
+          }
+        }
+      }, (err: unknown) => err instanceof PipelineError && err.kind === 'cancelled');
+      assert.equal(n, 3);
+      let runs = 0;
+      const stop = observeGraphRuns(() => runs++);
+      try {
+        await assert.rejects(async () => {
+          for await (const _ of t.trackObjects({ ...video, objects: [{ prompts: [{ frameIndex: 0, box: clip.boxes[0] }] }, { prompts: [] }] })) {
+            // nothing
+          }
+        }, /SAM 2 needs at least one prompt box/);
+      } finally {
+        stop();
+      }
+      assert.equal(runs, 0);
+    } finally {
+      t.dispose();
+    }
+  });
+
+  test('cancel between frames; a prompt past the end of the video is refused', async () => {
+    const t = await Sam2VideoTracker.open(svc(), 'sam2.1-hiera-tiny-video');
+    try {
+      const ac = new AbortController();
+      let n = 0;
+      await assert.rejects(async () => {
+        for await (const _ of t.track({ numFrames: clip.frames, width: clip.width, height: clip.height, frameSource: (i) => framePath(clip.dir, i), prompts: [{ frameIndex: 0, box: clip.boxes[0] }], signal: ac.signal })) {
+          if (++n === 3) {
+            ac.abort();
+          }
+        }
+      }, (err: unknown) => err instanceof PipelineError && err.kind === 'cancelled');
+      assert.equal(n, 3);
+      await assert.rejects(async () => {
+        for await (const _ of t.track({ numFrames: clip.frames, width: clip.width, height: clip.height, frameSource: (i) => framePath(clip.dir, i), prompts: [{ frameIndex: 20, box: clip.boxes[0] }] })) {
+          // nothing
+        }
+      }, /Prompt frame 20 is outside the video \(frames 0\.\.19\)/);
+    } finally {
+      t.dispose();
+    }
+  });
+
+  test('hole filling: components of at most 8 px become foreground, larger ones stay', () => {
+    const w = 10;
+    const h = 10;
+    const l = new Float32Array(w * h).fill(5);
+    for (const [x, y] of [[2, 2], [3, 2], [2, 3]]) {
+      l[y * w + x] = -1;
+    }
+    for (let y = 6; y < 9; y++) {
+      for (let x = 6; x < 9; x++) {
+        l[y * w + x] = -1;
+      }
+    }
+    fillHoles(l, w, h, 8);
+    assert.equal(l[2 * w + 2], Math.fround(0.1));
+    assert.equal(l[7 * w + 7], -1);
+  });
+
+  test('bilinear resize keeps the half-pixel geometry: a 2x upscale of a left-half mask', () => {
+    const src = Float32Array.from([10, -10, 10, -10]);
+    const m = resizeLogitsToMask(src, 2, 2, 4, 2);
+    assert.deepEqual([...m], [1, 1, 0, 0, 1, 1, 0, 0]);
+  });
+
+  test('temporal table found by name in nested constants', () => {
+    assert.deepEqual(findTemporalTable({ shapes: { a: [[1, 2]] }, memory: { maskmem_tpos_enc: [[[[1, 2]]], [[[3, 4]]]] } }), [[1, 2], [3, 4]]);
+    assert.deepEqual(findTemporalTable({ tpos_flat: [1, 2, 3, 4] }, 2), [[1, 2], [3, 4]]);
+  });
+});
