@@ -269,7 +269,7 @@ function maskLoader(client: ArtifactClient, payload: MaskOverlayPayload): () => 
  * Paints frame `i` of the masks of every shown object into the canvas (`rgba` is reused from frame
  * to frame); `data-painted` counts the pixels.
  */
-function paintFrameMasks(canvas: HTMLCanvasElement, payload: MaskOverlayPayload, lists: MaskList[], i: number, hidden: ReadonlySet<number>, rgba: Uint8ClampedArray): void {
+function paintFrameMasks(canvas: HTMLCanvasElement, payload: MaskOverlayPayload, lists: MaskList[], i: number, hidden: ReadonlySet<number>, rgba: Uint8ClampedArray<ArrayBuffer>): void {
   const g = canvas.getContext?.('2d') as CanvasRenderingContext2D | null;
   rgba.fill(0);
   let painted = 0;
