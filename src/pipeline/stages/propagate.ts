@@ -17,39 +17,14 @@ import { requireModels, type ModelService } from '../models/service';
 import { hashJson } from '../run/hash';
 import { putArtifact } from '../run/runFolder';
 import type { StageContext, StageOutcome, StageRequest } from '../types';
+import type { PropagateParams } from './schemas/params.generated';
 import { requireUpstream, resolveReference } from './shared';
 import type { LbruData } from './lbru';
 import { filterSilentObjects, silenceFilterApplies } from '../audio/soundEvents';
 
 const STAGE = 'propagate';
 
-/** YAML parameters of a `propagate` cell (schema: schemas/propagate.schema.json). */
-export type PropagateParams = {
-  /** SAM 2 model id; default `alref.models.segmenter`, else `sam2.1-hiera-tiny-video`. */
-  model?: string;
-  /**
-   * `pivots` (default): every valid pivot box (one per clip) prompts SAM 2, starting at the middle
-   * valid pivot, forward then backward. `first-frame-top-box`: the "G-DINO + SAM 2" baseline, the top
-   * GroundingDINO box on frame 0 (no LLM; needs only the video and reference results).
-   */
-  strategy?: 'pivots' | 'first-frame-top-box';
-  /** Also write DAVIS-style PNG masks to this folder (relative to the notebook). */
-  exportPng?: string;
-  /** Hole filling on low-resolution masks, pixels (SAM 2 `fill_hole_area`, default 8). */
-  fillHoleArea?: number;
-  /**
-   * AVS: clear an object's masks on frames where its category is silent, using the sound events
-   * of the `lbru` result the targets came from (no effect for language references). Default: on,
-   * except for the S4 preset and for a single target (as the reference code); true or false forces it.
-   */
-  silenceFilter?: boolean;
-  /**
-   * Also store each object's logits at video size (sparse, above the background logit -1) next to
-   * its masks, for the Ref-DAVIS17 composition of several expressions by argmax (`alref eval` sets it
-   * for ref-davis17). Default false.
-   */
-  keepLogits?: boolean;
-};
+export type { PropagateParams };
 
 interface Target {
   objectId: number;
@@ -110,9 +85,6 @@ export function promptsFromPivots(pivots: PivotBoxData['objects'][number]['pivot
 export async function* runPropagate(request: StageRequest<PropagateParams>, ctx: StageContext): AsyncGenerator<StageEvent, StageOutcome<MaskData>, void> {
   const params = request.params ?? {};
   const strategy = params.strategy ?? 'pivots';
-  if (strategy !== 'pivots' && strategy !== 'first-frame-top-box') {
-    throw new PipelineError(`strategy must be "pivots" or "first-frame-top-box", not "${String(strategy)}".`, { stage: STAGE, kind: 'invalid-input', field: 'strategy' });
-  }
   const videoResult = requireUpstream<VideoData>(request, ctx, 'video');
   const video = videoResult.data;
   if (!(video.info.frameCount > 0)) {
@@ -141,7 +113,7 @@ export async function* runPropagate(request: StageRequest<PropagateParams>, ctx:
  * on frame 0 (`first-frame-top-box`). An object without a prompt gets a warning (and empty masks).
  * Pushes the cell it read onto `upstream`.
  */
-async function* collectTargets(request: StageRequest<PropagateParams>, ctx: StageContext, strategy: 'pivots' | 'first-frame-top-box', video: VideoData, upstream: string[]): AsyncGenerator<StageEvent, Target[], void> {
+async function* collectTargets(request: StageRequest<PropagateParams>, ctx: StageContext, strategy: NonNullable<PropagateParams['strategy']>, video: VideoData, upstream: string[]): AsyncGenerator<StageEvent, Target[], void> {
   const { width, height, frameCount } = video.info;
   const targets: Target[] = [];
   if (strategy === 'pivots') {

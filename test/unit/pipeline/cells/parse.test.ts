@@ -62,6 +62,10 @@ suite('cells: stage cell parsing and schema validation', () => {
     assert.equal(e3.length, 1);
     assert.equal(e3[0].field, 'candidates[1]');
     assert.equal(e3[0].range.start.line, 3);
+    // the propagate stage has no check of its own: the schema refuses an unknown strategy
+    const e4 = errors(parseStageCell('stage: propagate\nstrategy: first-frame\n', { cellId: 'c' }));
+    assert.deepEqual(e4.map((d) => d.field), ['strategy']);
+    assert.match(e4[0].message, /must be one of: "pivots", "first-frame-top-box"/);
   });
 
   test('an unknown stage kind is an error at the value, with a suggestion and the list of kinds', () => {
