@@ -6,7 +6,7 @@ import { artifactMime, resolveArtifactPath } from '../pipeline/cells/artifactPat
 import type { NotebookSessions } from './sessions';
 
 /** Renderers that may ask the host for run-folder artifacts (ids from package.json). */
-export const MESSAGING_RENDERERS = ['alref.frame-grid', 'alref.mask-overlay', 'alref.boxes', 'alref.audio-timeline', 'alref.reasoning-trace'] as const;
+const MESSAGING_RENDERERS = ['alref.frame-grid', 'alref.mask-overlay', 'alref.boxes', 'alref.audio-timeline', 'alref.reasoning-trace'] as const;
 
 /** Largest artifact sent to a renderer in one message. */
 const MAX_ARTIFACT_BYTES = 32 * 1024 * 1024;
@@ -16,7 +16,7 @@ const MAX_ARTIFACT_BYTES = 32 * 1024 * 1024;
  * the notebook's run folder. A reference that leaves the run folder, or any other message, gets
  * an error reply or is ignored.
  */
-export function createRendererMessaging(id: string, sessions: NotebookSessions, log: vscode.LogOutputChannel): vscode.Disposable {
+function createRendererMessaging(id: string, sessions: NotebookSessions, log: vscode.LogOutputChannel): vscode.Disposable {
   const messaging = vscode.notebooks.createRendererMessaging(id);
   return messaging.onDidReceiveMessage(async ({ editor, message }) => {
     if (!isRendererToHostMessage(message)) {

@@ -54,7 +54,6 @@ export interface PresetDef {
 }
 
 export type PresetName = keyof typeof PRESETS;
-export const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];
 
 /** Defaults when a cell names no preset. */
 export const DEFAULT_INTERVAL = 5;

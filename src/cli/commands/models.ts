@@ -17,7 +17,7 @@ interface StoreOptions {
 }
 
 /** The model store of a CLI run: `--cache-dir`/`ALREF_MODELS_CACHE_DIR`, `--local-dir`/`ALREF_MODELS_LOCAL_DIR`, `--manifest`. */
-export async function cliModelStore(o: StoreOptions): Promise<ModelStore> {
+async function cliModelStore(o: StoreOptions): Promise<ModelStore> {
   const settings = defaultSettings().models;
   const cacheDir = o.cacheDir ?? process.env.ALREF_MODELS_CACHE_DIR ?? modelCacheDir(settings, userCacheDir());
   const localDir = o.localDir ?? process.env.ALREF_MODELS_LOCAL_DIR ?? '';

@@ -103,7 +103,7 @@ export function registerScoreCommand(program: Command): void {
  * or `shard-<i>-of-<n>.json` for a shard, so the tasks of an array sharing a folder never overwrite
  * each other's file (and `alref merge <folder>` finds them all).
  */
-export function scoreOutPath(out: string | undefined, shard: { index: number; count: number }): string {
+function scoreOutPath(out: string | undefined, shard: { index: number; count: number }): string {
   const name = shard.count > 1 ? `shard-${shard.index}-of-${shard.count}.json` : 'score.json';
   if (out === undefined) {
     return path.resolve(name);

@@ -36,7 +36,7 @@ export interface ExtractOptions {
 }
 
 /** Level (linear peak) below which a clip counts as silent: about -80 dBFS. */
-export const SILENT_PEAK = 1e-4;
+const SILENT_PEAK = 1e-4;
 
 /** Whether a clip is silent (every sample below {@link SILENT_PEAK}). */
 export function isSilent(clip: Pick<AudioClip, 'peak'>): boolean {

@@ -21,14 +21,14 @@ import type { AudioSetLabels } from './labels';
  */
 
 /** Where the sidecar of a graph file is looked for, in order. */
-export function labelDictCandidates(modelFile: string): string[] {
+function labelDictCandidates(modelFile: string): string[] {
   const dir = path.dirname(modelFile);
   const stem = path.basename(modelFile).replace(/\.onnx$/i, '');
   return [path.join(dir, `${stem}.label_dict.json`), path.join(dir, 'label_dict.json')];
 }
 
 /** Parses a label_dict JSON value into labels in output order. Throws naming the file on a bad shape. */
-export function parseLabelDict(value: unknown, file: string): string[] {
+function parseLabelDict(value: unknown, file: string): string[] {
   const bad = (why: string): PipelineError =>
     new PipelineError(`${file}: ${why}. A label_dict sidecar maps each tagger output index to an AudioSet MID or name: {"0": "/m/09x0r", ...} or ["/m/09x0r", ...].`, {
       stage: 'lbru', kind: 'invalid-input', field: 'tagger', file,

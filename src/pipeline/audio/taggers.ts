@@ -26,7 +26,7 @@ export interface AudioTagger {
 const BATCH = 16;
 
 /** Shortest window fed to a tagger, seconds; shorter clips are looped up to it. */
-export const MIN_TAGGER_SECONDS = 1;
+const MIN_TAGGER_SECONDS = 1;
 
 interface GraphIo {
   input: string;

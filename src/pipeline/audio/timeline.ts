@@ -33,7 +33,7 @@ function esc(s: string): string {
 }
 
 /** Colour of category k (0-based): the candidate-box colours, so objects keep one colour across outputs. */
-export function categoryColour(k: number): string {
+function categoryColour(k: number): string {
   return boxColour(k + 1).hex;
 }
 

@@ -4,7 +4,7 @@ import { PipelineError } from '../errors';
 import { type AudioSetLabels, type RankedLabel, ancestorNames, audioSetDir } from './labels';
 
 /** Name of the built-in vocabulary: the 70 AVSBench object categories. */
-export const AVSBENCH_VOCABULARY = 'avsbench';
+const AVSBENCH_VOCABULARY = 'avsbench';
 
 const STOPWORDS = new Set(['a', 'an', 'the', 'of', 'that', 'is', 'are', 'making', 'makes', 'sound', 'sounds', 'sounding', 'and', 'or', 'some', 'one']);
 
@@ -58,7 +58,7 @@ export async function loadVocabulary(
 }
 
 /** Lowercase word tokens without stop words, with simple plurals made singular ("buses" -> "bus"). */
-export function categoryTokens(text: string): string[] {
+function categoryTokens(text: string): string[] {
   return text
     .toLowerCase()
     .split(/[^a-z0-9]+/)
@@ -85,7 +85,7 @@ export function normalizeCategory(text: string): string {
 }
 
 /** Levenshtein edit distance. */
-export function editDistance(a: string, b: string): number {
+function editDistance(a: string, b: string): number {
   if (a === b) {
     return 0;
   }
@@ -216,7 +216,7 @@ export function labelFates(ranked: RankedLabel[], answerCategories: string[], la
  * Deterministic synonyms onto the AVSBench class names (the fallback of {@link nearestClass} before the
  * plain string distance): words an LLM uses for objects whose class has another name.
  */
-export const CLASS_SYNONYMS: Readonly<Record<string, string>> = {
+const CLASS_SYNONYMS: Readonly<Record<string, string>> = {
   person: 'man', human: 'man', gentleman: 'man', guy: 'man', male: 'man', singer: 'man', speaker: 'man',
   lady: 'woman', female: 'woman', child: 'boy', kid: 'boy', infant: 'baby', toddler: 'baby',
   puppy: 'dog', hound: 'dog', kitten: 'cat', chicken: 'hen', rooster: 'hen', cock: 'hen',

@@ -36,7 +36,7 @@ export const DATASET_KINDS = ['ref-youtube-vos', 'ref-davis17', 'mevis', 'avsben
 export type DatasetKind = (typeof DATASET_KINDS)[number];
 
 /** Earlier spellings of dataset kinds, still read (with a deprecation notice) from command lines, cells and score files. */
-export const DEPRECATED_DATASET_KINDS: Readonly<Record<string, DatasetKind>> = {
+const DEPRECATED_DATASET_KINDS: Readonly<Record<string, DatasetKind>> = {
   'avs-s4': 'avsbench-s4',
   'avs-ms3': 'avsbench-ms3',
   'avs-v2': 'avss-v2-binary',
@@ -101,7 +101,7 @@ export interface Dataset {
 }
 
 /** Default split per dataset kind. */
-export const DEFAULT_SPLIT: Record<DatasetKind, string> = {
+const DEFAULT_SPLIT: Record<DatasetKind, string> = {
   'ref-youtube-vos': 'valid',
   'ref-davis17': 'valid',
   mevis: 'valid_u',
@@ -168,7 +168,7 @@ async function listFrames(kind: DatasetKind, dir: string, exts: string[]): Promi
 }
 
 /** Parses a CSV with a header row (no quoted commas in these files except simple quoted fields). */
-export function parseCsv(text: string): Array<Record<string, string>> {
+function parseCsv(text: string): Array<Record<string, string>> {
   const lines = text.split(/\r?\n/).filter((l) => l.trim().length > 0);
   if (lines.length === 0) {
     return [];

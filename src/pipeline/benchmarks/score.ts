@@ -94,7 +94,7 @@ export interface ScoreUnit {
 }
 
 /** Splits a dataset into scoring units (sorted by id), optionally one shard of them. */
-export function scoreUnits(ds: Dataset, shard?: { index: number; count: number }): ScoreUnit[] {
+function scoreUnits(ds: Dataset, shard?: { index: number; count: number }): ScoreUnit[] {
   const keep = shard ? shardVideos(datasetVideos(ds), shard) : undefined;
   const units: ScoreUnit[] = [];
   if (ds.kind === 'ref-davis17') {

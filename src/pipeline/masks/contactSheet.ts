@@ -7,7 +7,7 @@ import type { RleMask } from '../domain';
 import { decodeRle } from './rle';
 
 /** Overlay colours per object (object i uses entry (i-1) mod length); the DAVIS palette order. */
-export const MASK_COLOURS: Array<[number, number, number]> = [
+const MASK_COLOURS: Array<[number, number, number]> = [
   [230, 25, 75],
   [60, 180, 75],
   [255, 225, 25],

@@ -53,10 +53,6 @@ export function trackChild(pid: number, kill: (signal: NodeJS.Signals) => void):
   };
 }
 
-/** Process ids of the tracked children still running (tests, diagnostics). */
-export function trackedChildren(): number[] {
-  return [...live.keys()];
-}
 
 /**
  * Sends SIGKILL to every tracked child (a forced exit); returns how many were signalled. They stay

@@ -32,7 +32,7 @@ const FFMPEG_JPEG_Q = 3;
 /** JPEG quality when frames are re-encoded with sharp (frame folders with PNG or resized frames). */
 const SHARP_JPEG_QUALITY = 92;
 
-export const MANIFEST_NAME = 'frames.json';
+const MANIFEST_NAME = 'frames.json';
 
 /** What a finished frame folder holds; written last. */
 export interface FrameManifest {
@@ -85,7 +85,7 @@ export interface DecodeResult {
 }
 
 /** Reads and checks the manifest of a frame folder; undefined when there is none or it is incomplete. */
-export async function readFrameManifest(framesDir: string): Promise<FrameManifest | undefined> {
+async function readFrameManifest(framesDir: string): Promise<FrameManifest | undefined> {
   let m: FrameManifest;
   try {
     m = JSON.parse(await readFile(path.join(framesDir, MANIFEST_NAME), 'utf8')) as FrameManifest;
@@ -104,7 +104,7 @@ export async function readFrameManifest(framesDir: string): Promise<FrameManifes
 }
 
 /** The cache folder for a source and options. */
-export function frameCacheDir(runDir: string, key: string): string {
+function frameCacheDir(runDir: string, key: string): string {
   return path.join(runDir, 'frames', key);
 }
 

@@ -213,7 +213,7 @@ export function ffmpegSeconds(sec: number): string {
 }
 
 /** Milliseconds between SIGTERM and SIGKILL when a run is cancelled. */
-export const KILL_GRACE_MS = 300;
+const KILL_GRACE_MS = 300;
 
 export interface RunOptions {
   signal?: AbortSignal;

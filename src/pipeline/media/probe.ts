@@ -186,7 +186,7 @@ function num(v: unknown): number | undefined {
 }
 
 /** Clockwise display rotation in degrees (0/90/180/270) from ffprobe's stream data. */
-export function rotationOf(stream: Record<string, unknown>): number {
+function rotationOf(stream: Record<string, unknown>): number {
   // The display matrix side data (`side_data_list` in ffprobe's JSON; flattened into the stream in
   // its default output): `rotation` is counter-clockwise.
   const sideData = Array.isArray(stream.side_data_list) ? (stream.side_data_list as Array<Record<string, unknown>>) : [];
@@ -203,7 +203,7 @@ export function rotationOf(stream: Record<string, unknown>): number {
 }
 
 /** Whether the nominal rate and the average rate differ by more than 1 %. */
-export function isVariableFrameRate(rFrameRate: number, avgFrameRate: number): boolean {
+function isVariableFrameRate(rFrameRate: number, avgFrameRate: number): boolean {
   if (rFrameRate <= 0 || avgFrameRate <= 0) {
     return false;
   }

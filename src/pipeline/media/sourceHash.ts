@@ -11,7 +11,7 @@ import { PipelineError } from '../errors';
  * short of one that keeps size, mtime and the sampled chunks; the hash name says which was used.
  * Results are memoised per (path, size, mtime) for the process lifetime.
  */
-export const FULL_HASH_LIMIT = 512 * 1024 * 1024;
+const FULL_HASH_LIMIT = 512 * 1024 * 1024;
 const CHUNK = 1024 * 1024;
 const SAMPLES = 16;
 

@@ -16,7 +16,7 @@ export const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
 export const IMAGENET_STD = [0.229, 0.224, 0.225] as const;
 
 /** BERT special ids the post-processing skips. */
-export const BERT_SPECIAL = { pad: 0, cls: 101, sep: 102, period: 1012, question: 1029 } as const;
+const BERT_SPECIAL = { pad: 0, cls: 101, sep: 102, period: 1012, question: 1029 } as const;
 
 /**
  * Caption normalisation of the reference code: lowercase, trimmed, ending with ".".
@@ -32,7 +32,7 @@ export function normalizeCaption(text: string | string[]): string {
 }
 
 /** The tokenizer.json structure of bert-base-uncased for a vocabulary given as `vocab.txt` lines. */
-export function bertTokenizerJson(vocab: string[]): Record<string, unknown> {
+function bertTokenizerJson(vocab: string[]): Record<string, unknown> {
   const map: Record<string, number> = {};
   vocab.forEach((tok, id) => {
     if (tok !== '' && !(tok in map)) {

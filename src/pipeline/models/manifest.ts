@@ -133,7 +133,7 @@ export const DEFAULT_MODEL_IDS: Record<ModelTask, string> = {
 const TASKS: ModelTask[] = ['sam2-video', 'grounding-dino', 'audio-tagger'];
 
 /** Checks one user entry; errors name the file and the field. */
-export function validateEntry(raw: unknown, where: string): ModelEntry {
+function validateEntry(raw: unknown, where: string): ModelEntry {
   const fail = (field: string, msg: string): never => {
     throw new PipelineError(`${where}: ${field} ${msg}`, { stage: 'models', kind: 'invalid-input', field, file: where });
   };
@@ -210,7 +210,7 @@ export async function loadUserManifest(file: string): Promise<ModelEntry[]> {
 }
 
 /** Fills in the signatures a task's files must have when an entry does not state them. */
-export function withDefaultSignatures(entry: ModelEntry): ModelEntry {
+function withDefaultSignatures(entry: ModelEntry): ModelEntry {
   return {
     ...entry,
     files: entry.files.map((fl) => {

@@ -31,7 +31,7 @@ export interface ModelStoreOptions {
 }
 
 /** The CLI command that downloads a model, for error messages. */
-export function pullCommand(id: string): string {
+function pullCommand(id: string): string {
   return `alref models pull ${id}`;
 }
 

@@ -116,7 +116,7 @@ function predLabels(preds: Predictions, t: number, width: number, height: number
 }
 
 /** A line plot of per-frame J and F as a PNG (SVG rendered by sharp). */
-export async function renderJfPlot(perFrame: Array<{ frameIndex: number; j: number; f: number }>, title: string): Promise<Uint8Array> {
+async function renderJfPlot(perFrame: Array<{ frameIndex: number; j: number; f: number }>, title: string): Promise<Uint8Array> {
   const W = 760;
   const H = 260;
   const L = 44;
@@ -140,7 +140,7 @@ export async function renderJfPlot(perFrame: Array<{ frameIndex: number; j: numb
 }
 
 /** Frame with the prediction (left, green) and the ground truth (right, magenta) overlaid, side by side. */
-export async function renderSideBySide(framePathOrNull: string | null, pred: Uint8Array, gt: Uint8Array, width: number, height: number, maxWidth = 420): Promise<Uint8Array> {
+async function renderSideBySide(framePathOrNull: string | null, pred: Uint8Array, gt: Uint8Array, width: number, height: number, maxWidth = 420): Promise<Uint8Array> {
   const scale = Math.min(1, maxWidth / width);
   const w = Math.max(1, Math.round(width * scale));
   const h = Math.max(1, Math.round(height * scale));

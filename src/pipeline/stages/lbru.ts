@@ -564,7 +564,7 @@ function asWritten(input: string): string {
  * AudioSet classes whose sound belongs to a category: every class linked to it by name or ontology
  * ancestor ("dog": Dog, Bark, Yip, Howl, ...); when none is, the clip's top labels.
  */
-export function categoryLabelIndices(category: string, labels: AudioSetLabels, fallback: RankedLabel[]): number[] {
+function categoryLabelIndices(category: string, labels: AudioSetLabels, fallback: RankedLabel[]): number[] {
   const out = labels.classes.filter((c) => c.index !== labels.silenceIndex && linkLabel(c, labels, [category]).length > 0).map((c) => c.index);
   return out.length > 0 ? out : fallback.map((l) => l.index);
 }

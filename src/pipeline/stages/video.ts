@@ -55,7 +55,7 @@ export interface ResolvedVideoParams {
   filmstripFrames: number;
 }
 
-export const VIDEO_DEFAULTS = { maxSide: 1920, gridMaxSide: GRID_DEFAULTS.maxSide, filmstripFrames: 12, fps: 24 } as const;
+const VIDEO_DEFAULTS = { maxSide: 1920, gridMaxSide: GRID_DEFAULTS.maxSide, filmstripFrames: 12, fps: 24 } as const;
 
 function bad(field: string, message: string): PipelineError {
   return new PipelineError(message, { stage: 'video', kind: 'invalid-input', field });
@@ -103,7 +103,7 @@ export function resolveVideoParams(params: VideoParams, baseDir: string): Resolv
  * frames (a frame folder named 00000, 00005, ...: 5; see {@link folderStride}); the RVOS interval, in
  * video frames by default, is converted to a step in decoded frames with {@link entryInterval}.
  */
-export function planClips(p: ResolvedVideoParams, frameCount: number, stride = 1): ClipPlan[] {
+function planClips(p: ResolvedVideoParams, frameCount: number, stride = 1): ClipPlan[] {
   return p.mode === 'avs' ? planAvsFrames(frameCount, p.avsFrames) : planRvosClips(frameCount, entryInterval(p.interval, stride, p.intervalUnit), p.framesPerClip);
 }
 
