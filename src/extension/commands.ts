@@ -27,8 +27,9 @@ export interface InsertPromptCellArgs {
   index?: number;
 }
 
+/** True for the cell a cell menu passes (an args object also has `notebook` and `index`, but a URI and no document). */
 function isNotebookCell(v: unknown): v is vscode.NotebookCell {
-  return typeof v === 'object' && v !== null && 'notebook' in v && 'index' in v && typeof (v as { index: unknown }).index === 'number';
+  return typeof v === 'object' && v !== null && 'document' in v && 'notebook' in v && !((v as { notebook: unknown }).notebook instanceof vscode.Uri);
 }
 
 /** Asks for the template and (optionally) a variant label; undefined when the user cancels. */
