@@ -11,6 +11,7 @@ import type { PipelineSettings } from '../pipeline/settings';
 export const COMMANDS = {
   exportIpynb: 'alref.exportIpynb',
   newNotebook: 'alref.newNotebook',
+  insertPromptCell: 'alref.insertPromptCell',
   setApiKey: 'alref.setApiKey',
   clearApiKey: 'alref.clearApiKey',
   setLlmMode: 'alref.setLlmMode',

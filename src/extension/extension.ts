@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { NOTEBOOK_TYPE } from '../common/mime';
 import { registerCellIdKeeper } from '../notebook/cellIds';
+import { registerNewCellLanguage } from '../notebook/cellLanguage';
 import { registerCompletions } from '../notebook/completions';
 import { AlrefController } from '../notebook/controller';
 import { CellDiagnostics } from '../notebook/diagnostics';
@@ -54,6 +55,7 @@ export function activate(context: vscode.ExtensionContext): void {
     new CellDiagnostics(sessions),
     registerCompletions(),
     registerCellIdKeeper(),
+    registerNewCellLanguage(),
     registerRendererMessaging(sessions, log),
     // onnxruntime sessions are native resources: free them when the extension goes away
     { dispose: () => void disposeSharedRuntimes() },

@@ -1,8 +1,9 @@
 import * as vscode from 'vscode';
 import { NOTEBOOK_TYPE, PROMPT_LANGUAGE, STAGE_LANGUAGE } from '../common/mime';
-import { knownCells } from '../pipeline/cells/notebook';
+import { collectPromptOverrides, knownCells } from '../pipeline/cells/notebook';
 import { parsePromptCell, parseStageCell } from '../pipeline/cells/parse';
 import { missingPathDiagnostics } from '../pipeline/cells/pathChecks';
+import { promptTemplateDiagnostics, stageTemplateDiagnostics } from '../pipeline/cells/templateChecks';
 import type { CellDiagnostic } from '../pipeline/cells/parse';
 import { cellLikes, metadataId } from './convert';
 import type { NotebookSessions } from './sessions';
@@ -18,7 +19,8 @@ function toDiagnostic(d: CellDiagnostic): vscode.Diagnostic {
 }
 
 /**
- * YAML and schema problems of stage cells (and malformed prompt cells) as editor diagnostics,
+ * YAML and schema problems of stage cells, missing files and unknown template names they name, and
+ * malformed prompt cells (unknown template, unknown variable) as editor diagnostics,
  * recomputed for the whole notebook when any of its cells changes (a `uses` may name another cell).
  */
 export class CellDiagnostics implements vscode.Disposable {
@@ -70,7 +72,9 @@ export class CellDiagnostics implements vscode.Disposable {
     if (nb.notebookType !== NOTEBOOK_TYPE) {
       return;
     }
-    const known = knownCells(cellLikes(nb));
+    const cells = cellLikes(nb);
+    const known = knownCells(cells);
+    const defined = Object.keys(collectPromptOverrides(cells).overrides);
     const promptCells = nb.getCells().filter((c) => c.kind === vscode.NotebookCellKind.Code && c.document.languageId === PROMPT_LANGUAGE);
     const lastOverride = new Map<string, number>();
     for (const c of promptCells) {
@@ -87,11 +91,15 @@ export class CellDiagnostics implements vscode.Disposable {
         const r = parseStageCell(text, { cellId: metadataId(cell), cellIndex: cell.index + 1, knownCells: known });
         diags = r.diagnostics;
         if (r.ok) {
-          diags = [...diags, ...missingPathDiagnostics(text, r.request.kind, r.request.params, this._sessions.baseDir(nb.uri))];
+          diags = [
+            ...diags,
+            ...missingPathDiagnostics(text, r.request.kind, r.request.params, this._sessions.baseDir(nb.uri)),
+            ...stageTemplateDiagnostics(text, r.request.kind, r.request.params, defined),
+          ];
         }
       } else if (cell.kind === vscode.NotebookCellKind.Code && lang === PROMPT_LANGUAGE && text.trim() !== '') {
         const r = parsePromptCell(text);
-        diags = [...r.diagnostics];
+        diags = r.ok ? [...r.diagnostics, ...promptTemplateDiagnostics(r.name, r.text, r.nameRange)] : [...r.diagnostics];
         const last = r.ok ? lastOverride.get(r.name) : undefined;
         if (r.ok && last !== undefined && last !== cell.index) {
           diags.push({ message: `Cell ${last + 1} also overrides "${r.name}"; the later cell wins, so this text is not used.`, severity: 'warning', field: 'template', range: r.nameRange });

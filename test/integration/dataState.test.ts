@@ -18,7 +18,11 @@ import { parseNotebook, type ExperimentRecord } from '../../src/pipeline/format'
 import { writeMovingSquare } from '../tooling/movingSquare';
 import { writeModelFixtures } from '../tooling/onnxFixtures';
 import { OpenAiTestServer, type ReceivedRequest, type ScriptedReply } from '../tooling/openaiServer';
-import { closeAll, errorOf, executeCell, mimes, openNotebook, textOf, waitFor, workspaceRoot } from './helpers';
+import type { CellSpec } from './helpers';
+import { cellById, cellStatusItems as statusItems, closeAll, configureAlref as configure, errorOf, executeCell, freshWorkspaceFolder, mimes, openNotebook, runCellOk as runOk, textOf, waitFor, writeNotebookFile } from './helpers';
+
+const writeNotebook = (file: string, cells: CellSpec[]): string => writeNotebookFile(file, cells, 'record');
+const freshFolder = (tag: string): string => freshWorkspaceFolder('datastate', tag);
 
 const KEY = 'sk-host-e2e-1515';
 const REPORTED = 'gpt-4o-2024-08-06-local';
@@ -36,48 +40,6 @@ function script(r: ReceivedRequest): ScriptedReply {
   return { ...slow, text: 'The object moves from left to right across the frames.\nIt is clearest in frame 3.\n[3]' };
 }
 
-interface CellSpec {
-  id: string;
-  yaml: string;
-  language?: string;
-}
-
-function writeNotebook(file: string, cells: CellSpec[]): string {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const nb = {
-    cells: cells.map((c) => ({
-      cell_type: 'code', execution_count: null, id: c.id, metadata: { vscode: { languageId: c.language ?? 'alref' } }, outputs: [],
-      source: c.yaml.split(/(?<=\n)/),
-    })),
-    metadata: { alref: { formatVersion: 1, llmMode: 'record' } },
-    nbformat: 4,
-    nbformat_minor: 5,
-  };
-  fs.writeFileSync(file, JSON.stringify(nb, null, 1));
-  return file;
-}
-
-let folders = 0;
-function freshFolder(tag: string): string {
-  const dir = path.join(workspaceRoot(), `datastate-${tag}-${++folders}`);
-  fs.mkdirSync(dir, { recursive: true });
-  return dir;
-}
-
-function cellById(doc: vscode.NotebookDocument, id: string): vscode.NotebookCell {
-  const cell = doc.getCells().find((c) => c.metadata?.id === id || new RegExp(`^\\s*id\\s*:\\s*${id}\\s*$`, 'm').test(c.document.getText()));
-  assert.ok(cell, `no cell "${id}"`);
-  return cell;
-}
-
-async function runOk(doc: vscode.NotebookDocument, id: string): Promise<vscode.NotebookCell> {
-  const cell = await executeCell(doc, cellById(doc, id), 240_000);
-  const err = errorOf(cell);
-  assert.strictEqual(err, undefined, `cell ${id} failed: ${err?.message}`);
-  assert.strictEqual(cell.executionSummary?.success, true, `cell ${id} did not succeed (outputs: ${mimes(cell).join(', ')})`);
-  return cell;
-}
-
 function tracesOf(outputs: readonly { items: readonly { mime: string; data: Uint8Array }[] }[]): ReasoningTracePayload[] {
   return outputs.flatMap((o) => o.items.filter((i) => i.mime === MIME.reasoningTrace).map((i) => JSON.parse(Buffer.from(i.data).toString('utf8')) as ReasoningTracePayload));
 }
@@ -90,22 +52,10 @@ function noticeOf(cell: vscode.NotebookCell): { slot: unknown; text: string } | 
   return { slot: first.metadata[NOTICE_METADATA_KEY], text: Buffer.from(first.items[0].data).toString('utf8') };
 }
 
-async function statusItems(doc: vscode.NotebookDocument, cell: vscode.NotebookCell): Promise<string[]> {
-  const items = await vscode.commands.executeCommand<Array<{ text: string }>>('alref._cellStatusItems', doc.uri, cell.index);
-  return items.map((i) => i.text);
-}
-
 function record(doc: vscode.NotebookDocument): ExperimentRecord {
   const r = (doc.metadata.alref as { record?: ExperimentRecord } | undefined)?.record;
   assert.ok(r, 'no experiment record in the notebook metadata');
   return r;
-}
-
-async function configure(values: Record<string, unknown>): Promise<void> {
-  const config = vscode.workspace.getConfiguration('alref');
-  for (const [key, value] of Object.entries(values)) {
-    await config.update(key, value, vscode.ConfigurationTarget.Global);
-  }
 }
 
 suite('#15 data and state in the extension host (local LLM server, fixture models)', function () {

@@ -161,3 +161,65 @@ export async function closeAll(): Promise<void> {
   await vscode.commands.executeCommand('workbench.action.files.saveAll');
   await vscode.commands.executeCommand('workbench.action.closeAllEditors');
 }
+
+/** One code cell of a notebook written by {@link writeNotebookFile}. */
+export interface CellSpec {
+  id: string;
+  yaml: string;
+  /** Default `alref` (a stage cell); `alref-prompt` for a prompt cell. */
+  language?: string;
+}
+
+/** Writes a `.alref` notebook (nbformat 4) with one code cell per spec, in LLM mode `mode`. */
+export function writeNotebookFile(file: string, cells: CellSpec[], mode: 'record' | 'replay' | 'live'): string {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const nb = {
+    cells: cells.map((c) => ({
+      cell_type: 'code', execution_count: null, id: c.id, metadata: { vscode: { languageId: c.language ?? 'alref' } }, outputs: [],
+      source: c.yaml.split(/(?<=\n)/),
+    })),
+    metadata: { alref: { formatVersion: 1, llmMode: mode } },
+    nbformat: 4,
+    nbformat_minor: 5,
+  };
+  fs.writeFileSync(file, JSON.stringify(nb, null, 1));
+  return file;
+}
+
+let workspaceFolders = 0;
+/** A fresh folder `<prefix>-<tag>-<n>` inside the workspace copy. */
+export function freshWorkspaceFolder(prefix: string, tag: string): string {
+  const dir = path.join(workspaceRoot(), `${prefix}-${tag}-${++workspaceFolders}`);
+  fs.mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/** The cell whose metadata id is `id`, or whose YAML declares `id: <id>`. */
+export function cellById(doc: vscode.NotebookDocument, id: string): vscode.NotebookCell {
+  const cell = doc.getCells().find((c) => c.metadata?.id === id || new RegExp(`^\\s*id\\s*:\\s*${id}\\s*$`, 'm').test(c.document.getText()));
+  assert.ok(cell, `no cell "${id}"`);
+  return cell;
+}
+
+/** Runs a cell and asserts it succeeded without an error output. */
+export async function runCellOk(doc: vscode.NotebookDocument, id: string, timeoutMs = 240_000): Promise<vscode.NotebookCell> {
+  const cell = await executeCell(doc, cellById(doc, id), timeoutMs);
+  const err = errorOf(cell);
+  assert.strictEqual(err, undefined, `cell ${id} failed: ${err?.message}`);
+  assert.strictEqual(cell.executionSummary?.success, true, `cell ${id} did not succeed (outputs: ${mimes(cell).join(', ')})`);
+  return cell;
+}
+
+/** The texts of a cell's status bar items (through the extension's internal test command). */
+export async function cellStatusItems(doc: vscode.NotebookDocument, cell: vscode.NotebookCell): Promise<string[]> {
+  const items = await vscode.commands.executeCommand<Array<{ text: string }>>('alref._cellStatusItems', doc.uri, cell.index);
+  return items.map((i) => i.text);
+}
+
+/** Sets `alref.*` settings globally (undefined removes one). */
+export async function configureAlref(values: Record<string, unknown>): Promise<void> {
+  const config = vscode.workspace.getConfiguration('alref');
+  for (const [key, value] of Object.entries(values)) {
+    await config.update(key, value, vscode.ConfigurationTarget.Global);
+  }
+}

@@ -87,3 +87,13 @@ export function collectPromptOverrides(cells: readonly CellLike[]): { overrides:
   }
   return { overrides, duplicates };
 }
+
+/**
+ * The language a cell just added to a notebook should have instead of its own, or undefined to keep
+ * it. VS Code gives a new code cell the language of the cell it is inserted after, so a cell added
+ * below a prompt cell would be a prompt cell too; an empty new prompt cell becomes a stage cell
+ * (prompt cells come pre-filled from "Insert Prompt Cell", pasted or moved cells keep their text).
+ */
+export function languageForAddedCell(cell: Pick<CellLike, 'language' | 'source'>): string | undefined {
+  return cell.language === PROMPT_LANGUAGE && cell.source.trim() === '' ? STAGE_LANGUAGE : undefined;
+}

@@ -544,12 +544,13 @@ export type PromptParseResult =
       name?: string;
     };
 
-const TEMPLATE_LINE = /^template:[ \t]*([A-Za-z0-9_.-]+)[ \t]*$/;
+const TEMPLATE_LINE = /^template:[ \t]*([A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+)?)[ \t]*$/;
 const LOOSE_TEMPLATE_LINE = /^template\s*:\s*(\S+)/;
 
 /**
- * Parses a prompt cell (language `alref-prompt`): the first non-empty line is `template: <name>`,
- * everything after that line is the template text, verbatim (its hash goes into the record).
+ * Parses a prompt cell (language `alref-prompt`): the first non-empty line is `template: <name>`
+ * (a built-in template it overrides, or `<built-in>/<label>`, a named variant of one), everything
+ * after that line is the template text, verbatim (its hash goes into the record).
  */
 export function parsePromptCell(source: string): PromptParseResult {
   const m = new OffsetMapper(source);
@@ -568,7 +569,7 @@ export function parsePromptCell(source: string): PromptParseResult {
       ...(loose ? { name: loose } : {}),
       diagnostics: [
         {
-          message: `The first line of a prompt cell must be "template: <name>" (letters, digits, ".", "-", "_"), not ${quoteForMessage(line.trim())}.`,
+          message: `The first line of a prompt cell must be "template: <name>" (letters, digits, ".", "-", "_"; a variant adds "/<label>"), not ${quoteForMessage(line.trim())}.`,
           severity: 'error',
           field: 'template',
           range: m.range(lineStart, lineStart + line.length),
@@ -581,7 +582,7 @@ export function parsePromptCell(source: string): PromptParseResult {
   const text = lines.slice(first + 1).join('\n');
   const diagnostics: CellDiagnostic[] = [];
   if (text.trim() === '') {
-    diagnostics.push({ message: `The prompt cell overrides "${name}" with an empty text.`, severity: 'warning', field: 'template', range: m.range(lineStart, lineStart + line.length) });
+    diagnostics.push({ message: `The prompt cell ${name.includes('/') ? 'defines' : 'overrides'} "${name}" with an empty text.`, severity: 'warning', field: 'template', range: m.range(lineStart, lineStart + line.length) });
   }
   return { ok: true, name, text, nameRange: m.range(nameStart, nameStart + name.length), diagnostics };
 }

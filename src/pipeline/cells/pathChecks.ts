@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { CellDiagnostic } from './parse';
+import type { CellDiagnostic, SourceRange } from './parse';
 
 /** Fields of a stage cell that name a file or folder, relative to the notebook's folder. */
 const PATH_FIELDS: Record<string, readonly string[]> = {
@@ -25,15 +25,20 @@ export function missingPathDiagnostics(source: string, kind: string, params: Rec
     if (exists(resolved)) {
       continue;
     }
-    const line = lines.findIndex((l) => new RegExp(`^\\s*${field}\\s*:`).test(l));
-    const at = Math.max(0, line);
-    const start = line >= 0 ? lines[at].indexOf(field) : 0;
     out.push({
       message: `Field "${field}": ${resolved} does not exist (relative paths resolve against the notebook's folder, ${baseDir}).`,
       severity: 'error',
       field,
-      range: { start: { line: at, character: Math.max(0, start) }, end: { line: at, character: (lines[at] ?? '').length } },
+      range: fieldLineRange(lines, field),
     });
   }
   return out;
+}
+
+/** The range of a top-level field's line in a stage cell (`lines`: its source split into lines), from the field name to the line's end; line 0 when absent. */
+export function fieldLineRange(lines: readonly string[], field: string): SourceRange {
+  const line = lines.findIndex((l) => new RegExp(`^\\s*${field}\\s*:`).test(l));
+  const at = Math.max(0, line);
+  const start = line >= 0 ? lines[at].indexOf(field) : 0;
+  return { start: { line: at, character: Math.max(0, start) }, end: { line: at, character: (lines[at] ?? '').length } };
 }

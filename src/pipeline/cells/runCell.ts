@@ -214,7 +214,9 @@ function runPromptCell(cell: CellLike, index: number, host: CellHostContext, out
     const vars = info.variables.length > 0 ? info.variables.map((v) => `\`{{${v}}}\``).join(', ') : 'none';
     outputs.markdown(
       'prompt',
-      `**Prompt override** \`${info.name}\`: stages of this notebook use this text instead of the default template.\n\n` +
+      (info.base === info.name
+        ? `**Prompt override** \`${info.name}\`: stages of this notebook use this text instead of the default template.\n\n`
+        : `**Prompt variant** \`${info.name}\` of \`${info.base}\`: a stage cell uses it with \`template: ${info.name}\`; the others keep their template.\n\n`) +
         `- sha256: \`${info.hash}\`\n- variables: ${vars}\n- ${parsed.text.length} characters\n`,
       { alref: { prompt: { name: info.name, hash: info.hash, variables: info.variables } } },
     );

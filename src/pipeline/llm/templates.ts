@@ -6,8 +6,11 @@ import { clipText } from './redact';
 
 /**
  * Prompt templates: `prompts/<stage>.<purpose>.md` files with named `{{variables}}`. A notebook's
- * `alref-prompt` cell overrides a template by name. Rendering checks both directions: a variable the
- * template uses that the stage does not know (or did not supply) is an error pointing at the line.
+ * `alref-prompt` cell overrides a built-in template by name (`template: pivot-frame.cot`), or defines
+ * a named variant of one (`template: pivot-frame.cot/v2`: the built-in, a slash, a label), which a
+ * stage cell chooses with its `template` field; a variant has the variables of its built-in. Rendering
+ * checks both directions: a variable the template uses that the stage does not know (or did not
+ * supply) is an error pointing at the line.
  */
 
 /** Known templates and the variables each may use. Stages supply exactly these values. */
@@ -49,9 +52,50 @@ export function isTemplateName(name: string): name is TemplateName {
   return Object.prototype.hasOwnProperty.call(TEMPLATE_VARIABLES, name);
 }
 
+/** Separates a variant's label from its built-in template: `pivot-frame.cot/v2`. */
+export const VARIANT_SEPARATOR = '/';
+
+/** A variant label: letters, digits, `.`, `-`, `_`. */
+const VARIANT_LABEL = /^[A-Za-z0-9_.-]+$/;
+
+/** True for a variant name (`<built-in>/<label>`) whose built-in exists and whose label is well formed. */
+export function isVariantName(name: string): boolean {
+  const at = name.indexOf(VARIANT_SEPARATOR);
+  return at > 0 && isTemplateName(name.slice(0, at)) && VARIANT_LABEL.test(name.slice(at + 1));
+}
+
+/** The built-in template a name refers to: itself, or a variant's built-in; undefined when neither. */
+export function baseTemplate(name: string): TemplateName | undefined {
+  if (isTemplateName(name)) {
+    return name;
+  }
+  return isVariantName(name) ? (name.slice(0, name.indexOf(VARIANT_SEPARATOR)) as TemplateName) : undefined;
+}
+
+/** The built-in templates a stage kind may use (`pivot-frame` -> `pivot-frame.cot`). */
+export function templatesForStage(stage: string): TemplateName[] {
+  return templateNames().filter((n) => n.startsWith(`${stage}.`));
+}
+
+/** Why `name` cannot be the template of a `stage` cell, or undefined when it can. `defined`: the notebook's prompt-cell names. */
+export function stageTemplateProblem(name: string, stage: string, defined: readonly string[]): string | undefined {
+  const base = baseTemplate(name);
+  const builtIns = templatesForStage(stage);
+  if (base === undefined || !builtIns.includes(base)) {
+    return `template "${clipText(name)}" is not a ${stage} template. Built-in: ${builtIns.join(', ')}; a variant is written <built-in>${VARIANT_SEPARATOR}<label> (e.g. ${builtIns[0] ?? stage}${VARIANT_SEPARATOR}v2) and defined by a prompt cell.`;
+  }
+  if (base !== name && !defined.includes(name)) {
+    return `No prompt cell of this notebook defines the template variant "${clipText(name)}". Add an alref-prompt cell whose first line is "template: ${clipText(name)}", or choose a built-in template (${builtIns.join(', ')}).`;
+  }
+  return undefined;
+}
+
 /** A loaded template: text from `prompts/` or from a prompt cell. */
 export interface PromptTemplate {
-  name: TemplateName;
+  /** The built-in template's name, or a variant's (`pivot-frame.cot/v2`). */
+  name: string;
+  /** The built-in template whose variables it has. */
+  base: TemplateName;
   text: string;
   source: 'file' | 'cell';
   /** The file it came from (source `file`). */
@@ -62,7 +106,7 @@ export interface PromptTemplate {
 
 /** A rendered prompt: exactly the text sent, and its hash. */
 export interface RenderedPrompt {
-  name: TemplateName;
+  name: string;
   text: string;
   /** sha256 of the rendered text. */
   hash: string;
@@ -100,13 +144,14 @@ function where(t: { name: string; source: 'file' | 'cell'; file?: string }, line
  * `invalid-input` PipelineError naming the line of the first bad variable.
  */
 export function validateTemplate(t: { name: string; text: string; source: 'file' | 'cell'; file?: string }, stage = 'prompt'): void {
-  if (!isTemplateName(t.name)) {
+  const base = baseTemplate(t.name);
+  if (base === undefined) {
     throw new PipelineError(
-      `Unknown prompt template "${clipText(t.name)}". Known templates: ${templateNames().join(', ')}.`,
+      `Unknown prompt template "${clipText(t.name)}". Known templates: ${templateNames().join(', ')}; a named variant of one is written <template>${VARIANT_SEPARATOR}<label> (e.g. pivot-frame.cot${VARIANT_SEPARATOR}v2).`,
       { stage, kind: 'invalid-input', field: 'template', file: t.file },
     );
   }
-  const allowed: readonly string[] = TEMPLATE_VARIABLES[t.name];
+  const allowed: readonly string[] = TEMPLATE_VARIABLES[base];
   for (const use of findVariables(t.text)) {
     if (!/^[A-Za-z_]\w*$/.test(use.name) || !allowed.includes(use.name)) {
       throw new PipelineError(
@@ -118,17 +163,24 @@ export function validateTemplate(t: { name: string; text: string; source: 'file'
 }
 
 /**
- * Loads a template: the prompt-cell override when the notebook has one, else
- * `<resourcesDir>/prompts/<name>.md`. Validates its variables.
+ * Loads a template: the prompt cell of that name when the notebook has one, else (a built-in name)
+ * `<resourcesDir>/prompts/<name>.md`; a variant no prompt cell defines is an error. Validates its variables.
  */
 export async function loadTemplate(
-  name: TemplateName,
+  name: string,
   opts: { resourcesDir: string; overrides?: Record<string, string>; stage?: string },
 ): Promise<PromptTemplate> {
-  const override = opts.overrides?.[name];
+  const base = baseTemplate(name);
+  const override = opts.overrides && Object.prototype.hasOwnProperty.call(opts.overrides, name) ? opts.overrides[name] : undefined;
+  if (base === undefined || (base !== name && override === undefined)) {
+    const problem = base === undefined ? undefined : stageTemplateProblem(name, base.slice(0, base.indexOf('.')), []);
+    throw new PipelineError(problem ?? `Unknown prompt template "${clipText(name)}". Known templates: ${templateNames().join(', ')}.`, {
+      stage: opts.stage ?? 'prompt', kind: 'invalid-input', field: 'template',
+    });
+  }
   let t: PromptTemplate;
   if (override !== undefined) {
-    t = { name, text: override, source: 'cell', hash: sha256(override) };
+    t = { name, base, text: override, source: 'cell', hash: sha256(override) };
   } else {
     const file = path.join(opts.resourcesDir, 'prompts', `${name}.md`);
     let text: string;
@@ -139,7 +191,7 @@ export async function loadTemplate(
         stage: opts.stage ?? 'prompt', kind: 'invalid-input', file, cause: err,
       });
     }
-    t = { name, text, source: 'file', file, hash: sha256(text) };
+    t = { name, base, text, source: 'file', file, hash: sha256(text) };
   }
   validateTemplate(t, opts.stage);
   return t;
@@ -159,7 +211,7 @@ export function renderTemplate(
   const out = lines.map((line, i) =>
     line.replace(VARIABLE, (_m, raw: string) => {
       const name = raw.trim();
-      const allowed: readonly string[] = TEMPLATE_VARIABLES[t.name];
+      const allowed: readonly string[] = TEMPLATE_VARIABLES[t.base];
       if (!allowed.includes(name)) {
         throw new PipelineError(`${where(t, i + 1)}: unknown variable {{${name}}} in template "${t.name}".`, {
           stage, kind: 'invalid-input', field: `prompt:${t.name}`, file: t.file,

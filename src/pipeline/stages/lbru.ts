@@ -346,7 +346,7 @@ interface LbruAsked {
 
 /** Shows the labels and the frame grid to the LLM and maps its `'category': frameId` answer. */
 async function* askLbru(cell: LbruCell, grid: GridImage, labels: RankedLabel[], categories: string[], request: StageRequest, ctx: StageContext): AsyncGenerator<StageEvent, LbruAsked, void> {
-  const name = templateParam(cell.params.template, cell.single ? 'lbru.single' : 'lbru.cot', STAGE, (n) => n.startsWith('lbru.'));
+  const name = templateParam(cell.params.template, cell.single ? 'lbru.single' : 'lbru.cot', STAGE, ctx.promptOverrides);
   const template = await loadTemplate(name, { resourcesDir: ctx.resourcesDir, overrides: ctx.promptOverrides, stage: STAGE });
   const reaskTemplate = await loadTemplate('reask.lbru', { resourcesDir: ctx.resourcesDir, overrides: ctx.promptOverrides, stage: STAGE });
   const prompt = renderTemplate(template, {

@@ -196,7 +196,7 @@ async function boxCell(request: StageRequest<PivotBoxParams>, ctx: StageContext)
   let template: PromptTemplate | undefined;
   let reaskTemplate: PromptTemplate | undefined;
   if (strategy === 'llm') {
-    const name = templateParam(params.template, avs ? 'pivot-box.avs' : 'pivot-box.cot', STAGE, (n) => n.startsWith('pivot-box.'));
+    const name = templateParam(params.template, avs ? 'pivot-box.avs' : 'pivot-box.cot', STAGE, ctx.promptOverrides);
     template = await loadTemplate(name, { resourcesDir: ctx.resourcesDir, overrides: ctx.promptOverrides, stage: STAGE });
     reaskTemplate = await loadTemplate('reask.integer', { resourcesDir: ctx.resourcesDir, overrides: ctx.promptOverrides, stage: STAGE });
   }

@@ -50,7 +50,7 @@ export async function* runPivotFrame(request: StageRequest<PivotFrameParams>, ct
   let template: PromptTemplate | undefined;
   let reaskTemplate: PromptTemplate | undefined;
   if (needsLlm) {
-    const name = templateParam(params.template, 'pivot-frame.cot', STAGE, (n) => n.startsWith('pivot-frame.'));
+    const name = templateParam(params.template, 'pivot-frame.cot', STAGE, ctx.promptOverrides);
     template = await loadTemplate(name, { resourcesDir: ctx.resourcesDir, overrides: ctx.promptOverrides, stage: STAGE });
     reaskTemplate = await loadTemplate('reask.integer', { resourcesDir: ctx.resourcesDir, overrides: ctx.promptOverrides, stage: STAGE });
   }

@@ -1,8 +1,7 @@
 import type { GridImage, ReferenceData } from '../domain';
 import { PipelineError } from '../errors';
-import { clipText } from '../llm/redact';
 import type { LlmService } from '../llm/service';
-import { type TemplateName, isTemplateName } from '../llm/templates';
+import { type TemplateName, stageTemplateProblem } from '../llm/templates';
 import type { LlmSettings } from '../settings';
 import type { StageContext, StageKind, StageRequest, StageResult } from '../types';
 
@@ -70,13 +69,17 @@ export function requireLlm(ctx: StageContext, stage: string): LlmService {
   return llm;
 }
 
-/** Checks a template name given in a cell. */
-export function templateParam(name: string | undefined, fallback: TemplateName, stage: string, allowed: (n: TemplateName) => boolean): TemplateName {
+/**
+ * Checks a template name given in a cell: a built-in template of the stage, or a variant of one
+ * (`pivot-frame.cot/v2`) that a prompt cell of the notebook defines (`overrides`).
+ */
+export function templateParam(name: string | undefined, fallback: TemplateName, stage: string, overrides: Readonly<Record<string, string>> = {}): string {
   if (name === undefined) {
     return fallback;
   }
-  if (!isTemplateName(name) || !allowed(name)) {
-    throw new PipelineError(`template "${clipText(name)}" is not a ${stage} template.`, { stage, kind: 'invalid-input', field: 'template' });
+  const problem = stageTemplateProblem(name, stage, Object.keys(overrides));
+  if (problem) {
+    throw new PipelineError(problem, { stage, kind: 'invalid-input', field: 'template' });
   }
   return name;
 }

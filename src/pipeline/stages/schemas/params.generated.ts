@@ -40,7 +40,7 @@ export type LbruParams = {
   strategy?: 'llm' | 'labels-only';
   /** LLM model id for this cell (default: the alref.llm.models.lbru setting). */
   model?: string;
-  /** Prompt template name (lbru.cot). */
+  /** Prompt template: lbru.cot (default), lbru.single, or a variant of one defined by a prompt cell of the notebook (<template>/<label>). */
   template?: string;
   /** Image detail of the frame grid sent to the LLM. */
   imageDetail?: 'low' | 'high' | 'auto';
@@ -78,7 +78,7 @@ export type PivotBoxParams = {
   maxBoxes?: number;
   /** llm (default) or the top detector score (ablation, no LLM call). */
   strategy?: 'llm' | 'top-score';
-  /** Prompt template name (e.g. the no-description or describe-then-select ablations). */
+  /** Prompt template: pivot-box.cot (default; pivot-box.avs in AVS mode), pivot-box.select or pivot-box.describe-select (ablations), or a variant of one defined by a prompt cell of the notebook (<template>/<label>). */
   template?: string;
   /** LLM model id for this cell (default: the alref.llm.models.pivotBox setting). */
   model?: string;
@@ -95,7 +95,7 @@ export type PivotFrameParams = {
   strategy?: 'llm' | 'first' | 'middle' | 'last';
   /** LLM model id for this cell (default: the alref.llm.models.pivotFrame setting). */
   model?: string;
-  /** Prompt template name. */
+  /** Prompt template: pivot-frame.cot (default), or a variant of it defined by a prompt cell of the notebook (pivot-frame.cot/<label>). */
   template?: string;
   imageDetail?: 'low' | 'high' | 'auto';
   /** Clips sent in parallel. */
