@@ -1,5 +1,5 @@
 /**
- * Issue #15 "Data and state" in the extension host: record runs keep every reasoning trace (even on a
+ * Data and state in the extension host: record runs keep every reasoning trace (even on a
  * notebook saved with empty "streaming…" traces, the state the old output sync left behind), a failed
  * run keeps the previous outputs, prompt changes and stale inputs are marked, the experiment record
  * names models and checksums, and the editor diagnoses missing paths and keeps a bad cell's id.
@@ -58,7 +58,7 @@ function record(doc: vscode.NotebookDocument): ExperimentRecord {
   return r;
 }
 
-suite('#15 data and state in the extension host (local LLM server, fixture models)', function () {
+suite('data and state in the extension host (local LLM server, fixture models)', function () {
   this.timeout(600_000);
   let server: OpenAiTestServer;
 
@@ -96,7 +96,7 @@ suite('#15 data and state in the extension host (local LLM server, fixture model
     ]);
   }
 
-  test('#15.1 record run on a notebook saved with empty "streaming…" traces: every trace streams, completes and is saved complete', async () => {
+  test('record run on a notebook saved with empty "streaming…" traces: every trace streams, completes and is saved complete', async () => {
     const file = await squareNotebook('record');
     const { doc } = await openNotebook(file);
     const video = await runOk(doc, 'video');
@@ -163,7 +163,7 @@ suite('#15 data and state in the extension host (local LLM server, fixture model
     assert.strictEqual(savedTraces.length, grids.length);
     assert.ok(savedTraces.every((t) => t.done && t.text.length > 20 && t.answer === '[3]'), JSON.stringify(savedTraces.map((t) => [t.done, t.text.length, t.answer])));
 
-    // #15.4: requested and reported model; the LLM mode on the cell's status bar.
+    // requested and reported model; the LLM mode on the cell's status bar.
     const rec = record(doc);
     const requested = server.requests[server.requests.length - 1].body.model;
     assert.deepStrictEqual(rec.llm?.['pivot-frame'], { requested, reported: [REPORTED] });
@@ -171,7 +171,7 @@ suite('#15 data and state in the extension host (local LLM server, fixture model
     assert.ok((await statusItems(doc, cell)).some((t) => /LLM record/.test(t)), `status bar: ${(await statusItems(doc, cell)).join(' | ')}`);
   });
 
-  test('#15.2 a failed run keeps the previous answers, marked as the previous run\'s; no trace is left "streaming…"', async () => {
+  test('a failed run keeps the previous answers, marked as the previous run\'s; no trace is left "streaming…"', async () => {
     const file = await squareNotebook('failed');
     const { doc } = await openNotebook(file);
     await runOk(doc, 'video');
@@ -199,7 +199,7 @@ suite('#15 data and state in the extension host (local LLM server, fixture model
     assert.ok(!again.outputs.some((o) => o.metadata?.[NOTICE_METADATA_KEY] === 'previous-run'));
   });
 
-  test('#15.3/#15.4 a prompt cell marks pivot-frame and its dependents stale; cells on stale inputs say so first; the record has model checksums and no hash of a failed prompt cell', async () => {
+  test('a prompt cell marks pivot-frame and its dependents stale; cells on stale inputs say so first; the record has model checksums and no hash of a failed prompt cell', async () => {
     const template = fs.readFileSync(path.join(vscode.extensions.getExtension('alref.alref-notebooks')!.extensionPath, 'prompts', 'pivot-frame.cot.md'), 'utf8');
     const file = await squareNotebook('stale', [
       { id: 'pivot-box', yaml: 'stage: pivot-box\nid: pivot-box\n' },
@@ -270,7 +270,7 @@ suite('#15 data and state in the extension host (local LLM server, fixture model
     assert.match(noticeOf(prop2)?.text ?? '', /upstream "pivot-box" was edited since it ran/i);
   });
 
-  test('#15.12 a cell of unknown kind keeps its declared id; a missing source path is an editor error naming the resolved path', async () => {
+  test('a cell of unknown kind keeps its declared id; a missing source path is an editor error naming the resolved path', async () => {
     const dir = freshFolder('editing');
     const file = writeNotebook(path.join(dir, 'edit.alref'), [
       { id: 'cell-1', yaml: 'stage: video\nid: clip\nsource: ../nowhere/missing.mp4\n' },

@@ -72,7 +72,7 @@ suite('Notebook: kernel, outputs, errors, cancel, save', function () {
     const err = errorOf(failed);
     assert.ok(err, `no error output; got ${mimes(failed).join(', ')}`);
     assert.match(err.message, new RegExp(`cell ${failed.index + 1}\\b|${failed.metadata?.id ?? 'no-id'}`, 'i'), `error does not name the cell: ${err.message}`);
-    // The previous answers stay (issue #15), but only under a note saying they are the previous run's.
+    // The previous answers stay, but only under a note saying they are the previous run's.
     const noteAt = failed.outputs.findIndex((o) => o.metadata?.alrefNotice === 'previous-run');
     assert.ok(noteAt > 0, `no "previous run's outputs" note after the error: ${mimes(failed).join(', ')}`);
     assert.ok(!failed.outputs.slice(0, noteAt).some((o) => o.items.some((i) => i.mime === MIME.frameGrid)), 'a frame grid shown as if from the failed run');

@@ -1,5 +1,5 @@
 /**
- * End to end inside the extension host (issues #3, #4, #5): notebooks built on the fly run through the
+ * End to end inside the extension host: notebooks built on the fly run through the
  * AL-Ref kernel against the local OpenAI-compatible test server (started here, on 127.0.0.1) and the
  * fixture ONNX models of the test tooling. Cells run with `notebook.cell.execute`; the checks read the
  * cells' outputs and execution summaries, as a user would see them.
@@ -209,7 +209,7 @@ suite('Pipeline end to end in the extension host (local LLM server, fixture mode
     return { file: writeNotebook(path.join(dir, 'square.alref'), cells, 'record'), clip };
   }
 
-  test('#3 RVOS: video -> reference -> pivot-frame -> pivot-box; traces stream, answers highlighted; replay offline gives the same', async () => {
+  test('RVOS: video -> reference -> pivot-frame -> pivot-box; traces stream, answers highlighted; replay offline gives the same', async () => {
     const { file } = await squareNotebook('rvos', [], true);
     const { doc } = await openNotebook(file);
     const before = server.requests.length;
@@ -261,7 +261,7 @@ suite('Pipeline end to end in the extension host (local LLM server, fixture mode
     }
   });
 
-  test('#4 propagate: detector candidates (fixture GroundingDINO), SAM 2 fixture masks, overlay + contact sheet + masks table', async () => {
+  test('propagate: detector candidates (fixture GroundingDINO), SAM 2 fixture masks, overlay + contact sheet + masks table', async () => {
     const { file, clip } = await squareNotebook('sam2', [{ id: 'propagate', yaml: 'stage: propagate\nid: propagate\n' }], false);
     const { doc } = await openNotebook(file);
     for (const id of ['video', 'reference', 'pivot-frame']) {
@@ -297,7 +297,7 @@ suite('Pipeline end to end in the extension host (local LLM server, fixture mode
     assert.ok(areas.every((a) => a > 0), `a frame has no mask: ${areas.join(',')}`);
   });
 
-  test('#5 AVS: 01_dog.mp4 + bark soundtrack -> lbru -> pivot-frame -> pivot-box -> propagate (silenceFilter: true); timeline, silent frames cleared', async () => {
+  test('AVS: 01_dog.mp4 + bark soundtrack -> lbru -> pivot-frame -> pivot-box -> propagate (silenceFilter: true); timeline, silent frames cleared', async () => {
     const dir = freshFolder('avs');
     fs.copyFileSync(dogMp4(), path.join(dir, '01_dog.mp4'));
     // The sample's own track is digital silence: barks from 2 s to 5 s, as in the unit tests.

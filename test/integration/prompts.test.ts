@@ -1,5 +1,5 @@
 /**
- * Issue #15 "Editing" in the extension host: named prompt variants beside the built-in template
+ * Editing in the extension host: named prompt variants beside the built-in template
  * (chosen by a stage cell, recorded, stale per variant), template-name completion in prompt and
  * stage cells, "Insert Prompt Cell", word wrap in prompt cells, and the language of a cell added
  * below a prompt cell. Runs against the local OpenAI-compatible test server (no models needed).
@@ -31,7 +31,7 @@ function record(doc: vscode.NotebookDocument): ExperimentRecord {
   return r;
 }
 
-suite('#15 editing: prompt variants, template completion, Insert Prompt Cell (local LLM server)', function () {
+suite('editing: prompt variants, template completion, Insert Prompt Cell (local LLM server)', function () {
   this.timeout(600_000);
   let server: OpenAiTestServer;
 
@@ -62,7 +62,7 @@ suite('#15 editing: prompt variants, template completion, Insert Prompt Cell (lo
     return (await openNotebook(file)).doc;
   }
 
-  test('#15.10 a prompt cell defines pivot-frame.cot/v2 beside the built-in; a stage cell chooses it; both hashes recorded; editing it makes only its user stale', async () => {
+  test('a prompt cell defines pivot-frame.cot/v2 beside the built-in; a stage cell chooses it; both hashes recorded; editing it makes only its user stale', async () => {
     const doc = await variantNotebook('variants');
     await runCellOk(doc, 'video');
     await runCellOk(doc, 'reference');
@@ -98,7 +98,7 @@ suite('#15 editing: prompt variants, template completion, Insert Prompt Cell (lo
     assert.match(errorOf(failed)?.message ?? '', /No prompt cell of this notebook defines the template variant "pivot-frame\.cot\/v9"/);
   });
 
-  test('#15.11 Insert Prompt Cell pre-fills the default text; template names complete in prompt and stage cells; prompt cells wrap; a cell added below a prompt cell is a stage cell', async () => {
+  test('Insert Prompt Cell pre-fills the default text; template names complete in prompt and stage cells; prompt cells wrap; a cell added below a prompt cell is a stage cell', async () => {
     const dir = freshWorkspaceFolder('prompts', 'editing');
     const file = writeNotebookFile(path.join(dir, 'edit.alref'), [{ id: 'pb', yaml: 'stage: pivot-box\nid: pb\ntemplate: \n' }], 'replay');
     const { doc, editor } = await openNotebook(file);

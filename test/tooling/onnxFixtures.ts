@@ -1,6 +1,6 @@
 /**
  * Tiny ONNX stand-ins for the real model files, with EXACTLY the input/output names, dtypes and ranks
- * of the real graphs (MODELS.md) but small spatial sizes, and outputs that depend on the inputs in a
+ * of the real graphs (docs/MODELS.md) but small spatial sizes, and outputs that depend on the inputs in a
  * way a test can check:
  *
  * - SAM 2 video (five graphs): the encoder passes image brightness through as features; the decoder

@@ -1,6 +1,6 @@
 /**
- * Issue #9: rules of the paper and the reference code (AL-Ref-SAM2 @ 28a7ccb) that the pipeline
- * follows by default, each with the setting that switches it (PIPELINE.md "Corrections").
+ * Rules of the paper and the reference code (AL-Ref-SAM2 @ 28a7ccb) that the pipeline
+ * follows by default, each with the setting that switches it (docs/PIPELINE.md "Corrections").
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,7 +34,7 @@ async function videoOf(params: VideoParams, dir: string): Promise<{ data: VideoD
   }
 }
 
-suite('fidelity (#9): Ref-YouTube-VOS sampling counts video frames', () => {
+suite('fidelity: Ref-YouTube-VOS sampling counts video frames', () => {
   let dir: string;
   suiteSetup(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'alref-fid-ytvos-'));
@@ -91,7 +91,7 @@ suite('fidelity (#9): Ref-YouTube-VOS sampling counts video frames', () => {
   });
 });
 
-suite('fidelity (#9): silent-frame filtering', () => {
+suite('fidelity: silent-frame filtering', () => {
   const A = [1, 0, 0];
   const B = [0, 1, 0];
   test('reference code: no filtering for S4 nor for a single target; the cell setting forces it either way', () => {
@@ -116,7 +116,7 @@ suite('fidelity (#9): silent-frame filtering', () => {
   });
 });
 
-suite('fidelity (#9): AVSS class ids', () => {
+suite('fidelity: AVSS class ids', () => {
   const classes = new Map<string, number>([['background', 0], ['accordion', 1], ['dog', 17], ['man', 41], ['woman', 70], ['emergency-car', 22], ['guitar', 28]]);
 
   test('every category maps to its nearest of the classes (never class 0): exact, normalised, synonym, closest', () => {
@@ -167,13 +167,13 @@ suite('fidelity (#9): AVSS class ids', () => {
   });
 });
 
-suite('fidelity (#9): LLM reply length', () => {
+suite('fidelity: LLM reply length', () => {
   test('reference code: no max-tokens limit by default (5-step replies are not cut before the answer)', () => {
     assert.equal(defaultSettings().llm.maxTokens, null);
   });
 });
 
-suite('fidelity (#9): Ref-DAVIS17 multi-object composition', () => {
+suite('fidelity: Ref-DAVIS17 multi-object composition', () => {
   test('reference code: argmax of the objects\' logits with background -1, not "lowest id wins" on binary masks', () => {
     // pixel 0: both objects present, object 2 more sure -> 2 (lowest-id-wins would give 1)
     // pixel 1: only object 1 above -1 (logit -0.5: background in its binary mask) -> 1

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { gridShape, planAvsFrames, planRvosClips, PRESETS, spreadIndices } from '../../../src/pipeline/sampling';
 
-suite('sampling: RVOS clips (PIPELINE.md "Clips (RVOS)")', () => {
+suite('sampling: RVOS clips (docs/PIPELINE.md "Clips (RVOS)")', () => {
   test('clip t covers [t*interval*5, (t+1)*interval*5) sampled every interval', () => {
     const clips = planRvosClips(60, 5, 5);
     assert.deepEqual(clips, [

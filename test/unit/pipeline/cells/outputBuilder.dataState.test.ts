@@ -1,5 +1,5 @@
 /**
- * Issue #15, "Data and state": pure parts of the fixes (failed runs keep earlier outputs, traces are
+ * Data and state: pure parts of the fixes (failed runs keep earlier outputs, traces are
  * closed when a run stops, stale inputs are said at the top of the outputs, prompt changes make
  * results stale, the experiment record's models / prompts / LLM models, unknown kinds keep their id,
  * missing paths are diagnosed before a run).
@@ -37,7 +37,7 @@ function result(cellId: string, kind: StageKind, upstream: string[], data: unkno
   return { kind, cellId, inputHash: `h-${cellId}`, upstream, data, finishedAt: 0 };
 }
 
-suite('#15 data and state: outputs of failed and stopped runs', () => {
+suite('data and state: outputs of failed and stopped runs', () => {
   test('a failed run keeps the previous outputs under its error and a note; a second failure does not stack notes', () => {
     const previous = [md('answer of the last good run'), md('its table')];
     const b = new CellOutputBuilder();
@@ -126,7 +126,7 @@ suite('#15 data and state: outputs of failed and stopped runs', () => {
   });
 });
 
-suite('#15 data and state: prompt changes make results stale', () => {
+suite('data and state: prompt changes make results stale', () => {
   const text = 'Pick the clearest frame of {{frameIds}}.';
   const fromCell = { prompt: { name: 'pivot-frame.cot', source: 'cell', templateHash: sha256(text) } };
   const fromFile = { prompt: { name: 'pivot-frame.cot', source: 'file', templateHash: 'abc' } };
@@ -160,7 +160,7 @@ suite('#15 data and state: prompt changes make results stale', () => {
   });
 });
 
-suite('#15 data and state: an upstream cell edited since it ran', () => {
+suite('data and state: an upstream cell edited since it ran', () => {
   test('with the current requests given, a cell computed from an edited (not re-run) cell is stale', () => {
     const s = new NotebookSession();
     const pbReq = { kind: 'pivot-box' as const, cellId: 'pb', params: { boxThreshold: 0.3 }, uses: {} };
@@ -174,7 +174,7 @@ suite('#15 data and state: an upstream cell edited since it ran', () => {
   });
 });
 
-suite('#15 data and state: the experiment record', () => {
+suite('data and state: the experiment record', () => {
   let dir: string;
   setup(() => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'alref-record-'));
@@ -216,7 +216,7 @@ suite('#15 data and state: the experiment record', () => {
   });
 });
 
-suite('#15 editing: unknown kinds keep their id; missing paths are diagnosed before a run', () => {
+suite('editing: unknown kinds keep their id; missing paths are diagnosed before a run', () => {
   test('a cell of unknown (or missing) kind keeps the id it declares', () => {
     const r = parseStageCell('stage: pivot-fram\nid: pf\n', { cellId: 'cell-7', cellIndex: 7 });
     assert.ok(!r.ok);

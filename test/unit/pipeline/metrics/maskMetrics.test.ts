@@ -20,7 +20,7 @@ function box(w: number, h: number, y0: number, y1: number, x0: number, x1: numbe
   return m;
 }
 
-/** Straightforward F: boundary per METRICS.md, match by explicit distance check against every boundary pixel. */
+/** Straightforward F: boundary per docs/METRICS.md, match by explicit distance check against every boundary pixel. */
 function naiveF(pred: Uint8Array, gt: Uint8Array, w: number, h: number): number {
   const r = boundPix(w, h);
   const bmap = (m: Uint8Array): Array<[number, number]> => {

@@ -327,7 +327,7 @@ suite('lbru stage: audio tags + frame grid -> sounding objects (01_dog.mp4, fixt
     assert.deepEqual((kept.value.data as LbruData).targets.map((t) => t.category), ['kazoo']);
   });
 
-  test("BEATs label_dict (PIPELINE.md): outputs are named through the checkpoint's own index -> label map, not the CSV order", async () => {
+  test("BEATs label_dict (docs/PIPELINE.md): outputs are named through the checkpoint's own index -> label map, not the CSV order", async () => {
     // a BEATs export whose outputs 74 (Dog) and 75 (Bark) are, in its label_dict, Cat (81) and Purr (82)
     const mids = csvMids();
     const dict = Object.fromEntries(mids.map((mid, i) => [String(i), mid]));

@@ -1,5 +1,5 @@
 /**
- * Issue #9, pivot-box rules of the paper / reference code (PIPELINE.md "Corrections"), on the DAVIS
+ * Pivot-box rules of the paper / reference code (docs/PIPELINE.md "Corrections"), on the DAVIS
  * car-shadow frames with a local OpenAI-compatible server.
  */
 import assert from 'node:assert/strict';
@@ -20,7 +20,7 @@ import { davisVideo } from '../../../tooling/davisVideo';
 const KEY = 'sk-local-fidelity-key';
 const BOXES = [[300, 150, 700, 420], [100, 60, 260, 200], [320, 250, 520, 420]];
 
-suite('fidelity (#9): pivot-box rules', () => {
+suite('fidelity: pivot-box rules', () => {
   let server: OpenAiTestServer;
   let tmp: string;
   let video: VideoData;

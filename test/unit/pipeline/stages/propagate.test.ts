@@ -157,7 +157,7 @@ suite('stages/propagate: pivot boxes -> SAM 2 masks through real onnxruntime fix
     }
   });
 
-  test('issue #9 item 4: a fixed-length memory graph that cannot hold every prompted frame + 6 recent memories says so in the output', async () => {
+  test('a fixed-length memory graph that cannot hold every prompted frame + 6 recent memories says so in the output', async () => {
     // 8 prompted frames (one per clip): the fixture graph's memory holds 7 frames
     const frames = [0, 3, 6, 9, 12, 15, 18, 21];
     const boxes: PivotBoxData = { objects: [{ objectId: 1, text: 'the white square', pivots: frames.map((f, k) => pivot(k, f, clip.boxes[f])) }] };

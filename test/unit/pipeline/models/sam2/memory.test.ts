@@ -75,7 +75,7 @@ suite('models/sam2/memory: which frames and pointers enter memory', () => {
     assert.deepEqual(selectClosestCondFrames(50, [0, 10], 5), { selected: [0, 10], unselected: [] });
   });
 
-  test('issue #9 item 4, fixed-length graph: the 6 recent memories stay; the remaining slots go to the conditioning frames closest in time', () => {
+  test('fixed-length graph: the 6 recent memories stay; the remaining slots go to the conditioning frames closest in time', () => {
     const s = selectMemory({ frameIndex: 30, reverse: false, numFrames: 100, condFrames: [5, 20], tracked: new Set(range(21, 29)), memoryCapacity: 7, pointerCapacity: 16 });
     // the official predictor would attend to 5, 20 and 24..29 (8 memories): 5 is the farthest, it goes
     assert.deepEqual(mem(s), [[20, 6], [24, 5], [25, 4], [26, 3], [27, 2], [28, 1], [29, 0]]);
@@ -94,7 +94,7 @@ suite('models/sam2/memory: which frames and pointers enter memory', () => {
     assert.deepEqual(t.dropped, { memories: 0, pointers: 1 });
   });
 
-  test('issue #9 item 10: unsigned pointer distances (SAM 2.0) are |i - t|; with only past pointers they equal the signed ones', () => {
+  test('unsigned pointer distances (SAM 2.0) are |i - t|; with only past pointers they equal the signed ones', () => {
     const q = { frameIndex: 8, reverse: true, numFrames: 20, condFrames: [10], tracked: new Set([9]) };
     assert.deepEqual(ptr(selectMemory({ ...q, signedPointerDistances: false })), ptr(selectMemory(q)));
     assert.deepEqual(ptr(selectMemory({ ...q, signedPointerDistances: false })), [[10, 2], [9, 1]]);

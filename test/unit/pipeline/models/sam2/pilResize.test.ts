@@ -15,7 +15,7 @@ interface PilCase {
 suite('models/sam2/pilResize: Pillow\'s default resize, the official SAM 2 frame loader\'s pre-processing', () => {
   const doc = JSON.parse(readFileSync(path.join(__dirname, '..', '..', '..', '..', 'fixtures', 'sam2-golden', 'pillow-resize.json'), 'utf8')) as { cases: PilCase[] };
 
-  test('issue #9 item 12: bit-exact against stored Pillow outputs (enlarging, reducing, mixed, identity axis)', () => {
+  test('bit-exact against stored Pillow outputs (enlarging, reducing, mixed, identity axis)', () => {
     assert.ok(doc.cases.length >= 4);
     for (const c of doc.cases) {
       const src = new Uint8Array(Buffer.from(c.src, 'base64'));

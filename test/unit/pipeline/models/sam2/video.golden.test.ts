@@ -1,5 +1,5 @@
 /**
- * SAM 2 golden tests (issue #9): the TypeScript host loop on real onnxruntime sessions of the micro
+ * SAM 2 golden tests (docs/MODELS.md): the TypeScript host loop on real onnxruntime sessions of the micro
  * random-weight SAM 2.1 export must reproduce what the OFFICIAL SAM2VideoPredictor returned for the
  * same weights, clips and prompts (test/fixtures/sam2-golden, written by tools/sam2-export/make_golden.py;
  * no Python here). Per frame: the same processing order, object scores and low-res logits within 1e-4,
@@ -100,13 +100,13 @@ suite('models/sam2: golden tests against the official SAM 2 video predictor (mic
     compare(c, (await runCase(c)).results);
   });
 
-  test('issue #9 item 13: three prompted frames with an explicit start in the middle (forward, then backward from it)', async () => {
+  test('three prompted frames with an explicit start in the middle (forward, then backward from it)', async () => {
     const c = await readCase('three-prompts-mid-start');
     assert.equal(c.prompts.length, 3);
     compare(c, (await runCase(c)).results);
   });
 
-  test('issue #9 item 13: without a start frame, tracking starts at the earliest prompted frame', async () => {
+  test('without a start frame, tracking starts at the earliest prompted frame', async () => {
     // same case, prompts given out of order and no start: the official predictor starts at frame 1
     const c = await readCase('three-prompts-mid-start');
     const localDir = await goldenModels(tmp, null);
@@ -132,13 +132,13 @@ suite('models/sam2: golden tests against the official SAM 2 video predictor (mic
     compare(c, (await runCase(c)).results);
   });
 
-  test('issue #9 item 11: hole filling on; the prompted frame\'s memory comes from its hole-filled low-res logits', async () => {
+  test('hole filling on; the prompted frame\'s memory comes from its hole-filled low-res logits', async () => {
     const c = await readCase('fill-holes');
     assert.equal(c.fillHoleArea, 8);
     compare(c, (await runCase(c)).results);
   });
 
-  test('issue #9 item 12: a non-square source (176x96), resized to the model size as Pillow does', async () => {
+  test('a non-square source (176x96), resized to the model size as Pillow does', async () => {
     const c = await readCase('non-square');
     assert.notEqual(c.width, c.height);
     compare(c, (await runCase(c)).results);
@@ -151,7 +151,7 @@ suite('models/sam2: golden tests against the official SAM 2 video predictor (mic
     assert.deepEqual(tracker.capped, { frames: 0, memories: 0, pointers: 0 });
   });
 
-  test('issue #9 item 4: a fixed-length export caps the memory of three prompted frames, keeps the recent ones, and counts what it left out', async () => {
+  test('a fixed-length export caps the memory of three prompted frames, keeps the recent ones, and counts what it left out', async () => {
     // prompts on frames 0, 2 and 9, start 9: tracking back to frame 3, the official predictor attends to
     // the 3 prompted frames + 5 recent ones (4..8) = 8 memories, one more than the graph's 7 slots
     const base = await readCase('three-prompts-mid-start');
@@ -194,7 +194,7 @@ suite('models/sam2: golden tests against the official SAM 2 video predictor (mic
     assert.ok(t.peakHeldFeatures <= 1 + 16, `held ${t.peakHeldFeatures}`);
   });
 
-  test('issue #9 item 10: pointer_time_encoding false (SAM 2.0 export) sends pointers without temporal positions; a bad flag is a clear error', async () => {
+  test('pointer_time_encoding false (SAM 2.0 export) sends pointers without temporal positions; a bad flag is a clear error', async () => {
     const c = await readCase('one-box');
     const localDir = await goldenModels(path.join(tmp, 'sam2.0-flags'), null);
     const constantsFile = path.join(localDir, MODEL_ID, 'constants.json');

@@ -21,7 +21,8 @@ import { NotebookSession } from '../../../../src/pipeline/session';
 import { defaultSettings } from '../../../../src/pipeline/settings';
 import { templateParam } from '../../../../src/pipeline/stages/shared';
 import { OpenAiTestServer } from '../../../tooling/openaiServer';
-import { DAVIS_FRAMES, RESOURCES } from '../../llm/fixtures';
+import { DAVIS_FRAMES } from '../../../tooling/davisVideo';
+import { RESOURCES } from '../../../tooling/stageContext';
 
 const V2 = 'V2 MARKER: among frames {{frameIds}}, where is "{{expression}}" clearest? Answer [id].';
 
