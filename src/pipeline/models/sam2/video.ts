@@ -138,6 +138,34 @@ interface MemoryBank {
   slots: Array<{ tokens?: Float32Array; pos?: Float32Array; tposRow: number }>;
 }
 
+/**
+ * Channel-major features `[C, hw]` to tokens `[hw, C]` (the `[1,C,h,w] -> [h*w,1,C]` layout of
+ * memory_attention), moved as 32-bit patterns so every value, NaN payloads included, is kept.
+ *
+ * @example
+ * const tokens = featuresToTokens(feats2, 256, 64 * 64); // 4096 x 256
+ */
+export function featuresToTokens(features: Float32Array, c: number, hw: number): Float32Array {
+  const src = new Uint32Array(features.buffer, features.byteOffset, c * hw);
+  const out = new Uint32Array(hw * c);
+  for (let ch = 0; ch < c; ch++) {
+    for (let p = 0, i = ch * hw, o = ch; p < hw; p++, i++, o += c) {
+      out[o] = src[i];
+    }
+  }
+  return new Float32Array(out.buffer);
+}
+
+/** Whether two arrays hold the same 32-bit patterns. */
+export function sameBits(a: Uint32Array, b: Uint32Array): boolean {
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
 /** `dst[at + r*dim + j] = pos[r*dim + j] + tpos[j]` in float32, for `rows` rows. */
 function addRows(dst: Float32Array, at: number, pos: Float32Array, tpos: Float32Array, rows: number, dim: number): void {
   for (let r = 0, o = at, i = 0; r < rows; r++) {
@@ -367,16 +395,26 @@ export class Sam2VideoTracker {
   /** [1,C,h,w] -> [h*w,1,C] (tokens in row-major spatial order). */
   private _toTokens(t: Tensor): Tensor {
     const [, c, h, w] = t.dims;
-    const src = toF32(t);
-    const hw = h * w;
-    const out = new Float32Array(hw * c);
-    for (let ch = 0; ch < c; ch++) {
-      const base = ch * hw;
-      for (let p = 0; p < hw; p++) {
-        out[p * c + ch] = src[base + p];
-      }
+    return new this._ort.Tensor('float32', featuresToTokens(toF32(t), c, h * w), [h * w, 1, c]);
+  }
+
+  /**
+   * The position embedding as tokens. The encoder's position embedding depends on the image size
+   * only, so it is usually the same every frame: when its bits equal the previous frame's, that
+   * frame's tokens are reused (a compare, no transpose); otherwise they are made afresh.
+   */
+  private _posTokens(t: Tensor): Tensor {
+    const f = toF32(t);
+    const bits = new Uint32Array(f.buffer, f.byteOffset, f.length);
+    const dims = t.dims.join('x');
+    const last = this._lastPos;
+    if (last && last.dims === dims && (last.bits === bits || sameBits(last.bits, bits))) {
+      last.bits = bits;
+      return last.tensor;
     }
-    return new this._ort.Tensor('float32', out, [hw, 1, c]);
+    const tensor = this._toTokens(t);
+    this._lastPos = { bits, dims, tensor };
+    return tensor;
   }
 
   /**
@@ -652,7 +690,8 @@ export class Sam2VideoTracker {
     const low = dec.low_res_mask;
     const [lh, lw] = [low.dims[2], low.dims[3]];
     // the predictor stores (and shows) the low-res logits after hole filling
-    const logits = fillHoles(Float32Array.from(toF32(low)), lw, lh, o.fillHoleArea ?? 8);
+    // in place: the decoder's output buffer is this run's own and is read nowhere else
+    const logits = fillHoles(toF32(low), lw, lh, o.fillHoleArea ?? 8);
     let memMask = dec.high_res_mask;
     if (conditioning) {
       // a prompted frame's memory is encoded (propagate_in_video_preflight) from its stored low-res
@@ -679,7 +718,7 @@ export class Sam2VideoTracker {
   private _tokens(enc: FrameFeatures): { features: Tensor; pos: Tensor; hw: number } {
     enc.tokens ??= {
       features: this._toTokens(enc.out.feats2),
-      pos: this._toTokens(enc.out.vision_pos_embed),
+      pos: this._posTokens(enc.out.vision_pos_embed),
       hw: enc.out.feats2.dims[2] * enc.out.feats2.dims[3],
     };
     return enc.tokens;
@@ -688,6 +727,7 @@ export class Sam2VideoTracker {
   private _held = 0;
   private _pixels?: Float32Array;
   private _bank?: MemoryBank;
+  private _lastPos?: { bits: Uint32Array; dims: string; tensor: Tensor };
   private _runs: ObjectRun[] = [];
   private _features?: FeatureStore<FrameFeatures>;
 
