@@ -101,8 +101,30 @@ function horizontalPass(src: Uint8Array, width: number, yFirst: number, yLast: n
       let r = HALF;
       let g = HALF;
       let b = HALF;
+      const p0 = inRow + first[x] * 3;
+      if (n <= 6) {
+        // up to six taps (enlarging, or reducing by up to 1.5), unrolled; a missing tap reads the first pixel with weight 0
+        const w0 = weights[wb];
+        const w1 = n > 1 ? weights[wb + 1] : 0;
+        const w2 = n > 2 ? weights[wb + 2] : 0;
+        const w3 = n > 3 ? weights[wb + 3] : 0;
+        const w4 = n > 4 ? weights[wb + 4] : 0;
+        const w5 = n > 5 ? weights[wb + 5] : 0;
+        const p1 = n > 1 ? p0 + 3 : p0;
+        const p2 = n > 2 ? p0 + 6 : p0;
+        const p3 = n > 3 ? p0 + 9 : p0;
+        const p4 = n > 4 ? p0 + 12 : p0;
+        const p5 = n > 5 ? p0 + 15 : p0;
+        r = (r + Math.imul(src[p0], w0) + Math.imul(src[p1], w1) + Math.imul(src[p2], w2) + Math.imul(src[p3], w3) + Math.imul(src[p4], w4) + Math.imul(src[p5], w5)) | 0;
+        g = (g + Math.imul(src[p0 + 1], w0) + Math.imul(src[p1 + 1], w1) + Math.imul(src[p2 + 1], w2) + Math.imul(src[p3 + 1], w3) + Math.imul(src[p4 + 1], w4) + Math.imul(src[p5 + 1], w5)) | 0;
+        b = (b + Math.imul(src[p0 + 2], w0) + Math.imul(src[p1 + 2], w1) + Math.imul(src[p2 + 2], w2) + Math.imul(src[p3 + 2], w3) + Math.imul(src[p4 + 2], w4) + Math.imul(src[p5 + 2], w5)) | 0;
+        tmp[q++] = r >= MAX ? 255 : r <= 0 ? 0 : r >> PRECISION_BITS;
+        tmp[q++] = g >= MAX ? 255 : g <= 0 ? 0 : g >> PRECISION_BITS;
+        tmp[q++] = b >= MAX ? 255 : b <= 0 ? 0 : b >> PRECISION_BITS;
+        continue;
+      }
       // int32 arithmetic: Pillow's 22 fractional bits keep every partial sum below 2^31
-      for (let k = 0, p = inRow + first[x] * 3; k < n; k++, p += 3) {
+      for (let k = 0, p = p0; k < n; k++, p += 3) {
         const wk = weights[wb + k];
         r = (r + Math.imul(src[p], wk)) | 0;
         g = (g + Math.imul(src[p + 1], wk)) | 0;
@@ -180,20 +202,43 @@ export function pilResizeRgbPlanar(src: Uint8Array, width: number, height: numbe
   const { rows, rowOffset, vc } = resampleRows(src, width, height, outWidth, outHeight);
   const [l0, l1, l2] = luts;
   const stride = outWidth * 3;
-  const same = outHeight === height;
   const { first, count, weights, taps } = vc;
   for (let y = 0; y < outHeight; y++) {
-    const base = same ? y * stride : (first[y] - rowOffset) * stride;
-    const n = same ? 0 : count[y];
-    const wb = y * taps;
     let o = y * outWidth;
-    for (let x = 0, i = base; x < outWidth; x++, o++, i += 3) {
-      if (same) {
+    if (outHeight === height) {
+      for (let x = 0, i = y * stride; x < outWidth; x++, o++, i += 3) {
         dst[o] = l0[rows[i]];
         dst[o + plane] = l1[rows[i + 1]];
         dst[o + 2 * plane] = l2[rows[i + 2]];
-        continue;
       }
+      continue;
+    }
+    const base = (first[y] - rowOffset) * stride;
+    const n = count[y];
+    const wb = y * taps;
+    if (n <= 4) {
+      // enlarging (bicubic: at most four taps), unrolled; a missing tap reads the first row with weight 0
+      const w0 = weights[wb];
+      const w1 = n > 1 ? weights[wb + 1] : 0;
+      const w2 = n > 2 ? weights[wb + 2] : 0;
+      const w3 = n > 3 ? weights[wb + 3] : 0;
+      const d1 = n > 1 ? stride : 0;
+      const d2 = n > 2 ? 2 * stride : 0;
+      const d3 = n > 3 ? 3 * stride : 0;
+      for (let x = 0, i = base; x < outWidth; x++, o++, i += 3) {
+        const i1 = i + d1;
+        const i2 = i + d2;
+        const i3 = i + d3;
+        const r = (HALF + Math.imul(rows[i], w0) + Math.imul(rows[i1], w1) + Math.imul(rows[i2], w2) + Math.imul(rows[i3], w3)) | 0;
+        const g = (HALF + Math.imul(rows[i + 1], w0) + Math.imul(rows[i1 + 1], w1) + Math.imul(rows[i2 + 1], w2) + Math.imul(rows[i3 + 1], w3)) | 0;
+        const b = (HALF + Math.imul(rows[i + 2], w0) + Math.imul(rows[i1 + 2], w1) + Math.imul(rows[i2 + 2], w2) + Math.imul(rows[i3 + 2], w3)) | 0;
+        dst[o] = l0[r >= MAX ? 255 : r <= 0 ? 0 : r >> PRECISION_BITS];
+        dst[o + plane] = l1[g >= MAX ? 255 : g <= 0 ? 0 : g >> PRECISION_BITS];
+        dst[o + 2 * plane] = l2[b >= MAX ? 255 : b <= 0 ? 0 : b >> PRECISION_BITS];
+      }
+      continue;
+    }
+    for (let x = 0, i = base; x < outWidth; x++, o++, i += 3) {
       let r = HALF;
       let g = HALF;
       let b = HALF;
