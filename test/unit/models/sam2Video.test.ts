@@ -263,7 +263,9 @@ suite('models/sam2: video host loop on the five fixture graphs', () => {
     for (const [dw, dh] of [[31, 23], [5, 4], [9, 7]]) {
       const want = [...resizeBilinear(src, w, h, dw, dh)].map((v) => (v > 0 ? 1 : 0));
       assert.deepEqual([...resizeLogitsToMask(src, w, h, dw, dh)], want, `${dw}x${dh}`);
-      assert.ok(want.some((v) => v === 1) && want.some((v) => v === 0));
+      if (dw > w) {
+        assert.ok(want.some((v) => v === 1) && want.some((v) => v === 0), 'the enlarged mask has both classes');
+      }
     }
   });
 
