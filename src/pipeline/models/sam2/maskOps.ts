@@ -60,15 +60,100 @@ export function fillHoles(logits: Float32Array, width: number, height: number, m
   return logits;
 }
 
+/** Source taps and float32 weights of one axis of {@link resizeBilinear}. */
+interface BilinearAxis {
+  i0: Int32Array;
+  i1: Int32Array;
+  l0: Float32Array;
+  l1: Float32Array;
+}
+
+const axes = new Map<string, BilinearAxis>();
+
+/** PyTorch's source index `(dst + 0.5) * in/out - 0.5` (clamped at 0) and weights, cached per size pair. */
+function bilinearAxis(inSize: number, outSize: number): BilinearAxis {
+  const key = `${inSize}>${outSize}`;
+  const hit = axes.get(key);
+  if (hit) {
+    return hit;
+  }
+  const f = Math.fround;
+  const scale = f(inSize / outSize);
+  const ax: BilinearAxis = { i0: new Int32Array(outSize), i1: new Int32Array(outSize), l0: new Float32Array(outSize), l1: new Float32Array(outSize) };
+  for (let d = 0; d < outSize; d++) {
+    let s = f(f(scale * f(d + 0.5)) - 0.5);
+    if (s < 0) {
+      s = 0;
+    }
+    const i = Math.trunc(s);
+    ax.i0[d] = i;
+    ax.i1[d] = i < inSize - 1 ? i + 1 : i;
+    ax.l1[d] = f(s - i);
+    ax.l0[d] = f(1 - ax.l1[d]);
+  }
+  if (axes.size > 64) {
+    axes.clear();
+  }
+  axes.set(key, ax);
+  return ax;
+}
+
+/**
+ * The horizontal half of {@link resizeBilinear} for source row `y` into `out` (dstW values):
+ * `f(f(w0 * a) + f(w1 * b))`, the float32 value PyTorch's kernel forms for each output column.
+ */
+function bilinearRow(src: Float32Array, srcW: number, y: number, ax: BilinearAxis, out: Float32Array): void {
+  const { i0, i1, l0, l1 } = ax;
+  const f = Math.fround;
+  const base = y * srcW;
+  for (let x = 0; x < out.length; x++) {
+    out[x] = f(l0[x] * src[base + i0[x]]) + f(l1[x] * src[base + i1[x]]);
+  }
+}
+
 /**
  * The binary mask at video resolution, row-major 0/1: {@link resizeBilinear} of the logits (as the
- * official predictor upsamples them), then `> 0`. One kernel, so stored logits and masks agree.
+ * official predictor upsamples them), then `> 0`, in one pass without the float image. Each source
+ * row is resized horizontally once; an output row whose two source rows hold no positive logit is
+ * background without computing it (a sum of non-negative weights times values <= 0 is never > 0).
  */
 export function resizeLogitsToMask(src: Float32Array, srcW: number, srcH: number, dstW: number, dstH: number): Uint8Array {
-  const logits = resizeBilinear(src, srcW, srcH, dstW, dstH);
-  const out = new Uint8Array(logits.length);
-  for (let i = 0; i < logits.length; i++) {
-    out[i] = logits[i] > 0 ? 1 : 0;
+  const f = Math.fround;
+  const out = new Uint8Array(dstW * dstH);
+  const ax = bilinearAxis(srcW, dstW);
+  const ay = bilinearAxis(srcH, dstH);
+  const positive = new Uint8Array(srcH);
+  for (let y = 0; y < srcH; y++) {
+    for (let x = y * srcW, end = x + srcW; x < end; x++) {
+      if (src[x] > 0) {
+        positive[y] = 1;
+        break;
+      }
+    }
+  }
+  const rows = new Float32Array(srcH * dstW);
+  const done = new Uint8Array(srcH);
+  const row = (y: number): Float32Array => {
+    const r = rows.subarray(y * dstW, (y + 1) * dstW);
+    if (!done[y]) {
+      bilinearRow(src, srcW, y, ax, r);
+      done[y] = 1;
+    }
+    return r;
+  };
+  for (let y = 0; y < dstH; y++) {
+    const y0 = ay.i0[y];
+    const y1 = ay.i1[y];
+    if (!positive[y0] && !positive[y1]) {
+      continue;
+    }
+    const top = row(y0);
+    const bottom = row(y1);
+    const h0 = ay.l0[y];
+    const h1 = ay.l1[y];
+    for (let x = 0, o = y * dstW; x < dstW; x++, o++) {
+      out[o] = f(f(h0 * top[x]) + f(h1 * bottom[x])) > 0 ? 1 : 0;
+    }
   }
   return out;
 }
@@ -76,45 +161,25 @@ export function resizeLogitsToMask(src: Float32Array, srcW: number, srcH: number
 /**
  * Bilinear resize of a single-channel float image as PyTorch's CPU `interpolate(mode='bilinear',
  * align_corners=False)` computes it in float32 (source index `(dst + 0.5) * in/out - 0.5`, clamped
- * at 0; the upper neighbour clamped at the edge).
+ * at 0; the upper neighbour clamped at the edge). Separable: each source row is resized horizontally
+ * once, then every output row blends two of them (the same float32 operations, in the same order).
  */
 export function resizeBilinear(src: Float32Array, srcW: number, srcH: number, dstW: number, dstH: number): Float32Array {
   const f = Math.fround;
   const out = new Float32Array(dstW * dstH);
-  const axis = (inSize: number, outSize: number) => {
-    const scale = f(inSize / outSize);
-    const i0 = new Int32Array(outSize);
-    const i1 = new Int32Array(outSize);
-    const l0 = new Float32Array(outSize);
-    const l1 = new Float32Array(outSize);
-    for (let d = 0; d < outSize; d++) {
-      let s = f(f(scale * f(d + 0.5)) - 0.5);
-      if (s < 0) {
-        s = 0;
-      }
-      const i = Math.trunc(s);
-      i0[d] = i;
-      i1[d] = i < inSize - 1 ? i + 1 : i;
-      l1[d] = f(s - i);
-      l0[d] = f(1 - l1[d]);
-    }
-    return { i0, i1, l0, l1 };
-  };
-  const ax = axis(srcW, dstW);
-  const ay = axis(srcH, dstH);
+  const ax = bilinearAxis(srcW, dstW);
+  const ay = bilinearAxis(srcH, dstH);
+  const rows = new Float32Array(srcH * dstW);
+  for (let y = 0; y < srcH; y++) {
+    bilinearRow(src, srcW, y, ax, rows.subarray(y * dstW, (y + 1) * dstW));
+  }
   for (let y = 0; y < dstH; y++) {
-    const r0 = ay.i0[y] * srcW;
-    const r1 = ay.i1[y] * srcW;
+    const t = ay.i0[y] * dstW;
+    const b = ay.i1[y] * dstW;
     const h0 = ay.l0[y];
     const h1 = ay.l1[y];
-    for (let x = 0; x < dstW; x++) {
-      const a = ax.i0[x];
-      const b = ax.i1[x];
-      const w0 = ax.l0[x];
-      const w1 = ax.l1[x];
-      const top = f(f(w0 * src[r0 + a]) + f(w1 * src[r0 + b]));
-      const bottom = f(f(w0 * src[r1 + a]) + f(w1 * src[r1 + b]));
-      out[y * dstW + x] = f(f(h0 * top) + f(h1 * bottom));
+    for (let x = 0, o = y * dstW; x < dstW; x++, o++) {
+      out[o] = f(h0 * rows[t + x]) + f(h1 * rows[b + x]);
     }
   }
   return out;

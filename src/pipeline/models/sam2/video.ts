@@ -14,7 +14,7 @@ import type { ModelService } from '../service';
 import { fillHoles, resizeBilinear, resizeLogitsToMask } from './maskOps';
 import { selectMemory } from './memory';
 import { FeatureStore, frameSchedule } from './schedule';
-import { pilResizeRgb } from './pilResize';
+import { pilResizeRgbPlanar } from './pilResize';
 
 const GRAPHS = ['vision_encoder', 'mask_decoder', 'memory_encoder', 'memory_attention', 'pointer_tpos'] as const;
 type GraphKey = (typeof GRAPHS)[number];
@@ -127,6 +127,52 @@ const NORMALISE: Float32Array[] = [0, 1, 2].map((c) => {
 interface FrameMemory {
   tokens: Float32Array;
   pos: Float32Array;
+}
+
+/** Reused memory_attention inputs: per memory slot, whose tokens and position (with which temporal row) it holds. */
+interface MemoryBank {
+  mem: Float32Array;
+  pos: Float32Array;
+  /** Rows per memory slot. */
+  hw: number;
+  slots: Array<{ tokens?: Float32Array; pos?: Float32Array; tposRow: number }>;
+}
+
+/**
+ * Channel-major features `[C, hw]` to tokens `[hw, C]` (the `[1,C,h,w] -> [h*w,1,C]` layout of
+ * memory_attention), moved as 32-bit patterns so every value, NaN payloads included, is kept.
+ *
+ * @example
+ * const tokens = featuresToTokens(feats2, 256, 64 * 64); // 4096 x 256
+ */
+export function featuresToTokens(features: Float32Array, c: number, hw: number): Float32Array {
+  const src = new Uint32Array(features.buffer, features.byteOffset, c * hw);
+  const out = new Uint32Array(hw * c);
+  for (let ch = 0; ch < c; ch++) {
+    for (let p = 0, i = ch * hw, o = ch; p < hw; p++, i++, o += c) {
+      out[o] = src[i];
+    }
+  }
+  return new Float32Array(out.buffer);
+}
+
+/** Whether two arrays hold the same 32-bit patterns. */
+export function sameBits(a: Uint32Array, b: Uint32Array): boolean {
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** `dst[at + r*dim + j] = pos[r*dim + j] + tpos[j]` in float32, for `rows` rows. */
+function addRows(dst: Float32Array, at: number, pos: Float32Array, tpos: Float32Array, rows: number, dim: number): void {
+  for (let r = 0, o = at, i = 0; r < rows; r++) {
+    for (let j = 0; j < dim; j++, o++, i++) {
+      dst[o] = pos[i] + tpos[j];
+    }
+  }
 }
 
 /** Per-object state: memories of frames still needed and all (small) object pointers. */
@@ -302,10 +348,11 @@ export class Sam2VideoTracker {
 
   /**
    * The official frame loader's pre-processing: decode to 8-bit RGB, resize to the encoder size (aspect
-   * NOT kept) with Pillow's default bicubic resize ({@link pilResizeRgb}), then /255 and ImageNet
-   * mean/std in float32, planar RGB.
+   * NOT kept) with Pillow's default bicubic resize, then /255 and ImageNet mean/std in float32, planar
+   * RGB ({@link pilResizeRgbPlanar}: both in one pass). Writes into `out` when given (a buffer reused
+   * across frames), else into a new array.
    */
-  async preprocess(source: string | Uint8Array): Promise<Float32Array> {
+  async preprocess(source: string | Uint8Array, out?: Float32Array): Promise<Float32Array> {
     const { width, height } = this.geometry.imageSize;
     let rgb: Uint8Array;
     let w: number;
@@ -322,17 +369,8 @@ export class Sam2VideoTracker {
     } catch (err) {
       throw new PipelineError(`Cannot read frame ${typeof source === 'string' ? source : '(bytes)'}: ${(err as Error).message}`, { stage: 'propagate', kind: 'invalid-input', file: typeof source === 'string' ? source : undefined, cause: err });
     }
-    const data = pilResizeRgb(rgb, w, h, width, height);
-    const plane = width * height;
-    const out = new Float32Array(3 * plane);
-    for (let c = 0; c < 3; c++) {
-      const lut = NORMALISE[c];
-      const base = c * plane;
-      for (let p = 0, q = c; p < plane; p++, q += 3) {
-        out[base + p] = lut[data[q]];
-      }
-    }
-    return out;
+    // resize and normalisation in one pass, straight into the planar tensor
+    return pilResizeRgbPlanar(rgb, w, h, width, height, NORMALISE, out);
   }
 
   /** Every graph call goes through {@link runGraph} (checks the feeds, names the graph in errors). */
@@ -357,22 +395,34 @@ export class Sam2VideoTracker {
   /** [1,C,h,w] -> [h*w,1,C] (tokens in row-major spatial order). */
   private _toTokens(t: Tensor): Tensor {
     const [, c, h, w] = t.dims;
-    const src = toF32(t);
-    const hw = h * w;
-    const out = new Float32Array(hw * c);
-    for (let ch = 0; ch < c; ch++) {
-      const base = ch * hw;
-      for (let p = 0; p < hw; p++) {
-        out[p * c + ch] = src[base + p];
-      }
+    return new this._ort.Tensor('float32', featuresToTokens(toF32(t), c, h * w), [h * w, 1, c]);
+  }
+
+  /**
+   * The position embedding as tokens. The encoder's position embedding depends on the image size
+   * only, so it is usually the same every frame: when its bits equal the previous frame's, that
+   * frame's tokens are reused (a compare, no transpose); otherwise they are made afresh.
+   */
+  private _posTokens(t: Tensor): Tensor {
+    const f = toF32(t);
+    const bits = new Uint32Array(f.buffer, f.byteOffset, f.length);
+    const dims = t.dims.join('x');
+    const last = this._lastPos;
+    if (last && last.dims === dims && (last.bits === bits || sameBits(last.bits, bits))) {
+      last.bits = bits;
+      return last.tensor;
     }
-    return new this._ort.Tensor('float32', out, [hw, 1, c]);
+    const tensor = this._toTokens(t);
+    this._lastPos = { bits, dims, tensor };
+    return tensor;
   }
 
   /**
    * Builds the memory bank for a frame: selected memories (position + temporal row), then object
    * pointers split into tokens of the memory width (position from pointer_tpos, repeated per token);
-   * padded with zeros to a fixed-length graph's size (spatial slots first, then pointer slots).
+   * padded with zeros to a fixed-length graph's size (spatial slots first, then pointer slots). The
+   * tensors share buffers the tracker rewrites in place on the next call (no [M,1,memDim] allocation
+   * per frame; a slot that already holds the right memory is not rewritten).
    */
   async assembleMemory(state: ObjectState, frameIndex: number, reverse: boolean, numFrames: number, hw: number): Promise<{ memory: Tensor; memoryPos: Tensor }> {
     const g = this.geometry;
@@ -403,21 +453,30 @@ export class Sam2VideoTracker {
     const spatialRows = fixed !== null ? g.numMaskmem * hw : memories.length * hw;
     const ptrRows = fixed !== null ? fixed - spatialRows : pointers.length * tokensPerPtr;
     const total = spatialRows + ptrRows;
-    const mem = new Float32Array(total * memDim);
-    const pos = new Float32Array(total * memDim);
+    const bank = this._memoryBank(total * memDim, hw);
+    const { mem, pos, slots } = bank;
     let row = 0;
-    for (const m of memories) {
+    for (const [k, m] of memories.entries()) {
       const fm = state.memory.get(m.frameIndex) as FrameMemory;
-      mem.set(fm.tokens, row * memDim);
-      const tpos = g.tposTable[m.tposRow];
-      for (let r = 0; r < hw; r++) {
-        const o = (row + r) * memDim;
-        for (let j = 0; j < memDim; j++) {
-          pos[o + j] = fm.pos[r * memDim + j] + tpos[j];
-        }
+      // a slot that already holds this memory (a prompted frame, every step) is not written again
+      const slot = (slots[k] ??= { tposRow: -1 });
+      if (slot.tokens !== fm.tokens) {
+        mem.set(fm.tokens, row * memDim);
+        slot.tokens = fm.tokens;
+      }
+      if (slot.pos !== fm.pos || slot.tposRow !== m.tposRow) {
+        addRows(pos, row * memDim, fm.pos, g.tposTable[m.tposRow], hw, memDim);
+        slot.pos = fm.pos;
+        slot.tposRow = m.tposRow;
       }
       row += hw;
     }
+    // the rest is zeros: empty memory slots of a fixed-length graph, then the pointer rows
+    for (let k = memories.length; k < slots.length; k++) {
+      slots[k] = { tposRow: -1 };
+    }
+    mem.fill(0, row * memDim);
+    pos.fill(0, row * memDim);
     row = spatialRows;
     // SAM 2.1: each pointer's temporal position from pointer_tpos; SAM 2.0: none (zeros)
     let ptrPos: { data: Float32Array; dim: number } | undefined;
@@ -439,6 +498,17 @@ export class Sam2VideoTracker {
       row += tokensPerPtr;
     });
     return { memory: new this._ort.Tensor('float32', mem, [total, 1, memDim]), memoryPos: new this._ort.Tensor('float32', pos, [total, 1, memDim]) };
+  }
+
+  /**
+   * The memory and position buffers of {@link assembleMemory}, allocated once per length and reused
+   * (rewritten in place) from frame to frame, with what each memory slot holds.
+   */
+  private _memoryBank(length: number, hw: number): MemoryBank {
+    if (this._bank?.mem.length !== length || this._bank.hw !== hw) {
+      this._bank = { mem: new Float32Array(length), pos: new Float32Array(length), hw, slots: [] };
+    }
+    return this._bank;
   }
 
   /**
@@ -538,8 +608,9 @@ export class Sam2VideoTracker {
    */
   private async _encode(o: Sam2VideoOptions, frame: number): Promise<Record<string, Tensor>> {
     const S = this.geometry.imageSize;
-    const pixels = await this.preprocess(await o.frameSource(frame));
-    return this._run('vision_encoder', { pixel_values: new this._ort.Tensor('float32', pixels, [1, 3, S.height, S.width]) });
+    // one input buffer for every frame: the graph has read it when the run resolves
+    this._pixels = await this.preprocess(await o.frameSource(frame), this._pixels);
+    return this._run('vision_encoder', { pixel_values: new this._ort.Tensor('float32', this._pixels, [1, 3, S.height, S.width]) });
   }
 
   /**
@@ -619,7 +690,8 @@ export class Sam2VideoTracker {
     const low = dec.low_res_mask;
     const [lh, lw] = [low.dims[2], low.dims[3]];
     // the predictor stores (and shows) the low-res logits after hole filling
-    const logits = fillHoles(Float32Array.from(toF32(low)), lw, lh, o.fillHoleArea ?? 8);
+    // in place: the decoder's output buffer is this run's own and is read nowhere else
+    const logits = fillHoles(toF32(low), lw, lh, o.fillHoleArea ?? 8);
     let memMask = dec.high_res_mask;
     if (conditioning) {
       // a prompted frame's memory is encoded (propagate_in_video_preflight) from its stored low-res
@@ -646,13 +718,16 @@ export class Sam2VideoTracker {
   private _tokens(enc: FrameFeatures): { features: Tensor; pos: Tensor; hw: number } {
     enc.tokens ??= {
       features: this._toTokens(enc.out.feats2),
-      pos: this._toTokens(enc.out.vision_pos_embed),
+      pos: this._posTokens(enc.out.vision_pos_embed),
       hw: enc.out.feats2.dims[2] * enc.out.feats2.dims[3],
     };
     return enc.tokens;
   }
 
   private _held = 0;
+  private _pixels?: Float32Array;
+  private _bank?: MemoryBank;
+  private _lastPos?: { bits: Uint32Array; dims: string; tensor: Tensor };
   private _runs: ObjectRun[] = [];
   private _features?: FeatureStore<FrameFeatures>;
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { axisCoefficients, pilResizeRgb } from '../../../../../src/pipeline/models/sam2/pilResize';
+import { axisCoefficients, pilResizeRgb, pilResizeRgbPlanar } from '../../../../../src/pipeline/models/sam2/pilResize';
 
 interface PilCase {
   width: number;
@@ -28,6 +28,34 @@ suite('models/sam2/pilResize: Pillow\'s default resize, the official SAM 2 frame
       }
       assert.equal(differ, 0, `${c.width}x${c.height} -> ${c.outWidth}x${c.outHeight}: ${differ} of ${got.length} values differ from Pillow`);
     }
+  });
+
+  test('the fused planar pass gives each channel\'s table value of the Pillow bytes, into a reused buffer', () => {
+    const luts = [0, 1, 2].map((c) => Float32Array.from({ length: 256 }, (_, v) => (v - 100 - c) / 57));
+    let reused: Float32Array | undefined;
+    for (const c of doc.cases) {
+      const src = new Uint8Array(Buffer.from(c.src, 'base64'));
+      const want = new Uint8Array(Buffer.from(c.pillow, 'base64'));
+      const plane = c.outWidth * c.outHeight;
+      if (!reused || reused.length < 3 * plane) {
+        reused = new Float32Array(3 * plane);
+      }
+      const got = pilResizeRgbPlanar(src, c.width, c.height, c.outWidth, c.outHeight, luts, reused);
+      assert.equal(got, reused);
+      for (let p = 0; p < plane; p++) {
+        for (let ch = 0; ch < 3; ch++) {
+          assert.equal(got[ch * plane + p], luts[ch][want[3 * p + ch]], `${c.width}x${c.height} -> ${c.outWidth}x${c.outHeight}, pixel ${p}, channel ${ch}`);
+        }
+      }
+    }
+    // an axis of the same size (one pass or none), against the 8-bit resize
+    const src = Uint8Array.from({ length: 10 * 6 * 3 }, (_, k) => (k * 97) % 256);
+    for (const [ow, oh] of [[7, 6], [10, 9], [10, 6]]) {
+      const bytes = pilResizeRgb(src, 10, 6, ow, oh);
+      const planar = pilResizeRgbPlanar(src, 10, 6, ow, oh, luts);
+      assert.deepEqual([...planar], [0, 1, 2].flatMap((ch) => Array.from({ length: ow * oh }, (_, p) => luts[ch][bytes[3 * p + ch]])), `10x6 -> ${ow}x${oh}`);
+    }
+    assert.throws(() => pilResizeRgbPlanar(new Uint8Array(12), 2, 2, 4, 4, luts, new Float32Array(10)), /output of 10 values/);
   });
 
   test('coefficients are fixed-point, sum to one, and are cached per size pair', () => {

@@ -7,8 +7,8 @@ import { PipelineError } from '../../../../../src/pipeline/errors';
 import { defaultSettings } from '../../../../../src/pipeline/settings';
 import { observeGraphRuns, SessionRuntime } from '../../../../../src/pipeline/models/runtime';
 import { createModelService } from '../../../../../src/pipeline/models/service';
-import { fillHoles, resizeLogitsToMask } from '../../../../../src/pipeline/models/sam2/maskOps';
-import { findTemporalTable, Sam2VideoTracker, type Sam2FrameResult } from '../../../../../src/pipeline/models/sam2/video';
+import { fillHoles, resizeBilinear, resizeLogitsToMask } from '../../../../../src/pipeline/models/sam2/maskOps';
+import { featuresToTokens, findTemporalTable, Sam2VideoTracker, type Sam2FrameResult } from '../../../../../src/pipeline/models/sam2/video';
 import { writeModelFixtures } from '../../../../tooling/onnxFixtures';
 import { maskBoxIou, writeMovingSquare, type SquareClip } from '../../../../tooling/movingSquare';
 
@@ -250,6 +250,37 @@ suite('models/sam2: video host loop on the five fixture graphs', () => {
     const src = Float32Array.from([10, -10, 10, -10]);
     const m = resizeLogitsToMask(src, 2, 2, 4, 2);
     assert.deepEqual([...m], [1, 1, 0, 0, 1, 1, 0, 0]);
+  });
+
+  test('the mask is the bilinear logits > 0, background rows skipped included (NaN, -0, all-negative rows)', () => {
+    const w = 9;
+    const h = 7;
+    const src = new Float32Array(w * h).fill(-3);
+    src[3 * w + 4] = 2.5;
+    src[3 * w + 5] = 1e-30;
+    src[0] = NaN;
+    src[6 * w + 8] = -0;
+    for (const [dw, dh] of [[31, 23], [5, 4], [9, 7]]) {
+      const want = [...resizeBilinear(src, w, h, dw, dh)].map((v) => (v > 0 ? 1 : 0));
+      assert.deepEqual([...resizeLogitsToMask(src, w, h, dw, dh)], want, `${dw}x${dh}`);
+      if (dw > w) {
+        assert.ok(want.some((v) => v === 1) && want.some((v) => v === 0), 'the enlarged mask has both classes');
+      }
+    }
+  });
+
+  test('features to tokens: [C, h*w] channel-major becomes [h*w, C], every bit kept', () => {
+    const c = 3;
+    const hw = 4;
+    const f = Float32Array.from({ length: c * hw }, (_, k) => k);
+    f[5] = NaN;
+    f[6] = -0;
+    const t = featuresToTokens(f, c, hw);
+    for (let ch = 0; ch < c; ch++) {
+      for (let p = 0; p < hw; p++) {
+        assert.ok(Object.is(t[p * c + ch], f[ch * hw + p]), `token ${p} channel ${ch}`);
+      }
+    }
   });
 
   test('temporal table found by name in nested constants', () => {
