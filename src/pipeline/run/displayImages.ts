@@ -14,7 +14,10 @@ import { putArtifact } from './runFolder';
 export const DISPLAY_MAX_WIDTH = 1024;
 /** Display images fit inside this height (pixels): a 16:9 frame shows at 640 x 360. */
 export const DISPLAY_MAX_HEIGHT = 360;
-/** JPEG quality of a display image re-encoded from a larger JPEG (mozjpeg encoder: about 20 % smaller than libjpeg at the same quality). */
+/**
+ * JPEG quality of a display image re-encoded from a larger JPEG (libjpeg: sharp's mozjpeg option
+ * saves about 20 % but takes about 7 times as long, see bench/pivotBox.ts).
+ */
 export const DISPLAY_JPEG_QUALITY = 80;
 
 /** The display size of a `width` x `height` image: itself when it fits, else scaled down to fit (aspect kept). */
@@ -40,7 +43,7 @@ export async function displayImage(event: ImageEvent, runDir: string): Promise<I
   const ext = event.mime === 'image/png' ? '.png' : '.jpg';
   const stored = await putArtifact(runDir, event.data, ext);
   const resized = sharp(event.data).resize(size.width, size.height, { fit: 'fill' });
-  const data = new Uint8Array(await (event.mime === 'image/png' ? resized.png() : resized.jpeg({ quality: DISPLAY_JPEG_QUALITY, mozjpeg: true })).toBuffer());
+  const data = new Uint8Array(await (event.mime === 'image/png' ? resized.png() : resized.jpeg({ quality: DISPLAY_JPEG_QUALITY })).toBuffer());
   const full: FullImagePayload = { ref: stored.ref, sha256: stored.sha256, mime: event.mime, width, height };
   return { ...event, data, full };
 }
