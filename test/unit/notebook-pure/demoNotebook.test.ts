@@ -13,6 +13,7 @@ import type { TempDir } from '../../tooling/media';
 const DEMO_BOUND_BYTES = 3 * 1024 * 1024;
 
 const ROOT = path.resolve(__dirname, '../../..');
+const MIME_IS_BINARY_RENDERER = (mime: string): boolean => mime.startsWith('application/vnd.alref.') && !mime.endsWith('+json');
 const dec = new TextDecoder();
 
 /** Width and height of JPEG or PNG bytes, read from the header. */
@@ -101,6 +102,10 @@ suite('examples/demo.alref executed (replay)', () => {
     assert.equal(clips, 11);
     const groups = kinds.filter((k) => k !== 'prompt' && k !== 'other').join(',');
     assert.equal(groups, Array(clips).fill('header,sent,trace,choice').join(','));
+    // Its stored size: before display-size images and grouping, 51 outputs holding 5.0 MB of image bytes.
+    // (A renderer item holding the same image bytes as its image/* fallback is stored once.)
+    const bytes = box.outputs.reduce((n, o) => n + o.items.filter((i) => !MIME_IS_BINARY_RENDERER(i.mime)).reduce((m, i) => m + i.data.byteLength, 0), 0);
+    assert.ok(bytes < 1.5 * 1024 * 1024, `pivot-box outputs hold ${bytes} bytes`);
     assert.ok(existsSync(path.join(runDir, 'artifacts')));
   });
 });
