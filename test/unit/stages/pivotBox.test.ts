@@ -96,7 +96,7 @@ suite('pivot-box stage on the DAVIS car-shadow frames', () => {
     assert.equal(sentPayload.chosen, null);
     assert.deepEqual(sentPayload.boxes[1].box, { x0: 100 + Math.floor(left), y0: 60, x1: 260 + Math.floor(left), y1: 200 });
     // One group per clip: its header, the image sent, the trace, the choice; the prompt printed once above.
-    const order = events.filter((e) => e.type !== 'progress').map((e) => (e.type === 'markdown' ? (e.text.startsWith('**Prompt**') ? 'prompt' : 'header') : e.type));
+    const order: string[] = events.filter((e) => e.type !== 'progress').map((e) => (e.type === 'markdown' ? (e.text.startsWith('**Prompt**') ? 'prompt' : 'header') : e.type));
     const firstOf = (t: string): number => order.indexOf(t);
     assert.ok(firstOf('prompt') < firstOf('header') && firstOf('header') < firstOf('image') && firstOf('image') < firstOf('trace') && order.lastIndexOf('trace') < order.lastIndexOf('image'), order.join(','));
     const final = events.find((e): e is TraceEvent => e.type === 'trace' && e.final !== undefined);
