@@ -197,7 +197,7 @@ suite('Pipeline end to end in the extension host (local LLM server, fixture mode
       {
         id: 'pivot-box',
         yaml: candidates
-          // Clip 0's pivot is frame 6 (id 3 of 0,3,6,9,12), clip 1's frame 21 (id 3 of 15,18,21).
+          // Clip 1's pivot is frame 6 (id 3 of 0,3,6,9,12), clip 2's frame 21 (id 3 of 15,18,21).
           ? `stage: pivot-box\nid: pivot-box\ncandidates:\n${[[6, 1], [21, 2]].map(([f, c]) => {
             const b = clip.boxes[f];
             return `  - { box: [${b.x0}, ${b.y0}, ${b.x1}, ${b.y1}], clip: ${c} }\n  - { box: [0, 0, 20, 20], clip: ${c} }\n`;
