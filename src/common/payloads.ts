@@ -58,6 +58,18 @@ export interface ArtifactRefPayload {
   mime?: string;
 }
 
+/**
+ * Output metadata key of an image stored at display size: the {@link FullImagePayload} of its
+ * full-size original in the run folder (a renderer opens it on click through `readArtifact`).
+ */
+export const FULL_IMAGE_METADATA_KEY = 'alrefFullImage';
+
+/** The full-size original of a display-size image: a run-folder artifact and its size in pixels. */
+export interface FullImagePayload extends ArtifactRefPayload {
+  width: number;
+  height: number;
+}
+
 /** One row of the audio timeline image, in pixels of the image. */
 export interface AudioTimelineRowPayload {
   kind: 'waveform' | 'segments' | 'category';
@@ -100,6 +112,11 @@ export interface BoxesPayload {
   /** 0-based index into `boxes` of the chosen box, or null (none, invalid answer). */
   chosen: number | null;
   caption: string;
+  /**
+   * `choice` (default): the pivot frame with the chosen box emphasised; `sent`: the image sent with
+   * the prompt (the painted frame above the clip's grid), shown collapsed under its caption.
+   */
+  view?: 'choice' | 'sent';
   boxes: Array<{
     /** 1-based number written in the badge (and used in the prompt). */
     number: number;

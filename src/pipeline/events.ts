@@ -1,3 +1,5 @@
+import type { FullImagePayload } from '../common/payloads';
+
 /**
  * What a stage tells its listener while it runs. Stages never know who listens: the notebook turns
  * events into cell outputs, the CLI into files, a progress bar and a report.
@@ -52,6 +54,11 @@ export interface ImageEvent {
   data: Uint8Array;
   caption?: string;
   renderer?: { mime: string; payload: unknown };
+  /**
+   * The full-size original in the run folder, when `data` is a display-size copy (set by
+   * run/displayImages.ts as the cell runner stores the image, never by a stage).
+   */
+  full?: FullImagePayload;
 }
 
 export interface TableEvent {

@@ -197,8 +197,8 @@ suite('Pipeline end to end in the extension host (local LLM server, fixture mode
       {
         id: 'pivot-box',
         yaml: candidates
-          // Clip 0's pivot is frame 6 (id 3 of 0,3,6,9,12), clip 1's frame 21 (id 3 of 15,18,21).
-          ? `stage: pivot-box\nid: pivot-box\ncandidates:\n${[[6, 0], [21, 1]].map(([f, c]) => {
+          // Clip 1's pivot is frame 6 (id 3 of 0,3,6,9,12), clip 2's frame 21 (id 3 of 15,18,21).
+          ? `stage: pivot-box\nid: pivot-box\ncandidates:\n${[[6, 1], [21, 2]].map(([f, c]) => {
             const b = clip.boxes[f];
             return `  - { box: [${b.x0}, ${b.y0}, ${b.x1}, ${b.y1}], clip: ${c} }\n  - { box: [0, 0, 20, 20], clip: ${c} }\n`;
           }).join('')}`
@@ -238,7 +238,8 @@ suite('Pipeline end to end in the extension host (local LLM server, fixture mode
       assertImageFallback(output, 'pivot-box boxes');
       return payloadOf<BoxesPayload>(output, item);
     });
-    assert.deepStrictEqual(boxes.map((b) => [b.frameIndex, b.chosen]), [[6, 0], [21, 0]]);
+    // Per clip: the image sent (collapsed view, nothing chosen on it), then the choice.
+    assert.deepStrictEqual(boxes.map((b) => [b.view ?? 'choice', b.frameIndex, b.chosen]), [['sent', 6, null], ['choice', 6, 0], ['sent', 21, null], ['choice', 21, 0]]);
     const llmCalls = server.requests.length - before;
     assert.strictEqual(llmCalls, 4, 'one request per clip for each LLM stage');
     assert.ok(server.requests.slice(before).every((r) => r.headers.authorization === `Bearer ${KEY}` && r.imageCount === 1));
@@ -271,7 +272,7 @@ suite('Pipeline end to end in the extension host (local LLM server, fixture mode
     const pb = await runOk(doc, 'pivot-box');
     assert.strictEqual(server.requests.length - before, 2);
     assert.match(server.requests[before].text, /detector label/, 'the prompt does not list detector boxes');
-    const boxes = itemsOf(pb, MIME.boxes).map(({ output, item }) => payloadOf<BoxesPayload>(output, item));
+    const boxes = itemsOf(pb, MIME.boxes).map(({ output, item }) => payloadOf<BoxesPayload>(output, item)).filter((b) => b.view !== 'sent');
     assert.strictEqual(boxes.length, 2);
     for (const b of boxes) {
       assert.strictEqual(b.chosen, 0);

@@ -1,5 +1,5 @@
 import { OUTPUT_METADATA_KEY, MIME } from '../../common/mime';
-import type { ReasoningTracePayload } from '../../common/payloads';
+import { FULL_IMAGE_METADATA_KEY, type ReasoningTracePayload } from '../../common/payloads';
 import type { StageEvent, TraceEvent } from '../events';
 import type { OutputModel } from '../format/model';
 import { ERROR_MIME, STDERR_MIME, errorItemBytes, isJsonMime } from '../format/nbformatOutputs';
@@ -37,6 +37,12 @@ export function markdownTable(columns: string[], rows: Array<Array<string | numb
   const sep = `| ${columns.map(() => '---').join(' | ')} |`;
   const body = rows.map((r) => `| ${columns.map((_, i) => cellText(r[i] ?? null)).join(' | ')} |`);
   return `${title ? `**${title}**\n\n` : ''}${[head, sep, ...body].join('\n')}\n`;
+}
+
+/** The caption line of an image shown without a renderer, naming its full-size file when it has one. */
+export function imageCaptionMarkdown(caption: string, full?: { ref: string; width: number; height: number }): string {
+  const line = `*${caption.replace(/\*/g, '\\*')}*`;
+  return full ? `${line} · full size (${full.width} x ${full.height}): \`${full.ref}\` in the run folder` : line;
 }
 
 function text(mime: string, value: string): { mime: string; data: Uint8Array } {
@@ -226,11 +232,14 @@ export class CellOutputBuilder {
           }
         }
         items.push({ mime: event.mime, data: event.data });
+        if (event.full) {
+          metadata[FULL_IMAGE_METADATA_KEY] = event.full;
+        }
         if (event.caption !== undefined) {
           metadata.caption = event.caption;
           if (!event.renderer) {
             // Without a renderer, nothing would show the caption: give it its own line above the image.
-            this._set(`${slot}:caption`, { items: [text('text/markdown', `*${event.caption.replace(/\*/g, '\\*')}*`)] });
+            this._set(`${slot}:caption`, { items: [text('text/markdown', imageCaptionMarkdown(event.caption, event.full))] });
           }
         }
         this._set(slot, Object.keys(metadata).length > 0 ? { items, metadata } : { items });

@@ -12,6 +12,7 @@ import { LLM_MODEL_KEYS, collectPromptOverrides, currentRequests, knownCells } f
 import type { OutputListener } from './outputBuilder';
 import { CellOutputBuilder } from './outputBuilder';
 import type { CellDiagnostic } from './parse';
+import { displayImage } from '../run/displayImages';
 import { parsePromptCell, parseStageCell } from './parse';
 
 /** What a cell run needs besides the cell: everything of a {@link StageContext} the host provides. */
@@ -121,12 +122,14 @@ export async function runCell(options: RunCellOptions): Promise<CellRunOutcome> 
     const it = runStage(request, ctx);
     let step = await nextOrAbort(it, signal, request.kind);
     while (!step.done) {
-      options.onEvent?.(step.value);
-      const model = step.value.type === 'trace' ? step.value.final?.usage?.model : undefined;
+      // Images are stored at display size, their originals in the run folder (run/displayImages.ts).
+      const event = step.value.type === 'image' ? await displayImage(step.value, host.runDir) : step.value;
+      options.onEvent?.(event);
+      const model = event.type === 'trace' ? event.final?.usage?.model : undefined;
       if (model) {
         reported.add(model);
       }
-      outputs.apply(step.value);
+      outputs.apply(event);
       step = await nextOrAbort(it, signal, request.kind);
     }
     if (signal.aborted) {

@@ -113,7 +113,7 @@ export function boxesSvg(layouts: BoxLayout[], width: number, height: number, op
     parts.push(
       `<rect x="${x0 + inset}" y="${y0 + inset}" width="${Math.max(0, x1 - x0 - sw)}" height="${Math.max(0, y1 - y0 - sw)}" fill="none" stroke="${l.colour}" stroke-width="${sw}" stroke-opacity="${opacity}"${faded ? ` stroke-dasharray="${sw * 4} ${sw * 3}"` : ''}/>`,
     );
-    const badge = badgeSvg(String(l.number), l.badge.x, l.badge.y, { height: l.badge.height, color: '#ffffff', background: l.colour, border: '#000000' });
+    const badge = badgeSvg(String(l.number), l.badge.x, l.badge.y, { height: l.badge.height, color: '#ffffff', background: l.colour, border: '#000000', shape: 'circle' });
     parts.push(faded ? `<g opacity="${opacity}">${badge.svg}</g>` : badge.svg);
   }
   return svgDocument(width, height, parts.join(''));
@@ -136,39 +136,49 @@ export async function paintBoxes(image: Uint8Array, boxes: Box[], options: Paint
   return { bytes: new Uint8Array(await pipeline.toBuffer()), width, height, layouts };
 }
 
+/** The label of the pivot frame on the image sent: "frame 3", black on white with square corners. */
+export function frameLabelSvg(pivotFrameId: number, frameWidth: number, frameHeight: number, left = 0): { svg: string; width: number; height: number } {
+  const height = Math.max(16, Math.round(Math.min(frameWidth, frameHeight) / 14));
+  // Box badges are coloured discs holding a number; the frame label is a white rectangle holding a
+  // word and a number, so the two cannot be taken for one another.
+  return badgeSvg(`frame ${pivotFrameId}`, left + 6, 6, { height, color: '#000000', background: '#ffffff', border: '#000000', shape: 'square' });
+}
+
 /**
- * The image sent with a pivot-box prompt: the painted pivot frame on top (with a "frame id" badge)
- * and the clip's frame grid below it, scaled to the same width, for temporal context.
+ * The image sent with a pivot-box prompt: the painted pivot frame on top (with a "frame N" label)
+ * and the clip's frame grid below it, scaled to the same width, for temporal context; `frameLeft`
+ * is where the frame starts (pixels from the left, at the top, unscaled). One sharp
+ * pipeline composes it and encodes once (no intermediate PNG: encoding those took most of the time
+ * of a replayed pivot-box run, see bench/pivotBox.ts).
  */
-export async function composePivotImage(paintedFrame: Uint8Array, pivotFrameId: number, grid: Uint8Array | undefined): Promise<{ bytes: Uint8Array; width: number; height: number }> {
+export async function composePivotImage(paintedFrame: Uint8Array, pivotFrameId: number, grid: Uint8Array | undefined): Promise<{ bytes: Uint8Array; width: number; height: number; frameLeft: number }> {
   const fm = await sharp(paintedFrame).metadata();
   const fw = fm.width ?? 0;
   const fh = fm.height ?? 0;
-  const label = badgeSvg(`#${pivotFrameId}`, 6, 6, { height: Math.max(16, Math.round(Math.min(fw, fh) / 14)), color: '#ffffff', background: '#000000', border: '#ffffff' });
-  const labelled = await sharp(paintedFrame)
-    .composite([{ input: Buffer.from(svgDocument(fw, fh, label.svg)), top: 0, left: 0 }])
-    .png()
-    .toBuffer();
   if (!grid) {
-    const bytes = new Uint8Array(await sharp(labelled).jpeg({ quality: 90 }).toBuffer());
-    return { bytes, width: fw, height: fh };
+    const label = frameLabelSvg(pivotFrameId, fw, fh);
+    const bytes = new Uint8Array(await sharp(paintedFrame).composite([{ input: Buffer.from(svgDocument(fw, fh, label.svg)), top: 0, left: 0 }]).jpeg({ quality: 90 }).toBuffer());
+    return { bytes, width: fw, height: fh, frameLeft: 0 };
   }
   const gm = await sharp(grid).metadata();
   const canvasWidth = Math.max(fw, Math.min(gm.width ?? fw, 1600));
   const gridHeight = Math.max(1, Math.round(((gm.height ?? 1) * canvasWidth) / (gm.width ?? canvasWidth)));
-  const gridScaled = await sharp(grid).resize(canvasWidth, gridHeight, { fit: 'fill' }).png().toBuffer();
+  const gridScaled = await sharp(grid).resize(canvasWidth, gridHeight, { fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
   const gap = 8;
   const height = fh + gap + gridHeight;
+  const left = Math.floor((canvasWidth - fw) / 2);
+  const label = frameLabelSvg(pivotFrameId, fw, fh, left);
   const bytes = new Uint8Array(
     await sharp({ create: { width: canvasWidth, height, channels: 3, background: { r: 24, g: 24, b: 24 } } })
       .composite([
-        { input: labelled, top: 0, left: Math.floor((canvasWidth - fw) / 2) },
-        { input: gridScaled, top: fh + gap, left: 0 },
+        { input: Buffer.from(paintedFrame), top: 0, left },
+        { input: Buffer.from(svgDocument(canvasWidth, fh, label.svg)), top: 0, left: 0 },
+        { input: gridScaled.data, raw: { width: gridScaled.info.width, height: gridScaled.info.height, channels: gridScaled.info.channels }, top: fh + gap, left: 0 },
       ])
       .jpeg({ quality: 90 })
       .toBuffer(),
   );
-  return { bytes, width: canvasWidth, height };
+  return { bytes, width: canvasWidth, height, frameLeft: left };
 }
 
 /**

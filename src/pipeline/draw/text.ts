@@ -139,6 +139,11 @@ export interface BadgeStyle {
   background: string;
   /** Optional border colour. */
   border?: string;
+  /**
+   * `rounded` (default): a rounded rectangle; `circle`: a disc (wider for long labels: a pill), used
+   * for box numbers; `square`: sharp corners, used for the frame label of the pivot-box image.
+   */
+  shape?: 'rounded' | 'circle' | 'square';
 }
 
 /** A badge: rounded rectangle with `text` centred, top-left corner at (`x`, `y`). */
@@ -162,7 +167,7 @@ export function badgeSvg(text: string, x: number, y: number, style: BadgeStyle):
   const padX = style.height * 0.28;
   const width = Math.max(style.height, m.width + 2 * padX);
   const height = style.height;
-  const radius = height * 0.22;
+  const radius = style.shape === 'circle' ? height / 2 : style.shape === 'square' ? 0 : height * 0.22;
   const border = style.border
     ? ` stroke="${attr(style.border)}" stroke-width="${Math.max(1, height * 0.06).toFixed(2)}"`
     : '';

@@ -55,12 +55,16 @@ export async function* asClipTrace<R>(call: AsyncGenerator<LlmEvent, R, void>, s
  * Runs generator tasks with at most `concurrency` at a time. Trace events are yielded as they arrive
  * (so several replies stream at once); every other event (images, warnings, markdown, tables) is
  * held until all earlier tasks have finished and released in task order, so the outputs of a run do
- * not depend on timing (a replay reproduces them exactly whatever the concurrency). Returns the results
- * in task order. The first task error stops starting new tasks and is thrown after running tasks finish.
+ * not depend on timing (a replay reproduces them exactly whatever the concurrency). With
+ * `ordered`, trace events are held too: every task's events come out together, in task order (the
+ * first unfinished task streams live, later ones appear when it is done), so each task's outputs
+ * form one group. Returns the results in task order. The first task error stops starting new tasks
+ * and is thrown after running tasks finish.
  */
 export async function* runConcurrent<T>(
   tasks: Array<() => AsyncGenerator<StageEvent, T, void>>,
   concurrency: number,
+  options: { ordered?: boolean } = {},
 ): AsyncGenerator<StageEvent, T[], void> {
   const results = new Array<T>(tasks.length);
   const held: StageEvent[][] = tasks.map(() => []);
@@ -101,7 +105,7 @@ export async function* runConcurrent<T>(
               results[index] = r.value;
               break;
             }
-            if (r.value.type === 'trace' || index === flushed) {
+            if ((r.value.type === 'trace' && !options.ordered) || index === flushed) {
               queue.push(r.value);
             } else {
               held[index].push(r.value);

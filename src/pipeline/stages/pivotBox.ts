@@ -30,8 +30,15 @@ export type PivotBoxParams = PivotBoxCellParams & {
 
 const STAGE = 'pivot-box';
 
+/**
+ * A typed candidate. The cell's `clip` is numbered from 1, as users see clips ("clip 1 of 12");
+ * `clipIndex` is the 0-based index of that clip (`ClipPlan.clipIndex`), absent for a box offered in
+ * every clip.
+ */
+export type TypedCandidate = Candidate & { clipIndex?: number };
+
 /** Parses and checks typed candidates against the frame size. Pure. */
-export function parseTypedCandidates(raw: unknown, width: number, height: number): Array<Candidate & { clip?: number }> {
+export function parseTypedCandidates(raw: unknown, width: number, height: number): TypedCandidate[] {
   if (!Array.isArray(raw)) {
     throw new PipelineError('candidates must be a list of [x0, y0, x1, y1] boxes in pixels.', { stage: STAGE, kind: 'invalid-input', field: 'candidates' });
   }
@@ -52,7 +59,10 @@ export function parseTypedCandidates(raw: unknown, width: number, height: number
     const box: Box = { x0: Math.max(0, x0), y0: Math.max(0, y0), x1: Math.min(width, x1), y1: Math.min(height, y1) };
     const phrase = typeof obj.phrase === 'string' ? obj.phrase : undefined;
     const clip = typeof obj.clip === 'number' ? obj.clip : undefined;
-    return { box, score: 1, source: 'typed' as const, ...(phrase ? { phrase } : {}), ...(clip !== undefined ? { clip } : {}) };
+    if (clip !== undefined && !(Number.isInteger(clip) && clip >= 1)) {
+      throw new PipelineError(`${field}.clip = ${clip}: clips are numbered from 1 (clip 1 is the first clip, as in the captions).`, { stage: STAGE, kind: 'invalid-input', field: `${field}.clip` });
+    }
+    return { box, score: 1, source: 'typed' as const, ...(phrase ? { phrase } : {}), ...(clip !== undefined ? { clipIndex: clip - 1 } : {}) };
   });
 }
 
@@ -95,7 +105,12 @@ export function validateBoxAnswer(k: number, n: number): { chosen: number } | { 
   return { chosen: k - 1 };
 }
 
-function boxesPayload(candidates: Candidate[], layouts: BoxLayout[], width: number, height: number, frameIndex: number, chosen: number | null, caption: string): BoxesPayload {
+/**
+ * The boxes renderer's payload. `at`: where the frame sits in the image (the image sent puts it at
+ * the top, centred); `sent` marks the image sent with the prompt (shown collapsed).
+ */
+function boxesPayload(candidates: Candidate[], layouts: BoxLayout[], width: number, height: number, frameIndex: number, chosen: number | null, caption: string, at = { left: 0, sent: false }): BoxesPayload {
+  const shift = (b: Box): Box => ({ x0: b.x0 + at.left, y0: b.y0, x1: b.x1 + at.left, y1: b.y1 });
   return {
     version: 1,
     width,
@@ -103,11 +118,12 @@ function boxesPayload(candidates: Candidate[], layouts: BoxLayout[], width: numb
     frameIndex,
     chosen,
     caption,
+    ...(at.sent ? { view: 'sent' as const } : {}),
     boxes: candidates.map((c, i) => ({
       number: i + 1,
       colour: layouts[i]?.colour ?? boxColour(i + 1).hex,
       colourName: layouts[i]?.colourName ?? boxColour(i + 1).name,
-      box: c.box,
+      box: shift(c.box),
       score: c.score,
       source: c.source,
       ...(c.phrase ? { phrase: c.phrase } : {}),
@@ -131,7 +147,7 @@ interface BoxCell {
   videoCellId: string;
   avs: boolean;
   strategy: 'llm' | 'top-score';
-  typed?: Array<Candidate & { clip?: number }>;
+  typed?: TypedCandidate[];
   maxBoxes: number;
   boxThreshold: number;
   textThreshold: number;
@@ -232,7 +248,7 @@ function detect(cell: BoxCell, frameIndex: number, caption: string, opts: { boxT
 async function candidatesFor(cell: BoxCell, clipIndex: number, frameIndex: number, caption: string): Promise<Candidate[]> {
   const { typed, maxBoxes } = cell;
   if (typed) {
-    return typed.filter((c) => c.clip === undefined || c.clip === clipIndex).map(({ clip: _clip, ...c }) => c).slice(0, Math.max(maxBoxes, typed.length));
+    return typed.filter((c) => c.clipIndex === undefined || c.clipIndex === clipIndex).map(({ clipIndex: _clip, ...c }) => c).slice(0, Math.max(maxBoxes, typed.length));
   }
   const found = await detect(cell, frameIndex, caption, { boxThreshold: cell.boxThreshold, textThreshold: cell.textThreshold, topK: maxBoxes });
   return [...found].sort((a, b) => b.score - a.score).slice(0, maxBoxes);
@@ -253,7 +269,7 @@ async function boxCalls(cell: BoxCell, jobs: PivotJob[], objectId: number, text:
     calls.push({
       clipIndex: job.clip.clipIndex,
       prompt: input.prompt,
-      stream: input.prompt ? { streamId: boxStreamId(input), title: boxTitle(input) } : undefined,
+      title: boxTitle(input),
       run: () => boxTask(input),
     });
   }
@@ -275,7 +291,7 @@ async function* noValidPivot(cell: BoxCell, objectId: number, text: string, hadJ
   const why = hadJobs ? 'no clip gave a valid box' : 'no clip has a valid pivot frame';
   const frameIndex = 0;
   const candidates = typed
-    ? typed.map(({ clip: _clip, ...c }) => c)
+    ? typed.map(({ clipIndex: _clip, ...c }) => c)
     : await detect(cell, frameIndex, text, fallbackThresholds(video.preset ?? null, (cell.request.params as PivotBoxParams).thresholds ?? 'paper'));
   const top = candidates.length > 0 ? [...candidates].sort((a, b) => b.score - a.score)[0] : undefined;
   if (!top) {
@@ -416,12 +432,14 @@ async function* boxTask(input: BoxTaskInput): AsyncGenerator<StageEvent, ClipCal
   const gridBytes = grid ? new Uint8Array(await readFile(grid.path)) : undefined;
   const composed = await composePivotImage(painted.bytes, pivotFrameId, gridBytes);
   const prompt = input.prompt ?? renderBoxPrompt(input);
+  const sentCaption = captionOf(`the image sent with the prompt (${candidates.length} candidates)`);
   yield {
     type: 'image',
     id: `${streamId}:sent`,
     mime: 'image/jpeg',
     data: composed.bytes,
-    caption: captionOf(`the image sent with the prompt (${candidates.length} candidates)`),
+    caption: sentCaption,
+    renderer: { mime: MIME.boxes, payload: boxesPayload(candidates, painted.layouts, composed.width, composed.height, frameIndex, null, sentCaption, { left: composed.frameLeft, sent: true }) },
   };
   const reask = renderTemplate(input.reaskTemplate!, { problem: input.answer === 'first' ? 'no box number in square brackets' : 'no single box number in square brackets at the end' }, STAGE).text;
   const parse = (t: string): ParseResult<number> => (input.answer === 'first' ? parseFirstBracketedInteger(t) : parseLastBracketedInteger(t));

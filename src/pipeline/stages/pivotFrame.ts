@@ -155,7 +155,7 @@ function clipCalls(target: ReferenceTarget, video: VideoData, ask: ClipAsk): Arr
     return {
       clipIndex: clip.clipIndex,
       prompt,
-      stream: clipStream(ask.request.cellId, target.objectId, clip),
+      title: clipStream(ask.request.cellId, target.objectId, clip).title,
       run: () => clipTask(job, target.objectId, video, ask),
     };
   });

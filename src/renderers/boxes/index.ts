@@ -1,3 +1,4 @@
+import { FULL_IMAGE_METADATA_KEY, type FullImagePayload } from '../../common/payloads';
 import { viewRenderer } from '../shared/activation';
 import { type BoxesPayload, checkBoxesPayload, renderBoxes, renderBoxesError } from './render';
 import { BOXES_CSS } from './style';
@@ -8,6 +9,10 @@ export const activate = viewRenderer<BoxesPayload, ReturnType<typeof renderBoxes
   noun: 'set of boxes',
   payloadIn: 'metadata',
   check: checkBoxesPayload,
-  render: (host, item, payload) => renderBoxes(host, item.data(), payload),
+  render: (host, item, payload, ctx) =>
+    renderBoxes(host, item.data(), payload, {
+      full: (item.metadata as Record<string, unknown> | undefined)?.[FULL_IMAGE_METADATA_KEY] as FullImagePayload | undefined,
+      messaging: ctx,
+    }),
   renderError: renderBoxesError,
 });

@@ -1,6 +1,19 @@
-import type { BoxesPayload } from '../../common/payloads';
+import { type ReadArtifactRequest, isHostToRendererMessage } from '../../common/messages';
+import type { BoxesPayload, FullImagePayload } from '../../common/payloads';
 
 export type { BoxesPayload };
+
+/** The renderer messaging the boxes view uses to open the full-size image (optional in VS Code). */
+export interface BoxesMessaging {
+  postMessage?(message: unknown): void;
+  onDidReceiveMessage?(listener: (e: unknown) => void): { dispose(): void };
+}
+
+/** What the view needs besides the image and payload: the full-size original and the messaging to fetch it. */
+export interface BoxesOptions {
+  full?: FullImagePayload;
+  messaging?: BoxesMessaging;
+}
 
 /**
  * DOM builder of the candidate-boxes renderer: the pivot frame (image bytes of the output item) with
@@ -35,19 +48,31 @@ export function sniffImageMime(bytes: Uint8Array): string {
 
 const safeColour = (c: string): string => (/^#[0-9a-fA-F]{3,8}$/.test(c) ? c : '#888888');
 
-/** A rendered boxes view; `dispose` revokes the image's Blob URL. */
+/** A rendered boxes view; `dispose` revokes the image's Blob URLs. */
 export interface BoxesView {
   root: HTMLElement;
+  img: HTMLImageElement;
   rects: SVGRectElement[];
   rows: HTMLElement[];
+  /** Opens (or closes again) the full-size image; resolves once it is shown or has failed. */
+  toggleFull(): Promise<void>;
   dispose(): void;
+}
+
+function base64Bytes(b64: string): Uint8Array<ArrayBuffer> {
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) {
+    out[i] = bin.charCodeAt(i);
+  }
+  return out;
 }
 
 /**
  * Renders into `container` (emptied first). The image already shows the boxes painted (the fallback
  * for readers without the extension); the overlay adds hover highlighting and the legend.
  */
-export function renderBoxes(container: HTMLElement, image: Uint8Array, payload: BoxesPayload): BoxesView {
+export function renderBoxes(container: HTMLElement, image: Uint8Array, payload: BoxesPayload, options: BoxesOptions = {}): BoxesView {
   const doc = container.ownerDocument;
   container.textContent = '';
   const root = doc.createElement('figure');
@@ -105,11 +130,85 @@ export function renderBoxes(container: HTMLElement, image: Uint8Array, payload: 
     rows.push(row);
   });
   stage.append(img, svg);
+  const sent = payload.view === 'sent';
   const caption = doc.createElement('figcaption');
-  caption.textContent = payload.caption + (payload.chosen === null ? ' (no box chosen)' : '');
+  caption.textContent = payload.caption + (payload.chosen === null && !sent ? ' (no box chosen)' : '');
   root.append(stage, caption, legend);
-  container.append(root);
-  return { root, rects, rows, dispose: () => URL.revokeObjectURL(url) };
+  const full = fullImage(img, root, caption, url, options);
+  if (sent) {
+    // The image sent is long (frame and grid) and is the same for every reading: closed by default.
+    const details = doc.createElement('details');
+    details.className = 'alref-boxes-sent';
+    const summary = doc.createElement('summary');
+    summary.textContent = payload.caption;
+    details.append(summary, root);
+    container.append(details);
+  } else {
+    container.append(root);
+  }
+  return { root, img, rects, rows, toggleFull: full.toggle, dispose: full.dispose };
+}
+
+/**
+ * A click on the image opens the full-size original from the run folder (fetched once through
+ * `readArtifact`) in place, at its own size; a second click goes back to the display image.
+ * Without messaging, the image's tooltip names the file.
+ */
+function fullImage(img: HTMLImageElement, root: HTMLElement, caption: HTMLElement, displayUrl: string, options: BoxesOptions): { toggle(): Promise<void>; dispose(): void } {
+  const { full, messaging } = options;
+  let fullUrl: string | undefined;
+  let sub: { dispose(): void } | undefined;
+  const pending = new Map<string, (reply: { ok: boolean; base64?: string; mime?: string; error?: string }) => void>();
+  if (!full) {
+    return { toggle: async () => undefined, dispose: () => URL.revokeObjectURL(displayUrl) };
+  }
+  const canFetch = typeof messaging?.postMessage === 'function' && typeof messaging?.onDidReceiveMessage === 'function';
+  img.title = canFetch ? `Click to open the full-size image (${full.width} x ${full.height})` : `Full size (${full.width} x ${full.height}): ${full.ref} in the run folder`;
+  img.classList.add('alref-boxes-zoomable');
+  if (canFetch) {
+    sub = messaging.onDidReceiveMessage!((e) => {
+      if (isHostToRendererMessage(e)) {
+        pending.get(e.requestId)?.(e);
+        pending.delete(e.requestId);
+      }
+    });
+  }
+  let n = 0;
+  const fetchFull = (): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const requestId = `bx-${Date.now().toString(36)}-${n++}`;
+      pending.set(requestId, (reply) => (reply.ok && reply.base64 ? resolve(URL.createObjectURL(new Blob([base64Bytes(reply.base64)], { type: reply.mime ?? full.mime ?? 'image/jpeg' }))) : reject(new Error(reply.error ?? 'no data'))));
+      const msg: ReadArtifactRequest = { type: 'readArtifact', requestId, ref: full.ref };
+      messaging!.postMessage!(msg);
+    });
+  const toggle = async (): Promise<void> => {
+    if (!canFetch) {
+      return;
+    }
+    if (root.classList.contains('alref-boxes-full')) {
+      root.classList.remove('alref-boxes-full');
+      img.src = displayUrl;
+      return;
+    }
+    try {
+      fullUrl ??= await fetchFull();
+      img.src = fullUrl;
+      root.classList.add('alref-boxes-full');
+    } catch (err) {
+      caption.textContent = `${caption.textContent ?? ''} (cannot open the full-size image ${full.ref}: ${err instanceof Error ? err.message : String(err)})`;
+    }
+  };
+  img.addEventListener('click', () => void toggle());
+  return {
+    toggle,
+    dispose: () => {
+      sub?.dispose();
+      URL.revokeObjectURL(displayUrl);
+      if (fullUrl) {
+        URL.revokeObjectURL(fullUrl);
+      }
+    },
+  };
 }
 
 /** Draws an inline error box instead of throwing to VS Code. */

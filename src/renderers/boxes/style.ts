@@ -12,5 +12,10 @@ export const BOXES_CSS = `
 .alref-boxes-row:hover { background: var(--vscode-list-hoverBackground, rgba(128, 128, 128, 0.2)); }
 .alref-boxes-row-chosen { font-weight: 700; }
 .alref-boxes-swatch { width: 12px; height: 12px; border-radius: 2px; display: inline-block; border: 1px solid var(--vscode-contrastBorder, transparent); }
+.alref-boxes-zoomable { cursor: zoom-in; }
+.alref-boxes-full .alref-boxes-stage { max-width: none; }
+.alref-boxes-full .alref-boxes-stage img { max-width: none; cursor: zoom-out; }
+.alref-boxes-full { overflow-x: auto; }
+.alref-boxes-sent > summary { cursor: pointer; font-size: 0.9em; opacity: 0.85; margin: 4px 0; }
 .alref-boxes-error { color: var(--vscode-errorForeground, #f48771); border: 1px solid currentColor; padding: 6px; }
 `;

@@ -57,4 +57,56 @@ suite('boxes renderer', () => {
     assert.match(element.shadowRoot?.textContent ?? '', /no payload/);
     renderer.disposeOutputItem(undefined);
   });
+
+  test('the image sent is drawn closed under its caption (details/summary)', () => {
+    const doc = new JSDOM('<!doctype html><body></body>').window.document;
+    const container = doc.createElement('div');
+    const view = renderBoxes(container, new Uint8Array([0xff, 0xd8]), { ...payload, chosen: null, view: 'sent', caption: 'Object 1, clip 1, frame 10: the image sent' });
+    const details = container.querySelector('details');
+    assert.ok(details, 'a details element');
+    assert.equal(details.open, false, 'closed by default');
+    assert.equal(details.querySelector('summary')?.textContent, 'Object 1, clip 1, frame 10: the image sent');
+    assert.ok(details.contains(view.img));
+    assert.doesNotMatch(container.textContent ?? '', /no box chosen/);
+    view.dispose();
+    const choice = renderBoxes(container, new Uint8Array([0xff, 0xd8]), payload);
+    assert.equal(container.querySelector('details'), null, 'the choice is shown open');
+    choice.dispose();
+  });
+
+  test('a click opens the full-size original from the run folder through readArtifact; a second click goes back', async () => {
+    const doc = new JSDOM('<!doctype html><body></body>').window.document;
+    const container = doc.createElement('div');
+    const sent: unknown[] = [];
+    let listener: ((e: unknown) => void) | undefined;
+    const messaging = {
+      postMessage: (m: unknown) => {
+        sent.push(m);
+        const { requestId, ref } = m as { requestId: string; ref: string };
+        setTimeout(() => listener?.({ type: 'artifact', requestId, ref, ok: true, base64: Buffer.from([0xff, 0xd8, 0xff]).toString('base64'), mime: 'image/jpeg' }), 1);
+      },
+      onDidReceiveMessage: (l: (e: unknown) => void) => {
+        listener = l;
+        return { dispose: () => (listener = undefined) };
+      },
+    };
+    const full = { ref: 'artifacts/ab/abc.jpg', sha256: 'abc', mime: 'image/jpeg', width: 1280, height: 720 };
+    const view = renderBoxes(container, new Uint8Array([0xff, 0xd8]), payload, { full, messaging });
+    const displaySrc = view.img.src;
+    assert.match(view.img.title, /full-size image \(1280 x 720\)/);
+    await view.toggleFull();
+    assert.deepEqual(sent.map((m) => [(m as { type: string }).type, (m as { ref: string }).ref]), [['readArtifact', 'artifacts/ab/abc.jpg']]);
+    assert.notEqual(view.img.src, displaySrc);
+    assert.ok(view.root.classList.contains('alref-boxes-full'));
+    await view.toggleFull();
+    assert.equal(view.img.src, displaySrc);
+    await view.toggleFull();
+    assert.equal(sent.length, 1, 'fetched once');
+    view.dispose();
+    assert.equal(listener, undefined, 'the message listener is disposed');
+    // Without messaging the tooltip names the file.
+    const plain = renderBoxes(container, new Uint8Array([0xff, 0xd8]), payload, { full });
+    assert.match(plain.img.title, /artifacts\/ab\/abc\.jpg in the run folder/);
+    plain.dispose();
+  });
 });

@@ -62,10 +62,11 @@ export type LbruParams = {
 
 /** Parameters of a `pivot-box` cell (schemas/pivot-box.schema.json): Chooses the box of the referent on each pivot frame among detector (or typed) candidates. */
 export type PivotBoxParams = {
-  /** Typed candidate boxes in pixel xyxy (instead of the detector), as [x0, y0, x1, y1] or { box, phrase }. */
+  /** Typed candidate boxes in pixel xyxy (instead of the detector), as [x0, y0, x1, y1] or { box, phrase, clip }. */
   candidates?: Array<number[] | {
     box: number[];
     phrase?: string;
+    /** The clip the box is a candidate in, numbered from 1 as in every caption (clip 1 of 12); without it the box is a candidate in every clip. */
     clip?: number;
   }>;
   /** Detector model id (GroundingDINO) from the model store. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
-import { BOX_COLOURS, boxColour, layoutBoxes, paintBoxes } from '../../../../src/pipeline/draw/boxes';
+import { BOX_COLOURS, boxColour, boxesSvg, composePivotImage, frameLabelSvg, layoutBoxes, paintBoxes } from '../../../../src/pipeline/draw/boxes';
 
 async function pixel(bytes: Uint8Array, x: number, y: number): Promise<[number, number, number]> {
   const { data, info } = await sharp(bytes).raw().toBuffer({ resolveWithObject: true });
@@ -54,5 +54,25 @@ suite('box painting', () => {
     assert.ok(Math.abs(inside[0] - 128) < 6, 'inside the chosen box unchanged');
     assert.ok(outside[0] < 90, 'outside dimmed');
     assert.equal(chosen.layouts.length, 2);
+  });
+
+  test('box badges are coloured discs with a number; the frame label is a white rectangle saying "frame N"', async () => {
+    const layouts = layoutBoxes([{ x0: 50, y0: 100, x1: 150, y1: 250 }], 400, 300);
+    const svg = boxesSvg(layouts, 400, 300);
+    const badge = /<rect[^>]*fill="#00c000"[^>]*\/>/.exec(svg.replace(/<rect x="[^"]*" y="[^"]*" width="[^"]*" height="[^"]*" fill="none"[^>]*\/>/g, ''))?.[0] ?? '';
+    const height = Number(/height="([\d.]+)"/.exec(badge)?.[1]);
+    assert.equal(Number(/rx="([\d.]+)"/.exec(badge)?.[1]), height / 2, `a disc: ${badge}`);
+    const label = frameLabelSvg(3, 400, 300);
+    assert.match(label.svg, /rx="0\.00" fill="#ffffff"/);
+    assert.ok(label.width > 2 * label.height, 'the label holds a word, not only a number');
+    // Composed: the label sits on the frame, the frame is centred above the grid.
+    const grey = await sharp({ create: { width: 400, height: 300, channels: 3, background: { r: 128, g: 128, b: 128 } } }).jpeg().toBuffer();
+    const grid = await sharp({ create: { width: 800, height: 100, channels: 3, background: { r: 0, g: 0, b: 200 } } }).jpeg().toBuffer();
+    const composed = await composePivotImage(grey, 3, grid);
+    assert.deepEqual([composed.width, composed.height, composed.frameLeft], [800, 300 + 8 + 100, 200]);
+    const [r, g, b] = await pixel(composed.bytes, 200 + 8, 8);
+    assert.ok(r > 200 && g > 200 && b > 200, `white label at the frame's top-left: ${r},${g},${b}`);
+    const [, , gb] = await pixel(composed.bytes, 400, 360);
+    assert.ok(gb > 150, 'the grid below');
   });
 });

@@ -47,6 +47,18 @@ suite('concurrent LLM tasks', () => {
     );
   });
 
+  test('ordered: every event, traces included, comes out grouped by task in task order (one group per clip)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.array(fc.integer({ min: 0, max: 8 }), { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 5 }), fc.integer({ min: 1, max: 4 }), async (delays, concurrency) => {
+        const { events } = await drain(runConcurrent(delays.map((d, i) => task(i, d)), concurrency, { ordered: true }));
+        const owner = events.map((e) => (e.type === 'trace' ? Number(e.streamId.slice(1)) : Number(/(?:task|done) (\d+)/.exec(e.type === 'warning' ? e.message : e.type === 'markdown' ? e.text : '')?.[1])));
+        assert.deepEqual(owner, [...owner].sort((a, b) => a - b), 'no event of a later task before one of an earlier task');
+        assert.equal(events.length, delays.reduce((n, d) => n + 2 * d.length + 1, 0));
+      }),
+      { numRuns: 25 },
+    );
+  });
+
   test('runs at most `concurrency` tasks at once', async () => {
     let running = 0;
     let peak = 0;

@@ -87,11 +87,20 @@ suite('pivot-box stage on the DAVIS car-shadow frames', () => {
     assert.match(pivot.promptHash ?? '', /^[0-9a-f]{64}$/);
 
     const shown = events.filter((e): e is ImageEvent => e.type === 'image' && e.renderer?.mime === MIME.boxes);
-    assert.equal(shown.length, 1);
-    const payload = shown[0].renderer?.payload as BoxesPayload;
+    assert.deepEqual(shown.map((e) => (e.renderer?.payload as BoxesPayload).view ?? 'choice'), ['sent', 'choice'], 'the image sent (collapsed view), then the choice');
+    const payload = shown[1].renderer?.payload as BoxesPayload;
     assert.equal(payload.version, 1);
     assert.equal(payload.chosen, 1);
     assert.deepEqual(payload.boxes.map((b) => b.colourName), ['green', 'magenta', 'orange']);
+    // The image sent centres the frame above the grid: its boxes are shifted by the frame's left edge.
+    const sentPayload = shown[0].renderer?.payload as BoxesPayload;
+    const left = (sentPayload.width - 854) / 2;
+    assert.equal(sentPayload.chosen, null);
+    assert.deepEqual(sentPayload.boxes[1].box, { x0: 100 + Math.floor(left), y0: 60, x1: 260 + Math.floor(left), y1: 200 });
+    // One group per clip: its header, the image sent, the trace, the choice; the prompt printed once above.
+    const order: string[] = events.filter((e) => e.type !== 'progress').map((e) => (e.type === 'markdown' ? (e.text.startsWith('**Prompt**') ? 'prompt' : 'header') : e.type));
+    const firstOf = (t: string): number => order.indexOf(t);
+    assert.ok(firstOf('prompt') < firstOf('header') && firstOf('header') < firstOf('image') && firstOf('image') < firstOf('trace') && order.lastIndexOf('trace') < order.lastIndexOf('image'), order.join(','));
     const final = events.find((e): e is TraceEvent => e.type === 'trace' && e.final !== undefined);
     assert.equal(final?.final?.answer, '[2]');
     assert.ok([...traces(events).values()][0].endsWith('final answer [2]'));
@@ -150,6 +159,22 @@ suite('pivot-box stage on the DAVIS car-shadow frames', () => {
     assert.throws(() => parseTypedCandidates([[10, 10, 5, 20]], 854, 480), /empty/);
     assert.throws(() => parseTypedCandidates([[900, 10, 950, 20]], 854, 480), /outside the 854x480 frame/);
     assert.deepEqual(parseTypedCandidates([[-5, 10, 900, 20]], 854, 480)[0].box, { x0: 0, y0: 10, x1: 854, y1: 20 });
+  });
+
+  test('a typed box names its clip from 1, as the captions do; the data keeps the 0-based clipIndex', async () => {
+    const [first, anyClip] = parseTypedCandidates([{ box: [10, 10, 50, 50], clip: 1 }, [20, 20, 60, 60]], 854, 480);
+    assert.equal(first.clipIndex, 0);
+    assert.equal(anyClip.clipIndex, undefined);
+    assert.throws(() => parseTypedCandidates([{ box: [10, 10, 50, 50], clip: 0 }], 854, 480), (e: unknown) => e instanceof PipelineError && e.field === 'candidates[0].clip' && /numbered from 1/.test(e.message));
+    // Clip 1 of the video (the valid one here) gets only the boxes typed for clip 1 and for every clip.
+    server.setScript(() => 'box one. [1]');
+    const typed = [{ box: BOXES[0], clip: 1 }, { box: BOXES[1], clip: 2 }, { box: BOXES[2] }];
+    const { result, events } = await collect(request({ candidates: typed }), ctxFor(video, pivots([true, false])));
+    const pivot = (result.data as PivotBoxData).objects[0].pivots[0];
+    assert.equal(pivot.clipIndex, 0);
+    assert.deepEqual(pivot.candidates.map((c) => c.box), [parseTypedCandidates([BOXES[0]], 854, 480)[0].box, parseTypedCandidates([BOXES[2]], 854, 480)[0].box]);
+    const caption = events.find((e): e is ImageEvent => e.type === 'image' && (e.renderer?.payload as BoxesPayload | undefined)?.view === undefined)?.caption ?? '';
+    assert.match(caption, /clip 1, frame 10/);
   });
 
   test('answer validation and box lists', () => {

@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { cpSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { runNotebookFile } from '../../../../src/cli/commands/notebook';
+import { MIME } from '../../../../src/common/mime';
+import { type BoxesPayload, FULL_IMAGE_METADATA_KEY, type FullImagePayload } from '../../../../src/common/payloads';
+import { parseNotebook } from '../../../../src/pipeline/format';
+import { DISPLAY_MAX_HEIGHT, DISPLAY_MAX_WIDTH } from '../../../../src/pipeline/run/displayImages';
+import { tempDir } from '../../../tooling/media';
+import type { TempDir } from '../../../tooling/media';
+
+/** The bound README.md states: "an executed demo notebook stays under 3 MB". */
+const DEMO_BOUND_BYTES = 3 * 1024 * 1024;
+
+const ROOT = path.resolve(__dirname, '../../../..');
+const MIME_IS_BINARY_RENDERER = (mime: string): boolean => mime.startsWith('application/vnd.alref.') && !mime.endsWith('+json');
+const dec = new TextDecoder();
+
+/** Width and height of JPEG or PNG bytes, read from the header. */
+function imageSize(bytes: Uint8Array): { width: number; height: number } {
+  if (bytes[0] === 0x89) {
+    const v = new DataView(bytes.buffer, bytes.byteOffset);
+    return { width: v.getUint32(16), height: v.getUint32(20) };
+  }
+  let i = 2;
+  while (i < bytes.length) {
+    const marker = bytes[i + 1];
+    const len = (bytes[i + 2] << 8) | bytes[i + 3];
+    if (marker >= 0xc0 && marker <= 0xc3) {
+      return { height: (bytes[i + 5] << 8) | bytes[i + 6], width: (bytes[i + 7] << 8) | bytes[i + 8] };
+    }
+    i += 2 + len;
+  }
+  throw new Error('no JPEG frame header');
+}
+
+suite('examples/demo.alref executed (replay)', () => {
+  let tmp: TempDir;
+  let stderrWrite: typeof process.stderr.write;
+  setup(() => {
+    tmp = tempDir('alref-demo-');
+    stderrWrite = process.stderr.write.bind(process.stderr);
+    process.stderr.write = (() => true) as typeof process.stderr.write;
+  });
+  teardown(() => {
+    process.stderr.write = stderrWrite;
+    tmp.remove();
+  });
+
+  test('stays under the size README states; images at display size, originals in the run folder; pivot-box grouped by clip', async () => {
+    // The demo as shipped: the notebook, its recorded exchanges and the sample clip, at the same relative places.
+    mkdirSync(path.join(tmp.path, 'examples'), { recursive: true });
+    mkdirSync(path.join(tmp.path, 'media/samples'), { recursive: true });
+    cpSync(path.join(ROOT, 'examples/demo.alref'), path.join(tmp.path, 'examples/demo.alref'));
+    cpSync(path.join(ROOT, 'examples/demo.alref.runs/exchanges'), path.join(tmp.path, 'examples/demo.alref.runs/exchanges'), { recursive: true });
+    cpSync(path.join(ROOT, 'media/samples/01_dog.mp4'), path.join(tmp.path, 'media/samples/01_dog.mp4'));
+    const file = path.join(tmp.path, 'examples/demo.alref');
+    const out = path.join(tmp.path, 'examples/demo.executed.alref');
+    assert.equal(await runNotebookFile(file, { out }), 0);
+
+    const size = statSync(out).size;
+    assert.ok(size < DEMO_BOUND_BYTES, `the executed demo is ${size} bytes, over the ${DEMO_BOUND_BYTES} README promises`);
+
+    const nb = parseNotebook(readFileSync(out, 'utf8'), { file: out });
+    const runDir = path.join(tmp.path, 'examples/demo.alref.runs');
+    let fullImages = 0;
+    for (const cell of nb.cells) {
+      for (const o of cell.outputs) {
+        const img = o.items.find((i) => i.mime === 'image/jpeg' || i.mime === 'image/png');
+        if (!img) {
+          continue;
+        }
+        const shown = imageSize(img.data);
+        assert.ok(shown.width <= DISPLAY_MAX_WIDTH && shown.height <= DISPLAY_MAX_HEIGHT, `${cell.metadata?.id}: ${shown.width}x${shown.height}`);
+        const full = o.metadata?.[FULL_IMAGE_METADATA_KEY] as FullImagePayload | undefined;
+        if (full) {
+          fullImages++;
+          const bytes = new Uint8Array(readFileSync(path.join(runDir, full.ref)));
+          assert.deepEqual(imageSize(bytes), { width: full.width, height: full.height }, full.ref);
+          assert.ok(full.width > shown.width);
+        }
+      }
+    }
+    assert.ok(fullImages >= 30, `${fullImages} images have a full-size original`);
+
+    // Pivot-box: the prompt printed once, then one group per clip: header, image sent (collapsed view), trace, choice.
+    const box = nb.cells.find((c) => c.metadata?.id === 'pivot-box');
+    assert.ok(box);
+    const kinds = box.outputs.map((o) => {
+      const md = o.items.find((i) => i.mime === 'text/markdown');
+      if (o.items.some((i) => i.mime === MIME.reasoningTrace)) {
+        return 'trace';
+      }
+      if (o.items.some((i) => i.mime === MIME.boxes)) {
+        return (o.metadata?.alref as BoxesPayload).view === 'sent' ? 'sent' : 'choice';
+      }
+      const text = md ? dec.decode(md.data) : '';
+      return text.startsWith('**Prompt**') ? 'prompt' : text.startsWith('#### ') ? 'header' : 'other';
+    });
+    assert.equal(kinds.filter((k) => k === 'prompt').length, 1, 'the box prompt is printed once');
+    const clips = kinds.filter((k) => k === 'header').length;
+    assert.equal(clips, 11);
+    const groups = kinds.filter((k) => k !== 'prompt' && k !== 'other').join(',');
+    assert.equal(groups, Array(clips).fill('header,sent,trace,choice').join(','));
+    // Its stored size: before display-size images and grouping, 51 outputs holding 5.0 MB of image bytes.
+    // (A renderer item holding the same image bytes as its image/* fallback is stored once.)
+    const bytes = box.outputs.reduce((n, o) => n + o.items.filter((i) => !MIME_IS_BINARY_RENDERER(i.mime)).reduce((m, i) => m + i.data.byteLength, 0), 0);
+    assert.ok(bytes < 1.5 * 1024 * 1024, `pivot-box outputs hold ${bytes} bytes`);
+    assert.ok(existsSync(path.join(runDir, 'artifacts')));
+  });
+});
