@@ -7,10 +7,15 @@
 // viewers (./viewerChecks.mjs): hovering a frame-grid tile leaves the layout as it is, and the mask
 // viewer of a notebook written into the workspace plays at the clip's rate, keeps its slider width,
 // labels its opacity, hides an object from the legend and colours pivot ticks per object
-// (test-results/ui-masks.png).
+// (test-results/ui-masks.png). Last, a record-mode run (./recordRun.mjs): the local OpenAI-compatible
+// test server (./llmServer.mjs, a child process on 127.0.0.1, stopped by PID at the end, also on
+// failure) answers a notebook written into the workspace (video -> reference -> pivot-frame, LLM
+// mode record; `alref.llm.baseUrl` in the workspace's .vscode/settings.json, the key set with
+// "AL-Ref: Set LLM API Key"); after "Notebook: Run All" and "File: Save" the saved file must hold
+// every reasoning trace complete, each reply recorded in the run folder (test-results/ui-record.png).
 //
 // Options: --update-screenshot, --strict-layout (fail when outputs overlap), --keep (keep the
-// scratch folder), --timeout <s> (default 900).
+// scratch folder), --timeout <s> (default 1200).
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -19,8 +24,9 @@ import { launchBrowser } from './browser.mjs';
 import { installExtension, startCodeServer } from './codeServer.mjs';
 import { e2eEnv, repoRoot, requireBuilt, resultsDir } from './env.mjs';
 import { checkGridHover, checkMaskViewer, writeMaskViewerFixture } from './viewerChecks.mjs';
+import { checkRecordRun, startLlmServer, writeRecordFixture } from './recordRun.mjs';
 import { makeScratch, prepareWorkspace } from './workspace.mjs';
-import { ensureNotebookEditor, findRenderedOutputs, openFromExplorer, pickKernelIfAsked, runCommand, until } from './workbench.mjs';
+import { ensureNotebookEditor, findRenderedOutputs, openFromExplorer, runAllCells, runCommand, until } from './workbench.mjs';
 
 const started = Date.now();
 const say = (msg) => console.log(`[test:ui ${((Date.now() - started) / 1000).toFixed(1)}s] ${msg}`);
@@ -28,7 +34,7 @@ const argValue = (name) => {
   const i = process.argv.indexOf(name);
   return i >= 0 ? process.argv[i + 1] : undefined;
 };
-const timeoutS = Number(argValue('--timeout') ?? process.env.ALREF_UI_TIMEOUT_S ?? 900);
+const timeoutS = Number(argValue('--timeout') ?? process.env.ALREF_UI_TIMEOUT_S ?? 1200);
 const updateScreenshot = process.argv.includes('--update-screenshot');
 if (process.argv.includes('--keep')) {
   process.env.ALREF_E2E_KEEP = '1';
@@ -57,6 +63,7 @@ async function main() {
   const tools = e2eEnv();
   const scratch = makeScratch('ui');
   let server;
+  let llm;
   let browser;
   const timer = setTimeout(() => {
     console.error(`[test:ui] overall time limit of ${timeoutS}s reached`);
@@ -79,6 +86,8 @@ async function main() {
 
     const workspace = prepareWorkspace(path.join(scratch.dir, 'workspace'));
     const maskNotebook = await writeMaskViewerFixture(workspace);
+    llm = await startLlmServer(say);
+    writeRecordFixture(workspace, llm.baseUrl);
     server = await startCodeServer(tools, { scratch: scratch.dir, extensionsDir });
     say(`code-server ${tools.codeServerVersion} on ${server.origin}`);
     browser = await launchBrowser(tools, { scratch: scratch.dir, viewport: { width: 1600, height: 1000 } });
@@ -105,26 +114,7 @@ async function main() {
     await runCommand(page, 'View: Focus Active Editor Group');
     await sleep(500);
 
-    try {
-      await runCommand(page, 'Notebook: Run All');
-      say('ran "Notebook: Run All" from the command palette');
-    } catch (err) {
-      // code-server 4.139 does not always list the notebook's "Run All" in the palette (it is
-      // filtered by the active-editor context); the notebook toolbar's button runs the same command.
-      say(`${err.message}; using the notebook toolbar's Run All button`);
-      await page.locator('.notebook-toolbar-container .action-label.codicon-notebook-execute-all').first().click();
-      say('clicked "Run All" in the notebook toolbar');
-    }
-    await sleep(1500);
-    await pickKernelIfAsked(page, /AL-Ref/, say);
-
-    // While any cell runs, the notebook toolbar offers "Stop Execution" instead of "Run All".
-    const stop = page.locator('.notebook-toolbar-container [aria-label^="Stop Execution"], .notebook-toolbar-container [aria-label^="Interrupt"]');
-    await until(async () => (await stop.count()) > 0 || (await findRenderedOutputs(page)).gridRoots > 0, 'the run to start', 60_000, 250);
-    await until(async () => {
-      await pickKernelIfAsked(page, /AL-Ref/, say);
-      return (await stop.count()) === 0;
-    }, 'all cells to finish', 300_000, 1000);
+    await runAllCells(page, say, { started: async () => (await findRenderedOutputs(page)).gridRoots > 0 });
     say('all cells finished');
     // Back to the top (running cells may have scrolled the notebook): the video cell is the first stage.
     const editorBox = await page.locator('.notebook-editor').first().boundingBox();
@@ -186,6 +176,8 @@ async function main() {
     await checkMaskViewer(page, say);
     await page.screenshot({ path: path.join(resultsDir, 'ui-masks.png') });
     say('screenshot: test-results/ui-masks.png');
+
+    await checkRecordRun(page, workspace, llm, say, path.join(resultsDir, 'ui-record.png'));
     return 0;
   } catch (err) {
     if (page) {
@@ -200,6 +192,7 @@ async function main() {
     writeFileSync(path.join(resultsDir, 'ui-page.log'), `${pageLog.join('\n')}\n`);
     await browser?.close().catch(() => undefined);
     await server?.stop();
+    await llm?.stop();
     scratch.cleanup();
   }
 }
