@@ -68,16 +68,19 @@ export function ffmpegDescendants(pid: number): number[] {
 }
 
 /**
- * Waits until `check` returns a value other than undefined/false, checking every few milliseconds.
- * No time limit of its own (the test's time-out bounds it); `what` names the wait in the error.
+ * Waits until `check` returns a value other than undefined/null/false, checking every few
+ * milliseconds; `what` names the wait in the error. The test's time-out is what bounds a wait; the
+ * loop itself gives up after `giveUpMs` (5 minutes) only so that a wait left behind by a timed-out
+ * test cannot keep the test process alive for ever.
  */
-export async function waitFor<T>(check: () => T | undefined | false, what: string, stop?: () => string | undefined): Promise<T> {
+export async function waitFor<T>(check: () => T | undefined | null | false, what: string, stop?: () => string | undefined, giveUpMs = 300_000): Promise<T> {
+  const giveUpAt = Date.now() + giveUpMs;
   for (;;) {
     const v = check();
-    if (v !== undefined && v !== false) {
+    if (v !== undefined && v !== null && v !== false) {
       return v;
     }
-    const why = stop?.();
+    const why = stop?.() ?? (Date.now() > giveUpAt ? `still not there after ${giveUpMs / 1000} s` : undefined);
     if (why !== undefined) {
       throw new Error(`gave up waiting for ${what}: ${why}`);
     }

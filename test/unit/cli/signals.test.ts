@@ -184,16 +184,25 @@ suite('Signals: the CLI stopped by SIGINT / SIGTERM / SIGHUP cleans up and exits
     let ended = false;
     void exited.then(() => (ended = true));
     const stop = (): string | undefined => (ended ? `the script exited first:\n${err}` : undefined);
-    const ffmpeg = Number((await waitFor(() => /ffmpeg (\d+)/.exec(out) ?? undefined, 'ffmpeg to start', stop))[1]);
-    proc.kill('SIGTERM');
-    await waitFor(() => /SIGTERM received: stopping/.test(err), 'the first SIGTERM to be taken', stop);
-    assert.ok(running(ffmpeg), 'the cleanup is still running (ffmpeg alive)');
-    proc.kill('SIGTERM');
-    const { code, signal } = await exited;
-    assert.equal(signal, null, `exited by itself, not killed by ${signal}`);
-    assert.equal(code, 143, err);
-    assert.match(err, /alref: second SIGTERM: exiting now \(killed 1 ffmpeg process\)\./);
-    assert.ok(isGone(ffmpeg), `ffmpeg ${ffmpeg} is gone (killed and reaped)`);
+    try {
+      const ffmpeg = Number((await waitFor(() => /ffmpeg (\d+)/.exec(out), 'ffmpeg to start', stop))[1]);
+      proc.kill('SIGTERM');
+      await waitFor(() => /SIGTERM received: stopping/.test(err), 'the first SIGTERM to be taken', stop);
+      assert.ok(running(ffmpeg), 'the cleanup is still running (ffmpeg alive)');
+      proc.kill('SIGTERM');
+      const { code, signal } = await exited;
+      assert.equal(signal, null, `exited by itself, not killed by ${signal}`);
+      assert.equal(code, 143, err);
+      assert.match(err, /alref: second SIGTERM: exiting now \(killed 1 ffmpeg process\)\./);
+      assert.ok(isGone(ffmpeg), `ffmpeg ${ffmpeg} is gone (killed and reaped)`);
+    } finally {
+      // a failed step leaves the script running (it ignores one SIGTERM): end it, or it keeps mocha alive;
+      // its ffmpeg follows through the watchdog
+      if (!ended) {
+        proc.kill('SIGKILL');
+        await exited;
+      }
+    }
   });
 
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
