@@ -17,7 +17,7 @@ import { rleArea } from '../../src/pipeline/masks/rle';
 import { writeMovingSquare, type SquareClip } from '../tooling/movingSquare';
 import { writeModelFixtures } from '../tooling/onnxFixtures';
 import { OpenAiTestServer, type ReceivedRequest, type ScriptedReply } from '../tooling/openaiServer';
-import { closeAll, ended, errorOf, executeCell, mimes, openNotebook, repoRoot, textOf, workspaceRoot } from './helpers';
+import { cellById, closeAll, ended, freshWorkspaceFolder, mimes, openNotebook, repoRoot, runCellOk, textOf, writeNotebookFile, type CellSpec } from './helpers';
 
 const KEY = 'sk-host-e2e-5150';
 /** The SAM 2 gallery sample bundled in `media/samples`. */
@@ -33,50 +33,6 @@ function script(r: ReceivedRequest): ScriptedReply {
     return { ...slow, text: "Step 1: Dog and Bark come from the animal in the frames.\nStep 2: merged.\nStep 3: dog is in the list.\nStep 4: ['dog': 3]" };
   }
   return { ...slow, text: 'The object moves from left to right across the frames.\nIt is clearest in frame 3.\n[3]' };
-}
-
-interface CellSpec {
-  id: string;
-  yaml: string;
-}
-
-/** Writes a `.alref` notebook (nbformat 4) with one stage cell per spec, in LLM mode `mode`. */
-function writeNotebook(file: string, cells: CellSpec[], mode: 'record' | 'replay' | 'live'): string {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const nb = {
-    cells: cells.map((c) => ({
-      cell_type: 'code', execution_count: null, id: c.id, metadata: { vscode: { languageId: 'alref' } }, outputs: [],
-      source: c.yaml.split(/(?<=\n)/),
-    })),
-    metadata: { alref: { formatVersion: 1, llmMode: mode } },
-    nbformat: 4,
-    nbformat_minor: 5,
-  };
-  fs.writeFileSync(file, JSON.stringify(nb, null, 1));
-  return file;
-}
-
-let folders = 0;
-/** A fresh folder inside the workspace copy. */
-function freshFolder(tag: string): string {
-  const dir = path.join(workspaceRoot(), `pipeline-${tag}-${++folders}`);
-  fs.mkdirSync(dir, { recursive: true });
-  return dir;
-}
-
-function cellById(doc: vscode.NotebookDocument, id: string): vscode.NotebookCell {
-  const cell = doc.getCells().find((c) => new RegExp(`^\\s*id\\s*:\\s*${id}\\s*$`, 'm').test(c.document.getText()) || c.metadata?.id === id);
-  assert.ok(cell, `no cell "${id}"`);
-  return cell;
-}
-
-/** Runs a cell and asserts it succeeded without an error output. */
-async function runOk(doc: vscode.NotebookDocument, id: string, timeoutMs = 180_000): Promise<vscode.NotebookCell> {
-  const cell = await executeCell(doc, cellById(doc, id), timeoutMs);
-  const err = errorOf(cell);
-  assert.strictEqual(err, undefined, `cell ${id} failed: ${err?.message}`);
-  assert.strictEqual(cell.executionSummary?.success, true, `cell ${id} did not succeed (outputs: ${mimes(cell).join(', ')})`);
-  return cell;
 }
 
 /** Items of a mime with the output that holds them. */
@@ -130,7 +86,7 @@ async function runWatchingTrace(doc: vscode.NotebookDocument, id: string): Promi
   });
   const poll = setInterval(look, 50);
   try {
-    const cell = await runOk(doc, id);
+    const cell = await runCellOk(doc, id);
     return { cell, seen };
   } finally {
     clearInterval(poll);
@@ -167,7 +123,7 @@ suite('Pipeline end to end in the extension host (local LLM server, fixture mode
   suiteSetup(async () => {
     server = await OpenAiTestServer.start({ apiKey: KEY });
     server.setScript(script);
-    const shared = freshFolder('models');
+    const shared = freshWorkspaceFolder('pipeline', 'models');
     modelsDir = await writeModelFixtures(path.join(shared, 'models'), { only: ['sam2', 'groundingDino', 'audioTagger'] });
     await configure({
       'llm.baseUrl': server.baseUrl,
@@ -188,7 +144,7 @@ suite('Pipeline end to end in the extension host (local LLM server, fixture mode
   });
 
   async function squareNotebook(tag: string, extra: CellSpec[], candidates: boolean): Promise<{ file: string; clip: SquareClip }> {
-    const dir = freshFolder(tag);
+    const dir = freshWorkspaceFolder('pipeline', tag);
     const clip = await writeMovingSquare(path.join(dir, 'square'), { frames: 24, distractor: false });
     const cells: CellSpec[] = [
       { id: 'video', yaml: 'stage: video\nid: video\nsource: square\nfps: 8\ninterval: 3\nfilmstripFrames: 0\n' },
@@ -206,7 +162,7 @@ suite('Pipeline end to end in the extension host (local LLM server, fixture mode
       },
       ...extra,
     ];
-    return { file: writeNotebook(path.join(dir, 'square.alref'), cells, 'record'), clip };
+    return { file: writeNotebookFile(path.join(dir, 'square.alref'), cells, 'record'), clip };
   }
 
   test('RVOS: video -> reference -> pivot-frame -> pivot-box; traces stream, answers highlighted; replay offline gives the same', async () => {
@@ -214,10 +170,10 @@ suite('Pipeline end to end in the extension host (local LLM server, fixture mode
     const { doc } = await openNotebook(file);
     const before = server.requests.length;
 
-    const video = await runOk(doc, 'video');
+    const video = await runCellOk(doc, 'video');
     const grids = itemsOf(video, MIME.frameGrid);
     assert.strictEqual(grids.length, 2, `expected 2 clip grids, got ${grids.length}`);
-    await runOk(doc, 'reference');
+    await runCellOk(doc, 'reference');
 
     const pf = await runWatchingTrace(doc, 'pivot-frame');
     console.log(`[alref-test] pivot-frame trace lengths while running: ${pf.seen.join(',')}`);
@@ -252,8 +208,8 @@ suite('Pipeline end to end in the extension host (local LLM server, fixture mode
     assert.strictEqual((doc.metadata.alref as { llmMode?: string }).llmMode, 'replay');
     await server.stop();
     try {
-      const pf2 = await runOk(doc, 'pivot-frame');
-      const pb2 = await runOk(doc, 'pivot-box');
+      const pf2 = await runCellOk(doc, 'pivot-frame');
+      const pb2 = await runCellOk(doc, 'pivot-box');
       assert.deepStrictEqual(comparable(pf2), recorded.pf, 'replayed pivot-frame outputs differ');
       assert.deepStrictEqual(comparable(pb2), recorded.pb, 'replayed pivot-box outputs differ');
       assert.strictEqual(server.requests.length - before, llmCalls, 'replay sent a request');
@@ -266,10 +222,10 @@ suite('Pipeline end to end in the extension host (local LLM server, fixture mode
     const { file, clip } = await squareNotebook('sam2', [{ id: 'propagate', yaml: 'stage: propagate\nid: propagate\n' }], false);
     const { doc } = await openNotebook(file);
     for (const id of ['video', 'reference', 'pivot-frame']) {
-      await runOk(doc, id);
+      await runCellOk(doc, id);
     }
     const before = server.requests.length;
-    const pb = await runOk(doc, 'pivot-box');
+    const pb = await runCellOk(doc, 'pivot-box');
     assert.strictEqual(server.requests.length - before, 2);
     assert.match(server.requests[before].text, /detector label/, 'the prompt does not list detector boxes');
     const boxes = itemsOf(pb, MIME.boxes).map(({ output, item }) => payloadOf<BoxesPayload>(output, item)).filter((b) => b.view !== 'sent');
@@ -282,7 +238,7 @@ suite('Pipeline end to end in the extension host (local LLM server, fixture mode
       assert.ok(Math.abs(box.x0 - truth.x0) <= 3 && Math.abs(box.x1 - truth.x1) <= 3 && Math.abs(box.y0 - truth.y0) <= 3, `detector box ${JSON.stringify(box)} vs the square ${JSON.stringify(truth)} on frame ${b.frameIndex}`);
     }
 
-    const prop = await runOk(doc, 'propagate');
+    const prop = await runCellOk(doc, 'propagate');
     const overlays = itemsOf(prop, MIME.maskOverlay);
     assert.strictEqual(overlays.length, 1, `outputs: ${mimes(prop).join(', ')}`);
     assertImageFallback(overlays[0].output, 'mask overlay');
@@ -299,13 +255,13 @@ suite('Pipeline end to end in the extension host (local LLM server, fixture mode
   });
 
   test('AVS: 01_dog.mp4 + bark soundtrack -> lbru -> pivot-frame -> pivot-box -> propagate (silenceFilter: true); timeline, silent frames cleared', async () => {
-    const dir = freshFolder('avs');
+    const dir = freshWorkspaceFolder('pipeline', 'avs');
     fs.copyFileSync(dogMp4(), path.join(dir, '01_dog.mp4'));
     // The sample's own track is digital silence: barks from 2 s to 5 s, as in the unit tests.
     const bark = 'if(between(t,2,5),0.6*exp(-12*mod(t,0.5))*(sin(2*PI*(500-300*mod(t,0.5))*t)+0.5*sin(4*PI*(500-300*mod(t,0.5))*t))/1.5,0)';
     execFileSync(ffmpegInstaller.path, ['-v', 'error', '-y', '-f', 'lavfi', '-i', `aevalsrc=exprs='${bark}':s=48000:d=6`, '-ac', '2', path.join(dir, 'bark.wav')]);
     const frames = 180; // 6 s at 29.97 fps
-    const file = writeNotebook(path.join(dir, 'avs.alref'), [
+    const file = writeNotebookFile(path.join(dir, 'avs.alref'), [
       { id: 'video', yaml: `stage: video\nid: video\nsource: 01_dog.mp4\nmode: avs\nmaxSide: 320\nmaxFrames: ${frames}\nfilmstripFrames: 0\n` },
       { id: 'lbru', yaml: 'stage: lbru\nid: lbru\naudio: bark.wav\ntagger: efficientat-mn10-as\n' },
       { id: 'pivot-frame', yaml: 'stage: pivot-frame\nid: pivot-frame\n' },
@@ -315,8 +271,8 @@ suite('Pipeline end to end in the extension host (local LLM server, fixture mode
     ], 'record');
     const { doc } = await openNotebook(file);
     const before = server.requests.length;
-    await runOk(doc, 'video');
-    const lbru = await runOk(doc, 'lbru');
+    await runCellOk(doc, 'video');
+    const lbru = await runCellOk(doc, 'lbru');
     assert.strictEqual(server.requests.length - before, 1, 'one LBRU request');
     const timelines = itemsOf(lbru, MIME.audioTimeline);
     assert.strictEqual(timelines.length, 1, `outputs: ${mimes(lbru).join(', ')}`);
@@ -325,11 +281,11 @@ suite('Pipeline end to end in the extension host (local LLM server, fixture mode
     assert.deepStrictEqual(timeline.categories.map((c) => c.category), ['dog']);
     assert.deepStrictEqual(timeline.categories[0].active.slice(0, 5).map((a) => (a ? 1 : 0)).join(''), '00111');
 
-    await runOk(doc, 'pivot-frame');
+    await runCellOk(doc, 'pivot-frame');
     assert.strictEqual(server.requests.length - before, 1, 'the pivot frame comes from LBRU, without an LLM call');
-    await runOk(doc, 'pivot-box');
+    await runCellOk(doc, 'pivot-box');
     assert.strictEqual(server.requests.length - before, 2);
-    const prop = await runOk(doc, 'propagate', 300_000);
+    const prop = await runCellOk(doc, 'propagate', 300_000);
     const text = textOf(prop);
     assert.match(text, /Silent-frame filtering/, 'no silent-frame filtering table');
     // The table's row: object 1, dog, frames cleared, frames kept (at least the 60 frames before 2 s are cleared).
