@@ -12,6 +12,8 @@ export const MIME = {
   maskOverlay: 'application/vnd.alref.mask-overlay+json',
   audioTimeline: 'application/vnd.alref.audio-timeline',
   metrics: 'application/vnd.alref.metrics+json',
+  sweepMatrix: 'application/vnd.alref.sweep-matrix+json',
+  pivotView: 'application/vnd.alref.pivot-view+json',
 } as const;
 
 export type AlrefMime = (typeof MIME)[keyof typeof MIME];

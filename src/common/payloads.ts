@@ -155,3 +155,113 @@ export interface MaskOverlayPayload {
   }>;
   caption?: string;
 }
+
+/** How a sweep metric reads: its key in {@link SweepCellPayload.metrics}, label, direction and unit. */
+export interface SweepMetricPayload {
+  /**
+   * Stable key. Pivot metrics (need ground-truth masks, no SAM 2): `frameAreaRatio` (the referent's
+   * mask area on the chosen frame / its largest area among the clip's sampled frames, 0..1),
+   * `frameVisible` (share of clips whose chosen frame shows the referent), `boxIoU` (IoU of the chosen
+   * box with the ground-truth mask's bounding box on that frame), `boxCentreOnObject` (share of clips
+   * whose chosen box centre lies on the mask). Always: `validRate` (share of clips with a valid
+   * answer), `reasks`, `promptTokens`, `completionTokens`, `costUsd`, `latencyMs`. After
+   * propagation: `J`, `F`, `JF` (0..1).
+   */
+  key: string;
+  label: string;
+  better: 'higher' | 'lower';
+  unit: 'ratio' | 'count' | 'tokens' | 'usd' | 'ms';
+}
+
+/** One variant of a sweep (a row of the matrix); `baseline` is the first. */
+export interface SweepVariantPayload {
+  /** Stable id (the variant's `name`, or `v<n>` 1-based). */
+  id: string;
+  label: string;
+  baseline: boolean;
+  /** What this variant sets, for display: e.g. `{ template: 'pivot-frame.cot/v2', temperature: 0 }`. */
+  settings: Record<string, string | number | boolean | null>;
+}
+
+/** One input of a sweep (a column of the matrix): a video and one expression. */
+export interface SweepInputPayload {
+  /** Stable id, e.g. `car-shadow#0` (video id, expression index). */
+  id: string;
+  label: string;
+  video: string;
+  expression: string;
+  /** True when ground-truth masks exist, so the pivot metrics are defined. */
+  hasGroundTruth: boolean;
+}
+
+/** One cell of the matrix: one variant run on one input. */
+export interface SweepCellPayload {
+  status: 'ok' | 'error' | 'skipped';
+  /** Why the cell failed or was skipped (untrusted text). */
+  message?: string;
+  /** Metric key -> value; null where the metric is undefined for this input (e.g. no ground truth). */
+  metrics: Record<string, number | null>;
+  /** True when every LLM request of this cell was answered from the record/replay store. */
+  cached?: boolean;
+  /** The detail for the side-by-side view: a run-folder JSON artifact holding a {@link SweepDetailPayload}. */
+  detail?: ArtifactRefPayload;
+}
+
+/**
+ * `application/vnd.alref.sweep-matrix+json`: the result of a `sweep` stage cell, variants x inputs.
+ * The output also carries a markdown table (the fallback for GitHub and Jupyter).
+ */
+export interface SweepMatrixPayload {
+  version: 1;
+  /** Metric columns, in display order; the first is the default sort key. */
+  metrics: SweepMetricPayload[];
+  variants: SweepVariantPayload[];
+  inputs: SweepInputPayload[];
+  /** `cells[v][i]`: variant `v` (index into `variants`) on input `i` (index into `inputs`). */
+  cells: SweepCellPayload[][];
+  /** `summary[v]`: metric key -> the variant's mean over inputs where the metric is defined (null if none). */
+  summary: Array<Record<string, number | null>>;
+  /** `deltas[v]`: metric key -> `summary[v] - summary[baseline]` (null where either is null). */
+  deltas: Array<Record<string, number | null>>;
+  /** The same matrix as files in the run folder. */
+  exports: { csv: ArtifactRefPayload; json: ArtifactRefPayload };
+  caption?: string;
+}
+
+/** What one variant did on one input, clip by clip: the side-by-side view loads two of these. */
+export interface SweepDetailPayload {
+  version: 1;
+  variantId: string;
+  inputId: string;
+  objects: Array<{
+    objectId: number;
+    text: string;
+    clips: Array<{
+      /** 1-based clip number, as in captions. */
+      clip: number;
+      pivotFrame: {
+        frameIndex: number | null;
+        valid: boolean;
+        /** The bracketed answer as parsed (e.g. `[3]`). */
+        answer?: string;
+        /** Full reply text(s), re-asks appended (untrusted text). */
+        trace: string;
+        /** The image the LLM saw (run-folder artifact). */
+        image?: ArtifactRefPayload;
+        note?: string;
+      };
+      pivotBox?: {
+        frameIndex: number;
+        chosen: number | null;
+        box: { x0: number; y0: number; x1: number; y1: number } | null;
+        valid: boolean;
+        answer?: string;
+        trace: string;
+        image?: ArtifactRefPayload;
+        note?: string;
+      };
+      /** Per-clip pivot metrics (same keys as the matrix). */
+      metrics: Record<string, number | null>;
+    }>;
+  }>;
+}
