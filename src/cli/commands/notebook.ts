@@ -3,6 +3,7 @@ import path from 'node:path';
 import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import { PROMPT_LANGUAGE, STAGE_LANGUAGE } from '../../common/mime';
+import { exportHtmlReport } from '../../pipeline/cells/htmlReport';
 import { ExperimentRecorder } from '../../pipeline/cells/record';
 import { runNotebook } from '../../pipeline/cells/runNotebook';
 import type { NotebookRunResult } from '../../pipeline/cells/runNotebook';
@@ -232,8 +233,30 @@ export async function exportNotebookFile(file: string, out?: string, warn: (mess
 }
 
 /**
+ * Writes a notebook as one self-contained HTML report (default: next to it, `.alref` replaced by
+ * `.html`); returns the path. The output path is checked (a folder, a read-only folder) after the
+ * notebook parsed and before the report is built; the HTML is never written onto the notebook itself,
+ * and nothing is written when the notebook cannot be read or parsed. Errors name the file.
+ */
+export async function exportHtmlFile(file: string, out?: string, warn: (message: string) => void = (m) => process.stderr.write(`${m}\n`)): Promise<string> {
+  const abs = path.resolve(file);
+  const dest = path.resolve(out ?? `${abs.replace(/\.alref$/i, '')}.html`);
+  if (await sameFile(dest, abs)) {
+    throw new PipelineError(`${dest} is the notebook itself; the HTML report was not written and the notebook was not changed. Choose another path with --out.`, {
+      stage: 'files',
+      kind: 'invalid-input',
+      file: dest,
+    });
+  }
+  const model = await readNotebookFor(abs, dest, warn);
+  const target = await checkWritable(dest);
+  await writeFileAtomic(target, exportHtmlReport(model, { source: path.basename(abs), runFolder: path.basename(runDirFor(abs)) }));
+  return dest;
+}
+
+/**
  * `alref notebook run <file> [--out <file>] [--mode live|record|replay] [--set key=value]...` and
- * `alref notebook export <file> [--out <file.ipynb>]`.
+ * `alref notebook export <file> [--html] [--out <file>]`.
  */
 export function registerNotebookCommand(program: Command): void {
   const notebook = program.command('notebook').description('work with .alref notebooks');
@@ -259,12 +282,13 @@ export function registerNotebookCommand(program: Command): void {
     });
   notebook
     .command('export')
-    .description('write the notebook as a plain Jupyter .ipynb (outputs kept)')
+    .description('write the notebook as a plain Jupyter .ipynb (outputs kept), or with --html as one self-contained HTML report')
     .argument('<file>', 'the .alref notebook')
-    .option('-o, --out <file>', 'the .ipynb to write (default: next to <file>)')
-    .action(async (file: string, opts: { out?: string }) => {
+    .option('--html', 'write an HTML report that any browser opens offline (images embedded, traces, tables, sweep matrix, experiment record)')
+    .option('-o, --out <file>', 'the file to write (default: next to <file>, with the extension .ipynb, or .html with --html)')
+    .action(async (file: string, opts: { out?: string; html?: boolean }) => {
       try {
-        process.stderr.write(`wrote ${await exportNotebookFile(file, opts.out)}\n`);
+        process.stderr.write(`wrote ${await (opts.html ? exportHtmlFile(file, opts.out) : exportNotebookFile(file, opts.out))}\n`);
       } catch (err) {
         process.stderr.write(`alref: ${err instanceof Error ? err.message : String(err)}\n`);
         process.exitCode = 1;
