@@ -7,7 +7,9 @@
 // viewers (./viewerChecks.mjs): hovering a frame-grid tile leaves the layout as it is, and the mask
 // viewer of a notebook written into the workspace plays at the clip's rate, keeps its slider width,
 // labels its opacity, hides an object from the legend and colours pivot ticks per object
-// (test-results/ui-masks.png). Last, a record-mode run (./recordRun.mjs): the local OpenAI-compatible
+// (test-results/ui-masks.png); in between, "AL-Ref: Export as HTML Report" on the executed demo, the
+// report opened in Chromium with its images loaded (./htmlReport.mjs, test-results/ui-html-report.png).
+// Last, a record-mode run (./recordRun.mjs): the local OpenAI-compatible
 // test server (./llmServer.mjs, a child process on 127.0.0.1, stopped by PID at the end, also on
 // failure) answers a notebook written into the workspace (video -> reference -> pivot-frame, LLM
 // mode record; `alref.llm.baseUrl` in the workspace's .vscode/settings.json, the key set with
@@ -24,6 +26,7 @@ import { launchBrowser } from './browser.mjs';
 import { installExtension, startCodeServer } from './codeServer.mjs';
 import { e2eEnv, repoRoot, requireBuilt, resultsDir } from './env.mjs';
 import { checkGridHover, checkMaskViewer, writeMaskViewerFixture } from './viewerChecks.mjs';
+import { checkHtmlReport } from './htmlReport.mjs';
 import { checkRecordRun, startLlmServer, writeRecordFixture } from './recordRun.mjs';
 import { makeScratch, prepareWorkspace } from './workspace.mjs';
 import { ensureNotebookEditor, findRenderedOutputs, openFromExplorer, runAllCells, runCommand, until } from './workbench.mjs';
@@ -171,6 +174,7 @@ async function main() {
     }
 
     await checkGridHover(page, say);
+    await checkHtmlReport(page, browser, workspace, say, path.join(resultsDir, 'ui-html-report.png'));
     await openFromExplorer(page, maskNotebook);
     say(`${maskNotebook.join('/')} opened`);
     await checkMaskViewer(page, say);
