@@ -4,6 +4,7 @@
 // construction (its Content-Security-Policy allows only data: images). Every image must have loaded, a
 // reasoning trace must show its text with the answer highlighted, the page must have no script and log
 // no policy violation. Screenshot: test-results/ui-html-report.png.
+/* global document -- code inside report.evaluate runs in the browser */
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -62,7 +63,7 @@ export async function checkHtmlReport(page, browser, workspace, say, shot) {
     if (seen.traces.filter((t) => t.includes('Step 1.')).length < 12) {
       throw new Error(`HTML report: expected the demo's reasoning traces, found ${seen.traces.length}: ${JSON.stringify(seen.traces.slice(0, 2))}`);
     }
-    if (seen.answers.length === 0 || !seen.answers.every((a) => /^\[\d+\]$/.test(a))) {
+    if (seen.answers.length === 0 || !seen.answers.every((a) => /^\[-?\d+\]$/.test(a))) {
       throw new Error(`HTML report: highlighted answers ${JSON.stringify(seen.answers)}`);
     }
     if (seen.scripts !== 0 || !/pivot-frame\.cot/.test(seen.record)) {

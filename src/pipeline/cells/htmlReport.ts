@@ -56,6 +56,8 @@ mark.answer { background: var(--mark); color: inherit; font-weight: 700; padding
 table { border-collapse: collapse; margin: 6px 0 10px; font-size: 13px; }
 th, td { border: 1px solid var(--line); padding: 4px 8px; text-align: left; vertical-align: top; }
 th { background: var(--panel); }
+th.align-right, td.align-right { text-align: right; }
+th.align-center, td.align-center { text-align: center; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .delta { font-size: 11px; display: block; }
 .delta.better { color: var(--good); }
@@ -74,6 +76,16 @@ export function escapeHtml(text: string): string {
 
 /** Markdown with raw HTML off (it is shown as text) and markdown-it's link checks (no `javascript:`). */
 const markdown = new MarkdownIt({ html: false, linkify: false, typographer: false });
+// Table alignment as classes: the page's policy blocks style attributes.
+markdown.core.ruler.push('alref_align_classes', (state) => {
+  for (const token of state.tokens) {
+    const align = /^text-align:(left|right|center)$/.exec(token.attrGet('style') ?? '');
+    if (align) {
+      token.attrs = (token.attrs ?? []).filter(([name]) => name !== 'style');
+      token.attrJoin('class', `align-${align[1]}`);
+    }
+  }
+});
 
 function renderMarkdown(text: string): string {
   return `<div class="markdown">${markdown.render(text)}</div>`;

@@ -90,7 +90,7 @@ suite('pipeline/cells/htmlReport', () => {
   test('a strict Content-Security-Policy: no scripts, only the page stylesheet (by hash) and data: images', async () => {
     const b = new CellOutputBuilder();
     b.apply({ type: 'image', mime: 'image/png', data: await png(2, 2) });
-    const html = exportHtmlReport(notebookOf([stageCell('c', 'stage: video\n', b.outputs()), { kind: 'markdown', language: 'markdown', source: '![remote](https://example.com/a.png)', metadata: {}, outputs: [] }]));
+    const html = exportHtmlReport(notebookOf([stageCell('c', 'stage: video\n', b.outputs()), { kind: 'markdown', language: 'markdown', source: '![remote](https://example.com/a.png)\n\n| a | b |\n|:-:|--:|\n| 1 | 2 |', metadata: {}, outputs: [] }]));
     const doc = parse(html);
     const csp = doc.querySelector('meta[http-equiv="Content-Security-Policy"]')?.getAttribute('content') ?? '';
     assert.match(csp, /default-src 'none'/);
@@ -102,6 +102,8 @@ suite('pipeline/cells/htmlReport', () => {
     const srcs = [...doc.querySelectorAll('img')].map((i) => i.getAttribute('src') ?? '');
     assert.ok(srcs.some((s) => s.startsWith('data:image/png;base64,')));
     assert.equal(doc.querySelectorAll('script, link, iframe, object, embed').length, 0);
+    assert.equal(doc.querySelectorAll('[style]').length, 0, 'no style attribute (the policy would block it)');
+    assert.deepEqual([...doc.querySelectorAll('.markdown td')].map((td) => td.className), ['align-center', 'align-right'], 'table alignment as classes');
   });
 
   test('images are embedded as data: URIs with their caption; a display copy names its full-size original', async () => {
