@@ -73,10 +73,14 @@ function defaultPair(payload: SweepMatrixPayload, clicked: number): [number, num
 /** Draws the comparison of `input` into `panel` (emptied first), the clicked variant opposite the baseline. */
 export function showComparison(panel: HTMLElement, ctx: CompareContext, input: number, clicked: number): CompareState {
   const [left, right] = defaultPair(ctx.payload, clicked);
-  return drawComparison(panel, ctx, input, left, right);
+  const state: CompareState = { input, left, right, ready: Promise.resolve() };
+  drawComparison(panel, ctx, state);
+  return state;
 }
 
-function drawComparison(panel: HTMLElement, ctx: CompareContext, input: number, left: number, right: number): CompareState {
+/** Draws `state`'s input and variants; the variant selectors redraw into the same state object. */
+function drawComparison(panel: HTMLElement, ctx: CompareContext, state: CompareState): void {
+  const { input, left, right } = state;
   const doc = panel.ownerDocument;
   const { payload } = ctx;
   const inp = payload.inputs[input];
@@ -114,10 +118,10 @@ function drawComparison(panel: HTMLElement, ctx: CompareContext, input: number, 
   const body = el(doc, 'div', 'alref-sm-compare-body');
   panel.append(head, status, body);
 
-  const state: CompareState = { input, left, right, ready: Promise.resolve() };
   const redraw = (): void => {
-    const next = drawComparison(panel, ctx, input, Number(leftPick.value), Number(rightPick.value));
-    Object.assign(state, next);
+    state.left = Number(leftPick.value);
+    state.right = Number(rightPick.value);
+    drawComparison(panel, ctx, state);
   };
   leftPick.addEventListener('change', redraw);
   rightPick.addEventListener('change', redraw);
@@ -152,7 +156,6 @@ function drawComparison(panel: HTMLElement, ctx: CompareContext, input: number, 
     const total = pairs.length;
     status.textContent = differ === 0 ? `${payload.variants[left].label} and ${payload.variants[right].label} agree on all ${total} clips.` : `${differ} of ${total} clips differ.`;
   })();
-  return state;
 }
 
 function drawPairs(body: HTMLElement, ctx: CompareContext, pairs: ClipPair[], labels: [string, string]): void {
