@@ -1,5 +1,6 @@
 import type { SweepDetailPayload, SweepMatrixPayload } from '../../common/payloads';
 import type { ArtifactClient } from '../maskOverlay/frames';
+import { el } from '../shared/dom';
 import { type ClipPair, type DetailClip, lineDiff, pairClips } from './diff';
 import { baselineIndex, checkSweepDetailPayload, formatValue } from './model';
 
@@ -8,17 +9,6 @@ import { baselineIndex, checkSweepDetailPayload, formatValue } from './model';
  * Both detail artifacts load through `readArtifact`; the images the LLM saw load when their clip is
  * opened. LLM text is untrusted: `textContent` only.
  */
-
-function el<K extends keyof HTMLElementTagNameMap>(doc: Document, tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {
-  const e = doc.createElement(tag);
-  if (cls) {
-    e.className = cls;
-  }
-  if (text !== undefined) {
-    e.textContent = text;
-  }
-  return e;
-}
 
 /** What the comparison needs from the matrix view. */
 export interface CompareContext {

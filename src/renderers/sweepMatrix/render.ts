@@ -1,5 +1,6 @@
 import type { OpenArtifactRequest } from '../../common/messages';
 import type { SweepMatrixPayload, SweepMetricPayload } from '../../common/payloads';
+import { el } from '../shared/dom';
 import { ArtifactClient, type MessagingLike } from '../maskOverlay/frames';
 import { type CompareState, showComparison } from './compare';
 import { type SortDirection, baselineIndex, deltaTone, formatDelta, formatValue, inputOrder, nextDirection, variantOrder } from './model';
@@ -16,17 +17,6 @@ export { checkSweepMatrixPayload } from './model';
  * sorts the variant columns by their summary (the baseline stays first). Every cell is a button: it
  * opens the side-by-side comparison (./compare.ts) below the table. Untrusted text: `textContent`.
  */
-
-function el<K extends keyof HTMLElementTagNameMap>(doc: Document, tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {
-  const e = doc.createElement(tag);
-  if (cls) {
-    e.className = cls;
-  }
-  if (text !== undefined) {
-    e.textContent = text;
-  }
-  return e;
-}
 
 /** A drawn matrix: its parts for tests and the UI check, and `dispose` (listeners, object URLs). */
 export interface SweepMatrixView {
