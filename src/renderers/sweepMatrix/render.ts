@@ -150,7 +150,7 @@ export function renderSweepMatrix(container: HTMLElement, payload: SweepMatrixPa
     }
     tfoot.append(mean, delta);
     table.append(thead, tbody, tfoot);
-    if (current) {
+    if (current && !panel.hidden) {
       const pressed = table.querySelector<HTMLButtonElement>(`.alref-sm-cell[data-variant="${current.right}"][data-input="${current.input}"]`);
       pressed?.setAttribute('aria-pressed', 'true');
     }
@@ -159,6 +159,12 @@ export function renderSweepMatrix(container: HTMLElement, payload: SweepMatrixPa
     }
   };
 
+  // Closing the comparison un-presses its cell.
+  panel.addEventListener('click', (e) => {
+    if ((e.target as HTMLElement | null)?.classList.contains('alref-sm-close')) {
+      table.querySelectorAll('.alref-sm-cell[aria-pressed="true"]').forEach((b) => b.setAttribute('aria-pressed', 'false'));
+    }
+  });
   metricSelect.addEventListener('change', () => {
     metric = payload.metrics[Number(metricSelect.value)] ?? payload.metrics[0];
     draw();

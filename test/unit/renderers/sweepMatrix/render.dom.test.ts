@@ -174,6 +174,7 @@ suite('sweep matrix renderer (DOM)', () => {
     assert.match(status(), /cot-v2 and cot-v2 agree on all 2 clips/);
     container.querySelector<HTMLButtonElement>('.alref-sm-close')!.click();
     assert.equal(view.compare(), undefined);
+    assert.equal(container.querySelectorAll('.alref-sm-cell[aria-pressed="true"]').length, 0);
     view.dispose();
   });
 
