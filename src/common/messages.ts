@@ -16,7 +16,18 @@ export interface ReadArtifactRequest {
   ref: string;
 }
 
-export type RendererToHostMessage = ReadArtifactRequest;
+/**
+ * Renderer -> host: open a run-folder file (e.g. a sweep's CSV or JSON export) in a VS Code editor.
+ * No reply; a reference that leaves the run folder or names no file is logged and ignored.
+ */
+export interface OpenArtifactRequest {
+  type: 'openArtifact';
+  notebookUri?: string;
+  /** Path relative to the run folder; must stay inside it. */
+  ref: string;
+}
+
+export type RendererToHostMessage = ReadArtifactRequest | OpenArtifactRequest;
 
 /** Host -> renderer: the artifact's bytes (base64), or why it could not be read. */
 export type ReadArtifactReply =
@@ -33,8 +44,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 export function isRendererToHostMessage(v: unknown): v is RendererToHostMessage {
   return (
     isObject(v) &&
-    v.type === 'readArtifact' &&
-    typeof v.requestId === 'string' &&
+    ((v.type === 'readArtifact' && typeof v.requestId === 'string') || v.type === 'openArtifact') &&
     typeof v.ref === 'string' &&
     (v.notebookUri === undefined || typeof v.notebookUri === 'string')
   );

@@ -8,7 +8,9 @@
 // viewer of a notebook written into the workspace plays at the clip's rate, keeps its slider width,
 // labels its opacity, hides an object from the legend and colours pivot ticks per object
 // (test-results/ui-masks.png); in between, "AL-Ref: Export as HTML Report" on the executed demo, the
-// report opened in Chromium with its images loaded (./htmlReport.mjs, test-results/ui-html-report.png).
+// report opened in Chromium with its images loaded (./htmlReport.mjs, test-results/ui-html-report.png);
+// and the sweep matrix of a stored sweep output (./sweepChecks.mjs): a click on a cell opens both
+// variants' answers side by side (test-results/ui-sweep.png), the CSV export opens in an editor.
 // Last, a record-mode run (./recordRun.mjs): the local OpenAI-compatible
 // test server (./llmServer.mjs, a child process on 127.0.0.1, stopped by PID at the end, also on
 // failure) answers a notebook written into the workspace (video -> reference -> pivot-frame, LLM
@@ -28,6 +30,7 @@ import { e2eEnv, repoRoot, requireBuilt, resultsDir } from './env.mjs';
 import { checkGridHover, checkMaskViewer, writeMaskViewerFixture } from './viewerChecks.mjs';
 import { checkHtmlReport } from './htmlReport.mjs';
 import { checkRecordRun, startLlmServer, writeRecordFixture } from './recordRun.mjs';
+import { checkSweepMatrix, writeSweepFixture } from './sweepChecks.mjs';
 import { makeScratch, prepareWorkspace } from './workspace.mjs';
 import { ensureNotebookEditor, findRenderedOutputs, openFromExplorer, runAllCells, runCommand, until } from './workbench.mjs';
 
@@ -89,6 +92,7 @@ async function main() {
 
     const workspace = prepareWorkspace(path.join(scratch.dir, 'workspace'));
     const maskNotebook = await writeMaskViewerFixture(workspace);
+    const sweepNotebook = writeSweepFixture(workspace);
     llm = await startLlmServer(say);
     writeRecordFixture(workspace, llm.baseUrl);
     server = await startCodeServer(tools, { scratch: scratch.dir, extensionsDir });
@@ -180,6 +184,9 @@ async function main() {
     await checkMaskViewer(page, say);
     await page.screenshot({ path: path.join(resultsDir, 'ui-masks.png') });
     say('screenshot: test-results/ui-masks.png');
+    await openFromExplorer(page, sweepNotebook);
+    say(`${sweepNotebook.join('/')} opened`);
+    await checkSweepMatrix(page, say, path.join(resultsDir, 'ui-sweep.png'));
 
     await checkRecordRun(page, workspace, llm, say, path.join(resultsDir, 'ui-record.png'));
     return 0;

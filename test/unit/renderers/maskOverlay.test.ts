@@ -51,7 +51,7 @@ function fakeHost(files: Record<string, Uint8Array>, hold: (ref: string) => bool
   return {
     requested,
     postMessage(message: unknown) {
-      assert.ok(isRendererToHostMessage(message));
+      assert.ok(isRendererToHostMessage(message) && message.type === 'readArtifact');
       requested.push(message.ref);
       if (hold(message.ref)) {
         return;
