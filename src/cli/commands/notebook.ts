@@ -94,6 +94,19 @@ class ProgressPrinter {
 }
 
 /**
+ * Why a download failed, short and without local paths (it goes into the notebook): the network
+ * error under the store's message (`fetch failed (ENOTFOUND)`), else the message itself.
+ */
+function downloadProblem(err: unknown): string {
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause : undefined;
+  if (!cause) {
+    return err instanceof Error ? err.message : String(err);
+  }
+  const code = (cause.cause as { code?: unknown } | undefined)?.code;
+  return `${cause.message}${typeof code === 'string' ? ` (${code})` : ''}`;
+}
+
+/**
  * The run's answer to a missing model under `policy` (see {@link MissingModelPolicy}): `pull` downloads
  * it into the run's model store with progress on stderr (once per model: a failed download is not
  * tried again for the next cell), and skips the cell when that fails. Undefined for `fail`.
@@ -122,9 +135,9 @@ function missingModelHandler(policy: MissingModelPolicy, services: Services, pri
         // run the cell again: it sees the cancelled signal and ends as cancelled
         return { action: 'retry' };
       }
-      const problem = err instanceof Error ? err.message : String(err);
+      printer.line(`[cell ${index + 1}] could not download ${modelId}: ${err instanceof Error ? err.message : String(err)}`);
+      const problem = downloadProblem(err);
       failed.set(modelId, problem);
-      printer.line(`[cell ${index + 1}] could not download ${modelId}: ${problem}`);
       return { action: 'skip', problem };
     }
   };
