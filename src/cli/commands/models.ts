@@ -67,7 +67,7 @@ export function registerModelsCommand(program: Command): void {
     }
   });
 
-  storeOptions(models.command('pull').description('Download a model into the cache (resumes partial downloads, checks sha256).'))
+  storeOptions(models.command('pull').description('Download a model into the cache (resumes partial downloads, checks sha256; from the mirror ALREF_MODELS_MIRROR when set).'))
     .argument('<ids...>', 'model ids (see `alref models list`)')
     .action(async (ids: string[], o: StoreOptions) => {
       const interrupt = interruptSignal();
