@@ -20,7 +20,10 @@ const SAM2 = FIXTURE_IDS.sam2;
 const PULL = `alref models pull ${SAM2}`;
 const CAR = path.join(SAMPLES, 'davis-car-shadow');
 
-/** The car-shadow pipeline without LLM calls: middle frame, top-score typed box, propagate, evaluate; then a cell that needs no model. */
+/**
+ * The car-shadow pipeline without LLM calls: middle frame, top-score typed box, propagate, evaluate;
+ * then a cell that needs no model, and an evaluate cell naming the propagate cell in `uses`.
+ */
 function carNotebook(): NotebookModel {
   const cells: Array<[string, string]> = [
     ['video', `stage: video\nid: video\nsource: ${path.join(CAR, 'JPEGImages')}\npreset: ref-davis17\nfilmstripFrames: 0\n`],
@@ -30,6 +33,7 @@ function carNotebook(): NotebookModel {
     ['propagate', 'stage: propagate\nid: propagate\n'],
     ['evaluate', `stage: evaluate\nid: evaluate\ngroundTruth: ${path.join(CAR, 'Annotations')}\nprotocol: davis\n`],
     ['pivot-frame-last', 'stage: pivot-frame\nid: pivot-frame-last\nstrategy: last\n'],
+    ['evaluate-named', `stage: evaluate\nid: evaluate-named\nuses: { propagate: propagate }\ngroundTruth: ${path.join(CAR, 'Annotations')}\n`],
   ];
   return {
     metadata: { alref: { formatVersion: 1, llmMode: 'replay' } },
@@ -123,14 +127,15 @@ suite('cli: alref notebook run --missing-models', () => {
     const ev = cellOf(nb, 'evaluate');
     assert.match(markdownOf(ev), /needs the result of cell `propagate`, which was skipped[\s\S]*`alref models pull sam2\.1-hiera-tiny-video`/);
     assert.deepEqual(ev.outputs[0].metadata?.[SKIPPED_METADATA_KEY], { modelId: SAM2, upstream: 'propagate' });
-    assert.match(stderr, /2 cell\(s\) skipped \(propagate, evaluate\): install the missing model\(s\) with `alref models pull sam2\.1-hiera-tiny-video`/);
+    assert.deepEqual(cellOf(nb, 'evaluate-named').outputs[0].metadata?.[SKIPPED_METADATA_KEY], { modelId: SAM2, upstream: 'propagate' }, 'named in uses');
+    assert.match(stderr, /3 cell\(s\) skipped \(propagate, evaluate, evaluate-named\): install the missing model\(s\) with `alref models pull sam2\.1-hiera-tiny-video`/);
   });
 
   test('with the fixture SAM 2 graphs in the model store, propagate and evaluate run on the car-shadow frames', async () => {
     const models = await writeModelFixtures(path.join(tmp.path, 'models'), { only: ['sam2'] });
     assert.equal(await run({ missingModels: 'skip', localDir: models }), 0, stderr);
     const nb = parseNotebook(readFileSync(file, 'utf8'));
-    for (const id of ['propagate', 'evaluate']) {
+    for (const id of ['propagate', 'evaluate', 'evaluate-named']) {
       assert.equal(cellOf(nb, id).executionSummary?.success, true, id);
       assert.doesNotMatch(markdownOf(cellOf(nb, id)), /Skipped/);
     }
