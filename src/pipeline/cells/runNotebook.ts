@@ -152,7 +152,7 @@ async function runWithModels(options: RunNotebookOptions, cells: readonly CellLi
     const skip: SkippedCell = { cellId: outcome.cellId, kind: outcome.request.kind, modelId };
     skipped.set(skip.cellId, skip);
     const output = skippedOutput(skip, upstream, 'problem' in decision ? decision.problem : undefined);
-    const why = upstream ? `cell "${upstream.cellId}" it reads was skipped` : `model "${modelId}" is not installed`;
+    const why = upstream ? `it reads cell "${upstream.cellId}", which was skipped` : `model "${modelId}" is not installed`;
     return { ...outcome, status: 'skipped', outputs: [output], message: `${cellLabel(index, outcome.cellId)} skipped: ${why}; run \`${pullCommand(modelId)}\`` };
   }
 }
