@@ -23,6 +23,8 @@ export interface ServiceEnv {
   resourcesDir: string;
   /** Per-user storage (VS Code global storage, or ~/.cache/alref for the CLI): model cache default. */
   userCacheDir: string;
+  /** Base URL of a mirror model downloads come from (see ModelStoreOptions.mirror); default the publishers'. */
+  modelMirror?: string;
   /** Reads a secret (the API key) from SecretStorage or the environment; never stored anywhere else. */
   getSecret(name: 'openai-api-key'): Promise<string | undefined>;
   /** Where progress of long host-side work (downloads) is reported; optional. */
@@ -47,7 +49,7 @@ export function createServices(_settings: PipelineSettings, _env: ServiceEnv): S
   Object.defineProperty(services, 'models', {
     enumerable: true,
     configurable: true,
-    get: () => (models ??= createModelService(_settings.models, { userCacheDir: _env.userCacheDir, onNote: _env.onNote })),
+    get: () => (models ??= createModelService(_settings.models, { userCacheDir: _env.userCacheDir, mirror: _env.modelMirror, onNote: _env.onNote })),
   });
   return services;
 }

@@ -186,6 +186,45 @@ export async function checkRecordRun(page, workspace, llm, say, screenshot) {
   if (streaming.length > 0) {
     throw new Error(`rendered traces that are not complete: ${streaming.join(', ')}`);
   }
+  // VS Code renders outputs ahead of the viewport, so rendered traces may still lie below it: scroll
+  // until the first trace is in the upper half of the editor, then take the screenshot.
+  const where = await scrollTraceIntoView(page, editor);
   await page.screenshot({ path: screenshot });
-  say(`screenshot: ${path.relative(repoRoot, screenshot)} (${shown.traces} traces rendered: ${[...new Set(shown.traceStates)].join(', ')})`);
+  say(`screenshot: ${path.relative(repoRoot, screenshot)} (${shown.traces} traces rendered: ${[...new Set(shown.traceStates)].join(', ')}; first trace ${where})`);
+}
+
+/**
+ * The page-coordinate box of the first rendered reasoning trace, or null. The trace renderer draws in
+ * the output webview's nested iframe, inside a shadow root (Playwright's CSS pierces open shadow roots);
+ * boxes of elements in frames are given in the page's coordinates.
+ */
+async function firstTraceBox(page) {
+  for (const frame of page.frames()) {
+    const trace = frame.locator('.alref-trace').first();
+    if ((await trace.count().catch(() => 0)) > 0) {
+      const box = await trace.boundingBox().catch(() => null);
+      if (box) {
+        return box;
+      }
+    }
+  }
+  return null;
+}
+
+/** Wheels the notebook (from its left margin) until the first trace's top is in the upper half of the editor; says where it ended. */
+async function scrollTraceIntoView(page, editor) {
+  for (let step = 0; step < 20; step++) {
+    const [e, t] = [await editor.boundingBox(), await firstTraceBox(page)];
+    if (!e || !t) {
+      return 'not found';
+    }
+    if (t.y >= e.y && t.y <= e.y + e.height / 2) {
+      return `in view at ${Math.round(t.y - e.y)} px below the editor's top`;
+    }
+    await page.mouse.move(e.x + 8, e.y + e.height / 2);
+    await page.mouse.wheel(0, Math.round(t.y - (e.y + 80)));
+    await page.waitForTimeout(400);
+  }
+  const [e, t] = [await editor.boundingBox(), await firstTraceBox(page)];
+  return e && t ? `at ${Math.round(t.y - e.y)} px from the editor's top after 20 scroll steps` : 'not found';
 }

@@ -115,7 +115,7 @@ async function main(): Promise<void> {
     const child = spawn(
       process.execPath,
       ['dist/cli.js', 'notebook', 'run', 'examples/demo.alref', '--mode', 'record', '--out', out,
-        '--set', `llm.baseUrl=${server.baseUrl}`, '--set', 'llm.concurrency=1'],
+        '--set', `llm.baseUrl=${server.baseUrl}`, '--set', 'llm.concurrency=1', '--missing-models', 'skip'],
       { cwd: ROOT, stdio: 'inherit', env: { ...process.env, OPENAI_API_KEY: 'demo-local-key' } },
     );
     child.on('error', reject);

@@ -4,9 +4,11 @@ import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import { PROMPT_LANGUAGE, STAGE_LANGUAGE } from '../../common/mime';
 import { exportHtmlReport } from '../../pipeline/cells/htmlReport';
+import { MISSING_MODEL_POLICIES, pullCommand } from '../../pipeline/cells/missingModels';
+import type { MissingModelPolicy } from '../../pipeline/cells/missingModels';
 import { ExperimentRecorder } from '../../pipeline/cells/record';
 import { runNotebook } from '../../pipeline/cells/runNotebook';
-import type { NotebookRunResult } from '../../pipeline/cells/runNotebook';
+import type { MissingModelAction, NotebookRunResult, RunNotebookOptions } from '../../pipeline/cells/runNotebook';
 import type { CellLike } from '../../pipeline/cells/notebook';
 import { applyNotebookSettings, mergeSettings, parseSetPairs, settingPaths } from '../../pipeline/cells/settingsMerge';
 import { PipelineError } from '../../pipeline/errors';
@@ -15,10 +17,13 @@ import { decodeNotebookBytes, describeInvalidUtf8, exportIpynb, parseNotebook, s
 import type { AlrefNotebookMetadata, NotebookModel } from '../../pipeline/format';
 import { checkWritable, runDirFor, writeFileAtomic } from '../../pipeline/run/runFolder';
 import { createServices } from '../../pipeline/services';
+import type { Services } from '../../pipeline/services';
+import { requireModels } from '../../pipeline/models/service';
 import { NotebookSession } from '../../pipeline/session';
 import { defaultSettings } from '../../pipeline/settings';
 import type { PipelineSettings } from '../../pipeline/settings';
 import { cliServiceEnv, packageRoot, packageVersion, stderrLogger } from '../env';
+import { pullWithProgress } from '../pullProgress';
 import { interruptSignal } from '../signals';
 
 export interface NotebookRunOptions {
@@ -26,6 +31,8 @@ export interface NotebookRunOptions {
   mode?: 'live' | 'record' | 'replay';
   set?: string[];
   verbose?: boolean;
+  /** A cell needs a model that is not installed: fail (default), skip it, or pull it (skip when that fails). */
+  missingModels?: MissingModelPolicy;
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -87,6 +94,56 @@ class ProgressPrinter {
   }
 }
 
+/**
+ * Why a download failed, short and without local paths (it goes into the notebook): the network
+ * error under the store's message (`fetch failed (ENOTFOUND)`), else the message itself.
+ */
+function downloadProblem(err: unknown): string {
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause : undefined;
+  if (!cause) {
+    return err instanceof Error ? err.message : String(err);
+  }
+  const code = (cause.cause as { code?: unknown } | undefined)?.code;
+  return `${cause.message}${typeof code === 'string' ? ` (${code})` : ''}`;
+}
+
+/**
+ * The run's answer to a missing model under `policy` (see {@link MissingModelPolicy}): `pull` downloads
+ * it into the run's model store with progress on stderr (once per model: a failed download is not
+ * tried again for the next cell), and skips the cell when that fails. Undefined for `fail`.
+ */
+function missingModelHandler(policy: MissingModelPolicy, services: Services, printer: ProgressPrinter, signal: AbortSignal): RunNotebookOptions['onMissingModel'] {
+  if (policy === 'fail') {
+    return undefined;
+  }
+  const failed = new Map<string, string>();
+  return async (modelId, _cell, index): Promise<MissingModelAction> => {
+    if (policy === 'skip') {
+      return { action: 'skip' };
+    }
+    const known = failed.get(modelId);
+    if (known !== undefined) {
+      return { action: 'skip', problem: known };
+    }
+    printer.line(`[cell ${index + 1}] model "${modelId}" is not installed; downloading it (alref models pull ${modelId})`);
+    try {
+      const store = await requireModels(services, 'models').store();
+      const dir = await pullWithProgress(store, modelId, signal);
+      printer.line(`[cell ${index + 1}] ${modelId}: ${dir}`);
+      return { action: 'retry' };
+    } catch (err) {
+      if (signal.aborted) {
+        // run the cell again: it sees the cancelled signal and ends as cancelled
+        return { action: 'retry' };
+      }
+      printer.line(`[cell ${index + 1}] could not download ${modelId}: ${err instanceof Error ? err.message : String(err)}`);
+      const problem = downloadProblem(err);
+      failed.set(modelId, problem);
+      return { action: 'skip', problem };
+    }
+  };
+}
+
 /** True when both paths name the same existing file (same device and inode, symbolic links followed). */
 async function sameFile(a: string, b: string): Promise<boolean> {
   if (a === b) {
@@ -126,8 +183,8 @@ async function readNotebookFor(abs: string, dest: string, warn: (message: string
 
 /**
  * Executes every cell of a notebook in order with the same run loop as the VS Code kernel (`runNotebook`) and
- * writes the executed notebook (in place, or to `out`). Returns the process exit code: 0 on success,
- * 1 when a cell fails (the notebook is still written, with the error output), 130 when interrupted
+ * writes the executed notebook (in place, or to `out`). Returns the process exit code: 0 on success
+ * (cells skipped for a missing model under `missingModels: skip | pull` included), 1 when a cell fails (the notebook is still written, with the error output), 130 when interrupted
  * (nothing written; the command turns it into 128 + the signal's number, see ../signals). The
  * interrupted cell returns only after its work stopped (ffmpeg exited, temporary folders removed). A
  * notebook that cannot be read, an output path that cannot be written (a folder, a read-only folder)
@@ -169,6 +226,7 @@ export async function runNotebookFile(file: string, options: NotebookRunOptions,
       host: { runDir, baseDir: path.dirname(abs), resourcesDir: packageRoot(), settings, services, log },
       signal: ac.signal,
       recorder,
+      onMissingModel: missingModelHandler(options.missingModels ?? 'fail', services, printer, ac.signal),
       beforeCell: (cell, i) => {
         if (cell.language !== STAGE_LANGUAGE && cell.language !== PROMPT_LANGUAGE) {
           return 'skip';
@@ -180,6 +238,12 @@ export async function runNotebookFile(file: string, options: NotebookRunOptions,
           onEvent: (e) => printer.event(prefix, e),
           done: (outcome) => {
             if (outcome.status === 'cancelled') {
+              return;
+            }
+            if (outcome.status === 'skipped') {
+              model.cells[i].outputs = outcome.outputs;
+              delete model.cells[i].executionSummary;
+              printer.line(outcome.message ?? `${prefix} skipped`);
               return;
             }
             model.cells[i].outputs = outcome.outputs;
@@ -220,6 +284,10 @@ export async function runNotebookFile(file: string, options: NotebookRunOptions,
   }
   const shown = path.relative(process.cwd(), requestedOut);
   printer.line(`wrote ${shown === '' || shown.startsWith('..') ? requestedOut : shown}${outFile !== requestedOut ? ` (through the link, to ${outFile})` : ''}`);
+  if (run.skipped) {
+    const ids = [...new Set(run.skipped.map((s) => s.modelId))];
+    printer.line(`${run.skipped.length} cell(s) skipped (${run.skipped.map((s) => s.cellId).join(', ')}): install the missing model(s) with \`${ids.map(pullCommand).join(' && ')}\` and run again.`);
+  }
   return run.status === 'error' ? 1 : 0;
 }
 
@@ -255,7 +323,7 @@ export async function exportHtmlFile(file: string, out?: string, warn: (message:
 }
 
 /**
- * `alref notebook run <file> [--out <file>] [--mode live|record|replay] [--set key=value]...` and
+ * `alref notebook run <file> [--out <file>] [--mode live|record|replay] [--set key=value]... [--missing-models fail|skip|pull]` and
  * `alref notebook export <file> [--html] [--out <file>]`.
  */
 export function registerNotebookCommand(program: Command): void {
@@ -268,6 +336,12 @@ export function registerNotebookCommand(program: Command): void {
     .addOption(new Option('--mode <mode>', 'LLM mode: live calls the API, record also stores exchanges, replay only reads stored ones').choices(['live', 'record', 'replay']))
     .option('--set <key=value>', 'override a setting by its field path, e.g. llm.models.pivotFrame=gpt-4o (repeatable)', collect, [])
     .option('-v, --verbose', 'also print informational log lines')
+    .addOption(
+      new Option(
+        '--missing-models <policy>',
+        'when a cell needs a model that is not installed: fail (stop there), skip (mark the cell and the cells that need its result skipped, with the `alref models pull` command, and go on), or pull (download it with progress, from ALREF_MODELS_MIRROR when set; skip when that fails). Exit 0 when only skips happened',
+      ).choices([...MISSING_MODEL_POLICIES]).default('fail'),
+    )
     .action(async (file: string, opts: NotebookRunOptions) => {
       const interrupt = interruptSignal();
       try {

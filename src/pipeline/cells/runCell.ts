@@ -12,6 +12,8 @@ import { LLM_MODEL_KEYS, collectPromptOverrides, currentRequests, knownCells } f
 import type { OutputListener } from './outputBuilder';
 import { CellOutputBuilder } from './outputBuilder';
 import type { CellDiagnostic } from './parse';
+import { guardSkipped } from './missingModels';
+import type { SkippedCell } from './missingModels';
 import { displayImage } from '../run/displayImages';
 import { parsePromptCell, parseStageCell } from './parse';
 
@@ -30,6 +32,8 @@ export interface RunCellOptions {
   onOutputs?: OutputListener;
   /** Sees every stage event too (the CLI prints progress from it). */
   onEvent?: (event: StageEvent) => void;
+  /** Cells a notebook run skipped (a model missing): reading one fails the cell with a `SkippedUpstreamError` (missingModels.ts). */
+  skipped?: ReadonlyMap<string, SkippedCell>;
 }
 
 export type CellRunStatus = 'ok' | 'error' | 'cancelled' | 'skipped';
@@ -115,7 +119,8 @@ export async function runCell(options: RunCellOptions): Promise<CellRunOutcome> 
   const request = parsed.request;
   const { overrides } = collectPromptOverrides(cells);
   // The stage sees only cells still in the notebook; a kind it does not name comes from the nearest cell above.
-  const view = session.viewAt(known.map((k) => k.id), index);
+  const ids = known.map((k) => k.id);
+  const view = guardSkipped(session.viewAt(ids, index), ids, index, options.skipped);
   const ctx: StageContext = { ...host, signal, session: view, promptOverrides: overrides };
   const reported = new Set<string>();
   try {
