@@ -237,13 +237,7 @@ export async function writeSentImage(runDir: string, at: { message: number; inde
 }
 
 /** An image an exchange's request carried, resolved to its file in the run folder. */
-export interface ExchangeImageFile {
-  message: number;
-  index: number;
-  sha256: string;
-  mime: string;
-  width: number;
-  height: number;
+export interface ExchangeImageFile extends Omit<SentImage, 'file'> {
   /** Absolute path of the stored bytes. */
   path: string;
   /** False when the file is not there (version 1 exchanges stored no images; or it was deleted). */

@@ -181,49 +181,40 @@ interface SendImage extends PreparedImage {
   describe?: ImageDescriptor;
 }
 
+/** A request with each image replaced by its key, in the shape both exchange versions store. */
+function keyRequest<I>(request: LlmRequest, prepared: SendImage[][], settings: LlmSettings, imageKey: (p: SendImage, detail: string) => I) {
+  return {
+    model: request.model,
+    messages: request.messages.map((m, i) => ({
+      role: m.role,
+      text: m.text,
+      ...(prepared[i].length > 0 ? { images: prepared[i].map((p) => imageKey(p, settings.imageDetail)) } : {}),
+    })),
+    temperature: settings.temperature,
+    maxTokens: settings.maxTokens,
+  };
+}
+
+/** An image keyed by the sha256 of its bytes, with mime, detail and size. */
+function byteKey(p: SendImage, detail: string): { sha256: string; mime: string; detail: string; width: number; height: number } {
+  return { sha256: sha256(p.bytes), mime: p.mime, detail, width: p.width, height: p.height };
+}
+
 /**
  * The request as recorded and hashed (version 2): prompt texts, model settings, and each image by the
  * descriptor its stage gave (with detail and size), or by the sha256 of its bytes when it has none.
  */
 function keyedRequest(request: LlmRequest, prepared: SendImage[][], settings: LlmSettings): KeyedRequest {
-  return {
-    model: request.model,
-    messages: request.messages.map((m, i) => ({
-      role: m.role,
-      text: m.text,
-      ...(prepared[i].length > 0
-        ? {
-            images: prepared[i].map((p) =>
-              p.describe
-                ? { describe: p.describe, mime: p.mime, detail: settings.imageDetail, width: p.width, height: p.height }
-                : { sha256: sha256(p.bytes), mime: p.mime, detail: settings.imageDetail, width: p.width, height: p.height },
-            ),
-          }
-        : {}),
-    })),
-    temperature: settings.temperature,
-    maxTokens: settings.maxTokens,
-  };
+  return keyRequest(request, prepared, settings, (p, detail) => (p.describe ? { describe: p.describe, mime: p.mime, detail, width: p.width, height: p.height } : byteKey(p, detail)));
 }
 
-/** The request as version 1 recorded and hashed it: image bytes replaced by their hash, mime, detail and size. */
-function normalizeRequest(request: LlmRequest, prepared: PreparedImage[][], settings: LlmSettings): NormalizedRequest {
-  return {
-    model: request.model,
-    messages: request.messages.map((m, i) => ({
-      role: m.role,
-      text: m.text,
-      ...(prepared[i].length > 0
-        ? { images: prepared[i].map((p) => ({ sha256: sha256(p.bytes), mime: p.mime, detail: settings.imageDetail, width: p.width, height: p.height })) }
-        : {}),
-    })),
-    temperature: settings.temperature,
-    maxTokens: settings.maxTokens,
-  };
+/** The request as version 1 recorded and hashed it: every image by the sha256 of its bytes. */
+function normalizeRequest(request: LlmRequest, prepared: SendImage[][], settings: LlmSettings): NormalizedRequest {
+  return keyRequest(request, prepared, settings, byteKey);
 }
 
 /** The chat-completions body: streamed, with usage; images as data URLs; OpenAI's own endpoint takes `max_completion_tokens`. */
-function chatBody(request: LlmRequest, prepared: PreparedImage[][], settings: LlmSettings): Record<string, unknown> {
+function chatBody(request: LlmRequest, prepared: SendImage[][], settings: LlmSettings): Record<string, unknown> {
   const messages = request.messages.map((m, i) =>
     m.role === 'assistant'
       ? { role: 'assistant' as const, content: m.text }
