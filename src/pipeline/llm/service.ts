@@ -1,3 +1,4 @@
+import path from 'node:path';
 import OpenAI, { AzureOpenAI } from 'openai';
 import { PipelineError } from '../errors';
 import type { UsageSummary } from '../events';
@@ -283,7 +284,7 @@ class OpenAiLlmService implements LlmService {
       return yield* this._fromStore(request.model, found, options, false);
     }
     if (settings.mode === 'record' && !this._env.rerecord) {
-      const found = await this._lookup(hash, legacyHash, options);
+      const found = yield* this._lookupForRecord(hash, legacyHash, options);
       if (found) {
         if (found.ex.version !== EXCHANGE_VERSION) {
           // A version 1 recording of the same bytes: stored again under the new key, with its images.
@@ -369,6 +370,20 @@ class OpenAiLlmService implements LlmService {
         err.cellId ??= options.cellId;
       }
       throw err;
+    }
+  }
+
+  /** {@link _lookup} for record mode: a damaged exchange is not an answer; it is re-recorded, with a warning. */
+  private async *_lookupForRecord(hash: string, legacyHash: () => string, options: LlmCallOptions): AsyncGenerator<LlmEvent, { hash: string; ex: StoredExchange } | undefined, void> {
+    try {
+      return await this._lookup(hash, legacyHash, options);
+    } catch (err) {
+      if (!(err instanceof PipelineError && err.kind === 'invalid-input')) {
+        throw err;
+      }
+      const file = err.file ? path.relative(path.dirname(this._env.runDir), err.file) : exchangeLabel(this._env.runDir, hash);
+      yield { type: 'warning', message: `${labelPrefix(options)}the recorded exchange ${file} is damaged; the request is sent again and the exchange re-recorded.` };
+      return undefined;
     }
   }
 

@@ -173,6 +173,24 @@ suite('LLM exchange store: keys on meaning, version 1 files, reuse in record mod
     assert.deepEqual(images, [`${sha256(jpegA)}.jpg`, `${sha256(jpegB)}.jpg`].sort(), 'both encodings sent are kept, by content');
   });
 
+  test('record mode re-records a damaged exchange, with a warning naming it, instead of failing', async () => {
+    server.enqueue('First. [1]', 'Again. [1]');
+    const first = await call(described(jpegA), 'record');
+    await writeFile(exchangePath(runDir, first.exchangeHash), '{"version": 2, "hash": "cut sho');
+    const events: LlmEvent[] = [];
+    const gen = createLlmService(env()).complete(described(jpegA), { settings: settings({ mode: 'record' }), stage: 'pivot-frame', label: 'clip 1' });
+    let r = await gen.next();
+    while (!r.done) {
+      events.push(r.value);
+      r = await gen.next();
+    }
+    assert.equal(server.requests.length, 2, 'sent again');
+    assert.equal(r.value.text, 'Again. [1]');
+    const warning = events.find((e) => e.type === 'warning') as { message: string } | undefined;
+    assert.equal(warning?.message, `clip 1: the recorded exchange ${path.join(path.basename(runDir), 'exchanges', `${first.exchangeHash}.json`)} is damaged; the request is sent again and the exchange re-recorded.`);
+    assert.equal((await readExchange(runDir, first.exchangeHash))?.reply.text, 'Again. [1]');
+  });
+
   test('live mode neither reads nor writes the store', async () => {
     server.setScript(() => '[1]');
     await call(described(jpegA), 'record');
