@@ -11,6 +11,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { runNotebookFile } from '../../../../src/cli/commands/notebook';
+import { buildProgram } from '../../../../src/cli/main';
 import { MIME } from '../../../../src/common/mime';
 import type { ReasoningTracePayload } from '../../../../src/common/payloads';
 import { parseNotebook, serializeNotebook } from '../../../../src/pipeline/format';
@@ -180,6 +181,13 @@ suite('recorded exchanges replay in another clone whose frames decode to other b
     assert.equal(await runNotebookFile(cloneA, { mode: 'record', rerecord: true, set: set(), out }), 0);
     assert.equal(server.requests.length - before, count, '--rerecord sends every request again');
     assert.ok(traces(parseNotebook(readFileSync(out, 'utf8')), 'pf').every((t) => t.usage?.reused === undefined));
+  });
+
+  test('notebook run --help explains record mode\'s reuse and --rerecord', () => {
+    const run = buildProgram().commands.find((c) => c.name() === 'notebook')?.commands.find((c) => c.name() === 'run');
+    const help = (run?.helpInformation() ?? '').replace(/\s+/g, ' ');
+    assert.match(help, /record answers requests already recorded from the run folder and sends and stores the others/);
+    assert.match(help, /--rerecord with --mode record: send every LLM request again and overwrite its recorded exchange/);
   });
 
   test('--rerecord outside record mode is an error naming the flag, before any cell runs', async () => {
