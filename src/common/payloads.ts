@@ -21,7 +21,7 @@ export interface ReasoningTracePayload {
   answer?: string;
   valid?: boolean;
   note?: string;
-  usage?: { promptTokens: number; completionTokens: number; latencyMs: number; costUsd?: number; model?: string };
+  usage?: { promptTokens: number; completionTokens: number; latencyMs: number; costUsd?: number; model?: string; reused?: boolean };
 }
 
 /** One tile of a frame grid, in pixels of the grid image. */

@@ -39,6 +39,8 @@ export interface UsageSummary {
   latencyMs: number;
   costUsd?: number;
   model?: string;
+  /** Record mode answered from an exchange already recorded: no request was sent (see `--rerecord`). */
+  reused?: boolean;
 }
 
 /**

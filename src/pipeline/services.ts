@@ -31,6 +31,8 @@ export interface ServiceEnv {
   onNote?(message: string): void;
   /** The host's log: diagnostics of libraries (the openai client) go here, never to the console. */
   log?: Logger;
+  /** Record mode sends every LLM request again instead of reusing recorded exchanges (`--rerecord`). */
+  rerecord?: boolean;
 }
 
 /**
@@ -43,7 +45,7 @@ export function createServices(_settings: PipelineSettings, _env: ServiceEnv): S
   Object.defineProperty(services, 'llm', {
     enumerable: true,
     configurable: true,
-    get: () => (llm ??= createLlmService({ runDir: _env.runDir, getSecret: (name) => _env.getSecret(name), log: _env.log })),
+    get: () => (llm ??= createLlmService({ runDir: _env.runDir, getSecret: (name) => _env.getSecret(name), log: _env.log, rerecord: _env.rerecord })),
   });
   let models: import('./models/service').ModelService | undefined;
   Object.defineProperty(services, 'models', {

@@ -7,9 +7,14 @@
  * the local OpenAI-compatible test server with these replies queued in request order, and runs the
  * demo notebook through the real CLI in `record` mode with one clip at a time (so the order is fixed).
  *
- * Usage (after `node esbuild.mjs`): `npx tsx test/tooling/recordDemo.ts`
- * Run it again whenever the prompt templates, the grid rendering or the demo cells change: recorded
- * exchanges are addressed by a hash of the exact request (prompt text and image bytes).
+ * Usage (after `npm run build`): `npx tsx test/tooling/recordDemo.ts`. It deletes the old exchanges
+ * first (record mode would otherwise answer every request from them).
+ * Run it again whenever the prompt templates, the model settings, the grid layout or the demo cells
+ * change: recorded exchanges are addressed by a hash of what the request means (prompt text, model
+ * settings, and for each image its descriptor: the decoded-frames key of the clip, frame indices,
+ * tile layout, boxes and colours), not by the image bytes, so a different ffmpeg build or JPEG
+ * encoder does not call for a re-record. The exact images sent are stored beside the exchanges, in
+ * `exchanges/images/`.
  */
 import { spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';

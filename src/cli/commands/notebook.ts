@@ -29,6 +29,8 @@ import { interruptSignal } from '../signals';
 export interface NotebookRunOptions {
   out?: string;
   mode?: 'live' | 'record' | 'replay';
+  /** Record mode: send every LLM request again, overwriting recorded exchanges, instead of reusing them. */
+  rerecord?: boolean;
   set?: string[];
   verbose?: boolean;
   /** A cell needs a model that is not installed: fail (default), skip it, or pull it (skip when that fails). */
@@ -205,7 +207,10 @@ export async function runNotebookFile(file: string, options: NotebookRunOptions,
   }
   const runDir = runDirFor(abs);
   const log = stderrLogger(Boolean(options.verbose));
-  const services = createServices(settings, { ...cliServiceEnv(runDir, (m) => log.info(m)), log });
+  if (options.rerecord && settings.llm.mode !== 'record') {
+    throw new PipelineError(`--rerecord needs record mode (the LLM mode of this run is ${settings.llm.mode}); add --mode record.`, { stage: 'llm', kind: 'invalid-input', field: 'rerecord' });
+  }
+  const services = createServices(settings, { ...cliServiceEnv(runDir, (m) => log.info(m)), log, rerecord: options.rerecord });
   const session = new NotebookSession();
   const recorder = new ExperimentRecorder();
   const cells: CellLike[] = model.cells.map((c) => ({ id: String(c.metadata.id), language: c.kind === 'markdown' ? 'markdown' : c.language, source: c.source }));
@@ -323,7 +328,7 @@ export async function exportHtmlFile(file: string, out?: string, warn: (message:
 }
 
 /**
- * `alref notebook run <file> [--out <file>] [--mode live|record|replay] [--set key=value]... [--missing-models fail|skip|pull]` and
+ * `alref notebook run <file> [--out <file>] [--mode live|record|replay] [--rerecord] [--set key=value]... [--missing-models fail|skip|pull]` and
  * `alref notebook export <file> [--html] [--out <file>]`.
  */
 export function registerNotebookCommand(program: Command): void {
@@ -333,7 +338,11 @@ export function registerNotebookCommand(program: Command): void {
     .description('execute every cell in order (the same runner as the VS Code kernel) and write the executed notebook')
     .argument('<file>', 'the .alref notebook to run')
     .option('-o, --out <file>', 'write the executed notebook here instead of in place (the run folder stays next to <file>)')
-    .addOption(new Option('--mode <mode>', 'LLM mode: live calls the API, record also stores exchanges, replay only reads stored ones').choices(['live', 'record', 'replay']))
+    .addOption(
+      new Option('--mode <mode>', 'LLM mode: live calls the API; record answers requests already recorded from the run folder and sends and stores the others; replay only reads stored ones')
+        .choices(['live', 'record', 'replay']),
+    )
+    .option('--rerecord', 'with --mode record: send every LLM request again and overwrite its recorded exchange')
     .option('--set <key=value>', 'override a setting by its field path, e.g. llm.models.pivotFrame=gpt-4o (repeatable)', collect, [])
     .option('-v, --verbose', 'also print informational log lines')
     .addOption(

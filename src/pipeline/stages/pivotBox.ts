@@ -4,6 +4,7 @@ import { framePath } from '../domain';
 import { type BoxLayout, boxColour, composePivotImage, paintBoxes } from '../draw/boxes';
 import { PipelineError, throwIfAborted } from '../errors';
 import type { StageEvent, UsageSummary } from '../events';
+import { pivotBoxDescriptor } from '../llm/imageKeys';
 import { type ParseResult, parseFirstBracketedInteger, parseLastBracketedInteger } from '../llm/parsers';
 import { asClipTrace } from '../llm/streaming';
 import { type PromptTemplate, type RenderedPrompt, loadTemplate, renderTemplate } from '../llm/templates';
@@ -454,7 +455,7 @@ async function* boxTask(input: BoxTaskInput): AsyncGenerator<StageEvent, ClipCal
     return { value: { ...base, ...extra, chosen: 0, valid: true, note }, ...(usage ? { usage } : {}), calls };
   };
   const asked = yield* asClipTrace(
-    requireLlm(ctx, STAGE).ask({ model: input.model, messages: [{ role: 'user', text: prompt.text, images: [composed.bytes] }] }, parse, reask, {
+    requireLlm(ctx, STAGE).ask({ model: input.model, messages: [{ role: 'user', text: prompt.text, images: [{ bytes: composed.bytes, describe: pivotBoxDescriptor(video, frameIndex, pivotFrameId, painted.layouts, grid) }] }] }, parse, reask, {
       signal: ctx.signal, settings: input.settings, stage: STAGE, cellId: request.cellId, label,
     }),
     streamId,

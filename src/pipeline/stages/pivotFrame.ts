@@ -5,6 +5,7 @@ import type { ClipPivot, GridImage, PivotFrameData, PromptRecord, ReferenceTarge
 import { highlightTile } from '../draw/boxes';
 import { PipelineError, throwIfAborted } from '../errors';
 import type { StageEvent } from '../events';
+import { gridDescriptor } from '../llm/imageKeys';
 import { parseLastBracketedInteger } from '../llm/parsers';
 import type { LlmService } from '../llm/service';
 import { asClipTrace } from '../llm/streaming';
@@ -183,7 +184,7 @@ async function* clipTask(
   }));
   const reask = renderTemplate(reaskTemplate, { problem: 'no single frame id in square brackets at the end' }, STAGE).text;
   const asked = yield* asClipTrace(
-    llm.ask({ model, messages: [{ role: 'user', text: prompt.text, images: [gridBytes] }] }, parseLastBracketedInteger, reask, {
+    llm.ask({ model, messages: [{ role: 'user', text: prompt.text, images: [{ bytes: gridBytes, describe: gridDescriptor(video, grid) }] }] }, parseLastBracketedInteger, reask, {
       signal: ctx.signal, settings, stage: STAGE, cellId: request.cellId, label,
     }),
     streamId,
