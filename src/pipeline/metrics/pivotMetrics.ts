@@ -33,10 +33,10 @@ export function maskBox(mask: Uint8Array, width: number, height: number): Box | 
     const row = y * width;
     for (let x = 0; x < width; x++) {
       if (mask[row + x]) {
-        if (x < x0) x0 = x;
-        if (x > x1) x1 = x;
-        if (y < y0) y0 = y;
-        if (y > y1) y1 = y;
+        x0 = Math.min(x0, x);
+        x1 = Math.max(x1, x);
+        y0 = Math.min(y0, y);
+        y1 = Math.max(y1, y);
       }
     }
   }

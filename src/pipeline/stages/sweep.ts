@@ -351,7 +351,7 @@ export async function* runSweep(request: StageRequest<SweepParams>, ctx: StageCo
       expression: sources ? k : 0,
       payload: {
         id: `${p.input.id}#${k}`,
-        label: p.input.expressions.length > 1 || sources ? `${p.input.id} #${k}` : p.input.id,
+        label: p.input.expressions.length > 1 && sources ? `${p.input.id} #${k + 1}` : p.input.id,
         video: p.input.id,
         expression: sources ? expression : p.input.expressions.join(' / '),
         hasGroundTruth: p.gt !== undefined,

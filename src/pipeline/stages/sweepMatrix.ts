@@ -60,10 +60,6 @@ export function formatMetric(value: number | null | undefined, unit: SweepMetric
   }
 }
 
-function mdCell(text: string): string {
-  return text.replace(/([\\`*_|[\]<>])/g, '\\$1').replace(/\n/g, ' ');
-}
-
 /**
  * The matrix as a markdown table (the fallback for readers without the extension): one row per
  * variant x input, then per variant its mean row and its delta against the baseline.
@@ -82,7 +78,7 @@ export function matrixTable(m: Pick<SweepMatrixPayload, 'metrics' | 'variants' |
       rows.push([`**${v.label}**`, `**Δ vs ${m.variants[0].label}**`, ...m.metrics.map((x) => formatMetric(m.deltas[vi][x.key], x.unit, true))]);
     }
   });
-  return { columns, rows: rows.map((r) => r.map((x, k) => (typeof x === 'string' && k < 2 && !x.startsWith('**') ? mdCell(x) : x))) };
+  return { columns, rows };
 }
 
 function csvField(v: string | number | null | undefined): string {
