@@ -204,6 +204,20 @@ suite('sweep stage: variants x inputs against the local OpenAI server', () => {
     assert.deepEqual([matrix.summary, matrix.deltas], [recorded.matrix.summary, recorded.matrix.deltas]);
   });
 
+  test('replay after adding a variant: the recorded variants replay, the new one fails alone, naming the replay miss', async () => {
+    assert.ok(recorded);
+    const before = server.requests.length;
+    const p = params();
+    (p.variants as unknown[]).push({ name: 'hot', temperature: 1 });
+    const { events } = await collect(request(p), context(recorded.runDir, 'replay'));
+    const { matrix } = matrixOf(events);
+    assert.equal(server.requests.length, before);
+    assert.deepEqual(matrix.cells.map((row) => row.map((c) => c.status)), [['ok', 'ok'], ['ok', 'ok'], ['error', 'error']]);
+    assert.ok(matrix.cells[2].every((c) => /replay/i.test(c.message ?? '')), matrix.cells[2][0].message);
+    assert.deepEqual(matrix.summary[2].validRate, null);
+    assert.deepEqual(matrix.variants[2].settings, { temperature: 1 });
+  });
+
   test('one concurrency limit over the whole sweep: never more requests in flight than it allows', async () => {
     const runDir = await mkdtemp(path.join(tmp, 'run-'));
     server.maxInFlight = 0;
