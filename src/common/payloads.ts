@@ -271,4 +271,6 @@ export interface SweepDetailPayload {
       metrics: Record<string, number | null>;
     }>;
   }>;
+  /** Warnings the stages gave for this variant and input (untrusted text), when there were any. */
+  warnings?: string[];
 }

@@ -19,7 +19,7 @@ import { parseTypedCandidates } from './pivotBox';
 import type { SweepParams } from './schemas/params.generated';
 import { requireUpstream, resolveReference } from './shared';
 import { matrixCsv, matrixTable, summarize, sweepMetrics } from './sweepMatrix';
-import { type GroundTruthSource, type SweepVariant, type SweepVideoInput, resolveDatasetInputs, resolveInputs, resolveVariants } from './sweepPlan';
+import { type GroundTruthSource, type SweepVariant, type SweepVideoInput, baseLabel, resolveDatasetInputs, resolveInputs, resolveVariants } from './sweepPlan';
 
 const STAGE = 'sweep';
 
@@ -313,7 +313,7 @@ export async function* runSweep(request: StageRequest<SweepParams>, ctx: StageCo
     const session = new NotebookSession();
     session.put(videoResult);
     session.put(refResult);
-    const input: SweepVideoInput = { id: path.basename(videoResult.data.info.source), source: videoResult.data.info.source, expressions: refResult.data.targets.map((t) => t.text), field: 'uses.video' };
+    const input: SweepVideoInput = { id: baseLabel(videoResult.data.info.source), source: videoResult.data.info.source, expressions: refResult.data.targets.map((t) => t.text), field: 'uses.video' };
     prepared.push({ input, session, video: videoResult, refs: [refResult], candidates: 'none' });
     yield { type: 'progress', done: ++done, total, label: `input ${input.id}` };
   } else {
@@ -496,10 +496,14 @@ async function runTask(variant: SweepVariant, column: Column, env: TaskEnv): Pro
     hashes.push(pb.inputHash);
   }
   const detail = await buildDetail(variant, column, pf, pb, streams, images, ctx.runDir);
+  if (warnings.length > 0) {
+    detail.warnings = warnings;
+  }
   const clipMetrics = detail.objects.flatMap((o) => o.clips.map((c) => c.metrics));
   const clips = detail.objects.flatMap((o) => o.clips);
   const validClips = clips.filter((c) => c.pivotFrame.valid && (!boxes || c.pivotBox?.valid === true)).length;
   const costs = stats.usage.map((u) => u.costUsd);
+  const cost = costs.every((c): c is number => c !== undefined) ? costs.reduce((a, b) => a + b, 0) : null;
   const metrics: Record<string, number | null> = {
     frameAreaRatio: meanDefined(clipMetrics.map((m) => m.frameAreaRatio)),
     frameVisible: meanDefined(clipMetrics.map((m) => m.frameVisible)),
@@ -509,7 +513,7 @@ async function runTask(variant: SweepVariant, column: Column, env: TaskEnv): Pro
     reasks: stats.reasks,
     promptTokens: stats.usage.reduce((n, u) => n + u.promptTokens, 0),
     completionTokens: stats.usage.reduce((n, u) => n + u.completionTokens, 0),
-    costUsd: costs.length > 0 && costs.every((c) => c !== undefined) ? costs.reduce((a, b) => (a ?? 0) + (b ?? 0), 0) ?? null : costs.length === 0 ? 0 : null,
+    costUsd: cost,
     latencyMs: stats.usage.reduce((n, u) => n + u.latencyMs, 0),
     J: null,
     F: null,
@@ -525,7 +529,6 @@ async function runTask(variant: SweepVariant, column: Column, env: TaskEnv): Pro
     metrics,
     detail: { ref: art.ref, sha256: art.sha256, mime: 'application/json' },
     ...(stats.requests > 0 ? { cached: stats.replayed === stats.requests } : {}),
-    ...(warnings.length > 0 ? { message: warnings.join(' ') } : {}),
   };
   return { cell, hashes };
 }

@@ -132,8 +132,8 @@ export interface SweepVideoInput {
   field: string;
 }
 
-/** A label for a source: its file or folder name. */
-function baseLabel(source: string): string {
+/** A label for a source: its file or folder name (a DAVIS `JPEGImages` folder: its sequence folder). */
+export function baseLabel(source: string): string {
   const name = path.basename(source.replace(/[\\/]+$/, ''));
   return name === 'JPEGImages' ? path.basename(path.dirname(source)) : name.replace(/\.[^.]+$/, '');
 }

@@ -253,7 +253,7 @@ suite('sweep stage: variants x inputs against the local OpenAI server', () => {
     const { matrix } = matrixOf(events);
     assert.equal(server.requests.length, 0);
     assert.deepEqual(matrix.variants.map((v) => v.id), ['v1', 'v2']);
-    assert.deepEqual(matrix.inputs.map((i) => [i.label, i.expression, i.hasGroundTruth]), [['JPEGImages', 'the car', false]]);
+    assert.deepEqual(matrix.inputs.map((i) => [i.label, i.expression, i.hasGroundTruth]), [['davis-car-shadow', 'the car', false]]);
     assert.deepEqual(matrix.metrics.map((m) => m.key), ['validRate', 'reasks', 'promptTokens', 'completionTokens', 'costUsd', 'latencyMs']);
     assert.deepEqual(matrix.cells.map((r) => [r[0].metrics.validRate, r[0].metrics.promptTokens, r[0].cached]), [[1, 0, undefined], [1, 0, undefined]]);
     assert.deepEqual(result.upstream, ['vid', 'ref']);
