@@ -262,6 +262,37 @@ suite('sweep stage: variants x inputs against the local OpenAI server', () => {
   });
 });
 
+suite('sweep stage: fixed strategies on an input with several expressions', () => {
+  test('one column per expression; first vs last frame scored against the ground truth by hand', async () => {
+    const runDir = await mkdtemp(path.join(os.tmpdir(), 'alref-sweep-fixed-'));
+    try {
+      const ctx = makeContext({ runDir, baseDir: SAMPLES });
+      const p = {
+        variants: [{ name: 'first', pivotFrame: { strategy: 'first' } }, { name: 'last', pivotFrame: { strategy: 'last' } }],
+        inputs: [{ source: 'davis-car-shadow', expressions: ['the car', 'the silver car'], groundTruth: 'davis-car-shadow/Annotations' }],
+        video: { maxFrames: 10 },
+        pivotBox: false,
+      };
+      const { events } = await collect({ kind: 'sweep', cellId: 'fx', params: p, uses: {} }, ctx);
+      const table = events.find((e): e is TableEvent => e.type === 'table' && e.renderer?.mime === MIME.sweepMatrix);
+      assert.ok(table);
+      const m = table.renderer!.payload as SweepMatrixPayload;
+      assert.deepEqual(m.inputs.map((i) => [i.id, i.label, i.expression, i.candidates]), [
+        ['davis-car-shadow#0', 'davis-car-shadow #1', 'the car', 'none'],
+        ['davis-car-shadow#1', 'davis-car-shadow #2', 'the silver car', 'none'],
+      ]);
+      assert.deepEqual(m.metrics.map((x) => x.key), ['frameAreaRatio', 'frameVisible', 'validRate', 'reasks', 'promptTokens', 'completionTokens', 'costUsd', 'latencyMs', 'J', 'F', 'JF']);
+      // the one clip holds frames 0 and 5: first = frame 0 (the largest), last = frame 5
+      assert.deepEqual(m.cells.map((row) => row.map((c) => c.metrics.frameAreaRatio)), [[1, 1], [AREA_5 / AREA_0, AREA_5 / AREA_0]]);
+      assert.deepEqual(m.summary.map((s) => s.frameAreaRatio), [1, AREA_5 / AREA_0]);
+      assert.equal(m.deltas[1].frameAreaRatio, AREA_5 / AREA_0 - 1);
+      assert.ok(!(m.notes ?? []).some((n) => /pivot-box/.test(n)), 'pivotBox: false leaves no candidate note');
+    } finally {
+      await rm(runDir, { recursive: true, force: true });
+    }
+  });
+});
+
 suite('sweep stage: errors name the field', () => {
   let tmp: string;
   suiteSetup(async () => {
