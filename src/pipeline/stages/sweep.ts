@@ -4,7 +4,7 @@ import { MIME } from '../../common/mime';
 import type { ArtifactRefPayload, SweepCellPayload, SweepDetailPayload, SweepInputPayload, SweepMatrixPayload, SweepVariantPayload } from '../../common/payloads';
 import { readDataset } from '../benchmarks/datasets';
 import { itemGroundTruth } from '../benchmarks/score';
-import type { BoxPivot, PivotBoxData, PivotFrameData, ReferenceData, VideoData } from '../domain';
+import type { BoxPivot, PivotBoxData, PivotFrameData, PromptRecord, ReferenceData, VideoData } from '../domain';
 import { PipelineError, isCancellation, throwIfAborted } from '../errors';
 import type { StageEvent, UsageSummary } from '../events';
 import type { AskResult, LlmService } from '../llm/service';
@@ -26,6 +26,8 @@ const STAGE = 'sweep';
 /** Result of the `sweep` stage: the matrix as the renderer shows it. */
 export interface SweepData {
   matrix: SweepMatrixPayload;
+  /** The prompt templates the variants used (a prompt cell changed since makes the result stale). */
+  prompts?: PromptRecord[];
 }
 
 /** Where an input's pivot-box candidates come from. */
@@ -271,6 +273,7 @@ interface Column {
 interface TaskOutcome {
   cell: SweepCellPayload;
   hashes: string[];
+  prompts: PromptRecord[];
 }
 
 /**
@@ -378,7 +381,7 @@ export async function* runSweep(request: StageRequest<SweepParams>, ctx: StageCo
           if (isCancellation(err) || ctx.signal.aborted) {
             cancelled ??= err;
           }
-          return { cell: { status: 'error', message: errorText(err), metrics: {} }, hashes: [] };
+          return { cell: { status: 'error', message: errorText(err), metrics: {} }, hashes: [], prompts: [] };
         })
         .then((o) => {
           outcomes[v][c] = o;
@@ -430,8 +433,9 @@ export async function* runSweep(request: StageRequest<SweepParams>, ctx: StageCo
   yield { type: 'table', title: caption, columns: table.columns, rows: table.rows, renderer: { mime: MIME.sweepMatrix, payload: matrix } };
   yield { type: 'markdown', text: `Exports: \`${csv.ref}\` (CSV), \`${json.ref}\` (JSON) in the run folder.` };
 
+  const prompts = [...new Map(outcomes.flat().flatMap((o) => o.prompts).map((p) => [`${p.name}\n${p.templateHash}`, p])).values()];
   return {
-    data: { matrix },
+    data: { matrix, ...(prompts.length > 0 ? { prompts } : {}) },
     inputHash: hashJson({ stage: STAGE, params, columns: columns.map((c) => c.video.video.inputHash), nested: outcomes.map((row) => row.map((o) => o.hashes)) }),
     upstream,
   };
@@ -530,7 +534,8 @@ async function runTask(variant: SweepVariant, column: Column, env: TaskEnv): Pro
     detail: { ref: art.ref, sha256: art.sha256, mime: 'application/json' },
     ...(stats.requests > 0 ? { cached: stats.replayed === stats.requests } : {}),
   };
-  return { cell, hashes };
+  const prompts = [pf.data.prompt, pb?.data.prompt].filter((p): p is PromptRecord => p !== undefined);
+  return { cell, hashes, prompts };
 }
 
 /** SAM 2 from the pivot boxes, then J, F, J&F against the input's ground truth (one at a time over the sweep). */

@@ -10,7 +10,7 @@ import type { ProgressEvent, StageEvent, TableEvent } from '../../../../src/pipe
 import { createLlmService } from '../../../../src/pipeline/llm/service';
 import { NotebookSession } from '../../../../src/pipeline/session';
 import { defaultSettings } from '../../../../src/pipeline/settings';
-import type { StageContext, StageRequest } from '../../../../src/pipeline/types';
+import type { StageContext, StageRequest, StageResult } from '../../../../src/pipeline/types';
 import { davisVideo } from '../../../tooling/davisVideo';
 import { SAMPLES } from '../../../tooling/media';
 import { OpenAiTestServer, type ReceivedRequest, type ScriptedReply } from '../../../tooling/openaiServer';
@@ -92,7 +92,7 @@ suite('sweep stage: variants x inputs against the local OpenAI server', () => {
     return { table, matrix: table.renderer!.payload as SweepMatrixPayload };
   }
 
-  let recorded: { runDir: string; matrix: SweepMatrixPayload } | undefined;
+  let recorded: { runDir: string; matrix: SweepMatrixPayload; result: StageResult } | undefined;
 
   test('two variants x two inputs: pivot metrics, usage, summary and deltas as computed by hand', async () => {
     const runDir = await mkdtemp(path.join(tmp, 'run-'));
@@ -157,7 +157,7 @@ suite('sweep stage: variants x inputs against the local OpenAI server', () => {
     assert.deepEqual(progress.map((p) => p.done), [1, 2, 3, 4, 5, 6]);
     assert.ok(progress.every((p) => p.total === 6));
     assert.ok(progress.slice(2).every((p) => / × /.test(p.label ?? '')));
-    recorded = { runDir, matrix };
+    recorded = { runDir, matrix, result };
   });
 
   test('exports: the CSV and JSON files in the run folder hold the matrix, summary and deltas', async () => {
@@ -190,6 +190,17 @@ suite('sweep stage: variants x inputs against the local OpenAI server', () => {
     const b = blocks.objects[0].clips[0];
     assert.match(b.pivotFrame.trace, /second frame\.[\s\S]*\[2\]/, 'the trace holds the first reply and the re-ask reply');
     assert.equal(b.pivotBox, undefined);
+  });
+
+  test('the result lists the templates it used: editing the v2 prompt cell makes it stale', () => {
+    assert.ok(recorded);
+    const prompts = (recorded.result.data as { prompts?: Array<{ name: string; source: string }> }).prompts ?? [];
+    assert.deepEqual(prompts.map((p) => [p.name, p.source]).sort(), [['pivot-box.cot', 'file'], ['pivot-frame.cot', 'file'], ['pivot-frame.cot/v2', 'cell']]);
+    const session = new NotebookSession();
+    session.put(recorded.result);
+    assert.equal(session.staleness('sweep-1', undefined, { 'pivot-frame.cot/v2': V2 }).stale, false);
+    const edited = session.staleness('sweep-1', undefined, { 'pivot-frame.cot/v2': `${V2} Be brief.` });
+    assert.deepEqual(edited.changedPrompts, ['pivot-frame.cot/v2']);
   });
 
   test('a re-run in replay mode sends nothing and gives the same matrix, every cell cached', async () => {
