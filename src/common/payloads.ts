@@ -192,6 +192,11 @@ export interface SweepInputPayload {
   expression: string;
   /** True when ground-truth masks exist, so the pivot metrics are defined. */
   hasGroundTruth: boolean;
+  /**
+   * Where the pivot-box candidates came from: typed in the cell, the GroundingDINO detector, or
+   * `none` (the pivot-box step did not run for this input; the matrix `notes` say why).
+   */
+  candidates?: 'typed' | 'grounding-dino' | 'none';
 }
 
 /** One cell of the matrix: one variant run on one input. */
@@ -226,6 +231,8 @@ export interface SweepMatrixPayload {
   /** The same matrix as files in the run folder. */
   exports: { csv: ArtifactRefPayload; json: ArtifactRefPayload };
   caption?: string;
+  /** What the matrix cannot show by itself (candidate sources, why J&F is empty with the pull command); plain text with `code` spans. */
+  notes?: string[];
 }
 
 /** What one variant did on one input, clip by clip: the side-by-side view loads two of these. */
@@ -264,4 +271,6 @@ export interface SweepDetailPayload {
       metrics: Record<string, number | null>;
     }>;
   }>;
+  /** Warnings the stages gave for this variant and input (untrusted text), when there were any. */
+  warnings?: string[];
 }

@@ -3,7 +3,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { runNotebookFile } from '../../../../src/cli/commands/notebook';
 import { MIME } from '../../../../src/common/mime';
-import { type BoxesPayload, FULL_IMAGE_METADATA_KEY, type FullImagePayload } from '../../../../src/common/payloads';
+import { type BoxesPayload, FULL_IMAGE_METADATA_KEY, type FullImagePayload, type SweepMatrixPayload } from '../../../../src/common/payloads';
 import { parseNotebook } from '../../../../src/pipeline/format';
 import { DISPLAY_MAX_HEIGHT, DISPLAY_MAX_WIDTH } from '../../../../src/pipeline/run/displayImages';
 import { tempDir } from '../../../tooling/media';
@@ -48,7 +48,7 @@ suite('examples/demo.alref executed (replay)', () => {
   });
 
   test('stays under the size README states; images at display size, originals in the run folder; pivot-box grouped by clip', async () => {
-    // The demo as shipped: the notebook, its recorded exchanges and the sample clip, at the same relative places.
+    // The demo as shipped: the notebook, its recorded exchanges and the sample data, at the same relative places.
     mkdirSync(path.join(tmp.path, 'examples'), { recursive: true });
     mkdirSync(path.join(tmp.path, 'media/samples'), { recursive: true });
     cpSync(path.join(ROOT, 'examples/demo.alref'), path.join(tmp.path, 'examples/demo.alref'));
@@ -119,5 +119,18 @@ suite('examples/demo.alref executed (replay)', () => {
     for (const id of ['car-video', 'car-reference', 'car-pivot-frame', 'car-pivot-box']) {
       assert.equal(nb.cells.find((c) => c.metadata?.id === id)?.executionSummary?.success, true, id);
     }
+
+    // The sweep: two prompt variants over car-shadow (with ground truth) and the dog clip, from the store.
+    const sweep = nb.cells.find((c) => c.metadata?.id === 'sweep');
+    assert.ok(sweep);
+    const item = sweep.outputs.flatMap((o) => o.items).find((i) => i.mime === MIME.sweepMatrix);
+    assert.ok(item, 'the sweep matrix output');
+    const matrix = JSON.parse(dec.decode(item.data)) as SweepMatrixPayload;
+    assert.deepEqual(matrix.variants.map((v) => v.id), ['cot', 'cot-v2']);
+    assert.deepEqual(matrix.inputs.map((i) => [i.id, i.hasGroundTruth]), [['car-shadow#0', true], ['dog#0', false]]);
+    assert.ok(matrix.cells.flat().every((c) => c.status === 'ok' && c.cached === true));
+    assert.equal(typeof matrix.summary[0].frameAreaRatio, 'number', 'pivot metrics on car-shadow');
+    assert.equal(typeof matrix.deltas[1].frameAreaRatio, 'number');
+    assert.ok(existsSync(path.join(runDir, matrix.exports.csv.ref)) && existsSync(path.join(runDir, matrix.cells[1][0].detail!.ref)));
   });
 });
