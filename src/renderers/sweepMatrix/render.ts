@@ -29,6 +29,12 @@ export interface SweepMatrixView {
   dispose(): void;
 }
 
+const CANDIDATE_SOURCES: Record<NonNullable<SweepMatrixPayload['inputs'][number]['candidates']>, string> = {
+  typed: 'typed in the cell',
+  'grounding-dino': 'GroundingDINO',
+  none: 'none (pivot-box step skipped; see the notes)',
+};
+
 type Sort = { kind: 'inputs'; variant: number; direction: SortDirection } | { kind: 'variants'; direction: SortDirection } | undefined;
 
 /** Renders into `container` (emptied first). */
@@ -59,7 +65,15 @@ export function renderSweepMatrix(container: HTMLElement, payload: SweepMatrixPa
   const table = el(doc, 'table', 'alref-sm-table');
   const panel = el(doc, 'div', 'alref-sm-compare');
   panel.hidden = true;
-  root.append(bar, table, panel);
+  root.append(bar, table);
+  if (payload.notes?.length) {
+    const notes = el(doc, 'ul', 'alref-sm-notes');
+    for (const n of payload.notes) {
+      notes.append(el(doc, 'li', 'alref-sm-muted', n));
+    }
+    root.append(notes);
+  }
+  root.append(panel);
   container.append(root);
 
   const open = (v: number, i: number): void => {
@@ -106,7 +120,7 @@ export function renderSweepMatrix(container: HTMLElement, payload: SweepMatrixPa
       const tr = el(doc, 'tr');
       const th = el(doc, 'th', 'alref-sm-ihead', input.label);
       th.scope = 'row';
-      th.title = `${input.video}${input.expression ? `\n“${input.expression}”` : ''}${input.hasGroundTruth ? '' : '\n(no ground truth: pivot metrics undefined)'}`;
+      th.title = `${input.video}${input.expression ? `\n“${input.expression}”` : ''}${input.hasGroundTruth ? '' : '\n(no ground truth: pivot metrics undefined)'}${input.candidates ? `\ncandidate boxes: ${CANDIDATE_SOURCES[input.candidates]}` : ''}`;
       tr.append(th);
       cols.forEach((v, c) => {
         const td = el(doc, 'td');

@@ -194,6 +194,18 @@ suite('sweep matrix renderer (DOM)', () => {
     });
   });
 
+  test('the notes (candidate sources, why J&F is empty) show under the matrix as text; an input names its candidate source', () => {
+    const { payload } = sweepFixture(false);
+    payload.notes = ['Input <b>blocks</b>: no candidate boxes (typed or detector); its pivot-box step was skipped.'];
+    payload.inputs[1].candidates = 'none';
+    const dom = new JSDOM('<!doctype html><body></body>');
+    const container = dom.window.document.createElement('div');
+    renderSweepMatrix(container, payload, {});
+    assert.deepEqual(texts(container.querySelectorAll('.alref-sm-notes li')), [payload.notes[0]]);
+    assert.equal(container.querySelectorAll('b').length, 0);
+    assert.match((container.querySelectorAll<HTMLElement>('tbody th')[1]).title, /candidate boxes: none \(pivot-box step skipped/);
+  });
+
   test('activation: a newer payload version or a malformed payload draws a clear message', () => {
     const doc = new JSDOM('<!doctype html><body></body>').window.document;
     const element = doc.createElement('div');
