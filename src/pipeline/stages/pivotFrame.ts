@@ -13,6 +13,7 @@ import { hashJson } from '../run/hash';
 import type { LlmSettings } from '../settings';
 import type { StageContext, StageOutcome, StageRequest } from '../types';
 import { type ClipCall, type ClipCallResult, ClipUsage, runClipCalls } from './clipCalls';
+import { overrideFor, overridesKey, parseFrameOverrides, withFrameOverrides } from './pivotOverrides';
 import type { PivotFrameParams } from './schemas/params.generated';
 import { cellLlmSettings, frameIdList, requireLlm, requireUpstream, resolveReference, templateParam, validateFrameId } from './shared';
 
@@ -46,7 +47,8 @@ export async function* runPivotFrame(request: StageRequest<PivotFrameParams>, ct
   const settings = cellLlmSettings(ctx, params);
   const model = params.model ?? settings.models.pivotFrame;
 
-  const needsLlm = strategy === 'llm' && reference.targets.some((t) => t.pivotFrameIndex === undefined);
+  const overrides = parseFrameOverrides(params.overrides, video, reference.targets.map((t) => t.objectId));
+  const needsLlm = strategy === 'llm' && reference.targets.some((t) => t.pivotFrameIndex === undefined && video.clips.some((c) => !overrideFor(overrides, t.objectId, c.clipIndex)));
   let template: PromptTemplate | undefined;
   let reaskTemplate: PromptTemplate | undefined;
   if (needsLlm) {
@@ -66,11 +68,15 @@ export async function* runPivotFrame(request: StageRequest<PivotFrameParams>, ct
       clips = [pivotFromReference(target, video)];
     } else if (strategy !== 'llm') {
       clips = fixedPivots(video, strategy);
+    } else if (video.clips.every((c) => overrideFor(overrides, target.objectId, c.clipIndex))) {
+      clips = [];
     } else {
       const llm = requireLlm(ctx, STAGE);
-      const calls = clipCalls(target, video, { llm, model, settings, template: template!, reaskTemplate: reaskTemplate!, ctx, request });
+      const calls = clipCalls(target, video, { llm, model, settings, template: template!, reaskTemplate: reaskTemplate!, ctx, request })
+        .filter((c) => !overrideFor(overrides, target.objectId, c.clipIndex));
       clips = yield* runClipCalls(target.objectId, calls, params.concurrency ?? settings.concurrency, usage);
     }
+    clips = withFrameOverrides(clips, overrides, target.objectId, video);
     objects.push({ objectId: target.objectId, text: target.text, clips });
     yield { type: 'progress', done: objects.length * video.clips.length, total, label: `object ${target.objectId}` };
   }
@@ -88,6 +94,7 @@ export async function* runPivotFrame(request: StageRequest<PivotFrameParams>, ct
     temperature: needsLlm ? settings.temperature : undefined,
     maxTokens: needsLlm ? settings.maxTokens : undefined,
     imageDetail: needsLlm ? settings.imageDetail : undefined,
+    overrides: overridesKey(overrides),
   });
   return { data, inputHash, upstream };
 }
