@@ -1,20 +1,21 @@
 import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
 import { isRendererToHostMessage } from '../common/messages';
-import type { HostToRendererMessage, ReadArtifactRequest } from '../common/messages';
+import type { ApplyOverrideReply, ApplyOverrideRequest, HostToRendererMessage, ReadArtifactRequest } from '../common/messages';
 import { artifactMime, resolveArtifactPath } from '../pipeline/cells/artifactPath';
+import { applyPivotOverride } from './overrides';
 import type { NotebookSessions } from './sessions';
 
 /** Renderers that may ask the host for run-folder artifacts (ids from package.json). */
-const MESSAGING_RENDERERS = ['alref.frame-grid', 'alref.mask-overlay', 'alref.boxes', 'alref.audio-timeline', 'alref.reasoning-trace'] as const;
+const MESSAGING_RENDERERS = ['alref.frame-grid', 'alref.mask-overlay', 'alref.boxes', 'alref.audio-timeline', 'alref.reasoning-trace', 'alref.pivot-view'] as const;
 
 /** Largest artifact sent to a renderer in one message. */
 const MAX_ARTIFACT_BYTES = 32 * 1024 * 1024;
 
 /**
  * The host side of renderer messaging: answers `readArtifact` with the bytes (base64) of a file in
- * the notebook's run folder. A reference that leaves the run folder, or any other message, gets
- * an error reply or is ignored.
+ * the notebook's run folder, and `applyOverride` by writing the pivot into the cell's YAML. A
+ * reference that leaves the run folder, or any other message, gets an error reply or is ignored.
  */
 function createRendererMessaging(id: string, sessions: NotebookSessions, log: vscode.LogOutputChannel): vscode.Disposable {
   const messaging = vscode.notebooks.createRendererMessaging(id);
@@ -22,7 +23,7 @@ function createRendererMessaging(id: string, sessions: NotebookSessions, log: vs
     if (!isRendererToHostMessage(message)) {
       return;
     }
-    const reply = await answer(message, editor, sessions);
+    const reply = message.type === 'applyOverride' ? await override(message) : await answer(message, editor, sessions);
     if (!reply.ok) {
       log.warn(`renderer ${id}: ${reply.error}`);
     }
@@ -41,6 +42,17 @@ async function answer(msg: ReadArtifactRequest, editor: vscode.NotebookEditor, s
     return { type: 'artifact', requestId: msg.requestId, ref: msg.ref, ok: true, base64: bytes.toString('base64'), mime: artifactMime(file) };
   } catch (err) {
     return { type: 'artifact', requestId: msg.requestId, ref: msg.ref, ok: false, error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/** Writes a clicked pivot into its cell's `overrides:` (src/notebook/overrides.ts). */
+async function override(msg: ApplyOverrideRequest): Promise<ApplyOverrideReply> {
+  const about = { type: 'overrideApplied' as const, cellId: msg.cellId, clip: msg.clip, object: msg.object };
+  try {
+    await applyPivotOverride(msg);
+    return { ...about, ok: true };
+  } catch (err) {
+    return { ...about, ok: false, error: err instanceof Error ? err.message : String(err) };
   }
 }
 

@@ -1,4 +1,4 @@
-import { type ReadArtifactRequest, isHostToRendererMessage } from '../../common/messages';
+import { type ReadArtifactRequest, isArtifactReply } from '../../common/messages';
 import type { BoxesPayload, FullImagePayload } from '../../common/payloads';
 
 export type { BoxesPayload };
@@ -167,7 +167,7 @@ function fullImage(img: HTMLImageElement, root: HTMLElement, caption: HTMLElemen
   img.classList.add('alref-boxes-zoomable');
   if (canFetch) {
     sub = messaging.onDidReceiveMessage!((e) => {
-      if (isHostToRendererMessage(e)) {
+      if (isArtifactReply(e)) {
         pending.get(e.requestId)?.(e);
         pending.delete(e.requestId);
       }
