@@ -15,6 +15,7 @@ import type { BoxesPayload } from '../../common/payloads';
 import { detectCandidates } from '../models/candidates';
 import { detectionThresholds, fallbackThresholds } from '../models/detectionDefaults';
 import { type ClipCall, type ClipCallResult, ClipUsage, runClipCalls } from './clipCalls';
+import { TraceLog, pivotBoxView, previousOf } from './pivotView';
 import { type BoxOverride, boxOverridePivot, checkBoxOverrideClips, overrideFor, overridesKey, parseBoxOverrides } from './pivotOverrides';
 import type { PivotBoxParams as PivotBoxCellParams } from './schemas/params.generated';
 import { cellLlmSettings, frameIdList, requireLlm, requireUpstream, resolveReference, templateParam } from './shared';
@@ -181,6 +182,7 @@ export async function* runPivotBox(request: StageRequest<PivotBoxParams>, ctx: S
   const cell = await boxCell(request, ctx);
   const objects: PivotBoxData['objects'] = [];
   const usage = new ClipUsage();
+  const traces = new TraceLog();
   for (const po of cell.pivotResult.data.objects) {
     throwIfAborted(ctx.signal, STAGE);
     const target = cell.refResult.data.targets.find((t) => t.objectId === po.objectId);
@@ -188,7 +190,7 @@ export async function* runPivotBox(request: StageRequest<PivotBoxParams>, ctx: S
     const category = target?.category ?? text;
     const jobs = pivotJobs(po, cell.video);
     checkBoxOverrideClips(cell.overrides, po.objectId, jobs.map((j) => j.clip.clipIndex), cell.pivotResult.data.objects.length === 1);
-    const pivots = jobs.length > 0 ? yield* runClipCalls(po.objectId, await boxCalls(cell, jobs, po.objectId, text, category), params.concurrency ?? cell.settings.concurrency, usage) : [];
+    const pivots = jobs.length > 0 ? yield* traces.watch(runClipCalls(po.objectId, await boxCalls(cell, jobs, po.objectId, text, category), params.concurrency ?? cell.settings.concurrency, usage)) : [];
     if (!pivots.some((p) => p.valid)) {
       yield* noValidPivot(cell, po.objectId, text, jobs.length > 0, pivots);
     }
@@ -198,6 +200,7 @@ export async function* runPivotBox(request: StageRequest<PivotBoxParams>, ctx: S
   yield* usage.table();
   const promptRecord: PromptRecord | undefined = cell.template ? { name: cell.template.name, source: cell.template.source, templateHash: cell.template.hash } : undefined;
   const data: PivotBoxData = { objects, ...(promptRecord ? { prompt: promptRecord, usage: usage.totals } : {}) };
+  yield pivotBoxView(data, cell.video, { cellId: request.cellId, runDir: ctx.runDir, traces, previous: previousOf(ctx.session.get(request.cellId), STAGE), compact: params.view === 'compact' });
   return { data, inputHash: boxInputHash(cell, params), upstream: [cell.videoCellId, cell.pivotResult.cellId, cell.refResult.cellId] };
 }
 

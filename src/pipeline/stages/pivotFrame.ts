@@ -13,6 +13,7 @@ import { hashJson } from '../run/hash';
 import type { LlmSettings } from '../settings';
 import type { StageContext, StageOutcome, StageRequest } from '../types';
 import { type ClipCall, type ClipCallResult, ClipUsage, runClipCalls } from './clipCalls';
+import { TraceLog, pivotFrameView, previousOf } from './pivotView';
 import { overrideFor, overridesKey, parseFrameOverrides, withFrameOverrides } from './pivotOverrides';
 import type { PivotFrameParams } from './schemas/params.generated';
 import { cellLlmSettings, frameIdList, requireLlm, requireUpstream, resolveReference, templateParam, validateFrameId } from './shared';
@@ -60,6 +61,7 @@ export async function* runPivotFrame(request: StageRequest<PivotFrameParams>, ct
 
   const objects: PivotFrameData['objects'] = [];
   const usage = new ClipUsage();
+  const traces = new TraceLog();
   const total = reference.targets.length * video.clips.length;
   for (const target of reference.targets) {
     throwIfAborted(ctx.signal, STAGE);
@@ -74,7 +76,7 @@ export async function* runPivotFrame(request: StageRequest<PivotFrameParams>, ct
       const llm = requireLlm(ctx, STAGE);
       const calls = clipCalls(target, video, { llm, model, settings, template: template!, reaskTemplate: reaskTemplate!, ctx, request })
         .filter((c) => !overrideFor(overrides, target.objectId, c.clipIndex));
-      clips = yield* runClipCalls(target.objectId, calls, params.concurrency ?? settings.concurrency, usage);
+      clips = yield* traces.watch(runClipCalls(target.objectId, calls, params.concurrency ?? settings.concurrency, usage));
     }
     clips = withFrameOverrides(clips, overrides, target.objectId, video);
     objects.push({ objectId: target.objectId, text: target.text, clips });
@@ -85,6 +87,7 @@ export async function* runPivotFrame(request: StageRequest<PivotFrameParams>, ct
   yield* usage.table();
 
   const data: PivotFrameData = { objects, ...(promptRecord ? { prompt: promptRecord, usage: usage.totals } : {}) };
+  yield pivotFrameView(data, video, { cellId: request.cellId, runDir: ctx.runDir, traces, previous: previousOf(ctx.session.get(request.cellId), STAGE), compact: params.view === 'compact' });
   const inputHash = hashJson({
     stage: STAGE,
     strategy,
