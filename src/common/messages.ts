@@ -23,7 +23,8 @@ export interface ReadArtifactRequest {
  */
 export interface ApplyOverrideRequest {
   type: 'applyOverride';
-  notebookUri: string;
+  /** The notebook the output belongs to; absent = the notebook of the editor the message came from. */
+  notebookUri?: string;
   /** Effective id of the pivot-frame or pivot-box cell. */
   cellId: string;
   /** Object id, as in the captions. */
@@ -62,7 +63,7 @@ function isCount(v: unknown, min: number): v is number {
 
 /** Checks an `applyOverride` message: its ids, and exactly one of a frame index, a candidate number or a box. */
 export function isApplyOverrideRequest(v: unknown): v is ApplyOverrideRequest {
-  if (!isObject(v) || v.type !== 'applyOverride' || typeof v.notebookUri !== 'string' || typeof v.cellId !== 'string' || v.cellId === '') {
+  if (!isObject(v) || v.type !== 'applyOverride' || (v.notebookUri !== undefined && typeof v.notebookUri !== 'string') || typeof v.cellId !== 'string' || v.cellId === '') {
     return false;
   }
   if (!isCount(v.object, 0) || !isCount(v.clip, 1)) {

@@ -290,7 +290,7 @@ export interface PivotViewRow {
   change?: string;
   grid?: ArtifactRefPayload & { width: number; height: number; tiles: FrameGridTilePayload[] };
   frame?: ArtifactRefPayload & { width: number; height: number };
-  candidates?: Array<{ number: number; box: { x0: number; y0: number; x1: number; y1: number }; score: number; source: string }>;
+  candidates?: Array<{ number: number; box: { x0: number; y0: number; x1: number; y1: number }; score: number; source: string; colour: string }>;
   /** 1-based number of the chosen box among `candidates`, or null. */
   chosen?: number | null;
 }

@@ -23,7 +23,7 @@ function createRendererMessaging(id: string, sessions: NotebookSessions, log: vs
     if (!isRendererToHostMessage(message)) {
       return;
     }
-    const reply = message.type === 'applyOverride' ? await override(message) : await answer(message, editor, sessions);
+    const reply = message.type === 'applyOverride' ? await override(message, editor.notebook) : await answer(message, editor, sessions);
     if (!reply.ok) {
       log.warn(`renderer ${id}: ${reply.error}`);
     }
@@ -46,10 +46,10 @@ async function answer(msg: ReadArtifactRequest, editor: vscode.NotebookEditor, s
 }
 
 /** Writes a clicked pivot into its cell's `overrides:` (src/notebook/overrides.ts). */
-async function override(msg: ApplyOverrideRequest): Promise<ApplyOverrideReply> {
+async function override(msg: ApplyOverrideRequest, from: vscode.NotebookDocument): Promise<ApplyOverrideReply> {
   const about = { type: 'overrideApplied' as const, cellId: msg.cellId, clip: msg.clip, object: msg.object };
   try {
-    await applyPivotOverride(msg);
+    await applyPivotOverride(msg, from);
     return { ...about, ok: true };
   } catch (err) {
     return { ...about, ok: false, error: err instanceof Error ? err.message : String(err) };

@@ -24,13 +24,13 @@ function entryOf(msg: ApplyOverrideRequest): { kind: 'pivot-frame' | 'pivot-box'
  * of its cell, through a workspace edit (so it is undoable, marks the notebook dirty and is saved
  * with it). The notebook must be open, the cell a stage cell of the matching kind (pivot-frame for
  * a frame, pivot-box for a candidate or a box). The cell's text changes, so the status bar shows it
- * and the cells downstream of it as stale until they run again. Throws with a message naming the
+ * and the cells downstream of it as stale until they run again. `from`: the notebook of the editor the message came from (used when the message names none). Throws with a message naming the
  * cell on any mismatch; the stage checks the values themselves when the cell runs.
  */
-export async function applyPivotOverride(msg: ApplyOverrideRequest): Promise<void> {
-  const notebook = vscode.workspace.notebookDocuments.find((d) => d.uri.toString() === msg.notebookUri);
+export async function applyPivotOverride(msg: ApplyOverrideRequest, from?: vscode.NotebookDocument): Promise<void> {
+  const notebook = msg.notebookUri === undefined ? from : vscode.workspace.notebookDocuments.find((d) => d.uri.toString() === msg.notebookUri);
   if (!notebook) {
-    throw new Error(`The notebook ${msg.notebookUri} is not open.`);
+    throw new Error(`The notebook ${msg.notebookUri ?? '(of the message)'} is not open.`);
   }
   const likes = cellLikes(notebook);
   const index = likes.findIndex((c) => c.language === STAGE_LANGUAGE && effectiveCellId(c) === msg.cellId);

@@ -3,6 +3,7 @@ import { MIME } from '../../common/mime';
 import type { PivotViewPayload, PivotViewRow } from '../../common/payloads';
 import type { BoxPivot, ClipPivot, PivotBoxData, PivotFrameData, VideoData } from '../domain';
 import { framePath } from '../domain';
+import { boxColour } from '../draw/boxes';
 import type { StageEvent, TableEvent, TraceEvent } from '../events';
 import type { StageResult } from '../types';
 
@@ -279,7 +280,7 @@ export function pivotBoxView(data: PivotBoxData, video: VideoData, opts: { cellI
         ...opts.traces.fields(streamId),
         ...(changes?.has(key(o.objectId, p.clipIndex)) ? { change: changes.get(key(o.objectId, p.clipIndex)) } : {}),
         ...(ref ? { frame: { ref, mime: 'image/jpeg', width: video.info.width, height: video.info.height } } : {}),
-        candidates: p.candidates.map((c, i) => ({ number: i + 1, box: c.box, score: c.score, source: c.source })),
+        candidates: p.candidates.map((c, i) => ({ number: i + 1, box: c.box, score: c.score, source: c.source, colour: boxColour(i + 1).hex })),
         chosen: p.chosen === null ? null : p.chosen + 1,
       };
     }),
