@@ -48,6 +48,8 @@ export interface FrameGridPayload {
   caption?: string;
   /** Frame indices to highlight (e.g. the chosen pivot frame). */
   highlight?: number[];
+  /** For a pivot-frame cell's grid: the cell and object, so a tile can be made the clip's pivot (`applyOverride`). */
+  pivot?: { cellId: string; objectId: number };
 }
 
 /** A run-folder artifact a renderer may load lazily through {@link import('./messages').ReadArtifactRequest}. */

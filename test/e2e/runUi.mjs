@@ -25,6 +25,7 @@ import { installExtension, startCodeServer } from './codeServer.mjs';
 import { e2eEnv, repoRoot, requireBuilt, resultsDir } from './env.mjs';
 import { checkGridHover, checkMaskViewer, writeMaskViewerFixture } from './viewerChecks.mjs';
 import { checkRecordRun, startLlmServer, writeRecordFixture } from './recordRun.mjs';
+import { checkPivotClick } from './pivotClick.mjs';
 import { makeScratch, prepareWorkspace } from './workspace.mjs';
 import { ensureNotebookEditor, findRenderedOutputs, openFromExplorer, runAllCells, runCommand, until } from './workbench.mjs';
 
@@ -178,6 +179,7 @@ async function main() {
     say('screenshot: test-results/ui-masks.png');
 
     await checkRecordRun(page, workspace, llm, say, path.join(resultsDir, 'ui-record.png'));
+    await checkPivotClick(page, workspace, say, path.join(resultsDir, 'ui-override.png'));
     return 0;
   } catch (err) {
     if (page) {

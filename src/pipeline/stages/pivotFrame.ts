@@ -13,7 +13,7 @@ import { hashJson } from '../run/hash';
 import type { LlmSettings } from '../settings';
 import type { StageContext, StageOutcome, StageRequest } from '../types';
 import { type ClipCall, type ClipCallResult, ClipUsage, runClipCalls } from './clipCalls';
-import { TraceLog, pivotFrameView, previousOf } from './pivotView';
+import { TraceLog, offerOverrides, pivotFrameView, previousOf } from './pivotView';
 import { overrideFor, overridesKey, parseFrameOverrides, withFrameOverrides } from './pivotOverrides';
 import type { PivotFrameParams } from './schemas/params.generated';
 import { cellLlmSettings, frameIdList, requireLlm, requireUpstream, resolveReference, templateParam, validateFrameId } from './shared';
@@ -76,7 +76,7 @@ export async function* runPivotFrame(request: StageRequest<PivotFrameParams>, ct
       const llm = requireLlm(ctx, STAGE);
       const calls = clipCalls(target, video, { llm, model, settings, template: template!, reaskTemplate: reaskTemplate!, ctx, request })
         .filter((c) => !overrideFor(overrides, target.objectId, c.clipIndex));
-      clips = yield* traces.watch(runClipCalls(target.objectId, calls, params.concurrency ?? settings.concurrency, usage));
+      clips = yield* traces.watch(offerOverrides(runClipCalls(target.objectId, calls, params.concurrency ?? settings.concurrency, usage), request.cellId, target.objectId));
     }
     clips = withFrameOverrides(clips, overrides, target.objectId, video);
     objects.push({ objectId: target.objectId, text: target.text, clips });

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { MIME } from '../../common/mime';
-import type { PivotViewPayload, PivotViewRow } from '../../common/payloads';
+import type { FrameGridPayload, PivotViewPayload, PivotViewRow } from '../../common/payloads';
 import type { BoxPivot, ClipPivot, PivotBoxData, PivotFrameData, VideoData } from '../domain';
 import { framePath } from '../domain';
 import { boxColour } from '../draw/boxes';
@@ -61,6 +61,24 @@ export class TraceLog {
       ...(usage ? { tokens: { prompt: usage.promptTokens, completion: usage.completionTokens } } : {}),
     };
   }
+}
+
+/**
+ * Passes a pivot-frame object's events on, naming the cell and object in its clip grids' payloads,
+ * so that the frame-grid renderer can offer to make a tile the clip's pivot.
+ */
+export async function* offerOverrides<R>(events: AsyncGenerator<StageEvent, R, void>, cellId: string, objectId: number): AsyncGenerator<StageEvent, R, void> {
+  let step = await events.next();
+  while (!step.done) {
+    const e = step.value;
+    if (e.type === 'image' && e.renderer?.mime === MIME.frameGrid && (e.renderer.payload as FrameGridPayload).kind !== 'filmstrip') {
+      yield { ...e, renderer: { ...e.renderer, payload: { ...(e.renderer.payload as FrameGridPayload), pivot: { cellId, objectId } } } };
+    } else {
+      yield e;
+    }
+    step = await events.next();
+  }
+  return step.value;
 }
 
 /** A run-folder file as a reference relative to the run folder, or undefined when it lies outside. */

@@ -12,6 +12,6 @@ export const activate = viewRenderer<FrameGridPayload, ReturnType<typeof renderF
   noun: 'frame grid',
   payloadIn: 'metadata',
   check: checkFrameGridPayload,
-  render: (host, item, payload) => renderFrameGrid(host, item.data(), payload),
+  render: (host, item, payload, ctx) => renderFrameGrid(host, item.data(), payload, { messaging: ctx }),
   renderError: renderFrameGridError,
 });

@@ -1,3 +1,5 @@
+import type { RendererContext } from 'vscode-notebook-renderer';
+import type { ApplyOverrideRequest } from '../../common/messages';
 import type { FrameGridPayload, FrameGridTilePayload } from '../../common/payloads';
 
 /**
@@ -5,8 +7,10 @@ import type { FrameGridPayload, FrameGridTilePayload } from '../../common/payloa
  * focusable button per tile. Hovering or focusing a tile shows it enlarged in an overlay over the grid
  * (absolutely positioned: it never changes the height of the output, so the page does not move under
  * the pointer) with its frame id, frame index and time; clicking (or Enter/Space) pins the enlarged
- * view, Escape closes it, arrow keys move between tiles. Everything is built with textContent:
- * captions are data.
+ * view, Escape closes it, arrow keys move between tiles. On a pivot-frame cell's grid (payload
+ * `pivot`) with messaging, the enlarged view has a "Make this the pivot" button that asks the host to
+ * write the tile's frame into the cell's `overrides:` (`applyOverride`). Everything is built with
+ * textContent: captions are data.
  */
 
 export interface FrameGridView {
@@ -94,7 +98,7 @@ export function zoomSize(tile: { width: number; height: number }, box: { width: 
 }
 
 /** Builds the grid into `host`. Call `dispose()` to revoke the image's Blob URL. */
-export function renderFrameGrid(host: HTMLElement, image: Uint8Array, payload: FrameGridPayload): FrameGridView {
+export function renderFrameGrid(host: HTMLElement, image: Uint8Array, payload: FrameGridPayload, options: { messaging?: RendererContext<unknown> } = {}): FrameGridView {
   const doc = host.ownerDocument;
   const url = URL.createObjectURL(new Blob([new Uint8Array(image)], { type: sniffImageMime(image) }));
   const { width: W, height: H } = payload;
@@ -148,7 +152,19 @@ export function renderFrameGrid(host: HTMLElement, image: Uint8Array, payload: F
   close.className = 'alref-fg-zoom-close';
   close.textContent = 'Close';
   close.setAttribute('aria-label', 'Close the enlarged frame');
-  bar.append(label, close);
+  bar.append(label);
+  const pivot = payload.pivot;
+  const post = options.messaging?.postMessage;
+  let usePivot: HTMLButtonElement | undefined;
+  if (pivot && typeof post === 'function') {
+    usePivot = doc.createElement('button');
+    usePivot.type = 'button';
+    usePivot.className = 'alref-fg-zoom-close alref-fg-use-pivot';
+    usePivot.textContent = 'Make this the pivot';
+    usePivot.title = `Write this frame into the overrides: of cell "${pivot.cellId}" as the pivot of object ${pivot.objectId} in clip ${payload.clipIndex + 1}`;
+    bar.append(usePivot);
+  }
+  bar.append(close);
   zoom.append(zoomImg, bar);
 
   // The enlarged view lies over the grid (see style.ts): it takes no room in the output's layout.
@@ -244,6 +260,15 @@ export function renderFrameGrid(host: HTMLElement, image: Uint8Array, payload: F
     }
   });
   close.addEventListener('click', closeAndRefocus);
+  usePivot?.addEventListener('click', () => {
+    const tile = payload.tiles[shown];
+    if (!tile || !pivot) {
+      return;
+    }
+    const msg: ApplyOverrideRequest = { type: 'applyOverride', cellId: pivot.cellId, object: pivot.objectId, clip: payload.clipIndex + 1, frameIndex: tile.frameIndex };
+    post?.(msg);
+    label.textContent = `${tileLabel(tile, kind)} · override sent to cell "${pivot.cellId}"`;
+  });
 
   return {
     root,
