@@ -32,8 +32,19 @@ export async function checkPivotClick(page, workspace, say, screenshot) {
   const file = path.join(workspace, ...RECORD_NOTEBOOK);
   const tileSelector = '.alref-pv[data-stage="pivot-frame"] .alref-pv-tile:not(.alref-pv-chosen):not([disabled])';
   const viewport = page.viewportSize();
-  // Scroll up from the end until an unchosen tile of the pivot view lies fully on screen.
+  // Scroll down from where the record run left the notebook until an unchosen tile of the pivot view lies fully on screen.
+  let reported = false;
   const target = await until(async () => {
+    const any = await frameWith(page, '.alref-pv');
+    if (any && !reported) {
+      reported = true;
+      const all = await any.locator('.alref-pv-tile').count();
+      const disabled = await any.locator('.alref-pv-tile[disabled]').count();
+      say(`pivot views rendered: ${await any.locator('.alref-pv').count()}, tiles: ${all} (${disabled} disabled)`);
+      if (all > 0 && disabled === all) {
+        throw new Error('the pivot view tiles are disabled: the renderer has no messaging with the extension');
+      }
+    }
     const frame = await frameWith(page, tileSelector);
     if (frame) {
       const tiles = frame.locator(tileSelector);
@@ -44,12 +55,12 @@ export async function checkPivotClick(page, workspace, say, screenshot) {
         }
       }
     }
-    await scrollNotebook(page, -250);
+    await scrollNotebook(page, 300);
     return undefined;
   }, 'a tile of the pivot view on screen', 90_000, 700);
   const frameIndex = Number(await target.tile.getAttribute('data-frame-index'));
-  const row = target.tile.locator('xpath=ancestor::div[contains(@class, "alref-pv-row")]');
-  const clip = Number(await row.getAttribute('data-clip'));
+  const clip = Number(await target.tile.getAttribute('data-clip'));
+  const object = Number(await target.tile.getAttribute('data-object'));
   await page.mouse.click(target.box.x + target.box.width / 2, target.box.y + target.box.height / 2);
   say(`clicked the tile of frame ${frameIndex} in clip ${clip} of the pivot view`);
   const status = target.frame.locator('.alref-pv[data-stage="pivot-frame"] .alref-pv-status');
@@ -79,7 +90,7 @@ export async function checkPivotClick(page, workspace, say, screenshot) {
   const saved = JSON.parse(readFileSync(file, 'utf8'));
   const cell = saved.cells.find((c) => c.id === 'pivot-frame' || c.metadata?.id === 'pivot-frame');
   const source = Array.isArray(cell?.source) ? cell.source.join('') : String(cell?.source ?? '');
-  const expected = `- { clip: ${clip}, object: 1, frame: ${frameIndex} }`;
+  const expected = `- { clip: ${clip}, object: ${object}, frame: ${frameIndex} }`;
   if (!source.includes('overrides:') || !source.includes(expected)) {
     throw new Error(`the saved pivot-frame cell has no override "${expected}":\n${source}`);
   }

@@ -5,7 +5,7 @@ import type { BoxPivot, ClipPivot, PivotBoxData, PivotFrameData, VideoData } fro
 import { framePath } from '../domain';
 import { boxColour } from '../draw/boxes';
 import type { StageEvent, TableEvent, TraceEvent } from '../events';
-import type { StageResult } from '../types';
+import type { StageContext } from '../types';
 
 /*
  * The compact view of a pivot cell (renderer `alref.pivot-view`, markdown table fallback): one row
@@ -208,9 +208,63 @@ export function changeList(changes: ReadonlyMap<string, string>, objectCount: nu
     .map((e) => e.line);
 }
 
-/** The previous result of the same cell and stage, when the session holds one. */
-export function previousOf<D>(previous: StageResult | undefined, stage: string): D | undefined {
-  return previous && previous.kind === stage ? (previous.data as D) : undefined;
+/** A saved pivot view of `stage`, or undefined. */
+function savedView(payload: unknown, stage: string): PivotViewPayload | undefined {
+  const p = payload as Partial<PivotViewPayload> | undefined;
+  return p && p.version === 1 && p.stage === stage && Array.isArray(p.rows) ? (p as PivotViewPayload) : undefined;
+}
+
+/** Rows grouped by object id, in order. */
+function byObject(rows: readonly PivotViewRow[]): Map<number, PivotViewRow[]> {
+  const out = new Map<number, PivotViewRow[]>();
+  rows.forEach((r) => out.set(r.objectId, [...(out.get(r.objectId) ?? []), r]));
+  return out;
+}
+
+/** The pivot-frame choices a saved pivot view shows (what a change list compares). */
+export function frameDataFromView(payload: unknown): PivotFrameData | undefined {
+  const view = savedView(payload, 'pivot-frame');
+  if (!view) {
+    return undefined;
+  }
+  const objects = [...byObject(view.rows)].map(([objectId, rows]) => ({
+    objectId, text: '',
+    clips: rows.map((r): ClipPivot => ({ clipIndex: r.clip - 1, frameIndex: r.frameIndex, valid: r.valid, ...(r.overridden ? { overridden: true } : {}) })),
+  }));
+  return { objects };
+}
+
+/** The pivot-box choices a saved pivot view shows. */
+export function boxDataFromView(payload: unknown): PivotBoxData | undefined {
+  const view = savedView(payload, 'pivot-box');
+  if (!view) {
+    return undefined;
+  }
+  const objects = [...byObject(view.rows)].map(([objectId, rows]) => ({
+    objectId, text: '',
+    pivots: rows.map((r): BoxPivot => ({
+      clipIndex: r.clip - 1,
+      frameIndex: r.frameIndex ?? 0,
+      candidates: (r.candidates ?? []).map((c) => ({ box: c.box, score: c.score, source: c.source === 'grounding-dino' ? 'grounding-dino' as const : 'typed' as const })),
+      chosen: r.chosen ? r.chosen - 1 : null,
+      valid: r.valid,
+      ...(r.overridden ? { overridden: true } : {}),
+    })),
+  }));
+  return { objects };
+}
+
+/**
+ * The cell's previous result to compare a run with: the session's (the cell ran before in this
+ * session), else what the pivot view saved in the cell's outputs shows (a reopened notebook).
+ */
+export function previousOf<D>(ctx: StageContext, cellId: string, stage: 'pivot-frame' | 'pivot-box'): D | undefined {
+  const previous = ctx.session.get(cellId);
+  if (previous && previous.kind === stage) {
+    return previous.data as D;
+  }
+  const saved = ctx.previousPayload?.(MIME.pivotView);
+  return (stage === 'pivot-frame' ? frameDataFromView(saved) : boxDataFromView(saved)) as D | undefined;
 }
 
 /** What a view event needs besides the rows. */

@@ -188,6 +188,8 @@ export function renderPivotView(host: HTMLElement, payload: PivotViewPayload, ct
         b.style.width = pct(tile.width, g.width);
         b.style.height = pct(tile.height, g.height);
         b.dataset.frameIndex = String(tile.frameIndex);
+        b.dataset.clip = String(row.clip);
+        b.dataset.object = String(row.objectId);
         b.title = `Frame id ${tile.frameId} · frame ${tile.frameIndex}${canOverride ? ' · click to make it the pivot of this clip' : ''}`;
         b.disabled = !canOverride;
         b.addEventListener('click', () => override(row, { frameIndex: tile.frameIndex }));

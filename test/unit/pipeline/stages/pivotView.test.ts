@@ -89,6 +89,15 @@ suite('pivot view and the changes since the previous run', () => {
       assert.deepEqual(view3.changes, ['clip 1: [3] -> [2]', 'clip 2: [3] -> [1] (overridden)']);
       assert.equal(view3.rows[1].overridden, true);
       assert.equal(view3.rows[1].change, '[3] -> [1] (overridden)');
+
+      // A reopened notebook: no session result, but the pivot view saved in the cell's outputs.
+      const reopened = new NotebookSession();
+      reopened.put(stageResult('video', 'cell-video', video));
+      reopened.put(stageResult('reference', 'cell-ref', { source: 'text', targets: [{ objectId: 1, text: 'the black car' }] }));
+      const saved = JSON.parse(JSON.stringify(view3)) as PivotViewPayload;
+      answer = 3;
+      const again = await collect(request, { ...ctx, session: reopened, previousPayload: (mime) => (mime === MIME.pivotView ? saved : undefined) });
+      assert.deepEqual(viewOf(again.events).changes, ['clip 1: [2] -> [3]', 'clip 2: [1] -> [3]']);
     } finally {
       await server.stop();
     }
