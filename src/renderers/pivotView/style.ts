@@ -8,7 +8,7 @@ export const PIVOT_VIEW_CSS = `
 .alref-pv-row { display: grid; grid-template-columns: minmax(200px, 1fr) minmax(180px, 280px); gap: 8px; padding: 6px 0; border-top: 1px solid var(--vscode-editorWidget-border, rgba(128, 128, 128, 0.3)); }
 .alref-pv-row.alref-pv-invalid .alref-pv-verdict { color: var(--vscode-errorForeground, #f48771); }
 .alref-pv-media { position: relative; display: inline-block; justify-self: start; align-self: start; max-width: 100%; line-height: 0; user-select: none; }
-.alref-pv-media img { max-width: 100%; max-height: 220px; width: auto; height: auto; display: block; }
+.alref-pv-media img { max-width: 100%; height: auto; display: block; }
 .alref-pv-tile { position: absolute; margin: 0; padding: 0; border: 2px solid transparent; background: transparent; cursor: pointer; box-sizing: border-box; }
 .alref-pv-tile:hover { border-color: var(--vscode-focusBorder, #007fd4); }
 .alref-pv-tile.alref-pv-chosen { border-color: var(--vscode-charts-yellow, #e2c08d); }
