@@ -6,6 +6,7 @@ import { MIME } from '../../../../src/common/mime';
 import type { PivotViewPayload } from '../../../../src/common/payloads';
 import type { BoxPivot, PivotBoxData, PivotFrameData, VideoData } from '../../../../src/pipeline/domain';
 import type { TableEvent } from '../../../../src/pipeline/events';
+import { CellOutputBuilder } from '../../../../src/pipeline/cells/outputBuilder';
 import { createLlmService } from '../../../../src/pipeline/llm/service';
 import { NotebookSession } from '../../../../src/pipeline/session';
 import { defaultSettings } from '../../../../src/pipeline/settings';
@@ -98,6 +99,41 @@ suite('pivot view and the changes since the previous run', () => {
       answer = 3;
       const again = await collect(request, { ...ctx, session: reopened, previousPayload: (mime) => (mime === MIME.pivotView ? saved : undefined) });
       assert.deepEqual(viewOf(again.events).changes, ['clip 1: [2] -> [3]', 'clip 2: [1] -> [3]']);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('view: compact leaves the cell one pivot view instead of the per-clip traces, grids and headers (pivot-frame and pivot-box)', async () => {
+    const server = await OpenAiTestServer.start({ apiKey: KEY });
+    try {
+      server.setScript((r) => (r.text.includes('box 1') ? { text: 'Box 2. [2]' } : { text: 'Clearest here. [3]' }));
+      const runDir = await mkdtemp(path.join(tmp, 'run-'));
+      const session = new NotebookSession();
+      session.put(stageResult('video', 'cell-video', video));
+      session.put(stageResult('reference', 'cell-ref', { source: 'text', targets: [{ objectId: 1, text: 'the black car', category: 'car' }] }));
+      const settings = defaultSettings({ llm: { ...defaultSettings().llm, baseUrl: server.baseUrl, mode: 'live', timeoutMs: 5000 } });
+      const ctx = makeContext({ runDir, session, services: { llm: createLlmService({ runDir, getSecret: async () => KEY }) }, settings });
+      const outputsOf = (events: readonly unknown[]): string[] => {
+        const b = new CellOutputBuilder();
+        events.forEach((e) => b.apply(e as Parameters<CellOutputBuilder['apply']>[0]));
+        b.finish('ok');
+        return b.outputs().map((o) => o.items[0].mime);
+      };
+      const full = await collect({ kind: 'pivot-frame', cellId: 'pf', params: {}, uses: {} }, ctx);
+      assert.ok(outputsOf(full.events).filter((m) => m === MIME.reasoningTrace).length >= 2, 'the full view keeps the traces');
+      const compact = await collect({ kind: 'pivot-frame', cellId: 'pf', params: { view: 'compact' }, uses: {} }, ctx);
+      const pfOut = outputsOf(compact.events);
+      assert.deepEqual(pfOut.filter((m) => m === MIME.reasoningTrace || m === MIME.frameGrid), [], pfOut.join(', '));
+      assert.equal(pfOut.filter((m) => m === MIME.pivotView).length, 1);
+      session.put(compact.result);
+
+      const box = await collect({ kind: 'pivot-box', cellId: 'pb', params: { view: 'compact', candidates: [[300, 150, 700, 420], [100, 60, 260, 200]] }, uses: {} }, ctx);
+      const pbOut = outputsOf(box.events);
+      assert.deepEqual(pbOut.filter((m) => m === MIME.reasoningTrace || m === MIME.boxes), [], pbOut.join(', '));
+      const view = viewOf(box.events);
+      assert.equal(view.stage, 'pivot-box');
+      assert.ok(view.rows.every((r) => r.chosen === 2 && r.candidates?.length === 2 && r.trace?.includes('Box 2.')));
     } finally {
       await server.stop();
     }
