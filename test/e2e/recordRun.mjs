@@ -80,7 +80,7 @@ export async function startLlmServer(say, startTimeoutMs = 120_000) {
 /**
  * Points the workspace's LLM settings at `baseUrl` (`.vscode/settings.json`: the notebook never names
  * an endpoint) and writes the record-mode notebook: a bundled sample clip cut to a few clips, a
- * reference and a pivot-frame cell.
+ * reference, a pivot-frame cell and a pivot-box cell that needs no LLM (typed boxes, top score).
  */
 export function writeRecordFixture(workspace, baseUrl) {
   const settingsFile = path.join(workspace, '.vscode', 'settings.json');
@@ -92,6 +92,8 @@ export function writeRecordFixture(workspace, baseUrl) {
     ['video', 'stage: video\nid: video\nsource: ../media/samples/03_blocks.mp4\nmaxFrames: 60\nmaxSide: 640\nfilmstripFrames: 0\n'],
     ['reference', 'stage: reference\nid: reference\nexpression: the stack of blocks\n'],
     ['pivot-frame', 'stage: pivot-frame\nid: pivot-frame\nconcurrency: 2\n'],
+    // Downstream of pivot-frame, without LLM calls (typed boxes, top score): stale after a click on the pivot view (./pivotClick.mjs).
+    ['pivot-box', 'stage: pivot-box\nid: pivot-box\nstrategy: top-score\ncandidates: [[10, 10, 120, 90], [60, 40, 200, 160]]\n'],
   ];
   const file = path.join(workspace, ...RECORD_NOTEBOOK);
   mkdirSync(path.dirname(file), { recursive: true });
@@ -144,7 +146,7 @@ export async function checkRecordRun(page, workspace, llm, say, screenshot) {
   await until(async () => statSync(file).mtimeMs !== before && (await dirtyTab.count()) === 0, `${RECORD_NOTEBOOK.join('/')} to be saved`, 60_000, 250);
   const saved = JSON.parse(readFileSync(file, 'utf8'));
   const byId = (id) => saved.cells.find((c) => c.id === id || c.metadata?.id === id);
-  for (const id of ['video', 'reference', 'pivot-frame']) {
+  for (const id of ['video', 'reference', 'pivot-frame', 'pivot-box']) {
     const cell = byId(id);
     const error = (cell?.outputs ?? []).find((o) => o.output_type === 'error' || o.data?.['application/vnd.code.notebook.error']);
     if (!cell || error) {

@@ -17,6 +17,8 @@
 // mode record; `alref.llm.baseUrl` in the workspace's .vscode/settings.json, the key set with
 // "AL-Ref: Set LLM API Key"); after "Notebook: Run All" and "File: Save" the saved file must hold
 // every reasoning trace complete, each reply recorded in the run folder (test-results/ui-record.png).
+// Then ./pivotClick.mjs: a real click on a tile of the pivot-frame cell's pivot view writes
+// `overrides:` into that cell and marks the pivot-box cell below stale (test-results/ui-override.png).
 //
 // Options: --update-screenshot, --strict-layout (fail when outputs overlap), --keep (keep the
 // scratch folder), --timeout <s> (default 1200).
@@ -31,6 +33,7 @@ import { checkGridHover, checkMaskViewer, writeMaskViewerFixture } from './viewe
 import { checkHtmlReport } from './htmlReport.mjs';
 import { checkRecordRun, startLlmServer, writeRecordFixture } from './recordRun.mjs';
 import { checkSweepMatrix, writeSweepFixture } from './sweepChecks.mjs';
+import { checkPivotClick } from './pivotClick.mjs';
 import { makeScratch, prepareWorkspace } from './workspace.mjs';
 import { ensureNotebookEditor, findRenderedOutputs, openFromExplorer, runAllCells, runCommand, until } from './workbench.mjs';
 
@@ -189,6 +192,7 @@ async function main() {
     await checkSweepMatrix(page, say, path.join(resultsDir, 'ui-sweep.png'));
 
     await checkRecordRun(page, workspace, llm, say, path.join(resultsDir, 'ui-record.png'));
+    await checkPivotClick(page, workspace, say, path.join(resultsDir, 'ui-override.png'));
     return 0;
   } catch (err) {
     if (page) {

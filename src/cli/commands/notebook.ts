@@ -240,6 +240,7 @@ export async function runNotebookFile(file: string, options: NotebookRunOptions,
         printer.line(`${prefix} running ${cell.language === STAGE_LANGUAGE ? 'stage' : 'prompt'} cell "${cell.id}"`);
         startTime = Date.now();
         return {
+          previousOutputs: model.cells[i].outputs,
           onEvent: (e) => printer.event(prefix, e),
           done: (outcome) => {
             if (outcome.status === 'cancelled') {

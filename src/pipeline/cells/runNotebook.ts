@@ -1,6 +1,6 @@
 import type { StageEvent } from '../events';
 import { ERROR_MIME, errorItemBytes } from '../format';
-import type { ExperimentRecord } from '../format/model';
+import type { ExperimentRecord, OutputModel } from '../format/model';
 import type { NotebookSession } from '../session';
 import { SkippedUpstreamError, missingModelOf, pullCommand, skippedOutput } from './missingModels';
 import type { SkippedCell } from './missingModels';
@@ -20,6 +20,8 @@ export interface CellRunHooks {
   onEvent?(event: StageEvent): void;
   /** Called once the cell has run, before the next one starts (show its outputs, end the execution). */
   done?(outcome: CellRunOutcome): void | Promise<void>;
+  /** See {@link RunCellOptions.previousOutputs}. */
+  previousOutputs?: readonly OutputModel[];
 }
 
 /** Inputs of the experiment record besides the session and the cells (see {@link ExperimentRecorder.record}). */
@@ -162,7 +164,7 @@ async function runOneCell(options: RunNotebookOptions, cells: readonly CellLike[
   let host: CellHostContext | undefined;
   try {
     host = typeof options.host === 'function' ? options.host() : options.host;
-    return await runCell({ cells, index, session: options.session, host, signal, onOutputs: hooks.onOutputs, onEvent: hooks.onEvent, skipped });
+    return await runCell({ cells, index, session: options.session, host, signal, onOutputs: hooks.onOutputs, onEvent: hooks.onEvent, skipped, previousOutputs: hooks.previousOutputs });
   } catch (err) {
     // runCell reports cell failures as outcomes; should anything still throw, it is this cell's error.
     const cellId = cells[index].id;

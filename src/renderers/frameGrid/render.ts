@@ -1,3 +1,4 @@
+import type { ApplyOverrideRequest } from '../../common/messages';
 import type { FrameGridPayload, FrameGridTilePayload, FullImagePayload } from '../../common/payloads';
 import { type ArtifactMessaging, artifactReader } from '../shared/artifacts';
 
@@ -9,7 +10,9 @@ import { type ArtifactMessaging, artifactReader } from '../shared/artifacts';
  * view, Escape closes it, arrow keys move between tiles. When the grid has a full-size original in
  * the run folder (`options.full`) and the host answers messages, the enlarged view's "Full size"
  * button opens it: the grid at its own size and the enlarged tile cut from it (tiles have no
- * per-frame original; the full-size grid holds each frame as sent). Everything is built with
+ * per-frame original; the full-size grid holds each frame as sent). On a pivot-frame cell's grid
+ * (payload `pivot`) with messaging, the enlarged view has a "Make this the pivot" button that asks
+ * the host to write the tile's frame into the cell's `overrides:` (`applyOverride`). Everything is built with
  * textContent: captions are data.
  */
 
@@ -169,7 +172,19 @@ export function renderFrameGrid(host: HTMLElement, image: Uint8Array, payload: F
   if (options.full) {
     fullButton.title = `Open the full-size grid (${options.full.width} x ${options.full.height}) from the run folder`;
   }
-  bar.append(label, fullButton, close);
+  bar.append(label, fullButton);
+  const pivot = payload.pivot;
+  const post = options.messaging?.postMessage;
+  let usePivot: HTMLButtonElement | undefined;
+  if (pivot && typeof post === 'function') {
+    usePivot = doc.createElement('button');
+    usePivot.type = 'button';
+    usePivot.className = 'alref-fg-zoom-close alref-fg-use-pivot';
+    usePivot.textContent = 'Make this the pivot';
+    usePivot.title = `Write this frame into the overrides: of cell "${pivot.cellId}" as the pivot of object ${pivot.objectId} in clip ${payload.clipIndex + 1}`;
+    bar.append(usePivot);
+  }
+  bar.append(close);
   zoom.append(zoomImg, bar);
 
   // The enlarged view lies over the grid (see style.ts): it takes no room in the output's layout.
@@ -268,6 +283,15 @@ export function renderFrameGrid(host: HTMLElement, image: Uint8Array, payload: F
     }
   });
   close.addEventListener('click', closeAndRefocus);
+  usePivot?.addEventListener('click', () => {
+    const tile = payload.tiles[shown];
+    if (!tile || !pivot) {
+      return;
+    }
+    const msg: ApplyOverrideRequest = { type: 'applyOverride', cellId: pivot.cellId, object: pivot.objectId, clip: payload.clipIndex + 1, frameIndex: tile.frameIndex };
+    post?.(msg);
+    label.textContent = `${tileLabel(tile, kind)} · override sent to cell "${pivot.cellId}"`;
+  });
 
   const toggleFull = async (): Promise<void> => {
     const full = options.full;

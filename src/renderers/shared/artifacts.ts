@@ -1,4 +1,4 @@
-import { type ReadArtifactRequest, isHostToRendererMessage } from '../../common/messages';
+import { type ReadArtifactRequest, isArtifactReply } from '../../common/messages';
 
 /** The renderer messaging used to read run-folder files (optional in VS Code: absent outside it). */
 export interface ArtifactMessaging {
@@ -30,7 +30,7 @@ export function artifactReader(messaging: ArtifactMessaging | undefined, prefix:
   const pending = new Map<string, (reply: { ok: boolean; base64?: string; mime?: string; error?: string }) => void>();
   const sub = canRead
     ? messaging.onDidReceiveMessage!((e) => {
-        if (isHostToRendererMessage(e)) {
+        if (isArtifactReply(e)) {
           pending.get(e.requestId)?.(e);
           pending.delete(e.requestId);
         }

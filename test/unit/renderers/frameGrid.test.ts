@@ -267,3 +267,31 @@ suite('frame-grid renderer', () => {
     plain.dispose();
   });
 });
+
+suite('frame-grid renderer: making a tile the pivot', () => {
+  test('a pivot-frame grid offers "Make this the pivot" in the enlarged view; it posts applyOverride with the tile frame', () => {
+    const { doc, win } = dom();
+    const host = doc.createElement('div');
+    doc.body.append(host);
+    const sent: unknown[] = [];
+    const messaging = { ...rendererContext(), postMessage: (m: unknown) => void sent.push(m) } as RendererContext<unknown>;
+    const view = renderFrameGrid(host, JPEG, { ...payload, pivot: { cellId: 'pf', objectId: 2 } }, { messaging });
+    view.tiles[3].dispatchEvent(new win.MouseEvent('click'));
+    const button = host.querySelector<HTMLButtonElement>('.alref-fg-use-pivot');
+    assert.ok(button, 'the enlarged view has the button');
+    button.dispatchEvent(new win.MouseEvent('click'));
+    assert.deepEqual(sent, [{ type: 'applyOverride', cellId: 'pf', object: 2, clip: 2, frameIndex: 40 }]);
+    assert.match(view.zoom.textContent ?? '', /override sent to cell "pf"/);
+    view.dispose();
+  });
+
+  test('without a pivot payload, or without messaging, there is no such button', () => {
+    const { doc } = dom();
+    const a = doc.createElement('div');
+    renderFrameGrid(a, JPEG, payload, { messaging: { ...rendererContext(), postMessage: () => undefined } as RendererContext<unknown> }).dispose();
+    assert.equal(a.querySelector('.alref-fg-use-pivot'), null);
+    const b = doc.createElement('div');
+    renderFrameGrid(b, JPEG, { ...payload, pivot: { cellId: 'pf', objectId: 1 } }).dispose();
+    assert.equal(b.querySelector('.alref-fg-use-pivot'), null);
+  });
+});

@@ -88,6 +88,18 @@ export type PivotBoxParams = {
   concurrency?: number;
   /** RVOS: list each detector box's score in the prompt's box list (default false: the reference code shows the boxes, not their scores). */
   showScores?: boolean;
+  /** full (default): every clip's trace and image stay in the outputs, followed by the pivot view; compact: when the run ends, the pivot view (one row per clip, trace expandable) replaces them. */
+  view?: 'full' | 'compact';
+  /** Pivot boxes chosen by hand (a click on a candidate box, or a box dragged on the pivot frame, writes one): these clips skip the LLM call and are marked overridden. */
+  overrides?: Array<{
+    /** The clip, numbered from 1 as in every caption (clip 1 of 12). */
+    clip: number;
+    /** The object id, as in the captions; without it the override applies to every object. */
+    object?: number;
+    /** The candidate box number shown on the pivot frame (box 1 is the first); give this or box. */
+    candidate?: number;
+    box?: number[];
+  }>;
 };
 
 /** Parameters of a `pivot-frame` cell (schemas/pivot-frame.schema.json): Chooses, per clip, the frame where the referent is clearest (GPT temporal reasoning, or a fixed strategy). */
@@ -101,6 +113,17 @@ export type PivotFrameParams = {
   imageDetail?: 'low' | 'high' | 'auto';
   /** Clips sent in parallel. */
   concurrency?: number;
+  /** full (default): every clip's trace and image stay in the outputs, followed by the pivot view; compact: when the run ends, the pivot view (one row per clip, trace expandable) replaces them. */
+  view?: 'full' | 'compact';
+  /** Pivot frames chosen by hand (a click on a grid tile writes one): these clips skip the LLM call and are marked overridden. */
+  overrides?: Array<{
+    /** The clip, numbered from 1 as in every caption (clip 1 of 12). */
+    clip: number;
+    /** The object id, as in the captions; without it the override applies to every object. */
+    object?: number;
+    /** The video frame index of the pivot (the frame number under the grid tile, not the tile id); one of the clip's sampled frames. */
+    frame: number;
+  }>;
 };
 
 /** Parameters of a `propagate` cell (schemas/propagate.schema.json): Prompts SAM 2 with the pivot boxes and propagates masks over the whole video. */
