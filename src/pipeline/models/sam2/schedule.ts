@@ -113,22 +113,6 @@ export class FeatureStore<F> {
     }
   }
 
-  /**
-   * The frame the next computation after visit `v` is expected to be for: the first later visit that
-   * reads features of a frame neither visit `v`'s nor held now (undefined: none). A guess for
-   * prefetching only: a held frame dropped later is computed again without one.
-   */
-  nextToCompute(v: number): number | undefined {
-    const frame = this._visits[v].frame;
-    for (let u = v + 1; u < this._visits.length; u++) {
-      const next = this._visits[u];
-      if (next.needsFeatures && next.frame !== frame && !this._held.has(next.frame)) {
-        return next.frame;
-      }
-    }
-    return undefined;
-  }
-
   /** Frames held now. */
   get size(): number {
     return this._held.size;

@@ -274,23 +274,6 @@ function toF32(t: Tensor): Float32Array {
  * attention over the frames and pointers {@link selectMemory} picks. Yields one result per frame in
  * processing order. Memories of frames that can no longer be selected are dropped as it goes.
  */
-/**
- * Decodes a frame to 8-bit RGB (sharp, on libuv's thread pool): EXIF rotation applied, alpha
- * dropped, grey expanded. A frame that cannot be read is an invalid-input error naming it.
- */
-async function decodeFrame(source: string | Uint8Array): Promise<{ rgb: Uint8Array; w: number; h: number }> {
-  try {
-    const { data, info } = await sharp(source).rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
-    // removeAlpha + sRGB: always 3 channels (grey and grey+alpha frames included)
-    if (info.channels !== 3) {
-      throw new Error(`decoded to ${info.channels} channels, expected 3`);
-    }
-    return { rgb: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), w: info.width, h: info.height };
-  } catch (err) {
-    throw new PipelineError(`Cannot read frame ${typeof source === 'string' ? source : '(bytes)'}: ${(err as Error).message}`, { stage: 'propagate', kind: 'invalid-input', file: typeof source === 'string' ? source : undefined, cause: err });
-  }
-}
-
 export class Sam2VideoTracker {
   private constructor(
     private readonly _ort: Ort,
@@ -366,7 +349,21 @@ export class Sam2VideoTracker {
    */
   async preprocess(source: string | Uint8Array, out?: Float32Array): Promise<Float32Array> {
     const { width, height } = this.geometry.imageSize;
-    const { rgb, w, h } = await decodeFrame(source);
+    let rgb: Uint8Array;
+    let w: number;
+    let h: number;
+    try {
+      const { data, info } = await sharp(source).rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+      w = info.width;
+      h = info.height;
+      // removeAlpha + sRGB: always 3 channels (grey and grey+alpha frames included)
+      if (info.channels !== 3) {
+        throw new Error(`decoded to ${info.channels} channels, expected 3`);
+      }
+      rgb = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    } catch (err) {
+      throw new PipelineError(`Cannot read frame ${typeof source === 'string' ? source : '(bytes)'}: ${(err as Error).message}`, { stage: 'propagate', kind: 'invalid-input', file: typeof source === 'string' ? source : undefined, cause: err });
+    }
     // resize and normalisation in one pass, straight into the planar tensor
     return pilResizeRgbPlanar(rgb, w, h, width, height, NORMALISE, out);
   }
@@ -543,7 +540,6 @@ export class Sam2VideoTracker {
     const runs = o.objects.map((obj) => this._objectRun(obj, o.numFrames));
     this._runs = runs;
     this._held = 0;
-    this._prefetch = undefined;
     const schedule = frameSchedule(runs.map((r) => ({ promptFrames: [...r.prompts.keys()], start: r.start })), o.numFrames);
     const features = new FeatureStore<FrameFeatures>(schedule, o.maxHeldFeatures ?? DEFAULT_HELD_FEATURES);
     this._features = features;
@@ -557,7 +553,7 @@ export class Sam2VideoTracker {
           yield { object: step.object, result: run.condResults.get(frame) as Sam2FrameResult };
           continue;
         }
-        const enc = await features.get(v, async () => ({ out: await this._encode(o, frame, features.nextToCompute(v)) }));
+        const enc = await features.get(v, async () => ({ out: await this._encode(o, frame) }));
         if (step.kind === 'prompt') {
           run.condResults.set(frame, await this._promptStep(run, frame, enc, o));
           continue;
@@ -605,25 +601,11 @@ export class Sam2VideoTracker {
    * feats1 [1,C1,H/8,W/8], feats2 and feats2_no_mem [1,C2,h,w], vision_pos_embed [1,C2,h,w]
    * (h x w = H/16 x W/16; the tiny model: 32, 64, 256 channels at 256, 128, 64 px).
    */
-  private async _encode(o: Sam2VideoOptions, frame: number, next?: number): Promise<Record<string, Tensor>> {
+  private async _encode(o: Sam2VideoOptions, frame: number): Promise<Record<string, Tensor>> {
     const S = this.geometry.imageSize;
-    const pending = this._prefetch?.run === o && this._prefetch.frame === frame ? this._prefetch.decoded : undefined;
-    this._prefetch = undefined;
-    const { rgb, w, h } = await (pending ?? this._decode(o, frame));
     // one input buffer for every frame: the graph has read it when the run resolves
-    this._pixels = pilResizeRgbPlanar(rgb, w, h, S.width, S.height, NORMALISE, this._pixels);
-    if (next !== undefined) {
-      // the next frame to encode is decoded on the thread pool while this one runs through the graphs
-      const decoded = this._decode(o, next);
-      // its error, if any, is thrown where the frame is used
-      decoded.catch(() => undefined);
-      this._prefetch = { run: o, frame: next, decoded };
-    }
+    this._pixels = await this.preprocess(await o.frameSource(frame), this._pixels);
     return this._run('vision_encoder', { pixel_values: new this._ort.Tensor('float32', this._pixels, [1, 3, S.height, S.width]) });
-  }
-
-  private async _decode(o: Sam2VideoOptions, frame: number): Promise<{ rgb: Uint8Array; w: number; h: number }> {
-    return decodeFrame(await o.frameSource(frame));
   }
 
   /**
@@ -739,8 +721,6 @@ export class Sam2VideoTracker {
 
   private _held = 0;
   private _pixels?: Float32Array;
-  /** The decode of the next frame to encode, started while the current one runs (see {@link _encode}). */
-  private _prefetch?: { run: Sam2VideoOptions; frame: number; decoded: Promise<{ rgb: Uint8Array; w: number; h: number }> };
   private _bank?: MemoryBank;
   private _lastPos?: { bits: Uint32Array; dims: string; tensor: Tensor };
   private _runs: ObjectRun[] = [];

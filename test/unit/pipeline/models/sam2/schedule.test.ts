@@ -52,24 +52,4 @@ suite('models/sam2/schedule: frames outside, objects inside', () => {
     const none = await run(0);
     assert.ok(none.computed.length > 5 && none.peak === 1, JSON.stringify(none));
   });
-
-  test('the next frame to compute (prefetch guess): the first later visit whose frame is neither the current one nor held', async () => {
-    const objects = [{ promptFrames: [1], start: 1 }, { promptFrames: [3], start: 3 }];
-    const visits = frameSchedule(objects, 5);
-    const store = new FeatureStore<string>(visits, 16);
-    const guesses: Array<number | undefined> = [];
-    const computed: number[] = [];
-    for (const [v, visit] of visits.entries()) {
-      if (visit.needsFeatures) {
-        await store.get(v, async () => {
-          guesses.push(store.nextToCompute(v));
-          computed.push(visit.frame);
-          return `f${visit.frame}`;
-        });
-      }
-      store.done(v);
-    }
-    // each guess is the frame computed next; the last computation has none
-    assert.deepEqual(guesses, [...computed.slice(1), undefined]);
-  });
 });
