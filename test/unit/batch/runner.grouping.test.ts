@@ -45,8 +45,9 @@ suite('batch/runner: the expressions of a video tracked together (fixture ONNX m
     base = mkdtempSync(path.join(os.tmpdir(), 'alref-grouping-'));
     await writeModelFixtures(path.join(base, 'models'));
     server = await OpenAiTestServer.start();
-    // object 2's expressions pick the second frame / box, the others the first: the tracks differ
-    server.setScript((req) => (/object 2 of|object number 2/.test(req.text) ? 'The object is clearest here. [2]' : 'The object is clearest here. [1]'));
+    // object 2's (Ref-DAVIS17) and the union's (MeViS) expressions pick the second frame / box, the
+    // others the first: a video's expressions have different pivot frames and boxes, so different tracks
+    server.setScript((req) => (/object 2 of|all things in/.test(req.text) ? 'The object is clearest here. [2]' : 'The object is clearest here. [1]'));
     const settings = defaultSettings({
       llm: { ...defaultSettings().llm, baseUrl: server.baseUrl, timeoutMs: 20_000, maxRetries: 0 },
       models: { ...defaultSettings().models, localDir: path.join(base, 'models'), cacheDir: path.join(base, 'cache') },
@@ -96,7 +97,7 @@ suite('batch/runner: the expressions of a video tracked together (fixture ONNX m
   }
 
   test('Ref-DAVIS17 (logits, composition): 8 expressions of a video tracked in one SAM 2 run write what one run per expression writes, with V encoder runs instead of V x 8; the scores are equal', async () => {
-    const root = await makeRefDavis(path.join(base, 'davis'), { videos: 2, objects: 2, frames: 5, predictions: false, width: 64, height: 48 });
+    const root = await makeRefDavis(path.join(base, 'davis'), { videos: 2, objects: 2, frames: 12, predictions: false, width: 64, height: 48 });
     const ds = await readDataset('ref-davis17', root);
     const perVideo = ds.items.filter((i) => i.video === ds.items[0].video).length;
     assert.equal(perVideo, 8);
@@ -112,7 +113,7 @@ suite('batch/runner: the expressions of a video tracked together (fixture ONNX m
   });
 
   test('MeViS: resumed after losing items, and in two shards, the grouped run writes the per-expression run\'s predictions', async () => {
-    const root = await makeMevis(path.join(base, 'mevis'), { videos: 3, frames: 5, width: 64, height: 48, objects: 2, predictions: false, drawObjects: true });
+    const root = await makeMevis(path.join(base, 'mevis'), { videos: 3, frames: 12, width: 64, height: 48, objects: 2, predictions: false, drawObjects: true });
     const ds = await readDataset('mevis', root);
     await run(ds, path.join(base, 'mevis-each'), false);
     const out = path.join(base, 'mevis-grouped');
