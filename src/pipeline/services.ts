@@ -13,6 +13,11 @@ export interface Services {
   llm?: import('./llm/service').LlmService;
   /** ONNX model store and session pool (models/). */
   models?: import('./models/service').ModelService;
+  /**
+   * SAM 2 tracks a host computed ahead for this run's propagate stage (`alref eval` tracks the
+   * expressions of one video together); absent elsewhere, and the stage then runs SAM 2 itself.
+   */
+  sam2Tracks?: import('./models/sam2/tracks').Sam2TrackCache;
 }
 
 /** What the host (extension or CLI) tells the services about where they run. */
