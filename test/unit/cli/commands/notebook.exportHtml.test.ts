@@ -39,8 +39,9 @@ suite('cli: alref notebook export --html', () => {
     cpSync(path.join(ROOT, 'examples/demo.alref'), path.join(tmp.path, 'examples/demo.alref'));
     cpSync(path.join(ROOT, 'examples/demo.alref.runs/exchanges'), path.join(tmp.path, 'examples/demo.alref.runs/exchanges'), { recursive: true });
     cpSync(path.join(ROOT, 'media/samples/01_dog.mp4'), path.join(tmp.path, 'media/samples/01_dog.mp4'));
+    cpSync(path.join(ROOT, 'media/samples/davis-car-shadow'), path.join(tmp.path, 'media/samples/davis-car-shadow'), { recursive: true });
     const file = path.join(tmp.path, 'examples/demo.alref');
-    assert.equal(await runNotebookFile(file, {}), 0);
+    assert.equal(await runNotebookFile(file, { missingModels: 'skip', set: [`models.cacheDir=${path.join(tmp.path, 'models')}`] }), 0);
     const before = readFileSync(file);
 
     const written = await exportHtmlFile(file);
