@@ -15,7 +15,7 @@
  */
 import { linearSumAssignment } from 'linear-sum-assignment';
 import { PipelineError } from '../errors';
-import { davisStatistics, fMeasureFeatures, jaccardFeatures, labelRows, packedFeatures, packLabel, voidBits, type LabelRows, type DavisStatistics, type MaskFeatures } from './maskMetrics';
+import { davisStatistics, fMeasureFeatures, jaccardFeatures, labelRows, packedFeatures, packLabel, releaseFeatures, voidBits, type LabelRows, type DavisStatistics, type MaskFeatures } from './maskMetrics';
 import type { LabelImage } from '../masks/labelPng';
 
 /** DAVIS evaluation task. */
@@ -198,6 +198,8 @@ export function evaluateDavisSequence(input: DavisSequenceInput): DavisSequenceR
         fRes[r][g][k] = fMeasureFeatures(predFeat[r], gtFeat[g]).f;
       }
     }
+    releaseFeatures(gtFeat);
+    releaseFeatures(predFeat);
   }
   const pairs: Array<{ r: number; g: number }> = [];
   if (task === 'semi-supervised') {

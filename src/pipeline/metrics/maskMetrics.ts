@@ -85,6 +85,37 @@ function gather4(x: number): number {
   return (Math.imul(x, 0x00204081) >>> 21) & 0xf;
 }
 
+/** Word buffers handed back by {@link releaseFeatures}, reused for the next masks of the same size. */
+const wordPool: Uint32Array[] = [];
+const WORD_POOL_KEPT = 48;
+
+/** `n` zeroed words, from the pool when it holds a buffer of that length. */
+function takeWords(n: number): Uint32Array {
+  for (let i = wordPool.length - 1; i >= 0; i--) {
+    if (wordPool[i].length === n) {
+      const w = wordPool[i];
+      wordPool[i] = wordPool[wordPool.length - 1];
+      wordPool.pop();
+      return w.fill(0);
+    }
+  }
+  return new Uint32Array(n);
+}
+
+/**
+ * Hands the buffers of features that are no longer needed back for reuse (a sequence evaluation does
+ * this after each frame, sparing the garbage collector). The features must not be read afterwards.
+ */
+export function releaseFeatures(features: MaskFeatures[]): void {
+  for (const f of features) {
+    for (const w of new Set([f.mask.words, f.boundary.words, f.dilated.words])) {
+      if (w.length > 0 && wordPool.length < WORD_POOL_KEPT) {
+        wordPool.push(w);
+      }
+    }
+  }
+}
+
 /** Scratch of the flat bit streams, kept between calls (one thread runs one call at a time). */
 let flatScratch: Uint32Array = new Uint32Array(0);
 let flatVoidScratch: Uint32Array = new Uint32Array(0);
@@ -153,7 +184,7 @@ function flatBits(bytes: Uint8Array, eq: boolean, value: number, into: Uint32Arr
 /** Cuts a flat bit stream into rows of `stride` words, clearing `clear` bits where given. */
 function rowsFromFlat(flat: Uint32Array, width: number, height: number, clear: Uint32Array | undefined, rowFrom = 0, rowTo = height - 1): PackedMask {
   const stride = (width + 31) >>> 5;
-  const words = new Uint32Array(stride * height);
+  const words = takeWords(stride * height);
   const tail = lastWordMask(width);
   const lastK = stride - 1;
   for (let y = rowFrom; y <= rowTo; y++) {
@@ -206,7 +237,7 @@ export function packLabel(labels: Uint8Array, label: number, width: number, heig
   const rowFrom = rows ? rows.first[label & 0xff] : 0;
   const rowTo = rows ? rows.last[label & 0xff] : height - 1;
   if (rowFrom > rowTo) {
-    return { width, height, stride: (width + 31) >>> 5, words: new Uint32Array(((width + 31) >>> 5) * height), rowFrom: height, rowTo: -1 };
+    return { width, height, stride: (width + 31) >>> 5, words: takeWords(((width + 31) >>> 5) * height), rowFrom: height, rowTo: -1 };
   }
   flatScratch = flatBits(labels.subarray(0, width * height), true, label, flatScratch, rowFrom * width, (rowTo + 1) * width);
   return rowsFromFlat(flatScratch, width, height, clear, rowFrom, rowTo);
@@ -252,7 +283,12 @@ export function labelRows(labels: Uint8Array, width: number, height: number): La
     if (mid0 === end) {
       continue;
     }
+    // most rows of a label map are background: OR the row's words first
+    let any = 0;
     for (let k = k0; k < k1; k++) {
+      any |= words[k];
+    }
+    for (let k = any === 0 ? k1 : k0; k < k1; k++) {
       const w = words[k];
       if (w === 0) {
         continue;
@@ -359,7 +395,7 @@ export function boundaryMap(mask: Uint8Array, width: number, height: number): Ui
 /** {@link boundaryMap} on packed bits. */
 function boundaryPacked(m: PackedMask): PackedMask {
   const { width, height, stride, words: b } = m;
-  const words = new Uint32Array(b.length);
+  const words = takeWords(b.length);
   if (width === 0 || height === 0) {
     return { width, height, stride, words };
   }
@@ -425,7 +461,7 @@ let dilateScratch = new Uint32Array(0);
  */
 function dilateDiskPacked(m: PackedMask, r: number): PackedMask {
   const { width, height, stride, words: src } = m;
-  const words = new Uint32Array(src.length);
+  const words = takeWords(src.length);
   if (width === 0 || height === 0) {
     return { width, height, stride, words };
   }
