@@ -5,7 +5,7 @@
 import * as assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  BOUND_TH, boundPix, boundaryMap, dilateDisk, fMeasure, fMeasureFeatures, jaccard, jaccardFeatures, labelRows, maskFeatures, packedFeatures, packLabel, packMask, unpackMask, voidBits,
+  BOUND_TH, boundPix, boundaryMap, dilateDisk, fMeasure, fMeasureFeatures, jaccard, jaccardFeatures, labelRows, maskFeatures, packedFeatures, packLabel, packMask, releaseFeatures, unpackMask, voidBits,
 } from '../../../../src/pipeline/metrics/maskMetrics';
 
 // ---- oracle: the implementation before the bit-packed kernels (copied verbatim, renamed) ----------
@@ -334,7 +334,7 @@ suite('bit-packed J and F kernels equal the per-pixel implementation exactly', (
     }), { ...PARAMS, numRuns: 100 });
   });
 
-  test('objects confined to bands of rows: packing only the rows each id occupies gives the same features, J and F', () => {
+  test('objects confined to bands of rows: packing only the rows each id occupies (in reused buffers) gives the same features, J and F', () => {
     fc.assert(fc.property(widthArb, heightArb, fc.integer(), fc.integer({ min: 0, max: 3 }), fc.boolean(), (w, h, seed, offset, withVoid) => {
       let s = seed >>> 0;
       const rnd = (): number => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
@@ -401,6 +401,8 @@ suite('bit-packed J and F kernels equal the per-pixel implementation exactly', (
         const full = packedFeatures(packLabel(pred, k, w, h, clear));
         assert.equal(jaccardFeatures(fp, fg), jaccardFeatures(full, fg));
         assert.deepEqual(fMeasureFeatures(full, fg), fMeasureFeatures(fp, fg));
+        // their buffers go back to the pool, still holding bits: the next id's masks are built in them
+        releaseFeatures([fp, fg, full]);
       }
     }), { ...PARAMS, numRuns: 150 });
   });
