@@ -40,8 +40,9 @@ const ROWS = [
     anchor: '~280 ms',
     goal: '<= 5 ms',
     fromText: (out) => {
-      const m = /host total per propagated frame[^\n]*?([\d.]+) ms/.exec(out);
-      return m ? { value: `${Number(m[1]).toFixed(1)} ms`, met: Number(m[1]) <= 5 } : null;
+      // wall and CPU milliseconds; the verdict goes by CPU time (a loaded machine's wall time is mostly queueing)
+      const m = /host total per propagated frame[^\n]*?([\d.]+) ms\s+\(cpu ([\d.]+) ms/.exec(out);
+      return m ? { value: `${Number(m[2]).toFixed(1)} ms CPU, ${Number(m[1]).toFixed(1)} ms wall`, met: Number(m[2]) <= 5, note: 'verdict by CPU time' } : null;
     },
   },
   {
@@ -122,7 +123,9 @@ let failed = 0;
 const outputs = new Map();
 for (const f of files) {
   console.log(`\n=== bench/${f}${quick ? ' (quick)' : ''}`);
+  const t0 = Date.now();
   const r = await runBench(f, env);
+  console.log(`(bench/${f}: ${((Date.now() - t0) / 1000).toFixed(0)} s)`);
   outputs.set(f, r);
   if (r.status !== 0) {
     failed++;
