@@ -22,6 +22,12 @@ function now(): number {
   return Number(process.hrtime.bigint()) / 1e6;
 }
 
+/** CPU milliseconds of this process (all threads). */
+function cpuNow(): number {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1000;
+}
+
 function line(label: string, frames: number, ms: number): void {
   console.log(`${label.padEnd(58)} ${frames.toString().padStart(5)} frames  ${ms.toFixed(0).padStart(7)} ms  ${((frames * 1000) / ms).toFixed(1).padStart(8)} frames/s`);
 }
@@ -169,6 +175,8 @@ function toolkitMissing(): string | null {
 interface ToolkitRun {
   read_s: number;
   metrics_s: number;
+  read_cpu_s: number;
+  metrics_cpu_s: number;
   objects: Array<{ name: string; j: number; f: number; perFrameJ: number[]; perFrameF: number[] }>;
   blas: string;
   numpy: string;
@@ -207,8 +215,9 @@ async function againstToolkit(): Promise<void> {
     const env = { ...process.env };
     delete env.OPENBLAS_CORETYPE;
     delete env.OPENBLAS_L2_SIZE;
-    const ours = (task: DavisTask): { readMs: number; metricsMs: number; objects: Array<{ name: string; j: number; f: number; perFrameJ: number[]; perFrameF: number[] }> } => {
+    const ours = (task: DavisTask): { readMs: number; metricsMs: number; readCpu: number; metricsCpu: number; objects: Array<{ name: string; j: number; f: number; perFrameJ: number[]; perFrameF: number[] }> } => {
       let t0 = now();
+      let c0 = cpuNow();
       const inputs = seqs.map((seq) => {
         const read = (dir: string): LabelImage[] => frameIds.map((id) => {
           const file = path.join(base, dir, seq, `${id}.png`);
@@ -217,13 +226,16 @@ async function againstToolkit(): Promise<void> {
         return { sequence: seq, frameIds, gt: read(task === 'unsupervised' ? 'Annotations_unsupervised/480p' : 'Annotations/480p'), pred: read('results'), task };
       });
       const readMs = now() - t0;
+      const readCpu = cpuNow() - c0;
       t0 = now();
+      c0 = cpuNow();
       const results = inputs.map((input) => evaluateDavisSequence(input));
       const metricsMs = now() - t0;
-      return { readMs, metricsMs, objects: results.flatMap((r) => r.objects.map((o) => ({ name: o.name, j: o.j.mean, f: o.f.mean, perFrameJ: o.perFrameJ, perFrameF: o.perFrameF }))) };
+      const metricsCpu = cpuNow() - c0;
+      return { readMs, metricsMs, readCpu, metricsCpu, objects: results.flatMap((r) => r.objects.map((o) => ({ name: o.name, j: o.j.mean, f: o.f.mean, perFrameJ: o.perFrameJ, perFrameF: o.perFrameF }))) };
     };
     // the figures for the summary: the lower ratio of the two tasks, and whether every value was identical
-    const ratios = { all: [] as number[], metrics: [] as number[], identical: true, failed: [] as string[] };
+    const ratios = { all: [] as number[], metrics: [] as number[], allCpu: [] as number[], metricsCpu: [] as number[], identical: true, failed: [] as string[] };
     for (const task of ['semi-supervised', 'unsupervised'] as const) {
       ours(task); // warm-up (JIT), not timed
       const mine = ours(task);
@@ -252,20 +264,26 @@ async function againstToolkit(): Promise<void> {
         console.log(`  toolkit Python: numpy ${tk.numpy}, BLAS ${tk.blas}`);
       }
       console.log(`  ${task}: ${tk.objects.length} objects; per-frame J and F: ${frameValues - frameDiffering} of ${frameValues} values bit-identical; per-object means differ by at most ${maxDiff.toExponential(1)} (summation order)`);
-      console.log(`    metrics alone:   toolkit ${tkMetrics.toFixed(0).padStart(6)} ms   alref ${mine.metricsMs.toFixed(0).padStart(5)} ms   ${(tkMetrics / mine.metricsMs).toFixed(1)}x faster`);
-      console.log(`    with PNG decode: toolkit ${tkAll.toFixed(0).padStart(6)} ms   alref ${myAll.toFixed(0).padStart(5)} ms   ${(tkAll / myAll).toFixed(1)}x faster`);
+      const tkMetricsCpu = tk.metrics_cpu_s * 1000;
+      const tkAllCpu = (tk.read_cpu_s + tk.metrics_cpu_s) * 1000;
+      const myAllCpu = mine.readCpu + mine.metricsCpu;
+      console.log(`    metrics alone:   toolkit ${tkMetrics.toFixed(0).padStart(6)} ms   alref ${mine.metricsMs.toFixed(0).padStart(5)} ms   ${(tkMetrics / mine.metricsMs).toFixed(1)}x faster; CPU time ${tkMetricsCpu.toFixed(0)} vs ${mine.metricsCpu.toFixed(0)} ms, ${(tkMetricsCpu / mine.metricsCpu).toFixed(1)}x`);
+      console.log(`    with PNG decode: toolkit ${tkAll.toFixed(0).padStart(6)} ms   alref ${myAll.toFixed(0).padStart(5)} ms   ${(tkAll / myAll).toFixed(1)}x faster; CPU time ${tkAllCpu.toFixed(0)} vs ${myAllCpu.toFixed(0)} ms, ${(tkAllCpu / myAllCpu).toFixed(1)}x`);
       ratios.all.push(tkAll / myAll);
       ratios.metrics.push(tkMetrics / mine.metricsMs);
+      ratios.allCpu.push(tkAllCpu / myAllCpu);
+      ratios.metricsCpu.push(tkMetricsCpu / mine.metricsCpu);
       ratios.identical &&= frameDiffering === 0 && frameValues > 0;
     }
     if (ratios.failed.length > 0) {
       reportFigure({ id: 'jf-toolkit', skipped: ratios.failed.join('; ') });
       reportFigure({ id: 'jf-toolkit-metrics', skipped: ratios.failed.join('; ') });
     } else {
-      const shown = (xs: number[]): string => `${Math.min(...xs).toFixed(1)}x faster${ratios.identical ? ', bit-identical' : ', VALUES DIFFER'}`;
-      const note = `${SEQUENCES} sequences x ${FRAMES} frames, both tasks, the lower ratio shown`;
-      reportFigure({ id: 'jf-toolkit', value: shown(ratios.all), met: ratios.identical && Math.min(...ratios.all) >= 10, note });
-      reportFigure({ id: 'jf-toolkit-metrics', value: shown(ratios.metrics), met: ratios.identical && Math.min(...ratios.metrics) >= 10, note });
+      // wall and CPU ratios; the verdict goes by wall time, the figure the goal was set in
+      const shown = (wall: number[], cpu: number[]): string => `${Math.min(...wall).toFixed(1)}x wall, ${Math.min(...cpu).toFixed(1)}x CPU${ratios.identical ? ', bit-identical' : ', VALUES DIFFER'}`;
+      const note = `${SEQUENCES} sequences x ${FRAMES} frames, the lower of the two tasks; verdict by wall time`;
+      reportFigure({ id: 'jf-toolkit', value: shown(ratios.all, ratios.allCpu), met: ratios.identical && Math.min(...ratios.all) >= 10, note });
+      reportFigure({ id: 'jf-toolkit-metrics', value: shown(ratios.metrics, ratios.metricsCpu), met: ratios.identical && Math.min(...ratios.metrics) >= 10, note });
     }
   } finally {
     rmSync(base, { recursive: true, force: true });
