@@ -17,7 +17,7 @@ import { copyFile, mkdir, readFile, readdir, rename, rm } from 'node:fs/promises
 import path from 'node:path';
 import { STAGE_LANGUAGE } from '../common/mime';
 import { ExperimentRecorder, runNotebook, type CellHostContext, type CellLike } from '../pipeline/cells';
-import type { MaskData, ReferenceData } from '../pipeline/domain';
+import { framePath, type MaskData, type PivotBoxData, type ReferenceData, type VideoData } from '../pipeline/domain';
 import { PipelineError, isCancellation, throwIfAborted } from '../pipeline/errors';
 import type { StageEvent } from '../pipeline/events';
 import type { ExperimentRecord } from '../pipeline/format/model';
@@ -31,6 +31,11 @@ import { type ClassMatch, nearestClass } from '../pipeline/audio/vocabulary';
 import { avssPalette, encodeBinaryPng, encodeIndexedPng, encodeRgbPng } from '../pipeline/masks/labelPng';
 import { writeFolderAtomic } from '../pipeline/benchmarks/writers';
 import { DAVIS_BACKGROUND_LOGIT, composeByLogits, fromSparse, readLogitsFile } from '../pipeline/masks/logits';
+import { Sam2TrackCache, trackKey, trackToStore, type TrackedObject, type TrackedVideo } from '../pipeline/models/sam2/tracks';
+import { Sam2VideoTracker } from '../pipeline/models/sam2/video';
+import type { ModelService } from '../pipeline/models/service';
+import { hashJson } from '../pipeline/run/hash';
+import { promptsFromPivots, trackedVideo, type PropagateParams } from '../pipeline/stages/propagate';
 
 /** Extra YAML fields per stage for every item (ablations: `{ 'pivot-frame': { strategy: 'middle' } }`). */
 export type StageOverrides = Partial<Record<'video' | 'reference' | 'lbru' | 'pivot-frame' | 'pivot-box' | 'propagate', Record<string, unknown>>>;
@@ -99,6 +104,91 @@ export interface RunnerHost {
 }
 
 /**
+ * An item's notebook run between its two parts (see {@link startPipeline}): the session holds the
+ * results of the cells before propagate; `failure` is how that part ended when it did not reach propagate.
+ */
+export interface PipelineRun {
+  cells: CellLike[];
+  session: NotebookSession;
+  host: CellHostContext;
+  failure?: unknown;
+  /** Warnings and seconds per stage so far. */
+  warnings: string[];
+  timings: Record<string, number>;
+  run(positions: number[]): Promise<void>;
+  record?: ExperimentRecord;
+}
+
+/**
+ * Runs the cells of one item before propagate (video .. pivot-box) and keeps the run open, so a host can
+ * track the objects of several items of one video together ({@link Sam2TrackCache} in the services of
+ * `run.host`) before {@link finishPipeline} runs propagate. Never throws: a failure is kept for
+ * {@link finishPipeline} to report.
+ */
+export async function startPipeline(input: PipelineInput, host: RunnerHost, runDir: string, signal: AbortSignal, onEvent?: (e: StageEvent, stage: string) => void): Promise<PipelineRun> {
+  const cells = pipelineCells(input);
+  const session = new NotebookSession();
+  const hostCtx = host.hostFor(runDir);
+  const recorder = new ExperimentRecorder();
+  const state: PipelineRun = {
+    cells, session, host: hostCtx, warnings: [], timings: {},
+    async run(positions) {
+      const run = await runNotebook({
+        cells, positions, session, host: hostCtx, signal, recorder,
+        beforeCell: (cell) => {
+          const t0 = Date.now();
+          return {
+            onEvent: (e) => {
+              if (e.type === 'warning') {
+                state.warnings.push(`${cell.id}: ${e.message}`);
+              }
+              onEvent?.(e, cell.id);
+            },
+            done: () => {
+              state.timings[cell.id] = (Date.now() - t0) / 1000;
+            },
+          };
+        },
+        // the record is built once the last cell has run
+        record: () => (positions.includes(cells.length - 1) ? { version: host.version, settings: hostCtx.settings, usedModelFiles: [], warn: () => undefined } : undefined),
+      });
+      state.record = run.record as ExperimentRecord | undefined;
+      const last = run.ran.at(-1);
+      if (run.status === 'cancelled') {
+        throw new PipelineError('Cancelled.', { stage: last?.outcome.status === 'cancelled' ? last.outcome.cellId : 'evaluate', kind: 'cancelled' });
+      }
+      if (run.status !== 'ok' && last) {
+        const { outcome } = last;
+        const err = outcome.error;
+        if (err instanceof PipelineError) {
+          throw new PipelineError(outcome.message ?? err.message, { stage: err.stage, kind: err.kind, field: err.field, file: err.file, cause: err });
+        }
+        throw new PipelineError(outcome.message ?? 'The stage failed.', { stage: outcome.cellId, kind: 'backend', cause: err });
+      }
+    },
+  };
+  try {
+    await state.run(cells.slice(0, -1).map((_, i) => i));
+  } catch (err) {
+    state.failure = err;
+  }
+  return state;
+}
+
+/** Runs the propagate cell of a {@link startPipeline} run and returns the outcome (throws the first part's failure). */
+export async function finishPipeline(state: PipelineRun): Promise<PipelineOutcome> {
+  if (state.failure !== undefined) {
+    throw state.failure;
+  }
+  await state.run([state.cells.length - 1]);
+  const result = state.session.latest('propagate');
+  if (!result) {
+    throw new PipelineError('The propagate stage finished without a result.', { stage: 'propagate', kind: 'backend' });
+  }
+  return { masks: result.data as MaskData, session: state.session, record: state.record as ExperimentRecord, warnings: state.warnings, timings: state.timings };
+}
+
+/**
  * Runs the cells of one item and returns the propagate result. A failing cell throws a PipelineError
  * that names the stage.
  *
@@ -107,47 +197,7 @@ export interface RunnerHost {
  * out.masks.objects[0].masksFile;
  */
 export async function runPipeline(input: PipelineInput, host: RunnerHost, runDir: string, signal: AbortSignal, onEvent?: (e: StageEvent, stage: string) => void): Promise<PipelineOutcome> {
-  const cells = pipelineCells(input);
-  const session = new NotebookSession();
-  const hostCtx = host.hostFor(runDir);
-  const warnings: string[] = [];
-  const timings: Record<string, number> = {};
-  const run = await runNotebook({
-    cells, session, host: hostCtx, signal, recorder: new ExperimentRecorder(),
-    beforeCell: (cell) => {
-      const t0 = Date.now();
-      return {
-        onEvent: (e) => {
-          if (e.type === 'warning') {
-            warnings.push(`${cell.id}: ${e.message}`);
-          }
-          onEvent?.(e, cell.id);
-        },
-        done: () => {
-          timings[cell.id] = (Date.now() - t0) / 1000;
-        },
-      };
-    },
-    record: () => ({ version: host.version, settings: hostCtx.settings, usedModelFiles: [], warn: () => undefined }),
-  });
-  const last = run.ran.at(-1);
-  if (run.status === 'cancelled') {
-    throw new PipelineError('Cancelled.', { stage: last?.outcome.status === 'cancelled' ? last.outcome.cellId : 'evaluate', kind: 'cancelled' });
-  }
-  if (run.status !== 'ok' && last) {
-    const { outcome } = last;
-    const err = outcome.error;
-    if (err instanceof PipelineError) {
-      throw new PipelineError(outcome.message ?? err.message, { stage: err.stage, kind: err.kind, field: err.field, file: err.file, cause: err });
-    }
-    throw new PipelineError(outcome.message ?? 'The stage failed.', { stage: outcome.cellId, kind: 'backend', cause: err });
-  }
-  const result = session.latest('propagate');
-  if (!result) {
-    throw new PipelineError('The propagate stage finished without a result.', { stage: 'propagate', kind: 'backend' });
-  }
-  const record = run.record as ExperimentRecord;
-  return { masks: result.data as MaskData, session, record, warnings, timings };
+  return finishPipeline(await startPipeline(input, host, runDir, signal, onEvent));
 }
 
 /** Per-frame union of all objects' masks of a propagate result (row-major 0/1), frame by frame. */
@@ -219,6 +269,13 @@ export interface DatasetRunOptions {
    * the binary masks (lowest object id first).
    */
   davisComposition?: 'logits' | 'binary';
+  /**
+   * Track the expressions of one video together (default true): each runs its cells up to pivot-box,
+   * then ONE SAM 2 run over all their objects encodes every frame once, and each expression's
+   * propagate stage takes its objects' tracks from it (bit for bit those of tracking them alone).
+   * `false` runs SAM 2 once per expression.
+   */
+  groupByVideo?: boolean;
 }
 
 /** Summary of a dataset run. */
@@ -308,18 +365,25 @@ export async function runDataset(options: DatasetRunOptions): Promise<DatasetRun
   let lastFailure = '';
   // Ref-DAVIS units (annotator set, video) with an item done in this run: composed again at the end
   const changedUnits = new Set<string>();
-  for (const item of todo) {
+  // a dataset video keeps its own run folder (decoded frames, recorded LLM exchanges)
+  const runDir = (item: DatasetItem): string => path.join(outDir, 'runs', itemFileName(item.video));
+  const start = (item: DatasetItem): Promise<PipelineRun> => startPipeline(
+    { source: path.dirname(item.frames[0].path), expression: item.expression, audioPath: item.audioPath, mode: ds.kind.startsWith('avs') ? 'avs' : 'rvos', preset: ds.kind, overrides },
+    host, runDir(item), signal, (e, stage) => options.onEvent?.(e, stage, item),
+  );
+  // items whose cells before propagate have run (with the seconds they took), see startVideo
+  let started = new Map<DatasetItem, { run: PipelineRun; seconds: number }>();
+  for (const [index, item] of todo.entries()) {
     throwIfAborted(signal, 'evaluate');
-    const t0 = Date.now();
-    const runDir = path.join(outDir, 'runs', itemFileName(item.video));
-    const isAvs = ds.kind.startsWith('avs');
-    const source = path.dirname(item.frames[0].path);
+    if (!started.has(item)) {
+      started = await startVideo(todo, index, start, options.groupByVideo !== false, overrides, signal, (e) => options.onEvent?.(e, 'propagate', item));
+    }
+    const pre = started.get(item) as { run: PipelineRun; seconds: number };
+    started.delete(item);
+    const t0 = Date.now() - pre.seconds * 1000;
     let status: ItemStatus;
     try {
-      const out = await runPipeline(
-        { source, expression: item.expression, audioPath: item.audioPath, mode: isAvs ? 'avs' : 'rvos', preset: ds.kind, overrides },
-        host, runDir, signal, (e, stage) => options.onEvent?.(e, stage, item),
-      );
+      const out = await finishPipeline(pre.run);
       const { masks } = out;
       const warnings = [...out.warnings];
       if (masks.frameCount !== item.frames.length) {
@@ -390,6 +454,102 @@ export async function runDataset(options: DatasetRunOptions): Promise<DatasetRun
     await composeDavisPredictions(ds, items, outDir, changedUnits);
   }
   return summary;
+}
+
+/**
+ * Runs the cells before propagate of `todo[index]` and, when grouping, of the items after it of the
+ * same video; then, when two or more of them reached propagate, tracks all their objects in one SAM 2
+ * run ({@link trackTogether}) and hands each its tracks through its services. Stops starting items at
+ * a cancellation or a setup error (the item reports it in its turn). Returns each started item with
+ * its seconds so far (the shared run's time split evenly among the items that take part).
+ */
+async function startVideo(
+  todo: readonly DatasetItem[], index: number, start: (item: DatasetItem) => Promise<PipelineRun>, group: boolean, overrides: StageOverrides | undefined,
+  signal: AbortSignal, onEvent: (e: StageEvent) => void,
+): Promise<Map<DatasetItem, { run: PipelineRun; seconds: number }>> {
+  const out = new Map<DatasetItem, { run: PipelineRun; seconds: number }>();
+  for (let k = index; k < todo.length && (k === index || (group && todo[k].video === todo[index].video)); k++) {
+    const t0 = Date.now();
+    const run = await start(todo[k]);
+    out.set(todo[k], { run, seconds: (Date.now() - t0) / 1000 });
+    const f = run.failure;
+    if (isCancellation(f) || (f instanceof PipelineError && isSetupError(f))) {
+      break;
+    }
+  }
+  const ready = [...out.values()].filter((s) => s.run.failure === undefined);
+  if (ready.length >= 2) {
+    const t0 = Date.now();
+    const cache = await trackTogether(ready.map((s) => s.run), (overrides?.propagate ?? {}) as PropagateParams, signal, onEvent);
+    const share = (Date.now() - t0) / 1000 / ready.length;
+    for (const s of ready) {
+      s.run.host.services.sam2Tracks = cache;
+      s.seconds += share;
+    }
+  }
+  return out;
+}
+
+/**
+ * One frame-outer SAM 2 run over the objects of several items of one video (their pivot boxes, as
+ * their propagate stages will read them; see {@link trackedVideo}): every frame is encoded once for
+ * all of them. Objects with equal prompts are tracked once. Any failure but a cancellation leaves the
+ * cache without those tracks, so each propagate stage runs SAM 2 itself and reports the error as it
+ * would have.
+ */
+async function trackTogether(runs: readonly PipelineRun[], params: PropagateParams, signal: AbortSignal, onEvent: (e: StageEvent) => void): Promise<Sam2TrackCache> {
+  const cache = new Sam2TrackCache();
+  if ((params.strategy ?? 'pivots') !== 'pivots') {
+    return cache;
+  }
+  // the objects to track, per video spec (normally one), each once
+  const specs = new Map<string, { video: TrackedVideo; objects: Map<string, TrackedObject>; runs: Set<PipelineRun>; models: ModelService }>();
+  for (const run of runs) {
+    const video = run.session.latest('video')?.data as VideoData | undefined;
+    const boxes = run.session.latest('pivot-box')?.data as PivotBoxData | undefined;
+    const models = run.host.services.models;
+    if (!video || !boxes || !models || !(video.info.frameCount > 0)) {
+      continue;
+    }
+    const spec = trackedVideo(video, params.model ?? models.modelFor('sam2-video'), params);
+    const specKey = hashJson(spec);
+    const entry = specs.get(specKey) ?? { video: spec, objects: new Map(), runs: new Set(), models };
+    specs.set(specKey, entry);
+    for (const obj of boxes.objects) {
+      const { prompts, start } = promptsFromPivots(obj.pivots, spec.frameCount, spec.width, spec.height);
+      if (start !== null) {
+        entry.objects.set(trackKey(spec, { prompts, start }), { prompts, start });
+        entry.runs.add(run);
+      }
+    }
+  }
+  for (const { video, objects, runs: users, models } of specs.values()) {
+    if (users.size < 2) {
+      continue;
+    }
+    const keys = [...objects.keys()];
+    try {
+      const tracker = await Sam2VideoTracker.open(models, video.modelId);
+      try {
+        cache.addNotes(models.takeNotes());
+        const run = trackToStore(tracker, video, [...objects.values()], (i) => framePath(video.framesDir, i), signal);
+        let step = await run.next();
+        let n = 0;
+        while (!step.done) {
+          onEvent({ type: 'progress', done: ++n, total: video.frameCount * keys.length, label: `SAM 2 for ${users.size} expressions of this video: frame ${step.value.frameIndex}` });
+          step = await run.next();
+        }
+        step.value.forEach((track, k) => cache.set(keys[k], track));
+      } finally {
+        tracker.dispose();
+      }
+    } catch (err) {
+      if (isCancellation(err)) {
+        throw err;
+      }
+    }
+  }
+  return cache;
 }
 
 /** Copies a file through a temporary sibling renamed over the target, so the target is never half-written. */

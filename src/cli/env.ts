@@ -41,12 +41,13 @@ export function userCacheDir(): string {
   return path.join(xdg && xdg !== '' ? xdg : path.join(os.homedir(), '.cache'), 'alref');
 }
 
-/** The service environment of a CLI run; the API key comes only from `OPENAI_API_KEY`. */
+/** The service environment of a CLI run; the API key comes only from `OPENAI_API_KEY`, a model mirror from `ALREF_MODELS_MIRROR`. */
 export function cliServiceEnv(runDir: string, onNote?: (m: string) => void): ServiceEnv {
   return {
     runDir,
     resourcesDir: packageRoot(),
     userCacheDir: userCacheDir(),
+    modelMirror: process.env.ALREF_MODELS_MIRROR || undefined,
     getSecret: async (name) => (name === 'openai-api-key' ? process.env.OPENAI_API_KEY || undefined : undefined),
     onNote,
   };

@@ -21,7 +21,7 @@ export interface ReasoningTracePayload {
   answer?: string;
   valid?: boolean;
   note?: string;
-  usage?: { promptTokens: number; completionTokens: number; latencyMs: number; costUsd?: number; model?: string };
+  usage?: { promptTokens: number; completionTokens: number; latencyMs: number; costUsd?: number; model?: string; reused?: boolean };
 }
 
 /** One tile of a frame grid, in pixels of the grid image. */
@@ -48,6 +48,8 @@ export interface FrameGridPayload {
   caption?: string;
   /** Frame indices to highlight (e.g. the chosen pivot frame). */
   highlight?: number[];
+  /** For a pivot-frame cell's grid: the cell and object, so a tile can be made the clip's pivot (`applyOverride`). */
+  pivot?: { cellId: string; objectId: number };
 }
 
 /** A run-folder artifact a renderer may load lazily through {@link import('./messages').ReadArtifactRequest}. */
@@ -192,6 +194,11 @@ export interface SweepInputPayload {
   expression: string;
   /** True when ground-truth masks exist, so the pivot metrics are defined. */
   hasGroundTruth: boolean;
+  /**
+   * Where the pivot-box candidates came from: typed in the cell, the GroundingDINO detector, or
+   * `none` (the pivot-box step did not run for this input; the matrix `notes` say why).
+   */
+  candidates?: 'typed' | 'grounding-dino' | 'none';
 }
 
 /** One cell of the matrix: one variant run on one input. */
@@ -226,6 +233,8 @@ export interface SweepMatrixPayload {
   /** The same matrix as files in the run folder. */
   exports: { csv: ArtifactRefPayload; json: ArtifactRefPayload };
   caption?: string;
+  /** What the matrix cannot show by itself (candidate sources, why J&F is empty with the pull command); plain text with `code` spans. */
+  notes?: string[];
 }
 
 /** What one variant did on one input, clip by clip: the side-by-side view loads two of these. */
@@ -264,4 +273,49 @@ export interface SweepDetailPayload {
       metrics: Record<string, number | null>;
     }>;
   }>;
+  /** Warnings the stages gave for this variant and input (untrusted text), when there were any. */
+  warnings?: string[];
+}
+
+/**
+ * One row of a pivot view: one object in one clip. `clip` is numbered from 1. For pivot-frame rows
+ * `grid` is the clip's grid (what the LLM saw); for pivot-box rows `frame` is the pivot frame and
+ * `candidates` the numbered boxes on it (pixels of that frame), `chosen` the chosen box number.
+ */
+export interface PivotViewRow {
+  objectId: number;
+  clip: number;
+  /** The clip's sampled frames (video frame indices), tile k having frame id k+1. */
+  frames: number[];
+  /** The chosen (pivot) frame index, or null when the clip has no valid answer. */
+  frameIndex: number | null;
+  valid: boolean;
+  overridden?: boolean;
+  note?: string;
+  /** The bracketed answer of the last reply, when the LLM was asked. */
+  answer?: string;
+  /** The reply text(s) of the clip's call (untrusted text; capped). */
+  trace?: string;
+  tokens?: { prompt: number; completion: number };
+  /** What changed since the previous run of the cell (`[2] -> [3]`, `box 1 -> box 3`, `now invalid`). */
+  change?: string;
+  grid?: ArtifactRefPayload & { width: number; height: number; tiles: FrameGridTilePayload[] };
+  frame?: ArtifactRefPayload & { width: number; height: number };
+  candidates?: Array<{ number: number; box: { x0: number; y0: number; x1: number; y1: number }; score: number; source: string; colour: string }>;
+  /** 1-based number of the chosen box among `candidates`, or null. */
+  chosen?: number | null;
+}
+
+/**
+ * `application/vnd.alref.pivot-view+json`: the compact view of a pivot-frame or pivot-box cell, one
+ * row per object x clip. Clicking a tile or a box (or dragging one) asks the host to write an
+ * override into cell `cellId` (`applyOverride`).
+ */
+export interface PivotViewPayload {
+  version: 1;
+  stage: 'pivot-frame' | 'pivot-box';
+  cellId: string;
+  rows: PivotViewRow[];
+  /** The per-clip change list since the previous run (`no change` when nothing changed); absent on a first run. */
+  changes?: string[];
 }

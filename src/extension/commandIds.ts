@@ -10,6 +10,7 @@ import type { PipelineSettings } from '../pipeline/settings';
  */
 export const COMMANDS = {
   exportIpynb: 'alref.exportIpynb',
+  exportHtml: 'alref.exportHtml',
   newNotebook: 'alref.newNotebook',
   insertPromptCell: 'alref.insertPromptCell',
   setApiKey: 'alref.setApiKey',

@@ -1,9 +1,12 @@
 import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import * as vscode from 'vscode';
 import { NOTEBOOK_TYPE, PROMPT_LANGUAGE, STAGE_LANGUAGE } from '../common/mime';
 import { fromNotebookDocument } from '../notebook/convert';
+import { exportHtmlReport } from '../pipeline/cells/htmlReport';
 import { exportIpynb } from '../pipeline/format/ipynb';
 import { newPromptCellSource } from '../pipeline/llm/promptCell';
+import { runDirFor } from '../pipeline/run/runFolder';
 import { TEMPLATE_VARIABLES, VARIANT_SEPARATOR, templateNames } from '../pipeline/llm/templates';
 import type { CommandDeps, CommandHandlers } from './commandIds';
 
@@ -50,11 +53,46 @@ async function askTemplate(): Promise<{ template: string; variant: string } | un
 }
 
 /**
- * Notebook document commands: `exportIpynb` (optional args: notebook URI, target URI; returns the
- * target URI), `newNotebook` (opens an untitled notebook with an intro and a video cell) and
+ * Writes the text `build` makes of a notebook (the given one, else the active one) to `target`, or to
+ * a file chosen in a save dialog that suggests the notebook's name with `format.extension`. Returns
+ * the target URI, or undefined when there is no notebook or the user cancels.
+ */
+async function exportNotebook(
+  log: vscode.LogOutputChannel,
+  notebookUri: vscode.Uri | undefined,
+  target: vscode.Uri | undefined,
+  format: { extension: string; filter: string },
+  build: (nb: vscode.NotebookDocument) => string,
+): Promise<vscode.Uri | undefined> {
+  const nb = activeAlrefNotebook(notebookUri instanceof vscode.Uri ? notebookUri : undefined);
+  if (!nb) {
+    void vscode.window.showErrorMessage(vscode.l10n.t('Open an AL-Ref notebook to export it.'));
+    return undefined;
+  }
+  let dest = target instanceof vscode.Uri ? target : undefined;
+  if (!dest) {
+    const suggested = nb.uri.scheme === 'file' ? vscode.Uri.file(`${nb.uri.fsPath.replace(/\.alref$/i, '')}.${format.extension}`) : undefined;
+    dest = await vscode.window.showSaveDialog({ defaultUri: suggested, filters: { [format.filter]: [format.extension] } });
+  }
+  if (!dest) {
+    return undefined;
+  }
+  const text = build(nb);
+  if (dest.scheme === 'file') {
+    await writeFile(dest.fsPath, text);
+  } else {
+    await vscode.workspace.fs.writeFile(dest, new TextEncoder().encode(text));
+  }
+  log.info(`Exported ${nb.uri.toString()} to ${dest.toString()}`);
+  return dest;
+}
+
+/**
+ * Notebook document commands: `exportIpynb` and `exportHtml` (optional args: notebook URI, target
+ * URI; return the target URI), `newNotebook` (opens an untitled notebook with an intro and a video cell) and
  * `insertPromptCell` (a prompt cell pre-filled with a template's default text; returns its index).
  */
-export function notebookCommands({ log, context }: CommandDeps): CommandHandlers<'exportIpynb' | 'newNotebook' | 'insertPromptCell'> {
+export function notebookCommands({ log, context }: CommandDeps): CommandHandlers<'exportIpynb' | 'exportHtml' | 'newNotebook' | 'insertPromptCell'> {
   return {
     insertPromptCell: async (arg?: InsertPromptCellArgs | vscode.NotebookCell) => {
       const cell = isNotebookCell(arg) ? arg : undefined;
@@ -86,29 +124,15 @@ export function notebookCommands({ log, context }: CommandDeps): CommandHandlers
       editor?.revealRange(new vscode.NotebookRange(index, index + 1));
       return index;
     },
-    exportIpynb: async (notebookUri?: vscode.Uri, target?: vscode.Uri) => {
-      const nb = activeAlrefNotebook(notebookUri instanceof vscode.Uri ? notebookUri : undefined);
-      if (!nb) {
-        void vscode.window.showErrorMessage(vscode.l10n.t('Open an AL-Ref notebook to export it.'));
-        return undefined;
-      }
-      let dest = target;
-      if (!dest) {
-        const suggested = nb.uri.scheme === 'file' ? vscode.Uri.file(nb.uri.fsPath.replace(/\.alref$/i, '') + '.ipynb') : undefined;
-        dest = await vscode.window.showSaveDialog({ defaultUri: suggested, filters: { 'Jupyter Notebook': ['ipynb'] } });
-      }
-      if (!dest) {
-        return undefined;
-      }
-      const text = exportIpynb(fromNotebookDocument(nb));
-      if (dest.scheme === 'file') {
-        await writeFile(dest.fsPath, text);
-      } else {
-        await vscode.workspace.fs.writeFile(dest, new TextEncoder().encode(text));
-      }
-      log.info(`Exported ${nb.uri.toString()} to ${dest.toString()}`);
-      return dest;
-    },
+    exportIpynb: (notebookUri?: vscode.Uri, target?: vscode.Uri) =>
+      exportNotebook(log, notebookUri, target, { extension: 'ipynb', filter: 'Jupyter Notebook' }, (nb) => exportIpynb(fromNotebookDocument(nb))),
+    exportHtml: (notebookUri?: vscode.Uri, target?: vscode.Uri) =>
+      exportNotebook(log, notebookUri, target, { extension: 'html', filter: 'HTML' }, (nb) =>
+        exportHtmlReport(fromNotebookDocument(nb), {
+          source: path.posix.basename(nb.uri.path),
+          runFolder: nb.uri.scheme === 'file' ? path.basename(runDirFor(nb.uri.fsPath)) : undefined,
+        }),
+      ),
     newNotebook: async () => {
       const intro = new vscode.NotebookCellData(vscode.NotebookCellKind.Markup, '# New AL-Ref notebook\n\nOne stage per cell; run them in order.', 'markdown');
       const video = new vscode.NotebookCellData(vscode.NotebookCellKind.Code, 'stage: video\nsource: path/to/video.mp4\nmode: rvos\n', STAGE_LANGUAGE);

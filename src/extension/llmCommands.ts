@@ -57,7 +57,7 @@ export function llmCommands(deps: CommandDeps): CommandHandlers<'setApiKey' | 'c
                   m === 'live'
                     ? vscode.l10n.t('Call the LLM; store nothing.')
                     : m === 'record'
-                      ? vscode.l10n.t('Call the LLM and store every exchange in the run folder next to the notebook.')
+                      ? vscode.l10n.t('Answer requests already recorded in the run folder next to the notebook from there; call the LLM for the others and store them.')
                       : vscode.l10n.t('Use only stored exchanges: no network, no API key.'),
               })),
               { title: vscode.l10n.t('AL-Ref: LLM mode of this notebook') },

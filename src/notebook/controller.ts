@@ -154,6 +154,7 @@ export class AlrefController implements vscode.Disposable {
     return {
       signal: abort.signal,
       onOutputs: outputs.listener,
+      previousOutputs: previous,
       done: async (outcome) => {
         let success: boolean | undefined = false;
         try {

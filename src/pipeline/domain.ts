@@ -107,6 +107,8 @@ export interface ClipPivot {
   promptHash?: string;
   /** Content addresses of the recorded LLM exchanges (`exchanges/<hash>.json`), in order. */
   exchanges?: string[];
+  /** True when the cell's `overrides:` chose this frame (no LLM call was made for the clip). */
+  overridden?: boolean;
 }
 
 /** A prompt template as used by a stage run, for the experiment record. */
@@ -150,6 +152,8 @@ export interface BoxPivot {
   exchanges?: string[];
   /** True for the no-valid-clip fallback (top box on frame 0). */
   fallback?: boolean;
+  /** True when the cell's `overrides:` chose this box (no LLM call was made for the clip). */
+  overridden?: boolean;
 }
 
 /** Result of the `pivot-box` stage. */

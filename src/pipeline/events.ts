@@ -39,6 +39,8 @@ export interface UsageSummary {
   latencyMs: number;
   costUsd?: number;
   model?: string;
+  /** Record mode answered from an exchange already recorded: no request was sent (see `--rerecord`). */
+  reused?: boolean;
 }
 
 /**
@@ -68,11 +70,18 @@ export interface TableEvent {
   rows: Array<Array<string | number | null>>;
   /** Optional JSON payload for a custom renderer (e.g. metrics); the markdown table is the fallback. */
   renderer?: { mime: string; payload: unknown };
+  /**
+   * Earlier outputs this table replaces (a summary view that holds what they showed): trace stream
+   * ids, image ids and markdown ids of this run. They are removed when the table arrives.
+   */
+  supersedes?: { traces?: string[]; images?: string[]; markdown?: string[] };
 }
 
 export interface MarkdownEvent {
   type: 'markdown';
   text: string;
+  /** Names the output, so that a later table can supersede it. */
+  id?: string;
 }
 
 export interface WarningEvent {

@@ -38,20 +38,26 @@ export interface LlmModelsUsed {
 /**
  * Whether the prompt a result used differs from the one the notebook would give it now:
  * `overrides` are the notebook's prompt cells (template name -> text). A result records
- * `data.prompt: { name, source, templateHash }`; one made with a prompt cell is stale when that
- * cell's text changed or is gone, one made with the default template when a prompt cell now
- * overrides it. Returns the template name when stale.
+ * `data.prompt: { name, source, templateHash }` (a cell that runs several stages, the sweep, lists
+ * them in `data.prompts`); one made with a prompt cell is stale when that cell's text changed or is
+ * gone, one made with the default template when a prompt cell now overrides it. Returns the first
+ * template name that is stale.
  */
 export function changedPrompt(result: StageResult, overrides: Readonly<Record<string, string>>): string | undefined {
-  const p = (result.data as { prompt?: { name?: unknown; source?: unknown; templateHash?: unknown } } | null | undefined)?.prompt;
-  if (!p || typeof p.name !== 'string' || typeof p.templateHash !== 'string') {
-    return undefined;
+  const data = result.data as { prompt?: unknown; prompts?: unknown } | null | undefined;
+  const records = [data?.prompt, ...(Array.isArray(data?.prompts) ? data.prompts : [])];
+  for (const r of records) {
+    const p = r as { name?: unknown; source?: unknown; templateHash?: unknown } | null | undefined;
+    if (!p || typeof p.name !== 'string' || typeof p.templateHash !== 'string') {
+      continue;
+    }
+    const override = Object.prototype.hasOwnProperty.call(overrides, p.name) ? overrides[p.name] : undefined;
+    const stale = p.source === 'cell' ? override === undefined || sha256(override) !== p.templateHash : override !== undefined;
+    if (stale) {
+      return p.name;
+    }
   }
-  const override = Object.prototype.hasOwnProperty.call(overrides, p.name) ? overrides[p.name] : undefined;
-  if (p.source === 'cell') {
-    return override === undefined || sha256(override) !== p.templateHash ? p.name : undefined;
-  }
-  return override !== undefined ? p.name : undefined;
+  return undefined;
 }
 
 /** Hash of what a cell asks for (kind, params, uses); compare to tell whether the cell was edited. */

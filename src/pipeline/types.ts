@@ -72,6 +72,11 @@ export interface StageContext {
   log: Logger;
   /** Prompt overrides from `alref-prompt` cells of the notebook: template name -> text. */
   promptOverrides: Record<string, string>;
+  /**
+   * The JSON payload of an output item of `mime` that the cell showed before this run (e.g. the
+   * pivot view of a reopened notebook's saved outputs), when the host knows them.
+   */
+  previousPayload?(mime: string): unknown;
 }
 
 /**

@@ -80,7 +80,7 @@ export async function startLlmServer(say, startTimeoutMs = 120_000) {
 /**
  * Points the workspace's LLM settings at `baseUrl` (`.vscode/settings.json`: the notebook never names
  * an endpoint) and writes the record-mode notebook: a bundled sample clip cut to a few clips, a
- * reference and a pivot-frame cell.
+ * reference, a pivot-frame cell and a pivot-box cell that needs no LLM (typed boxes, top score).
  */
 export function writeRecordFixture(workspace, baseUrl) {
   const settingsFile = path.join(workspace, '.vscode', 'settings.json');
@@ -92,6 +92,8 @@ export function writeRecordFixture(workspace, baseUrl) {
     ['video', 'stage: video\nid: video\nsource: ../media/samples/03_blocks.mp4\nmaxFrames: 60\nmaxSide: 640\nfilmstripFrames: 0\n'],
     ['reference', 'stage: reference\nid: reference\nexpression: the stack of blocks\n'],
     ['pivot-frame', 'stage: pivot-frame\nid: pivot-frame\nconcurrency: 2\n'],
+    // Downstream of pivot-frame, without LLM calls (typed boxes, top score): stale after a click on the pivot view (./pivotClick.mjs).
+    ['pivot-box', 'stage: pivot-box\nid: pivot-box\nstrategy: top-score\ncandidates: [[10, 10, 120, 90], [60, 40, 200, 160]]\n'],
   ];
   const file = path.join(workspace, ...RECORD_NOTEBOOK);
   mkdirSync(path.dirname(file), { recursive: true });
@@ -144,7 +146,7 @@ export async function checkRecordRun(page, workspace, llm, say, screenshot) {
   await until(async () => statSync(file).mtimeMs !== before && (await dirtyTab.count()) === 0, `${RECORD_NOTEBOOK.join('/')} to be saved`, 60_000, 250);
   const saved = JSON.parse(readFileSync(file, 'utf8'));
   const byId = (id) => saved.cells.find((c) => c.id === id || c.metadata?.id === id);
-  for (const id of ['video', 'reference', 'pivot-frame']) {
+  for (const id of ['video', 'reference', 'pivot-frame', 'pivot-box']) {
     const cell = byId(id);
     const error = (cell?.outputs ?? []).find((o) => o.output_type === 'error' || o.data?.['application/vnd.code.notebook.error']);
     if (!cell || error) {
@@ -186,6 +188,45 @@ export async function checkRecordRun(page, workspace, llm, say, screenshot) {
   if (streaming.length > 0) {
     throw new Error(`rendered traces that are not complete: ${streaming.join(', ')}`);
   }
+  // VS Code renders outputs ahead of the viewport, so rendered traces may still lie below it: scroll
+  // until the first trace is in the upper half of the editor, then take the screenshot.
+  const where = await scrollTraceIntoView(page, editor);
   await page.screenshot({ path: screenshot });
-  say(`screenshot: ${path.relative(repoRoot, screenshot)} (${shown.traces} traces rendered: ${[...new Set(shown.traceStates)].join(', ')})`);
+  say(`screenshot: ${path.relative(repoRoot, screenshot)} (${shown.traces} traces rendered: ${[...new Set(shown.traceStates)].join(', ')}; first trace ${where})`);
+}
+
+/**
+ * The page-coordinate box of the first rendered reasoning trace, or null. The trace renderer draws in
+ * the output webview's nested iframe, inside a shadow root (Playwright's CSS pierces open shadow roots);
+ * boxes of elements in frames are given in the page's coordinates.
+ */
+async function firstTraceBox(page) {
+  for (const frame of page.frames()) {
+    const trace = frame.locator('.alref-trace').first();
+    if ((await trace.count().catch(() => 0)) > 0) {
+      const box = await trace.boundingBox().catch(() => null);
+      if (box) {
+        return box;
+      }
+    }
+  }
+  return null;
+}
+
+/** Wheels the notebook (from its left margin) until the first trace's top is in the upper half of the editor; says where it ended. */
+async function scrollTraceIntoView(page, editor) {
+  for (let step = 0; step < 20; step++) {
+    const [e, t] = [await editor.boundingBox(), await firstTraceBox(page)];
+    if (!e || !t) {
+      return 'not found';
+    }
+    if (t.y >= e.y && t.y <= e.y + e.height / 2) {
+      return `in view at ${Math.round(t.y - e.y)} px below the editor's top`;
+    }
+    await page.mouse.move(e.x + 8, e.y + e.height / 2);
+    await page.mouse.wheel(0, Math.round(t.y - (e.y + 80)));
+    await page.waitForTimeout(400);
+  }
+  const [e, t] = [await editor.boundingBox(), await firstTraceBox(page)];
+  return e && t ? `at ${Math.round(t.y - e.y)} px from the editor's top after 20 scroll steps` : 'not found';
 }

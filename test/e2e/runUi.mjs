@@ -7,12 +7,18 @@
 // viewers (./viewerChecks.mjs): hovering a frame-grid tile leaves the layout as it is, and the mask
 // viewer of a notebook written into the workspace plays at the clip's rate, keeps its slider width,
 // labels its opacity, hides an object from the legend and colours pivot ticks per object
-// (test-results/ui-masks.png). Last, a record-mode run (./recordRun.mjs): the local OpenAI-compatible
+// (test-results/ui-masks.png); in between, "AL-Ref: Export as HTML Report" on the executed demo, the
+// report opened in Chromium with its images loaded (./htmlReport.mjs, test-results/ui-html-report.png);
+// and the sweep matrix of a stored sweep output (./sweepChecks.mjs): a click on a cell opens both
+// variants' answers side by side (test-results/ui-sweep.png), the CSV export opens in an editor.
+// Last, a record-mode run (./recordRun.mjs): the local OpenAI-compatible
 // test server (./llmServer.mjs, a child process on 127.0.0.1, stopped by PID at the end, also on
 // failure) answers a notebook written into the workspace (video -> reference -> pivot-frame, LLM
 // mode record; `alref.llm.baseUrl` in the workspace's .vscode/settings.json, the key set with
 // "AL-Ref: Set LLM API Key"); after "Notebook: Run All" and "File: Save" the saved file must hold
 // every reasoning trace complete, each reply recorded in the run folder (test-results/ui-record.png).
+// Then ./pivotClick.mjs: a real click on a tile of the pivot-frame cell's pivot view writes
+// `overrides:` into that cell and marks the pivot-box cell below stale (test-results/ui-override.png).
 //
 // Options: --update-screenshot, --strict-layout (fail when outputs overlap), --keep (keep the
 // scratch folder), --timeout <s> (default 1200).
@@ -24,7 +30,10 @@ import { launchBrowser } from './browser.mjs';
 import { installExtension, startCodeServer } from './codeServer.mjs';
 import { e2eEnv, repoRoot, requireBuilt, resultsDir } from './env.mjs';
 import { checkGridHover, checkMaskViewer, writeMaskViewerFixture } from './viewerChecks.mjs';
+import { checkHtmlReport } from './htmlReport.mjs';
 import { checkRecordRun, startLlmServer, writeRecordFixture } from './recordRun.mjs';
+import { checkSweepMatrix, writeSweepFixture } from './sweepChecks.mjs';
+import { checkPivotClick } from './pivotClick.mjs';
 import { makeScratch, prepareWorkspace } from './workspace.mjs';
 import { ensureNotebookEditor, findRenderedOutputs, openFromExplorer, runAllCells, runCommand, until } from './workbench.mjs';
 
@@ -86,6 +95,7 @@ async function main() {
 
     const workspace = prepareWorkspace(path.join(scratch.dir, 'workspace'));
     const maskNotebook = await writeMaskViewerFixture(workspace);
+    const sweepNotebook = writeSweepFixture(workspace);
     llm = await startLlmServer(say);
     writeRecordFixture(workspace, llm.baseUrl);
     server = await startCodeServer(tools, { scratch: scratch.dir, extensionsDir });
@@ -171,13 +181,18 @@ async function main() {
     }
 
     await checkGridHover(page, say);
+    await checkHtmlReport(page, browser, workspace, say, path.join(resultsDir, 'ui-html-report.png'));
     await openFromExplorer(page, maskNotebook);
     say(`${maskNotebook.join('/')} opened`);
     await checkMaskViewer(page, say);
     await page.screenshot({ path: path.join(resultsDir, 'ui-masks.png') });
     say('screenshot: test-results/ui-masks.png');
+    await openFromExplorer(page, sweepNotebook);
+    say(`${sweepNotebook.join('/')} opened`);
+    await checkSweepMatrix(page, say, path.join(resultsDir, 'ui-sweep.png'));
 
     await checkRecordRun(page, workspace, llm, say, path.join(resultsDir, 'ui-record.png'));
+    await checkPivotClick(page, workspace, say, path.join(resultsDir, 'ui-override.png'));
     return 0;
   } catch (err) {
     if (page) {

@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import { until } from './workbench.mjs';
 
 /** The first frame of the page whose document (or a shadow root in it) matches `selector`. */
-async function frameWith(page, selector) {
+export async function frameWith(page, selector) {
   for (const frame of page.frames()) {
     if ((await frame.locator(selector).count().catch(() => 0)) > 0) {
       return frame;

@@ -179,6 +179,8 @@ suite('data and state in the extension host (local LLM server, fixture models)',
     const good = await runOk(doc, 'pivot-frame');
     const before = good.outputs.map((o) => o.items.map((i) => `${i.mime}:${Buffer.from(i.data).toString('base64')}`).join(','));
     failNext = true;
+    // In live mode: record mode would answer the recorded requests from the run folder, without the failing server.
+    await vscode.commands.executeCommand('alref.setLlmMode', 'live');
     let cell: vscode.NotebookCell;
     try {
       cell = await executeCell(doc, cellById(doc, 'pivot-frame'), 240_000);

@@ -6,16 +6,23 @@
  * on a leash). They follow the prompts' step structure; they are not model output. The script starts
  * the local OpenAI-compatible test server with these replies queued in request order, and runs the
  * demo notebook through the real CLI in `record` mode with one clip at a time (so the order is fixed).
+ * The sweep cell's requests are answered by matching the request (prompt wording and expression), so
+ * they do not depend on the order in which the sweep sends them.
  *
- * Usage (after `node esbuild.mjs`): `npx tsx test/tooling/recordDemo.ts`
- * Run it again whenever the prompt templates, the grid rendering or the demo cells change: recorded
- * exchanges are addressed by a hash of the exact request (prompt text and image bytes).
+ * Usage (after `npm run build`): `npx tsx test/tooling/recordDemo.ts`. It deletes the old exchanges
+ * first (record mode would otherwise answer every request from them).
+ * Run it again whenever the prompt templates, the model settings, the grid layout or the demo cells
+ * change: recorded exchanges are addressed by a hash of what the request means (prompt text, model
+ * settings, and for each image its descriptor: the decoded-frames key of the clip, frame indices,
+ * tile layout, boxes and colours), not by the image bytes, so a different ffmpeg build or JPEG
+ * encoder does not call for a re-record. The exact images sent are stored beside the exchanges, in
+ * `exchanges/images/`.
  */
 import { spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { OpenAiTestServer } from './openaiServer';
+import { OpenAiTestServer, type ReceivedRequest, type ScriptedReply } from './openaiServer';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -105,8 +112,56 @@ function boxReply(scene: string, boxes: string[], answer: number): string {
   ].join('\n');
 }
 
+/**
+ * Replies for the sweep cell (variants `cot` and `cot-v2` on the first 25 frames, one clip, of the
+ * car-shadow frames and of the dog clip), written by looking at those two grids. The dog clip with
+ * the built-in prompt is the demo's own clip 1 (the same frames), so it gets that clip's reply.
+ */
+const SWEEP_REPLIES = {
+  carCot:
+    'Step 1. A small silver hatchback drives across a shaded street crossing, away from the camera and towards the sunlit buildings at the back, turning slightly and getting smaller from frame to frame.\n' +
+    'Step 2. The car is in view in all five frames; in frame 2 it is sharp, seen from the side and the rear, with nothing in front of it.\n[2]',
+  carV2:
+    'Frame 1: the silver car is fully visible and large, on the left of the crossing.\nFrame 2: fully visible, slightly smaller, turning away.\nFrame 3: fully visible and smaller, in the middle of the road.\n' +
+    'Frame 4: fully visible, smaller still.\nFrame 5: fully visible and smallest, near the far side.\nThe car is fully visible and appears largest and sharpest in frame 1.\n[1]',
+  dogV2:
+    "Frame 1: the dog is fully visible, side-on, at the woman's hand.\nFrame 2: fully visible, side-on and sharp, stepping away to the right.\nFrame 3: fully visible, turning back towards the woman.\n" +
+    'Frame 4: fully visible, next to the leash and the woman\'s hands.\nFrame 5: fully visible, standing up towards the ball.\nThe dog appears largest and sharpest in frame 2.\n[2]',
+  carBox: [
+    '1. Scene. A silver hatchback drives across a shaded street crossing, away from the camera, with sunlit buildings behind it.',
+    '2. Boxes. box 1 (green) holds the whole silver car; box 2 (magenta) holds part of the building on the left and the pavement in front of it.',
+    '3. Syntax. "the silver car driving away": the subject is "car"; "driving away" only describes what it does.',
+    '4. Choice. Box 1 covers the whole car and little else; box 2 holds no car at all, so it is rejected.',
+    '5. Answer. [1]',
+  ].join('\n'),
+};
+
+/** Answers a request of the sweep cell by what it asks (see {@link SWEEP_REPLIES}); tags what it answered. */
+function sweepReply(r: ReceivedRequest, seen: Set<string>): ScriptedReply {
+  const car = r.text.includes('the silver car driving away');
+  const dog = r.text.includes('the dog playing with the ball');
+  const v2 = r.text.includes('come from one short video clip');
+  const box = /- box 1: /.test(r.text);
+  const pick = (tag: string, text: string, promptTokens: number): ScriptedReply => {
+    seen.add(tag);
+    return { text, chunkSize: 12, promptTokens, completionTokens: Math.ceil(text.length / 4) };
+  };
+  if (car && box) {
+    return pick('car/box', SWEEP_REPLIES.carBox, 2100);
+  }
+  if (car) {
+    return v2 ? pick('car/cot-v2', SWEEP_REPLIES.carV2, 1390) : pick('car/cot', SWEEP_REPLIES.carCot, 1450);
+  }
+  if (dog && !box) {
+    return v2 ? pick('dog/cot-v2', SWEEP_REPLIES.dogV2, 1390) : pick('dog/cot', PIVOT_FRAME_REPLIES[0], 1450);
+  }
+  return { fault: 'http-error', status: 400, errorMessage: `recordDemo has no reply for this request: ${r.text.slice(0, 200)}` };
+}
+
 async function main(): Promise<void> {
   const server = await OpenAiTestServer.start({ apiKey: 'demo-local-key' });
+  const sweepSeen = new Set<string>();
+  server.setScript((r) => sweepReply(r, sweepSeen));
   server.enqueue(...PIVOT_FRAME_REPLIES.map((text) => ({ text, chunkSize: 12, promptTokens: 1450, completionTokens: Math.ceil(text.length / 4) })));
   server.enqueue(...PIVOT_BOX_REPLIES.map((text) => ({ text, chunkSize: 12, promptTokens: 2100, completionTokens: Math.ceil(text.length / 4) })));
   await rm(path.join(ROOT, 'examples/demo.alref.runs/exchanges'), { recursive: true, force: true });
@@ -115,16 +170,21 @@ async function main(): Promise<void> {
     const child = spawn(
       process.execPath,
       ['dist/cli.js', 'notebook', 'run', 'examples/demo.alref', '--mode', 'record', '--out', out,
-        '--set', `llm.baseUrl=${server.baseUrl}`, '--set', 'llm.concurrency=1'],
+        '--set', `llm.baseUrl=${server.baseUrl}`, '--set', 'llm.concurrency=1', '--missing-models', 'skip'],
       { cwd: ROOT, stdio: 'inherit', env: { ...process.env, OPENAI_API_KEY: 'demo-local-key' } },
     );
     child.on('error', reject);
     child.on('exit', (c) => resolve(c ?? 1));
   });
   await server.stop();
-  const expected = PIVOT_FRAME_REPLIES.length + PIVOT_BOX_REPLIES.length;
-  process.stdout.write(`recorded ${server.requests.length} exchanges (expected ${expected}); CLI exit code ${code}; executed notebook: ${out}\n`);
-  if (code !== 0 || server.requests.length !== expected) {
+  const queued = PIVOT_FRAME_REPLIES.length + PIVOT_BOX_REPLIES.length;
+  // the sweep's dog clip with the built-in prompt repeats the demo's clip 1 request, which a record
+  // run may answer from the store; every other sweep request must have been asked
+  const sweepTags = ['car/cot', 'car/cot-v2', 'car/box', 'dog/cot-v2'];
+  const missing = sweepTags.filter((t) => !sweepSeen.has(t));
+  process.stdout.write(`recorded ${server.requests.length} exchanges (${queued} for the pipeline cells, the rest for the sweep: ${[...sweepSeen].sort().join(', ')}); CLI exit code ${code}; executed notebook: ${out}\n`);
+  if (code !== 0 || server.requests.length < queued + sweepTags.length || missing.length > 0) {
+    process.stdout.write(missing.length > 0 ? `sweep requests never asked: ${missing.join(', ')}\n` : '');
     process.exitCode = 1;
   }
 }

@@ -1,5 +1,4 @@
 import path from 'node:path';
-import { SingleBar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
 import { PipelineError } from '../../pipeline/errors';
 import { BUILTIN_MODELS, loadUserManifest, mergeManifests } from '../../pipeline/models/manifest';
@@ -7,6 +6,7 @@ import { modelCacheDir } from '../../pipeline/models/service';
 import { ModelStore } from '../../pipeline/models/store';
 import { defaultSettings } from '../../pipeline/settings';
 import { userCacheDir } from '../env';
+import { mb, pullWithProgress } from '../pullProgress';
 import { interruptSignal } from '../signals';
 
 interface StoreOptions {
@@ -23,10 +23,9 @@ async function cliModelStore(o: StoreOptions): Promise<ModelStore> {
   const localDir = o.localDir ?? process.env.ALREF_MODELS_LOCAL_DIR ?? '';
   const manifest = o.manifest ?? process.env.ALREF_MODELS_MANIFEST ?? '';
   const entries = manifest ? mergeManifests(BUILTIN_MODELS, await loadUserManifest(path.resolve(manifest))) : BUILTIN_MODELS;
-  return new ModelStore({ cacheDir: path.resolve(cacheDir), localDir: localDir ? path.resolve(localDir) : undefined, entries });
+  return new ModelStore({ cacheDir: path.resolve(cacheDir), localDir: localDir ? path.resolve(localDir) : undefined, entries, mirror: process.env.ALREF_MODELS_MIRROR || undefined });
 }
 
-const mb = (n: number | null) => (n === null ? '?' : `${(n / 1e6).toFixed(n < 1e7 ? 2 : 0)} MB`);
 
 function fail(err: unknown): void {
   process.stderr.write(`alref models: ${err instanceof Error ? err.message : String(err)}\n`);
@@ -68,7 +67,7 @@ export function registerModelsCommand(program: Command): void {
     }
   });
 
-  storeOptions(models.command('pull').description('Download a model into the cache (resumes partial downloads, checks sha256).'))
+  storeOptions(models.command('pull').description('Download a model into the cache (resumes partial downloads, checks sha256; from the mirror ALREF_MODELS_MIRROR when set).'))
     .argument('<ids...>', 'model ids (see `alref models list`)')
     .action(async (ids: string[], o: StoreOptions) => {
       const interrupt = interruptSignal();
@@ -76,30 +75,7 @@ export function registerModelsCommand(program: Command): void {
       try {
         const store = await cliModelStore(o);
         for (const id of ids) {
-          store.entry(id);
-          const bar = process.stderr.isTTY ? new SingleBar({ format: `${id} {file} [{bar}] {percentage}% {value}/{total} MB`, hideCursor: true, clearOnComplete: false }, Presets.shades_classic) : null;
-          let started = '';
-          let lastLine = 0;
-          const dir = await store.pull(id, {
-            signal: ac.signal,
-            onProgress: (p) => {
-              const total = p.total ?? p.received;
-              if (bar) {
-                if (started !== p.key) {
-                  if (started) {
-                    bar.stop();
-                  }
-                  bar.start(Math.max(1, Math.round(total / 1e6)), 0, { file: p.key });
-                  started = p.key;
-                }
-                bar.update(Math.round(p.received / 1e6), { file: p.key });
-              } else if (Date.now() - lastLine > 2000 || p.received === total) {
-                process.stderr.write(`${id} ${p.key}: ${mb(p.received)} of ${mb(p.total)}${p.resumedFrom > 0 ? ` (resumed at ${mb(p.resumedFrom)})` : ''}\n`);
-                lastLine = Date.now();
-              }
-            },
-          });
-          bar?.stop();
+          const dir = await pullWithProgress(store, id, ac.signal);
           process.stdout.write(`${id}: ${dir}\n`);
         }
       } catch (err) {

@@ -3,9 +3,12 @@ import path from 'node:path';
 import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import { PROMPT_LANGUAGE, STAGE_LANGUAGE } from '../../common/mime';
+import { exportHtmlReport } from '../../pipeline/cells/htmlReport';
+import { MISSING_MODEL_POLICIES, pullCommand } from '../../pipeline/cells/missingModels';
+import type { MissingModelPolicy } from '../../pipeline/cells/missingModels';
 import { ExperimentRecorder } from '../../pipeline/cells/record';
 import { runNotebook } from '../../pipeline/cells/runNotebook';
-import type { NotebookRunResult } from '../../pipeline/cells/runNotebook';
+import type { MissingModelAction, NotebookRunResult, RunNotebookOptions } from '../../pipeline/cells/runNotebook';
 import type { CellLike } from '../../pipeline/cells/notebook';
 import { applyNotebookSettings, mergeSettings, parseSetPairs, settingPaths } from '../../pipeline/cells/settingsMerge';
 import { PipelineError } from '../../pipeline/errors';
@@ -14,17 +17,24 @@ import { decodeNotebookBytes, describeInvalidUtf8, exportIpynb, parseNotebook, s
 import type { AlrefNotebookMetadata, NotebookModel } from '../../pipeline/format';
 import { checkWritable, runDirFor, writeFileAtomic } from '../../pipeline/run/runFolder';
 import { createServices } from '../../pipeline/services';
+import type { Services } from '../../pipeline/services';
+import { requireModels } from '../../pipeline/models/service';
 import { NotebookSession } from '../../pipeline/session';
 import { defaultSettings } from '../../pipeline/settings';
 import type { PipelineSettings } from '../../pipeline/settings';
 import { cliServiceEnv, packageRoot, packageVersion, stderrLogger } from '../env';
+import { pullWithProgress } from '../pullProgress';
 import { interruptSignal } from '../signals';
 
 export interface NotebookRunOptions {
   out?: string;
   mode?: 'live' | 'record' | 'replay';
+  /** Record mode: send every LLM request again, overwriting recorded exchanges, instead of reusing them. */
+  rerecord?: boolean;
   set?: string[];
   verbose?: boolean;
+  /** A cell needs a model that is not installed: fail (default), skip it, or pull it (skip when that fails). */
+  missingModels?: MissingModelPolicy;
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -86,6 +96,56 @@ class ProgressPrinter {
   }
 }
 
+/**
+ * Why a download failed, short and without local paths (it goes into the notebook): the network
+ * error under the store's message (`fetch failed (ENOTFOUND)`), else the message itself.
+ */
+function downloadProblem(err: unknown): string {
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause : undefined;
+  if (!cause) {
+    return err instanceof Error ? err.message : String(err);
+  }
+  const code = (cause.cause as { code?: unknown } | undefined)?.code;
+  return `${cause.message}${typeof code === 'string' ? ` (${code})` : ''}`;
+}
+
+/**
+ * The run's answer to a missing model under `policy` (see {@link MissingModelPolicy}): `pull` downloads
+ * it into the run's model store with progress on stderr (once per model: a failed download is not
+ * tried again for the next cell), and skips the cell when that fails. Undefined for `fail`.
+ */
+function missingModelHandler(policy: MissingModelPolicy, services: Services, printer: ProgressPrinter, signal: AbortSignal): RunNotebookOptions['onMissingModel'] {
+  if (policy === 'fail') {
+    return undefined;
+  }
+  const failed = new Map<string, string>();
+  return async (modelId, _cell, index): Promise<MissingModelAction> => {
+    if (policy === 'skip') {
+      return { action: 'skip' };
+    }
+    const known = failed.get(modelId);
+    if (known !== undefined) {
+      return { action: 'skip', problem: known };
+    }
+    printer.line(`[cell ${index + 1}] model "${modelId}" is not installed; downloading it (alref models pull ${modelId})`);
+    try {
+      const store = await requireModels(services, 'models').store();
+      const dir = await pullWithProgress(store, modelId, signal);
+      printer.line(`[cell ${index + 1}] ${modelId}: ${dir}`);
+      return { action: 'retry' };
+    } catch (err) {
+      if (signal.aborted) {
+        // run the cell again: it sees the cancelled signal and ends as cancelled
+        return { action: 'retry' };
+      }
+      printer.line(`[cell ${index + 1}] could not download ${modelId}: ${err instanceof Error ? err.message : String(err)}`);
+      const problem = downloadProblem(err);
+      failed.set(modelId, problem);
+      return { action: 'skip', problem };
+    }
+  };
+}
+
 /** True when both paths name the same existing file (same device and inode, symbolic links followed). */
 async function sameFile(a: string, b: string): Promise<boolean> {
   if (a === b) {
@@ -125,8 +185,8 @@ async function readNotebookFor(abs: string, dest: string, warn: (message: string
 
 /**
  * Executes every cell of a notebook in order with the same run loop as the VS Code kernel (`runNotebook`) and
- * writes the executed notebook (in place, or to `out`). Returns the process exit code: 0 on success,
- * 1 when a cell fails (the notebook is still written, with the error output), 130 when interrupted
+ * writes the executed notebook (in place, or to `out`). Returns the process exit code: 0 on success
+ * (cells skipped for a missing model under `missingModels: skip | pull` included), 1 when a cell fails (the notebook is still written, with the error output), 130 when interrupted
  * (nothing written; the command turns it into 128 + the signal's number, see ../signals). The
  * interrupted cell returns only after its work stopped (ffmpeg exited, temporary folders removed). A
  * notebook that cannot be read, an output path that cannot be written (a folder, a read-only folder)
@@ -147,7 +207,10 @@ export async function runNotebookFile(file: string, options: NotebookRunOptions,
   }
   const runDir = runDirFor(abs);
   const log = stderrLogger(Boolean(options.verbose));
-  const services = createServices(settings, { ...cliServiceEnv(runDir, (m) => log.info(m)), log });
+  if (options.rerecord && settings.llm.mode !== 'record') {
+    throw new PipelineError(`--rerecord needs record mode (the LLM mode of this run is ${settings.llm.mode}); add --mode record.`, { stage: 'llm', kind: 'invalid-input', field: 'rerecord' });
+  }
+  const services = createServices(settings, { ...cliServiceEnv(runDir, (m) => log.info(m)), log, rerecord: options.rerecord });
   const session = new NotebookSession();
   const recorder = new ExperimentRecorder();
   const cells: CellLike[] = model.cells.map((c) => ({ id: String(c.metadata.id), language: c.kind === 'markdown' ? 'markdown' : c.language, source: c.source }));
@@ -168,6 +231,7 @@ export async function runNotebookFile(file: string, options: NotebookRunOptions,
       host: { runDir, baseDir: path.dirname(abs), resourcesDir: packageRoot(), settings, services, log },
       signal: ac.signal,
       recorder,
+      onMissingModel: missingModelHandler(options.missingModels ?? 'fail', services, printer, ac.signal),
       beforeCell: (cell, i) => {
         if (cell.language !== STAGE_LANGUAGE && cell.language !== PROMPT_LANGUAGE) {
           return 'skip';
@@ -176,9 +240,16 @@ export async function runNotebookFile(file: string, options: NotebookRunOptions,
         printer.line(`${prefix} running ${cell.language === STAGE_LANGUAGE ? 'stage' : 'prompt'} cell "${cell.id}"`);
         startTime = Date.now();
         return {
+          previousOutputs: model.cells[i].outputs,
           onEvent: (e) => printer.event(prefix, e),
           done: (outcome) => {
             if (outcome.status === 'cancelled') {
+              return;
+            }
+            if (outcome.status === 'skipped') {
+              model.cells[i].outputs = outcome.outputs;
+              delete model.cells[i].executionSummary;
+              printer.line(outcome.message ?? `${prefix} skipped`);
               return;
             }
             model.cells[i].outputs = outcome.outputs;
@@ -219,6 +290,10 @@ export async function runNotebookFile(file: string, options: NotebookRunOptions,
   }
   const shown = path.relative(process.cwd(), requestedOut);
   printer.line(`wrote ${shown === '' || shown.startsWith('..') ? requestedOut : shown}${outFile !== requestedOut ? ` (through the link, to ${outFile})` : ''}`);
+  if (run.skipped) {
+    const ids = [...new Set(run.skipped.map((s) => s.modelId))];
+    printer.line(`${run.skipped.length} cell(s) skipped (${run.skipped.map((s) => s.cellId).join(', ')}): install the missing model(s) with \`${ids.map(pullCommand).join(' && ')}\` and run again.`);
+  }
   return run.status === 'error' ? 1 : 0;
 }
 
@@ -232,8 +307,30 @@ export async function exportNotebookFile(file: string, out?: string, warn: (mess
 }
 
 /**
- * `alref notebook run <file> [--out <file>] [--mode live|record|replay] [--set key=value]...` and
- * `alref notebook export <file> [--out <file.ipynb>]`.
+ * Writes a notebook as one self-contained HTML report (default: next to it, `.alref` replaced by
+ * `.html`); returns the path. The output path is checked (a folder, a read-only folder) after the
+ * notebook parsed and before the report is built; the HTML is never written onto the notebook itself,
+ * and nothing is written when the notebook cannot be read or parsed. Errors name the file.
+ */
+export async function exportHtmlFile(file: string, out?: string, warn: (message: string) => void = (m) => process.stderr.write(`${m}\n`)): Promise<string> {
+  const abs = path.resolve(file);
+  const dest = path.resolve(out ?? `${abs.replace(/\.alref$/i, '')}.html`);
+  if (await sameFile(dest, abs)) {
+    throw new PipelineError(`${dest} is the notebook itself; the HTML report was not written and the notebook was not changed. Choose another path with --out.`, {
+      stage: 'files',
+      kind: 'invalid-input',
+      file: dest,
+    });
+  }
+  const model = await readNotebookFor(abs, dest, warn);
+  const target = await checkWritable(dest);
+  await writeFileAtomic(target, exportHtmlReport(model, { source: path.basename(abs), runFolder: path.basename(runDirFor(abs)) }));
+  return dest;
+}
+
+/**
+ * `alref notebook run <file> [--out <file>] [--mode live|record|replay] [--rerecord] [--set key=value]... [--missing-models fail|skip|pull]` and
+ * `alref notebook export <file> [--html] [--out <file>]`.
  */
 export function registerNotebookCommand(program: Command): void {
   const notebook = program.command('notebook').description('work with .alref notebooks');
@@ -242,9 +339,19 @@ export function registerNotebookCommand(program: Command): void {
     .description('execute every cell in order (the same runner as the VS Code kernel) and write the executed notebook')
     .argument('<file>', 'the .alref notebook to run')
     .option('-o, --out <file>', 'write the executed notebook here instead of in place (the run folder stays next to <file>)')
-    .addOption(new Option('--mode <mode>', 'LLM mode: live calls the API, record also stores exchanges, replay only reads stored ones').choices(['live', 'record', 'replay']))
+    .addOption(
+      new Option('--mode <mode>', 'LLM mode: live calls the API; record answers requests already recorded from the run folder and sends and stores the others; replay only reads stored ones')
+        .choices(['live', 'record', 'replay']),
+    )
+    .option('--rerecord', 'with --mode record: send every LLM request again and overwrite its recorded exchange')
     .option('--set <key=value>', 'override a setting by its field path, e.g. llm.models.pivotFrame=gpt-4o (repeatable)', collect, [])
     .option('-v, --verbose', 'also print informational log lines')
+    .addOption(
+      new Option(
+        '--missing-models <policy>',
+        'when a cell needs a model that is not installed: fail (stop there), skip (mark the cell and the cells that need its result skipped, with the `alref models pull` command, and go on), or pull (download it with progress, from ALREF_MODELS_MIRROR when set; skip when that fails). Exit 0 when only skips happened',
+      ).choices([...MISSING_MODEL_POLICIES]).default('fail'),
+    )
     .action(async (file: string, opts: NotebookRunOptions) => {
       const interrupt = interruptSignal();
       try {
@@ -259,12 +366,13 @@ export function registerNotebookCommand(program: Command): void {
     });
   notebook
     .command('export')
-    .description('write the notebook as a plain Jupyter .ipynb (outputs kept)')
+    .description('write the notebook as a plain Jupyter .ipynb (outputs kept), or with --html as one self-contained HTML report')
     .argument('<file>', 'the .alref notebook')
-    .option('-o, --out <file>', 'the .ipynb to write (default: next to <file>)')
-    .action(async (file: string, opts: { out?: string }) => {
+    .option('--html', 'write an HTML report that any browser opens offline (images embedded, traces, tables, sweep matrix, experiment record)')
+    .option('-o, --out <file>', 'the file to write (default: next to <file>, with the extension .ipynb, or .html with --html)')
+    .action(async (file: string, opts: { out?: string; html?: boolean }) => {
       try {
-        process.stderr.write(`wrote ${await exportNotebookFile(file, opts.out)}\n`);
+        process.stderr.write(`wrote ${await (opts.html ? exportHtmlFile(file, opts.out) : exportNotebookFile(file, opts.out))}\n`);
       } catch (err) {
         process.stderr.write(`alref: ${err instanceof Error ? err.message : String(err)}\n`);
         process.exitCode = 1;

@@ -1,6 +1,6 @@
 import { OUTPUT_METADATA_KEY, MIME } from '../../common/mime';
 import { FULL_IMAGE_METADATA_KEY, type ReasoningTracePayload } from '../../common/payloads';
-import type { StageEvent, TraceEvent } from '../events';
+import type { StageEvent, TableEvent, TraceEvent } from '../events';
 import type { OutputModel } from '../format/model';
 import { ERROR_MIME, STDERR_MIME, errorItemBytes, isJsonMime } from '../format/nbformatOutputs';
 import { stableStringify } from '../run/hash';
@@ -251,16 +251,40 @@ export class CellOutputBuilder {
           items.push(text(event.renderer.mime, stableStringify(event.renderer.payload ?? null)));
         }
         items.push(text('text/markdown', markdownTable(event.columns, event.rows, event.title)));
+        if (event.supersedes) {
+          this._supersede(event.supersedes);
+        }
         this._set(`table#${++this._counter}`, { items });
         break;
       }
       case 'markdown':
-        this._set(`markdown#${++this._counter}`, { items: [text('text/markdown', event.text)] });
+        this._set(event.id !== undefined ? `markdown:${event.id}` : `markdown#${++this._counter}`, { items: [text('text/markdown', event.text)] });
         break;
       case 'warning':
         this._warnings += `Warning: ${event.message}\n`;
         this._set('warnings', { items: [text(STDERR_MIME, this._warnings)] });
         break;
+    }
+  }
+
+  /**
+   * Removes the outputs a summary table replaces (see `TableEvent.supersedes`). Removing outputs
+   * makes VS Code redraw the cell's outputs once; it happens once, at the end of a run.
+   */
+  private _supersede(what: NonNullable<TableEvent['supersedes']>): void {
+    const gone = new Set([
+      ...(what.traces ?? []).map((id) => `trace:${id}`),
+      ...(what.images ?? []).flatMap((id) => [`image:${id}`, `image:${id}:caption`]),
+      ...(what.markdown ?? []).map((id) => `markdown:${id}`),
+    ]);
+    for (const id of what.traces ?? []) {
+      this._traces.delete(id);
+    }
+    for (let i = this._slots.length - 1; i >= 0; i--) {
+      if (gone.has(this._slots[i].slot)) {
+        const [s] = this._slots.splice(i, 1);
+        this._listener?.({ type: 'remove', slot: s.slot, index: i }, this._list());
+      }
     }
   }
 

@@ -12,11 +12,13 @@ import { LLM_MODEL_KEYS, collectPromptOverrides, currentRequests, knownCells } f
 import type { OutputListener } from './outputBuilder';
 import { CellOutputBuilder } from './outputBuilder';
 import type { CellDiagnostic } from './parse';
+import { guardSkipped } from './missingModels';
+import type { SkippedCell } from './missingModels';
 import { displayImage } from '../run/displayImages';
 import { parsePromptCell, parseStageCell } from './parse';
 
 /** What a cell run needs besides the cell: everything of a {@link StageContext} the host provides. */
-export type CellHostContext = Omit<StageContext, 'session' | 'promptOverrides' | 'signal'>;
+export type CellHostContext = Omit<StageContext, 'session' | 'promptOverrides' | 'signal' | 'previousPayload'>;
 
 export interface RunCellOptions {
   /** All cells of the notebook, in order (for `uses` checks and prompt overrides). */
@@ -30,6 +32,13 @@ export interface RunCellOptions {
   onOutputs?: OutputListener;
   /** Sees every stage event too (the CLI prints progress from it). */
   onEvent?: (event: StageEvent) => void;
+  /** Cells a notebook run skipped (a model missing): reading one fails the cell with a `SkippedUpstreamError` (missingModels.ts). */
+  skipped?: ReadonlyMap<string, SkippedCell>;
+  /**
+   * The cell's outputs before this run (a reopened notebook's saved outputs): a stage reads its
+   * previous result's summary from them when the session has none (`StageContext.previousPayload`).
+   */
+  previousOutputs?: readonly OutputModel[];
 }
 
 export type CellRunStatus = 'ok' | 'error' | 'cancelled' | 'skipped';
@@ -49,6 +58,19 @@ export interface CellRunOutcome {
   prompt?: { name: string; hash: string; variables: string[] };
   /** For a prompt cell that failed: the template it names, when it names one. */
   failedPrompt?: string;
+}
+
+/** The JSON payload of the first output item of `mime` among `outputs`, or undefined. */
+function jsonPayload(outputs: readonly OutputModel[] | undefined, mime: string): unknown {
+  const item = outputs?.flatMap((o) => o.items).find((i) => i.mime === mime);
+  if (!item) {
+    return undefined;
+  }
+  try {
+    return JSON.parse(new TextDecoder().decode(item.data)) as unknown;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Markdown of the "ran on stale inputs" notice put first in a cell's outputs. */
@@ -115,8 +137,9 @@ export async function runCell(options: RunCellOptions): Promise<CellRunOutcome> 
   const request = parsed.request;
   const { overrides } = collectPromptOverrides(cells);
   // The stage sees only cells still in the notebook; a kind it does not name comes from the nearest cell above.
-  const view = session.viewAt(known.map((k) => k.id), index);
-  const ctx: StageContext = { ...host, signal, session: view, promptOverrides: overrides };
+  const ids = known.map((k) => k.id);
+  const view = guardSkipped(session.viewAt(ids, index), ids, index, options.skipped);
+  const ctx: StageContext = { ...host, signal, session: view, promptOverrides: overrides, previousPayload: (mime) => jsonPayload(options.previousOutputs, mime) };
   const reported = new Set<string>();
   try {
     const it = runStage(request, ctx);

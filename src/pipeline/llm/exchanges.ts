@@ -1,16 +1,52 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { PipelineError } from '../errors';
-import { hashJson } from '../run/hash';
+import { hashJson, sha256 } from '../run/hash';
 import { writeFileAtomic } from '../run/runFolder';
 
 /**
- * Record/replay store: every exchange with the LLM, keyed by a hash of its request, as
- * `<runDir>/exchanges/<hash>.json`. The request is stored without secrets and without the endpoint
- * (a notebook never names one); images are identified by the sha256 of the exact bytes sent.
+ * Record/replay store: every exchange with the LLM as `<runDir>/exchanges/<hash>.json`, keyed by a
+ * hash of what the request MEANS, so a notebook recorded on one machine replays on another whose
+ * ffmpeg build (or JPEG encoder) decodes the same video into other bytes:
+ *
+ * - the prompt text of every message, the model, temperature, reply-length limit and image detail;
+ * - for every image, the descriptor the stage that built it supplies ({@link ImageDescriptor}: the
+ *   decoded-frames key, which hashes the source file's content and the decode options, the frame
+ *   indices, the grid layout, the boxes drawn and their colours) and its size in pixels. An image
+ *   without a descriptor is keyed by the sha256 of its exact bytes.
+ *
+ * The exact image bytes that were sent go with the exchange, content-addressed, as
+ * `<runDir>/exchanges/images/<sha256>.jpg` ({@link exchangeImageFiles} finds them), so a replay or a
+ * report can show what the model saw. The request is stored without secrets and without the endpoint
+ * (a notebook never names one).
+ *
+ * Version 1 files (keyed by the sha256 of the image bytes, no images stored) are still read: a replay
+ * that misses under the new key tries the old one ({@link legacyRequestHash}).
  */
 
-/** A request in the form that is hashed and stored. */
+/** Version of the exchange files written now. */
+export const EXCHANGE_VERSION = 2;
+
+/**
+ * What an image shows, as the stage that built it describes it: plain JSON that names the source
+ * content and every parameter that changes the picture (never a path, a time or decoder output).
+ */
+export type ImageDescriptor = { kind: string } & Record<string, unknown>;
+
+/** An image in a keyed request: its descriptor, or (without one) the hash of its bytes. */
+export type KeyedImage =
+  | { describe: ImageDescriptor; mime: string; detail: string; width: number; height: number }
+  | { sha256: string; mime: string; detail: string; width: number; height: number };
+
+/** A request in the form that is hashed and stored (version 2). */
+export interface KeyedRequest {
+  model: string;
+  messages: Array<{ role: 'user' | 'assistant'; text: string; images?: KeyedImage[] }>;
+  temperature: number | null;
+  maxTokens: number | null;
+}
+
+/** A request as version 1 hashed and stored it: every image by the sha256 of its bytes. */
 export interface NormalizedRequest {
   model: string;
   messages: Array<{
@@ -22,11 +58,21 @@ export interface NormalizedRequest {
   maxTokens: number | null;
 }
 
-/** One stored exchange. */
-export interface Exchange {
-  version: 1;
+/** One image that was sent: where it sits in the request and its file beside the exchange. */
+export interface SentImage {
+  /** 0-based message and image position in the request. */
+  message: number;
+  index: number;
+  sha256: string;
+  mime: string;
+  width: number;
+  height: number;
+  /** Relative to the exchanges folder: `images/<sha256>.jpg`. */
+  file: string;
+}
+
+interface ExchangeCommon {
   hash: string;
-  request: NormalizedRequest;
   reply: {
     text: string;
     /** Model id the server reported (may differ from the requested one). */
@@ -38,8 +84,24 @@ export interface Exchange {
   recordedAt: string;
 }
 
-/** The content address of a request. */
-export function requestHash(request: NormalizedRequest): string {
+/** One stored exchange (version 2: keyed on meaning, images stored beside it). */
+export interface Exchange extends ExchangeCommon {
+  version: 2;
+  request: KeyedRequest;
+  images: SentImage[];
+}
+
+/** A version 1 exchange (keyed on image bytes, no images stored). */
+export interface LegacyExchange extends ExchangeCommon {
+  version: 1;
+  request: NormalizedRequest;
+}
+
+/** Any exchange file a reader accepts. */
+export type StoredExchange = Exchange | LegacyExchange;
+
+/** The content address of a request (version 2: keyed request; version 1: normalized request). */
+export function requestHash(request: KeyedRequest | NormalizedRequest): string {
   return hashJson(request);
 }
 
@@ -58,17 +120,19 @@ export function exchangeLabel(runDir: string, hash: string): string {
 }
 
 /**
- * Reads a recorded exchange, or undefined when none is stored for this hash. A file that is not a
- * version-1 exchange for this request (truncated JSON, wrong shape, missing fields) is an
- * `invalid-input` PipelineError naming the file, what is wrong and how to re-record it.
+ * Reads a recorded exchange (version 1 or 2), or undefined when none is stored for this hash. A file
+ * that is not an exchange for this request (truncated JSON, wrong shape, missing fields, a newer
+ * version) is an `invalid-input` PipelineError naming the file, what is wrong and how to re-record it.
  */
-export async function readExchange(runDir: string, hash: string): Promise<Exchange | undefined> {
+export async function readExchange(runDir: string, hash: string): Promise<StoredExchange | undefined> {
   const file = exchangePath(runDir, hash);
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+    // ENOTDIR: something on the way (exchanges/ itself) is a file, so nothing is recorded there either.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
       return undefined;
     }
     throw corrupt(runDir, hash, `it cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, err);
@@ -84,7 +148,7 @@ export async function readExchange(runDir: string, hash: string): Promise<Exchan
   if (problem) {
     throw corrupt(runDir, hash, problem);
   }
-  return value as Exchange;
+  return value as StoredExchange;
 }
 
 function corrupt(runDir: string, hash: string, what: string, cause?: unknown): PipelineError {
@@ -96,15 +160,16 @@ function corrupt(runDir: string, hash: string, what: string, cause?: unknown): P
   );
 }
 
-/** What is wrong with a parsed exchange file, in words, or undefined when it is a valid version-1 exchange for `hash`. */
+/** What is wrong with a parsed exchange file, in words, or undefined when it is a valid version 1 or 2 exchange for `hash`. */
 function exchangeProblem(value: unknown, hash: string): string | undefined {
   const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
   const describe = (v: unknown): string => (v === undefined ? 'missing' : v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v).slice(0, 40)}`);
   if (!isObj(value)) {
     return `it holds ${describe(value)}, not an exchange object`;
   }
-  if (value.version !== 1) {
-    return `field "version" must be 1 (got ${describe(value.version)})`;
+  if (value.version !== 1 && value.version !== EXCHANGE_VERSION) {
+    const newer = typeof value.version === 'number' && value.version > EXCHANGE_VERSION ? ', written by a newer AL-Ref Notebooks: update the extension or CLI' : '';
+    return `field "version" must be 1 or ${EXCHANGE_VERSION} (got ${describe(value.version)}${newer})`;
   }
   if (value.hash !== hash) {
     return typeof value.hash === 'string' ? `it records another request (hash ${value.hash.slice(0, 12)}, expected ${hash.slice(0, 12)})` : `field "hash" is ${describe(value.hash)}`;
@@ -136,7 +201,68 @@ function exchangeProblem(value: unknown, hash: string): string | undefined {
   if (typeof value.latencyMs !== 'number' || !Number.isFinite(value.latencyMs) || value.latencyMs < 0) {
     return `field "latencyMs" must be a number (got ${describe(value.latencyMs)})`;
   }
+  if (value.version === EXCHANGE_VERSION) {
+    if (!Array.isArray(value.images)) {
+      return `field "images" must be a list (got ${describe(value.images)})`;
+    }
+    for (const [i, img] of value.images.entries()) {
+      if (!isObj(img) || typeof img.sha256 !== 'string' || !SHA256.test(img.sha256) || typeof img.file !== 'string' || img.file !== imageFileName(img.sha256, String(img.mime))) {
+        return `field "images[${i}]" must name a sent image by its sha256 and file images/<sha256>.jpg (got ${describe(img)})`;
+      }
+    }
+  }
   return undefined;
+}
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/** File of an image sent, relative to the exchanges folder: `images/<sha256>.<ext>`. */
+export function imageFileName(sha: string, mime: string): string {
+  return `images/${sha}.${mime === 'image/png' ? 'png' : 'jpg'}`;
+}
+
+/**
+ * Stores the bytes of an image that was sent, content-addressed, atomically; an image already stored
+ * (same name, same size) is left alone. Returns its {@link SentImage} record.
+ */
+export async function writeSentImage(runDir: string, at: { message: number; index: number }, image: { bytes: Uint8Array; mime: string; width: number; height: number }): Promise<SentImage> {
+  const hash = sha256(image.bytes);
+  const file = imageFileName(hash, image.mime);
+  const abs = path.join(exchangesDir(runDir), file);
+  const existing = await stat(abs).catch(() => undefined);
+  if (existing?.size !== image.bytes.byteLength) {
+    await writeFileAtomic(abs, image.bytes);
+  }
+  return { message: at.message, index: at.index, sha256: hash, mime: image.mime, width: image.width, height: image.height, file };
+}
+
+/** An image an exchange's request carried, resolved to its file in the run folder. */
+export interface ExchangeImageFile extends Omit<SentImage, 'file'> {
+  /** Absolute path of the stored bytes. */
+  path: string;
+  /** False when the file is not there (version 1 exchanges stored no images; or it was deleted). */
+  exists: boolean;
+}
+
+/**
+ * The files of the images an exchange sent, in request order, for viewers that show what the model
+ * saw (replay, the sweep's side-by-side view, HTML export). Version 1 exchanges list their images by
+ * hash; their files exist only where a later record stored the same bytes.
+ */
+export async function exchangeImageFiles(runDir: string, ex: StoredExchange): Promise<ExchangeImageFile[]> {
+  const sent: SentImage[] =
+    ex.version === EXCHANGE_VERSION
+      ? ex.images
+      : ex.request.messages.flatMap((m, message) =>
+          (m.images ?? []).map((img, index) => ({ message, index, sha256: img.sha256, mime: img.mime, width: img.width, height: img.height, file: imageFileName(img.sha256, img.mime) })),
+        );
+  return Promise.all(
+    sent.map(async (s) => {
+      const abs = path.join(exchangesDir(runDir), s.file);
+      const exists = (await stat(abs).catch(() => undefined))?.isFile() ?? false;
+      return { message: s.message, index: s.index, sha256: s.sha256, mime: s.mime, width: s.width, height: s.height, path: abs, exists };
+    }),
+  );
 }
 
 /** Stores an exchange atomically (sorted keys, trailing newline, so re-records diff cleanly). */

@@ -1,21 +1,48 @@
+import path from 'node:path';
 import OpenAI, { AzureOpenAI } from 'openai';
 import { PipelineError } from '../errors';
 import type { UsageSummary } from '../events';
 import type { LlmSettings } from '../settings';
 import { sha256 } from '../run/hash';
-import { type Exchange, type NormalizedRequest, exchangeLabel, exchangePath, readExchange, requestHash, writeExchange } from './exchanges';
+import {
+  EXCHANGE_VERSION,
+  type Exchange,
+  type ImageDescriptor,
+  type KeyedRequest,
+  type NormalizedRequest,
+  type SentImage,
+  type StoredExchange,
+  exchangeLabel,
+  exchangePath,
+  readExchange,
+  requestHash,
+  writeExchange,
+  writeSentImage,
+} from './exchanges';
 import { LlmError, type LlmErrorKind } from './errors';
 import { DEFAULT_IMAGE_LIMITS, type ImageLimits, type PreparedImage, dataUrl, prepareImage } from './images';
 import type { ParseResult } from './parsers';
 import { StreamRedactor, clipText, redactSecrets } from './redact';
 import type { Logger } from '../logger';
 
+/**
+ * An image for the LLM with what it shows: the stage that built it describes it (source content,
+ * frame indices, layout, boxes drawn) so that recorded exchanges are keyed on that description, not
+ * on bytes that another ffmpeg build or JPEG encoder would make differently.
+ */
+export interface LlmImage {
+  /** JPEG or PNG bytes. */
+  bytes: Uint8Array;
+  /** What the image shows (see {@link ImageDescriptor}); absent: the exchange is keyed by the bytes. */
+  describe?: ImageDescriptor;
+}
+
 /** One message of a request. Images go with user messages only. */
 export interface LlmMessage {
   role: 'user' | 'assistant';
   text: string;
-  /** JPEG or PNG bytes; sent as JPEG data URLs with the request's `detail`. */
-  images?: Uint8Array[];
+  /** Sent as JPEG data URLs with the request's `detail`; plain bytes are keyed by their hash. */
+  images?: Array<Uint8Array | LlmImage>;
 }
 
 /** A chat request, as the stages build it. Sampling settings come from {@link LlmSettings}. */
@@ -51,6 +78,7 @@ export interface LlmReply {
   finishReason: string | null;
   /** Content address of the request (the exchange file name without `.json`). */
   exchangeHash: string;
+  /** True when the reply came from a recorded exchange (replay, or record mode reusing one): no request was sent. */
   replayed: boolean;
 }
 
@@ -89,6 +117,11 @@ export interface LlmServiceEnv {
   /** Characters per chunk when a recorded reply is replayed (default 24). */
   replayChunkSize?: number;
   /**
+   * Record mode only: send every request again and overwrite its exchange, instead of answering the
+   * requests already recorded from the store (`alref notebook run --rerecord`).
+   */
+  rerecord?: boolean;
+  /**
    * Where the openai library's own diagnostics go (redacted, at info level), instead of the
    * console. Absent: they are dropped (the call's warnings and errors say what went wrong).
    */
@@ -111,6 +144,7 @@ function addUsage(a: UsageSummary, b: UsageSummary): UsageSummary {
     latencyMs: a.latencyMs + b.latencyMs,
     costUsd: a.costUsd === undefined || b.costUsd === undefined ? undefined : a.costUsd + b.costUsd,
     model: a.model ?? b.model,
+    ...(a.reused && b.reused ? { reused: true } : {}),
   };
 }
 
@@ -143,24 +177,45 @@ interface StreamResult {
   latencyMs: number;
 }
 
-/** The request as recorded and hashed: image bytes replaced by their hash, mime, detail and size. */
-function normalizeRequest(request: LlmRequest, prepared: PreparedImage[][], settings: LlmSettings): NormalizedRequest {
+/** An image of a request as prepared for sending, with the descriptor its stage gave. */
+interface SendImage extends PreparedImage {
+  describe?: ImageDescriptor;
+}
+
+/** A request with each image replaced by its key, in the shape both exchange versions store. */
+function keyRequest<I>(request: LlmRequest, prepared: SendImage[][], settings: LlmSettings, imageKey: (p: SendImage, detail: string) => I) {
   return {
     model: request.model,
     messages: request.messages.map((m, i) => ({
       role: m.role,
       text: m.text,
-      ...(prepared[i].length > 0
-        ? { images: prepared[i].map((p) => ({ sha256: sha256(p.bytes), mime: p.mime, detail: settings.imageDetail, width: p.width, height: p.height })) }
-        : {}),
+      ...(prepared[i].length > 0 ? { images: prepared[i].map((p) => imageKey(p, settings.imageDetail)) } : {}),
     })),
     temperature: settings.temperature,
     maxTokens: settings.maxTokens,
   };
 }
 
+/** An image keyed by the sha256 of its bytes, with mime, detail and size. */
+function byteKey(p: SendImage, detail: string): { sha256: string; mime: string; detail: string; width: number; height: number } {
+  return { sha256: sha256(p.bytes), mime: p.mime, detail, width: p.width, height: p.height };
+}
+
+/**
+ * The request as recorded and hashed (version 2): prompt texts, model settings, and each image by the
+ * descriptor its stage gave (with detail and size), or by the sha256 of its bytes when it has none.
+ */
+function keyedRequest(request: LlmRequest, prepared: SendImage[][], settings: LlmSettings): KeyedRequest {
+  return keyRequest(request, prepared, settings, (p, detail) => (p.describe ? { describe: p.describe, mime: p.mime, detail, width: p.width, height: p.height } : byteKey(p, detail)));
+}
+
+/** The request as version 1 recorded and hashed it: every image by the sha256 of its bytes. */
+function normalizeRequest(request: LlmRequest, prepared: SendImage[][], settings: LlmSettings): NormalizedRequest {
+  return keyRequest(request, prepared, settings, byteKey);
+}
+
 /** The chat-completions body: streamed, with usage; images as data URLs; OpenAI's own endpoint takes `max_completion_tokens`. */
-function chatBody(request: LlmRequest, prepared: PreparedImage[][], settings: LlmSettings): Record<string, unknown> {
+function chatBody(request: LlmRequest, prepared: SendImage[][], settings: LlmSettings): Record<string, unknown> {
   const messages = request.messages.map((m, i) =>
     m.role === 'assistant'
       ? { role: 'assistant' as const, content: m.text }
@@ -213,10 +268,34 @@ class OpenAiLlmService implements LlmService {
     const { settings } = options;
     checkCall(request, options);
     const prepared = yield* this._prepareImages(request, options);
-    const normalized = normalizeRequest(request, prepared, settings);
-    const hash = requestHash(normalized);
+    const keyed = keyedRequest(request, prepared, settings);
+    const hash = requestHash(keyed);
+    const legacyHash = (): string => requestHash(normalizeRequest(request, prepared, settings));
     if (settings.mode === 'replay') {
-      return yield* this._replay(request.model, hash, options);
+      const found = await this._lookup(hash, legacyHash, options);
+      if (!found) {
+        throw new LlmError(
+          `Replay: cell "${options.cellId ?? '?'}" sent a request (${request.model}, hash ${hash.slice(0, 12)}) that was not recorded in ${exchangeLabel(this._env.runDir, hash)}. ` +
+            'Run this cell in record mode (with an API key), or restore the run folder that came with the notebook.',
+          'replay-miss',
+          { stage: options.stage, cellId: options.cellId, file: exchangePath(this._env.runDir, hash) },
+        );
+      }
+      return yield* this._fromStore(request.model, found, options, false);
+    }
+    if (settings.mode === 'record' && !this._env.rerecord) {
+      const found = yield* this._lookupForRecord(hash, legacyHash, options);
+      if (found) {
+        if (found.ex.version !== EXCHANGE_VERSION) {
+          // A version 1 recording of the same bytes: stored again under the new key, with its images.
+          const { reply, usage, latencyMs, recordedAt } = found.ex;
+          await this._record({ version: EXCHANGE_VERSION, hash, request: keyed, reply, usage, latencyMs, recordedAt }, prepared, options);
+        }
+        this._env.log?.info(
+          `${labelPrefix(options)}answered from the recorded exchange ${exchangeLabel(this._env.runDir, found.hash)}; no request sent (run with --rerecord, or delete the file, to send it again).`,
+        );
+        return yield* this._fromStore(request.model, { hash, ex: found.ex }, options, true);
+      }
     }
     const apiKey = await this._apiKey(options);
     const result = yield* this._streamWithRetries(request.model, chatBody(request, prepared, settings), apiKey, options);
@@ -226,14 +305,15 @@ class OpenAiLlmService implements LlmService {
     if (settings.mode === 'record') {
       await this._record(
         {
-          version: 1,
+          version: EXCHANGE_VERSION,
           hash,
-          request: normalized,
+          request: keyed,
           reply: { text: result.text, model, finishReason: result.finishReason },
           usage: { promptTokens, completionTokens },
           latencyMs: result.latencyMs,
           recordedAt: new Date().toISOString(),
         },
+        prepared,
         options,
       );
     }
@@ -247,11 +327,12 @@ class OpenAiLlmService implements LlmService {
   }
 
   /** Decodes and, where the provider's limits ask for it, downscales every image; warns for each one downscaled. */
-  private async *_prepareImages(request: LlmRequest, options: LlmCallOptions): AsyncGenerator<LlmEvent, PreparedImage[][], void> {
-    const prepared: PreparedImage[][] = [];
+  private async *_prepareImages(request: LlmRequest, options: LlmCallOptions): AsyncGenerator<LlmEvent, SendImage[][], void> {
+    const prepared: SendImage[][] = [];
     for (const m of request.messages) {
-      const imgs: PreparedImage[] = [];
-      for (const bytes of m.images ?? []) {
+      const imgs: SendImage[] = [];
+      for (const image of m.images ?? []) {
+        const { bytes, describe } = image instanceof Uint8Array ? { bytes: image, describe: undefined } : image;
         let p: PreparedImage;
         try {
           p = await prepareImage(bytes, this._env.imageLimits ?? DEFAULT_IMAGE_LIMITS);
@@ -264,33 +345,52 @@ class OpenAiLlmService implements LlmService {
             message: `${labelPrefix(options)}the image sent to ${request.model} was downscaled from ${p.downscaled.fromWidth}x${p.downscaled.fromHeight} to ${p.width}x${p.height} (${p.downscaled.reason}).`,
           };
         }
-        imgs.push(p);
+        imgs.push(describe ? { ...p, describe } : p);
       }
       prepared.push(imgs);
     }
     return prepared;
   }
 
-  /** Replay mode: the recorded reply, streamed in chunks; no network. */
-  private async *_replay(model: string, hash: string, options: LlmCallOptions): AsyncGenerator<LlmEvent, LlmReply, void> {
-    const { stage, settings } = options;
-    let ex: Exchange | undefined;
+  /**
+   * The recorded exchange of a request: under its key, else (a notebook recorded before requests were
+   * keyed on meaning) under the version 1 key of the same bytes. Undefined when neither is stored.
+   */
+  private async _lookup(hash: string, legacyHash: () => string, options: LlmCallOptions): Promise<{ hash: string; ex: StoredExchange } | undefined> {
     try {
-      ex = await readExchange(this._env.runDir, hash);
+      const ex = await readExchange(this._env.runDir, hash);
+      if (ex) {
+        return { hash, ex };
+      }
+      const legacy = legacyHash();
+      const old = legacy === hash ? undefined : await readExchange(this._env.runDir, legacy);
+      return old ? { hash: legacy, ex: old } : undefined;
     } catch (err) {
       if (err instanceof PipelineError) {
         err.cellId ??= options.cellId;
       }
       throw err;
     }
-    if (!ex) {
-      throw new LlmError(
-        `Replay: cell "${options.cellId ?? '?'}" sent a request (${model}, hash ${hash.slice(0, 12)}) that was not recorded in ${exchangeLabel(this._env.runDir, hash)}. ` +
-          'Run this cell in record mode (with an API key), or restore the run folder that came with the notebook.',
-        'replay-miss',
-        { stage, cellId: options.cellId, file: exchangePath(this._env.runDir, hash) },
-      );
+  }
+
+  /** {@link _lookup} for record mode: a damaged exchange is not an answer; it is re-recorded, with a warning. */
+  private async *_lookupForRecord(hash: string, legacyHash: () => string, options: LlmCallOptions): AsyncGenerator<LlmEvent, { hash: string; ex: StoredExchange } | undefined, void> {
+    try {
+      return await this._lookup(hash, legacyHash, options);
+    } catch (err) {
+      if (!(err instanceof PipelineError && err.kind === 'invalid-input')) {
+        throw err;
+      }
+      const file = err.file ? path.relative(path.dirname(this._env.runDir), err.file) : exchangeLabel(this._env.runDir, hash);
+      yield { type: 'warning', message: `${labelPrefix(options)}the recorded exchange ${file} is damaged; the request is sent again and the exchange re-recorded.` };
+      return undefined;
     }
+  }
+
+  /** A recorded reply, streamed in chunks; no network. `reused`: record mode answered from the store (said so in the usage). */
+  private async *_fromStore(model: string, found: { hash: string; ex: StoredExchange }, options: LlmCallOptions, reused: boolean): AsyncGenerator<LlmEvent, LlmReply, void> {
+    const { settings } = options;
+    const { ex } = found;
     const size = Math.max(1, this._env.replayChunkSize ?? 24);
     for (let i = 0; i < ex.reply.text.length; i += size) {
       throwIfCancelled(options);
@@ -299,7 +399,7 @@ class OpenAiLlmService implements LlmService {
     return {
       text: ex.reply.text,
       finishReason: ex.reply.finishReason,
-      exchangeHash: hash,
+      exchangeHash: found.hash,
       replayed: true,
       usage: {
         promptTokens: ex.usage.promptTokens,
@@ -307,6 +407,7 @@ class OpenAiLlmService implements LlmService {
         latencyMs: ex.latencyMs,
         costUsd: costOf(settings.prices, model, ex.usage.promptTokens, ex.usage.completionTokens),
         model: ex.reply.model,
+        ...(reused ? { reused: true } : {}),
       },
     };
   }
@@ -362,10 +463,16 @@ class OpenAiLlmService implements LlmService {
     }
   }
 
-  /** Record mode: stores the exchange in the run folder. */
-  private async _record(ex: Exchange, options: LlmCallOptions): Promise<void> {
+  /** Record mode: stores the images that were sent, then the exchange, in the run folder. */
+  private async _record(ex: Omit<Exchange, 'images'>, prepared: SendImage[][], options: LlmCallOptions): Promise<void> {
     try {
-      await writeExchange(this._env.runDir, ex);
+      const images: SentImage[] = [];
+      for (const [message, imgs] of prepared.entries()) {
+        for (const [index, img] of imgs.entries()) {
+          images.push(await writeSentImage(this._env.runDir, { message, index }, img));
+        }
+      }
+      await writeExchange(this._env.runDir, { ...ex, images });
     } catch (err) {
       const label = exchangeLabel(this._env.runDir, ex.hash);
       // The atomic writer wraps the system error; its code is what the user can act on.

@@ -173,7 +173,7 @@ export function usageTable(rows: UsageRow[], totals: LlmUsageTotals): TableEvent
     title: 'LLM usage',
     columns: ['call', 'model', 'requests', 'tokens in', 'tokens out', 'latency (s)', 'cost'],
     rows: [
-      ...rows.map((r) => [r.label, r.usage.model ?? '', r.calls, r.usage.promptTokens, r.usage.completionTokens, Number((r.usage.latencyMs / 1000).toFixed(2)), cost(r.usage.costUsd)]),
+      ...rows.map((r) => [r.usage.reused ? `${r.label} (recorded reply, not sent)` : r.label, r.usage.model ?? '', r.calls, r.usage.promptTokens, r.usage.completionTokens, Number((r.usage.latencyMs / 1000).toFixed(2)), cost(r.usage.costUsd)]),
       ['total', '', totals.calls, totals.promptTokens, totals.completionTokens, Number((totals.latencyMs / 1000).toFixed(2)), cost(totals.costUsd)],
     ],
   };

@@ -33,6 +33,8 @@ export interface ModelService {
 /** Where the service keeps things, from the host. */
 export interface ModelServiceEnv {
   userCacheDir: string;
+  /** Base URL of a download mirror (`ModelStoreOptions.mirror`, store.ts). */
+  mirror?: string;
   onNote?(message: string): void;
 }
 
@@ -64,7 +66,7 @@ class DefaultModelService implements ModelService {
       if (this.settings.manifestFile) {
         entries = mergeManifests(entries, await loadUserManifest(this.settings.manifestFile));
       }
-      return new ModelStore({ cacheDir: modelCacheDir(this.settings, this._env.userCacheDir), localDir: this.settings.localDir, entries });
+      return new ModelStore({ cacheDir: modelCacheDir(this.settings, this._env.userCacheDir), localDir: this.settings.localDir, entries, mirror: this._env.mirror });
     })();
     // a failed manifest read is retried on the next call
     this._store.catch(() => {

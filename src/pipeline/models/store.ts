@@ -28,10 +28,25 @@ export interface ModelStoreOptions {
   /** Optional folder searched first, same layout (offline use, tests). */
   localDir?: string;
   entries: ModelEntry[];
+  /**
+   * Base URL that replaces the host of every download URL (`https://huggingface.co/<repo>/...` is
+   * fetched from `<mirror>/<repo>/...`): a mirror or proxy of the publishers' files. The CLI reads it
+   * from `ALREF_MODELS_MIRROR`.
+   */
+  mirror?: string;
+}
+
+/** `url` fetched through `mirror` (its origin replaced by the mirror's base URL); `url` itself without one. */
+export function mirroredUrl(url: string, mirror: string | undefined): string {
+  if (!mirror) {
+    return url;
+  }
+  const u = new URL(url);
+  return `${mirror.replace(/\/+$/, '')}${u.pathname}${u.search}`;
 }
 
 /** The CLI command that downloads a model, for error messages. */
-function pullCommand(id: string): string {
+export function pullCommand(id: string): string {
   return `alref models pull ${id}`;
 }
 
@@ -149,7 +164,7 @@ export class ModelStore {
       if (!f.url) {
         throw new PipelineError(`Model "${id}" file ${f.path} has no download URL; put it under ${dir} by hand.`, { stage: 'models', kind: 'invalid-input', field: id });
       }
-      await downloadFile(f.url, dest, {
+      await downloadFile(mirroredUrl(f.url, this._options.mirror), dest, {
         sha256: f.sha256,
         size: f.sizeExact ? f.size : null,
         signal: options.signal,

@@ -101,7 +101,7 @@ export async function* runClipCalls<V>(objectId: number, calls: ReadonlyArray<Cl
     yield { type: 'markdown', text: promptMarkdown(first, `object ${objectId}, clip ${clip + 1}`) };
   }
   const tasks = calls.map((call) => async function* (): AsyncGenerator<StageEvent, ClipCallResult<V>, void> {
-    yield { type: 'markdown', text: clipHeader(call.title ?? `Object ${objectId} · clip ${call.clipIndex + 1}`, call.prompt, usage.shown) };
+    yield { type: 'markdown', id: `clip:${objectId}:${call.clipIndex}`, text: clipHeader(call.title ?? `Object ${objectId} · clip ${call.clipIndex + 1}`, call.prompt, usage.shown) };
     return yield* call.run();
   });
   const results = yield* runConcurrent(tasks, Math.max(1, concurrency), { ordered: true });

@@ -14,6 +14,7 @@ import type { GridImage, LlmUsageTotals, PromptRecord, ReferenceData, ReferenceT
 import { highlightTile } from '../draw/boxes';
 import { PipelineError, throwIfAborted } from '../errors';
 import type { StageEvent, UsageSummary } from '../events';
+import { gridDescriptor } from '../llm/imageKeys';
 import type { ParseResult } from '../llm/parsers';
 import { EMPTY_TOTALS, addToTotals, asTrace, promptMarkdown, usageTable } from '../llm/streaming';
 import { loadTemplate, renderTemplate } from '../llm/templates';
@@ -364,7 +365,7 @@ async function* askLbru(cell: LbruCell, grid: GridImage, labels: RankedLabel[], 
   const streamId = `${request.cellId}:lbru`;
   const title = `LBRU: sounding objects among ${labels.length} audio labels`;
   const result = yield* asTrace(
-    llm.ask({ model: cell.model, messages: [{ role: 'user', text: prompt.text, images: [gridBytes] }] }, parseLbruAnswer, reask, {
+    llm.ask({ model: cell.model, messages: [{ role: 'user', text: prompt.text, images: [{ bytes: gridBytes, describe: gridDescriptor(cell.video, grid) }] }] }, parseLbruAnswer, reask, {
       signal: ctx.signal, settings: cell.settings, stage: STAGE, cellId: request.cellId, label: 'LBRU',
     }),
     streamId,

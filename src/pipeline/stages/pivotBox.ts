@@ -4,6 +4,7 @@ import { framePath } from '../domain';
 import { type BoxLayout, boxColour, composePivotImage, paintBoxes } from '../draw/boxes';
 import { PipelineError, throwIfAborted } from '../errors';
 import type { StageEvent, UsageSummary } from '../events';
+import { pivotBoxDescriptor } from '../llm/imageKeys';
 import { type ParseResult, parseFirstBracketedInteger, parseLastBracketedInteger } from '../llm/parsers';
 import { asClipTrace } from '../llm/streaming';
 import { type PromptTemplate, type RenderedPrompt, loadTemplate, renderTemplate } from '../llm/templates';
@@ -15,6 +16,8 @@ import type { BoxesPayload } from '../../common/payloads';
 import { detectCandidates } from '../models/candidates';
 import { detectionThresholds, fallbackThresholds } from '../models/detectionDefaults';
 import { type ClipCall, type ClipCallResult, ClipUsage, runClipCalls } from './clipCalls';
+import { TraceLog, pivotBoxView, previousOf } from './pivotView';
+import { type BoxOverride, boxOverridePivot, checkBoxOverrideClips, overrideFor, overridesKey, parseBoxOverrides } from './pivotOverrides';
 import type { PivotBoxParams as PivotBoxCellParams } from './schemas/params.generated';
 import { cellLlmSettings, frameIdList, requireLlm, requireUpstream, resolveReference, templateParam } from './shared';
 
@@ -157,6 +160,8 @@ interface BoxCell {
   showScores: boolean;
   template?: PromptTemplate;
   reaskTemplate?: PromptTemplate;
+  /** Hand-chosen boxes of the cell (`overrides:`). */
+  overrides: BoxOverride[];
 }
 
 /**
@@ -178,13 +183,15 @@ export async function* runPivotBox(request: StageRequest<PivotBoxParams>, ctx: S
   const cell = await boxCell(request, ctx);
   const objects: PivotBoxData['objects'] = [];
   const usage = new ClipUsage();
+  const traces = new TraceLog();
   for (const po of cell.pivotResult.data.objects) {
     throwIfAborted(ctx.signal, STAGE);
     const target = cell.refResult.data.targets.find((t) => t.objectId === po.objectId);
     const text = target?.text ?? po.text;
     const category = target?.category ?? text;
     const jobs = pivotJobs(po, cell.video);
-    const pivots = jobs.length > 0 ? yield* runClipCalls(po.objectId, await boxCalls(cell, jobs, po.objectId, text, category), params.concurrency ?? cell.settings.concurrency, usage) : [];
+    checkBoxOverrideClips(cell.overrides, po.objectId, jobs.map((j) => j.clip.clipIndex), cell.pivotResult.data.objects.length === 1);
+    const pivots = jobs.length > 0 ? yield* traces.watch(runClipCalls(po.objectId, await boxCalls(cell, jobs, po.objectId, text, category), params.concurrency ?? cell.settings.concurrency, usage)) : [];
     if (!pivots.some((p) => p.valid)) {
       yield* noValidPivot(cell, po.objectId, text, jobs.length > 0, pivots);
     }
@@ -194,6 +201,7 @@ export async function* runPivotBox(request: StageRequest<PivotBoxParams>, ctx: S
   yield* usage.table();
   const promptRecord: PromptRecord | undefined = cell.template ? { name: cell.template.name, source: cell.template.source, templateHash: cell.template.hash } : undefined;
   const data: PivotBoxData = { objects, ...(promptRecord ? { prompt: promptRecord, usage: usage.totals } : {}) };
+  yield pivotBoxView(data, cell.video, { cellId: request.cellId, runDir: ctx.runDir, traces, previous: previousOf(ctx, request.cellId, STAGE), compact: params.view === 'compact' });
   return { data, inputHash: boxInputHash(cell, params), upstream: [cell.videoCellId, cell.pivotResult.cellId, cell.refResult.cellId] };
 }
 
@@ -218,6 +226,7 @@ async function boxCell(request: StageRequest<PivotBoxParams>, ctx: StageContext)
   }
   return {
     request, ctx, video, pivotResult, refResult, avs, strategy, typed, template, reaskTemplate, settings,
+    overrides: parseBoxOverrides(params.overrides, video, pivotResult.data.objects.map((o) => o.objectId)),
     videoCellId: videoResult.cellId,
     maxBoxes: params.maxBoxes ?? 3,
     boxThreshold: params.boxThreshold ?? preset.boxThreshold,
@@ -263,6 +272,11 @@ async function boxCalls(cell: BoxCell, jobs: PivotJob[], objectId: number, text:
   for (const job of jobs) {
     throwIfAborted(cell.ctx.signal, STAGE);
     const input: BoxTaskInput = { ...cell, job, candidates: await candidatesFor(cell, job.clip.clipIndex, job.frameIndex, text), objectId, text, category };
+    const override = overrideFor(cell.overrides, objectId, job.clip.clipIndex);
+    if (override) {
+      calls.push(overriddenBoxCall(input, override));
+      continue;
+    }
     if (asksLlm(input)) {
       input.prompt = renderBoxPrompt(input);
     }
@@ -337,6 +351,7 @@ function boxInputHash(cell: BoxCell, params: PivotBoxParams): string {
     temperature: llm ? settings.temperature : undefined,
     maxTokens: llm ? settings.maxTokens : undefined,
     imageDetail: llm ? settings.imageDetail : undefined,
+    overrides: overridesKey(cell.overrides),
   });
 }
 
@@ -454,7 +469,7 @@ async function* boxTask(input: BoxTaskInput): AsyncGenerator<StageEvent, ClipCal
     return { value: { ...base, ...extra, chosen: 0, valid: true, note }, ...(usage ? { usage } : {}), calls };
   };
   const asked = yield* asClipTrace(
-    requireLlm(ctx, STAGE).ask({ model: input.model, messages: [{ role: 'user', text: prompt.text, images: [composed.bytes] }] }, parse, reask, {
+    requireLlm(ctx, STAGE).ask({ model: input.model, messages: [{ role: 'user', text: prompt.text, images: [{ bytes: composed.bytes, describe: pivotBoxDescriptor(video, frameIndex, pivotFrameId, painted.layouts, grid) }] }] }, parse, reask, {
       signal: ctx.signal, settings: input.settings, stage: STAGE, cellId: request.cellId, label,
     }),
     streamId,
@@ -500,4 +515,23 @@ async function* boxTask(input: BoxTaskInput): AsyncGenerator<StageEvent, ClipCal
   yield { type: 'trace', streamId, title, delta: '', final: { answer: `[${k}]`, valid: true, note, usage } };
   yield* showChoice(frame, candidates, checked.chosen, frameIndex, captionOf(`chose ${note}`), imageId);
   return { value: { ...withHashes, chosen: checked.chosen, valid: true, note }, usage, calls };
+}
+
+/** The call of a clip whose box the cell's `overrides:` chose: no LLM call, the chosen box shown. */
+function overriddenBoxCall(input: BoxTaskInput, override: BoxOverride): ClipCall<BoxPivot> {
+  const { job, objectId } = input;
+  return {
+    clipIndex: job.clip.clipIndex,
+    title: boxTitle(input),
+    run: async function* (): AsyncGenerator<StageEvent, ClipCallResult<BoxPivot>, void> {
+      const pivot = boxOverridePivot(override, job.clip.clipIndex, job.frameIndex, input.candidates);
+      const file = framePath(input.video.framesDir, job.frameIndex);
+      const frame = new Uint8Array(await readFile(file).catch((err) => {
+        throw new PipelineError(`Frame ${job.frameIndex} (${file}) is missing; re-run the video cell.`, { stage: STAGE, kind: 'invalid-input', file, cause: err });
+      }));
+      const caption = `Object ${objectId}, clip ${job.clip.clipIndex + 1}, frame ${job.frameIndex}: box ${(pivot.chosen ?? 0) + 1}, ${pivot.note ?? 'overridden'}`;
+      yield* showChoice(frame, pivot.candidates, pivot.chosen, job.frameIndex, caption, `${boxStreamId(input)}:image`);
+      return { value: pivot, calls: 0 };
+    },
+  };
 }

@@ -5,6 +5,7 @@ import type { ClipPivot, GridImage, PivotFrameData, PromptRecord, ReferenceTarge
 import { highlightTile } from '../draw/boxes';
 import { PipelineError, throwIfAborted } from '../errors';
 import type { StageEvent } from '../events';
+import { gridDescriptor } from '../llm/imageKeys';
 import { parseLastBracketedInteger } from '../llm/parsers';
 import type { LlmService } from '../llm/service';
 import { asClipTrace } from '../llm/streaming';
@@ -13,6 +14,8 @@ import { hashJson } from '../run/hash';
 import type { LlmSettings } from '../settings';
 import type { StageContext, StageOutcome, StageRequest } from '../types';
 import { type ClipCall, type ClipCallResult, ClipUsage, runClipCalls } from './clipCalls';
+import { TraceLog, offerOverrides, pivotFrameView, previousOf } from './pivotView';
+import { overrideFor, overridesKey, parseFrameOverrides, withFrameOverrides } from './pivotOverrides';
 import type { PivotFrameParams } from './schemas/params.generated';
 import { cellLlmSettings, frameIdList, requireLlm, requireUpstream, resolveReference, templateParam, validateFrameId } from './shared';
 
@@ -46,7 +49,8 @@ export async function* runPivotFrame(request: StageRequest<PivotFrameParams>, ct
   const settings = cellLlmSettings(ctx, params);
   const model = params.model ?? settings.models.pivotFrame;
 
-  const needsLlm = strategy === 'llm' && reference.targets.some((t) => t.pivotFrameIndex === undefined);
+  const overrides = parseFrameOverrides(params.overrides, video, reference.targets.map((t) => t.objectId));
+  const needsLlm = strategy === 'llm' && reference.targets.some((t) => t.pivotFrameIndex === undefined && video.clips.some((c) => !overrideFor(overrides, t.objectId, c.clipIndex)));
   let template: PromptTemplate | undefined;
   let reaskTemplate: PromptTemplate | undefined;
   if (needsLlm) {
@@ -58,6 +62,7 @@ export async function* runPivotFrame(request: StageRequest<PivotFrameParams>, ct
 
   const objects: PivotFrameData['objects'] = [];
   const usage = new ClipUsage();
+  const traces = new TraceLog();
   const total = reference.targets.length * video.clips.length;
   for (const target of reference.targets) {
     throwIfAborted(ctx.signal, STAGE);
@@ -66,11 +71,15 @@ export async function* runPivotFrame(request: StageRequest<PivotFrameParams>, ct
       clips = [pivotFromReference(target, video)];
     } else if (strategy !== 'llm') {
       clips = fixedPivots(video, strategy);
+    } else if (video.clips.every((c) => overrideFor(overrides, target.objectId, c.clipIndex))) {
+      clips = [];
     } else {
       const llm = requireLlm(ctx, STAGE);
-      const calls = clipCalls(target, video, { llm, model, settings, template: template!, reaskTemplate: reaskTemplate!, ctx, request });
-      clips = yield* runClipCalls(target.objectId, calls, params.concurrency ?? settings.concurrency, usage);
+      const calls = clipCalls(target, video, { llm, model, settings, template: template!, reaskTemplate: reaskTemplate!, ctx, request })
+        .filter((c) => !overrideFor(overrides, target.objectId, c.clipIndex));
+      clips = yield* traces.watch(offerOverrides(runClipCalls(target.objectId, calls, params.concurrency ?? settings.concurrency, usage), request.cellId, target.objectId));
     }
+    clips = withFrameOverrides(clips, overrides, target.objectId, video);
     objects.push({ objectId: target.objectId, text: target.text, clips });
     yield { type: 'progress', done: objects.length * video.clips.length, total, label: `object ${target.objectId}` };
   }
@@ -79,6 +88,7 @@ export async function* runPivotFrame(request: StageRequest<PivotFrameParams>, ct
   yield* usage.table();
 
   const data: PivotFrameData = { objects, ...(promptRecord ? { prompt: promptRecord, usage: usage.totals } : {}) };
+  yield pivotFrameView(data, video, { cellId: request.cellId, runDir: ctx.runDir, traces, previous: previousOf(ctx, request.cellId, STAGE), compact: params.view === 'compact' });
   const inputHash = hashJson({
     stage: STAGE,
     strategy,
@@ -88,6 +98,7 @@ export async function* runPivotFrame(request: StageRequest<PivotFrameParams>, ct
     temperature: needsLlm ? settings.temperature : undefined,
     maxTokens: needsLlm ? settings.maxTokens : undefined,
     imageDetail: needsLlm ? settings.imageDetail : undefined,
+    overrides: overridesKey(overrides),
   });
   return { data, inputHash, upstream };
 }
@@ -183,7 +194,7 @@ async function* clipTask(
   }));
   const reask = renderTemplate(reaskTemplate, { problem: 'no single frame id in square brackets at the end' }, STAGE).text;
   const asked = yield* asClipTrace(
-    llm.ask({ model, messages: [{ role: 'user', text: prompt.text, images: [gridBytes] }] }, parseLastBracketedInteger, reask, {
+    llm.ask({ model, messages: [{ role: 'user', text: prompt.text, images: [{ bytes: gridBytes, describe: gridDescriptor(video, grid) }] }] }, parseLastBracketedInteger, reask, {
       signal: ctx.signal, settings, stage: STAGE, cellId: request.cellId, label,
     }),
     streamId,

@@ -6,13 +6,13 @@ import { PipelineError } from '../errors';
 import type { StageEvent } from '../events';
 import { cssColour, renderContactSheet, sheetFrames } from '../masks/contactSheet';
 import { exportDavisPngs } from '../masks/davisExport';
-import { emptyRle, encodeRle, rleArea } from '../masks/rle';
-import { DAVIS_BACKGROUND_LOGIT, type LogitsFile, type SparseLogits, toSparse } from '../masks/logits';
+import { emptyRle, rleArea } from '../masks/rle';
+import { DAVIS_BACKGROUND_LOGIT, type LogitsFile, type SparseLogits } from '../masks/logits';
 import { detectCandidates } from '../models/candidates';
 import { detectionThresholds } from '../models/detectionDefaults';
 import { clipBox } from '../models/groundingDino';
-import { resizeBilinear } from '../models/sam2/maskOps';
-import { cappedNote, Sam2VideoTracker, type Sam2Prompt } from '../models/sam2/video';
+import { Sam2VideoTracker, type Sam2Prompt } from '../models/sam2/video';
+import { trackKey, trackToStore, type StoredTrack, type TrackedVideo } from '../models/sam2/tracks';
 import { requireModels, type ModelService } from '../models/service';
 import { hashJson } from '../run/hash';
 import { putArtifact } from '../run/runFolder';
@@ -160,54 +160,76 @@ interface TargetTrack {
   logits: Array<SparseLogits | null>;
 }
 
+/** The SAM 2 run settings of the stage for a video (the cache key's video part, see {@link trackKey}). */
+export function trackedVideo(video: VideoData, modelId: string, params: PropagateParams): TrackedVideo {
+  const { width, height, frameCount } = video.info;
+  return { modelId, framesDir: video.framesDir, frameCount, width, height, fillHoleArea: params.fillHoleArea, keepLogits: params.keepLogits === true };
+}
+
 /**
  * Tracks every prompted target in ONE frame-outer SAM 2 run ({@link Sam2VideoTracker.trackObjects}:
- * each frame is encoded once for all objects). Progress counts (object, frame) pairs; a frame that
- * comes twice for an object (an unprompted start frame: forward, then backward pass) counts once and
- * its later result replaces the earlier one, mask and logits alike. Frames without a result (objects
- * without a prompt) get empty masks.
+ * each frame is encoded once for all objects). A target whose track the host computed ahead
+ * (`services.sam2Tracks`, the same run shared by several notebooks of one video) is taken from there
+ * instead. Progress counts (object, frame) pairs; a frame that comes twice for an object (an
+ * unprompted start frame: forward, then backward pass) counts once and its later result replaces the
+ * earlier one, mask and logits alike. Frames without a result (objects without a prompt) get empty masks.
  */
 async function* trackTargets(ctx: StageContext, models: ModelService, modelId: string, targets: Target[], video: VideoData, params: PropagateParams): AsyncGenerator<StageEvent, TargetTrack[], void> {
   const { width, height, frameCount } = video.info;
   const tracks: TargetTrack[] = targets.map((t) => ({ objectId: t.objectId, masks: new Array<RleMask>(frameCount), logits: new Array<SparseLogits | null>(frameCount).fill(null) }));
-  // the run's objects: the targets with a prompt (index k of the run -> target index)
+  const spec = trackedVideo(video, modelId, params);
+  const cache = ctx.services.sam2Tracks;
+  // the run's objects: the targets with a prompt and no track computed ahead (index k of the run -> target index)
   const prompted = targets.flatMap((t, k) => (t.prompts.length > 0 ? [k] : []));
-  if (prompted.length > 0) {
+  const stored = prompted.map((k) => cache?.get(trackKey(spec, targets[k])));
+  const toRun = prompted.filter((_, i) => !stored[i]);
+  const total = frameCount * prompted.length;
+  const seen = new Set<number>();
+  const notes = new Map<number, string | undefined>();
+  const keep = (k: number, track: StoredTrack): void => {
+    tracks[k].masks = track.masks.map((m) => m as RleMask);
+    tracks[k].logits = track.logits;
+    notes.set(k, track.note(targets[k].objectId));
+  };
+  if (stored.some((s) => s)) {
+    for (const note of cache?.takeNotes() ?? []) {
+      yield { type: 'warning', message: note };
+    }
+  }
+  if (toRun.length > 0) {
     const tracker = await Sam2VideoTracker.open(models, modelId);
     try {
       for (const note of models.takeNotes()) {
         yield { type: 'warning', message: note };
       }
-      const total = frameCount * prompted.length;
-      const seen = new Set<number>();
-      for await (const { object, result: r } of tracker.trackObjects({
-        numFrames: frameCount,
-        width,
-        height,
-        frameSource: (i) => framePath(video.framesDir, i),
-        objects: prompted.map((k) => ({ prompts: targets[k].prompts, startFrame: targets[k].start })),
-        signal: ctx.signal,
-        fillHoleArea: params.fillHoleArea,
-      })) {
-        const track = tracks[prompted[object]];
-        track.masks[r.frameIndex] = encodeRle(r.mask, width, height);
-        if (params.keepLogits) {
-          // object score <= 0: the mask is empty and so are the stored logits (null: all background)
-          const low = r.lowRes;
-          track.logits[r.frameIndex] = r.objectScore > 0 ? toSparse(resizeBilinear(low.logits, low.width, low.height, width, height), width, height, DAVIS_BACKGROUND_LOGIT) : null;
-        }
-        seen.add(object * frameCount + r.frameIndex);
-        yield { type: 'progress', done: seen.size, total, label: `object ${track.objectId}: frame ${r.frameIndex}` };
+      const run = trackToStore(tracker, spec, toRun.map((k) => targets[k]), (i) => framePath(video.framesDir, i), ctx.signal);
+      let step = await run.next();
+      while (!step.done) {
+        const { object, frameIndex } = step.value;
+        seen.add(toRun[object] * frameCount + frameIndex);
+        yield { type: 'progress', done: seen.size, total, label: `object ${targets[toRun[object]].objectId}: frame ${frameIndex}` };
+        step = await run.next();
       }
-      // a fixed-length memory export cannot hold all the official predictor attends to
-      for (const [object, k] of prompted.entries()) {
-        const note = cappedNote(tracker, tracker.cappedOf(object), targets[k].objectId);
-        if (note) {
-          yield { type: 'warning', message: note };
-        }
-      }
+      step.value.forEach((track, i) => keep(toRun[i], track));
     } finally {
       tracker.dispose();
+    }
+  }
+  for (const [i, k] of prompted.entries()) {
+    const track = stored[i];
+    if (track) {
+      keep(k, track);
+      for (let f = 0; f < frameCount; f++) {
+        seen.add(k * frameCount + f);
+      }
+      yield { type: 'progress', done: seen.size, total, label: `object ${targets[k].objectId}: tracked ahead with the other notebooks of this video` };
+    }
+  }
+  // a fixed-length memory export cannot hold all the official predictor attends to
+  for (const k of prompted) {
+    const note = notes.get(k);
+    if (note) {
+      yield { type: 'warning', message: note };
     }
   }
   for (const track of tracks) {

@@ -6,6 +6,7 @@ import pivotFrame from './schemas/pivot-frame.schema.json';
 import pivotBox from './schemas/pivot-box.schema.json';
 import propagate from './schemas/propagate.schema.json';
 import evaluate from './schemas/evaluate.schema.json';
+import sweep from './schemas/sweep.schema.json';
 
 /** What the registry knows of one stage kind. */
 export interface StageDefinition {
@@ -37,6 +38,7 @@ export const STAGES = {
   'pivot-box': { schema: pivotBox, load: async () => (await import('./pivotBox')).runPivotBox },
   propagate: { schema: propagate, load: async () => (await import('./propagate')).runPropagate },
   evaluate: { schema: evaluate, load: async () => (await import('./evaluate')).runEvaluate },
+  sweep: { schema: sweep, load: async () => (await import('./sweep')).runSweep },
 } satisfies Record<string, StageDefinition>;
 
 /** A stage kind: a key of {@link STAGES}. */

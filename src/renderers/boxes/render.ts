@@ -1,13 +1,10 @@
-import { type ReadArtifactRequest, isHostToRendererMessage } from '../../common/messages';
 import type { BoxesPayload, FullImagePayload } from '../../common/payloads';
+import { type ArtifactMessaging, artifactReader } from '../shared/artifacts';
 
 export type { BoxesPayload };
 
 /** The renderer messaging the boxes view uses to open the full-size image (optional in VS Code). */
-export interface BoxesMessaging {
-  postMessage?(message: unknown): void;
-  onDidReceiveMessage?(listener: (e: unknown) => void): { dispose(): void };
-}
+export type BoxesMessaging = ArtifactMessaging;
 
 /** What the view needs besides the image and payload: the full-size original and the messaging to fetch it. */
 export interface BoxesOptions {
@@ -57,15 +54,6 @@ export interface BoxesView {
   /** Opens (or closes again) the full-size image; resolves once it is shown or has failed. */
   toggleFull(): Promise<void>;
   dispose(): void;
-}
-
-function base64Bytes(b64: string): Uint8Array<ArrayBuffer> {
-  const bin = atob(b64);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) {
-    out[i] = bin.charCodeAt(i);
-  }
-  return out;
 }
 
 /**
@@ -157,30 +145,14 @@ export function renderBoxes(container: HTMLElement, image: Uint8Array, payload: 
 function fullImage(img: HTMLImageElement, root: HTMLElement, caption: HTMLElement, displayUrl: string, options: BoxesOptions): { toggle(): Promise<void>; dispose(): void } {
   const { full, messaging } = options;
   let fullUrl: string | undefined;
-  let sub: { dispose(): void } | undefined;
-  const pending = new Map<string, (reply: { ok: boolean; base64?: string; mime?: string; error?: string }) => void>();
   if (!full) {
     return { toggle: async () => undefined, dispose: () => URL.revokeObjectURL(displayUrl) };
   }
-  const canFetch = typeof messaging?.postMessage === 'function' && typeof messaging?.onDidReceiveMessage === 'function';
+  const reader = artifactReader(messaging, 'bx');
+  const canFetch = reader.canRead;
   img.title = canFetch ? `Click to open the full-size image (${full.width} x ${full.height})` : `Full size (${full.width} x ${full.height}): ${full.ref} in the run folder`;
   img.classList.add('alref-boxes-zoomable');
-  if (canFetch) {
-    sub = messaging.onDidReceiveMessage!((e) => {
-      if (isHostToRendererMessage(e)) {
-        pending.get(e.requestId)?.(e);
-        pending.delete(e.requestId);
-      }
-    });
-  }
-  let n = 0;
-  const fetchFull = (): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const requestId = `bx-${Date.now().toString(36)}-${n++}`;
-      pending.set(requestId, (reply) => (reply.ok && reply.base64 ? resolve(URL.createObjectURL(new Blob([base64Bytes(reply.base64)], { type: reply.mime ?? full.mime ?? 'image/jpeg' }))) : reject(new Error(reply.error ?? 'no data'))));
-      const msg: ReadArtifactRequest = { type: 'readArtifact', requestId, ref: full.ref };
-      messaging!.postMessage!(msg);
-    });
+  const fetchFull = (): Promise<string> => reader.read(full.ref, full.mime ?? 'image/jpeg');
   const toggle = async (): Promise<void> => {
     if (!canFetch) {
       return;
@@ -202,7 +174,7 @@ function fullImage(img: HTMLImageElement, root: HTMLElement, caption: HTMLElemen
   return {
     toggle,
     dispose: () => {
-      sub?.dispose();
+      reader.dispose();
       URL.revokeObjectURL(displayUrl);
       if (fullUrl) {
         URL.revokeObjectURL(fullUrl);

@@ -1,4 +1,4 @@
-import type { FrameGridPayload } from '../../common/payloads';
+import { FULL_IMAGE_METADATA_KEY, type FrameGridPayload, type FullImagePayload } from '../../common/payloads';
 import { viewRenderer } from '../shared/activation';
 import { checkFrameGridPayload, renderFrameGrid, renderFrameGridError } from './render';
 import { FRAME_GRID_CSS } from './style';
@@ -12,6 +12,10 @@ export const activate = viewRenderer<FrameGridPayload, ReturnType<typeof renderF
   noun: 'frame grid',
   payloadIn: 'metadata',
   check: checkFrameGridPayload,
-  render: (host, item, payload) => renderFrameGrid(host, item.data(), payload),
+  render: (host, item, payload, ctx) =>
+    renderFrameGrid(host, item.data(), payload, {
+      full: (item.metadata as Record<string, unknown> | undefined)?.[FULL_IMAGE_METADATA_KEY] as FullImagePayload | undefined,
+      messaging: ctx,
+    }),
   renderError: renderFrameGridError,
 });

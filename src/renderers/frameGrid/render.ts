@@ -1,13 +1,26 @@
-import type { FrameGridPayload, FrameGridTilePayload } from '../../common/payloads';
+import type { ApplyOverrideRequest } from '../../common/messages';
+import type { FrameGridPayload, FrameGridTilePayload, FullImagePayload } from '../../common/payloads';
+import { type ArtifactMessaging, artifactReader } from '../shared/artifacts';
 
 /**
  * DOM of the frame-grid renderer: the grid image (exactly what the LLM received) with one
  * focusable button per tile. Hovering or focusing a tile shows it enlarged in an overlay over the grid
  * (absolutely positioned: it never changes the height of the output, so the page does not move under
  * the pointer) with its frame id, frame index and time; clicking (or Enter/Space) pins the enlarged
- * view, Escape closes it, arrow keys move between tiles. Everything is built with textContent:
- * captions are data.
+ * view, Escape closes it, arrow keys move between tiles. When the grid has a full-size original in
+ * the run folder (`options.full`) and the host answers messages, the enlarged view's "Full size"
+ * button opens it: the grid at its own size and the enlarged tile cut from it (tiles have no
+ * per-frame original; the full-size grid holds each frame as sent). On a pivot-frame cell's grid
+ * (payload `pivot`) with messaging, the enlarged view has a "Make this the pivot" button that asks
+ * the host to write the tile's frame into the cell's `overrides:` (`applyOverride`). Everything is built with
+ * textContent: captions are data.
  */
+
+/** The full-size original of the grid and the messaging to read it (both optional). */
+export interface FrameGridOptions {
+  full?: FullImagePayload;
+  messaging?: ArtifactMessaging;
+}
 
 export interface FrameGridView {
   root: HTMLElement;
@@ -16,6 +29,8 @@ export interface FrameGridView {
   /** Shows tile `i` enlarged (`pin` keeps it open when the pointer leaves). */
   show(i: number, pin?: boolean): void;
   hide(): void;
+  /** Switches between the full-size original and the display image; resolves once shown or failed. */
+  toggleFull(): Promise<void>;
   dispose(): void;
 }
 
@@ -94,7 +109,7 @@ export function zoomSize(tile: { width: number; height: number }, box: { width: 
 }
 
 /** Builds the grid into `host`. Call `dispose()` to revoke the image's Blob URL. */
-export function renderFrameGrid(host: HTMLElement, image: Uint8Array, payload: FrameGridPayload): FrameGridView {
+export function renderFrameGrid(host: HTMLElement, image: Uint8Array, payload: FrameGridPayload, options: FrameGridOptions = {}): FrameGridView {
   const doc = host.ownerDocument;
   const url = URL.createObjectURL(new Blob([new Uint8Array(image)], { type: sniffImageMime(image) }));
   const { width: W, height: H } = payload;
@@ -148,7 +163,28 @@ export function renderFrameGrid(host: HTMLElement, image: Uint8Array, payload: F
   close.className = 'alref-fg-zoom-close';
   close.textContent = 'Close';
   close.setAttribute('aria-label', 'Close the enlarged frame');
-  bar.append(label, close);
+  const reader = artifactReader(options.messaging, 'fg');
+  const fullButton = doc.createElement('button');
+  fullButton.type = 'button';
+  fullButton.className = 'alref-fg-zoom-full';
+  fullButton.textContent = 'Full size';
+  fullButton.hidden = !options.full || !reader.canRead;
+  if (options.full) {
+    fullButton.title = `Open the full-size grid (${options.full.width} x ${options.full.height}) from the run folder`;
+  }
+  bar.append(label, fullButton);
+  const pivot = payload.pivot;
+  const post = options.messaging?.postMessage;
+  let usePivot: HTMLButtonElement | undefined;
+  if (pivot && typeof post === 'function') {
+    usePivot = doc.createElement('button');
+    usePivot.type = 'button';
+    usePivot.className = 'alref-fg-zoom-close alref-fg-use-pivot';
+    usePivot.textContent = 'Make this the pivot';
+    usePivot.title = `Write this frame into the overrides: of cell "${pivot.cellId}" as the pivot of object ${pivot.objectId} in clip ${payload.clipIndex + 1}`;
+    bar.append(usePivot);
+  }
+  bar.append(close);
   zoom.append(zoomImg, bar);
 
   // The enlarged view lies over the grid (see style.ts): it takes no room in the output's layout.
@@ -164,6 +200,9 @@ export function renderFrameGrid(host: HTMLElement, image: Uint8Array, payload: F
   let shown = -1;
   let pinned = false;
   let quiet = false;
+  /** The full-size grid once read, and the image shown now (display or full size). */
+  let fullUrl: string | undefined;
+  let shownUrl = url;
 
   const show = (i: number, pin = false): void => {
     const tile = payload.tiles[i];
@@ -178,7 +217,7 @@ export function renderFrameGrid(host: HTMLElement, image: Uint8Array, payload: F
     // Over the half of the grid away from the tile, so the tile's neighbours stay visible.
     zoom.classList.toggle('alref-fg-zoom-left', tile.x + tile.width / 2 >= W / 2);
     zoom.classList.toggle('alref-fg-zoom-pinned', pin);
-    zoomImg.style.backgroundImage = `url("${url}")`;
+    zoomImg.style.backgroundImage = `url("${shownUrl}")`;
     zoomImg.style.backgroundSize = `${pct(W, tile.width)} ${pct(H, tile.height)}`;
     zoomImg.style.backgroundPosition = `${W === tile.width ? '0%' : pct(tile.x, W - tile.width)} ${H === tile.height ? '0%' : pct(tile.y, H - tile.height)}`;
     zoomImg.setAttribute('aria-label', tileLabel(tile, kind));
@@ -244,6 +283,39 @@ export function renderFrameGrid(host: HTMLElement, image: Uint8Array, payload: F
     }
   });
   close.addEventListener('click', closeAndRefocus);
+  usePivot?.addEventListener('click', () => {
+    const tile = payload.tiles[shown];
+    if (!tile || !pivot) {
+      return;
+    }
+    const msg: ApplyOverrideRequest = { type: 'applyOverride', cellId: pivot.cellId, object: pivot.objectId, clip: payload.clipIndex + 1, frameIndex: tile.frameIndex };
+    post?.(msg);
+    label.textContent = `${tileLabel(tile, kind)} · override sent to cell "${pivot.cellId}"`;
+  });
+
+  const toggleFull = async (): Promise<void> => {
+    const full = options.full;
+    if (!full || !reader.canRead) {
+      return;
+    }
+    const toFull = !root.classList.contains('alref-fg-full');
+    try {
+      if (toFull) {
+        fullUrl ??= await reader.read(full.ref, full.mime ?? 'image/jpeg');
+      }
+    } catch (err) {
+      label.textContent = `${label.textContent ?? ''} (cannot open the full-size grid ${full.ref}: ${err instanceof Error ? err.message : String(err)})`;
+      return;
+    }
+    shownUrl = toFull && fullUrl ? fullUrl : url;
+    img.src = shownUrl;
+    img.width = toFull ? full.width : W;
+    img.height = toFull ? full.height : H;
+    root.classList.toggle('alref-fg-full', toFull);
+    fullButton.textContent = toFull ? 'Display size' : 'Full size';
+    zoomImg.style.backgroundImage = `url("${shownUrl}")`;
+  };
+  fullButton.addEventListener('click', () => void toggleFull());
 
   return {
     root,
@@ -251,6 +323,13 @@ export function renderFrameGrid(host: HTMLElement, image: Uint8Array, payload: F
     zoom,
     show,
     hide,
-    dispose: () => URL.revokeObjectURL(url),
+    toggleFull,
+    dispose: () => {
+      reader.dispose();
+      URL.revokeObjectURL(url);
+      if (fullUrl) {
+        URL.revokeObjectURL(fullUrl);
+      }
+    },
   };
 }

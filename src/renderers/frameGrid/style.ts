@@ -16,7 +16,9 @@ export const FRAME_GRID_CSS = `
 .alref-fg-zoom-img { max-width: 100%; background-repeat: no-repeat; }
 .alref-fg-zoom-bar { display: flex; align-items: center; gap: 8px; font-size: 0.9em; line-height: 1.4; }
 .alref-fg-zoom-label { flex: 1; }
-.alref-fg-zoom-close { cursor: pointer; color: var(--vscode-button-secondaryForeground, inherit); background: var(--vscode-button-secondaryBackground, transparent);
+.alref-fg.alref-fg-full { overflow-x: auto; }
+.alref-fg.alref-fg-full .alref-fg-stage, .alref-fg.alref-fg-full .alref-fg-stage img { max-width: none; }
+.alref-fg-zoom-close, .alref-fg-zoom-full { cursor: pointer; color: var(--vscode-button-secondaryForeground, inherit); background: var(--vscode-button-secondaryBackground, transparent);
   border: 1px solid var(--vscode-button-border, rgba(128, 128, 128, 0.4)); border-radius: 2px; padding: 0 6px; }
 .alref-fg-error { color: var(--vscode-errorForeground, #f48771); border: 1px solid currentColor; padding: 6px; line-height: 1.4; }
 `;

@@ -3,8 +3,8 @@
  * frames loaded and decoded ahead of the one shown so that playback only draws pictures that are
  * ready (see ./playback.ts).
  */
-import type { HostToRendererMessage, ReadArtifactRequest } from '../../common/messages';
-import { isHostToRendererMessage } from '../../common/messages';
+import type { ReadArtifactRequest } from '../../common/messages';
+import { isArtifactReply } from '../../common/messages';
 import type { MaskOverlayPayload } from '../../common/payloads';
 
 /** What the renderer needs from `RendererContext` for messaging (both optional: messaging may be off). */
@@ -49,10 +49,10 @@ export class ArtifactClient {
   }
 
   private _onMessage(e: unknown): void {
-    if (!isHostToRendererMessage(e)) {
+    if (!isArtifactReply(e)) {
       return;
     }
-    const m = e as HostToRendererMessage;
+    const m = e;
     const p = this._pending.get(m.requestId);
     if (!p) {
       return;

@@ -10,6 +10,7 @@ import type { MaskOverlayPayload } from '../../common/payloads';
 import { countsFromString } from '../../common/rleCounts';
 import { ArtifactClient, FrameCache, type MessagingLike } from './frames';
 import { Playback, playbackFps, webviewClock, type FrameClock, type PlaybackStats } from './playback';
+import { el } from '../shared/dom';
 
 export type { MaskOverlayPayload, MessagingLike, FrameClock, PlaybackStats };
 export { frameRef } from './frames';
@@ -101,17 +102,6 @@ function parseColour(c: string): [number, number, number] {
   }
   return [128, 128, 128];
 }
-
-const el = <K extends keyof HTMLElementTagNameMap>(doc: Document, tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] => {
-  const e = doc.createElement(tag);
-  if (cls) {
-    e.className = cls;
-  }
-  if (text !== undefined) {
-    e.textContent = text;
-  }
-  return e;
-};
 
 /** Frames kept decoded around the one shown. */
 const CACHE_FRAMES = 48;

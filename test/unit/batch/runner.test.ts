@@ -155,40 +155,51 @@ suite('batch/runner: the full pipeline over a synthetic MeViS split (fixture ONN
     assert.ok(!existsSync(path.join(base, 'out-cancel', 'predictions')));
   });
 
-  test('cancelled mid-item (during an LLM reply stream): the run ends cancelled, finished items stay, the cut item leaves no prediction, status or temporary file', async () => {
-    const ds = await readDataset('mevis', root);
-    const out = path.join(base, 'out-mid-cancel');
-    const ac = new AbortController();
-    let cutAt = -1;
-    // The first question of the second item (vid0/1) streams one chunk, then the run is cancelled while
-    // the server holds the stream open ('stall': it never finishes by itself).
-    server.setScript((req) => {
-      if (cutAt < 0 && req.text.includes('all things in vid0')) {
-        cutAt = server.requests.length;
-        return { text: 'The object is clearest here. [1]', fault: 'stall', chunkSize: 4, onChunk: (i) => i === 0 && ac.abort() };
+  for (const groupByVideo of [false, true]) {
+    const kept = groupByVideo
+      ? 'tracked together: the cut item\'s video keeps nothing (its items finish together), no prediction, status or temporary file'
+      : 'one at a time: finished items stay, the cut item leaves no prediction, status or temporary file';
+    test(`cancelled mid-item (during an LLM reply stream), expressions of a video ${kept}; the next run finishes the rest`, async () => {
+      const ds = await readDataset('mevis', root);
+      const out = path.join(base, `out-mid-cancel-${groupByVideo}`);
+      const ac = new AbortController();
+      let cutAt = -1;
+      // The first question of the second item (vid0/1) streams one chunk, then the run is cancelled while
+      // the server holds the stream open ('stall': it never finishes by itself).
+      server.setScript((req) => {
+        if (cutAt < 0 && req.text.includes('all things in vid0')) {
+          cutAt = server.requests.length;
+          return { text: 'The object is clearest here. [1]', fault: 'stall', chunkSize: 4, onChunk: (i) => i === 0 && ac.abort() };
+        }
+        return baseScript(req);
+      });
+      const done: ItemStatus[] = [];
+      try {
+        await assert.rejects(
+          runDataset({ dataset: ds, outDir: out, host, signal: ac.signal, groupByVideo, onItemDone: (s) => done.push(s) }),
+          (err: unknown) => err instanceof PipelineError && err.kind === 'cancelled',
+        );
+      } finally {
+        server.setScript(baseScript);
       }
-      return baseScript(req);
+      assert.ok(cutAt > 0, 'the second item asked the LLM');
+      assert.equal(server.requests.length, cutAt, 'no question was asked after the cancel');
+      if (groupByVideo) {
+        assert.deepEqual(done, []);
+        assert.deepEqual(readdirSync(path.join(out, 'items')), []);
+        assert.ok(!existsSync(path.join(out, 'predictions')));
+      } else {
+        assert.deepEqual(done.map((s) => [s.id, s.status]), [['vid0/0', 'done']]);
+        assert.deepEqual(readdirSync(path.join(out, 'items')), [`${itemFileName('vid0/0')}.json`]);
+        assert.deepEqual(readdirSync(path.join(out, 'predictions', 'vid0')), ['0']);
+        assert.equal(readdirSync(path.join(out, 'predictions', 'vid0', '0')).length, 6);
+      }
+      assert.deepEqual(tempEntries(out), []);
+      // Run again: the finished item is skipped, the cut one runs in full.
+      const again = await runDataset({ dataset: ds, outDir: out, host, signal: new AbortController().signal, groupByVideo });
+      assert.deepEqual([again.skipped, again.done, again.failed], [groupByVideo ? 0 : 1, 4, 0]);
     });
-    const done: ItemStatus[] = [];
-    try {
-      await assert.rejects(
-        runDataset({ dataset: ds, outDir: out, host, signal: ac.signal, onItemDone: (s) => done.push(s) }),
-        (err: unknown) => err instanceof PipelineError && err.kind === 'cancelled',
-      );
-    } finally {
-      server.setScript(baseScript);
-    }
-    assert.ok(cutAt > 0, 'the second item asked the LLM');
-    assert.equal(server.requests.length, cutAt, 'no question was asked after the cancel');
-    assert.deepEqual(done.map((s) => [s.id, s.status]), [['vid0/0', 'done']]);
-    assert.deepEqual(readdirSync(path.join(out, 'items')), [`${itemFileName('vid0/0')}.json`]);
-    assert.deepEqual(readdirSync(path.join(out, 'predictions', 'vid0')), ['0']);
-    assert.equal(readdirSync(path.join(out, 'predictions', 'vid0', '0')).length, 6);
-    assert.deepEqual(tempEntries(out), []);
-    // Run again: the finished item is skipped, the cut one runs in full.
-    const again = await runDataset({ dataset: ds, outDir: out, host, signal: new AbortController().signal });
-    assert.deepEqual([again.skipped, again.done, again.failed], [1, 4, 0]);
-  });
+  }
 
   test('AVS (AVSBench S4 layout): video -> lbru with the separate audio file -> pivot-box -> propagate, one PNG per frame', async () => {
     const s4 = await makeS4(path.join(base, 's4'), { videos: 1, predictions: false, width: 64, height: 48 });

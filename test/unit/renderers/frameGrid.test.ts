@@ -220,4 +220,78 @@ suite('frame-grid renderer', () => {
     api.disposeOutputItem(undefined);
     assert.equal(resolveObjectURL(a), undefined, 'dispose all');
   });
+  test('the enlarged tile\'s "Full size" button opens the full-size grid through readArtifact (tile enlarged from it too); again goes back', async () => {
+    const { doc, win } = dom();
+    const host = doc.createElement('div');
+    doc.body.append(host);
+    const sent: Array<{ type: string; ref: string }> = [];
+    let listener: ((e: unknown) => void) | undefined;
+    const messaging = {
+      postMessage: (m: unknown) => {
+        const { type, requestId, ref } = m as { type: string; requestId: string; ref: string };
+        sent.push({ type, ref });
+        setTimeout(() => listener?.({ type: 'artifact', requestId, ref, ok: true, base64: Buffer.from([0xff, 0xd8, 0xff]).toString('base64'), mime: 'image/jpeg' }), 1);
+      },
+      onDidReceiveMessage: (l: (e: unknown) => void) => {
+        listener = l;
+        return { dispose: () => (listener = undefined) };
+      },
+    };
+    const full = { ref: 'artifacts/cd/grid.jpg', sha256: 'cd', mime: 'image/jpeg', width: 2000, height: 200 };
+    const view = renderFrameGrid(host, JPEG, payload, { full, messaging });
+    const img = host.querySelector('img')!;
+    const displaySrc = img.src;
+    view.tiles[3].dispatchEvent(new win.MouseEvent('click', { bubbles: true }));
+    const button = host.querySelector<HTMLButtonElement>('.alref-fg-zoom-full')!;
+    assert.equal(button.hidden, false);
+    assert.equal(button.textContent, 'Full size');
+    assert.match(button.title, /2000 x 200/);
+    await view.toggleFull();
+    assert.deepEqual(sent, [{ type: 'readArtifact', ref: 'artifacts/cd/grid.jpg' }]);
+    assert.notEqual(img.src, displaySrc);
+    assert.equal(img.getAttribute('width'), '2000');
+    assert.ok(view.root.classList.contains('alref-fg-full'));
+    assert.equal(button.textContent, 'Display size');
+    const zoomImg = host.querySelector<HTMLElement>('.alref-fg-zoom-img')!;
+    assert.ok(zoomImg.style.backgroundImage.includes(img.src), 'the enlarged tile is cut from the full-size grid');
+    await view.toggleFull();
+    assert.equal(img.src, displaySrc);
+    assert.equal(img.getAttribute('width'), '1000');
+    await view.toggleFull();
+    assert.equal(sent.length, 1, 'read once');
+    view.dispose();
+    assert.equal(listener, undefined, 'the message listener is disposed');
+    // Without messaging (outside VS Code) or without an original, there is no button to press.
+    const plain = renderFrameGrid(host, JPEG, payload, { full });
+    assert.equal(host.querySelector<HTMLButtonElement>('.alref-fg-zoom-full')!.hidden, true);
+    plain.dispose();
+  });
+});
+
+suite('frame-grid renderer: making a tile the pivot', () => {
+  test('a pivot-frame grid offers "Make this the pivot" in the enlarged view; it posts applyOverride with the tile frame', () => {
+    const { doc, win } = dom();
+    const host = doc.createElement('div');
+    doc.body.append(host);
+    const sent: unknown[] = [];
+    const messaging = { ...rendererContext(), postMessage: (m: unknown) => void sent.push(m) } as RendererContext<unknown>;
+    const view = renderFrameGrid(host, JPEG, { ...payload, pivot: { cellId: 'pf', objectId: 2 } }, { messaging });
+    view.tiles[3].dispatchEvent(new win.MouseEvent('click'));
+    const button = host.querySelector<HTMLButtonElement>('.alref-fg-use-pivot');
+    assert.ok(button, 'the enlarged view has the button');
+    button.dispatchEvent(new win.MouseEvent('click'));
+    assert.deepEqual(sent, [{ type: 'applyOverride', cellId: 'pf', object: 2, clip: 2, frameIndex: 40 }]);
+    assert.match(view.zoom.textContent ?? '', /override sent to cell "pf"/);
+    view.dispose();
+  });
+
+  test('without a pivot payload, or without messaging, there is no such button', () => {
+    const { doc } = dom();
+    const a = doc.createElement('div');
+    renderFrameGrid(a, JPEG, payload, { messaging: { ...rendererContext(), postMessage: () => undefined } as RendererContext<unknown> }).dispose();
+    assert.equal(a.querySelector('.alref-fg-use-pivot'), null);
+    const b = doc.createElement('div');
+    renderFrameGrid(b, JPEG, { ...payload, pivot: { cellId: 'pf', objectId: 1 } }).dispose();
+    assert.equal(b.querySelector('.alref-fg-use-pivot'), null);
+  });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { JSDOM, VirtualConsole } from 'jsdom';
 import type { RendererContext } from 'vscode-notebook-renderer';
 import type { MaskOverlayPayload } from '../../../src/common/payloads';
-import { isRendererToHostMessage } from '../../../src/common/messages';
+import { isReadArtifactRequest } from '../../../src/common/messages';
 import { activate } from '../../../src/renderers/maskOverlay/index';
 import { checkMaskOverlayPayload, frameRef, paintRle, renderMaskOverlay, rleCounts, type FrameClock, type MessagingLike } from '../../../src/renderers/maskOverlay/render';
 import { clockFrame, playbackFps } from '../../../src/renderers/maskOverlay/playback';
@@ -51,7 +51,7 @@ function fakeHost(files: Record<string, Uint8Array>, hold: (ref: string) => bool
   return {
     requested,
     postMessage(message: unknown) {
-      assert.ok(isRendererToHostMessage(message));
+      assert.ok(isReadArtifactRequest(message));
       requested.push(message.ref);
       if (hold(message.ref)) {
         return;

@@ -156,14 +156,9 @@ export function featuresToTokens(features: Float32Array, c: number, hw: number):
   return new Float32Array(out.buffer);
 }
 
-/** Whether two arrays hold the same 32-bit patterns. */
+/** Whether two arrays hold the same 32-bit patterns (a byte comparison: memcmp). */
 export function sameBits(a: Uint32Array, b: Uint32Array): boolean {
-  for (let i = 0; i < a.length; i++) {
-    if (a[i] !== b[i]) {
-      return false;
-    }
-  }
-  return true;
+  return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 }
 
 /** `dst[at + r*dim + j] = pos[r*dim + j] + tpos[j]` in float32, for `rows` rows. */

@@ -88,6 +88,18 @@ export type PivotBoxParams = {
   concurrency?: number;
   /** RVOS: list each detector box's score in the prompt's box list (default false: the reference code shows the boxes, not their scores). */
   showScores?: boolean;
+  /** full (default): every clip's trace and image stay in the outputs, followed by the pivot view; compact: when the run ends, the pivot view (one row per clip, trace expandable) replaces them. */
+  view?: 'full' | 'compact';
+  /** Pivot boxes chosen by hand (a click on a candidate box, or a box dragged on the pivot frame, writes one): these clips skip the LLM call and are marked overridden. */
+  overrides?: Array<{
+    /** The clip, numbered from 1 as in every caption (clip 1 of 12). */
+    clip: number;
+    /** The object id, as in the captions; without it the override applies to every object. */
+    object?: number;
+    /** The candidate box number shown on the pivot frame (box 1 is the first); give this or box. */
+    candidate?: number;
+    box?: number[];
+  }>;
 };
 
 /** Parameters of a `pivot-frame` cell (schemas/pivot-frame.schema.json): Chooses, per clip, the frame where the referent is clearest (GPT temporal reasoning, or a fixed strategy). */
@@ -101,6 +113,17 @@ export type PivotFrameParams = {
   imageDetail?: 'low' | 'high' | 'auto';
   /** Clips sent in parallel. */
   concurrency?: number;
+  /** full (default): every clip's trace and image stay in the outputs, followed by the pivot view; compact: when the run ends, the pivot view (one row per clip, trace expandable) replaces them. */
+  view?: 'full' | 'compact';
+  /** Pivot frames chosen by hand (a click on a grid tile writes one): these clips skip the LLM call and are marked overridden. */
+  overrides?: Array<{
+    /** The clip, numbered from 1 as in every caption (clip 1 of 12). */
+    clip: number;
+    /** The object id, as in the captions; without it the override applies to every object. */
+    object?: number;
+    /** The video frame index of the pivot (the frame number under the grid tile, not the tile id); one of the clip's sampled frames. */
+    frame: number;
+  }>;
 };
 
 /** Parameters of a `propagate` cell (schemas/propagate.schema.json): Prompts SAM 2 with the pivot boxes and propagates masks over the whole video. */
@@ -127,6 +150,92 @@ export type ReferenceParams = {
   expressions?: string[];
   /** text (default) or audio (the audio branch). */
   source?: 'text' | 'audio';
+};
+
+/** Parameters of a `sweep` cell (schemas/sweep.schema.json): Runs reference, pivot-frame and pivot-box for every input x variant (prompt templates, models, temperature, image detail, ablation strategies) and shows one matrix of pivot metrics, usage and (with SAM 2) J&F, with a summary row per variant and deltas against the first (baseline). */
+export type SweepParams = {
+  /** What to compare, one entry per row of the matrix; the first is the baseline. An empty entry ({}) is the notebook's settings as they are. */
+  variants: Array<{
+    /** Row label and id (default v1, v2, ...). */
+    name?: string;
+    /** Shorthand: a pivot-frame.* template goes to the pivot-frame step, a pivot-box.* template to the pivot-box step. */
+    template?: string;
+    /** Settings of the pivot-frame step: { template, strategy (llm | first | middle | last), model }. */
+    pivotFrame?: {
+      /** Prompt template of this stage: a built-in name or a prompt-cell variant (<template>/<label>). */
+      template?: string;
+      /** pivotFrame: llm, first, middle or last; pivotBox: llm or top-score. */
+      strategy?: 'llm' | 'first' | 'middle' | 'last' | 'top-score';
+      /** LLM model id for this stage only. */
+      model?: string;
+    };
+    /** Settings of the pivot-box step: { template, strategy (llm | top-score), model }. */
+    pivotBox?: {
+      /** Prompt template of this stage: a built-in name or a prompt-cell variant (<template>/<label>). */
+      template?: string;
+      /** pivotFrame: llm, first, middle or last; pivotBox: llm or top-score. */
+      strategy?: 'llm' | 'first' | 'middle' | 'last' | 'top-score';
+      /** LLM model id for this stage only. */
+      model?: string;
+    };
+    /** LLM model id of both steps. */
+    model?: string;
+    /** Sampling temperature of both steps. */
+    temperature?: number;
+    /** Image detail of both steps. */
+    imageDetail?: 'low' | 'high' | 'auto';
+  }>;
+  /** Videos to run on, instead of the notebook's video and reference cells. Relative paths resolve against the notebook. */
+  inputs?: Array<{
+    /** Video file or folder of frames. */
+    source: string;
+    /** The referring expression (one column). */
+    expression?: string;
+    /** Several expressions: one column each. */
+    expressions?: string[];
+    /** Folder of ground-truth PNG masks (00017.png is frame 17), for the pivot metrics. */
+    groundTruth?: string;
+    /** Object ids of a palette ground truth that form the referent (default: every object). */
+    objectIds?: number[];
+    /** Typed candidate boxes for the pivot-box step, as in a pivot-box cell: [x0, y0, x1, y1] or { box, phrase, clip }. */
+    candidates?: Array<number[] | {
+      box: number[];
+      phrase?: string;
+      clip?: number;
+    }>;
+    /** Column label (default: the source's file or folder name). */
+    name?: string;
+  }>;
+  /** Or a subset of a benchmark split (the readers of alref eval): limit or ids chooses the items. */
+  dataset?: {
+    /** RVOS dataset kind. */
+    kind: 'ref-youtube-vos' | 'ref-davis17' | 'mevis';
+    /** Dataset folder, relative to the notebook. */
+    root: string;
+    /** Split (default: the kind's default split). */
+    split?: string;
+    /** The first N items in id order (default 3). */
+    limit?: number;
+    /** Item ids (<video>/<expression id>). */
+    ids?: string[];
+  };
+  /** Video sampling for the inputs (ignored for the notebook's own video): as in a video cell. */
+  video?: {
+    preset?: 'ref-youtube-vos' | 'ref-davis17' | 'mevis';
+    interval?: number;
+    framesPerClip?: number;
+    /** Decode at most this many frames of each input (keeps a sweep cheap). */
+    maxFrames?: number;
+    fps?: number;
+    maxSide?: number;
+    gridMaxSide?: number;
+  };
+  /** Run the pivot-box step (default true; it is skipped for an input with no candidate source). */
+  pivotBox?: boolean;
+  /** Propagate and evaluate (J, F, J&F) when SAM 2 is installed and the input has ground truth (default true). */
+  propagate?: boolean;
+  /** LLM requests in flight at once over the whole sweep (default: the alref.llm.concurrency setting). */
+  concurrency?: number;
 };
 
 /** Parameters of a `video` cell (schemas/video.schema.json): Decodes a video (file or folder of frames), samples clips and renders the frame grids the LLM sees. */

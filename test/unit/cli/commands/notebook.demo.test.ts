@@ -3,7 +3,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { runNotebookFile } from '../../../../src/cli/commands/notebook';
 import { MIME } from '../../../../src/common/mime';
-import { type BoxesPayload, FULL_IMAGE_METADATA_KEY, type FullImagePayload } from '../../../../src/common/payloads';
+import { type BoxesPayload, FULL_IMAGE_METADATA_KEY, type FullImagePayload, type SweepMatrixPayload } from '../../../../src/common/payloads';
 import { parseNotebook } from '../../../../src/pipeline/format';
 import { DISPLAY_MAX_HEIGHT, DISPLAY_MAX_WIDTH } from '../../../../src/pipeline/run/displayImages';
 import { tempDir } from '../../../tooling/media';
@@ -48,15 +48,17 @@ suite('examples/demo.alref executed (replay)', () => {
   });
 
   test('stays under the size README states; images at display size, originals in the run folder; pivot-box grouped by clip', async () => {
-    // The demo as shipped: the notebook, its recorded exchanges and the sample clip, at the same relative places.
+    // The demo as shipped: the notebook, its recorded exchanges and the sample data, at the same relative places.
     mkdirSync(path.join(tmp.path, 'examples'), { recursive: true });
     mkdirSync(path.join(tmp.path, 'media/samples'), { recursive: true });
     cpSync(path.join(ROOT, 'examples/demo.alref'), path.join(tmp.path, 'examples/demo.alref'));
     cpSync(path.join(ROOT, 'examples/demo.alref.runs/exchanges'), path.join(tmp.path, 'examples/demo.alref.runs/exchanges'), { recursive: true });
     cpSync(path.join(ROOT, 'media/samples/01_dog.mp4'), path.join(tmp.path, 'media/samples/01_dog.mp4'));
+    cpSync(path.join(ROOT, 'media/samples/davis-car-shadow'), path.join(tmp.path, 'media/samples/davis-car-shadow'), { recursive: true });
     const file = path.join(tmp.path, 'examples/demo.alref');
     const out = path.join(tmp.path, 'examples/demo.executed.alref');
-    assert.equal(await runNotebookFile(file, { out }), 0);
+    // As `npm run demo` on a machine without SAM 2 and without network: an empty model cache, skip.
+    assert.equal(await runNotebookFile(file, { out, missingModels: 'skip', set: [`models.cacheDir=${path.join(tmp.path, 'models')}`] }), 0);
 
     const size = statSync(out).size;
     assert.ok(size < DEMO_BOUND_BYTES, `the executed demo is ${size} bytes, over the ${DEMO_BOUND_BYTES} README promises`);
@@ -107,5 +109,28 @@ suite('examples/demo.alref executed (replay)', () => {
     const bytes = box.outputs.reduce((n, o) => n + o.items.filter((i) => !MIME_IS_BINARY_RENDERER(i.mime)).reduce((m, i) => m + i.data.byteLength, 0), 0);
     assert.ok(bytes < 1.5 * 1024 * 1024, `pivot-box outputs hold ${bytes} bytes`);
     assert.ok(existsSync(path.join(runDir, 'artifacts')));
+
+    // Without SAM 2 the cells that need it say how to install it; the car-shadow cells before them ran.
+    for (const id of ['propagate', 'car-propagate', 'car-evaluate']) {
+      const cell = nb.cells.find((c) => c.metadata?.id === id);
+      assert.ok(cell, id);
+      assert.match(cell.outputs.map((o) => o.items.filter((i) => i.mime === 'text/markdown').map((i) => dec.decode(i.data)).join('')).join(''), /^\*\*Skipped:\*\*[\s\S]*`alref models pull sam2\.1-hiera-tiny-video`/, id);
+    }
+    for (const id of ['car-video', 'car-reference', 'car-pivot-frame', 'car-pivot-box']) {
+      assert.equal(nb.cells.find((c) => c.metadata?.id === id)?.executionSummary?.success, true, id);
+    }
+
+    // The sweep: two prompt variants over car-shadow (with ground truth) and the dog clip, from the store.
+    const sweep = nb.cells.find((c) => c.metadata?.id === 'sweep');
+    assert.ok(sweep);
+    const item = sweep.outputs.flatMap((o) => o.items).find((i) => i.mime === MIME.sweepMatrix);
+    assert.ok(item, 'the sweep matrix output');
+    const matrix = JSON.parse(dec.decode(item.data)) as SweepMatrixPayload;
+    assert.deepEqual(matrix.variants.map((v) => v.id), ['cot', 'cot-v2']);
+    assert.deepEqual(matrix.inputs.map((i) => [i.id, i.hasGroundTruth]), [['car-shadow#0', true], ['dog#0', false]]);
+    assert.ok(matrix.cells.flat().every((c) => c.status === 'ok' && c.cached === true));
+    assert.equal(typeof matrix.summary[0].frameAreaRatio, 'number', 'pivot metrics on car-shadow');
+    assert.equal(typeof matrix.deltas[1].frameAreaRatio, 'number');
+    assert.ok(existsSync(path.join(runDir, matrix.exports.csv.ref)) && existsSync(path.join(runDir, matrix.cells[1][0].detail!.ref)));
   });
 });

@@ -17,7 +17,7 @@ function errors(r: StageParseResult) {
 
 suite('cells: stage cell parsing and schema validation', () => {
   test('every stage kind has a schema that compiles and accepts a minimal cell', () => {
-    const minimal: Record<string, string> = { video: 'source: a.mp4', evaluate: 'groundTruth: gt' };
+    const minimal: Record<string, string> = { video: 'source: a.mp4', evaluate: 'groundTruth: gt', sweep: 'variants: [{}]' };
     for (const kind of STAGE_KINDS) {
       assert.ok(STAGE_SCHEMAS[kind], `schema for ${kind}`);
       const r = parseStageCell(`stage: ${kind}\n${minimal[kind] ?? ''}\n`, { cellId: 'c', cellIndex: 1 });

@@ -269,12 +269,15 @@ suite('LLM fault injection through the cell runner: pivot-frame and pivot-box cl
     await rm(tmp, { recursive: true, force: true });
   });
 
-  /** Runs one cell in record mode (maxRetries 1, short time-out), collecting logs, console output and trace updates. */
+  /**
+   * Runs one cell in record mode (maxRetries 1, short time-out), collecting logs, console output and
+   * trace updates. Every run re-records, so each one sends its requests to the faulty server.
+   */
   async function run(index: number, onTraceUpdate?: (bytes: number) => void): Promise<{ outcome: CellRunOutcome; logs: string[]; printed: string }> {
     const settings = defaultSettings({ llm: { ...defaultSettings().llm, baseUrl: server.baseUrl, mode: 'record', timeoutMs: 500, maxRetries: 1 } });
     const logs: string[] = [];
     const log = { info: (m: string) => logs.push(m), warn: (m: string) => logs.push(m), error: (m: string) => logs.push(m) };
-    const services = createServices(settings, { runDir, resourcesDir: RESOURCES, userCacheDir: path.join(tmp, 'cache'), getSecret: async () => KEY, log });
+    const services = createServices(settings, { runDir, resourcesDir: RESOURCES, userCacheDir: path.join(tmp, 'cache'), getSecret: async () => KEY, log, rerecord: true });
     const { value, printed } = await captureConsole(() =>
       runCell({
         cells, index, session, signal: new AbortController().signal,

@@ -163,12 +163,12 @@ suite('LLM service against the local OpenAI-compatible server', () => {
     const svc = createLlmService(env());
     await drain(svc.complete(request(), { settings: settings({ mode: 'record' }), stage: 'pivot-frame' }));
     assert.equal(server.requests[0].headers.authorization, `Bearer ${KEY}`);
-    const files = await readdir(path.join(runDir, 'exchanges'));
+    const files = (await readdir(path.join(runDir, 'exchanges'))).filter((f) => f.endsWith('.json'));
     assert.equal(files.length, 1);
     const stored = await readFile(path.join(runDir, 'exchanges', files[0]), 'utf8');
     assert.ok(!stored.includes(KEY));
     assert.ok(!stored.includes(server.baseUrl), 'the endpoint is not part of the record');
-    assert.ok(!stored.includes('base64'), 'images are stored by hash, not inline');
+    assert.ok(!stored.includes('base64'), 'images are stored as files beside the exchange, not inline');
   });
 
   test('a model that rejects images is a clear error naming the model', async () => {

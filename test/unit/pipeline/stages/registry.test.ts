@@ -11,7 +11,7 @@ const STAGES_DIR = path.join(ROOT, 'src/pipeline/stages');
 suite('stage registry', () => {
   test('STAGE_KINDS are the registry keys, in pipeline order', () => {
     assert.deepEqual([...STAGE_KINDS], Object.keys(STAGES));
-    assert.deepEqual([...STAGE_KINDS], ['video', 'reference', 'lbru', 'pivot-frame', 'pivot-box', 'propagate', 'evaluate']);
+    assert.deepEqual([...STAGE_KINDS], ['video', 'reference', 'lbru', 'pivot-frame', 'pivot-box', 'propagate', 'evaluate', 'sweep']);
     assert.ok(STAGE_KINDS.every(isStageKind));
     assert.ok(!isStageKind('toString') && !isStageKind('pivot_box') && !isStageKind(undefined));
   });
