@@ -2,7 +2,8 @@
 // 1000-frame 854x480 sequence (PNG decoding timed separately from the metrics), `alref score` on a
 // synthetic MeViS-layout dataset of 100 expressions, and the official DAVIS 2017 toolkit side by side
 // with this project on the same generated masks (skipped with a note when the toolkit or its Python
-// packages are absent). Prints figures; asserts nothing.
+// packages are absent). Prints figures; asserts nothing. `--quick` (or ALREF_BENCH_QUICK=1): 200
+// synthetic frames, 20 expressions, 2 toolkit sequences of 20 frames.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -13,11 +14,18 @@ import { fMeasureFeatures, jaccardFeatures, maskFeatures } from '../src/pipeline
 import { decodeLabelPng, encodeBinaryPng, encodeIndexedPng, nonZero, type LabelImage } from '../src/pipeline/masks/labelPng';
 import { scoreDataset, summarizeRecords } from '../src/pipeline/benchmarks/score';
 import { makeMevis } from '../test/tooling/datasets';
+import { QUICK, reportFigure } from './lib/figures';
 
 const CAR = path.resolve(__dirname, '../media/samples/davis-car-shadow/Annotations');
 
 function now(): number {
   return Number(process.hrtime.bigint()) / 1e6;
+}
+
+/** CPU milliseconds of this process (all threads). */
+function cpuNow(): number {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1000;
 }
 
 function line(label: string, frames: number, ms: number): void {
@@ -60,7 +68,7 @@ async function carShadow(): Promise<void> {
 async function synthetic1000(): Promise<void> {
   const w = 854;
   const h = 480;
-  const n = 1000;
+  const n = QUICK ? 200 : 1000;
   // an ellipse that drifts and breathes; the prediction lags it by a few pixels
   const mask = (t: number, lag: number): Uint8Array => {
     const m = new Uint8Array(w * h);
@@ -86,18 +94,18 @@ async function synthetic1000(): Promise<void> {
   const pngs = preds.map((p) => encodeBinaryPng(p, w, h));
   let t0 = now();
   const decoded = pngs.map((b) => nonZero(decodeLabelPng(b).data));
-  line('synthetic 1000 x 854x480: PNG decode', n, now() - t0);
+  line(`synthetic ${n} x 854x480: PNG decode`, n, now() - t0);
   t0 = now();
   const r = jfFrames(decoded, gts, w, h);
-  line(`synthetic 1000 x 854x480: J and F (J ${r.j.toFixed(4)} F ${r.f.toFixed(4)})`, n, now() - t0);
+  line(`synthetic ${n} x 854x480: J and F (J ${r.j.toFixed(4)} F ${r.f.toFixed(4)})`, n, now() - t0);
 }
 
 async function scoreHundred(): Promise<void> {
   const base = mkdtempSync(path.join(os.tmpdir(), 'alref-bench-eval-'));
   try {
     let t0 = now();
-    // 50 videos x 2 expressions = 100 expressions of 20 frames at 320x240
-    const root = await makeMevis(path.join(base, 'mevis'), { videos: 50, frames: 20, width: 320, height: 240 });
+    // 50 videos x 2 expressions = 100 expressions of 20 frames at 320x240 (quick: 10 videos)
+    const root = await makeMevis(path.join(base, 'mevis'), { videos: QUICK ? 10 : 50, frames: 20, width: 320, height: 240 });
     console.log(`synthetic MeViS dataset written in ${(now() - t0).toFixed(0)} ms`);
     t0 = now();
     const ds = await readDataset('mevis', root);
@@ -116,12 +124,17 @@ async function scoreHundred(): Promise<void> {
 // Side by side with the official DAVIS 2017 toolkit (numpy + OpenCV + scikit-image)
 // ---------------------------------------------------------------------------------------------
 
-/** The toolkit checkout (github.com/davisvideochallenge/davis2017-evaluation): ALREF_DAVIS_TOOLKIT, else .cache/ in the repository. */
-const TOOLKIT = process.env.ALREF_DAVIS_TOOLKIT ?? path.resolve(__dirname, '../.cache/davis2017-evaluation');
+/**
+ * The toolkit checkout (github.com/davisvideochallenge/davis2017-evaluation): ALREF_DAVIS_TOOLKIT,
+ * else .cache/ in the repository, else a vendored copy in ../shared/vendor beside the repository.
+ */
+const TOOLKIT = process.env.ALREF_DAVIS_TOOLKIT
+  ?? [path.resolve(__dirname, '../.cache/davis2017-evaluation'), path.resolve(__dirname, '../../shared/vendor/davis2017-evaluation')].find((d) => existsSync(d))
+  ?? path.resolve(__dirname, '../.cache/davis2017-evaluation');
 /** Debian's python3 carries the toolkit's packages (python3-numpy, -opencv, -skimage, -pil, -scipy, -tqdm). */
 const PYTHON = process.env.ALREF_BENCH_PYTHON ?? '/usr/bin/python3';
-const SEQUENCES = 4;
-const FRAMES = 30;
+const SEQUENCES = QUICK ? 2 : 4;
+const FRAMES = QUICK ? 20 : 30;
 
 /**
  * Label map of frame t of sequence s: two elliptic objects (ids 1 and 2) drifting across 854x480, and
@@ -162,6 +175,8 @@ function toolkitMissing(): string | null {
 interface ToolkitRun {
   read_s: number;
   metrics_s: number;
+  read_cpu_s: number;
+  metrics_cpu_s: number;
   objects: Array<{ name: string; j: number; f: number; perFrameJ: number[]; perFrameF: number[] }>;
   blas: string;
   numpy: string;
@@ -171,6 +186,8 @@ async function againstToolkit(): Promise<void> {
   const missing = toolkitMissing();
   if (missing) {
     console.log(`DAVIS toolkit side by side: skipped, ${missing}.`);
+    reportFigure({ id: 'jf-toolkit', skipped: missing });
+    reportFigure({ id: 'jf-toolkit-metrics', skipped: missing });
     return;
   }
   const w = 854;
@@ -198,8 +215,9 @@ async function againstToolkit(): Promise<void> {
     const env = { ...process.env };
     delete env.OPENBLAS_CORETYPE;
     delete env.OPENBLAS_L2_SIZE;
-    const ours = (task: DavisTask): { readMs: number; metricsMs: number; objects: Array<{ name: string; j: number; f: number; perFrameJ: number[]; perFrameF: number[] }> } => {
+    const ours = (task: DavisTask): { readMs: number; metricsMs: number; readCpu: number; metricsCpu: number; objects: Array<{ name: string; j: number; f: number; perFrameJ: number[]; perFrameF: number[] }> } => {
       let t0 = now();
+      let c0 = cpuNow();
       const inputs = seqs.map((seq) => {
         const read = (dir: string): LabelImage[] => frameIds.map((id) => {
           const file = path.join(base, dir, seq, `${id}.png`);
@@ -208,17 +226,23 @@ async function againstToolkit(): Promise<void> {
         return { sequence: seq, frameIds, gt: read(task === 'unsupervised' ? 'Annotations_unsupervised/480p' : 'Annotations/480p'), pred: read('results'), task };
       });
       const readMs = now() - t0;
+      const readCpu = cpuNow() - c0;
       t0 = now();
+      c0 = cpuNow();
       const results = inputs.map((input) => evaluateDavisSequence(input));
       const metricsMs = now() - t0;
-      return { readMs, metricsMs, objects: results.flatMap((r) => r.objects.map((o) => ({ name: o.name, j: o.j.mean, f: o.f.mean, perFrameJ: o.perFrameJ, perFrameF: o.perFrameF }))) };
+      const metricsCpu = cpuNow() - c0;
+      return { readMs, metricsMs, readCpu, metricsCpu, objects: results.flatMap((r) => r.objects.map((o) => ({ name: o.name, j: o.j.mean, f: o.f.mean, perFrameJ: o.perFrameJ, perFrameF: o.perFrameF }))) };
     };
+    // the figures for the summary: the lower ratio of the two tasks, and whether every value was identical
+    const ratios = { all: [] as number[], metrics: [] as number[], allCpu: [] as number[], metricsCpu: [] as number[], identical: true, failed: [] as string[] };
     for (const task of ['semi-supervised', 'unsupervised'] as const) {
       ours(task); // warm-up (JIT), not timed
       const mine = ours(task);
       const py = spawnSync(PYTHON, [path.join(__dirname, 'davis_toolkit.py'), TOOLKIT, base, path.join(base, 'results'), task, ...seqs], { encoding: 'utf8', env, maxBuffer: 1 << 24 });
       if (py.status !== 0) {
         console.log(`  ${task}: the toolkit failed (exit ${py.status ?? py.signal}): ${py.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+        ratios.failed.push(`${task}: the toolkit exited with ${py.status ?? py.signal}`);
         continue;
       }
       const tk = JSON.parse(py.stdout.trim().split('\n').pop()!) as ToolkitRun;
@@ -240,8 +264,26 @@ async function againstToolkit(): Promise<void> {
         console.log(`  toolkit Python: numpy ${tk.numpy}, BLAS ${tk.blas}`);
       }
       console.log(`  ${task}: ${tk.objects.length} objects; per-frame J and F: ${frameValues - frameDiffering} of ${frameValues} values bit-identical; per-object means differ by at most ${maxDiff.toExponential(1)} (summation order)`);
-      console.log(`    metrics alone:   toolkit ${tkMetrics.toFixed(0).padStart(6)} ms   alref ${mine.metricsMs.toFixed(0).padStart(5)} ms   ${(tkMetrics / mine.metricsMs).toFixed(1)}x faster`);
-      console.log(`    with PNG decode: toolkit ${tkAll.toFixed(0).padStart(6)} ms   alref ${myAll.toFixed(0).padStart(5)} ms   ${(tkAll / myAll).toFixed(1)}x faster`);
+      const tkMetricsCpu = tk.metrics_cpu_s * 1000;
+      const tkAllCpu = (tk.read_cpu_s + tk.metrics_cpu_s) * 1000;
+      const myAllCpu = mine.readCpu + mine.metricsCpu;
+      console.log(`    metrics alone:   toolkit ${tkMetrics.toFixed(0).padStart(6)} ms   alref ${mine.metricsMs.toFixed(0).padStart(5)} ms   ${(tkMetrics / mine.metricsMs).toFixed(1)}x faster; CPU time ${tkMetricsCpu.toFixed(0)} vs ${mine.metricsCpu.toFixed(0)} ms, ${(tkMetricsCpu / mine.metricsCpu).toFixed(1)}x`);
+      console.log(`    with PNG decode: toolkit ${tkAll.toFixed(0).padStart(6)} ms   alref ${myAll.toFixed(0).padStart(5)} ms   ${(tkAll / myAll).toFixed(1)}x faster; CPU time ${tkAllCpu.toFixed(0)} vs ${myAllCpu.toFixed(0)} ms, ${(tkAllCpu / myAllCpu).toFixed(1)}x`);
+      ratios.all.push(tkAll / myAll);
+      ratios.metrics.push(tkMetrics / mine.metricsMs);
+      ratios.allCpu.push(tkAllCpu / myAllCpu);
+      ratios.metricsCpu.push(tkMetricsCpu / mine.metricsCpu);
+      ratios.identical &&= frameDiffering === 0 && frameValues > 0;
+    }
+    if (ratios.failed.length > 0) {
+      reportFigure({ id: 'jf-toolkit', skipped: ratios.failed.join('; ') });
+      reportFigure({ id: 'jf-toolkit-metrics', skipped: ratios.failed.join('; ') });
+    } else {
+      // wall and CPU ratios; the verdict goes by wall time, the figure the goal was set in
+      const shown = (wall: number[], cpu: number[]): string => `${Math.min(...wall).toFixed(1)}x wall, ${Math.min(...cpu).toFixed(1)}x CPU${ratios.identical ? ', bit-identical' : ', VALUES DIFFER'}`;
+      const note = `${SEQUENCES} sequences x ${FRAMES} frames, the lower of the two tasks; verdict by wall time`;
+      reportFigure({ id: 'jf-toolkit', value: shown(ratios.all, ratios.allCpu), met: ratios.identical && Math.min(...ratios.all) >= 10, note });
+      reportFigure({ id: 'jf-toolkit-metrics', value: shown(ratios.metrics, ratios.metricsCpu), met: ratios.identical && Math.min(...ratios.metrics) >= 10, note });
     }
   } finally {
     rmSync(base, { recursive: true, force: true });
@@ -250,9 +292,12 @@ async function againstToolkit(): Promise<void> {
 
 async function main(): Promise<void> {
   console.log(`node ${process.version}, ${os.cpus().length} CPU(s): ${os.cpus()[0]?.model ?? '?'}`);
-  await carShadow();
-  await synthetic1000();
-  await scoreHundred();
+  // `npx tsx bench/eval.ts toolkit` runs only the side-by-side part
+  if (!process.argv.includes('toolkit')) {
+    await carShadow();
+    await synthetic1000();
+    await scoreHundred();
+  }
   await againstToolkit();
 }
 

@@ -99,32 +99,129 @@ async function tileBuffer(file: string, width: number, height: number): Promise<
   return { input, raw: { width, height, channels: 3 } };
 }
 
+/** `#rrggbb` (or `#rgb`) as three bytes; white for anything else. */
+function rgbOf(colour: string): [number, number, number] {
+  const m = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.exec(colour);
+  if (!m) {
+    return [255, 255, 255];
+  }
+  const hex = m[1].length === 3 ? m[1].replace(/./g, (c) => c + c) : m[1];
+  return [0, 2, 4].map((i) => parseInt(hex.slice(i, i + 2), 16)) as [number, number, number];
+}
+
+/** The pixels of a rendered layer that are not fully transparent: pixel index and RGBA, four bytes each. */
+export interface SparseLayer {
+  pixels: Int32Array;
+  rgba: Uint8Array;
+}
+
+/** The visible pixels of a raw RGBA image. */
+export function sparseLayer(rgba: Uint8Array): SparseLayer {
+  let n = 0;
+  for (let i = 3; i < rgba.length; i += 4) {
+    n += rgba[i] !== 0 ? 1 : 0;
+  }
+  const pixels = new Int32Array(n);
+  const out = new Uint8Array(n * 4);
+  for (let i = 3, k = 0; i < rgba.length; i += 4) {
+    if (rgba[i] !== 0) {
+      pixels[k] = (i - 3) >> 2;
+      out.set(rgba.subarray(i - 3, i + 1), k * 4);
+      k++;
+    }
+  }
+  return { pixels, rgba: out };
+}
+
+/**
+ * Draws a layer over an RGB canvas, as libvips' `over` composite of an 8-bit RGBA overlay on an
+ * opaque image computes it (`floor((src * a + dst * (255 - a)) / 255)`; the tests compare the two).
+ */
+export function blendLayer(canvas: Uint8Array, layer: SparseLayer): void {
+  const { pixels, rgba } = layer;
+  for (let k = 0; k < pixels.length; k++) {
+    const o = pixels[k] * 3;
+    const a = rgba[k * 4 + 3];
+    if (a === 255) {
+      canvas[o] = rgba[k * 4];
+      canvas[o + 1] = rgba[k * 4 + 1];
+      canvas[o + 2] = rgba[k * 4 + 2];
+    } else {
+      for (let c = 0; c < 3; c++) {
+        canvas[o + c] = Math.floor((rgba[k * 4 + c] * a + canvas[o + c] * (255 - a)) / 255);
+      }
+    }
+  }
+}
+
+/**
+ * Rendered badge layers (the visible pixels of a grid-sized RGBA) by their SVG text: every grid of
+ * one layout carries the same badges (ids 1..n at the same places), so a run renders each once.
+ */
+const badgeLayers = new Map<string, Promise<SparseLayer>>();
+const BADGE_LAYERS_KEPT = 8;
+
+function badgeLayer(svg: string): Promise<SparseLayer> {
+  let layer = badgeLayers.get(svg);
+  if (!layer) {
+    layer = sharp(Buffer.from(svg)).ensureAlpha().raw().toBuffer().then(sparseLayer);
+    // a failed render is not kept
+    layer.catch(() => badgeLayers.delete(svg));
+    if (badgeLayers.size >= BADGE_LAYERS_KEPT) {
+      badgeLayers.delete(badgeLayers.keys().next().value as string);
+    }
+    badgeLayers.set(svg, layer);
+  }
+  return layer;
+}
+
 /**
  * Tiles `frames` (all of one size, `frameWidth` x `frameHeight`) into one JPEG grid with a frame-id
  * badge (1-based, in order) at the top-left corner of each tile.
+ *
+ * The frames are decoded and resized concurrently (libvips shrinks JPEGs while decoding) and copied
+ * into one raw canvas; the badge layer, rendered once per layout, is blended over its visible pixels
+ * only; one JPEG encode. The pixels are those of compositing each piece onto a created background.
  */
 export async function composeGrid(frames: GridFrame[], frameWidth: number, frameHeight: number, options: GridOptions = {}): Promise<ComposedImage> {
   const layout = gridLayout(frameWidth, frameHeight, frames.length, options);
-  const composites: OverlayOptions[] = [];
   let badges = '';
   const bh = badgeHeight(layout.tileHeight);
   const pad = Math.max(2, Math.round(bh * 0.25));
   const tiles: GridTile[] = [];
   for (let i = 0; i < frames.length; i++) {
     const cell = layout.cells[i];
-    const tile = await tileBuffer(frames[i].path, cell.width, cell.height);
-    composites.push({ ...tile, left: cell.x, top: cell.y });
     badges += badgeSvg(String(i + 1), cell.x + pad, cell.y + pad, { height: bh, color: '#ffffff', background: '#d7263d', border: '#ffffff' }).svg;
     tiles.push({ frameIndex: frames[i].frameIndex, frameId: i + 1, timeSec: frames[i].timeSec, ...cell });
   }
-  composites.push({ input: Buffer.from(svgDocument(layout.width, layout.height, badges)), left: 0, top: 0 });
-  const data = await sharp({
-    create: { width: layout.width, height: layout.height, channels: 3, background: options.background ?? GRID_DEFAULTS.background },
-  })
-    .composite(composites)
+  const [layer, ...pieces] = await Promise.all([
+    badgeLayer(svgDocument(layout.width, layout.height, badges)),
+    ...frames.map((f, i) => tileBuffer(f.path, layout.cells[i].width, layout.cells[i].height)),
+  ]);
+  const { width, height } = layout;
+  const canvas = Buffer.alloc(width * height * 3);
+  const [r, g, b] = rgbOf(options.background ?? GRID_DEFAULTS.background);
+  if (r === g && g === b) {
+    canvas.fill(r);
+  } else {
+    for (let i = 0; i < canvas.length; i += 3) {
+      canvas[i] = r;
+      canvas[i + 1] = g;
+      canvas[i + 2] = b;
+    }
+  }
+  pieces.forEach((piece, i) => {
+    const cell = layout.cells[i];
+    const rowBytes = cell.width * 3;
+    for (let y = 0; y < cell.height; y++) {
+      piece.input.copy(canvas, ((cell.y + y) * width + cell.x) * 3, y * rowBytes, (y + 1) * rowBytes);
+    }
+  });
+  blendLayer(canvas, layer);
+  const data = await sharp(canvas, { raw: { width, height, channels: 3 } })
     .jpeg({ quality: options.quality ?? GRID_DEFAULTS.quality })
     .toBuffer();
-  return { data, mime: 'image/jpeg', width: layout.width, height: layout.height, tiles };
+  return { data, mime: 'image/jpeg', width, height, tiles };
 }
 
 export interface FilmstripOptions {

@@ -15,7 +15,7 @@
  */
 import { linearSumAssignment } from 'linear-sum-assignment';
 import { PipelineError } from '../errors';
-import { davisStatistics, fMeasureFeatures, jaccardFeatures, packedFeatures, packLabel, voidBits, type DavisStatistics, type MaskFeatures } from './maskMetrics';
+import { davisStatistics, fMeasureFeatures, jaccardFeatures, labelRows, packedFeatures, packLabel, releaseFeatures, voidBits, type LabelRows, type DavisStatistics, type MaskFeatures } from './maskMetrics';
 import type { LabelImage } from '../masks/labelPng';
 
 /** DAVIS evaluation task. */
@@ -132,11 +132,16 @@ export function evaluateDavisSequence(input: DavisSequenceInput): DavisSequenceR
     warnings.push(`${sequence}: the first ground-truth frame has no object; nothing to score.`);
     return { sequence, frameIds, objects: [], warnings };
   }
+  // the rows each id occupies in each usable prediction: the number of predicted objects, and the
+  // rows the kernels visit
+  const predRows = new Map<number, LabelRows>();
   let nPred = 0;
   for (const t of task === 'semi-supervised' ? frames : input.gt.map((_, i) => i)) {
     const p = usable(t);
     if (p) {
-      nPred = Math.max(nPred, maxLabel(p.data, false));
+      const rows = labelRows(p.data, width, height);
+      predRows.set(t, rows);
+      nPred = Math.max(nPred, rows.max255);
     }
   }
   if (task === 'semi-supervised' && nPred > nGt) {
@@ -175,13 +180,14 @@ export function evaluateDavisSequence(input: DavisSequenceInput): DavisSequenceR
     }
     // void (255 in the ground truth) is ignored in the unsupervised task only: its bits, once per frame
     const voidLabels = task === 'unsupervised' ? voidBits(gtImg.data, width * height) : undefined;
+    const gtRows = labelRows(gtImg.data, width, height);
     const gtFeat: MaskFeatures[] = [];
     for (let g = 0; g < nGt; g++) {
-      gtFeat.push(packedFeatures(packLabel(gtImg.data, g + 1, width, height, voidLabels)));
+      gtFeat.push(packedFeatures(packLabel(gtImg.data, g + 1, width, height, voidLabels, gtRows)));
     }
     const predFeat: MaskFeatures[] = [];
     for (let r = 0; r < nRes; r++) {
-      predFeat.push(packedFeatures(packLabel(p.data, r + 1, width, height, voidLabels)));
+      predFeat.push(packedFeatures(packLabel(p.data, r + 1, width, height, voidLabels, predRows.get(t))));
     }
     for (let r = 0; r < nRes; r++) {
       for (let g = 0; g < nGt; g++) {
@@ -192,6 +198,8 @@ export function evaluateDavisSequence(input: DavisSequenceInput): DavisSequenceR
         fRes[r][g][k] = fMeasureFeatures(predFeat[r], gtFeat[g]).f;
       }
     }
+    releaseFeatures(gtFeat);
+    releaseFeatures(predFeat);
   }
   const pairs: Array<{ r: number; g: number }> = [];
   if (task === 'semi-supervised') {

@@ -33,6 +33,17 @@ export interface PackedMask {
   stride: number;
   /** `height * stride` words; bits past the last column are 0. */
   words: Uint32Array;
+  /**
+   * Rows that may hold set bits: every row before `rowFrom` or after `rowTo` is all zero (an empty
+   * mask may have `rowFrom > rowTo`). The kernels visit only these rows. Absent: every row.
+   */
+  rowFrom?: number;
+  rowTo?: number;
+}
+
+/** First and last row that may hold set bits (see {@link PackedMask.rowFrom}). */
+function rowSpan(m: PackedMask): [number, number] {
+  return [m.rowFrom ?? 0, m.rowTo ?? m.height - 1];
 }
 
 /** Number of set bits of a 32-bit word. */
@@ -74,6 +85,37 @@ function gather4(x: number): number {
   return (Math.imul(x, 0x00204081) >>> 21) & 0xf;
 }
 
+/** Word buffers handed back by {@link releaseFeatures}, reused for the next masks of the same size. */
+const wordPool: Uint32Array[] = [];
+const WORD_POOL_KEPT = 48;
+
+/** `n` zeroed words, from the pool when it holds a buffer of that length. */
+function takeWords(n: number): Uint32Array {
+  for (let i = wordPool.length - 1; i >= 0; i--) {
+    if (wordPool[i].length === n) {
+      const w = wordPool[i];
+      wordPool[i] = wordPool[wordPool.length - 1];
+      wordPool.pop();
+      return w.fill(0);
+    }
+  }
+  return new Uint32Array(n);
+}
+
+/**
+ * Hands the buffers of features that are no longer needed back for reuse (a sequence evaluation does
+ * this after each frame, sparing the garbage collector). The features must not be read afterwards.
+ */
+export function releaseFeatures(features: MaskFeatures[]): void {
+  for (const f of features) {
+    for (const w of new Set([f.mask.words, f.boundary.words, f.dilated.words])) {
+      if (w.length > 0 && wordPool.length < WORD_POOL_KEPT) {
+        wordPool.push(w);
+      }
+    }
+  }
+}
+
 /** Scratch of the flat bit streams, kept between calls (one thread runs one call at a time). */
 let flatScratch: Uint32Array = new Uint32Array(0);
 let flatVoidScratch: Uint32Array = new Uint32Array(0);
@@ -91,7 +133,7 @@ function selectBytes(v: number, eq: boolean, rep: number): number {
  * Bits of the whole image as one stream (bit i = pixel i), 32 pixels per step through aligned 32-bit
  * reads: non-zero pixels, or (`eq`) pixels equal to `value`.
  */
-function flatBits(bytes: Uint8Array, eq: boolean, value: number, into: Uint32Array): Uint32Array {
+function flatBits(bytes: Uint8Array, eq: boolean, value: number, into: Uint32Array, from = 0, to = bytes.length): Uint32Array {
   const n = bytes.length;
   const nw = (n + 31) >>> 5;
   const flat = into.length >= nw + 1 ? into : new Uint32Array(nw + 1);
@@ -108,7 +150,10 @@ function flatBits(bytes: Uint8Array, eq: boolean, value: number, into: Uint32Arr
   const u32 = new Uint32Array(src.buffer, src.byteOffset, full * 8);
   // zero bytes are never selected unless looking for value 0: background words skip the gathering
   const zeroSelected = eq && (value & 0xff) === 0;
-  for (let k = 0, i = 0; k < full; k++, i += 8) {
+  // only the words of pixels [from, to) are computed; the callers read no others (but for bits they mask)
+  const k0 = from >>> 5;
+  const kEnd = Math.min(nw, (to + 31) >>> 5);
+  for (let k = k0, i = k0 * 8, e = Math.min(full, kEnd); k < e; k++, i += 8) {
     if (!zeroSelected && (u32[i] | u32[i + 1] | u32[i + 2] | u32[i + 3] | u32[i + 4] | u32[i + 5] | u32[i + 6] | u32[i + 7]) === 0) {
       flat[k] = 0;
       continue;
@@ -119,7 +164,13 @@ function flatBits(bytes: Uint8Array, eq: boolean, value: number, into: Uint32Arr
       | (gather4(selectBytes(u32[i + 6], eq, rep)) << 24) | (gather4(selectBytes(u32[i + 7], eq, rep)) << 28)) >>> 0;
   }
   // the partial last word and the one past it (read by the row shifts); a larger scratch's rest is never read
-  for (let k = full; k <= nw; k++) {
+  for (let k = Math.max(full, kEnd); k <= nw; k++) {
+    flat[k] = 0;
+  }
+  if (kEnd <= full) {
+    return flat;
+  }
+  for (let k = full; k < kEnd; k++) {
     flat[k] = 0;
   }
   for (let i = full << 5; i < n; i++) {
@@ -131,12 +182,12 @@ function flatBits(bytes: Uint8Array, eq: boolean, value: number, into: Uint32Arr
 }
 
 /** Cuts a flat bit stream into rows of `stride` words, clearing `clear` bits where given. */
-function rowsFromFlat(flat: Uint32Array, width: number, height: number, clear: Uint32Array | undefined): PackedMask {
+function rowsFromFlat(flat: Uint32Array, width: number, height: number, clear: Uint32Array | undefined, rowFrom = 0, rowTo = height - 1): PackedMask {
   const stride = (width + 31) >>> 5;
-  const words = new Uint32Array(stride * height);
+  const words = takeWords(stride * height);
   const tail = lastWordMask(width);
   const lastK = stride - 1;
-  for (let y = 0; y < height; y++) {
+  for (let y = rowFrom; y <= rowTo; y++) {
     const start = y * width;
     for (let k = 0; k < stride; k++) {
       const pos = start + (k << 5);
@@ -149,7 +200,7 @@ function rowsFromFlat(flat: Uint32Array, width: number, height: number, clear: U
       words[y * stride + k] = k === lastK ? v & tail : v;
     }
   }
-  return { width, height, stride, words };
+  return { width, height, stride, words, rowFrom, rowTo };
 }
 
 /** Packs a mask (any non-zero value is foreground) into bits; pixels where `voidMask` is non-zero are cleared. */
@@ -179,12 +230,103 @@ export function voidBits(labels: Uint8Array, n: number): Uint32Array {
  * Packs the pixels of a label map equal to `label` (one object of a DAVIS label map); pixels set in
  * `clear` ({@link voidBits} of the ground truth: its void) are cleared.
  */
-export function packLabel(labels: Uint8Array, label: number, width: number, height: number, clear?: Uint32Array): PackedMask {
+export function packLabel(labels: Uint8Array, label: number, width: number, height: number, clear?: Uint32Array, rows?: LabelRows): PackedMask {
   if (width === 0 || height === 0) {
     return { width, height, stride: (width + 31) >>> 5, words: new Uint32Array(0) };
   }
-  flatScratch = flatBits(labels.subarray(0, width * height), true, label, flatScratch);
-  return rowsFromFlat(flatScratch, width, height, clear);
+  const rowFrom = rows ? rows.first[label & 0xff] : 0;
+  const rowTo = rows ? rows.last[label & 0xff] : height - 1;
+  if (rowFrom > rowTo) {
+    return { width, height, stride: (width + 31) >>> 5, words: takeWords(((width + 31) >>> 5) * height), rowFrom: height, rowTo: -1 };
+  }
+  flatScratch = flatBits(labels.subarray(0, width * height), true, label, flatScratch, rowFrom * width, (rowTo + 1) * width);
+  return rowsFromFlat(flatScratch, width, height, clear, rowFrom, rowTo);
+}
+
+/** Per label value (index 0..255): the first and last row holding it; `first > last` when absent. */
+export interface LabelRows {
+  first: Int32Array;
+  last: Int32Array;
+  /** Largest label present, 0 when there is none; `max255` counts 255 too, `max` does not. */
+  max: number;
+  max255: number;
+}
+
+/**
+ * One pass over a label map: the rows each label occupies ({@link LabelRows}), so that
+ * {@link packLabel} and the kernels after it visit only those rows. Background words (4 zero pixels)
+ * are skipped whole.
+ */
+export function labelRows(labels: Uint8Array, width: number, height: number): LabelRows {
+  const first = new Int32Array(256).fill(height);
+  const last = new Int32Array(256).fill(-1);
+  const see = (v: number, y: number): void => {
+    if (last[v] < 0) {
+      first[v] = y;
+    }
+    last[v] = y;
+  };
+  const aligned = (labels.byteOffset & 3) === 0;
+  const words = new Uint32Array(labels.buffer, aligned ? labels.byteOffset : 0, aligned ? (width * height) >>> 2 : 0);
+  for (let y = 0; y < height; y++) {
+    const start = y * width;
+    const end = start + width;
+    // bytes before the first whole word of the row, the row's whole words (background words skipped), the bytes after
+    const k0 = aligned ? (start + 3) >>> 2 : 0;
+    const k1 = aligned ? end >>> 2 : 0;
+    const mid0 = aligned && k1 > k0 ? k0 << 2 : end;
+    for (let i = start; i < mid0; i++) {
+      if (labels[i] !== 0) {
+        see(labels[i], y);
+      }
+    }
+    if (mid0 === end) {
+      continue;
+    }
+    // most rows of a label map are background: OR the row's words first
+    let any = 0;
+    for (let k = k0; k < k1; k++) {
+      any |= words[k];
+    }
+    for (let k = any === 0 ? k1 : k0; k < k1; k++) {
+      const w = words[k];
+      if (w === 0) {
+        continue;
+      }
+      const b0 = w & 0xff;
+      const b1 = (w >>> 8) & 0xff;
+      const b2 = (w >>> 16) & 0xff;
+      const b3 = w >>> 24;
+      if (b0 !== 0) {
+        see(b0, y);
+      }
+      if (b1 !== 0 && b1 !== b0) {
+        see(b1, y);
+      }
+      if (b2 !== 0 && b2 !== b1) {
+        see(b2, y);
+      }
+      if (b3 !== 0 && b3 !== b2) {
+        see(b3, y);
+      }
+    }
+    for (let i = k1 << 2; i < end; i++) {
+      if (labels[i] !== 0) {
+        see(labels[i], y);
+      }
+    }
+  }
+  let max = 0;
+  let max255 = 0;
+  for (let v = 1; v < 256; v++) {
+    if (last[v] >= 0) {
+      max255 = v;
+      if (v < 255) {
+        max = v;
+      }
+    }
+  }
+  return { first, last, max, max255 };
 }
 
 /** Unpacks bits into a 0/1 byte mask. */
@@ -225,7 +367,12 @@ function jaccardPacked(pred: PackedMask, gt: PackedMask): number {
   const b = gt.words;
   let inter = 0;
   let union = 0;
-  for (let i = 0; i < b.length; i++) {
+  // rows outside both masks' spans are zero in both
+  const [pf, pt] = rowSpan(pred);
+  const [gf, gt2] = rowSpan(gt);
+  const from = Math.min(pf, gf) * gt.stride;
+  const to = Math.min(b.length, (Math.max(pt, gt2) + 1) * gt.stride);
+  for (let i = from; i < to; i++) {
     const p = a[i];
     const g = b[i];
     if ((p | g) !== 0) {
@@ -248,13 +395,19 @@ export function boundaryMap(mask: Uint8Array, width: number, height: number): Ui
 /** {@link boundaryMap} on packed bits. */
 function boundaryPacked(m: PackedMask): PackedMask {
   const { width, height, stride, words: b } = m;
-  const words = new Uint32Array(b.length);
+  const words = takeWords(b.length);
   if (width === 0 || height === 0) {
     return { width, height, stride, words };
   }
   const lastK = stride - 1;
   const lastBit = 1 << ((width - 1) & 31);
-  for (let y = 0; y < height; y++) {
+  // a boundary pixel differs from itself or from the row below: only the mask's rows and the one above
+  const [from, to] = rowSpan(m);
+  if (from > to) {
+    return { width, height, stride, words, rowFrom: height, rowTo: -1 };
+  }
+  const rowFrom = Math.max(0, from - 1);
+  for (let y = rowFrom; y <= to; y++) {
     const row = y * stride;
     const lastRow = y === height - 1;
     const below = row + stride;
@@ -281,7 +434,7 @@ function boundaryPacked(m: PackedMask): PackedMask {
       words[row + k] = o;
     }
   }
-  return { width, height, stride, words };
+  return { width, height, stride, words, rowFrom, rowTo: to };
 }
 
 /** Half-widths of the rows of a disk of radius r (skimage `disk`: dy^2 + dx^2 <= r^2), index dy + r. */
@@ -308,7 +461,7 @@ let dilateScratch = new Uint32Array(0);
  */
 function dilateDiskPacked(m: PackedMask, r: number): PackedMask {
   const { width, height, stride, words: src } = m;
-  const words = new Uint32Array(src.length);
+  const words = takeWords(src.length);
   if (width === 0 || height === 0) {
     return { width, height, stride, words };
   }
@@ -320,7 +473,8 @@ function dilateDiskPacked(m: PackedMask, r: number): PackedMask {
   const scratch = dilateScratch; // row dilated by h at [h * stride, (h + 1) * stride)
   const lastK = stride - 1;
   const reach = (r + 31) >>> 5;
-  for (let y = 0; y < height; y++) {
+  const [from, to] = rowSpan(m);
+  for (let y = from; y <= to; y++) {
     const row = y * stride;
     // words holding boundary pixels, widened by the words the dilation can reach
     let lo = -1;
@@ -363,10 +517,12 @@ function dilateDiskPacked(m: PackedMask, r: number): PackedMask {
   }
   // bits past the last column may have been set by the horizontal steps
   const tail = lastWordMask(width);
-  for (let y = 0; y < height; y++) {
+  const rowFrom = Math.max(0, from - r);
+  const rowTo = Math.min(height - 1, to + r);
+  for (let y = rowFrom; y <= rowTo; y++) {
     words[y * stride + lastK] &= tail;
   }
-  return { width, height, stride, words };
+  return { width, height, stride, words, rowFrom, rowTo };
 }
 
 /** Boundary and dilated boundary of one mask, computed once and reused for every pair it enters. */
@@ -393,7 +549,8 @@ export function packedFeatures(m: PackedMask, boundTh = BOUND_TH): MaskFeatures 
   let count = 0;
   let firstRow = height;
   let lastRow = -1;
-  for (let y = 0; y < height; y++) {
+  const [from, to] = rowSpan(boundary);
+  for (let y = from; y <= to; y++) {
     const c = popcountRange(boundary.words, y * stride, (y + 1) * stride);
     if (c > 0) {
       count += c;

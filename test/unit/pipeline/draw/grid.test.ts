@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import sharp from 'sharp';
-import { badgeHeight, composeFilmstrip, composeGrid, gridLayout, type GridFrame } from '../../../../src/pipeline/draw/grid';
+import { badgeHeight, blendLayer, composeFilmstrip, composeGrid, gridLayout, sparseLayer, type GridFrame } from '../../../../src/pipeline/draw/grid';
+import { badgeSvg, svgDocument } from '../../../../src/pipeline/draw/text';
 import { tempDir, type TempDir } from '../../../tooling/media';
 
 /** Solid-colour frames, each a different colour, saved as JPEG like decoded frames. */
@@ -137,5 +138,34 @@ suite('draw/grid: composed images', () => {
       }
     }
     assert.ok(lit > 20, `no label pixels (${lit})`);
+  });
+});
+
+suite('draw/grid: badge layer blending', () => {
+  test('blending the visible pixels of a badge layer gives exactly what a libvips composite of the whole layer gives', async () => {
+    const [w, h] = [300, 90];
+    let svg = '';
+    for (let i = 0; i < 4; i++) {
+      svg += badgeSvg(String(i + 7), 5 + i * 70, 6 + i * 3, { height: 20 + i * 6, color: '#ffffff', background: '#d7263d', border: '#ffffff' }).svg;
+    }
+    const layer = await sharp(Buffer.from(svgDocument(w, h, svg))).ensureAlpha().raw().toBuffer();
+    const canvas = Buffer.alloc(w * h * 3);
+    for (let i = 0; i < canvas.length; i++) {
+      canvas[i] = (i * 7919 + (i >> 5)) & 255;
+    }
+    const ref = await sharp(canvas, { raw: { width: w, height: h, channels: 3 } })
+      .composite([{ input: layer, raw: { width: w, height: h, channels: 4 } }])
+      .removeAlpha()
+      .raw()
+      .toBuffer();
+    const sparse = sparseLayer(layer);
+    // the badges have anti-aliased edges (partly transparent pixels) and opaque insides
+    const alphas = new Set(Array.from(sparse.rgba.filter((_, i) => i % 4 === 3)));
+    assert.ok(alphas.has(255) && alphas.size > 10, `alphas: ${[...alphas].slice(0, 5).join(',')}`);
+    assert.ok(sparse.pixels.length < (w * h) / 2);
+    const mine = Buffer.from(canvas);
+    blendLayer(mine, sparse);
+    assert.ok(!mine.equals(canvas));
+    assert.ok(mine.equals(ref));
   });
 });

@@ -5,7 +5,7 @@
 import * as assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  BOUND_TH, boundPix, boundaryMap, dilateDisk, fMeasure, fMeasureFeatures, jaccard, jaccardFeatures, maskFeatures, packedFeatures, packLabel, packMask, unpackMask, voidBits,
+  BOUND_TH, boundPix, boundaryMap, dilateDisk, fMeasure, fMeasureFeatures, jaccard, jaccardFeatures, labelRows, maskFeatures, packedFeatures, packLabel, packMask, releaseFeatures, unpackMask, voidBits,
 } from '../../../../src/pipeline/metrics/maskMetrics';
 
 // ---- oracle: the implementation before the bit-packed kernels (copied verbatim, renamed) ----------
@@ -332,6 +332,79 @@ suite('bit-packed J and F kernels equal the per-pixel implementation exactly', (
         assert.equal(packed.boundaryCount, old.boundaryCount);
       }
     }), { ...PARAMS, numRuns: 100 });
+  });
+
+  test('objects confined to bands of rows: packing only the rows each id occupies (in reused buffers) gives the same features, J and F', () => {
+    fc.assert(fc.property(widthArb, heightArb, fc.integer(), fc.integer({ min: 0, max: 3 }), fc.boolean(), (w, h, seed, offset, withVoid) => {
+      let s = seed >>> 0;
+      const rnd = (): number => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+      // each id in a random band of rows (ids 1..3; 255 as void), background elsewhere
+      const band = (): Uint8Array => {
+        const m = new Uint8Array(w * h);
+        for (const id of [1, 2, 3, 255]) {
+          const y0 = Math.floor(rnd() * h);
+          const y1 = Math.min(h - 1, y0 + Math.floor(rnd() * h * 0.4));
+          const x0 = Math.floor(rnd() * w);
+          const x1 = Math.min(w - 1, x0 + Math.floor(rnd() * w));
+          for (let y = y0; y <= y1; y++) {
+            for (let x = x0; x <= x1; x++) {
+              if (rnd() < 0.7) {
+                m[y * w + x] = id;
+              }
+            }
+          }
+        }
+        return m;
+      };
+      // unaligned views take the per-byte path of the row scan
+      const view = (m: Uint8Array): Uint8Array => {
+        const buf = new Uint8Array(m.length + offset).fill(9);
+        buf.set(m, offset);
+        return buf.subarray(offset);
+      };
+      const pred = view(band());
+      const gt = view(band());
+      const clear = withVoid ? voidBits(gt, w * h) : undefined;
+      const voidMask = withVoid ? gt.map((x) => (x === 255 ? 1 : 0)) : undefined;
+      const pr = labelRows(pred, w, h);
+      const gr = labelRows(gt, w, h);
+      for (const [m, rows] of [[pred, pr], [gt, gr]] as const) {
+        for (let id = 0; id < 256; id++) {
+          let first = h;
+          let last = -1;
+          for (let i = 0; i < w * h; i++) {
+            if (id !== 0 && m[i] === id) {
+              first = Math.min(first, Math.floor(i / w));
+              last = Math.max(last, Math.floor(i / w));
+            }
+          }
+          if (id !== 0) {
+            assert.deepEqual([rows.first[id], rows.last[id]], [first, last], `id ${id}`);
+          }
+        }
+        const present = [...new Set(m)].filter((x) => x !== 0);
+        assert.equal(rows.max255, Math.max(0, ...present));
+        assert.equal(rows.max, Math.max(0, ...present.filter((x) => x !== 255)));
+      }
+      for (const k of [1, 2, 3, 4]) {
+        const fp = packedFeatures(packLabel(pred, k, w, h, clear, pr));
+        const fg = packedFeatures(packLabel(gt, k, w, h, clear, gr));
+        const op = oldMaskFeatures(pred.map((x) => (x === k ? 1 : 0)), w, h, voidMask);
+        const og = oldMaskFeatures(gt.map((x) => (x === k ? 1 : 0)), w, h, voidMask);
+        assert.deepEqual(unpackMask(fp.mask), op.mask);
+        assert.deepEqual(unpackMask(fp.boundary), op.boundary);
+        assert.deepEqual(unpackMask(fp.dilated), op.dilated);
+        assert.deepEqual([fp.boundaryCount, fp.firstRow, fp.lastRow], [op.boundaryCount, op.firstRow, op.lastRow]);
+        assert.equal(jaccardFeatures(fp, fg), oldJaccard(op.mask, og.mask));
+        assert.deepEqual(fMeasureFeatures(fp, fg), oldFMeasureFeatures(op, og));
+        // against a mask packed over every row
+        const full = packedFeatures(packLabel(pred, k, w, h, clear));
+        assert.equal(jaccardFeatures(fp, fg), jaccardFeatures(full, fg));
+        assert.deepEqual(fMeasureFeatures(full, fg), fMeasureFeatures(fp, fg));
+        // their buffers go back to the pool, still holding bits: the next id's masks are built in them
+        releaseFeatures([fp, fg, full]);
+      }
+    }), { ...PARAMS, numRuns: 150 });
   });
 
   test('854x480 blobs (bound_pix 8): identical J and F', () => {
