@@ -29,11 +29,12 @@ async function main(): Promise<void> {
     mkdirSync(path.join(tmp, 'media/samples'), { recursive: true });
     cpSync(path.join(ROOT, 'examples/demo.alref'), path.join(tmp, 'examples/demo.alref'));
     cpSync(path.join(ROOT, 'examples/demo.alref.runs/exchanges'), path.join(tmp, 'examples/demo.alref.runs/exchanges'), { recursive: true });
+    cpSync(path.join(ROOT, 'media/samples/davis-car-shadow'), path.join(tmp, 'media/samples/davis-car-shadow'), { recursive: true });
     cpSync(path.join(ROOT, 'media/samples/01_dog.mp4'), path.join(tmp, 'media/samples/01_dog.mp4'));
     const out = path.join(tmp, 'examples/demo.executed.alref');
     const times: number[] = [];
     for (let i = 0; i < RUNS; i++) {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'notebook', 'run', path.join(tmp, 'examples/demo.alref'), '--out', out], { cwd: ROOT, encoding: 'utf8' });
+      const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'notebook', 'run', path.join(tmp, 'examples/demo.alref'), '--out', out, '--missing-models', 'skip', '--set', `models.cacheDir=${path.join(tmp, 'models')}`], { cwd: ROOT, encoding: 'utf8' });
       const m = /running stage cell "pivot-box"[\s\S]*?done in ([\d.]+) s/.exec(r.stderr ?? '');
       if (r.status !== 0 || !m) {
         throw new Error(`demo run failed (${r.status}): ${(r.stderr ?? '').slice(-1500)}`);
