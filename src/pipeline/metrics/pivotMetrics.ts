@@ -10,7 +10,9 @@
  *   the frame has no referent).
  * - `boxCentreOnObject`: 1 when the pixel under the chosen box's centre belongs to the mask, else 0.
  */
+import { boxIoU } from '../../common/boxes';
 import type { Box } from '../domain';
+import { maskBounds } from '../masks/rle';
 
 /** Number of pixels set in a binary mask. */
 export function maskArea(mask: Uint8Array): number {
@@ -21,36 +23,6 @@ export function maskArea(mask: Uint8Array): number {
     }
   }
   return n;
-}
-
-/** The tight bounding box of a mask ([x0, x1) x [y0, y1)), or null for an empty mask. */
-export function maskBox(mask: Uint8Array, width: number, height: number): Box | null {
-  let x0 = width;
-  let y0 = height;
-  let x1 = -1;
-  let y1 = -1;
-  for (let y = 0; y < height; y++) {
-    const row = y * width;
-    for (let x = 0; x < width; x++) {
-      if (mask[row + x]) {
-        x0 = Math.min(x0, x);
-        x1 = Math.max(x1, x);
-        y0 = Math.min(y0, y);
-        y1 = Math.max(y1, y);
-      }
-    }
-  }
-  return x1 < 0 ? null : { x0, y0, x1: x1 + 1, y1: y1 + 1 };
-}
-
-/** Intersection over union of two boxes (0 when either is empty). */
-export function boxIoU(a: Box, b: Box): number {
-  const iw = Math.max(0, Math.min(a.x1, b.x1) - Math.max(a.x0, b.x0));
-  const ih = Math.max(0, Math.min(a.y1, b.y1) - Math.max(a.y0, b.y0));
-  const inter = iw * ih;
-  const area = (r: Box): number => Math.max(0, r.x1 - r.x0) * Math.max(0, r.y1 - r.y0);
-  const union = area(a) + area(b) - inter;
-  return union > 0 ? inter / union : 0;
 }
 
 /** Scales a box from one image size to another (a box on the decoded frame onto the mask's grid). */
@@ -79,7 +51,7 @@ export function frameMetrics(areas: ReadonlyMap<number, number>, chosen: number)
  * the same pixel grid; see {@link scaleBox}).
  */
 export function boxMetrics(box: Box, mask: Uint8Array, width: number, height: number): { boxIoU: number; boxCentreOnObject: number } {
-  const gt = maskBox(mask, width, height);
+  const gt = maskBounds(mask, width, height);
   const cx = Math.min(width - 1, Math.max(0, Math.floor((box.x0 + box.x1) / 2)));
   const cy = Math.min(height - 1, Math.max(0, Math.floor((box.y0 + box.y1) / 2)));
   return { boxIoU: gt ? boxIoU(box, gt) : 0, boxCentreOnObject: mask[cy * width + cx] ? 1 : 0 };

@@ -1,3 +1,4 @@
+import { boxIoU } from '../../common/boxes';
 import type { SweepDetailPayload } from '../../common/payloads';
 
 /**
@@ -66,23 +67,6 @@ export function lineDiff(a: string, b: string): DiffLine[] {
     body.push({ kind: 'add', text: ys[j++] });
   }
   return [...head, ...body, ...tail];
-}
-
-export interface Box {
-  x0: number;
-  y0: number;
-  x1: number;
-  y1: number;
-}
-
-/** Intersection over union of two boxes (0 when they do not overlap or have no area). */
-export function boxIoU(a: Box, b: Box): number {
-  const iw = Math.max(0, Math.min(a.x1, b.x1) - Math.max(a.x0, b.x0));
-  const ih = Math.max(0, Math.min(a.y1, b.y1) - Math.max(a.y0, b.y0));
-  const inter = iw * ih;
-  const area = (r: Box): number => Math.max(0, r.x1 - r.x0) * Math.max(0, r.y1 - r.y0);
-  const union = area(a) + area(b) - inter;
-  return union > 0 ? inter / union : 0;
 }
 
 export type DetailObject = SweepDetailPayload['objects'][number];

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import sharp from 'sharp';
 import { readLabelPng } from '../../../../src/pipeline/masks/labelPng';
-import { boxIoU, boxMetrics, deltaByKey, frameMetrics, maskArea, maskBox, meanByKey, meanDefined, scaleBox } from '../../../../src/pipeline/metrics/pivotMetrics';
+import { boxIoU } from '../../../../src/common/boxes';
+import { maskBounds as maskBox } from '../../../../src/pipeline/masks/rle';
+import { boxMetrics, deltaByKey, frameMetrics, maskArea, meanByKey, meanDefined, scaleBox } from '../../../../src/pipeline/metrics/pivotMetrics';
 import { SAMPLES } from '../../../tooling/media';
 
 /** A width x height mask with the rectangle [x0, x1) x [y0, y1) set. */

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { boxIoU, lineDiff, pairClips } from '../../../../src/renderers/sweepMatrix/diff';
+import { boxIoU } from '../../../../src/common/boxes';
+import { lineDiff, pairClips } from '../../../../src/renderers/sweepMatrix/diff';
 import { detailRef, sweepFixture } from '../../../tooling/sweepFixture';
 
 const sides = (d: ReturnType<typeof lineDiff>): [string, string] => [
