@@ -101,6 +101,10 @@ function comparable(cell: vscode.NotebookCell): string[] {
       const p = json<ReasoningTracePayload>(i);
       return `${i.mime} ${JSON.stringify({ ...p, usage: undefined, streamId: undefined })}`;
     }
+    if (i.mime === MIME.pivotView) {
+      // A re-run also lists what changed since the previous run ("no change" for a replay).
+      return `${i.mime} ${JSON.stringify({ ...json<Record<string, unknown>>(i), changes: undefined })}`;
+    }
     if (i.mime === 'text/markdown' && /latency|tokens|\$/.test(Buffer.from(i.data).toString('utf8'))) {
       return `${i.mime} (usage summary)`;
     }
