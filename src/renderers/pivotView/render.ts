@@ -2,6 +2,7 @@ import type { RendererContext } from 'vscode-notebook-renderer';
 import { type ApplyOverrideRequest, isOverrideReply } from '../../common/messages';
 import type { PivotViewPayload, PivotViewRow } from '../../common/payloads';
 import { artifactReader } from '../shared/artifacts';
+import { el as element } from '../shared/dom';
 
 /*
  * DOM of the pivot-view renderer: the per-clip change list since the previous run, then one row per
@@ -59,16 +60,7 @@ function frameText(row: PivotViewRow): string {
 /** Builds the view into `host`. */
 export function renderPivotView(host: HTMLElement, payload: PivotViewPayload, ctx: RendererContext<unknown>): PivotView {
   const doc = host.ownerDocument;
-  const el = <K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] => {
-    const e = doc.createElement(tag);
-    if (cls) {
-      e.className = cls;
-    }
-    if (text !== undefined) {
-      e.textContent = text;
-    }
-    return e;
-  };
+  const el = <K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] => element(doc, tag, cls, text);
   const root = el('div', 'alref-pv');
   root.dataset.stage = payload.stage;
   root.dataset.cellId = payload.cellId;
