@@ -149,16 +149,17 @@ suite('Pipeline end to end in the extension host (local LLM server, fixture mode
     const cells: CellSpec[] = [
       { id: 'video', yaml: 'stage: video\nid: video\nsource: square\nfps: 8\ninterval: 3\nfilmstripFrames: 0\n' },
       { id: 'reference', yaml: 'stage: reference\nid: reference\nexpression: the white square\n' },
-      { id: 'pivot-frame', yaml: 'stage: pivot-frame\nid: pivot-frame\n' },
+      // `view: full`: these tests read the per-clip outputs (traces, highlighted grids, boxes), kept above the pivot view.
+      { id: 'pivot-frame', yaml: 'stage: pivot-frame\nid: pivot-frame\nview: full\n' },
       {
         id: 'pivot-box',
         yaml: candidates
           // Clip 1's pivot is frame 6 (id 3 of 0,3,6,9,12), clip 2's frame 21 (id 3 of 15,18,21).
-          ? `stage: pivot-box\nid: pivot-box\ncandidates:\n${[[6, 1], [21, 2]].map(([f, c]) => {
+          ? `stage: pivot-box\nid: pivot-box\nview: full\ncandidates:\n${[[6, 1], [21, 2]].map(([f, c]) => {
             const b = clip.boxes[f];
             return `  - { box: [${b.x0}, ${b.y0}, ${b.x1}, ${b.y1}], clip: ${c} }\n  - { box: [0, 0, 20, 20], clip: ${c} }\n`;
           }).join('')}`
-          : 'stage: pivot-box\nid: pivot-box\n',
+          : 'stage: pivot-box\nid: pivot-box\nview: full\n',
       },
       ...extra,
     ];
