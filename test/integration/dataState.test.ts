@@ -126,7 +126,8 @@ suite('data and state in the extension host (local LLM server, fixture models)',
     const modes = new Set<unknown>();
     let events = 0;
     const look = (): void => {
-      for (const o of doc.cellAt(index).outputs.filter((x) => x.items.some((i) => i.mime === MIME.reasoningTrace))) {
+      // (The stale traces put there before the run are empty and carry no mode.)
+      for (const o of doc.cellAt(index).outputs.filter((x) => tracesOf([x]).some((t) => t.text.length > 0))) {
         modes.add(o.metadata?.llmMode);
       }
       for (const t of tracesOf(doc.cellAt(index).outputs)) {

@@ -11,7 +11,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
 import { MIME, OUTPUT_METADATA_KEY } from '../../src/common/mime';
-import type { AudioTimelinePayload, BoxesPayload, FrameGridPayload, MaskOverlayPayload, ReasoningTracePayload } from '../../src/common/payloads';
+import type { AudioTimelinePayload, BoxesPayload, FrameGridPayload, MaskOverlayPayload, PivotViewPayload, ReasoningTracePayload } from '../../src/common/payloads';
 import { readMasksFile } from '../../src/pipeline/masks/davisExport';
 import { rleArea } from '../../src/pipeline/masks/rle';
 import { writeMovingSquare, type SquareClip } from '../tooling/movingSquare';
@@ -100,6 +100,11 @@ function comparable(cell: vscode.NotebookCell): string[] {
     if (i.mime === MIME.reasoningTrace) {
       const p = json<ReasoningTracePayload>(i);
       return `${i.mime} ${JSON.stringify({ ...p, usage: undefined, streamId: undefined })}`;
+    }
+    if (i.mime === MIME.pivotView) {
+      // A second run lists what changed since the first ("no change"); the rest must be the same.
+      const p = json<PivotViewPayload>(i);
+      return `${i.mime} ${JSON.stringify({ ...p, changes: undefined, rows: p.rows.map((r) => ({ ...r, change: undefined })) })}`;
     }
     if (i.mime === 'text/markdown' && /latency|tokens|\$/.test(Buffer.from(i.data).toString('utf8'))) {
       return `${i.mime} (usage summary)`;
