@@ -184,6 +184,9 @@ async function main() {
     // The README's picture: the dog's pivot view above the demo's sweep matrix with a comparison open.
     await checkDemoSweep(page, say, path.join(resultsDir, 'ui-sweep.png'), { readmeShot: path.join(resultsDir, 'ui-readme.png') });
     if (updateScreenshot) {
+      if (!existsSync(path.join(resultsDir, 'ui-readme.png'))) {
+        throw new Error('--update-screenshot: test-results/ui-readme.png was not written (see above)');
+      }
       copyFileSync(path.join(resultsDir, 'ui-readme.png'), path.join(repoRoot, 'media', 'screenshot.png'));
       say('test-results/ui-readme.png copied to media/screenshot.png');
     }
