@@ -3,7 +3,7 @@ import path from 'node:path';
 import * as vscode from 'vscode';
 import { NOTEBOOK_TYPE, PROMPT_LANGUAGE, STAGE_LANGUAGE } from '../common/mime';
 import { fromNotebookDocument } from '../notebook/convert';
-import { exportHtmlReport } from '../pipeline/cells/htmlReport';
+import { exportHtmlReport, pivotViewImages } from '../pipeline/cells/htmlReport';
 import { exportIpynb } from '../pipeline/format/ipynb';
 import { newPromptCellSource } from '../pipeline/llm/promptCell';
 import { runDirFor } from '../pipeline/run/runFolder';
@@ -62,7 +62,7 @@ async function exportNotebook(
   notebookUri: vscode.Uri | undefined,
   target: vscode.Uri | undefined,
   format: { extension: string; filter: string },
-  build: (nb: vscode.NotebookDocument) => string,
+  build: (nb: vscode.NotebookDocument) => string | Promise<string>,
 ): Promise<vscode.Uri | undefined> {
   const nb = activeAlrefNotebook(notebookUri instanceof vscode.Uri ? notebookUri : undefined);
   if (!nb) {
@@ -77,7 +77,7 @@ async function exportNotebook(
   if (!dest) {
     return undefined;
   }
-  const text = build(nb);
+  const text = await build(nb);
   if (dest.scheme === 'file') {
     await writeFile(dest.fsPath, text);
   } else {
@@ -127,12 +127,15 @@ export function notebookCommands({ log, context }: CommandDeps): CommandHandlers
     exportIpynb: (notebookUri?: vscode.Uri, target?: vscode.Uri) =>
       exportNotebook(log, notebookUri, target, { extension: 'ipynb', filter: 'Jupyter Notebook' }, (nb) => exportIpynb(fromNotebookDocument(nb))),
     exportHtml: (notebookUri?: vscode.Uri, target?: vscode.Uri) =>
-      exportNotebook(log, notebookUri, target, { extension: 'html', filter: 'HTML' }, (nb) =>
-        exportHtmlReport(fromNotebookDocument(nb), {
+      exportNotebook(log, notebookUri, target, { extension: 'html', filter: 'HTML' }, async (nb) => {
+        const model = fromNotebookDocument(nb);
+        const images = nb.uri.scheme === 'file' ? await pivotViewImages(model, runDirFor(nb.uri.fsPath)) : new Map<string, Uint8Array>();
+        return exportHtmlReport(model, {
           source: path.posix.basename(nb.uri.path),
           runFolder: nb.uri.scheme === 'file' ? path.basename(runDirFor(nb.uri.fsPath)) : undefined,
-        }),
-      ),
+          readArtifact: (ref) => images.get(ref),
+        });
+      }),
     newNotebook: async () => {
       const intro = new vscode.NotebookCellData(vscode.NotebookCellKind.Markup, '# New AL-Ref notebook\n\nOne stage per cell; run them in order.', 'markdown');
       const video = new vscode.NotebookCellData(vscode.NotebookCellKind.Code, 'stage: video\nsource: path/to/video.mp4\nmode: rvos\n', STAGE_LANGUAGE);

@@ -11,6 +11,7 @@ import { repoRoot } from './env.mjs';
 import { ensureNotebookEditor, findRenderedOutputs, openFromExplorer, runAllCells, runCommand, until } from './workbench.mjs';
 
 const TRACE_MIME = 'application/vnd.alref.reasoning-trace+json';
+const PIVOT_VIEW_MIME = 'application/vnd.alref.pivot-view+json';
 /** The key the test server accepts; stored with "AL-Ref: Set LLM API Key" as a person would. */
 const API_KEY = 'sk-ui-record-test';
 /** Where the notebook goes, relative to the workspace root. */
@@ -91,7 +92,9 @@ export function writeRecordFixture(workspace, baseUrl) {
   const cells = [
     ['video', 'stage: video\nid: video\nsource: ../media/samples/03_blocks.mp4\nmaxFrames: 60\nmaxSide: 640\nfilmstripFrames: 0\n'],
     ['reference', 'stage: reference\nid: reference\nexpression: the stack of blocks\n'],
-    ['pivot-frame', 'stage: pivot-frame\nid: pivot-frame\nconcurrency: 2\n'],
+    // `view: full`: the streamed trace outputs stay above the pivot view, so the saved file and the
+    // rendered notebook show whether each one ended complete (not "streaming…").
+    ['pivot-frame', 'stage: pivot-frame\nid: pivot-frame\nconcurrency: 2\nview: full\n'],
     // Downstream of pivot-frame, without LLM calls (typed boxes, top score): stale after a click on the pivot view (./pivotClick.mjs).
     ['pivot-box', 'stage: pivot-box\nid: pivot-box\nstrategy: top-score\ncandidates: [[10, 10, 120, 90], [60, 40, 200, 160]]\n'],
   ];
@@ -169,7 +172,13 @@ export async function checkRecordRun(page, workspace, llm, say, screenshot) {
   if (replies.length !== llm.requests || !traces.every((t) => replies.includes(t.text))) {
     throw new Error(`${replies.length} exchanges recorded in ${path.relative(workspace, exchangesDir)} for ${llm.requests} requests, or a saved trace is not a recorded reply`);
   }
-  say(`every saved trace is complete and recorded (${replies.length} exchanges)`);
+  // The pivot view after them holds the same traces, whole.
+  const views = (byId('pivot-frame').outputs ?? []).flatMap((o) => (o.data && o.data[PIVOT_VIEW_MIME] !== undefined ? [o.data[PIVOT_VIEW_MIME]] : []));
+  const rows = views.length === 1 ? views[0].rows : [];
+  if (rows.length !== llm.requests || !rows.every((r) => r.answer === '[3]' && replies.includes(r.trace))) {
+    throw new Error(`the saved pivot view (${views.length} of them) does not hold every recorded reply whole: ${JSON.stringify(rows.map((r) => [r.clip, r.answer, r.trace?.length]))}`);
+  }
+  say(`every saved trace is complete and recorded (${replies.length} exchanges), in the trace outputs and in the pivot view`);
 
   // What a person sees: the traces at the end of the notebook, none "streaming…". The notebook is
   // scrolled down from its left margin (over the output webview the wheel may not reach the list),

@@ -3,14 +3,18 @@
 // VS Code server (code-server), opens the workbench in headless Chromium on a throwaway copy of the
 // workspace, opens examples/demo.alref from the Explorer, runs "Notebook: Run All" from the command
 // palette, checks the rendered outputs inside the output webview frames, and saves a screenshot to
-// test-results/ui-demo.png (and to media/screenshot.png with --update-screenshot). Then it checks the
+// test-results/ui-demo.png. On the demo's outputs (./sweepChecks.mjs): the pivot-frame cell shows one
+// compact pivot view; the demo's own sweep matrix is drawn and a click on a cell opens both variants'
+// answers side by side (test-results/ui-sweep.png); the top of the pivot view above the matrix is cut
+// into test-results/ui-readme.png (copied to media/screenshot.png with --update-screenshot). Then it checks the
 // viewers (./viewerChecks.mjs): hovering a frame-grid tile leaves the layout as it is, and the mask
 // viewer of a notebook written into the workspace plays at the clip's rate, keeps its slider width,
 // labels its opacity, hides an object from the legend and colours pivot ticks per object
 // (test-results/ui-masks.png); in between, "AL-Ref: Export as HTML Report" on the executed demo, the
 // report opened in Chromium with its images loaded (./htmlReport.mjs, test-results/ui-html-report.png);
-// and the sweep matrix of a stored sweep output (./sweepChecks.mjs): a click on a cell opens both
-// variants' answers side by side (test-results/ui-sweep.png), the CSV export opens in an editor.
+// and the sweep matrix of a stored sweep output (./sweepChecks.mjs): an error cell, a click on a cell
+// opens both variants' answers side by side (test-results/ui-sweep-fixture.png), the CSV export opens
+// in an editor.
 // Last, a record-mode run (./recordRun.mjs): the local OpenAI-compatible
 // test server (./llmServer.mjs, a child process on 127.0.0.1, stopped by PID at the end, also on
 // failure) answers a notebook written into the workspace (video -> reference -> pivot-frame, LLM
@@ -32,7 +36,7 @@ import { e2eEnv, repoRoot, requireBuilt, resultsDir } from './env.mjs';
 import { checkGridHover, checkMaskViewer, writeMaskViewerFixture } from './viewerChecks.mjs';
 import { checkHtmlReport } from './htmlReport.mjs';
 import { checkRecordRun, startLlmServer, writeRecordFixture } from './recordRun.mjs';
-import { checkSweepMatrix, writeSweepFixture } from './sweepChecks.mjs';
+import { checkDemoSweep, checkSweepMatrix, writeSweepFixture } from './sweepChecks.mjs';
 import { checkPivotClick } from './pivotClick.mjs';
 import { makeScratch, prepareWorkspace } from './workspace.mjs';
 import { ensureNotebookEditor, findRenderedOutputs, openFromExplorer, runAllCells, runCommand, until } from './workbench.mjs';
@@ -175,12 +179,17 @@ async function main() {
     const shot = path.join(resultsDir, 'ui-demo.png');
     await page.screenshot({ path: shot });
     say(`screenshot: ${path.relative(repoRoot, shot)} (first check: ${outputs.gridRoots} grids drawn, ${outputs.gridImages} images decoded)`);
-    if (updateScreenshot) {
-      copyFileSync(shot, path.join(repoRoot, 'media', 'screenshot.png'));
-      say('copied to media/screenshot.png');
-    }
 
     await checkGridHover(page, say);
+    // The README's picture: the dog's pivot view above the demo's sweep matrix with a comparison open.
+    await checkDemoSweep(page, say, path.join(resultsDir, 'ui-sweep.png'), { readmeShot: path.join(resultsDir, 'ui-readme.png') });
+    if (updateScreenshot) {
+      if (!existsSync(path.join(resultsDir, 'ui-readme.png'))) {
+        throw new Error('--update-screenshot: test-results/ui-readme.png was not written (see above)');
+      }
+      copyFileSync(path.join(resultsDir, 'ui-readme.png'), path.join(repoRoot, 'media', 'screenshot.png'));
+      say('test-results/ui-readme.png copied to media/screenshot.png');
+    }
     await checkHtmlReport(page, browser, workspace, say, path.join(resultsDir, 'ui-html-report.png'));
     await openFromExplorer(page, maskNotebook);
     say(`${maskNotebook.join('/')} opened`);
@@ -189,7 +198,7 @@ async function main() {
     say('screenshot: test-results/ui-masks.png');
     await openFromExplorer(page, sweepNotebook);
     say(`${sweepNotebook.join('/')} opened`);
-    await checkSweepMatrix(page, say, path.join(resultsDir, 'ui-sweep.png'));
+    await checkSweepMatrix(page, say, path.join(resultsDir, 'ui-sweep-fixture.png'));
 
     await checkRecordRun(page, workspace, llm, say, path.join(resultsDir, 'ui-record.png'));
     await checkPivotClick(page, workspace, say, path.join(resultsDir, 'ui-override.png'));

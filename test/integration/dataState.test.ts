@@ -10,12 +10,13 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { MIME } from '../../src/common/mime';
-import type { FrameGridPayload, ReasoningTracePayload } from '../../src/common/payloads';
+import type { FrameGridPayload, PivotViewRow, ReasoningTracePayload } from '../../src/common/payloads';
 import { CellOutputBuilder, NOTICE_METADATA_KEY } from '../../src/pipeline/cells/outputBuilder';
 import { parsePromptCell } from '../../src/pipeline/cells/parse';
 import { sha256 } from '../../src/pipeline/run/hash';
 import { parseNotebook, type ExperimentRecord } from '../../src/pipeline/format';
 import { writeMovingSquare } from '../tooling/movingSquare';
+import { pivotViewOf } from '../tooling/pivotOutputs';
 import { writeModelFixtures } from '../tooling/onnxFixtures';
 import { OpenAiTestServer, type ReceivedRequest, type ScriptedReply } from '../tooling/openaiServer';
 import type { CellSpec } from './helpers';
@@ -122,8 +123,13 @@ suite('data and state in the extension host (local LLM server, fixture models)',
     const index = cellById(doc, 'pivot-frame').index;
     let grewWhileRunning = 0;
     const seen = new Set<string>();
+    const modes = new Set<unknown>();
     let events = 0;
     const look = (): void => {
+      // (The stale traces put there before the run are empty and carry no mode.)
+      for (const o of doc.cellAt(index).outputs.filter((x) => tracesOf([x]).some((t) => t.text.length > 0))) {
+        modes.add(o.metadata?.llmMode);
+      }
       for (const t of tracesOf(doc.cellAt(index).outputs)) {
         if (t.text.length > 0 && !t.done && !seen.has(`${t.streamId}:${t.text.length}`)) {
           seen.add(`${t.streamId}:${t.text.length}`);
@@ -146,22 +152,24 @@ suite('data and state in the extension host (local LLM server, fixture models)',
       sub.dispose();
     }
     console.log(`[alref-test] #15.1: ${events} document changes, ${grewWhileRunning} trace growth steps seen while running`);
-    const traces = tracesOf(cell.outputs);
-    assert.strictEqual(traces.length, grids.length);
-    const incomplete = traces.filter((t) => !t.done || t.text.trim() === '' || t.valid !== true);
-    assert.deepStrictEqual(incomplete.map((t) => t.streamId), [], `incomplete traces: ${JSON.stringify(incomplete)}`);
     assert.ok(grewWhileRunning >= grids.length, `traces did not stream into the cell (${grewWhileRunning} growth steps seen)`);
-    // The LLM mode is on each trace output.
-    assert.ok(cell.outputs.filter((o) => o.items.some((i) => i.mime === MIME.reasoningTrace)).every((o) => o.metadata?.llmMode === 'record'));
+    // The LLM mode is on each trace output while it streams.
+    assert.deepStrictEqual([...modes], ['record']);
+    // When the run ends, the compact pivot view (the default) replaces the streamed traces (and the stale
+    // ones): one row per clip, each holding its whole trace.
+    const complete = (rows: PivotViewRow[]): boolean => rows.length === grids.length && rows.every((r) => r.valid && r.answer === '[3]' && r.trace === 'The object moves from left to right across the frames.\nIt is clearest in frame 3.\n[3]');
+    assert.deepStrictEqual(tracesOf(cell.outputs), [], 'no trace output is left, "streaming…" or not');
+    const rows = pivotViewOf(cell.outputs).rows;
+    assert.ok(complete(rows), `pivot view rows: ${JSON.stringify(rows.map((r) => [r.clip, r.valid, r.answer, r.trace?.length]))}`);
 
     // Saved: every trace in the file is complete.
     assert.ok(await doc.save(), 'save failed');
     const saved = parseNotebook(fs.readFileSync(file, 'utf8'));
     const savedCell = saved.cells.find((c) => c.metadata.id === 'pivot-frame');
     assert.ok(savedCell);
-    const savedTraces = tracesOf(savedCell.outputs);
-    assert.strictEqual(savedTraces.length, grids.length);
-    assert.ok(savedTraces.every((t) => t.done && t.text.length > 20 && t.answer === '[3]'), JSON.stringify(savedTraces.map((t) => [t.done, t.text.length, t.answer])));
+    assert.deepStrictEqual(tracesOf(savedCell.outputs), []);
+    const savedRows = pivotViewOf(savedCell.outputs).rows;
+    assert.ok(complete(savedRows), JSON.stringify(savedRows.map((r) => [r.clip, r.valid, r.answer, r.trace?.length])));
 
     // requested and reported model; the LLM mode on the cell's status bar.
     const rec = record(doc);
@@ -195,7 +203,8 @@ suite('data and state in the extension host (local LLM server, fixture models)',
     assert.match(Buffer.from(cell.outputs[noteAt].items[0].data).toString('utf8'), /Previous run's outputs.*this run failed: Cell 3 \(id "pivot-frame"\)/);
     const after = cell.outputs.slice(noteAt + 1).map((o) => o.items.map((i) => `${i.mime}:${Buffer.from(i.data).toString('base64')}`).join(','));
     assert.deepStrictEqual(after, before, 'the previous outputs are not kept as they were');
-    assert.ok(tracesOf(cell.outputs).every((t) => t.done && t.answer === '[3]'));
+    assert.ok(pivotViewOf(cell.outputs).rows.every((r) => r.answer === '[3]' && r.trace?.endsWith('[3]')), 'the kept view holds the previous answers and traces');
+    assert.deepStrictEqual(tracesOf(cell.outputs), [], 'no trace is left "streaming…"');
     // Once it runs again successfully, the note goes.
     const again = await runOk(doc, 'pivot-frame');
     assert.ok(!again.outputs.some((o) => o.metadata?.[NOTICE_METADATA_KEY] === 'previous-run'));

@@ -11,7 +11,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
 import { MIME, OUTPUT_METADATA_KEY } from '../../src/common/mime';
-import type { AudioTimelinePayload, BoxesPayload, FrameGridPayload, MaskOverlayPayload, ReasoningTracePayload } from '../../src/common/payloads';
+import type { AudioTimelinePayload, BoxesPayload, FrameGridPayload, MaskOverlayPayload, PivotViewPayload, ReasoningTracePayload } from '../../src/common/payloads';
 import { readMasksFile } from '../../src/pipeline/masks/davisExport';
 import { rleArea } from '../../src/pipeline/masks/rle';
 import { writeMovingSquare, type SquareClip } from '../tooling/movingSquare';
@@ -102,8 +102,9 @@ function comparable(cell: vscode.NotebookCell): string[] {
       return `${i.mime} ${JSON.stringify({ ...p, usage: undefined, streamId: undefined })}`;
     }
     if (i.mime === MIME.pivotView) {
-      // A re-run also lists what changed since the previous run ("no change" for a replay).
-      return `${i.mime} ${JSON.stringify({ ...json<Record<string, unknown>>(i), changes: undefined })}`;
+      // A second run lists what changed since the first ("no change"); the rest must be the same.
+      const p = json<PivotViewPayload>(i);
+      return `${i.mime} ${JSON.stringify({ ...p, changes: undefined, rows: p.rows.map((r) => ({ ...r, change: undefined })) })}`;
     }
     if (i.mime === 'text/markdown' && /latency|tokens|\$/.test(Buffer.from(i.data).toString('utf8'))) {
       return `${i.mime} (usage summary)`;
@@ -153,16 +154,17 @@ suite('Pipeline end to end in the extension host (local LLM server, fixture mode
     const cells: CellSpec[] = [
       { id: 'video', yaml: 'stage: video\nid: video\nsource: square\nfps: 8\ninterval: 3\nfilmstripFrames: 0\n' },
       { id: 'reference', yaml: 'stage: reference\nid: reference\nexpression: the white square\n' },
-      { id: 'pivot-frame', yaml: 'stage: pivot-frame\nid: pivot-frame\n' },
+      // `view: full`: these tests read the per-clip outputs (traces, highlighted grids, boxes), kept above the pivot view.
+      { id: 'pivot-frame', yaml: 'stage: pivot-frame\nid: pivot-frame\nview: full\n' },
       {
         id: 'pivot-box',
         yaml: candidates
           // Clip 1's pivot is frame 6 (id 3 of 0,3,6,9,12), clip 2's frame 21 (id 3 of 15,18,21).
-          ? `stage: pivot-box\nid: pivot-box\ncandidates:\n${[[6, 1], [21, 2]].map(([f, c]) => {
+          ? `stage: pivot-box\nid: pivot-box\nview: full\ncandidates:\n${[[6, 1], [21, 2]].map(([f, c]) => {
             const b = clip.boxes[f];
             return `  - { box: [${b.x0}, ${b.y0}, ${b.x1}, ${b.y1}], clip: ${c} }\n  - { box: [0, 0, 20, 20], clip: ${c} }\n`;
           }).join('')}`
-          : 'stage: pivot-box\nid: pivot-box\n',
+          : 'stage: pivot-box\nid: pivot-box\nview: full\n',
       },
       ...extra,
     ];

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import { PROMPT_LANGUAGE, STAGE_LANGUAGE } from '../../common/mime';
-import { exportHtmlReport } from '../../pipeline/cells/htmlReport';
+import { exportHtmlReport, pivotViewImages } from '../../pipeline/cells/htmlReport';
 import { MISSING_MODEL_POLICIES, pullCommand } from '../../pipeline/cells/missingModels';
 import type { MissingModelPolicy } from '../../pipeline/cells/missingModels';
 import { ExperimentRecorder } from '../../pipeline/cells/record';
@@ -324,7 +324,8 @@ export async function exportHtmlFile(file: string, out?: string, warn: (message:
   }
   const model = await readNotebookFor(abs, dest, warn);
   const target = await checkWritable(dest);
-  await writeFileAtomic(target, exportHtmlReport(model, { source: path.basename(abs), runFolder: path.basename(runDirFor(abs)) }));
+  const images = await pivotViewImages(model, runDirFor(abs));
+  await writeFileAtomic(target, exportHtmlReport(model, { source: path.basename(abs), runFolder: path.basename(runDirFor(abs)), readArtifact: (ref) => images.get(ref) }));
   return dest;
 }
 

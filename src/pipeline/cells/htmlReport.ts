@@ -1,10 +1,14 @@
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import MarkdownIt from 'markdown-it';
+import sharp from 'sharp';
 import { MIME, OUTPUT_METADATA_KEY, PROMPT_LANGUAGE, STAGE_LANGUAGE } from '../../common/mime';
 import { FULL_IMAGE_METADATA_KEY } from '../../common/payloads';
-import type { FullImagePayload, ReasoningTracePayload, SweepMatrixPayload, SweepMetricPayload } from '../../common/payloads';
+import type { FullImagePayload, PivotViewPayload, PivotViewRow, ReasoningTracePayload, SweepMatrixPayload, SweepMetricPayload } from '../../common/payloads';
 import { ERROR_MIME, STDERR_MIME, STDOUT_MIME } from '../format/nbformatOutputs';
 import type { CellModel, ExperimentRecord, NotebookModel, OutputItemModel, OutputModel } from '../format/model';
+import { DISPLAY_JPEG_QUALITY, displaySize } from '../run/displayImages';
 import { NOTICE_METADATA_KEY, TRACE_MODE_KEY } from './outputBuilder';
 
 /** What the report says about where the notebook came from; all optional. */
@@ -15,6 +19,52 @@ export interface HtmlReportOptions {
   source?: string;
   /** The run folder's name as the reader would find it next to the notebook (e.g. `demo.alref.runs`). */
   runFolder?: string;
+  /**
+   * The image a run-folder reference (`artifacts/ab/….jpg`) names, for images that outputs name
+   * instead of holding (the pivot view's grids and pivot frames; see {@link pivotViewImages}); without
+   * it they are named only. JPEG bytes.
+   */
+  readArtifact?: (ref: string) => Uint8Array | undefined;
+}
+
+/** The run-folder file a reference names, or undefined when it would lie outside `runDir`. */
+function insideRunFolder(runDir: string, ref: string): string | undefined {
+  const root = path.resolve(runDir);
+  const file = path.resolve(root, ref);
+  const rel = path.relative(root, file);
+  return rel === '' || rel.startsWith('..') || path.isAbsolute(rel) ? undefined : file;
+}
+
+/**
+ * Display copies (JPEG, within the notebook's display size) of the images the pivot views of `model`
+ * name in `runDir`, by reference: pass `(ref) => map.get(ref)` as {@link HtmlReportOptions.readArtifact}.
+ * Files that are missing or outside the run folder are left out (the report then names them).
+ */
+export async function pivotViewImages(model: NotebookModel, runDir: string): Promise<Map<string, Uint8Array>> {
+  const refs = new Set<string>();
+  for (const o of model.cells.flatMap((c) => c.outputs)) {
+    const view = parseJson(o.items.find((i) => i.mime === MIME.pivotView));
+    if (isPivotView(view)) {
+      view.rows.forEach((r) => {
+        const image = r.grid ?? r.frame;
+        if (image) {
+          refs.add(image.ref);
+        }
+      });
+    }
+  }
+  const out = new Map<string, Uint8Array>();
+  for (const ref of refs) {
+    const file = insideRunFolder(runDir, ref);
+    const bytes = file ? await readFile(file).catch(() => undefined) : undefined;
+    if (!bytes) {
+      continue;
+    }
+    const meta = await sharp(bytes).metadata();
+    const size = displaySize(meta.width ?? 1, meta.height ?? 1);
+    out.set(ref, new Uint8Array(await sharp(bytes).resize(size.width, size.height, { fit: 'fill' }).jpeg({ quality: DISPLAY_JPEG_QUALITY }).toBuffer()));
+  }
+  return out;
 }
 
 /** Image types embedded as `data:` URIs; anything else is never put into an attribute. */
@@ -258,10 +308,61 @@ function renderSweep(sweep: SweepMatrixPayload): string {
   );
 }
 
+function isPivotView(v: unknown): v is PivotViewPayload {
+  return isObject(v) && v.version === 1 && (v.stage === 'pivot-frame' || v.stage === 'pivot-box') && Array.isArray(v.rows);
+}
+
+/** `[3]` (the frame's id in the clip's grid), `frame 37`, or a dash when the clip has no valid choice. */
+function pivotFrameLabel(row: PivotViewRow): string {
+  if (row.frameIndex === null) {
+    return '–';
+  }
+  const k = row.frames.indexOf(row.frameIndex);
+  return k >= 0 ? `[${k + 1}] (frame ${row.frameIndex})` : `frame ${row.frameIndex}`;
+}
+
 /**
- * One output: its richest item this report can draw statically (sweep matrix, reasoning trace, error,
- * warnings, an image, markdown, plain text), falling back through the output's other items. Custom
- * payloads it has no static view of (the pivot view, the mask overlay's frames) fall back to the
+ * A pivot view as a static table, one row per object and clip, each row followed by its grid or
+ * pivot frame (embedded when `options.readArtifact` finds it in the run folder, else named) and its
+ * trace, answer highlighted, collapsed.
+ */
+function renderPivotView(view: PivotViewPayload, options: HtmlReportOptions): string {
+  const box = view.stage === 'pivot-box';
+  const head = ['object', 'clip', box ? 'frame' : 'pivot frame', ...(box ? ['box'] : []), 'valid', 'tokens', 'overridden', 'change'];
+  const body = view.rows.map((r) => {
+    const cells = [
+      String(r.objectId),
+      String(r.clip),
+      box ? (r.frameIndex === null ? '–' : `frame ${r.frameIndex}`) : pivotFrameLabel(r),
+      ...(box ? [r.chosen ? `box ${r.chosen}` : '–'] : []),
+      r.valid ? 'yes' : '<span class="invalid-answer">NO</span>',
+      r.tokens ? String(r.tokens.prompt + r.tokens.completion) : '',
+      r.overridden ? 'yes' : '',
+      r.change ? escapeHtml(r.change) : '',
+    ].map((c) => `<td>${c}</td>`);
+    const image = r.grid ?? r.frame;
+    const where = image ? (options.runFolder ? `${options.runFolder}/${image.ref}` : image.ref) : undefined;
+    const title = `Object ${r.objectId}, clip ${r.clip}`;
+    const trace = r.trace !== undefined
+      ? renderTrace({ version: 1, streamId: `${view.cellId}:${r.objectId}:${r.clip}`, text: r.trace, done: true, ...(r.answer !== undefined ? { answer: r.answer } : {}), valid: r.valid, ...(r.note ? { note: r.note } : {}) }, undefined)
+      : r.note ? `<div class="note">${escapeHtml(r.note)}</div>` : '<div class="note">(no LLM call)</div>';
+    const bytes = image ? options.readArtifact?.(image.ref) : undefined;
+    const picture = bytes ? `<figure><img src="${dataUri({ mime: 'image/jpeg', data: bytes })}" alt="${escapeHtml(`${title}: ${box ? 'pivot frame' : 'grid'}`)}"></figure>` : '';
+    const named = where ? `<div class="note">${box ? 'Pivot frame' : 'Grid'} in the run folder: <code>${escapeHtml(where)}</code></div>` : '';
+    const detail = `<details class="pivot-trace"><summary>${escapeHtml(title)}: trace${r.answer ? ` · answer ${escapeHtml(r.answer)}` : ''}</summary>${picture}${trace}${named}</details>`;
+    return `<tr>${cells.join('')}</tr><tr class="pivot-detail"><td colspan="${head.length}">${detail}</td></tr>`;
+  });
+  const changes = view.changes ? `<p class="note">Since the previous run: ${escapeHtml(view.changes.join('; '))}</p>` : '';
+  return (
+    `<div class="pivot-view"><div class="title">${box ? 'Pivot boxes' : 'Pivot frames'} at a glance</div>${changes}` +
+    `<table><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${body.join('')}</tbody></table></div>`
+  );
+}
+
+/**
+ * One output: its richest item this report can draw statically (sweep matrix, pivot view, reasoning
+ * trace, error, warnings, an image, markdown, plain text), falling back through the output's other
+ * items. Custom payloads it has no static view of (the mask overlay's frames) fall back to the
  * markdown or image the output carries for viewers without the extension.
  */
 function renderOutput(output: OutputModel, options: HtmlReportOptions): string {
@@ -269,6 +370,10 @@ function renderOutput(output: OutputModel, options: HtmlReportOptions): string {
   const sweep = parseJson(find((m) => m === MIME.sweepMatrix));
   if (isSweep(sweep)) {
     return renderSweep(sweep);
+  }
+  const pivot = parseJson(find((m) => m === MIME.pivotView));
+  if (isPivotView(pivot)) {
+    return renderPivotView(pivot, options);
   }
   const trace = parseJson(find((m) => m === MIME.reasoningTrace));
   if (isTrace(trace)) {

@@ -201,7 +201,7 @@ export async function* runPivotBox(request: StageRequest<PivotBoxParams>, ctx: S
   yield* usage.table();
   const promptRecord: PromptRecord | undefined = cell.template ? { name: cell.template.name, source: cell.template.source, templateHash: cell.template.hash } : undefined;
   const data: PivotBoxData = { objects, ...(promptRecord ? { prompt: promptRecord, usage: usage.totals } : {}) };
-  yield pivotBoxView(data, cell.video, { cellId: request.cellId, runDir: ctx.runDir, traces, previous: previousOf(ctx, request.cellId, STAGE), compact: params.view === 'compact' });
+  yield pivotBoxView(data, cell.video, { cellId: request.cellId, runDir: ctx.runDir, traces, previous: previousOf(ctx, request.cellId, STAGE), compact: params.view !== 'full' });
   return { data, inputHash: boxInputHash(cell, params), upstream: [cell.videoCellId, cell.pivotResult.cellId, cell.refResult.cellId] };
 }
 

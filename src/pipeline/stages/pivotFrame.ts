@@ -88,7 +88,7 @@ export async function* runPivotFrame(request: StageRequest<PivotFrameParams>, ct
   yield* usage.table();
 
   const data: PivotFrameData = { objects, ...(promptRecord ? { prompt: promptRecord, usage: usage.totals } : {}) };
-  yield pivotFrameView(data, video, { cellId: request.cellId, runDir: ctx.runDir, traces, previous: previousOf(ctx, request.cellId, STAGE), compact: params.view === 'compact' });
+  yield pivotFrameView(data, video, { cellId: request.cellId, runDir: ctx.runDir, traces, previous: previousOf(ctx, request.cellId, STAGE), compact: params.view !== 'full' });
   const inputHash = hashJson({
     stage: STAGE,
     strategy,

@@ -13,14 +13,24 @@ import type { StageContext } from '../types';
  * and what changed since the cell's previous run.
  */
 
-/** Most characters of one clip's trace kept in the view's payload (the trace output keeps more). */
-export const VIEW_TRACE_MAX_CHARS = 16 * 1024;
+/**
+ * Most characters of one clip's trace kept in the view's payload: as many as a trace output keeps
+ * (the outputs builder's `TRACE_MAX_CHARS`), since in the compact view (the default) the view is
+ * where the traces stay once the run ends.
+ */
+export const VIEW_TRACE_MAX_CHARS = 64 * 1024;
 
-/** What the trace events of one stream told: the reply text, the answer and the tokens. */
+/** What the trace events of one stream told: the reply text (head and tail), the answer and the tokens. */
 interface TraceRecord {
-  text: string;
+  head: string;
+  /** The text after the head; trimmed to its last quarter of the cap now and then, so it stays bounded. */
+  tail: string;
+  total: number;
   final?: TraceEvent['final'];
 }
+
+const HEAD_CHARS = Math.floor((VIEW_TRACE_MAX_CHARS * 3) / 4);
+const TAIL_CHARS = VIEW_TRACE_MAX_CHARS - HEAD_CHARS;
 
 /** Collects the trace events a stage yields, by stream id, while passing every event on. */
 export class TraceLog {
@@ -32,9 +42,17 @@ export class TraceLog {
     while (!step.done) {
       const e = step.value;
       if (e.type === 'trace') {
-        const rec = this._streams.get(e.streamId) ?? { text: '' };
-        if (rec.text.length < VIEW_TRACE_MAX_CHARS) {
-          rec.text += e.delta;
+        const rec = this._streams.get(e.streamId) ?? { head: '', tail: '', total: 0 };
+        rec.total += e.delta.length;
+        if (rec.tail === '' && rec.head.length + e.delta.length <= HEAD_CHARS) {
+          rec.head += e.delta;
+        } else {
+          const room = Math.max(0, HEAD_CHARS - rec.head.length);
+          rec.head += e.delta.slice(0, room);
+          rec.tail += e.delta.slice(room);
+          if (rec.tail.length > 2 * TAIL_CHARS) {
+            rec.tail = rec.tail.slice(-TAIL_CHARS);
+          }
         }
         if (e.final) {
           rec.final = e.final;
@@ -47,14 +65,18 @@ export class TraceLog {
     return step.value;
   }
 
-  /** The row fields a stream gives: trace text, answer and tokens. */
+  /** The row fields a stream gives: trace text (its first three quarters and last quarter when long), answer and tokens. */
   fields(streamId: string): Pick<PivotViewRow, 'trace' | 'answer' | 'tokens'> {
     const rec = this._streams.get(streamId);
     if (!rec) {
       return {};
     }
     const usage = rec.final?.usage;
-    const text = rec.text.length > VIEW_TRACE_MAX_CHARS ? `${rec.text.slice(0, VIEW_TRACE_MAX_CHARS)}\n… (cut; the trace output of a full view keeps more)` : rec.text;
+    let text = rec.head + rec.tail;
+    if (rec.total > VIEW_TRACE_MAX_CHARS) {
+      const tail = rec.tail.slice(-TAIL_CHARS);
+      text = `${rec.head}\n… trace truncated: ${rec.total - rec.head.length - tail.length} chars not stored (the recorded exchange keeps the whole reply) …\n${tail}`;
+    }
     return {
       ...(text !== '' ? { trace: text } : {}),
       ...(rec.final?.answer ? { answer: rec.final.answer } : {}),
@@ -273,7 +295,7 @@ interface ViewContext {
   cellId: string;
   changes?: Map<string, string>;
   objectCount: number;
-  /** Output ids of the per-clip outputs the view replaces when the cell asks for the compact view. */
+  /** Output ids of the per-clip outputs the view replaces in the compact view (the default). */
   supersedes?: TableEvent['supersedes'];
 }
 

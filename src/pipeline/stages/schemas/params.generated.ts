@@ -88,7 +88,7 @@ export type PivotBoxParams = {
   concurrency?: number;
   /** RVOS: list each detector box's score in the prompt's box list (default false: the reference code shows the boxes, not their scores). */
   showScores?: boolean;
-  /** full (default): every clip's trace and image stay in the outputs, followed by the pivot view; compact: when the run ends, the pivot view (one row per clip, trace expandable) replaces them. */
+  /** compact (default): the traces and images stream while the cell runs; when the run ends, one pivot view (one row per clip, trace expandable) replaces them. full: every clip's trace and image stay in the outputs, followed by the pivot view. */
   view?: 'full' | 'compact';
   /** Pivot boxes chosen by hand (a click on a candidate box, or a box dragged on the pivot frame, writes one): these clips skip the LLM call and are marked overridden. */
   overrides?: Array<{
@@ -113,7 +113,7 @@ export type PivotFrameParams = {
   imageDetail?: 'low' | 'high' | 'auto';
   /** Clips sent in parallel. */
   concurrency?: number;
-  /** full (default): every clip's trace and image stay in the outputs, followed by the pivot view; compact: when the run ends, the pivot view (one row per clip, trace expandable) replaces them. */
+  /** compact (default): the traces and images stream while the cell runs; when the run ends, one pivot view (one row per clip, trace expandable) replaces them. full: every clip's trace and image stay in the outputs, followed by the pivot view. */
   view?: 'full' | 'compact';
   /** Pivot frames chosen by hand (a click on a grid tile writes one): these clips skip the LLM call and are marked overridden. */
   overrides?: Array<{

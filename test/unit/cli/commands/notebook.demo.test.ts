@@ -3,10 +3,11 @@ import { cpSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { runNotebookFile } from '../../../../src/cli/commands/notebook';
 import { MIME } from '../../../../src/common/mime';
-import { type BoxesPayload, FULL_IMAGE_METADATA_KEY, type FullImagePayload, type SweepMatrixPayload } from '../../../../src/common/payloads';
+import { FULL_IMAGE_METADATA_KEY, type FullImagePayload, type SweepMatrixPayload } from '../../../../src/common/payloads';
 import { parseNotebook } from '../../../../src/pipeline/format';
 import { DISPLAY_MAX_HEIGHT, DISPLAY_MAX_WIDTH } from '../../../../src/pipeline/run/displayImages';
 import { tempDir } from '../../../tooling/media';
+import { pivotViewOf } from '../../../tooling/pivotOutputs';
 import type { TempDir } from '../../../tooling/media';
 
 /** The bound README.md states: "an executed demo notebook stays under 3 MB". */
@@ -47,7 +48,7 @@ suite('examples/demo.alref executed (replay)', () => {
     tmp.remove();
   });
 
-  test('stays under the size README states; images at display size, originals in the run folder; pivot-box grouped by clip', async () => {
+  test('stays under the size README states; images at display size, originals in the run folder; one compact pivot view per pivot cell', async () => {
     // The demo as shipped: the notebook, its recorded exchanges and the sample data, at the same relative places.
     mkdirSync(path.join(tmp.path, 'examples'), { recursive: true });
     mkdirSync(path.join(tmp.path, 'media/samples'), { recursive: true });
@@ -83,31 +84,29 @@ suite('examples/demo.alref executed (replay)', () => {
         }
       }
     }
-    assert.ok(fullImages >= 30, `${fullImages} images have a full-size original`);
+    assert.ok(fullImages >= 14, `${fullImages} images have a full-size original`);
 
-    // Pivot-box: the prompt printed once, then one group per clip: header, image sent (collapsed view), trace, choice.
-    const box = nb.cells.find((c) => c.metadata?.id === 'pivot-box');
-    assert.ok(box);
-    const kinds = box.outputs.map((o) => {
-      const md = o.items.find((i) => i.mime === 'text/markdown');
-      if (o.items.some((i) => i.mime === MIME.reasoningTrace)) {
-        return 'trace';
+    // The pivot cells keep one compact pivot view each (the default): one row per clip with its image in
+    // the run folder, its answer and its whole trace; the prompt is printed once, no per-clip outputs.
+    for (const id of ['pivot-frame', 'pivot-box']) {
+      const cell = nb.cells.find((c) => c.metadata?.id === id);
+      assert.ok(cell, id);
+      const perClip = cell.outputs.filter((o) => o.items.some((i) => i.mime === MIME.reasoningTrace || i.mime === MIME.boxes || i.mime === MIME.frameGrid));
+      assert.deepEqual(perClip, [], `${id}: the view replaced the per-clip outputs`);
+      const view = pivotViewOf(cell.outputs);
+      assert.equal(view.rows.length, id === 'pivot-frame' ? 12 : 11, id);
+      for (const r of view.rows) {
+        const image = r.grid ?? r.frame;
+        assert.ok(image && existsSync(path.join(runDir, image.ref)), `${id} clip ${r.clip}: its image is in the run folder`);
+        assert.ok(r.answer && r.trace?.includes(r.answer) && !r.trace.includes('trace truncated'), `${id} clip ${r.clip}: answer and whole trace`);
       }
-      if (o.items.some((i) => i.mime === MIME.boxes)) {
-        return (o.metadata?.alref as BoxesPayload).view === 'sent' ? 'sent' : 'choice';
-      }
-      const text = md ? dec.decode(md.data) : '';
-      return text.startsWith('**Prompt**') ? 'prompt' : text.startsWith('#### ') ? 'header' : 'other';
-    });
-    assert.equal(kinds.filter((k) => k === 'prompt').length, 1, 'the box prompt is printed once');
-    const clips = kinds.filter((k) => k === 'header').length;
-    assert.equal(clips, 11);
-    const groups = kinds.filter((k) => k !== 'prompt' && k !== 'other').join(',');
-    assert.equal(groups, Array(clips).fill('header,sent,trace,choice').join(','));
-    // Its stored size: before display-size images and grouping, 51 outputs holding 5.0 MB of image bytes.
-    // (A renderer item holding the same image bytes as its image/* fallback is stored once.)
-    const bytes = box.outputs.reduce((n, o) => n + o.items.filter((i) => !MIME_IS_BINARY_RENDERER(i.mime)).reduce((m, i) => m + i.data.byteLength, 0), 0);
-    assert.ok(bytes < 1.5 * 1024 * 1024, `pivot-box outputs hold ${bytes} bytes`);
+      assert.ok(view.rows.filter((r) => r.valid).length >= 11, `${id}: valid clips`);
+      const prompts = cell.outputs.filter((o) => o.items.some((i) => i.mime === 'text/markdown' && dec.decode(i.data).startsWith('**Prompt**')));
+      assert.equal(prompts.length, 1, `${id}: the prompt is printed once`);
+      // Its stored size: before display-size images and the compact view, 51 outputs holding 5.0 MB of image bytes.
+      const bytes = cell.outputs.reduce((n, o) => n + o.items.filter((i) => !MIME_IS_BINARY_RENDERER(i.mime)).reduce((m, i) => m + i.data.byteLength, 0), 0);
+      assert.ok(bytes < 64 * 1024, `${id} outputs hold ${bytes} bytes`);
+    }
     assert.ok(existsSync(path.join(runDir, 'artifacts')));
 
     // Without SAM 2 the cells that need it say how to install it; the car-shadow cells before them ran.

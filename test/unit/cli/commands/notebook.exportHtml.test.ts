@@ -6,6 +6,7 @@ import { exportHtmlFile, runNotebookFile } from '../../../../src/cli/commands/no
 import { buildProgram } from '../../../../src/cli/main';
 import { MIME } from '../../../../src/common/mime';
 import { parseNotebook } from '../../../../src/pipeline/format';
+import { pivotViews } from '../../../tooling/pivotOutputs';
 import { tempDir } from '../../../tooling/media';
 import type { TempDir } from '../../../tooling/media';
 
@@ -41,6 +42,7 @@ suite('cli: alref notebook export --html', () => {
     cpSync(path.join(ROOT, 'media/samples/01_dog.mp4'), path.join(tmp.path, 'media/samples/01_dog.mp4'));
     cpSync(path.join(ROOT, 'media/samples/davis-car-shadow'), path.join(tmp.path, 'media/samples/davis-car-shadow'), { recursive: true });
     const file = path.join(tmp.path, 'examples/demo.alref');
+    // As `npm run demo` without SAM 2 and offline: the cells that need it are skipped.
     assert.equal(await runNotebookFile(file, { missingModels: 'skip', set: [`models.cacheDir=${path.join(tmp.path, 'models')}`] }), 0);
     const before = readFileSync(file);
 
@@ -51,17 +53,28 @@ suite('cli: alref notebook export --html', () => {
     const doc = new JSDOM(html).window.document;
     const nb = parseNotebook(before.toString('utf8'));
 
-    // Every output image once, embedded.
-    const imageOutputs = nb.cells.flatMap((c) => c.outputs).filter((o) => o.items.some((i) => i.mime.startsWith('image/')));
+    // Every output image once, embedded; and each pivot view row's grid or pivot frame, read from the run folder.
+    const outputs = nb.cells.flatMap((c) => c.outputs);
+    const imageOutputs = outputs.filter((o) => o.items.some((i) => i.mime.startsWith('image/')));
+    const views = pivotViews(outputs);
+    assert.ok(views.length >= 2, 'the pivot-frame and pivot-box cells keep their pivot views');
+    const viewImages = views.flatMap((v) => v.rows.map((r) => r.grid ?? r.frame).filter((i) => i !== undefined));
     const imgs = [...doc.querySelectorAll('img')];
     assert.ok(imageOutputs.length > 10);
-    assert.equal(imgs.length, imageOutputs.length);
+    assert.equal(imgs.filter((i) => !i.closest('.pivot-view')).length, imageOutputs.length);
+    assert.ok(viewImages.length >= 22);
+    assert.equal(imgs.filter((i) => i.closest('.pivot-view')).length, viewImages.length);
     assert.ok(imgs.every((i) => i.getAttribute('src')?.startsWith('data:image/')), 'all images are data: URIs');
+    const embedded = imgs.filter((i) => i.closest('.pivot-view')).reduce((n, i) => n + (i.getAttribute('src')?.length ?? 0), 0);
     assert.match(doc.querySelector('figure .note')?.textContent ?? '', /run folder: demo\.alref\.runs\/artifacts\//);
 
     // Every trace with its answer highlighted, every cell's source, the markdown rendered.
-    const traces = nb.cells.flatMap((c) => c.outputs).flatMap((o) => o.items.filter((i) => i.mime === MIME.reasoningTrace)).map((i) => JSON.parse(dec.decode(i.data)) as { text: string; answer?: string });
-    assert.ok(traces.length >= 12);
+    // A trace output, or (in a compact pivot cell) the traces of its pivot view's rows, in output order.
+    const traces = outputs.flatMap((o) => [
+      ...o.items.filter((i) => i.mime === MIME.reasoningTrace).map((i) => JSON.parse(dec.decode(i.data)) as { text: string; answer?: string }),
+      ...pivotViews([o]).flatMap((v) => v.rows.filter((r) => r.trace !== undefined).map((r) => ({ text: r.trace as string, answer: r.answer }))),
+    ]);
+    assert.ok(traces.length >= 22);
     const shown = [...doc.querySelectorAll('.trace pre')].map((p) => p.textContent);
     assert.deepEqual(shown, traces.map((t) => t.text));
     assert.deepEqual([...doc.querySelectorAll('.trace mark.answer')].map((m) => m.textContent), traces.filter((t) => t.answer && t.text.includes(t.answer)).map((t) => t.answer));
@@ -81,8 +94,8 @@ suite('cli: alref notebook export --html', () => {
     assert.ok(recordText.includes(record.extensionVersion));
     assert.doesNotMatch(html, /apiKey|baseUrl|api\.openai\.com|127\.0\.0\.1/);
 
-    // Roughly the notebook's own weight (the images are base64 in both).
-    const ratio = statSync(written).size / before.byteLength;
+    // Roughly the notebook's own weight with the pivot views' images added (the images are base64 in both).
+    const ratio = statSync(written).size / (before.byteLength + embedded);
     assert.ok(ratio > 0.5 && ratio < 1.5, `report / notebook size ratio ${ratio.toFixed(2)}`);
 
     // --out elsewhere names the run folder by its name next to the notebook.

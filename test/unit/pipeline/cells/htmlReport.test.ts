@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { JSDOM } from 'jsdom';
 import sharp from 'sharp';
 import { MIME, OUTPUT_METADATA_KEY } from '../../../../src/common/mime';
-import type { FrameGridPayload, MaskOverlayPayload, SweepMatrixPayload } from '../../../../src/common/payloads';
+import type { FrameGridPayload, MaskOverlayPayload, PivotViewPayload, SweepMatrixPayload } from '../../../../src/common/payloads';
 import { exportHtmlReport, escapeHtml } from '../../../../src/pipeline/cells/htmlReport';
 import { CellOutputBuilder } from '../../../../src/pipeline/cells/outputBuilder';
 import { buildExperimentRecord } from '../../../../src/pipeline/cells/record';
@@ -169,7 +169,7 @@ suite('pipeline/cells/htmlReport', () => {
     assert.match(doc.querySelector('.sweep')?.textContent ?? '', /sweeps\/s1\/matrix\.csv/);
   });
 
-  test('pivot view, mask overlay, metrics, warnings and errors fall back to what reads without the extension', async () => {
+  test('a pivot view payload it cannot read, mask overlay, metrics, warnings and errors fall back to what reads without the extension', async () => {
     const sheet = await png(8, 4);
     const overlay: MaskOverlayPayload = { version: 1, width: 8, height: 4, frameCount: 2, frames: { dir: 'frames', pad: 5, ext: '.jpg' }, objects: [] };
     const b = new CellOutputBuilder();
@@ -180,12 +180,43 @@ suite('pipeline/cells/htmlReport', () => {
     const pivot: OutputModel = { items: [{ mime: MIME.pivotView, data: enc.encode('{"version":1,"rows":[]}') }, { mime: 'text/markdown', data: enc.encode('| clip | frame |\n|---|---|\n| 1 | [2] |') }], metadata: { [OUTPUT_METADATA_KEY]: null } };
     const doc = parse(exportHtmlReport(notebookOf([stageCell('p', 'stage: propagate\n', [pivot, ...b.outputs()])])));
     const tables = [...doc.querySelectorAll('.markdown table')].map((t) => t.textContent?.replace(/\s+/g, ' ').trim());
-    assert.deepEqual(tables, ['clip frame 1 [2]', 'object J F 1 0.812 0.790'], 'pivot view and metrics as their markdown tables');
+    assert.deepEqual(tables, ['clip frame 1 [2]', 'object J F 1 0.812 0.790'], 'the unreadable pivot view and the metrics as their markdown tables');
     assert.equal(doc.querySelector('img')?.getAttribute('src'), `data:image/png;base64,${Buffer.from(sheet).toString('base64')}`, 'the mask overlay as its contact sheet');
     assert.equal(doc.querySelector('figcaption')?.textContent, 'Masks: contact sheet');
     assert.equal(doc.querySelector('.warnings pre')?.textContent, 'Warning: clip 4: no <valid> answer\n');
     assert.equal(doc.querySelector('.error pre')?.textContent, 'PipelineError: Cell 2 (id "p"), field "x": bad <value>');
     assert.ok(!doc.body.textContent?.includes('/home/someone'), 'the stack (local paths) is left out');
+  });
+
+  test('a compact pivot view shows its rows and every clip\'s trace, answer highlighted, not only the markdown table', () => {
+    const view: PivotViewPayload = {
+      version: 1, stage: 'pivot-frame', cellId: 'pf', changes: ['clip 2: [1] -> [3]'],
+      rows: [
+        { objectId: 1, clip: 1, frames: [0, 5, 10], frameIndex: 5, valid: true, answer: '[2]', trace: 'The dog <runs> best in [2].', tokens: { prompt: 900, completion: 40 }, grid: { ref: 'cells/pf/grid-1.jpg', mime: 'image/jpeg', width: 30, height: 10, tiles: [] } },
+        { objectId: 1, clip: 2, frames: [15, 20, 25], frameIndex: 25, valid: true, overridden: true, change: '[1] -> [3]' },
+        { objectId: 1, clip: 3, frames: [30, 35, 40], frameIndex: null, valid: false, answer: '[7]', trace: 'Frame [7] shows it.', note: 'out of range' },
+      ],
+    };
+    const b = new CellOutputBuilder();
+    b.apply({ type: 'table', title: 'Pivot frames at a glance', columns: ['object', 'clip'], rows: [[1, 1]], renderer: { mime: MIME.pivotView, payload: view } });
+    const grid = new Uint8Array([0xff, 0xd8, 0xff, 0xd9]);
+    const doc = parse(exportHtmlReport(notebookOf([stageCell('pf', 'stage: pivot-frame\n', b.outputs())]), { runFolder: 'demo.alref.runs', readArtifact: (ref) => (ref === 'cells/pf/grid-1.jpg' ? grid : undefined) }));
+    assert.deepEqual([...doc.querySelectorAll('.pivot-view img')].map((i) => i.getAttribute('src')), [`data:image/jpeg;base64,${Buffer.from(grid).toString('base64')}`], 'the grid the run folder has, embedded');
+    const rows = [...doc.querySelectorAll('.pivot-view tbody tr:not(.pivot-detail)')].map((tr) => [...tr.children].map((c) => c.textContent));
+    assert.deepEqual(rows, [
+      ['1', '1', '[2] (frame 5)', 'yes', '940', '', ''],
+      ['1', '2', '[3] (frame 25)', 'yes', '', 'yes', '[1] -> [3]'],
+      ['1', '3', '–', 'NO', '', '', ''],
+    ]);
+    const traces = [...doc.querySelectorAll('.pivot-view details .trace')];
+    assert.equal(traces.length, 2, 'the two clips the LLM answered have a trace');
+    assert.equal(traces[0].querySelector('pre')?.textContent, 'The dog <runs> best in [2].');
+    assert.equal(traces[0].querySelector('mark.answer')?.textContent, '[2]');
+    assert.ok(traces[1].classList.contains('invalid'));
+    assert.equal(traces[1].querySelector('.note')?.textContent, 'out of range');
+    assert.match(doc.querySelector('.pivot-view')?.textContent ?? '', /demo\.alref\.runs\/cells\/pf\/grid-1\.jpg/);
+    assert.match(doc.querySelector('.pivot-view')?.textContent ?? '', /Since the previous run: clip 2: \[1\] -> \[3\]/);
+    assert.equal(doc.querySelectorAll('.markdown table').length, 0, 'the markdown fallback is not repeated');
   });
 
   test('a failed cell and an invalid answer are marked', () => {

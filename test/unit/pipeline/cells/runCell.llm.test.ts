@@ -14,6 +14,7 @@ import { defaultSettings } from '../../../../src/pipeline/settings';
 import { OpenAiTestServer, type ReceivedRequest } from '../../../tooling/openaiServer';
 import { RESOURCES } from '../../../tooling/stageContext';
 import { DAVIS_FRAMES } from '../../../tooling/davisVideo';
+import { pivotViewOf } from '../../../tooling/pivotOutputs';
 
 const KEY = 'sk-e2e-NEVER-LEAK-4242424242';
 
@@ -77,6 +78,7 @@ suite('LLM cells end to end through the shared cell runner (real video stage, lo
     const outcomes = [];
     for (let index = 0; index < cells.length; index++) {
       const growth: number[] = [];
+      const shown = { boxes: false, traceWithMarkdown: false };
       const out = await runCell({
         cells, index, session, host, signal: new AbortController().signal,
         onOutputs: (change, outputs) => {
@@ -84,11 +86,13 @@ suite('LLM cells end to end through the shared cell runner (real video stage, lo
           const trace = o?.items.find((i) => i.mime === MIME.reasoningTrace);
           if (trace) {
             growth.push((JSON.parse(Buffer.from(trace.data).toString('utf8')) as ReasoningTracePayload).text.length);
+            shown.traceWithMarkdown ||= o.items.some((i) => i.mime === 'text/markdown');
           }
+          shown.boxes ||= o?.items[0]?.mime === MIME.boxes && o.items.some((i) => i.mime === 'image/jpeg');
         },
       });
       assert.equal(out.status, 'ok', `${out.cellId}: ${out.message ?? ''}`);
-      outcomes.push({ ...out, growth });
+      outcomes.push({ ...out, growth, shown });
     }
     return { outcomes, logs };
   }
@@ -102,8 +106,16 @@ suite('LLM cells end to end through the shared cell runner (real video stage, lo
     assert.ok(pfData.objects[0].clips.every((c) => c.valid && c.frameIndex !== null));
     const pbData = pb.result?.data as PivotBoxData;
     assert.ok(pbData.objects[0].pivots.every((p) => p.valid && p.chosen === 0));
-    assert.ok(pb.outputs.some((o) => o.items[0]?.mime === MIME.boxes && o.items.some((i) => i.mime === 'image/jpeg')), 'boxes renderer item with JPEG fallback');
-    assert.ok(pf.outputs.some((o) => o.items.some((i) => i.mime === MIME.reasoningTrace) && o.items.some((i) => i.mime === 'text/markdown')), 'trace with markdown fallback');
+    assert.ok(pb.shown.boxes, 'the boxes were drawn (renderer item with JPEG fallback) while the cell ran');
+    assert.ok(pf.shown.traceWithMarkdown, 'the trace streamed with its markdown fallback while the cell ran');
+    // When the run ended, one pivot view (with its markdown fallback) replaced the per-clip outputs.
+    for (const [o, data] of [[pf, pfData.objects[0].clips], [pb, pbData.objects[0].pivots]] as const) {
+      assert.deepEqual(o.outputs.filter((x) => x.items.some((i) => i.mime === MIME.reasoningTrace || i.mime === MIME.boxes)), [], `${o.cellId}: per-clip outputs replaced`);
+      const view = pivotViewOf(o.outputs);
+      assert.ok(o.outputs.some((x) => x.items[0]?.mime === MIME.pivotView && x.items.some((i) => i.mime === 'text/markdown')), 'pivot view with markdown fallback');
+      assert.equal(view.rows.length, data.length);
+      assert.ok(view.rows.every((r) => r.valid && r.trace && r.answer && r.tokens), `${o.cellId}: every row has its trace, answer and tokens`);
+    }
     assert.equal(server.requests.length, pfData.objects[0].clips.length + pbData.objects[0].pivots.length);
     assert.ok(server.requests.every((r) => r.headers.authorization === `Bearer ${KEY}`));
 

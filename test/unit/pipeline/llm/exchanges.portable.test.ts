@@ -25,11 +25,13 @@ import { OpenAiTestServer } from '../../../tooling/openaiServer';
 const KEY = 'sk-portable-test-0123456789';
 const dec = new TextDecoder();
 
+// `view: full` keeps the trace outputs (with their usage, which says whether a reply was sent) beside
+// the pivot view, so the replay is compared output by output, the views included.
 const CELLS: Array<[string, string]> = [
   ['video', 'stage: video\nsource: clip.mp4\nmaxFrames: 30\nfilmstripFrames: 0\n'],
   ['ref', 'stage: reference\nexpression: the dog playing with the ball\n'],
-  ['pf', 'stage: pivot-frame\nconcurrency: 1\n'],
-  ['pb', 'stage: pivot-box\nconcurrency: 1\ncandidates:\n  - [300, 200, 700, 600]\n  - [0, 0, 250, 250]\n'],
+  ['pf', 'stage: pivot-frame\nconcurrency: 1\nview: full\n'],
+  ['pb', 'stage: pivot-box\nconcurrency: 1\nview: full\ncandidates:\n  - [300, 200, 700, 600]\n  - [0, 0, 250, 250]\n'],
 ];
 
 function notebook(): NotebookModel {
@@ -43,8 +45,8 @@ function notebook(): NotebookModel {
 function textOutputs(nb: NotebookModel, cellId: string): string[] {
   const cell = nb.cells.find((c) => c.metadata.id === cellId);
   assert.ok(cell, cellId);
-  // Images a clone builds are its own bytes, so their run-folder names (content hashes) differ by design.
-  return cell.outputs.flatMap((o) => o.items.filter((i) => i.mime === 'text/markdown' || i.mime.endsWith('+json')).map((i) => `${i.mime}\n${dec.decode(i.data).replace(/artifacts\/[0-9a-f]{2}\/[0-9a-f]{64}/g, 'artifacts/<hash>')}`));
+  // A clone that decodes other bytes draws other grid files: the content-addressed names differ, nothing else may.
+  return cell.outputs.flatMap((o) => o.items.filter((i) => i.mime === 'text/markdown' || i.mime.endsWith('+json')).map((i) => `${i.mime}\n${dec.decode(i.data).replace(/artifacts\/[0-9a-f]{2}\/[0-9a-f]{64}\./g, 'artifacts/<content hash>.')}`));
 }
 
 function traces(nb: NotebookModel, cellId: string): ReasoningTracePayload[] {

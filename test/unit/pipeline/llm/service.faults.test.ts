@@ -27,6 +27,7 @@ import { type LlmSettings, defaultSettings } from '../../../../src/pipeline/sett
 import { OpenAiTestServer, type ReceivedRequest, type ScriptedReply } from '../../../tooling/openaiServer';
 import { RESOURCES } from '../../../tooling/stageContext';
 import { DAVIS_FRAMES } from '../../../tooling/davisVideo';
+import { pivotViewOf } from '../../../tooling/pivotOutputs';
 
 const KEY = 'sk-fault-SECRET-0123456789abcdefXYZ';
 
@@ -273,7 +274,7 @@ suite('LLM fault injection through the cell runner: pivot-frame and pivot-box cl
    * Runs one cell in record mode (maxRetries 1, short time-out), collecting logs, console output and
    * trace updates. Every run re-records, so each one sends its requests to the faulty server.
    */
-  async function run(index: number, onTraceUpdate?: (bytes: number) => void): Promise<{ outcome: CellRunOutcome; logs: string[]; printed: string }> {
+  async function run(index: number, onTraceUpdate?: (bytes: number, trace: ReasoningTracePayload) => void): Promise<{ outcome: CellRunOutcome; logs: string[]; printed: string }> {
     const settings = defaultSettings({ llm: { ...defaultSettings().llm, baseUrl: server.baseUrl, mode: 'record', timeoutMs: 500, maxRetries: 1 } });
     const logs: string[] = [];
     const log = { info: (m: string) => logs.push(m), warn: (m: string) => logs.push(m), error: (m: string) => logs.push(m) };
@@ -285,7 +286,7 @@ suite('LLM fault injection through the cell runner: pivot-frame and pivot-box cl
         onOutputs: (change, outputs) => {
           const trace = outputs[change.index]?.items.find((i) => i.mime === MIME.reasoningTrace);
           if (trace && change.slot.startsWith('trace:')) {
-            onTraceUpdate?.(outputs[change.index].items.reduce((n, i) => n + i.data.length, 0));
+            onTraceUpdate?.(outputs[change.index].items.reduce((n, i) => n + i.data.length, 0), JSON.parse(Buffer.from(trace.data).toString('utf8')) as ReasoningTracePayload);
           }
         },
       }),
@@ -331,11 +332,13 @@ suite('LLM fault injection through the cell runner: pivot-frame and pivot-box cl
       assert.match(clips[0].note ?? '', note);
       assert.ok(clips.slice(1).every((c) => c.valid), 'the other clips are valid');
       assert.equal(server.requests.length - before, 2 + (clipCount - 1), 'retries follow maxRetries: 1');
-      const payloads = tracePayloads(r.outcome.outputs);
-      assert.equal(payloads.length, clipCount);
-      assert.equal(payloads[0].valid, false);
-      assert.match(payloads[0].note ?? '', note);
-      assert.ok(payloads.slice(1).every((p) => p.valid === true && p.done));
+      // The compact view (the default) replaced the streamed trace outputs; its rows tell the same.
+      assert.deepEqual(tracePayloads(r.outcome.outputs), []);
+      const rows = pivotViewOf(r.outcome.outputs).rows;
+      assert.equal(rows.length, clipCount);
+      assert.equal(rows[0].valid, false);
+      assert.match(rows[0].note ?? '', note);
+      assert.ok(rows.slice(1).every((p) => p.valid && p.answer === '[2]' && p.trace === 'The car is whole in frame 2. [2]'));
       const table = r.outcome.outputs.map((o) => Buffer.from(o.items[o.items.length - 1].data).toString('utf8')).find((t) => t.includes('**Pivot frames**'));
       assert.match(table ?? '', /\| 1 \| 1 \| [\d-]+ \| {2}\| NO \| LLM failed/);
       assert.equal(r.printed, '', 'nothing printed to the console');
@@ -348,7 +351,9 @@ suite('LLM fault injection through the cell runner: pivot-frame and pivot-box cl
     const r = await run(2);
     assert.equal(r.outcome.status, 'ok', r.outcome.message);
     assert.ok((r.outcome.result?.data as PivotFrameData).objects[0].clips.every((c) => c.valid));
-    assert.ok(tracePayloads(r.outcome.outputs).every((p) => p.text.includes(`Bearer ${REDACTED}`)));
+    const rows = pivotViewOf(r.outcome.outputs).rows;
+    assert.equal(rows.length, clipCount);
+    assert.ok(rows.every((p) => p.trace?.includes(`Bearer ${REDACTED}`)));
     await assertNoKeyAnywhere(r);
   });
 
@@ -366,9 +371,10 @@ suite('LLM fault injection through the cell runner: pivot-frame and pivot-box cl
     assert.match(pivots[0].note ?? '', /LLM failed: .*HTTP 503/);
     assert.ok(pivots.slice(1).every((p) => p.valid && p.chosen === 0));
     assert.equal(server.requests.length - before, 2 + (clipCount - 1));
-    const payloads = tracePayloads(r.outcome.outputs);
-    assert.equal(payloads[0].valid, false);
-    assert.ok(payloads.slice(1).every((p) => p.valid === true));
+    const rows = pivotViewOf(r.outcome.outputs).rows;
+    assert.equal(rows[0].valid, false);
+    assert.match(rows[0].note ?? '', /LLM failed: .*HTTP 503/);
+    assert.ok(rows.slice(1).every((p) => p.valid && p.chosen === 1 && p.trace === 'Box 1 holds the car. [1]'));
     assert.equal(r.printed, '');
     await assertNoKeyAnywhere(r);
   });
@@ -381,7 +387,10 @@ suite('LLM fault injection through the cell runner: pivot-frame and pivot-box cl
     const r = await run(3);
     assert.equal(r.outcome.status, 'ok', r.outcome.message);
     const data = r.outcome.result?.data as PivotBoxData;
-    assert.ok(tracePayloads(r.outcome.outputs).every((p) => p.valid === false && /LLM failed/.test(p.note ?? '')));
+    const rows = pivotViewOf(r.outcome.outputs).rows;
+    const asked = rows.filter((p) => !/^fallback/.test(p.note ?? ''));
+    assert.ok(asked.length >= 1 && asked.every((p) => !p.valid && /LLM failed/.test(p.note ?? '')), JSON.stringify(rows.map((p) => [p.valid, p.note])));
+    assert.ok(rows.length - asked.length <= 1, 'at most one fallback pivot');
     assert.ok(data.objects[0].pivots.length >= 1);
     assert.equal(r.printed, '');
     await assertNoKeyAnywhere(r);
@@ -394,18 +403,24 @@ suite('LLM fault injection through the cell runner: pivot-frame and pivot-box cl
     server.setScript(() => (n++ === 0 ? { text: big, chunkSize: 256 } : 'Frame 2. [2]'));
     let updates = 0;
     let bytes = 0;
-    const r = await run(2, (b) => {
+    let streamed: ReasoningTracePayload | undefined;
+    const r = await run(2, (b, t) => {
       updates++;
       bytes += b;
+      if (t.streamId.endsWith(':c0')) {
+        streamed = t;
+      }
     });
     assert.equal(r.outcome.status, 'ok', r.outcome.message);
     const clips = (r.outcome.result?.data as PivotFrameData).objects[0].clips;
     assert.equal(clips[0].valid, true, clips[0].note);
     assert.equal(clips[0].frameIndex !== null, true, 'the answer at the very end of the 2 MB reply was parsed');
-    const trace = tracePayloads(r.outcome.outputs)[0];
-    assert.ok(trace.text.length <= TRACE_MAX_CHARS + 200, `stored trace: ${trace.text.length} chars`);
-    assert.match(trace.text, /… trace truncated: \d+ chars not stored/);
-    assert.ok(trace.text.endsWith('So the answer is [2]'), 'the end of the reply is kept');
+    // The trace output while the cell ran, and the pivot view that replaced it, are both capped.
+    for (const [what, text] of [['streamed trace', streamed?.text ?? ''], ['pivot view', pivotViewOf(r.outcome.outputs).rows[0].trace ?? '']]) {
+      assert.ok(text.length <= TRACE_MAX_CHARS + 200, `${what}: ${text.length} chars`);
+      assert.match(text, /… trace truncated: \d+ chars not stored/, what);
+      assert.ok(text.endsWith('So the answer is [2]'), `${what}: the end of the reply is kept`);
+    }
     // The reply came in ~8,000 deltas; without throttling every one rebuilt the whole output.
     assert.ok(updates < 600, `${updates} trace updates`);
     assert.ok(bytes < 16 * big.length, `${bytes} bytes built for a ${big.length}-char reply`);

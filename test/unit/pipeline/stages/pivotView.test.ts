@@ -104,7 +104,7 @@ suite('pivot view and the changes since the previous run', () => {
     }
   });
 
-  test('view: compact leaves the cell one pivot view instead of the per-clip traces, grids and headers (pivot-frame and pivot-box)', async () => {
+  test('by default the cell keeps one pivot view instead of the per-clip traces, grids and headers; view: full keeps them (pivot-frame and pivot-box)', async () => {
     const server = await OpenAiTestServer.start({ apiKey: KEY });
     try {
       server.setScript((r) => (r.text.includes('box 1') ? { text: 'Box 2. [2]' } : { text: 'Clearest here. [3]' }));
@@ -120,15 +120,15 @@ suite('pivot view and the changes since the previous run', () => {
         b.finish('ok');
         return b.outputs().map((o) => o.items[0].mime);
       };
-      const full = await collect({ kind: 'pivot-frame', cellId: 'pf', params: {}, uses: {} }, ctx);
+      const full = await collect({ kind: 'pivot-frame', cellId: 'pf', params: { view: 'full' }, uses: {} }, ctx);
       assert.ok(outputsOf(full.events).filter((m) => m === MIME.reasoningTrace).length >= 2, 'the full view keeps the traces');
-      const compact = await collect({ kind: 'pivot-frame', cellId: 'pf', params: { view: 'compact' }, uses: {} }, ctx);
+      const compact = await collect({ kind: 'pivot-frame', cellId: 'pf', params: {}, uses: {} }, ctx);
       const pfOut = outputsOf(compact.events);
       assert.deepEqual(pfOut.filter((m) => m === MIME.reasoningTrace || m === MIME.frameGrid), [], pfOut.join(', '));
       assert.equal(pfOut.filter((m) => m === MIME.pivotView).length, 1);
       session.put(compact.result);
 
-      const box = await collect({ kind: 'pivot-box', cellId: 'pb', params: { view: 'compact', candidates: [[300, 150, 700, 420], [100, 60, 260, 200]] }, uses: {} }, ctx);
+      const box = await collect({ kind: 'pivot-box', cellId: 'pb', params: { candidates: [[300, 150, 700, 420], [100, 60, 260, 200]] }, uses: {} }, ctx);
       const pbOut = outputsOf(box.events);
       assert.deepEqual(pbOut.filter((m) => m === MIME.reasoningTrace || m === MIME.boxes), [], pbOut.join(', '));
       const view = viewOf(box.events);
