@@ -184,11 +184,14 @@ async function main() {
     // The README's picture: the dog's pivot view above the demo's sweep matrix with a comparison open.
     await checkDemoSweep(page, say, path.join(resultsDir, 'ui-sweep.png'), { readmeShot: path.join(resultsDir, 'ui-readme.png') });
     if (updateScreenshot) {
-      if (!existsSync(path.join(resultsDir, 'ui-readme.png'))) {
-        throw new Error('--update-screenshot: test-results/ui-readme.png was not written (see above)');
+      // The composed picture (pivot view above the matrix) needs two scrolls that can miss; the
+      // matrix with its side-by-side view open (ui-sweep.png) is the fallback.
+      const picture = ['ui-readme.png', 'ui-sweep.png'].map((f) => path.join(resultsDir, f)).find((f) => existsSync(f));
+      if (!picture) {
+        throw new Error('--update-screenshot: neither test-results/ui-readme.png nor ui-sweep.png was written (see above)');
       }
-      copyFileSync(path.join(resultsDir, 'ui-readme.png'), path.join(repoRoot, 'media', 'screenshot.png'));
-      say('test-results/ui-readme.png copied to media/screenshot.png');
+      copyFileSync(picture, path.join(repoRoot, 'media', 'screenshot.png'));
+      say(`test-results/${path.basename(picture)} copied to media/screenshot.png`);
     }
     await checkHtmlReport(page, browser, workspace, say, path.join(resultsDir, 'ui-html-report.png'));
     await openFromExplorer(page, maskNotebook);

@@ -10,7 +10,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { repoRoot } from './env.mjs';
 import { frameWith } from './viewerChecks.mjs';
-import { runCommand, until } from './workbench.mjs';
+import { until } from './workbench.mjs';
 
 /** Writes `examples/sweep-ui.alref` and its run folder into the workspace; returns its Explorer path. */
 export function writeSweepFixture(workspace) {
@@ -211,7 +211,16 @@ async function editorCut(page, locator, height) {
 
 /** With the fixture notebook open: the matrix (with an error cell), a click on a cell, the side-by-side view, the CSV export. */
 export async function checkSweepMatrix(page, say, screenshot) {
-  const frame = await until(() => frameWith(page, '.alref-sm-cell'), 'the sweep matrix to render', 90_000, 500);
+  // The demo's matrix (4 cells) may still live in another webview: wait for the fixture's (6 cells).
+  const fixtureFrame = async () => {
+    for (const f of page.frames()) {
+      if ((await f.locator('.alref-sm-cell').count().catch(() => 0)) === 6) {
+        return f;
+      }
+    }
+    return undefined;
+  };
+  const frame = await until(fixtureFrame, 'the stored sweep matrix (6 cells) to render', 90_000, 500);
   const matrix = await readMatrix(frame);
   say(`sweep matrix: ${matrix.cells} cells, columns ${JSON.stringify(matrix.heads)}, deltas ${JSON.stringify(matrix.deltas)}`);
   if (matrix.cells !== 6 || matrix.heads[1] !== 'cot-v1 baseline' || !/No frames decoded/.test(matrix.error ?? '')) {
@@ -231,5 +240,5 @@ export async function checkSweepMatrix(page, say, screenshot) {
   const tab = page.locator('.tabs-container .tab', { hasText: 'matrix.csv' });
   await tab.first().waitFor({ state: 'visible', timeout: 30_000 });
   say('sweep export: matrix.csv opened in an editor');
-  await runCommand(page, 'View: Close Editor');
+  await page.keyboard.press('Escape');
 }

@@ -65,15 +65,8 @@ export function renderSweepMatrix(container: HTMLElement, payload: SweepMatrixPa
   const table = el(doc, 'table', 'alref-sm-table');
   const panel = el(doc, 'div', 'alref-sm-compare');
   panel.hidden = true;
-  root.append(bar, table);
-  if (payload.notes?.length) {
-    const notes = el(doc, 'ul', 'alref-sm-notes');
-    for (const n of payload.notes) {
-      notes.append(el(doc, 'li', 'alref-sm-muted', n));
-    }
-    root.append(notes);
-  }
-  root.append(panel);
+  // The stage's notes (candidate sources, why J&F is empty) are a markdown output of their own.
+  root.append(bar, table, panel);
   container.append(root);
 
   const open = (v: number, i: number): void => {
