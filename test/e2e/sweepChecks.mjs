@@ -240,5 +240,9 @@ export async function checkSweepMatrix(page, say, screenshot) {
   const tab = page.locator('.tabs-container .tab', { hasText: 'matrix.csv' });
   await tab.first().waitFor({ state: 'visible', timeout: 30_000 });
   say('sweep export: matrix.csv opened in an editor');
-  await page.keyboard.press('Escape');
+  // Close it with its tab's close button: it opened beside the notebook, and the empty group closes
+  // with it, so later steps find one notebook editor again.
+  await tab.first().hover();
+  await tab.first().locator('.tab-actions .action-label').first().click();
+  await tab.first().waitFor({ state: 'detached', timeout: 30_000 });
 }
