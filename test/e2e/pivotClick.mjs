@@ -55,7 +55,8 @@ export async function checkPivotClick(page, workspace, say, screenshot) {
           continue;
         }
         const b = await tiles.nth(i).boundingBox();
-        if (b && b.width > 6 && b.height > 6 && b.y > 90 && b.y + b.height < viewport.height - 40) {
+        // Its centre on screen, below the toolbars and above the status bar, is enough for a click.
+        if (b && b.width > 6 && b.height > 6 && b.y + b.height / 2 > 120 && b.y + b.height / 2 < viewport.height - 40) {
           return { frame, tile: tiles.nth(i), box: b };
         }
       }
