@@ -107,7 +107,15 @@ export async function runAllCells(page, say, { started = async () => false, time
     await pickKernelIfAsked(page, kernel, say);
     return check();
   };
-  await until(poll(async () => (await stop.count()) > 0 || (await started())), 'the run to start', 60_000, 250);
+  const running = poll(async () => (await stop.count()) > 0 || (await started()));
+  try {
+    await until(running, 'the run to start', 60_000, 250);
+  } catch {
+    // On a loaded machine the first click can land before the notebook's kernel is ready: click once more.
+    say('the run did not start within 60 s; clicking the notebook toolbar\'s Run All again');
+    await page.locator('.notebook-toolbar-container .action-label.codicon-notebook-execute-all:visible').first().click();
+    await until(running, 'the run to start (after a second Run All)', 180_000, 250);
+  }
   await until(poll(async () => (await stop.count()) === 0), 'all cells to finish', timeoutMs, 1000);
 }
 
