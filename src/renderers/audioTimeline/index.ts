@@ -1,4 +1,4 @@
-import { viewRenderer } from '../shared/activation';
+import { viewRenderer } from '../lib/activation';
 import { type AudioTimelinePayload, checkTimelinePayload, renderTimeline, renderTimelineError } from './render';
 import { TIMELINE_CSS } from './style';
 

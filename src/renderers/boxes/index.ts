@@ -1,5 +1,5 @@
 import { FULL_IMAGE_METADATA_KEY, type FullImagePayload } from '../../common/payloads';
-import { viewRenderer } from '../shared/activation';
+import { viewRenderer } from '../lib/activation';
 import { type BoxesPayload, checkBoxesPayload, renderBoxes, renderBoxesError } from './render';
 import { BOXES_CSS } from './style';
 

@@ -1,5 +1,5 @@
 import type { BoxesPayload, FullImagePayload } from '../../common/payloads';
-import { type ArtifactMessaging, artifactReader } from '../shared/artifacts';
+import { type ArtifactMessaging, artifactReader } from '../lib/artifacts';
 
 export type { BoxesPayload };
 

@@ -1,5 +1,5 @@
 import { FULL_IMAGE_METADATA_KEY, type FrameGridPayload, type FullImagePayload } from '../../common/payloads';
-import { viewRenderer } from '../shared/activation';
+import { viewRenderer } from '../lib/activation';
 import { checkFrameGridPayload, renderFrameGrid, renderFrameGridError } from './render';
 import { FRAME_GRID_CSS } from './style';
 

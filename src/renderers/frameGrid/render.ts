@@ -1,6 +1,6 @@
 import type { ApplyOverrideRequest } from '../../common/messages';
 import type { FrameGridPayload, FrameGridTilePayload, FullImagePayload } from '../../common/payloads';
-import { type ArtifactMessaging, artifactReader } from '../shared/artifacts';
+import { type ArtifactMessaging, artifactReader } from '../lib/artifacts';
 
 /**
  * DOM of the frame-grid renderer: the grid image (exactly what the LLM received) with one

@@ -1,4 +1,4 @@
-import { viewRenderer } from '../shared/activation';
+import { viewRenderer } from '../lib/activation';
 import { checkMaskOverlayPayload, renderMaskOverlay, renderMaskOverlayError, type MaskOverlayPayload } from './render';
 import { MASK_OVERLAY_CSS } from './style';
 

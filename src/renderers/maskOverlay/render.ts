@@ -10,7 +10,7 @@ import type { MaskOverlayPayload } from '../../common/payloads';
 import { countsFromString } from '../../common/rleCounts';
 import { ArtifactClient, FrameCache, type MessagingLike } from './frames';
 import { Playback, playbackFps, webviewClock, type FrameClock, type PlaybackStats } from './playback';
-import { el } from '../shared/dom';
+import { el } from '../lib/dom';
 
 export type { MaskOverlayPayload, MessagingLike, FrameClock, PlaybackStats };
 export { frameRef } from './frames';

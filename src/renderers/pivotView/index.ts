@@ -1,5 +1,5 @@
 import type { PivotViewPayload } from '../../common/payloads';
-import { viewRenderer } from '../shared/activation';
+import { viewRenderer } from '../lib/activation';
 import { checkPivotViewPayload, renderPivotView, renderPivotViewError } from './render';
 import { PIVOT_VIEW_CSS } from './style';
 

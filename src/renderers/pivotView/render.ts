@@ -1,8 +1,8 @@
 import type { RendererContext } from 'vscode-notebook-renderer';
 import { type ApplyOverrideRequest, isOverrideReply } from '../../common/messages';
 import type { PivotViewPayload, PivotViewRow } from '../../common/payloads';
-import { artifactReader } from '../shared/artifacts';
-import { el as element } from '../shared/dom';
+import { artifactReader } from '../lib/artifacts';
+import { el as element } from '../lib/dom';
 
 /*
  * DOM of the pivot-view renderer: the per-clip change list since the previous run, then one row per

@@ -2,7 +2,7 @@ import type { ActivationFunction } from 'vscode-notebook-renderer';
 import type { ReasoningTracePayload } from '../../common/payloads';
 import { type TraceView, checkPayload, createTraceView, renderError, updateTraceView } from './render';
 import { TRACE_CSS } from './style';
-import { freshHost as hostWithCss } from '../shared/activation';
+import { freshHost as hostWithCss } from '../lib/activation';
 
 const freshHost = (element: HTMLElement): HTMLElement => hostWithCss(element, TRACE_CSS);
 

@@ -1,6 +1,6 @@
 import type { SweepDetailPayload, SweepMatrixPayload } from '../../common/payloads';
 import type { ArtifactClient } from '../maskOverlay/frames';
-import { el } from '../shared/dom';
+import { el } from '../lib/dom';
 import { type ClipPair, type DetailClip, lineDiff, pairClips } from './diff';
 import { baselineIndex, checkSweepDetailPayload, formatValue } from './model';
 

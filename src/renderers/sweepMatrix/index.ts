@@ -1,4 +1,4 @@
-import { viewRenderer } from '../shared/activation';
+import { viewRenderer } from '../lib/activation';
 import { type SweepMatrixPayload, type SweepMatrixView, checkSweepMatrixPayload, renderSweepError, renderSweepMatrix } from './render';
 import { SWEEP_CSS } from './style';
 

@@ -1,6 +1,6 @@
 import type { OpenArtifactRequest } from '../../common/messages';
 import type { SweepMatrixPayload, SweepMetricPayload } from '../../common/payloads';
-import { el } from '../shared/dom';
+import { el } from '../lib/dom';
 import { ArtifactClient, type MessagingLike } from '../maskOverlay/frames';
 import { type CompareState, showComparison } from './compare';
 import { type SortDirection, baselineIndex, deltaTone, formatDelta, formatValue, inputOrder, nextDirection, variantOrder } from './model';
