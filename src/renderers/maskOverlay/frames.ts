@@ -3,76 +3,11 @@
  * frames loaded and decoded ahead of the one shown so that playback only draws pictures that are
  * ready (see ./playback.ts).
  */
-import type { ReadArtifactRequest } from '../../common/messages';
-import { isArtifactReply } from '../../common/messages';
 import type { MaskOverlayPayload } from '../../common/payloads';
+import type { ArtifactClient, ArtifactMessaging } from '../lib/artifacts';
 
 /** What the renderer needs from `RendererContext` for messaging (both optional: messaging may be off). */
-export interface MessagingLike {
-  postMessage?(message: unknown): void;
-  onDidReceiveMessage?(listener: (e: unknown) => void): { dispose(): void };
-}
-
-function b64ToBytes(b64: string): Uint8Array {
-  const bin = atob(b64);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) {
-    out[i] = bin.charCodeAt(i);
-  }
-  return out;
-}
-
-/** Asks the host for run-folder artifacts and matches replies by request id. */
-export class ArtifactClient {
-  private readonly _pending = new Map<string, { resolve(v: { bytes: Uint8Array; mime: string }): void; reject(e: Error): void }>();
-  private readonly _sub?: { dispose(): void };
-  private _n = 0;
-
-  constructor(private readonly _ctx: MessagingLike) {
-    this._sub = _ctx.onDidReceiveMessage?.((e) => this._onMessage(e));
-  }
-
-  get available(): boolean {
-    return typeof this._ctx.postMessage === 'function' && this._sub !== undefined;
-  }
-
-  read(ref: string): Promise<{ bytes: Uint8Array; mime: string }> {
-    if (!this.available) {
-      return Promise.reject(new Error('Frames load through the AL-Ref extension (renderer messaging is off here).'));
-    }
-    const requestId = `mo-${Date.now().toString(36)}-${this._n++}`;
-    const msg: ReadArtifactRequest = { type: 'readArtifact', requestId, ref };
-    return new Promise((resolve, reject) => {
-      this._pending.set(requestId, { resolve, reject });
-      this._ctx.postMessage?.(msg);
-    });
-  }
-
-  private _onMessage(e: unknown): void {
-    if (!isArtifactReply(e)) {
-      return;
-    }
-    const m = e;
-    const p = this._pending.get(m.requestId);
-    if (!p) {
-      return;
-    }
-    this._pending.delete(m.requestId);
-    if (m.ok) {
-      p.resolve({ bytes: b64ToBytes(m.base64), mime: m.mime });
-    } else {
-      p.reject(new Error(m.error));
-    }
-  }
-
-  dispose(): void {
-    this._sub?.dispose();
-    for (const p of this._pending.values()) {
-      p.reject(new Error('disposed'));
-    }
-    this._pending.clear();
-  }
-}
+export type MessagingLike = ArtifactMessaging;
 
 /** Run-folder reference of frame i. */
 export function frameRef(p: MaskOverlayPayload, i: number): string {

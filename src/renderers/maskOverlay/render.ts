@@ -8,7 +8,8 @@
  */
 import type { MaskOverlayPayload } from '../../common/payloads';
 import { countsFromString } from '../../common/rleCounts';
-import { ArtifactClient, FrameCache, type MessagingLike } from './frames';
+import { ArtifactClient } from '../lib/artifacts';
+import { FrameCache, type MessagingLike } from './frames';
 import { Playback, playbackFps, webviewClock, type FrameClock, type PlaybackStats } from './playback';
 import { el } from '../lib/dom';
 
@@ -351,7 +352,7 @@ function frameLabel(f: number, frameCount: number, pivot: boolean): string {
  */
 export function renderMaskOverlay(host: HTMLElement, payload: MaskOverlayPayload, ctx: MessagingLike, clock?: FrameClock): MaskOverlayView {
   const win = host.ownerDocument.defaultView;
-  const client = new ArtifactClient(ctx);
+  const client = new ArtifactClient(ctx, 'mo');
   const pivots = pivotFrames(payload);
   const pivotSet = new Set(pivots);
   const dom = buildDom(host, payload);

@@ -1,5 +1,5 @@
 import type { SweepDetailPayload, SweepMatrixPayload } from '../../common/payloads';
-import type { ArtifactClient } from '../maskOverlay/frames';
+import type { ArtifactClient } from '../lib/artifacts';
 import { el } from '../lib/dom';
 import { type ClipPair, type DetailClip, lineDiff, pairClips } from './diff';
 import { baselineIndex, checkSweepDetailPayload, formatValue } from './model';

@@ -1,7 +1,7 @@
 import type { OpenArtifactRequest } from '../../common/messages';
 import type { SweepMatrixPayload, SweepMetricPayload } from '../../common/payloads';
 import { el } from '../lib/dom';
-import { ArtifactClient, type MessagingLike } from '../maskOverlay/frames';
+import { ArtifactClient, type ArtifactMessaging as MessagingLike } from '../lib/artifacts';
 import { type CompareState, showComparison } from './compare';
 import { type SortDirection, baselineIndex, deltaTone, formatDelta, formatValue, inputOrder, nextDirection, variantOrder } from './model';
 
@@ -41,7 +41,7 @@ type Sort = { kind: 'inputs'; variant: number; direction: SortDirection } | { ki
 export function renderSweepMatrix(container: HTMLElement, payload: SweepMatrixPayload, messaging: MessagingLike = {}): SweepMatrixView {
   const doc = container.ownerDocument;
   container.textContent = '';
-  const client = new ArtifactClient(messaging);
+  const client = new ArtifactClient(messaging, 'sm');
   const urls: string[] = [];
   const base = baselineIndex(payload);
   let metric: SweepMetricPayload = payload.metrics[0];
