@@ -4,6 +4,7 @@ import type { StageEvent, TableEvent, TraceEvent } from '../events';
 import type { OutputModel } from '../format/model';
 import { ERROR_MIME, STDERR_MIME, errorItemBytes, isJsonMime } from '../format/nbformatOutputs';
 import { stableStringify } from '../run/hash';
+import { TraceText } from '../llm/traceText';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -50,97 +51,12 @@ function text(mime: string, value: string): { mime: string; data: Uint8Array } {
 }
 
 /**
- * Most characters of one trace kept in the outputs (the notebook file). A longer reply keeps its
- * first three quarters and its last quarter, with a note saying how much was left out; the stage
- * still parses the whole reply, and a recorded exchange keeps it whole.
- */
-export const TRACE_MAX_CHARS = 64 * 1024;
-
-/**
  * A trace output is rebuilt when the text received since the last rebuild reaches this fraction of
  * all the text received so far (or on the stream's first and final events, and when the outputs are
  * read). Rebuilds are then logarithmic in the reply's length and each is bounded by
- * {@link TRACE_MAX_CHARS}, so a long streamed reply costs linear time, not quadratic.
+ * TRACE_MAX_CHARS (../llm/traceText.ts), so a long streamed reply costs linear time, not quadratic.
  */
 export const TRACE_REBUILD_FRACTION = 1 / 32;
-
-/** The stored text of one trace: a head, and a tail that follows the end of the stream. */
-export class TraceText {
-  private _head = '';
-  private _headClosed = false;
-  private _tail: string[] = [];
-  private _tailLen = 0;
-  private _total = 0;
-
-  constructor(private readonly _max = TRACE_MAX_CHARS) {}
-
-  /** Characters received so far. */
-  get total(): number {
-    return this._total;
-  }
-
-  append(delta: string): void {
-    if (delta === '') {
-      return;
-    }
-    this._total += delta.length;
-    let rest = delta;
-    if (!this._headClosed) {
-      const headMax = Math.floor((this._max * 3) / 4);
-      let take = Math.min(rest.length, headMax - this._head.length);
-      if (take > 0 && take < rest.length && isHighSurrogate(rest.charCodeAt(take - 1))) {
-        take--;
-      }
-      this._head += rest.slice(0, take);
-      rest = rest.slice(take);
-      this._headClosed = rest.length > 0;
-    }
-    if (rest === '') {
-      return;
-    }
-    this._tail.push(rest);
-    this._tailLen += rest.length;
-    if (this._tailLen > 2 * this._tailMax() + 1024) {
-      this._tail = [this._keptTail()];
-      this._tailLen = this._tail[0].length;
-    }
-  }
-
-  private _tailMax(): number {
-    return this._max - this._head.length;
-  }
-
-  private _keptTail(): string {
-    const joined = this._tail.join('');
-    const tailMax = this._tailMax();
-    if (joined.length <= tailMax) {
-      return joined;
-    }
-    let from = joined.length - tailMax;
-    if (isLowSurrogate(joined.charCodeAt(from))) {
-      from++;
-    }
-    return joined.slice(from);
-  }
-
-  /** The text as stored: whole when it fits, else head, a note, and tail. */
-  text(): string {
-    const tail = this._keptTail();
-    const dropped = this._total - this._head.length - tail.length;
-    if (dropped <= 0) {
-      return this._head + tail;
-    }
-    return `${this._head}\n\n… trace truncated: ${dropped} chars not stored (the reply had ${this._total}; the stage read all of it) …\n\n${tail}`;
-  }
-}
-
-function isHighSurrogate(c: number): boolean {
-  return c >= 0xd800 && c <= 0xdbff;
-}
-
-function isLowSurrogate(c: number): boolean {
-  return c >= 0xdc00 && c <= 0xdfff;
-}
 
 interface TraceState {
   title?: string;
@@ -157,7 +73,7 @@ interface TraceState {
  * - each trace stream (`trace:<streamId>`): one output grown as deltas arrive, holding the
  *   reasoning-trace JSON payload and a markdown fallback (a snapshot of the text so far); rebuilt at
  *   most logarithmically often in the text's length (see {@link TRACE_REBUILD_FRACTION}) and capped at
- *   {@link TRACE_MAX_CHARS} with a visible note;
+ *   TRACE_MAX_CHARS (../llm/traceText.ts) with a visible note;
  * - each image (`image:<id>` or `image#n`): the custom renderer item (when the event names one) then
  *   the `image/*` fallback; a binary renderer's payload goes into `metadata.alref`, a `+json`
  *   renderer's payload is its item; an image with the id of an earlier one replaces it in place;

@@ -5,6 +5,7 @@ import type { BoxPivot, ClipPivot, PivotBoxData, PivotFrameData, VideoData } fro
 import { framePath } from '../domain';
 import { boxColour } from '../draw/boxes';
 import type { StageEvent, TableEvent, TraceEvent } from '../events';
+import { TraceText } from '../llm/traceText';
 import type { StageContext } from '../types';
 
 /*
@@ -13,24 +14,11 @@ import type { StageContext } from '../types';
  * and what changed since the cell's previous run.
  */
 
-/**
- * Most characters of one clip's trace kept in the view's payload: as many as a trace output keeps
- * (the outputs builder's `TRACE_MAX_CHARS`), since in the compact view (the default) the view is
- * where the traces stay once the run ends.
- */
-export const VIEW_TRACE_MAX_CHARS = 64 * 1024;
-
-/** What the trace events of one stream told: the reply text (head and tail), the answer and the tokens. */
+/** The reply text (bounded as a trace output is: {@link TraceText}) and final event of one stream. */
 interface TraceRecord {
-  head: string;
-  /** The text after the head; trimmed to its last quarter of the cap now and then, so it stays bounded. */
-  tail: string;
-  total: number;
+  text: TraceText;
   final?: TraceEvent['final'];
 }
-
-const HEAD_CHARS = Math.floor((VIEW_TRACE_MAX_CHARS * 3) / 4);
-const TAIL_CHARS = VIEW_TRACE_MAX_CHARS - HEAD_CHARS;
 
 /** Collects the trace events a stage yields, by stream id, while passing every event on. */
 export class TraceLog {
@@ -42,22 +30,15 @@ export class TraceLog {
     while (!step.done) {
       const e = step.value;
       if (e.type === 'trace') {
-        const rec = this._streams.get(e.streamId) ?? { head: '', tail: '', total: 0 };
-        rec.total += e.delta.length;
-        if (rec.tail === '' && rec.head.length + e.delta.length <= HEAD_CHARS) {
-          rec.head += e.delta;
-        } else {
-          const room = Math.max(0, HEAD_CHARS - rec.head.length);
-          rec.head += e.delta.slice(0, room);
-          rec.tail += e.delta.slice(room);
-          if (rec.tail.length > 2 * TAIL_CHARS) {
-            rec.tail = rec.tail.slice(-TAIL_CHARS);
-          }
+        let rec = this._streams.get(e.streamId);
+        if (!rec) {
+          rec = { text: new TraceText() };
+          this._streams.set(e.streamId, rec);
         }
+        rec.text.append(e.delta);
         if (e.final) {
           rec.final = e.final;
         }
-        this._streams.set(e.streamId, rec);
       }
       yield e;
       step = await events.next();
@@ -72,11 +53,7 @@ export class TraceLog {
       return {};
     }
     const usage = rec.final?.usage;
-    let text = rec.head + rec.tail;
-    if (rec.total > VIEW_TRACE_MAX_CHARS) {
-      const tail = rec.tail.slice(-TAIL_CHARS);
-      text = `${rec.head}\n… trace truncated: ${rec.total - rec.head.length - tail.length} chars not stored (the recorded exchange keeps the whole reply) …\n${tail}`;
-    }
+    const text = rec.text.text();
     return {
       ...(text !== '' ? { trace: text } : {}),
       ...(rec.final?.answer ? { answer: rec.final.answer } : {}),

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { MIME } from '../../../../src/common/mime';
 import type { ReasoningTracePayload } from '../../../../src/common/payloads';
-import { CellOutputBuilder, TRACE_MAX_CHARS, TraceText } from '../../../../src/pipeline/cells/outputBuilder';
+import { CellOutputBuilder } from '../../../../src/pipeline/cells/outputBuilder';
+import { TRACE_MAX_CHARS, TraceText } from '../../../../src/pipeline/llm/traceText';
 
 /** Streams `chars` characters in `delta`-sized chunks through a builder; counts updates and bytes built. */
 function stream(chars: number, delta: number): { updates: number; bytes: number; payload: ReasoningTracePayload } {

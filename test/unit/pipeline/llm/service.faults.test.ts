@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { MIME } from '../../../../src/common/mime';
 import type { ReasoningTracePayload } from '../../../../src/common/payloads';
 import type { CellLike } from '../../../../src/pipeline/cells/notebook';
-import { TRACE_MAX_CHARS } from '../../../../src/pipeline/cells/outputBuilder';
+import { TRACE_MAX_CHARS } from '../../../../src/pipeline/llm/traceText';
 import { type CellRunOutcome, runCell } from '../../../../src/pipeline/cells/runCell';
 import type { PivotBoxData, PivotFrameData } from '../../../../src/pipeline/domain';
 import { PipelineError } from '../../../../src/pipeline/errors';
