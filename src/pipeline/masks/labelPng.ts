@@ -17,7 +17,8 @@
  * How a label map becomes a binary mask depends on the protocol (see `metrics/maskMetrics.ts`): DAVIS compares
  * object ids, every other protocol treats any non-zero value as foreground.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
+import path from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { decode, encode } from 'fast-png';
 import { PipelineError } from '../errors';
@@ -397,4 +398,14 @@ export function labelEquals(labels: Uint8Array, id: number): Uint8Array {
     out[i] = labels[i] === id ? 1 : 0;
   }
   return out;
+}
+
+/**
+ * The PNG masks of a ground-truth folder by frame index: matched by number when every file stem is
+ * an integer (`00017.png` is frame 17), else by position in name order. Files in frame order.
+ */
+export async function labelPngFolder(dir: string): Promise<Map<number, string>> {
+  const names = (await readdir(dir)).filter((n) => n.toLowerCase().endsWith('.png')).sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  const numeric = names.every((n) => /^\d+$/.test(n.slice(0, -4)));
+  return new Map(names.map((n, k) => [numeric ? Number(n.slice(0, -4)) : k, path.join(dir, n)]));
 }

@@ -10,7 +10,7 @@ import type { StageEvent } from '../events';
 import { evaluateDavisSequence, summarizeDavis } from '../metrics/davisSequence';
 import { DATASET_KINDS, readDataset, resolveDatasetKind } from '../benchmarks/datasets';
 import { avsFMeasure, avsIoU, avsScores, fMeasureFeatures, jaccard, maskFeatures } from '../metrics/maskMetrics';
-import { decodeLabelPng, resizeNearest, type LabelImage } from '../masks/labelPng';
+import { decodeLabelPng, labelPngFolder, resizeNearest, type LabelImage } from '../masks/labelPng';
 import { itemGroundTruth } from '../benchmarks/score';
 import { decodeRle } from '../masks/rle';
 import { hashJson } from '../run/hash';
@@ -53,16 +53,14 @@ async function readGtFolder(dir: string): Promise<GtFrame[]> {
   if (!existsSync(dir) || !(await stat(dir)).isDirectory()) {
     throw new PipelineError(`groundTruth ${dir} is not a folder.`, { stage: STAGE, kind: 'invalid-input', field: 'groundTruth', file: dir });
   }
-  const names = (await readdir(dir)).filter((n) => n.toLowerCase().endsWith('.png')).sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
-  if (names.length === 0) {
+  const files = await labelPngFolder(dir);
+  if (files.size === 0) {
     throw new PipelineError(`groundTruth ${dir} holds no PNG masks.`, { stage: STAGE, kind: 'invalid-input', field: 'groundTruth', file: dir });
   }
-  const numeric = names.every((n) => /^\d+$/.test(n.slice(0, -4)));
   const out: GtFrame[] = [];
-  for (const [k, n] of names.entries()) {
-    const file = path.join(dir, n);
+  for (const [frameIndex, file] of files) {
     const img = decodeLabelPng(await readFile(file), file);
-    out.push(toGtFrame(img, numeric ? Number(n.slice(0, -4)) : k));
+    out.push(toGtFrame(img, frameIndex));
   }
   return out;
 }

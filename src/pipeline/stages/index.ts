@@ -1,8 +1,8 @@
 import { PipelineError } from '../errors';
 import type { StageEvent } from '../events';
 import type { StageContext, StageFn, StageRequest, StageResult } from '../types';
-import { hashJson } from '../run/hash';
 import { STAGES, isStageKind } from './registry';
+import { stageResult } from './shared';
 
 /**
  * Runs one stage cell: yields its events and returns the result to keep in the session.
@@ -24,14 +24,7 @@ export async function* runStage(request: StageRequest, ctx: StageContext): Async
   try {
     const fn: StageFn<any, unknown> = await STAGES[request.kind].load();
     const outcome = yield* fn(request, ctx);
-    return {
-      kind: request.kind,
-      cellId: request.cellId,
-      inputHash: hashJson({ own: outcome.inputHash, upstream: outcome.upstream.map((id) => ctx.session.get(id)?.inputHash ?? id) }),
-      upstream: outcome.upstream,
-      data: outcome.data,
-      finishedAt: Date.now(),
-    };
+    return stageResult(request, outcome, ctx.session);
   } catch (err) {
     if (err instanceof PipelineError && err.cellId === undefined) {
       err.cellId = request.cellId;

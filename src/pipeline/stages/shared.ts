@@ -2,8 +2,9 @@ import type { GridImage, ReferenceData } from '../domain';
 import { PipelineError } from '../errors';
 import type { LlmService } from '../llm/service';
 import { type TemplateName, stageTemplateProblem } from '../llm/templates';
+import { hashJson } from '../run/hash';
 import type { LlmSettings } from '../settings';
-import type { StageContext, StageKind, StageRequest, StageResult } from '../types';
+import type { StageContext, StageKind, StageOutcome, StageRequest, StageResult } from '../types';
 
 /*
  * Helpers every stage may use. Stages import this module (and never the registry or the runner in
@@ -105,4 +106,20 @@ export function validateFrameId(id: number, grid: GridImage, frameCount: number)
     return { invalid: `frame id ${id} is past the end of the video` };
   }
   return { frameIndex: tile.frameIndex };
+}
+
+/**
+ * The result a session keeps for a finished stage: its outcome, with an input hash that also covers
+ * its upstream results' hashes (so a change upstream makes it stale). `session` is where the upstream
+ * results live (the cell's view, or a sweep's nested session).
+ */
+export function stageResult<D>(request: StageRequest, outcome: StageOutcome<D>, session: Pick<StageContext['session'], 'get'>): StageResult<D> {
+  return {
+    kind: request.kind,
+    cellId: request.cellId,
+    inputHash: hashJson({ own: outcome.inputHash, upstream: outcome.upstream.map((id) => session.get(id)?.inputHash ?? id) }),
+    upstream: outcome.upstream,
+    data: outcome.data,
+    finishedAt: Date.now(),
+  };
 }

@@ -1,4 +1,3 @@
-import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { MIME } from '../../common/mime';
 import type { ArtifactRefPayload, SweepCellPayload, SweepDetailPayload, SweepInputPayload, SweepMatrixPayload, SweepVariantPayload } from '../../common/payloads';
@@ -8,7 +7,7 @@ import type { BoxPivot, PivotBoxData, PivotFrameData, PromptRecord, ReferenceDat
 import { PipelineError, isCancellation, throwIfAborted } from '../errors';
 import type { StageEvent, UsageSummary } from '../events';
 import type { AskResult, LlmService } from '../llm/service';
-import { readLabelPng } from '../masks/labelPng';
+import { labelPngFolder, readLabelPng } from '../masks/labelPng';
 import { boxMetrics, frameMetrics, maskArea, meanDefined, scaleBox } from '../metrics/pivotMetrics';
 import { hashJson } from '../run/hash';
 import { putArtifact } from '../run/runFolder';
@@ -17,7 +16,7 @@ import type { Services } from '../services';
 import type { StageContext, StageFn, StageOutcome, StageRequest, StageResult } from '../types';
 import { parseTypedCandidates } from './pivotBox';
 import type { SweepParams } from './schemas/params.generated';
-import { requireUpstream, resolveReference } from './shared';
+import { requireUpstream, resolveReference, stageResult } from './shared';
 import { matrixCsv, matrixTable, summarize, sweepMetrics } from './sweepMatrix';
 import { type GroundTruthSource, type SweepVariant, type SweepVideoInput, baseLabel, resolveDatasetInputs, resolveInputs, resolveVariants } from './sweepPlan';
 
@@ -159,15 +158,7 @@ async function runNested<P, D>(fn: StageFn<P, D>, request: StageRequest<P>, ctx:
   for (;;) {
     const r = await it.next();
     if (r.done) {
-      const outcome: StageOutcome<D> = r.value;
-      const result: StageResult<D> = {
-        kind: request.kind,
-        cellId: request.cellId,
-        inputHash: hashJson({ own: outcome.inputHash, upstream: outcome.upstream.map((id) => session.get(id)?.inputHash ?? id) }),
-        upstream: outcome.upstream,
-        data: outcome.data,
-        finishedAt: Date.now(),
-      };
+      const result = stageResult(request as StageRequest, r.value, session);
       session.put(result, request as StageRequest);
       return result;
     }
@@ -180,16 +171,14 @@ async function groundTruthReader(src: GroundTruthSource): Promise<(frameIndex: n
   const cache = new Map<number, Promise<GtMask | null>>();
   let load: (frameIndex: number) => Promise<GtMask | null>;
   if (src.kind === 'folder') {
-    const names = (await readdir(src.dir)).filter((n) => n.toLowerCase().endsWith('.png')).sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
-    const numeric = names.every((n) => /^\d+$/.test(n.slice(0, -4)));
-    const byFrame = new Map(names.map((n, k) => [numeric ? Number(n.slice(0, -4)) : k, n]));
+    const byFrame = await labelPngFolder(src.dir);
     const ids = src.objectIds ? new Set(src.objectIds) : undefined;
     load = async (t) => {
-      const name = byFrame.get(t);
-      if (!name) {
+      const file = byFrame.get(t);
+      if (!file) {
         return null;
       }
-      const img = await readLabelPng(path.join(src.dir, name));
+      const img = await readLabelPng(file);
       const mask = new Uint8Array(img.data.length);
       for (let i = 0; i < mask.length; i++) {
         const v = img.data[i];
