@@ -13,6 +13,12 @@ export function runDirFor(notebookPath: string): string {
   return `${notebookPath}.runs`;
 }
 
+/** A file of the run folder as a renderer reference (relative, `/`-separated), or undefined when it lies outside. */
+export function runFolderRef(runDir: string, file: string): string | undefined {
+  const rel = path.relative(path.resolve(runDir), path.resolve(file));
+  return rel === '' || rel.startsWith('..') || path.isAbsolute(rel) ? undefined : rel.split(path.sep).join('/');
+}
+
 /** A stored artifact: path relative to the run folder, and the sha256 of its bytes. */
 export interface ArtifactRef {
   ref: string;

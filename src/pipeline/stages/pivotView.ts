@@ -1,4 +1,3 @@
-import path from 'node:path';
 import { MIME } from '../../common/mime';
 import type { FrameGridPayload, PivotViewPayload, PivotViewRow } from '../../common/payloads';
 import type { BoxPivot, ClipPivot, PivotBoxData, PivotFrameData, VideoData } from '../domain';
@@ -6,6 +5,7 @@ import { framePath } from '../domain';
 import { boxColour } from '../draw/boxes';
 import type { StageEvent, TableEvent, TraceEvent } from '../events';
 import { TraceText } from '../llm/traceText';
+import { runFolderRef } from '../run/runFolder';
 import type { StageContext } from '../types';
 
 /*
@@ -78,12 +78,6 @@ export async function* offerOverrides<R>(events: AsyncGenerator<StageEvent, R, v
     step = await events.next();
   }
   return step.value;
-}
-
-/** A run-folder file as a reference relative to the run folder, or undefined when it lies outside. */
-function runRef(runDir: string, file: string): string | undefined {
-  const rel = path.relative(path.resolve(runDir), path.resolve(file));
-  return rel === '' || rel.startsWith('..') || path.isAbsolute(rel) ? undefined : rel.split(path.sep).join('/');
 }
 
 const key = (objectId: number, clipIndex: number): string => `${objectId}:${clipIndex}`;
@@ -309,7 +303,7 @@ export function pivotFrameView(data: PivotFrameData, video: VideoData, opts: { c
     o.clips.map((c): PivotViewRow => {
       const clip = video.clips.find((k) => k.clipIndex === c.clipIndex);
       const grid = video.grids.find((g) => g.clipIndex === c.clipIndex);
-      const ref = grid ? runRef(opts.runDir, grid.path) : undefined;
+      const ref = grid ? runFolderRef(opts.runDir, grid.path) : undefined;
       const streamId = `${opts.cellId}:pivot-frame:o${o.objectId}:c${c.clipIndex}`;
       streams.push(streamId);
       return {
@@ -337,7 +331,7 @@ export function pivotBoxView(data: PivotBoxData, video: VideoData, opts: { cellI
   const rows = data.objects.flatMap((o) =>
     o.pivots.map((p): PivotViewRow => {
       const clip = video.clips.find((k) => k.clipIndex === p.clipIndex);
-      const ref = runRef(opts.runDir, framePath(video.framesDir, p.frameIndex));
+      const ref = runFolderRef(opts.runDir, framePath(video.framesDir, p.frameIndex));
       const streamId = `${opts.cellId}:pivot-box:o${o.objectId}:c${p.clipIndex}`;
       streams.push(streamId);
       return {

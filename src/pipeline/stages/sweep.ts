@@ -1,6 +1,5 @@
-import path from 'node:path';
 import { MIME } from '../../common/mime';
-import type { ArtifactRefPayload, SweepCellPayload, SweepDetailPayload, SweepInputPayload, SweepMatrixPayload, SweepVariantPayload } from '../../common/payloads';
+import type { SweepCellPayload, SweepDetailPayload, SweepInputPayload, SweepMatrixPayload, SweepVariantPayload } from '../../common/payloads';
 import { readDataset } from '../benchmarks/datasets';
 import { itemGroundTruth } from '../benchmarks/score';
 import type { BoxPivot, PivotBoxData, PivotFrameData, PromptRecord, ReferenceData, VideoData } from '../domain';
@@ -10,7 +9,7 @@ import type { AskResult, LlmService } from '../llm/service';
 import { labelPngFolder, readLabelPng } from '../masks/labelPng';
 import { boxMetrics, frameMetrics, maskArea, meanDefined, scaleBox } from '../metrics/pivotMetrics';
 import { hashJson } from '../run/hash';
-import { putArtifact } from '../run/runFolder';
+import { putArtifact, runFolderRef } from '../run/runFolder';
 import { NotebookSession } from '../session';
 import type { Services } from '../services';
 import type { StageContext, StageFn, StageOutcome, StageRequest, StageResult } from '../types';
@@ -223,11 +222,6 @@ async function installed(services: Services, task: 'grounding-dino' | 'sam2-vide
 function errorText(err: unknown): string {
   const m = err instanceof Error ? err.message : String(err);
   return m.length > 300 ? `${m.slice(0, 299)}…` : m;
-}
-
-function artifactRef(runDir: string, file: string, mime: string): ArtifactRefPayload | undefined {
-  const rel = path.relative(runDir, file);
-  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? { ref: rel.split(path.sep).join('/'), mime } : undefined;
 }
 
 /** The trace text and final answer of each stream a nested stage produced. */
@@ -564,7 +558,8 @@ async function buildDetail(
       const plan = video.clips.find((k) => k.clipIndex === c.clipIndex);
       const grid = video.grids.find((g) => g.clipIndex === c.clipIndex);
       const fs = streams.get(`${pf.cellId}:pivot-frame:o${o.objectId}:c${c.clipIndex}`);
-      const image = grid ? artifactRef(runDir, grid.path, 'image/jpeg') : undefined;
+      const gridRef = grid ? runFolderRef(runDir, grid.path) : undefined;
+      const image = gridRef ? { ref: gridRef, mime: 'image/jpeg' } : undefined;
       const metrics: Record<string, number | null> = { frameAreaRatio: null, frameVisible: null, boxIoU: null, boxCentreOnObject: null };
       if (gt && plan && c.valid && c.frameIndex !== null) {
         const areas = new Map<number, number>();
