@@ -297,26 +297,16 @@ export async function runNotebookFile(file: string, options: NotebookRunOptions,
   return run.status === 'error' ? 1 : 0;
 }
 
-/** Writes a notebook as a plain `.ipynb` (default: next to it, `.alref` replaced by `.ipynb`); returns the path. */
-export async function exportNotebookFile(file: string, out?: string, warn: (message: string) => void = (m) => process.stderr.write(`${m}\n`)): Promise<string> {
-  const abs = path.resolve(file);
-  const dest = path.resolve(out ?? `${abs.replace(/\.alref$/i, '')}.ipynb`);
-  const model = await readNotebookFor(abs, dest, warn);
-  await writeFileAtomic(dest, exportIpynb(model));
-  return dest;
-}
-
 /**
- * Writes a notebook as one self-contained HTML report (default: next to it, `.alref` replaced by
- * `.html`); returns the path. The output path is checked (a folder, a read-only folder) after the
- * notebook parsed and before the report is built; the HTML is never written onto the notebook itself,
- * and nothing is written when the notebook cannot be read or parsed. Errors name the file.
+ * Writes a notebook in another format next to it (`.alref` replaced by `ext`) or at `out`; returns the
+ * path. Nothing is written onto the notebook itself, nor when the notebook cannot be read or parsed;
+ * the output path is checked (a folder, a read-only folder) before `render` runs. Errors name the file.
  */
-export async function exportHtmlFile(file: string, out?: string, warn: (message: string) => void = (m) => process.stderr.write(`${m}\n`)): Promise<string> {
+async function exportAs(file: string, out: string | undefined, ext: string, what: string, warn: (message: string) => void, render: (model: NotebookModel, abs: string) => Promise<string | Uint8Array>): Promise<string> {
   const abs = path.resolve(file);
-  const dest = path.resolve(out ?? `${abs.replace(/\.alref$/i, '')}.html`);
+  const dest = path.resolve(out ?? `${abs.replace(/\.alref$/i, '')}${ext}`);
   if (await sameFile(dest, abs)) {
-    throw new PipelineError(`${dest} is the notebook itself; the HTML report was not written and the notebook was not changed. Choose another path with --out.`, {
+    throw new PipelineError(`${dest} is the notebook itself; the ${what} was not written and the notebook was not changed. Choose another path with --out.`, {
       stage: 'files',
       kind: 'invalid-input',
       file: dest,
@@ -324,9 +314,25 @@ export async function exportHtmlFile(file: string, out?: string, warn: (message:
   }
   const model = await readNotebookFor(abs, dest, warn);
   const target = await checkWritable(dest);
-  const images = await pivotViewImages(model, runDirFor(abs));
-  await writeFileAtomic(target, exportHtmlReport(model, { source: path.basename(abs), runFolder: path.basename(runDirFor(abs)), readArtifact: (ref) => images.get(ref) }));
+  await writeFileAtomic(target, await render(model, abs));
   return dest;
+}
+
+const stderrWarn = (m: string): void => {
+  process.stderr.write(`${m}\n`);
+};
+
+/** Writes a notebook as a plain `.ipynb` with every output in full (see {@link exportAs}). */
+export function exportNotebookFile(file: string, out?: string, warn: (message: string) => void = stderrWarn): Promise<string> {
+  return exportAs(file, out, '.ipynb', 'Jupyter notebook', warn, async (model) => exportIpynb(model));
+}
+
+/** Writes a notebook as one self-contained HTML report (see {@link exportAs}). */
+export function exportHtmlFile(file: string, out?: string, warn: (message: string) => void = stderrWarn): Promise<string> {
+  return exportAs(file, out, '.html', 'HTML report', warn, async (model, abs) => {
+    const images = await pivotViewImages(model, runDirFor(abs));
+    return exportHtmlReport(model, { source: path.basename(abs), runFolder: path.basename(runDirFor(abs)), readArtifact: (ref) => images.get(ref) });
+  });
 }
 
 /**
