@@ -10,6 +10,7 @@ import { ERROR_MIME, STDERR_MIME, STDOUT_MIME } from '../format/nbformatOutputs'
 import type { CellModel, ExperimentRecord, NotebookModel, OutputItemModel, OutputModel } from '../format/model';
 import { DISPLAY_JPEG_QUALITY, displaySize } from '../run/displayImages';
 import { NOTICE_METADATA_KEY, TRACE_MODE_KEY } from './outputBuilder';
+import { deltaTone, formatDelta, formatValue } from '../../common/sweepFormat';
 
 /** What the report says about where the notebook came from; all optional. */
 export interface HtmlReportOptions {
@@ -239,29 +240,9 @@ function renderError(item: OutputItemModel): string {
   return `<div class="error"><pre>${escapeHtml(text)}</pre></div>`;
 }
 
-function formatMetric(value: number | null | undefined, metric: SweepMetricPayload): string {
-  if (value === null || value === undefined || !Number.isFinite(value)) {
-    return '–';
-  }
-  switch (metric.unit) {
-    case 'ratio':
-      return value.toFixed(3);
-    case 'usd':
-      return `$${value.toFixed(4)}`;
-    case 'ms':
-      return `${Math.round(value)} ms`;
-    default:
-      return Number.isInteger(value) ? String(value) : value.toFixed(1);
-  }
-}
-
-function formatDelta(value: number | null | undefined, metric: SweepMetricPayload): string {
-  if (value === null || value === undefined || !Number.isFinite(value)) {
-    return '';
-  }
-  const better = value === 0 ? '' : (value > 0) === (metric.better === 'higher') ? ' better' : ' worse';
-  const sign = value > 0 ? '+' : value < 0 ? '−' : '±';
-  return `<span class="delta${better}">${sign}${formatMetric(Math.abs(value), metric)} vs baseline</span>`;
+function formatDeltaHtml(value: number | null | undefined, metric: SweepMetricPayload): string {
+  const tone = deltaTone(value, metric.better);
+  return tone === 'none' ? '' : `<span class="delta${tone === 'better' || tone === 'worse' ? ` ${tone}` : ''}">${formatDelta(value, metric.unit)} vs baseline</span>`;
 }
 
 function isSweep(v: unknown): v is SweepMatrixPayload {
@@ -281,7 +262,7 @@ function renderSweep(sweep: SweepMatrixPayload): string {
       .map(([k, v]) => `${escapeHtml(k)}: ${escapeHtml(String(v))}`)
       .join('<br>');
   const summaryRows = sweep.variants.map((v, i) => {
-    const cells = metrics.map((m) => `<td class="num">${formatMetric(sweep.summary[i]?.[m.key], m)}${v.baseline ? '' : formatDelta(sweep.deltas?.[i]?.[m.key], m)}</td>`).join('');
+    const cells = metrics.map((m) => `<td class="num">${formatValue(sweep.summary[i]?.[m.key], m.unit)}${v.baseline ? '' : formatDeltaHtml(sweep.deltas?.[i]?.[m.key], m)}</td>`).join('');
     return `<tr><th>${variantName(i)}</th><td>${settings(i)}</td>${cells}</tr>`;
   });
   const inputHead = sweep.inputs.map((inp) => `<th title="${escapeHtml(`${inp.video}: ${inp.expression}`)}">${escapeHtml(inp.label)}</th>`).join('');
@@ -294,7 +275,7 @@ function renderSweep(sweep: SweepMatrixPayload): string {
       if (cell.status !== 'ok') {
         return `<td><span class="cell-status error">${escapeHtml(cell.status)}</span>${cell.message ? `<br>${escapeHtml(cell.message)}` : ''}</td>`;
       }
-      const lines = metrics.filter((m) => cell.metrics[m.key] !== undefined && cell.metrics[m.key] !== null).map((m) => `${escapeHtml(m.label)}: ${formatMetric(cell.metrics[m.key], m)}`);
+      const lines = metrics.filter((m) => cell.metrics[m.key] !== undefined && cell.metrics[m.key] !== null).map((m) => `${escapeHtml(m.label)}: ${formatValue(cell.metrics[m.key], m.unit)}`);
       return `<td>${lines.join('<br>')}${cell.cached ? '<br><span class="cell-status">replayed</span>' : ''}</td>`;
     });
     return `<tr><th>${variantName(vi)}</th>${cells.join('')}</tr>`;

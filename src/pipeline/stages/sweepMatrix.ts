@@ -1,5 +1,6 @@
 import type { SweepCellPayload, SweepMatrixPayload, SweepMetricPayload } from '../../common/payloads';
 import { deltaByKey, meanByKey } from '../metrics/pivotMetrics';
+import { formatDelta, formatValue } from '../../common/sweepFormat';
 
 /*
  * The sweep matrix: which metric columns it has, the summary row and deltas per variant, and its
@@ -44,22 +45,6 @@ export function summarize(cells: SweepCellPayload[][], metrics: SweepMetricPaylo
   return { summary, deltas };
 }
 
-/** A metric value as the tables show it. */
-export function formatMetric(value: number | null | undefined, unit: SweepMetricPayload['unit'], signed = false): string {
-  if (value === null || value === undefined) {
-    return '–';
-  }
-  const sign = signed && value > 0 ? '+' : '';
-  switch (unit) {
-    case 'ratio':
-      return `${sign}${value.toFixed(3)}`;
-    case 'usd':
-      return `${sign}${value.toFixed(4)}`;
-    default:
-      return `${sign}${Number.isInteger(value) ? value : value.toFixed(1)}`;
-  }
-}
-
 /**
  * The matrix as a markdown table (the fallback for readers without the extension): one row per
  * variant x input, then per variant its mean row and its delta against the baseline.
@@ -70,12 +55,12 @@ export function matrixTable(m: Pick<SweepMatrixPayload, 'metrics' | 'variants' |
   m.variants.forEach((v, vi) => {
     m.inputs.forEach((inp, ii) => {
       const c = m.cells[vi][ii];
-      const values = c.status === 'ok' ? m.metrics.map((x) => formatMetric(c.metrics[x.key], x.unit)) : m.metrics.map((_, k) => (k === 0 ? `${c.status}: ${c.message ?? ''}` : ''));
+      const values = c.status === 'ok' ? m.metrics.map((x) => formatValue(c.metrics[x.key], x.unit)) : m.metrics.map((_, k) => (k === 0 ? `${c.status}: ${c.message ?? ''}` : ''));
       rows.push([v.label, inp.label, ...values]);
     });
-    rows.push([`**${v.label}**`, '**mean**', ...m.metrics.map((x) => formatMetric(m.summary[vi][x.key], x.unit))]);
+    rows.push([`**${v.label}**`, '**mean**', ...m.metrics.map((x) => formatValue(m.summary[vi][x.key], x.unit))]);
     if (vi > 0) {
-      rows.push([`**${v.label}**`, `**Δ vs ${m.variants[0].label}**`, ...m.metrics.map((x) => formatMetric(m.deltas[vi][x.key], x.unit, true))]);
+      rows.push([`**${v.label}**`, `**Δ vs ${m.variants[0].label}**`, ...m.metrics.map((x) => formatDelta(m.deltas[vi][x.key], x.unit))]);
     }
   });
   return { columns, rows };

@@ -2,7 +2,8 @@ import type { SweepDetailPayload, SweepMatrixPayload } from '../../common/payloa
 import type { ArtifactClient } from '../lib/artifacts';
 import { el } from '../lib/dom';
 import { type ClipPair, type DetailClip, lineDiff, pairClips } from './diff';
-import { baselineIndex, checkSweepDetailPayload, formatValue } from './model';
+import { formatValue } from '../../common/sweepFormat';
+import { baselineIndex, checkSweepDetailPayload } from './model';
 
 /**
  * The side-by-side comparison under the matrix: two variants' answers on one input, clip by clip.

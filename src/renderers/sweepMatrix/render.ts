@@ -3,7 +3,8 @@ import type { SweepMatrixPayload, SweepMetricPayload } from '../../common/payloa
 import { el } from '../lib/dom';
 import { ArtifactClient, type ArtifactMessaging as MessagingLike } from '../lib/artifacts';
 import { type CompareState, showComparison } from './compare';
-import { type SortDirection, baselineIndex, deltaTone, formatDelta, formatValue, inputOrder, nextDirection, variantOrder } from './model';
+import { deltaTone, formatDelta, formatValue } from '../../common/sweepFormat';
+import { type SortDirection, baselineIndex, inputOrder, nextDirection, variantOrder } from './model';
 
 export type { SweepMatrixPayload };
 export { checkSweepMatrixPayload } from './model';

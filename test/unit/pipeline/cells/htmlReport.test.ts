@@ -158,14 +158,14 @@ suite('pipeline/cells/htmlReport', () => {
     const doc = parse(exportHtmlReport(notebookOf([stageCell('sweep', 'stage: sweep\n', [output])])));
     assert.ok(!doc.body.textContent?.includes('fallback table'), 'the markdown fallback is not shown twice');
     const summary = [...doc.querySelectorAll('table.sweep-summary tbody tr')].map((tr) => [...tr.children].map((c) => c.textContent));
-    assert.deepEqual(summary[0], ['cot (baseline)', 'template: pivot-frame.cot', '0.800', '1050 ms']);
-    assert.deepEqual(summary[1], ['cot <b>v2</b>', 'template: pivot-frame.cot/v2temperature: 0', '0.950+0.150 vs baseline', '1500 ms+450 ms vs baseline']);
+    assert.deepEqual(summary[0], ['cot (baseline)', 'template: pivot-frame.cot', '80%', '1.05 s']);
+    assert.deepEqual(summary[1], ['cot <b>v2</b>', 'template: pivot-frame.cot/v2temperature: 0', '95%+15 pp vs baseline', '1.5 s+450 ms vs baseline']);
     const deltas = [...doc.querySelectorAll('table.sweep-summary .delta')].map((d) => d.className);
     assert.deepEqual(deltas, ['delta better', 'delta worse'], 'higher area is better, higher latency is worse');
     const matrix = [...doc.querySelectorAll('table.sweep-matrix tr')].map((tr) => [...tr.children].map((c) => c.textContent));
     assert.deepEqual(matrix[0], ['variant', 'car-shadow', 'dog']);
-    assert.deepEqual(matrix[1], ['cot (baseline)', 'frame area: 0.800latency: 1200 ms', 'latency: 900 msreplayed']);
-    assert.deepEqual(matrix[2], ['cot <b>v2</b>', 'frame area: 0.950latency: 1500 ms', 'errorreply had no <answer>']);
+    assert.deepEqual(matrix[1], ['cot (baseline)', 'frame area: 80%latency: 1.2 s', 'latency: 900 msreplayed']);
+    assert.deepEqual(matrix[2], ['cot <b>v2</b>', 'frame area: 95%latency: 1.5 s', 'errorreply had no <answer>']);
     assert.match(doc.querySelector('.sweep')?.textContent ?? '', /sweeps\/s1\/matrix\.csv/);
   });
 

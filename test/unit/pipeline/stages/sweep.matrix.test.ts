@@ -15,6 +15,7 @@ import { davisVideo } from '../../../tooling/davisVideo';
 import { SAMPLES } from '../../../tooling/media';
 import { OpenAiTestServer, type ReceivedRequest, type ScriptedReply } from '../../../tooling/openaiServer';
 import { collect, makeContext, stageResult } from '../../../tooling/stageContext';
+import { formatDelta } from '../../../../src/common/sweepFormat';
 
 const KEY = 'sk-local-sweep-key';
 const V2 = 'SECOND WORDING. The frames {{frameIds}} show "{{expression}}". Answer with one id in brackets.';
@@ -142,7 +143,8 @@ suite('sweep stage: variants x inputs against the local OpenAI server', () => {
       ['base', 'davis-car-shadow'], ['base', '03_blocks'], ['**base**', '**mean**'],
       ['v2', 'davis-car-shadow'], ['v2', '03_blocks'], ['**v2**', '**mean**'], ['**v2**', '**Δ vs base**'],
     ]);
-    assert.equal(table.rows[6][2], `+${(1 - AREA_5 / AREA_0).toFixed(3)}`);
+    assert.equal(table.rows[6][2], formatDelta(1 - AREA_5 / AREA_0, 'ratio'), 'percentage points, as the viewer shows them');
+    assert.match(String(table.rows[6][2]), /^\+\d+(\.\d)? pp$/);
 
     // which candidates were used, and why J&F is empty, with the pull command
     const notes = events.filter((e) => e.type === 'markdown').map((e) => (e as { text: string }).text).join('\n');

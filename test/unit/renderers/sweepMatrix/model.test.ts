@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { checkSweepDetailPayload, checkSweepMatrixPayload, deltaTone, formatDelta, formatValue, inputOrder, nextDirection, sortIndices, variantOrder } from '../../../../src/renderers/sweepMatrix/model';
+import { deltaTone, formatDelta, formatValue } from '../../../../src/common/sweepFormat';
+import { checkSweepDetailPayload, checkSweepMatrixPayload, inputOrder, nextDirection, sortIndices, variantOrder } from '../../../../src/renderers/sweepMatrix/model';
 import { sweepFixture } from '../../../tooling/sweepFixture';
 
 suite('sweep matrix: formatting, deltas and sorting', () => {
