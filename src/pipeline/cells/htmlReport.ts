@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import MarkdownIt from 'markdown-it';
 import sharp from 'sharp';
 import { MIME, OUTPUT_METADATA_KEY, PROMPT_LANGUAGE, STAGE_LANGUAGE } from '../../common/mime';
@@ -11,6 +10,7 @@ import type { CellModel, ExperimentRecord, NotebookModel, OutputItemModel, Outpu
 import { DISPLAY_JPEG_QUALITY, displaySize } from '../run/displayImages';
 import { NOTICE_METADATA_KEY, TRACE_MODE_KEY } from './outputBuilder';
 import { deltaTone, formatDelta, formatValue } from '../../common/sweepFormat';
+import { resolveArtifactPath } from './artifactPath';
 
 /** What the report says about where the notebook came from; all optional. */
 export interface HtmlReportOptions {
@@ -26,14 +26,6 @@ export interface HtmlReportOptions {
    * it they are named only. JPEG bytes.
    */
   readArtifact?: (ref: string) => Uint8Array | undefined;
-}
-
-/** The run-folder file a reference names, or undefined when it would lie outside `runDir`. */
-function insideRunFolder(runDir: string, ref: string): string | undefined {
-  const root = path.resolve(runDir);
-  const file = path.resolve(root, ref);
-  const rel = path.relative(root, file);
-  return rel === '' || rel.startsWith('..') || path.isAbsolute(rel) ? undefined : file;
 }
 
 /**
@@ -56,8 +48,13 @@ export async function pivotViewImages(model: NotebookModel, runDir: string): Pro
   }
   const out = new Map<string, Uint8Array>();
   for (const ref of refs) {
-    const file = insideRunFolder(runDir, ref);
-    const bytes = file ? await readFile(file).catch(() => undefined) : undefined;
+    let file: string | undefined;
+    try {
+      file = resolveArtifactPath(runDir, ref);
+    } catch {
+      continue;
+    }
+    const bytes = await readFile(file).catch(() => undefined);
     if (!bytes) {
       continue;
     }
