@@ -127,7 +127,7 @@ function missingModelHandler(policy: MissingModelPolicy, services: Services, pri
     if (known !== undefined) {
       return { action: 'skip', problem: known };
     }
-    printer.line(`[cell ${index + 1}] model "${modelId}" is not installed; downloading it (alref models pull ${modelId})`);
+    printer.line(`[cell ${index + 1}] model "${modelId}" is not installed; downloading it (${pullCommand(modelId)})`);
     try {
       const store = await requireModels(services, 'models').store();
       const dir = await pullWithProgress(store, modelId, signal);

@@ -18,6 +18,7 @@ import type { SweepParams } from './schemas/params.generated';
 import { requireUpstream, resolveReference, stageResult } from './shared';
 import { matrixCsv, matrixTable, summarize, sweepMetrics } from './sweepMatrix';
 import { type GroundTruthSource, type SweepVariant, type SweepVideoInput, baseLabel, resolveDatasetInputs, resolveInputs, resolveVariants } from './sweepPlan';
+import { pullCommand } from '../models/store';
 
 const STAGE = 'sweep';
 
@@ -436,11 +437,11 @@ function sweepNotes(columns: Column[], wantBoxes: boolean, detectorId: string, h
       notes.push(`Pivot-box candidates from GroundingDINO (${detectorId}): ${by('grounding-dino').join(', ')}.`);
     }
     if (by('none').length > 0) {
-      notes.push(`No pivot-box candidates for ${by('none').join(', ')}: the pivot-box step was skipped there (no detector installed and no \`candidates:\`; install one with \`alref models pull ${detectorId}\`). Box metrics are empty.`);
+      notes.push(`No pivot-box candidates for ${by('none').join(', ')}: the pivot-box step was skipped there (no detector installed and no \`candidates:\`; install one with \`${pullCommand(detectorId)}\`). Box metrics are empty.`);
     }
   }
   if (hasGt && wantPropagate && !sam2.ok) {
-    notes.push(`J, F and J&F are empty: SAM 2 (${sam2.id}) is not installed. Install it with \`alref models pull ${sam2.id}\` and run the cell again.`);
+    notes.push(`J, F and J&F are empty: SAM 2 (${sam2.id}) is not installed. Install it with \`${pullCommand(sam2.id)}\` and run the cell again.`);
   } else if (hasGt && !wantPropagate) {
     notes.push('J, F and J&F are empty: `propagate: false`.');
   }
