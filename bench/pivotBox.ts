@@ -6,13 +6,14 @@
  * (frame above the clip grid) and making the display-size copy the notebook stores.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import sharp from 'sharp';
 import { composePivotImage, paintBoxes } from '../src/pipeline/draw/boxes';
 import { displayImage } from '../src/pipeline/run/displayImages';
+import { copyDemo } from '../test/tooling/demoCopy';
 
 const ROOT = path.resolve(__dirname, '..');
 const RUNS = 3;
@@ -25,16 +26,11 @@ function median(xs: number[]): number {
 async function main(): Promise<void> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'alref-bench-pivotbox-'));
   try {
-    mkdirSync(path.join(tmp, 'examples'), { recursive: true });
-    mkdirSync(path.join(tmp, 'media/samples'), { recursive: true });
-    cpSync(path.join(ROOT, 'examples/demo.alref'), path.join(tmp, 'examples/demo.alref'));
-    cpSync(path.join(ROOT, 'examples/demo.alref.runs/exchanges'), path.join(tmp, 'examples/demo.alref.runs/exchanges'), { recursive: true });
-    cpSync(path.join(ROOT, 'media/samples/davis-car-shadow'), path.join(tmp, 'media/samples/davis-car-shadow'), { recursive: true });
-    cpSync(path.join(ROOT, 'media/samples/01_dog.mp4'), path.join(tmp, 'media/samples/01_dog.mp4'));
+    const file = copyDemo(tmp);
     const out = path.join(tmp, 'examples/demo.executed.alref');
     const times: number[] = [];
     for (let i = 0; i < RUNS; i++) {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'notebook', 'run', path.join(tmp, 'examples/demo.alref'), '--out', out, '--missing-models', 'skip', '--set', `models.cacheDir=${path.join(tmp, 'models')}`], { cwd: ROOT, encoding: 'utf8' });
+      const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'notebook', 'run', file, '--out', out, '--missing-models', 'skip', '--set', `models.cacheDir=${path.join(tmp, 'models')}`], { cwd: ROOT, encoding: 'utf8' });
       const m = /running stage cell "pivot-box"[\s\S]*?done in ([\d.]+) s/.exec(r.stderr ?? '');
       if (r.status !== 0 || !m) {
         throw new Error(`demo run failed (${r.status}): ${(r.stderr ?? '').slice(-1500)}`);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { runNotebookFile } from '../../../../src/cli/commands/notebook';
 import { MIME } from '../../../../src/common/mime';
@@ -9,11 +9,11 @@ import { DISPLAY_MAX_HEIGHT, DISPLAY_MAX_WIDTH } from '../../../../src/pipeline/
 import { tempDir } from '../../../tooling/media';
 import { pivotViewOf } from '../../../tooling/pivotOutputs';
 import type { TempDir } from '../../../tooling/media';
+import { copyDemo } from '../../../tooling/demoCopy';
 
 /** The bound README.md states: "an executed demo notebook stays under 3 MB". */
 const DEMO_BOUND_BYTES = 3 * 1024 * 1024;
 
-const ROOT = path.resolve(__dirname, '../../../..');
 const MIME_IS_BINARY_RENDERER = (mime: string): boolean => mime.startsWith('application/vnd.alref.') && !mime.endsWith('+json');
 const dec = new TextDecoder();
 
@@ -49,14 +49,7 @@ suite('examples/demo.alref executed (replay)', () => {
   });
 
   test('stays under the size README states; images at display size, originals in the run folder; one compact pivot view per pivot cell', async () => {
-    // The demo as shipped: the notebook, its recorded exchanges and the sample data, at the same relative places.
-    mkdirSync(path.join(tmp.path, 'examples'), { recursive: true });
-    mkdirSync(path.join(tmp.path, 'media/samples'), { recursive: true });
-    cpSync(path.join(ROOT, 'examples/demo.alref'), path.join(tmp.path, 'examples/demo.alref'));
-    cpSync(path.join(ROOT, 'examples/demo.alref.runs/exchanges'), path.join(tmp.path, 'examples/demo.alref.runs/exchanges'), { recursive: true });
-    cpSync(path.join(ROOT, 'media/samples/01_dog.mp4'), path.join(tmp.path, 'media/samples/01_dog.mp4'));
-    cpSync(path.join(ROOT, 'media/samples/davis-car-shadow'), path.join(tmp.path, 'media/samples/davis-car-shadow'), { recursive: true });
-    const file = path.join(tmp.path, 'examples/demo.alref');
+    const file = copyDemo(tmp.path);
     const out = path.join(tmp.path, 'examples/demo.executed.alref');
     // As `npm run demo` on a machine without SAM 2 and without network: an empty model cache, skip.
     assert.equal(await runNotebookFile(file, { out, missingModels: 'skip', set: [`models.cacheDir=${path.join(tmp.path, 'models')}`] }), 0);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { JSDOM } from 'jsdom';
 import { exportHtmlFile, runNotebookFile } from '../../../../src/cli/commands/notebook';
@@ -9,8 +9,8 @@ import { parseNotebook } from '../../../../src/pipeline/format';
 import { pivotViews } from '../../../tooling/pivotOutputs';
 import { tempDir } from '../../../tooling/media';
 import type { TempDir } from '../../../tooling/media';
+import { copyDemo } from '../../../tooling/demoCopy';
 
-const ROOT = path.resolve(__dirname, '../../../..');
 const dec = new TextDecoder();
 
 suite('cli: alref notebook export --html', () => {
@@ -35,13 +35,7 @@ suite('cli: alref notebook export --html', () => {
   });
 
   test('the executed demo: one HTML file next to it with every image embedded, the traces, the sources and the record', async () => {
-    mkdirSync(path.join(tmp.path, 'examples'), { recursive: true });
-    mkdirSync(path.join(tmp.path, 'media/samples'), { recursive: true });
-    cpSync(path.join(ROOT, 'examples/demo.alref'), path.join(tmp.path, 'examples/demo.alref'));
-    cpSync(path.join(ROOT, 'examples/demo.alref.runs/exchanges'), path.join(tmp.path, 'examples/demo.alref.runs/exchanges'), { recursive: true });
-    cpSync(path.join(ROOT, 'media/samples/01_dog.mp4'), path.join(tmp.path, 'media/samples/01_dog.mp4'));
-    cpSync(path.join(ROOT, 'media/samples/davis-car-shadow'), path.join(tmp.path, 'media/samples/davis-car-shadow'), { recursive: true });
-    const file = path.join(tmp.path, 'examples/demo.alref');
+    const file = copyDemo(tmp.path);
     // As `npm run demo` without SAM 2 and offline: the cells that need it are skipped.
     assert.equal(await runNotebookFile(file, { missingModels: 'skip', set: [`models.cacheDir=${path.join(tmp.path, 'models')}`] }), 0);
     const before = readFileSync(file);
