@@ -2,15 +2,14 @@ import * as assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { makeRunnerHost } from '../../../src/batch/cliHost';
 import { itemFileName, runDataset, type ItemStatus, type RunnerHost } from '../../../src/batch/runner';
 import { readDataset, type Dataset } from '../../../src/pipeline/benchmarks/datasets';
 import { scoreDataset, summarizeRecords } from '../../../src/pipeline/benchmarks/score';
 import { observeGraphRuns } from '../../../src/pipeline/models/runtime';
-import { defaultSettings } from '../../../src/pipeline/settings';
 import { makeMevis, makeRefDavis } from '../../tooling/datasets';
 import { writeModelFixtures } from '../../tooling/onnxFixtures';
 import { OpenAiTestServer } from '../../tooling/openaiServer';
+import { testRunnerHost } from '../../tooling/runnerHost';
 
 /** Every file under a folder, by relative path (bytes). */
 function files(dir: string): Map<string, Buffer> {
@@ -48,16 +47,7 @@ suite('batch/runner: the expressions of a video tracked together (fixture ONNX m
     // object 2's (Ref-DAVIS17) and the union's (MeViS) expressions pick the second frame / box, the
     // others the first: a video's expressions have different pivot frames and boxes, so different tracks
     server.setScript((req) => (/object 2 of|all things in/.test(req.text) ? 'The object is clearest here. [2]' : 'The object is clearest here. [1]'));
-    const settings = defaultSettings({
-      llm: { ...defaultSettings().llm, baseUrl: server.baseUrl, timeoutMs: 20_000, maxRetries: 0 },
-      models: { ...defaultSettings().models, localDir: path.join(base, 'models'), cacheDir: path.join(base, 'cache') },
-    });
-    const resourcesDir = path.resolve(__dirname, '../../..');
-    host = makeRunnerHost({
-      version: 'test', settings, resourcesDir,
-      log: { info: () => undefined, warn: () => undefined, error: () => undefined },
-      serviceEnv: (runDir) => ({ runDir, resourcesDir, userCacheDir: path.join(base, 'cache'), getSecret: async () => 'sk-local-test' }),
-    });
+    host = testRunnerHost(base, server.baseUrl);
   });
   suiteTeardown(async () => {
     await server?.stop();

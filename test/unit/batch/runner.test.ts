@@ -2,12 +2,10 @@ import * as assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { makeRunnerHost } from '../../../src/batch/cliHost';
 import { readDataset } from '../../../src/pipeline/benchmarks/datasets';
 import { avssPalette, decodeLabelPng } from '../../../src/pipeline/masks/labelPng';
 import { davisLogitsPath, itemFileName, pipelineCells, predictionDir, runDataset, type ItemStatus, type RunnerHost } from '../../../src/batch/runner';
 import { scoreDataset, summarizeRecords } from '../../../src/pipeline/benchmarks/score';
-import { defaultSettings } from '../../../src/pipeline/settings';
 import { makeAvss, makeMevis, makeRefDavis, makeS4, makeYtvos } from '../../tooling/datasets';
 import { readLogitsFile } from '../../../src/pipeline/masks/logits';
 import { decodeRle } from '../../../src/pipeline/masks/rle';
@@ -21,6 +19,7 @@ import { registerMergeCommand } from '../../../src/cli/commands/merge';
 import { PipelineError } from '../../../src/pipeline/errors';
 import { tempEntries } from '../../tooling/processes';
 import { readZip } from '../../tooling/zip';
+import { testRunnerHost } from '../../tooling/runnerHost';
 
 /** Every PNG under a folder, by relative path. */
 function pngs(dir: string): Map<string, Buffer> {
@@ -71,16 +70,7 @@ suite('batch/runner: the full pipeline over a synthetic MeViS split (fixture ONN
     // every question gets the same short reasoning and picks frame / box 1
     // LBRU (AVS) answers with categories and frame ids; every other question picks frame / box 1
     server.setScript(baseScript);
-    const settings = defaultSettings({
-      llm: { ...defaultSettings().llm, baseUrl: server.baseUrl, timeoutMs: 20_000, maxRetries: 0 },
-      models: { ...defaultSettings().models, localDir: path.join(base, 'models'), cacheDir: path.join(base, 'cache') },
-    });
-    const resourcesDir = path.resolve(__dirname, '../../..');
-    host = makeRunnerHost({
-      version: 'test', settings, resourcesDir,
-      log: { info: () => undefined, warn: () => undefined, error: () => undefined },
-      serviceEnv: (runDir) => ({ runDir, resourcesDir, userCacheDir: path.join(base, 'cache'), getSecret: async () => 'sk-local-test' }),
-    });
+    host = testRunnerHost(base, server.baseUrl);
     // One white box per video moving on black (it leaves in the last frame): the fixture tracker follows it.
     root = await makeMevis(path.join(base, 'mevis'), { videos: 2, frames: 6, width: 64, height: 48, objects: 1, predictions: false, drawObjects: true });
   });

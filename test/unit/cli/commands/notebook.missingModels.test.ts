@@ -70,6 +70,22 @@ async function mirrorServer(dir: string): Promise<{ server: Server; url: string;
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, asked };
 }
 
+
+/** Runs `fn` with ALREF_MODELS_MIRROR set to `url`, restoring the variable afterwards. */
+async function withMirror<T>(url: string, fn: () => Promise<T>): Promise<T> {
+  const before = process.env.ALREF_MODELS_MIRROR;
+  process.env.ALREF_MODELS_MIRROR = url;
+  try {
+    return await fn();
+  } finally {
+    if (before === undefined) {
+      delete process.env.ALREF_MODELS_MIRROR;
+    } else {
+      process.env.ALREF_MODELS_MIRROR = before;
+    }
+  }
+}
+
 suite('cli: alref notebook run --missing-models', () => {
   let tmp: TempDir;
   let stderrWrite: typeof process.stderr.write;
@@ -147,16 +163,9 @@ suite('cli: alref notebook run --missing-models', () => {
   test('pull: the missing model is downloaded from ALREF_MODELS_MIRROR (a local server) with progress, then the cell runs', async () => {
     const served = await writeModelFixtures(path.join(tmp.path, 'served'), { only: ['sam2'] });
     const { server, url, asked } = await mirrorServer(served);
-    const before = process.env.ALREF_MODELS_MIRROR;
-    process.env.ALREF_MODELS_MIRROR = url;
     try {
-      assert.equal(await run({ missingModels: 'pull' }), 0, stderr);
+      assert.equal(await withMirror(url, () => run({ missingModels: 'pull' })), 0, stderr);
     } finally {
-      if (before === undefined) {
-        delete process.env.ALREF_MODELS_MIRROR;
-      } else {
-        process.env.ALREF_MODELS_MIRROR = before;
-      }
       await new Promise((resolve) => server.close(resolve));
     }
     assert.ok(asked.includes('/square-zero-labs/sam2.1-tiny-video-onnx/resolve/main/onnx/vision_encoder.onnx'), asked.join(' '));
@@ -171,16 +180,9 @@ suite('cli: alref notebook run --missing-models', () => {
 
   test('pull: when the download fails the cell is skipped with the reason and the run goes on, exit 0', async () => {
     const { server, url, asked } = await mirrorServer(path.join(tmp.path, 'nothing-here'));
-    const before = process.env.ALREF_MODELS_MIRROR;
-    process.env.ALREF_MODELS_MIRROR = url;
     try {
-      assert.equal(await run({ missingModels: 'pull' }), 0, stderr);
+      assert.equal(await withMirror(url, () => run({ missingModels: 'pull' })), 0, stderr);
     } finally {
-      if (before === undefined) {
-        delete process.env.ALREF_MODELS_MIRROR;
-      } else {
-        process.env.ALREF_MODELS_MIRROR = before;
-      }
       await new Promise((resolve) => server.close(resolve));
     }
     assert.equal(asked.length, 1, asked.join(' '));
