@@ -3,7 +3,6 @@ import path from 'node:path';
 import * as vscode from 'vscode';
 import { NOTEBOOK_TYPE, PROMPT_LANGUAGE, STAGE_LANGUAGE } from '../common/mime';
 import { fromNotebookDocument } from '../notebook/convert';
-import { exportHtmlReport, pivotViewImages } from '../pipeline/cells/htmlReport';
 import { exportIpynb } from '../pipeline/format/ipynb';
 import { newPromptCellSource } from '../pipeline/llm/promptCell';
 import { runDirFor } from '../pipeline/run/runFolder';
@@ -128,6 +127,8 @@ export function notebookCommands({ log, context }: CommandDeps): CommandHandlers
       exportNotebook(log, notebookUri, target, { extension: 'ipynb', filter: 'Jupyter Notebook' }, (nb) => exportIpynb(fromNotebookDocument(nb))),
     exportHtml: (notebookUri?: vscode.Uri, target?: vscode.Uri) =>
       exportNotebook(log, notebookUri, target, { extension: 'html', filter: 'HTML' }, async (nb) => {
+        // Loaded on first use: the report brings markdown-it and sharp, which activation does not need.
+        const { exportHtmlReport, pivotViewImages } = await import('../pipeline/cells/htmlReport');
         const model = fromNotebookDocument(nb);
         const images = nb.uri.scheme === 'file' ? await pivotViewImages(model, runDirFor(nb.uri.fsPath)) : new Map<string, Uint8Array>();
         return exportHtmlReport(model, {
