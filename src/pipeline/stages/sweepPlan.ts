@@ -37,9 +37,6 @@ export interface SweepVariant {
   settings: Record<string, string | number | boolean | null>;
 }
 
-const FRAME_STRATEGIES = ['llm', 'first', 'middle', 'last'];
-const BOX_STRATEGIES = ['llm', 'top-score'];
-
 /**
  * Resolves the variants: names unique, `template` routed to the step its name belongs to, strategies
  * valid for their step, templates known (built-in or a prompt cell of the notebook).
@@ -70,12 +67,6 @@ export function resolveVariants(raw: SweepParams['variants'] | undefined, prompt
         throw bad(`${at}.template`, `${at} sets the template twice (template and ${target === frame ? 'pivotFrame' : 'pivotBox'}.template); keep one.`);
       }
       target.template = v.template;
-    }
-    if (frame.strategy !== undefined && !FRAME_STRATEGIES.includes(frame.strategy)) {
-      throw bad(`${at}.pivotFrame.strategy`, `${at}.pivotFrame.strategy "${frame.strategy}" is not a pivot-frame strategy (${FRAME_STRATEGIES.join(', ')}).`);
-    }
-    if (box.strategy !== undefined && !BOX_STRATEGIES.includes(box.strategy)) {
-      throw bad(`${at}.pivotBox.strategy`, `${at}.pivotBox.strategy "${box.strategy}" is not a pivot-box strategy (${BOX_STRATEGIES.join(', ')}).`);
     }
     for (const [step, s, field] of [['pivot-frame', frame, 'pivotFrame'], ['pivot-box', box, 'pivotBox']] as const) {
       if (s.template !== undefined) {

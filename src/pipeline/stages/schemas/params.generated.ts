@@ -162,20 +162,20 @@ export type SweepParams = {
     template?: string;
     /** Settings of the pivot-frame step: { template, strategy (llm | first | middle | last), model }. */
     pivotFrame?: {
-      /** Prompt template of this stage: a built-in name or a prompt-cell variant (<template>/<label>). */
+      /** Prompt template of the pivot-frame step: a built-in name or a prompt-cell variant (pivot-frame.cot/<label>). */
       template?: string;
-      /** pivotFrame: llm, first, middle or last; pivotBox: llm or top-score. */
-      strategy?: 'llm' | 'first' | 'middle' | 'last' | 'top-score';
-      /** LLM model id for this stage only. */
+      /** llm, or a fixed frame (the paper's ablation, no LLM call). */
+      strategy?: 'llm' | 'first' | 'middle' | 'last';
+      /** LLM model id for this step only. */
       model?: string;
     };
     /** Settings of the pivot-box step: { template, strategy (llm | top-score), model }. */
     pivotBox?: {
-      /** Prompt template of this stage: a built-in name or a prompt-cell variant (<template>/<label>). */
+      /** Prompt template of the pivot-box step: a built-in name or a prompt-cell variant (pivot-box.cot/<label>). */
       template?: string;
-      /** pivotFrame: llm, first, middle or last; pivotBox: llm or top-score. */
-      strategy?: 'llm' | 'first' | 'middle' | 'last' | 'top-score';
-      /** LLM model id for this stage only. */
+      /** llm, or the detector's top-scoring box (the paper's ablation, no LLM call). */
+      strategy?: 'llm' | 'top-score';
+      /** LLM model id for this step only. */
       model?: string;
     };
     /** LLM model id of both steps. */

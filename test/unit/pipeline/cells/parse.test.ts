@@ -65,6 +65,9 @@ suite('cells: stage cell parsing and schema validation', () => {
     // the propagate stage has no check of its own: the schema refuses an unknown strategy
     const e4 = errors(parseStageCell('stage: propagate\nstrategy: first-frame\n', { cellId: 'c' }));
     assert.deepEqual(e4.map((d) => d.field), ['strategy']);
+    // a sweep variant's step takes only that step's strategies (the schema says which)
+    const e5 = errors(parseStageCell('stage: sweep\nvariants:\n  - {}\n  - { pivotFrame: { strategy: top-score } }\n  - { pivotBox: { strategy: middle } }\n', { cellId: 'c' }));
+    assert.deepEqual(e5.map((d) => d.field), ['variants[1].pivotFrame.strategy', 'variants[2].pivotBox.strategy']);
     assert.match(e4[0].message, /must be one of: "pivots", "first-frame-top-box"/);
   });
 

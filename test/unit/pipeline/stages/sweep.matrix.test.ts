@@ -330,7 +330,6 @@ suite('sweep stage: errors name the field', () => {
 
   test('bad variants', async () => {
     assert.equal(await fieldOf({ variants: [] }), 'variants');
-    assert.equal(await fieldOf({ variants: [{}, { pivotFrame: { strategy: 'top-score' } }], inputs: [car] }), 'variants[1].pivotFrame.strategy');
     assert.equal(await fieldOf({ variants: [{ pivotBox: { strategy: 'middle' } }], inputs: [car] }), 'variants[0].pivotBox.strategy');
     assert.equal(await fieldOf({ variants: [{}, { template: 'pivot-frame.cot/v9' }], inputs: [car] }), 'variants[1].template');
     assert.equal(await fieldOf({ variants: [{ pivotBox: { template: 'pivot-frame.cot' } }], inputs: [car] }), 'variants[0].pivotBox.template');
