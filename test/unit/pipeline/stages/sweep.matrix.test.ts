@@ -328,9 +328,9 @@ suite('sweep stage: errors name the field', () => {
   }
   const car = { source: 'davis-car-shadow', expression: 'the car' };
 
+  // Strategies outside a step's enum are refused by the schema when the cell is parsed (parse.test.ts).
   test('bad variants', async () => {
     assert.equal(await fieldOf({ variants: [] }), 'variants');
-    assert.equal(await fieldOf({ variants: [{ pivotBox: { strategy: 'middle' } }], inputs: [car] }), 'variants[0].pivotBox.strategy');
     assert.equal(await fieldOf({ variants: [{}, { template: 'pivot-frame.cot/v9' }], inputs: [car] }), 'variants[1].template');
     assert.equal(await fieldOf({ variants: [{ pivotBox: { template: 'pivot-frame.cot' } }], inputs: [car] }), 'variants[0].pivotBox.template');
     assert.equal(await fieldOf({ variants: [{ template: 'lbru.cot' }], inputs: [car] }), 'variants[0].template');
