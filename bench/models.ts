@@ -17,6 +17,7 @@ import { observeGraphRuns, SessionRuntime } from '../src/pipeline/models/runtime
 import { createModelService } from '../src/pipeline/models/service';
 import { fillHoles, resizeLogitsToMask } from '../src/pipeline/models/sam2/maskOps';
 import { pilResizeRgbPlanar } from '../src/pipeline/models/sam2/pilResize';
+import { pilResizeNormalise, pilResizeNormaliseView, type Normalisation } from '../src/pipeline/models/sam2/pilResizeSimd';
 import { selectMemory } from '../src/pipeline/models/sam2/memory';
 import { featuresToTokens, sameBits, Sam2VideoTracker } from '../src/pipeline/models/sam2/video';
 import { writeModelFixtures } from '../test/tooling/onnxFixtures';
@@ -96,7 +97,10 @@ async function main(): Promise<void> {
     await timeAsync('  of which: JPEG decode (sharp)', 10, () => sharp(frame).rotate().removeAlpha().toColourspace('srgb').raw().toBuffer(), 1);
     const pixels = new Float32Array(3 * g.imageSize.width * g.imageSize.height);
     const luts = [0, 1, 2].map(() => new Float32Array(256));
-    time('  of which: Pillow bicubic + normalise, one pass (reused out)', 10, () => pilResizeRgbPlanar(decoded, W, H, g.imageSize.width, g.imageSize.height, luts, pixels), 1);
+    const norm: Normalisation = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+    time('  Pillow bicubic + normalise, JS reference (not used)', 10, () => pilResizeRgbPlanar(decoded, W, H, g.imageSize.width, g.imageSize.height, luts, pixels));
+    time('  Pillow bicubic + normalise, SIMD, copied out', 10, () => pilResizeNormalise(decoded, W, H, g.imageSize.width, g.imageSize.height, norm, pixels));
+    time('  of which: Pillow bicubic + normalise, WebAssembly SIMD', 20, () => pilResizeNormaliseView(decoded, W, H, g.imageSize.width, g.imageSize.height, norm), 1);
     await timeAsync('GroundingDINO: decode + resize 1333x750 + normalise + mask', 5, () => preprocessForDetector(frame));
 
     console.log('\n-- host work per propagated frame, real sizes (no model time) --');

@@ -14,7 +14,7 @@ import type { ModelService } from '../service';
 import { fillHoles, resizeBilinear, resizeLogitsToMask } from './maskOps';
 import { selectMemory } from './memory';
 import { FeatureStore, frameSchedule } from './schedule';
-import { pilResizeRgbPlanar } from './pilResize';
+import { pilResizeNormalise, pilResizeNormaliseView, type Normalisation } from './pilResizeSimd';
 
 const GRAPHS = ['vision_encoder', 'mask_decoder', 'memory_encoder', 'memory_attention', 'pointer_tpos'] as const;
 type GraphKey = (typeof GRAPHS)[number];
@@ -113,16 +113,25 @@ function flag(constants: unknown, key: string, fallback: boolean, file: string):
   return v;
 }
 
-/** Official frame normalisation as float32 steps: ((v / 255) - mean) / std, one table per channel. */
-const NORMALISE: Float32Array[] = [0, 1, 2].map((c) => {
-  const lut = new Float32Array(256);
-  const mean = Math.fround(IMAGENET_MEAN[c]);
-  const std = Math.fround(IMAGENET_STD[c]);
-  for (let v = 0; v < 256; v++) {
-    lut[v] = Math.fround(Math.fround(Math.fround(v / 255) - mean) / std);
+/** Official frame normalisation as float32 steps: ((v / 255) - mean) / std, mean and std as float32. */
+const NORMALISE: Normalisation = {
+  mean: [Math.fround(IMAGENET_MEAN[0]), Math.fround(IMAGENET_MEAN[1]), Math.fround(IMAGENET_MEAN[2])],
+  std: [Math.fround(IMAGENET_STD[0]), Math.fround(IMAGENET_STD[1]), Math.fround(IMAGENET_STD[2])],
+};
+
+/** Decodes a frame (a file or encoded bytes, EXIF orientation applied) to 8-bit interleaved RGB. */
+async function decodeFrame(source: string | Uint8Array): Promise<{ rgb: Uint8Array; w: number; h: number }> {
+  try {
+    const { data, info } = await sharp(source).rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    // removeAlpha + sRGB: always 3 channels (grey and grey+alpha frames included)
+    if (info.channels !== 3) {
+      throw new Error(`decoded to ${info.channels} channels, expected 3`);
+    }
+    return { rgb: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), w: info.width, h: info.height };
+  } catch (err) {
+    throw new PipelineError(`Cannot read frame ${typeof source === 'string' ? source : '(bytes)'}: ${(err as Error).message}`, { stage: 'propagate', kind: 'invalid-input', file: typeof source === 'string' ? source : undefined, cause: err });
   }
-  return lut;
-});
+}
 
 interface FrameMemory {
   tokens: Float32Array;
@@ -344,28 +353,14 @@ export class Sam2VideoTracker {
   /**
    * The official frame loader's pre-processing: decode to 8-bit RGB, resize to the encoder size (aspect
    * NOT kept) with Pillow's default bicubic resize, then /255 and ImageNet mean/std in float32, planar
-   * RGB ({@link pilResizeRgbPlanar}: both in one pass). Writes into `out` when given (a buffer reused
-   * across frames), else into a new array.
+   * RGB ({@link pilResizeNormalise}: both in one WebAssembly SIMD pass, the bits of the Pillow-exact
+   * reference in pilResize.ts). Writes into `out` when given (a buffer reused across frames), else
+   * into a new array.
    */
   async preprocess(source: string | Uint8Array, out?: Float32Array): Promise<Float32Array> {
     const { width, height } = this.geometry.imageSize;
-    let rgb: Uint8Array;
-    let w: number;
-    let h: number;
-    try {
-      const { data, info } = await sharp(source).rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
-      w = info.width;
-      h = info.height;
-      // removeAlpha + sRGB: always 3 channels (grey and grey+alpha frames included)
-      if (info.channels !== 3) {
-        throw new Error(`decoded to ${info.channels} channels, expected 3`);
-      }
-      rgb = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    } catch (err) {
-      throw new PipelineError(`Cannot read frame ${typeof source === 'string' ? source : '(bytes)'}: ${(err as Error).message}`, { stage: 'propagate', kind: 'invalid-input', file: typeof source === 'string' ? source : undefined, cause: err });
-    }
-    // resize and normalisation in one pass, straight into the planar tensor
-    return pilResizeRgbPlanar(rgb, w, h, width, height, NORMALISE, out);
+    const { rgb, w, h } = await decodeFrame(source);
+    return pilResizeNormalise(rgb, w, h, width, height, NORMALISE, out);
   }
 
   /** Every graph call goes through {@link runGraph} (checks the feeds, names the graph in errors). */
@@ -603,9 +598,11 @@ export class Sam2VideoTracker {
    */
   private async _encode(o: Sam2VideoOptions, frame: number): Promise<Record<string, Tensor>> {
     const S = this.geometry.imageSize;
-    // one input buffer for every frame: the graph has read it when the run resolves
-    this._pixels = await this.preprocess(await o.frameSource(frame), this._pixels);
-    return this._run('vision_encoder', { pixel_values: new this._ort.Tensor('float32', this._pixels, [1, 3, S.height, S.width]) });
+    const { rgb, w, h } = await decodeFrame(await o.frameSource(frame));
+    // a view of the resize module's memory, no copy: the graph has read it when the run resolves,
+    // before the next frame is resized there
+    const pixels = pilResizeNormaliseView(rgb, w, h, S.width, S.height, NORMALISE);
+    return this._run('vision_encoder', { pixel_values: new this._ort.Tensor('float32', pixels, [1, 3, S.height, S.width]) });
   }
 
   /**
@@ -720,7 +717,6 @@ export class Sam2VideoTracker {
   }
 
   private _held = 0;
-  private _pixels?: Float32Array;
   private _bank?: MemoryBank;
   private _lastPos?: { bits: Uint32Array; dims: string; tensor: Tensor };
   private _runs: ObjectRun[] = [];

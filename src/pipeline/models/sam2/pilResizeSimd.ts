@@ -1,0 +1,117 @@
+/**
+ * The SAM 2 frame pre-processing (Pillow's default bicubic resize, then /255 and mean/std in float32,
+ * planar) in WebAssembly SIMD: the same bits as {@link pilResizeRgbPlanar} with the normalisation
+ * tables of `((v / 255) - mean) / std`, several times faster (the kernels are in pilResize.wat; the
+ * coefficients are pilResize.ts's). One module instance per thread, compiled on first use; its memory
+ * grows to the largest frame seen and is reused.
+ */
+import { axisCoefficients, type AxisCoefficients } from './pilResize';
+import { WASM_BASE64 } from './pilResize.wasm';
+
+interface Kernels {
+  memory: WebAssembly.Memory;
+  horizontal: (src: number, width: number, rowOffset: number, rows: number, first: number, count: number, weights: number, taps: number, outW: number, mid: number) => void;
+  vertical: (mid: number, outW: number, rowOffset: number, rows: number, first: number, count: number, weights: number, taps: number, outH: number, out: number, norm: number) => void;
+}
+
+let kernels: Kernels | undefined;
+
+function load(): Kernels {
+  if (!kernels) {
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(WASM_BASE64, 'base64')), {});
+    kernels = instance.exports as unknown as Kernels;
+  }
+  return kernels;
+}
+
+/** Float32 mean and standard deviation per channel (R, G, B). */
+export interface Normalisation {
+  mean: readonly [number, number, number];
+  std: readonly [number, number, number];
+}
+
+/** A simple bump allocator over the module's memory (16-byte aligned blocks). */
+class Layout {
+  size = 0;
+  take(bytes: number): number {
+    const at = this.size;
+    this.size += Math.ceil(bytes / 16) * 16 + 16;
+    return at;
+  }
+}
+
+/** Copies one axis' coefficients into the module's memory; their offsets. */
+function placeCoefficients(heap: Uint8Array, at: { first: number; count: number; weights: number }, c: AxisCoefficients): void {
+  heap.set(new Uint8Array(c.first.buffer, c.first.byteOffset, c.first.byteLength), at.first);
+  heap.set(new Uint8Array(c.count.buffer, c.count.byteOffset, c.count.byteLength), at.count);
+  heap.set(new Uint8Array(c.weights.buffer, c.weights.byteOffset, c.weights.byteLength), at.weights);
+}
+
+/**
+ * Resizes interleaved 8-bit RGB (`width*height*3` bytes) to `outWidth x outHeight` as Pillow's
+ * `Image.resize((outWidth, outHeight))` does, then writes `((v / 255) - mean[c]) / std[c]` in float32
+ * as the planar tensor `[3, outHeight, outWidth]` into `out` (allocated when not given). Bit for bit
+ * the values of {@link pilResizeRgbPlanar} with tables built by those float32 steps.
+ *
+ * @example
+ * const chw = pilResizeNormalise(frame, 1280, 720, 1024, 1024, { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] }, reused);
+ */
+export function pilResizeNormalise(src: Uint8Array, width: number, height: number, outWidth: number, outHeight: number, norm: Normalisation, out?: Float32Array): Float32Array {
+  const plane = outWidth * outHeight;
+  if (out && out.length < 3 * plane) {
+    throw new RangeError(`pilResizeNormalise: output of ${out.length} values for 3x${outHeight}x${outWidth}`);
+  }
+  const view = pilResizeNormaliseView(src, width, height, outWidth, outHeight, norm);
+  const dst = out ?? new Float32Array(3 * plane);
+  dst.set(view);
+  return dst;
+}
+
+/**
+ * {@link pilResizeNormalise} without the copy out: the result is a view of the module's memory, valid
+ * until the next call on this thread (the next frame overwrites it, and a larger frame may move it).
+ * For a buffer that is read once right away, such as the vision encoder's input.
+ *
+ * @example
+ * const pixels = pilResizeNormaliseView(rgb, w, h, 1024, 1024, IMAGENET);
+ * await session.run({ pixel_values: new ort.Tensor('float32', pixels, [1, 3, 1024, 1024]) });
+ */
+export function pilResizeNormaliseView(src: Uint8Array, width: number, height: number, outWidth: number, outHeight: number, norm: Normalisation): Float32Array {
+  if (src.length < width * height * 3) {
+    throw new RangeError(`pilResizeNormalise: ${src.length} bytes for a ${width}x${height} RGB image`);
+  }
+  if (!(width > 0 && height > 0 && outWidth > 0 && outHeight > 0)) {
+    throw new RangeError(`pilResizeNormalise: cannot resize ${width}x${height} to ${outWidth}x${outHeight}`);
+  }
+  const plane = outWidth * outHeight;
+  const hc = axisCoefficients(width, outWidth);
+  const vc = axisCoefficients(height, outHeight);
+  // only the source rows the vertical pass reads are resized horizontally
+  const rowOffset = vc.first[0];
+  const rows = vc.first[outHeight - 1] + vc.count[outHeight - 1] - rowOffset;
+
+  const lay = new Layout();
+  const axis = (c: AxisCoefficients, n: number) => ({ first: lay.take(4 * n), count: lay.take(4 * n), weights: lay.take(4 * n * c.taps) });
+  const hAt = axis(hc, outWidth);
+  const vAt = axis(vc, outHeight);
+  const normAt = lay.take(24);
+  // the 4-byte load at a row's last pixel reads one byte past it: the padding of take() covers it
+  const srcAt = lay.take(width * height * 3);
+  const midAt = lay.take(3 * rows * outWidth);
+  const outAt = lay.take(4 * 3 * plane);
+
+  const k = load();
+  const have = k.memory.buffer.byteLength;
+  if (have < lay.size) {
+    k.memory.grow(Math.ceil((lay.size - have) / 65536));
+  }
+  const heap = new Uint8Array(k.memory.buffer);
+  placeCoefficients(heap, hAt, hc);
+  placeCoefficients(heap, vAt, vc);
+  new Float32Array(k.memory.buffer, normAt, 6).set([...norm.mean, ...norm.std]);
+  heap.set(src.subarray(0, width * height * 3), srcAt);
+
+  k.horizontal(srcAt, width, rowOffset, rows, hAt.first, hAt.count, hAt.weights, hc.taps, outWidth, midAt);
+  k.vertical(midAt, outWidth, rowOffset, rows, vAt.first, vAt.count, vAt.weights, vc.taps, outHeight, outAt, normAt);
+  return new Float32Array(k.memory.buffer, outAt, 3 * plane);
+}
