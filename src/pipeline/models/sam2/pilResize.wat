@@ -4,9 +4,10 @@
 ;; - horizontal pass: one output pixel at a time, its R, G and B in three i32 lanes of one v128
 ;;   (a 4-byte load at each tap; the fourth lane is unused), clip8 as shr 22 then clamp to 0..255,
 ;;   written to three 8-bit planes ("mid", rows x outW each);
-;; - vertical pass: 16 output values of one plane at a time (four i32x4 accumulators), then
-;;   ((v / 255) - mean) / std in float32 (IEEE-exact f32x4 div/sub: the same bits as the host's
-;;   float32 table), written planar [3, outH, outW] as float32.
+;; - vertical pass: 16 output values of one plane at a time (four i32x4 accumulators), then clip8 and
+;;   ((v / 255) - mean) / std in float32 (IEEE-exact f32x4 div/sub: the same bits as the host's float32
+;;   table), written planar [3, outH, outW] as float32; that expression is written out at each use
+;;   because V8 does not inline calls between wasm functions.
 ;; All pointers are byte offsets into the exported memory; the host lays the buffers out and grows it.
 ;; Assembled by tools/gen-wasm.ts into pilResize.wasm.ts (do not edit that file).
 (module
@@ -70,20 +71,6 @@
         (br $yLoop)))
   )
 
-  ;; clip8 of four 22-bit fixed-point sums, then ((v / 255) - mean) / std in float32
-  (func $normalise (param $acc v128) (param $mean v128) (param $std v128) (result v128)
-    (f32x4.div
-      (f32x4.sub
-        (f32x4.div
-          (f32x4.convert_i32x4_s
-            (i32x4.min_s
-              (i32x4.max_s (i32x4.shr_s (local.get $acc) (i32.const 22)) (v128.const i32x4 0 0 0 0))
-              (v128.const i32x4 255 255 255 255)))
-          (v128.const f32x4 255 255 255 255))
-        (local.get $mean))
-      (local.get $std))
-  )
-
   ;; mid: three 8-bit planes of rows x outW (row 0 is source row rowOffset); out: float32 [3, outH, outW];
   ;; norm: six float32, the means then the standard deviations of R, G, B.
   (func (export "vertical")
@@ -145,10 +132,46 @@
                     (local.set $wp (i32.add (local.get $wp) (i32.const 4)))
                     (local.set $k (i32.add (local.get $k) (i32.const 1)))
                     (br $kLoop)))
-                (v128.store (local.get $o) (call $normalise (local.get $a0) (local.get $mean) (local.get $std)))
-                (v128.store offset=16 (local.get $o) (call $normalise (local.get $a1) (local.get $mean) (local.get $std)))
-                (v128.store offset=32 (local.get $o) (call $normalise (local.get $a2) (local.get $mean) (local.get $std)))
-                (v128.store offset=48 (local.get $o) (call $normalise (local.get $a3) (local.get $mean) (local.get $std)))
+                (v128.store (local.get $o) (f32x4.div
+                    (f32x4.sub
+                      (f32x4.div
+                        (f32x4.convert_i32x4_s
+                          (i32x4.min_s
+                            (i32x4.max_s (i32x4.shr_s (local.get $a0) (i32.const 22)) (v128.const i32x4 0 0 0 0))
+                            (v128.const i32x4 255 255 255 255)))
+                        (v128.const f32x4 255 255 255 255))
+                      (local.get $mean))
+                    (local.get $std)))
+                (v128.store offset=16 (local.get $o) (f32x4.div
+                    (f32x4.sub
+                      (f32x4.div
+                        (f32x4.convert_i32x4_s
+                          (i32x4.min_s
+                            (i32x4.max_s (i32x4.shr_s (local.get $a1) (i32.const 22)) (v128.const i32x4 0 0 0 0))
+                            (v128.const i32x4 255 255 255 255)))
+                        (v128.const f32x4 255 255 255 255))
+                      (local.get $mean))
+                    (local.get $std)))
+                (v128.store offset=32 (local.get $o) (f32x4.div
+                    (f32x4.sub
+                      (f32x4.div
+                        (f32x4.convert_i32x4_s
+                          (i32x4.min_s
+                            (i32x4.max_s (i32x4.shr_s (local.get $a2) (i32.const 22)) (v128.const i32x4 0 0 0 0))
+                            (v128.const i32x4 255 255 255 255)))
+                        (v128.const f32x4 255 255 255 255))
+                      (local.get $mean))
+                    (local.get $std)))
+                (v128.store offset=48 (local.get $o) (f32x4.div
+                    (f32x4.sub
+                      (f32x4.div
+                        (f32x4.convert_i32x4_s
+                          (i32x4.min_s
+                            (i32x4.max_s (i32x4.shr_s (local.get $a3) (i32.const 22)) (v128.const i32x4 0 0 0 0))
+                            (v128.const i32x4 255 255 255 255)))
+                        (v128.const f32x4 255 255 255 255))
+                      (local.get $mean))
+                    (local.get $std)))
                 (local.set $o (i32.add (local.get $o) (i32.const 64)))
                 (local.set $x (i32.add (local.get $x) (i32.const 16)))
                 (br $xLoop)))
@@ -169,7 +192,16 @@
                     (local.set $k (i32.add (local.get $k) (i32.const 1)))
                     (br $kLoop2)))
                 (f32.store (local.get $o)
-                  (f32x4.extract_lane 0 (call $normalise (i32x4.splat (local.get $sum)) (local.get $mean) (local.get $std))))
+                  (f32x4.extract_lane 0 (f32x4.div
+                    (f32x4.sub
+                      (f32x4.div
+                        (f32x4.convert_i32x4_s
+                          (i32x4.min_s
+                            (i32x4.max_s (i32x4.shr_s (i32x4.splat (local.get $sum)) (i32.const 22)) (v128.const i32x4 0 0 0 0))
+                            (v128.const i32x4 255 255 255 255)))
+                        (v128.const f32x4 255 255 255 255))
+                      (local.get $mean))
+                    (local.get $std))))
                 (local.set $o (i32.add (local.get $o) (i32.const 4)))
                 (local.set $x (i32.add (local.get $x) (i32.const 1)))
                 (br $tLoop)))
