@@ -2,7 +2,7 @@
  * Assembles the project's hand-written WebAssembly text modules (`*.wat` beside the TypeScript that
  * loads them) into TypeScript modules that carry the binary as base64 (`<name>.wasm.ts`), so that the
  * bundles and the tests need no loader for binary files. Write them with `npx tsx tools/gen-wasm.ts`;
- * test/unit/pipeline/models/sam2/pilResizeSimd.test.ts fails when a committed module differs from what
+ * test/unit/pipeline/wasm.test.ts fails when a committed module differs from what
  * its `.wat` assembles to. Uses `wabt` (a devDependency: only this tool needs it).
  */
 import { readFileSync } from 'node:fs';
@@ -10,7 +10,7 @@ import path from 'node:path';
 import wabt from 'wabt';
 
 /** The text modules, relative to the repository root. */
-export const WAT_FILES = ['src/pipeline/models/sam2/pilResize.wat'];
+export const WAT_FILES = ['src/pipeline/models/sam2/pilResize.wat', 'src/pipeline/metrics/maskBits.wat'];
 
 /** The generated module's path for a `.wat` file. */
 export const wasmModulePath = (wat: string): string => wat.replace(/\.wat$/, '.wasm.ts');

@@ -9,7 +9,9 @@
  *   counts (popcount) handle 32 pixels at a time and give exactly the per-pixel values;
  * - F only needs counts, so the dilated maps are never compared pixel by pixel twice.
  */
+import { WasmKernels, WasmLayout } from '../wasm';
 import { AVSS_CLASSES } from '../masks/labelPng';
+import { WASM_BASE64 as MASK_BITS_WASM } from './maskBits.wasm';
 
 /** DAVIS `bound_th`: boundary tolerance as a fraction of the image diagonal. */
 export const BOUND_TH = 0.008;
@@ -117,6 +119,15 @@ export function releaseFeatures(features: MaskFeatures[]): void {
 }
 
 /** Scratch of the flat bit streams, kept between calls (one thread runs one call at a time). */
+/** The byte-scanning kernels in WebAssembly SIMD (maskBits.wat); the loops below are their reference. */
+const simd = new WasmKernels<{
+  bits: (src: number, words: number, equal: number, value: number, out: number) => void;
+  label_rows: (labels: number, width: number, height: number, first: number, last: number) => void;
+}>(MASK_BITS_WASM);
+
+/** Below this many bytes the JavaScript loops are as fast as copying into the module and back. */
+const SIMD_MIN_BYTES = 4096;
+
 let flatScratch: Uint32Array = new Uint32Array(0);
 let flatVoidScratch: Uint32Array = new Uint32Array(0);
 let alignScratch = new Uint8Array(0);
@@ -138,30 +149,22 @@ function flatBits(bytes: Uint8Array, eq: boolean, value: number, into: Uint32Arr
   const nw = (n + 31) >>> 5;
   const flat = into.length >= nw + 1 ? into : new Uint32Array(nw + 1);
   const rep = Math.imul(value & 0xff, 0x01010101);
-  let src = bytes;
-  if ((bytes.byteOffset & 3) !== 0) {
-    if (alignScratch.length < n) {
-      alignScratch = new Uint8Array(n);
-    }
-    alignScratch.set(bytes);
-    src = alignScratch;
-  }
   const full = n >>> 5;
-  const u32 = new Uint32Array(src.buffer, src.byteOffset, full * 8);
-  // zero bytes are never selected unless looking for value 0: background words skip the gathering
-  const zeroSelected = eq && (value & 0xff) === 0;
   // only the words of pixels [from, to) are computed; the callers read no others (but for bits they mask)
   const k0 = from >>> 5;
   const kEnd = Math.min(nw, (to + 31) >>> 5);
-  for (let k = k0, i = k0 * 8, e = Math.min(full, kEnd); k < e; k++, i += 8) {
-    if (!zeroSelected && (u32[i] | u32[i + 1] | u32[i + 2] | u32[i + 3] | u32[i + 4] | u32[i + 5] | u32[i + 6] | u32[i + 7]) === 0) {
-      flat[k] = 0;
-      continue;
-    }
-    flat[k] = (gather4(selectBytes(u32[i], eq, rep)) | (gather4(selectBytes(u32[i + 1], eq, rep)) << 4)
-      | (gather4(selectBytes(u32[i + 2], eq, rep)) << 8) | (gather4(selectBytes(u32[i + 3], eq, rep)) << 12)
-      | (gather4(selectBytes(u32[i + 4], eq, rep)) << 16) | (gather4(selectBytes(u32[i + 5], eq, rep)) << 20)
-      | (gather4(selectBytes(u32[i + 6], eq, rep)) << 24) | (gather4(selectBytes(u32[i + 7], eq, rep)) << 28)) >>> 0;
+  const e = Math.min(full, kEnd);
+  if ((e - k0) * 32 >= SIMD_MIN_BYTES) {
+    // whole words through the SIMD kernel (the same bits as the loop below)
+    const lay = new WasmLayout();
+    const srcAt = lay.take((e - k0) * 32);
+    const outAt = lay.take((e - k0) * 4);
+    const buffer = simd.memory(lay.size);
+    new Uint8Array(buffer).set(bytes.subarray(k0 * 32, e * 32), srcAt);
+    simd.exports.bits(srcAt, e - k0, eq ? 1 : 0, value & 0xff, outAt);
+    flat.set(new Uint32Array(buffer, outAt, e - k0), k0);
+  } else {
+    flatWords(bytes, eq, rep, flat, k0, e);
   }
   // the partial last word and the one past it (read by the row shifts); a larger scratch's rest is never read
   for (let k = Math.max(full, kEnd); k <= nw; k++) {
@@ -179,6 +182,33 @@ function flatBits(bytes: Uint8Array, eq: boolean, value: number, into: Uint32Arr
     }
   }
   return flat;
+}
+
+/** Words `k0 .. e-1` of {@link flatBits} (whole 32-byte groups), in JavaScript: 32 pixels per step through aligned 32-bit reads. */
+function flatWords(bytes: Uint8Array, eq: boolean, rep: number, flat: Uint32Array, k0: number, e: number): void {
+  const n = bytes.length;
+  const value = rep & 0xff;
+  let src = bytes;
+  if ((bytes.byteOffset & 3) !== 0) {
+    if (alignScratch.length < n) {
+      alignScratch = new Uint8Array(n);
+    }
+    alignScratch.set(bytes);
+    src = alignScratch;
+  }
+  const u32 = new Uint32Array(src.buffer, src.byteOffset, (n >>> 5) * 8);
+  // zero bytes are never selected unless looking for value 0: background words skip the gathering
+  const zeroSelected = eq && value === 0;
+  for (let k = k0, i = k0 * 8; k < e; k++, i += 8) {
+    if (!zeroSelected && (u32[i] | u32[i + 1] | u32[i + 2] | u32[i + 3] | u32[i + 4] | u32[i + 5] | u32[i + 6] | u32[i + 7]) === 0) {
+      flat[k] = 0;
+      continue;
+    }
+    flat[k] = (gather4(selectBytes(u32[i], eq, rep)) | (gather4(selectBytes(u32[i + 1], eq, rep)) << 4)
+      | (gather4(selectBytes(u32[i + 2], eq, rep)) << 8) | (gather4(selectBytes(u32[i + 3], eq, rep)) << 12)
+      | (gather4(selectBytes(u32[i + 4], eq, rep)) << 16) | (gather4(selectBytes(u32[i + 5], eq, rep)) << 20)
+      | (gather4(selectBytes(u32[i + 6], eq, rep)) << 24) | (gather4(selectBytes(u32[i + 7], eq, rep)) << 28)) >>> 0;
+  }
 }
 
 /** Cuts a flat bit stream into rows of `stride` words, clearing `clear` bits where given. */
@@ -260,6 +290,37 @@ export interface LabelRows {
 export function labelRows(labels: Uint8Array, width: number, height: number): LabelRows {
   const first = new Int32Array(256).fill(height);
   const last = new Int32Array(256).fill(-1);
+  if (width * height >= SIMD_MIN_BYTES) {
+    // the SIMD kernel (the same rows as the loop below)
+    const lay = new WasmLayout();
+    const firstAt = lay.take(1024);
+    const lastAt = lay.take(1024);
+    const labelsAt = lay.take(width * height);
+    const buffer = simd.memory(lay.size);
+    new Int32Array(buffer, firstAt, 256).set(first);
+    new Int32Array(buffer, lastAt, 256).set(last);
+    new Uint8Array(buffer).set(labels.subarray(0, width * height), labelsAt);
+    simd.exports.label_rows(labelsAt, width, height, firstAt, lastAt);
+    first.set(new Int32Array(buffer, firstAt, 256));
+    last.set(new Int32Array(buffer, lastAt, 256));
+  } else {
+    labelRowsJs(labels, width, height, first, last);
+  }
+  let max = 0;
+  let max255 = 0;
+  for (let v = 1; v < 256; v++) {
+    if (last[v] >= 0) {
+      max255 = v;
+      if (v < 255) {
+        max = v;
+      }
+    }
+  }
+  return { first, last, max, max255 };
+}
+
+/** {@link labelRows}' scan in JavaScript: background words (4 zero pixels) are skipped whole. */
+function labelRowsJs(labels: Uint8Array, width: number, height: number, first: Int32Array, last: Int32Array): void {
   const see = (v: number, y: number): void => {
     if (last[v] < 0) {
       first[v] = y;
@@ -316,17 +377,6 @@ export function labelRows(labels: Uint8Array, width: number, height: number): La
       }
     }
   }
-  let max = 0;
-  let max255 = 0;
-  for (let v = 1; v < 256; v++) {
-    if (last[v] >= 0) {
-      max255 = v;
-      if (v < 255) {
-        max = v;
-      }
-    }
-  }
-  return { first, last, max, max255 };
 }
 
 /** Unpacks bits into a 0/1 byte mask. */

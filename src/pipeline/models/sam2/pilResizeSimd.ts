@@ -5,39 +5,21 @@
  * coefficients are pilResize.ts's). One module instance per thread, compiled on first use; its memory
  * grows to the largest frame seen and is reused.
  */
+import { WasmKernels, WasmLayout } from '../../wasm';
 import { axisCoefficients, type AxisCoefficients } from './pilResize';
 import { WASM_BASE64 } from './pilResize.wasm';
 
 interface Kernels {
-  memory: WebAssembly.Memory;
   horizontal: (src: number, width: number, rowOffset: number, rows: number, first: number, count: number, weights: number, taps: number, outW: number, mid: number) => void;
   vertical: (mid: number, outW: number, rowOffset: number, rows: number, first: number, count: number, weights: number, taps: number, outH: number, out: number, norm: number) => void;
 }
 
-let kernels: Kernels | undefined;
-
-function load(): Kernels {
-  if (!kernels) {
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(WASM_BASE64, 'base64')), {});
-    kernels = instance.exports as unknown as Kernels;
-  }
-  return kernels;
-}
+const kernels = new WasmKernels<Kernels>(WASM_BASE64);
 
 /** Float32 mean and standard deviation per channel (R, G, B). */
 export interface Normalisation {
   mean: readonly [number, number, number];
   std: readonly [number, number, number];
-}
-
-/** A simple bump allocator over the module's memory (16-byte aligned blocks). */
-class Layout {
-  size = 0;
-  take(bytes: number): number {
-    const at = this.size;
-    this.size += Math.ceil(bytes / 16) * 16 + 16;
-    return at;
-  }
 }
 
 /** Copies one axis' coefficients into the module's memory; their offsets. */
@@ -90,7 +72,7 @@ export function pilResizeNormaliseView(src: Uint8Array, width: number, height: n
   const rowOffset = vc.first[0];
   const rows = vc.first[outHeight - 1] + vc.count[outHeight - 1] - rowOffset;
 
-  const lay = new Layout();
+  const lay = new WasmLayout();
   const axis = (c: AxisCoefficients, n: number) => ({ first: lay.take(4 * n), count: lay.take(4 * n), weights: lay.take(4 * n * c.taps) });
   const hAt = axis(hc, outWidth);
   const vAt = axis(vc, outHeight);
@@ -100,18 +82,15 @@ export function pilResizeNormaliseView(src: Uint8Array, width: number, height: n
   const midAt = lay.take(3 * rows * outWidth);
   const outAt = lay.take(4 * 3 * plane);
 
-  const k = load();
-  const have = k.memory.buffer.byteLength;
-  if (have < lay.size) {
-    k.memory.grow(Math.ceil((lay.size - have) / 65536));
-  }
-  const heap = new Uint8Array(k.memory.buffer);
+  const buffer = kernels.memory(lay.size);
+  const k = kernels.exports;
+  const heap = new Uint8Array(buffer);
   placeCoefficients(heap, hAt, hc);
   placeCoefficients(heap, vAt, vc);
-  new Float32Array(k.memory.buffer, normAt, 6).set([...norm.mean, ...norm.std]);
+  new Float32Array(buffer, normAt, 6).set([...norm.mean, ...norm.std]);
   heap.set(src.subarray(0, width * height * 3), srcAt);
 
   k.horizontal(srcAt, width, rowOffset, rows, hAt.first, hAt.count, hAt.weights, hc.taps, outWidth, midAt);
   k.vertical(midAt, outWidth, rowOffset, rows, vAt.first, vAt.count, vAt.weights, vc.taps, outHeight, outAt, normAt);
-  return new Float32Array(k.memory.buffer, outAt, 3 * plane);
+  return new Float32Array(buffer, outAt, 3 * plane);
 }

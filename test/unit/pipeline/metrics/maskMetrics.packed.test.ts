@@ -418,4 +418,56 @@ suite('bit-packed J and F kernels equal the per-pixel implementation exactly', (
       assert.deepEqual(fMeasure(a, b, w, h, v), oldFMeasureFeatures(oldMaskFeatures(a, w, h, v), oldMaskFeatures(b, w, h, v)));
     }), { seed: 0x13a11ef, numRuns: 10 });
   });
+
+  test('large label maps go through the SIMD kernels: rows per id, packed objects and void bits equal a per-pixel scan', () => {
+    // sizes past the kernels' threshold, widths on and off the 16- and 32-pixel steps, unaligned views;
+    // uniform chunks, mixed chunks, runs, 255 and 0 as a selected value
+    fc.assert(fc.property(fc.constantFrom([854, 480], [257, 131], [1000, 7], [64, 64], [4096, 2], [33, 300]), fc.integer(), fc.integer({ min: 0, max: 3 }), ([w, h], seed, offset) => {
+      let s = seed >>> 0;
+      const rnd = (): number => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+      const buf = new Uint8Array(w * h + offset);
+      const labels = buf.subarray(offset);
+      // a few rectangles of ids 1..4 and 255 over background, plus sprinkled pixels
+      for (let r = 0; r < 6; r++) {
+        const id = [1, 2, 3, 4, 255, 200][r];
+        const x0 = Math.floor(rnd() * w);
+        const y0 = Math.floor(rnd() * h);
+        const x1 = Math.min(w, x0 + 1 + Math.floor(rnd() * w * 0.5));
+        const y1 = Math.min(h, y0 + 1 + Math.floor(rnd() * h * 0.5));
+        for (let y = y0; y < y1; y++) {
+          labels.fill(id, y * w + x0, y * w + x1);
+        }
+      }
+      for (let k = 0; k < 40; k++) {
+        labels[Math.floor(rnd() * w * h)] = 1 + Math.floor(rnd() * 254);
+      }
+      const rows = labelRows(labels, w, h);
+      const first = new Int32Array(256).fill(h);
+      const last = new Int32Array(256).fill(-1);
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          const v = labels[y * w + x];
+          if (v !== 0) {
+            first[v] = Math.min(first[v], y);
+            last[v] = y;
+          }
+        }
+      }
+      assert.deepEqual([...rows.first], [...first]);
+      assert.deepEqual([...rows.last], [...last]);
+      const voidFlat = voidBits(labels, w * h);
+      for (let i = 0; i < w * h; i++) {
+        assert.equal((voidFlat[i >>> 5] >>> (i & 31)) & 1, labels[i] === 255 ? 1 : 0, `void bit ${i}`);
+      }
+      const clearMask = labels.map((v) => (v === 255 ? 1 : 0));
+      for (const id of [1, 2, 4, 0]) {
+        const want = labels.map((v) => (v === id ? 1 : 0));
+        if (id !== 0) {
+          assert.deepEqual(unpackMask(packLabel(labels, id, w, h, undefined, rows)), want, `id ${id}`);
+        }
+        assert.deepEqual(unpackMask(packLabel(labels, id, w, h)), want, `id ${id}, every row`);
+      }
+      assert.deepEqual(unpackMask(packMask(labels, w, h, clearMask)), labels.map((v) => (v !== 0 && v !== 255 ? 1 : 0)));
+    }), { seed: 0x5117d, numRuns: 40 });
+  });
 });
