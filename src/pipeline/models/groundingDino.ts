@@ -104,6 +104,12 @@ export function detectorResize(width: number, height: number, shortest = 800, lo
 }
 
 /**
+ * The detector's normalisation per channel and byte: `(v / 255 - mean) / std` in double precision,
+ * stored as float32 (what writing that expression into the Float32Array gives).
+ */
+const DETECTOR_NORMALISE: Float32Array[] = [0, 1, 2].map((c) => Float32Array.from({ length: 256 }, (_, v) => (v / 255 - IMAGENET_MEAN[c]) / IMAGENET_STD[c]));
+
+/**
  * Reads and pre-processes an image: resized per {@link detectorResize} (or fitted into a fixed input
  * size with bottom/right padding, pixel_mask 0 there), /255, ImageNet normalisation, planar RGB.
  */
@@ -137,15 +143,15 @@ export async function preprocessForDetector(imagePath: string, fixedSize?: { wid
   const plane = input.width * input.height;
   const pixelValues = new Float32Array(3 * plane);
   const pixelMask = new BigInt64Array(plane);
+  const [l0, l1, l2] = DETECTOR_NORMALISE;
   for (let y = 0; y < content.height; y++) {
-    for (let x = 0; x < content.width; x++) {
-      const src = (y * content.width + x) * 3;
-      const dst = y * input.width + x;
-      for (let c = 0; c < 3; c++) {
-        pixelValues[c * plane + dst] = (data[src + c] / 255 - IMAGENET_MEAN[c]) / IMAGENET_STD[c];
-      }
-      pixelMask[dst] = 1n;
+    const row = y * input.width;
+    for (let x = 0, src = y * content.width * 3, dst = row; x < content.width; x++, src += 3, dst++) {
+      pixelValues[dst] = l0[data[src]];
+      pixelValues[plane + dst] = l1[data[src + 1]];
+      pixelValues[2 * plane + dst] = l2[data[src + 2]];
     }
+    pixelMask.fill(1n, row, row + content.width);
   }
   return { pixelValues, pixelMask, inputWidth: input.width, inputHeight: input.height, contentWidth: content.width, contentHeight: content.height, imageWidth, imageHeight };
 }
