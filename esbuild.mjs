@@ -27,7 +27,7 @@ const problemMatcher = {
 
 const common = { bundle: true, minify: production, sourcemap: !production, logLevel: 'warning', plugins: [problemMatcher] };
 
-const nodeEntries = { extension: 'src/extension/extension.ts', cli: 'src/cli/main.ts' };
+const nodeEntries = { extension: 'src/extension/extension.ts', cli: 'src/cli/main.ts', framePrepWorker: 'src/pipeline/models/sam2/framePrep.worker.ts' };
 const builds = [
   {
     ...common,

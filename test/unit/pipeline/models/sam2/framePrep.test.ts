@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import * as esbuild from 'esbuild';
+import sharp from 'sharp';
+import { PipelineError } from '../../../../../src/pipeline/errors';
+import { FramePrepWorker, prepareFrame, type FramePrepRequest } from '../../../../../src/pipeline/models/sam2/framePrep';
+
+suite('models/sam2/framePrep: frames prepared in a worker thread equal those prepared in this one', () => {
+  let dir: string;
+  const norm: FramePrepRequest['norm'] = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+
+  suiteSetup(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'alref-frameprep-'));
+    for (let k = 0; k < 3; k++) {
+      const w = 320 + 16 * k;
+      const h = 180 + 7 * k;
+      const px = Buffer.alloc(w * h * 3);
+      for (let i = 0; i < px.length; i++) {
+        px[i] = (i * (31 + k) + (i >> 7)) & 255;
+      }
+      await sharp(px, { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 85 }).toFile(path.join(dir, `f${k}.jpg`));
+    }
+    await writeFile(path.join(dir, 'broken.jpg'), 'not a jpeg');
+  });
+  suiteTeardown(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('same bits as the in-thread path, several requests in flight, files and bytes', async () => {
+    const worker = FramePrepWorker.start();
+    assert.ok(worker, 'the worker script is found under tsx');
+    try {
+      const reqs: FramePrepRequest[] = [0, 1, 2].map((k) => ({ source: path.join(dir, `f${k}.jpg`), width: 128, height: 96, norm }));
+      const bytes = await sharp(path.join(dir, 'f1.jpg')).toBuffer();
+      reqs.push({ source: new Uint8Array(bytes), width: 64, height: 64, norm });
+      const fromWorker = await Promise.all(reqs.map((r) => worker.prepare(r)));
+      for (const [k, r] of reqs.entries()) {
+        const here = await prepareFrame(r);
+        assert.equal(fromWorker[k].length, 3 * r.width * r.height);
+        assert.ok(Buffer.from(fromWorker[k].buffer, fromWorker[k].byteOffset, fromWorker[k].byteLength).equals(Buffer.from(here.buffer, here.byteOffset, here.byteLength)), `request ${k}`);
+      }
+      // the view path gives the same values too
+      const view = await prepareFrame(reqs[0], 'view');
+      assert.ok(Buffer.from(view.buffer, view.byteOffset, view.byteLength).equals(Buffer.from(fromWorker[0].buffer)));
+    } finally {
+      await worker.dispose();
+    }
+  });
+
+  test('the bundled worker script (as esbuild.mjs builds it) gives the same bits', async () => {
+    // bundled into out/ inside the repository, so that it finds sharp in node_modules as dist/ does
+    const out = path.join(__dirname, '..', '..', '..', '..', '..', 'out', 'test-bundles', 'framePrepWorker.js');
+    await esbuild.build({ entryPoints: [path.join(__dirname, '..', '..', '..', '..', '..', 'src', 'pipeline', 'models', 'sam2', 'framePrep.worker.ts')], bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['sharp'], outfile: out, logLevel: 'error' });
+    const worker = FramePrepWorker.start(out)!;
+    try {
+      const req: FramePrepRequest = { source: path.join(dir, 'f2.jpg'), width: 100, height: 60, norm };
+      const [a, b] = [await worker.prepare(req), await prepareFrame(req)];
+      assert.ok(Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength)));
+    } finally {
+      await worker.dispose();
+    }
+  });
+
+  test('a frame that cannot be read fails its own request with the file named; later requests still work; dispose fails what is pending', async () => {
+    const worker = FramePrepWorker.start()!;
+    const bad = path.join(dir, 'broken.jpg');
+    await assert.rejects(worker.prepare({ source: bad, width: 32, height: 32, norm }), (err: unknown) => err instanceof PipelineError && err.kind === 'invalid-input' && err.file === bad && err.message.includes(bad));
+    assert.equal((await worker.prepare({ source: path.join(dir, 'f0.jpg'), width: 32, height: 32, norm })).length, 3 * 32 * 32);
+    const pending = worker.prepare({ source: path.join(dir, 'f2.jpg'), width: 1024, height: 1024, norm });
+    await worker.dispose();
+    await assert.rejects(pending, (err: unknown) => err instanceof PipelineError && err.kind === 'cancelled');
+    assert.equal(worker.alive, false);
+    await assert.rejects(worker.prepare({ source: path.join(dir, 'f0.jpg'), width: 32, height: 32, norm }), /stopped/);
+  });
+});
