@@ -3,58 +3,104 @@
  * bilinear resizing to the video size (PyTorch `interpolate(..., mode='bilinear', align_corners=False)`).
  */
 
+/** Scratch of {@link fillHoles}: background runs (absolute start/end), union-find parents, areas; grown, reused. */
+let runStart = new Int32Array(0);
+let runEnd = new Int32Array(0);
+let runParent = new Int32Array(0);
+let runArea = new Int32Array(0);
+
+/** Union-find root of run `r`, with path halving (the trees stay shallow across a whole image). */
+function runRoot(r: number): number {
+  const parent = runParent;
+  while (parent[r] !== r) {
+    const g = parent[parent[r]];
+    parent[r] = g;
+    r = g;
+  }
+  return r;
+}
+
 /**
  * Fills background holes of at most `maxArea` pixels: every 8-connected component of logits <= 0 that
  * small (border components included, as SAM 2's `fill_holes_in_mask_scores` does) gets the small
- * positive logit 0.1. Works in place on a `height*width` row-major array; returns it.
+ * positive logit 0.1. Works in place on a `height*width` row-major array; returns it. NaN is not
+ * background (SAM 2 labels `mask <= 0`), so it is never filled. The video predictor fills holes only;
+ * the sprinkle removal of SAM2Transforms (image predictor, off by default) is not done here.
+ *
+ * Run-based: each row is cut into runs of background, a run is joined (union-find) to the runs of
+ * the row above that touch it diagonally or directly, and areas add up at the roots. A typical
+ * mask has a few runs per row, so this is one compare per pixel plus work per run, instead of a
+ * flood fill visiting each background pixel's eight neighbours.
  */
 export function fillHoles(logits: Float32Array, width: number, height: number, maxArea = 8): Float32Array {
   if (maxArea <= 0) {
     return logits;
   }
-  const n = width * height;
-  const seen = new Uint8Array(n);
-  const stack = new Int32Array(n);
-  const members = new Int32Array(maxArea + 1);
-  for (let start = 0; start < n; start++) {
-    if (seen[start] || logits[start] > 0) {
-      continue;
-    }
-    // flood the whole component (so it is not visited again) but remember at most maxArea + 1 pixels
-    let top = 0;
-    let count = 0;
-    stack[top++] = start;
-    seen[start] = 1;
-    while (top > 0) {
-      const p = stack[--top];
-      if (count <= maxArea) {
-        members[count] = p;
+  // at most one run every other pixel of a row
+  const capacity = height * ((width + 1) >> 1);
+  if (runStart.length < capacity) {
+    runStart = new Int32Array(capacity);
+    runEnd = new Int32Array(capacity);
+    runParent = new Int32Array(capacity);
+    runArea = new Int32Array(capacity);
+  }
+  const start = runStart;
+  const end = runEnd;
+  const parent = runParent;
+  const area = runArea;
+  let runs = 0;
+  // the runs of the row above: [prevFirst, prevLast)
+  let prevFirst = 0;
+  let prevLast = 0;
+  for (let rowStart = 0; rowStart < width * height; rowStart += width) {
+    const rowEnd = rowStart + width;
+    const first = runs;
+    let j = prevFirst;
+    let x = rowStart;
+    while (x < rowEnd) {
+      // `!(v <= 0)`, not `v > 0`: NaN is foreground
+      while (x < rowEnd && !(logits[x] <= 0)) {
+        x++;
       }
-      count++;
-      const x = p % width;
-      const y = (p - x) / width;
-      for (let dy = -1; dy <= 1; dy++) {
-        const yy = y + dy;
-        if (yy < 0 || yy >= height) {
-          continue;
+      if (x === rowEnd) {
+        break;
+      }
+      const s = x++;
+      while (x < rowEnd && logits[x] <= 0) {
+        x++;
+      }
+      const r = runs++;
+      start[r] = s;
+      end[r] = x;
+      parent[r] = r;
+      area[r] = x - s;
+      // columns [s, x) touch the row above's columns [s - 1, x] (8-connectivity): a run [ps, pe)
+      // there does when ps <= x and pe >= s, one row (`width`) earlier; runs ending before that
+      // cannot touch this run's successors either, so j only moves forward
+      const lo = s - width;
+      const hi = x - width;
+      while (j < prevLast && end[j] < lo) {
+        j++;
+      }
+      for (let k = j; k < prevLast && start[k] <= hi; k++) {
+        const a = runRoot(r);
+        const b = runRoot(k);
+        // the older root stays root (any choice gives the same components)
+        if (a < b) {
+          parent[b] = a;
+          area[a] += area[b];
+        } else if (b < a) {
+          parent[a] = b;
+          area[b] += area[a];
         }
-        for (let dx = -1; dx <= 1; dx++) {
-          const xx = x + dx;
-          if ((dx === 0 && dy === 0) || xx < 0 || xx >= width) {
-            continue;
-          }
-          const q = yy * width + xx;
-          if (!seen[q] && logits[q] <= 0) {
-            seen[q] = 1;
-            stack[top++] = q;
-          }
-        }
       }
     }
-    if (count <= maxArea) {
-      for (let k = 0; k < count; k++) {
-        logits[members[k]] = 0.1;
-      }
+    prevFirst = first;
+    prevLast = runs;
+  }
+  for (let r = 0; r < runs; r++) {
+    if (area[runRoot(r)] <= maxArea) {
+      logits.fill(0.1, start[r], end[r]);
     }
   }
   return logits;

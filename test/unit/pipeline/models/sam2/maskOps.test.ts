@@ -137,6 +137,13 @@ suite('models/sam2: host mask operations against their straightforward reference
     assert.ok(small.every((v) => v > 0));
   });
 
+  test('fillHoles leaves NaN alone: it is not background (SAM 2 labels `mask <= 0`)', () => {
+    const l = Float32Array.from([NaN, 1, 1, 1, -1, 1, 1, 1, NaN]);
+    fillHoles(l, 3, 3, 8);
+    assert.ok(Number.isNaN(l[0]) && Number.isNaN(l[8]));
+    assert.equal(l[4], Math.fround(0.1));
+  });
+
   test('resizeLogitsToMask equals the full bilinear reference, > 0, bit for bit (up, down, odd sizes)', () => {
     const rand = prng(2);
     const pairs: Array<[number, number, number, number]> = [
