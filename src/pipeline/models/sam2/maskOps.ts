@@ -112,6 +112,10 @@ interface BilinearAxis {
   i1: Int32Array;
   l0: Float32Array;
   l1: Float32Array;
+  /** Per source index c: the first destination index with a tap at c or after (`i1 >= c`); outSize if none. */
+  from: Int32Array;
+  /** Per source index c: one past the last destination index with a tap at c or before (`i0 <= c`). */
+  to: Int32Array;
 }
 
 const axes = new Map<string, BilinearAxis>();
@@ -125,7 +129,14 @@ function bilinearAxis(inSize: number, outSize: number): BilinearAxis {
   }
   const f = Math.fround;
   const scale = f(inSize / outSize);
-  const ax: BilinearAxis = { i0: new Int32Array(outSize), i1: new Int32Array(outSize), l0: new Float32Array(outSize), l1: new Float32Array(outSize) };
+  const ax: BilinearAxis = {
+    i0: new Int32Array(outSize),
+    i1: new Int32Array(outSize),
+    l0: new Float32Array(outSize),
+    l1: new Float32Array(outSize),
+    from: new Int32Array(inSize),
+    to: new Int32Array(inSize),
+  };
   for (let d = 0; d < outSize; d++) {
     let s = f(f(scale * f(d + 0.5)) - 0.5);
     if (s < 0) {
@@ -137,6 +148,19 @@ function bilinearAxis(inSize: number, outSize: number): BilinearAxis {
     ax.l1[d] = f(s - i);
     ax.l0[d] = f(1 - ax.l1[d]);
   }
+  // i0 and i1 never decrease along the axis, so both bounds are monotone scans
+  for (let c = 0, d = 0; c < inSize; c++) {
+    while (d < outSize && ax.i1[d] < c) {
+      d++;
+    }
+    ax.from[c] = d;
+  }
+  for (let c = 0, d = 0; c < inSize; c++) {
+    while (d < outSize && ax.i0[d] <= c) {
+      d++;
+    }
+    ax.to[c] = d;
+  }
   if (axes.size > 64) {
     axes.clear();
   }
@@ -145,60 +169,102 @@ function bilinearAxis(inSize: number, outSize: number): BilinearAxis {
 }
 
 /**
- * The horizontal half of {@link resizeBilinear} for source row `y` into `out` (dstW values):
- * `f(f(w0 * a) + f(w1 * b))`, the float32 value PyTorch's kernel forms for each output column.
+ * The horizontal half of {@link resizeBilinear} for source row `y`, output columns `[from, to)`, into
+ * `out` at `at + x`: `f(f(w0 * a) + f(w1 * b))`, the float32 value PyTorch's kernel forms for each
+ * output column (each column on its own, so any sub-range gives the same values).
  */
-function bilinearRow(src: Float32Array, srcW: number, y: number, ax: BilinearAxis, out: Float32Array): void {
+function bilinearRow(src: Float32Array, srcW: number, y: number, ax: BilinearAxis, out: Float32Array, at: number, from: number, to: number): void {
   const { i0, i1, l0, l1 } = ax;
   const f = Math.fround;
   const base = y * srcW;
-  for (let x = 0; x < out.length; x++) {
-    out[x] = f(l0[x] * src[base + i0[x]]) + f(l1[x] * src[base + i1[x]]);
+  for (let x = from; x < to; x++) {
+    out[at + x] = f(l0[x] * src[base + i0[x]]) + f(l1[x] * src[base + i1[x]]);
   }
 }
 
+/** Horizontally resized source rows of {@link resizeLogitsToMask} (`srcH * dstW`), grown on demand and reused. */
+let rowScratch = new Float32Array(0);
+
 /**
  * The binary mask at video resolution, row-major 0/1: {@link resizeBilinear} of the logits (as the
- * official predictor upsamples them), then `> 0`, in one pass without the float image. Each source
- * row is resized horizontally once; an output row whose two source rows hold no positive logit is
- * background without computing it (a sum of non-negative weights times values <= 0 is never > 0).
+ * official predictor upsamples them), then `> 0`, in one pass without the float image.
+ *
+ * Only output pixels that can be positive are computed: a sum of non-negative weights times values
+ * <= 0 (or NaN) is never > 0, so a pixel needs a positive logit among its four taps. Per source row
+ * the first and last positive columns are found once; an output row blends its two source rows only
+ * over the output columns whose taps reach the union of their positive spans, and each source row
+ * is resized horizontally only over the columns some output row asks of it (once per column: output
+ * rows that share a source row pair share that work). Every computed pixel uses the same float32
+ * operations in the same order as the full resize, so the mask is bit for bit the same.
  */
 export function resizeLogitsToMask(src: Float32Array, srcW: number, srcH: number, dstW: number, dstH: number): Uint8Array {
   const f = Math.fround;
   const out = new Uint8Array(dstW * dstH);
   const ax = bilinearAxis(srcW, dstW);
   const ay = bilinearAxis(srcH, dstH);
-  const positive = new Uint8Array(srcH);
-  for (let y = 0; y < srcH; y++) {
-    for (let x = y * srcW, end = x + srcW; x < end; x++) {
-      if (src[x] > 0) {
-        positive[y] = 1;
-        break;
+  // positive span of each source row; none: first = srcW > last = -1, neutral for min / max below
+  const first = new Int32Array(srcH);
+  const last = new Int32Array(srcH);
+  for (let y = 0, base = 0; y < srcH; y++, base += srcW) {
+    let a = 0;
+    while (a < srcW && !(src[base + a] > 0)) {
+      a++;
+    }
+    let b = -1;
+    if (a < srcW) {
+      b = srcW - 1;
+      while (!(src[base + b] > 0)) {
+        b--;
       }
     }
+    first[y] = a;
+    last[y] = b;
   }
-  const rows = new Float32Array(srcH * dstW);
-  const done = new Uint8Array(srcH);
-  const row = (y: number): Float32Array => {
-    const r = rows.subarray(y * dstW, (y + 1) * dstW);
-    if (!done[y]) {
-      bilinearRow(src, srcW, y, ax, r);
-      done[y] = 1;
+  if (rowScratch.length < srcH * dstW) {
+    rowScratch = new Float32Array(srcH * dstW);
+  }
+  const rows = rowScratch;
+  // output columns [lo, hi) of each source row resized so far in this call (stale values elsewhere are never read)
+  const lo = new Int32Array(srcH);
+  const hi = new Int32Array(srcH);
+  const need = (y: number, a: number, b: number): void => {
+    if (lo[y] >= hi[y]) {
+      bilinearRow(src, srcW, y, ax, rows, y * dstW, a, b);
+      lo[y] = a;
+      hi[y] = b;
+      return;
     }
-    return r;
+    // grow the computed span to cover [a, b); it stays one span (a gap is filled on the way)
+    if (a < lo[y]) {
+      bilinearRow(src, srcW, y, ax, rows, y * dstW, a, lo[y]);
+      lo[y] = a;
+    }
+    if (b > hi[y]) {
+      bilinearRow(src, srcW, y, ax, rows, y * dstW, hi[y], b);
+      hi[y] = b;
+    }
   };
   for (let y = 0; y < dstH; y++) {
     const y0 = ay.i0[y];
     const y1 = ay.i1[y];
-    if (!positive[y0] && !positive[y1]) {
+    const cmin = Math.min(first[y0], first[y1]);
+    const cmax = Math.max(last[y0], last[y1]);
+    if (cmin > cmax) {
       continue;
     }
-    const top = row(y0);
-    const bottom = row(y1);
+    const xFrom = ax.from[cmin];
+    const xTo = ax.to[cmax];
+    if (xFrom >= xTo) {
+      continue;
+    }
+    need(y0, xFrom, xTo);
+    need(y1, xFrom, xTo);
+    const t = y0 * dstW;
+    const b = y1 * dstW;
     const h0 = ay.l0[y];
     const h1 = ay.l1[y];
-    for (let x = 0, o = y * dstW; x < dstW; x++, o++) {
-      out[o] = f(f(h0 * top[x]) + f(h1 * bottom[x])) > 0 ? 1 : 0;
+    for (let x = xFrom, o = y * dstW + xFrom; x < xTo; x++, o++) {
+      out[o] = f(f(h0 * rows[t + x]) + f(h1 * rows[b + x])) > 0 ? 1 : 0;
     }
   }
   return out;
@@ -217,7 +283,7 @@ export function resizeBilinear(src: Float32Array, srcW: number, srcH: number, ds
   const ay = bilinearAxis(srcH, dstH);
   const rows = new Float32Array(srcH * dstW);
   for (let y = 0; y < srcH; y++) {
-    bilinearRow(src, srcW, y, ax, rows.subarray(y * dstW, (y + 1) * dstW));
+    bilinearRow(src, srcW, y, ax, rows, y * dstW, 0, dstW);
   }
   for (let y = 0; y < dstH; y++) {
     const t = ay.i0[y] * dstW;
