@@ -139,6 +139,16 @@ suite('masks/rle: COCO run-length encoding', () => {
     assert.ok(compared > 1000);
   });
 
+  test('maskToCounts: counts that grow past the scratch list (a 1001x999 checkerboard)', () => {
+    const w = 1001;
+    const h = 999;
+    const mask = new Uint8Array(w * h);
+    for (let i = 0; i < mask.length; i++) {
+      mask[i] = i % 2;
+    }
+    assert.deepEqual(maskToCounts(mask, w, h), maskToCountsReference(mask, w, h));
+  });
+
   test('maskToCounts: a 0-pixel mask is one empty background run', () => {
     assert.deepEqual(maskToCounts(new Uint8Array(0), 0, 5), [0]);
     assert.deepEqual(maskToCounts(new Uint8Array(0), 4, 0), [0]);
