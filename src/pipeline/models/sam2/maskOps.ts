@@ -182,6 +182,55 @@ function bilinearRow(src: Float32Array, srcW: number, y: number, ax: BilinearAxi
   }
 }
 
+/** First and last column of a positive value in each row (none: `first = srcW`, `last = -1`). */
+function positiveSpans(src: Float32Array, srcW: number, srcH: number, first: Int32Array, last: Int32Array): void {
+  for (let y = 0, base = 0; y < srcH; y++, base += srcW) {
+    let a = 0;
+    while (a < srcW && !(src[base + a] > 0)) {
+      a++;
+    }
+    let b = -1;
+    if (a < srcW) {
+      b = srcW - 1;
+      while (!(src[base + b] > 0)) {
+        b--;
+      }
+    }
+    first[y] = a;
+    last[y] = b;
+  }
+}
+
+/** The vertical half of {@link resizeBilinear}, `> 0`, for output columns `[from, to)` of one output row. */
+function blendRow(rows: Float32Array, top: number, bottom: number, h0: number, h1: number, out: Uint8Array, at: number, from: number, to: number): void {
+  const f = Math.fround;
+  for (let x = from; x < to; x++) {
+    out[at + x] = f(f(h0 * rows[top + x]) + f(h1 * rows[bottom + x])) > 0 ? 1 : 0;
+  }
+}
+
+/**
+ * Makes sure source row `y` is resized horizontally over output columns `[from, to)` in `rows`, where
+ * `[lo[y], hi[y])` is what is already there: only the missing columns are computed, and the span stays
+ * one span (a gap between the two is filled on the way).
+ */
+function resizedRow(src: Float32Array, srcW: number, y: number, ax: BilinearAxis, rows: Float32Array, dstW: number, lo: Int32Array, hi: Int32Array, from: number, to: number): void {
+  if (lo[y] >= hi[y]) {
+    bilinearRow(src, srcW, y, ax, rows, y * dstW, from, to);
+    lo[y] = from;
+    hi[y] = to;
+    return;
+  }
+  if (from < lo[y]) {
+    bilinearRow(src, srcW, y, ax, rows, y * dstW, from, lo[y]);
+    lo[y] = from;
+  }
+  if (to > hi[y]) {
+    bilinearRow(src, srcW, y, ax, rows, y * dstW, hi[y], to);
+    hi[y] = to;
+  }
+}
+
 /** Horizontally resized source rows of {@link resizeLogitsToMask} (`srcH * dstW`), grown on demand and reused. */
 let rowScratch = new Float32Array(0);
 
@@ -198,28 +247,13 @@ let rowScratch = new Float32Array(0);
  * operations in the same order as the full resize, so the mask is bit for bit the same.
  */
 export function resizeLogitsToMask(src: Float32Array, srcW: number, srcH: number, dstW: number, dstH: number): Uint8Array {
-  const f = Math.fround;
   const out = new Uint8Array(dstW * dstH);
   const ax = bilinearAxis(srcW, dstW);
   const ay = bilinearAxis(srcH, dstH);
   // positive span of each source row; none: first = srcW > last = -1, neutral for min / max below
   const first = new Int32Array(srcH);
   const last = new Int32Array(srcH);
-  for (let y = 0, base = 0; y < srcH; y++, base += srcW) {
-    let a = 0;
-    while (a < srcW && !(src[base + a] > 0)) {
-      a++;
-    }
-    let b = -1;
-    if (a < srcW) {
-      b = srcW - 1;
-      while (!(src[base + b] > 0)) {
-        b--;
-      }
-    }
-    first[y] = a;
-    last[y] = b;
-  }
+  positiveSpans(src, srcW, srcH, first, last);
   if (rowScratch.length < srcH * dstW) {
     rowScratch = new Float32Array(srcH * dstW);
   }
@@ -227,23 +261,6 @@ export function resizeLogitsToMask(src: Float32Array, srcW: number, srcH: number
   // output columns [lo, hi) of each source row resized so far in this call (stale values elsewhere are never read)
   const lo = new Int32Array(srcH);
   const hi = new Int32Array(srcH);
-  const need = (y: number, a: number, b: number): void => {
-    if (lo[y] >= hi[y]) {
-      bilinearRow(src, srcW, y, ax, rows, y * dstW, a, b);
-      lo[y] = a;
-      hi[y] = b;
-      return;
-    }
-    // grow the computed span to cover [a, b); it stays one span (a gap is filled on the way)
-    if (a < lo[y]) {
-      bilinearRow(src, srcW, y, ax, rows, y * dstW, a, lo[y]);
-      lo[y] = a;
-    }
-    if (b > hi[y]) {
-      bilinearRow(src, srcW, y, ax, rows, y * dstW, hi[y], b);
-      hi[y] = b;
-    }
-  };
   for (let y = 0; y < dstH; y++) {
     const y0 = ay.i0[y];
     const y1 = ay.i1[y];
@@ -257,15 +274,9 @@ export function resizeLogitsToMask(src: Float32Array, srcW: number, srcH: number
     if (xFrom >= xTo) {
       continue;
     }
-    need(y0, xFrom, xTo);
-    need(y1, xFrom, xTo);
-    const t = y0 * dstW;
-    const b = y1 * dstW;
-    const h0 = ay.l0[y];
-    const h1 = ay.l1[y];
-    for (let x = xFrom, o = y * dstW + xFrom; x < xTo; x++, o++) {
-      out[o] = f(f(h0 * rows[t + x]) + f(h1 * rows[b + x])) > 0 ? 1 : 0;
-    }
+    resizedRow(src, srcW, y0, ax, rows, dstW, lo, hi, xFrom, xTo);
+    resizedRow(src, srcW, y1, ax, rows, dstW, lo, hi, xFrom, xTo);
+    blendRow(rows, y0 * dstW, y1 * dstW, ay.l0[y], ay.l1[y], out, y * dstW, xFrom, xTo);
   }
   return out;
 }
