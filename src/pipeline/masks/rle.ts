@@ -24,26 +24,124 @@ export function encodeRleCounts(mask: Uint8Array, width: number, height: number)
   return { size: [height, width], counts: maskToCounts(mask, width, height) };
 }
 
-/** Run lengths of a row-major mask read in column-major order, starting with a background run. */
+/** Whether typed arrays are little-endian here (the word compare below puts bytes together that way). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** Scratch of {@link maskToCounts}: row-major indices of pixels whose class differs from the pixel above. */
+let changeAt = new Int32Array(1024);
+let changeCount = 0;
+
+/** Records the pixels `i` in `[from, to)` (all in row 1 or below) whose class differs from pixel `i - width`. */
+function recordChanges(mask: Uint8Array, width: number, from: number, to: number): void {
+  for (let i = from; i < to; i++) {
+    const a = mask[i];
+    const b = mask[i - width];
+    if (a !== b && (a === 0 || b === 0)) {
+      if (changeCount === changeAt.length) {
+        const grown = new Int32Array(changeAt.length * 2);
+        grown.set(changeAt);
+        changeAt = grown;
+      }
+      changeAt[changeCount++] = i;
+    }
+  }
+}
+
+/**
+ * Fills the change list with every pixel of rows 1.. whose class differs from the pixel one row up,
+ * in row-major order. Uniform areas are skipped a 32-bit word (four pixels) at a time: equal bytes
+ * never change class, so only a word that differs from the word one row up is looked at byte by
+ * byte. When the width is not a multiple of 4 the word one row up straddles two aligned words and is
+ * put together with shifts (little-endian byte order; elsewhere the plain byte loop runs).
+ */
+function findRowChanges(mask: Uint8Array, width: number, height: number): void {
+  changeCount = 0;
+  const n = width * height;
+  if (height < 2) {
+    return;
+  }
+  const off = mask.byteOffset;
+  if (!LITTLE_ENDIAN || n - width < 32) {
+    recordChanges(mask, width, width, n);
+    return;
+  }
+  // bytes before the first word boundary, whole words, then the bytes after the last one
+  const head = width + ((4 - ((off + width) & 3)) & 3);
+  recordChanges(mask, width, width, head);
+  const u = new Uint32Array(mask.buffer, 0, Math.floor(mask.buffer.byteLength / 4));
+  let k = (off + head) / 4;
+  const kEnd = Math.floor((off + n) / 4);
+  // the word one row up starts s bytes into aligned word k - r (s = 0: it is aligned)
+  const s = -width & 3;
+  const r = (width + s) / 4;
+  if (s === 0) {
+    for (; k + 1 < kEnd; k += 2) {
+      if (((u[k] ^ u[k - r]) | (u[k + 1] ^ u[k + 1 - r])) !== 0) {
+        recordChanges(mask, width, 4 * k - off, 4 * k - off + 8);
+      }
+    }
+  } else {
+    const lo = 8 * s;
+    const hi = 32 - lo;
+    for (; k + 1 < kEnd; k += 2) {
+      const middle = u[k + 1 - r];
+      const above0 = (u[k - r] >>> lo) | (middle << hi);
+      const above1 = (middle >>> lo) | (u[k + 2 - r] << hi);
+      if (((u[k] ^ above0) | (u[k + 1] ^ above1)) !== 0) {
+        recordChanges(mask, width, 4 * k - off, 4 * k - off + 8);
+      }
+    }
+  }
+  recordChanges(mask, width, 4 * k - off, n);
+}
+
+/**
+ * Run lengths of a row-major mask read in column-major order, starting with a background run.
+ *
+ * Reading a row-major mask column by column strides through memory (one cache line per pixel);
+ * instead the vertical class changes are found in one row-major pass ({@link findRowChanges}), sorted
+ * by column (a counting sort, so each column's rows stay in order), and together with the change at
+ * the top of each column (against the bottom of the column before) they are the run boundaries in
+ * column-major order.
+ */
 export function maskToCounts(mask: Uint8Array, width: number, height: number): number[] {
   if (mask.length !== width * height) {
     throw new Error(`Mask has ${mask.length} values, expected ${width}x${height} = ${width * height}.`);
   }
-  const counts: number[] = [];
-  let current = 0;
-  let run = 0;
-  for (let x = 0; x < width; x++) {
-    for (let y = 0, i = x; y < height; y++, i += width) {
-      const v = mask[i] !== 0 ? 1 : 0;
-      if (v !== current) {
-        counts.push(run);
-        run = 0;
-        current = v;
-      }
-      run++;
-    }
+  findRowChanges(mask, width, height);
+  const changes = changeCount;
+  // counting sort by column: the changes of column x are rows[at[x] .. at[x + 1])
+  const at = new Int32Array(width + 1);
+  for (let c = 0; c < changes; c++) {
+    at[(changeAt[c] % width) + 1]++;
   }
-  counts.push(run);
+  for (let x = 0; x < width; x++) {
+    at[x + 1] += at[x];
+  }
+  const rows = new Int32Array(changes);
+  const next = at.slice(0, width);
+  for (let c = 0; c < changes; c++) {
+    const i = changeAt[c];
+    const x = i % width;
+    rows[next[x]++] = (i - x) / width;
+  }
+  const counts: number[] = [];
+  // column-major position of the last run boundary; before the first pixel the class is background
+  let boundary = 0;
+  let above = 0;
+  for (let x = 0, column = 0; x < width && height > 0; x++, column += height) {
+    const top = mask[x] !== 0 ? 1 : 0;
+    if (top !== above) {
+      counts.push(column - boundary);
+      boundary = column;
+    }
+    for (let c = at[x]; c < at[x + 1]; c++) {
+      counts.push(column + rows[c] - boundary);
+      boundary = column + rows[c];
+    }
+    above = mask[(height - 1) * width + x] !== 0 ? 1 : 0;
+  }
+  counts.push(width * height - boundary);
   return counts;
 }
 

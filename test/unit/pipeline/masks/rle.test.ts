@@ -1,6 +1,61 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { countsFromString, countsToString, decodeRle, encodeRle, encodeRleCounts, maskBounds, maskToCounts, rleArea, unionRle, emptyRle } from '../../../../src/pipeline/masks/rle';
+import { maskToCountsReference } from './rle.reference';
+
+/** mulberry32: a small seeded PRNG, so every run checks the same masks. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Named `w*h` masks: empty, full, single pixels, borders, stripes, noise, blobs; object values 1, 255 and others. */
+function maskCases(w: number, h: number, rand: () => number): Array<[string, Uint8Array]> {
+  const make = (fn: (x: number, y: number) => number): Uint8Array => {
+    const m = new Uint8Array(w * h);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        m[y * w + x] = fn(x, y);
+      }
+    }
+    return m;
+  };
+  const cases: Array<[string, Uint8Array]> = [
+    ['empty', make(() => 0)],
+    ['full', make(() => 1)],
+    ['full 255', make(() => 255)],
+    ['full, mixed object values', make(() => 1 + Math.floor(rand() * 255))],
+    ['first row', make((_x, y) => (y === 0 ? 1 : 0))],
+    ['last row', make((_x, y) => (y === h - 1 ? 1 : 0))],
+    ['first column', make((x) => (x === 0 ? 1 : 0))],
+    ['last column', make((x) => (x === w - 1 ? 1 : 0))],
+    ['border frame', make((x, y) => (x === 0 || y === 0 || x === w - 1 || y === h - 1 ? 1 : 0))],
+    ['vertical stripes', make((x) => (x % 3 === 1 ? 1 : 0))],
+    ['horizontal stripes', make((_x, y) => (y % 2 === 1 ? 7 : 0))],
+    ['checkerboard', make((x, y) => ((x + y) % 2))],
+    ['diagonal', make((x, y) => (x === y ? 1 : 0))],
+  ];
+  for (const [x, y] of [[0, 0], [w - 1, 0], [0, h - 1], [w - 1, h - 1], [w >> 1, h >> 1]]) {
+    cases.push([`single pixel at ${x},${y}`, make((xx, yy) => (xx === x && yy === y ? 1 : 0))]);
+    cases.push([`single hole at ${x},${y}`, make((xx, yy) => (xx === x && yy === y ? 0 : 1))]);
+  }
+  for (const p of [0.02, 0.5, 0.98]) {
+    cases.push([`noise p=${p}`, make(() => (rand() < p ? [1, 2, 128, 255][Math.floor(rand() * 4)] : 0))]);
+  }
+  for (let k = 0; k < 3; k++) {
+    const cx = rand() * w;
+    const cy = rand() * h;
+    const r = 1 + rand() * Math.max(w, h) * 0.4;
+    cases.push([`blob ${k}`, make((x, y) => ((x - cx) ** 2 + (y - cy) ** 2 <= r * r ? 1 : 0))]);
+  }
+  return cases;
+}
 
 suite('masks/rle: COCO run-length encoding', () => {
   test('runs are column-major and start with background', () => {
@@ -62,4 +117,41 @@ suite('masks/rle: COCO run-length encoding', () => {
     assert.deepEqual(maskBounds(u, 3, 2), { x0: 0, y0: 0, x1: 3, y1: 2 });
     assert.equal(maskBounds(new Uint8Array(6), 3, 2), null);
   });
+
+  test('maskToCounts and encodeRle equal the column-by-column reference on many masks, sizes and buffer offsets', () => {
+    const rand = prng(3);
+    const sizes: Array<[number, number]> = [[1, 1], [1, 9], [9, 1], [2, 2], [3, 7], [7, 3], [4, 4], [5, 40], [8, 33], [33, 8], [257, 131], [854, 480], [1279, 5], [1280, 720]];
+    let compared = 0;
+    for (const [w, h] of sizes) {
+      for (const [name, mask] of maskCases(w, h, rand)) {
+        const want = maskToCountsReference(mask, w, h);
+        // the same mask at every alignment inside a larger buffer (a Node Buffer slice, a subarray)
+        for (const offset of [0, 1, 2, 3, 5]) {
+          const host = new Uint8Array(mask.length + offset + 3).fill(0xaa);
+          host.set(mask, offset);
+          const view = host.subarray(offset, offset + mask.length);
+          assert.deepEqual(maskToCounts(view, w, h), want, `${w}x${h} ${name} at byte offset ${offset}`);
+          compared++;
+        }
+        assert.deepEqual(encodeRle(mask, w, h), { size: [h, w], counts: countsToString(want) }, `${w}x${h} ${name} string`);
+      }
+    }
+    assert.ok(compared > 1000);
+  });
+
+  test('maskToCounts: counts that grow past the scratch list (a 1001x999 checkerboard)', () => {
+    const w = 1001;
+    const h = 999;
+    const mask = new Uint8Array(w * h);
+    for (let i = 0; i < mask.length; i++) {
+      mask[i] = i % 2;
+    }
+    assert.deepEqual(maskToCounts(mask, w, h), maskToCountsReference(mask, w, h));
+  });
+
+  test('maskToCounts: a 0-pixel mask is one empty background run', () => {
+    assert.deepEqual(maskToCounts(new Uint8Array(0), 0, 5), [0]);
+    assert.deepEqual(maskToCounts(new Uint8Array(0), 4, 0), [0]);
+  });
 });
+
