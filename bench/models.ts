@@ -113,7 +113,9 @@ async function main(): Promise<void> {
     let at = 8;
     const asm = await timeAsync('assemble memory [28736,1,64] + pos (incl. tiny pointer_tpos run)', 32, () => tracker.assembleMemory(state, (at = at >= 39 ? 8 : at + 1), false, 1000, hw), 1);
     const feats = new Float32Array(256 * hw).fill(1);
-    time('feats2 [1,256,64,64] -> tokens [4096,1,256] (once per frame)', 50, () => featuresToTokens(feats, 256, hw), 1);
+    // into a reused buffer, as the tracker does (its pool hands a frame's buffer to the next frame)
+    const tokensOut = new Float32Array(256 * hw);
+    time('feats2 [1,256,64,64] -> tokens [4096,1,256] (once per frame)', 50, () => featuresToTokens(feats, 256, hw, tokensOut), 1);
     const posBits = new Uint32Array(feats.buffer);
     const posPrev = Uint32Array.from(posBits);
     time('position embedding as last frame\'s: bit compare, no transpose', 50, () => sameBits(posBits, posPrev), 1);

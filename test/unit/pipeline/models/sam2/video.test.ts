@@ -283,6 +283,41 @@ suite('models/sam2: video host loop on the five fixture graphs', () => {
     }
   });
 
+  test('features to tokens: the 8-channel panel transpose equals the naive one bit for bit, for any C and h*w, into a reused buffer', () => {
+    const naive = (f: Float32Array, c: number, hw: number): Uint32Array => {
+      const src = new Uint32Array(f.buffer, f.byteOffset, c * hw);
+      const out = new Uint32Array(c * hw);
+      for (let ch = 0; ch < c; ch++) {
+        for (let p = 0; p < hw; p++) {
+          out[p * c + ch] = src[ch * hw + p];
+        }
+      }
+      return out;
+    };
+    // random 32-bit patterns: NaN payloads, -0, denormals and infinities included
+    let seed = 12345;
+    const next = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);
+    // C below, at and above multiples of 8; h*w odd, prime, square
+    const shapes: Array<[number, number]> = [[1, 1], [1, 7], [3, 4], [7, 9], [8, 1], [8, 64], [9, 13], [15, 31], [16, 16], [17, 33], [24, 5], [33, 97], [256, 64]];
+    const reused = new Float32Array(300 * 100).fill(-1);
+    for (const [c, hw] of shapes) {
+      // a view into a larger buffer: the transpose must honour byteOffset
+      const backing = new Uint32Array(c * hw + 3);
+      for (let k = 0; k < backing.length; k++) {
+        backing[k] = next();
+      }
+      const f = new Float32Array(backing.buffer, 3 * 4, c * hw);
+      const want = Buffer.from(naive(f, c, hw).buffer);
+      const fresh = featuresToTokens(f, c, hw);
+      assert.equal(fresh.length, c * hw);
+      assert.ok(Buffer.from(fresh.buffer, fresh.byteOffset, fresh.byteLength).equals(want), `${c} x ${hw}, new array`);
+      const into = featuresToTokens(f, c, hw, reused);
+      assert.equal(into, reused, 'writes into the given buffer');
+      assert.ok(Buffer.from(into.buffer, 0, c * hw * 4).equals(want), `${c} x ${hw}, reused buffer`);
+    }
+    assert.throws(() => featuresToTokens(new Float32Array(12), 3, 4, new Float32Array(11)), RangeError);
+  });
+
   test('temporal table found by name in nested constants', () => {
     assert.deepEqual(findTemporalTable({ shapes: { a: [[1, 2]] }, memory: { maskmem_tpos_enc: [[[[1, 2]]], [[[3, 4]]]] } }), [[1, 2], [3, 4]]);
     assert.deepEqual(findTemporalTable({ tpos_flat: [1, 2, 3, 4] }, 2), [[1, 2], [3, 4]]);
