@@ -126,6 +126,7 @@ const NORMALISE: Float32Array[] = [0, 1, 2].map((c) => {
 
 interface FrameMemory {
   tokens: Float32Array;
+  /** Usually the tracker's shared memory position (see {@link Sam2VideoTracker} `_memPos`), not a copy per frame. */
   pos: Float32Array;
 }
 
@@ -458,7 +459,8 @@ export class Sam2VideoTracker {
    * pointers split into tokens of the memory width (position from pointer_tpos, repeated per token);
    * padded with zeros to a fixed-length graph's size (spatial slots first, then pointer slots). The
    * tensors share buffers the tracker rewrites in place on the next call (no [M,1,memDim] allocation
-   * per frame; a slot that already holds the right memory is not rewritten).
+   * per frame; a slot that already holds the right memory is not rewritten, and a position is copied
+   * from the per-row sums of the shared memory position).
    */
   async assembleMemory(state: ObjectState, frameIndex: number, reverse: boolean, numFrames: number, hw: number): Promise<{ memory: Tensor; memoryPos: Tensor }> {
     const g = this.geometry;
@@ -494,6 +496,7 @@ export class Sam2VideoTracker {
     let row = 0;
     for (const [k, m] of memories.entries()) {
       const fm = state.memory.get(m.frameIndex) as FrameMemory;
+      fm.pos = this._sharedMemoryPos(fm.pos, false);
       // a slot that already holds this memory (a prompted frame, every step) is not written again
       const slot = (slots[k] ??= { tposRow: -1 });
       if (slot.tokens !== fm.tokens) {
@@ -501,7 +504,7 @@ export class Sam2VideoTracker {
         slot.tokens = fm.tokens;
       }
       if (slot.pos !== fm.pos || slot.tposRow !== m.tposRow) {
-        addRows(pos, row * memDim, fm.pos, g.tposTable[m.tposRow], hw, memDim);
+        this._writeMemoryPos(pos, row * memDim, fm.pos, m.tposRow, hw);
         slot.pos = fm.pos;
         slot.tposRow = m.tposRow;
       }
@@ -545,6 +548,44 @@ export class Sam2VideoTracker {
       this._bank = { mem: new Float32Array(length), pos: new Float32Array(length), hw, slots: [] };
     }
     return this._bank;
+  }
+
+  /**
+   * The shared memory position when `p` holds its bits, else `p` (a copy of it when `copy`); the
+   * first one seen becomes the shared one. SAM 2's memory position is a sine encoding of the feature
+   * size alone (PositionEmbeddingSine), the same for every frame memory: one array then serves them
+   * all (1 MB per memory for the tiny model) and its sums with the temporal rows are made once. An
+   * export whose position depends on the content still works, memory by memory (a byte compare that
+   * stops at the first difference).
+   */
+  private _sharedMemoryPos(p: Float32Array, copy: boolean): Float32Array {
+    const shared = this._memPos;
+    if (shared && (shared.pos === p || sameBits(new Uint32Array(shared.pos.buffer, shared.pos.byteOffset, shared.pos.length), new Uint32Array(p.buffer, p.byteOffset, p.length)))) {
+      return shared.pos;
+    }
+    const own = copy ? Float32Array.from(p) : p;
+    if (!shared || shared.pos.length !== own.length) {
+      this._memPos = { pos: own, rows: [] };
+    }
+    return own;
+  }
+
+  /** A block's position: memory position + temporal row `tposRow`, copied from the shared position's sums when it is that one. */
+  private _writeMemoryPos(dst: Float32Array, at: number, memPos: Float32Array, tposRow: number, hw: number): void {
+    const tpos = this.geometry.tposTable[tposRow];
+    const shared = this._memPos;
+    if (shared?.pos === memPos) {
+      // the same float32 sums as addRows into the bank, made once per row
+      let sum = shared.rows[tposRow];
+      if (!sum) {
+        sum = new Float32Array(hw * tpos.length);
+        addRows(sum, 0, memPos, tpos, hw, tpos.length);
+        shared.rows[tposRow] = sum;
+      }
+      dst.set(sum, at);
+      return;
+    }
+    addRows(dst, at, memPos, tpos, hw, tpos.length);
   }
 
   /**
@@ -743,7 +784,8 @@ export class Sam2VideoTracker {
     // memory_encoder: feats2 [1,C2,h,w], high_res_mask [1,1,H,W], object_score_logits [1,1], binarize
     // [] (float32, bool, int32 or int64 as the export declares) -> memory_tokens and memory_pos [h*w,1,memDim]
     const me = await this._run('memory_encoder', { feats2: enc.out.feats2, high_res_mask: memMask, object_score_logits: osl, binarize: this._binarize(conditioning) });
-    state.memory.set(i, { tokens: Float32Array.from(toF32(me.memory_tokens)), pos: Float32Array.from(toF32(me.memory_pos)) });
+    // the position is kept once for all memories when it is the same every frame (SAM 2: size only)
+    state.memory.set(i, { tokens: Float32Array.from(toF32(me.memory_tokens)), pos: this._sharedMemoryPos(toF32(me.memory_pos), true) });
     state.pointers.set(i, Float32Array.from(toF32(dec.object_pointer)));
     const mask = score > 0 ? resizeLogitsToMask(logits, lw, lh, o.width, o.height) : new Uint8Array(o.width * o.height);
     return {
@@ -797,6 +839,8 @@ export class Sam2VideoTracker {
   /** Token buffers of frames let go, for the next frames' feats2 tokens ({@link _tokens}). */
   private _tokenPool: Float32Array[] = [];
   private _bank?: MemoryBank;
+  /** The memory position shared by the frame memories, and its sums with each temporal row ({@link _sharedMemoryPos}). */
+  private _memPos?: { pos: Float32Array; rows: Array<Float32Array | undefined> };
   private _lastPos?: { bits: Uint32Array; dims: string; tensor: Tensor };
   private _runs: ObjectRun[] = [];
   private _features?: FeatureStore<FrameFeatures>;

@@ -112,6 +112,10 @@ suite('models/sam2: video host loop on the five fixture graphs', () => {
       t.dispose();
     }
     assert.equal(n, 90);
+    // the memory encoder's position is the same every frame: the memories hold one array, not a copy each
+    const held = [...(t as unknown as { _runs: Array<{ state: { memory: Map<number, { pos: Float32Array }> } }> })._runs[0].state.memory.values()];
+    assert.ok(held.length > 1);
+    assert.equal(new Set(held.map((m) => m.pos)).size, 1);
     // Forward, past frame 45 + 12: frames 45..51 (kept for the backward pass, 45 the prompted one) and
     // the 6 recent frames i-5..i. One more recent frame, or none freed, breaks this.
     assert.equal(maxHeld, NUM_MASKMEM + (NUM_MASKMEM - 1));
