@@ -12,7 +12,7 @@ import { IMAGENET_MEAN, IMAGENET_STD } from '../groundingDino';
 import { loadOrt, runGraph, type SessionLease } from '../runtime';
 import type { ModelService } from '../service';
 import { fillHoles, resizeBilinear, resizeLogitsToMask } from './maskOps';
-import { selectMemory } from './memory';
+import { placeInRing, selectMemory } from './memory';
 import { FeatureStore, frameSchedule } from './schedule';
 import { pilResizeRgbPlanar } from './pilResize';
 
@@ -130,13 +130,29 @@ interface FrameMemory {
   pos: Float32Array;
 }
 
-/** Reused memory_attention inputs: per memory slot, whose tokens and position (with which temporal row) it holds. */
+/** One spatial block of the memory bank: whose tokens it holds, and which position (memory position + temporal row). */
+interface BankBlock {
+  tokens?: Float32Array;
+  pos?: Float32Array;
+  tposRow: number;
+}
+
+/**
+ * Reused memory_attention inputs and what they hold: spatial blocks of `hw` rows (the frame memories),
+ * then the object-pointer token rows. Only what differs from the previous call is written.
+ */
 interface MemoryBank {
   mem: Float32Array;
   pos: Float32Array;
-  /** Rows per memory slot. */
+  /** Rows per memory block. */
   hw: number;
-  slots: Array<{ tokens?: Float32Array; pos?: Float32Array; tposRow: number }>;
+  /** Rows before the pointer tokens: every block of a fixed-length graph, the memories' of a dynamic one. */
+  spatialRows: number;
+  blocks: BankBlock[];
+  /** The pointer vector whose tokens each pointer's rows hold (undefined: zeros). */
+  pointers: Array<Float32Array | undefined>;
+  /** Pointer rows (from the first) whose position the last call wrote. */
+  pointerPosRows: number;
 }
 
 /**
@@ -208,6 +224,12 @@ interface ObjectState {
   pointers: Map<number, Float32Array>;
   /** What a fixed-length memory graph left out for this object (see {@link Sam2VideoTracker.capped}). */
   capped?: CappedCounts;
+  /**
+   * The object's memory-bank layout on its last step: the frame whose memory each spatial block held
+   * ({@link placeInRing}). Per object, so an object's layout, and so its results to the last bit, do
+   * not depend on the other objects of a run (they share the bank's buffers).
+   */
+  ring?: Array<number | undefined>;
 }
 
 /** One object of a run: its prompts, start frame, state and stored prompted-frame results. */
@@ -457,10 +479,12 @@ export class Sam2VideoTracker {
   /**
    * Builds the memory bank for a frame: selected memories (position + temporal row), then object
    * pointers split into tokens of the memory width (position from pointer_tpos, repeated per token);
-   * padded with zeros to a fixed-length graph's size (spatial slots first, then pointer slots). The
+   * padded with zeros to a fixed-length graph's size (spatial blocks first, then pointer rows). The
    * tensors share buffers the tracker rewrites in place on the next call (no [M,1,memDim] allocation
-   * per frame; a slot that already holds the right memory is not rewritten, and a position is copied
-   * from the per-row sums of the shared memory position).
+   * per frame), and only where they change: each memory keeps its block for as long as it is selected
+   * ({@link placeInRing}; its tokens are written once), a block's position is written again only when
+   * its temporal row changes (and then copied from the per-row sums of the shared memory position), an
+   * empty block is zeroed once, and a pointer's rows are written when the pointer changes.
    */
   async assembleMemory(state: ObjectState, frameIndex: number, reverse: boolean, numFrames: number, hw: number): Promise<{ memory: Tensor; memoryPos: Tensor }> {
     const g = this.geometry;
@@ -491,32 +515,41 @@ export class Sam2VideoTracker {
     const spatialRows = fixed !== null ? g.numMaskmem * hw : memories.length * hw;
     const ptrRows = fixed !== null ? fixed - spatialRows : pointers.length * tokensPerPtr;
     const total = spatialRows + ptrRows;
-    const bank = this._memoryBank(total * memDim, hw);
-    const { mem, pos, slots } = bank;
-    let row = 0;
+    // a dynamic graph's length changes while memories and pointers accumulate: room for every conditioning
+    // frame plus the recent memories and pointers, so that the bank is not made again on every such frame
+    const room = fixed !== null ? total : Math.max(total, (state.cond.size + g.numMaskmem - 1) * hw + (state.cond.size + g.maxObjPtrs - 1) * tokensPerPtr);
+    const bank = this._memoryBank(total, room, hw, memDim, spatialRows);
+    const { mem, pos, blocks } = bank;
+    const blockSize = hw * memDim;
+    // the object's own layout (not the bank's last contents: another object may have used the bank since)
+    const frames = memories.map((m) => m.frameIndex);
+    const place = this._ringMemory ? placeInRing(state.ring ?? [], frames) : frames.map((_, k) => k);
+    state.ring = [];
     for (const [k, m] of memories.entries()) {
       const fm = state.memory.get(m.frameIndex) as FrameMemory;
       fm.pos = this._sharedMemoryPos(fm.pos, false);
-      // a slot that already holds this memory (a prompted frame, every step) is not written again
-      const slot = (slots[k] ??= { tposRow: -1 });
-      if (slot.tokens !== fm.tokens) {
-        mem.set(fm.tokens, row * memDim);
-        slot.tokens = fm.tokens;
+      const b = place[k];
+      state.ring[b] = m.frameIndex;
+      const block = (blocks[b] ??= { tposRow: -1 });
+      if (block.tokens !== fm.tokens) {
+        mem.set(fm.tokens, b * blockSize);
+        block.tokens = fm.tokens;
       }
-      if (slot.pos !== fm.pos || slot.tposRow !== m.tposRow) {
-        this._writeMemoryPos(pos, row * memDim, fm.pos, m.tposRow, hw);
-        slot.pos = fm.pos;
-        slot.tposRow = m.tposRow;
+      if (block.pos !== fm.pos || block.tposRow !== m.tposRow) {
+        this._writeMemoryPos(pos, b * blockSize, fm.pos, m.tposRow, hw);
+        block.pos = fm.pos;
+        block.tposRow = m.tposRow;
       }
-      row += hw;
     }
-    // the rest is zeros: empty memory slots of a fixed-length graph, then the pointer rows
-    for (let k = memories.length; k < slots.length; k++) {
-      slots[k] = { tposRow: -1 };
+    // blocks past the memories: a fixed-length graph's padding, zeros (written when they last held a
+    // memory); past a dynamic graph's length (its pointer rows may lie there now), merely empty
+    for (let b = memories.length; b < blocks.length; b++) {
+      if (fixed !== null && blocks[b]?.tokens) {
+        mem.fill(0, b * blockSize, (b + 1) * blockSize);
+        pos.fill(0, b * blockSize, (b + 1) * blockSize);
+      }
+      blocks[b] = { tposRow: -1 };
     }
-    mem.fill(0, row * memDim);
-    pos.fill(0, row * memDim);
-    row = spatialRows;
     // SAM 2.1: each pointer's temporal position from pointer_tpos; SAM 2.0: none (zeros)
     let ptrPos: { data: Float32Array; dim: number } | undefined;
     if (pointers.length > 0 && g.pointerTimeEncoding) {
@@ -526,28 +559,57 @@ export class Sam2VideoTracker {
       });
       ptrPos = { data: toF32(tp.pointer_pos), dim: tp.pointer_pos.dims[1] };
     }
+    // pointer tokens: always the last rows, after every spatial block (the graph leaves them out of RoPE)
+    let row = spatialRows;
     pointers.forEach((p, k) => {
       const vec = state.pointers.get(p.frameIndex) as Float32Array;
+      const changed = bank.pointers[k] !== vec;
+      bank.pointers[k] = vec;
       for (let t = 0; t < tokensPerPtr; t++) {
-        mem.set(vec.subarray(t * memDim, (t + 1) * memDim), (row + t) * memDim);
+        if (changed) {
+          mem.set(vec.subarray(t * memDim, (t + 1) * memDim), (row + t) * memDim);
+        }
         if (ptrPos) {
           pos.set(ptrPos.data.subarray(k * ptrPos.dim, k * ptrPos.dim + Math.min(ptrPos.dim, memDim)), (row + t) * memDim);
         }
       }
       row += tokensPerPtr;
     });
-    return { memory: new this._ort.Tensor('float32', mem, [total, 1, memDim]), memoryPos: new this._ort.Tensor('float32', pos, [total, 1, memDim]) };
+    // rows of pointers no longer there, and positions no longer sent: zeros
+    for (let k = pointers.length; k < bank.pointers.length; k++) {
+      if (bank.pointers[k]) {
+        mem.fill(0, (spatialRows + k * tokensPerPtr) * memDim, (spatialRows + (k + 1) * tokensPerPtr) * memDim);
+      }
+    }
+    bank.pointers.length = pointers.length;
+    const posRows = ptrPos ? pointers.length * tokensPerPtr : 0;
+    if (bank.pointerPosRows > posRows) {
+      pos.fill(0, (spatialRows + posRows) * memDim, (spatialRows + bank.pointerPosRows) * memDim);
+    }
+    bank.pointerPosRows = posRows;
+    // the first `total` rows (a dynamic graph's bank has room for more)
+    const view = (a: Float32Array) => (a.length === total * memDim ? a : a.subarray(0, total * memDim));
+    return { memory: new this._ort.Tensor('float32', view(mem), [total, 1, memDim]), memoryPos: new this._ort.Tensor('float32', view(pos), [total, 1, memDim]) };
   }
 
   /**
-   * The memory and position buffers of {@link assembleMemory}, allocated once per length and reused
-   * (rewritten in place) from frame to frame, with what each memory slot holds.
+   * The memory and position buffers of {@link assembleMemory}, `room` rows allocated once (again only
+   * when `rows` no longer fit) and rewritten in place from frame to frame, with what each block and
+   * pointer row holds. When the pointer rows start elsewhere (a dynamic graph's memory count changed),
+   * they are written afresh.
    */
-  private _memoryBank(length: number, hw: number): MemoryBank {
-    if (this._bank?.mem.length !== length || this._bank.hw !== hw) {
-      this._bank = { mem: new Float32Array(length), pos: new Float32Array(length), hw, slots: [] };
+  private _memoryBank(rows: number, room: number, hw: number, memDim: number, spatialRows: number): MemoryBank {
+    let b = this._bank;
+    if (!b || b.hw !== hw || b.mem.length < rows * memDim) {
+      b = { mem: new Float32Array(room * memDim), pos: new Float32Array(room * memDim), hw, spatialRows, blocks: [], pointers: [], pointerPosRows: 0 };
+      this._bank = b;
     }
-    return this._bank;
+    if (b.spatialRows !== spatialRows) {
+      b.spatialRows = spatialRows;
+      b.pointers = [];
+      b.pointerPosRows = rows - spatialRows;
+    }
+    return b;
   }
 
   /**
@@ -841,6 +903,11 @@ export class Sam2VideoTracker {
   private _bank?: MemoryBank;
   /** The memory position shared by the frame memories, and its sums with each temporal row ({@link _sharedMemoryPos}). */
   private _memPos?: { pos: Float32Array; rows: Array<Float32Array | undefined> };
+  /**
+   * Memory blocks in a ring ({@link placeInRing}); false: the official order (conditioning memories,
+   * then recent ones farthest first) from block 0 every frame, for the tests that compare the two.
+   */
+  private _ringMemory = true;
   private _lastPos?: { bits: Uint32Array; dims: string; tensor: Tensor };
   private _runs: ObjectRun[] = [];
   private _features?: FeatureStore<FrameFeatures>;
