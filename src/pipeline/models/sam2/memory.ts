@@ -166,3 +166,51 @@ function closest<T extends { frameIndex: number }>(list: T[], i: number, n: numb
     .slice(0, n)
     .sort((a, b) => a.frameIndex - b.frameIndex);
 }
+
+/**
+ * The memory-bank block (of `hw` rows each) that each selected memory goes to, given which frame each
+ * block held on the object's previous step (`previous[b]`, undefined: empty). A memory keeps its block
+ * for as long as it is selected, so its tokens are written once; a memory that enters takes the lowest
+ * free block. SAM 2's memory attention treats the spatial memories as a set (the same RoPE for every
+ * block, no per-block index; the object-pointer tokens, excluded from RoPE, come after all blocks), so
+ * any order gives the official result up to float summation order.
+ *
+ * The blocks stay contiguous: with n memories only blocks 0..n-1 are used, so a fixed-length graph
+ * keeps its zero padding after the memories (the layout of the official order, padded) and a dynamic
+ * one needs no padding at all. When the selection shrinks, a memory on a block at n or beyond moves down.
+ *
+ * @example
+ * placeInRing([], [0, 4, 5]); // [0, 1, 2]
+ * // one frame later: 4 left, 6 entered; 0 and 5 stay where they are
+ * placeInRing([0, 4, 5], [0, 5, 6]); // [0, 2, 1]
+ */
+export function placeInRing(previous: ReadonlyArray<number | undefined>, frames: readonly number[]): number[] {
+  const n = frames.length;
+  const blocks = new Array<number>(n).fill(-1);
+  const taken = new Array<boolean>(n).fill(false);
+  const held = new Map<number, number>();
+  for (let b = 0; b < Math.min(n, previous.length); b++) {
+    const f = previous[b];
+    if (f !== undefined) {
+      held.set(f, b);
+    }
+  }
+  frames.forEach((f, k) => {
+    const b = held.get(f);
+    if (b !== undefined) {
+      blocks[k] = b;
+      taken[b] = true;
+    }
+  });
+  let free = 0;
+  frames.forEach((_, k) => {
+    if (blocks[k] < 0) {
+      while (taken[free]) {
+        free++;
+      }
+      blocks[k] = free;
+      taken[free] = true;
+    }
+  });
+  return blocks;
+}

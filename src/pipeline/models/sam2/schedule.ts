@@ -113,6 +113,11 @@ export class FeatureStore<F> {
     }
   }
 
+  /** Whether the features of `frame` are held now (after {@link done}: a later visit reads them). */
+  has(frame: number): boolean {
+    return this._held.has(frame);
+  }
+
   /** Frames held now. */
   get size(): number {
     return this._held.size;

@@ -12,7 +12,7 @@ import { IMAGENET_MEAN, IMAGENET_STD } from '../groundingDino';
 import { loadOrt, runGraph, type SessionLease } from '../runtime';
 import type { ModelService } from '../service';
 import { fillHoles, resizeBilinear, resizeLogitsToMask } from './maskOps';
-import { selectMemory } from './memory';
+import { placeInRing, selectMemory } from './memory';
 import { FeatureStore, frameSchedule } from './schedule';
 import { pilResizeNormalise, pilResizeNormaliseView, type Normalisation } from './pilResizeSimd';
 
@@ -135,34 +135,80 @@ async function decodeFrame(source: string | Uint8Array): Promise<{ rgb: Uint8Arr
 
 interface FrameMemory {
   tokens: Float32Array;
+  /** Usually the tracker's shared memory position (see {@link Sam2VideoTracker} `_memPos`), not a copy per frame. */
   pos: Float32Array;
 }
 
-/** Reused memory_attention inputs: per memory slot, whose tokens and position (with which temporal row) it holds. */
+/** One spatial block of the memory bank: whose tokens it holds, and which position (memory position + temporal row). */
+interface BankBlock {
+  tokens?: Float32Array;
+  pos?: Float32Array;
+  tposRow: number;
+}
+
+/**
+ * Reused memory_attention inputs and what they hold: spatial blocks of `hw` rows (the frame memories),
+ * then the object-pointer token rows. Only what differs from the previous call is written.
+ */
 interface MemoryBank {
   mem: Float32Array;
   pos: Float32Array;
-  /** Rows per memory slot. */
+  /** Rows per memory block. */
   hw: number;
-  slots: Array<{ tokens?: Float32Array; pos?: Float32Array; tposRow: number }>;
+  /** Rows before the pointer tokens: every block of a fixed-length graph, the memories' of a dynamic one. */
+  spatialRows: number;
+  blocks: BankBlock[];
+  /** The pointer vector whose tokens each pointer's rows hold (undefined: zeros). */
+  pointers: Array<Float32Array | undefined>;
+  /** Pointer rows (from the first) whose position the last call wrote. */
+  pointerPosRows: number;
 }
 
 /**
  * Channel-major features `[C, hw]` to tokens `[hw, C]` (the `[1,C,h,w] -> [h*w,1,C]` layout of
- * memory_attention), moved as 32-bit patterns so every value, NaN payloads included, is kept.
+ * memory_attention), moved as 32-bit patterns so every value, NaN payloads included, is kept. Writes
+ * into `out` when given (at least `c * hw` long; a buffer reused across frames), else into a new array.
+ *
+ * The transpose goes 8 channels at a time: 8 sequential read streams, 8 adjacent words written per
+ * token. A one-channel-at-a-time loop writes one word per 4*C-byte stride and so touches every cache
+ * line of the output C times; these 8-channel panels move 1M values about 4x faster than it (node 20,
+ * feats2 [1,256,64,64]), and measured faster than square tiles (16x16, 32x32) too.
  *
  * @example
  * const tokens = featuresToTokens(feats2, 256, 64 * 64); // 4096 x 256
  */
-export function featuresToTokens(features: Float32Array, c: number, hw: number): Float32Array {
+export function featuresToTokens(features: Float32Array, c: number, hw: number, out?: Float32Array): Float32Array {
+  if (out && out.length < c * hw) {
+    throw new RangeError(`featuresToTokens: out holds ${out.length} values, ${c * hw} needed`);
+  }
   const src = new Uint32Array(features.buffer, features.byteOffset, c * hw);
-  const out = new Uint32Array(hw * c);
-  for (let ch = 0; ch < c; ch++) {
+  const dst = out ? new Uint32Array(out.buffer, out.byteOffset, c * hw) : new Uint32Array(hw * c);
+  const h2 = 2 * hw;
+  const h3 = 3 * hw;
+  const h4 = 4 * hw;
+  const h5 = 5 * hw;
+  const h6 = 6 * hw;
+  const h7 = 7 * hw;
+  let ch = 0;
+  for (; ch + 8 <= c; ch += 8) {
     for (let p = 0, i = ch * hw, o = ch; p < hw; p++, i++, o += c) {
-      out[o] = src[i];
+      dst[o] = src[i];
+      dst[o + 1] = src[i + hw];
+      dst[o + 2] = src[i + h2];
+      dst[o + 3] = src[i + h3];
+      dst[o + 4] = src[i + h4];
+      dst[o + 5] = src[i + h5];
+      dst[o + 6] = src[i + h6];
+      dst[o + 7] = src[i + h7];
     }
   }
-  return new Float32Array(out.buffer);
+  // the last C mod 8 channels one at a time
+  for (; ch < c; ch++) {
+    for (let p = 0, i = ch * hw, o = ch; p < hw; p++, i++, o += c) {
+      dst[o] = src[i];
+    }
+  }
+  return out ?? new Float32Array(dst.buffer);
 }
 
 /** Whether two arrays hold the same 32-bit patterns (a byte comparison: memcmp). */
@@ -187,6 +233,12 @@ interface ObjectState {
   pointers: Map<number, Float32Array>;
   /** What a fixed-length memory graph left out for this object (see {@link Sam2VideoTracker.capped}). */
   capped?: CappedCounts;
+  /**
+   * The object's memory-bank layout on its last step: the frame whose memory each spatial block held
+   * ({@link placeInRing}). Per object, so an object's layout, and so its results to the last bit, do
+   * not depend on the other objects of a run (they share the bank's buffers).
+   */
+  ring?: Array<number | undefined>;
 }
 
 /** One object of a run: its prompts, start frame, state and stored prompted-frame results. */
@@ -199,10 +251,19 @@ interface ObjectRun {
   state: ObjectState;
 }
 
+/** A frame's feats2 and position embedding as memory_attention tokens `[h*w,1,C]`. */
+interface FrameTokens {
+  features: Tensor;
+  pos: Tensor;
+  hw: number;
+  /** The buffer under `features`, from the tracker's pool: back to it once the frame's features are let go. */
+  buffer: Float32Array;
+}
+
 /** A frame's vision_encoder outputs, and its feats2 / position embedding as tokens once an object tracks it. */
 interface FrameFeatures {
   out: Record<string, Tensor>;
-  tokens?: { features: Tensor; pos: Tensor; hw: number };
+  tokens?: FrameTokens;
 }
 
 /**
@@ -211,6 +272,9 @@ interface FrameFeatures {
  * start frames. Beyond it a frame is encoded again.
  */
 export const DEFAULT_HELD_FEATURES = 16;
+
+/** Token buffers kept for reuse (4 MB each for the tiny model): one serves a single-object run. */
+const MAX_POOLED_TOKEN_BUFFERS = 2;
 
 type Ort = typeof import('onnxruntime-node');
 
@@ -410,9 +474,12 @@ export class Sam2VideoTracker {
   /**
    * Builds the memory bank for a frame: selected memories (position + temporal row), then object
    * pointers split into tokens of the memory width (position from pointer_tpos, repeated per token);
-   * padded with zeros to a fixed-length graph's size (spatial slots first, then pointer slots). The
+   * padded with zeros to a fixed-length graph's size (spatial blocks first, then pointer rows). The
    * tensors share buffers the tracker rewrites in place on the next call (no [M,1,memDim] allocation
-   * per frame; a slot that already holds the right memory is not rewritten).
+   * per frame), and only where they change: each memory keeps its block for as long as it is selected
+   * ({@link placeInRing}; its tokens are written once), a block's position is written again only when
+   * its temporal row changes (and then copied from the per-row sums of the shared memory position), an
+   * empty block is zeroed once, and a pointer's rows are written when the pointer changes.
    */
   async assembleMemory(state: ObjectState, frameIndex: number, reverse: boolean, numFrames: number, hw: number): Promise<{ memory: Tensor; memoryPos: Tensor }> {
     const g = this.geometry;
@@ -443,31 +510,41 @@ export class Sam2VideoTracker {
     const spatialRows = fixed !== null ? g.numMaskmem * hw : memories.length * hw;
     const ptrRows = fixed !== null ? fixed - spatialRows : pointers.length * tokensPerPtr;
     const total = spatialRows + ptrRows;
-    const bank = this._memoryBank(total * memDim, hw);
-    const { mem, pos, slots } = bank;
-    let row = 0;
+    // a dynamic graph's length changes while memories and pointers accumulate: room for every conditioning
+    // frame plus the recent memories and pointers, so that the bank is not made again on every such frame
+    const room = fixed !== null ? total : Math.max(total, (state.cond.size + g.numMaskmem - 1) * hw + (state.cond.size + g.maxObjPtrs - 1) * tokensPerPtr);
+    const bank = this._memoryBank(total, room, hw, memDim, spatialRows);
+    const { mem, pos, blocks } = bank;
+    const blockSize = hw * memDim;
+    // the object's own layout (not the bank's last contents: another object may have used the bank since)
+    const frames = memories.map((m) => m.frameIndex);
+    const place = this._ringMemory ? placeInRing(state.ring ?? [], frames) : frames.map((_, k) => k);
+    state.ring = [];
     for (const [k, m] of memories.entries()) {
       const fm = state.memory.get(m.frameIndex) as FrameMemory;
-      // a slot that already holds this memory (a prompted frame, every step) is not written again
-      const slot = (slots[k] ??= { tposRow: -1 });
-      if (slot.tokens !== fm.tokens) {
-        mem.set(fm.tokens, row * memDim);
-        slot.tokens = fm.tokens;
+      fm.pos = this._sharedMemoryPos(fm.pos, false);
+      const b = place[k];
+      state.ring[b] = m.frameIndex;
+      const block = (blocks[b] ??= { tposRow: -1 });
+      if (block.tokens !== fm.tokens) {
+        mem.set(fm.tokens, b * blockSize);
+        block.tokens = fm.tokens;
       }
-      if (slot.pos !== fm.pos || slot.tposRow !== m.tposRow) {
-        addRows(pos, row * memDim, fm.pos, g.tposTable[m.tposRow], hw, memDim);
-        slot.pos = fm.pos;
-        slot.tposRow = m.tposRow;
+      if (block.pos !== fm.pos || block.tposRow !== m.tposRow) {
+        this._writeMemoryPos(pos, b * blockSize, fm.pos, m.tposRow, hw);
+        block.pos = fm.pos;
+        block.tposRow = m.tposRow;
       }
-      row += hw;
     }
-    // the rest is zeros: empty memory slots of a fixed-length graph, then the pointer rows
-    for (let k = memories.length; k < slots.length; k++) {
-      slots[k] = { tposRow: -1 };
+    // blocks past the memories: a fixed-length graph's padding, zeros (written when they last held a
+    // memory); past a dynamic graph's length (its pointer rows may lie there now), merely empty
+    for (let b = memories.length; b < blocks.length; b++) {
+      if (fixed !== null && blocks[b]?.tokens) {
+        mem.fill(0, b * blockSize, (b + 1) * blockSize);
+        pos.fill(0, b * blockSize, (b + 1) * blockSize);
+      }
+      blocks[b] = { tposRow: -1 };
     }
-    mem.fill(0, row * memDim);
-    pos.fill(0, row * memDim);
-    row = spatialRows;
     // SAM 2.1: each pointer's temporal position from pointer_tpos; SAM 2.0: none (zeros)
     let ptrPos: { data: Float32Array; dim: number } | undefined;
     if (pointers.length > 0 && g.pointerTimeEncoding) {
@@ -477,28 +554,95 @@ export class Sam2VideoTracker {
       });
       ptrPos = { data: toF32(tp.pointer_pos), dim: tp.pointer_pos.dims[1] };
     }
+    // pointer tokens: always the last rows, after every spatial block (the graph leaves them out of RoPE)
+    let row = spatialRows;
     pointers.forEach((p, k) => {
       const vec = state.pointers.get(p.frameIndex) as Float32Array;
+      const changed = bank.pointers[k] !== vec;
+      bank.pointers[k] = vec;
       for (let t = 0; t < tokensPerPtr; t++) {
-        mem.set(vec.subarray(t * memDim, (t + 1) * memDim), (row + t) * memDim);
+        if (changed) {
+          mem.set(vec.subarray(t * memDim, (t + 1) * memDim), (row + t) * memDim);
+        }
         if (ptrPos) {
           pos.set(ptrPos.data.subarray(k * ptrPos.dim, k * ptrPos.dim + Math.min(ptrPos.dim, memDim)), (row + t) * memDim);
         }
       }
       row += tokensPerPtr;
     });
-    return { memory: new this._ort.Tensor('float32', mem, [total, 1, memDim]), memoryPos: new this._ort.Tensor('float32', pos, [total, 1, memDim]) };
+    // rows of pointers no longer there, and positions no longer sent: zeros
+    for (let k = pointers.length; k < bank.pointers.length; k++) {
+      if (bank.pointers[k]) {
+        mem.fill(0, (spatialRows + k * tokensPerPtr) * memDim, (spatialRows + (k + 1) * tokensPerPtr) * memDim);
+      }
+    }
+    bank.pointers.length = pointers.length;
+    const posRows = ptrPos ? pointers.length * tokensPerPtr : 0;
+    if (bank.pointerPosRows > posRows) {
+      pos.fill(0, (spatialRows + posRows) * memDim, (spatialRows + bank.pointerPosRows) * memDim);
+    }
+    bank.pointerPosRows = posRows;
+    // the first `total` rows (a dynamic graph's bank has room for more)
+    const view = (a: Float32Array) => (a.length === total * memDim ? a : a.subarray(0, total * memDim));
+    return { memory: new this._ort.Tensor('float32', view(mem), [total, 1, memDim]), memoryPos: new this._ort.Tensor('float32', view(pos), [total, 1, memDim]) };
   }
 
   /**
-   * The memory and position buffers of {@link assembleMemory}, allocated once per length and reused
-   * (rewritten in place) from frame to frame, with what each memory slot holds.
+   * The memory and position buffers of {@link assembleMemory}, `room` rows allocated once (again only
+   * when `rows` no longer fit) and rewritten in place from frame to frame, with what each block and
+   * pointer row holds. When the pointer rows start elsewhere (a dynamic graph's memory count changed),
+   * they are written afresh.
    */
-  private _memoryBank(length: number, hw: number): MemoryBank {
-    if (this._bank?.mem.length !== length || this._bank.hw !== hw) {
-      this._bank = { mem: new Float32Array(length), pos: new Float32Array(length), hw, slots: [] };
+  private _memoryBank(rows: number, room: number, hw: number, memDim: number, spatialRows: number): MemoryBank {
+    let b = this._bank;
+    if (!b || b.hw !== hw || b.mem.length < rows * memDim) {
+      b = { mem: new Float32Array(room * memDim), pos: new Float32Array(room * memDim), hw, spatialRows, blocks: [], pointers: [], pointerPosRows: 0 };
+      this._bank = b;
     }
-    return this._bank;
+    if (b.spatialRows !== spatialRows) {
+      b.spatialRows = spatialRows;
+      b.pointers = [];
+      b.pointerPosRows = rows - spatialRows;
+    }
+    return b;
+  }
+
+  /**
+   * The shared memory position when `p` holds its bits, else `p` (a copy of it when `copy`); the
+   * first one seen becomes the shared one. SAM 2's memory position is a sine encoding of the feature
+   * size alone (PositionEmbeddingSine), the same for every frame memory: one array then serves them
+   * all (1 MB per memory for the tiny model) and its sums with the temporal rows are made once. An
+   * export whose position depends on the content still works, memory by memory (a byte compare that
+   * stops at the first difference).
+   */
+  private _sharedMemoryPos(p: Float32Array, copy: boolean): Float32Array {
+    const shared = this._memPos;
+    if (shared && (shared.pos === p || sameBits(new Uint32Array(shared.pos.buffer, shared.pos.byteOffset, shared.pos.length), new Uint32Array(p.buffer, p.byteOffset, p.length)))) {
+      return shared.pos;
+    }
+    const own = copy ? Float32Array.from(p) : p;
+    if (!shared || shared.pos.length !== own.length) {
+      this._memPos = { pos: own, rows: [] };
+    }
+    return own;
+  }
+
+  /** A block's position: memory position + temporal row `tposRow`, copied from the shared position's sums when it is that one. */
+  private _writeMemoryPos(dst: Float32Array, at: number, memPos: Float32Array, tposRow: number, hw: number): void {
+    const tpos = this.geometry.tposTable[tposRow];
+    const shared = this._memPos;
+    if (shared?.pos === memPos) {
+      // the same float32 sums as addRows into the bank, made once per row
+      let sum = shared.rows[tposRow];
+      if (!sum) {
+        sum = new Float32Array(hw * tpos.length);
+        addRows(sum, 0, memPos, tpos, hw, tpos.length);
+        shared.rows[tposRow] = sum;
+      }
+      dst.set(sum, at);
+      return;
+    }
+    addRows(dst, at, memPos, tpos, hw, tpos.length);
   }
 
   /**
@@ -541,6 +685,7 @@ export class Sam2VideoTracker {
     for (const [v, visit] of schedule.entries()) {
       throwIfAborted(o.signal, 'propagate');
       const frame = visit.frame;
+      let enc: FrameFeatures | undefined;
       for (const step of visit.steps) {
         throwIfAborted(o.signal, 'propagate');
         const run = runs[step.object];
@@ -548,7 +693,7 @@ export class Sam2VideoTracker {
           yield { object: step.object, result: run.condResults.get(frame) as Sam2FrameResult };
           continue;
         }
-        const enc = await features.get(v, async () => ({ out: await this._encode(o, frame) }));
+        enc = await features.get(v, async () => ({ out: await this._encode(o, frame) }));
         if (step.kind === 'prompt') {
           run.condResults.set(frame, await this._promptStep(run, frame, enc, o));
           continue;
@@ -558,6 +703,10 @@ export class Sam2VideoTracker {
         yield { object: step.object, result };
       }
       features.done(v);
+      if (enc && !features.has(frame)) {
+        // no later visit reads this frame's features: its token buffer serves the next frame
+        this._releaseTokens(enc);
+      }
     }
   }
 
@@ -694,7 +843,8 @@ export class Sam2VideoTracker {
     // memory_encoder: feats2 [1,C2,h,w], high_res_mask [1,1,H,W], object_score_logits [1,1], binarize
     // [] (float32, bool, int32 or int64 as the export declares) -> memory_tokens and memory_pos [h*w,1,memDim]
     const me = await this._run('memory_encoder', { feats2: enc.out.feats2, high_res_mask: memMask, object_score_logits: osl, binarize: this._binarize(conditioning) });
-    state.memory.set(i, { tokens: Float32Array.from(toF32(me.memory_tokens)), pos: Float32Array.from(toF32(me.memory_pos)) });
+    // the position is kept once for all memories when it is the same every frame (SAM 2: size only)
+    state.memory.set(i, { tokens: Float32Array.from(toF32(me.memory_tokens)), pos: this._sharedMemoryPos(toF32(me.memory_pos), true) });
     state.pointers.set(i, Float32Array.from(toF32(dec.object_pointer)));
     const mask = score > 0 ? resizeLogitsToMask(logits, lw, lh, o.width, o.height) : new Uint8Array(o.width * o.height);
     return {
@@ -706,18 +856,54 @@ export class Sam2VideoTracker {
     };
   }
 
-  /** The frame's feats2 and position embedding as tokens, made once per frame for every object. */
-  private _tokens(enc: FrameFeatures): { features: Tensor; pos: Tensor; hw: number } {
-    enc.tokens ??= {
-      features: this._toTokens(enc.out.feats2),
-      pos: this._posTokens(enc.out.vision_pos_embed),
-      hw: enc.out.feats2.dims[2] * enc.out.feats2.dims[3],
-    };
+  /**
+   * The frame's feats2 and position embedding as tokens, made once per frame for every object. The
+   * feats2 tokens go into a pooled buffer: a frame's tokens live as long as the feature store holds
+   * the frame (several frames at a time in a multi-object run), and {@link _releaseTokens} hands the
+   * buffer back when it lets the frame go, so a single-object run transposes into the same 4 MB every
+   * frame instead of allocating (and zeroing) a new one.
+   */
+  private _tokens(enc: FrameFeatures): FrameTokens {
+    if (!enc.tokens) {
+      const f2 = enc.out.feats2;
+      const [, c, h, w] = f2.dims;
+      const size = c * h * w;
+      let buffer = this._tokenPool.pop();
+      while (buffer && buffer.length !== size) {
+        buffer = this._tokenPool.pop();
+      }
+      buffer = featuresToTokens(toF32(f2), c, h * w, buffer ?? new Float32Array(size));
+      enc.tokens = {
+        features: new this._ort.Tensor('float32', buffer, [h * w, 1, c]),
+        pos: this._posTokens(enc.out.vision_pos_embed),
+        hw: h * w,
+        buffer,
+      };
+    }
     return enc.tokens;
   }
 
+  /** The frame's token buffer back to the pool (its graph runs are over; nothing reads it again). */
+  private _releaseTokens(enc: FrameFeatures): void {
+    if (enc.tokens) {
+      if (this._tokenPool.length < MAX_POOLED_TOKEN_BUFFERS) {
+        this._tokenPool.push(enc.tokens.buffer);
+      }
+      enc.tokens = undefined;
+    }
+  }
+
   private _held = 0;
+  /** Token buffers of frames let go, for the next frames' feats2 tokens ({@link _tokens}). */
+  private _tokenPool: Float32Array[] = [];
   private _bank?: MemoryBank;
+  /** The memory position shared by the frame memories, and its sums with each temporal row ({@link _sharedMemoryPos}). */
+  private _memPos?: { pos: Float32Array; rows: Array<Float32Array | undefined> };
+  /**
+   * Memory blocks in a ring ({@link placeInRing}); false: the official order (conditioning memories,
+   * then recent ones farthest first) from block 0 every frame, for the tests that compare the two.
+   */
+  private _ringMemory = true;
   private _lastPos?: { bits: Uint32Array; dims: string; tensor: Tensor };
   private _runs: ObjectRun[] = [];
   private _features?: FeatureStore<FrameFeatures>;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { selectClosestCondFrames, selectMemory } from '../../../../../src/pipeline/models/sam2/memory';
+import { placeInRing, selectClosestCondFrames, selectMemory } from '../../../../../src/pipeline/models/sam2/memory';
 
 const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, k) => a + k);
 const mem = (s: ReturnType<typeof selectMemory>) => s.memories.map((m) => [m.frameIndex, m.tposRow]);
@@ -98,5 +98,40 @@ suite('models/sam2/memory: which frames and pointers enter memory', () => {
     const q = { frameIndex: 8, reverse: true, numFrames: 20, condFrames: [10], tracked: new Set([9]) };
     assert.deepEqual(ptr(selectMemory({ ...q, signedPointerDistances: false })), ptr(selectMemory(q)));
     assert.deepEqual(ptr(selectMemory({ ...q, signedPointerDistances: false })), [[10, 2], [9, 1]]);
+  });
+});
+
+suite('models/sam2/memory: memory-bank blocks in a ring', () => {
+  /** Frame per block after placing `frames` on `ring` (what the tracker keeps per object). */
+  const step = (ring: Array<number | undefined>, frames: number[]): Array<number | undefined> => {
+    const blocks = placeInRing(ring, frames);
+    const next: Array<number | undefined> = [];
+    frames.forEach((f, k) => (next[blocks[k]] = f));
+    return next;
+  };
+
+  test('a memory keeps its block while selected; one that enters takes the lowest free block', () => {
+    assert.deepEqual(placeInRing([], [10, 24, 25]), [0, 1, 2]);
+    assert.deepEqual(placeInRing([10, 24, 25], [10, 25, 26]), [0, 2, 1]);
+    // forward through a long video: conditioning frame 10 + the 6 recent ones; each step one block changes
+    let ring: Array<number | undefined> = [];
+    for (let i = 11; i < 60; i++) {
+      const frames = selectMemory({ frameIndex: i, reverse: false, numFrames: 100, condFrames: [10], tracked: new Set(range(11, i - 1)) }).memories.map((m) => m.frameIndex);
+      const next = step(ring, frames);
+      assert.deepEqual([...next].sort((a, b) => a! - b!), [...frames].sort((a, b) => a - b), `frame ${i}: every selected memory has one block`);
+      assert.equal(next.length, frames.length, `frame ${i}: blocks 0..n-1, no gap`);
+      const moved = next.filter((f, b) => f !== undefined && ring.includes(f) && ring[b] !== f);
+      assert.deepEqual(moved, [], `frame ${i}: no memory changed block`);
+      assert.equal(next.filter((f, b) => f !== ring[b]).length, 1, `frame ${i}: one block written`);
+      ring = next;
+    }
+    assert.equal(ring[0], 10, 'the conditioning memory stays in block 0');
+  });
+
+  test('the blocks stay contiguous: when the selection shrinks, a memory past the end moves down', () => {
+    assert.deepEqual(placeInRing([10, 24, 25, 26], [10, 26]), [0, 1]);
+    assert.deepEqual(placeInRing([10, 24, 25, 26], [26, 30]), [0, 1]);
+    assert.deepEqual(placeInRing([undefined, 24, undefined], [24, 30]), [1, 0]);
+    assert.deepEqual(placeInRing([3, 4], []), []);
   });
 });

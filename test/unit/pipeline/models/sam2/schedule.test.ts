@@ -42,6 +42,9 @@ suite('models/sam2/schedule: frames outside, objects inside', () => {
         }
         store.done(v);
         assert.ok(store.size <= maxHeld);
+        if (visit.needsFeatures && store.has(visit.frame)) {
+          assert.ok(visits.slice(v + 1).some((w) => w.frame === visit.frame && w.needsFeatures), `frame ${visit.frame} held with no later reader`);
+        }
       }
       assert.equal(store.size, 0, 'nothing held at the end');
       assert.equal(store.computed, computed.length);

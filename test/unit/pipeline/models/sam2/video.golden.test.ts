@@ -194,6 +194,99 @@ suite('models/sam2: golden tests against the official SAM 2 video predictor (mic
     assert.ok(t.peakHeldFeatures <= 1 + 16, `held ${t.peakHeldFeatures}`);
   });
 
+  test('the memory ring gives the compact (official) order\'s results within 1e-5: 24 frames, two prompts, forward and backward, dynamic and fixed memory', async () => {
+    // the square clip played back and forth (0..9, 8..0, 1..5); prompts on frames 5 and 19 (clip frames
+    // 5 and 1, the golden boxes), start 12: forward 12..23 and backward 12..0, memories entering and
+    // leaving all the way, conditioning memories among them
+    const base = await readCase('three-prompts-mid-start');
+    const numFrames = 24;
+    const clipFrame = (i: number) => (i % 18 < 10 ? i % 18 : 18 - (i % 18));
+    const box = (clip: number) => {
+      const b = base.prompts.find((p) => p.frameIndex === clip)!.box;
+      return { x0: b[0], y0: b[1], x1: b[2], y1: b[3] };
+    };
+    for (const variant of [null, 'fixed'] as const) {
+      const localDir = await goldenModels(tmp, variant);
+      const run = async (ring: boolean) => {
+        const t = await Sam2VideoTracker.open(createModelService({ ...defaultSettings().models, localDir, cacheDir: path.join(tmp, 'cache') }, { userCacheDir: tmp }, runtime), MODEL_ID);
+        (t as unknown as { _ringMemory: boolean })._ringMemory = ring;
+        const hw = (t.geometry.imageSize.width / 16) * (t.geometry.imageSize.height / 16);
+        const D = t.geometry.tposTable[0].length;
+        // the memory_attention feeds, to check that the two orders hold the same blocks, differently laid out
+        const feeds: Array<{ blocks: Float32Array[]; tail: Float32Array }> = [];
+        const lease = (t as unknown as { _leases: Record<string, { session: { run: (feeds: Record<string, { data: unknown; dims: readonly number[] }>) => unknown } }> })._leases.memory_attention;
+        const real = lease.session.run.bind(lease.session);
+        lease.session.run = (f) => {
+          const mem = f.memory.data as Float32Array;
+          const pos = f.memory_pos.data as Float32Array;
+          const n = Math.floor(f.memory.dims[0] / hw);
+          const size = hw * D;
+          // each block: its tokens then its position
+          const blocks = Array.from({ length: n }, (_, b) => Float32Array.from([...mem.subarray(b * size, (b + 1) * size), ...pos.subarray(b * size, (b + 1) * size)]));
+          feeds.push({ blocks, tail: Float32Array.from([...mem.subarray(n * size), ...pos.subarray(n * size)]) });
+          return real(f);
+        };
+        const results: Sam2FrameResult[] = [];
+        try {
+          for await (const r of t.track({
+            numFrames,
+            width: base.width,
+            height: base.height,
+            frameSource: (i) => path.join(GOLDEN, 'clips', base.clip, `${String(clipFrame(i)).padStart(5, '0')}.jpg`),
+            prompts: [{ frameIndex: 5, box: box(5) }, { frameIndex: 19, box: box(1) }],
+            startFrame: 12,
+            fillHoleArea: base.fillHoleArea,
+          })) {
+            results.push(r);
+          }
+        } finally {
+          // the session is shared (the model service caches it): unwrap it for the next tracker
+          lease.session.run = real;
+          t.dispose();
+        }
+        return { results, feeds };
+      };
+      const ring = await run(true);
+      const compact = await run(false);
+      const where = variant ?? 'dynamic';
+      assert.deepEqual(ring.results.map((r) => r.frameIndex), compact.results.map((r) => r.frameIndex));
+      assert.equal(ring.results.length, 12 + 13, `${where}: forward 12..23 (19 replayed), backward 12..0 (5 replayed)`);
+      // the memories themselves drift apart by float rounding once a frame's result differs in its last
+      // bits: blocks are matched to the nearest block of the compact feed
+      const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, j) => Math.max(m, Math.abs(v - b[j])), 0);
+      assert.equal(ring.feeds.length, compact.feeds.length);
+      let reordered = 0;
+      ring.feeds.forEach((f, k) => {
+        const other = compact.feeds[k];
+        assert.equal(f.blocks.length, other.blocks.length, `${where}, memory_attention call ${k}: memory count`);
+        // nearest block not matched yet (a fixed graph's zero blocks are all alike)
+        const used = new Set<number>();
+        const match = f.blocks.map((blk) => {
+          const d = other.blocks.map((o, b) => (used.has(b) ? Infinity : maxDiff(blk, o)));
+          const best = d.indexOf(Math.min(...d));
+          used.add(best);
+          return best;
+        });
+        f.blocks.forEach((blk, b) => assert.ok(maxDiff(blk, other.blocks[match[b]]) <= 1e-4, `${where}, call ${k}, block ${b}: a block of the compact feed`));
+        assert.deepEqual([...match].sort((a, b) => a - b), other.blocks.map((_, b) => b), `${where}, call ${k}: the same memory blocks, each once`);
+        reordered += match.some((m, b) => m !== b) ? 1 : 0;
+        assert.equal(f.tail.length, other.tail.length);
+        assert.ok(maxDiff(f.tail, other.tail) <= 1e-4, `${where}, call ${k}: the same pointer rows, last`);
+      });
+      assert.ok(reordered >= 10, `${where}: the ring lays the blocks out differently on ${reordered} frames`);
+      let worst = 0;
+      ring.results.forEach((r, k) => {
+        const c = compact.results[k];
+        assert.ok(Math.abs(r.objectScore - c.objectScore) <= 1e-5, `${where}, frame ${r.frameIndex}: object score ${r.objectScore} vs ${c.objectScore}`);
+        for (let j = 0; j < c.lowRes.logits.length; j++) {
+          worst = Math.max(worst, Math.abs(r.lowRes.logits[j] - c.lowRes.logits[j]));
+        }
+        assert.deepEqual(r.mask, c.mask, `${where}, frame ${r.frameIndex}: mask`);
+      });
+      assert.ok(worst <= 1e-5, `${where}: low-res logits differ by ${worst} (max 1e-5)`);
+    }
+  });
+
   test('pointer_time_encoding false (SAM 2.0 export) sends pointers without temporal positions; a bad flag is a clear error', async () => {
     const c = await readCase('one-box');
     const localDir = await goldenModels(path.join(tmp, 'sam2.0-flags'), null);

@@ -8,6 +8,7 @@ import { defaultSettings } from '../../../../../src/pipeline/settings';
 import { observeGraphRuns, SessionRuntime } from '../../../../../src/pipeline/models/runtime';
 import { createModelService } from '../../../../../src/pipeline/models/service';
 import { fillHoles, resizeBilinear, resizeLogitsToMask } from '../../../../../src/pipeline/models/sam2/maskOps';
+import { selectMemory } from '../../../../../src/pipeline/models/sam2/memory';
 import { featuresToTokens, findTemporalTable, Sam2VideoTracker, type Sam2FrameResult } from '../../../../../src/pipeline/models/sam2/video';
 import { writeModelFixtures } from '../../../../tooling/onnxFixtures';
 import { maskBoxIou, writeMovingSquare, type SquareClip } from '../../../../tooling/movingSquare';
@@ -112,6 +113,10 @@ suite('models/sam2: video host loop on the five fixture graphs', () => {
       t.dispose();
     }
     assert.equal(n, 90);
+    // the memory encoder's position is the same every frame: the memories hold one array, not a copy each
+    const held = [...(t as unknown as { _runs: Array<{ state: { memory: Map<number, { pos: Float32Array }> } }> })._runs[0].state.memory.values()];
+    assert.ok(held.length > 1);
+    assert.equal(new Set(held.map((m) => m.pos)).size, 1);
     // Forward, past frame 45 + 12: frames 45..51 (kept for the backward pass, 45 the prompted one) and
     // the 6 recent frames i-5..i. One more recent frame, or none freed, breaks this.
     assert.equal(maxHeld, NUM_MASKMEM + (NUM_MASKMEM - 1));
@@ -229,6 +234,133 @@ suite('models/sam2: video host loop on the five fixture graphs', () => {
     }
   });
 
+  test('memory bank in a ring: a memory keeps one block while selected (tokens written once), positions follow the temporal rows, padding is zero, pointers come last; as a set, the bank of the compact order', async () => {
+    const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, k) => a + k);
+    // forward 8..28, then backward 28..2: memories enter and leave every frame, the conditioning
+    // memories (0 and 30) swap on the fixed graph, and the memory count changes near frame 30; then
+    // forward again from 1, with only the two conditioning memories at first (padding blocks zeroed)
+    const steps: Array<[number, boolean]> = [
+      ...range(8, 28).map((i): [number, boolean] => [i, false]),
+      ...range(2, 28).reverse().map((i): [number, boolean] => [i, true]),
+      ...range(1, 4).map((i): [number, boolean] => [i, false]),
+    ];
+    const SENTINEL = -7.5;
+    for (const fixedMemory of [true, false]) {
+      const localDir = path.join(dir, `models-ring-${fixedMemory}`);
+      await writeModelFixtures(localDir, { only: ['sam2'], sam2: { fixedMemory } });
+      const t = await Sam2VideoTracker.open(createModelService({ ...defaultSettings().models, localDir, cacheDir: path.join(dir, 'cache') }, { userCacheDir: dir }, runtime), 'sam2.1-hiera-tiny-video');
+      try {
+        const g = t.geometry;
+        assert.equal(g.memoryLength === null, !fixedMemory);
+        const D = g.tposTable[0].length;
+        const hw = (g.imageSize.width / 16) * (g.imageSize.height / 16);
+        const bs = hw * D;
+        const memPos = Float32Array.from({ length: bs }, (_, k) => Math.sin(k));
+        // frames 5, 10, ... have a position of their own (an export whose position depends on the content)
+        const ownPos = Float32Array.from({ length: bs }, (_, k) => Math.cos(k));
+        const posOf = (f: number) => (f % 5 === 0 && f > 0 ? ownPos : memPos);
+        const posOfRow = (f: number) => g.tposTable.map((tpos) => Float32Array.from(posOf(f), (v, k) => v + tpos[k % D]));
+        const newState = () => ({
+          cond: new Set([0, 30]),
+          tracked: new Set(range(1, 39).filter((f) => f !== 30)),
+          // memory f's tokens all hold f + 0.25; of the memories with the common position, half hold copies
+          memory: new Map(range(0, 39).map((f) => [f, { tokens: new Float32Array(bs).fill(f + 0.25), pos: f % 2 ? posOf(f) : Float32Array.from(posOf(f)) }] as const)),
+          pointers: new Map(range(0, 39).map((f) => [f, new Float32Array(4 * D).fill(-(f + 0.5))] as const)),
+        });
+        type Bank = { blocks: Array<string | undefined>; total: number; pointerRows: Buffer; mem: Float32Array };
+        /** Per spatial block "frame@row" (undefined: a zero block); the pointer rows' bytes. */
+        const decode = (memory: { data: unknown; dims: readonly number[] }, memoryPos: { data: unknown }, spatialBlocks: number): Bank => {
+          const mem = memory.data as Float32Array;
+          const pos = memoryPos.data as Float32Array;
+          const total = memory.dims[0];
+          const blocks: Array<string | undefined> = [];
+          for (let b = 0; b < spatialBlocks; b++) {
+            const tok = mem.subarray(b * bs, (b + 1) * bs);
+            const p = pos.subarray(b * bs, (b + 1) * bs);
+            if (tok.every((v) => v === 0) && p.every((v) => v === 0)) {
+              blocks.push(undefined);
+              continue;
+            }
+            const f = tok[1] - 0.25;
+            assert.ok(tok.subarray(1).every((v) => v === f + 0.25), `block ${b}: the tokens of one memory`);
+            const row = posOfRow(f).findIndex((want) => Buffer.from(want.buffer).equals(Buffer.from(p.buffer, p.byteOffset, p.byteLength)));
+            assert.ok(row >= 0, `block ${b} (frame ${f}): position = memory position + a temporal row, bit for bit`);
+            blocks.push(`${f}@${row}`);
+          }
+          return { blocks, total, pointerRows: Buffer.from(mem.buffer, mem.byteOffset + spatialBlocks * bs * 4, (total - spatialBlocks * hw) * D * 4), mem };
+        };
+        const run = async (ring: boolean): Promise<Bank[]> => {
+          (t as unknown as { _ringMemory: boolean })._ringMemory = ring;
+          const state = newState();
+          const banks: Bank[] = [];
+          for (const [i, reverse] of steps) {
+            const want = selectMemory({ frameIndex: i, reverse, numFrames: 40, condFrames: [0, 30], tracked: state.tracked, memoryCapacity: fixedMemory ? 7 : undefined, pointerCapacity: fixedMemory ? 16 : undefined });
+            const { memory, memoryPos } = await t.assembleMemory(state, i, reverse, 40, hw);
+            const spatialBlocks = fixedMemory ? g.numMaskmem : want.memories.length;
+            assert.equal(memory.dims[0], fixedMemory ? g.memoryLength : want.memories.length * hw + want.pointers.length * 4, `frame ${i}: length`);
+            const bank = decode(memory, memoryPos, spatialBlocks);
+            // the selected memories, each on one block, with their temporal rows; zeros after them
+            assert.deepEqual([...bank.blocks.filter((x) => x !== undefined)].sort(), want.memories.map((m) => `${m.frameIndex}@${m.tposRow}`).sort(), `frame ${i}${reverse ? ' (reverse)' : ''}`);
+            assert.ok(bank.blocks.slice(want.memories.length).every((x) => x === undefined), `frame ${i}: memories first, padding after`);
+            // every selected memory with the common position holds the one shared array now
+            assert.equal(new Set(want.memories.filter((m) => posOf(m.frameIndex) === memPos).map((m) => state.memory.get(m.frameIndex)!.pos)).size, 1);
+            banks.push(bank);
+          }
+          return banks;
+        };
+        const compact = await run(false);
+        const ringBanks: Bank[] = [];
+        {
+          // the ring again, step by step: a sentinel planted in every block survives while its memory stays
+          (t as unknown as { _ringMemory: boolean })._ringMemory = true;
+          const state = newState();
+          let prev: Bank | undefined;
+          for (const [k, [i, reverse]] of steps.entries()) {
+            const { memory, memoryPos } = await t.assembleMemory(state, i, reverse, 40, hw);
+            const mem = memory.data as Float32Array;
+            const spatialBlocks = fixedMemory ? g.numMaskmem : compact[k].blocks.filter((x) => x !== undefined).length;
+            const survived = Array.from({ length: spatialBlocks }, (_, b) => mem[b * bs] === SENTINEL);
+            // the block's true first value back before reading the bank (a block's tokens are all equal)
+            for (let b = 0; b < spatialBlocks; b++) {
+              mem[b * bs] = mem[b * bs + 1];
+            }
+            const bank = decode(memory, memoryPos, spatialBlocks);
+            if (prev) {
+              assert.equal(mem.buffer, prev.mem.buffer, 'one bank, rewritten in place');
+              const frameOf = (x?: string) => x?.split('@')[0];
+              const before = prev.blocks.map(frameOf);
+              const now = bank.blocks.map(frameOf);
+              for (let b = 0; b < spatialBlocks; b++) {
+                if (now[b] !== undefined && before.includes(now[b])) {
+                  assert.equal(before.indexOf(now[b]), b, `frame ${i}: memory ${now[b]} stays on its block`);
+                  assert.ok(survived[b], `frame ${i}: memory ${now[b]} (block ${b}) was not written again`);
+                } else if (now[b] !== undefined) {
+                  assert.ok(!survived[b], `frame ${i}: block ${b} holds the memory that entered`);
+                }
+              }
+            }
+            for (let b = 0; b < spatialBlocks; b++) {
+              if (bank.blocks[b] !== undefined) {
+                mem[b * bs] = SENTINEL;
+              }
+            }
+            prev = bank;
+            ringBanks.push({ ...bank, blocks: [...bank.blocks] });
+          }
+        }
+        steps.forEach(([i, reverse], k) => {
+          const where = `frame ${i}${reverse ? ' (reverse)' : ''}`;
+          assert.deepEqual([...ringBanks[k].blocks].sort(), [...compact[k].blocks].sort(), `${where}: same memories and rows as the compact order`);
+          assert.equal(ringBanks[k].total, compact[k].total, where);
+          assert.ok(ringBanks[k].pointerRows.equals(compact[k].pointerRows), `${where}: the same pointer rows, last`);
+        });
+        assert.ok(steps.some((_, k) => ringBanks[k].blocks.join() !== compact[k].blocks.join()), 'the ring order differs from the compact one');
+      } finally {
+        t.dispose();
+      }
+    }
+  });
+
   test('hole filling: components of at most 8 px become foreground, larger ones stay', () => {
     const w = 10;
     const h = 10;
@@ -281,6 +413,41 @@ suite('models/sam2: video host loop on the five fixture graphs', () => {
         assert.ok(Object.is(t[p * c + ch], f[ch * hw + p]), `token ${p} channel ${ch}`);
       }
     }
+  });
+
+  test('features to tokens: the 8-channel panel transpose equals the naive one bit for bit, for any C and h*w, into a reused buffer', () => {
+    const naive = (f: Float32Array, c: number, hw: number): Uint32Array => {
+      const src = new Uint32Array(f.buffer, f.byteOffset, c * hw);
+      const out = new Uint32Array(c * hw);
+      for (let ch = 0; ch < c; ch++) {
+        for (let p = 0; p < hw; p++) {
+          out[p * c + ch] = src[ch * hw + p];
+        }
+      }
+      return out;
+    };
+    // random 32-bit patterns: NaN payloads, -0, denormals and infinities included
+    let seed = 12345;
+    const next = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);
+    // C below, at and above multiples of 8; h*w odd, prime, square
+    const shapes: Array<[number, number]> = [[1, 1], [1, 7], [3, 4], [7, 9], [8, 1], [8, 64], [9, 13], [15, 31], [16, 16], [17, 33], [24, 5], [33, 97], [256, 64]];
+    const reused = new Float32Array(300 * 100).fill(-1);
+    for (const [c, hw] of shapes) {
+      // a view into a larger buffer: the transpose must honour byteOffset
+      const backing = new Uint32Array(c * hw + 3);
+      for (let k = 0; k < backing.length; k++) {
+        backing[k] = next();
+      }
+      const f = new Float32Array(backing.buffer, 3 * 4, c * hw);
+      const want = Buffer.from(naive(f, c, hw).buffer);
+      const fresh = featuresToTokens(f, c, hw);
+      assert.equal(fresh.length, c * hw);
+      assert.ok(Buffer.from(fresh.buffer, fresh.byteOffset, fresh.byteLength).equals(want), `${c} x ${hw}, new array`);
+      const into = featuresToTokens(f, c, hw, reused);
+      assert.equal(into, reused, 'writes into the given buffer');
+      assert.ok(Buffer.from(into.buffer, 0, c * hw * 4).equals(want), `${c} x ${hw}, reused buffer`);
+    }
+    assert.throws(() => featuresToTokens(new Float32Array(12), 3, 4, new Float32Array(11)), RangeError);
   });
 
   test('temporal table found by name in nested constants', () => {
