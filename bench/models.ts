@@ -19,6 +19,7 @@ import { fillHoles, resizeLogitsToMask } from '../src/pipeline/models/sam2/maskO
 import { pilResizeRgbPlanar } from '../src/pipeline/models/sam2/pilResize';
 import { pilResizeNormalise, pilResizeNormaliseView, type Normalisation } from '../src/pipeline/models/sam2/pilResizeSimd';
 import { selectMemory } from '../src/pipeline/models/sam2/memory';
+import { defaultPrefetch } from '../src/pipeline/models/sam2/framePrep';
 import { featuresToTokens, sameBits, Sam2VideoTracker } from '../src/pipeline/models/sam2/video';
 import { writeModelFixtures } from '../test/tooling/onnxFixtures';
 
@@ -183,6 +184,39 @@ async function main(): Promise<void> {
       console.log(`max frame memories held                                    ${peakHeld} (x ${((2 * hw * memDim * 4) / 2 ** 20).toFixed(1)} MiB each)`);
       console.log(`process maxRSS                                             ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
     }
+
+    // the same short run with frames prepared in this thread and ahead in the worker thread; then with
+    // onnxruntime held to one thread, so that a core is left for the worker (as on a GPU machine, or
+    // one with more cores than onnxruntime's threads use)
+    console.log(`\n-- frame pre-processing in this thread vs ahead in a worker thread (${multiFrames} frames, 1 object; default here: ${defaultPrefetch()} ahead, ${os.availableParallelism()} cores) --`);
+    const oneThread = new SessionRuntime({ executionProvider: 'cpu', threads: 1 });
+    const trackerOne = await Sam2VideoTracker.open(createModelService({ ...defaultSettings().models, localDir: path.join(dir, 'models'), cacheDir: path.join(dir, 'cache') }, { userCacheDir: dir }, oneThread), 'sam2.1-hiera-tiny-video');
+    for (const [t, threads, prefetch] of [[tracker, 'default', 0], [tracker, 'default', 2], [trackerOne, '1', 0], [trackerOne, '1', 2]] as const) {
+      const run = async (): Promise<void> => {
+        for await (const r of t.track({ numFrames: multiFrames, width: W, height: H, frameSource: () => frame, prompts: [{ frameIndex: 0, box: { x0: 500, y0: 300, x1: 640, y1: 420 } }], prefetch })) {
+          encodeRle(r.mask, W, H);
+        }
+      };
+      // warm-up: the worker thread starts (and loads its code) once per tracker
+      await run();
+      const graphs = { ms: 0 };
+      const stop = observeGraphRuns((r) => {
+        graphs.ms += r.ms;
+      });
+      const t0 = performance.now();
+      const c0 = process.cpuUsage();
+      try {
+        await run();
+      } finally {
+        stop();
+      }
+      const wall = (performance.now() - t0) / multiFrames;
+      const c = process.cpuUsage(c0);
+      console.log(`onnxruntime threads ${threads.padEnd(7)} ${(prefetch === 0 ? 'in this thread' : `${prefetch} ahead in a worker`).padEnd(20)} wall ${wall.toFixed(1).padStart(6)} ms/frame, graph runs ${(graphs.ms / multiFrames).toFixed(1).padStart(6)} ms/frame, host beyond them ${(wall - graphs.ms / multiFrames).toFixed(1).padStart(5)} ms/frame, process CPU ${((c.user + c.system) / 1000 / multiFrames).toFixed(1)} ms/frame`);
+    }
+
+    trackerOne.dispose();
+    await oneThread.dispose();
 
     for (const objectCount of objectCounts) {
       console.log(`\n-- ${objectCount} object(s) x ${multiFrames} frames at 1280x720: one object at a time vs all together (frame-outer) --`);

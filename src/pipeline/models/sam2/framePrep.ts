@@ -68,13 +68,24 @@ function workerScript(): string | undefined {
 }
 
 /**
- * How many frames to prepare ahead in a worker by default: two when the machine has more than two
- * cores (one for the worker, the rest for onnxruntime), else none. On two cores the worker competes
- * with onnxruntime's own threads and the whole run gets slower (measured: bench/models.ts).
+ * How many frames to prepare ahead in a worker by default: two when a core is left over for it (the
+ * graphs run on a GPU, onnxruntime is held to fewer threads than the machine has cores, or the machine
+ * has more than two cores), else none: on two cores that onnxruntime's threads already use, the
+ * worker slows the graphs down more than it saves (measured: bench/models.ts).
+ *
+ * @example
+ * defaultPrefetch({ provider: 'cpu', threads: 0 }); // 0 on a 2-core machine, 2 on an 8-core one
  */
-export function defaultPrefetch(): number {
-  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-  return cores > 2 && workerScript() !== undefined ? 2 : 0;
+export function defaultPrefetch(run: { provider: 'cpu' | 'cuda'; threads: number } = { provider: 'cpu', threads: 0 }, cores = availableCores()): number {
+  if (workerScript() === undefined) {
+    return 0;
+  }
+  const spare = run.provider === 'cuda' || (run.threads > 0 && run.threads < cores) || cores > 2;
+  return spare ? 2 : 0;
+}
+
+function availableCores(): number {
+  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 }
 
 /**

@@ -5,7 +5,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
-import sharp from 'sharp';
 import type { Box } from '../../domain';
 import { PipelineError, throwIfAborted } from '../../errors';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../groundingDino';
@@ -13,8 +12,9 @@ import { loadOrt, runGraph, type SessionLease } from '../runtime';
 import type { ModelService } from '../service';
 import { fillHoles, resizeBilinear, resizeLogitsToMask } from './maskOps';
 import { placeInRing, selectMemory } from './memory';
-import { FeatureStore, frameSchedule } from './schedule';
-import { pilResizeNormalise, pilResizeNormaliseView, type Normalisation } from './pilResizeSimd';
+import { FeatureStore, frameSchedule, type FrameVisit } from './schedule';
+import { defaultPrefetch, FramePrepWorker, prepareFrame } from './framePrep';
+import type { Normalisation } from './pilResizeSimd';
 
 const GRAPHS = ['vision_encoder', 'mask_decoder', 'memory_encoder', 'memory_attention', 'pointer_tpos'] as const;
 type GraphKey = (typeof GRAPHS)[number];
@@ -61,6 +61,12 @@ export interface Sam2TrackOptions {
   signal?: AbortSignal;
   /** Hole filling on low-resolution masks (SAM 2 `fill_hole_area`, 8). */
   fillHoleArea?: number;
+  /**
+   * Frames decoded and resized ahead in a worker thread while the current frame's graphs run (same
+   * values as in-thread; 0 = none). Default {@link defaultPrefetch}: 2 on machines with more than two
+   * cores, 0 on two (there the worker slows onnxruntime's own threads down).
+   */
+  prefetch?: number;
 }
 
 /** One object of a {@link Sam2VideoTracker.trackObjects} run. */
@@ -118,20 +124,6 @@ const NORMALISE: Normalisation = {
   mean: [Math.fround(IMAGENET_MEAN[0]), Math.fround(IMAGENET_MEAN[1]), Math.fround(IMAGENET_MEAN[2])],
   std: [Math.fround(IMAGENET_STD[0]), Math.fround(IMAGENET_STD[1]), Math.fround(IMAGENET_STD[2])],
 };
-
-/** Decodes a frame (a file or encoded bytes, EXIF orientation applied) to 8-bit interleaved RGB. */
-async function decodeFrame(source: string | Uint8Array): Promise<{ rgb: Uint8Array; w: number; h: number }> {
-  try {
-    const { data, info } = await sharp(source).rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
-    // removeAlpha + sRGB: always 3 channels (grey and grey+alpha frames included)
-    if (info.channels !== 3) {
-      throw new Error(`decoded to ${info.channels} channels, expected 3`);
-    }
-    return { rgb: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), w: info.width, h: info.height };
-  } catch (err) {
-    throw new PipelineError(`Cannot read frame ${typeof source === 'string' ? source : '(bytes)'}: ${(err as Error).message}`, { stage: 'propagate', kind: 'invalid-input', file: typeof source === 'string' ? source : undefined, cause: err });
-  }
-}
 
 interface FrameMemory {
   tokens: Float32Array;
@@ -353,7 +345,14 @@ export class Sam2VideoTracker {
     private readonly _leases: Record<GraphKey, SessionLease>,
     readonly geometry: Sam2Geometry,
     readonly modelId: string,
+    /** onnxruntime's intra-op threads for these sessions (0: its default), for {@link defaultPrefetch}. */
+    private readonly _threads = 0,
   ) {}
+
+  /** Where the graphs run (the vision encoder's session). */
+  private get _provider(): 'cpu' | 'cuda' {
+    return this._leases.vision_encoder.provider;
+  }
 
   /** Loads (or reuses) the five sessions and reads the geometry. Call {@link dispose} when done. */
   static async open(models: ModelService, modelId: string): Promise<Sam2VideoTracker> {
@@ -399,7 +398,7 @@ export class Sam2VideoTracker {
         signedPointerDistances: flag(constants, 'signed_pointer_distances', true, constantsPath),
         pointerTimeEncoding: flag(constants, 'pointer_time_encoding', true, constantsPath),
       };
-      return new Sam2VideoTracker(ort, l, geometry, modelId);
+      return new Sam2VideoTracker(ort, l, geometry, modelId, models.runtime.options.threads);
     } catch (err) {
       for (const lease of Object.values(leases)) {
         lease?.release();
@@ -412,19 +411,20 @@ export class Sam2VideoTracker {
     for (const lease of Object.values(this._leases)) {
       lease.release();
     }
+    void this._prep?.dispose();
+    this._prep = undefined;
   }
 
   /**
    * The official frame loader's pre-processing: decode to 8-bit RGB, resize to the encoder size (aspect
    * NOT kept) with Pillow's default bicubic resize, then /255 and ImageNet mean/std in float32, planar
-   * RGB ({@link pilResizeNormalise}: both in one WebAssembly SIMD pass, the bits of the Pillow-exact
+   * RGB ({@link prepareFrame}: both in one WebAssembly SIMD pass, the bits of the Pillow-exact
    * reference in pilResize.ts). Writes into `out` when given (a buffer reused across frames), else
    * into a new array.
    */
   async preprocess(source: string | Uint8Array, out?: Float32Array): Promise<Float32Array> {
     const { width, height } = this.geometry.imageSize;
-    const { rgb, w, h } = await decodeFrame(source);
-    return pilResizeNormalise(rgb, w, h, width, height, NORMALISE, out);
+    return prepareFrame({ source, width, height, norm: NORMALISE }, out);
   }
 
   /** Every graph call goes through {@link runGraph} (checks the feeds, names the graph in errors). */
@@ -682,9 +682,18 @@ export class Sam2VideoTracker {
     const schedule = frameSchedule(runs.map((r) => ({ promptFrames: [...r.prompts.keys()], start: r.start })), o.numFrames);
     const features = new FeatureStore<FrameFeatures>(schedule, o.maxHeldFeatures ?? DEFAULT_HELD_FEATURES);
     this._features = features;
+    const ahead = o.prefetch ?? defaultPrefetch({ provider: this._provider, threads: this._threads });
+    if (ahead > 0) {
+      this._prep = this._prep?.alive ? this._prep : FramePrepWorker.start();
+    }
+    const pending = new Map<number, Promise<Float32Array>>();
     for (const [v, visit] of schedule.entries()) {
       throwIfAborted(o.signal, 'propagate');
       const frame = visit.frame;
+      if (ahead > 0) {
+        // this frame and the next ones are prepared in the worker while this one's graphs run
+        this._prefetch(o, schedule, v, features, pending, ahead);
+      }
       let enc: FrameFeatures | undefined;
       for (const step of visit.steps) {
         throwIfAborted(o.signal, 'propagate');
@@ -693,7 +702,8 @@ export class Sam2VideoTracker {
           yield { object: step.object, result: run.condResults.get(frame) as Sam2FrameResult };
           continue;
         }
-        enc = await features.get(v, async () => ({ out: await this._encode(o, frame) }));
+        enc = await features.get(v, async () => ({ out: await this._encode(o, frame, pending.get(frame)) }));
+        pending.delete(frame);
         if (step.kind === 'prompt') {
           run.condResults.set(frame, await this._promptStep(run, frame, enc, o));
           continue;
@@ -703,6 +713,8 @@ export class Sam2VideoTracker {
         yield { object: step.object, result };
       }
       features.done(v);
+      // prepared for a visit whose features turned out to be held: not needed
+      pending.delete(frame);
       if (enc && !features.has(frame)) {
         // no later visit reads this frame's features: its token buffer serves the next frame
         this._releaseTokens(enc);
@@ -745,13 +757,45 @@ export class Sam2VideoTracker {
    * feats1 [1,C1,H/8,W/8], feats2 and feats2_no_mem [1,C2,h,w], vision_pos_embed [1,C2,h,w]
    * (h x w = H/16 x W/16; the tiny model: 32, 64, 256 channels at 256, 128, 64 px).
    */
-  private async _encode(o: Sam2VideoOptions, frame: number): Promise<Record<string, Tensor>> {
+  private async _encode(o: Sam2VideoOptions, frame: number, prepared?: Promise<Float32Array>): Promise<Record<string, Tensor>> {
     const S = this.geometry.imageSize;
-    const { rgb, w, h } = await decodeFrame(await o.frameSource(frame));
-    // a view of the resize module's memory, no copy: the graph has read it when the run resolves,
-    // before the next frame is resized there
-    const pixels = pilResizeNormaliseView(rgb, w, h, S.width, S.height, NORMALISE);
+    let pixels: Float32Array | undefined;
+    if (prepared) {
+      try {
+        pixels = await prepared;
+      } catch (err) {
+        // a frame that cannot be read fails the run; a worker that died leaves the work to this thread
+        if (this._prep?.alive !== false) {
+          throw err;
+        }
+      }
+    }
+    // else a view of the resize module's memory, no copy: the graph has read it when the run
+    // resolves, before the next frame is resized there
+    pixels ??= await prepareFrame({ source: await o.frameSource(frame), width: S.width, height: S.height, norm: NORMALISE }, 'view');
     return this._run('vision_encoder', { pixel_values: new this._ort.Tensor('float32', pixels, [1, 3, S.height, S.width]) });
+  }
+
+  /**
+   * Frames prepared ahead in the worker thread ({@link Sam2VideoOptions.prefetch}): from visit `from`
+   * on, the next frames that will be encoded (features not held, a step that is not a replay), at most
+   * `ahead` in flight. A failure is kept in its promise and surfaces when that frame is encoded.
+   */
+  private _prefetch(o: Sam2VideoOptions, schedule: readonly FrameVisit[], from: number, features: FeatureStore<FrameFeatures>, pending: Map<number, Promise<Float32Array>>, ahead: number): void {
+    const prep = this._prep;
+    if (!prep?.alive) {
+      return;
+    }
+    const S = this.geometry.imageSize;
+    for (let u = from; u < schedule.length && pending.size < ahead; u++) {
+      const f = schedule[u].frame;
+      if (pending.has(f) || features.has(f) || schedule[u].steps.every((s) => s.kind === 'replay')) {
+        continue;
+      }
+      const p = Promise.resolve(o.frameSource(f)).then((source) => prep.prepare({ source, width: S.width, height: S.height, norm: NORMALISE }));
+      p.catch(() => undefined);
+      pending.set(f, p);
+    }
   }
 
   /**
@@ -894,6 +938,8 @@ export class Sam2VideoTracker {
   }
 
   private _held = 0;
+  /** The frame pre-processing thread, started by the first run that prefetches. */
+  private _prep?: FramePrepWorker;
   /** Token buffers of frames let go, for the next frames' feats2 tokens ({@link _tokens}). */
   private _tokenPool: Float32Array[] = [];
   private _bank?: MemoryBank;

@@ -5,7 +5,7 @@ import path from 'node:path';
 import * as esbuild from 'esbuild';
 import sharp from 'sharp';
 import { PipelineError } from '../../../../../src/pipeline/errors';
-import { FramePrepWorker, prepareFrame, type FramePrepRequest } from '../../../../../src/pipeline/models/sam2/framePrep';
+import { defaultPrefetch, FramePrepWorker, prepareFrame, type FramePrepRequest } from '../../../../../src/pipeline/models/sam2/framePrep';
 
 suite('models/sam2/framePrep: frames prepared in a worker thread equal those prepared in this one', () => {
   let dir: string;
@@ -61,6 +61,15 @@ suite('models/sam2/framePrep: frames prepared in a worker thread equal those pre
     } finally {
       await worker.dispose();
     }
+  });
+
+  test('frames are prepared ahead by default only where a core is left for the worker', () => {
+    assert.equal(defaultPrefetch({ provider: 'cpu', threads: 0 }, 2), 0, 'two cores, onnxruntime on both');
+    assert.equal(defaultPrefetch({ provider: 'cpu', threads: 2 }, 2), 0);
+    assert.equal(defaultPrefetch({ provider: 'cpu', threads: 1 }, 2), 2, 'onnxruntime held to one thread');
+    assert.equal(defaultPrefetch({ provider: 'cuda', threads: 0 }, 2), 2, 'graphs on the GPU');
+    assert.equal(defaultPrefetch({ provider: 'cpu', threads: 0 }, 8), 2);
+    assert.equal(defaultPrefetch({ provider: 'cpu', threads: 0 }, 1), 0);
   });
 
   test('a frame that cannot be read fails its own request with the file named; later requests still work; dispose fails what is pending', async () => {

@@ -157,14 +157,15 @@ suite('models/sam2: video host loop on the five fixture graphs', () => {
           alone.push(got);
         }
       });
-      for (const maxHeldFeatures of [undefined, 0]) {
+      // frames prepared in this thread, then ahead in the worker thread (1 to 3 in flight): same results
+      for (const [maxHeldFeatures, prefetch] of [[undefined, 0], [0, 0], [undefined, 2], [0, 1], [undefined, 3]]) {
         const together: Array<ReturnType<typeof flat>[]> = objects.map(() => []);
         const runs = await encoderRuns(async () => {
-          for await (const { object, result } of t.trackObjects({ ...video, objects, maxHeldFeatures })) {
+          for await (const { object, result } of t.trackObjects({ ...video, objects, maxHeldFeatures, prefetch })) {
             together[object].push(flat(result));
           }
         });
-        objects.forEach((_, k) => assert.deepEqual(together[k], alone[k], `object ${k}, maxHeldFeatures ${maxHeldFeatures}`));
+        objects.forEach((_, k) => assert.deepEqual(together[k], alone[k], `object ${k}, maxHeldFeatures ${maxHeldFeatures}, prefetch ${prefetch}`));
         if (maxHeldFeatures === undefined) {
           assert.equal(runs, V, 'one vision-encoder run per frame');
           assert.ok(t.peakHeldFeatures > 1 && t.peakHeldFeatures <= 17, `held ${t.peakHeldFeatures}`);
@@ -175,6 +176,40 @@ suite('models/sam2: video host loop on the five fixture graphs', () => {
         }
       }
       assert.ok(aloneRuns >= 3 * V - 3, `${aloneRuns} runs one object at a time`);
+    } finally {
+      t.dispose();
+    }
+  });
+
+  test('frames prepared ahead in the worker: an unreadable frame fails the run when it is reached, naming it; a worker that dies leaves the work to this thread', async () => {
+    const t = await Sam2VideoTracker.open(svc(), 'sam2.1-hiera-tiny-video');
+    const bad = path.join(dir, 'no-such-frame.jpg');
+    const video = { numFrames: clip.frames, width: clip.width, height: clip.height };
+    try {
+      // frame 6 is missing: the frames before it come out, then the error names the file
+      const seen: number[] = [];
+      await assert.rejects(
+        (async () => {
+          for await (const r of t.track({ ...video, frameSource: (i: number) => (i === 6 ? bad : framePath(clip.dir, i)), prompts: [{ frameIndex: 2, box: clip.boxes[2] }], prefetch: 2 })) {
+            seen.push(r.frameIndex);
+          }
+        })(),
+        (err: unknown) => err instanceof PipelineError && err.file === bad && err.message.includes(bad),
+      );
+      assert.deepEqual(seen, [2, 3, 4, 5]);
+      // the worker stops in the middle of a run: the remaining frames are prepared here, same results
+      const want: number[][] = [];
+      for await (const r of t.track({ ...video, frameSource: (i: number) => framePath(clip.dir, i), prompts: [{ frameIndex: 2, box: clip.boxes[2] }], prefetch: 0 })) {
+        want.push(Array.from(r.lowRes.logits));
+      }
+      const got: number[][] = [];
+      for await (const r of t.track({ ...video, frameSource: (i: number) => framePath(clip.dir, i), prompts: [{ frameIndex: 2, box: clip.boxes[2] }], prefetch: 2 })) {
+        got.push(Array.from(r.lowRes.logits));
+        if (got.length === 3) {
+          await (t as unknown as { _prep: { dispose(): Promise<void> } })._prep.dispose();
+        }
+      }
+      assert.deepEqual(got, want);
     } finally {
       t.dispose();
     }
