@@ -123,6 +123,7 @@ export function releaseFeatures(features: MaskFeatures[]): void {
 const simd = new WasmKernels<{
   bits: (src: number, words: number, equal: number, value: number, out: number) => void;
   label_rows: (labels: number, width: number, height: number, first: number, last: number) => void;
+  dilate: (src: number, out: number, stride: number, from: number, to: number, height: number, r: number, half: number, scratch: number) => void;
 }>(MASK_BITS_WASM);
 
 /** Below this many bytes the JavaScript loops are as fast as copying into the module and back. */
@@ -516,6 +517,35 @@ function dilateDiskPacked(m: PackedMask, r: number): PackedMask {
     return { width, height, stride, words };
   }
   const half = diskHalfWidths(r);
+  const [from, to] = rowSpan(m);
+  const rowFrom = Math.max(0, from - r);
+  const rowTo = Math.min(height - 1, to + r);
+  if (from <= to && (to - from + 1) * stride * 4 >= SIMD_MIN_BYTES) {
+    // the SIMD kernel (the same words as the loops below)
+    const lay = new WasmLayout();
+    const halfAt = lay.take(4 * half.length);
+    const srcAt = lay.take(4 * (to - from + 1) * stride);
+    const outAt = lay.take(4 * (rowTo - rowFrom + 1) * stride + 16);
+    const scratchAt = lay.take(4 * (r + 1) * (stride + 8));
+    const buffer = simd.memory(lay.size);
+    new Int32Array(buffer, halfAt, half.length).set(half);
+    new Uint32Array(buffer, srcAt, (to - from + 1) * stride).set(src.subarray(from * stride, (to + 1) * stride));
+    simd.exports.dilate(srcAt, outAt, stride, from, to, height, r, halfAt, scratchAt);
+    words.set(new Uint32Array(buffer, outAt, (rowTo - rowFrom + 1) * stride), rowFrom * stride);
+  } else {
+    dilateRowsJs(src, words, height, stride, r, half, from, to);
+  }
+  // bits past the last column may have been set by the horizontal steps
+  const tail = lastWordMask(width);
+  const lastK = stride - 1;
+  for (let y = rowFrom; y <= rowTo; y++) {
+    words[y * stride + lastK] &= tail;
+  }
+  return { width, height, stride, words, rowFrom, rowTo };
+}
+
+/** {@link dilateDiskPacked}'s rows in JavaScript: ORs into `words` the dilation of rows `from..to` of `src`. */
+function dilateRowsJs(src: Uint32Array, words: Uint32Array, height: number, stride: number, r: number, half: Int32Array, from: number, to: number): void {
   const need = (r + 1) * stride;
   if (dilateScratch.length < need) {
     dilateScratch = new Uint32Array(need);
@@ -523,7 +553,6 @@ function dilateDiskPacked(m: PackedMask, r: number): PackedMask {
   const scratch = dilateScratch; // row dilated by h at [h * stride, (h + 1) * stride)
   const lastK = stride - 1;
   const reach = (r + 31) >>> 5;
-  const [from, to] = rowSpan(m);
   for (let y = from; y <= to; y++) {
     const row = y * stride;
     // words holding boundary pixels, widened by the words the dilation can reach
@@ -565,14 +594,6 @@ function dilateDiskPacked(m: PackedMask, r: number): PackedMask {
       }
     }
   }
-  // bits past the last column may have been set by the horizontal steps
-  const tail = lastWordMask(width);
-  const rowFrom = Math.max(0, from - r);
-  const rowTo = Math.min(height - 1, to + r);
-  for (let y = rowFrom; y <= rowTo; y++) {
-    words[y * stride + lastK] &= tail;
-  }
-  return { width, height, stride, words, rowFrom, rowTo };
 }
 
 /** Boundary and dilated boundary of one mask, computed once and reused for every pair it enters. */

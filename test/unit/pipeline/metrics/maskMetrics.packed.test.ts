@@ -276,6 +276,18 @@ suite('bit-packed J and F kernels equal the per-pixel implementation exactly', (
     }), PARAMS);
   });
 
+  test('disk dilation of masks large enough for the SIMD kernel: widths on and off the 32- and 128-pixel steps, masks at the borders, radii 1 to 40', () => {
+    const sizes = fc.constantFrom([257, 131], [1000, 40], [96, 400], [33, 600], [128, 64], [854, 70]);
+    fc.assert(fc.property(sizes, fc.integer(), fc.integer({ min: 0, max: 4 }), fc.constantFrom(1, 2, 7, 8, 31, 32, 33, 40), ([w, h], seed, kind, r) => {
+      const m = makeMask(w, h, seed, kind, 0.02).map((v) => (v ? 1 : 0));
+      // pixels in the corners and along the last column and row
+      m[0] = 1;
+      m[w * h - 1] = 1;
+      m[(h >> 1) * w + w - 1] = 1;
+      assert.deepEqual(dilateDisk(m, w, h, r), oldDilateDisk(m, w, h, r), `${w}x${h}, r ${r}`);
+    }), { seed: 0x2d11a7e, numRuns: 24 });
+  });
+
   test('J, and F with its precision and recall, with and without void, radius given or from the diagonal', () => {
     fc.assert(fc.property(maskCase, ({ w, h, seedA, seedB, seedV, kindA, kindB, withVoid, voidDensity, r }) => {
       const a = makeMask(w, h, seedA, kindA);
