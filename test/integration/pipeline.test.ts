@@ -14,6 +14,7 @@ import { MIME, OUTPUT_METADATA_KEY } from '../../src/common/mime';
 import type { AudioTimelinePayload, BoxesPayload, FrameGridPayload, MaskOverlayPayload, PivotViewPayload, ReasoningTracePayload } from '../../src/common/payloads';
 import { readMasksFile } from '../../src/pipeline/masks/davisExport';
 import { rleArea } from '../../src/pipeline/masks/rle';
+import { FramePrepWorker, prepareFrame } from '../../src/pipeline/models/sam2/framePrep';
 import { writeMovingSquare, type SquareClip } from '../tooling/movingSquare';
 import { writeModelFixtures } from '../tooling/onnxFixtures';
 import { OpenAiTestServer, type ReceivedRequest, type ScriptedReply } from '../tooling/openaiServer';
@@ -258,6 +259,21 @@ suite('Pipeline end to end in the extension host (local LLM server, fixture mode
     assert.strictEqual(masks.length, 24);
     const areas = masks.map((m) => rleArea(m));
     assert.ok(areas.every((a) => a > 0), `a frame has no mask: ${areas.join(',')}`);
+  });
+
+  test('the frame pre-processing worker thread (dist/framePrepWorker.js) runs in the extension host: the same values as the calling thread', async () => {
+    const script = path.join(vscode.extensions.getExtension('alref.alref-notebooks')!.extensionPath, 'dist', 'framePrepWorker.js');
+    assert.ok(fs.existsSync(script), `${script} is not built`);
+    const frame = path.join(repoRoot(), 'media', 'samples', 'davis-car-shadow', 'JPEGImages', '00005.jpg');
+    const worker = FramePrepWorker.start(script)!;
+    try {
+      const req = { source: frame, width: 256, height: 192, norm: { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] } as const };
+      const [a, b] = [await worker.prepare(req), await prepareFrame(req)];
+      assert.strictEqual(a.length, 3 * 256 * 192);
+      assert.ok(Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength)), 'the worker gave other values');
+    } finally {
+      await worker.dispose();
+    }
   });
 
   test('AVS: 01_dog.mp4 + bark soundtrack -> lbru -> pivot-frame -> pivot-box -> propagate (silenceFilter: true); timeline, silent frames cleared', async () => {
