@@ -8,7 +8,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { performance, PerformanceObserver } from 'node:perf_hooks';
 import sharp from 'sharp';
 import { defaultSettings } from '../src/pipeline/settings';
 import { encodeRle } from '../src/pipeline/masks/rle';
@@ -203,16 +203,28 @@ async function main(): Promise<void> {
       const stop = observeGraphRuns((r) => {
         graphs.ms += r.ms;
       });
+      // garbage collection pauses of this thread during the run (the graphs' outputs are new buffers every frame)
+      let gcMs = 0;
+      const gc = new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) {
+          gcMs += e.duration;
+        }
+      });
+      gc.observe({ entryTypes: ['gc'] });
       const t0 = performance.now();
       const c0 = process.cpuUsage();
       try {
         await run();
       } finally {
         stop();
+        for (const e of gc.takeRecords()) {
+          gcMs += e.duration;
+        }
+        gc.disconnect();
       }
       const wall = (performance.now() - t0) / multiFrames;
       const c = process.cpuUsage(c0);
-      console.log(`onnxruntime threads ${threads.padEnd(7)} ${(prefetch === 0 ? 'in this thread' : `${prefetch} ahead in a worker`).padEnd(20)} wall ${wall.toFixed(1).padStart(6)} ms/frame, graph runs ${(graphs.ms / multiFrames).toFixed(1).padStart(6)} ms/frame, host beyond them ${(wall - graphs.ms / multiFrames).toFixed(1).padStart(5)} ms/frame, process CPU ${((c.user + c.system) / 1000 / multiFrames).toFixed(1)} ms/frame`);
+      console.log(`onnxruntime threads ${threads.padEnd(7)} ${(prefetch === 0 ? 'in this thread' : `${prefetch} ahead in a worker`).padEnd(20)} wall ${wall.toFixed(1).padStart(6)} ms/frame, graph runs ${(graphs.ms / multiFrames).toFixed(1).padStart(6)} ms/frame, host beyond them ${(wall - graphs.ms / multiFrames).toFixed(1).padStart(5)} ms/frame (of which GC ${(gcMs / multiFrames).toFixed(1)}), process CPU ${((c.user + c.system) / 1000 / multiFrames).toFixed(1)} ms/frame`);
     }
 
     trackerOne.dispose();
