@@ -11,8 +11,8 @@
 // Run it alone with `npm run lint:layers`; a violation prints the rule's name, the importing file, the
 // imported file and the rule's comment. test/unit/layers.test.ts tries every rule on a small tree.
 
-/** What esbuild.mjs bundles: the extension, the CLI and one bundle per renderer. */
-const ENTRY_POINTS = ['^src/extension/extension\\.ts$', '^src/cli/main\\.ts$', '^src/renderers/[^/]+/index\\.ts$'];
+/** What esbuild.mjs bundles: the extension, the CLI, the SAM 2 frame pre-processing worker and one bundle per renderer. */
+const ENTRY_POINTS = ['^src/extension/extension\\.ts$', '^src/cli/main\\.ts$', '^src/pipeline/models/sam2/framePrep\\.worker\\.ts$', '^src/renderers/[^/]+/index\\.ts$'];
 /** The front ends and the webview code: nothing in the layers below may import them. */
 const ABOVE_CELLS = '^src/(notebook|cli|batch|extension|renderers)/';
 
@@ -130,7 +130,7 @@ module.exports = {
       name: 'no-unreachable',
       severity: 'error',
       comment:
-        'Every module must be reached from an entry point: the extension, the CLI or a renderer (stages are ' +
+        'Every module must be reached from an entry point: the extension, the CLI, the frame pre-processing worker or a renderer (stages are ' +
         'reached through the loaders of src/pipeline/stages/registry.ts). A module none of them reaches is ' +
         'dead code (or an import someone forgot); this also covers orphans, modules with no imports either way.',
       from: { path: ENTRY_POINTS },
