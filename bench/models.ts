@@ -203,7 +203,8 @@ async function main(): Promise<void> {
       const stop = observeGraphRuns((r) => {
         graphs.ms += r.ms;
       });
-      // garbage collection pauses of this thread during the run (the graphs' outputs are new buffers every frame)
+      // garbage collection pauses of this thread during the run, inside the graph runs (where their
+      // outputs, new buffers every frame, are allocated) as well as outside them
       let gcMs = 0;
       const gc = new PerformanceObserver((list) => {
         for (const e of list.getEntries()) {
@@ -224,7 +225,7 @@ async function main(): Promise<void> {
       }
       const wall = (performance.now() - t0) / multiFrames;
       const c = process.cpuUsage(c0);
-      console.log(`onnxruntime threads ${threads.padEnd(7)} ${(prefetch === 0 ? 'in this thread' : `${prefetch} ahead in a worker`).padEnd(20)} wall ${wall.toFixed(1).padStart(6)} ms/frame, graph runs ${(graphs.ms / multiFrames).toFixed(1).padStart(6)} ms/frame, host beyond them ${(wall - graphs.ms / multiFrames).toFixed(1).padStart(5)} ms/frame (of which GC ${(gcMs / multiFrames).toFixed(1)}), process CPU ${((c.user + c.system) / 1000 / multiFrames).toFixed(1)} ms/frame`);
+      console.log(`onnxruntime threads ${threads.padEnd(7)} ${(prefetch === 0 ? 'in this thread' : `${prefetch} ahead in a worker`).padEnd(20)} wall ${wall.toFixed(1).padStart(6)} ms/frame, graph runs ${(graphs.ms / multiFrames).toFixed(1).padStart(6)} ms/frame, host beyond them ${(wall - graphs.ms / multiFrames).toFixed(1).padStart(5)} ms/frame, GC pauses ${(gcMs / multiFrames).toFixed(1)} ms/frame (inside graph runs too), process CPU ${((c.user + c.system) / 1000 / multiFrames).toFixed(1)} ms/frame`);
     }
 
     trackerOne.dispose();
