@@ -792,7 +792,10 @@ export class Sam2VideoTracker {
       if (pending.has(f) || features.has(f) || schedule[u].steps.every((s) => s.kind === 'replay')) {
         continue;
       }
-      const p = Promise.resolve(o.frameSource(f)).then((source) => prep.prepare({ source, width: S.width, height: S.height, norm: NORMALISE }));
+      // a frame source that throws fails that frame's promise, not the frame being visited
+      const p = Promise.resolve()
+        .then(() => o.frameSource(f))
+        .then((source) => prep.prepare({ source, width: S.width, height: S.height, norm: NORMALISE }));
       p.catch(() => undefined);
       pending.set(f, p);
     }

@@ -197,6 +197,23 @@ suite('models/sam2: video host loop on the five fixture graphs', () => {
         (err: unknown) => err instanceof PipelineError && err.file === bad && err.message.includes(bad),
       );
       assert.deepEqual(seen, [2, 3, 4, 5]);
+      // a frame source that throws for frame 6 fails the run at frame 6 too, not when 6 is asked ahead
+      seen.length = 0;
+      await assert.rejects(
+        (async () => {
+          const frameSource = (i: number): string => {
+            if (i === 6) {
+              throw new Error('frame 6 is gone');
+            }
+            return framePath(clip.dir, i);
+          };
+          for await (const r of t.track({ ...video, frameSource, prompts: [{ frameIndex: 2, box: clip.boxes[2] }], prefetch: 2 })) {
+            seen.push(r.frameIndex);
+          }
+        })(),
+        /frame 6 is gone/,
+      );
+      assert.deepEqual(seen, [2, 3, 4, 5]);
       // the worker stops in the middle of a run: the remaining frames are prepared here, same results
       const want: number[][] = [];
       for await (const r of t.track({ ...video, frameSource: (i: number) => framePath(clip.dir, i), prompts: [{ frameIndex: 2, box: clip.boxes[2] }], prefetch: 0 })) {
