@@ -21,6 +21,7 @@ import type { KnownCell, StageParseResult } from '../../src/pipeline/cells/parse
 import { PipelineError } from '../../src/pipeline/errors';
 import { decodeNotebookBytes, parseNotebook, serializeNotebook } from '../../src/pipeline/format';
 import type { NotebookModel } from '../../src/pipeline/format';
+import { prng } from '../tooling/prng';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -98,18 +99,6 @@ export interface FuzzReport {
   refusals: Record<string, number>;
   failures: FuzzFailure[];
   ms: number;
-}
-
-/** mulberry32: a small, fast, seeded PRNG (deterministic across platforms). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export class Rng {

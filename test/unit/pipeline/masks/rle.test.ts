@@ -2,18 +2,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { countsFromString, countsToString, decodeRle, encodeRle, encodeRleCounts, maskBounds, maskToCounts, rleArea, unionRle, emptyRle } from '../../../../src/pipeline/masks/rle';
 import { maskToCountsReference } from './rle.reference';
-
-/** mulberry32: a small seeded PRNG, so every run checks the same masks. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../../../tooling/prng';
 
 /** Named `w*h` masks: empty, full, single pixels, borders, stripes, noise, blobs; object values 1, 255 and others. */
 function maskCases(w: number, h: number, rand: () => number): Array<[string, Uint8Array]> {

@@ -1,18 +1,7 @@
 import assert from 'node:assert/strict';
 import { fillHoles, resizeBilinear, resizeLogitsToMask } from '../../../../../src/pipeline/models/sam2/maskOps';
 import { fillHolesReference, resizeLogitsToMaskReference } from './maskOps.reference';
-
-/** mulberry32: a small seeded PRNG, so every run checks the same inputs. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../../../../tooling/prng';
 
 /** Values where `<= 0` / `> 0` and float32 rounding are delicate: signed zeros, denormals, infinities. */
 const EDGE_VALUES = [0, -0, 1e-45, -1e-45, 1e-38, -1e-38, 1e-30, -1e-30, Infinity, -Infinity, 0.1, -0.1, 3.4e38, -3.4e38];
