@@ -16,7 +16,7 @@ import { preprocessForDetector } from '../src/pipeline/models/groundingDino';
 import { observeGraphRuns, SessionRuntime } from '../src/pipeline/models/runtime';
 import { createModelService } from '../src/pipeline/models/service';
 import { fillHoles, resizeLogitsToMask } from '../src/pipeline/models/sam2/maskOps';
-import { pilResizeRgbPlanar } from '../src/pipeline/models/sam2/pilResize';
+import { pilResizeRgbPlanar } from '../test/tooling/pilResizeReference';
 import { pilResizeNormalise, pilResizeNormaliseView, type Normalisation } from '../src/pipeline/models/sam2/pilResizeSimd';
 import { selectMemory } from '../src/pipeline/models/sam2/memory';
 import { defaultPrefetch } from '../src/pipeline/models/sam2/framePrep';

@@ -1,6 +1,7 @@
 ;; Pillow's default RGB resize (BICUBIC, 22-bit fixed point, horizontal pass then vertical pass) fused
-;; with SAM 2's float32 normalisation, in WebAssembly SIMD. The arithmetic is that of pilResize.ts
-;; (the readable reference, bit-exact against stored Pillow outputs) lane by lane:
+;; with SAM 2's float32 normalisation, in WebAssembly SIMD. The arithmetic is that of
+;; test/tooling/pilResizeReference.ts (the readable reference, bit-exact against stored Pillow
+;; outputs; coefficients from pilResize.ts) lane by lane:
 ;; - horizontal pass: one output pixel at a time, its R, G and B in three i32 lanes of one v128
 ;;   (a 4-byte load at each tap; the fourth lane is unused), clip8 as shr 22 then clamp to 0..255,
 ;;   written to three 8-bit planes ("mid", rows x outW each);

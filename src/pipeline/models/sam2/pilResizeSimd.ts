@@ -1,8 +1,8 @@
 /**
  * The SAM 2 frame pre-processing (Pillow's default bicubic resize, then /255 and mean/std in float32,
- * planar) in WebAssembly SIMD: the same bits as {@link pilResizeRgbPlanar} with the normalisation
- * tables of `((v / 255) - mean) / std`, several times faster (the kernels are in pilResize.wat; the
- * coefficients are pilResize.ts's). One module instance per thread, compiled on first use; its memory
+ * planar) in WebAssembly SIMD: the same bits as the JavaScript reference
+ * (test/tooling/pilResizeReference.ts) with the tables of `((v / 255) - mean) / std`, several times
+ * faster (the kernels are in pilResize.wat; the coefficients are pilResize.ts's). One module instance per thread, compiled on first use; its memory
  * grows to the largest frame seen and is reused.
  */
 import { WasmKernels, WasmLayout } from '../../wasm';
@@ -33,7 +33,7 @@ function placeCoefficients(heap: Uint8Array, at: { first: number; count: number;
  * Resizes interleaved 8-bit RGB (`width*height*3` bytes) to `outWidth x outHeight` as Pillow's
  * `Image.resize((outWidth, outHeight))` does, then writes `((v / 255) - mean[c]) / std[c]` in float32
  * as the planar tensor `[3, outHeight, outWidth]` into `out` (allocated when not given). Bit for bit
- * the values of {@link pilResizeRgbPlanar} with tables built by those float32 steps.
+ * the values of the JavaScript reference `pilResizeRgbPlanar` with tables built by those float32 steps.
  *
  * @example
  * const chw = pilResizeNormalise(frame, 1280, 720, 1024, 1024, { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] }, reused);

@@ -419,7 +419,7 @@ export class Sam2VideoTracker {
    * The official frame loader's pre-processing: decode to 8-bit RGB, resize to the encoder size (aspect
    * NOT kept) with Pillow's default bicubic resize, then /255 and ImageNet mean/std in float32, planar
    * RGB ({@link prepareFrame}: both in one WebAssembly SIMD pass, the bits of the Pillow-exact
-   * reference in pilResize.ts). Writes into `out` when given (a buffer reused across frames), else
+   * reference in test/tooling/pilResizeReference.ts). Writes into `out` when given (a buffer reused across frames), else
    * into a new array.
    */
   async preprocess(source: string | Uint8Array, out?: Float32Array): Promise<Float32Array> {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { axisCoefficients, pilResizeRgb, pilResizeRgbPlanar } from '../../../../../src/pipeline/models/sam2/pilResize';
+import { axisCoefficients } from '../../../../../src/pipeline/models/sam2/pilResize';
+import { pilResizeRgb, pilResizeRgbPlanar } from '../../../../tooling/pilResizeReference';
 
 interface PilCase {
   width: number;

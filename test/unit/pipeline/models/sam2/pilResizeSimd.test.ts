@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { pilResizeRgbPlanar } from '../../../../../src/pipeline/models/sam2/pilResize';
+import { pilResizeRgbPlanar } from '../../../../tooling/pilResizeReference';
 import { pilResizeNormalise, pilResizeNormaliseView, type Normalisation } from '../../../../../src/pipeline/models/sam2/pilResizeSimd';
 
 const root = path.resolve(__dirname, '..', '..', '..', '..', '..');
