@@ -90,7 +90,8 @@ function availableCores(): number {
 
 /**
  * One worker thread that prepares frames on request; results come back as transferred buffers (no
- * copy). `unref`'d: it never keeps the process alive. A worker that cannot start, or dies, fails the
+ * copy). It keeps the process alive only while requests are in flight (a tracker that is never
+ * disposed does not hold the process open). A worker that cannot start, or dies, fails the
  * pending requests with the reason and refuses new ones (the caller then prepares in its own thread).
  */
 export class FramePrepWorker {
@@ -103,13 +104,13 @@ export class FramePrepWorker {
     // the TypeScript source (tests, benches under tsx): the worker registers tsx's require hook first
     const boot = `const f = ${JSON.stringify(file)}; require('node:module').createRequire(f)('tsx/cjs'); require(f);`;
     this.worker = file.endsWith('.ts') ? new Worker(boot, { eval: true }) : new Worker(file);
-    this.worker.unref();
     this.worker.on('message', (m: FramePrepMessage) => {
       const p = this.pending.get(m.id);
       if (!p) {
         return;
       }
       this.pending.delete(m.id);
+      this._idleUnref();
       if ('pixels' in m) {
         p.resolve(m.pixels);
       } else {
@@ -123,9 +124,19 @@ export class FramePrepWorker {
         p.reject(this.failure);
       }
       this.pending.clear();
+      this._idleUnref();
     };
     this.worker.on('error', (err) => fail(new PipelineError(`The frame pre-processing thread failed: ${err.message}`, { stage: 'propagate', kind: 'backend', cause: err })));
     this.worker.on('exit', (code) => fail(new PipelineError(`The frame pre-processing thread exited (code ${code}).`, { stage: 'propagate', kind: 'backend' })));
+    // after the listeners: one added after unref() refs the worker again (nodejs/node#53036)
+    this.worker.unref();
+  }
+
+  /** Idle, the thread never keeps the process alive; with requests in flight it does (their results are awaited). */
+  private _idleUnref(): void {
+    if (this.pending.size === 0) {
+      this.worker.unref();
+    }
   }
 
   /** A worker (from `script` when given), or undefined when its script is not there (a source run without tsx). */
@@ -147,6 +158,7 @@ export class FramePrepWorker {
     const id = this.nextId++;
     return new Promise<Float32Array>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
+      this.worker.ref();
       this.worker.postMessage({ id, req });
     });
   }

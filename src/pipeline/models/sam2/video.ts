@@ -63,8 +63,9 @@ export interface Sam2TrackOptions {
   fillHoleArea?: number;
   /**
    * Frames decoded and resized ahead in a worker thread while the current frame's graphs run (same
-   * values as in-thread; 0 = none). Default {@link defaultPrefetch}: 2 on machines with more than two
-   * cores, 0 on two (there the worker slows onnxruntime's own threads down).
+   * values as in-thread; 0 = none). Default {@link defaultPrefetch}: 2 where a core is left for the
+   * worker (graphs on CUDA, onnxruntime held to fewer threads than cores, or more than two cores),
+   * else 0 (there the worker slows onnxruntime's own threads down).
    */
   prefetch?: number;
 }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -70,6 +71,25 @@ suite('models/sam2/framePrep: frames prepared in a worker thread equal those pre
     assert.equal(defaultPrefetch({ provider: 'cuda', threads: 0 }, 2), 2, 'graphs on the GPU');
     assert.equal(defaultPrefetch({ provider: 'cpu', threads: 0 }, 8), 2);
     assert.equal(defaultPrefetch({ provider: 'cpu', threads: 0 }, 1), 0);
+  });
+
+  test('a worker nobody disposes does not hold the process open, and an awaited request does', async () => {
+    // a child process that asks for one frame, prints it and never disposes the worker: it must end
+    const script = path.join(dir, 'undisposed.ts');
+    const framePrep = path.join(__dirname, '..', '..', '..', '..', '..', 'src', 'pipeline', 'models', 'sam2', 'framePrep.ts');
+    await writeFile(script, [
+      `import { FramePrepWorker } from ${JSON.stringify(framePrep)};`,
+      'async function main(): Promise<void> {',
+      `  const px = await FramePrepWorker.start()!.prepare({ source: ${JSON.stringify(path.join(dir, 'f0.jpg'))}, width: 32, height: 32, norm: { mean: [0, 0, 0], std: [1, 1, 1] } });`,
+      "  console.log('prepared', px.length);",
+      '}',
+      'void main();',
+    ].join('\n'));
+    const root = path.join(__dirname, '..', '..', '..', '..', '..');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.signal, null, `the process was still running after 60 s: ${r.stdout}${r.stderr}`);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /prepared 3072/);
   });
 
   test('a frame that cannot be read fails its own request with the file named; later requests still work; dispose fails what is pending', async () => {
