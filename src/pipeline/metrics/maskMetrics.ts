@@ -118,8 +118,7 @@ export function releaseFeatures(features: MaskFeatures[]): void {
   }
 }
 
-/** Scratch of the flat bit streams, kept between calls (one thread runs one call at a time). */
-/** The byte-scanning kernels in WebAssembly SIMD (maskBits.wat); the loops below are their reference. */
+/** The byte-scanning and dilation kernels in WebAssembly SIMD (maskBits.wat); the JavaScript loops below are their reference and serve small images. */
 const simd = new WasmKernels<{
   bits: (src: number, words: number, equal: number, value: number, out: number) => void;
   label_rows: (labels: number, width: number, height: number, first: number, last: number) => void;
@@ -129,6 +128,7 @@ const simd = new WasmKernels<{
 /** Below this many bytes the JavaScript loops are as fast as copying into the module and back. */
 const SIMD_MIN_BYTES = 4096;
 
+/** Scratch of the flat bit streams, kept between calls (one thread runs one call at a time). */
 let flatScratch: Uint32Array = new Uint32Array(0);
 let flatVoidScratch: Uint32Array = new Uint32Array(0);
 let alignScratch = new Uint8Array(0);
