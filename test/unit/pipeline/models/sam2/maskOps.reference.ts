@@ -66,5 +66,10 @@ export function fillHolesReference(logits: Float32Array, width: number, height: 
  * ({@link resizeBilinear}, itself checked against PyTorch's geometry), then `> 0`.
  */
 export function resizeLogitsToMaskReference(src: Float32Array, srcW: number, srcH: number, dstW: number, dstH: number): Uint8Array {
-  return Uint8Array.from(resizeBilinear(src, srcW, srcH, dstW, dstH), (v) => (v > 0 ? 1 : 0));
+  const logits = resizeBilinear(src, srcW, srcH, dstW, dstH);
+  const out = new Uint8Array(logits.length);
+  for (let i = 0; i < logits.length; i++) {
+    out[i] = logits[i] > 0 ? 1 : 0;
+  }
+  return out;
 }
