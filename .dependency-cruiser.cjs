@@ -3,7 +3,7 @@
 //   src/common  <-  pipeline libraries  <-  src/pipeline/stages  <-  src/pipeline/cells  <-  notebook | cli | batch | extension
 //   src/renderers (webview code) import only src/common.
 //
-// "Pipeline libraries" are everything under src/pipeline except stages/ and cells/: media, draw, masks,
+// "Pipeline libraries" are everything under src/pipeline except stages/ and cells/: media, draw, imaging, masks,
 // audio, llm, models, metrics, benchmarks, run, format and the root files (errors, events, types, domain,
 // settings, sampling, services, session). An arrow points from a layer to the layers allowed to import it;
 // no layer imports one above it. README.md ("Layout") points here.
@@ -41,7 +41,7 @@ module.exports = {
       name: 'pipeline-libraries-below-stages',
       severity: 'error',
       comment:
-        'Pipeline libraries (media, draw, masks, audio, llm, models, metrics, benchmarks, run, format and the ' +
+        'Pipeline libraries (media, draw, imaging, masks, audio, llm, models, metrics, benchmarks, run, format and the ' +
         'root files of src/pipeline) are the building blocks stages call; they must not import stages, cells ' +
         'or any front end. Move the code the library needs down into the library (or into src/common).',
       from: { path: '^src/pipeline/', pathNot: '^src/pipeline/(stages|cells)/' },

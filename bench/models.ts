@@ -17,7 +17,7 @@ import { observeGraphRuns, SessionRuntime } from '../src/pipeline/models/runtime
 import { createModelService } from '../src/pipeline/models/service';
 import { fillHoles, resizeLogitsToMask } from '../src/pipeline/models/sam2/maskOps';
 import { pilResizeRgbPlanar } from '../test/tooling/pilResizeReference';
-import { pilResizeNormalise, pilResizeNormaliseView, type Normalisation } from '../src/pipeline/models/sam2/pilResizeSimd';
+import { pilResizeNormalise, pilResizeNormaliseView, type Normalisation } from '../src/pipeline/imaging/pilResizeSimd';
 import { selectMemory } from '../src/pipeline/models/sam2/memory';
 import { defaultPrefetch } from '../src/pipeline/models/sam2/framePrep';
 import { featuresToTokens, sameBits, Sam2VideoTracker } from '../src/pipeline/models/sam2/video';

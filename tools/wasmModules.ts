@@ -10,7 +10,7 @@ import path from 'node:path';
 import wabt from 'wabt';
 
 /** The text modules, relative to the repository root. */
-export const WAT_FILES = ['src/pipeline/models/sam2/pilResize.wat', 'src/pipeline/metrics/maskBits.wat'];
+export const WAT_FILES = ['src/pipeline/imaging/pilResize.wat', 'src/pipeline/metrics/maskBits.wat'];
 
 /** The generated module's path for a `.wat` file. */
 export const wasmModulePath = (wat: string): string => wat.replace(/\.wat$/, '.wasm.ts');

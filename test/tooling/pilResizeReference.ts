@@ -1,11 +1,11 @@
 /**
  * Pillow's default `Image.resize(size)` for 8-bit RGB in plain JavaScript: a horizontal pass over only
  * the rows the vertical pass reads, then a vertical pass, with the coefficients of
- * src/pipeline/models/sam2/pilResize.ts. The product runs the same arithmetic in WebAssembly SIMD
+ * src/pipeline/imaging/pilResize.ts. The product runs the same arithmetic in WebAssembly SIMD
  * (pilResize.wat); this form is the tests' and the bench's reference, bit-exact against stored
- * Pillow outputs (test/unit/pipeline/models/sam2/pilResize.test.ts).
+ * Pillow outputs (test/unit/pipeline/imaging/pilResize.test.ts).
  */
-import { axisCoefficients, type AxisCoefficients } from '../../src/pipeline/models/sam2/pilResize';
+import { axisCoefficients, type AxisCoefficients } from '../../src/pipeline/imaging/pilResize';
 
 const PRECISION_BITS = 32 - 8 - 2;
 const ONE = 2 ** PRECISION_BITS;

@@ -1,6 +1,7 @@
 import sharp, { type OverlayOptions } from 'sharp';
 import type { GridTile } from '../domain';
 import { GRID_COLUMNS } from '../sampling';
+import { pilResizeRgbView } from '../imaging/pilResizeSimd';
 import { badgeSvg, measureText, svgDocument, textSvg } from './text';
 
 /**
@@ -94,9 +95,59 @@ export interface ComposedImage {
   tiles: GridTile[];
 }
 
-async function tileBuffer(file: string, width: number, height: number): Promise<{ input: Buffer; raw: { width: number; height: number; channels: 3 } }> {
-  const input = await sharp(file).removeAlpha().resize(width, height, { fit: 'fill' }).raw().toBuffer();
-  return { input, raw: { width, height, channels: 3 } };
+/** libjpeg's DCT scaling factors libvips' JPEG loader takes (`shrink`), largest first. */
+const JPEG_SHRINKS = [8, 4, 2] as const;
+
+/**
+ * The largest DCT scaling factor at which libjpeg still decodes a `width` x `height` JPEG to at least
+ * `tileWidth` x `tileHeight` (a scaled decode is `ceil(size / factor)`); 1 when none does. Decoding at
+ * 1/2 skips most of the inverse DCT and the colour conversion: the tile is then resized from there.
+ */
+export function jpegShrinkFor(width: number, height: number, tileWidth: number, tileHeight: number): number {
+  return JPEG_SHRINKS.find((f) => Math.ceil(width / f) >= tileWidth && Math.ceil(height / f) >= tileHeight) ?? 1;
+}
+
+/** A decoded frame: interleaved 8-bit RGB. */
+interface RgbImage {
+  data: Buffer;
+  width: number;
+  height: number;
+}
+
+async function decodeRgb(input: string): Promise<RgbImage> {
+  const { data, info } = await sharp(input).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height };
+}
+
+/**
+ * A frame file decoded for a `width` x `height` tile: a JPEG at the DCT scale {@link jpegShrinkFor}
+ * picks (libvips' `file.jpg[shrink=N]` load option: sharp hands the path to libvips as given), any
+ * other image, or a JPEG that option fails on, in full.
+ */
+export async function decodeForTile(file: string, frameWidth: number, frameHeight: number, width: number, height: number): Promise<RgbImage> {
+  const shrink = /\.jpe?g$/i.test(file) ? jpegShrinkFor(frameWidth, frameHeight, width, height) : 1;
+  if (shrink > 1) {
+    try {
+      return await decodeRgb(`${file}[shrink=${shrink}]`);
+    } catch {
+      // not a JPEG after all, or a loader without the option: the plain decode below names the problem
+    }
+  }
+  return decodeRgb(file);
+}
+
+/**
+ * Decodes `file` and writes it, resized as Pillow's default `Image.resize` does (bicubic, antialiased
+ * when reducing), into `canvas` (interleaved RGB, `canvasWidth` pixels per row) at `cell`.
+ */
+async function drawTile(file: string, frameWidth: number, frameHeight: number, canvas: Uint8Array, canvasWidth: number, cell: { x: number; y: number; width: number; height: number }): Promise<void> {
+  const img = await decodeForTile(file, frameWidth, frameHeight, cell.width, cell.height);
+  // synchronous from here: the resize's result is a view of the module's memory that the next resize reuses
+  const tile = img.width === cell.width && img.height === cell.height ? img.data : pilResizeRgbView(img.data, img.width, img.height, cell.width, cell.height);
+  const rowBytes = cell.width * 3;
+  for (let y = 0; y < cell.height; y++) {
+    canvas.set(tile.subarray(y * rowBytes, (y + 1) * rowBytes), ((cell.y + y) * canvasWidth + cell.x) * 3);
+  }
 }
 
 /** `#rrggbb` (or `#rgb`) as three bytes; white for anything else. */
@@ -179,9 +230,10 @@ function badgeLayer(svg: string): Promise<SparseLayer> {
  * Tiles `frames` (all of one size, `frameWidth` x `frameHeight`) into one JPEG grid with a frame-id
  * badge (1-based, in order) at the top-left corner of each tile.
  *
- * The frames are decoded and resized concurrently (libvips shrinks JPEGs while decoding) and copied
- * into one raw canvas; the badge layer, rendered once per layout, is blended over its visible pixels
- * only; one JPEG encode. The pixels are those of compositing each piece onto a created background.
+ * The frames are decoded concurrently (a JPEG at a DCT scale that leaves it at least tile-sized, see
+ * {@link decodeForTile}), each resized as soon as it is read as Pillow's default `Image.resize` does
+ * and copied into one raw canvas; the badge layer, rendered once per layout, is blended over its
+ * visible pixels only; one JPEG encode.
  */
 export async function composeGrid(frames: GridFrame[], frameWidth: number, frameHeight: number, options: GridOptions = {}): Promise<ComposedImage> {
   const layout = gridLayout(frameWidth, frameHeight, frames.length, options);
@@ -194,10 +246,6 @@ export async function composeGrid(frames: GridFrame[], frameWidth: number, frame
     badges += badgeSvg(String(i + 1), cell.x + pad, cell.y + pad, { height: bh, color: '#ffffff', background: '#d7263d', border: '#ffffff' }).svg;
     tiles.push({ frameIndex: frames[i].frameIndex, frameId: i + 1, timeSec: frames[i].timeSec, ...cell });
   }
-  const [layer, ...pieces] = await Promise.all([
-    badgeLayer(svgDocument(layout.width, layout.height, badges)),
-    ...frames.map((f, i) => tileBuffer(f.path, layout.cells[i].width, layout.cells[i].height)),
-  ]);
   const { width, height } = layout;
   const canvas = Buffer.alloc(width * height * 3);
   const [r, g, b] = rgbOf(options.background ?? GRID_DEFAULTS.background);
@@ -210,13 +258,10 @@ export async function composeGrid(frames: GridFrame[], frameWidth: number, frame
       canvas[i + 2] = b;
     }
   }
-  pieces.forEach((piece, i) => {
-    const cell = layout.cells[i];
-    const rowBytes = cell.width * 3;
-    for (let y = 0; y < cell.height; y++) {
-      piece.input.copy(canvas, ((cell.y + y) * width + cell.x) * 3, y * rowBytes, (y + 1) * rowBytes);
-    }
-  });
+  const [layer] = await Promise.all([
+    badgeLayer(svgDocument(layout.width, layout.height, badges)),
+    ...frames.map((f, i) => drawTile(f.path, frameWidth, frameHeight, canvas, width, layout.cells[i])),
+  ]);
   blendLayer(canvas, layer);
   const data = await sharp(canvas, { raw: { width, height, channels: 3 } })
     .jpeg({ quality: options.quality ?? GRID_DEFAULTS.quality })
@@ -270,14 +315,20 @@ export async function composeFilmstrip(frames: GridFrame[], frameWidth: number, 
   for (let i = 0; i < frames.length; i++) {
     const slotX = gap + i * (slotWidth + gap);
     const x = slotX + Math.floor((slotWidth - tw) / 2);
-    const tile = await tileBuffer(frames[i].path, tw, th);
-    composites.push({ ...tile, left: x, top: gap });
+    composites.push({ input: Buffer.alloc(0), raw: { width: tw, height: th, channels: 3 }, left: x, top: gap });
     const a = `#${frames[i].frameIndex}`;
     const b = formatTime(frames[i].timeSec);
     text += textSvg(a, slotX + (slotWidth - measureText(a, lh).width) / 2, labelTop, { height: lh, color: '#f0f0f0' });
     text += textSvg(b, slotX + (slotWidth - measureText(b, lh).width) / 2, labelTop + lh + 4, { height: lh, color: '#a8c8ff' });
     tiles.push({ frameIndex: frames[i].frameIndex, frameId: i + 1, timeSec: frames[i].timeSec, x, y: gap, width: tw, height: th });
   }
+  // the thumbnails decoded concurrently, each resized as soon as it is read
+  await Promise.all(
+    frames.map(async (f, i) => {
+      const img = await decodeForTile(f.path, frameWidth, frameHeight, tw, th);
+      composites[i].input = img.width === tw && img.height === th ? img.data : Buffer.from(pilResizeRgbView(img.data, img.width, img.height, tw, th));
+    }),
+  );
   composites.push({ input: Buffer.from(svgDocument(width, height, text)), left: 0, top: 0 });
   const data = await sharp({ create: { width, height, channels: 3, background: '#1e1e1e' } })
     .composite(composites)

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
 import { PipelineError, type PipelineErrorKind } from '../../errors';
-import { pilResizeNormalise, pilResizeNormaliseView, type Normalisation } from './pilResizeSimd';
+import { pilResizeNormalise, pilResizeNormaliseView, type Normalisation } from '../../imaging/pilResizeSimd';
 
 /** What one frame's pre-processing needs: the frame, the encoder's input size and the normalisation. */
 export interface FramePrepRequest {

@@ -14,7 +14,7 @@ import { fillHoles, resizeBilinear, resizeLogitsToMask } from './maskOps';
 import { placeInRing, selectMemory } from './memory';
 import { FeatureStore, frameSchedule, type FrameVisit } from './schedule';
 import { defaultPrefetch, FramePrepWorker, prepareFrame } from './framePrep';
-import type { Normalisation } from './pilResizeSimd';
+import type { Normalisation } from '../../imaging/pilResizeSimd';
 
 const GRAPHS = ['vision_encoder', 'mask_decoder', 'memory_encoder', 'memory_attention', 'pointer_tpos'] as const;
 type GraphKey = (typeof GRAPHS)[number];

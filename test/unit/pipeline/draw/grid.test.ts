@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import sharp from 'sharp';
-import { badgeHeight, blendLayer, composeFilmstrip, composeGrid, gridLayout, sparseLayer, type GridFrame } from '../../../../src/pipeline/draw/grid';
+import { badgeHeight, blendLayer, composeFilmstrip, composeGrid, decodeForTile, gridLayout, jpegShrinkFor, sparseLayer, type GridFrame } from '../../../../src/pipeline/draw/grid';
 import { badgeSvg, svgDocument } from '../../../../src/pipeline/draw/text';
+import { pilResizeRgb } from '../../../tooling/pilResizeReference';
 import { tempDir, type TempDir } from '../../../tooling/media';
 
 /** Solid-colour frames, each a different colour, saved as JPEG like decoded frames. */
@@ -167,5 +168,93 @@ suite('draw/grid: badge layer blending', () => {
     blendLayer(mine, sparse);
     assert.ok(!mine.equals(canvas));
     assert.ok(mine.equals(ref));
+  });
+});
+
+/** Textured frames (gradients and a checker, so that a resize shows), saved as JPEG q90. */
+async function texturedFrames(dir: string, n: number, width: number, height: number): Promise<GridFrame[]> {
+  const frames: GridFrame[] = [];
+  for (let i = 0; i < n; i++) {
+    const rgb = Buffer.alloc(width * height * 3);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const o = (y * width + x) * 3;
+        const check = ((x >> 3) + (y >> 3) + i) & 1 ? 60 : 0;
+        rgb[o] = (x * 255) / width;
+        rgb[o + 1] = ((y * 255) / height + check) & 255;
+        rgb[o + 2] = (i * 40 + check * 2) & 255;
+      }
+    }
+    const file = path.join(dir, `t${String(i).padStart(5, '0')}.jpg`);
+    await sharp(rgb, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toFile(file);
+    frames.push({ path: file, frameIndex: i, timeSec: i / 10 });
+  }
+  return frames;
+}
+
+suite('draw/grid: tile decoding', () => {
+  let tmp: TempDir;
+  setup(() => {
+    tmp = tempDir();
+  });
+  teardown(() => tmp.remove());
+
+  test('DCT scale: the largest of 8, 4, 2 that still decodes to at least the tile size (libjpeg rounds up)', () => {
+    assert.equal(jpegShrinkFor(854, 480, 406, 228), 2);
+    assert.equal(jpegShrinkFor(1920, 1080, 406, 228), 4);
+    assert.equal(jpegShrinkFor(3840, 2160, 406, 228), 8);
+    assert.equal(jpegShrinkFor(853, 455, 406, 228), 2, '455 / 2 decodes to 228 rows (rounded up): enough');
+    assert.equal(jpegShrinkFor(853, 454, 406, 228), 1, '454 / 2 is 227 rows: one short');
+    assert.equal(jpegShrinkFor(64, 48, 64, 48), 1);
+  });
+
+  test('a JPEG frame is decoded at its DCT scale; a PNG, and a PNG named .jpg, in full; a missing file is named', async () => {
+    const [jpg] = await texturedFrames(tmp.path, 1, 854, 480);
+    const half = await decodeForTile(jpg.path, 854, 480, 406, 228);
+    assert.deepEqual([half.width, half.height, half.data.length], [427, 240, 427 * 240 * 3], 'libvips took the shrink load option');
+    const full = await decodeForTile(jpg.path, 854, 480, 600, 300);
+    assert.deepEqual([full.width, full.height], [854, 480]);
+    const png = path.join(tmp.path, 'frame.png');
+    await sharp(jpg.path).png().toFile(png);
+    assert.deepEqual(await decodeForTile(png, 854, 480, 406, 228).then((d) => [d.width, d.height]), [854, 480]);
+    const fake = path.join(tmp.path, 'png-inside.jpg');
+    await sharp(jpg.path).png().toFile(fake);
+    assert.deepEqual(await decodeForTile(fake, 854, 480, 406, 228).then((d) => [d.width, d.height, d.data.length]), [854, 480, 854 * 480 * 3]);
+    const grey = path.join(tmp.path, 'grey.jpg');
+    await sharp(jpg.path).greyscale().jpeg().toFile(grey);
+    assert.equal(await decodeForTile(grey, 854, 480, 406, 228).then((d) => d.data.length / (d.width * d.height)), 3, 'greyscale comes back as RGB');
+    const missing = path.join(tmp.path, 'gone.jpg');
+    await assert.rejects(decodeForTile(missing, 854, 480, 406, 228), (e: Error) => e.message.includes(missing) && !e.message.includes('[shrink'));
+  });
+
+  test('the grid is exactly: background, each DCT-scaled frame resized as Pillow does at its cell, the badges blended, one JPEG q90', async () => {
+    const frames = await texturedFrames(tmp.path, 5, 854, 480);
+    const g = await composeGrid(frames, 854, 480);
+    const layout = gridLayout(854, 480, 5);
+    const canvas = Buffer.alloc(layout.width * layout.height * 3, 255);
+    for (let i = 0; i < 5; i++) {
+      const cell = layout.cells[i];
+      const { data, info } = await sharp(`${frames[i].path}[shrink=2]`).raw().toBuffer({ resolveWithObject: true });
+      const tile = pilResizeRgb(data, info.width, info.height, cell.width, cell.height);
+      for (let y = 0; y < cell.height; y++) {
+        canvas.set(tile.subarray(y * cell.width * 3, (y + 1) * cell.width * 3), ((cell.y + y) * layout.width + cell.x) * 3);
+      }
+    }
+    const bh = badgeHeight(layout.tileHeight);
+    const pad = Math.max(2, Math.round(bh * 0.25));
+    const svg = layout.cells.map((c, i) => badgeSvg(String(i + 1), c.x + pad, c.y + pad, { height: bh, color: '#ffffff', background: '#d7263d', border: '#ffffff' }).svg).join('');
+    blendLayer(canvas, sparseLayer(await sharp(Buffer.from(svgDocument(layout.width, layout.height, svg))).ensureAlpha().raw().toBuffer()));
+    const want = await sharp(canvas, { raw: { width: layout.width, height: layout.height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+    assert.deepEqual([g.width, g.height], [layout.width, layout.height]);
+    assert.ok(g.data.equals(want), 'the grid JPEG differs from the reference composition');
+  });
+
+  test('grids composed concurrently do not mix their tiles (the resize reuses one module memory per thread)', async () => {
+    const a = await texturedFrames(tmp.path, 5, 854, 480);
+    const b = a.slice().reverse();
+    const alone = [await composeGrid(a, 854, 480), await composeGrid(b, 854, 480)];
+    const together = await Promise.all([composeGrid(a, 854, 480), composeGrid(b, 854, 480), composeGrid(a, 854, 480)]);
+    assert.ok(together[0].data.equals(alone[0].data) && together[2].data.equals(alone[0].data));
+    assert.ok(together[1].data.equals(alone[1].data));
   });
 });

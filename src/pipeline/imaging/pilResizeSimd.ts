@@ -1,17 +1,20 @@
 /**
- * The SAM 2 frame pre-processing (Pillow's default bicubic resize, then /255 and mean/std in float32,
- * planar) in WebAssembly SIMD: the same bits as the JavaScript reference
- * (test/tooling/pilResizeReference.ts) with the tables of `((v / 255) - mean) / std`, several times
- * faster (the kernels are in pilResize.wat; the coefficients are pilResize.ts's). One module instance per thread, compiled on first use; its memory
- * grows to the largest frame seen and is reused.
+ * Pillow's default bicubic resize of 8-bit RGB in WebAssembly SIMD (the kernels are in pilResize.wat;
+ * the coefficients are pilResize.ts's), bit for bit the JavaScript reference
+ * (test/tooling/pilResizeReference.ts), in two forms: fused with the float32 `((v / 255) - mean) / std`
+ * into a planar tensor (the SAM 2 frame pre-processing), and as interleaved RGB bytes (frame-grid
+ * tiles). One module instance per thread, compiled on first use; its memory grows to the largest
+ * image seen and is reused.
  */
-import { WasmKernels, WasmLayout } from '../../wasm';
+import { WasmKernels, WasmLayout } from '../wasm';
 import { axisCoefficients, type AxisCoefficients } from './pilResize';
 import { WASM_BASE64 } from './pilResize.wasm';
 
 interface Kernels {
   horizontal: (src: number, width: number, rowOffset: number, rows: number, first: number, count: number, weights: number, taps: number, outW: number, mid: number) => void;
   vertical: (mid: number, outW: number, rowOffset: number, rows: number, first: number, count: number, weights: number, taps: number, outH: number, out: number, norm: number) => void;
+  horizontal_rgb: (src: number, width: number, rowOffset: number, rows: number, first: number, count: number, weights: number, taps: number, outW: number, mid: number) => void;
+  vertical_u8: (mid: number, rowBytes: number, rowOffset: number, first: number, count: number, weights: number, taps: number, outH: number, out: number, outStride: number) => void;
 }
 
 const kernels = new WasmKernels<Kernels>(WASM_BASE64);
@@ -93,4 +96,46 @@ export function pilResizeNormaliseView(src: Uint8Array, width: number, height: n
   k.horizontal(srcAt, width, rowOffset, rows, hAt.first, hAt.count, hAt.weights, hc.taps, outWidth, midAt);
   k.vertical(midAt, outWidth, rowOffset, rows, vAt.first, vAt.count, vAt.weights, vc.taps, outHeight, outAt, normAt);
   return new Float32Array(buffer, outAt, 3 * plane);
+}
+
+/**
+ * Pillow's default `Image.resize((outWidth, outHeight))` of interleaved 8-bit RGB, bit for bit, as
+ * interleaved RGB bytes (`outWidth*outHeight*3`). The result is a view of the module's memory, valid
+ * until the next call on this thread: copy it out (or read it) before anything else resizes.
+ *
+ * @example
+ * const tile = pilResizeRgbView(rgb, 854, 480, 406, 228); // 406*228*3 bytes
+ */
+export function pilResizeRgbView(src: Uint8Array, width: number, height: number, outWidth: number, outHeight: number): Uint8Array {
+  if (src.length < width * height * 3) {
+    throw new RangeError(`pilResizeRgb: ${src.length} bytes for a ${width}x${height} RGB image`);
+  }
+  if (!(width > 0 && height > 0 && outWidth > 0 && outHeight > 0)) {
+    throw new RangeError(`pilResizeRgb: cannot resize ${width}x${height} to ${outWidth}x${outHeight}`);
+  }
+  const hc = axisCoefficients(width, outWidth);
+  const vc = axisCoefficients(height, outHeight);
+  const rowOffset = vc.first[0];
+  const rows = vc.first[outHeight - 1] + vc.count[outHeight - 1] - rowOffset;
+  const rowBytes = 3 * outWidth;
+
+  const lay = new WasmLayout();
+  const axis = (c: AxisCoefficients, n: number) => ({ first: lay.take(4 * n), count: lay.take(4 * n), weights: lay.take(4 * n * c.taps) });
+  const hAt = axis(hc, outWidth);
+  const vAt = axis(vc, outHeight);
+  // the 8-byte load at a row's last pixel reads five bytes past it: the padding of take() covers it
+  const srcAt = lay.take(width * height * 3);
+  // the horizontal pass's last 4-byte store ends one byte past the rows: the padding of take() covers it
+  const midAt = lay.take(rows * rowBytes);
+  const outAt = lay.take(outHeight * rowBytes);
+
+  const buffer = kernels.memory(lay.size);
+  const k = kernels.exports;
+  const heap = new Uint8Array(buffer);
+  placeCoefficients(heap, hAt, hc);
+  placeCoefficients(heap, vAt, vc);
+  heap.set(src.subarray(0, width * height * 3), srcAt);
+  k.horizontal_rgb(srcAt, width, rowOffset, rows, hAt.first, hAt.count, hAt.weights, hc.taps, outWidth, midAt);
+  k.vertical_u8(midAt, rowBytes, rowOffset, vAt.first, vAt.count, vAt.weights, vc.taps, outHeight, outAt, rowBytes);
+  return new Uint8Array(buffer, outAt, outHeight * rowBytes);
 }

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { pilResizeRgbPlanar } from '../../../../tooling/pilResizeReference';
-import { pilResizeNormalise, pilResizeNormaliseView, type Normalisation } from '../../../../../src/pipeline/models/sam2/pilResizeSimd';
+import { pilResizeRgb, pilResizeRgbPlanar } from '../../../tooling/pilResizeReference';
+import { pilResizeNormalise, pilResizeNormaliseView, pilResizeRgbView, type Normalisation } from '../../../../src/pipeline/imaging/pilResizeSimd';
 
-const root = path.resolve(__dirname, '..', '..', '..', '..', '..');
+const root = path.resolve(__dirname, '..', '..', '..', '..');
 
 /** The tables the float32 normalisation steps give (what the JS reference takes). */
 function tables(norm: Normalisation): Float32Array[] {
@@ -24,13 +24,18 @@ function bitDiffs(a: Float32Array, b: Float32Array): number[] {
   return out;
 }
 
-suite('models/sam2/pilResizeSimd: the SIMD pre-processing gives the Pillow-exact reference\'s bits', () => {
+/** The stored Pillow outputs (test/fixtures/sam2-golden/pillow-resize.json). */
+function storedPillow(): { cases: Array<{ width: number; height: number; outWidth: number; outHeight: number; src: string; pillow: string }> } {
+  return JSON.parse(readFileSync(path.join(root, 'test', 'fixtures', 'sam2-golden', 'pillow-resize.json'), 'utf8'));
+}
+
+suite('imaging/pilResizeSimd: the SIMD pre-processing gives the Pillow-exact reference\'s bits', () => {
   const imagenet: Normalisation = { mean: [0.485, 0.456, 0.406].map(Math.fround) as [number, number, number], std: [0.229, 0.224, 0.225].map(Math.fround) as [number, number, number] };
   let seed = 7;
   const byte = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 16) & 255;
 
   test('stored Pillow outputs, read back through mean 0 / std 1', () => {
-    const doc = JSON.parse(readFileSync(path.join(root, 'test', 'fixtures', 'sam2-golden', 'pillow-resize.json'), 'utf8')) as { cases: Array<{ width: number; height: number; outWidth: number; outHeight: number; src: string; pillow: string }> };
+    const doc = storedPillow();
     const unit: Normalisation = { mean: [0, 0, 0], std: [1, 1, 1] };
     for (const c of doc.cases) {
       const want = new Uint8Array(Buffer.from(c.pillow, 'base64'));
@@ -96,5 +101,47 @@ suite('models/sam2/pilResizeSimd: the SIMD pre-processing gives the Pillow-exact
     assert.throws(() => pilResizeNormalise(new Uint8Array(10), 2, 2, 4, 4, imagenet), /10 bytes for a 2x2 RGB image/);
     assert.throws(() => pilResizeNormalise(new Uint8Array(12), 2, 2, 4, 4, imagenet, new Float32Array(10)), /output of 10 values for 3x4x4/);
     assert.throws(() => pilResizeNormalise(new Uint8Array(12), 2, 2, 0, 4, imagenet), /cannot resize 2x2 to 0x4/);
+  });
+
+  test('RGB form: the stored Pillow outputs byte for byte', () => {
+    const doc = storedPillow();
+    for (const c of doc.cases) {
+      const got = pilResizeRgbView(new Uint8Array(Buffer.from(c.src, 'base64')), c.width, c.height, c.outWidth, c.outHeight);
+      assert.ok(Buffer.from(got).equals(Buffer.from(c.pillow, 'base64')), `${c.width}x${c.height} -> ${c.outWidth}x${c.outHeight}`);
+    }
+  });
+
+  test('RGB form: byte for byte the reference, odd widths (the 4-byte stores, the byte-wise row tails) and saturating pixels included', () => {
+    const sizes = [
+      [854, 480, 406, 228],
+      [427, 240, 406, 228],
+      [1920, 1080, 406, 228],
+      [7, 5, 3, 9],
+      [10, 6, 10, 6],
+      [1, 1, 17, 33],
+      [33, 17, 1, 1],
+      [5, 3, 6, 2],
+      [300, 200, 37, 515],
+      [3, 640, 31, 2],
+    ];
+    for (const [w, h, ow, oh] of sizes) {
+      const src = Uint8Array.from({ length: w * h * 3 }, () => {
+        const r = byte();
+        return r > 200 ? 255 : r < 50 ? 0 : byte();
+      });
+      const want = pilResizeRgb(src, w, h, ow, oh);
+      const got = pilResizeRgbView(src, w, h, ow, oh);
+      assert.equal(got.length, ow * oh * 3);
+      let differ = 0;
+      for (let i = 0; i < got.length; i++) {
+        differ += got[i] !== want[i] ? 1 : 0;
+      }
+      assert.equal(differ, 0, `${w}x${h} -> ${ow}x${oh}: ${differ} of ${got.length} bytes differ`);
+    }
+  });
+
+  test('RGB form: errors name the sizes', () => {
+    assert.throws(() => pilResizeRgbView(new Uint8Array(10), 2, 2, 4, 4), /10 bytes for a 2x2 RGB image/);
+    assert.throws(() => pilResizeRgbView(new Uint8Array(12), 2, 2, 4, 0), /cannot resize 2x2 to 4x0/);
   });
 });

@@ -3,9 +3,9 @@
  * Pillow's separable fixed-point resampling (libImaging/Resample.c): coefficients normalised per
  * output pixel and rounded to 22 fractional bits; the filter support widens by the scale when
  * reducing (antialiasing). The official SAM 2 frame loader resizes every frame this way, so the host
- * does the same to feed the vision encoder identical pixels: the passes themselves are in
- * pilResize.wat (run by pilResizeSimd.ts); their plain JavaScript form, the tests' reference checked
- * against stored Pillow outputs, is test/tooling/pilResizeReference.ts.
+ * does the same to feed the vision encoder identical pixels; frame-grid tiles are resized the same
+ * way. The passes themselves are in pilResize.wat (run by pilResizeSimd.ts); their plain JavaScript
+ * form, the tests' reference checked against stored Pillow outputs, is test/tooling/pilResizeReference.ts.
  */
 
 const PRECISION_BITS = 32 - 8 - 2;

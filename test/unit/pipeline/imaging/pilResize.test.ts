@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { axisCoefficients } from '../../../../../src/pipeline/models/sam2/pilResize';
-import { pilResizeRgb, pilResizeRgbPlanar } from '../../../../tooling/pilResizeReference';
+import { axisCoefficients } from '../../../../src/pipeline/imaging/pilResize';
+import { pilResizeRgb, pilResizeRgbPlanar } from '../../../tooling/pilResizeReference';
 
 interface PilCase {
   width: number;
@@ -13,8 +13,8 @@ interface PilCase {
   pillow: string;
 }
 
-suite('models/sam2/pilResize: Pillow\'s default resize, the official SAM 2 frame loader\'s pre-processing', () => {
-  const doc = JSON.parse(readFileSync(path.join(__dirname, '..', '..', '..', '..', 'fixtures', 'sam2-golden', 'pillow-resize.json'), 'utf8')) as { cases: PilCase[] };
+suite('imaging/pilResize: Pillow\'s default resize, the official SAM 2 frame loader\'s pre-processing', () => {
+  const doc = JSON.parse(readFileSync(path.join(__dirname, '..', '..', '..', 'fixtures', 'sam2-golden', 'pillow-resize.json'), 'utf8')) as { cases: PilCase[] };
 
   test('bit-exact against stored Pillow outputs (enlarging, reducing, mixed, identity axis)', () => {
     assert.ok(doc.cases.length >= 4);
