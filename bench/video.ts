@@ -195,10 +195,15 @@ async function main(): Promise<void> {
   }
 }
 
+/** Passes over the grids on each side; each side's fastest pass counts (as for the decode). */
+const GRID_PASSES = 3;
+
 /**
  * The same 5-frame grids drawn by this project and by matplotlib (bench/matplotlib_grid.py), side by
  * side: ms per grid each, and the ratio. Both read the same JPEG frames and write a JPEG q90 of the
- * same size; matplotlib's time leaves out Python's start and imports.
+ * same size; matplotlib's time leaves out Python's start and imports. Each side draws all grids
+ * {@link GRID_PASSES} times after a warm-up and its fastest pass counts; ours runs before and after
+ * matplotlib's, so both see the machine's state at the time.
  */
 async function againstMatplotlib(groups: Array<Array<{ path: string; frameIndex: number; timeSec: number }>>, tmp: string): Promise<void> {
   const probe = spawnSync(PYTHON, ['-c', 'import matplotlib, numpy, PIL'], { encoding: 'utf8' });
@@ -210,15 +215,18 @@ async function againstMatplotlib(groups: Array<Array<{ path: string; frameIndex:
   }
   const out = path.join(tmp, 'mpl');
   mkdirSync(out, { recursive: true });
-  // warm-up of both (the first grid pays for loading fonts and code), then the timed runs
+  // warm-up of ours (the first grid pays for loading code and rendering the badges); matplotlib's
+  // first pass is its warm-up when it is not its fastest
   const layout = await composeGrid(groups[0], W, H);
-  spawnSync(PYTHON, [path.join(__dirname, 'matplotlib_grid.py'), out, String(layout.width), String(layout.height)], { input: JSON.stringify(groups.slice(0, 1).map((g) => g.map((f) => f.path))), encoding: 'utf8' });
-  let t0 = performance.now();
-  for (const g of groups) {
-    await composeGrid(g, W, H);
-  }
-  const oursMs = (performance.now() - t0) / groups.length;
-  const py = spawnSync(PYTHON, [path.join(__dirname, 'matplotlib_grid.py'), out, String(layout.width), String(layout.height)], {
+  const oursPass = async (): Promise<number> => {
+    const t0 = performance.now();
+    for (const g of groups) {
+      await composeGrid(g, W, H);
+    }
+    return (performance.now() - t0) / groups.length;
+  };
+  const ours = [await oursPass()];
+  const py = spawnSync(PYTHON, [path.join(__dirname, 'matplotlib_grid.py'), out, String(layout.width), String(layout.height), String(GRID_PASSES)], {
     input: JSON.stringify(groups.map((g) => g.map((f) => f.path))),
     encoding: 'utf8',
   });
@@ -230,15 +238,15 @@ async function againstMatplotlib(groups: Array<Array<{ path: string; frameIndex:
   }
   const mpl = JSON.parse(py.stdout.trim().split('\n').pop()!) as { grids: number; seconds: number; matplotlib: string };
   const mplMs = (1000 * mpl.seconds) / mpl.grids;
-  // ours again after matplotlib, the faster of the two runs counted (as for the decode)
-  t0 = performance.now();
-  for (const g of groups) {
-    await composeGrid(g, W, H);
+  while (ours.length < GRID_PASSES) {
+    ours.push(await oursPass());
   }
-  const ours = Math.min(oursMs, (performance.now() - t0) / groups.length);
-  const ratio = mplMs / ours;
-  console.log(`grids vs matplotlib ${mpl.matplotlib} (${groups.length} grids of 5 frames, ${layout.width}x${layout.height} JPEG q90): matplotlib ${fmt(mplMs, 1)} ms/grid, alref ${fmt(ours, 1)} ms/grid, ${fmt(ratio, 1)}x faster`);
-  reportFigure({ id: 'grid-matplotlib', value: `${fmt(ratio, 1)}x faster (${fmt(ours, 0)} vs ${fmt(mplMs, 0)} ms/grid)`, met: ratio >= 10 });
+  const best = Math.min(...ours);
+  const ratio = mplMs / best;
+  console.log(
+    `grids vs matplotlib ${mpl.matplotlib} (${groups.length} grids of 5 frames, ${layout.width}x${layout.height} JPEG q90, fastest of ${GRID_PASSES} passes each): matplotlib ${fmt(mplMs, 1)} ms/grid, alref ${fmt(best, 1)} ms/grid (passes: ${ours.map((v) => fmt(v, 1)).join(', ')}), ${fmt(ratio, 1)}x faster`,
+  );
+  reportFigure({ id: 'grid-matplotlib', value: `${fmt(ratio, 1)}x faster (${fmt(best, 0)} vs ${fmt(mplMs, 0)} ms/grid)`, met: ratio >= 10, note: `fastest of ${GRID_PASSES} passes each` });
 }
 
 main().catch((err) => {
