@@ -269,6 +269,34 @@ export async function composeGrid(frames: GridFrame[], frameWidth: number, frame
   return { data, mime: 'image/jpeg', width, height, tiles };
 }
 
+/**
+ * The grids of several frame lists, in order, each composed while the previous one is consumed:
+ * with `ahead` = 1 (the default) the next grid's frames are read and resized while the caller
+ * stores and shows this one, so a video's clips keep both cores busy (one grid alone ends in a
+ * single-threaded JPEG encode). A grid that fails rejects when its turn comes; a caller that stops
+ * early leaves at most `ahead` grids composed for nothing.
+ *
+ * @example
+ * for await (const img of composeGrids(clips.map(framesOf), 854, 480)) await store(img);
+ */
+export async function* composeGrids(groups: readonly GridFrame[][], frameWidth: number, frameHeight: number, options: GridOptions = {}, ahead = 1): AsyncGenerator<ComposedImage, void, void> {
+  const started: Array<Promise<ComposedImage>> = [];
+  const start = (i: number): void => {
+    if (i < groups.length && started.length === i) {
+      const p = composeGrid(groups[i], frameWidth, frameHeight, options);
+      // a failure is reported where the grid is awaited, not as an unhandled rejection meanwhile
+      p.catch(() => undefined);
+      started.push(p);
+    }
+  };
+  for (let i = 0; i < groups.length; i++) {
+    for (let k = i; k <= i + Math.max(0, ahead); k++) {
+      start(k);
+    }
+    yield await started[i];
+  }
+}
+
 export interface FilmstripOptions {
   /** Thumbnail height before fitting (default 96). */
   thumbHeight?: number;

@@ -4,7 +4,7 @@ import type { FrameGridPayload } from '../../common/payloads';
 import { framePath, type ClipPlan, type GridImage, type VideoData, type VideoInfo } from '../domain';
 import { PipelineError, throwIfAborted } from '../errors';
 import type { StageEvent } from '../events';
-import { composeFilmstrip, composeGrid, formatTime, GRID_DEFAULTS, type ComposedImage, type GridFrame } from '../draw/grid';
+import { composeFilmstrip, composeGrids, formatTime, GRID_DEFAULTS, type ComposedImage, type GridFrame } from '../draw/grid';
 import { decodeFrames, type FrameManifest } from '../media/decode';
 import { resolveFfmpeg, type FfmpegTools } from '../media/ffmpeg';
 import { folderStride, numberingGaps, probeSource } from '../media/probe';
@@ -254,9 +254,12 @@ export async function* runVideo(request: StageRequest<VideoParams>, ctx: StageCo
   }
 
   const grids: GridImage[] = [];
-  for (const clip of clips) {
-    throwIfAborted(ctx.signal, 'video');
-    const img = await composeGrid(gridFrames(clip.frameIndices, framesDir, manifest), manifest.width, manifest.height, { maxSide: p.gridMaxSide });
+  throwIfAborted(ctx.signal, 'video');
+  const groups = clips.map((clip) => gridFrames(clip.frameIndices, framesDir, manifest));
+  let k = 0;
+  // one grid composed ahead: the next clip's frames are read while this grid is stored and shown
+  for await (const img of composeGrids(groups, manifest.width, manifest.height, { maxSide: p.gridMaxSide })) {
+    const clip = clips[k++];
     const art = await putArtifact(ctx.runDir, img.data, '.jpg');
     grids.push({ clipIndex: clip.clipIndex, path: path.join(ctx.runDir, art.ref), width: img.width, height: img.height, tiles: img.tiles });
     const first = clip.frameIndices[0];
@@ -267,6 +270,7 @@ export async function* runVideo(request: StageRequest<VideoParams>, ctx: StageCo
         : `Clip ${clip.clipIndex + 1} of ${clips.length}: frames ${first}–${last} every ${step} (ids 1–${clip.frameIndices.length}), ${formatTime(manifest.times[first] ?? 0)}–${formatTime(manifest.times[last] ?? 0)}`;
     yield { type: 'image', id: `grid-${clip.clipIndex}`, mime: img.mime, data: img.data, caption, renderer: { mime: MIME.frameGrid, payload: payloadOf(img, 'clip', clip.clipIndex, caption) } };
     yield { type: 'progress', done: clip.clipIndex + 1, total: clips.length, label: 'grids' };
+    throwIfAborted(ctx.signal, 'video');
   }
 
   const { source: _abs, ...rest } = p;

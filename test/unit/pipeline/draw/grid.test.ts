@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import sharp from 'sharp';
-import { badgeHeight, blendLayer, composeFilmstrip, composeGrid, decodeForTile, gridLayout, jpegShrinkFor, sparseLayer, type GridFrame } from '../../../../src/pipeline/draw/grid';
+import { badgeHeight, blendLayer, composeFilmstrip, composeGrid, composeGrids, decodeForTile, gridLayout, jpegShrinkFor, sparseLayer, type GridFrame } from '../../../../src/pipeline/draw/grid';
 import { badgeSvg, svgDocument } from '../../../../src/pipeline/draw/text';
 import { pilResizeRgb } from '../../../tooling/pilResizeReference';
 import { tempDir, type TempDir } from '../../../tooling/media';
@@ -256,5 +256,36 @@ suite('draw/grid: tile decoding', () => {
     const together = await Promise.all([composeGrid(a, 854, 480), composeGrid(b, 854, 480), composeGrid(a, 854, 480)]);
     assert.ok(together[0].data.equals(alone[0].data) && together[2].data.equals(alone[0].data));
     assert.ok(together[1].data.equals(alone[1].data));
+  });
+
+  test('composeGrids: the grids of composeGrid, in order; a failing grid rejects at its turn, after the ones before it; a consumer may stop early', async () => {
+    const frames = await texturedFrames(tmp.path, 6, 320, 180);
+    const groups = [frames.slice(0, 5), frames.slice(1, 6), frames.slice(0, 3)];
+    const want = await Promise.all(groups.map((g) => composeGrid(g, 320, 180)));
+    const got: Buffer[] = [];
+    for await (const img of composeGrids(groups, 320, 180)) {
+      got.push(img.data);
+    }
+    assert.equal(got.length, 3);
+    got.forEach((d, i) => assert.ok(d.equals(want[i].data), `grid ${i}`));
+
+    const broken = [groups[0], [{ ...frames[0], path: path.join(tmp.path, 'missing.jpg') }], groups[1]];
+    const seen: number[] = [];
+    await assert.rejects(
+      (async () => {
+        for await (const img of composeGrids(broken, 320, 180)) {
+          seen.push(img.width);
+        }
+      })(),
+      (e: Error) => e.message.includes('missing.jpg'),
+    );
+    assert.equal(seen.length, 1);
+
+    // a consumer that stops after the first grid: nothing is left unhandled
+    for await (const img of composeGrids(broken, 320, 180)) {
+      assert.ok(img.data.length > 0);
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 50));
   });
 });
