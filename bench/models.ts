@@ -4,7 +4,13 @@
 // Last, several objects of one video tracked one at a time versus together (frames outside, objects
 // inside): vision-encoder runs and their time, from the runGraph observer.
 // Usage: node --import tsx bench/models.ts [--frames 1000] [--skip-long] [--objects 1,4,8] [--multi-frames 24]
-// Prints figures; asserts nothing.
+//          [--model-dir DIR] [--provider cpu|cuda]
+// --model-dir: a model folder holding sam2.1-hiera-tiny-video/ (onnx/<graph>.onnx + constants.json:
+// the downloaded model, or the real architecture with random weights from
+// `python3 tools/sam2-export/export.py --random-seed 0 --out DIR/sam2.1-hiera-tiny-video`) instead of
+// the fixture graphs, so the loop figures are measured beside real graph times (on CPU the real
+// graphs take seconds per frame: use --skip-long and a few --multi-frames); --provider cuda runs
+// them on the GPU. Prints figures; asserts nothing.
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,6 +40,13 @@ const objectCounts = argv.includes('--objects')
       .filter((n) => Number.isInteger(n) && n > 0)
   : [1, 4, 8];
 const multiFrames = numArg('--multi-frames', 24);
+const modelDir = argv.includes('--model-dir') ? path.resolve(String(argv[argv.indexOf('--model-dir') + 1])) : undefined;
+const providerArg = argv.includes('--provider') ? String(argv[argv.indexOf('--provider') + 1]) : 'cpu';
+if (providerArg !== 'cpu' && providerArg !== 'cuda') {
+  console.error(`--provider must be cpu or cuda, not "${providerArg}"`);
+  process.exit(2);
+}
+const provider: 'cpu' | 'cuda' = providerArg;
 
 /** Host milliseconds of one propagated frame, part by part (printed as a sum at the end). */
 const hostParts: Array<{ label: string; ms: number; cpu: number }> = [];
@@ -75,7 +88,11 @@ async function timeAsync(label: string, n: number, fn: () => Promise<unknown>, p
 async function main(): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'alref-bench-models-'));
   try {
-    await writeModelFixtures(path.join(dir, 'models'), { only: ['sam2'], sam2: { imageSize: 1024, c0: 32, c1: 64, c2: 256, memDim: 64 } });
+    const localDir = modelDir ?? path.join(dir, 'models');
+    if (!modelDir) {
+      await writeModelFixtures(localDir, { only: ['sam2'], sam2: { imageSize: 1024, c0: 32, c1: 64, c2: 256, memDim: 64 } });
+    }
+    console.log(`graphs: ${modelDir ? `${path.join(modelDir, 'sam2.1-hiera-tiny-video')} on ${provider}` : `fixture graphs of the real geometry on ${provider}`}`);
     // a 1280x720 frame with a bright square
     const W = 1280;
     const H = 720;
@@ -86,8 +103,8 @@ async function main(): Promise<void> {
     const frame = path.join(dir, 'frame.jpg');
     await sharp(px, { raw: { width: W, height: H, channels: 3 } }).jpeg({ quality: 90 }).toFile(frame);
 
-    const runtime = new SessionRuntime({ executionProvider: 'cpu', threads: 0 });
-    const models = createModelService({ ...defaultSettings().models, localDir: path.join(dir, 'models'), cacheDir: path.join(dir, 'cache') }, { userCacheDir: dir }, runtime);
+    const runtime = new SessionRuntime({ executionProvider: provider, threads: 0 });
+    const models = createModelService({ ...defaultSettings().models, localDir, cacheDir: path.join(dir, 'cache') }, { userCacheDir: dir }, runtime);
     const tracker = await Sam2VideoTracker.open(models, 'sam2.1-hiera-tiny-video');
     const g = tracker.geometry;
     console.log(`geometry: image ${g.imageSize.width}x${g.imageSize.height}, memory length ${g.memoryLength}, ${g.numMaskmem} memories x ${g.tposTable[0].length}`);
@@ -147,7 +164,7 @@ async function main(): Promise<void> {
     console.log(`(assembly alone: ${asm.toFixed(2)} ms)`);
 
     if (!skipLong) {
-      console.log(`\n-- ${frames} frames at 1280x720 through the five fixture graphs (real sizes) --`);
+      console.log(`\n-- ${frames} frames at 1280x720 through the five ${modelDir ? '' : 'fixture '}graphs (real sizes) --`);
       let peakRss = process.memoryUsage().rss;
       let peakHeap = process.memoryUsage().heapUsed;
       let peakHeld = 0;
@@ -176,7 +193,7 @@ async function main(): Promise<void> {
       const ms = (performance.now() - t0) / n;
       const cpu = process.cpuUsage(c0);
       console.log(`frames tracked                                             ${n}`);
-      console.log(`wall time per frame (fixture models + host)                ${ms.toFixed(1)} ms`);
+      console.log(`wall time per frame (graphs + host)                        ${ms.toFixed(1)} ms`);
       console.log(`graph runs per frame, their time per frame                 ${(graphs.runs / n).toFixed(2)}, ${(graphs.ms / n).toFixed(1)} ms`);
       console.log(`host time per frame in the loop, beyond graph runs         ${(ms - graphs.ms / n).toFixed(1)} ms (wall; process CPU per frame ${((cpu.user + cpu.system) / 1000 / n).toFixed(1)} ms, graphs included)`);
       console.log(`peak RSS (sampled every 25 frames)                         ${(peakRss / 2 ** 20).toFixed(0)} MiB`);
@@ -189,8 +206,8 @@ async function main(): Promise<void> {
     // onnxruntime held to one thread, so that a core is left for the worker (as on a GPU machine, or
     // one with more cores than onnxruntime's threads use)
     console.log(`\n-- frame pre-processing in this thread vs ahead in a worker thread (${multiFrames} frames, 1 object; default here: ${defaultPrefetch()} ahead, ${os.availableParallelism()} cores) --`);
-    const oneThread = new SessionRuntime({ executionProvider: 'cpu', threads: 1 });
-    const trackerOne = await Sam2VideoTracker.open(createModelService({ ...defaultSettings().models, localDir: path.join(dir, 'models'), cacheDir: path.join(dir, 'cache') }, { userCacheDir: dir }, oneThread), 'sam2.1-hiera-tiny-video');
+    const oneThread = new SessionRuntime({ executionProvider: provider, threads: 1 });
+    const trackerOne = await Sam2VideoTracker.open(createModelService({ ...defaultSettings().models, localDir, cacheDir: path.join(dir, 'cache') }, { userCacheDir: dir }, oneThread), 'sam2.1-hiera-tiny-video');
     for (const [t, threads, prefetch] of [[tracker, 'default', 0], [tracker, 'default', 2], [trackerOne, '1', 0], [trackerOne, '1', 2]] as const) {
       const run = async (): Promise<void> => {
         for await (const r of t.track({ numFrames: multiFrames, width: W, height: H, frameSource: () => frame, prompts: [{ frameIndex: 0, box: { x0: 500, y0: 300, x1: 640, y1: 420 } }], prefetch })) {
