@@ -121,14 +121,19 @@ async function decodeRgb(input: string): Promise<RgbImage> {
 
 /**
  * A frame file decoded for a `width` x `height` tile: a JPEG at the DCT scale {@link jpegShrinkFor}
- * picks (libvips' `file.jpg[shrink=N]` load option: sharp hands the path to libvips as given), any
- * other image, or a JPEG that option fails on, in full.
+ * picks for the listed frame size (libvips' `file.jpg[shrink=N]` load option: sharp hands the path to
+ * libvips as given); any other image, a JPEG that option fails on, or one that comes out smaller than
+ * the tile (the file is smaller than listed), in full.
  */
 export async function decodeForTile(file: string, frameWidth: number, frameHeight: number, width: number, height: number): Promise<RgbImage> {
   const shrink = /\.jpe?g$/i.test(file) ? jpegShrinkFor(frameWidth, frameHeight, width, height) : 1;
   if (shrink > 1) {
     try {
-      return await decodeRgb(`${file}[shrink=${shrink}]`);
+      const img = await decodeRgb(`${file}[shrink=${shrink}]`);
+      // a file smaller than the frame size it was listed with is not enlarged from its scaled decode
+      if (img.width >= width && img.height >= height) {
+        return img;
+      }
     } catch {
       // not a JPEG after all, or a loader without the option: the plain decode below names the problem
     }

@@ -220,6 +220,8 @@ suite('draw/grid: tile decoding', () => {
     const fake = path.join(tmp.path, 'png-inside.jpg');
     await sharp(jpg.path).png().toFile(fake);
     assert.deepEqual(await decodeForTile(fake, 854, 480, 406, 228).then((d) => [d.width, d.height, d.data.length]), [854, 480, 854 * 480 * 3]);
+    // listed as 1920x1080 but only 854x480: decoded in full rather than enlarged from 1/4 scale
+    assert.deepEqual(await decodeForTile(jpg.path, 1920, 1080, 406, 228).then((d) => [d.width, d.height]), [854, 480]);
     const grey = path.join(tmp.path, 'grey.jpg');
     await sharp(jpg.path).greyscale().jpeg().toFile(grey);
     assert.equal(await decodeForTile(grey, 854, 480, 406, 228).then((d) => d.data.length / (d.width * d.height)), 3, 'greyscale comes back as RGB');
