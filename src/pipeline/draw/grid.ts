@@ -142,17 +142,24 @@ export async function decodeForTile(file: string, frameWidth: number, frameHeigh
 }
 
 /**
- * Decodes `file` and writes it, resized as Pillow's default `Image.resize` does (bicubic, antialiased
- * when reducing), into `canvas` (interleaved RGB, `canvasWidth` pixels per row) at `cell`.
+ * Decodes `file` for a `width` x `height` tile ({@link decodeForTile}), resizes it as Pillow's default
+ * `Image.resize` does (bicubic, antialiased when reducing) and hands the tile's interleaved RGB bytes
+ * to `use`, synchronously: they may be a view of the resize module's memory, which the next resize
+ * on this thread overwrites.
  */
-async function drawTile(file: string, frameWidth: number, frameHeight: number, canvas: Uint8Array, canvasWidth: number, cell: { x: number; y: number; width: number; height: number }): Promise<void> {
-  const img = await decodeForTile(file, frameWidth, frameHeight, cell.width, cell.height);
-  // synchronous from here: the resize's result is a view of the module's memory that the next resize reuses
-  const tile = img.width === cell.width && img.height === cell.height ? img.data : pilResizeRgbView(img.data, img.width, img.height, cell.width, cell.height);
+async function withTile<T>(file: string, frameWidth: number, frameHeight: number, width: number, height: number, use: (rgb: Uint8Array) => T): Promise<T> {
+  const img = await decodeForTile(file, frameWidth, frameHeight, width, height);
+  return use(img.width === width && img.height === height ? img.data : pilResizeRgbView(img.data, img.width, img.height, width, height));
+}
+
+/** Draws a tile into `canvas` (interleaved RGB, `canvasWidth` pixels per row) at `cell`. */
+function drawTile(file: string, frameWidth: number, frameHeight: number, canvas: Uint8Array, canvasWidth: number, cell: { x: number; y: number; width: number; height: number }): Promise<void> {
   const rowBytes = cell.width * 3;
-  for (let y = 0; y < cell.height; y++) {
-    canvas.set(tile.subarray(y * rowBytes, (y + 1) * rowBytes), ((cell.y + y) * canvasWidth + cell.x) * 3);
-  }
+  return withTile(file, frameWidth, frameHeight, cell.width, cell.height, (tile) => {
+    for (let y = 0; y < cell.height; y++) {
+      canvas.set(tile.subarray(y * rowBytes, (y + 1) * rowBytes), ((cell.y + y) * canvasWidth + cell.x) * 3);
+    }
+  });
 }
 
 /** `#rrggbb` (or `#rgb`) as three bytes; white for anything else. */
@@ -275,30 +282,26 @@ export async function composeGrid(frames: GridFrame[], frameWidth: number, frame
 }
 
 /**
- * The grids of several frame lists, in order, each composed while the previous one is consumed:
- * with `ahead` = 1 (the default) the next grid's frames are read and resized while the caller
- * stores and shows this one, so a video's clips keep both cores busy (one grid alone ends in a
- * single-threaded JPEG encode). A grid that fails rejects when its turn comes; a caller that stops
- * early leaves at most `ahead` grids composed for nothing.
+ * The grids of several frame lists, in order, the next one composed while the caller consumes this
+ * one: a video's grids then keep both cores busy (one grid alone ends in a single-threaded JPEG
+ * encode). A grid that fails rejects when its turn comes; a caller that stops early leaves one grid
+ * composed for nothing.
  *
  * @example
  * for await (const img of composeGrids(clips.map(framesOf), 854, 480)) await store(img);
  */
-export async function* composeGrids(groups: readonly GridFrame[][], frameWidth: number, frameHeight: number, options: GridOptions = {}, ahead = 1): AsyncGenerator<ComposedImage, void, void> {
-  const started: Array<Promise<ComposedImage>> = [];
-  const start = (i: number): void => {
-    if (i < groups.length && started.length === i) {
-      const p = composeGrid(groups[i], frameWidth, frameHeight, options);
-      // a failure is reported where the grid is awaited, not as an unhandled rejection meanwhile
-      p.catch(() => undefined);
-      started.push(p);
-    }
+export async function* composeGrids(groups: readonly GridFrame[][], frameWidth: number, frameHeight: number, options: GridOptions = {}): AsyncGenerator<ComposedImage, void, void> {
+  const start = (frames: GridFrame[]): Promise<ComposedImage> => {
+    const p = composeGrid(frames, frameWidth, frameHeight, options);
+    // a failure is reported where the grid is awaited, not as an unhandled rejection meanwhile
+    p.catch(() => undefined);
+    return p;
   };
-  for (let i = 0; i < groups.length; i++) {
-    for (let k = i; k <= i + Math.max(0, ahead); k++) {
-      start(k);
-    }
-    yield await started[i];
+  let next = groups.length > 0 ? start(groups[0]) : undefined;
+  for (let i = 0; next; i++) {
+    const current = next;
+    next = i + 1 < groups.length ? start(groups[i + 1]) : undefined;
+    yield await current;
   }
 }
 
@@ -342,26 +345,21 @@ export async function composeFilmstrip(frames: GridFrame[], frameWidth: number, 
   const width = total(tw);
   const labelTop = gap + th + 4;
   const height = labelTop + 2 * lh + 4 + gap;
+  // the thumbnails decoded concurrently, each resized as soon as it is read (and copied out)
+  const thumbs = await Promise.all(frames.map((f) => withTile(f.path, frameWidth, frameHeight, tw, th, (rgb) => Buffer.from(rgb))));
   const composites: OverlayOptions[] = [];
   let text = '';
   const tiles: GridTile[] = [];
   for (let i = 0; i < frames.length; i++) {
     const slotX = gap + i * (slotWidth + gap);
     const x = slotX + Math.floor((slotWidth - tw) / 2);
-    composites.push({ input: Buffer.alloc(0), raw: { width: tw, height: th, channels: 3 }, left: x, top: gap });
+    composites.push({ input: thumbs[i], raw: { width: tw, height: th, channels: 3 }, left: x, top: gap });
     const a = `#${frames[i].frameIndex}`;
     const b = formatTime(frames[i].timeSec);
     text += textSvg(a, slotX + (slotWidth - measureText(a, lh).width) / 2, labelTop, { height: lh, color: '#f0f0f0' });
     text += textSvg(b, slotX + (slotWidth - measureText(b, lh).width) / 2, labelTop + lh + 4, { height: lh, color: '#a8c8ff' });
     tiles.push({ frameIndex: frames[i].frameIndex, frameId: i + 1, timeSec: frames[i].timeSec, x, y: gap, width: tw, height: th });
   }
-  // the thumbnails decoded concurrently, each resized as soon as it is read
-  await Promise.all(
-    frames.map(async (f, i) => {
-      const img = await decodeForTile(f.path, frameWidth, frameHeight, tw, th);
-      composites[i].input = img.width === tw && img.height === th ? img.data : Buffer.from(pilResizeRgbView(img.data, img.width, img.height, tw, th));
-    }),
-  );
   composites.push({ input: Buffer.from(svgDocument(width, height, text)), left: 0, top: 0 });
   const data = await sharp({ create: { width, height, channels: 3, background: '#1e1e1e' } })
     .composite(composites)

@@ -26,7 +26,7 @@ export interface Normalisation {
 }
 
 /** Copies one axis' coefficients into the module's memory; their offsets. */
-function placeCoefficients(heap: Uint8Array, at: { first: number; count: number; weights: number }, c: AxisCoefficients): void {
+function placeCoefficients(heap: Uint8Array, at: AxisAt, c: AxisCoefficients): void {
   heap.set(new Uint8Array(c.first.buffer, c.first.byteOffset, c.first.byteLength), at.first);
   heap.set(new Uint8Array(c.count.buffer, c.count.byteOffset, c.count.byteLength), at.count);
   heap.set(new Uint8Array(c.weights.buffer, c.weights.byteOffset, c.weights.byteLength), at.weights);
@@ -62,40 +62,12 @@ export function pilResizeNormalise(src: Uint8Array, width: number, height: numbe
  * await session.run({ pixel_values: new ort.Tensor('float32', pixels, [1, 3, 1024, 1024]) });
  */
 export function pilResizeNormaliseView(src: Uint8Array, width: number, height: number, outWidth: number, outHeight: number, norm: Normalisation): Float32Array {
-  if (src.length < width * height * 3) {
-    throw new RangeError(`pilResizeNormalise: ${src.length} bytes for a ${width}x${height} RGB image`);
-  }
-  if (!(width > 0 && height > 0 && outWidth > 0 && outHeight > 0)) {
-    throw new RangeError(`pilResizeNormalise: cannot resize ${width}x${height} to ${outWidth}x${outHeight}`);
-  }
   const plane = outWidth * outHeight;
-  const hc = axisCoefficients(width, outWidth);
-  const vc = axisCoefficients(height, outHeight);
-  // only the source rows the vertical pass reads are resized horizontally
-  const rowOffset = vc.first[0];
-  const rows = vc.first[outHeight - 1] + vc.count[outHeight - 1] - rowOffset;
-
-  const lay = new WasmLayout();
-  const axis = (c: AxisCoefficients, n: number) => ({ first: lay.take(4 * n), count: lay.take(4 * n), weights: lay.take(4 * n * c.taps) });
-  const hAt = axis(hc, outWidth);
-  const vAt = axis(vc, outHeight);
-  const normAt = lay.take(24);
-  // the 4-byte load at a row's last pixel reads one byte past it: the padding of take() covers it
-  const srcAt = lay.take(width * height * 3);
-  const midAt = lay.take(3 * rows * outWidth);
-  const outAt = lay.take(4 * 3 * plane);
-
-  const buffer = kernels.memory(lay.size);
-  const k = kernels.exports;
-  const heap = new Uint8Array(buffer);
-  placeCoefficients(heap, hAt, hc);
-  placeCoefficients(heap, vAt, vc);
-  new Float32Array(buffer, normAt, 6).set([...norm.mean, ...norm.std]);
-  heap.set(src.subarray(0, width * height * 3), srcAt);
-
-  k.horizontal(srcAt, width, rowOffset, rows, hAt.first, hAt.count, hAt.weights, hc.taps, outWidth, midAt);
-  k.vertical(midAt, outWidth, rowOffset, rows, vAt.first, vAt.count, vAt.weights, vc.taps, outHeight, outAt, normAt);
-  return new Float32Array(buffer, outAt, 3 * plane);
+  const r = placeResize('pilResizeNormalise', src, width, height, outWidth, outHeight, { mid: (rows) => 3 * rows * outWidth, out: 4 * 3 * plane, extra: 24 });
+  new Float32Array(r.buffer, r.extraAt, 6).set([...norm.mean, ...norm.std]);
+  kernels.exports.horizontal(r.srcAt, width, r.rowOffset, r.rows, r.hAt.first, r.hAt.count, r.hAt.weights, r.hTaps, outWidth, r.midAt);
+  kernels.exports.vertical(r.midAt, outWidth, r.rowOffset, r.rows, r.vAt.first, r.vAt.count, r.vAt.weights, r.vTaps, outHeight, r.outAt, r.extraAt);
+  return new Float32Array(r.buffer, r.outAt, 3 * plane);
 }
 
 /**
@@ -107,35 +79,62 @@ export function pilResizeNormaliseView(src: Uint8Array, width: number, height: n
  * const tile = pilResizeRgbView(rgb, 854, 480, 406, 228); // 406*228*3 bytes
  */
 export function pilResizeRgbView(src: Uint8Array, width: number, height: number, outWidth: number, outHeight: number): Uint8Array {
+  const rowBytes = 3 * outWidth;
+  const r = placeResize('pilResizeRgb', src, width, height, outWidth, outHeight, { mid: (rows) => rows * rowBytes, out: outHeight * rowBytes });
+  kernels.exports.horizontal_rgb(r.srcAt, width, r.rowOffset, r.rows, r.hAt.first, r.hAt.count, r.hAt.weights, r.hTaps, outWidth, r.midAt);
+  kernels.exports.vertical_u8(r.midAt, rowBytes, r.rowOffset, r.vAt.first, r.vAt.count, r.vAt.weights, r.vTaps, outHeight, r.outAt, rowBytes);
+  return new Uint8Array(r.buffer, r.outAt, outHeight * rowBytes);
+}
+
+/** Offsets of one axis' coefficients in the module's memory. */
+interface AxisAt {
+  first: number;
+  count: number;
+  weights: number;
+}
+
+/**
+ * The set-up both resizes share: checks the sizes (errors named by `what`), lays out the module's
+ * memory (both axes' coefficients, the source, the horizontal pass's rows, the output, `extra`
+ * bytes), grows it, and copies the coefficients and the source in. Only the source rows the vertical
+ * pass reads (`rowOffset` .. `rowOffset + rows`) are resized horizontally. The padding behind each
+ * block (WasmLayout) covers the kernels' reads and stores past a row's end: the horizontal passes
+ * load 4 or 8 bytes at a row's last pixel, and horizontal_rgb's last 4-byte store ends one byte past
+ * its rows.
+ */
+function placeResize(
+  what: string,
+  src: Uint8Array,
+  width: number,
+  height: number,
+  outWidth: number,
+  outHeight: number,
+  bytes: { mid: (rows: number) => number; out: number; extra?: number },
+): { buffer: ArrayBuffer; hAt: AxisAt; vAt: AxisAt; hTaps: number; vTaps: number; rowOffset: number; rows: number; srcAt: number; midAt: number; outAt: number; extraAt: number } {
   if (src.length < width * height * 3) {
-    throw new RangeError(`pilResizeRgb: ${src.length} bytes for a ${width}x${height} RGB image`);
+    throw new RangeError(`${what}: ${src.length} bytes for a ${width}x${height} RGB image`);
   }
   if (!(width > 0 && height > 0 && outWidth > 0 && outHeight > 0)) {
-    throw new RangeError(`pilResizeRgb: cannot resize ${width}x${height} to ${outWidth}x${outHeight}`);
+    throw new RangeError(`${what}: cannot resize ${width}x${height} to ${outWidth}x${outHeight}`);
   }
   const hc = axisCoefficients(width, outWidth);
   const vc = axisCoefficients(height, outHeight);
   const rowOffset = vc.first[0];
   const rows = vc.first[outHeight - 1] + vc.count[outHeight - 1] - rowOffset;
-  const rowBytes = 3 * outWidth;
 
   const lay = new WasmLayout();
-  const axis = (c: AxisCoefficients, n: number) => ({ first: lay.take(4 * n), count: lay.take(4 * n), weights: lay.take(4 * n * c.taps) });
+  const axis = (c: AxisCoefficients, n: number): AxisAt => ({ first: lay.take(4 * n), count: lay.take(4 * n), weights: lay.take(4 * n * c.taps) });
   const hAt = axis(hc, outWidth);
   const vAt = axis(vc, outHeight);
-  // the 8-byte load at a row's last pixel reads five bytes past it: the padding of take() covers it
+  const extraAt = lay.take(bytes.extra ?? 0);
   const srcAt = lay.take(width * height * 3);
-  // the horizontal pass's last 4-byte store ends one byte past the rows: the padding of take() covers it
-  const midAt = lay.take(rows * rowBytes);
-  const outAt = lay.take(outHeight * rowBytes);
+  const midAt = lay.take(bytes.mid(rows));
+  const outAt = lay.take(bytes.out);
 
   const buffer = kernels.memory(lay.size);
-  const k = kernels.exports;
   const heap = new Uint8Array(buffer);
   placeCoefficients(heap, hAt, hc);
   placeCoefficients(heap, vAt, vc);
   heap.set(src.subarray(0, width * height * 3), srcAt);
-  k.horizontal_rgb(srcAt, width, rowOffset, rows, hAt.first, hAt.count, hAt.weights, hc.taps, outWidth, midAt);
-  k.vertical_u8(midAt, rowBytes, rowOffset, vAt.first, vAt.count, vAt.weights, vc.taps, outHeight, outAt, rowBytes);
-  return new Uint8Array(buffer, outAt, outHeight * rowBytes);
+  return { buffer, hAt, vAt, hTaps: hc.taps, vTaps: vc.taps, rowOffset, rows, srcAt, midAt, outAt, extraAt };
 }

@@ -33,6 +33,12 @@ suite('imaging/pilResizeSimd: the SIMD pre-processing gives the Pillow-exact ref
   const imagenet: Normalisation = { mean: [0.485, 0.456, 0.406].map(Math.fround) as [number, number, number], std: [0.229, 0.224, 0.225].map(Math.fround) as [number, number, number] };
   let seed = 7;
   const byte = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 16) & 255;
+  /** Random bytes with runs of black and white, so that the bicubic lobes overshoot: clip8 on both sides is exercised. */
+  const saturating = (n: number): Uint8Array =>
+    Uint8Array.from({ length: n }, () => {
+      const r = byte();
+      return r > 200 ? 255 : r < 50 ? 0 : byte();
+    });
 
   test('stored Pillow outputs, read back through mean 0 / std 1', () => {
     const doc = storedPillow();
@@ -68,11 +74,7 @@ suite('imaging/pilResizeSimd: the SIMD pre-processing gives the Pillow-exact ref
     for (const norm of [imagenet, { mean: [0.5, 0.25, 0], std: [Math.fround(0.1), 2, Math.fround(1 / 3)] } as Normalisation]) {
       const luts = tables(norm);
       for (const [w, h, ow, oh] of sizes) {
-        // black and white runs make the bicubic lobes overshoot: clip8 on both sides is exercised
-        const src = Uint8Array.from({ length: w * h * 3 }, () => {
-          const r = byte();
-          return r > 200 ? 255 : r < 50 ? 0 : byte();
-        });
+        const src = saturating(w * h * 3);
         const want = pilResizeRgbPlanar(src, w, h, ow, oh, luts);
         const got = pilResizeNormalise(src, w, h, ow, oh, norm);
         assert.equal(got.length, want.length);
@@ -125,10 +127,7 @@ suite('imaging/pilResizeSimd: the SIMD pre-processing gives the Pillow-exact ref
       [3, 640, 31, 2],
     ];
     for (const [w, h, ow, oh] of sizes) {
-      const src = Uint8Array.from({ length: w * h * 3 }, () => {
-        const r = byte();
-        return r > 200 ? 255 : r < 50 ? 0 : byte();
-      });
+      const src = saturating(w * h * 3);
       const want = pilResizeRgb(src, w, h, ow, oh);
       const got = pilResizeRgbView(src, w, h, ow, oh);
       assert.equal(got.length, ow * oh * 3);
