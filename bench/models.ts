@@ -25,7 +25,7 @@ import { fillHoles, resizeLogitsToMask } from '../src/pipeline/models/sam2/maskO
 import { pilResizeRgbPlanar } from '../test/tooling/pilResizeReference';
 import { pilResizeNormalise, pilResizeNormaliseView, type Normalisation } from '../src/pipeline/imaging/pilResizeSimd';
 import { selectMemory } from '../src/pipeline/models/sam2/memory';
-import { defaultPrefetch } from '../src/pipeline/models/sam2/framePrep';
+import { defaultPrefetch, FramePrepPool, MAX_PREP_THREADS } from '../src/pipeline/models/sam2/framePrep';
 import { featuresToTokens, sameBits, Sam2VideoTracker } from '../src/pipeline/models/sam2/video';
 import { writeModelFixtures } from '../test/tooling/onnxFixtures';
 
@@ -120,6 +120,35 @@ async function main(): Promise<void> {
     time('  Pillow bicubic + normalise, SIMD, copied out', 10, () => pilResizeNormalise(decoded, W, H, g.imageSize.width, g.imageSize.height, norm, pixels));
     time('  of which: Pillow bicubic + normalise, WebAssembly SIMD', 20, () => pilResizeNormaliseView(decoded, W, H, g.imageSize.width, g.imageSize.height, norm), 1);
     await timeAsync('GroundingDINO: decode + resize 1333x750 + normalise + mask', 5, () => preprocessForDetector(frame));
+
+    // what frame preparation ahead of the graphs can sustain: the loop cannot go faster than this
+    console.log(`\n-- frame preparation throughput in worker threads (1280x720 JPEG -> 1024 px, buffers handed back; nothing else running, ${os.availableParallelism()} cores) --`);
+    for (let threads = 1; threads <= Math.min(MAX_PREP_THREADS, os.availableParallelism()); threads++) {
+      const pool = FramePrepPool.start(threads);
+      if (!pool) {
+        console.log('(worker script not found: skipped)');
+        break;
+      }
+      try {
+        const req = { source: frame, width: g.imageSize.width, height: g.imageSize.height, norm: { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] } as Normalisation };
+        const n = 16 * threads;
+        let sent = 0;
+        // two requests in flight per thread, each buffer handed back as the tracker does
+        const feed = async (): Promise<void> => {
+          while (sent < n) {
+            sent++;
+            pool.recycle(await pool.prepare(req));
+          }
+        };
+        await Promise.all(Array.from({ length: 2 * threads }, () => pool.prepare(req).then((px) => pool.recycle(px))));
+        const t0 = performance.now();
+        await Promise.all(Array.from({ length: 2 * threads }, feed));
+        const ms = (performance.now() - t0) / n;
+        console.log(`${`${threads} thread(s)`.padEnd(58)} ${ms.toFixed(2).padStart(9)} ms/frame (${(1000 / ms).toFixed(0)} frames/s)`);
+      } finally {
+        await pool.dispose();
+      }
+    }
 
     console.log('\n-- host work per propagated frame, real sizes (no model time) --');
     const hw = 64 * 64;

@@ -1,9 +1,9 @@
 /**
  * SAM 2 frame pre-processing (decode, Pillow-exact resize, normalisation) in this thread or ahead of
- * time in a worker thread. The tracker asks the worker for the next frames while the current frame's
- * graphs run, so that on a machine with a core to spare the JPEG decode and the resize leave the
+ * time in worker threads. The tracker asks the workers for the next frames while the current frame's
+ * graphs run, so that on a machine with cores to spare the JPEG decode and the resize leave the
  * critical path (onnxruntime runs each graph on the calling thread; nothing else can happen there
- * meanwhile). The worker gives the same bits as the in-thread path: it runs the same code.
+ * meanwhile). A worker gives the same bits as the in-thread path: it runs the same code.
  */
 import { existsSync } from 'node:fs';
 import os from 'node:os';
@@ -45,6 +45,9 @@ export async function prepareFrame(req: FramePrepRequest, into?: Float32Array | 
   return into === 'view' ? pilResizeNormaliseView(rgb, w, h, req.width, req.height, req.norm) : pilResizeNormalise(rgb, w, h, req.width, req.height, req.norm, into);
 }
 
+/** Handed-back buffers a worker thread keeps for reuse ({@link FramePrepWorker.recycle}). */
+export const MAX_RECYCLED_FRAMES = 4;
+
 /** A failure as it crosses the thread boundary (a PipelineError keeps its fields). */
 export interface SerializedError {
   message: string;
@@ -68,20 +71,43 @@ function workerScript(): string | undefined {
 }
 
 /**
- * How many frames to prepare ahead in a worker by default: two when a core is left over for it (the
- * graphs run on a GPU, onnxruntime is held to fewer threads than the machine has cores, or the machine
- * has more than two cores), else none: on two cores that onnxruntime's threads already use, the
- * worker slows the graphs down more than it saves (measured: bench/models.ts).
+ * Worker threads for frame pre-processing by default: the cores left over beside onnxruntime and the
+ * calling thread, at most {@link MAX_PREP_THREADS}. On CUDA every core but the calling thread's; with
+ * onnxruntime held to fewer threads than cores, the rest; with onnxruntime on its default threads
+ * (one per core) one worker on a machine of more than two cores, none on two (there the worker slows
+ * the graphs down more than it saves: measured, bench/models.ts).
+ *
+ * One thread prepares a 1280x720 frame for the 1024 px encoder in about 24 ms here, which caps the
+ * loop near 40 frames a second however fast the graphs run; a GPU runs SAM 2 tiny's graphs in about
+ * 10 ms a frame, so there several threads are needed to keep up (measured: bench/models.ts, frame
+ * preparation throughput).
  *
  * @example
- * defaultPrefetch({ provider: 'cpu', threads: 0 }); // 0 on a 2-core machine, 2 on an 8-core one
+ * defaultPrepThreads({ provider: 'cuda', threads: 0 }, 8); // 3
+ * defaultPrepThreads({ provider: 'cpu', threads: 0 }, 2); // 0
  */
-export function defaultPrefetch(run: { provider: 'cpu' | 'cuda'; threads: number } = { provider: 'cpu', threads: 0 }, cores = availableCores()): number {
+export function defaultPrepThreads(run: { provider: 'cpu' | 'cuda'; threads: number } = { provider: 'cpu', threads: 0 }, cores = availableCores()): number {
   if (workerScript() === undefined) {
     return 0;
   }
-  const spare = run.provider === 'cuda' || (run.threads > 0 && run.threads < cores) || cores > 2;
-  return spare ? 2 : 0;
+  const spare = run.provider === 'cuda' ? cores - 1 : run.threads > 0 && run.threads < cores ? cores - run.threads : cores > 2 ? 1 : 0;
+  return Math.max(0, Math.min(MAX_PREP_THREADS, spare));
+}
+
+/** Most worker threads {@link defaultPrepThreads} starts (each holds its own resize memory, about 20 MB at 1024 px). */
+export const MAX_PREP_THREADS = 3;
+
+/**
+ * How many frames to prepare ahead by default: one more than the worker threads
+ * ({@link defaultPrepThreads}) so that none of them waits for work, or none without workers.
+ *
+ * @example
+ * defaultPrefetch({ provider: 'cpu', threads: 0 }); // 0 on a 2-core machine, 2 on an 8-core one
+ * defaultPrefetch({ provider: 'cuda', threads: 0 }, 8); // 4 (three threads)
+ */
+export function defaultPrefetch(run: { provider: 'cpu' | 'cuda'; threads: number } = { provider: 'cpu', threads: 0 }, cores = availableCores()): number {
+  const threads = defaultPrepThreads(run, cores);
+  return threads > 0 ? threads + 1 : 0;
 }
 
 function availableCores(): number {
@@ -150,6 +176,11 @@ export class FramePrepWorker {
     return this.failure === undefined;
   }
 
+  /** Requests sent and not answered yet. */
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
   /** The frame's encoder input, prepared in the worker. */
   prepare(req: FramePrepRequest): Promise<Float32Array> {
     if (this.failure) {
@@ -163,9 +194,75 @@ export class FramePrepWorker {
     });
   }
 
+  /**
+   * Hands a prepared frame's buffer back for a later frame of the same size (transferred: `pixels` is
+   * detached here afterwards, so only once nothing reads it any more). Ignored once the worker failed.
+   */
+  recycle(pixels: Float32Array): void {
+    if (!this.failure && pixels.byteLength > 0) {
+      this.worker.postMessage({ recycle: pixels }, [pixels.buffer as ArrayBuffer]);
+    }
+  }
+
   /** Stops the thread; pending requests fail. */
   async dispose(): Promise<void> {
     this.failure ??= new PipelineError('The frame pre-processing thread was stopped.', { stage: 'propagate', kind: 'cancelled' });
     await this.worker.terminate();
+  }
+}
+
+/**
+ * Several {@link FramePrepWorker}s: each request goes to the thread with the fewest in flight, so
+ * frames are prepared in parallel (their results are the same bits whichever thread made them). The
+ * pool fails as a whole: once one thread fails, `alive` is false and the caller prepares in its own
+ * thread; requests already sent to the others still resolve.
+ */
+export class FramePrepPool {
+  private next = 0;
+
+  private constructor(private readonly workers: FramePrepWorker[]) {}
+
+  /** `threads` workers (at least one; from `script` when given), or undefined when the script is not there. */
+  static start(threads: number, script?: string): FramePrepPool | undefined {
+    const workers: FramePrepWorker[] = [];
+    for (let k = 0; k < Math.max(1, threads); k++) {
+      const w = FramePrepWorker.start(script);
+      if (!w) {
+        return undefined;
+      }
+      workers.push(w);
+    }
+    return new FramePrepPool(workers);
+  }
+
+  /** Worker threads in the pool. */
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /** Whether every thread can take requests. */
+  get alive(): boolean {
+    return this.workers.every((w) => w.alive);
+  }
+
+  /** Requests in flight on each thread, in order. */
+  threadLoad(): number[] {
+    return this.workers.map((w) => w.inFlight);
+  }
+
+  /** The frame's encoder input, prepared by the least busy thread. */
+  prepare(req: FramePrepRequest): Promise<Float32Array> {
+    const w = this.workers.reduce((best, x) => (x.inFlight < best.inFlight ? x : best));
+    return w.prepare(req);
+  }
+
+  /** {@link FramePrepWorker.recycle}, to the threads in turn. */
+  recycle(pixels: Float32Array): void {
+    this.workers[this.next++ % this.workers.length].recycle(pixels);
+  }
+
+  /** Stops every thread; pending requests fail. */
+  async dispose(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.dispose()));
   }
 }

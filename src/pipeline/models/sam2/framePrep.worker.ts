@@ -1,18 +1,38 @@
 /**
  * The thread behind {@link FramePrepWorker}: prepares each requested frame with the same code as the
- * in-thread path ({@link prepareFrame}) and sends the values back as a transferred buffer.
+ * in-thread path ({@link prepareFrame}) and sends the values back as a transferred buffer. Buffers
+ * the caller hands back ({@link FramePrepWorker.recycle}) are written again for later frames of the
+ * same size, so a long run does not allocate (and zero) a new 12 MB array per frame.
  * Bundled as dist/framePrepWorker.js (esbuild.mjs).
  */
 import { parentPort } from 'node:worker_threads';
 import { PipelineError } from '../../errors';
-import { prepareFrame, type FramePrepMessage, type FramePrepRequest } from './framePrep';
+import { MAX_RECYCLED_FRAMES, prepareFrame, type FramePrepMessage, type FramePrepRequest } from './framePrep';
 
 const port = parentPort;
 if (!port) {
   throw new Error('framePrep.worker runs as a worker thread only');
 }
-port.on('message', (m: { id: number; req: FramePrepRequest }) => {
-  prepareFrame(m.req).then(
+const recycled: Float32Array[] = [];
+
+/** A handed-back buffer of exactly this many values (one of another size is dropped: the model changed). */
+function reuse(values: number): Float32Array | undefined {
+  const k = recycled.findIndex((b) => b.length === values);
+  if (k < 0) {
+    recycled.length = 0;
+    return undefined;
+  }
+  return recycled.splice(k, 1)[0];
+}
+
+port.on('message', (m: { id: number; req: FramePrepRequest } | { recycle: Float32Array }) => {
+  if ('recycle' in m) {
+    if (recycled.length < MAX_RECYCLED_FRAMES) {
+      recycled.push(m.recycle);
+    }
+    return;
+  }
+  prepareFrame(m.req, reuse(3 * m.req.width * m.req.height)).then(
     (pixels) => port.postMessage({ id: m.id, pixels } satisfies FramePrepMessage, [pixels.buffer as ArrayBuffer]),
     (err: unknown) => {
       const message = err instanceof Error ? err.message : String(err);
@@ -21,4 +41,3 @@ port.on('message', (m: { id: number; req: FramePrepRequest }) => {
     },
   );
 });
-

@@ -13,7 +13,7 @@ import type { ModelService } from '../service';
 import { fillHoles, resizeBilinear, resizeLogitsToMask } from './maskOps';
 import { placeInRing, selectMemory } from './memory';
 import { FeatureStore, frameSchedule, type FrameVisit } from './schedule';
-import { defaultPrefetch, FramePrepWorker, prepareFrame } from './framePrep';
+import { defaultPrefetch, defaultPrepThreads, FramePrepPool, prepareFrame } from './framePrep';
 import type { Normalisation } from '../../imaging/pilResizeSimd';
 
 const GRAPHS = ['vision_encoder', 'mask_decoder', 'memory_encoder', 'memory_attention', 'pointer_tpos'] as const;
@@ -62,12 +62,18 @@ export interface Sam2TrackOptions {
   /** Hole filling on low-resolution masks (SAM 2 `fill_hole_area`, 8). */
   fillHoleArea?: number;
   /**
-   * Frames decoded and resized ahead in a worker thread while the current frame's graphs run (same
-   * values as in-thread; 0 = none). Default {@link defaultPrefetch}: 2 where a core is left for the
-   * worker (graphs on CUDA, onnxruntime held to fewer threads than cores, or more than two cores),
-   * else 0 (there the worker slows onnxruntime's own threads down).
+   * Frames decoded and resized ahead in worker threads while the current frame's graphs run (same
+   * values as in-thread; 0 = none). Default {@link defaultPrefetch}: one more than the worker threads
+   * where cores are left for them (graphs on CUDA, onnxruntime held to fewer threads than cores, or
+   * more than two cores), else 0 (there a worker slows onnxruntime's own threads down).
    */
   prefetch?: number;
+  /**
+   * Worker threads that prepare those frames (at most `prefetch`). Default {@link defaultPrepThreads}
+   * (at least one when `prefetch` is set): one thread prepares a 720p frame in about 24 ms, too slow
+   * for graphs on a GPU.
+   */
+  prepThreads?: number;
 }
 
 /** One object of a {@link Sam2VideoTracker.trackObjects} run. */
@@ -683,9 +689,14 @@ export class Sam2VideoTracker {
     const schedule = frameSchedule(runs.map((r) => ({ promptFrames: [...r.prompts.keys()], start: r.start })), o.numFrames);
     const features = new FeatureStore<FrameFeatures>(schedule, o.maxHeldFeatures ?? DEFAULT_HELD_FEATURES);
     this._features = features;
-    const ahead = o.prefetch ?? defaultPrefetch({ provider: this._provider, threads: this._threads });
+    const runtime = { provider: this._provider, threads: this._threads };
+    const ahead = o.prefetch ?? defaultPrefetch(runtime);
     if (ahead > 0) {
-      this._prep = this._prep?.alive ? this._prep : FramePrepWorker.start();
+      const threads = Math.min(ahead, Math.max(1, o.prepThreads ?? defaultPrepThreads(runtime)));
+      if (!this._prep?.alive || this._prep.size !== threads) {
+        void this._prep?.dispose();
+        this._prep = FramePrepPool.start(threads);
+      }
     }
     const pending = new Map<number, Promise<Float32Array>>();
     for (const [v, visit] of schedule.entries()) {
@@ -771,9 +782,15 @@ export class Sam2VideoTracker {
         }
       }
     }
+    if (pixels) {
+      const out = await this._run('vision_encoder', { pixel_values: new this._ort.Tensor('float32', pixels, [1, 3, S.height, S.width]) });
+      // the graph has read it: back to the workers for a later frame (no new 12 MB array per frame)
+      this._prep?.recycle(pixels);
+      return out;
+    }
     // else a view of the resize module's memory, no copy: the graph has read it when the run
     // resolves, before the next frame is resized there
-    pixels ??= await prepareFrame({ source: await o.frameSource(frame), width: S.width, height: S.height, norm: NORMALISE }, 'view');
+    pixels = await prepareFrame({ source: await o.frameSource(frame), width: S.width, height: S.height, norm: NORMALISE }, 'view');
     return this._run('vision_encoder', { pixel_values: new this._ort.Tensor('float32', pixels, [1, 3, S.height, S.width]) });
   }
 
@@ -942,8 +959,8 @@ export class Sam2VideoTracker {
   }
 
   private _held = 0;
-  /** The frame pre-processing thread, started by the first run that prefetches. */
-  private _prep?: FramePrepWorker;
+  /** The frame pre-processing threads, started by the first run that prefetches. */
+  private _prep?: FramePrepPool;
   /** Token buffers of frames let go, for the next frames' feats2 tokens ({@link _tokens}). */
   private _tokenPool: Float32Array[] = [];
   private _bank?: MemoryBank;

@@ -6,7 +6,7 @@ import path from 'node:path';
 import * as esbuild from 'esbuild';
 import sharp from 'sharp';
 import { PipelineError } from '../../../../../src/pipeline/errors';
-import { defaultPrefetch, FramePrepWorker, prepareFrame, type FramePrepRequest } from '../../../../../src/pipeline/models/sam2/framePrep';
+import { defaultPrefetch, defaultPrepThreads, FramePrepPool, FramePrepWorker, MAX_PREP_THREADS, prepareFrame, type FramePrepRequest } from '../../../../../src/pipeline/models/sam2/framePrep';
 
 suite('models/sam2/framePrep: frames prepared in a worker thread equal those prepared in this one', () => {
   let dir: string;
@@ -71,6 +71,50 @@ suite('models/sam2/framePrep: frames prepared in a worker thread equal those pre
     assert.equal(defaultPrefetch({ provider: 'cuda', threads: 0 }, 2), 2, 'graphs on the GPU');
     assert.equal(defaultPrefetch({ provider: 'cpu', threads: 0 }, 8), 2);
     assert.equal(defaultPrefetch({ provider: 'cpu', threads: 0 }, 1), 0);
+    // worker threads: the cores onnxruntime and the calling thread leave, capped; one more frame in flight
+    assert.equal(defaultPrepThreads({ provider: 'cpu', threads: 0 }, 2), 0);
+    assert.equal(defaultPrepThreads({ provider: 'cpu', threads: 1 }, 2), 1);
+    assert.equal(defaultPrepThreads({ provider: 'cpu', threads: 0 }, 8), 1, 'onnxruntime on its default threads: one per core');
+    assert.equal(defaultPrepThreads({ provider: 'cpu', threads: 6 }, 8), 2);
+    assert.equal(defaultPrepThreads({ provider: 'cuda', threads: 0 }, 3), 2, 'GPU: every core but the calling thread\'s');
+    assert.equal(defaultPrepThreads({ provider: 'cuda', threads: 0 }, 16), MAX_PREP_THREADS);
+    assert.equal(defaultPrefetch({ provider: 'cuda', threads: 0 }, 16), MAX_PREP_THREADS + 1);
+    assert.equal(defaultPrepThreads({ provider: 'cuda', threads: 0 }, 1), 0);
+  });
+
+  test('a pool of threads: requests go to the least busy thread, same bits from each; a handed-back buffer is written again in full', async () => {
+    const pool = FramePrepPool.start(2)!;
+    try {
+      assert.equal(pool.size, 2);
+      const reqs: FramePrepRequest[] = [0, 1, 2, 0].map((k) => ({ source: path.join(dir, `f${k}.jpg`), width: 96, height: 80, norm }));
+      const sent = reqs.map((r) => pool.prepare(r));
+      assert.deepEqual(pool.threadLoad(), [2, 2], 'four requests in flight, two per thread');
+      const got = await Promise.all(sent);
+      for (const [k, r] of reqs.entries()) {
+        const here = await prepareFrame(r);
+        assert.ok(Buffer.from(got[k].buffer).equals(Buffer.from(here.buffer, here.byteOffset, here.byteLength)), `request ${k}`);
+      }
+      // handed back: detached here; the threads write them again for frames of the same size (another
+      // frame's values left in a reused buffer would show), and drop them for another size
+      for (const px of got) {
+        pool.recycle(px);
+        assert.equal(px.byteLength, 0, 'transferred to the worker');
+      }
+      const again = await Promise.all([2, 1, 0, 2].map((k) => pool.prepare({ source: path.join(dir, `f${k}.jpg`), width: 96, height: 80, norm })));
+      for (const [i, k] of [2, 1, 0, 2].entries()) {
+        const here = await prepareFrame({ source: path.join(dir, `f${k}.jpg`), width: 96, height: 80, norm });
+        assert.ok(Buffer.from(again[i].buffer).equals(Buffer.from(here.buffer, here.byteOffset, here.byteLength)), `reused buffer, frame ${k}`);
+      }
+      again.forEach((px) => pool.recycle(px));
+      const other = await pool.prepare({ source: path.join(dir, 'f1.jpg'), width: 40, height: 30, norm });
+      const here = await prepareFrame({ source: path.join(dir, 'f1.jpg'), width: 40, height: 30, norm });
+      assert.equal(other.length, 3 * 40 * 30);
+      assert.ok(Buffer.from(other.buffer).equals(Buffer.from(here.buffer, here.byteOffset, here.byteLength)));
+      assert.equal(other.buffer.byteLength, 4 * 3 * 40 * 30, 'a new buffer of its own size');
+    } finally {
+      await pool.dispose();
+    }
+    assert.equal(pool.alive, false);
   });
 
   test('a worker nobody disposes does not hold the process open, and an awaited request does', async () => {

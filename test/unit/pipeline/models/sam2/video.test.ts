@@ -9,6 +9,7 @@ import { observeGraphRuns, SessionRuntime } from '../../../../../src/pipeline/mo
 import { createModelService } from '../../../../../src/pipeline/models/service';
 import { fillHoles, resizeBilinear, resizeLogitsToMask } from '../../../../../src/pipeline/models/sam2/maskOps';
 import { selectMemory } from '../../../../../src/pipeline/models/sam2/memory';
+import type { FramePrepPool } from '../../../../../src/pipeline/models/sam2/framePrep';
 import { featuresToTokens, findTemporalTable, Sam2VideoTracker, type Sam2FrameResult } from '../../../../../src/pipeline/models/sam2/video';
 import { writeModelFixtures } from '../../../../tooling/onnxFixtures';
 import { maskBoxIou, writeMovingSquare, type SquareClip } from '../../../../tooling/movingSquare';
@@ -157,15 +158,20 @@ suite('models/sam2: video host loop on the five fixture graphs', () => {
           alone.push(got);
         }
       });
-      // frames prepared in this thread, then ahead in the worker thread (1 to 3 in flight): same results
-      for (const [maxHeldFeatures, prefetch] of [[undefined, 0], [0, 0], [undefined, 2], [0, 1], [undefined, 3]]) {
+      // frames prepared in this thread, then ahead in one worker thread (1 to 3 in flight), then in
+      // two and three worker threads (frames come back out of order, buffers are reused): same results
+      const combos: Array<[number | undefined, number, number]> = [[undefined, 0, 1], [0, 0, 1], [undefined, 2, 1], [0, 1, 1], [undefined, 3, 1], [undefined, 3, 2], [0, 3, 3]];
+      for (const [maxHeldFeatures, prefetch, prepThreads] of combos) {
         const together: Array<ReturnType<typeof flat>[]> = objects.map(() => []);
         const runs = await encoderRuns(async () => {
-          for await (const { object, result } of t.trackObjects({ ...video, objects, maxHeldFeatures, prefetch })) {
+          for await (const { object, result } of t.trackObjects({ ...video, objects, maxHeldFeatures, prefetch, prepThreads })) {
             together[object].push(flat(result));
           }
         });
-        objects.forEach((_, k) => assert.deepEqual(together[k], alone[k], `object ${k}, maxHeldFeatures ${maxHeldFeatures}, prefetch ${prefetch}`));
+        if (prefetch > 0) {
+          assert.equal((t as unknown as { _prep: FramePrepPool })._prep.size, Math.min(prefetch, prepThreads));
+        }
+        objects.forEach((_, k) => assert.deepEqual(together[k], alone[k], `object ${k}, maxHeldFeatures ${maxHeldFeatures}, prefetch ${prefetch}, threads ${prepThreads}`));
         if (maxHeldFeatures === undefined) {
           assert.equal(runs, V, 'one vision-encoder run per frame');
           assert.ok(t.peakHeldFeatures > 1 && t.peakHeldFeatures <= 17, `held ${t.peakHeldFeatures}`);
