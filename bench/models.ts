@@ -26,8 +26,10 @@ import { pilResizeRgbPlanar } from '../test/tooling/pilResizeReference';
 import { pilResizeNormalise, pilResizeNormaliseView, type Normalisation } from '../src/pipeline/imaging/pilResizeSimd';
 import { selectMemory } from '../src/pipeline/models/sam2/memory';
 import { defaultPrefetch, FramePrepPool, MAX_PREP_THREADS } from '../src/pipeline/models/sam2/framePrep';
-import { featuresToTokens, sameBits, Sam2VideoTracker } from '../src/pipeline/models/sam2/video';
+import { Sam2VideoTracker } from '../src/pipeline/models/sam2/video';
+import { featuresToTokens, sameBits } from '../src/pipeline/models/sam2/tokens';
 import { writeModelFixtures } from '../test/tooling/onnxFixtures';
+import { timeNativeRuns } from './lib/nativeRuns';
 
 const argv = process.argv.slice(2);
 const frames = Number(argv[argv.indexOf('--frames') + 1]) > 0 && argv.includes('--frames') ? Number(argv[argv.indexOf('--frames') + 1]) : 1000;
@@ -86,6 +88,8 @@ async function timeAsync(label: string, n: number, fn: () => Promise<unknown>, p
 }
 
 async function main(): Promise<void> {
+  // before the first session: graph time as onnxruntime's own synchronous runs (see bench/lib/nativeRuns.ts)
+  const native = timeNativeRuns();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'alref-bench-models-'));
   try {
     const localDir = modelDir ?? path.join(dir, 'models');
@@ -197,10 +201,9 @@ async function main(): Promise<void> {
       let peakRss = process.memoryUsage().rss;
       let peakHeap = process.memoryUsage().heapUsed;
       let peakHeld = 0;
-      // every graph run's time: what the loop spends beyond them is host work on the critical path
+      // every graph run's native time: what the loop spends beyond them is host work on the critical path
       const graphs = { ms: 0, runs: 0 };
-      const stopObserving = observeGraphRuns((r) => {
-        graphs.ms += r.ms;
+      const stopObserving = observeGraphRuns(() => {
         graphs.runs++;
       });
       const t0 = performance.now();
@@ -218,6 +221,7 @@ async function main(): Promise<void> {
         }
       }
       stopObserving();
+      graphs.ms = native.msWithin(t0, performance.now());
       process.stderr.write('\n');
       const ms = (performance.now() - t0) / n;
       const cpu = process.cpuUsage(c0);
@@ -231,10 +235,11 @@ async function main(): Promise<void> {
       console.log(`process maxRSS                                             ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
     }
 
-    // the same short run with frames prepared in this thread and ahead in the worker thread; then with
+    // the same short run with frames prepared in this thread and ahead in a worker thread (which then
+    // also lays the next frame's features out as tokens, that frame encoded ahead); then with
     // onnxruntime held to one thread, so that a core is left for the worker (as on a GPU machine, or
     // one with more cores than onnxruntime's threads use)
-    console.log(`\n-- frame pre-processing in this thread vs ahead in a worker thread (${multiFrames} frames, 1 object; default here: ${defaultPrefetch()} ahead, ${os.availableParallelism()} cores) --`);
+    console.log(`\n-- frame pre-processing in this thread vs ahead in a worker thread (${multiFrames} frames, 1 object; default here: ${defaultPrefetch()} ahead, ${os.availableParallelism()} cores; graph runs: onnxruntime's native run time) --`);
     const oneThread = new SessionRuntime({ executionProvider: provider, threads: 1 });
     const trackerOne = await Sam2VideoTracker.open(createModelService({ ...defaultSettings().models, localDir, cacheDir: path.join(dir, 'cache') }, { userCacheDir: dir }, oneThread), 'sam2.1-hiera-tiny-video');
     for (const [t, threads, prefetch] of [[tracker, 'default', 0], [tracker, 'default', 2], [trackerOne, '1', 0], [trackerOne, '1', 2]] as const) {
@@ -245,16 +250,8 @@ async function main(): Promise<void> {
       };
       // warm-up: the worker thread starts (and loads its code) once per tracker
       await run();
-      // every graph run's interval (it ends as the observer is called), to tell garbage collection
-      // pauses inside the runs (onnxruntime-node allocates each output as a new buffer there) from
-      // those on the host's own time
-      const graphs = { ms: 0 };
-      const runs: Array<[number, number]> = [];
-      const stop = observeGraphRuns((r) => {
-        graphs.ms += r.ms;
-        const end = performance.now();
-        runs.push([end - r.ms, end]);
-      });
+      // the native runs' intervals tell garbage collection pauses inside them (onnxruntime-node
+      // allocates each output as a new buffer there) from those on the host's own time
       const pauses: Array<[number, number]> = [];
       const gc = new PerformanceObserver((list) => {
         for (const e of list.getEntries()) {
@@ -267,14 +264,16 @@ async function main(): Promise<void> {
       try {
         await run();
       } finally {
-        stop();
         for (const e of gc.takeRecords()) {
           pauses.push([e.startTime, e.duration]);
         }
         gc.disconnect();
       }
-      const wall = (performance.now() - t0) / multiFrames;
+      const t1 = performance.now();
+      const wall = (t1 - t0) / multiFrames;
       const c = process.cpuUsage(c0);
+      const graphs = { ms: native.msWithin(t0, t1) };
+      const runs = native.intervals.filter(([a]) => a >= t0 && a < t1);
       const inRuns = pauses.filter(([at]) => runs.some(([a, b]) => at >= a && at < b)).reduce((n, [, d]) => n + d, 0);
       const gcMs = pauses.reduce((n, [, d]) => n + d, 0);
       console.log(`onnxruntime threads ${threads.padEnd(7)} ${(prefetch === 0 ? 'in this thread' : `${prefetch} ahead in a worker`).padEnd(20)} wall ${wall.toFixed(1).padStart(6)} ms/frame, graph runs ${(graphs.ms / multiFrames).toFixed(1).padStart(6)} ms/frame, host beyond them ${(wall - graphs.ms / multiFrames).toFixed(1).padStart(5)} ms/frame, GC pauses ${(gcMs / multiFrames).toFixed(1)} ms/frame (${((gcMs - inRuns) / multiFrames).toFixed(1)} beyond graph runs), process CPU ${((c.user + c.system) / 1000 / multiFrames).toFixed(1)} ms/frame`);

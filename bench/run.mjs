@@ -62,7 +62,7 @@ const ROWS = [
   {
     id: 'sam2-host-spare-core',
     bench: 'models.ts',
-    figure: 'the same with a core to spare (onnxruntime on 1 thread, the next frames prepared in the worker thread)',
+    figure: 'the same with a core to spare (onnxruntime on 1 thread; a worker thread prepares the next frames and lays the next frame\'s features out as tokens)',
     anchor: '(not measured then)',
     goal: '<= 5 ms',
     fromText: (out) => {

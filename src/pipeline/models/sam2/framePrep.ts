@@ -56,8 +56,28 @@ export interface SerializedError {
   file?: string;
 }
 
-/** Messages between {@link FramePrepWorker} and its thread. */
-export type FramePrepMessage = { id: number; pixels: Float32Array } | { id: number; error: SerializedError };
+/**
+ * A feature map to lay out as memory-attention tokens in a worker ({@link FramePrepWorker.transpose}):
+ * `features` `[C, hw]` and `out` (at least `C * hw` values) travel there and back as transferred buffers.
+ */
+export interface TransposeRequest {
+  features: Float32Array;
+  c: number;
+  hw: number;
+  out: Float32Array;
+}
+
+/** The tokens and the features they were made from, both back from the worker. */
+export interface TransposeResult {
+  tokens: Float32Array;
+  features: Float32Array;
+}
+
+/** Requests to a {@link FramePrepWorker}'s thread. */
+export type FramePrepRequestMessage = { id: number; req: FramePrepRequest } | { id: number; transpose: TransposeRequest } | { recycle: Float32Array };
+
+/** Replies from the thread. */
+export type FramePrepMessage = { id: number; pixels: Float32Array } | ({ id: number } & TransposeResult) | { id: number; error: SerializedError };
 
 /** The bundled worker script beside this module's bundle, or the TypeScript source under tsx (tests, benches). */
 function workerScript(): string | undefined {
@@ -115,14 +135,14 @@ function availableCores(): number {
 }
 
 /**
- * One worker thread that prepares frames on request; results come back as transferred buffers (no
- * copy). It keeps the process alive only while requests are in flight (a tracker that is never
+ * One worker thread that prepares frames, and lays encoder features out as tokens, on request; the
+ * buffers travel as transferred ones (no copy). It keeps the process alive only while requests are in flight (a tracker that is never
  * disposed does not hold the process open). A worker that cannot start, or dies, fails the
  * pending requests with the reason and refuses new ones (the caller then prepares in its own thread).
  */
 export class FramePrepWorker {
   private readonly worker: Worker;
-  private readonly pending = new Map<number, { resolve: (px: Float32Array) => void; reject: (err: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (m: FramePrepMessage) => void; reject: (err: Error) => void }>();
   private nextId = 1;
   private failure?: Error;
 
@@ -137,10 +157,10 @@ export class FramePrepWorker {
       }
       this.pending.delete(m.id);
       this._idleUnref();
-      if ('pixels' in m) {
-        p.resolve(m.pixels);
-      } else {
+      if ('error' in m) {
         p.reject(new PipelineError(m.error.message, { stage: m.error.stage ?? 'propagate', kind: m.error.kind ?? 'backend', file: m.error.file }));
+      } else {
+        p.resolve(m);
       }
     });
     const fail = (err: Error): void => {
@@ -182,15 +202,29 @@ export class FramePrepWorker {
   }
 
   /** The frame's encoder input, prepared in the worker. */
-  prepare(req: FramePrepRequest): Promise<Float32Array> {
+  async prepare(req: FramePrepRequest): Promise<Float32Array> {
+    const m = await this._request((id) => ({ id, req }), []);
+    return (m as { pixels: Float32Array }).pixels;
+  }
+
+  /**
+   * {@link featuresToTokens} in the worker: `features` and `out` are transferred there (detached here
+   * until the result comes back) and returned, `out` holding the tokens. The same bits as in this thread.
+   */
+  async transpose(req: TransposeRequest): Promise<TransposeResult> {
+    const m = (await this._request((id) => ({ id, transpose: req }), [req.features.buffer as ArrayBuffer, req.out.buffer as ArrayBuffer])) as TransposeResult;
+    return { tokens: m.tokens, features: m.features };
+  }
+
+  private _request(message: (id: number) => FramePrepRequestMessage, transfer: ArrayBuffer[]): Promise<FramePrepMessage> {
     if (this.failure) {
       return Promise.reject(this.failure);
     }
     const id = this.nextId++;
-    return new Promise<Float32Array>((resolve, reject) => {
+    return new Promise<FramePrepMessage>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.worker.ref();
-      this.worker.postMessage({ id, req });
+      this.worker.postMessage(message(id), transfer);
     });
   }
 
@@ -252,8 +286,16 @@ export class FramePrepPool {
 
   /** The frame's encoder input, prepared by the least busy thread. */
   prepare(req: FramePrepRequest): Promise<Float32Array> {
-    const w = this.workers.reduce((best, x) => (x.inFlight < best.inFlight ? x : best));
-    return w.prepare(req);
+    return this._leastBusy().prepare(req);
+  }
+
+  /** {@link FramePrepWorker.transpose} on the least busy thread. */
+  transpose(req: TransposeRequest): Promise<TransposeResult> {
+    return this._leastBusy().transpose(req);
+  }
+
+  private _leastBusy(): FramePrepWorker {
+    return this.workers.reduce((best, x) => (x.inFlight < best.inFlight ? x : best));
   }
 
   /** {@link FramePrepWorker.recycle}, to the threads in turn. */

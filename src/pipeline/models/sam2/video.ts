@@ -14,6 +14,7 @@ import { fillHoles, resizeBilinear, resizeLogitsToMask } from './maskOps';
 import { placeInRing, selectMemory } from './memory';
 import { FeatureStore, frameSchedule, type FrameVisit } from './schedule';
 import { defaultPrefetch, defaultPrepThreads, FramePrepPool, prepareFrame } from './framePrep';
+import { featuresToTokens, sameBits } from './tokens';
 import type { Normalisation } from '../../imaging/pilResizeSimd';
 
 const GRAPHS = ['vision_encoder', 'mask_decoder', 'memory_encoder', 'memory_attention', 'pointer_tpos'] as const;
@@ -163,58 +164,6 @@ interface MemoryBank {
   pointerPosRows: number;
 }
 
-/**
- * Channel-major features `[C, hw]` to tokens `[hw, C]` (the `[1,C,h,w] -> [h*w,1,C]` layout of
- * memory_attention), moved as 32-bit patterns so every value, NaN payloads included, is kept. Writes
- * into `out` when given (at least `c * hw` long; a buffer reused across frames), else into a new array.
- *
- * The transpose goes 8 channels at a time: 8 sequential read streams, 8 adjacent words written per
- * token. A one-channel-at-a-time loop writes one word per 4*C-byte stride and so touches every cache
- * line of the output C times; these 8-channel panels move 1M values about 4x faster than it (node 20,
- * feats2 [1,256,64,64]), and measured faster than square tiles (16x16, 32x32) too.
- *
- * @example
- * const tokens = featuresToTokens(feats2, 256, 64 * 64); // 4096 x 256
- */
-export function featuresToTokens(features: Float32Array, c: number, hw: number, out?: Float32Array): Float32Array {
-  if (out && out.length < c * hw) {
-    throw new RangeError(`featuresToTokens: out holds ${out.length} values, ${c * hw} needed`);
-  }
-  const src = new Uint32Array(features.buffer, features.byteOffset, c * hw);
-  const dst = out ? new Uint32Array(out.buffer, out.byteOffset, c * hw) : new Uint32Array(hw * c);
-  const h2 = 2 * hw;
-  const h3 = 3 * hw;
-  const h4 = 4 * hw;
-  const h5 = 5 * hw;
-  const h6 = 6 * hw;
-  const h7 = 7 * hw;
-  let ch = 0;
-  for (; ch + 8 <= c; ch += 8) {
-    for (let p = 0, i = ch * hw, o = ch; p < hw; p++, i++, o += c) {
-      dst[o] = src[i];
-      dst[o + 1] = src[i + hw];
-      dst[o + 2] = src[i + h2];
-      dst[o + 3] = src[i + h3];
-      dst[o + 4] = src[i + h4];
-      dst[o + 5] = src[i + h5];
-      dst[o + 6] = src[i + h6];
-      dst[o + 7] = src[i + h7];
-    }
-  }
-  // the last C mod 8 channels one at a time
-  for (; ch < c; ch++) {
-    for (let p = 0, i = ch * hw, o = ch; p < hw; p++, i++, o += c) {
-      dst[o] = src[i];
-    }
-  }
-  return out ?? new Float32Array(dst.buffer);
-}
-
-/** Whether two arrays hold the same 32-bit patterns (a byte comparison: memcmp). */
-export function sameBits(a: Uint32Array, b: Uint32Array): boolean {
-  return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
-}
-
 /** `dst[at + r*dim + j] = pos[r*dim + j] + tpos[j]` in float32, for `rows` rows. */
 function addRows(dst: Float32Array, at: number, pos: Float32Array, tpos: Float32Array, rows: number, dim: number): void {
   for (let r = 0, o = at, i = 0; r < rows; r++) {
@@ -261,8 +210,14 @@ interface FrameTokens {
 
 /** A frame's vision_encoder outputs, and its feats2 / position embedding as tokens once an object tracks it. */
 interface FrameFeatures {
+  frame: number;
   out: Record<string, Tensor>;
   tokens?: FrameTokens;
+  /**
+   * Set while a worker thread lays feats2 out as tokens (a frame encoded ahead): feats2 is away
+   * (detached here) until it settles, so every step awaits it first ({@link Sam2VideoTracker._settle}).
+   */
+  settling?: Promise<void>;
 }
 
 /**
@@ -699,12 +654,14 @@ export class Sam2VideoTracker {
       }
     }
     const pending = new Map<number, Promise<Float32Array>>();
+    // the next visit's frame, encoded ahead while this visit's graphs run (with worker threads only)
+    let early: { visit: number; frame: number; features: Promise<FrameFeatures> } | undefined;
     for (const [v, visit] of schedule.entries()) {
       throwIfAborted(o.signal, 'propagate');
       const frame = visit.frame;
       if (ahead > 0) {
-        // this frame and the next ones are prepared in the worker while this one's graphs run
-        this._prefetch(o, schedule, v, features, pending, ahead);
+        // this frame and the next ones are prepared in the workers while this one's graphs run
+        this._prefetch(o, schedule, v, features, pending, ahead, early?.frame);
       }
       let enc: FrameFeatures | undefined;
       for (const step of visit.steps) {
@@ -714,8 +671,14 @@ export class Sam2VideoTracker {
           yield { object: step.object, result: run.condResults.get(frame) as Sam2FrameResult };
           continue;
         }
-        enc = await features.get(v, async () => ({ out: await this._encode(o, frame, pending.get(frame)) }));
-        pending.delete(frame);
+        if (!enc) {
+          const mine = early?.visit === v ? early.features : undefined;
+          enc = await features.get(v, () => mine ?? this._frameFeatures(o, frame, pending.get(frame), false));
+          early = mine ? undefined : early;
+          pending.delete(frame);
+          await this._settle(enc, o);
+          early ??= this._encodeAhead(o, schedule, v, features, pending);
+        }
         if (step.kind === 'prompt') {
           run.condResults.set(frame, await this._promptStep(run, frame, enc, o));
           continue;
@@ -765,6 +728,77 @@ export class Sam2VideoTracker {
   }
 
   /**
+   * The frame's encoder features. `ahead`: with worker threads, its feats2 is laid out as tokens in
+   * one of them ({@link FrameFeatures.settling}) while this thread runs other graphs.
+   */
+  private async _frameFeatures(o: Sam2VideoOptions, frame: number, prepared: Promise<Float32Array> | undefined, ahead: boolean): Promise<FrameFeatures> {
+    const enc: FrameFeatures = { frame, out: await this._encode(o, frame, prepared) };
+    const prep = this._prep;
+    if (ahead && prep?.alive) {
+      const f2 = enc.out.feats2;
+      const [, c, h, w] = f2.dims;
+      const buffer = this._tokenBuffer(c * h * w);
+      enc.settling = prep.transpose({ features: toF32(f2), c, hw: h * w, out: buffer }).then(({ tokens, features }) => {
+        enc.out.feats2 = new this._ort.Tensor('float32', features, f2.dims);
+        enc.tokens = { features: new this._ort.Tensor('float32', tokens, [h * w, 1, c]), pos: this._posTokens(enc.out.vision_pos_embed), hw: h * w, buffer: tokens };
+      });
+    }
+    return enc;
+  }
+
+  /**
+   * Encodes the next visit that needs its frame's features (not held, not the frame of visit `v`)
+   * now, so that its feats2 is laid out in a worker thread while visit `v`'s graphs run: the tokens
+   * are then ready when that visit comes, instead of taking this thread ~2 ms (the tiny model's 4 MB)
+   * between graphs. Only with live worker threads. A failure is kept in the promise: it surfaces when
+   * that visit comes, as it would have then.
+   */
+  private _encodeAhead(o: Sam2VideoOptions, schedule: readonly FrameVisit[], v: number, features: FeatureStore<FrameFeatures>, pending: Map<number, Promise<Float32Array>>): { visit: number; frame: number; features: Promise<FrameFeatures> } | undefined {
+    const prep = this._prep;
+    if (!prep?.alive) {
+      return undefined;
+    }
+    const u = schedule.findIndex((visit, k) => k > v && visit.steps.some((s) => s.kind !== 'replay'));
+    const frame = u < 0 ? -1 : schedule[u].frame;
+    if (u < 0 || frame === schedule[v].frame || features.has(frame)) {
+      return undefined;
+    }
+    const S = this.geometry.imageSize;
+    const prepared =
+      pending.get(frame) ??
+      Promise.resolve()
+        .then(() => o.frameSource(frame))
+        .then((source) => prep.prepare({ source, width: S.width, height: S.height, norm: NORMALISE }));
+    prepared.catch(() => undefined);
+    pending.delete(frame);
+    const p = this._frameFeatures(o, frame, prepared, true);
+    p.catch(() => undefined);
+    return { visit: u, frame, features: p };
+  }
+
+  /**
+   * Waits for the frame's tokens from the worker thread. A worker that died took feats2 with it: the
+   * frame is then encoded again in this thread (same values).
+   */
+  private async _settle(enc: FrameFeatures, o: Sam2VideoOptions): Promise<void> {
+    const settling = enc.settling;
+    if (!settling) {
+      return;
+    }
+    try {
+      await settling;
+    } catch (err) {
+      if (this._prep?.alive !== false) {
+        throw err;
+      }
+      enc.out = await this._encode(o, enc.frame);
+      enc.tokens = undefined;
+    } finally {
+      enc.settling = undefined;
+    }
+  }
+
+  /**
    * vision_encoder: pixel_values [1,3,H,W] float32 (H x W = geometry.imageSize) -> feats0 [1,C0,H/4,W/4],
    * feats1 [1,C1,H/8,W/8], feats2 and feats2_no_mem [1,C2,h,w], vision_pos_embed [1,C2,h,w]
    * (h x w = H/16 x W/16; the tiny model: 32, 64, 256 channels at 256, 128, 64 px).
@@ -788,9 +822,10 @@ export class Sam2VideoTracker {
       this._prep?.recycle(pixels);
       return out;
     }
-    // else a view of the resize module's memory, no copy: the graph has read it when the run
-    // resolves, before the next frame is resized there
-    pixels = await prepareFrame({ source: await o.frameSource(frame), width: S.width, height: S.height, norm: NORMALISE }, 'view');
+    // else, without worker threads, a view of the resize module's memory, no copy: the graph has
+    // read it when the run resolves, before the next frame is resized there. With them (this is their
+    // fallback) a copy: a frame encoded ahead may be resized here meanwhile
+    pixels = await prepareFrame({ source: await o.frameSource(frame), width: S.width, height: S.height, norm: NORMALISE }, this._prep ? undefined : 'view');
     return this._run('vision_encoder', { pixel_values: new this._ort.Tensor('float32', pixels, [1, 3, S.height, S.width]) });
   }
 
@@ -799,7 +834,7 @@ export class Sam2VideoTracker {
    * on, the next frames that will be encoded (features not held, a step that is not a replay), at most
    * `ahead` in flight. A failure is kept in its promise and surfaces when that frame is encoded.
    */
-  private _prefetch(o: Sam2VideoOptions, schedule: readonly FrameVisit[], from: number, features: FeatureStore<FrameFeatures>, pending: Map<number, Promise<Float32Array>>, ahead: number): void {
+  private _prefetch(o: Sam2VideoOptions, schedule: readonly FrameVisit[], from: number, features: FeatureStore<FrameFeatures>, pending: Map<number, Promise<Float32Array>>, ahead: number, encoded?: number): void {
     const prep = this._prep;
     if (!prep?.alive) {
       return;
@@ -807,7 +842,7 @@ export class Sam2VideoTracker {
     const S = this.geometry.imageSize;
     for (let u = from; u < schedule.length && pending.size < ahead; u++) {
       const f = schedule[u].frame;
-      if (pending.has(f) || features.has(f) || schedule[u].steps.every((s) => s.kind === 'replay')) {
+      if (pending.has(f) || f === encoded || features.has(f) || schedule[u].steps.every((s) => s.kind === 'replay')) {
         continue;
       }
       // a frame source that throws fails that frame's promise, not the frame being visited
@@ -932,12 +967,7 @@ export class Sam2VideoTracker {
     if (!enc.tokens) {
       const f2 = enc.out.feats2;
       const [, c, h, w] = f2.dims;
-      const size = c * h * w;
-      let buffer = this._tokenPool.pop();
-      while (buffer && buffer.length !== size) {
-        buffer = this._tokenPool.pop();
-      }
-      buffer = featuresToTokens(toF32(f2), c, h * w, buffer ?? new Float32Array(size));
+      const buffer = featuresToTokens(toF32(f2), c, h * w, this._tokenBuffer(c * h * w));
       enc.tokens = {
         features: new this._ort.Tensor('float32', buffer, [h * w, 1, c]),
         pos: this._posTokens(enc.out.vision_pos_embed),
@@ -946,6 +976,15 @@ export class Sam2VideoTracker {
       };
     }
     return enc.tokens;
+  }
+
+  /** A token buffer of `size` values from the pool, or a new one. */
+  private _tokenBuffer(size: number): Float32Array {
+    let buffer = this._tokenPool.pop();
+    while (buffer && buffer.length !== size) {
+      buffer = this._tokenPool.pop();
+    }
+    return buffer ?? new Float32Array(size);
   }
 
   /** The frame's token buffer back to the pool (its graph runs are over; nothing reads it again). */

@@ -10,7 +10,8 @@ import { createModelService } from '../../../../../src/pipeline/models/service';
 import { fillHoles, resizeBilinear, resizeLogitsToMask } from '../../../../../src/pipeline/models/sam2/maskOps';
 import { selectMemory } from '../../../../../src/pipeline/models/sam2/memory';
 import type { FramePrepPool } from '../../../../../src/pipeline/models/sam2/framePrep';
-import { featuresToTokens, findTemporalTable, Sam2VideoTracker, type Sam2FrameResult } from '../../../../../src/pipeline/models/sam2/video';
+import { findTemporalTable, Sam2VideoTracker, type Sam2FrameResult } from '../../../../../src/pipeline/models/sam2/video';
+import { featuresToTokens } from '../../../../../src/pipeline/models/sam2/tokens';
 import { writeModelFixtures } from '../../../../tooling/onnxFixtures';
 import { maskBoxIou, writeMovingSquare, type SquareClip } from '../../../../tooling/movingSquare';
 
@@ -233,6 +234,24 @@ suite('models/sam2: video host loop on the five fixture graphs', () => {
         }
       }
       assert.deepEqual(got, want);
+      // the threads stop while a frame encoded ahead has its features in one of them (to be laid out
+      // as tokens): that frame is encoded again here, same results
+      const again: number[][] = [];
+      let stopped = 0;
+      for await (const r of t.track({ ...video, frameSource: (i: number) => framePath(clip.dir, i), prompts: [{ frameIndex: 2, box: clip.boxes[2] }], prefetch: 2, prepThreads: 2 })) {
+        again.push(Array.from(r.lowRes.logits));
+        if (again.length === 3) {
+          const pool = (t as unknown as { _prep: FramePrepPool })._prep;
+          const transpose = pool.transpose.bind(pool);
+          pool.transpose = (req) => {
+            stopped++;
+            void pool.dispose();
+            return transpose(req);
+          };
+        }
+      }
+      assert.equal(stopped, 1, 'one frame was encoded ahead after the threads were told to stop');
+      assert.deepEqual(again, want);
     } finally {
       t.dispose();
     }
