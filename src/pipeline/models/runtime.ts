@@ -247,13 +247,15 @@ export function feedMismatches(session: RunnableSession, feeds: Record<string, P
  * The one way the product runs an ONNX graph. Checks the feeds against the session's inputs first
  * ({@link feedMismatches}: a missing or mistyped input is named, with the graph, instead of
  * onnxruntime's bare message), runs it, reports the run to {@link observeGraphRuns} observers and
- * wraps a failure in a `backend` PipelineError that names the model and the graph.
+ * wraps a failure in a `backend` PipelineError that names the model and the graph. `fetches`: the
+ * outputs to return, default all (onnxruntime-node copies every returned output into a new buffer,
+ * so a caller that needs fewer names them).
  *
  * @example
  * // pixel_values [1,3,H,W] float32 -> feats0 [1,C0,H/4,W/4], ...
  * const out = await runGraph(lease.session, { modelId, graph: 'vision_encoder' }, { pixel_values }, 'propagate');
  */
-export async function runGraph(session: RunnableSession, name: GraphName, feeds: Record<string, Tensor>, stage: string): Promise<Record<string, Tensor>> {
+export async function runGraph(session: RunnableSession, name: GraphName, feeds: Record<string, Tensor>, stage: string, fetches?: readonly string[]): Promise<Record<string, Tensor>> {
   const problems = feedMismatches(session, feeds);
   if (problems.length > 0) {
     throw new PipelineError(`Graph ${name.graph} of "${name.modelId}" cannot run: ${problems.join('; ')}.`, { stage, kind: 'backend', field: name.modelId });
@@ -261,7 +263,7 @@ export async function runGraph(session: RunnableSession, name: GraphName, feeds:
   const t0 = performance.now();
   let out: Record<string, Tensor>;
   try {
-    out = (await session.run(feeds)) as Record<string, Tensor>;
+    out = (await (fetches ? session.run(feeds, [...fetches]) : session.run(feeds))) as Record<string, Tensor>;
   } catch (err) {
     const shapes = Object.entries(feeds).map(([k, t]) => `${k} ${t.type}[${t.dims.join(',')}]`).join(', ');
     throw new PipelineError(`Graph ${name.graph} of "${name.modelId}" failed on ${shapes}: ${(err as Error).message?.split('\n')[0] ?? String(err)}`, { stage, kind: 'backend', field: name.modelId, cause: err });

@@ -390,8 +390,21 @@ export class Sam2VideoTracker {
   }
 
   /** Every graph call goes through {@link runGraph} (checks the feeds, names the graph in errors). */
-  private _run(key: GraphKey, feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
-    return runGraph(this._leases[key].session, { modelId: this.modelId, graph: key }, feeds, 'propagate');
+  private _run(key: GraphKey, feeds: Record<string, Tensor>, fetches?: readonly string[]): Promise<Record<string, Tensor>> {
+    return runGraph(this._leases[key].session, { modelId: this.modelId, graph: key }, feeds, 'propagate', fetches);
+  }
+
+  /**
+   * The vision_encoder outputs a visit of `frame` reads: feats2_no_mem only where an object is prompted
+   * (it feeds the decoder there and nowhere else), so that the other frames do not have onnxruntime
+   * copy it out (4 MB a frame for the tiny model, a new buffer each time).
+   */
+  private _encoderFetches(frame: number): readonly string[] | undefined {
+    if (this._promptFrames.has(frame)) {
+      return undefined;
+    }
+    const names = this._leases.vision_encoder.session.outputNames;
+    return names.includes('feats2_no_mem') ? names.filter((n) => n !== 'feats2_no_mem') : undefined;
   }
 
   private _binarize(on: boolean): Tensor {
@@ -416,8 +429,10 @@ export class Sam2VideoTracker {
 
   /**
    * The position embedding as tokens. The encoder's position embedding depends on the image size
-   * only, so it is usually the same every frame: when its bits equal the previous frame's, that
-   * frame's tokens are reused (a compare, no transpose); otherwise they are made afresh.
+   * only, so it is usually the same every frame: when its bits equal those of the frame whose tokens
+   * were made last, those tokens are reused (a compare, no transpose); otherwise they are made afresh.
+   * The frame's own buffer is not kept, so it is freed young (4 MB a frame for the tiny model; kept,
+   * each would outlive a scavenge and wait for a full collection).
    */
   private _posTokens(t: Tensor): Tensor {
     const f = toF32(t);
@@ -425,7 +440,6 @@ export class Sam2VideoTracker {
     const dims = t.dims.join('x');
     const last = this._lastPos;
     if (last && last.dims === dims && (last.bits === bits || sameBits(last.bits, bits))) {
-      last.bits = bits;
       return last.tensor;
     }
     const tensor = this._toTokens(t);
@@ -640,6 +654,7 @@ export class Sam2VideoTracker {
   async *trackObjects(o: Sam2VideoOptions): AsyncGenerator<Sam2ObjectResult, void, void> {
     const runs = o.objects.map((obj) => this._objectRun(obj, o.numFrames));
     this._runs = runs;
+    this._promptFrames = new Set(runs.flatMap((r) => [...r.prompts.keys()]));
     this._held = 0;
     const schedule = frameSchedule(runs.map((r) => ({ promptFrames: [...r.prompts.keys()], start: r.start })), o.numFrames);
     const features = new FeatureStore<FrameFeatures>(schedule, o.maxHeldFeatures ?? DEFAULT_HELD_FEATURES);
@@ -742,6 +757,8 @@ export class Sam2VideoTracker {
         enc.out.feats2 = new this._ort.Tensor('float32', features, f2.dims);
         enc.tokens = { features: new this._ort.Tensor('float32', tokens, [h * w, 1, c]), pos: this._posTokens(enc.out.vision_pos_embed), hw: h * w, buffer: tokens };
       });
+      // awaited by the visit (_settle); until then a failure is held, not reported as unhandled
+      enc.settling.catch(() => undefined);
     }
     return enc;
   }
@@ -817,7 +834,7 @@ export class Sam2VideoTracker {
       }
     }
     if (pixels) {
-      const out = await this._run('vision_encoder', { pixel_values: new this._ort.Tensor('float32', pixels, [1, 3, S.height, S.width]) });
+      const out = await this._run('vision_encoder', { pixel_values: new this._ort.Tensor('float32', pixels, [1, 3, S.height, S.width]) }, this._encoderFetches(frame));
       // the graph has read it: back to the workers for a later frame (no new 12 MB array per frame)
       this._prep?.recycle(pixels);
       return out;
@@ -826,7 +843,7 @@ export class Sam2VideoTracker {
     // read it when the run resolves, before the next frame is resized there. With them (this is their
     // fallback) a copy: a frame encoded ahead may be resized here meanwhile
     pixels = await prepareFrame({ source: await o.frameSource(frame), width: S.width, height: S.height, norm: NORMALISE }, this._prep ? undefined : 'view');
-    return this._run('vision_encoder', { pixel_values: new this._ort.Tensor('float32', pixels, [1, 3, S.height, S.width]) });
+    return this._run('vision_encoder', { pixel_values: new this._ort.Tensor('float32', pixels, [1, 3, S.height, S.width]) }, this._encoderFetches(frame));
   }
 
   /**
@@ -1012,6 +1029,8 @@ export class Sam2VideoTracker {
   private _ringMemory = true;
   private _lastPos?: { bits: Uint32Array; dims: string; tensor: Tensor };
   private _runs: ObjectRun[] = [];
+  /** The frames any object of the current run is prompted on ({@link _encoderFetches}). */
+  private _promptFrames = new Set<number>();
   private _features?: FeatureStore<FrameFeatures>;
 
   /**

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
+import type { InferenceSession } from 'onnxruntime-node';
 import os from 'node:os';
 import path from 'node:path';
 import { framePath } from '../../../../../src/pipeline/domain';
@@ -77,6 +78,43 @@ suite('models/sam2: video host loop on the five fixture graphs', () => {
       assert.ok(iou > 0.7, `frame ${r.frameIndex}: IoU ${iou.toFixed(3)}`);
       assert.equal(maskBoxIou(r.mask, clip.width, clip.distractor!) > 0, false, `frame ${r.frameIndex} leaked onto the distractor`);
     }
+  });
+
+  test('the vision encoder returns feats2_no_mem only for prompted frames: the others do not have it copied out', async () => {
+    const t = await Sam2VideoTracker.open(svc(), 'sam2.1-hiera-tiny-video');
+    // the real session, its calls recorded: which outputs each encoder run asked for
+    const session = (t as unknown as { _leases: Record<string, { session: InferenceSession }> })._leases.vision_encoder.session;
+    const run = session.run.bind(session);
+    const fetched: Array<readonly string[] | undefined> = [];
+    session.run = ((feeds: InferenceSession.FeedsType, fetches?: InferenceSession.FetchesType) => {
+      fetched.push(Array.isArray(fetches) ? [...(fetches as string[])] : undefined);
+      return run(feeds, fetches as InferenceSession.FetchesType);
+    }) as typeof session.run;
+    const encoded: number[] = [];
+    const frames = new Set<number>();
+    try {
+      for await (const r of t.track({
+        numFrames: clip.frames, width: clip.width, height: clip.height,
+        frameSource: (i) => (encoded.push(i), framePath(clip.dir, i)),
+        prompts: [{ frameIndex: 3, box: clip.boxes[3] }, { frameIndex: 9, box: clip.boxes[9] }],
+        prefetch: 0,
+      })) {
+        frames.add(r.frameIndex);
+      }
+    } finally {
+      t.dispose();
+    }
+    assert.equal(frames.size, clip.frames);
+    assert.equal(fetched.length, encoded.length, 'one frame read per encoder run');
+    const all = session.outputNames;
+    assert.ok(all.includes('feats2_no_mem'));
+    encoded.forEach((f, k) => {
+      if (f === 3 || f === 9) {
+        assert.equal(fetched[k], undefined, `frame ${f} (prompted): every output`);
+      } else {
+        assert.deepEqual(fetched[k], all.filter((n) => n !== 'feats2_no_mem'), `frame ${f}`);
+      }
+    });
   });
 
   test('several conditioning frames; the prompted frames give exactly the box region', async () => {
