@@ -15,8 +15,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance, PerformanceObserver } from 'node:perf_hooks';
+import type { InferenceSession } from 'onnxruntime-node';
 import sharp from 'sharp';
 import { defaultSettings } from '../src/pipeline/settings';
+import type { RleMask } from '../src/pipeline/domain';
 import { encodeRle } from '../src/pipeline/masks/rle';
 import { preprocessForDetector } from '../src/pipeline/models/groundingDino';
 import { observeGraphRuns, SessionRuntime } from '../src/pipeline/models/runtime';
@@ -90,6 +92,8 @@ async function timeAsync(label: string, n: number, fn: () => Promise<unknown>, p
 async function main(): Promise<void> {
   // before the first session: graph time as onnxruntime's own synchronous runs (see bench/lib/nativeRuns.ts)
   const native = timeNativeRuns();
+  // each frame's RLE mask, kept as the propagate stage keeps them (the tracker makes it beside the mask)
+  const rles: RleMask[] = [];
   const dir = await mkdtemp(path.join(os.tmpdir(), 'alref-bench-models-'));
   try {
     const localDir = modelDir ?? path.join(dir, 'models');
@@ -210,7 +214,7 @@ async function main(): Promise<void> {
       const c0 = process.cpuUsage();
       let n = 0;
       for await (const r of tracker.track({ numFrames: frames, width: W, height: H, frameSource: () => frame, prompts: [{ frameIndex: Math.floor(frames / 2), box: { x0: 500, y0: 300, x1: 640, y1: 420 } }] })) {
-        encodeRle(r.mask, W, H);
+        rles.push(r.rle);
         n++;
         if (n % 25 === 0) {
           const m = process.memoryUsage();
@@ -245,7 +249,7 @@ async function main(): Promise<void> {
     for (const [t, threads, prefetch] of [[tracker, 'default', 0], [tracker, 'default', 2], [trackerOne, '1', 0], [trackerOne, '1', 2]] as const) {
       const run = async (): Promise<void> => {
         for await (const r of t.track({ numFrames: multiFrames, width: W, height: H, frameSource: () => frame, prompts: [{ frameIndex: 0, box: { x0: 500, y0: 300, x1: 640, y1: 420 } }], prefetch })) {
-          encodeRle(r.mask, W, H);
+          rles.push(r.rle);
         }
       };
       // warm-up: the worker thread starts (and loads its code) once per tracker
@@ -279,6 +283,57 @@ async function main(): Promise<void> {
       console.log(`onnxruntime threads ${threads.padEnd(7)} ${(prefetch === 0 ? 'in this thread' : `${prefetch} ahead in a worker`).padEnd(20)} wall ${wall.toFixed(1).padStart(6)} ms/frame, graph runs ${(graphs.ms / multiFrames).toFixed(1).padStart(6)} ms/frame, host beyond them ${(wall - graphs.ms / multiFrames).toFixed(1).padStart(5)} ms/frame, GC pauses ${(gcMs / multiFrames).toFixed(1)} ms/frame (${((gcMs - inRuns) / multiFrames).toFixed(1)} beyond graph runs), process CPU ${((c.user + c.system) / 1000 / multiFrames).toFixed(1)} ms/frame`);
     }
 
+    // the same graph runs alone, one tracked frame's feeds replayed in the loop's order with no host
+    // work around them: the garbage collection that onnxruntime-node's outputs cause by themselves
+    // (every output comes back as a new buffer, about 30 MB a frame at these sizes)
+    {
+      const leases = (trackerOne as unknown as { _leases: Record<string, { session: InferenceSession }> })._leases;
+      const recorded = new Map<string, { session: InferenceSession; feeds: InferenceSession.FeedsType; fetches?: InferenceSession.FetchesType }>();
+      const restore: Array<() => void> = [];
+      for (const [graph, { session }] of Object.entries(leases)) {
+        const real = session.run.bind(session);
+        session.run = ((feeds: InferenceSession.FeedsType, fetches?: InferenceSession.FetchesType) => {
+          recorded.set(graph, { session, feeds, fetches });
+          return real(feeds, fetches as InferenceSession.FetchesType);
+        }) as typeof session.run;
+        restore.push(() => {
+          session.run = real as typeof session.run;
+        });
+      }
+      for await (const r of trackerOne.track({ numFrames: 4, width: W, height: H, frameSource: () => frame, prompts: [{ frameIndex: 0, box: { x0: 500, y0: 300, x1: 640, y1: 420 } }], prefetch: 0 })) {
+        rles.push(r.rle);
+      }
+      restore.forEach((f) => f());
+      const order = ['vision_encoder', 'pointer_tpos', 'memory_attention', 'mask_decoder', 'memory_encoder'].filter((g) => recorded.has(g));
+      const replay = async (n: number): Promise<void> => {
+        for (let k = 0; k < n; k++) {
+          for (const g of order) {
+            const { session, feeds, fetches } = recorded.get(g)!;
+            await session.run(feeds, fetches as InferenceSession.FetchesType);
+          }
+        }
+      };
+      await replay(2);
+      const pauses: Array<[number, number]> = [];
+      const gc = new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) {
+          pauses.push([e.startTime, e.duration]);
+        }
+      });
+      gc.observe({ entryTypes: ['gc'] });
+      const t0 = performance.now();
+      await replay(multiFrames);
+      const t1 = performance.now();
+      for (const e of gc.takeRecords()) {
+        pauses.push([e.startTime, e.duration]);
+      }
+      gc.disconnect();
+      const runs = native.intervals.filter(([a]) => a >= t0 && a < t1);
+      const gcMs = pauses.reduce((n, [, d]) => n + d, 0);
+      const inRuns = pauses.filter(([at]) => runs.some(([a, b]) => at >= a && at < b)).reduce((n, [, d]) => n + d, 0);
+      console.log(`the same graphs alone, no host work (1 thread)       wall ${((t1 - t0) / multiFrames).toFixed(1).padStart(6)} ms/frame, graph runs ${(native.msWithin(t0, t1) / multiFrames).toFixed(1).padStart(6)} ms/frame, GC pauses ${(gcMs / multiFrames).toFixed(1)} ms/frame (${((gcMs - inRuns) / multiFrames).toFixed(1)} beyond graph runs)`);
+    }
+
     trackerOne.dispose();
     await oneThread.dispose();
 
@@ -308,7 +363,7 @@ async function main(): Promise<void> {
       await measure('one object at a time', async () => {
         for (const obj of objects) {
           for await (const r of tracker.track({ ...video, ...obj })) {
-            encodeRle(r.mask, W, H);
+            rles.push(r.rle);
           }
         }
       });

@@ -12,6 +12,7 @@ import { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
 import { PipelineError, type PipelineErrorKind } from '../../errors';
 import { pilResizeNormalise, pilResizeNormaliseView, type Normalisation } from '../../imaging/pilResizeSimd';
+import type { FrameMask } from './maskOps';
 
 /** What one frame's pre-processing needs: the frame, the encoder's input size and the normalisation. */
 export interface FramePrepRequest {
@@ -73,11 +74,23 @@ export interface TransposeResult {
   features: Float32Array;
 }
 
+/** A tracked frame's low-resolution logits to finish in a worker ({@link FramePrepWorker.finishMask}; `logits` is transferred). */
+export interface MaskRequest {
+  logits: Float32Array;
+  width: number;
+  height: number;
+  fillHoleArea: number;
+  /** Object score > 0: the mask is the upsampled logits; else empty. */
+  present: boolean;
+  videoWidth: number;
+  videoHeight: number;
+}
+
 /** Requests to a {@link FramePrepWorker}'s thread. */
-export type FramePrepRequestMessage = { id: number; req: FramePrepRequest } | { id: number; transpose: TransposeRequest } | { recycle: Float32Array };
+export type FramePrepRequestMessage = { id: number; req: FramePrepRequest } | { id: number; transpose: TransposeRequest } | { id: number; finish: MaskRequest } | { recycle: Float32Array };
 
 /** Replies from the thread. */
-export type FramePrepMessage = { id: number; pixels: Float32Array } | ({ id: number } & TransposeResult) | { id: number; error: SerializedError };
+export type FramePrepMessage = { id: number; pixels: Float32Array } | ({ id: number } & TransposeResult) | ({ id: number } & FrameMask) | { id: number; error: SerializedError };
 
 /** The bundled worker script beside this module's bundle, or the TypeScript source under tsx (tests, benches). */
 function workerScript(): string | undefined {
@@ -216,6 +229,15 @@ export class FramePrepWorker {
     return { tokens: m.tokens, features: m.features };
   }
 
+  /**
+   * `finishMask` (maskOps.ts) in the worker: hole filling, the mask at video size and its RLE; `logits`
+   * travels there (detached here) and comes back filled. The same bits as in this thread.
+   */
+  async finishMask(req: MaskRequest): Promise<FrameMask> {
+    const m = (await this._request((id) => ({ id, finish: req }), [req.logits.buffer as ArrayBuffer])) as FrameMask;
+    return { logits: m.logits, mask: m.mask, rle: m.rle };
+  }
+
   private _request(message: (id: number) => FramePrepRequestMessage, transfer: ArrayBuffer[]): Promise<FramePrepMessage> {
     if (this.failure) {
       return Promise.reject(this.failure);
@@ -292,6 +314,11 @@ export class FramePrepPool {
   /** {@link FramePrepWorker.transpose} on the least busy thread. */
   transpose(req: TransposeRequest): Promise<TransposeResult> {
     return this._leastBusy().transpose(req);
+  }
+
+  /** {@link FramePrepWorker.finishMask} on the least busy thread. */
+  finishMask(req: MaskRequest): Promise<FrameMask> {
+    return this._leastBusy().finishMask(req);
   }
 
   private _leastBusy(): FramePrepWorker {

@@ -1,7 +1,8 @@
 /**
  * The thread behind {@link FramePrepWorker}: prepares each requested frame with the same code as the
  * in-thread path ({@link prepareFrame}) and sends the values back as a transferred buffer; lays
- * encoder features out as tokens ({@link featuresToTokens}) and sends both buffers back. Buffers
+ * encoder features out as tokens ({@link featuresToTokens}) and sends both buffers back; finishes a
+ * tracked frame's mask ({@link finishMask}: hole filling, the mask at video size, its RLE). Buffers
  * the caller hands back ({@link FramePrepWorker.recycle}) are written again for later frames of the
  * same size, so a long run does not allocate (and zero) a new 12 MB array per frame.
  * Bundled as dist/framePrepWorker.js (esbuild.mjs).
@@ -9,6 +10,7 @@
 import { parentPort } from 'node:worker_threads';
 import { PipelineError } from '../../errors';
 import { MAX_RECYCLED_FRAMES, prepareFrame, type FramePrepMessage, type FramePrepRequestMessage } from './framePrep';
+import { finishMask } from './maskOps';
 import { featuresToTokens } from './tokens';
 
 const port = parentPort;
@@ -45,6 +47,16 @@ port.on('message', (m: FramePrepRequestMessage) => {
     try {
       const tokens = featuresToTokens(features, c, hw, out);
       port.postMessage({ id: m.id, tokens, features } satisfies FramePrepMessage, [tokens.buffer as ArrayBuffer, features.buffer as ArrayBuffer]);
+    } catch (err) {
+      fail(m.id, err);
+    }
+    return;
+  }
+  if ('finish' in m) {
+    const r = m.finish;
+    try {
+      const done = finishMask(r.logits, r.width, r.height, r.fillHoleArea, r.present, r.videoWidth, r.videoHeight);
+      port.postMessage({ id: m.id, ...done } satisfies FramePrepMessage, [done.logits.buffer as ArrayBuffer, done.mask.buffer as ArrayBuffer]);
     } catch (err) {
       fail(m.id, err);
     }

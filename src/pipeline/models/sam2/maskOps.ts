@@ -2,6 +2,32 @@
  * Host-side mask operations of the SAM 2 video predictor: hole filling on low-resolution logits and
  * bilinear resizing to the video size (PyTorch `interpolate(..., mode='bilinear', align_corners=False)`).
  */
+import type { RleMask } from '../../domain';
+import { encodeRle } from '../../masks/rle';
+
+/** What a tracked frame returns from its low-resolution logits ({@link finishMask}). */
+export interface FrameMask {
+  /** The low-resolution logits after hole filling. */
+  logits: Float32Array;
+  /** Row-major 0/1 at video size. */
+  mask: Uint8Array;
+  rle: RleMask;
+}
+
+/**
+ * The mask at video size from hole-filled low-resolution logits (their bilinear upsampling `> 0`;
+ * empty, whatever the logits hold, when the object is absent) and the same mask as COCO RLE.
+ */
+export function maskOutputs(logits: Float32Array, lw: number, lh: number, present: boolean, width: number, height: number): { mask: Uint8Array; rle: RleMask } {
+  const mask = present ? resizeLogitsToMask(logits, lw, lh, width, height) : new Uint8Array(width * height);
+  return { mask, rle: encodeRle(mask, width, height) };
+}
+
+/** {@link fillHoles} (in place) then {@link maskOutputs}: a tracked frame's outputs, in this thread or a worker. */
+export function finishMask(logits: Float32Array, lw: number, lh: number, fillHoleArea: number, present: boolean, width: number, height: number): FrameMask {
+  fillHoles(logits, lw, lh, fillHoleArea);
+  return { logits, ...maskOutputs(logits, lw, lh, present, width, height) };
+}
 
 /** Scratch of {@link fillHoles}: background runs (absolute start/end), union-find parents, areas; grown, reused. */
 let runStart = new Int32Array(0);

@@ -9,7 +9,6 @@
  */
 import type { RleMask } from '../../domain';
 import { DAVIS_BACKGROUND_LOGIT, type SparseLogits, toSparse } from '../../masks/logits';
-import { encodeRle } from '../../masks/rle';
 import { hashJson } from '../../run/hash';
 import { resizeBilinear } from './maskOps';
 import { cappedNote, type CappedCounts, type Sam2Prompt, type Sam2VideoTracker } from './video';
@@ -64,7 +63,7 @@ export async function* trackToStore(tracker: Sam2VideoTracker, video: TrackedVid
     signal,
     fillHoleArea: video.fillHoleArea,
   })) {
-    masks[object][r.frameIndex] = encodeRle(r.mask, width, height);
+    masks[object][r.frameIndex] = r.rle;
     if (video.keepLogits) {
       // object score <= 0: the mask is empty and so are the stored logits (null: all background)
       const low = r.lowRes;

@@ -5,12 +5,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
-import type { Box } from '../../domain';
+import type { Box, RleMask } from '../../domain';
 import { PipelineError, throwIfAborted } from '../../errors';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../groundingDino';
 import { loadOrt, runGraph, type SessionLease } from '../runtime';
 import type { ModelService } from '../service';
-import { fillHoles, resizeBilinear, resizeLogitsToMask } from './maskOps';
+import { fillHoles, finishMask, maskOutputs, resizeBilinear, type FrameMask } from './maskOps';
 import { placeInRing, selectMemory } from './memory';
 import { FeatureStore, frameSchedule, type FrameVisit } from './schedule';
 import { defaultPrefetch, defaultPrepThreads, FramePrepPool, prepareFrame } from './framePrep';
@@ -31,6 +31,8 @@ export interface Sam2FrameResult {
   frameIndex: number;
   /** Row-major 0/1 at video resolution. */
   mask: Uint8Array;
+  /** `mask` as COCO RLE (made beside it, in a worker thread when the run has them). */
+  rle: RleMask;
   /** The decoder's object score logit (> 0: object present). */
   objectScore: number;
   conditioning: boolean;
@@ -285,6 +287,15 @@ function maxPtrs(constants: unknown, file: string): number {
     throw new PipelineError(`${file}: "max_obj_ptrs_in_encoder" must be a positive integer (got ${JSON.stringify(v)}).`, { stage: 'models', kind: 'invalid-input', file, field: 'max_obj_ptrs_in_encoder' });
   }
   return v;
+}
+
+/**
+ * An output's values to keep past the run: the array itself when it spans its whole buffer (each
+ * onnxruntime-node output is a buffer of its own), else a copy (a view into something larger would
+ * keep all of it alive).
+ */
+function owned(a: Float32Array): Float32Array {
+  return a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? a : a.slice();
 }
 
 function toF32(t: Tensor): Float32Array {
@@ -793,6 +804,18 @@ export class Sam2VideoTracker {
     return { visit: u, frame, features: p };
   }
 
+  /** A worker's result; when the worker threads stopped meanwhile, `here()` in this thread instead. */
+  private async _orHere<T>(fromWorker: Promise<T>, here: () => T | Promise<T>): Promise<T> {
+    try {
+      return await fromWorker;
+    } catch (err) {
+      if (this._prep?.alive !== false) {
+        throw err;
+      }
+      return here();
+    }
+  }
+
   /**
    * Waits for the frame's tokens from the worker thread. A worker that died took feats2 with it: the
    * frame is then encoded again in this thread (same values).
@@ -803,13 +826,10 @@ export class Sam2VideoTracker {
       return;
     }
     try {
-      await settling;
-    } catch (err) {
-      if (this._prep?.alive !== false) {
-        throw err;
-      }
-      enc.out = await this._encode(o, enc.frame);
-      enc.tokens = undefined;
+      await this._orHere(settling, async () => {
+        enc.out = await this._encode(o, enc.frame);
+        enc.tokens = undefined;
+      });
     } finally {
       enc.settling = undefined;
     }
@@ -940,16 +960,30 @@ export class Sam2VideoTracker {
     return result;
   }
 
-  /** Stores the frame's memory and object pointer; the mask at video size. */
+  /**
+   * Stores the frame's memory and object pointer; the mask at video size and its RLE. With worker
+   * threads, a tracked frame's hole filling, upsampling and RLE run in one of them while the memory
+   * encoder runs here (a copy of the logits travels, so that a worker that stops leaves the work to
+   * this thread); a prompted frame's memory needs the filled logits first, so it stays here.
+   */
   private async _finish(state: ObjectState, i: number, enc: FrameFeatures, dec: Record<string, Tensor>, conditioning: boolean, o: Sam2VideoOptions): Promise<Sam2FrameResult> {
     const T = this._ort.Tensor;
     const score = toF32(dec.object_score_logits)[0];
     const osl = new T('float32', Float32Array.from([score]), [1, 1]);
     const low = dec.low_res_mask;
     const [lh, lw] = [low.dims[2], low.dims[3]];
-    // the predictor stores (and shows) the low-res logits after hole filling
-    // in place: the decoder's output buffer is this run's own and is read nowhere else
-    const logits = fillHoles(toF32(low), lw, lh, o.fillHoleArea ?? 8);
+    const fillArea = o.fillHoleArea ?? 8;
+    // the predictor stores (and shows) the low-res logits after hole filling, here in place: the
+    // decoder's output buffer is this run's own and is read nowhere else
+    const logits = toF32(low);
+    const prep = this._prep;
+    let post: Promise<FrameMask> | undefined;
+    if (!conditioning && prep?.alive) {
+      post = prep.finishMask({ logits: logits.slice(), width: lw, height: lh, fillHoleArea: fillArea, present: score > 0, videoWidth: o.width, videoHeight: o.height });
+      post.catch(() => undefined);
+    } else {
+      fillHoles(logits, lw, lh, fillArea);
+    }
     let memMask = dec.high_res_mask;
     if (conditioning) {
       // a prompted frame's memory is encoded (propagate_in_video_preflight) from its stored low-res
@@ -961,15 +995,16 @@ export class Sam2VideoTracker {
     // [] (float32, bool, int32 or int64 as the export declares) -> memory_tokens and memory_pos [h*w,1,memDim]
     const me = await this._run('memory_encoder', { feats2: enc.out.feats2, high_res_mask: memMask, object_score_logits: osl, binarize: this._binarize(conditioning) });
     // the position is kept once for all memories when it is the same every frame (SAM 2: size only)
-    state.memory.set(i, { tokens: Float32Array.from(toF32(me.memory_tokens)), pos: this._sharedMemoryPos(toF32(me.memory_pos), true) });
-    state.pointers.set(i, Float32Array.from(toF32(dec.object_pointer)));
-    const mask = score > 0 ? resizeLogitsToMask(logits, lw, lh, o.width, o.height) : new Uint8Array(o.width * o.height);
+    state.memory.set(i, { tokens: owned(toF32(me.memory_tokens)), pos: this._sharedMemoryPos(toF32(me.memory_pos), true) });
+    state.pointers.set(i, owned(toF32(dec.object_pointer)));
+    const done = post ? await this._orHere(post, () => finishMask(logits, lw, lh, fillArea, score > 0, o.width, o.height)) : { logits, ...maskOutputs(logits, lw, lh, score > 0, o.width, o.height) };
     return {
       frameIndex: i,
-      mask,
+      mask: done.mask,
+      rle: done.rle,
       objectScore: score,
       conditioning,
-      lowRes: { logits, width: lw, height: lh },
+      lowRes: { logits: done.logits, width: lw, height: lh },
     };
   }
 

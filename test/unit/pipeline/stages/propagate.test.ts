@@ -9,7 +9,7 @@ import { PipelineError } from '../../../../src/pipeline/errors';
 import type { ImageEvent, StageEvent } from '../../../../src/pipeline/events';
 import { readMasksFile } from '../../../../src/pipeline/masks/davisExport';
 import { readLabelPng } from '../../../../src/pipeline/masks/labelPng';
-import { decodeRle } from '../../../../src/pipeline/masks/rle';
+import { decodeRle, encodeRle } from '../../../../src/pipeline/masks/rle';
 import { readLogitsFile } from '../../../../src/pipeline/masks/logits';
 import { SessionRuntime } from '../../../../src/pipeline/models/runtime';
 import { Sam2VideoTracker, type Sam2ObjectResult, type Sam2VideoOptions } from '../../../../src/pipeline/models/sam2/video';
@@ -136,7 +136,8 @@ suite('stages/propagate: pivot boxes -> SAM 2 masks through real onnxruntime fix
       for await (const { object, result: r } of trackObjects.call(this, { ...o, objects: o.objects.map((obj) => ({ ...obj, startFrame: 13 })) })) {
         seen.set(r.frameIndex, (seen.get(r.frameIndex) ?? 0) + 1);
         // the second (backward) result for frame 13 says "no object": it must win over the first
-        yield { object, result: r.frameIndex === 13 && seen.get(13) === 2 ? { ...r, objectScore: -1, mask: new Uint8Array(r.mask.length) } : r };
+        const empty = new Uint8Array(r.mask.length);
+        yield { object, result: r.frameIndex === 13 && seen.get(13) === 2 ? { ...r, objectScore: -1, mask: empty, rle: encodeRle(empty, clip.width, clip.height) } : r };
       }
     };
     try {

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { framePath } from '../../../../../src/pipeline/domain';
 import { PipelineError } from '../../../../../src/pipeline/errors';
+import { encodeRle } from '../../../../../src/pipeline/masks/rle';
 import { defaultSettings } from '../../../../../src/pipeline/settings';
 import { observeGraphRuns, SessionRuntime } from '../../../../../src/pipeline/models/runtime';
 import { createModelService } from '../../../../../src/pipeline/models/service';
@@ -185,7 +186,11 @@ suite('models/sam2: video host loop on the five fixture graphs', () => {
       }
       return n;
     };
-    const flat = (r: Sam2FrameResult) => ({ frameIndex: r.frameIndex, conditioning: r.conditioning, objectScore: r.objectScore, logits: Array.from(r.lowRes.logits), mask: Array.from(r.mask) });
+    const flat = (r: Sam2FrameResult) => {
+      // the RLE comes with the mask, whichever thread made them
+      assert.deepEqual(r.rle, encodeRle(r.mask, clip.width, clip.height), `frame ${r.frameIndex}: RLE of the mask`);
+      return { frameIndex: r.frameIndex, conditioning: r.conditioning, objectScore: r.objectScore, logits: Array.from(r.lowRes.logits), mask: Array.from(r.mask), rle: r.rle };
+    };
     try {
       const alone: Array<ReturnType<typeof flat>[]> = [];
       const aloneRuns = await encoderRuns(async () => {
@@ -272,24 +277,30 @@ suite('models/sam2: video host loop on the five fixture graphs', () => {
         }
       }
       assert.deepEqual(got, want);
-      // the threads stop while a frame encoded ahead has its features in one of them (to be laid out
-      // as tokens): that frame is encoded again here, same results
-      const again: number[][] = [];
-      let stopped = 0;
-      for await (const r of t.track({ ...video, frameSource: (i: number) => framePath(clip.dir, i), prompts: [{ frameIndex: 2, box: clip.boxes[2] }], prefetch: 2, prepThreads: 2 })) {
-        again.push(Array.from(r.lowRes.logits));
-        if (again.length === 3) {
-          const pool = (t as unknown as { _prep: FramePrepPool })._prep;
-          const transpose = pool.transpose.bind(pool);
-          pool.transpose = (req) => {
-            stopped++;
-            void pool.dispose();
-            return transpose(req);
-          };
+      // the threads stop while a request is with them: a frame encoded ahead whose features one of
+      // them lays out as tokens (that frame is encoded again here), or a tracked frame's mask one of
+      // them finishes (this thread finishes it): the same results either way
+      for (const method of ['transpose', 'finishMask'] as const) {
+        const got: number[][] = [];
+        let stopped = 0;
+        for await (const r of t.track({ ...video, frameSource: (i: number) => framePath(clip.dir, i), prompts: [{ frameIndex: 2, box: clip.boxes[2] }], prefetch: 2, prepThreads: 2 })) {
+          got.push(Array.from(r.lowRes.logits));
+          assert.deepEqual(r.rle, encodeRle(r.mask, clip.width, clip.height));
+          if (got.length === 3) {
+            // the pool's next such request stops every thread as it is sent
+            const pool = (t as unknown as { _prep: FramePrepPool })._prep;
+            const methods = pool as unknown as Record<typeof method, (req: never) => Promise<unknown>>;
+            const real = methods[method].bind(pool);
+            methods[method] = (req: never) => {
+              stopped++;
+              void pool.dispose();
+              return real(req);
+            };
+          }
         }
+        assert.equal(stopped, 1, `${method}: one request after the threads were told to stop`);
+        assert.deepEqual(got, want, method);
       }
-      assert.equal(stopped, 1, 'one frame was encoded ahead after the threads were told to stop');
-      assert.deepEqual(again, want);
     } finally {
       t.dispose();
     }
