@@ -384,7 +384,8 @@ export class Sam2VideoTracker {
     for (const lease of Object.values(this._leases)) {
       lease.release();
     }
-    void this._prep?.dispose();
+    void this._pool?.dispose();
+    this._pool = undefined;
     this._prep = undefined;
   }
 
@@ -672,12 +673,15 @@ export class Sam2VideoTracker {
     this._features = features;
     const runtime = { provider: this._provider, threads: this._threads };
     const ahead = o.prefetch ?? defaultPrefetch(runtime);
+    // this run's worker threads: none without prefetch, whatever an earlier run started
+    this._prep = undefined;
     if (ahead > 0) {
       const threads = Math.min(ahead, Math.max(1, o.prepThreads ?? defaultPrepThreads(runtime)));
-      if (!this._prep?.alive || this._prep.size !== threads) {
-        void this._prep?.dispose();
-        this._prep = FramePrepPool.start(threads);
+      if (!this._pool?.alive || this._pool.size !== threads) {
+        void this._pool?.dispose();
+        this._pool = FramePrepPool.start(threads);
       }
+      this._prep = this._pool;
     }
     const pending = new Map<number, Promise<Float32Array>>();
     // the next visit's frame, encoded ahead while this visit's graphs run (with worker threads only)
@@ -1050,7 +1054,9 @@ export class Sam2VideoTracker {
   }
 
   private _held = 0;
-  /** The frame pre-processing threads, started by the first run that prefetches. */
+  /** The worker threads, started by the first run that prefetches and kept for later runs. */
+  private _pool?: FramePrepPool;
+  /** The current run's worker threads ({@link _pool} when it prefetches, else none). */
   private _prep?: FramePrepPool;
   /** Token buffers of frames let go, for the next frames' feats2 tokens ({@link _tokens}). */
   private _tokenPool: Float32Array[] = [];

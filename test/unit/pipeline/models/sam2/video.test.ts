@@ -306,6 +306,38 @@ suite('models/sam2: video host loop on the five fixture graphs', () => {
     }
   });
 
+  test('a run without prefetch uses none of the worker threads an earlier run started', async () => {
+    const t = await Sam2VideoTracker.open(svc(), 'sam2.1-hiera-tiny-video');
+    const video = { numFrames: 8, width: clip.width, height: clip.height, frameSource: (i: number) => framePath(clip.dir, i), prompts: [{ frameIndex: 2, box: clip.boxes[2] }] };
+    const logits = async (prefetch: number): Promise<number[][]> => {
+      const got: number[][] = [];
+      for await (const r of t.track({ ...video, prefetch })) {
+        got.push(Array.from(r.lowRes.logits));
+      }
+      return got;
+    };
+    try {
+      const withWorkers = await logits(2);
+      const pool = (t as unknown as { _pool: FramePrepPool })._pool;
+      assert.ok(pool?.alive, 'the threads stay for later runs');
+      let calls = 0;
+      const methods = pool as unknown as Record<'prepare' | 'transpose' | 'finishMask' | 'recycle', (req: never) => unknown>;
+      for (const m of ['prepare', 'transpose', 'finishMask', 'recycle'] as const) {
+        const real = methods[m].bind(pool);
+        methods[m] = (req: never) => {
+          calls++;
+          return real(req);
+        };
+      }
+      assert.deepEqual(await logits(0), withWorkers);
+      assert.equal(calls, 0, 'prefetch 0: everything in this thread');
+      assert.deepEqual(await logits(2), withWorkers);
+      assert.ok(calls > 0, 'prefetch 2 again: the same threads');
+    } finally {
+      t.dispose();
+    }
+  });
+
   test('several objects: cancel is checked between frames and objects; a bad prompt of any object is refused before any work', async () => {
     const t = await Sam2VideoTracker.open(svc(), 'sam2.1-hiera-tiny-video');
     const video = { numFrames: clip.frames, width: clip.width, height: clip.height, frameSource: (i: number) => framePath(clip.dir, i) };
