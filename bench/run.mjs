@@ -27,7 +27,7 @@ const files = readdirSync(here)
 
 /** Arguments of the benchmarks that take sizes on their command line, in quick mode. */
 const QUICK_ARGS = {
-  'models.ts': ['--frames', '100', '--objects', '4', '--multi-frames', '6'],
+  'models.ts': ['--frames', '100', '--objects', '4', '--multi-frames', '16'],
   'evalGroups.ts': ['--frames', '4', '--expressions', '4'],
 };
 
