@@ -863,11 +863,19 @@ export class Sam2VideoTracker {
       this._prep?.recycle(pixels);
       return out;
     }
-    // else, without worker threads, a view of the resize module's memory, no copy: the graph has
-    // read it when the run resolves, before the next frame is resized there. With them (this is their
-    // fallback) a copy: a frame encoded ahead may be resized here meanwhile
-    pixels = await prepareFrame({ source: await o.frameSource(frame), width: S.width, height: S.height, norm: NORMALISE }, this._prep ? undefined : 'view');
-    return this._run('vision_encoder', { pixel_values: new this._ort.Tensor('float32', pixels, [1, 3, S.height, S.width]) }, this._encoderFetches(frame));
+    // else prepared here: a view of the resize module's memory, no copy, held until the graph has read
+    // it (the run resolves); should another frame be prepared here meanwhile (a frame encoded ahead
+    // whose worker stopped, or one a run that ended early left in flight), that one gets a copy
+    const view = !this._viewInUse;
+    this._viewInUse ||= view;
+    try {
+      pixels = await prepareFrame({ source: await o.frameSource(frame), width: S.width, height: S.height, norm: NORMALISE }, view ? 'view' : undefined);
+      return await this._run('vision_encoder', { pixel_values: new this._ort.Tensor('float32', pixels, [1, 3, S.height, S.width]) }, this._encoderFetches(frame));
+    } finally {
+      if (view) {
+        this._viewInUse = false;
+      }
+    }
   }
 
   /**
@@ -1056,6 +1064,8 @@ export class Sam2VideoTracker {
   private _held = 0;
   /** The worker threads, started by the first run that prefetches and kept for later runs. */
   private _pool?: FramePrepPool;
+  /** Whether a frame prepared in this thread is in the resize module's memory until its encoder run ends ({@link _encode}). */
+  private _viewInUse = false;
   /** The current run's worker threads ({@link _pool} when it prefetches, else none). */
   private _prep?: FramePrepPool;
   /** Token buffers of frames let go, for the next frames' feats2 tokens ({@link _tokens}). */

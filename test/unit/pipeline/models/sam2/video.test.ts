@@ -306,6 +306,24 @@ suite('models/sam2: video host loop on the five fixture graphs', () => {
     }
   });
 
+  test('frames prepared in this thread at the same time do not share the resize memory: each encoder run reads its own frame', async () => {
+    const t = await Sam2VideoTracker.open(svc(), 'sam2.1-hiera-tiny-video');
+    // what a frame encoded ahead (its worker stopped) and the frame being visited do: both prepared here
+    const encode = (t as unknown as { _encode(o: unknown, frame: number): Promise<Record<string, { data: Float32Array }>> })._encode.bind(t);
+    const o = { numFrames: clip.frames, width: clip.width, height: clip.height, frameSource: (i: number) => framePath(clip.dir, i) };
+    const frames = [1, 4, 7, 10, 13, 16];
+    try {
+      const alone: Float32Array[] = [];
+      for (const f of frames) {
+        alone.push(Float32Array.from((await encode(o, f)).feats2.data));
+      }
+      const together = await Promise.all(frames.map((f) => encode(o, f)));
+      frames.forEach((f, k) => assert.deepEqual(together[k].feats2.data, alone[k], `frame ${f}`));
+    } finally {
+      t.dispose();
+    }
+  });
+
   test('a run without prefetch uses none of the worker threads an earlier run started', async () => {
     const t = await Sam2VideoTracker.open(svc(), 'sam2.1-hiera-tiny-video');
     const video = { numFrames: 8, width: clip.width, height: clip.height, frameSource: (i: number) => framePath(clip.dir, i), prompts: [{ frameIndex: 2, box: clip.boxes[2] }] };
