@@ -6,6 +6,8 @@ import path from 'node:path';
 import * as esbuild from 'esbuild';
 import sharp from 'sharp';
 import { PipelineError } from '../../../../../src/pipeline/errors';
+import { finishMask } from '../../../../../src/pipeline/models/sam2/maskOps';
+import { featuresToTokens } from '../../../../../src/pipeline/models/sam2/tokens';
 import { defaultPrefetch, defaultPrepThreads, FramePrepPool, FramePrepWorker, MAX_PREP_THREADS, prepareFrame, type FramePrepRequest } from '../../../../../src/pipeline/models/sam2/framePrep';
 
 suite('models/sam2/framePrep: frames prepared in a worker thread equal those prepared in this one', () => {
@@ -50,7 +52,7 @@ suite('models/sam2/framePrep: frames prepared in a worker thread equal those pre
     }
   });
 
-  test('the bundled worker script (as esbuild.mjs builds it) gives the same bits', async () => {
+  test('the bundled worker script (as esbuild.mjs builds it) gives the same bits: frames, tokens, masks', async () => {
     // bundled into out/ inside the repository, so that it finds sharp in node_modules as dist/ does
     const out = path.join(__dirname, '..', '..', '..', '..', '..', 'out', 'test-bundles', 'framePrepWorker.js');
     await esbuild.build({ entryPoints: [path.join(__dirname, '..', '..', '..', '..', '..', 'src', 'pipeline', 'models', 'sam2', 'framePrep.worker.ts')], bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['sharp'], outfile: out, logLevel: 'error' });
@@ -59,6 +61,16 @@ suite('models/sam2/framePrep: frames prepared in a worker thread equal those pre
       const req: FramePrepRequest = { source: path.join(dir, 'f2.jpg'), width: 100, height: 60, norm };
       const [a, b] = [await worker.prepare(req), await prepareFrame(req)];
       assert.ok(Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength)));
+      // the other requests the tracker sends: features laid out as tokens, a tracked frame's mask
+      const features = Float32Array.from({ length: 12 * 35 }, (_, k) => Math.sin(k));
+      const t = await worker.transpose({ features: features.slice(), c: 12, hw: 35, out: new Float32Array(12 * 35) });
+      assert.deepEqual(t.tokens, featuresToTokens(features, 12, 35));
+      assert.deepEqual(t.features, features, 'the features come back as they went');
+      const logits = Float32Array.from({ length: 16 * 12 }, (_, k) => ((k * 7) % 13) - 6);
+      const m = await worker.finishMask({ logits: logits.slice(), width: 16, height: 12, fillHoleArea: 8, present: true, videoWidth: 40, videoHeight: 30 });
+      const here = finishMask(logits, 16, 12, 8, true, 40, 30);
+      assert.deepEqual(m, here);
+      assert.ok(here.rle.counts.length > 0 && here.mask.some((v) => v === 1) && here.mask.some((v) => v === 0), 'a mask with both labels');
     } finally {
       await worker.dispose();
     }
