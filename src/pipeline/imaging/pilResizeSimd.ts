@@ -4,7 +4,9 @@
  * (test/tooling/pilResizeReference.ts), in two forms: fused with the float32 `((v / 255) - mean) / std`
  * into a planar tensor (the SAM 2 frame pre-processing), and as interleaved RGB bytes (frame-grid
  * tiles). One module instance per thread, compiled on first use; its memory grows to the largest
- * image seen and is reused.
+ * image seen and is reused. A result that must outlive other resizes on the thread (read across an
+ * await) is leased ({@link pilResizeNormaliseLeased}): its instance is left alone until released, and
+ * calls meanwhile use another one.
  */
 import { WasmKernels, WasmLayout } from '../wasm';
 import { axisCoefficients, type AxisCoefficients } from './pilResize';
@@ -17,7 +19,18 @@ interface Kernels {
   vertical_u8: (mid: number, rowBytes: number, rowOffset: number, first: number, count: number, weights: number, taps: number, outH: number, out: number, outStride: number) => void;
 }
 
-const kernels = new WasmKernels<Kernels>(WASM_BASE64);
+/** This thread's module instances; `leased` ones hold a result someone still reads. */
+const instances: Array<{ kernels: WasmKernels<Kernels>; leased: boolean }> = [];
+
+/** The first instance not leased (a new one when every one is). */
+function freeInstance(): { kernels: WasmKernels<Kernels>; leased: boolean } {
+  let inst = instances.find((i) => !i.leased);
+  if (!inst) {
+    inst = { kernels: new WasmKernels<Kernels>(WASM_BASE64), leased: false };
+    instances.push(inst);
+  }
+  return inst;
+}
 
 /** Float32 mean and standard deviation per channel (R, G, B). */
 export interface Normalisation {
@@ -62,8 +75,38 @@ export function pilResizeNormalise(src: Uint8Array, width: number, height: numbe
  * await session.run({ pixel_values: new ort.Tensor('float32', pixels, [1, 3, 1024, 1024]) });
  */
 export function pilResizeNormaliseView(src: Uint8Array, width: number, height: number, outWidth: number, outHeight: number, norm: Normalisation): Float32Array {
+  return normaliseInto(freeInstance().kernels, src, width, height, outWidth, outHeight, norm);
+}
+
+/**
+ * {@link pilResizeNormaliseView} whose module memory is reserved for the result until `release()`:
+ * nothing else on this thread resizes into it meanwhile (other calls take another instance), so the
+ * view may be read across an await, such as an onnxruntime run that reads its input later. Release
+ * it once read; an unreleased lease keeps its instance (about 20 MB at 1024 px) out of use.
+ *
+ * @example
+ * const { pixels, release } = pilResizeNormaliseLeased(rgb, w, h, 1024, 1024, IMAGENET);
+ * try { await session.run({ pixel_values: new ort.Tensor('float32', pixels, [1, 3, 1024, 1024]) }); } finally { release(); }
+ */
+export function pilResizeNormaliseLeased(src: Uint8Array, width: number, height: number, outWidth: number, outHeight: number, norm: Normalisation): { pixels: Float32Array; release(): void } {
+  const inst = freeInstance();
+  const pixels = normaliseInto(inst.kernels, src, width, height, outWidth, outHeight, norm);
+  inst.leased = true;
+  let released = false;
+  return {
+    pixels,
+    release: () => {
+      if (!released) {
+        released = true;
+        inst.leased = false;
+      }
+    },
+  };
+}
+
+function normaliseInto(kernels: WasmKernels<Kernels>, src: Uint8Array, width: number, height: number, outWidth: number, outHeight: number, norm: Normalisation): Float32Array {
   const plane = outWidth * outHeight;
-  const r = placeResize('pilResizeNormalise', src, width, height, outWidth, outHeight, { mid: (rows) => 3 * rows * outWidth, out: 4 * 3 * plane, extra: 24 });
+  const r = placeResize(kernels, 'pilResizeNormalise', src, width, height, outWidth, outHeight, { mid: (rows) => 3 * rows * outWidth, out: 4 * 3 * plane, extra: 24 });
   new Float32Array(r.buffer, r.extraAt, 6).set([...norm.mean, ...norm.std]);
   kernels.exports.horizontal(r.srcAt, width, r.rowOffset, r.rows, r.hAt.first, r.hAt.count, r.hAt.weights, r.hTaps, outWidth, r.midAt);
   kernels.exports.vertical(r.midAt, outWidth, r.rowOffset, r.rows, r.vAt.first, r.vAt.count, r.vAt.weights, r.vTaps, outHeight, r.outAt, r.extraAt);
@@ -80,7 +123,8 @@ export function pilResizeNormaliseView(src: Uint8Array, width: number, height: n
  */
 export function pilResizeRgbView(src: Uint8Array, width: number, height: number, outWidth: number, outHeight: number): Uint8Array {
   const rowBytes = 3 * outWidth;
-  const r = placeResize('pilResizeRgb', src, width, height, outWidth, outHeight, { mid: (rows) => rows * rowBytes, out: outHeight * rowBytes });
+  const kernels = freeInstance().kernels;
+  const r = placeResize(kernels, 'pilResizeRgb', src, width, height, outWidth, outHeight, { mid: (rows) => rows * rowBytes, out: outHeight * rowBytes });
   kernels.exports.horizontal_rgb(r.srcAt, width, r.rowOffset, r.rows, r.hAt.first, r.hAt.count, r.hAt.weights, r.hTaps, outWidth, r.midAt);
   kernels.exports.vertical_u8(r.midAt, rowBytes, r.rowOffset, r.vAt.first, r.vAt.count, r.vAt.weights, r.vTaps, outHeight, r.outAt, rowBytes);
   return new Uint8Array(r.buffer, r.outAt, outHeight * rowBytes);
@@ -103,6 +147,7 @@ interface AxisAt {
  * its rows.
  */
 function placeResize(
+  kernels: WasmKernels<Kernels>,
   what: string,
   src: Uint8Array,
   width: number,

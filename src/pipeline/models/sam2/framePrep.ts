@@ -11,7 +11,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
 import { PipelineError, type PipelineErrorKind } from '../../errors';
-import { pilResizeNormalise, pilResizeNormaliseView, type Normalisation } from '../../imaging/pilResizeSimd';
+import { pilResizeNormalise, pilResizeNormaliseLeased, type Normalisation } from '../../imaging/pilResizeSimd';
 import type { FrameMask } from './maskOps';
 
 /** What one frame's pre-processing needs: the frame, the encoder's input size and the normalisation. */
@@ -37,13 +37,22 @@ export async function decodeFrame(source: string | Uint8Array): Promise<{ rgb: U
 }
 
 /**
- * The planar float32 encoder input of one frame, in this thread. `into: 'view'` returns a view of the
- * resize module's memory (no copy; valid until the next frame is resized on this thread); otherwise
- * the values are written into the given array, or a new one.
+ * The planar float32 encoder input of one frame, in this thread, written into the given array or a
+ * new one.
  */
-export async function prepareFrame(req: FramePrepRequest, into?: Float32Array | 'view'): Promise<Float32Array> {
+export async function prepareFrame(req: FramePrepRequest, into?: Float32Array): Promise<Float32Array> {
   const { rgb, w, h } = await decodeFrame(req.source);
-  return into === 'view' ? pilResizeNormaliseView(rgb, w, h, req.width, req.height, req.norm) : pilResizeNormalise(rgb, w, h, req.width, req.height, req.norm, into);
+  return pilResizeNormalise(rgb, w, h, req.width, req.height, req.norm, into);
+}
+
+/**
+ * {@link prepareFrame} without the copy: the values stay in the resize module's memory, reserved for
+ * them until `release()` (other resizes on this thread meanwhile use another instance), so that the
+ * encoder can read them when its run starts. Release once the run has resolved.
+ */
+export async function prepareFrameLeased(req: FramePrepRequest): Promise<{ pixels: Float32Array; release(): void }> {
+  const { rgb, w, h } = await decodeFrame(req.source);
+  return pilResizeNormaliseLeased(rgb, w, h, req.width, req.height, req.norm);
 }
 
 /** Handed-back buffers a worker thread keeps for reuse ({@link FramePrepWorker.recycle}). */

@@ -13,7 +13,7 @@ import type { ModelService } from '../service';
 import { fillHoles, finishMask, maskOutputs, resizeBilinear, type FrameMask } from './maskOps';
 import { placeInRing, selectMemory } from './memory';
 import { FeatureStore, frameSchedule, type FrameVisit } from './schedule';
-import { defaultPrefetch, defaultPrepThreads, FramePrepPool, prepareFrame } from './framePrep';
+import { defaultPrefetch, defaultPrepThreads, FramePrepPool, prepareFrame, prepareFrameLeased } from './framePrep';
 import { featuresToTokens, sameBits } from './tokens';
 import type { Normalisation } from '../../imaging/pilResizeSimd';
 
@@ -863,18 +863,14 @@ export class Sam2VideoTracker {
       this._prep?.recycle(pixels);
       return out;
     }
-    // else prepared here: a view of the resize module's memory, no copy, held until the graph has read
-    // it (the run resolves); should another frame be prepared here meanwhile (a frame encoded ahead
-    // whose worker stopped, or one a run that ended early left in flight), that one gets a copy
-    const view = !this._viewInUse;
-    this._viewInUse ||= view;
+    // else prepared here, no copy: the values stay in the resize module's memory, reserved until the
+    // graph has read them (the run resolves), whatever else resizes on this thread meanwhile (a frame
+    // encoded ahead whose worker stopped, a frame grid of another cell)
+    const { pixels: here, release } = await prepareFrameLeased({ source: await o.frameSource(frame), width: S.width, height: S.height, norm: NORMALISE });
     try {
-      pixels = await prepareFrame({ source: await o.frameSource(frame), width: S.width, height: S.height, norm: NORMALISE }, view ? 'view' : undefined);
-      return await this._run('vision_encoder', { pixel_values: new this._ort.Tensor('float32', pixels, [1, 3, S.height, S.width]) }, this._encoderFetches(frame));
+      return await this._run('vision_encoder', { pixel_values: new this._ort.Tensor('float32', here, [1, 3, S.height, S.width]) }, this._encoderFetches(frame));
     } finally {
-      if (view) {
-        this._viewInUse = false;
-      }
+      release();
     }
   }
 
@@ -1064,8 +1060,6 @@ export class Sam2VideoTracker {
   private _held = 0;
   /** The worker threads, started by the first run that prefetches and kept for later runs. */
   private _pool?: FramePrepPool;
-  /** Whether a frame prepared in this thread is in the resize module's memory until its encoder run ends ({@link _encode}). */
-  private _viewInUse = false;
   /** The current run's worker threads ({@link _pool} when it prefetches, else none). */
   private _prep?: FramePrepPool;
   /** Token buffers of frames let go, for the next frames' feats2 tokens ({@link _tokens}). */

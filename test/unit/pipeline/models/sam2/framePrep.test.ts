@@ -8,7 +8,8 @@ import sharp from 'sharp';
 import { PipelineError } from '../../../../../src/pipeline/errors';
 import { finishMask } from '../../../../../src/pipeline/models/sam2/maskOps';
 import { featuresToTokens } from '../../../../../src/pipeline/models/sam2/tokens';
-import { defaultPrefetch, defaultPrepThreads, FramePrepPool, FramePrepWorker, MAX_PREP_THREADS, prepareFrame, type FramePrepRequest } from '../../../../../src/pipeline/models/sam2/framePrep';
+import { pilResizeRgbView } from '../../../../../src/pipeline/imaging/pilResizeSimd';
+import { defaultPrefetch, defaultPrepThreads, FramePrepPool, FramePrepWorker, MAX_PREP_THREADS, prepareFrame, prepareFrameLeased, type FramePrepRequest } from '../../../../../src/pipeline/models/sam2/framePrep';
 
 suite('models/sam2/framePrep: frames prepared in a worker thread equal those prepared in this one', () => {
   let dir: string;
@@ -44,9 +45,23 @@ suite('models/sam2/framePrep: frames prepared in a worker thread equal those pre
         assert.equal(fromWorker[k].length, 3 * r.width * r.height);
         assert.ok(Buffer.from(fromWorker[k].buffer, fromWorker[k].byteOffset, fromWorker[k].byteLength).equals(Buffer.from(here.buffer, here.byteOffset, here.byteLength)), `request ${k}`);
       }
-      // the view path gives the same values too
-      const view = await prepareFrame(reqs[0], 'view');
-      assert.ok(Buffer.from(view.buffer, view.byteOffset, view.byteLength).equals(Buffer.from(fromWorker[0].buffer)));
+      // the leased path gives the same values too, and keeps them while other frames are resized on
+      // this thread (as a frame grid of another cell would be) until it is released
+      const lease = await prepareFrameLeased(reqs[0]);
+      const bits = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+      assert.ok(bits(lease.pixels).equals(bits(fromWorker[0])));
+      for (const r of reqs.slice(1)) {
+        await prepareFrame(r);
+        pilResizeRgbView(new Uint8Array(64 * 48 * 3).fill(200), 64, 48, 128, 96);
+      }
+      const second = await prepareFrameLeased(reqs[1]);
+      assert.ok(bits(lease.pixels).equals(bits(fromWorker[0])), 'leased values untouched by the resizes since');
+      assert.ok(bits(second.pixels).equals(bits(fromWorker[1])));
+      lease.release();
+      second.release();
+      // released: the next resize on this thread may use that memory again
+      await prepareFrame(reqs[2]);
+      assert.ok(bits((await prepareFrameLeased(reqs[0])).pixels).equals(bits(fromWorker[0])));
     } finally {
       await worker.dispose();
     }
