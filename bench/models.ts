@@ -14,7 +14,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { performance, PerformanceObserver } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 import type { InferenceSession } from 'onnxruntime-node';
 import sharp from 'sharp';
 import { defaultSettings } from '../src/pipeline/settings';
@@ -31,7 +31,7 @@ import { defaultPrefetch, FramePrepPool, MAX_PREP_THREADS } from '../src/pipelin
 import { Sam2VideoTracker } from '../src/pipeline/models/sam2/video';
 import { featuresToTokens, sameBits } from '../src/pipeline/models/sam2/tokens';
 import { writeModelFixtures } from '../test/tooling/onnxFixtures';
-import { timeNativeRuns } from './lib/nativeRuns';
+import { timeNativeRuns, withGcPauses } from './lib/nativeRuns';
 
 const argv = process.argv.slice(2);
 const frames = Number(argv[argv.indexOf('--frames') + 1]) > 0 && argv.includes('--frames') ? Number(argv[argv.indexOf('--frames') + 1]) : 1000;
@@ -256,33 +256,13 @@ async function main(): Promise<void> {
       };
       // warm-up: the worker thread starts (and loads its code) once per tracker
       await run();
-      // the native runs' intervals tell garbage collection pauses inside them (onnxruntime-node
-      // allocates each output as a new buffer there) from those on the host's own time
-      const pauses: Array<[number, number]> = [];
-      const gc = new PerformanceObserver((list) => {
-        for (const e of list.getEntries()) {
-          pauses.push([e.startTime, e.duration]);
-        }
-      });
-      gc.observe({ entryTypes: ['gc'] });
-      const t0 = performance.now();
+      // GC pauses inside the native runs told from those on the host's own time
       const c0 = process.cpuUsage();
-      try {
-        await run();
-      } finally {
-        for (const e of gc.takeRecords()) {
-          pauses.push([e.startTime, e.duration]);
-        }
-        gc.disconnect();
-      }
-      const t1 = performance.now();
-      const wall = (t1 - t0) / multiFrames;
+      const win = await withGcPauses(native, run);
+      const wall = (win.t1 - win.t0) / multiFrames;
       const c = process.cpuUsage(c0);
-      const graphs = { ms: native.msWithin(t0, t1) };
-      const runs = native.intervals.filter(([a]) => a >= t0 && a < t1);
-      const inRuns = pauses.filter(([at]) => runs.some(([a, b]) => at >= a && at < b)).reduce((n, [, d]) => n + d, 0);
-      const gcMs = pauses.reduce((n, [, d]) => n + d, 0);
-      console.log(`onnxruntime threads ${threads.padEnd(7)} ${(prefetch === 0 ? 'in this thread' : `${prefetch} ahead in a worker`).padEnd(20)} wall ${wall.toFixed(1).padStart(6)} ms/frame, graph runs ${(graphs.ms / multiFrames).toFixed(1).padStart(6)} ms/frame, host beyond them ${(wall - graphs.ms / multiFrames).toFixed(1).padStart(5)} ms/frame, GC pauses ${(gcMs / multiFrames).toFixed(1)} ms/frame (${((gcMs - inRuns) / multiFrames).toFixed(1)} beyond graph runs), process CPU ${((c.user + c.system) / 1000 / multiFrames).toFixed(1)} ms/frame`);
+      const graphMs = win.graphMs / multiFrames;
+      console.log(`onnxruntime threads ${threads.padEnd(7)} ${(prefetch === 0 ? 'in this thread' : `${prefetch} ahead in a worker`).padEnd(20)} wall ${wall.toFixed(1).padStart(6)} ms/frame, graph runs ${graphMs.toFixed(1).padStart(6)} ms/frame, host beyond them ${(wall - graphMs).toFixed(1).padStart(5)} ms/frame, GC pauses ${(win.gcMs / multiFrames).toFixed(1)} ms/frame (${(win.gcBeyondRunsMs / multiFrames).toFixed(1)} beyond graph runs), process CPU ${((c.user + c.system) / 1000 / multiFrames).toFixed(1)} ms/frame`);
     }
 
     // the same graph runs alone, one tracked frame's feeds replayed in the loop's order with no host
@@ -316,24 +296,8 @@ async function main(): Promise<void> {
         }
       };
       await replay(2);
-      const pauses: Array<[number, number]> = [];
-      const gc = new PerformanceObserver((list) => {
-        for (const e of list.getEntries()) {
-          pauses.push([e.startTime, e.duration]);
-        }
-      });
-      gc.observe({ entryTypes: ['gc'] });
-      const t0 = performance.now();
-      await replay(multiFrames);
-      const t1 = performance.now();
-      for (const e of gc.takeRecords()) {
-        pauses.push([e.startTime, e.duration]);
-      }
-      gc.disconnect();
-      const runs = native.intervals.filter(([a]) => a >= t0 && a < t1);
-      const gcMs = pauses.reduce((n, [, d]) => n + d, 0);
-      const inRuns = pauses.filter(([at]) => runs.some(([a, b]) => at >= a && at < b)).reduce((n, [, d]) => n + d, 0);
-      console.log(`the same graphs alone, no host work (1 thread)       wall ${((t1 - t0) / multiFrames).toFixed(1).padStart(6)} ms/frame, graph runs ${(native.msWithin(t0, t1) / multiFrames).toFixed(1).padStart(6)} ms/frame, GC pauses ${(gcMs / multiFrames).toFixed(1)} ms/frame (${((gcMs - inRuns) / multiFrames).toFixed(1)} beyond graph runs)`);
+      const win = await withGcPauses(native, () => replay(multiFrames));
+      console.log(`the same graphs alone, no host work (1 thread)       wall ${((win.t1 - win.t0) / multiFrames).toFixed(1).padStart(6)} ms/frame, graph runs ${(win.graphMs / multiFrames).toFixed(1).padStart(6)} ms/frame, GC pauses ${(win.gcMs / multiFrames).toFixed(1)} ms/frame (${(win.gcBeyondRunsMs / multiFrames).toFixed(1)} beyond graph runs)`);
     }
 
     trackerOne.dispose();

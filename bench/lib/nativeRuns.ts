@@ -3,7 +3,7 @@
 // The runtime's graph-run observer times each `session.run` promise instead, which also counts the
 // wait behind other runs queued at the same moment (the tracker encodes the next frame while this
 // frame's graphs run), so summing it would count the same milliseconds twice.
-import { performance } from 'node:perf_hooks';
+import { performance, PerformanceObserver } from 'node:perf_hooks';
 import { binding, type Binding } from 'onnxruntime-node/dist/binding';
 
 /** Start and end (performance.now()) of every native run on this thread since {@link timeNativeRuns}. */
@@ -44,4 +44,43 @@ export function timeNativeRuns(): NativeRuns {
   } as unknown as Binding.InferenceSessionConstructor;
   installed = runs;
   return runs;
+}
+
+/** What {@link withGcPauses} saw: the wall interval, and the GC pauses in it, all and those outside native runs. */
+export interface GcWindow {
+  t0: number;
+  t1: number;
+  /** Milliseconds of native runs in the interval. */
+  graphMs: number;
+  gcMs: number;
+  /** GC pauses that started outside every native run (on the host's own time). */
+  gcBeyondRunsMs: number;
+}
+
+/**
+ * Runs `fn` while recording this thread's garbage-collection pauses, and tells those inside native
+ * runs (where onnxruntime-node allocates each output as a new buffer) from those on the host's time.
+ */
+export async function withGcPauses(runs: NativeRuns, fn: () => Promise<void>): Promise<GcWindow> {
+  const pauses: Array<[number, number]> = [];
+  const gc = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      pauses.push([e.startTime, e.duration]);
+    }
+  });
+  gc.observe({ entryTypes: ['gc'] });
+  const t0 = performance.now();
+  try {
+    await fn();
+  } finally {
+    for (const e of gc.takeRecords()) {
+      pauses.push([e.startTime, e.duration]);
+    }
+    gc.disconnect();
+  }
+  const t1 = performance.now();
+  const inWindow = runs.intervals.filter(([a]) => a >= t0 && a < t1);
+  const gcMs = pauses.reduce((n, [, d]) => n + d, 0);
+  const inRuns = pauses.filter(([at]) => inWindow.some(([a, b]) => at >= a && at < b)).reduce((n, [, d]) => n + d, 0);
+  return { t0, t1, graphMs: runs.msWithin(t0, t1), gcMs, gcBeyondRunsMs: gcMs - inRuns };
 }

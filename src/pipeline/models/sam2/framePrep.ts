@@ -119,10 +119,10 @@ function workerScript(): string | undefined {
  * (one per core) one worker on a machine of more than two cores, none on two (there the worker slows
  * the graphs down more than it saves: measured, bench/models.ts).
  *
- * One thread prepares a 1280x720 frame for the 1024 px encoder in about 24 ms here, which caps the
- * loop near 40 frames a second however fast the graphs run; a GPU runs SAM 2 tiny's graphs in about
- * 10 ms a frame, so there several threads are needed to keep up (measured: bench/models.ts, frame
- * preparation throughput).
+ * One thread prepares a 1280x720 frame for the 1024 px encoder in 16-20 ms here, which caps the
+ * loop near 50-60 frames a second however fast the graphs run; a GPU runs SAM 2 tiny's graphs in
+ * about 10 ms a frame, so there several threads are needed to keep up (measured: bench/models.ts,
+ * frame preparation throughput).
  *
  * @example
  * defaultPrepThreads({ provider: 'cuda', threads: 0 }, 8); // 3
@@ -157,9 +157,10 @@ function availableCores(): number {
 }
 
 /**
- * One worker thread that prepares frames, and lays encoder features out as tokens, on request; the
- * buffers travel as transferred ones (no copy). It keeps the process alive only while requests are in flight (a tracker that is never
- * disposed does not hold the process open). A worker that cannot start, or dies, fails the
+ * One worker thread that, on request, prepares frames, lays encoder features out as tokens and
+ * finishes tracked frames' masks; the buffers travel as transferred ones (no copy). It keeps the
+ * process alive only while requests are in flight (a tracker that is never disposed does not hold
+ * the process open). A worker that cannot start, or dies, fails the
  * pending requests with the reason and refuses new ones (the caller then prepares in its own thread).
  */
 export class FramePrepWorker {

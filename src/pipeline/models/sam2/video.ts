@@ -73,7 +73,7 @@ export interface Sam2TrackOptions {
   prefetch?: number;
   /**
    * Worker threads that prepare those frames (at most `prefetch`). Default {@link defaultPrepThreads}
-   * (at least one when `prefetch` is set): one thread prepares a 720p frame in about 24 ms, too slow
+   * (at least one when `prefetch` is set): one thread prepares a 720p frame in 16-20 ms, too slow
    * for graphs on a GPU.
    */
   prepThreads?: number;
