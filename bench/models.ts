@@ -14,6 +14,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import type { InferenceSession } from 'onnxruntime-node';
 import sharp from 'sharp';
@@ -31,7 +32,7 @@ import { defaultPrefetch, FramePrepPool, MAX_PREP_THREADS } from '../src/pipelin
 import { Sam2VideoTracker } from '../src/pipeline/models/sam2/video';
 import { featuresToTokens, sameBits } from '../src/pipeline/models/sam2/tokens';
 import { writeModelFixtures } from '../test/tooling/onnxFixtures';
-import { timeNativeRuns, withGcPauses } from './lib/nativeRuns';
+import { timeNativeRuns, withGcPauses, type GcWindow } from './lib/nativeRuns';
 
 const argv = process.argv.slice(2);
 const frames = Number(argv[argv.indexOf('--frames') + 1]) > 0 && argv.includes('--frames') ? Number(argv[argv.indexOf('--frames') + 1]) : 1000;
@@ -262,7 +263,10 @@ async function main(): Promise<void> {
       const wall = (win.t1 - win.t0) / multiFrames;
       const c = process.cpuUsage(c0);
       const graphMs = win.graphMs / multiFrames;
-      console.log(`onnxruntime threads ${threads.padEnd(7)} ${(prefetch === 0 ? 'in this thread' : `${prefetch} ahead in a worker`).padEnd(20)} wall ${wall.toFixed(1).padStart(6)} ms/frame, graph runs ${graphMs.toFixed(1).padStart(6)} ms/frame, host beyond them ${(wall - graphMs).toFixed(1).padStart(5)} ms/frame, GC pauses ${(win.gcMs / multiFrames).toFixed(1)} ms/frame (${(win.gcBeyondRunsMs / multiFrames).toFixed(1)} beyond graph runs), process CPU ${((c.user + c.system) / 1000 / multiFrames).toFixed(1)} ms/frame`);
+      // beyond the runs: GC pauses, the event loop idle (waiting for a worker or a decode), JavaScript (the rest)
+      const gcBeyond = win.gcBeyondRunsMs / multiFrames;
+      const idle = win.idleMs / multiFrames;
+      console.log(`onnxruntime threads ${threads.padEnd(7)} ${(prefetch === 0 ? 'in this thread' : `${prefetch} ahead in a worker`).padEnd(20)} wall ${wall.toFixed(1).padStart(6)} ms/frame, graph runs ${graphMs.toFixed(1).padStart(6)} ms/frame, host beyond them ${(wall - graphMs).toFixed(1).padStart(5)} ms/frame = GC ${gcBeyond.toFixed(1)} + idle ${idle.toFixed(1)} + JavaScript ${(wall - graphMs - gcBeyond - idle).toFixed(1)} (GC pauses in all ${(win.gcMs / multiFrames).toFixed(1)} ms/frame), process CPU ${((c.user + c.system) / 1000 / multiFrames).toFixed(1)} ms/frame`);
     }
 
     // the same graph runs alone, one tracked frame's feeds replayed in the loop's order with no host
@@ -297,7 +301,41 @@ async function main(): Promise<void> {
       };
       await replay(2);
       const win = await withGcPauses(native, () => replay(multiFrames));
-      console.log(`the same graphs alone, no host work (1 thread)       wall ${((win.t1 - win.t0) / multiFrames).toFixed(1).padStart(6)} ms/frame, graph runs ${(win.graphMs / multiFrames).toFixed(1).padStart(6)} ms/frame, GC pauses ${(win.gcMs / multiFrames).toFixed(1)} ms/frame (${(win.gcBeyondRunsMs / multiFrames).toFixed(1)} beyond graph runs)`);
+      const replayed = (label: string, w: GcWindow) =>
+        console.log(`${label.padEnd(52)} wall ${((w.t1 - w.t0) / multiFrames).toFixed(1).padStart(6)} ms/frame, graph runs ${(w.graphMs / multiFrames).toFixed(1).padStart(6)} ms/frame, GC pauses ${(w.gcMs / multiFrames).toFixed(1)} ms/frame (${(w.gcBeyondRunsMs / multiFrames).toFixed(1)} beyond graph runs)`);
+      replayed('the same graphs alone, no host work (1 thread)', win);
+      // the same, plus buffers of the sizes the loop moves between threads every frame with its
+      // workers (the frame's pixels in and back for reuse; feats2 and a token buffer out, tokens and
+      // feats2 back): a buffer that arrives from another thread is a new ArrayBuffer here, for the GC
+      // like an output
+      const echo = new Worker("require('node:worker_threads').parentPort.on('message', (m) => require('node:worker_threads').parentPort.postMessage(m, m))", { eval: true });
+      try {
+        let moved = [new ArrayBuffer(4 * g.imageSize.width * g.imageSize.height * 3), new ArrayBuffer(4 * 256 * hw), new ArrayBuffer(4 * 256 * hw)];
+        const handOff = (bufs: ArrayBuffer[]): Promise<ArrayBuffer[]> =>
+          new Promise((resolve) => {
+            echo.once('message', resolve);
+            echo.postMessage(bufs, bufs);
+          });
+        const withHandOffs = async (n: number): Promise<void> => {
+          for (let k = 0; k < n; k++) {
+            const [pixels] = await handOff([moved[0]]);
+            moved = [pixels, ...(await handOff(moved.slice(1)))];
+            await replay(1);
+          }
+        };
+        await withHandOffs(2);
+        replayed("the same with the loop's hand-offs between threads", await withGcPauses(native, () => withHandOffs(multiFrames)));
+        // and with one thread kept busy beside them, as a frame-preparation worker is in the loop:
+        // V8's GC does part of its work on helper threads, which then wait for a core
+        const busy = new Worker('for (;;) {}', { eval: true });
+        try {
+          replayed('the same with one busy thread beside it', await withGcPauses(native, () => withHandOffs(multiFrames)));
+        } finally {
+          await busy.terminate();
+        }
+      } finally {
+        await echo.terminate();
+      }
     }
 
     trackerOne.dispose();

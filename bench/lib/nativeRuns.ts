@@ -55,11 +55,17 @@ export interface GcWindow {
   gcMs: number;
   /** GC pauses that started outside every native run (on the host's own time). */
   gcBeyondRunsMs: number;
+  /**
+   * Milliseconds the event loop sat idle (nothing to run: waiting for a worker thread's message or
+   * a decode on libuv's pool); neither GC nor JavaScript.
+   */
+  idleMs: number;
 }
 
 /**
  * Runs `fn` while recording this thread's garbage-collection pauses, and tells those inside native
- * runs (where onnxruntime-node allocates each output as a new buffer) from those on the host's time.
+ * runs (where onnxruntime-node allocates each output as a new buffer) from those on the host's time;
+ * and the event loop's idle time meanwhile.
  */
 export async function withGcPauses(runs: NativeRuns, fn: () => Promise<void>): Promise<GcWindow> {
   const pauses: Array<[number, number]> = [];
@@ -69,10 +75,13 @@ export async function withGcPauses(runs: NativeRuns, fn: () => Promise<void>): P
     }
   });
   gc.observe({ entryTypes: ['gc'] });
+  const elu0 = performance.eventLoopUtilization();
   const t0 = performance.now();
+  let idleMs = 0;
   try {
     await fn();
   } finally {
+    idleMs = performance.eventLoopUtilization(elu0).idle;
     for (const e of gc.takeRecords()) {
       pauses.push([e.startTime, e.duration]);
     }
@@ -82,5 +91,5 @@ export async function withGcPauses(runs: NativeRuns, fn: () => Promise<void>): P
   const inWindow = runs.intervals.filter(([a]) => a >= t0 && a < t1);
   const gcMs = pauses.reduce((n, [, d]) => n + d, 0);
   const inRuns = pauses.filter(([at]) => inWindow.some(([a, b]) => at >= a && at < b)).reduce((n, [, d]) => n + d, 0);
-  return { t0, t1, graphMs: runs.msWithin(t0, t1), gcMs, gcBeyondRunsMs: gcMs - inRuns };
+  return { t0, t1, graphMs: runs.msWithin(t0, t1), gcMs, gcBeyondRunsMs: gcMs - inRuns, idleMs };
 }
