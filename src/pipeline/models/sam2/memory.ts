@@ -167,50 +167,51 @@ function closest<T extends { frameIndex: number }>(list: T[], i: number, n: numb
     .sort((a, b) => a.frameIndex - b.frameIndex);
 }
 
+/** Where an object's memories stood in the memory bank on its previous step: block `start + k` held `frames[k]`. */
+export interface BankWindow {
+  start: number;
+  frames: readonly number[];
+}
+
 /**
- * The memory-bank block (of `hw` rows each) that each selected memory goes to, given which frame each
- * block held on the object's previous step (`previous[b]`, undefined: empty). A memory keeps its block
- * for as long as it is selected, so its tokens are written once; a memory that enters takes the lowest
- * free block. SAM 2's memory attention treats the spatial memories as a set (the same RoPE for every
- * block, no per-block index; the object-pointer tokens, excluded from RoPE, come after all blocks), so
- * any order gives the official result up to float summation order.
- *
- * The blocks stay contiguous: with n memories only blocks 0..n-1 are used, so a fixed-length graph
- * keeps its zero padding after the memories (the layout of the official order, padded) and a dynamic
- * one needs no padding at all. When the selection shrinks, a memory on a block at n or beyond moves down.
+ * The block (of `hw` rows each) of the memory bank's token buffer where this step's run of memory
+ * blocks starts. The memories are laid out in the official order (conditioning memories first, then
+ * the recent ones farthest first, as SAM 2 concatenates them), so the feed is the official one to the
+ * bit. Tracking adds one recent memory per frame and drops the farthest (in either direction), so the
+ * recent memories of this step are those of the previous step moved down one place: with the run
+ * starting one block further along, each of them is on the block it already occupies, and only the
+ * memory that entered and the conditioning blocks before the run are written (the graph is fed a view
+ * that starts at the run). The start that most of the memories agree on (their block last step minus
+ * their place now) wins; when it is outside `0..maxStart` (the buffer's end reached), or no memory
+ * carried over, the run starts at block 0 again.
  *
  * @example
- * placeInRing([], [0, 4, 5]); // [0, 1, 2]
- * // one frame later: 4 left, 6 entered; 0 and 5 stay where they are
- * placeInRing([0, 4, 5], [0, 5, 6]); // [0, 2, 1]
+ * slideStart(undefined, [10, 24, 25, 26], 8); // 0
+ * // one frame later: 24 left, 27 entered; 25 and 26 stay on blocks 2 and 3, so the run starts at block 1
+ * slideStart({ start: 0, frames: [10, 24, 25, 26] }, [10, 25, 26, 27], 8); // 1
  */
-export function placeInRing(previous: ReadonlyArray<number | undefined>, frames: readonly number[]): number[] {
-  const n = frames.length;
-  const blocks = new Array<number>(n).fill(-1);
-  const taken = new Array<boolean>(n).fill(false);
-  const held = new Map<number, number>();
-  for (let b = 0; b < Math.min(n, previous.length); b++) {
-    const f = previous[b];
-    if (f !== undefined) {
-      held.set(f, b);
+export function slideStart(previous: BankWindow | undefined, frames: readonly number[], maxStart: number): number {
+  if (!previous) {
+    return 0;
+  }
+  const votes = new Map<number, number>();
+  frames.forEach((f, k) => {
+    const j = previous.frames.indexOf(f);
+    if (j >= 0) {
+      const start = previous.start + j - k;
+      votes.set(start, (votes.get(start) ?? 0) + 1);
+    }
+  });
+  // ties (as many blocks kept either way) go to the lower start, which leaves more room to slide; a
+  // start past the room is not traded for one that keeps fewer blocks (that would rewrite nearly all
+  // of them on every frame from then on): the run starts again at block 0
+  let best = 0;
+  let most = 0;
+  for (const [start, n] of votes) {
+    if (n > most || (n === most && start < best)) {
+      best = start;
+      most = n;
     }
   }
-  frames.forEach((f, k) => {
-    const b = held.get(f);
-    if (b !== undefined) {
-      blocks[k] = b;
-      taken[b] = true;
-    }
-  });
-  let free = 0;
-  frames.forEach((_, k) => {
-    if (blocks[k] < 0) {
-      while (taken[free]) {
-        free++;
-      }
-      blocks[k] = free;
-      taken[free] = true;
-    }
-  });
-  return blocks;
+  return best >= 0 && best <= maxStart ? best : 0;
 }

@@ -11,7 +11,7 @@ import { IMAGENET_MEAN, IMAGENET_STD } from '../groundingDino';
 import { loadOrt, runGraph, type SessionLease } from '../runtime';
 import type { ModelService } from '../service';
 import { fillHoles, finishMask, maskOutputs, resizeBilinear, type FrameMask } from './maskOps';
-import { placeInRing, selectMemory } from './memory';
+import { slideStart, selectMemory, type BankWindow } from './memory';
 import { FeatureStore, frameSchedule, type FrameVisit } from './schedule';
 import { defaultPrefetch, defaultPrepThreads, FramePrepPool, prepareFrame, prepareFrameLeased } from './framePrep';
 import { featuresToTokens, sameBits } from './tokens';
@@ -141,16 +141,23 @@ interface FrameMemory {
   pos: Float32Array;
 }
 
-/** One spatial block of the memory bank: whose tokens it holds, and which position (memory position + temporal row). */
-interface BankBlock {
-  tokens?: Float32Array;
+/**
+ * One block of the memory positions: which position (memory position + temporal row) it holds; no
+ * `pos` and {@link ZERO_ROW}: zeros, {@link UNKNOWN_ROW}: anything else (e.g. pointer rows).
+ */
+interface PosBlock {
   pos?: Float32Array;
   tposRow: number;
 }
+const ZERO_ROW = -1;
+const UNKNOWN_ROW = -2;
 
 /**
- * Reused memory_attention inputs and what they hold: spatial blocks of `hw` rows (the frame memories),
- * then the object-pointer token rows. Only what differs from the previous call is written.
+ * Reused memory_attention inputs and what they hold. `pos` is laid out as the feed: spatial blocks of
+ * `hw` rows (the frame memories), then the object-pointer rows. `mem` has room for
+ * {@link SLIDE_BLOCKS} more blocks: a step's feed is the view that starts at its run of blocks
+ * ({@link slideStart}), so that recent memories stay where they are while the run slides along. Only
+ * what differs from the previous call is written.
  */
 interface MemoryBank {
   mem: Float32Array;
@@ -159,12 +166,21 @@ interface MemoryBank {
   hw: number;
   /** Rows before the pointer tokens: every block of a fixed-length graph, the memories' of a dynamic one. */
   spatialRows: number;
-  blocks: BankBlock[];
+  /** Per block of `mem`: the memory tokens it holds (null: zeros; undefined: anything else, e.g. pointer rows). */
+  tokenBlocks: Array<Float32Array | null | undefined>;
+  /** Per block of `pos`. */
+  posBlocks: PosBlock[];
   /** The pointer vector whose tokens each pointer's rows hold (undefined: zeros). */
   pointers: Array<Float32Array | undefined>;
+  /** Where in `mem` the pointer rows the last call wrote start (-1: nowhere known), and how many there are. */
+  pointerRow: number;
+  pointerRows: number;
   /** Pointer rows (from the first) whose position the last call wrote. */
   pointerPosRows: number;
 }
+
+/** Blocks of room the memory tokens have to slide along before they start again at block 0 (a full rewrite). */
+const SLIDE_BLOCKS = 8;
 
 /** `dst[at + r*dim + j] = pos[r*dim + j] + tpos[j]` in float32, for `rows` rows. */
 function addRows(dst: Float32Array, at: number, pos: Float32Array, tpos: Float32Array, rows: number, dim: number): void {
@@ -184,11 +200,11 @@ interface ObjectState {
   /** What a fixed-length memory graph left out for this object (see {@link Sam2VideoTracker.capped}). */
   capped?: CappedCounts;
   /**
-   * The object's memory-bank layout on its last step: the frame whose memory each spatial block held
-   * ({@link placeInRing}). Per object, so an object's layout, and so its results to the last bit, do
+   * Where the object's memories stood in the bank's token buffer on its last step ({@link slideStart}).
+   * Per object; the layout itself is the official order whatever the start, so an object's results do
    * not depend on the other objects of a run (they share the bank's buffers).
    */
-  ring?: Array<number | undefined>;
+  window?: BankWindow;
 }
 
 /** One object of a run: its prompts, start frame, state and stored prompted-frame results. */
@@ -460,14 +476,17 @@ export class Sam2VideoTracker {
   }
 
   /**
-   * Builds the memory bank for a frame: selected memories (position + temporal row), then object
-   * pointers split into tokens of the memory width (position from pointer_tpos, repeated per token);
-   * padded with zeros to a fixed-length graph's size (spatial blocks first, then pointer rows). The
-   * tensors share buffers the tracker rewrites in place on the next call (no [M,1,memDim] allocation
-   * per frame), and only where they change: each memory keeps its block for as long as it is selected
-   * ({@link placeInRing}; its tokens are written once), a block's position is written again only when
-   * its temporal row changes (and then copied from the per-row sums of the shared memory position), an
-   * empty block is zeroed once, and a pointer's rows are written when the pointer changes.
+   * Builds the memory bank for a frame in the official order: the selected memories (conditioning
+   * ones first, then the recent ones farthest first; position + temporal row), then object pointers
+   * split into tokens of the memory width (position from pointer_tpos, repeated per token); padded with
+   * zeros to a fixed-length graph's size (spatial blocks first, then pointer rows). The tensors share
+   * buffers the tracker rewrites in place on the next call (no [M,1,memDim] allocation per frame), and
+   * only where they change. The memory tensor is a view of the token buffer that starts one block
+   * further along each tracked frame ({@link slideStart}), so a recent memory's tokens stay on the block
+   * they were written to until it leaves, and each position block keeps its temporal row (positions
+   * are written again only when that changes, copied from the per-row sums of the shared memory
+   * position); an empty block is zeroed once, and a pointer's rows are written when the pointer
+   * changes or the view moved.
    */
   async assembleMemory(state: ObjectState, frameIndex: number, reverse: boolean, numFrames: number, hw: number): Promise<{ memory: Tensor; memoryPos: Tensor }> {
     const g = this.geometry;
@@ -502,36 +521,51 @@ export class Sam2VideoTracker {
     // frame plus the recent memories and pointers, so that the bank is not made again on every such frame
     const room = fixed !== null ? total : Math.max(total, (state.cond.size + g.numMaskmem - 1) * hw + (state.cond.size + g.maxObjPtrs - 1) * tokensPerPtr);
     const bank = this._memoryBank(total, room, hw, memDim, spatialRows);
-    const { mem, pos, blocks } = bank;
+    const { mem, pos, tokenBlocks, posBlocks } = bank;
     const blockSize = hw * memDim;
-    // the object's own layout (not the bank's last contents: another object may have used the bank since)
+    const nBlocks = spatialRows / hw;
+    // the run of blocks: the official order from `start` on (from block 0 when not sliding)
     const frames = memories.map((m) => m.frameIndex);
-    const place = this._ringMemory ? placeInRing(state.ring ?? [], frames) : frames.map((_, k) => k);
-    state.ring = [];
+    const maxStart = Math.floor((mem.length / memDim - total) / hw);
+    const start = this._slideMemory ? slideStart(state.window, frames, maxStart) : 0;
+    state.window = { start, frames };
+    const writeTokens = (block: number, tokens: Float32Array | null): void => {
+      if (tokenBlocks[block] === tokens) {
+        return;
+      }
+      if (tokens) {
+        mem.set(tokens, block * blockSize);
+      } else {
+        mem.fill(0, block * blockSize, (block + 1) * blockSize);
+      }
+      tokenBlocks[block] = tokens;
+      // pointer rows written there are gone
+      if (bank.pointerRow >= 0 && block * hw < bank.pointerRow + bank.pointerRows && (block + 1) * hw > bank.pointerRow) {
+        bank.pointerRow = -1;
+      }
+    };
     for (const [k, m] of memories.entries()) {
       const fm = state.memory.get(m.frameIndex) as FrameMemory;
       fm.pos = this._sharedMemoryPos(fm.pos, false);
-      const b = place[k];
-      state.ring[b] = m.frameIndex;
-      const block = (blocks[b] ??= { tposRow: -1 });
-      if (block.tokens !== fm.tokens) {
-        mem.set(fm.tokens, b * blockSize);
-        block.tokens = fm.tokens;
-      }
-      if (block.pos !== fm.pos || block.tposRow !== m.tposRow) {
-        this._writeMemoryPos(pos, b * blockSize, fm.pos, m.tposRow, hw);
-        block.pos = fm.pos;
-        block.tposRow = m.tposRow;
+      writeTokens(start + k, fm.tokens);
+      const pb = posBlocks[k];
+      if (pb.pos !== fm.pos || pb.tposRow !== m.tposRow) {
+        this._writeMemoryPos(pos, k * blockSize, fm.pos, m.tposRow, hw);
+        pb.pos = fm.pos;
+        pb.tposRow = m.tposRow;
       }
     }
-    // blocks past the memories: a fixed-length graph's padding, zeros (written when they last held a
-    // memory); past a dynamic graph's length (its pointer rows may lie there now), merely empty
-    for (let b = memories.length; b < blocks.length; b++) {
-      if (fixed !== null && blocks[b]?.tokens) {
-        mem.fill(0, b * blockSize, (b + 1) * blockSize);
-        pos.fill(0, b * blockSize, (b + 1) * blockSize);
+    // blocks past the memories: a fixed-length graph's padding, zeros; past a dynamic graph's length
+    // (its pointer rows may lie there now), merely unknown
+    for (let k = memories.length; k < nBlocks; k++) {
+      writeTokens(start + k, null);
+      if (posBlocks[k].pos || posBlocks[k].tposRow !== ZERO_ROW) {
+        pos.fill(0, k * blockSize, (k + 1) * blockSize);
       }
-      blocks[b] = { tposRow: -1 };
+      posBlocks[k] = { tposRow: ZERO_ROW };
+    }
+    for (let k = nBlocks; k < posBlocks.length; k++) {
+      posBlocks[k] = { tposRow: UNKNOWN_ROW };
     }
     // SAM 2.1: each pointer's temporal position from pointer_tpos; SAM 2.0: none (zeros)
     let ptrPos: { data: Float32Array; dim: number } | undefined;
@@ -542,7 +576,18 @@ export class Sam2VideoTracker {
       });
       ptrPos = { data: toF32(tp.pointer_pos), dim: tp.pointer_pos.dims[1] };
     }
-    // pointer tokens: always the last rows, after every spatial block (the graph leaves them out of RoPE)
+    // pointer tokens: always the last rows, after every spatial block (the graph leaves them out of RoPE).
+    // Where the run slid, the rows there may hold anything: all written (pointers, zeros after them)
+    const ptrAt = start * hw + spatialRows;
+    if (bank.pointerRow !== ptrAt || bank.pointerRows !== ptrRows) {
+      bank.pointers = [];
+      mem.fill(0, ptrAt * memDim, (ptrAt + ptrRows) * memDim);
+      for (let b = Math.floor(ptrAt / hw); b * hw < ptrAt + ptrRows; b++) {
+        tokenBlocks[b] = undefined;
+      }
+      bank.pointerRow = ptrAt;
+      bank.pointerRows = ptrRows;
+    }
     let row = spatialRows;
     pointers.forEach((p, k) => {
       const vec = state.pointers.get(p.frameIndex) as Float32Array;
@@ -550,7 +595,7 @@ export class Sam2VideoTracker {
       bank.pointers[k] = vec;
       for (let t = 0; t < tokensPerPtr; t++) {
         if (changed) {
-          mem.set(vec.subarray(t * memDim, (t + 1) * memDim), (row + t) * memDim);
+          mem.set(vec.subarray(t * memDim, (t + 1) * memDim), (start * hw + row + t) * memDim);
         }
         if (ptrPos) {
           pos.set(ptrPos.data.subarray(k * ptrPos.dim, k * ptrPos.dim + Math.min(ptrPos.dim, memDim)), (row + t) * memDim);
@@ -561,7 +606,7 @@ export class Sam2VideoTracker {
     // rows of pointers no longer there, and positions no longer sent: zeros
     for (let k = pointers.length; k < bank.pointers.length; k++) {
       if (bank.pointers[k]) {
-        mem.fill(0, (spatialRows + k * tokensPerPtr) * memDim, (spatialRows + (k + 1) * tokensPerPtr) * memDim);
+        mem.fill(0, (ptrAt + k * tokensPerPtr) * memDim, (ptrAt + (k + 1) * tokensPerPtr) * memDim);
       }
     }
     bank.pointers.length = pointers.length;
@@ -570,26 +615,40 @@ export class Sam2VideoTracker {
       pos.fill(0, (spatialRows + posRows) * memDim, (spatialRows + bank.pointerPosRows) * memDim);
     }
     bank.pointerPosRows = posRows;
-    // the first `total` rows (a dynamic graph's bank has room for more)
-    const view = (a: Float32Array) => (a.length === total * memDim ? a : a.subarray(0, total * memDim));
-    return { memory: new this._ort.Tensor('float32', view(mem), [total, 1, memDim]), memoryPos: new this._ort.Tensor('float32', view(pos), [total, 1, memDim]) };
+    const memory = mem.subarray(start * blockSize, start * blockSize + total * memDim);
+    const memoryPos = pos.length === total * memDim ? pos : pos.subarray(0, total * memDim);
+    return { memory: new this._ort.Tensor('float32', memory, [total, 1, memDim]), memoryPos: new this._ort.Tensor('float32', memoryPos, [total, 1, memDim]) };
   }
 
   /**
-   * The memory and position buffers of {@link assembleMemory}, `room` rows allocated once (again only
-   * when `rows` no longer fit) and rewritten in place from frame to frame, with what each block and
-   * pointer row holds. When the pointer rows start elsewhere (a dynamic graph's memory count changed),
-   * they are written afresh.
+   * The memory and position buffers of {@link assembleMemory}: positions for `room` rows, tokens for
+   * {@link SLIDE_BLOCKS} blocks more, allocated once (again only when `rows` no longer fit) and
+   * rewritten in place from frame to frame, with what each block and pointer row holds. When the
+   * pointer rows start elsewhere (a dynamic graph's memory count changed), their positions are
+   * written afresh.
    */
   private _memoryBank(rows: number, room: number, hw: number, memDim: number, spatialRows: number): MemoryBank {
     let b = this._bank;
-    if (!b || b.hw !== hw || b.mem.length < rows * memDim) {
-      b = { mem: new Float32Array(room * memDim), pos: new Float32Array(room * memDim), hw, spatialRows, blocks: [], pointers: [], pointerPosRows: 0 };
+    if (!b || b.hw !== hw || b.pos.length < rows * memDim) {
+      b = {
+        mem: new Float32Array((room + SLIDE_BLOCKS * hw) * memDim),
+        pos: new Float32Array(room * memDim),
+        hw,
+        spatialRows,
+        tokenBlocks: [],
+        posBlocks: [],
+        pointers: [],
+        pointerRow: -1,
+        pointerRows: 0,
+        pointerPosRows: 0,
+      };
+      // a new buffer is zeros
+      b.tokenBlocks = new Array<Float32Array | null | undefined>(Math.ceil(b.mem.length / (hw * memDim))).fill(null);
+      b.posBlocks = Array.from({ length: Math.ceil(b.pos.length / (hw * memDim)) }, () => ({ tposRow: ZERO_ROW }));
       this._bank = b;
     }
     if (b.spatialRows !== spatialRows) {
       b.spatialRows = spatialRows;
-      b.pointers = [];
       b.pointerPosRows = rows - spatialRows;
     }
     return b;
@@ -1068,10 +1127,10 @@ export class Sam2VideoTracker {
   /** The memory position shared by the frame memories, and its sums with each temporal row ({@link _sharedMemoryPos}). */
   private _memPos?: { pos: Float32Array; rows: Array<Float32Array | undefined> };
   /**
-   * Memory blocks in a ring ({@link placeInRing}); false: the official order (conditioning memories,
-   * then recent ones farthest first) from block 0 every frame, for the tests that compare the two.
+   * Memory blocks slide along the bank ({@link slideStart}); false: from block 0 every frame (the same
+   * feeds; a block is written whenever its memory changes), for the tests that compare the two.
    */
-  private _ringMemory = true;
+  private _slideMemory = true;
   private _lastPos?: { bits: Uint32Array; dims: string; tensor: Tensor };
   private _runs: ObjectRun[] = [];
   /** The frames any object of the current run is prompted on ({@link _encoderFetches}). */

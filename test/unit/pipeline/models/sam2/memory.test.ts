@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { placeInRing, selectClosestCondFrames, selectMemory } from '../../../../../src/pipeline/models/sam2/memory';
+import { selectClosestCondFrames, selectMemory, slideStart, type BankWindow } from '../../../../../src/pipeline/models/sam2/memory';
 
 const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, k) => a + k);
 const mem = (s: ReturnType<typeof selectMemory>) => s.memories.map((m) => [m.frameIndex, m.tposRow]);
@@ -101,37 +101,45 @@ suite('models/sam2/memory: which frames and pointers enter memory', () => {
   });
 });
 
-suite('models/sam2/memory: memory-bank blocks in a ring', () => {
-  /** Frame per block after placing `frames` on `ring` (what the tracker keeps per object). */
-  const step = (ring: Array<number | undefined>, frames: number[]): Array<number | undefined> => {
-    const blocks = placeInRing(ring, frames);
-    const next: Array<number | undefined> = [];
-    frames.forEach((f, k) => (next[blocks[k]] = f));
-    return next;
-  };
+suite('models/sam2/memory: memory blocks sliding along the bank', () => {
+  /** Blocks (absolute) whose memory is not the one they held on the previous step: what is written. */
+  const written = (prev: BankWindow | undefined, next: BankWindow): number[] =>
+    next.frames.map((_, k) => next.start + k).filter((b) => !prev || prev.frames[b - prev.start] !== next.frames[b - next.start]);
 
-  test('a memory keeps its block while selected; one that enters takes the lowest free block', () => {
-    assert.deepEqual(placeInRing([], [10, 24, 25]), [0, 1, 2]);
-    assert.deepEqual(placeInRing([10, 24, 25], [10, 25, 26]), [0, 2, 1]);
-    // forward through a long video: conditioning frame 10 + the 6 recent ones; each step one block changes
-    let ring: Array<number | undefined> = [];
-    for (let i = 11; i < 60; i++) {
-      const frames = selectMemory({ frameIndex: i, reverse: false, numFrames: 100, condFrames: [10], tracked: new Set(range(11, i - 1)) }).memories.map((m) => m.frameIndex);
-      const next = step(ring, frames);
-      assert.deepEqual([...next].sort((a, b) => a! - b!), [...frames].sort((a, b) => a - b), `frame ${i}: every selected memory has one block`);
-      assert.equal(next.length, frames.length, `frame ${i}: blocks 0..n-1, no gap`);
-      const moved = next.filter((f, b) => f !== undefined && ring.includes(f) && ring[b] !== f);
-      assert.deepEqual(moved, [], `frame ${i}: no memory changed block`);
-      assert.equal(next.filter((f, b) => f !== ring[b]).length, 1, `frame ${i}: one block written`);
-      ring = next;
+  test('recent memories stay on their blocks: the run starts one block further along each frame', () => {
+    assert.equal(slideStart(undefined, [10, 24, 25, 26], 8), 0);
+    assert.equal(slideStart({ start: 0, frames: [10, 24, 25, 26] }, [10, 25, 26, 27], 8), 1);
+    // forward through a long video: conditioning frame 10 + the 6 recent ones, in the official order
+    for (const reverse of [false, true]) {
+      let w: BankWindow | undefined;
+      const starts: number[] = [];
+      const frames = reverse ? range(11, 59).reverse().map((i) => i - 2) : range(11, 59);
+      for (const i of frames) {
+        const sel = selectMemory({ frameIndex: i, reverse, numFrames: 100, condFrames: [reverse ? 60 : 10], tracked: new Set(reverse ? range(i + 1, 59) : range(11, i - 1)) });
+        const next = { start: slideStart(w, sel.memories.map((m) => m.frameIndex), 8), frames: sel.memories.map((m) => m.frameIndex) };
+        if (w && w.frames.length === 7 && next.start > 0) {
+          // steady state: the conditioning block before the run and the memory that entered
+          assert.deepEqual(written(w, next), [next.start, next.start + 6], `${reverse ? 'reverse' : 'forward'}, frame ${i}`);
+          assert.equal(next.start, w.start + 1);
+        }
+        starts.push(next.start);
+        w = next;
+      }
+      // at the end of the room (start 8) the run starts again at block 0
+      assert.ok(starts.includes(8) && starts.lastIndexOf(0) > starts.indexOf(8), `${reverse ? 'reverse' : 'forward'}: starts ${starts.join(',')}`);
+      assert.ok(Math.max(...starts) <= 8);
     }
-    assert.equal(ring[0], 10, 'the conditioning memory stays in block 0');
   });
 
-  test('the blocks stay contiguous: when the selection shrinks, a memory past the end moves down', () => {
-    assert.deepEqual(placeInRing([10, 24, 25, 26], [10, 26]), [0, 1]);
-    assert.deepEqual(placeInRing([10, 24, 25, 26], [26, 30]), [0, 1]);
-    assert.deepEqual(placeInRing([undefined, 24, undefined], [24, 30]), [1, 0]);
-    assert.deepEqual(placeInRing([3, 4], []), []);
+  test('no memory carried over, or only a start outside the room: block 0; ties go to the lower start', () => {
+    assert.equal(slideStart({ start: 3, frames: [1, 2, 3] }, [7, 8, 9], 8), 0);
+    // 4 and 5 would keep their blocks only with the run at block 9, past the room
+    assert.equal(slideStart({ start: 8, frames: [3, 4, 5] }, [3, 5, 6], 8), 8);
+    assert.equal(slideStart({ start: 8, frames: [2, 3, 4, 5] }, [4, 5, 6], 8), 0);
+    // a start before block 0 is not one
+    assert.equal(slideStart({ start: 0, frames: [4, 5] }, [1, 2, 4], 8), 0);
+    // one memory each way: the lower start
+    assert.equal(slideStart({ start: 2, frames: [10, 24, 25] }, [10, 25, 26], 8), 2);
+    assert.equal(slideStart({ start: 2, frames: [10, 24, 25] }, [], 8), 0);
   });
 });

@@ -410,7 +410,7 @@ suite('models/sam2: video host loop on the five fixture graphs', () => {
     }
   });
 
-  test('memory bank in a ring: a memory keeps one block while selected (tokens written once), positions follow the temporal rows, padding is zero, pointers come last; as a set, the bank of the compact order', async () => {
+  test('memory bank: the official order (positions by temporal row, padding zero, pointers last), fed from a run of blocks that slides along so that a recent memory is written once and positions stay; the same feeds as from block 0', async () => {
     const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, k) => a + k);
     // forward 8..28, then backward 28..2: memories enter and leave every frame, the conditioning
     // memories (0 and 30) swap on the fixed graph, and the memory count changes near frame 30; then
@@ -422,7 +422,7 @@ suite('models/sam2: video host loop on the five fixture graphs', () => {
     ];
     const SENTINEL = -7.5;
     for (const fixedMemory of [true, false]) {
-      const localDir = path.join(dir, `models-ring-${fixedMemory}`);
+      const localDir = path.join(dir, `models-slide-${fixedMemory}`);
       await writeModelFixtures(localDir, { only: ['sam2'], sam2: { fixedMemory } });
       const t = await Sam2VideoTracker.open(createModelService({ ...defaultSettings().models, localDir, cacheDir: path.join(dir, 'cache') }, { userCacheDir: dir }, runtime), 'sam2.1-hiera-tiny-video');
       try {
@@ -443,7 +443,7 @@ suite('models/sam2: video host loop on the five fixture graphs', () => {
           memory: new Map(range(0, 39).map((f) => [f, { tokens: new Float32Array(bs).fill(f + 0.25), pos: f % 2 ? posOf(f) : Float32Array.from(posOf(f)) }] as const)),
           pointers: new Map(range(0, 39).map((f) => [f, new Float32Array(4 * D).fill(-(f + 0.5))] as const)),
         });
-        type Bank = { blocks: Array<string | undefined>; total: number; pointerRows: Buffer; mem: Float32Array };
+        type Bank = { blocks: Array<string | undefined>; total: number; pointerRows: Buffer; mem: Float32Array; pos?: Float32Array };
         /** Per spatial block "frame@row" (undefined: a zero block); the pointer rows' bytes. */
         const decode = (memory: { data: unknown; dims: readonly number[] }, memoryPos: { data: unknown }, spatialBlocks: number): Bank => {
           const mem = memory.data as Float32Array;
@@ -465,8 +465,8 @@ suite('models/sam2: video host loop on the five fixture graphs', () => {
           }
           return { blocks, total, pointerRows: Buffer.from(mem.buffer, mem.byteOffset + spatialBlocks * bs * 4, (total - spatialBlocks * hw) * D * 4), mem };
         };
-        const run = async (ring: boolean): Promise<Bank[]> => {
-          (t as unknown as { _ringMemory: boolean })._ringMemory = ring;
+        const run = async (slide: boolean): Promise<Bank[]> => {
+          (t as unknown as { _slideMemory: boolean })._slideMemory = slide;
           const state = newState();
           const banks: Bank[] = [];
           for (const [i, reverse] of steps) {
@@ -475,62 +475,85 @@ suite('models/sam2: video host loop on the five fixture graphs', () => {
             const spatialBlocks = fixedMemory ? g.numMaskmem : want.memories.length;
             assert.equal(memory.dims[0], fixedMemory ? g.memoryLength : want.memories.length * hw + want.pointers.length * 4, `frame ${i}: length`);
             const bank = decode(memory, memoryPos, spatialBlocks);
-            // the selected memories, each on one block, with their temporal rows; zeros after them
-            assert.deepEqual([...bank.blocks.filter((x) => x !== undefined)].sort(), want.memories.map((m) => `${m.frameIndex}@${m.tposRow}`).sort(), `frame ${i}${reverse ? ' (reverse)' : ''}`);
+            // the selected memories in the official order, with their temporal rows; zeros after them
+            assert.deepEqual(bank.blocks.slice(0, want.memories.length), want.memories.map((m) => `${m.frameIndex}@${m.tposRow}`), `frame ${i}${reverse ? ' (reverse)' : ''}`);
             assert.ok(bank.blocks.slice(want.memories.length).every((x) => x === undefined), `frame ${i}: memories first, padding after`);
             // every selected memory with the common position holds the one shared array now
             assert.equal(new Set(want.memories.filter((m) => posOf(m.frameIndex) === memPos).map((m) => state.memory.get(m.frameIndex)!.pos)).size, 1);
-            banks.push(bank);
+            banks.push({ ...bank, mem: Float32Array.from(memory.data as Float32Array), pos: Float32Array.from(memoryPos.data as Float32Array) });
           }
           return banks;
         };
-        const compact = await run(false);
-        const ringBanks: Bank[] = [];
-        {
-          // the ring again, step by step: a sentinel planted in every block survives while its memory stays
-          (t as unknown as { _ringMemory: boolean })._ringMemory = true;
-          const state = newState();
-          let prev: Bank | undefined;
-          for (const [k, [i, reverse]] of steps.entries()) {
-            const { memory, memoryPos } = await t.assembleMemory(state, i, reverse, 40, hw);
-            const mem = memory.data as Float32Array;
-            const spatialBlocks = fixedMemory ? g.numMaskmem : compact[k].blocks.filter((x) => x !== undefined).length;
-            const survived = Array.from({ length: spatialBlocks }, (_, b) => mem[b * bs] === SENTINEL);
-            // the block's true first value back before reading the bank (a block's tokens are all equal)
-            for (let b = 0; b < spatialBlocks; b++) {
-              mem[b * bs] = mem[b * bs + 1];
-            }
-            const bank = decode(memory, memoryPos, spatialBlocks);
-            if (prev) {
-              assert.equal(mem.buffer, prev.mem.buffer, 'one bank, rewritten in place');
-              const frameOf = (x?: string) => x?.split('@')[0];
-              const before = prev.blocks.map(frameOf);
-              const now = bank.blocks.map(frameOf);
-              for (let b = 0; b < spatialBlocks; b++) {
-                if (now[b] !== undefined && before.includes(now[b])) {
-                  assert.equal(before.indexOf(now[b]), b, `frame ${i}: memory ${now[b]} stays on its block`);
-                  assert.ok(survived[b], `frame ${i}: memory ${now[b]} (block ${b}) was not written again`);
-                } else if (now[b] !== undefined) {
-                  assert.ok(!survived[b], `frame ${i}: block ${b} holds the memory that entered`);
-                }
-              }
-            }
-            for (let b = 0; b < spatialBlocks; b++) {
-              if (bank.blocks[b] !== undefined) {
-                mem[b * bs] = SENTINEL;
-              }
-            }
-            prev = bank;
-            ringBanks.push({ ...bank, blocks: [...bank.blocks] });
-          }
-        }
+        const fromZero = await run(false);
+        const sliding = await run(true);
         steps.forEach(([i, reverse], k) => {
           const where = `frame ${i}${reverse ? ' (reverse)' : ''}`;
-          assert.deepEqual([...ringBanks[k].blocks].sort(), [...compact[k].blocks].sort(), `${where}: same memories and rows as the compact order`);
-          assert.equal(ringBanks[k].total, compact[k].total, where);
-          assert.ok(ringBanks[k].pointerRows.equals(compact[k].pointerRows), `${where}: the same pointer rows, last`);
+          assert.ok(Buffer.from(sliding[k].mem.buffer).equals(Buffer.from(fromZero[k].mem.buffer)), `${where}: the same memory feed, bit for bit`);
+          assert.ok(Buffer.from(sliding[k].pos!.buffer).equals(Buffer.from(fromZero[k].pos!.buffer)), `${where}: the same memory_pos feed, bit for bit`);
         });
-        assert.ok(steps.some((_, k) => ringBanks[k].blocks.join() !== compact[k].blocks.join()), 'the ring order differs from the compact one');
+        {
+          // sliding again, step by step: a sentinel planted in every block of the buffers (tokens and
+          // positions; each block's first value, put back before the bank is read) shows what a step wrote
+          (t as unknown as { _slideMemory: boolean })._slideMemory = true;
+          const state = newState();
+          let prev: { frames: Array<string | undefined>; blocks: Array<string | undefined>; offset: number } | undefined;
+          let rowsKept = 0;
+          let planted: Array<{ all: Float32Array; saved: Float32Array }> = [];
+          const starts = new Set<number>();
+          let steady = 0;
+          for (const [i, reverse] of steps) {
+            const want = selectMemory({ frameIndex: i, reverse, numFrames: 40, condFrames: [0, 30], tracked: state.tracked, memoryCapacity: fixedMemory ? 7 : undefined, pointerCapacity: fixedMemory ? 16 : undefined });
+            const { memory, memoryPos } = await t.assembleMemory(state, i, reverse, 40, hw);
+            const view = memory.data as Float32Array;
+            const offset = view.byteOffset / 4 / bs;
+            starts.add(offset);
+            // which blocks were written (sentinel gone); the others get their first value back
+            const written = planted.map(({ all, saved }) =>
+              Array.from(saved, (v, b) => {
+                if (all[b * bs] === SENTINEL) {
+                  all[b * bs] = v;
+                  return false;
+                }
+                return true;
+              }),
+            );
+            const spatialBlocks = fixedMemory ? g.numMaskmem : want.memories.length;
+            const blocks = decode(memory, memoryPos, spatialBlocks).blocks;
+            const frames = blocks.map((x) => x?.split('@')[0]);
+            if (prev && written.length === 2) {
+              const [tokens, positions] = written;
+              frames.forEach((f, k) => {
+                const at = prev!.frames.indexOf(f);
+                if (f !== undefined && at >= 0 && prev!.offset + at === offset + k) {
+                  assert.ok(!tokens[offset + k], `frame ${i}: memory ${f} stayed on block ${offset + k}: not written again`);
+                }
+              });
+              // the recent memories moved down one place and the run one block along: the conditioning
+              // blocks before them and the memory that entered are written, no position is
+              if (offset === prev.offset + 1 && frames.length === prev.frames.length && frames.every((f) => f !== undefined)) {
+                steady++;
+                const n = frames.filter((_, k) => tokens[offset + k]).length;
+                const conds = want.memories.filter((m) => state.cond.has(m.frameIndex)).length;
+                // (fewer where a block still holds that memory from an earlier pass)
+                assert.ok(n <= conds + 1, `frame ${i}${reverse ? ' (reverse)' : ''}: ${n} blocks of memory tokens written (${conds} conditioning)`);
+                // (but where the position there changes: a memory with a position of its own arrives or
+                // leaves, or the rows shift past a conditioning frame's empty recent slot)
+                const key = (x?: string) => (x === undefined ? 'zero' : `${posOf(Number(x.split('@')[0])) === memPos ? 'shared' : x.split('@')[0]}@${x.split('@')[1]}`);
+                assert.deepEqual(blocks.filter((x, k) => positions[k] && key(x) === key(prev!.blocks[k])), [], `frame ${i}: no position written where it stays`);
+                rowsKept += blocks.filter((x, k) => x !== undefined && key(x) === key(prev!.blocks[k])).length;
+              }
+            }
+            planted = [new Float32Array(view.buffer), new Float32Array((memoryPos.data as Float32Array).buffer)].map((all) => {
+              const saved = Float32Array.from({ length: Math.floor(all.length / bs) }, (_, b) => all[b * bs]);
+              saved.forEach((_, b) => (all[b * bs] = SENTINEL));
+              return { all, saved };
+            });
+            prev = { frames, blocks, offset };
+          }
+          assert.ok(steady >= 20, `${steady} frames slid in the steady state`);
+          assert.ok(rowsKept >= 40, `${rowsKept} positions left in place on them`);
+          assert.ok(starts.size >= 8, `the run started on blocks ${[...starts].join(', ')}`);
+        }
       } finally {
         t.dispose();
       }
