@@ -630,21 +630,20 @@ export class Sam2VideoTracker {
   private _memoryBank(rows: number, room: number, hw: number, memDim: number, spatialRows: number): MemoryBank {
     let b = this._bank;
     if (!b || b.hw !== hw || b.pos.length < rows * memDim) {
+      const blocks = Math.ceil(room / hw);
+      // new buffers are zeros
       b = {
         mem: new Float32Array((room + SLIDE_BLOCKS * hw) * memDim),
         pos: new Float32Array(room * memDim),
         hw,
         spatialRows,
-        tokenBlocks: [],
-        posBlocks: [],
+        tokenBlocks: new Array<Float32Array | null | undefined>(blocks + SLIDE_BLOCKS).fill(null),
+        posBlocks: Array.from({ length: blocks }, () => ({ tposRow: ZERO_ROW })),
         pointers: [],
         pointerRow: -1,
         pointerRows: 0,
         pointerPosRows: 0,
       };
-      // a new buffer is zeros
-      b.tokenBlocks = new Array<Float32Array | null | undefined>(Math.ceil(b.mem.length / (hw * memDim))).fill(null);
-      b.posBlocks = Array.from({ length: Math.ceil(b.pos.length / (hw * memDim)) }, () => ({ tposRow: ZERO_ROW }));
       this._bank = b;
     }
     if (b.spatialRows !== spatialRows) {
